@@ -1,0 +1,110 @@
+"""Settings from the environment, with their types and defaults, in one place.
+
+Nothing else in the application reads `os.environ`. Each setting becomes an
+upper-case key of `app.config`; the README's configuration table lists the
+same names, defaults and meanings (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    doc: str
+    parse: Callable[[str], Any] = str
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", None,
+            "PostgreSQL connection URL. Unset: the private cluster under `var/pg` "
+            "(started by `make run`)."),
+    Setting("SECRET_KEY", None,
+            "Signs session cookies and CSRF tokens. Unset: generated once and kept in "
+            "`var/secret_key`."),
+    Setting("VAR_DIR", str(PROJECT_ROOT / "var"),
+            "Where development state lives: the private cluster, the generated secret key."),
+    Setting("POOL_MIN_SIZE", 2, "Connections each worker process keeps open.", int),
+    Setting("POOL_MAX_SIZE", 8, "Most connections a worker process opens.", int),
+    Setting("POOL_TIMEOUT", 2.0,
+            "Seconds a request waits for a free connection before it is answered 503.", float),
+    Setting("POOL_MAX_WAITING", 64,
+            "Requests allowed to queue for a connection; beyond that, an immediate 503.", int),
+    Setting("STATEMENT_TIMEOUT_MS", 5000, "PostgreSQL statement_timeout for app queries.", int),
+    Setting("MIN_BOOKING_MINUTES", 15, "Shortest booking.", int),
+    Setting("MAX_BOOKING_MINUTES", 240, "Longest booking.", int),
+    Setting("BOOKING_WINDOW_DAYS", 180, "How far ahead a booking may start.", int),
+    Setting("DEFAULT_OPENS", "09:00", "Opening time of a new room (room-local).", str),
+    Setting("DEFAULT_CLOSES", "18:00", "Closing time of a new room (room-local).", str),
+    Setting("SESSION_DAYS", 14, "How long a sign-in lasts.", int),
+    Setting("SLOW_REQUEST_MS", 200, "Requests slower than this are flagged in the log.", int),
+    Setting("SECURE_COOKIES", False,
+            "Mark cookies Secure (set it when the site is served over HTTPS).", _bool),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load(environ: dict[str, str] | None = None, overrides: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    """Read every setting from `environ`, then apply `overrides` (tests use these)."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None or raw == "":
+            config[setting.name] = setting.default
+        else:
+            try:
+                config[setting.name] = setting.parse(raw)
+            except ValueError as exc:
+                raise SystemExit(f"Bad value for {setting.name}: {exc}") from None
+    config.update(overrides or {})
+    var_dir = Path(config["VAR_DIR"])
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = local_database_url(var_dir)
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _stored_secret(var_dir / "secret_key")
+    return config
+
+
+def local_database_url(var_dir: Path) -> str:
+    """The URL of the private development cluster (see booking.localpg)."""
+    from booking.localpg import Cluster
+
+    return Cluster(var_dir / "pg").url("booking")
+
+
+def _stored_secret(path: Path) -> str:
+    """A secret generated on first use and kept, so sessions survive restarts."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)  # atomic: when workers race, the first one wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()

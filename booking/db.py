@@ -1,0 +1,194 @@
+"""The connection pool, the per-request SQL statement counter, migrations.
+
+One `psycopg_pool.ConnectionPool` per process, opened on first use (so a
+gunicorn worker forked from a master that imported the app opens its own).
+Connections are in autocommit: a single statement is its own transaction, and
+a read costs one round trip instead of three (BEGIN, SELECT, COMMIT). Writes
+that need several steps are single statements too (data-modifying CTEs, or a
+function in `sql/`), so they stay atomic without an explicit transaction.
+
+Borrow a connection for one short piece of work and give it back at once:
+
+    with db.connection() as conn:
+        row = conn.execute(SQL, params).fetchone()
+    return render(row)          # after the connection is back in the pool
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+from flask import current_app
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from booking.config import PROJECT_ROOT
+
+SQL_DIR = PROJECT_ROOT / "sql"
+
+
+# -- counting statements -------------------------------------------------------
+
+@dataclass
+class Stats:
+    """SQL work done on behalf of one request."""
+    statements: int = 0
+    seconds: float = 0.0
+
+
+_stats: contextvars.ContextVar[Stats | None] = contextvars.ContextVar("sql_stats", default=None)
+
+
+def start_counting() -> Stats:
+    stats = Stats()
+    _stats.set(stats)
+    return stats
+
+
+def current_stats() -> Stats | None:
+    return _stats.get()
+
+
+class CountingCursor(psycopg.Cursor):
+    """A cursor that adds each statement it sends to the current request's Stats.
+
+    Empty queries (the pool's liveness check) are not statements and are not
+    counted.
+    """
+
+    def execute(self, query, params=None, **kwargs):
+        stats = _stats.get()
+        if stats is None or query == "":
+            return super().execute(query, params, **kwargs)
+        started = time.perf_counter()
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            stats.statements += 1
+            stats.seconds += time.perf_counter() - started
+
+    def executemany(self, query, params_seq, **kwargs):
+        stats = _stats.get()
+        started = time.perf_counter()
+        try:
+            return super().executemany(query, params_seq, **kwargs)
+        finally:
+            if stats is not None:
+                stats.statements += 1
+                stats.seconds += time.perf_counter() - started
+
+
+class CountingConnection(psycopg.Connection):
+    """Counts an explicit transaction as two statements (BEGIN and COMMIT)."""
+
+    @contextmanager
+    def transaction(self, *args, **kwargs):
+        stats = _stats.get()
+        if stats is not None:
+            stats.statements += 2
+        with super().transaction(*args, **kwargs) as tx:
+            yield tx
+
+
+# -- the pool --------------------------------------------------------------------
+
+_open_lock = threading.Lock()
+
+
+def make_pool(config: dict) -> ConnectionPool:
+    """Build (not open) the pool for this process."""
+    options = f"-c statement_timeout={int(config['STATEMENT_TIMEOUT_MS'])} -c TimeZone=UTC"
+    return ConnectionPool(
+        config["DATABASE_URL"],
+        open=False,
+        connection_class=CountingConnection,
+        min_size=config["POOL_MIN_SIZE"],
+        max_size=config["POOL_MAX_SIZE"],
+        timeout=config["POOL_TIMEOUT"],
+        max_waiting=config["POOL_MAX_WAITING"],
+        # An empty query on borrow: a connection broken by a database restart
+        # is replaced here instead of failing the request.
+        check=ConnectionPool.check_connection,
+        reconnect_timeout=30,
+        kwargs={
+            "autocommit": True,
+            "row_factory": dict_row,
+            "cursor_factory": CountingCursor,
+            "options": options,
+            "application_name": "booking",
+        },
+        name="booking",
+    )
+
+
+def pool() -> ConnectionPool:
+    """This process's pool, opened on first use."""
+    the_pool: ConnectionPool = current_app.extensions["booking.pool"]
+    if the_pool.closed:
+        with _open_lock:
+            if the_pool.closed:
+                the_pool.open(wait=False)
+                atexit.register(the_pool.close)
+    return the_pool
+
+
+@contextmanager
+def connection() -> Iterator[CountingConnection]:
+    """Borrow a connection; it goes back to the pool when the block ends."""
+    with pool().connection() as conn:
+        yield conn
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    """A connection outside the pool, for command-line work."""
+    return psycopg.connect(url, autocommit=True, row_factory=dict_row, **kwargs)
+
+
+# -- migrations --------------------------------------------------------------------
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+# Any constant will do; it keeps two `db upgrade` runs from interleaving.
+MIGRATION_LOCK = 7_123_001
+
+
+def migration_files(sql_dir: Path = SQL_DIR) -> list[Path]:
+    """`sql/NNN_name.sql`, in order of NNN."""
+    return sorted(p for p in sql_dir.glob("[0-9][0-9][0-9]_*.sql"))
+
+
+def upgrade(url: str, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply the migrations not applied yet, each in its own transaction.
+
+    Returns the names of those applied. Running it again applies nothing.
+    """
+    applied_now = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            conn.execute(MIGRATIONS_TABLE)
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for path in migration_files(sql_dir):
+                if path.stem in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(path.read_text())
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)",
+                                 (path.stem,))
+                applied_now.append(path.stem)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied_now

@@ -1,0 +1,115 @@
+"""booking: meeting rooms for an organisation's staff, in the browser and over JSON.
+
+`create_app()` builds the application; importing this package connects to
+nothing. A request goes: blueprint view (pages: `*/views.py`, JSON twins:
+`*/api.py`) -> `*/service.py` (rules, then one short statement) -> render.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import Flask, current_app
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
+
+from booking import auth, config, db, errors, http
+from booking.config import PROJECT_ROOT
+from booking.times import UTC
+
+csrf = CSRFProtect()
+
+
+class IdConverter(IntegerConverter):
+    """`<id:x>`: a positive bigint. Anything larger is simply not found."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"))
+    app.config.update(config.load(overrides=overrides))
+    app.config.update(
+        SESSION_COOKIE_NAME="booking_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"],
+        MAX_CONTENT_LENGTH=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session is
+        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
+    )
+    app.json.sort_keys = False  # field order as the API documents it
+    app.url_map.converters["id"] = IdConverter
+    app.extensions["booking.pool"] = db.make_pool(app.config)
+    app.extensions["booking.clock"] = lambda: datetime.now(UTC)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    errors.register(app)
+    http.init_app(app)
+    auth.init_app(app)
+    csrf.init_app(app)
+    _register_blueprints(app)
+
+    from booking import cli
+    cli.register(app)
+    _register_template_helpers(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from booking.account import api as account_api, views as account_views
+    from booking.bookings import api as bookings_api, views as bookings_views
+    from booking.rooms import api as rooms_api, views as rooms_views
+
+    for module in (rooms_views, bookings_views, account_views):
+        app.register_blueprint(module.bp)
+    for module in (rooms_api, bookings_api, account_api):
+        # The JSON API checks CSRF itself (below), and only for writes
+        # authenticated by cookie: a bearer token cannot ride along with
+        # another site's request.
+        csrf.exempt(module.bp)
+        app.register_blueprint(module.bp)
+    app.before_request(_api_csrf)
+
+
+def _api_csrf() -> None:
+    from flask import request, session
+
+    if (request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS")
+            and "Authorization" not in request.headers and session.get("_user_id")):
+        csrf.protect()
+
+
+# Pages ask for a date and two times of day where the API takes two date-times.
+FORM_FIELD_FOR = {"start_time": "start", "end_time": "end"}
+
+
+def _register_template_helpers(app: Flask) -> None:
+    @app.template_global()
+    def error_field_of(error) -> str | None:
+        """The form field an error belongs to, so the page shows it there."""
+        field = error.details.get("field") if error else None
+        return FORM_FIELD_FOR.get(field, field)
+
+    @app.template_filter("hm")
+    def hm(value: str | None) -> str:
+        """"2026-05-04T14:00:00+02:00" -> "14:00": the room-local time the API rendered."""
+        return value[11:16] if value else ""
+
+    @app.template_filter("day")
+    def day(value: str | None) -> str:
+        """"2026-05-04T14:00:00+02:00" -> "Mon 4 May 2026"."""
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value)
+        return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
+def now() -> datetime:
+    """The current instant; tests replace the clock to stand at an edge."""
+    clock: Callable[[], datetime] = current_app.extensions["booking.clock"]
+    return clock()

@@ -1,0 +1,39 @@
+"""JSON twins of the account pages: /api/me and /api/tokens."""
+
+from flask import Blueprint, jsonify
+from flask_login import current_user
+
+from booking import inputs
+from booking.account import service
+from booking.auth import login_required
+
+bp = Blueprint("account_api", __name__, url_prefix="/api")
+
+
+@bp.get("/me")
+@login_required
+def me():
+    return jsonify(user=current_user.to_dict())
+
+
+@bp.get("/tokens")
+@login_required
+def tokens():
+    return jsonify(tokens=service.list_tokens(current_user))
+
+
+@bp.post("/tokens")
+@login_required
+def create_token():
+    data = inputs.json_body()
+    inputs.only(data, {"name"})
+    row, plain = service.create_token(current_user.id, data.get("name"))
+    response = jsonify(token=row, secret=plain)
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/tokens/<id:token_id>")
+@login_required
+def revoke_token(token_id: int):
+    return jsonify(token=service.revoke_token(current_user, token_id))

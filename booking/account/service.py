@@ -1,0 +1,90 @@
+"""Accounts: users (created from the command line) and personal API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import psycopg
+
+from booking import db, inputs
+from booking.auth import TOKEN_PREFIX, User, hash_password, hash_token
+from booking.errors import BookingError, invalid, not_found
+
+TOKEN_FIELDS = """t.id, t.name, t.prefix, rfc3339(t.created_at, 'UTC') AS created_at,
+       rfc3339(t.last_used_at, 'UTC') AS last_used_at,
+       rfc3339(t.revoked_at, 'UTC') AS revoked_at"""
+
+CREATE_USER_SQL = """
+INSERT INTO users (email, name, password_hash, role)
+VALUES (%(email)s, %(name)s, %(password_hash)s, %(role)s)
+RETURNING id, email, name, role"""
+
+USER_BY_EMAIL_SQL = "SELECT id, email, name, role FROM users WHERE lower(email) = lower(%s)"
+
+CREATE_TOKEN_SQL = f"""
+INSERT INTO api_tokens AS t (user_id, name, token_hash, prefix)
+VALUES (%(user)s, %(name)s, %(hash)s, %(prefix)s)
+RETURNING {TOKEN_FIELDS}"""
+
+# api_tokens_user
+LIST_TOKENS_SQL = f"""
+SELECT {TOKEN_FIELDS} FROM api_tokens t
+ WHERE t.user_id = %s
+ ORDER BY t.revoked_at IS NOT NULL, t.id DESC
+ LIMIT 200"""
+
+REVOKE_TOKEN_SQL = f"""
+UPDATE api_tokens t SET revoked_at = coalesce(t.revoked_at, now())
+ WHERE t.id = %(id)s AND t.user_id = %(user)s
+RETURNING {TOKEN_FIELDS}"""
+
+
+def create_user(email: Any, name: Any, password: Any, admin: bool = False) -> dict[str, Any]:
+    email = inputs.text(email, "email", low=3, high=254)
+    if "@" not in email.strip("@") or " " in email:
+        raise invalid("email", "That does not look like an email address.")
+    name = inputs.text(name, "name", high=100)
+    if not isinstance(password, str) or len(password) < 8:
+        raise invalid("password", "A password has at least 8 characters.")
+    values = {"email": email, "name": name, "password_hash": hash_password(password),
+              "role": "admin" if admin else "staff"}
+    with db.connection() as conn:
+        try:
+            return conn.execute(CREATE_USER_SQL, values).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise BookingError("conflict", "An account with this email already exists.",
+                               field="email") from None
+
+
+def user_by_email(email: str) -> dict[str, Any]:
+    with db.connection() as conn:
+        row = conn.execute(USER_BY_EMAIL_SQL, (email.strip(),)).fetchone()
+    if row is None:
+        raise not_found(f"An account for {email}")
+    return row
+
+
+def create_token(user_id: int, name: Any) -> tuple[dict[str, Any], str]:
+    """A new token: its row, and the plain token (shown once, never stored)."""
+    label = inputs.text(name if name is not None else "", "name", low=0, high=100)
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.connection() as conn:
+        row = conn.execute(CREATE_TOKEN_SQL, {"user": user_id, "name": label,
+                                              "hash": hash_token(plain),
+                                              "prefix": plain[:len(TOKEN_PREFIX) + 6]}).fetchone()
+    return row, plain
+
+
+def list_tokens(user: User) -> list[dict[str, Any]]:
+    with db.connection() as conn:
+        return conn.execute(LIST_TOKENS_SQL, (user.id,)).fetchall()
+
+
+def revoke_token(user: User, token_id: int) -> dict[str, Any]:
+    """Revoke one of the user's own tokens (again: no change)."""
+    with db.connection() as conn:
+        row = conn.execute(REVOKE_TOKEN_SQL, {"id": token_id, "user": user.id}).fetchone()
+    if row is None:
+        raise not_found("That token")
+    return row

@@ -1,0 +1,74 @@
+"""Account pages: sign in, sign out, and personal API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from booking import auth
+from booking.account import service
+from booking.auth import login_required
+from booking.errors import BookingError
+
+bp = Blueprint("account", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a sign-in link must not send people elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("rooms.overview")
+
+
+@bp.get("/login")
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("account/login.html", email="", next=request.args.get("next", ""),
+                           error=None)
+
+
+@bp.post("/login")
+def login_submit():
+    email = request.form.get("email", "")
+    try:
+        auth.sign_in(email, request.form.get("password", ""))
+    except BookingError as err:
+        return render_template("account/login.html", email=email,
+                               next=request.form.get("next", ""), error=err), err.status
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    auth.sign_out()
+    flash("You are signed out.", "success")
+    return redirect(url_for("account.login"))
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return render_template("account/account.html", tokens=service.list_tokens(current_user),
+                           new_secret=None, error=None)
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token():
+    try:
+        row, plain = service.create_token(current_user.id, request.form.get("name", ""))
+    except BookingError as err:
+        return render_template("account/account.html", tokens=service.list_tokens(current_user),
+                               new_secret=None, error=err), err.status
+    # Shown on this response only: the plain token is not stored anywhere.
+    return render_template("account/account.html", tokens=service.list_tokens(current_user),
+                           new_secret=plain, new_token=row, error=None), 201
+
+
+@bp.post("/account/tokens/<id:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    token = service.revoke_token(current_user, token_id)
+    flash(f"Token {token['name'] or token['prefix']} revoked.", "success")
+    return redirect(url_for("account.account"))

@@ -1,0 +1,47 @@
+"""JSON twins of the bookings pages: /api/bookings..."""
+
+from flask import Blueprint, jsonify, request, url_for
+from flask_login import current_user
+
+from booking import inputs, now
+from booking.auth import login_required
+from booking.bookings import service
+
+bp = Blueprint("bookings_api", __name__, url_prefix="/api")
+
+
+@bp.post("/bookings")
+@login_required
+def create():
+    booking = service.create(current_user, inputs.json_body(), now())
+    response = jsonify(booking=booking)
+    response.status_code = 201
+    response.headers["Location"] = url_for("bookings_api.show", booking_id=booking["id"])
+    return response
+
+
+@bp.get("/bookings")
+@login_required
+def many():
+    """Several bookings in one request: ?ids=1,2,3 (at most 100)."""
+    return jsonify(service.get_many(request.args.get("ids")))
+
+
+@bp.get("/bookings/mine")
+@login_required
+def mine():
+    args = request.args
+    return jsonify(service.mine(current_user, args.get("when"), args.get("limit"),
+                                args.get("cursor"), now()))
+
+
+@bp.get("/bookings/<id:booking_id>")
+@login_required
+def show(booking_id: int):
+    return jsonify(booking=service.get(booking_id))
+
+
+@bp.delete("/bookings/<id:booking_id>")
+@login_required
+def cancel(booking_id: int):
+    return jsonify(booking=service.cancel(current_user, booking_id, now()))

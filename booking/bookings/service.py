@@ -1,0 +1,195 @@
+"""Bookings: book, look up, list mine, cancel.
+
+The rules (booking.rules) are checked in Python before anything is written;
+the one rule Python cannot check race-free, "the room is free", is the
+exclusion constraint's job: `book()` (sql/001_core.sql) inserts and, when
+the slot is taken, returns the bookings in the way.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, Mapping
+
+from flask import current_app
+
+from booking import db, inputs, rules
+from booking.auth import User
+from booking.errors import BookingError, invalid, not_found
+from booking.rooms.service import ROOM_FIELDS
+from booking.times import UTC, localize, parse_datetime, rfc3339, zone
+
+CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time"})
+
+ROOM_FOR_BOOKING_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
+
+BOOK_SQL = "SELECT kind, booking FROM book(%s, %s, %s, %s, %s)"
+
+# bookings_pkey
+GET_SQL = "SELECT booking_json(b) AS booking FROM booking_api b WHERE b.id = %s"
+
+# bookings_pkey, one index probe per id; answered in the order asked
+GET_MANY_SQL = """
+SELECT booking_json(b) AS booking FROM booking_api b
+ WHERE b.id = ANY (%(ids)s)
+ ORDER BY array_position(%(ids)s, b.id)"""
+
+# bookings_user_start, read forward from the cursor. A booking never spans
+# more than a day, so "not ended yet" starts at most a day ago: that bound
+# keeps the index range short.
+MINE_UPCOMING_SQL = """
+SELECT booking_json(b) AS booking, b.start_at, b.id
+  FROM booking_api b
+ WHERE b.user_id = %(user)s AND b.live
+   AND b.start_at > %(now)s - interval '1 day' AND b.end_at > %(now)s
+   AND (b.start_at, b.id) > (%(after_start)s, %(after_id)s)
+ ORDER BY b.start_at, b.id
+ LIMIT %(limit)s"""
+
+# bookings_user_start, read backward from the cursor.
+MINE_PAST_SQL = """
+SELECT booking_json(b) AS booking, b.start_at, b.id
+  FROM booking_api b
+ WHERE b.user_id = %(user)s AND b.live
+   AND b.start_at < %(now)s AND b.end_at <= %(now)s
+   AND (b.start_at, b.id) < (%(after_start)s, %(after_id)s)
+ ORDER BY b.start_at DESC, b.id DESC
+ LIMIT %(limit)s"""
+
+# Cancel in one statement: who may is decided in the UPDATE's WHERE, so two
+# concurrent cancels cannot both succeed; the outer SELECT says what happened.
+CANCEL_SQL = """
+WITH done AS (
+    UPDATE bookings b
+       SET cancelled_at = now(), cancelled_by = %(actor)s
+     WHERE b.id = %(id)s AND b.cancelled_at IS NULL AND b.end_at > %(now)s
+       AND (b.user_id = %(actor)s OR %(admin)s)
+ RETURNING b.id, b.cancelled_at)
+SELECT booking_json(b) AS booking, b.timezone, b.live, b.end_at <= %(now)s AS ended,
+       done.cancelled_at AS cancelled_now
+  FROM booking_api b LEFT JOIN done ON done.id = b.id
+ WHERE b.id = %(id)s"""
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+def create(user: User, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Book a room: 201 material, or BookingError (400, 404, 409, 422)."""
+    inputs.only(data, CREATE_FIELDS)
+    room_id = inputs.integer(data.get("room_id"), "room_id")
+    title = inputs.text(data.get("title"), "title", high=200)
+    start_raw = parse_datetime(data.get("start_time"), "start_time")
+    end_raw = parse_datetime(data.get("end_time"), "end_time")
+    limits = rules.Limits.from_config(current_app.config)
+
+    with db.connection() as conn:
+        room = conn.execute(ROOM_FOR_BOOKING_SQL, (room_id,)).fetchone()
+        if room is None:
+            raise BookingError("not_found", "That room does not exist.", field="room_id")
+        tz = zone(room["timezone"])
+        start = localize(start_raw, tz, "start_time")
+        end = localize(end_raw, tz, "end_time")
+        error = rules.first_error(room, start, end, now, limits)
+        if error:
+            raise error
+        rows = conn.execute(BOOK_SQL, (room_id, user.id, title, [start], [end])).fetchall()
+
+    for row in rows:
+        if row["kind"] == "created":
+            return row["booking"]
+    raise BookingError("conflict", f"{room['name']} is already booked at that time.",
+                       field="start_time",
+                       details={"conflicts": [r["booking"] for r in rows
+                                              if r["kind"] == "conflict"]})
+
+
+def get(booking_id: int) -> dict[str, Any]:
+    with db.connection() as conn:
+        row = conn.execute(GET_SQL, (booking_id,)).fetchone()
+    if row is None:
+        raise not_found("That booking")
+    return row["booking"]
+
+
+def get_many(ids_text: Any) -> dict[str, Any]:
+    """Several bookings by id in one query; ids that do not exist are listed as missing."""
+    ids = inputs.id_list(ids_text, "ids", most=100)
+    with db.connection() as conn:
+        bookings = [r["booking"] for r in conn.execute(GET_MANY_SQL, {"ids": ids})]
+    found = {booking["id"] for booking in bookings}
+    return {"bookings": bookings, "missing": [i for i in ids if i not in found]}
+
+
+def mine(user: User, when: str | None, limit: Any, cursor: str | None,
+         now: datetime) -> dict[str, Any]:
+    """The user's live bookings, upcoming (soonest first) or past (latest first).
+
+    Keyset pagination: `next_cursor` names the last row shown; the next page
+    starts after it, however many bookings there are.
+    """
+    when = when or "upcoming"
+    if when not in ("upcoming", "past"):
+        raise invalid("when", "when is upcoming or past.")
+    size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
+    if cursor:
+        after_start, after_id = _decode_cursor(cursor)
+    elif when == "upcoming":
+        after_start, after_id = datetime.min.replace(tzinfo=UTC), 0
+    else:
+        after_start, after_id = datetime.max.replace(tzinfo=UTC), 2**63 - 1
+    sql = MINE_UPCOMING_SQL if when == "upcoming" else MINE_PAST_SQL
+    with db.connection() as conn:
+        rows = conn.execute(sql, {"user": user.id, "now": now, "after_start": after_start,
+                                  "after_id": after_id, "limit": size + 1}).fetchall()
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = _encode_cursor(rows[-1]["start_at"], rows[-1]["id"])
+    return {"bookings": [r["booking"] for r in rows], "next_cursor": next_cursor}
+
+
+def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
+    """Cancel a booking: its owner may, an admin may (recorded as cancelled_by)."""
+    with db.connection() as conn:
+        row = conn.execute(CANCEL_SQL, {"id": booking_id, "actor": user.id,
+                                        "admin": user.is_admin, "now": now}).fetchone()
+    if row is None:
+        raise not_found("That booking")
+    booking = row["booking"]
+    if booking["user_id"] != user.id and not user.is_admin:
+        raise BookingError("forbidden", "Only the person who booked it (or an administrator) "
+                           "can cancel this booking.")
+    if row["cancelled_now"] is not None:
+        # The statement's snapshot predates its own UPDATE: fill in the new state.
+        booking["cancelled_at"] = rfc3339(row["cancelled_now"], zone(row["timezone"]))
+    elif row["live"] and row["ended"]:
+        raise BookingError("in_past", "This booking has already ended; it stays on record.")
+    return booking  # already cancelled: cancelling again changes nothing
+
+
+def may_cancel(user: User, booking: Mapping[str, Any], now: datetime) -> bool:
+    """Whether to offer a cancel button: the booking is live, not over, and theirs (or admin)."""
+    if booking["cancelled_at"] is not None or not (user.is_admin or booking["user_id"] == user.id):
+        return False
+    return datetime.fromisoformat(booking["end_time"]) > now
+
+
+def _encode_cursor(start: datetime, booking_id: int) -> str:
+    raw = f"{start.astimezone(UTC).isoformat()}|{booking_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        start_text, id_text = raw.split("|")
+        start = datetime.fromisoformat(start_text)
+        booking_id = int(id_text)
+        if start.tzinfo is None:
+            raise ValueError
+        return start, booking_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid("cursor", "cursor is not one this API gave out.") from None

@@ -1,0 +1,79 @@
+"""Command line: flask --app booking db upgrade | users create | tokens create | demo."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from booking import db
+from booking.errors import BookingError
+
+db_cli = AppGroup("db", help="The database schema.")
+users_cli = AppGroup("users", help="User accounts.")
+tokens_cli = AppGroup("tokens", help="Personal API tokens.")
+
+
+def _fail(err: BookingError) -> None:
+    raise click.ClickException(err.message)
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Apply the sql/ migrations not applied yet (safe to run again)."""
+    applied = db.upgrade(current_app.config["DATABASE_URL"])
+    click.echo("Applied: " + ", ".join(applied) if applied else "Database is up to date.")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--password", required=True)
+@click.option("--admin", is_flag=True, help="Give the account the admin role.")
+def users_create(email: str, name: str, password: str, admin: bool):
+    """Create an account that signs in with email and password."""
+    from booking.account import service
+
+    try:
+        user = service.create_user(email, name, password, admin)
+    except BookingError as err:
+        _fail(err)
+    click.echo(f"Created {user['role']} {user['email']} (id {user['id']}).")
+
+
+@tokens_cli.command("create")
+@click.option("--email", required=True, help="Whose token it is.")
+@click.option("--name", default="", help="A label, e.g. the integration's name.")
+def tokens_create(email: str, name: str):
+    """Create an API token; the token is printed alone on the last line."""
+    from booking.account import service
+
+    try:
+        user = service.user_by_email(email)
+        row, plain = service.create_token(user["id"], name)
+    except BookingError as err:
+        _fail(err)
+    click.echo(f"Token {row['prefix']}… for {user['email']}; it is shown only now:")
+    click.echo(plain)
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--if-empty", is_flag=True, help="Do nothing (quietly) when data exists.")
+def demo_command(if_empty: bool):
+    """Load demo rooms, users and a week of bookings into an empty database."""
+    from booking import demo
+
+    if not demo.database_is_empty():
+        if if_empty:
+            click.echo("Demo data: the database already has data; left as it is.")
+            return
+        raise click.ClickException("The database already has data; demo data goes only into "
+                                   "an empty database.")
+    summary = demo.load()
+    click.echo(summary)
+
+
+def register(app: Flask) -> None:
+    for command in (db_cli, users_cli, tokens_cli, demo_command):
+        app.cli.add_command(command)

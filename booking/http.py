@@ -1,0 +1,64 @@
+"""What every response gets: timing, SQL figures, a log line, ETags, safe headers.
+
+- Each request is logged with method, path, status, duration, SQL statement
+  count and SQL time; requests slower than SLOW_REQUEST_MS are flagged SLOW.
+  The same figures go out in a `Server-Timing` header.
+- GET answers carry an ETag; a matching `If-None-Match` gets 304 and no body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, current_app, g, request
+
+from booking import db
+
+log = logging.getLogger("booking.request")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # No inline script anywhere: scripts come from static/ only.
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; "
+                                "style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; frame-ancestors 'none'; "
+                                "form-action 'self'; base-uri 'none'"),
+}
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    g.sql = db.start_counting()
+
+
+def _finish(response: Response) -> Response:
+    if request.method in ("GET", "HEAD") and response.status_code == 200 \
+            and not response.direct_passthrough and not response.is_streamed:
+        response.add_etag()
+        response.make_conditional(request)
+    if request.path.startswith("/api/") or "text/html" in response.content_type:
+        # Personal data: caches may keep it only for this browser, and must ask again.
+        response.headers.setdefault("Cache-Control", "private, no-cache")
+        response.vary.add("Cookie")
+        response.vary.add("Authorization")
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    sql = g.get("sql") or db.Stats()
+    sql_ms = sql.seconds * 1000
+    response.headers["Server-Timing"] = (
+        f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, app;dur={elapsed_ms:.2f}')
+    slow = elapsed_ms > current_app.config["SLOW_REQUEST_MS"]
+    log.log(logging.WARNING if slow else logging.INFO,
+            "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, request.full_path.rstrip("?"),
+            response.status_code, elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)

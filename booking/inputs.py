@@ -1,0 +1,92 @@
+"""Checking what clients send, field by field, with messages that name the field.
+
+Every function raises `BookingError("invalid", ..., field=...)` (400) on bad
+input, so a wrong type, an absurd number or text PostgreSQL cannot store is
+answered clearly instead of failing deeper down.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Mapping
+
+from flask import request
+
+from booking.errors import BookingError, invalid
+
+MAX_ID = 2**31 - 1
+_INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; 400 when it is missing, malformed or not an object."""
+    if not request.is_json:
+        raise BookingError("invalid", "Send a JSON body with Content-Type: application/json.",
+                           field="body")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise invalid("body", "The body must be a JSON object.")
+    return data
+
+
+def only(data: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:
+    """Refuse unknown fields, so a typo ("start" for "start_time") is not silently ignored."""
+    unknown = sorted(k for k in data if k not in allowed)
+    if unknown:
+        raise invalid(unknown[0], f"Unknown field: {unknown[0]}.")
+
+
+def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
+    """Text with runs of whitespace folded to one space and no control characters."""
+    if not isinstance(value, str):
+        raise invalid(field, f"{field} must be text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(field, f"{field} is not valid Unicode text.") from None
+    value = " ".join(value.split())
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise invalid(field, f"{field} must not contain control characters.")
+    if len(value) < low:
+        raise invalid(field, f"{field} is required." if low == 1
+                      else f"{field} has at least {low} characters.")
+    if len(value) > high:
+        raise invalid(field, f"{field} has at most {high} characters.")
+    return value
+
+
+def integer(value: Any, field: str, *, low: int = 1, high: int = MAX_ID) -> int:
+    """A whole number in [low, high]; digits in a string are accepted (forms send text)."""
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(field, f"{field} must be a whole number.")
+    if not low <= value <= high:
+        raise invalid(field, f"{field} must be between {low} and {high}.")
+    return value
+
+
+def id_list(value: Any, field: str = "ids", *, most: int = 100) -> list[int]:
+    """"1,2,3" -> [1, 2, 3]; at most `most` ids, duplicates dropped."""
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(field, f"{field} must be a comma-separated list of ids.")
+    parts = [p for p in value.split(",") if p.strip()]
+    if len(parts) > most:
+        raise invalid(field, f"At most {most} ids at a time.")
+    ids: list[int] = []
+    for part in parts:
+        number = integer(part, field)
+        if number not in ids:
+            ids.append(number)
+    return ids
+
+
+def boolean(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no", ""):
+        return False
+    raise invalid(field, f"{field} must be true or false.")

@@ -1,0 +1,45 @@
+"""JSON twins of the rooms pages: /api/rooms..."""
+
+from flask import Blueprint, jsonify, request, url_for
+
+from booking import inputs, now
+from booking.auth import admin_required, login_required
+from booking.rooms import service
+
+bp = Blueprint("rooms_api", __name__, url_prefix="/api")
+
+
+@bp.get("/rooms")
+@login_required
+def overview():
+    """Every active room (and the inactive ones if asked) with what is on now and next."""
+    everything = inputs.boolean(request.args.get("include_inactive", "false"), "include_inactive")
+    return jsonify(rooms=service.overview(now(), include_inactive=everything))
+
+
+@bp.post("/rooms")
+@admin_required
+def create():
+    room = service.create(inputs.json_body())
+    response = jsonify(room=room)
+    response.status_code = 201
+    response.headers["Location"] = url_for("rooms_api.show", room_id=room["id"])
+    return response
+
+
+@bp.get("/rooms/<id:room_id>")
+@login_required
+def show(room_id: int):
+    return jsonify(room=service.get(room_id))
+
+
+@bp.patch("/rooms/<id:room_id>")
+@admin_required
+def update(room_id: int):
+    return jsonify(room=service.update(room_id, inputs.json_body()))
+
+
+@bp.get("/rooms/<id:room_id>/bookings")
+@login_required
+def day(room_id: int):
+    return jsonify(service.day(room_id, request.args.get("date"), now()))

@@ -1,0 +1,196 @@
+"""Rooms: the overview, a room's day, and the admin's create and edit.
+
+One function per use case; each borrows a connection for one statement and
+returns plain dicts in the JSON shape, which pages and twins both render.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from flask import current_app
+
+from booking import db, inputs
+from booking.errors import invalid, not_found
+from booking.times import parse_date, parse_hm, zone
+
+# The JSON shape of a room.
+ROOM_FIELDS = """r.id, r.name, r.building, r.floor, r.capacity, r.equipment, r.timezone,
+       to_char(r.opens, 'HH24:MI') AS opens, to_char(r.closes, 'HH24:MI') AS closes, r.active"""
+
+# Each active room (all rooms for the admin page) with what is on now, what is next today, and how many
+# bookings it has today (room-local day). Three short index-only probes of
+# bookings_room_start per room, whatever the size of the table.
+OVERVIEW_SQL = f"""
+SELECT {ROOM_FIELDS},
+       (SELECT booking_json(b) FROM booking_api b
+         WHERE b.room_id = r.id AND b.live
+           AND b.start_at <= %(now)s AND b.end_at > %(now)s
+           AND b.start_at > %(now)s - interval '1 day'
+         ORDER BY b.start_at DESC LIMIT 1) AS current_booking,
+       (SELECT booking_json(b) FROM booking_api b
+         WHERE b.room_id = r.id AND b.live
+           AND b.start_at > %(now)s AND b.start_at < d.day_end
+         ORDER BY b.start_at LIMIT 1) AS next_booking,
+       (SELECT count(*) FROM bookings b
+         WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+           AND b.start_at >= d.day_start AND b.start_at < d.day_end)::int AS bookings_today
+  FROM rooms r
+ CROSS JOIN LATERAL (
+       SELECT date_trunc('day', %(now)s AT TIME ZONE r.timezone) AS local_midnight) m
+ CROSS JOIN LATERAL (
+       SELECT m.local_midnight AT TIME ZONE r.timezone AS day_start,
+              (m.local_midnight + interval '1 day') AT TIME ZONE r.timezone AS day_end) d
+ WHERE r.active OR %(everything)s
+ ORDER BY r.active DESC, r.building, r.floor, r.name"""
+
+# One room and its live bookings on one local day (today in the room's zone
+# when no date is given), in one statement.
+# bookings_room_start: an index range on (room_id, start_at).
+DAY_SQL = f"""
+SELECT {ROOM_FIELDS},
+       dd.day AS date,
+       coalesce((SELECT json_agg(booking_json(b) ORDER BY b.start_at)
+                   FROM booking_api b
+                  WHERE b.room_id = r.id AND b.live
+                    AND b.start_at >= d.day_start - interval '1 day'
+                    AND b.start_at < d.day_end AND b.end_at > d.day_start),
+                '[]') AS bookings
+  FROM rooms r
+ CROSS JOIN LATERAL (
+       SELECT coalesce(%(day)s::date, (%(now)s AT TIME ZONE r.timezone)::date) AS day) dd
+ CROSS JOIN LATERAL (
+       SELECT dd.day::timestamp AT TIME ZONE r.timezone AS day_start,
+              (dd.day + 1)::timestamp AT TIME ZONE r.timezone AS day_end) d
+ WHERE r.id = %(room)s"""
+
+ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
+
+# The rooms a booking form offers.
+CHOICES_SQL = f"""
+SELECT {ROOM_FIELDS} FROM rooms r WHERE r.active ORDER BY r.building, r.floor, r.name"""
+
+def overview(now: datetime, include_inactive: bool = False) -> list[dict[str, Any]]:
+    """Every active room with current_booking, next_booking and bookings_today."""
+    with db.connection() as conn:
+        return conn.execute(OVERVIEW_SQL, {"now": now, "everything": include_inactive}).fetchall()
+
+
+def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
+    """A room and its live bookings on one room-local day (today by default)."""
+    day_value = parse_date(day_text) if day_text else None
+    with db.connection() as conn:
+        row = conn.execute(DAY_SQL, {"room": room_id, "day": day_value, "now": now}).fetchone()
+    if row is None:
+        raise not_found("That room")
+    bookings = row.pop("bookings")
+    return {"room": row, "date": row.pop("date").isoformat(), "bookings": bookings}
+
+
+def choices() -> list[dict[str, Any]]:
+    """Active rooms, without their bookings: what a booking form needs."""
+    with db.connection() as conn:
+        return conn.execute(CHOICES_SQL).fetchall()
+
+
+def get(room_id: int) -> dict[str, Any]:
+    with db.connection() as conn:
+        row = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+    if row is None:
+        raise not_found("That room")
+    return row
+
+
+# -- admin: create and edit ----------------------------------------------------------
+
+ROOM_COLUMNS = ("name", "building", "floor", "capacity", "equipment", "timezone",
+                "opens", "closes", "active")
+
+CREATE_SQL = f"""
+INSERT INTO rooms AS r (name, building, floor, capacity, equipment, timezone, opens, closes, active)
+VALUES (%(name)s, %(building)s, %(floor)s, %(capacity)s, %(equipment)s, %(timezone)s,
+        %(opens)s, %(closes)s, %(active)s)
+RETURNING {ROOM_FIELDS}"""
+
+
+def create(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A new room from `data` (validated here); BookingError on bad input."""
+    config = current_app.config
+    values = clean_room(data, partial=False, defaults={
+        "building": "", "floor": 0, "equipment": [], "active": True,
+        "opens": config["DEFAULT_OPENS"], "closes": config["DEFAULT_CLOSES"]})
+    with db.connection() as conn:
+        return conn.execute(CREATE_SQL, values).fetchone()
+
+
+def update(room_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Change the given fields of a room; the others stay as they are."""
+    values = clean_room(data, partial=True)
+    if not values:
+        raise invalid("body", "Send at least one room field to change.")
+    # Column names come from ROOM_COLUMNS, never from the client.
+    assignments = ", ".join(f"{column} = %({column})s" for column in values)
+    sql = (f"UPDATE rooms AS r SET {assignments}, updated_at = now() "
+           f"WHERE r.id = %(id)s RETURNING {ROOM_FIELDS}")
+    with db.connection() as conn:
+        row = conn.execute(sql, {**values, "id": room_id}).fetchone()
+    if row is None:
+        raise not_found("That room")
+    return row
+
+
+def clean_room(data: Mapping[str, Any], *, partial: bool,
+               defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate room fields; unknown fields are refused so typos don't pass silently."""
+    inputs.only(data, frozenset(ROOM_COLUMNS) | {"id"})
+    values: dict[str, Any] = {}
+    for column in ROOM_COLUMNS:
+        if column in data:
+            values[column] = _CLEANERS[column](data[column])
+        elif not partial:
+            if defaults and column in defaults:
+                values[column] = defaults[column]
+                if column in ("opens", "closes"):
+                    values[column] = parse_hm(values[column], column)
+            else:
+                raise invalid(column, f"{column} is required.")
+    opens, closes = values.get("opens"), values.get("closes")
+    if opens is not None and closes is not None and opens >= closes:
+        raise invalid("closes", "A room must close after it opens.")
+    return values
+
+
+def _equipment(value: Any) -> list[str]:
+    if isinstance(value, str):  # "screen, video" from a form
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invalid("equipment", "equipment is a list of words like screen, video.")
+    tags = []
+    for tag in value:
+        tag = inputs.text(tag, "equipment", low=0, high=40).lower()
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > 30:
+        raise invalid("equipment", "A room has at most 30 equipment tags.")
+    return tags
+
+
+def _timezone(value: Any) -> str:
+    try:
+        return zone(value).key
+    except ValueError:
+        raise invalid("timezone", "timezone must be an IANA zone like Europe/Berlin.") from None
+
+
+_CLEANERS = {
+    "name": lambda v: inputs.text(v, "name", high=100),
+    "building": lambda v: inputs.text(v, "building", low=0, high=100),
+    "floor": lambda v: inputs.integer(v, "floor", low=-50, high=500),
+    "capacity": lambda v: inputs.integer(v, "capacity", low=1, high=10000),
+    "equipment": _equipment,
+    "timezone": _timezone,
+    "opens": lambda v: parse_hm(v, "opens"),
+    "closes": lambda v: parse_hm(v, "closes"),
+    "active": lambda v: inputs.boolean(v, "active"),
+}

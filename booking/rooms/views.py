@@ -1,0 +1,123 @@
+"""Rooms pages: the overview (/), a room's day, and the admin's rooms page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from booking import now
+from booking.auth import admin_required, login_required
+from booking.errors import BookingError
+from booking.rooms import service
+from booking.times import zone
+
+bp = Blueprint("rooms", __name__)
+
+COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York",
+                "America/Chicago", "America/Los_Angeles", "Asia/Tokyo", "Asia/Kolkata",
+                "Australia/Sydney", "UTC")
+
+
+@bp.get("/")
+@login_required
+def overview():
+    return render_template("rooms/overview.html", rooms=service.overview(now()))
+
+
+@bp.get("/rooms/<id:room_id>")
+@login_required
+def day(room_id: int):
+    data = service.day(room_id, request.args.get("date"), now())
+    shown = date.fromisoformat(data["date"])
+    return render_template("rooms/day.html", **data,
+                           timeline=timeline(data["room"], shown, data["bookings"]),
+                           prev_day=(shown - timedelta(days=1)).isoformat(),
+                           next_day=(shown + timedelta(days=1)).isoformat(),
+                           today=now().astimezone(zone(data["room"]["timezone"])).date())
+
+
+def timeline(room: dict, day: date, bookings: list[dict]) -> list[dict]:
+    """The day from opening to closing as booked and free segments, in order.
+
+    Each segment has `start`, `end` ("HH:MM") and `booking` (None when free),
+    plus its grid rows in 5-minute steps for the stylesheet.
+    """
+    def minutes(hm: str) -> int:
+        return int(hm[:2]) * 60 + int(hm[3:5])
+
+    day_start, day_end = minutes(room["opens"]), minutes(room["closes"])
+    segments, cursor = [], day_start
+    for booking in bookings:
+        # A booking's local date is the day shown (no booking crosses midnight).
+        start = max(minutes(booking["start_time"][11:16]), day_start)
+        end = min(minutes(booking["end_time"][11:16]) or 24 * 60, day_end)
+        if booking["start_time"][:10] != day.isoformat() or end <= start:
+            continue  # outside the opening hours shown; still listed below the timeline
+        if start > cursor:
+            segments.append(_segment(cursor, start, None, day_start))
+        segments.append(_segment(start, end, booking, day_start))
+        cursor = max(cursor, end)
+    if cursor < day_end:
+        segments.append(_segment(cursor, day_end, None, day_start))
+    return segments
+
+
+def _segment(start: int, end: int, booking: dict | None, origin: int) -> dict:
+    def hm(m: int) -> str:
+        return f"{m // 60:02d}:{m % 60:02d}"
+    return {"start": hm(start), "end": hm(end), "booking": booking,
+            "row": (start - origin) // 5 + 1, "rows": max(1, (end - start + 4) // 5)}
+
+
+# -- admin ---------------------------------------------------------------------------
+
+@bp.get("/admin/rooms")
+@admin_required
+def admin():
+    return render_template("rooms/admin.html", rooms=service.overview(now(), include_inactive=True),
+                           zones=COMMON_ZONES, form={}, error=None)
+
+
+@bp.post("/admin/rooms")
+@admin_required
+def admin_create():
+    form = _room_form()
+    try:
+        room = service.create(form)
+    except BookingError as err:
+        return render_template("rooms/admin.html",
+                               rooms=service.overview(now(), include_inactive=True),
+                               zones=COMMON_ZONES, form=request.form, error=err), err.status
+    flash(f"Room {room['name']} created.", "success")
+    return redirect(url_for("rooms.admin"))
+
+
+@bp.get("/admin/rooms/<id:room_id>")
+@admin_required
+def admin_edit(room_id: int):
+    room = service.get(room_id)
+    form = {**room, "equipment": ", ".join(room["equipment"])}
+    return render_template("rooms/edit.html", room=room, form=form, zones=COMMON_ZONES,
+                           error=None)
+
+
+@bp.post("/admin/rooms/<id:room_id>")
+@admin_required
+def admin_update(room_id: int):
+    try:
+        room = service.update(room_id, _room_form())
+    except BookingError as err:
+        if err.status == 404:
+            raise
+        return render_template("rooms/edit.html", room=service.get(room_id), form=request.form,
+                               zones=COMMON_ZONES, error=err), err.status
+    flash(f"Room {room['name']} saved.", "success")
+    return redirect(url_for("rooms.admin"))
+
+
+def _room_form() -> dict:
+    """The room fields from the admin form; an unticked box means inactive."""
+    fields = {k: v for k, v in request.form.items() if k in service.ROOM_COLUMNS}
+    fields["active"] = "active" in request.form
+    return fields

@@ -1,0 +1,135 @@
+"""The booking rules, as pure functions: no database, no Flask.
+
+`check(room, start, end, now, limits)` returns every rule the interval
+breaks, most fundamental first; an empty list means it may be booked (if the
+room is free: that part is the database's exclusion constraint).
+
+Rules are evaluated in the room's wall-clock time, so "opens at 09:00" means
+09:00 in that room's zone on every day, daylight saving or not. Durations are
+real elapsed time: 01:30-03:30 on the night the clocks go forward lasts one
+hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Mapping
+
+from booking.errors import BookingError
+from booking.times import UTC, zone
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_minutes: int = 15
+    max_minutes: int = 240
+    window_days: int = 180
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "Limits":
+        return cls(min_minutes=config["MIN_BOOKING_MINUTES"],
+                   max_minutes=config["MAX_BOOKING_MINUTES"],
+                   window_days=config["BOOKING_WINDOW_DAYS"])
+
+
+@dataclass(frozen=True)
+class Violation:
+    code: str
+    message: str
+    field: str
+
+    def error(self, **details) -> BookingError:
+        return BookingError(self.code, self.message, field=self.field, details=details or None)
+
+
+def _hm(t: time) -> str:
+    return t.strftime("%H:%M")
+
+
+def _as_time(value) -> time:
+    return value if isinstance(value, time) else time.fromisoformat(value)
+
+
+def check(room: Mapping, start: datetime, end: datetime, now: datetime,
+          limits: Limits) -> list[Violation]:
+    """Every rule that booking `room` from `start` to `end` would break.
+
+    `room` needs `timezone` (IANA name), `opens` and `closes` (time or
+    "HH:MM", room-local) and `active`. `start`, `end` and `now` are aware.
+    """
+    found: list[Violation] = []
+    tz = zone(room["timezone"])
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    # Arithmetic in UTC: Python subtracts two times of one zone as wall-clock
+    # times, which is an hour off across a daylight-saving change.
+    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
+
+    if not room["active"]:
+        found.append(Violation("room_inactive", "This room is not available for booking.",
+                               "room_id"))
+
+    if start.second or start.microsecond or end.second or end.microsecond:
+        found.append(Violation("not_whole_minutes",
+                               "Bookings start and end on whole minutes.",
+                               "start_time" if start.second or start.microsecond
+                               else "end_time"))
+
+    length = end - start
+    if length < timedelta(minutes=limits.min_minutes):
+        found.append(Violation("too_short",
+                               f"A booking lasts at least {limits.min_minutes} minutes.",
+                               "end_time"))
+    elif length > timedelta(minutes=limits.max_minutes):
+        found.append(Violation("too_long",
+                               f"A booking lasts at most {_duration(limits.max_minutes)}.",
+                               "end_time"))
+
+    # A booking belongs to one local day; ending exactly at the next midnight
+    # still counts as that day (the opening hours then decide).
+    next_midnight = datetime.combine(local_start.date() + timedelta(days=1), time(0))
+    crosses = local_end.replace(tzinfo=None) > next_midnight
+    if crosses:
+        found.append(Violation("crosses_midnight",
+                               "A booking starts and ends on the same day.", "end_time"))
+
+    opens, closes = _as_time(room["opens"]), _as_time(room["closes"])
+    ends_at_midnight = local_end.replace(tzinfo=None) == next_midnight
+    end_wall = time(23, 59, 59, 999999) if ends_at_midnight else local_end.timetz().replace(
+        tzinfo=None)
+    if not crosses and length > timedelta(0) and (
+            local_start.time() < opens or end_wall > closes):
+        found.append(Violation("outside_hours",
+                               f"This room can be booked from {_hm(opens)} to {_hm(closes)} "
+                               f"({tz.key} time).",
+                               "start_time" if local_start.time() < opens else "end_time"))
+
+    # The current minute still counts as now: "book from 14:05" at 14:05:40 is fine.
+    if start < now.replace(second=0, microsecond=0):
+        found.append(Violation("in_past", "That time has already passed.", "start_time"))
+    elif start > now + timedelta(days=limits.window_days):
+        found.append(Violation("beyond_window",
+                               f"Bookings can be made at most {limits.window_days} days ahead.",
+                               "start_time"))
+    return found
+
+
+def first_error(room: Mapping, start: datetime, end: datetime, now: datetime,
+                limits: Limits) -> BookingError | None:
+    """The error to answer with, or None: the first violation, all of them in details."""
+    found = check(room, start, end, now, limits)
+    if not found:
+        return None
+    err = found[0].error()
+    err.details["violations"] = [
+        {"code": v.code, "message": v.message, "field": v.field} for v in found]
+    return err
+
+
+def _duration(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if not rest:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    if not hours:
+        return f"{rest} minutes"
+    return f"{hours} h {rest} min"

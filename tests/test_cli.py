@@ -1,0 +1,69 @@
+"""flask --app booking db upgrade | users create | tokens create | demo"""
+
+from booking import db
+
+
+def test_db_upgrade_is_idempotent(runner):
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0
+    assert "up to date" in result.output
+
+
+def test_db_upgrade_applies_migrations_to_an_empty_database(pg_cluster):
+    import psycopg
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "cli_empty"')
+        conn.execute('CREATE DATABASE "cli_empty"')
+    url = pg_cluster.url("cli_empty")
+    assert db.upgrade(url) == [p.stem for p in db.migration_files()]
+    assert db.upgrade(url) == []
+
+
+def test_users_create_and_sign_in_with_it(runner, client, conn):
+    result = runner.invoke(args=["users", "create", "--email", "Zoe@Example.com", "--name", "Zoe",
+                                 "--password", "long enough", "--admin"])
+    assert result.exit_code == 0, result.output
+    row = conn.execute("SELECT role, password_hash FROM users WHERE email = 'Zoe@Example.com'").fetchone()
+    assert row["role"] == "admin" and "long enough" not in row["password_hash"]
+    from conftest import Browser
+    assert Browser(client).login("zoe@example.com", "long enough").status_code == 302
+
+
+def test_users_create_refuses_duplicates_and_short_passwords(runner, alice):
+    dup = runner.invoke(args=["users", "create", "--email", "ALICE@example.com", "--name", "A",
+                              "--password", "long enough"])
+    assert dup.exit_code != 0 and "already exists" in dup.output
+    short = runner.invoke(args=["users", "create", "--email", "x@example.com", "--name", "X",
+                                "--password", "short"])
+    assert short.exit_code != 0 and "8 characters" in short.output
+
+
+def test_tokens_create_prints_the_token_alone_on_the_last_line(runner, client, alice):
+    result = runner.invoke(args=["tokens", "create", "--email", alice["email"], "--name", "CI"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("bk_") and " " not in token
+    r = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.get_json()["user"]["email"] == alice["email"]
+
+
+def test_tokens_create_for_unknown_email_fails_clearly(runner):
+    result = runner.invoke(args=["tokens", "create", "--email", "ghost@example.com"])
+    assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def test_demo_loads_once_and_then_refuses_politely(runner, conn, client):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    counts = conn.execute("SELECT (SELECT count(*) FROM users) AS users, "
+                          "(SELECT count(DISTINCT timezone) FROM rooms) AS zones, "
+                          "(SELECT count(*) FROM bookings) AS bookings").fetchone()
+    assert counts["users"] >= 3 and counts["zones"] == 2 and counts["bookings"] > 50
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code != 0 and "already has data" in again.output
+    quiet = runner.invoke(args=["demo", "--if-empty"])
+    assert quiet.exit_code == 0
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == counts["bookings"]
+    from booking.demo import DEMO_PASSWORD
+    from conftest import Browser
+    assert Browser(client).login("admin@example.com", DEMO_PASSWORD).status_code == 302

@@ -1,0 +1,214 @@
+"""The HTML pages: same data as the twins, forms that keep input and show errors."""
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from conftest import NOW, UTC, Browser
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/", "/rooms/1", "/bookings/new", "/bookings/mine",
+                                 "/bookings/1", "/account", "/admin/rooms"])
+def test_pages_send_strangers_to_sign_in(client, url):
+    r = client.get(url)
+    assert r.status_code == 302
+    assert r.headers["Location"].startswith("/login?next=")
+
+
+def test_sign_in_and_out(client, alice, conn):
+    b = Browser(client)
+    r = b.login(alice["email"])
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    assert "Alice" in text(b.get("/"))
+    assert conn.execute("SELECT count(*) AS n FROM sessions").fetchone()["n"] == 1
+    cookie = client.get_cookie("booking_session").value
+    r = b.post("/logout")
+    assert r.status_code == 302
+    assert conn.execute("SELECT count(*) AS n FROM sessions").fetchone()["n"] == 0
+    # The old cookie is worthless now, even if someone kept a copy.
+    client.set_cookie("booking_session", cookie)
+    assert client.get("/").status_code == 302
+
+
+def test_sign_in_gives_a_new_session(client, alice):
+    b = Browser(client)
+    client.get("/login")
+    before = client.get_cookie("booking_session").value
+    b.login(alice["email"])
+    assert client.get_cookie("booking_session").value != before
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, alice):
+    b = Browser(client)
+    wrong = b.login(alice["email"], "nope")
+    unknown = b.login("nobody@example.com", "nope")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "do not match" in text(wrong) and "do not match" in text(unknown)
+    assert 'value="alice@example.com"' in text(wrong)  # what was typed is kept
+
+
+def test_sign_in_redirects_only_to_this_site(client, alice):
+    b = Browser(client)
+    page = client.get("/login?next=/bookings/mine")
+    b.csrf = re.search(r'name="csrf_token" value="([^"]+)"', text(page)).group(1)
+    r = client.post("/login", data={"email": alice["email"], "password": "correct horse battery",
+                                    "csrf_token": b.csrf, "next": "//evil.example/"})
+    assert r.headers["Location"] == "/"
+
+
+def test_forms_without_csrf_token_are_refused(client, alice, browser_as, berlin, conn):
+    b = browser_as(alice)
+    r = client.post("/bookings/new", data={"room_id": berlin["id"], "title": "x",
+                                           "date": "2027-03-02", "start": "10:00", "end": "11:00"})
+    assert r.status_code == 400
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+
+
+def test_overview_page_shows_rooms_now_and_next(browser_as, alice, berlin, make):
+    make.booking(berlin, alice, datetime(2027, 3, 1, 7, 30, tzinfo=UTC),
+                 datetime(2027, 3, 1, 8, 30, tzinfo=UTC), title="Stand-up")
+    make.booking(berlin, alice, datetime(2027, 3, 1, 12, 0, tzinfo=UTC),
+                 datetime(2027, 3, 1, 13, 0, tzinfo=UTC), title="Lunch talk")
+    page = text(browser_as(alice).get("/"))
+    assert "Spree" in page and "Stand-up until 09:30" in page
+    assert "Next: 13:00–14:00 Lunch talk" in page
+    assert "Europe/Berlin" in page
+
+
+def test_day_page_is_a_timeline_from_opening_to_closing(browser_as, alice, berlin, make):
+    make.booking(berlin, alice, datetime(2027, 3, 2, 9, 0, tzinfo=UTC),
+                 datetime(2027, 3, 2, 10, 30, tzinfo=UTC), title="Workshop")
+    r = browser_as(alice).get(f"/rooms/{berlin['id']}?date=2027-03-02")
+    assert r.status_code == 200
+    segments = re.findall(r'<span class="seg-time">([^<]+)</span>', text(r))
+    assert segments == ["09:00–10:00", "10:00–11:30", "11:30–18:00"]
+    assert "Workshop" in text(r)
+    assert "date=2027-03-02&amp;start=09:00&amp;end=10:00" in text(r)  # book the free slot
+
+
+def test_day_page_for_unknown_room_is_404(browser_as, alice):
+    r = browser_as(alice).get("/rooms/4242")
+    assert r.status_code == 404 and "does not exist" in text(r)
+
+
+def test_booking_form_prefills_from_the_link(browser_as, alice, berlin):
+    r = browser_as(alice).get(f"/bookings/new?room_id={berlin['id']}&date=2027-03-02&start=10:00&end=11:00")
+    page = text(r)
+    assert f'<option value="{berlin["id"]}" selected>' in page
+    assert 'value="2027-03-02"' in page and 'value="10:00"' in page and 'value="11:00"' in page
+
+
+def test_booking_through_the_form(browser_as, alice, berlin, conn):
+    b = browser_as(alice)
+    r = b.post("/bookings/new", data={"room_id": berlin["id"], "title": "Planning",
+                                      "date": "2027-03-02", "start": "10:00", "end": "11:00"})
+    assert r.status_code == 302
+    booking_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    page = text(b.get(r.headers["Location"]))
+    assert "Booked Spree, 10:00–11:00." in page
+    assert "Planning" in page and "Cancel this booking" in page
+    row = conn.execute("SELECT user_id FROM bookings WHERE id = %s", (booking_id,)).fetchone()
+    assert row["user_id"] == alice["id"]
+
+
+def test_a_rule_break_keeps_the_input_and_shows_the_message_by_the_field(browser_as, alice, berlin):
+    b = browser_as(alice)
+    r = b.post("/bookings/new", data={"room_id": berlin["id"], "title": "Too early",
+                                      "date": "2027-03-02", "start": "08:00", "end": "09:00"})
+    assert r.status_code == 422
+    page = text(r)
+    assert 'id="start-error"' in page and "can be booked from 09:00 to 18:00" in page
+    assert 'aria-invalid="true"' in page
+    assert 'value="Too early"' in page and 'value="08:00"' in page
+
+
+def test_a_conflict_on_the_form_lists_what_is_in_the_way(browser_as, alice, bob, berlin, make):
+    make.booking(berlin, bob, datetime(2027, 3, 2, 9, 0, tzinfo=UTC),
+                 datetime(2027, 3, 2, 10, 0, tzinfo=UTC), title="Bob's meeting")
+    b = browser_as(alice)
+    r = b.post("/bookings/new", data={"room_id": berlin["id"], "title": "Mine",
+                                      "date": "2027-03-02", "start": "10:30", "end": "11:30"})
+    assert r.status_code == 409
+    page = text(r)
+    assert "already booked" in page and "Bob&#39;s meeting" in page
+    assert "choose another room" in page
+
+
+def test_my_bookings_page_and_cancel_button(browser_as, alice, berlin, make, conn):
+    booking = make.booking(berlin, alice, datetime(2027, 3, 2, 9, 0, tzinfo=UTC),
+                           datetime(2027, 3, 2, 10, 0, tzinfo=UTC), title="Mine to cancel")
+    b = browser_as(alice)
+    page = text(b.get("/bookings/mine"))
+    assert "Mine to cancel" in page
+    r = b.post(f"/bookings/{booking['id']}/cancel", data={"next": "/bookings/mine"})
+    assert r.status_code == 302 and r.headers["Location"] == "/bookings/mine"
+    assert "Cancelled “Mine to cancel”" in text(b.get("/bookings/mine"))
+    assert conn.execute("SELECT cancelled_at FROM bookings").fetchone()["cancelled_at"] is not None
+
+
+def test_no_cancel_button_on_someone_elses_booking_and_403_if_tried(browser_as, alice, bob, berlin, make, conn):
+    booking = make.booking(berlin, alice, datetime(2027, 3, 2, 9, 0, tzinfo=UTC),
+                           datetime(2027, 3, 2, 10, 0, tzinfo=UTC))
+    b = browser_as(bob)
+    assert "Cancel this booking" not in text(b.get(f"/bookings/{booking['id']}"))
+    assert b.post(f"/bookings/{booking['id']}/cancel").status_code == 403
+    assert conn.execute("SELECT cancelled_at FROM bookings").fetchone()["cancelled_at"] is None
+
+
+def test_admin_pages_are_for_admins(browser_as, alice, admin, berlin):
+    assert browser_as(alice).get("/admin/rooms").status_code == 403
+    page = browser_as(admin).get("/admin/rooms")
+    assert page.status_code == 200 and "Spree" in text(page)
+
+
+def test_admin_creates_and_edits_a_room_through_the_forms(browser_as, admin, conn):
+    b = browser_as(admin)
+    r = b.post("/admin/rooms", data={"name": "Loft", "building": "B", "floor": "2",
+                                     "capacity": "8", "equipment": "Screen, whiteboard",
+                                     "timezone": "Europe/Paris", "opens": "08:00",
+                                     "closes": "19:00", "active": "on"})
+    assert r.status_code == 302
+    room = conn.execute("SELECT id, equipment, active FROM rooms WHERE name = 'Loft'").fetchone()
+    assert room["equipment"] == ["screen", "whiteboard"] and room["active"]
+    r = b.post(f"/admin/rooms/{room['id']}", data={"name": "Loft", "building": "B", "floor": "2",
+                                                   "capacity": "0", "equipment": "",
+                                                   "timezone": "Europe/Paris", "opens": "08:00",
+                                                   "closes": "19:00"})
+    assert r.status_code == 400 and 'id="capacity-error"' in text(r)
+    r = b.post(f"/admin/rooms/{room['id']}", data={"name": "Loft", "building": "B", "floor": "2",
+                                                   "capacity": "9", "equipment": "",
+                                                   "timezone": "Europe/Paris", "opens": "08:00",
+                                                   "closes": "19:00"})  # box unticked
+    assert r.status_code == 302
+    room = conn.execute("SELECT capacity, active FROM rooms WHERE name = 'Loft'").fetchone()
+    assert room == {"capacity": 9, "active": False}
+
+
+def test_tokens_page_shows_a_new_token_once_and_revokes(browser_as, alice, client, conn):
+    b = browser_as(alice)
+    r = b.post("/account/tokens", data={"name": "Door panel"})
+    assert r.status_code == 201
+    token = re.search(r'<code class="token" id="new-token">([^<]+)</code>', text(r)).group(1)
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    page = text(b.get("/account"))
+    assert "Door panel" in page and token not in page
+    token_id = conn.execute("SELECT id FROM api_tokens").fetchone()["id"]
+    assert b.post(f"/account/tokens/{token_id}/revoke").status_code == 302
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    stored = conn.execute("SELECT token_hash FROM api_tokens").fetchone()["token_hash"]
+    assert token.encode() not in bytes(stored)
+
+
+def test_cookie_json_writes_need_the_csrf_header(browser_as, alice, berlin, conn):
+    b = browser_as(alice)
+    body = {"room_id": berlin["id"], "title": "x", "start_time": "2027-03-02T10:00",
+            "end_time": "2027-03-02T11:00"}
+    r = b.client.post("/api/bookings", json=body)
+    assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    assert b.json("POST", "/api/bookings", body).status_code == 201

@@ -1,0 +1,27 @@
+# Production image: gunicorn serving booking, configured by environment.
+#   docker build -t booking .
+#   docker run --rm -e DATABASE_URL=postgresql://... booking flask --app booking db upgrade
+#   docker run -p 8000:8000 -e DATABASE_URL=postgresql://... -e SECRET_KEY=... booking
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    BIND=0.0.0.0:8000 \
+    VAR_DIR=/app/var
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY booking booking
+COPY templates templates
+COPY static static
+COPY sql sql
+COPY wsgi.py gunicorn.conf.py ./
+
+RUN useradd --system --uid 10001 --home-dir /app booking \
+ && mkdir -p /app/var && chown booking /app/var
+USER booking
+
+EXPOSE 8000
+CMD ["gunicorn", "-c", "gunicorn.conf.py"]

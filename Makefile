@@ -1,0 +1,55 @@
+# The two commands of the README:
+#   make run    set up and serve the app with demo data on http://127.0.0.1:$PORT/
+#   make test   set up and run the whole test suite
+# Both create .venv and install requirements on first use. Without DATABASE_URL,
+# a private PostgreSQL cluster is kept under var/pg (`make stop` stops it).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(PY) -m flask --app booking
+VAR    := $(or $(VAR_DIR),var)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: run test stop chromium clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)
+	@if [ -z "$$DATABASE_URL" ]; then \
+	  echo "Starting the private PostgreSQL cluster in $(VAR)/pg ..."; \
+	  $(PY) -m booking.localpg start $(VAR)/pg booking > /dev/null; \
+	fi
+	@$(FLASK) db upgrade
+	@$(FLASK) demo --if-empty
+	@echo ""
+	@echo "  booking is running at http://127.0.0.1:$${PORT:-8000}/"
+	@echo "  Sign in as admin@example.com (or alice@example.com), password: demo-password"
+	@echo "  Stop with Ctrl-C; 'make stop' also stops the database."
+	@echo ""
+	@exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m booking.localpg stop $(VAR)/pg; fi
+
+test: $(STAMP) chromium
+	$(PY) -m pytest
+
+# The browser test drives Debian's Chromium; install it when apt can.
+chromium:
+	@if ! command -v chromium > /dev/null; then \
+	  if command -v apt-get > /dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser test ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
+	  elif command -v apt-get > /dev/null && command -v sudo > /dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
+	  else \
+	    echo "No apt here: the browser test will be skipped and say why."; \
+	  fi; \
+	fi
+
+clean: stop
+	rm -rf $(VENV) $(VAR)

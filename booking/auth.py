@@ -37,6 +37,7 @@ class User:
     email: str
     name: str
     role: str
+    calendar_salt: str | None = None  # personal calendar feed URL (booking.feeds)
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -65,7 +66,7 @@ def hash_token(token: str) -> bytes:
 
 # sessions_pkey
 USER_BY_SESSION = """
-SELECT u.id, u.email, u.name, u.role
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt
   FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s AND s.expires_at > now() AND u.active"""
 
@@ -79,7 +80,7 @@ touch AS (
       FROM t
      WHERE a.id = t.id
        AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
-SELECT u.id, u.email, u.name, u.role, t.id AS token_id
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, t.id AS token_id
   FROM t JOIN users u ON u.id = t.user_id
  WHERE u.active"""
 
@@ -159,7 +160,7 @@ def _spend_hash_time(password: str) -> None:
 
 
 USER_FOR_SIGN_IN = """
-SELECT id, email, name, role, password_hash FROM users
+SELECT id, email, name, role, calendar_salt, password_hash FROM users
  WHERE lower(email) = lower(%s) AND active"""
 
 # Also clears this user's expired sessions, so the table does not grow forever.

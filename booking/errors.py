@@ -42,6 +42,8 @@ STATUS = {
     "beyond_window": 422,
     "room_inactive": 422,
     "not_whole_minutes": 422,
+    "nonexistent_time": 422,
+    "invalid_recurrence": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,

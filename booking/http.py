@@ -29,6 +29,9 @@ SECURITY_HEADERS = {
 }
 
 
+SECRET_URL_ENDPOINTS = {"feeds.personal"}
+
+
 def _start() -> None:
     g.started = time.perf_counter()
     g.sql = db.start_counting()
@@ -53,8 +56,11 @@ def _finish(response: Response) -> Response:
     response.headers["Server-Timing"] = (
         f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, app;dur={elapsed_ms:.2f}')
     slow = elapsed_ms > current_app.config["SLOW_REQUEST_MS"]
+    # A URL that is itself a credential is logged by its pattern only.
+    path = (request.url_rule.rule if request.endpoint in SECRET_URL_ENDPOINTS
+            else request.full_path.rstrip("?"))
     log.log(logging.WARNING if slow else logging.INFO,
-            "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, request.full_path.rstrip("?"),
+            "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, path,
             response.status_code, elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
     return response
 

@@ -47,7 +47,8 @@ def _hm(t: time) -> str:
     return t.strftime("%H:%M")
 
 
-def _as_time(value) -> time:
+def as_time(value) -> time:
+    """A time of day from a time or "HH:MM"."""
     return value if isinstance(value, time) else time.fromisoformat(value)
 
 
@@ -93,7 +94,7 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime,
         found.append(Violation("crosses_midnight",
                                "A booking starts and ends on the same day.", "end_time"))
 
-    opens, closes = _as_time(room["opens"]), _as_time(room["closes"])
+    opens, closes = as_time(room["opens"]), as_time(room["closes"])
     ends_at_midnight = local_end.replace(tzinfo=None) == next_midnight
     end_wall = time(23, 59, 59, 999999) if ends_at_midnight else local_end.timetz().replace(
         tzinfo=None)

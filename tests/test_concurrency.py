@@ -52,3 +52,40 @@ def test_fifty_concurrent_requests_for_one_slot_book_it_once(live_server, make, 
             assert answer["error"]["code"] == "conflict"
             assert [c["id"] for c in answer["error"]["details"]["conflicts"]] == [winner["id"]]
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
+
+
+def test_twenty_concurrent_series_over_the_same_slots_never_overlap(live_server, make, conn):
+    room = make.room("Busy", "Europe/Berlin")
+    tokens = [make.token(make.user(f"Series {i}")) for i in range(20)]
+    start = tomorrow_at("Europe/Berlin", 10)
+    barrier = threading.Barrier(20)
+
+    def attempt(i):
+        # Overlapping patterns: daily or weekly, on the hour or half past, some skipping conflicts.
+        begin = start + timedelta(minutes=30 * (i % 3))
+        body = {"room_id": room["id"], "title": f"Series {i}",
+                "start_time": begin.isoformat(), "end_time": (begin + timedelta(hours=1)).isoformat(),
+                "recurrence": "FREQ=DAILY;COUNT=20" if i % 2 else "FREQ=WEEKLY;COUNT=5",
+                "skip_conflicts": i % 4 == 0}
+        barrier.wait()
+        return post_json(live_server.url + "/api/bookings", tokens[i], body)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(attempt, range(20)))
+
+    assert {status for status, _ in results} <= {201, 409}, results
+    assert any(status == 201 for status, _ in results)
+    overlaps = conn.execute("""
+        SELECT count(*) AS n FROM bookings a JOIN bookings b
+          ON a.room_id = b.room_id AND a.id < b.id
+         AND a.cancelled_at IS NULL AND b.cancelled_at IS NULL
+         AND tstzrange(a.start_at, a.end_at) && tstzrange(b.start_at, b.end_at)""").fetchone()
+    assert overlaps["n"] == 0
+    # Every answer matches the table: a 201 lists exactly its series' rows, a 409 left none.
+    for status, body in results:
+        if status == 201:
+            rows = conn.execute("SELECT count(*) AS n FROM bookings WHERE series_id = %s",
+                                (body["series"]["id"],)).fetchone()
+            assert rows["n"] == len(body["bookings"])
+    series_rows = conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"]
+    assert series_rows == sum(1 for status, _ in results if status == 201)

@@ -43,3 +43,12 @@ def update(room_id: int):
 @login_required
 def day(room_id: int):
     return jsonify(service.day(room_id, request.args.get("date"), now()))
+
+
+@bp.get("/rooms/<id:room_id>/availability")
+@login_required
+def availability(room_id: int):
+    """Free intervals inside opening hours: ?start=&end= (dates or RFC 3339), &min_minutes=."""
+    args = request.args
+    return jsonify(service.availability(room_id, args.get("start"), args.get("end"),
+                                        args.get("min_minutes"), now()))

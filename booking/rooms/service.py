@@ -6,14 +6,15 @@ returns plain dicts in the JSON shape, which pages and twins both render.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any, Mapping
 
 from flask import current_app
 
 from booking import db, inputs
+from booking.availability import as_json, free_intervals
 from booking.errors import invalid, not_found
-from booking.times import parse_date, parse_hm, zone
+from booking.times import parse_date, parse_datetime, parse_hm, rfc3339, zone
 
 # The JSON shape of a room.
 ROOM_FIELDS = """r.id, r.name, r.building, r.floor, r.capacity, r.equipment, r.timezone,
@@ -92,6 +93,84 @@ def choices() -> list[dict[str, Any]]:
     """Active rooms, without their bookings: what a booking form needs."""
     with db.connection() as conn:
         return conn.execute(CHOICES_SQL).fetchall()
+
+
+# A room and its live bookings between two bounds, each given either as an
+# instant or as room-local wall-clock time (resolved here, in the room's zone).
+# bookings_room_start: one index range.
+AVAILABILITY_SQL = f"""
+SELECT {ROOM_FIELDS}, w.range_start, w.range_end,
+       coalesce((SELECT json_agg(json_build_object('start_at', b.start_at, 'end_at', b.end_at)
+                                 ORDER BY b.start_at)
+                   FROM bookings b
+                  WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+                    AND b.start_at > w.range_start - interval '1 day'
+                    AND b.start_at < w.range_end AND b.end_at > w.range_start), '[]') AS busy
+  FROM rooms r
+ CROSS JOIN LATERAL (
+       SELECT coalesce(%(start_at)s::timestamptz, %(start_local)s::timestamp AT TIME ZONE r.timezone,
+                       date_trunc('day', %(now)s AT TIME ZONE r.timezone) AT TIME ZONE r.timezone)
+              AS range_start) s
+ CROSS JOIN LATERAL (
+       SELECT s.range_start,
+              coalesce(%(end_at)s::timestamptz, %(end_local)s::timestamp AT TIME ZONE r.timezone,
+                       (date_trunc('day', s.range_start AT TIME ZONE r.timezone) + interval '1 day')
+                       AT TIME ZONE r.timezone) AS range_end) w
+ WHERE r.id = %(room)s"""
+
+MOST_DAYS = 31
+
+
+def availability(room_id: int, start_text: str | None, end_text: str | None,
+                 min_minutes: Any, now: datetime) -> dict[str, Any]:
+    """The room's free intervals inside opening hours between start and end.
+
+    `start`/`end` are room-local dates (YYYY-MM-DD; end exclusive) or RFC 3339
+    times; by default today. At most 31 days.
+    """
+    shortest = (current_app.config["MIN_BOOKING_MINUTES"] if min_minutes in (None, "")
+                else inputs.integer(min_minutes, "min_minutes", high=24 * 60))
+    bounds = {**_bound(start_text, "start"), **_bound(end_text, "end"), "room": room_id,
+              "now": now}
+    _refuse_long_range(bounds)
+    with db.connection() as conn:
+        row = conn.execute(AVAILABILITY_SQL, bounds).fetchone()
+    if row is None:
+        raise not_found("That room")
+    start, end, busy = row.pop("range_start"), row.pop("range_end"), row.pop("busy")
+    if end <= start:
+        raise invalid("end", "end must be after start.")
+    if end - start > timedelta(days=MOST_DAYS, hours=1):  # an hour for daylight saving
+        raise invalid("end", f"Ask for at most {MOST_DAYS} days at a time.")
+    free = free_intervals(row, [(datetime.fromisoformat(b["start_at"]),
+                                 datetime.fromisoformat(b["end_at"])) for b in busy],
+                          start, end, now, shortest)
+    return {"room_id": row["id"], "room": row, "start_time": rfc3339(start, zone(row["timezone"])),
+            "end_time": rfc3339(end, zone(row["timezone"])),
+            "free": as_json(free, row["timezone"])}
+
+
+def _bound(text: str | None, field: str) -> dict[str, Any]:
+    """A range bound as an instant (`<field>_at`) or room-local time (`<field>_local`)."""
+    values: dict[str, Any] = {f"{field}_at": None, f"{field}_local": None}
+    if text in (None, ""):
+        return values
+    if len(text.strip()) == 10:
+        values[f"{field}_local"] = datetime.combine(parse_date(text, field), time(0))
+    else:
+        moment = parse_datetime(text, field)
+        values[f"{field}_at" if moment.tzinfo else f"{field}_local"] = moment
+    return values
+
+
+def _refuse_long_range(bounds: dict[str, Any]) -> None:
+    """Refuse a range over 31 days before asking the database (zones differ by < 1 day)."""
+    def rough(field):
+        value = bounds[f"{field}_at"] or bounds[f"{field}_local"]
+        return value.replace(tzinfo=None) if value is not None else None
+    start, end = rough("start"), rough("end")
+    if start is not None and end is not None and end - start > timedelta(days=MOST_DAYS + 1):
+        raise invalid("end", f"Ask for at most {MOST_DAYS} days at a time.")
 
 
 def get(room_id: int) -> dict[str, Any]:

@@ -37,6 +37,18 @@ def day(room_id: int):
                            today=now().astimezone(zone(data["room"]["timezone"])).date())
 
 
+@bp.get("/rooms/<id:room_id>/availability")
+@login_required
+def availability(room_id: int):
+    args = request.args
+    data = service.availability(room_id, args.get("start"), args.get("end"),
+                                args.get("min_minutes"), now())
+    days: dict[str, list] = {}
+    for free in data["free"]:
+        days.setdefault(free["start_time"][:10], []).append(free)
+    return render_template("rooms/availability.html", **data, days=days, args=args)
+
+
 def timeline(room: dict, day: date, bookings: list[dict]) -> list[dict]:
     """The day from opening to closing as booked and free segments, in order.
 

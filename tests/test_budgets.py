@@ -11,6 +11,8 @@ from conftest import NOW, UTC
 
 DAY = "2027-03-02"
 SLOT = {"start_time": f"{DAY}T10:00", "end_time": f"{DAY}T11:00"}
+FREE = f"/api/rooms/free?start_time={DAY}T10:00&end_time={DAY}T11:00&timezone=Europe/Berlin"
+AUTO = {"title": "x", **SLOT, "attendees": 2, "timezone": "Europe/Berlin"}
 
 
 def statements(response) -> int:
@@ -61,6 +63,29 @@ API_CASES = [
     ("admin", "PATCH", "/api/rooms/{room}", {"capacity": 3}, 200, 2),
     ("admin", "PATCH", "/api/rooms/{room}", {"capacity": -3}, 400, 1),
     ("anonymous", "GET", "/api/rooms", None, 401, 0),
+    # the finder, automatic assignment, batch availability
+    ("alice", "GET", FREE + "&capacity=2&equipment=&building=HQ&floor=1", None, 200, 2),
+    ("alice", "GET", FREE + "&capacity=50", None, 200, 3),          # nothing fits: suggestions
+    ("alice", "GET", FREE + "&capacity=0", None, 400, 1),
+    ("alice", "GET", FREE.replace("T11:00", "T10:05"), None, 422, 1),
+    ("alice", "GET", "/api/rooms/free?start_time=2027-03-02T10:00", None, 400, 1),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "attendees": 2}, 201, 3),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "attendees": 50}, 409, 3),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "start_time": f"{DAY}T13:30",
+                                             "end_time": f"{DAY}T14:30"}, 409, 3),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "end_time": f"{DAY}T10:05"}, 422, 1),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "title": ""}, 400, 1),
+    ("alice", "POST", "/api/availability", {"checks": [
+        {"room_id": "{room}", **SLOT}, {"room_id": 4242, **SLOT},
+        {"room_id": "{room}", "start_time": f"{DAY}T13:00", "end_time": f"{DAY}T14:00"}]}, 200, 2),
+    ("alice", "POST", "/api/availability", {"checks": [{"room_id": "{room}", "start_time": "x",
+                                                        "end_time": "y"}]}, 400, 1),
+    ("alice", "POST", "/api/availability", {"checks": [
+        {"room_id": "{room}", "start_time": "2027-03-28T02:30", "end_time": "2027-03-28T03:30"}]},
+     400, 2),
+    ("anonymous", "GET", FREE, None, 401, 0),
+    ("anonymous", "POST", "/api/bookings/auto", AUTO, 401, 0),
+    ("anonymous", "POST", "/api/availability", {"checks": []}, 401, 0),
 ]
 
 PAGE_CASES = [
@@ -86,6 +111,8 @@ PAGE_CASES = [
                                             "opens": "09:00", "closes": "17:00"}, 302, 2),
     ("admin_page", "POST", "/admin/rooms", {"name": "", "capacity": "2", "timezone": "UTC"}, 400, 2),
     ("admin_page", "GET", "/admin/rooms/{room}", None, 200, 2),
+    ("admin_page", "POST", "/admin/rooms", {"name": "spree", "capacity": "2", "timezone": "UTC",
+                                            "opens": "09:00", "closes": "17:00"}, 409, 3),
 ]
 
 
@@ -95,6 +122,8 @@ def _fill(value, world):
     if isinstance(value, dict):
         return {k: (int(_fill(v, world)) if v == "{room}" and k == "room_id" else _fill(v, world))
                 for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, world) for v in value]
     return value
 
 

@@ -13,6 +13,9 @@ DAY = "2027-03-02"
 SLOT = {"start_time": f"{DAY}T10:00", "end_time": f"{DAY}T11:00"}
 FREE = f"/api/rooms/free?start_time={DAY}T10:00&end_time={DAY}T11:00&timezone=Europe/Berlin"
 AUTO = {"title": "x", **SLOT, "attendees": 2, "timezone": "Europe/Berlin"}
+FIND = f"date={DAY}&start=10:00&end=11:00&timezone=Europe/Berlin&attendees=2"
+FIND_FORM = {"date": DAY, "start": "10:00", "end": "11:00", "timezone": "Europe/Berlin",
+             "attendees": "2", "title": "x"}
 
 
 def statements(response) -> int:
@@ -113,6 +116,18 @@ PAGE_CASES = [
     ("admin_page", "GET", "/admin/rooms/{room}", None, 200, 2),
     ("admin_page", "POST", "/admin/rooms", {"name": "spree", "capacity": "2", "timezone": "UTC",
                                             "opens": "09:00", "closes": "17:00"}, 409, 3),
+    ("page", "GET", "/find", None, 200, 2),
+    ("page", "GET", "/find?" + FIND, None, 200, 2),
+    ("page", "GET", "/find?" + FIND.replace("attendees=2", "attendees=50"), None, 200, 3),
+    ("page", "GET", "/find?" + FIND.replace("end=11:00", "end=10:05"), None, 422, 1),
+    ("page", "GET", f"/find?date={DAY}&start=10:00&end=11:00", None, 400, 2),
+    ("page", "POST", "/find", {**FIND_FORM, "room": "best"}, 302, 3),
+    ("page", "POST", "/find", {**FIND_FORM, "room": "{room}"}, 302, 3),
+    ("page", "POST", "/find", {**FIND_FORM, "attendees": "50", "room": "best"}, 409, 3),
+    ("page", "POST", "/find", {**FIND_FORM, "start": "13:30", "end": "14:30",
+                               "room": "{room}"}, 409, 2),
+    ("page", "POST", "/find", {**FIND_FORM, "title": "", "room": "best"}, 400, 2),
+    ("page", "POST", "/find", {**FIND_FORM, "end": "10:05", "room": "best"}, 422, 1),
 ]
 
 

@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.extensions["booking.pool"] = db.make_pool(app.config)
     app.extensions["booking.clock"] = lambda: datetime.now(UTC)
+    app.extensions["booking.shared"] = {}  # booking/shared.py
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     errors.register(app)

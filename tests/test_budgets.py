@@ -43,7 +43,7 @@ def world(make, alice, bob, admin, berlin, api_as, browser_as):
 
 # (who, method, url, body, expected status, most statements)
 API_CASES = [
-    ("alice", "GET", "/api/rooms", None, 200, 2),
+    ("alice", "GET", "/api/rooms", None, 200, 3),     # 2 when this process has it already
     ("alice", "GET", "/api/rooms/{room}", None, 200, 2),
     ("alice", "GET", "/api/rooms/4242", None, 404, 2),
     ("alice", "GET", "/api/rooms/{room}/bookings?date=" + DAY, None, 200, 2),
@@ -117,7 +117,7 @@ API_CASES = [
 ]
 
 PAGE_CASES = [
-    ("page", "GET", "/", None, 200, 2),
+    ("page", "GET", "/", None, 200, 3),
     ("page", "GET", "/rooms/{room}?date=" + DAY, None, 200, 2),
     ("page", "GET", "/bookings/new", None, 200, 2),
     ("page", "POST", "/bookings/new", {"room_id": "{room}", "title": "x", "date": DAY,

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping
 import psycopg
 from flask import current_app
 
-from booking import db, inputs
+from booking import db, inputs, shared
 from booking.availability import as_json, free_intervals
 from booking.errors import from_database, invalid, not_found
 from booking.times import parse_date, parse_datetime, parse_hm, rfc3339, zone
@@ -74,10 +74,18 @@ ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 CHOICES_SQL = f"""
 SELECT {ROOM_FIELDS} FROM rooms r WHERE r.active ORDER BY r.building, r.floor, r.name"""
 
-def overview(now: datetime, include_inactive: bool = False) -> list[dict[str, Any]]:
-    """Every active room with current_booking, next_booking and bookings_today."""
+def overview(now: datetime, include_inactive: bool = False) -> shared.Shared:
+    """Every active room with current_booking, next_booking and bookings_today.
+
+    Everyone sees the same, so the answer is kept while no booking or room has
+    changed and the minute is the same (booking/shared.py): one cheap statement
+    instead of three index probes per room.
+    """
+    minute = now.replace(second=0, microsecond=0)
     with db.connection() as conn:
-        return conn.execute(OVERVIEW_SQL, {"now": now, "everything": include_inactive}).fetchall()
+        version = conn.execute(shared.VERSION_SQL).fetchone()["version"]
+        return shared.get("overview", (version, minute, include_inactive), lambda: conn.execute(
+            OVERVIEW_SQL, {"now": minute, "everything": include_inactive}).fetchall())
 
 
 def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
@@ -89,6 +97,16 @@ def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
         raise not_found("That room")
     bookings = row.pop("bookings")
     return {"room": row, "date": row.pop("date").isoformat(), "bookings": bookings}
+
+
+# Every room, for the admin's list.
+ALL_ROOMS_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r ORDER BY r.active DESC, r.building, r.floor, r.name"
+
+
+def all_rooms() -> list[dict[str, Any]]:
+    """Every room, active or not, without bookings: the admin's list."""
+    with db.connection() as conn:
+        return conn.execute(ALL_ROOMS_SQL).fetchall()
 
 
 def choices() -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_Y
 @bp.get("/")
 @login_required
 def overview():
-    return render_template("rooms/overview.html", rooms=service.overview(now()))
+    return render_template("rooms/overview.html", rooms=service.overview(now()).data)
 
 
 @bp.get("/rooms/<id:room_id>")
@@ -87,7 +87,7 @@ def _segment(start: int, end: int, booking: dict | None, origin: int) -> dict:
 @bp.get("/admin/rooms")
 @admin_required
 def admin():
-    return render_template("rooms/admin.html", rooms=service.overview(now(), include_inactive=True),
+    return render_template("rooms/admin.html", rooms=service.all_rooms(),
                            zones=COMMON_ZONES, form={}, error=None)
 
 
@@ -99,7 +99,7 @@ def admin_create():
         room = service.create(form)
     except BookingError as err:
         return render_template("rooms/admin.html",
-                               rooms=service.overview(now(), include_inactive=True),
+                               rooms=service.all_rooms(),
                                zones=COMMON_ZONES, form=request.form, error=err), err.status
     flash(f"Room {room['name']} created.", "success")
     return redirect(url_for("rooms.admin"))

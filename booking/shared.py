@@ -26,6 +26,8 @@ from typing import Any, Callable, Hashable
 
 from flask import Response, current_app, request
 
+from booking import http
+
 VERSION_SQL = "SELECT sum(n)::bigint AS version FROM data_versions"
 
 
@@ -51,15 +53,17 @@ class Shared:
         """A 200 with this answer as JSON (gzip when the client takes it), ETag set."""
         body = self.body(wrap)
         response = Response(mimetype="application/json")
-        if "gzip" in request.headers.get("Accept-Encoding", "") and len(body) > 1024:
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "") \
+            and len(body) >= http.GZIP_MIN_BYTES
+        if gzipped:
             if self._gzip is None:
-                self._gzip = gzip.compress(body, compresslevel=5, mtime=0)
+                self._gzip = gzip.compress(body, compresslevel=http.GZIP_LEVEL, mtime=0)
             response.set_data(self._gzip)
             response.headers["Content-Encoding"] = "gzip"
         else:
             response.set_data(body)
         response.vary.add("Accept-Encoding")
-        response.set_etag(self.etag)
+        response.set_etag(self.etag, weak=gzipped)   # as booking/http.py does
         return response
 
 

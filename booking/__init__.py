@@ -64,13 +64,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from booking.account import api as account_api, views as account_views
     from booking.bookings import api as bookings_api, views as bookings_views
+    from booking import metrics
     from booking.feeds import views as feeds_views
     from booking.finder import api as finder_api, views as finder_views
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
 
     for module in (rooms_views, bookings_views, series_views, finder_views, account_views,
-                   feeds_views):
+                   feeds_views, metrics):
         app.register_blueprint(module.bp)
     for module in (rooms_api, bookings_api, series_api, finder_api, account_api):
         # The JSON API checks CSRF itself (below), and only for writes

@@ -55,6 +55,7 @@ SCENARIOS = [
     ("mine_heavy", "mine_heavy", "my bookings, user with 1,000 upcoming", "app", True),
     ("mine_light", "mine_light", "my bookings, user with 10 upcoming", "app", True),
     ("availability", "availability", "a room's free time, one day", "app", True),
+    ("free_rooms", "free_rooms", "free-room search, 500 rooms (`GET /api/rooms/free`)", "app", True),
     ("booking", "booking", "one booking by id", "app", True),
     ("create", "create", "create a booking in a free slot", "app", False),
     ("cancel", "cancel", "cancel a booking", "app", False),
@@ -182,7 +183,7 @@ def prepare(url: str, write_lua: bool = True) -> dict:
             SELECT min(id) AS first, max(id) AS last FROM made""",
                              {"lo": room_min, "hi": room_max, "writer": writer, "n": CANCELLABLE}).fetchone()
         max_id = conn.execute("SELECT max(id) AS m FROM bookings WHERE title <> 'bench cancel'").fetchone()["m"]
-        conn.execute("ANALYZE bookings")
+        conn.execute("VACUUM (ANALYZE) bookings")  # index-only scans need a fresh visibility map
     readers = [t for e, t in tokens.items() if e.startswith("user")]
     data = {
         "room_min": room_min, "room_max": room_max,
@@ -214,8 +215,9 @@ def _lua(value) -> str:
 class Server:
     """gunicorn with the production config, on a port of our own."""
 
-    def __init__(self, name: str, url: str, port: int, app: str = "wsgi:app", **env: str):
-        self.name, self.port = name, port
+    def __init__(self, name: str, url: str, port: int, app: str = "wsgi:app",
+                 direct_url: str | None = None, **env: str):
+        self.name, self.port, self.direct_url = name, port, direct_url or url
         self.base = f"http://127.0.0.1:{port}"
         environment = {**os.environ, "DATABASE_URL": url, "BIND": f"127.0.0.1:{port}",
                        "SLOW_REQUEST_MS": "1000000", **env}
@@ -253,19 +255,28 @@ class Server:
         self.log.close()
 
 
-_runs = 0
+WRITE_SCRIPTS = {"create", "cancel", "mixed"}
+
+REARM_SQL = """
+DELETE FROM bookings WHERE title = 'bench create';
+UPDATE bookings SET cancelled_at = NULL WHERE title = 'bench cancel' AND cancelled_at IS NOT NULL;
+"""
 
 
 def wrk(server: Server, script: str, connections: int, seconds: int) -> dict:
-    """Run wrk; figures from the script's done() JSON line."""
-    global _runs
-    _runs += 1
+    """Run wrk; figures from the script's done() JSON line.
+
+    Before a run that writes, the slots earlier runs booked are freed and the
+    bookings they cancelled made live again, so every run finds the same
+    free slots and cancellable bookings (a repeat would be a 409, an error)."""
+    if script in WRITE_SCRIPTS:
+        with db.connect(server.direct_url) as conn:
+            conn.execute(REARM_SQL)
     threads = THREADS if connections >= THREADS else 1
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", f"bench/lua/{script}.lua", server.base]
     out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "WRK_THREADS": str(threads),
-                              "WRK_OFFSET": str(_runs * 50_000)})
+                         env={**os.environ, "WRK_THREADS": str(threads)})
     line = next((l for l in out.stdout.splitlines() if l.startswith("JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
@@ -332,6 +343,12 @@ def run(args) -> int:
         app.stop()
         floor.stop()
 
+    if not only or "variants" in only:
+        extra["variants"] = _variants(cluster, large, args)
+    if not only or "explain" in only:
+        from bench import explain
+        extra["explain"] = explain.report(large, data)
+
     if not only or "overview_quiet" in only:
         quiet_app = Server("app-quiet", quiet, APP_PORT)
         try:
@@ -375,6 +392,108 @@ def _memory(app: Server) -> dict:
     return {"after_2k_kb": after_2k, "after_20k_kb": after_20k}
 
 
+# label, environment of the app server (gunicorn.conf.py reads WEB_CONCURRENCY and
+# THREADS; GUNICORN_CMD_ARGS overrides the config file).
+VARIANTS = [
+    ("gthread, 2 workers × 8 threads, pool 8 (the default)", {}),
+    ("gthread, 2 workers × 16 threads, pool 16",
+     {"THREADS": "16", "POOL_MAX_SIZE": "16"}),
+    ("gthread, 4 workers × 4 threads, pool 4",
+     {"WEB_CONCURRENCY": "4", "THREADS": "4", "POOL_MAX_SIZE": "4"}),
+    ("gthread, 1 worker × 16 threads, pool 16",
+     {"WEB_CONCURRENCY": "1", "THREADS": "16", "POOL_MAX_SIZE": "16"}),
+    ("sync, 4 workers, pool 1", {"GUNICORN_CMD_ARGS": "--worker-class sync --workers 4",
+                                 "POOL_MIN_SIZE": "1", "POOL_MAX_SIZE": "1"}),
+    ("sync, 8 workers, pool 1", {"GUNICORN_CMD_ARGS": "--worker-class sync --workers 8",
+                                 "POOL_MIN_SIZE": "1", "POOL_MAX_SIZE": "1"}),
+    ("the default, statements never prepared (DB_PREPARE_THRESHOLD=none)",
+     {"DB_PREPARE_THRESHOLD": "none"}),
+    ("the default, through PgBouncer (transaction mode, DB_PREPARE_THRESHOLD=none)",
+     {"DB_PREPARE_THRESHOLD": "none", "_bouncer": "1"}),
+]
+
+
+def _variants(cluster: Cluster, url: str, args) -> list[dict]:
+    """Server settings side by side: day view JSON and the mixed scenario on each."""
+    seconds = max(5, args.seconds // 2)
+    found = []
+    for label, env in VARIANTS:
+        env = dict(env)
+        bouncer = None
+        if env.pop("_bouncer", None):
+            bouncer = PgBouncer(cluster, url)
+            server = Server("variant", bouncer.url, APP_PORT, direct_url=url, **env)
+        else:
+            server = Server("variant", url, APP_PORT, **env)
+        try:
+            row = {"label": label}
+            for script in ("day_json", "mixed"):
+                wrk(server, script, CONNECTIONS, args.warmup)
+                figures = wrk(server, script, CONNECTIONS, seconds)
+                row[script] = {"rps": figures["rps"], "p99_ms": figures["p99_ms"],
+                               "errors": _errors(figures)}
+            log(f"{label}: day_json {row['day_json']['rps']:.0f} req/s, "
+                f"mixed {row['mixed']['rps']:.0f} req/s p99 {row['mixed']['p99_ms']:.1f} ms")
+            found.append(row)
+        finally:
+            server.stop()
+            if bouncer:
+                bouncer.stop()
+    return found
+
+
+class PgBouncer:
+    """Debian's pgbouncer in transaction mode in front of the bench cluster."""
+
+    def __init__(self, cluster: Cluster, url: str):
+        ensure_tool("pgbouncer", "pgbouncer")
+        from psycopg.conninfo import conninfo_to_dict
+        dbname = conninfo_to_dict(url)["dbname"]
+        self.dir = cluster.root / "pgbouncer"
+        self.dir.mkdir(exist_ok=True)
+        ini = self.dir / "pgbouncer.ini"
+        ini.write_text(f"""[databases]
+{dbname} = host={cluster.sockdir} dbname={dbname} user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {BOUNCER_PORT}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.dir / 'users.txt'}
+pool_mode = transaction
+default_pool_size = 32
+max_client_conn = 1000
+ignore_startup_parameters = options,application_name
+logfile = {self.dir / 'pgbouncer.log'}
+pidfile = {self.dir / 'pgbouncer.pid'}
+""")
+        (self.dir / "users.txt").write_text('"postgres" ""\n')
+        command = ["pgbouncer", str(ini)]
+        if os.geteuid() == 0:  # pgbouncer will not run as root
+            shutil.chown(self.dir, "postgres")
+            for f in self.dir.iterdir():
+                shutil.chown(f, "postgres")
+            command = ["runuser", "-u", "postgres", "--", *command]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.url = f"postgresql://postgres@127.0.0.1:{BOUNCER_PORT}/{dbname}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with db.connect(self.url) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except Exception:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"pgbouncer did not start; see {self.dir / 'pgbouncer.log'}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
 def _statements(app: Server, data: dict) -> dict:
     room, reader = data["room_min"] + 5, data["tokens"][0]
     day = datetime.now(timezone.utc).date().isoformat()
@@ -386,6 +505,8 @@ def _statements(app: Server, data: dict) -> dict:
         "mine_heavy": statements_of(app, "GET", "/api/bookings/mine", data["heavy_token"]),
         "mine_light": statements_of(app, "GET", "/api/bookings/mine", data["light_token"]),
         "availability": statements_of(app, "GET", f"/api/rooms/{room}/availability?start={day}", reader),
+        "free_rooms": statements_of(app, "GET", f"/api/rooms/free?start_time={day}T14:00&"
+                                    f"end_time={day}T15:00&timezone=Europe/Berlin", reader),
         "booking": statements_of(app, "GET", "/api/bookings/1", reader),
         "create": 3, "cancel": 2, "mixed": None, "spike": None, "floor": 1,
     }
@@ -462,6 +583,10 @@ def write_doc(results, extra, checks, micro, args) -> None:
         _chart(curve)
     curve_rows = "\n".join(f"| {c} | {p50:.1f} | {p99:.1f} | {rps:,.0f} |" for c, p50, p99, rps in curve)
     memory = extra.get("memory", {})
+    variant_rows = "\n".join(
+        f"| {v['label']} | {v['day_json']['rps']:,.0f} | {v['day_json']['p99_ms']:.1f} | "
+        f"{v['mixed']['rps']:,.0f} | {v['mixed']['p99_ms']:.1f} | "
+        f"{v['day_json']['errors'] + v['mixed']['errors']} |" for v in extra.get("variants", []))
     generated = f"""<!-- generated by `make bench` ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC); edit bench/run.py, not this block -->
 ## Latest run
 
@@ -491,6 +616,15 @@ large` (500 rooms in 3 zones, 5,000 users, ~1,000,000 bookings, ~100,000 upcomin
 |---|---|---|---|
 {curve_rows}
 
+### Server settings compared
+
+Each row is its own gunicorn, {CONNECTIONS} connections, {max(5, args.seconds // 2)} s per scenario
+after a warm-up. The defaults in `gunicorn.conf.py` and `booking/config.py` are chosen from this table.
+
+| settings | day JSON req/s | day JSON p99 ms | mixed req/s | mixed p99 ms | errors |
+|---|---|---|---|---|---|
+{variant_rows}
+
 ### Worker memory
 
 RSS per worker after 2,000 mixed requests: {memory.get('after_2k_kb')} kB; after 20,000:
@@ -501,6 +635,14 @@ RSS per worker after 2,000 mixed requests: {memory.get('after_2k_kb')} kB; after
 | benchmark | median µs | ops/s |
 |---|---|---|
 {micro_rows}
+
+### Plans of the hot requests
+
+Every statement each request sends, with `EXPLAIN (ANALYZE, BUFFERS)` as
+auto_explain reports it (so statements inside `book()` and triggers show too),
+on the same data; writes rolled back (`bench/explain.py`).
+
+{extra.get("explain", "(not run)")}
 <!-- end of generated block -->"""
     DOC.parent.mkdir(exist_ok=True)
     text = DOC.read_text() if DOC.exists() else "# Performance\n\n"

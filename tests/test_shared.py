@@ -83,3 +83,36 @@ def test_each_app_keeps_its_own_answers(app, api_as, alice, berlin, conn, tmp_pa
         assert [r["name"] for r in answer["rooms"]] == ["Elsewhere"]
     finally:
         other.extensions["booking.pool"].close()
+
+
+def test_only_writes_near_today_change_the_version(conn, make, alice, berlin):
+    """sql/008: a booking far ahead cannot change what the overview shows now."""
+    conn.execute("SET booking.bump_everything = off")
+    version = lambda: conn.execute("SELECT sum(n) AS v FROM data_versions").fetchone()["v"]  # noqa: E731
+    now = conn.execute("SELECT date_trunc('hour', now()) AS t").fetchone()["t"]
+    before = version()
+    far = make.booking(berlin, alice, now + timedelta(days=30), now + timedelta(days=30, minutes=30))
+    conn.execute("UPDATE bookings SET cancelled_at = now() WHERE id = %s", (far["id"],))
+    conn.execute("DELETE FROM bookings WHERE id = %s", (far["id"],))
+    assert version() == before
+    # Near now, in any time zone: within two days either side.
+    for offset in (timedelta(days=-2, minutes=30), timedelta(0), timedelta(days=1, hours=23)):
+        before = version()
+        near = make.booking(berlin, alice, now + offset, now + offset + timedelta(minutes=30))
+        assert version() == before + 1, offset
+        conn.execute("UPDATE bookings SET cancelled_at = now() WHERE id = %s", (near["id"],))
+        assert version() == before + 2, offset
+    # Moving a booking from far away to today counts (its new row is near) ...
+    moved = make.booking(berlin, alice, now + timedelta(days=40), now + timedelta(days=40, minutes=15))
+    before = version()
+    conn.execute("UPDATE bookings SET start_at = start_at - interval '40 days', "
+                 "end_at = end_at - interval '40 days' WHERE id = %s", (moved["id"],))
+    assert version() == before + 1
+    # ... and so does moving it away from today (its old row was near).
+    conn.execute("UPDATE bookings SET start_at = start_at + interval '40 days', "
+                 "end_at = end_at + interval '40 days' WHERE id = %s", (moved["id"],))
+    assert version() == before + 2
+    # Two days and a bit ahead: no.
+    before = version()
+    make.booking(berlin, alice, now + timedelta(days=2, hours=1), now + timedelta(days=2, hours=2))
+    assert version() == before

@@ -68,18 +68,26 @@ function availability_request()
   return wrk.format("GET", "/api/rooms/" .. random_room() .. "/availability?start=" .. from,
                     auth(random_token()))
 end
+local capacities = {2, 4, 6, 8, 12}
+function free_rooms_request()
+  local day = random_day(1, 60)
+  local hour = math.random(9, 16)
+  return wrk.format("GET", string.format(
+    "/api/rooms/free?start_time=%sT%02d:00&end_time=%sT%02d:00&capacity=%d&timezone=Europe/Berlin",
+    day, hour, day, hour + 1, capacities[math.random(1, #capacities)]), auth(random_token()))
+end
 function booking_request()
   return wrk.format("GET", "/api/bookings/" .. math.random(1, bench.max_booking_id), auth(random_token()))
 end
 
--- A free slot nobody else in this run asks for: days 81-179 ahead (past the
+-- A free slot nobody else in this run asks for: days 83-178 ahead (past the
 -- generated data), 15-minute slots 09:00-17:45, every room.
 function create_request()
   local k = next_unique()
   local rooms = bench.room_max - bench.room_min + 1
   local room = bench.room_min + (k % rooms)
   local rest = math.floor(k / rooms)
-  local day = os.date("!%Y-%m-%d", bench.today_epoch + (81 + math.floor(rest / 36) % 98) * 86400)
+  local day = os.date("!%Y-%m-%d", bench.today_epoch + (83 + math.floor(rest / 36) % 96) * 86400)
   local minute = 9 * 60 + (rest % 36) * 15
   local start = string.format("%sT%02d:%02d", day, math.floor(minute / 60), minute % 60)
   local finish = string.format("%sT%02d:%02d", day, math.floor((minute + 15) / 60), (minute + 15) % 60)

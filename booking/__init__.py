@@ -61,11 +61,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from booking import health
     from booking.account import api as account_api, views as account_views
     from booking.bookings import api as bookings_api, views as bookings_views
     from booking.rooms import api as rooms_api, views as rooms_views
 
-    for module in (rooms_views, bookings_views, account_views):
+    for module in (health, rooms_views, bookings_views, account_views):
         app.register_blueprint(module.bp)
     for module in (rooms_api, bookings_api, account_api):
         # The JSON API checks CSRF itself (below), and only for writes

@@ -14,6 +14,7 @@ import time
 from flask import Flask, Response, current_app, g, request
 
 from booking import db
+from booking.health import PROBE_PATHS
 
 log = logging.getLogger("booking.request")
 
@@ -53,7 +54,10 @@ def _finish(response: Response) -> Response:
     response.headers["Server-Timing"] = (
         f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, app;dur={elapsed_ms:.2f}')
     slow = elapsed_ms > current_app.config["SLOW_REQUEST_MS"]
-    log.log(logging.WARNING if slow else logging.INFO,
+    level = logging.WARNING if slow else logging.INFO
+    if request.path in PROBE_PATHS and response.status_code == 200 and not slow:
+        level = logging.DEBUG  # probes every few seconds would drown the log
+    log.log(level,
             "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, request.full_path.rstrip("?"),
             response.status_code, elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
     return response

@@ -61,6 +61,8 @@ API_CASES = [
     ("admin", "PATCH", "/api/rooms/{room}", {"capacity": 3}, 200, 2),
     ("admin", "PATCH", "/api/rooms/{room}", {"capacity": -3}, 400, 1),
     ("anonymous", "GET", "/api/rooms", None, 401, 0),
+    ("anonymous", "GET", "/healthz", None, 200, 0),
+    ("anonymous", "GET", "/readyz", None, 200, 1),
 ]
 
 PAGE_CASES = [

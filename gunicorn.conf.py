@@ -21,3 +21,6 @@ keepalive = 5
 accesslog = None                # booking logs every request itself, with SQL figures
 errorlog = "-"
 control_socket_disable = True   # gunicorn 27 would share ~/.gunicorn/gunicorn.ctl between instances
+# The app alone decides whether to believe X-Forwarded-Proto (its TRUSTED_PROXIES
+# setting); gunicorn would otherwise take it from any local client.
+secure_scheme_headers = {}

@@ -57,7 +57,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SESSION_DAYS", 14, "How long a sign-in lasts.", int),
     Setting("SLOW_REQUEST_MS", 200, "Requests slower than this are flagged in the log.", int),
     Setting("SECURE_COOKIES", False,
-            "Mark cookies Secure (set it when the site is served over HTTPS).", _bool),
+            "Always mark cookies Secure. Unset, they are Secure on requests that came over "
+            "HTTPS (as seen through TRUSTED_PROXIES).", _bool),
+    Setting("TRUSTED_PROXIES", 0,
+            "How many reverse proxies stand in front of the app; their `X-Forwarded-For` "
+            "and `X-Forwarded-Proto` are believed (werkzeug's ProxyFix). 0: those headers "
+            "are ignored.", int),
+    Setting("SIGN_IN_MAX_FAILURES", 5,
+            "Failed sign-ins for one email, or from one address, after which signing in "
+            "is refused (429) until the oldest leaves the window.", int),
+    Setting("SIGN_IN_WINDOW_MINUTES", 15, "The window in which failed sign-ins count.", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -4,6 +4,11 @@
   count and SQL time; requests slower than SLOW_REQUEST_MS are flagged SLOW.
   The same figures go out in a `Server-Timing` header.
 - GET answers carry an ETag; a matching `If-None-Match` gets 304 and no body.
+- Every response, errors and 304s included, carries the security headers below.
+- Behind TRUSTED_PROXIES reverse proxies, the client's address and scheme come
+  from their X-Forwarded-For and X-Forwarded-Proto (and only then: anyone can
+  send those headers). Session cookies are Secure whenever the request came
+  over HTTPS, and always with SECURE_COOKIES.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from booking import db
 from booking.health import PROBE_PATHS
@@ -63,6 +70,19 @@ def _finish(response: Response) -> Response:
     return response
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure on every HTTPS request."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_start)
     app.after_request(_finish)
+    app.session_interface = SessionInterface()
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies > 0:
+        # Believe the last `proxies` entries of X-Forwarded-For and -Proto:
+        # those our own proxies added. Earlier ones could come from anyone.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -54,9 +54,10 @@ def test_sigterm_lets_requests_in_flight_finish(database_url, make, tmp_path):
                 log = tmp_path / "gunicorn.log"
                 wait_until(lambda: "Handling signal: term" in log.read_text(), 30,
                            "gunicorn to take the signal")
-                # New requests are no longer taken (a worker still accepting
-                # would answer this in milliseconds) ...
-                assert call(server.url + "/healthz", timeout=2)[0] is None
+                # New requests are no longer taken: a probe goes unanswered (a
+                # worker that has not yet seen the signal may answer one more).
+                wait_until(lambda: call(server.url + "/healthz", timeout=2)[0] is None, 60,
+                           "the workers to stop accepting")
                 # ... while the requests in flight are all still waiting.
                 assert all(answer is None for answer in answers)
             # COMMIT: the lock goes, the INSERTs proceed.

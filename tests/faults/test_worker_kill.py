@@ -43,8 +43,11 @@ def test_a_killed_worker_is_replaced_and_nothing_acknowledged_is_lost(database_u
     answers = load.snapshot()
     statuses = {a.status for a in answers}
     # 201 or 409 (the slot's other request won); None: the request was on the
-    # killed worker and got no answer, which acknowledges nothing.
-    assert statuses <= {201, 409, None}, sorted(statuses, key=str)
+    # killed worker and got no answer, which acknowledges nothing; 503 only if
+    # a very busy machine keeps the new worker's first connection waiting
+    # longer than the pool timeout. Never a 500.
+    assert statuses <= {201, 409, 503, None}, sorted(statuses, key=str)
+    assert all(a.body["error"]["code"] == "unavailable" for a in answers if a.status == 503)
     assert sum(a.status == 409 for a in answers) > 0, "the load had no contention"
     assert missing_acknowledged(database_url, answers) == []
     assert overlaps(database_url) == []

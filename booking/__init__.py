@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.extensions["booking.pool"] = db.make_pool(app.config)
     app.extensions["booking.clock"] = lambda: datetime.now(UTC)
+    app.extensions["booking.shared"] = {}  # booking/shared.py
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     errors.register(app)
@@ -64,11 +65,15 @@ def _register_blueprints(app: Flask) -> None:
     from booking import health
     from booking.account import api as account_api, views as account_views
     from booking.bookings import api as bookings_api, views as bookings_views
+    from booking.feeds import views as feeds_views
+    from booking.finder import api as finder_api, views as finder_views
     from booking.rooms import api as rooms_api, views as rooms_views
+    from booking.series import api as series_api, views as series_views
 
-    for module in (health, rooms_views, bookings_views, account_views):
+    for module in (health, rooms_views, bookings_views, series_views, finder_views,
+                   account_views, feeds_views):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, bookings_api, account_api):
+    for module in (rooms_api, bookings_api, series_api, finder_api, account_api):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.
@@ -90,6 +95,9 @@ FORM_FIELD_FOR = {"start_time": "start", "end_time": "end"}
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from booking.feeds.service import calendar_url
+    app.add_template_global(calendar_url)
+
     @app.template_global()
     def error_field_of(error) -> str | None:
         """The form field an error belongs to, so the page shows it there."""

@@ -46,6 +46,7 @@ class User:
     email: str
     name: str
     role: str
+    calendar_salt: str | None = None  # personal calendar feed URL (booking.feeds)
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -74,7 +75,7 @@ def hash_token(token: str) -> bytes:
 
 # sessions_pkey
 USER_BY_SESSION = """
-SELECT u.id, u.email, u.name, u.role
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt
   FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s AND s.expires_at > now() AND u.active"""
 
@@ -88,7 +89,7 @@ touch AS (
       FROM t
      WHERE a.id = t.id
        AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
-SELECT u.id, u.email, u.name, u.role, t.id AS token_id
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, t.id AS token_id
   FROM t JOIN users u ON u.id = t.user_id
  WHERE u.active"""
 
@@ -174,7 +175,7 @@ def _spend_hash_time(password: str) -> None:
 # account exists. Indexes: sign_in_failures_email, sign_in_failures_address
 # (read backward, a handful of rows each), users_email_key.
 SIGN_IN_CHECK = """
-SELECT u.id, u.email, u.name, u.role, u.password_hash,
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.password_hash,
        greatest(by_email.until, by_address.until) AS throttled_until
   FROM (SELECT lower(%(email)s) AS email_key) k
   LEFT JOIN users u ON lower(u.email) = k.email_key AND u.active
@@ -267,7 +268,8 @@ def sign_in(email: object, password: object) -> User:
     with db.connection() as conn:
         conn.execute(CREATE_SESSION, {**params, "hash": hash_token(token), "user": row["id"],
                                       "days": config["SESSION_DAYS"]})
-    user = User(**{k: row[k] for k in ("id", "email", "name", "role")}, session_token=token)
+    user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt")},
+                session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)
     return user

@@ -12,6 +12,7 @@ from booking.errors import BookingError
 db_cli = AppGroup("db", help="The database schema.")
 users_cli = AppGroup("users", help="User accounts.")
 tokens_cli = AppGroup("tokens", help="Personal API tokens.")
+series_cli = AppGroup("series", help="Recurring bookings.")
 
 
 def _fail(err: BookingError) -> None:
@@ -57,11 +58,24 @@ def tokens_create(email: str, name: str):
     click.echo(plain)
 
 
+@series_cli.command("extend")
+def series_extend():
+    """Book the occurrences that entered the booking window (run daily; safe to repeat)."""
+    from booking import now, rules
+    from booking.series import service
+
+    totals = service.extend_all(now(), rules.Limits.from_config(current_app.config))
+    click.echo(f"Extended {totals['series']} series: {totals['booked']} occurrences booked, "
+               f"{totals['skipped']} skipped (recorded on each series).")
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing (quietly) when data exists.")
-def demo_command(if_empty: bool):
-    """Load demo rooms, users and a week of bookings into an empty database."""
+@click.option("--scale", type=click.Choice(["small", "large"]), default="small",
+              help="large: 500 rooms, 5,000 users, ~1,000,000 bookings (for benchmarks).")
+def demo_command(if_empty: bool, scale: str):
+    """Load demo rooms, users and bookings into an empty database."""
     from booking import demo
 
     if not demo.database_is_empty():
@@ -70,10 +84,10 @@ def demo_command(if_empty: bool):
             return
         raise click.ClickException("The database already has data; demo data goes only into "
                                    "an empty database.")
-    summary = demo.load()
+    summary = demo.load_large(report=click.echo) if scale == "large" else demo.load()
     click.echo(summary)
 
 
 def register(app: Flask) -> None:
-    for command in (db_cli, users_cli, tokens_cli, demo_command):
+    for command in (db_cli, users_cli, tokens_cli, series_cli, demo_command):
         app.cli.add_command(command)

@@ -31,6 +31,7 @@ STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "no_room": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     # booking rules (422)
@@ -42,6 +43,8 @@ STATUS = {
     "beyond_window": 422,
     "room_inactive": 422,
     "not_whole_minutes": 422,
+    "nonexistent_time": 422,
+    "invalid_recurrence": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,

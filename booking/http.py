@@ -37,6 +37,9 @@ SECURITY_HEADERS = {
 }
 
 
+SECRET_URL_ENDPOINTS = {"feeds.personal"}
+
+
 def _start() -> None:
     g.started = time.perf_counter()
     g.sql = db.start_counting()
@@ -64,8 +67,11 @@ def _finish(response: Response) -> Response:
     level = logging.WARNING if slow else logging.INFO
     if request.path in PROBE_PATHS and response.status_code == 200 and not slow:
         level = logging.DEBUG  # probes every few seconds would drown the log
+    # A URL that is itself a credential is logged by its pattern only.
+    path = (request.url_rule.rule if request.endpoint in SECRET_URL_ENDPOINTS
+            else request.full_path.rstrip("?"))
     log.log(level,
-            "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, request.full_path.rstrip("?"),
+            "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, path,
             response.status_code, elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
     return response
 

@@ -174,17 +174,21 @@ class Api:
     def __init__(self, client, token):
         self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
 
+    def open(self, url, method="GET", json=None, headers=None, **kw):
+        return self.client.open(url, method=method, json=json,
+                                headers={**self.headers, **(headers or {})}, **kw)
+
     def get(self, url, **kw):
-        return self.client.get(url, headers=self.headers, **kw)
+        return self.open(url, "GET", **kw)
 
     def post(self, url, json=None, **kw):
-        return self.client.post(url, json=json, headers=self.headers, **kw)
+        return self.open(url, "POST", json=json, **kw)
 
     def patch(self, url, json=None, **kw):
-        return self.client.patch(url, json=json, headers=self.headers, **kw)
+        return self.open(url, "PATCH", json=json, **kw)
 
     def delete(self, url, **kw):
-        return self.client.delete(url, headers=self.headers, **kw)
+        return self.open(url, "DELETE", **kw)
 
 
 @pytest.fixture

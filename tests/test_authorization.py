@@ -56,6 +56,9 @@ class Row:
 
 
 DAY = "2027-03-02"
+FIND = f"date={DAY}&start=14:00&end=15:00&timezone=Europe/Berlin&attendees=2"
+FIND_FORM = {"date": DAY, "start": "14:00", "end": "15:00", "timezone": "Europe/Berlin",
+             "attendees": "2", "title": "Matrix"}
 
 
 def room_form(world):
@@ -113,6 +116,31 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/bookings/<id:booking_id>"): Row(401, 200, 403, 200, 401),
     ("GET", "/api/me"): Row(401, 200, 200, 200, 401),
     ("GET", "/api/tokens"): Row(401, 200, 200, 200, 401),
+    # -- repeating bookings: staff see a series, only its owner or an admin cancels -----------
+    ("GET", "/series/<id:series_id>"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("POST", "/series/<id:series_id>/cancel"): Row(LOGIN, 302, 403, 302, LOGIN),
+    ("GET", "/api/series/<id:series_id>"): Row(401, 200, 200, 200, 401),
+    ("DELETE", "/api/series/<id:series_id>"): Row(401, 200, 403, 200, 401),
+    # -- free time, the finder, automatic assignment ---------------------------------------------
+    ("GET", "/rooms/<id:room_id>/availability"): Row(LOGIN, 200, 200, 200, LOGIN,
+                                                     query=f"?start={DAY}"),
+    ("GET", "/api/rooms/<id:room_id>/availability"): Row(401, 200, 200, 200, 401,
+                                                         query=f"?start={DAY}"),
+    ("GET", "/find"): Row(LOGIN, 200, 200, 200, LOGIN, query=f"?{FIND}"),
+    ("POST", "/find"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {
+        **FIND_FORM, "room": w["room_id"]}),
+    ("GET", "/api/rooms/free"): Row(401, 200, 200, 200, 401, query=(
+        f"?start_time={DAY}T14:00&end_time={DAY}T15:00&timezone=Europe/Berlin")),
+    ("POST", "/api/bookings/auto"): Row(401, 201, 201, 201, 401, body=lambda w: {
+        "title": "Matrix", "start_time": f"{DAY}T14:00", "end_time": f"{DAY}T15:00",
+        "timezone": "Europe/Berlin", "attendees": 2}),
+    ("POST", "/api/availability"): Row(401, 200, 200, 200, 401, body=lambda w: {"checks": [
+        {"room_id": w["room_id"], "start_time": f"{DAY}T14:00", "end_time": f"{DAY}T15:00"}]}),
+    # -- calendar feeds: a room's for staff; the personal one's URL is its own key -----------
+    ("GET", "/rooms/<id:room_id>/calendar.ics"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("GET", "/calendar/<token>.ics"): Row(200, 200, 200, 200, 200),
+    ("POST", "/account/calendar"): Row(LOGIN, 302, 302, 302, LOGIN),
+    ("POST", "/api/me/calendar"): Row(401, 200, 200, 200, 401),
     ("POST", "/api/tokens"): Row(401, 201, 201, 201, 401, body=lambda w: {"name": "matrix"}),
     ("DELETE", "/api/tokens/<id:token_id>"): Row(401, 200, 404, 404, 401),
 }
@@ -165,8 +193,9 @@ _case = itertools.count()
 
 
 @pytest.fixture
-def world(matrix_url, people):
-    """This case's own room, Alice's booking in it, and a spare token of hers."""
+def world(matrix_app, matrix_url, people):
+    """This case's own room, Alice's booking and series in it, a spare token of
+    hers, and her personal calendar feed's key."""
     n = next(_case)
     with db.connect(matrix_url) as conn:
         make = Factory(conn)
@@ -177,7 +206,16 @@ def world(matrix_url, people):
         spare = make.token(people["users"]["owner"])
         spare_id = conn.execute("SELECT id FROM api_tokens WHERE token_hash = %s",
                                 (hash_token(spare),)).fetchone()["id"]
+    alice = {"Authorization": f"Bearer {people['tokens']['owner']}"}
+    client = matrix_app.test_client()
+    series = client.post("/api/bookings", headers=alice, json={
+        "room_id": room["id"], "title": "Matrix series", "recurrence": "FREQ=DAILY;COUNT=2",
+        "start_time": f"{DAY}T12:00", "end_time": f"{DAY}T13:00"})
+    assert series.status_code == 201, series.get_json()
+    feed = client.get("/api/me", headers=alice).get_json()["calendar_url"]
     return {"room_id": room["id"], "booking_id": booking["id"], "token_id": spare_id,
+            "series_id": series.get_json()["series"]["id"],
+            "token": feed.rsplit("/", 1)[1].removesuffix(".ics"),
             "filename": "style.css", "n": n, **people}
 
 

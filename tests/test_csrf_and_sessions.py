@@ -15,13 +15,18 @@ JSON_WRITES = writes(pages=False)
 
 
 @pytest.fixture
-def world(make, alice, admin, berlin, conn):
+def world(make, alice, admin, berlin, conn, api_as):
+    series = api_as(admin).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Series", "recurrence": "FREQ=DAILY;COUNT=2",
+        "start_time": "2027-03-02T16:00", "end_time": "2027-03-02T17:00"})
+    assert series.status_code == 201, series.get_json()
     booking = make.booking(berlin, admin, datetime(2027, 3, 2, 9, tzinfo=UTC),
                            datetime(2027, 3, 2, 10, tzinfo=UTC))
     token = make.token(admin)
     token_id = conn.execute("SELECT id FROM api_tokens WHERE token_hash = %s",
                             (hash_token(token),)).fetchone()["id"]
-    return {"room_id": berlin["id"], "booking_id": booking["id"], "token_id": token_id}
+    return {"room_id": berlin["id"], "booking_id": booking["id"], "token_id": token_id,
+            "series_id": series.get_json()["series"]["id"]}
 
 
 # Bodies that would succeed, so a refusal can only be the missing CSRF token.
@@ -32,6 +37,8 @@ FORM_BODIES = {
     "/account/tokens": {"name": "x"},
     "/admin/rooms": {"name": "New", "capacity": "3", "timezone": "UTC"},
     "/admin/rooms/<id:room_id>": {"name": "Renamed", "capacity": "3", "timezone": "UTC"},
+    "/find": {"date": "2027-03-02", "start": "14:00", "end": "15:00",
+              "timezone": "Europe/Berlin", "attendees": "2", "title": "x"},
 }
 JSON_BODIES = {
     "/api/bookings": {"room_id": "{room_id}", "title": "x", "start_time": "2027-03-02T14:00",
@@ -39,12 +46,20 @@ JSON_BODIES = {
     "/api/rooms": {"name": "New", "capacity": 3, "timezone": "UTC"},
     "/api/rooms/<id:room_id>": {"capacity": 3},
     "/api/tokens": {"name": "x"},
+    "/api/bookings/auto": {"title": "x", "start_time": "2027-03-02T14:00",
+                           "end_time": "2027-03-02T15:00", "timezone": "Europe/Berlin",
+                           "attendees": 2},
+    "/api/availability": {"checks": [{"room_id": "{room_id}", "start_time": "2027-03-02T14:00",
+                                      "end_time": "2027-03-02T15:00"}]},
 }
 
 
 def fill(body, world):
-    return {k: (int(v.format(**world)) if k == "room_id" else v) if isinstance(v, str) else v
-            for k, v in (body or {}).items()}
+    def value(k, v):
+        if isinstance(v, list):
+            return [fill(item, world) for item in v]
+        return int(v.format(**world)) if k == "room_id" and isinstance(v, str) else v
+    return {k: value(k, v) for k, v in (body or {}).items()}
 
 
 @pytest.mark.parametrize("method, rule", FORM_WRITES, ids=[r for _, r in FORM_WRITES])

@@ -42,8 +42,10 @@ def big_db(pg_cluster, template_url):
                                    + interval '10 hours' + s * interval '2 hours' AS t) x""",
                      {"users": USERS, "rooms": ROOMS, "days": DAYS, "slots": SLOTS,
                       "start": NOW - timedelta(days=DAYS // 2)})
+        # One in fifty cancelled, as in real life: the cancelled-rows indexes get used.
+        conn.execute("UPDATE bookings SET cancelled_at = now() WHERE id % 50 = 0")
         conn.execute("VACUUM ANALYZE")
-        assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 105_000
+        assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == ROOMS * DAYS * SLOTS
     yield url
     with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -85,3 +87,87 @@ def test_my_bookings_uses_the_index_both_ways(big_db):
 def test_cancel_and_get_use_the_primary_key(big_db):
     assert_indexed(plan(big_db, bookings.GET_SQL, (1234,)))
     assert_indexed(plan(big_db, bookings.GET_MANY_SQL, {"ids": [1, 2, 3]}))
+
+
+def test_availability_and_feeds_use_the_indexes(big_db):
+    from booking.feeds import service as feeds
+    assert_indexed(plan(big_db, rooms.AVAILABILITY_SQL, {
+        "room": 7, "now": NOW, "start_at": None, "start_local": datetime(2027, 3, 1),
+        "end_at": None, "end_local": datetime(2027, 4, 1)}))
+    window = {"since": NOW - timedelta(days=30), "until": NOW + timedelta(days=181)}
+    text = plan(big_db, feeds.ROOM_FEED_SQL, {"room": 7, **window})
+    assert_indexed(text)
+    assert "bookings_room_cancelled" in text
+    text = plan(big_db, feeds.PERSONAL_FEED_SQL, {"user": 5, **window})
+    assert_indexed(text)
+    assert "bookings_user_cancelled" in text
+
+
+# -- the finder ---------------------------------------------------------------------------
+
+def finder_params(**changes):
+    start = datetime(2027, 3, 2, 10, tzinfo=UTC)
+    return {"start": start, "end": start + timedelta(hours=1), "people": 4, "equipment": [],
+            "building": None, "floor": None, "not_before": NOW,
+            "until": NOW + timedelta(days=180), **changes}
+
+
+def test_the_free_room_query_uses_the_index(big_db):
+    from booking.finder import service as finder
+
+    text = plan(big_db, finder.FREE_SQL, finder_params())
+    assert_indexed(text)
+    assert "bookings_room_start" in text
+
+
+def test_batch_availability_uses_the_index(big_db):
+    from booking.finder import service as finder
+
+    start = datetime(2027, 3, 2, 9, tzinfo=UTC)
+    params = {"rooms": [1 + i % ROOMS for i in range(500)],
+              "starts": [start + timedelta(minutes=30 * (i % 16)) for i in range(500)],
+              "ends": [start + timedelta(minutes=30 * (i % 16) + 30) for i in range(500)],
+              "local_starts": [None] * 500, "local_ends": [None] * 500}
+    text = plan(big_db, finder.AVAILABILITY_SQL, params)
+    assert_indexed(text)
+    assert "bookings_room_start" in text
+
+
+def nested_plans(url, sql, params):
+    """The plans of every statement run inside `sql`'s functions, via auto_explain;
+    what `sql` writes is rolled back."""
+    notices = []
+    with db.connect(url) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        try:
+            conn.execute("LOAD 'auto_explain'")
+        except psycopg.Error:
+            pytest.skip("auto_explain is not installed with this PostgreSQL")
+        for setting in ("auto_explain.log_min_duration = 0",
+                        "auto_explain.log_nested_statements = on",
+                        "auto_explain.log_level = notice"):
+            conn.execute("SET " + setting)
+        with conn.transaction(force_rollback=True):
+            conn.execute(sql, params)
+    return "\n".join(notices)
+
+
+def test_suggestions_and_auto_book_use_the_index(big_db):
+    from booking.finder import service as finder
+
+    text = nested_plans(big_db, finder.SUGGEST_SQL, finder_params())
+    assert "WITH fit AS" in text and "Seq Scan on bookings" not in text, text
+    assert "bookings_room_start" in text
+    # The rooms busy at 18:00-19:00 UTC (all but the odd cancelled one): auto_book
+    # tries them all, then suggests.
+    busy = finder_params(start=datetime(2027, 3, 2, 18, tzinfo=UTC),
+                         end=datetime(2027, 3, 2, 19, tzinfo=UTC))
+    with db.connect(big_db) as conn:
+        taken = [r["room_id"] for r in conn.execute(
+            "SELECT room_id FROM bookings WHERE cancelled_at IS NULL AND start_at = %s ORDER BY 1",
+            (busy["start"],))]
+    assert len(taken) > ROOMS * 0.9
+    text = nested_plans(big_db, finder.AUTO_BOOK_SQL,
+                        {**busy, "rooms": taken, "user": 1, "title": "x"})
+    assert text.count("Insert on bookings") == len(taken) and "WITH fit AS" in text
+    assert "Seq Scan on bookings" not in text, text

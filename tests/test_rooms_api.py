@@ -1,10 +1,10 @@
 """/api/rooms: the overview, a room's day, and the admin's create and edit."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
-from conftest import NOW, UTC
+from conftest import UTC
 
 
 def at(hour, minute=0, day=1):
@@ -162,3 +162,11 @@ def test_room_names_are_unique_whatever_the_case(api_as, admin, berlin):
 
 def test_edit_unknown_room_is_404(api_as, admin):
     assert api_as(admin).patch("/api/rooms/4242", json={"capacity": 3}).status_code == 404
+
+
+def test_room_json_in_sql_is_the_same_shape_as_room_fields(conn, berlin, make):
+    make.room("Shaped", equipment=["screen"], building="B", floor=-1)
+    from booking.rooms.service import ROOM_FIELDS
+    python_side = conn.execute(f"SELECT {ROOM_FIELDS} FROM rooms r ORDER BY r.id").fetchall()
+    sql_side = [r["room"] for r in conn.execute("SELECT room_json(r) AS room FROM rooms r ORDER BY r.id")]
+    assert [list(d.items()) for d in sql_side] == [list(d.items()) for d in python_side]

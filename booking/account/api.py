@@ -6,6 +6,7 @@ from flask_login import current_user
 from booking import inputs
 from booking.account import service
 from booking.auth import login_required
+from booking.feeds import service as feeds
 
 bp = Blueprint("account_api", __name__, url_prefix="/api")
 
@@ -13,7 +14,14 @@ bp = Blueprint("account_api", __name__, url_prefix="/api")
 @bp.get("/me")
 @login_required
 def me():
-    return jsonify(user=current_user.to_dict())
+    return jsonify(user=current_user.to_dict(), calendar_url=feeds.calendar_url(current_user))
+
+
+@bp.post("/me/calendar")
+@login_required
+def reset_calendar():
+    """A new personal calendar URL; the old one stops working."""
+    return jsonify(calendar_url=feeds.reset_calendar_url(current_user))
 
 
 @bp.get("/tokens")

@@ -9,6 +9,7 @@ from booking import auth
 from booking.account import service
 from booking.auth import login_required
 from booking.errors import BookingError
+from booking.feeds import service as feeds
 
 bp = Blueprint("account", __name__)
 
@@ -65,6 +66,14 @@ def create_token():
     # Shown on this response only: the plain token is not stored anywhere.
     return render_template("account/account.html", tokens=service.list_tokens(current_user),
                            new_secret=plain, new_token=row, error=None), 201
+
+
+@bp.post("/account/calendar")
+@login_required
+def reset_calendar():
+    feeds.reset_calendar_url(current_user)
+    flash("Your calendar link changed; the old one no longer works.", "success")
+    return redirect(url_for("account.account"))
 
 
 @bp.post("/account/tokens/<id:token_id>/revoke")

@@ -13,10 +13,12 @@ bp = Blueprint("bookings_api", __name__, url_prefix="/api")
 @bp.post("/bookings")
 @login_required
 def create():
-    booking = service.create(current_user, inputs.json_body(), now())
-    response = jsonify(booking=booking)
+    made = service.create(current_user, inputs.json_body(), now())
+    response = jsonify(made)
     response.status_code = 201
-    response.headers["Location"] = url_for("bookings_api.show", booking_id=booking["id"])
+    response.headers["Location"] = (
+        url_for("series_api.show", series_id=made["series"]["id"]) if "series" in made
+        else url_for("bookings_api.show", booking_id=made["booking"]["id"]))
     return response
 
 

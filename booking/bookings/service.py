@@ -1,4 +1,4 @@
-"""Bookings: book, look up, list mine, cancel.
+"""Bookings: book (one, or a series: booking.series), look up, list mine, cancel.
 
 The rules (booking.rules) are checked in Python before anything is written;
 the one rule Python cannot check race-free, "the room is free", is the
@@ -8,24 +8,24 @@ the slot is taken, returns the bookings in the way.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Any, Mapping
 
 from flask import current_app
 
-from booking import db, inputs, rules
+from booking import availability, db, inputs, pagination, rules
+from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.rooms.service import ROOM_FIELDS
-from booking.times import UTC, localize, parse_datetime, rfc3339, zone
+from booking.times import localize, parse_datetime, rfc3339, zone
 
-CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time"})
+CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurrence",
+                           "skip_conflicts"})
 
 ROOM_FOR_BOOKING_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 
-BOOK_SQL = "SELECT kind, booking FROM book(%s, %s, %s, %s, %s)"
+BOOK_SQL = "SELECT kind, requested_start, data FROM book(%s, %s, %s, %s, %s)"
 
 # bookings_pkey
 GET_SQL = "SELECT booking_json(b) AS booking FROM booking_api b WHERE b.id = %s"
@@ -77,13 +77,18 @@ MAX_PAGE = 100
 
 
 def create(user: User, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Book a room: 201 material, or BookingError (400, 404, 409, 422)."""
+    """Book a room: {"booking"}, or with `recurrence` a series: {"series", "bookings",
+    "skipped"}. BookingError (400, 404, 409, 422) otherwise."""
     inputs.only(data, CREATE_FIELDS)
     room_id = inputs.integer(data.get("room_id"), "room_id")
     title = inputs.text(data.get("title"), "title", high=200)
     start_raw = parse_datetime(data.get("start_time"), "start_time")
     end_raw = parse_datetime(data.get("end_time"), "end_time")
+    skip_conflicts = inputs.boolean(data.get("skip_conflicts", False), "skip_conflicts")
     limits = rules.Limits.from_config(current_app.config)
+    if data.get("recurrence") not in (None, ""):
+        return series.create(user, room_id, title, start_raw, end_raw, data["recurrence"],
+                             skip_conflicts, now, limits)
 
     with db.connection() as conn:
         room = conn.execute(ROOM_FOR_BOOKING_SQL, (room_id,)).fetchone()
@@ -99,11 +104,11 @@ def create(user: User, data: Mapping[str, Any], now: datetime) -> dict[str, Any]
 
     for row in rows:
         if row["kind"] == "created":
-            return row["booking"]
-    raise BookingError("conflict", f"{room['name']} is already booked at that time.",
-                       field="start_time",
-                       details={"conflicts": [r["booking"] for r in rows
-                                              if r["kind"] == "conflict"]})
+            return {"booking": row["data"]}
+    raise BookingError(
+        "conflict", f"{room['name']} is already booked at that time.", field="start_time",
+        details={"conflicts": [r["data"] for r in rows if r["kind"] == "conflict"],
+                 "suggestions": availability.suggestions(room, rows, start, end, now, limits)})
 
 
 def get(booking_id: int) -> dict[str, Any]:
@@ -135,11 +140,9 @@ def mine(user: User, when: str | None, limit: Any, cursor: str | None,
         raise invalid("when", "when is upcoming or past.")
     size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
     if cursor:
-        after_start, after_id = _decode_cursor(cursor)
-    elif when == "upcoming":
-        after_start, after_id = datetime.min.replace(tzinfo=UTC), 0
+        after_start, after_id = pagination.decode(cursor)
     else:
-        after_start, after_id = datetime.max.replace(tzinfo=UTC), 2**63 - 1
+        after_start, after_id = pagination.FIRST if when == "upcoming" else pagination.LAST
     sql = MINE_UPCOMING_SQL if when == "upcoming" else MINE_PAST_SQL
     with db.connection() as conn:
         rows = conn.execute(sql, {"user": user.id, "now": now, "after_start": after_start,
@@ -147,7 +150,7 @@ def mine(user: User, when: str | None, limit: Any, cursor: str | None,
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
-        next_cursor = _encode_cursor(rows[-1]["start_at"], rows[-1]["id"])
+        next_cursor = pagination.encode(rows[-1]["start_at"], rows[-1]["id"])
     return {"bookings": [r["booking"] for r in rows], "next_cursor": next_cursor}
 
 
@@ -175,21 +178,3 @@ def may_cancel(user: User, booking: Mapping[str, Any], now: datetime) -> bool:
     if booking["cancelled_at"] is not None or not (user.is_admin or booking["user_id"] == user.id):
         return False
     return datetime.fromisoformat(booking["end_time"]) > now
-
-
-def _encode_cursor(start: datetime, booking_id: int) -> str:
-    raw = f"{start.astimezone(UTC).isoformat()}|{booking_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        start_text, id_text = raw.split("|")
-        start = datetime.fromisoformat(start_text)
-        booking_id = int(id_text)
-        if start.tzinfo is None:
-            raise ValueError
-        return start, booking_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid("cursor", "cursor is not one this API gave out.") from None

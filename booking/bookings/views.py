@@ -5,51 +5,72 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from booking import now
+from booking import now, recurrence
 from booking.auth import login_required
 from booking.bookings import service
-from booking.errors import BookingError
+from booking.errors import BookingError, invalid
 from booking.rooms import service as rooms
+from booking.times import parse_date
 
 bp = Blueprint("bookings", __name__)
+
 
 @bp.get("/bookings/new")
 @login_required
 def new():
-    args = request.args
-    form = {"room_id": args.get("room_id", ""), "title": args.get("title", ""),
-            "date": args.get("date", ""), "start": args.get("start", ""),
-            "end": args.get("end", "")}
-    return _form(form, None)
+    """The booking form, pre-filled from the query (room_id, title, date, start, end)."""
+    return _form(request.args, None)
 
 
 @bp.post("/bookings/new")
 @login_required
 def create():
     form = request.form
-    data = {"room_id": form.get("room_id", ""), "title": form.get("title", ""),
-            "start_time": f"{form.get('date', '')}T{form.get('start', '')}",
-            "end_time": f"{form.get('date', '')}T{form.get('end', '')}"}
     try:
-        booking = service.create(current_user, data, now())
+        made = service.create(current_user, _booking_from_form(form), now())
     except BookingError as err:
         return _form(form, err), err.status
+    if "series" in made:
+        count, skipped = len(made["bookings"]), len(made["skipped"])
+        flash(f"Booked {count} occurrence{'s' if count != 1 else ''}"
+              + (f"; {skipped} taken and skipped." if skipped else "."), "success")
+        return redirect(url_for("series.show", series_id=made["series"]["id"]))
+    booking = made["booking"]
     flash(f"Booked {booking['room_name']}, {booking['start_time'][11:16]}"
           f"–{booking['end_time'][11:16]}.", "success")
     return redirect(url_for("bookings.show", booking_id=booking["id"]))
 
 
+def _booking_from_form(form) -> dict:
+    """The API's booking fields from the form's date, two times and Repeat section."""
+    for field, message in (("date", "Choose a date."), ("start", "Choose a start time."),
+                           ("end", "Choose an end time.")):
+        if not form.get(field, "").strip():
+            raise invalid(field, message)
+    day = parse_date(form["date"], "date")
+    data = {"room_id": form.get("room_id", ""), "title": form.get("title", ""),
+            "start_time": f"{day.isoformat()}T{form['start'].strip()}",
+            "end_time": f"{day.isoformat()}T{form['end'].strip()}"}
+    rule = recurrence.from_form(form, day)
+    if rule:
+        data["recurrence"] = rule
+        data["skip_conflicts"] = "skip_conflicts" in form
+    return data
+
+
 def _form(form, error: BookingError | None):
     conflicts = error.details.get("conflicts") if error else None
     if conflicts:
-        # The room is taken: offer to change the time in the same room (its
-        # name is in the conflict) and link to the full form for another room.
-        # Listing every room here would cost a fourth SQL statement.
-        choice = {"id": conflicts[0]["room_id"], "name": conflicts[0]["room_name"]}
-        return render_template("bookings/new.html", form=form, error=error,
-                               rooms=[choice], conflicts=conflicts, only_room=True)
-    return render_template("bookings/new.html", form=form, error=error,
-                           rooms=rooms.choices(), conflicts=None, only_room=False)
+        # The room is taken: offer other times in the same room (its name is
+        # in the conflict) and one-click suggestions; listing every room here
+        # would cost a fourth SQL statement.
+        blocker = conflicts[0]["bookings"][0] if "bookings" in conflicts[0] else conflicts[0]
+        choice = {"id": blocker["room_id"], "name": blocker["room_name"]}
+        return render_template("bookings/new.html", form=form, error=error, rooms=[choice],
+                               conflicts=conflicts, only_room=True,
+                               suggestions=error.details.get("suggestions"))
+    return render_template("bookings/new.html", form=form, error=error, rooms=rooms.choices(),
+                           conflicts=None, only_room=False, suggestions=None)
 
 
 @bp.get("/bookings/mine")

@@ -14,7 +14,8 @@ bp = Blueprint("rooms_api", __name__, url_prefix="/api")
 def overview():
     """Every active room (and the inactive ones if asked) with what is on now and next."""
     everything = inputs.boolean(request.args.get("include_inactive", "false"), "include_inactive")
-    return jsonify(rooms=service.overview(now(), include_inactive=everything))
+    return service.overview(now(), include_inactive=everything).response(
+        lambda rooms: {"rooms": rooms})
 
 
 @bp.post("/rooms")
@@ -43,3 +44,12 @@ def update(room_id: int):
 @login_required
 def day(room_id: int):
     return jsonify(service.day(room_id, request.args.get("date"), now()))
+
+
+@bp.get("/rooms/<id:room_id>/availability")
+@login_required
+def availability(room_id: int):
+    """Free intervals inside opening hours: ?start=&end= (dates or RFC 3339), &min_minutes=."""
+    args = request.args
+    return jsonify(service.availability(room_id, args.get("start"), args.get("end"),
+                                        args.get("min_minutes"), now()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
@@ -22,7 +22,7 @@ COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_Y
 @bp.get("/")
 @login_required
 def overview():
-    return render_template("rooms/overview.html", rooms=service.overview(now()))
+    return render_template("rooms/overview.html", rooms=service.overview(now()).data)
 
 
 @bp.get("/rooms/<id:room_id>")
@@ -35,6 +35,18 @@ def day(room_id: int):
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),
                            today=now().astimezone(zone(data["room"]["timezone"])).date())
+
+
+@bp.get("/rooms/<id:room_id>/availability")
+@login_required
+def availability(room_id: int):
+    args = request.args
+    data = service.availability(room_id, args.get("start"), args.get("end"),
+                                args.get("min_minutes"), now())
+    days: dict[str, list] = {}
+    for free in data["free"]:
+        days.setdefault(free["start_time"][:10], []).append(free)
+    return render_template("rooms/availability.html", **data, days=days, args=args)
 
 
 def timeline(room: dict, day: date, bookings: list[dict]) -> list[dict]:
@@ -75,7 +87,7 @@ def _segment(start: int, end: int, booking: dict | None, origin: int) -> dict:
 @bp.get("/admin/rooms")
 @admin_required
 def admin():
-    return render_template("rooms/admin.html", rooms=service.overview(now(), include_inactive=True),
+    return render_template("rooms/admin.html", rooms=service.all_rooms(),
                            zones=COMMON_ZONES, form={}, error=None)
 
 
@@ -87,7 +99,7 @@ def admin_create():
         room = service.create(form)
     except BookingError as err:
         return render_template("rooms/admin.html",
-                               rooms=service.overview(now(), include_inactive=True),
+                               rooms=service.all_rooms(),
                                zones=COMMON_ZONES, form=request.form, error=err), err.status
     flash(f"Room {room['name']} created.", "success")
     return redirect(url_for("rooms.admin"))

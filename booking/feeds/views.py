@@ -1,0 +1,23 @@
+"""Calendar feeds: /rooms/<id>/calendar.ics (signed in or token) and /calendar/<token>.ics."""
+
+from flask import Blueprint, Response
+
+from booking import now
+from booking.auth import login_required
+from booking.feeds import service
+
+bp = Blueprint("feeds", __name__)
+
+ICS = "text/calendar; charset=utf-8"
+
+
+@bp.get("/rooms/<id:room_id>/calendar.ics")
+@login_required
+def room(room_id: int):
+    return Response(service.room_feed(room_id, now()), mimetype=ICS)
+
+
+@bp.get("/calendar/<token>.ics")
+def personal(token: str):
+    """No session needed: the URL is the credential (revocable from the account page)."""
+    return Response(service.personal_feed(token, now()), mimetype=ICS)

@@ -1,0 +1,305 @@
+"""RRULE parsing and expansion in a room's wall-clock time (pure: no database).
+
+We accept the part of RFC 5545 a meeting room needs: FREQ DAILY, WEEKLY,
+MONTHLY or YEARLY, INTERVAL, COUNT, UNTIL, BYDAY (ordinals such as 2TU, -1FR
+with MONTHLY and YEARLY), BYMONTHDAY, BYMONTH, BYSETPOS (MONTHLY, YEARLY),
+WKST. Anything else is refused naming the part, so nobody books a series that
+means something other than they think.
+
+Expansion is python-dateutil's, on naive wall-clock times: a weekly 09:00
+meeting stays at 09:00 when the clocks change. As in RFC 5545, the first
+start (DTSTART) is always the first occurrence and counts towards COUNT.
+
+dateutil looks for the next occurrence until the year 9999 when a rule can
+never match again, and that takes seconds. The rule combinations that can
+never match (February 30th, BYSETPOS beyond the set, a month INTERVAL that
+never lands on BYMONTH) are refused up front; what remains has an occurrence
+every few years at worst.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from math import gcd
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule as du
+
+from booking.errors import BookingError
+from booking.times import UTC
+
+FREQS = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY, "MONTHLY": du.MONTHLY, "YEARLY": du.YEARLY}
+DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH",
+         "BYSETPOS", "WKST")
+_BYDAY = re.compile(r"([+-]?)(\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
+_UNTIL = re.compile(r"(\d{8})(T(\d{6})(Z?))?")
+# Longest month lengths, February counted as 29: a day that fits no chosen month never comes.
+_MONTH_DAYS = {m: (29 if m == 2 else calendar.monthrange(2001, m)[1]) for m in range(1, 13)}
+
+
+def invalid_recurrence(part: str, message: str) -> BookingError:
+    return BookingError("invalid_recurrence", message, field="recurrence",
+                        details={"part": part})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed RRULE; `text` is its normal form (no RRULE: prefix, upper case)."""
+    text: str
+    freq: str
+    interval: int = 1
+    count: int | None = None
+    until: datetime | None = None        # naive, room-local, inclusive
+    byday: tuple[tuple[int, int], ...] = ()   # (weekday 0=MO, ordinal or 0)
+    bymonthday: tuple[int, ...] = ()
+    bymonth: tuple[int, ...] = ()
+    bysetpos: tuple[int, ...] = ()
+    wkst: int = 0
+    parts: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def open_ended(self) -> bool:
+        return self.count is None and self.until is None
+
+
+def parse(text: object, tz: ZoneInfo) -> Rule:
+    """Read an RRULE (with or without the `RRULE:` prefix); 422 invalid_recurrence naming the part."""
+    if not isinstance(text, str) or not text.strip():
+        raise invalid_recurrence("RRULE", "recurrence must be an RRULE such as "
+                                          "FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331.")
+    body = text.strip()
+    if body.upper().startswith("RRULE:"):
+        body = body[6:]
+    if len(body) > 500:
+        raise invalid_recurrence("RRULE", "That recurrence rule is too long.")
+    parts: dict[str, str] = {}
+    for chunk in body.split(";"):
+        if not chunk:
+            continue
+        name, sep, value = chunk.partition("=")
+        name = name.strip().upper()
+        if not sep or not value.strip():
+            raise invalid_recurrence(chunk, f"“{chunk}” is not NAME=VALUE.")
+        if name not in PARTS:
+            raise invalid_recurrence(name, f"{name} is not supported in a room booking "
+                                           f"(supported: {', '.join(PARTS)}).")
+        if name in parts:
+            raise invalid_recurrence(name, f"{name} appears twice.")
+        parts[name] = value.strip().upper()
+
+    if "FREQ" not in parts:
+        raise invalid_recurrence("FREQ", "FREQ is required (DAILY, WEEKLY, MONTHLY or YEARLY).")
+    freq = parts["FREQ"]
+    if freq not in FREQS:
+        raise invalid_recurrence("FREQ", f"FREQ={freq} is not supported: use DAILY, WEEKLY, "
+                                         "MONTHLY or YEARLY.")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise invalid_recurrence("COUNT", "Use COUNT or UNTIL, not both.")
+
+    interval = _number(parts, "INTERVAL", 1, 999, default=1)
+    count = _number(parts, "COUNT", 1, 1000, default=None)
+    until = _until(parts["UNTIL"], tz) if "UNTIL" in parts else None
+    byday = tuple(_byday(v, freq, parts) for v in _list(parts, "BYDAY"))
+    bymonthday = tuple(_int_in(v, "BYMONTHDAY", -31, 31) for v in _list(parts, "BYMONTHDAY"))
+    bymonth = tuple(_int_in(v, "BYMONTH", 1, 12) for v in _list(parts, "BYMONTH"))
+    bysetpos = tuple(_int_in(v, "BYSETPOS", -366, 366) for v in _list(parts, "BYSETPOS"))
+    wkst = DAYS.get(parts.get("WKST", "MO"))
+    if wkst is None:
+        raise invalid_recurrence("WKST", "WKST is a weekday: MO, TU, WE, TH, FR, SA or SU.")
+
+    rule = Rule(text=";".join(f"{k}={parts[k]}" for k in PARTS if k in parts), freq=freq,
+                interval=interval, count=count, until=until, byday=byday,
+                bymonthday=bymonthday, bymonth=bymonth, bysetpos=bysetpos, wkst=wkst,
+                parts=parts)
+    _refuse_impossible(rule)
+    return rule
+
+
+def _list(parts: dict, name: str) -> list[str]:
+    return [v for v in parts.get(name, "").split(",") if v] if name in parts else []
+
+
+def _number(parts: dict, name: str, low: int, high: int, default):
+    if name not in parts:
+        return default
+    return _int_in(parts[name], name, low, high)
+
+
+def _int_in(value: str, name: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"[+-]?\d{1,4}", value):
+        raise invalid_recurrence(name, f"{name}={value} is not a whole number.")
+    number = int(value)
+    if not low <= number <= high or number == 0:
+        raise invalid_recurrence(name, f"{name} must be between {low} and {high}"
+                                       f"{' and not 0' if low < 0 else ''}.")
+    return number
+
+
+def _byday(value: str, freq: str, parts: dict) -> tuple[int, int]:
+    match = _BYDAY.fullmatch(value)
+    if not match:
+        raise invalid_recurrence("BYDAY", f"BYDAY={value} is not a weekday like MO, 2TU or -1FR.")
+    sign, number, day = match.groups()
+    ordinal = int(number) * (-1 if sign == "-" else 1) if number else 0
+    if ordinal:
+        if freq not in ("MONTHLY", "YEARLY"):
+            raise invalid_recurrence("BYDAY", f"An ordinal weekday ({value}) needs FREQ=MONTHLY "
+                                              "or YEARLY.")
+        in_month = freq == "MONTHLY" or "BYMONTH" in parts
+        most = 5 if in_month else 53
+        if not 1 <= abs(ordinal) <= most:
+            raise invalid_recurrence("BYDAY", f"{value}: there are at most {most} of a weekday "
+                                              f"in a {'month' if in_month else 'year'}.")
+    return DAYS[day], ordinal
+
+
+def _until(value: str, tz: ZoneInfo) -> datetime:
+    """UNTIL as naive room-local time, inclusive: a date means the end of that day."""
+    match = _UNTIL.fullmatch(value)
+    if not match:
+        raise invalid_recurrence("UNTIL", f"UNTIL={value} must be a date (20270331) or a time "
+                                          "(20270331T170000Z).")
+    day_text, _, clock, utc = match.groups()
+    try:
+        day = datetime.strptime(day_text, "%Y%m%d")
+        if clock is None:
+            return datetime.combine(day.date(), time(23, 59, 59))
+        moment = datetime.strptime(day_text + clock, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise invalid_recurrence("UNTIL", f"UNTIL={value} is not a real date.") from None
+    if utc:
+        return moment.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
+    return moment
+
+
+def _refuse_impossible(rule: Rule) -> None:
+    if rule.bysetpos and rule.freq not in ("MONTHLY", "YEARLY"):
+        raise invalid_recurrence("BYSETPOS", "BYSETPOS is supported with FREQ=MONTHLY or YEARLY.")
+    months = rule.bymonth or tuple(range(1, 13))
+    if rule.bymonthday and not any(abs(d) <= _MONTH_DAYS[m]
+                                   for m in months for d in rule.bymonthday):
+        raise invalid_recurrence("BYMONTHDAY", "No chosen month has that day: the rule would "
+                                               "never happen.")
+    if rule.bysetpos:
+        most = _most_per_period(rule)
+        if all(abs(p) > most for p in rule.bysetpos):
+            raise invalid_recurrence("BYSETPOS", f"BYSETPOS picks from at most {most} days a "
+                                                 "period here: the rule would never happen.")
+
+
+def _most_per_period(rule: Rule) -> int:
+    """An upper bound of the days one MONTHLY or YEARLY period offers BYSETPOS to pick from."""
+    months = 1 if rule.freq == "MONTHLY" else (len(rule.bymonth) or 12)
+    per_weekday = 5 if rule.freq == "MONTHLY" or rule.bymonth else 53
+    bounds = [31 * months]
+    if rule.bymonthday:
+        bounds.append(len(rule.bymonthday) * months)
+    if rule.byday:
+        bounds.append(sum(months if ordinal else per_weekday * months
+                          for _, ordinal in rule.byday))
+    if not rule.bymonthday and not rule.byday:
+        bounds.append(months)  # one day a month: the first start's
+    return min(bounds)
+
+
+def _check_interval_reaches_months(rule: Rule, first: datetime) -> None:
+    """MONTHLY with an INTERVAL visits only some months; BYMONTH must include one of them."""
+    if rule.freq != "MONTHLY" or not rule.bymonth or rule.interval == 1:
+        return
+    step = gcd(rule.interval, 12)
+    reached = {(first.month - 1 + k * step) % 12 + 1 for k in range(12 // step)}
+    if not reached & set(rule.bymonth):
+        raise invalid_recurrence("BYMONTH", "Every INTERVAL months from the first start never "
+                                            "lands in a BYMONTH month: the rule would never happen.")
+
+
+def starts(rule: Rule, first: datetime, until: datetime) -> list[datetime]:
+    """Occurrence starts from `first` up to `until` (both naive, room-local, inclusive).
+
+    `first` is always the first occurrence; COUNT counts it.
+    """
+    _check_interval_reaches_months(rule, first)
+    limit = min(until, rule.until) if rule.until else until
+    if limit < first:
+        return [first]
+    generator = du.rrule(
+        FREQS[rule.freq], dtstart=first, interval=rule.interval, until=limit,
+        byweekday=[du.weekday(day, ordinal or None) for day, ordinal in rule.byday] or None,
+        bymonthday=rule.bymonthday or None, bymonth=rule.bymonth or None,
+        bysetpos=rule.bysetpos or None, wkst=rule.wkst, cache=False)
+    found = [first]
+    for moment in generator:
+        if rule.count is not None and len(found) >= rule.count:
+            break
+        if moment != first:
+            found.append(moment)
+    return found
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    start: datetime   # aware
+    end: datetime     # aware
+    exists: bool      # False when the wall-clock time is skipped by a DST change
+
+
+def occurrences(rule: Rule, first_local: datetime, duration: timedelta, tz: ZoneInfo,
+                horizon: datetime, after: datetime | None = None) -> list[Occurrence]:
+    """The occurrences starting no later than `horizon` (aware), and after `after` if given.
+
+    `first_local` is the naive wall-clock first start; each occurrence keeps
+    that wall-clock time and lasts `duration` of wall-clock time.
+    """
+    local_horizon = horizon.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
+    result = []
+    for local_start in starts(rule, first_local, local_horizon):
+        start = local_start.replace(tzinfo=tz, fold=0)
+        end = (local_start + duration).replace(tzinfo=tz, fold=0)
+        if start > horizon or (after is not None and start <= after):
+            continue
+        exists = start.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local_start
+        result.append(Occurrence(start, end, exists))
+    return result
+
+
+# -- the booking form's "Repeat" section -------------------------------------------------
+
+WEEKDAY_CODES = list(DAYS)
+
+
+def from_form(form, first: date) -> str | None:
+    """Build an RRULE from the booking form's Repeat fields; None for "does not repeat".
+
+    Fields: repeat (none|daily|weekly|monthly|yearly), every (N), weekdays
+    (MO..SU, several), monthly (day|weekday), ends (never|after|on),
+    count, until (YYYY-MM-DD).
+    """
+    repeat = (form.get("repeat") or "none").lower()
+    if repeat == "none":
+        return None
+    if repeat not in ("daily", "weekly", "monthly", "yearly"):
+        raise invalid_recurrence("FREQ", "Choose how the booking repeats.")
+    parts = [f"FREQ={repeat.upper()}"]
+    every = (form.get("every") or "1").strip()
+    if every != "1":
+        parts.append(f"INTERVAL={every}")
+    if repeat == "weekly":
+        days = [d for d in WEEKDAY_CODES if d in form.getlist("weekdays")] or \
+               [WEEKDAY_CODES[first.weekday()]]
+        parts.append("BYDAY=" + ",".join(days))
+    elif repeat == "monthly" and form.get("monthly") == "weekday":
+        nth = (first.day - 1) // 7 + 1          # the 1st..4th such weekday; a 5th is "the last"
+        parts.append(f"BYDAY={-1 if nth == 5 else nth}{WEEKDAY_CODES[first.weekday()]}")
+    elif repeat == "monthly":
+        parts.append(f"BYMONTHDAY={first.day}")
+    ends = form.get("ends") or "never"
+    if ends == "after":
+        parts.append(f"COUNT={(form.get('count') or '').strip()}")
+    elif ends == "on":
+        until = (form.get("until") or "").replace("-", "").strip()
+        parts.append(f"UNTIL={until}")
+    return ";".join(parts)

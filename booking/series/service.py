@@ -1,0 +1,280 @@
+"""Recurring bookings: create a series, look at it, cancel it, extend it.
+
+A series is booked as its occurrences, each an ordinary row in `bookings`,
+materialised up to the booking window (BOOKING_WINDOW_DAYS from now). Every
+occurrence passes every booking rule and the exclusion constraint. The
+`series extend` command moves the horizon forward for open-ended and long
+series; an occurrence taken by then is recorded as skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from booking import availability, db, inputs, pagination, recurrence, rules
+from booking.auth import User
+from booking.errors import BookingError, not_found
+from booking.rooms.service import ROOM_FIELDS
+from booking.times import UTC, localize, parse_datetime, zone
+
+ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
+
+BOOK_SERIES_SQL = """
+SELECT kind, requested_start, data
+  FROM book_series(%(room)s, %(user)s, %(title)s, %(rrule)s, %(tz)s, %(first)s, %(minutes)s,
+                   %(horizon)s, %(starts)s, %(ends)s, %(skip)s)"""
+
+# series_pkey; bookings_series for the live occurrences, keyset on (start_at, id)
+GET_SQL = """
+SELECT series_json(s) AS series, r.name AS room_name, u.name AS user_name,
+       coalesce((SELECT json_agg(json_build_object('booking', o.booking, 'start_at', o.start_at,
+                                                   'id', o.id) ORDER BY o.start_at, o.id)
+                   FROM (SELECT booking_json(b) AS booking, b.start_at, b.id
+                           FROM booking_api b
+                          WHERE b.series_id = s.id AND b.live
+                            AND (b.start_at, b.id) > (%(after_start)s, %(after_id)s)
+                          ORDER BY b.start_at, b.id
+                          LIMIT %(limit)s) o), '[]') AS occurrences,
+       coalesce((SELECT json_agg(json_build_object(
+                        'start_time', rfc3339(k.start_at, s.timezone),
+                        'end_time', rfc3339(k.end_at, s.timezone),
+                        'reason', k.reason) ORDER BY k.start_at)
+                   FROM series_skips k WHERE k.series_id = s.id), '[]') AS skipped
+  FROM series s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
+ WHERE s.id = %(id)s"""
+
+# One statement: who may is decided inside, so a refused cancel changes nothing.
+CANCEL_SQL = """
+WITH target AS (
+    SELECT s.id, s.user_id FROM series s WHERE s.id = %(id)s),
+allowed AS (
+    SELECT t.id FROM target t WHERE t.user_id = %(actor)s OR %(admin)s),
+series_done AS (
+    UPDATE series s
+       SET cancelled_from = least(coalesce(s.cancelled_from, 'infinity'), %(from)s),
+           cancelled_at = CASE WHEN %(whole)s THEN coalesce(s.cancelled_at, now())
+                               ELSE s.cancelled_at END,
+           cancelled_by = CASE WHEN %(whole)s THEN coalesce(s.cancelled_by, %(actor)s)
+                               ELSE s.cancelled_by END
+      FROM allowed a WHERE s.id = a.id
+ RETURNING s AS row),
+bookings_done AS (
+    UPDATE bookings b SET cancelled_at = now(), cancelled_by = %(actor)s
+      FROM allowed a
+     WHERE b.series_id = a.id AND b.cancelled_at IS NULL AND b.start_at >= %(from)s
+ RETURNING b.id)
+SELECT t.user_id,
+       (SELECT series_json(d.row) FROM series_done d) AS series,
+       (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM bookings_done) AS cancelled
+  FROM target t"""
+
+# series_live_horizon: the series whose horizon lags behind, with their rooms.
+LAGGING_SQL = """
+SELECT s.id, s.rrule, s.first_start, s.duration_minutes, s.timezone, s.materialized_until,
+       s.cancelled_from, room_json(r) AS room
+  FROM series s JOIN rooms r ON r.id = s.room_id
+ WHERE s.cancelled_at IS NULL AND s.materialized_until < %(horizon)s AND s.id > %(after)s
+ ORDER BY s.id
+ LIMIT %(batch)s"""
+
+EXTEND_SQL = """
+SELECT booked, skipped
+  FROM extend_series(%(id)s, %(from)s, %(until)s, %(starts)s, %(ends)s,
+                     %(rule_starts)s, %(rule_ends)s, %(rule_reasons)s)"""
+
+MOST_LISTED = 50  # rule breaks listed in a 422; the count says how many in all
+
+
+def horizon(now: datetime, limits: rules.Limits) -> datetime:
+    """Occurrences are materialised up to here: the end of the booking window."""
+    return now.astimezone(UTC) + timedelta(days=limits.window_days)
+
+
+def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: datetime,
+           rule_text: Any, skip_conflicts: bool, now: datetime,
+           limits: rules.Limits) -> dict[str, Any]:
+    """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError."""
+    until = horizon(now, limits)
+    with db.connection() as conn:
+        room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+        if room is None:
+            raise BookingError("not_found", "That room does not exist.", field="room_id")
+        tz = zone(room["timezone"])
+        start = localize(start_raw, tz, "start_time")
+        end = localize(end_raw, tz, "end_time")
+        rule = recurrence.parse(rule_text, tz)
+        first_local = start.astimezone(tz).replace(tzinfo=None)
+        length = end.astimezone(tz).replace(tzinfo=None) - first_local
+        found = recurrence.occurrences(rule, first_local, length, tz, until)
+        _refuse_rule_breaks(room, found, now, limits)
+        rows = conn.execute(BOOK_SERIES_SQL, {
+            "room": room_id, "user": user.id, "title": title, "rrule": rule.text,
+            "tz": tz.key, "first": start, "minutes": _minutes(start, end), "horizon": until,
+            "starts": [o.start for o in found], "ends": [o.end for o in found],
+            "skip": skip_conflicts}).fetchall()
+
+    series = next((r["data"] for r in rows if r["kind"] == "series"), None)
+    if series is None:
+        raise _conflict(room, rows, length, now, limits)
+    return {"series": series,
+            "bookings": [r["data"] for r in rows if r["kind"] == "created"],
+            "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
+
+
+def _minutes(start: datetime, end: datetime) -> int:
+    return int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
+
+
+def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: datetime,
+                        limits: rules.Limits) -> None:
+    """422 listing each occurrence that breaks a rule, if any does."""
+    broken = []
+    for occurrence in found:
+        for violation in _violations(room, occurrence, now, limits):
+            (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
+            broken.append({**times, "code": violation.code, "message": violation.message})
+    if broken:
+        first = broken[0]
+        raise BookingError(
+            first["code"],
+            f"{len(broken)} occurrence{'s' if len(broken) != 1 else ''} of this series break"
+            f"{'s' if len(broken) == 1 else ''} the booking rules; the first, "
+            f"{first['start_time'][:16].replace('T', ' ')}: {first['message']}",
+            field="recurrence", details={"occurrences": broken[:MOST_LISTED],
+                                         "count": len(broken)})
+
+
+def _violations(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
+                limits: rules.Limits) -> list[rules.Violation]:
+    if not occurrence.exists:
+        return [rules.Violation("nonexistent_time", "The clocks skip this time on that day "
+                                "(daylight saving).", "start_time")]
+    return rules.check(room, occurrence.start, occurrence.end, now, limits)
+
+
+def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: datetime,
+              limits: rules.Limits) -> BookingError:
+    """409 with one entry per taken occurrence, the bookings in its way, and suggestions."""
+    tz = zone(room["timezone"])
+    by_start: dict[datetime, list] = {}
+    for row in rows:
+        if row["kind"] == "conflict":
+            by_start.setdefault(row["requested_start"], []).append(row["data"])
+    conflicts = []
+    for start, blockers in sorted(by_start.items()):
+        local = start.astimezone(tz)
+        end = localize(local.replace(tzinfo=None) + length, tz, "end_time")
+        conflicts.append({**availability.as_json([(start, end)], tz.key)[0],
+                          "bookings": blockers})
+    details: dict[str, Any] = {"conflicts": conflicts}
+    if by_start:
+        first = min(by_start)
+        first_end = localize(first.astimezone(tz).replace(tzinfo=None) + length, tz, "end_time")
+        details["suggestions"] = availability.suggestions(room, rows, first, first_end, now,
+                                                          limits)
+    count = len(conflicts)
+    return BookingError("conflict",
+                        f"{count} occurrence{'s' if count != 1 else ''} of this series "
+                        f"{'are' if count != 1 else 'is'} already taken in {room['name']}. "
+                        "Book with skip_conflicts to book the others.",
+                        field="start_time", details=details)
+
+
+def get(series_id: int, limit: Any = None, cursor: str | None = None) -> dict[str, Any]:
+    """A series with its live occurrences (keyset-paginated) and its skipped occurrences."""
+    size = 100 if limit in (None, "") else inputs.integer(limit, "limit", high=500)
+    after_start, after_id = pagination.decode(cursor) if cursor else pagination.FIRST
+    with db.connection() as conn:
+        row = conn.execute(GET_SQL, {"id": series_id, "after_start": after_start,
+                                     "after_id": after_id, "limit": size + 1}).fetchone()
+    if row is None:
+        raise not_found("That series")
+    occurrences = row["occurrences"]
+    next_cursor = None
+    if len(occurrences) > size:
+        occurrences = occurrences[:size]
+        last = occurrences[-1]
+        next_cursor = pagination.encode(datetime.fromisoformat(last["start_at"]), last["id"])
+    series = {**row["series"], "room_name": row["room_name"], "user_name": row["user_name"]}
+    return {"series": series, "bookings": [o["booking"] for o in occurrences],
+            "skipped": row["skipped"], "next_cursor": next_cursor}
+
+
+def cancel(user: User, series_id: int, from_text: str | None, now: datetime) -> dict[str, Any]:
+    """Cancel every future occurrence, or (with `from`) that one and all after it.
+
+    Without `from` the series itself is cancelled too, so it is never extended.
+    """
+    whole = not from_text
+    start = now
+    if from_text:
+        moment = parse_datetime(from_text, "from")
+        if moment.tzinfo is None:
+            tz_name = _series_zone(series_id)
+            moment = localize(moment, zone(tz_name), "from")
+        start = max(moment, now)  # what has already begun stays on record
+    with db.connection() as conn:
+        row = conn.execute(CANCEL_SQL, {"id": series_id, "actor": user.id,
+                                        "admin": user.is_admin, "from": start,
+                                        "whole": whole}).fetchone()
+    if row is None:
+        raise not_found("That series")
+    if row["series"] is None:
+        raise BookingError("forbidden", "Only the person who booked this series (or an "
+                           "administrator) can cancel it.")
+    return {"series": row["series"], "cancelled": row["cancelled"]}
+
+
+def _series_zone(series_id: int) -> str:
+    with db.connection() as conn:
+        row = conn.execute("SELECT timezone FROM series WHERE id = %s", (series_id,)).fetchone()
+    if row is None:
+        raise not_found("That series")
+    return row["timezone"]
+
+
+def extend_all(now: datetime, limits: rules.Limits, batch: int = 200) -> dict[str, int]:
+    """Materialise every live series up to the current horizon. Safe to run again."""
+    until = horizon(now, limits)
+    totals = {"series": 0, "booked": 0, "skipped": 0}
+    after = 0
+    while True:
+        with db.connection() as conn:
+            lagging = conn.execute(LAGGING_SQL, {"horizon": until, "after": after,
+                                                 "batch": batch}).fetchall()
+        if not lagging:
+            return totals
+        for series in lagging:
+            after = series["id"]
+            booked, skipped = _extend_one(series, until, now, limits)
+            totals["series"] += 1
+            totals["booked"] += booked
+            totals["skipped"] += skipped
+
+
+def _extend_one(series: Mapping, until: datetime, now: datetime,
+                limits: rules.Limits) -> tuple[int, int]:
+    tz = zone(series["timezone"])
+    rule = recurrence.parse(series["rrule"], tz)
+    first_local = series["first_start"].astimezone(tz).replace(tzinfo=None)
+    length = timedelta(minutes=series["duration_minutes"])
+    # Wall-clock length: the first occurrence's, as when the series was made.
+    first_end = (series["first_start"].astimezone(UTC) + length).astimezone(tz)
+    wall_length = first_end.replace(tzinfo=None) - first_local
+    found = recurrence.occurrences(rule, first_local, wall_length, tz, until,
+                                   after=series["materialized_until"])
+    stop = series["cancelled_from"]
+    bookable, broken = [], []
+    for occurrence in found:
+        if stop is not None and occurrence.start >= stop:
+            continue
+        problems = _violations(series["room"], occurrence, now, limits)
+        (broken if problems else bookable).append((occurrence, problems))
+    with db.connection() as conn:
+        row = conn.execute(EXTEND_SQL, {
+            "id": series["id"], "from": series["materialized_until"], "until": until,
+            "starts": [o.start for o, _ in bookable], "ends": [o.end for o, _ in bookable],
+            "rule_starts": [o.start for o, _ in broken], "rule_ends": [o.end for o, _ in broken],
+            "rule_reasons": [p[0].code for _, p in broken]}).fetchone()
+    return row["booked"], row["skipped"]

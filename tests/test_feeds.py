@@ -1,0 +1,86 @@
+"""Calendar feeds: valid RFC 5545 that calendar clients read back as our bookings."""
+
+from datetime import date, datetime, timedelta
+
+import icalendar
+import recurring_ical_events
+
+from conftest import UTC
+
+
+def events_between(ics: bytes, start: date, end: date, *, include_cancelled=False):
+    calendar = icalendar.Calendar.from_ical(ics)
+    found = recurring_ical_events.of(calendar).between(start, end)
+    return [e for e in found if include_cancelled or str(e.get("STATUS")) != "CANCELLED"]
+
+
+def test_a_room_feed_yields_exactly_the_live_bookings(api_as, alice, bob, berlin, make):
+    api = api_as(alice)
+    api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Weekly", "recurrence": "FREQ=WEEKLY;COUNT=6",
+                                    "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T11:00"})
+    single = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Once",
+                                             "start_time": "2027-03-29T09:00", "end_time": "2027-03-29T09:30"})
+    cancelled = make.booking(berlin, bob, datetime(2027, 3, 5, 9, tzinfo=UTC),
+                             datetime(2027, 3, 5, 10, tzinfo=UTC), title="Gone", cancelled=True)
+    r = api.get(f"/rooms/{berlin['id']}/calendar.ics")
+    assert r.status_code == 200 and r.mimetype == "text/calendar"
+    events = events_between(r.data, date(2027, 3, 1), date(2027, 4, 15))
+    feed = sorted((e["DTSTART"].dt, e["DTEND"].dt, str(e["SUMMARY"])) for e in events)
+    expected = []
+    for day in range(31 + 15):
+        d = date(2027, 3, 1) + timedelta(days=day)
+        bookings = api.get(f"/api/rooms/{berlin['id']}/bookings?date={d}").get_json()["bookings"]
+        expected += [(datetime.fromisoformat(b["start_time"]), datetime.fromisoformat(b["end_time"]), b["title"])
+                     for b in bookings]
+    assert feed == sorted(expected)
+    assert len(feed) == 7
+    # Local times with the room's zone, across the DST change on 28 March.
+    starts = [start for start, _, title in feed if title == "Weekly"]
+    assert {s.tzinfo.key if hasattr(s.tzinfo, "key") else str(s.tzinfo) for s in starts} == {"Europe/Berlin"}
+    assert all(s.hour == 10 for s in starts)
+    # The cancelled booking is there, marked cancelled, so clients remove it.
+    gone = [e for e in events_between(r.data, date(2027, 3, 1), date(2027, 4, 15), include_cancelled=True)
+            if str(e["SUMMARY"]) == "Gone"]
+    assert str(gone[0]["STATUS"]) == "CANCELLED" and gone[0]["SEQUENCE"] == 1
+    assert str(gone[0]["UID"]) == f"booking-{cancelled['id']}@booking"
+
+
+def test_the_feed_has_a_vtimezone_and_stable_uids(api_as, alice, berlin):
+    api = api_as(alice)
+    booking = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "x",
+                                              "start_time": "2027-03-02T10:00",
+                                              "end_time": "2027-03-02T11:00"}).get_json()["booking"]
+    first = api.get(f"/rooms/{berlin['id']}/calendar.ics")
+    calendar = icalendar.Calendar.from_ical(first.data)
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [f"booking-{booking['id']}@booking"]
+    assert b"DTSTART;TZID=Europe/Berlin:20270302T100000" in first.data
+    # Nothing changed: same bytes, so the ETag holds and a client gets 304.
+    again = api.get(f"/rooms/{berlin['id']}/calendar.ics", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_the_personal_feed_needs_no_session_and_can_be_revoked(api_as, alice, bob, berlin, client):
+    api = api_as(alice)
+    api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Mine", "start_time": "2027-03-02T10:00",
+                                    "end_time": "2027-03-02T11:00"})
+    api_as(bob).post("/api/bookings", json={"room_id": berlin["id"], "title": "Bob's",
+                                            "start_time": "2027-03-02T12:00", "end_time": "2027-03-02T13:00"})
+    url = api.get("/api/me").get_json()["calendar_url"]
+    path = url.replace("http://localhost", "")
+    r = client.get(path)                                  # no cookie, no token
+    assert r.status_code == 200
+    assert [str(e["SUMMARY"]) for e in events_between(r.data, date(2027, 3, 1), date(2027, 4, 1))] == ["Mine"]
+    new_url = api.post("/api/me/calendar").get_json()["calendar_url"]
+    assert new_url != url
+    assert client.get(path).status_code == 404
+    assert client.get(new_url.replace("http://localhost", "")).status_code == 200
+
+
+def test_a_forged_personal_feed_url_is_404(client, alice):
+    for token in (f"{alice['id']}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "abc", "1-", "99999999999999999999-x"):
+        assert client.get(f"/calendar/{token}.ics").status_code == 404
+
+
+def test_a_room_feed_needs_sign_in(client, berlin):
+    assert client.get(f"/rooms/{berlin['id']}/calendar.ics").status_code == 302

@@ -1,0 +1,249 @@
+"""Recurring bookings through POST /api/bookings, /api/series, and `series extend`."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import NOW, UTC
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def series(api, room, start, end, rule, **extra):
+    return api.post("/api/bookings", json={"room_id": room["id"], "title": "Weekly sync",
+                                           "start_time": start, "end_time": end,
+                                           "recurrence": rule, **extra})
+
+
+def live_starts(conn, series_id):
+    rows = conn.execute("SELECT start_at FROM bookings WHERE series_id = %s AND cancelled_at IS NULL "
+                        "ORDER BY start_at", (series_id,)).fetchall()
+    return [r["start_at"] for r in rows]
+
+
+def test_tuesdays_and_thursdays_until_the_end_of_march(api_as, alice, berlin, conn):
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T10:30",
+               "RRULE:FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331")
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert r.headers["Location"] == f"/api/series/{body['series']['id']}"
+    assert list(body) == ["series", "bookings", "skipped"]
+    assert list(body["series"])[:9] == ["id", "room_id", "user_id", "title", "recurrence",
+                                        "timezone", "first_start", "duration_minutes",
+                                        "materialized_until"]
+    assert body["series"]["recurrence"] == "FREQ=WEEKLY;UNTIL=20270331;BYDAY=TU,TH"
+    assert body["series"]["duration_minutes"] == 30
+    starts = [b["start_time"] for b in body["bookings"]]
+    assert len(starts) == 9 and starts[0] == "2027-03-02T10:00:00+01:00"
+    # Berlin changes to summer time on 28 March: the meeting stays at 10:00.
+    assert starts[-1] == "2027-03-30T10:00:00+02:00"
+    assert all(b["series_id"] == body["series"]["id"] for b in body["bookings"])
+    assert body["skipped"] == []
+    assert len(live_starts(conn, body["series"]["id"])) == 9
+
+
+@pytest.mark.parametrize("room_zone, first, last", [
+    ("Europe/Berlin", "2027-03-22T09:00", "2027-04-05T09:00"),
+    ("Europe/Berlin", "2027-10-25T09:00", "2027-11-08T09:00"),
+    ("America/New_York", "2027-03-08T09:00", "2027-03-22T09:00"),
+    ("America/New_York", "2027-10-25T09:00", "2027-11-08T09:00"),
+])
+def test_a_weekly_series_across_dst_keeps_its_local_time(api_as, alice, make, app, room_zone, first, last):
+    room = make.room("Zoned", room_zone)
+    app.config["NOW"] = datetime(2027, 3, 1, tzinfo=UTC) if "-03-" in first else datetime(2027, 10, 1, tzinfo=UTC)
+    r = series(api_as(alice), room, first, first[:11] + "10:00", "FREQ=WEEKLY;COUNT=3")
+    assert r.status_code == 201, r.get_json()
+    bookings = r.get_json()["bookings"]
+    assert [b["start_time"][11:16] for b in bookings] == ["09:00"] * 3
+    assert bookings[-1]["start_time"].startswith(last)
+    offsets = {b["start_time"][-6:] for b in bookings}
+    assert len(offsets) == 2  # the same wall-clock time under two offsets
+
+
+def test_an_open_ended_series_is_booked_up_to_the_window(api_as, alice, berlin, conn):
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY")
+    assert r.status_code == 201
+    body = r.get_json()
+    # NOW + 180 days = 28 August 2027; Tuesdays from 2 March to 24 August: 26 of them.
+    assert len(body["bookings"]) == 26
+    assert body["bookings"][-1]["start_time"].startswith("2027-08-24")
+    assert body["series"]["materialized_until"].startswith("2027-08-28")
+
+
+def test_creating_a_series_is_three_statements_whatever_its_length(api_as, alice, berlin):
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=DAILY")
+    # 2 March to 28 August 10:00, which is exactly NOW + 180 days: 180 occurrences.
+    assert r.status_code == 201 and len(r.get_json()["bookings"]) == 180
+    assert 'db;desc="3 statements"' in r.headers["Server-Timing"]
+
+
+def test_an_occurrence_that_breaks_opening_hours_is_422_listing_it(api_as, make, alice, conn):
+    room = make.room("All day", opens="00:00", closes="23:59")
+    # 02:30 does not exist on 28 March in Berlin: that one occurrence breaks a rule.
+    r = series(api_as(alice), room, "2027-03-26T02:30", "2027-03-26T03:00", "FREQ=DAILY;COUNT=4")
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["code"] == "nonexistent_time"
+    assert [o["start_time"][:10] for o in error["details"]["occurrences"]] == ["2027-03-28"]
+    assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0
+
+
+def test_a_series_outside_opening_hours_lists_every_occurrence(api_as, alice, berlin, conn):
+    r = series(api_as(alice), berlin, "2027-03-02T08:00", "2027-03-02T09:00", "FREQ=WEEKLY;COUNT=3")
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["code"] == "outside_hours" and error["details"]["count"] == 3
+    assert {o["code"] for o in error["details"]["occurrences"]} == {"outside_hours"}
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+
+
+def test_a_series_colliding_with_one_booking_is_409_and_books_nothing(api_as, alice, bob, berlin, make, conn):
+    blocker = make.booking(berlin, bob, datetime(2027, 3, 16, 9, 15, tzinfo=UTC),
+                           datetime(2027, 3, 16, 9, 45, tzinfo=UTC), title="Bob's")
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=4")
+    assert r.status_code == 409
+    error = r.get_json()["error"]
+    assert error["code"] == "conflict"
+    (conflict,) = error["details"]["conflicts"]
+    assert conflict["start_time"] == "2027-03-16T10:00:00+01:00"
+    assert [b["id"] for b in conflict["bookings"]] == [blocker["id"]]
+    assert "same_room" in error["details"]["suggestions"]
+    assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
+
+
+def test_skip_conflicts_books_the_rest_and_reports_the_skipped(api_as, alice, bob, berlin, make, conn):
+    make.booking(berlin, bob, datetime(2027, 3, 16, 9, 15, tzinfo=UTC),
+                 datetime(2027, 3, 16, 9, 45, tzinfo=UTC))
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+               "FREQ=WEEKLY;COUNT=4", skip_conflicts=True)
+    assert r.status_code == 201
+    body = r.get_json()
+    assert [b["start_time"][:10] for b in body["bookings"]] == ["2027-03-02", "2027-03-09", "2027-03-23"]
+    assert body["skipped"] == [{"start_time": "2027-03-16T10:00:00+01:00",
+                                "end_time": "2027-03-16T11:00:00+01:00", "reason": "conflict"}]
+    shown = api_as(alice).get(f"/api/series/{body['series']['id']}").get_json()
+    assert shown["skipped"] == body["skipped"]
+
+
+@pytest.mark.parametrize("rule", ["FREQ=HOURLY", "FREQ=WEEKLY;BYSECOND=1", "FREQ=WEEKLY;BYDAY=TU;BYWEEKNO=3"])
+def test_unsupported_rules_are_422_invalid_recurrence_naming_the_part(api_as, alice, berlin, rule):
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", rule)
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["code"] == "invalid_recurrence"
+    assert error["details"]["part"] in rule
+
+
+def test_get_series_pages_through_its_occurrences(api_as, alice, berlin):
+    api = api_as(alice)
+    made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=DAILY;COUNT=25").get_json()
+    seen, cursor = [], None
+    while True:
+        r = api.get(f"/api/series/{made['series']['id']}?limit=10" + (f"&cursor={cursor}" if cursor else ""))
+        assert r.status_code == 200
+        page = r.get_json()
+        seen += [b["id"] for b in page["bookings"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [b["id"] for b in made["bookings"]]
+    assert api.get("/api/series/999").status_code == 404
+
+
+def test_cancel_one_occurrence_only(api_as, alice, berlin, conn):
+    api = api_as(alice)
+    made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=4").get_json()
+    second = made["bookings"][1]["id"]
+    assert api.delete(f"/api/bookings/{second}").status_code == 200
+    remaining = api.get(f"/api/series/{made['series']['id']}").get_json()["bookings"]
+    assert [b["id"] for b in remaining] == [made["bookings"][i]["id"] for i in (0, 2, 3)]
+
+
+def test_cancel_this_and_following(api_as, alice, berlin, conn):
+    api = api_as(alice)
+    made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=5").get_json()
+    third = made["bookings"][2]["start_time"]
+    r = api.delete(f"/api/series/{made['series']['id']}?from={third.replace('+', '%2B')}")
+    assert r.status_code == 200
+    assert len(r.get_json()["cancelled"]) == 3
+    assert r.get_json()["series"]["cancelled_at"] is None
+    assert r.get_json()["series"]["cancelled_from"] == third
+    assert [s.astimezone(BERLIN).day for s in live_starts(conn, made["series"]["id"])] == [2, 9]
+
+
+def test_cancel_the_whole_series_cancels_every_future_occurrence(api_as, alice, berlin, conn, app):
+    api = api_as(alice)
+    made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY").get_json()
+    app.config["NOW"] = datetime(2027, 3, 10, 8, tzinfo=UTC)   # two occurrences are past
+    r = api.delete(f"/api/series/{made['series']['id']}")
+    assert r.status_code == 200
+    assert r.get_json()["series"]["cancelled_at"] is not None
+    assert len(live_starts(conn, made["series"]["id"])) == 2   # the past stays on record
+    row = conn.execute("SELECT cancelled_by FROM series").fetchone()
+    assert row["cancelled_by"] == alice["id"]
+
+
+def test_only_the_owner_or_an_admin_cancels_a_series(api_as, alice, bob, admin, berlin, conn):
+    made = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=3").get_json()
+    url = f"/api/series/{made['series']['id']}"
+    r = api_as(bob).delete(url)
+    assert (r.status_code, r.get_json()["error"]["code"]) == (403, "forbidden")
+    assert len(live_starts(conn, made["series"]["id"])) == 3
+    assert api_as(admin).delete(url).status_code == 200
+    assert live_starts(conn, made["series"]["id"]) == []
+    assert api_as(bob).delete("/api/series/4242").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["?from=yesterday", "?from=2027-02-30T10:00"])
+def test_cancel_with_a_bad_from_is_400(api_as, alice, berlin, query):
+    api = api_as(alice)
+    made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=3").get_json()
+    r = api.delete(f"/api/series/{made['series']['id']}{query}")
+    assert r.status_code == 400 and r.get_json()["error"]["details"]["field"] == "from"
+
+
+# -- series extend ---------------------------------------------------------------------------
+
+def test_extend_books_what_entered_the_window_and_is_idempotent(api_as, alice, bob, berlin, make, app, runner, conn):
+    made = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY").get_json()
+    series_id = made["series"]["id"]
+    assert len(live_starts(conn, series_id)) == 26
+    # A week later the window reaches one more Tuesday (31 August) - but Bob has it.
+    make.booking(berlin, bob, datetime(2027, 8, 31, 8, 30, tzinfo=UTC), datetime(2027, 8, 31, 9, 30, tzinfo=UTC))
+    app.config["NOW"] = NOW + timedelta(days=14)
+    result = runner.invoke(args=["series", "extend"])
+    assert result.exit_code == 0, result.output
+    starts = live_starts(conn, series_id)
+    assert len(starts) == 27 and starts[-1].astimezone(BERLIN).date().isoformat() == "2027-09-07"
+    skips = conn.execute("SELECT start_at, reason FROM series_skips").fetchall()
+    assert [(s["start_at"].astimezone(BERLIN).day, s["reason"]) for s in skips] == [(31, "conflict")]
+    # Running it again changes nothing.
+    again = runner.invoke(args=["series", "extend"])
+    assert again.exit_code == 0
+    assert len(live_starts(conn, series_id)) == 27
+    assert conn.execute("SELECT count(*) AS n FROM series_skips").fetchone()["n"] == 1
+
+
+def test_extend_records_occurrences_that_now_break_a_rule(api_as, alice, berlin, app, runner, conn):
+    made = series(api_as(alice), berlin, "2027-03-02T17:00", "2027-03-02T18:00", "FREQ=WEEKLY").get_json()
+    conn.execute("UPDATE rooms SET closes = '17:30'")   # the room closes earlier from now on
+    app.config["NOW"] = NOW + timedelta(days=7)
+    assert runner.invoke(args=["series", "extend"]).exit_code == 0
+    skips = conn.execute("SELECT reason FROM series_skips").fetchall()
+    assert [s["reason"] for s in skips] == ["outside_hours"]
+
+
+def test_extend_leaves_cancelled_series_and_following_cancellations_alone(api_as, alice, berlin, app, runner, conn):
+    api = api_as(alice)
+    whole = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY").get_json()
+    part = series(api, berlin, "2027-03-03T10:00", "2027-03-03T11:00", "FREQ=WEEKLY").get_json()
+    api.delete(f"/api/series/{whole['series']['id']}")
+    api.delete(f"/api/series/{part['series']['id']}?from=2027-04-01T00:00")
+    before = conn.execute("SELECT count(*) AS n FROM bookings WHERE cancelled_at IS NULL").fetchone()["n"]
+    app.config["NOW"] = NOW + timedelta(days=30)
+    assert runner.invoke(args=["series", "extend"]).exit_code == 0
+    after = conn.execute("SELECT count(*) AS n FROM bookings WHERE cancelled_at IS NULL").fetchone()["n"]
+    assert after == before

@@ -96,7 +96,9 @@ FORM_FIELD_FOR = {"start_time": "start", "end_time": "end"}
 
 def _register_template_helpers(app: Flask) -> None:
     from booking.feeds.service import calendar_url
+    from booking.idempotency import new_key
     app.add_template_global(calendar_url)
+    app.add_template_global(new_key, "new_idempotency_key")
 
     @app.template_global()
     def error_field_of(error) -> str | None:

@@ -45,6 +45,7 @@ STATUS = {
     "not_whole_minutes": 422,
     "nonexistent_time": 422,
     "invalid_recurrence": 422,
+    "idempotency_mismatch": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,

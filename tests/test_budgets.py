@@ -229,3 +229,35 @@ def test_a_request_that_fails_inside_a_borrow_gives_the_connection_back(app, api
         assert r.get_json()["error"]["code"] == "internal"
     assert all_connections_idle(app.extensions["booking.pool"])
     assert api.get("/api/me").status_code == 200
+
+
+# A booking with an Idempotency-Key: the key is claimed, kept or replayed
+# inside the statement that books, so it costs nothing extra.
+KEYED_CASES = [
+    ("/api/bookings", {"room_id": "{room}", "title": "x", **SLOT}),
+    ("/api/bookings", {"room_id": "{room}", "title": "x", "recurrence": "FREQ=DAILY;COUNT=2",
+                       "start_time": f"{DAY}T16:00", "end_time": f"{DAY}T17:00"}),
+    ("/api/bookings/auto", AUTO),
+]
+
+
+@pytest.mark.parametrize("url, body", KEYED_CASES)
+def test_statements_per_request_with_an_idempotency_key(world, app, url, body):
+    body = _fill(body, world)
+    api = world["alice"]
+    headers = {**api.headers, "Idempotency-Key": "budget"}
+    first = api.client.post(url, json=body, headers=headers)
+    replay = api.client.post(url, json=body, headers=headers)
+    mismatch = api.client.post(url, json={**body, "title": "y"}, headers=headers)
+    assert (first.status_code, replay.status_code, mismatch.status_code) == (201, 201, 422)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert max(statements(r) for r in (first, replay, mismatch)) <= 3
+
+
+def test_statements_per_request_for_a_keyed_booking_form(world, app):
+    page = world["page"]
+    form = {"room_id": world["room"], "title": "x", "date": DAY, "start": "10:00",
+            "end": "11:00", "idempotency_key": "form-budget"}
+    for _ in range(2):
+        r = page.post("/bookings/new", data=form)
+        assert r.status_code == 302 and statements(r) <= 3

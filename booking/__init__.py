@@ -64,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from booking import health
     from booking.account import api as account_api, views as account_views
+    from booking.audit import api as audit_api, views as audit_views
     from booking.bookings import api as bookings_api, views as bookings_views
     from booking.feeds import views as feeds_views
     from booking.finder import api as finder_api, views as finder_views
@@ -71,9 +72,9 @@ def _register_blueprints(app: Flask) -> None:
     from booking.series import api as series_api, views as series_views
 
     for module in (health, rooms_views, bookings_views, series_views, finder_views,
-                   account_views, feeds_views):
+                   account_views, feeds_views, audit_views):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, bookings_api, series_api, finder_api, account_api):
+    for module in (rooms_api, bookings_api, series_api, finder_api, account_api, audit_api):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.

@@ -98,6 +98,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/admin/rooms"): Row(LOGIN, 403, 403, 302, LOGIN, body=room_form),
     ("GET", "/admin/rooms/<id:room_id>"): Row(LOGIN, 403, 403, 200, LOGIN),
     ("POST", "/admin/rooms/<id:room_id>"): Row(LOGIN, 403, 403, 302, LOGIN, body=room_form),
+    # only an admin reads the audit log
+    ("GET", "/admin/audit"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("GET", "/api/audit"): Row(401, 403, 403, 200, 401, query="?user={room_id}&limit=5"),
     # -- the JSON API -------------------------------------------------------------------------
     ("GET", "/api/rooms"): Row(401, 200, 200, 200, 401),
     ("POST", "/api/rooms"): Row(401, 403, 403, 201, 401, body=lambda w: {

@@ -116,6 +116,12 @@ API_CASES = [
     ("anonymous", "GET", FREE, None, 401, 0),
     ("anonymous", "POST", "/api/bookings/auto", AUTO, 401, 0),
     ("anonymous", "POST", "/api/availability", {"checks": []}, 401, 0),
+    # the audit log
+    ("admin", "GET", "/api/audit", None, 200, 2),
+    ("admin", "GET", "/api/audit?user={mine}&room={room}&from=2026-01-01&to=2026-01-31&limit=5",
+     None, 200, 2),
+    ("admin", "GET", "/api/audit?from=2027-03-01&to=2027-05-01", None, 400, 1),
+    ("alice", "GET", "/api/audit", None, 403, 1),
 ]
 
 PAGE_CASES = [
@@ -141,6 +147,8 @@ PAGE_CASES = [
                                             "opens": "09:00", "closes": "17:00"}, 302, 2),
     ("admin_page", "POST", "/admin/rooms", {"name": "", "capacity": "2", "timezone": "UTC"}, 400, 2),
     ("admin_page", "GET", "/admin/rooms/{room}", None, 200, 2),
+    ("admin_page", "GET", "/admin/audit", None, 200, 3),
+    ("admin_page", "GET", "/admin/audit?room={room}&from=2026-01-01", None, 200, 3),
     ("page", "GET", "/series/{series}", None, 200, 2),
     ("page", "POST", "/series/{series}/cancel", {}, 302, 2),
     ("page", "GET", "/rooms/{room}/availability", None, 200, 2),

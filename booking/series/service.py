@@ -46,8 +46,9 @@ SELECT series_json(s) AS series, r.name AS room_name, u.name AS user_name,
 
 # One statement: who may is decided inside, so a refused cancel changes nothing.
 CANCEL_SQL = """
-WITH target AS (
-    SELECT s.id, s.user_id FROM series s WHERE s.id = %(id)s),
+WITH target AS (  -- names the actor for the audit log (sql/007)
+    SELECT s.id, s.user_id, set_config('booking.actor', %(actor)s::text, true)
+      FROM series s WHERE s.id = %(id)s),
 allowed AS (
     SELECT t.id FROM target t WHERE t.user_id = %(actor)s OR %(admin)s),
 series_done AS (

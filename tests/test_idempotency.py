@@ -215,3 +215,37 @@ def test_a_double_submitted_finder_form_books_once(browser_as, alice, berlin, co
     assert first.status_code == second.status_code == 302
     assert second.headers["Location"] == first.headers["Location"]
     assert live_bookings(conn) == 1
+
+
+def test_simultaneous_requests_with_one_key_book_once_across_workers(live_server, make, alice,
+                                                                     conn):
+    """The same through gunicorn: two worker processes, each with its own pool."""
+    import json
+    import urllib.request
+
+    for n in range(10):
+        make.room(f"Room {n}", "Europe/Berlin")
+    token = make.token(alice)
+    start = threading.Barrier(8)
+    answers = []
+
+    def ask():
+        request = urllib.request.Request(
+            live_server.url + "/api/bookings/auto", data=json.dumps(AUTO).encode(),
+            method="POST", headers={"Authorization": f"Bearer {token}",
+                                    "Content-Type": "application/json",
+                                    "Idempotency-Key": "together"})
+        start.wait()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answers.append((response.status, json.loads(response.read()),
+                            response.headers.get("Idempotent-Replayed")))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [status for status, _, _ in answers] == [201] * 8
+    assert len({body["booking"]["id"] for _, body, _ in answers}) == 1
+    assert [replayed for _, _, replayed in answers].count("true") == 7
+    assert live_bookings(conn) == 1

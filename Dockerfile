@@ -24,4 +24,9 @@ RUN useradd --system --uid 10001 --home-dir /app booking \
 USER booking
 
 EXPOSE 8000
+# Liveness only (/healthz does not touch the database): an outage of the
+# database must not get the container restarted. Orchestrators probe /readyz
+# for readiness.
+HEALTHCHECK --interval=30s --timeout=5s \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 CMD ["gunicorn", "-c", "gunicorn.conf.py"]

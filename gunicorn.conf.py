@@ -23,6 +23,9 @@ keepalive = 5
 accesslog = None                # booking logs every request itself, with SQL figures
 errorlog = "-"
 control_socket_disable = True   # gunicorn 27 would share ~/.gunicorn/gunicorn.ctl between instances
+# The app alone decides whether to believe X-Forwarded-Proto (its TRUSTED_PROXIES
+# setting); gunicorn would otherwise take it from any local client.
+secure_scheme_headers = {}
 
 # Prometheus figures from every worker meet in one directory (booking/metrics.py).
 # It must be set before a worker imports prometheus_client, and be fresh for

@@ -62,7 +62,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from booking import health
     from booking.account import api as account_api, views as account_views
+    from booking.audit import api as audit_api, views as audit_views
     from booking.bookings import api as bookings_api, views as bookings_views
     from booking import metrics
     from booking.feeds import views as feeds_views
@@ -70,10 +72,10 @@ def _register_blueprints(app: Flask) -> None:
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
 
-    for module in (rooms_views, bookings_views, series_views, finder_views, account_views,
-                   feeds_views, metrics):
+    for module in (health, rooms_views, bookings_views, series_views, finder_views,
+                   account_views, feeds_views, audit_views, metrics):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, bookings_api, series_api, finder_api, account_api):
+    for module in (rooms_api, bookings_api, series_api, finder_api, account_api, audit_api):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.
@@ -96,7 +98,9 @@ FORM_FIELD_FOR = {"start_time": "start", "end_time": "end"}
 
 def _register_template_helpers(app: Flask) -> None:
     from booking.feeds.service import calendar_url
+    from booking.idempotency import new_key
     app.add_template_global(calendar_url)
+    app.add_template_global(new_key, "new_idempotency_key")
 
     @app.template_global()
     def error_field_of(error) -> str | None:

@@ -8,13 +8,22 @@ Two ways in, each one SQL statement per request:
   looked up in `api_tokens` (and its last use recorded, at most once a minute).
 
 A request that carries an Authorization header is judged by it alone.
+
+Signing in is throttled in PostgreSQL (sql/004_security.sql): after
+SIGN_IN_MAX_FAILURES failures within SIGN_IN_WINDOW_MINUTES for one email or
+from one address, 429 with Retry-After. The POST costs two statements: one
+checks the throttle and fetches the account, one records the failure or
+starts the session.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
@@ -159,13 +168,44 @@ def _spend_hash_time(password: str) -> None:
     check_password_hash(_dummy_hash, password)
 
 
-USER_FOR_SIGN_IN = """
-SELECT id, email, name, role, calendar_salt, password_hash FROM users
- WHERE lower(email) = lower(%s) AND active"""
+# The throttle and the account in one statement. `until` is when the oldest
+# of the newest SIGN_IN_MAX_FAILURES failures in the window (for this email,
+# from this address) leaves it; NULL when there are fewer. Failures are keyed
+# by the email as typed, account or not, so the answer never tells whether an
+# account exists. Indexes: sign_in_failures_email, sign_in_failures_address
+# (read backward, a handful of rows each), users_email_key.
+SIGN_IN_CHECK = """
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.password_hash,
+       greatest(by_email.until, by_address.until) AS throttled_until
+  FROM (SELECT lower(%(email)s) AS email_key) k
+  LEFT JOIN users u ON lower(u.email) = k.email_key AND u.active
+  LEFT JOIN LATERAL (
+       SELECT f.failed_at + %(window)s AS until FROM sign_in_failures f
+        WHERE f.email_key = k.email_key AND f.failed_at > %(now)s - %(window)s
+        ORDER BY f.failed_at DESC OFFSET %(skip)s LIMIT 1) by_email ON true
+  LEFT JOIN LATERAL (
+       SELECT f.failed_at + %(window)s AS until FROM sign_in_failures f
+        WHERE f.address = %(address)s AND f.failed_at > %(now)s - %(window)s
+        ORDER BY f.failed_at DESC OFFSET %(skip)s LIMIT 1) by_address ON true"""
 
-# Also clears this user's expired sessions, so the table does not grow forever.
+# Record a failure, and delete a few expired ones (sign_in_failures_failed_at)
+# so the table holds about one window's worth.
+RECORD_FAILURE = """
+WITH expired AS (
+    DELETE FROM sign_in_failures WHERE id IN (
+        SELECT id FROM sign_in_failures WHERE failed_at <= %(now)s - %(window)s
+         ORDER BY failed_at LIMIT 10 FOR UPDATE SKIP LOCKED))
+INSERT INTO sign_in_failures (email_key, address, failed_at)
+VALUES (lower(%(email)s), %(address)s, %(now)s)"""
+
+# Start the session. Also forgets this account's failures from this address
+# (the owner's own typos; failures from elsewhere still count) and clears the
+# user's expired sessions, so neither table grows forever.
 CREATE_SESSION = """
-WITH expired AS (DELETE FROM sessions WHERE user_id = %(user)s AND expires_at < now())
+WITH expired AS (DELETE FROM sessions WHERE user_id = %(user)s AND expires_at < now()),
+forgiven AS (
+    DELETE FROM sign_in_failures
+     WHERE email_key = lower(%(email)s) AND address = %(address)s)
 INSERT INTO sessions (token_hash, user_id, expires_at)
 VALUES (%(hash)s, %(user)s, now() + make_interval(days => %(days)s))"""
 
@@ -174,25 +214,62 @@ END_SESSION = "DELETE FROM sessions WHERE token_hash = %s"
 SIGN_IN_FAILED = "That email and password do not match an account."
 
 
+def client_address() -> str:
+    """Who is asking, for throttling: the peer, or what TRUSTED_PROXIES say it is."""
+    return (request.remote_addr or "unknown")[:100].replace("\x00", "")
+
+
+def _email_as_typed(email: object) -> str:
+    """The email to look up; 400 when it cannot be one (empty, too long, control characters)."""
+    if isinstance(email, str):
+        email = email.strip()
+        if 0 < len(email) <= 254 and not any(
+                unicodedata.category(ch) in ("Cc", "Cs") for ch in email):
+            return email
+    raise invalid("email", "Enter your email address.")
+
+
 def sign_in(email: object, password: object) -> User:
-    """Check the credentials and start a new session; BookingError when they are wrong."""
-    if not isinstance(email, str) or not email.strip():
-        raise invalid("email", "Enter your email address.")
+    """Check the credentials and start a new session; BookingError when they are wrong
+    (401, the same for an unknown email and a wrong password) or when too many
+    sign-ins failed lately (429 with Retry-After)."""
+    from booking import now as app_now
+
+    email = _email_as_typed(email)
     if not isinstance(password, str) or not password:
         raise invalid("password", "Enter your password.")
+    config = current_app.config
+    most = config["SIGN_IN_MAX_FAILURES"]
+    now = app_now()
+    params = {"email": email, "address": client_address(), "now": now,
+              "window": timedelta(minutes=config["SIGN_IN_WINDOW_MINUTES"]),
+              "skip": max(most - 1, 0)}
     with db.connection() as conn:
-        row = conn.execute(USER_FOR_SIGN_IN, (email.strip(),)).fetchone()
+        row = conn.execute(SIGN_IN_CHECK, params).fetchone()
+    if most > 0 and row["throttled_until"] is not None:
+        wait = max(1, math.ceil((row["throttled_until"] - now).total_seconds()))
+        minutes = math.ceil(wait / 60)
+        raise BookingError("too_many_requests",
+                           f"Too many failed sign-ins. Please wait {minutes} "
+                           f"minute{'s' if minutes != 1 else ''} and try again.",
+                           retry_after=wait)
     # The password check is slow on purpose; no connection is held meanwhile.
-    if row is None or not row["password_hash"]:
+    password_hash = row.pop("password_hash")
+    if row["id"] is None or not password_hash:
         _spend_hash_time(password)
-        raise BookingError("unauthorized", SIGN_IN_FAILED, field="password")
-    if not check_password_hash(row.pop("password_hash"), password):
+        matches = False
+    else:
+        matches = check_password_hash(password_hash, password)
+    if not matches:
+        with db.connection() as conn:
+            conn.execute(RECORD_FAILURE, params)
         raise BookingError("unauthorized", SIGN_IN_FAILED, field="password")
     token = secrets.token_urlsafe(32)
     with db.connection() as conn:
-        conn.execute(CREATE_SESSION, {"hash": hash_token(token), "user": row["id"],
-                                      "days": current_app.config["SESSION_DAYS"]})
-    user = User(**row, session_token=token)
+        conn.execute(CREATE_SESSION, {**params, "hash": hash_token(token), "user": row["id"],
+                                      "days": config["SESSION_DAYS"]})
+    user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt")},
+                session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)
     return user

@@ -74,7 +74,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("METRICS_ALLOWED", "127.0.0.0/8,::1/128",
             "Addresses (comma-separated networks) that may read `/metrics`; others get 404."),
     Setting("SECURE_COOKIES", False,
-            "Mark cookies Secure (set it when the site is served over HTTPS).", _bool),
+            "Always mark cookies Secure. Unset, they are Secure on requests that came over "
+            "HTTPS (as seen through TRUSTED_PROXIES).", _bool),
+    Setting("TRUSTED_PROXIES", 0,
+            "How many reverse proxies stand in front of the app; their `X-Forwarded-For` "
+            "and `X-Forwarded-Proto` are believed (werkzeug's ProxyFix). 0: those headers "
+            "are ignored.", int),
+    Setting("SIGN_IN_MAX_FAILURES", 5,
+            "Failed sign-ins for one email, or from one address, after which signing in "
+            "is refused (429) until the oldest leaves the window.", int),
+    Setting("SIGN_IN_WINDOW_MINUTES", 15, "The window in which failed sign-ins count.", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -27,6 +27,7 @@ from typing import Iterator
 
 import psycopg
 from flask import current_app
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -103,9 +104,34 @@ class CountingConnection(psycopg.Connection):
 _open_lock = threading.Lock()
 
 
+# While the database is away, the pool retries each lost connection with a
+# doubling delay (1, 2, 4, 8 s ...) until it gives up after this many seconds;
+# the next request that finds no connection starts a new attempt at once.
+# Short, so the delay never grows long: after an outage of any length the
+# next attempt is at most a second or two away, and the workers serve again
+# within seconds of the database coming back (tests/faults). With psycopg's
+# usual 5 minutes, a 15-second outage left workers answering 503 for another
+# 10 seconds.
+RECONNECT_TIMEOUT = 2.0
+
+# Seconds to establish a connection: a server that does not answer at all
+# (a host gone from the network) must not tie up the pool's workers for
+# libpq's default of minutes. A connect_timeout in DATABASE_URL wins.
+CONNECT_TIMEOUT = 3
+
+
 def make_pool(config: dict) -> ConnectionPool:
     """Build (not open) the pool for this process."""
     options = f"-c statement_timeout={int(config['STATEMENT_TIMEOUT_MS'])} -c TimeZone=UTC"
+    kwargs = {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "cursor_factory": CountingCursor,
+        "options": options,
+        "application_name": "booking",
+    }
+    if "connect_timeout" not in conninfo_to_dict(config["DATABASE_URL"]):
+        kwargs["connect_timeout"] = CONNECT_TIMEOUT
     return ConnectionPool(
         config["DATABASE_URL"],
         open=False,
@@ -114,17 +140,14 @@ def make_pool(config: dict) -> ConnectionPool:
         max_size=config["POOL_MAX_SIZE"],
         timeout=config["POOL_TIMEOUT"],
         max_waiting=config["POOL_MAX_WAITING"],
+        # An empty query on borrow for a connection that sat idle (see
+        # _check_if_idle): one broken by a database restart is replaced here
+        # instead of failing the request.
         check=_check_if_idle(config["POOL_CHECK_IDLE_SECONDS"]),
         configure=_prepare_after(config["DB_PREPARE_THRESHOLD"]),
         reset=_note_return,
-        reconnect_timeout=30,
-        kwargs={
-            "autocommit": True,
-            "row_factory": dict_row,
-            "cursor_factory": CountingCursor,
-            "options": options,
-            "application_name": "booking",
-        },
+        reconnect_timeout=RECONNECT_TIMEOUT,
+        kwargs=kwargs,
         name="booking",
     )
 
@@ -174,9 +197,13 @@ def pool() -> ConnectionPool:
 
 
 @contextmanager
-def connection() -> Iterator[CountingConnection]:
-    """Borrow a connection; it goes back to the pool when the block ends."""
-    with pool().connection() as conn:
+def connection(timeout: float | None = None) -> Iterator[CountingConnection]:
+    """Borrow a connection; it goes back to the pool when the block ends.
+
+    Waits at most `timeout` seconds (POOL_TIMEOUT when None) for one, then
+    raises PoolTimeout, which the app answers with a 503.
+    """
+    with pool().connection(timeout=timeout) as conn:
         yield conn
 
 

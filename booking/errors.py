@@ -47,6 +47,7 @@ STATUS = {
     "not_whole_minutes": 422,
     "nonexistent_time": 422,
     "invalid_recurrence": 422,
+    "idempotency_mismatch": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,
@@ -57,7 +58,8 @@ class BookingError(Exception):
     """Something the client asked for cannot be done; says what and why."""
 
     def __init__(self, code: str, message: str, *, field: str | None = None,
-                 status: int | None = None, details: dict[str, Any] | None = None):
+                 status: int | None = None, details: dict[str, Any] | None = None,
+                 retry_after: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -65,6 +67,14 @@ class BookingError(Exception):
         self.details = dict(details or {})
         if field is not None:
             self.details.setdefault("field", field)
+        # Seconds until asking again may succeed (429, 503): the Retry-After header.
+        self.retry_after = retry_after if retry_after is not None else (
+            1 if self.status == 503 else None)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers that belong with this error (pages add them to their own response)."""
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
     @property
     def field(self) -> str | None:
@@ -80,6 +90,11 @@ def invalid(field: str, message: str) -> BookingError:
 
 def not_found(what: str = "That") -> BookingError:
     return BookingError("not_found", f"{what} does not exist.")
+
+
+def unavailable() -> BookingError:
+    return BookingError("unavailable", "The service is busy or the database is unreachable; "
+                        "please try again in a moment.")
 
 
 # Constraint name -> (code, field, message): a database refusal caused by the
@@ -98,19 +113,35 @@ CONSTRAINTS = {
 }
 
 
+# SQLSTATEs that say "the database cannot serve right now", not "the input is
+# wrong": they become a 503 with Retry-After. Classes 08 (connection lost or
+# refused), 53 (out of connections, memory, disk), 57 (shut down, restarting,
+# cancelled by statement_timeout), 58 (system error); 25006 (read-only: a
+# standby, e.g. during a fail-over); 40001/40P01 (serialization failure,
+# deadlock: worth retrying). psycopg files most of these under
+# OperationalError, but not all (25006 is an InternalError), and an error
+# raised by the client itself (connection lost mid-query) has no SQLSTATE.
+UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+UNAVAILABLE_STATES = frozenset({"25006", "40001", "40P01"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database is away or overloaded (answer 503, never 500)."""
+    if isinstance(exc, (PoolTimeout, TooManyRequests, psycopg.OperationalError)):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return state[:2] in UNAVAILABLE_CLASSES or state in UNAVAILABLE_STATES
+
+
 def from_database(exc: psycopg.Error) -> BookingError | None:
     """The BookingError for a database error caused by input, or None."""
     name = getattr(exc.diag, "constraint_name", None)
     if name in CONSTRAINTS:
         code, field, message = CONSTRAINTS[name]
         return BookingError(code, message, field=field)
-    if isinstance(exc, (psycopg.errors.NumericValueOutOfRange,
-                        psycopg.errors.InvalidDatetimeFormat,
-                        psycopg.errors.DatetimeFieldOverflow,
-                        psycopg.errors.InvalidTextRepresentation,
-                        psycopg.errors.StringDataRightTruncation,
-                        psycopg.errors.CharacterNotInRepertoire,
-                        psycopg.errors.UntranslatableCharacter)):
+    # Class 22, data exception: a value out of range or malformed. psycopg
+    # raises a DataError of its own, without SQLSTATE, for text holding NUL.
+    if isinstance(exc, psycopg.DataError):
         return BookingError("invalid", "A value is out of range or malformed.")
     return None
 
@@ -123,14 +154,16 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def render(err: BookingError) -> Response:
-    if wants_json():
+def render(err: BookingError, as_json: bool | None = None) -> Response:
+    """The error as JSON or as a page (`as_json` None: as the client prefers)."""
+    if as_json is None:
+        as_json = wants_json()
+    if as_json:
         response = jsonify(err.to_dict())
     else:
         response = Response(render_template("error.html", error=err), mimetype="text/html")
     response.status_code = err.status
-    if err.status == 503:
-        response.headers["Retry-After"] = "1"
+    response.headers.update(err.headers)
     return response
 
 
@@ -150,6 +183,9 @@ def register(app: Flask) -> None:
         message = exc.description or exc.name
         if exc.code == 404:
             message = "There is nothing at this address."
+        elif exc.code == 413:
+            limit = app.config["MAX_CONTENT_LENGTH"] // 1024
+            message = f"The request is too large: at most {limit} KB."
         err = BookingError(code, message, status=exc.code)
         response = render(err)
         if exc.code == 405 and exc.response is None:
@@ -160,17 +196,18 @@ def register(app: Flask) -> None:
     @app.errorhandler(TooManyRequests)
     @app.errorhandler(psycopg.OperationalError)
     def _unavailable(exc: Exception):
-        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        log.warning("database unavailable: %s: %s", type(exc).__name__,
+                    str(exc).strip().replace("\n", " "))
         if isinstance(exc, (PoolTimeout, TooManyRequests)):
             metrics.POOL_TIMEOUTS.inc()
         from booking import auth  # here: auth itself raises BookingError
         auth.give_up_on_user()
-        return render(BookingError("unavailable",
-                                   "The service is busy or the database is unreachable; "
-                                   "please try again in a moment."))
+        return render(unavailable())
 
     @app.errorhandler(psycopg.Error)
     def _database_error(exc: psycopg.Error):
+        if is_unavailable(exc):
+            return _unavailable(exc)
         err = from_database(exc)
         return render(err) if err is not None else _unexpected(exc)
 

@@ -7,6 +7,11 @@
 - Bodies over GZIP_MIN_BYTES go out gzipped to clients that accept it. The
   ETag is the identity body's, made weak for the gzipped one (as nginx does),
   so a 304 is decided before anything is compressed.
+- Every response, errors and 304s included, carries the security headers below.
+- Behind TRUSTED_PROXIES reverse proxies, the client's address and scheme come
+  from their X-Forwarded-For and X-Forwarded-Proto (and only then: anyone can
+  send those headers). Session cookies are Secure whenever the request came
+  over HTTPS, and always with SECURE_COOKIES.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import gzip
 import logging
 import time
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from booking import db, metrics
+from booking.health import PROBE_PATHS
 
 log = logging.getLogger("booking.request")
 
@@ -69,10 +77,13 @@ def _finish(response: Response) -> Response:
     metrics.observe(request.url_rule.rule if request.url_rule else "unmatched",
                     response.status_code, elapsed_ms / 1000, sql.statements)
     slow = elapsed_ms > current_app.config["SLOW_REQUEST_MS"]
+    level = logging.WARNING if slow else logging.INFO
+    if request.path in PROBE_PATHS and response.status_code == 200 and not slow:
+        level = logging.DEBUG  # probes every few seconds would drown the log
     # A URL that is itself a credential is logged by its pattern only.
     path = (request.url_rule.rule if request.endpoint in SECRET_URL_ENDPOINTS
             else request.full_path.rstrip("?"))
-    log.log(logging.WARNING if slow else logging.INFO,
+    log.log(level,
             "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, path,
             response.status_code, elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
     return response
@@ -98,6 +109,19 @@ def _gzip(response: Response) -> None:
         response.set_etag(etag, weak=True)
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure on every HTTPS request."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_start)
     app.after_request(_finish)
+    app.session_interface = SessionInterface()
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies > 0:
+        # Believe the last `proxies` entries of X-Forwarded-For and -Proto:
+        # those our own proxies added. Earlier ones could come from anyone.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -24,7 +24,10 @@ def json_body() -> dict[str, Any]:
     if not request.is_json:
         raise BookingError("invalid", "Send a JSON body with Content-Type: application/json.",
                            field="body")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)   # None when malformed
+    except RecursionError:   # "[[[[..." nested thousands deep: Python's parser gives up
+        raise invalid("body", "The JSON body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise invalid("body", "The body must be a JSON object.")
     return data

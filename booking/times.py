@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from booking.errors import invalid
 
@@ -21,15 +21,38 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
+@lru_cache(maxsize=1)
+def _iana_names() -> frozenset[str]:
+    """The IANA zone names known here. Not every file a ZoneInfo can load: not
+    "localtime" (whatever the machine is set to, which PostgreSQL may not know
+    or may take differently), nor the "posix/" and "right/" copies."""
+    return frozenset(available_timezones() - {"localtime"})
+
+
+def zone(name: object) -> ZoneInfo:
+    """The ZoneInfo for an IANA name; ValueError for anything else (a list too)."""
+    if not isinstance(name, str) or name not in _iana_names():
+        raise ValueError(f"not a time zone: {name!r}")
+    return _zone(name)
+
+
 @lru_cache(maxsize=1024)
-def zone(name: str) -> ZoneInfo:
-    """The ZoneInfo for an IANA name; ValueError when there is none."""
-    if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")):
-        raise ValueError(name)
+def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(name) from None
+        raise ValueError(f"not a time zone: {name!r}") from None
+
+
+# Dates a client may name. Far narrower than what Python can represent, so
+# moving a time to another zone, or a day to the next, never overflows
+# (9999-12-31T23:00-05:00 in Berlin would be in the year 10000).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def _in_range(day: date, field: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise invalid(field, f"{field} must be between {FIRST_DAY.year} and {LAST_DAY.year}.")
 
 
 def parse_datetime(value: object, field: str) -> datetime:
@@ -41,9 +64,11 @@ def parse_datetime(value: object, field: str) -> datetime:
     if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise invalid(field, f"{field} is not a real date and time.") from None
+    _in_range(moment.date(), field)
+    return moment
 
 
 def localize(moment: datetime, tz: ZoneInfo, field: str) -> datetime:
@@ -66,9 +91,32 @@ def parse_date(value: object, field: str = "date") -> date:
     if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
         raise invalid(field, f"{field} must be a date like 2026-05-04.")
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise invalid(field, f"{field} is not a real date.") from None
+    _in_range(day, field)
+    return day
+
+
+def date_range(start: object, end: object = None, *, most_days: int = 31,
+               fields: tuple[str, str] = ("from", "to")) -> tuple[date, date]:
+    """Two room-local days, the first and the last included: ("2027-03-01",
+    "2027-03-31") is 31 days. Without `end`, the one day `start`. Refuses (400,
+    naming the field) a last day before the first, and more than `most_days`
+    days, so no list a client can ask for grows without bound.
+    """
+    def day(value: object, field: str) -> date:
+        is_day = isinstance(value, date) and not isinstance(value, datetime)
+        return value if is_day else parse_date(value, field)  # type: ignore[return-value]
+
+    first_field, last_field = fields
+    first = day(start, first_field)
+    last = first if end is None or end == "" else day(end, last_field)
+    if last < first:
+        raise invalid(last_field, f"{last_field} must not be before {first_field}.")
+    if (last - first).days + 1 > most_days:
+        raise invalid(last_field, f"At most {most_days} days at a time.")
+    return first, last
 
 
 def parse_hm(value: object, field: str) -> time:

@@ -72,6 +72,8 @@ API_CASES = [
     ("admin", "PATCH", "/api/rooms/{room}", {"capacity": 3}, 200, 2),
     ("admin", "PATCH", "/api/rooms/{room}", {"capacity": -3}, 400, 1),
     ("anonymous", "GET", "/api/rooms", None, 401, 0),
+    ("anonymous", "GET", "/healthz", None, 200, 0),
+    ("anonymous", "GET", "/readyz", None, 200, 1),
     # recurrence, availability, feeds
     ("alice", "POST", "/api/bookings", {"room_id": "{room}", "title": "x", "recurrence": "FREQ=DAILY",
                                         "start_time": f"{DAY}T16:00", "end_time": f"{DAY}T17:00"}, 201, 3),
@@ -114,6 +116,12 @@ API_CASES = [
     ("anonymous", "GET", FREE, None, 401, 0),
     ("anonymous", "POST", "/api/bookings/auto", AUTO, 401, 0),
     ("anonymous", "POST", "/api/availability", {"checks": []}, 401, 0),
+    # the audit log
+    ("admin", "GET", "/api/audit", None, 200, 2),
+    ("admin", "GET", "/api/audit?user={mine}&room={room}&from=2026-01-01&to=2026-01-31&limit=5",
+     None, 200, 2),
+    ("admin", "GET", "/api/audit?from=2027-03-01&to=2027-05-01", None, 400, 1),
+    ("alice", "GET", "/api/audit", None, 403, 1),
 ]
 
 PAGE_CASES = [
@@ -139,6 +147,8 @@ PAGE_CASES = [
                                             "opens": "09:00", "closes": "17:00"}, 302, 2),
     ("admin_page", "POST", "/admin/rooms", {"name": "", "capacity": "2", "timezone": "UTC"}, 400, 2),
     ("admin_page", "GET", "/admin/rooms/{room}", None, 200, 2),
+    ("admin_page", "GET", "/admin/audit", None, 200, 3),
+    ("admin_page", "GET", "/admin/audit?room={room}&from=2026-01-01", None, 200, 3),
     ("page", "GET", "/series/{series}", None, 200, 2),
     ("page", "POST", "/series/{series}/cancel", {}, 302, 2),
     ("page", "GET", "/rooms/{room}/availability", None, 200, 2),
@@ -227,3 +237,35 @@ def test_a_request_that_fails_inside_a_borrow_gives_the_connection_back(app, api
         assert r.get_json()["error"]["code"] == "internal"
     assert all_connections_idle(app.extensions["booking.pool"])
     assert api.get("/api/me").status_code == 200
+
+
+# A booking with an Idempotency-Key: the key is claimed, kept or replayed
+# inside the statement that books, so it costs nothing extra.
+KEYED_CASES = [
+    ("/api/bookings", {"room_id": "{room}", "title": "x", **SLOT}),
+    ("/api/bookings", {"room_id": "{room}", "title": "x", "recurrence": "FREQ=DAILY;COUNT=2",
+                       "start_time": f"{DAY}T16:00", "end_time": f"{DAY}T17:00"}),
+    ("/api/bookings/auto", AUTO),
+]
+
+
+@pytest.mark.parametrize("url, body", KEYED_CASES)
+def test_statements_per_request_with_an_idempotency_key(world, app, url, body):
+    body = _fill(body, world)
+    api = world["alice"]
+    headers = {**api.headers, "Idempotency-Key": "budget"}
+    first = api.client.post(url, json=body, headers=headers)
+    replay = api.client.post(url, json=body, headers=headers)
+    mismatch = api.client.post(url, json={**body, "title": "y"}, headers=headers)
+    assert (first.status_code, replay.status_code, mismatch.status_code) == (201, 201, 422)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert max(statements(r) for r in (first, replay, mismatch)) <= 3
+
+
+def test_statements_per_request_for_a_keyed_booking_form(world, app):
+    page = world["page"]
+    form = {"room_id": world["room"], "title": "x", "date": DAY, "start": "10:00",
+            "end": "11:00", "idempotency_key": "form-budget"}
+    for _ in range(2):
+        r = page.post("/bookings/new", data=form)
+        assert r.status_code == 302 and statements(r) <= 3

@@ -171,3 +171,23 @@ def test_suggestions_and_auto_book_use_the_index(big_db):
                         {**busy, "rooms": taken, "user": 1, "title": "x"})
     assert text.count("Insert on bookings") == len(taken) and "WITH fit AS" in text
     assert "Seq Scan on bookings" not in text, text
+
+
+def test_the_audit_log_reads_use_the_indexes(big_db):
+    """The bulk load above wrote an audit entry per booking (sql/007)."""
+    from booking.audit import service as audit
+
+    newest = {"after_at": datetime(9999, 12, 31, tzinfo=UTC), "after_id": 2**63 - 1,
+              "limit": 51}
+    for used, params, index in (
+            ([], {}, "audit_log_at"),
+            (["room"], {"room": 7}, "audit_log_room"),
+            # actor OR owner: a BitmapOr of audit_log_actor and audit_log_user,
+            # or (a busy user) audit_log_at read backward until the page is full
+            (["user"], {"user": 5}, "Index"),
+            (["since", "until"], {"since": NOW, "until": NOW + timedelta(days=31)},
+             "audit_log_at")):
+        sql = audit.LIST_SQL.format(filters="".join(audit.FILTERS[f] + " AND " for f in used))
+        text = plan(big_db, sql, {**newest, **params})
+        assert "Seq Scan on audit_log" not in text, text
+        assert index in text, text

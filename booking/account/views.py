@@ -36,7 +36,8 @@ def login_submit():
         auth.sign_in(email, request.form.get("password", ""))
     except BookingError as err:
         return render_template("account/login.html", email=email,
-                               next=request.form.get("next", ""), error=err), err.status
+                               next=request.form.get("next", ""), error=err), err.status, \
+            err.headers
     return redirect(_safe_next(request.form.get("next")))
 
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
-from booking import inputs, now
+from booking import idempotency, inputs, now
 from booking.auth import login_required
 from booking.bookings import service
 
@@ -13,8 +13,9 @@ bp = Blueprint("bookings_api", __name__, url_prefix="/api")
 @bp.post("/bookings")
 @login_required
 def create():
-    made = service.create(current_user, inputs.json_body(), now())
-    response = jsonify(made)
+    key = idempotency.from_header()
+    made = service.create(current_user, inputs.json_body(), now(), key=key)
+    response = idempotency.mark(jsonify(made), key)
     response.status_code = 201
     response.headers["Location"] = (
         url_for("series_api.show", series_id=made["series"]["id"]) if "series" in made

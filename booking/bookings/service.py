@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from flask import current_app
 
-from booking import availability, db, inputs, pagination, rules
+from booking import availability, db, idempotency, inputs, pagination, rules
 from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
@@ -76,9 +76,14 @@ DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 
-def create(user: User, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def create(user: User, data: Mapping[str, Any], now: datetime,
+           key: idempotency.Key | None = None) -> dict[str, Any]:
     """Book a room: {"booking"}, or with `recurrence` a series: {"series", "bookings",
-    "skipped"}. BookingError (400, 404, 409, 422) otherwise."""
+    "skipped"}. BookingError (400, 404, 409, 422) otherwise.
+
+    With an idempotency `key`, a repeat of an earlier request that booked gets
+    that request's answer again (and key.replayed is set) instead of a booking.
+    """
     inputs.only(data, CREATE_FIELDS)
     room_id = inputs.integer(data.get("room_id"), "room_id")
     title = inputs.text(data.get("title"), "title", high=200)
@@ -88,7 +93,7 @@ def create(user: User, data: Mapping[str, Any], now: datetime) -> dict[str, Any]
     limits = rules.Limits.from_config(current_app.config)
     if data.get("recurrence") not in (None, ""):
         return series.create(user, room_id, title, start_raw, end_raw, data["recurrence"],
-                             skip_conflicts, now, limits)
+                             skip_conflicts, now, limits, key=key, request_data=data)
 
     with db.connection() as conn:
         room = conn.execute(ROOM_FOR_BOOKING_SQL, (room_id,)).fetchone()
@@ -100,7 +105,12 @@ def create(user: User, data: Mapping[str, Any], now: datetime) -> dict[str, Any]
         error = rules.first_error(room, start, end, now, limits)
         if error:
             raise error
-        rows = conn.execute(BOOK_SQL, (room_id, user.id, title, [start], [end])).fetchall()
+        if key is None:
+            rows = conn.execute(BOOK_SQL, (room_id, user.id, title, [start], [end])).fetchall()
+        else:
+            rows = idempotency.rows(idempotency.book_once(
+                conn, key, user.id, now, "book", data,
+                {"room": room_id, "title": title, "starts": [start], "ends": [end]}))
 
     for row in rows:
         if row["kind"] == "created":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from booking import now, recurrence
+from booking import idempotency, now, recurrence
 from booking.auth import login_required
 from booking.bookings import service
 from booking.errors import BookingError, invalid
@@ -27,9 +27,11 @@ def new():
 def create():
     form = request.form
     try:
-        made = service.create(current_user, _booking_from_form(form), now())
+        key = idempotency.from_form(form)
+        made = service.create(current_user, _booking_from_form(form), now(), key=key)
     except BookingError as err:
         return _form(form, err), err.status
+    # A second submit of the same form (key.replayed) lands on the same page.
     if "series" in made:
         count, skipped = len(made["bookings"]), len(made["skipped"])
         flash(f"Booked {count} occurrence{'s' if count != 1 else ''}"

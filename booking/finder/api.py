@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
-from booking import inputs, now
+from booking import idempotency, inputs, now
 from booking.auth import login_required
 from booking.finder import service
 
@@ -23,8 +23,9 @@ def free():
 @bp.post("/bookings/auto")
 @login_required
 def auto():
-    result = service.auto_assign(current_user, inputs.json_body(), now())
-    response = jsonify(result)
+    key = idempotency.from_header()
+    result = service.auto_assign(current_user, inputs.json_body(), now(), key=key)
+    response = idempotency.mark(jsonify(result), key)
     response.status_code = 201
     response.headers["Location"] = url_for("bookings_api.show",
                                            booking_id=result["booking"]["id"])

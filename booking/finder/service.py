@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 from flask import current_app
 
-from booking import db, inputs, rules
+from booking import db, idempotency, inputs, rules
 from booking.auth import User
 from booking.errors import BookingError, invalid
 from booking.rooms.service import ROOM_FIELDS, equipment_tags
@@ -257,7 +257,8 @@ def usual_timezone() -> str:
 # -- automatic assignment ----------------------------------------------------------------
 
 def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
-                only_room: int | None = None) -> dict[str, Any]:
+                only_room: int | None = None,
+                key: idempotency.Key | None = None) -> dict[str, Any]:
     """Book the best free room that fits: {"booking", "room"}, or BookingError.
 
     Race-free: the candidates go, best first, to auto_book(), which inserts
@@ -268,6 +269,10 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
 
     `only_room` books that room or none ("Book this" on the finder page); when
     it is no longer free the 409 `conflict` lists the rooms still free.
+
+    With an idempotency `key` the booking goes through book_once(), even when
+    no room is free now: the room a first request booked is no longer free,
+    and its repeat must get that first answer, not a 409.
     """
     inputs.only(data, AUTO_FIELDS)
     limits = rules.Limits.from_config(current_app.config)
@@ -279,14 +284,22 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     with db.connection() as conn:
         rooms = _bookable(conn.execute(FREE_SQL, params).fetchall(), need, now, limits)
         candidates = [r for r in rooms if only_room is None or r["id"] == only_room]
-        if not candidates:
+        if key is not None:
+            result = idempotency.book_once(
+                conn, key, user.id, now, "auto", {"data": data, "only_room": only_room},
+                {**params, "rooms": [r["id"] for r in candidates], "title": title,
+                 "room_json": {str(r["id"]): r for r in candidates}})
+            if key.replayed or result["room_id"] is not None:
+                return {"booking": result["booking"], "room": result["room"]}
+        elif not candidates:
             if only_room is not None:
                 raise _taken(only_room, rooms)
             row = conn.execute(SUGGEST_SQL, params).fetchone()
             raise no_room(need, _checked(row["suggestions"], need, now, limits))
-        result = conn.execute(AUTO_BOOK_SQL, {**params, "rooms": [r["id"] for r in candidates],
-                                              "user": user.id, "title": title}
-                              ).fetchone()["result"]
+        else:
+            result = conn.execute(AUTO_BOOK_SQL, {**params, "user": user.id, "title": title,
+                                                  "rooms": [r["id"] for r in candidates]}
+                                  ).fetchone()["result"]
 
     if result["room_id"] is None:
         if only_room is not None:

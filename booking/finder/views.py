@@ -13,7 +13,7 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from booking import inputs, now
+from booking import idempotency, inputs, now
 from booking.auth import login_required
 from booking.errors import BookingError
 from booking.finder import service
@@ -62,9 +62,11 @@ def book():
     form = _form(request.form)
     choice = request.form.get("room") or "best"
     try:
+        form["idempotency_key"] = request.form.get(idempotency.FORM_FIELD, "")
+        key = idempotency.from_form(request.form)
         data = {**_search(form, "attendees"), "title": form["title"]}
         only_room = None if choice == "best" else inputs.integer(choice, "room_id")
-        made = service.auto_assign(current_user, data, now(), only_room=only_room)
+        made = service.auto_assign(current_user, data, now(), only_room=only_room, key=key)
     except BookingError as err:
         return _page(form, error=err, result=_result_after(err, form)), err.status
     booking = made["booking"]

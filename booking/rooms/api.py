@@ -1,6 +1,7 @@
 """JSON twins of the rooms pages: /api/rooms..."""
 
 from flask import Blueprint, jsonify, request, url_for
+from flask_login import current_user
 
 from booking import inputs, now
 from booking.auth import admin_required, login_required
@@ -21,7 +22,7 @@ def overview():
 @bp.post("/rooms")
 @admin_required
 def create():
-    room = service.create(inputs.json_body())
+    room = service.create(inputs.json_body(), actor=current_user.id)
     response = jsonify(room=room)
     response.status_code = 201
     response.headers["Location"] = url_for("rooms_api.show", room_id=room["id"])
@@ -37,7 +38,7 @@ def show(room_id: int):
 @bp.patch("/rooms/<id:room_id>")
 @admin_required
 def update(room_id: int):
-    return jsonify(room=service.update(room_id, inputs.json_body()))
+    return jsonify(room=service.update(room_id, inputs.json_body(), actor=current_user.id))
 
 
 @bp.get("/rooms/<id:room_id>/bookings")

@@ -206,24 +206,32 @@ def get(room_id: int) -> dict[str, Any]:
 ROOM_COLUMNS = ("name", "building", "floor", "capacity", "equipment", "timezone",
                 "opens", "closes", "active")
 
+# Both name the admin for the audit log (sql/007) in the same statement:
+# set_config(..., true) lasts until this statement's transaction ends, and the
+# audit trigger fires after the row is written.
+ACTOR = "(SELECT set_config('booking.actor', coalesce(%(actor)s::text, ''), true)) AS actor"
+
 CREATE_SQL = f"""
 INSERT INTO rooms AS r (name, building, floor, capacity, equipment, timezone, opens, closes, active)
-VALUES (%(name)s, %(building)s, %(floor)s, %(capacity)s, %(equipment)s, %(timezone)s,
-        %(opens)s, %(closes)s, %(active)s)
+SELECT %(name)s::text, %(building)s::text, %(floor)s::integer, %(capacity)s::integer,
+       %(equipment)s::text[], %(timezone)s::text, %(opens)s::time, %(closes)s::time,
+       %(active)s::boolean
+  FROM {ACTOR}
 RETURNING {ROOM_FIELDS}"""
 
 
-def create(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A new room from `data` (validated here); BookingError on bad input."""
+def create(data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
+    """A new room from `data` (validated here); BookingError on bad input.
+    `actor`: the admin, for the audit log."""
     config = current_app.config
     values = clean_room(data, partial=False, defaults={
         "building": "", "floor": 0, "equipment": [], "active": True,
         "opens": config["DEFAULT_OPENS"], "closes": config["DEFAULT_CLOSES"]})
     with _refusals_as_input_errors(), db.connection() as conn:
-        return conn.execute(CREATE_SQL, values).fetchone()
+        return conn.execute(CREATE_SQL, {**values, "actor": actor}).fetchone()
 
 
-def update(room_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
+def update(room_id: int, data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
     """Change the given fields of a room; the others stay as they are."""
     values = clean_room(data, partial=True)
     if not values:
@@ -231,9 +239,9 @@ def update(room_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     # Column names come from ROOM_COLUMNS, never from the client.
     assignments = ", ".join(f"{column} = %({column})s" for column in values)
     sql = (f"UPDATE rooms AS r SET {assignments}, updated_at = now() "
-           f"WHERE r.id = %(id)s RETURNING {ROOM_FIELDS}")
+           f"FROM {ACTOR} WHERE r.id = %(id)s RETURNING {ROOM_FIELDS}")
     with _refusals_as_input_errors(), db.connection() as conn:
-        row = conn.execute(sql, {**values, "id": room_id}).fetchone()
+        row = conn.execute(sql, {**values, "id": room_id, "actor": actor}).fetchone()
     if row is None:
         raise not_found("That room")
     return row

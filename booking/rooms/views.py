@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from booking import now
 from booking.auth import admin_required, login_required
@@ -96,7 +97,7 @@ def admin():
 def admin_create():
     form = _room_form()
     try:
-        room = service.create(form)
+        room = service.create(form, actor=current_user.id)
     except BookingError as err:
         return render_template("rooms/admin.html",
                                rooms=service.all_rooms(),
@@ -118,7 +119,7 @@ def admin_edit(room_id: int):
 @admin_required
 def admin_update(room_id: int):
     try:
-        room = service.update(room_id, _room_form())
+        room = service.update(room_id, _room_form(), actor=current_user.id)
     except BookingError as err:
         if err.status == 404:
             raise

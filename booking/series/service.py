@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from booking import availability, db, inputs, pagination, recurrence, rules
+from booking import availability, db, idempotency, inputs, pagination, recurrence, rules
 from booking.auth import User
 from booking.errors import BookingError, not_found
 from booking.rooms.service import ROOM_FIELDS
@@ -46,8 +46,9 @@ SELECT series_json(s) AS series, r.name AS room_name, u.name AS user_name,
 
 # One statement: who may is decided inside, so a refused cancel changes nothing.
 CANCEL_SQL = """
-WITH target AS (
-    SELECT s.id, s.user_id FROM series s WHERE s.id = %(id)s),
+WITH target AS (  -- names the actor for the audit log (sql/007)
+    SELECT s.id, s.user_id, set_config('booking.actor', %(actor)s::text, true)
+      FROM series s WHERE s.id = %(id)s),
 allowed AS (
     SELECT t.id FROM target t WHERE t.user_id = %(actor)s OR %(admin)s),
 series_done AS (
@@ -93,7 +94,8 @@ def horizon(now: datetime, limits: rules.Limits) -> datetime:
 
 def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: datetime,
            rule_text: Any, skip_conflicts: bool, now: datetime,
-           limits: rules.Limits) -> dict[str, Any]:
+           limits: rules.Limits, key: idempotency.Key | None = None,
+           request_data: Any = None) -> dict[str, Any]:
     """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError."""
     until = horizon(now, limits)
     with db.connection() as conn:
@@ -108,11 +110,15 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
         found = recurrence.occurrences(rule, first_local, length, tz, until)
         _refuse_rule_breaks(room, found, now, limits)
-        rows = conn.execute(BOOK_SERIES_SQL, {
-            "room": room_id, "user": user.id, "title": title, "rrule": rule.text,
-            "tz": tz.key, "first": start, "minutes": _minutes(start, end), "horizon": until,
-            "starts": [o.start for o in found], "ends": [o.end for o in found],
-            "skip": skip_conflicts}).fetchall()
+        args = {"room": room_id, "user": user.id, "title": title, "rrule": rule.text,
+                "tz": tz.key, "first": start, "minutes": _minutes(start, end),
+                "horizon": until, "starts": [o.start for o in found],
+                "ends": [o.end for o in found], "skip": skip_conflicts}
+        if key is None:
+            rows = conn.execute(BOOK_SERIES_SQL, args).fetchall()
+        else:
+            rows = idempotency.rows(idempotency.book_once(
+                conn, key, user.id, now, "series", request_data, args))
 
     series = next((r["data"] for r in rows if r["kind"] == "series"), None)
     if series is None:

@@ -1,0 +1,276 @@
+"""Who may do what: every route of the app (pages and API) for everyone who
+might ask: a stranger, the owner of the thing, another staff member, an
+administrator, and someone holding a revoked token.
+
+MATRIX below is the contract, one row per route. The test enumerates the
+app's url_map, so a route without a row fails with the row to add. Staff see
+every room's schedule and who booked; only the owner or an admin cancels;
+only an admin manages rooms.
+
+Pages are asked by a browser (session cookie, CSRF token in forms), the API
+by bearer token. The stranger and the revoked token ask pages with a valid
+CSRF token too, so it is the sign-in check that turns them away.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+import psycopg
+import pytest
+
+from booking import create_app, db
+from booking.auth import hash_token
+from conftest import NOW, PASSWORD, UTC, Browser, Factory
+from routemap import RULE_VARIABLE, app_routes, url_for_rule
+
+ROLES = ("anonymous", "owner", "other", "admin", "revoked")
+
+# Not a status: a redirect to the sign-in page (302 with Location /login?next=...).
+LOGIN = "login"
+
+
+@dataclass(frozen=True)
+class Row:
+    """What each role gets, in ROLES order, and what to send.
+
+    The URL is the route's rule with its variables taken from the world
+    fixture (`<id:room_id>` -> world["room_id"]); `query` is appended;
+    `body(world)` is the form (pages) or JSON (API) of a write.
+    """
+    anonymous: int | str
+    owner: int | str
+    other: int | str
+    admin: int | str
+    revoked: int | str
+    query: str = ""
+    body: Callable[[dict], dict] | None = None
+
+    def expected(self, role: str) -> int | str:
+        return getattr(self, role)
+
+
+DAY = "2027-03-02"
+FIND = f"date={DAY}&start=14:00&end=15:00&timezone=Europe/Berlin&attendees=2"
+FIND_FORM = {"date": DAY, "start": "14:00", "end": "15:00", "timezone": "Europe/Berlin",
+             "attendees": "2", "title": "Matrix"}
+
+
+def room_form(world):
+    return {"name": f"Matrix room {world['n']}", "building": "B", "floor": "1", "capacity": "4",
+            "equipment": "", "timezone": "UTC", "opens": "09:00", "closes": "17:00",
+            "active": "on"}
+
+
+MATRIX: dict[tuple[str, str], Row] = {
+    # -- probes and assets: open to all ---------------------------------------------------
+    ("GET", "/healthz"): Row(200, 200, 200, 200, 200),
+    ("GET", "/readyz"): Row(200, 200, 200, 200, 200),
+    ("GET", "/static/<path:filename>"): Row(200, 200, 200, 200, 200),
+    # -- signing in and out ---------------------------------------------------------------
+    ("GET", "/login"): Row(200, 302, 302, 302, 200),
+    ("POST", "/login"): Row(302, 302, 302, 302, 302,
+                            body=lambda w: {"email": "alice@example.com", "password": PASSWORD}),
+    ("POST", "/logout"): Row(302, 302, 302, 302, 302),
+    # -- pages: staff see every room and every booking, and who booked ----------------------
+    ("GET", "/"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("GET", "/rooms/<id:room_id>"): Row(LOGIN, 200, 200, 200, LOGIN, query=f"?date={DAY}"),
+    ("GET", "/bookings/new"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("POST", "/bookings/new"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {
+        "room_id": w["room_id"], "title": "Matrix", "date": DAY, "start": "15:00",
+        "end": "16:00"}),
+    ("GET", "/bookings/mine"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("GET", "/bookings/<id:booking_id>"): Row(LOGIN, 200, 200, 200, LOGIN),
+    # only the owner or an admin cancels
+    ("POST", "/bookings/<id:booking_id>/cancel"): Row(LOGIN, 302, 403, 302, LOGIN),
+    ("GET", "/account"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("POST", "/account/tokens"): Row(LOGIN, 201, 201, 201, LOGIN,
+                                     body=lambda w: {"name": "matrix"}),
+    # a token is its owner's alone: to anyone else it does not exist
+    ("POST", "/account/tokens/<id:token_id>/revoke"): Row(LOGIN, 302, 404, 404, LOGIN),
+    # only an admin manages rooms
+    ("GET", "/admin/rooms"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/rooms"): Row(LOGIN, 403, 403, 302, LOGIN, body=room_form),
+    ("GET", "/admin/rooms/<id:room_id>"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/rooms/<id:room_id>"): Row(LOGIN, 403, 403, 302, LOGIN, body=room_form),
+    # only an admin reads the audit log
+    ("GET", "/admin/audit"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("GET", "/api/audit"): Row(401, 403, 403, 200, 401, query="?user={room_id}&limit=5"),
+    # -- the JSON API -------------------------------------------------------------------------
+    ("GET", "/api/rooms"): Row(401, 200, 200, 200, 401),
+    ("POST", "/api/rooms"): Row(401, 403, 403, 201, 401, body=lambda w: {
+        "name": f"Matrix room {w['n']}", "capacity": 4, "timezone": "UTC"}),
+    ("GET", "/api/rooms/<id:room_id>"): Row(401, 200, 200, 200, 401),
+    ("PATCH", "/api/rooms/<id:room_id>"): Row(401, 403, 403, 200, 401,
+                                              body=lambda w: {"capacity": 8}),
+    ("GET", "/api/rooms/<id:room_id>/bookings"): Row(401, 200, 200, 200, 401,
+                                                     query=f"?date={DAY}"),
+    ("POST", "/api/bookings"): Row(401, 201, 201, 201, 401, body=lambda w: {
+        "room_id": w["room_id"], "title": "Matrix", "start_time": f"{DAY}T15:00",
+        "end_time": f"{DAY}T16:00"}),
+    ("GET", "/api/bookings"): Row(401, 200, 200, 200, 401, query="?ids={booking_id}"),
+    ("GET", "/api/bookings/mine"): Row(401, 200, 200, 200, 401),
+    ("GET", "/api/bookings/<id:booking_id>"): Row(401, 200, 200, 200, 401),
+    ("DELETE", "/api/bookings/<id:booking_id>"): Row(401, 200, 403, 200, 401),
+    ("GET", "/api/me"): Row(401, 200, 200, 200, 401),
+    ("GET", "/api/tokens"): Row(401, 200, 200, 200, 401),
+    # -- repeating bookings: staff see a series, only its owner or an admin cancels -----------
+    ("GET", "/series/<id:series_id>"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("POST", "/series/<id:series_id>/cancel"): Row(LOGIN, 302, 403, 302, LOGIN),
+    ("GET", "/api/series/<id:series_id>"): Row(401, 200, 200, 200, 401),
+    ("DELETE", "/api/series/<id:series_id>"): Row(401, 200, 403, 200, 401),
+    # -- free time, the finder, automatic assignment ---------------------------------------------
+    ("GET", "/rooms/<id:room_id>/availability"): Row(LOGIN, 200, 200, 200, LOGIN,
+                                                     query=f"?start={DAY}"),
+    ("GET", "/api/rooms/<id:room_id>/availability"): Row(401, 200, 200, 200, 401,
+                                                         query=f"?start={DAY}"),
+    ("GET", "/find"): Row(LOGIN, 200, 200, 200, LOGIN, query=f"?{FIND}"),
+    ("POST", "/find"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {
+        **FIND_FORM, "room": w["room_id"]}),
+    ("GET", "/api/rooms/free"): Row(401, 200, 200, 200, 401, query=(
+        f"?start_time={DAY}T14:00&end_time={DAY}T15:00&timezone=Europe/Berlin")),
+    ("POST", "/api/bookings/auto"): Row(401, 201, 201, 201, 401, body=lambda w: {
+        "title": "Matrix", "start_time": f"{DAY}T14:00", "end_time": f"{DAY}T15:00",
+        "timezone": "Europe/Berlin", "attendees": 2}),
+    ("POST", "/api/availability"): Row(401, 200, 200, 200, 401, body=lambda w: {"checks": [
+        {"room_id": w["room_id"], "start_time": f"{DAY}T14:00", "end_time": f"{DAY}T15:00"}]}),
+    # -- calendar feeds: a room's for staff; the personal one's URL is its own key -----------
+    ("GET", "/rooms/<id:room_id>/calendar.ics"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("GET", "/calendar/<token>.ics"): Row(200, 200, 200, 200, 200),
+    ("POST", "/account/calendar"): Row(LOGIN, 302, 302, 302, LOGIN),
+    ("POST", "/api/me/calendar"): Row(401, 200, 200, 200, 401),
+    ("POST", "/api/tokens"): Row(401, 201, 201, 201, 401, body=lambda w: {"name": "matrix"}),
+    ("DELETE", "/api/tokens/<id:token_id>"): Row(401, 200, 404, 404, 401),
+}
+
+
+ROUTES = app_routes()
+
+
+# One database and app for the whole matrix (a fresh database per case would
+# triple its run time); each case gets a room, booking and token of its own.
+
+@pytest.fixture(scope="module")
+def matrix_url(pg_cluster, template_url):
+    name = f"matrix_{os.getpid()}"
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE booking_template')
+    yield pg_cluster.url(name)
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def matrix_app(matrix_url, tmp_path_factory):
+    app = create_app({"DATABASE_URL": matrix_url, "SECRET_KEY": "test-secret",
+                      "VAR_DIR": str(tmp_path_factory.mktemp("matrix")),
+                      "POOL_MIN_SIZE": 1, "POOL_MAX_SIZE": 4})
+    app.config["TESTING"] = True
+    app.extensions["booking.clock"] = lambda: NOW
+    yield app
+    app.extensions["booking.pool"].close()
+
+
+@pytest.fixture(scope="module")
+def people(matrix_url):
+    """Alice (the owner), Bob (other staff), Ada (admin), their tokens, and a
+    token of Alice's that she revoked."""
+    with db.connect(matrix_url) as conn:
+        make = Factory(conn)
+        users = {"owner": make.user("Alice"), "other": make.user("Bob"),
+                 "admin": make.user("Ada", role="admin", email="admin@example.com")}
+        tokens = {role: make.token(user) for role, user in users.items()}
+        tokens["revoked"] = make.token(users["owner"])
+        conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = %s",
+                     (hash_token(tokens["revoked"]),))
+    return {"users": users, "tokens": tokens}
+
+
+_case = itertools.count()
+
+
+@pytest.fixture
+def world(matrix_app, matrix_url, people):
+    """This case's own room, Alice's booking and series in it, a spare token of
+    hers, and her personal calendar feed's key."""
+    n = next(_case)
+    with db.connect(matrix_url) as conn:
+        make = Factory(conn)
+        room = make.room(f"Room {n}", "Europe/Berlin")
+        booking = make.booking(room, people["users"]["owner"],
+                               datetime(2027, 3, 2, 9, tzinfo=UTC),
+                               datetime(2027, 3, 2, 10, tzinfo=UTC))
+        spare = make.token(people["users"]["owner"])
+        spare_id = conn.execute("SELECT id FROM api_tokens WHERE token_hash = %s",
+                                (hash_token(spare),)).fetchone()["id"]
+    alice = {"Authorization": f"Bearer {people['tokens']['owner']}"}
+    client = matrix_app.test_client()
+    series = client.post("/api/bookings", headers=alice, json={
+        "room_id": room["id"], "title": "Matrix series", "recurrence": "FREQ=DAILY;COUNT=2",
+        "start_time": f"{DAY}T12:00", "end_time": f"{DAY}T13:00"})
+    assert series.status_code == 201, series.get_json()
+    feed = client.get("/api/me", headers=alice).get_json()["calendar_url"]
+    return {"room_id": room["id"], "booking_id": booking["id"], "token_id": spare_id,
+            "series_id": series.get_json()["series"]["id"],
+            "token": feed.rsplit("/", 1)[1].removesuffix(".ics"),
+            "filename": "style.css", "n": n, **people}
+
+
+def _ask(app, world, role, method, url, body):
+    if url.startswith("/api/"):
+        headers = {} if role == "anonymous" else \
+            {"Authorization": f"Bearer {world['tokens'][role]}"}
+        return app.test_client().open(url, method=method, json=body, headers=headers)
+    browser = Browser(app.test_client())
+    headers = {}
+    if role in ("anonymous", "revoked"):
+        browser.get("/login")  # a stranger can get a CSRF token too
+        if role == "revoked":
+            headers = {"Authorization": f"Bearer {world['tokens']['revoked']}"}
+    else:
+        signed_in = browser.login(world["users"][role]["email"])
+        assert signed_in.status_code == 302, signed_in.get_data(as_text=True)
+        browser.get("/account")  # the CSRF token of the signed-in session
+    if method == "GET":
+        return browser.client.get(url, headers=headers)
+    return browser.post(url, data=body or {}, headers=headers)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method, rule", ROUTES, ids=[f"{m} {r}" for m, r in ROUTES])
+def test_authorization_matrix(matrix_app, world, method, rule, role):
+    row = MATRIX.get((method, rule))
+    if row is None:
+        variables = re.findall(RULE_VARIABLE, rule)
+        stranger = 401 if rule.startswith("/api/") else "LOGIN"
+        pytest.fail(
+            f"{method} {rule} has no row in MATRIX (tests/test_authorization.py). Add one, "
+            f"with the status each of {', '.join(ROLES)} gets (LOGIN: sent to sign in):\n"
+            f'    ("{method}", "{rule}"): Row({stranger}, 200, 200, 200, {stranger}),\n'
+            f"with query=... and body=lambda world: {{...}} if it needs them"
+            + (f"; the world fixture must provide {variables}" if variables else "") + ".")
+    try:
+        url = (url_for_rule(rule) + row.query).format(**world)
+    except KeyError as missing:
+        pytest.fail(f"{rule}: the world fixture in tests/test_authorization.py has no {missing}")
+    body = row.body(world) if row.body else None
+    response = _ask(matrix_app, world, role, method, url, body)
+    expected = row.expected(role)
+    if expected == LOGIN:
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        assert response.headers["Location"].startswith("/login?next=")
+    else:
+        assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if url.startswith("/api/") and response.status_code >= 400:
+        assert response.get_json()["error"]["code"]
+
+
+def test_every_row_of_the_matrix_is_a_route():
+    stale = sorted(set(MATRIX) - set(ROUTES))
+    assert not stale, f"MATRIX rows for routes that no longer exist: {stale}"

@@ -1,0 +1,174 @@
+"""CSRF on every state-changing form and on cookie-authenticated JSON writes
+(every such route of the app, found in its url_map); bearer tokens need none.
+A new session on every sign-in; signing out ends it for good."""
+
+from datetime import datetime
+
+import pytest
+
+from booking.auth import hash_token
+from conftest import PASSWORD, UTC, Browser
+from routemap import state, url_for_rule, writes
+
+FORM_WRITES = writes(pages=True)
+JSON_WRITES = writes(pages=False)
+
+
+@pytest.fixture
+def world(make, alice, admin, berlin, conn, api_as):
+    series = api_as(admin).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Series", "recurrence": "FREQ=DAILY;COUNT=2",
+        "start_time": "2027-03-02T16:00", "end_time": "2027-03-02T17:00"})
+    assert series.status_code == 201, series.get_json()
+    booking = make.booking(berlin, admin, datetime(2027, 3, 2, 9, tzinfo=UTC),
+                           datetime(2027, 3, 2, 10, tzinfo=UTC))
+    token = make.token(admin)
+    token_id = conn.execute("SELECT id FROM api_tokens WHERE token_hash = %s",
+                            (hash_token(token),)).fetchone()["id"]
+    return {"room_id": berlin["id"], "booking_id": booking["id"], "token_id": token_id,
+            "series_id": series.get_json()["series"]["id"]}
+
+
+# Bodies that would succeed, so a refusal can only be the missing CSRF token.
+FORM_BODIES = {
+    "/login": {"email": "admin@example.com", "password": PASSWORD},
+    "/bookings/new": {"room_id": "{room_id}", "title": "x", "date": "2027-03-02",
+                      "start": "14:00", "end": "15:00"},
+    "/account/tokens": {"name": "x"},
+    "/admin/rooms": {"name": "New", "capacity": "3", "timezone": "UTC"},
+    "/admin/rooms/<id:room_id>": {"name": "Renamed", "capacity": "3", "timezone": "UTC"},
+    "/find": {"date": "2027-03-02", "start": "14:00", "end": "15:00",
+              "timezone": "Europe/Berlin", "attendees": "2", "title": "x"},
+}
+JSON_BODIES = {
+    "/api/bookings": {"room_id": "{room_id}", "title": "x", "start_time": "2027-03-02T14:00",
+                      "end_time": "2027-03-02T15:00"},
+    "/api/rooms": {"name": "New", "capacity": 3, "timezone": "UTC"},
+    "/api/rooms/<id:room_id>": {"capacity": 3},
+    "/api/tokens": {"name": "x"},
+    "/api/bookings/auto": {"title": "x", "start_time": "2027-03-02T14:00",
+                           "end_time": "2027-03-02T15:00", "timezone": "Europe/Berlin",
+                           "attendees": 2},
+    "/api/availability": {"checks": [{"room_id": "{room_id}", "start_time": "2027-03-02T14:00",
+                                      "end_time": "2027-03-02T15:00"}]},
+}
+
+
+def fill(body, world):
+    def value(k, v):
+        if isinstance(v, list):
+            return [fill(item, world) for item in v]
+        return int(v.format(**world)) if k == "room_id" and isinstance(v, str) else v
+    return {k: value(k, v) for k, v in (body or {}).items()}
+
+
+@pytest.mark.parametrize("method, rule", FORM_WRITES, ids=[r for _, r in FORM_WRITES])
+def test_every_form_needs_its_csrf_token(browser_as, admin, world, conn, method, rule):
+    browser = browser_as(admin)
+    url = url_for_rule(rule).format(**world)
+    body = fill(FORM_BODIES.get(rule), world)
+    before = state(conn)
+    for token in (None, "forged-" + browser.csrf[7:]):
+        data = body if token is None else {**body, "csrf_token": token}
+        r = browser.client.open(url, method=method, data=data)
+        assert r.status_code == 400, r.get_data(as_text=True)[:300]
+        assert "CSRF" in r.get_data(as_text=True)
+        assert state(conn) == before
+    # ... and with it, the same form goes through.
+    assert browser.post(url, data=body).status_code in (200, 201, 302)
+
+
+@pytest.mark.parametrize("method, rule", JSON_WRITES, ids=[f"{m} {r}" for m, r in JSON_WRITES])
+def test_cookie_authenticated_json_writes_need_the_csrf_header(browser_as, admin, world, conn,
+                                                               method, rule):
+    browser = browser_as(admin)
+    url = url_for_rule(rule).format(**world)
+    body = fill(JSON_BODIES.get(rule), world)
+    before = state(conn)
+    for header in ({}, {"X-CSRFToken": "forged"}):
+        r = browser.client.open(url, method=method, json=body, headers=header)
+        assert r.status_code == 400
+        error = r.get_json()["error"]
+        assert error["code"] == "invalid" and "CSRF" in error["message"]
+        assert state(conn) == before
+    assert browser.json(method, url, body).status_code in (200, 201)
+
+
+@pytest.mark.parametrize("method, rule", JSON_WRITES, ids=[f"{m} {r}" for m, r in JSON_WRITES])
+def test_bearer_token_writes_need_no_csrf(api_as, admin, world, method, rule):
+    api = api_as(admin)
+    url = url_for_rule(rule).format(**world)
+    r = api.client.open(url, method=method, json=fill(JSON_BODIES.get(rule), world),
+                        headers=api.headers)
+    assert r.status_code in (200, 201), r.get_json()
+
+
+def test_a_session_cookie_does_not_count_next_to_an_authorization_header(browser_as, alice,
+                                                                         world, conn):
+    # The header alone decides; a bad one is not rescued by the cookie, and so a
+    # cookie cannot slip past the CSRF check by adding any Authorization header.
+    browser = browser_as(alice)
+    before = state(conn)
+    r = browser.client.post("/api/bookings", json=fill(JSON_BODIES["/api/bookings"], world),
+                            headers={"Authorization": "Bearer nonsense"})
+    assert r.status_code == 401
+    assert state(conn) == before
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+def session_token(client) -> str | None:
+    """flask-login's session token in the signed cookie (what the sessions table hashes)."""
+    with client.session_transaction() as session:
+        return session.get("_user_id")
+
+
+def test_every_sign_in_starts_a_new_session(app, alice, conn):
+    browser = Browser(app.test_client())
+    browser.login(alice["email"])
+    first = session_token(browser.client)
+    browser.get("/")  # the signed-in session's CSRF token
+    assert browser.post("/logout").status_code == 302
+    browser.login(alice["email"])
+    second = session_token(browser.client)
+    assert first and second and first != second
+    hashes = {bytes(r["token_hash"]) for r in conn.execute("SELECT token_hash FROM sessions")}
+    assert hashes == {hash_token(second)}
+
+
+def test_a_cookie_from_before_sign_in_stays_signed_out(app, alice):
+    # Session fixation: someone plants a cookie, the victim signs in with it;
+    # the planted copy must not become the victim's session.
+    victim = app.test_client()
+    victim.get("/login")
+    planted = victim.get_cookie("booking_session").value
+    browser = Browser(victim)
+    assert browser.login(alice["email"]).status_code == 302
+    assert victim.get_cookie("booking_session").value != planted
+    attacker = app.test_client()
+    attacker.set_cookie("booking_session", planted)
+    assert attacker.get("/").status_code == 302
+
+
+def test_signing_out_ends_the_session_everywhere_it_was_copied(app, alice, conn):
+    browser = Browser(app.test_client())
+    browser.login(alice["email"])
+    browser.get("/")
+    cookie = browser.client.get_cookie("booking_session").value
+    other_device = Browser(app.test_client())
+    other_device.login(alice["email"])
+    assert browser.post("/logout").status_code == 302
+    copy = app.test_client()
+    copy.set_cookie("booking_session", cookie)
+    assert copy.get("/").status_code == 302
+    assert copy.get("/api/me").status_code == 401
+    # Only that session ended: Alice's other device is still signed in.
+    assert other_device.client.get("/api/me").status_code == 200
+    assert conn.execute("SELECT count(*) AS n FROM sessions").fetchone()["n"] == 1
+
+
+def test_an_expired_session_is_signed_out(app, alice, conn):
+    browser = Browser(app.test_client())
+    browser.login(alice["email"])
+    conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+    assert browser.client.get("/api/me").status_code == 401

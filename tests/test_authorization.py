@@ -71,6 +71,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     # -- probes and assets: open to all ---------------------------------------------------
     ("GET", "/healthz"): Row(200, 200, 200, 200, 200),
     ("GET", "/readyz"): Row(200, 200, 200, 200, 200),
+    # By address, not by account: METRICS_ALLOWED (loopback here); tests/test_metrics.py
+    # shows a 404 for anyone else.
+    ("GET", "/metrics"): Row(200, 200, 200, 200, 200),
     ("GET", "/static/<path:filename>"): Row(200, 200, 200, 200, 200),
     # -- signing in and out ---------------------------------------------------------------
     ("GET", "/login"): Row(200, 302, 302, 302, 200),

@@ -21,11 +21,19 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
-@lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
-    """The ZoneInfo for an IANA name; ValueError when there is none."""
+    """The ZoneInfo for an IANA name; ValueError when there is none.
+
+    The type is checked before the cache sees the value: a JSON object or list
+    sent as a time zone is unhashable, and must be a ValueError, not a TypeError.
+    """
     if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")):
         raise ValueError(name)
+    return _zone(name)
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -77,3 +77,39 @@ def test_api_answers_as_documented(case, app, token, conn):
     if 400 <= response.status_code < 500:
         # A refused request changes nothing.
         assert conn.execute(STATE_SQL).fetchone() == before, case.as_curl_command()
+
+
+# -- what schemathesis does not send: bodies that are not JSON at all ------------------------
+
+BODY_OPERATIONS = [(method.upper(), path) for path, operations in document()["paths"].items()
+                   for method, operation in operations.items() if "requestBody" in operation]
+NOT_JSON = [
+    ("application/json", b'{"room_id": 1, "title": '),              # cut off
+    ("application/json", b"[1, 2, 3]"),                             # not an object
+    ("application/json", b'"just text"'),
+    ("application/json", b"\xff\xfe{\x00}"),                       # not UTF-8
+    ("application/json", b'{"title": "\\ud800", "name": "\\ud800"}'),  # lone surrogate
+    ("application/json", b'{"room_id": 1e400, "capacity": 1e400, "attendees": 1e400}'),
+    ("application/json", b'{"room_id": 123456789012345678901234567890, "capacity": -1e308}'),
+    ("application/json", b'{"checks": {"a": 1}, "name": {"b": 2}, "title": [], "capacity": {}}'),
+    ("text/plain", b'{"name": "Spree"}'),
+    ("application/x-www-form-urlencoded", b"name=Spree&capacity=4"),
+]
+
+
+@pytest.mark.parametrize("method, path", BODY_OPERATIONS)
+def test_bodies_that_are_not_usable_json_are_400_and_change_nothing(app, token, conn, method,
+                                                                     path):
+    client = app.test_client()
+    url = path.replace("{room_id}", "1")
+    before = conn.execute(STATE_SQL).fetchone()
+    for content_type, body in NOT_JSON:
+        r = client.open(url, method=method, data=body, content_type=content_type,
+                        headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 400, (content_type, body, r.get_data(as_text=True))
+        assert r.get_json()["error"]["code"] == "invalid"
+    big = b'{"title": "' + b"x" * (65 * 1024) + b'"}'
+    r = client.open(url, method=method, data=big, content_type="application/json",
+                    headers={"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.get_json()["error"]["code"]) == (413, "payload_too_large")
+    assert conn.execute(STATE_SQL).fetchone() == before

@@ -2,9 +2,10 @@
 requests (valid and invalid) never get a 5xx, and every answer matches the document
 (status code, content type, headers, body schema). Invalid input must be refused.
 
-It runs through the WSGI app of the test fixture (the same code gunicorn serves),
-as an admin with a bearer token, in a database with rooms, bookings and a series.
-Each operation gets a fresh database and a bounded number of examples.
+It runs through the WSGI app of the test fixture (the same code gunicorn serves,
+with the clock frozen), as an admin with a bearer token, in a database with rooms,
+bookings and a series: each operation gets a fresh database and 25 examples. Then
+once more over HTTP against gunicorn (`live_server`), 10 examples per operation.
 """
 
 import os
@@ -12,7 +13,7 @@ from datetime import datetime
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                negative_data_rejection,
@@ -77,6 +78,24 @@ def test_api_answers_as_documented(case, app, token, conn):
     if 400 <= response.status_code < 500:
         # A refused request changes nothing.
         assert conn.execute(STATE_SQL).fetchone() == before, case.as_curl_command()
+
+
+# -- the same against gunicorn, fewer examples: what a client over HTTP sees -----------------
+
+def test_live_server_answers_as_documented(live_server, token):
+    """Every operation over HTTP to gunicorn (gzip on, the live clock), a few examples each,
+    all against one server."""
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=10, deadline=None, derandomize=not RANDOM, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def answers_as_documented(case):
+            case.call_and_validate(base_url=live_server.url,
+                                   headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+
+        answers_as_documented()
 
 
 # -- what schemathesis does not send: bodies that are not JSON at all ------------------------

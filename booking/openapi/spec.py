@@ -56,25 +56,28 @@ def obj(properties: dict[str, Any], *, required: list[str] | None = None,
 def whole(low: int = 1, high: int = MAX_ID, description: str | None = None) -> dict[str, Any]:
     """A whole number as booking.inputs.integer() reads it: a JSON integer, or digits in a
     string (what a form sends). A value outside [low, high] is a 400."""
-    schema: dict[str, Any] = {"anyOf": [
+    return {"title": f"integer ({low}–{high})", "anyOf": [
         {"type": "integer", "minimum": low, "maximum": high},
-        {"type": "string", "pattern": r"^\s*[+-]?[0-9]{1,12}\s*$"}]}
-    if description:
-        schema["description"] = description
-    return schema
+        {"type": "string", "pattern": r"^\s*[+-]?[0-9]{1,12}\s*$"}],
+        "description": ((description + " ") if description else "")
+        + "Digits in a string are read as the number."}
 
 
-FLAG = {"anyOf": [{"type": "boolean"},
+# A flag as booking.inputs.boolean() reads it.
+FLAG = {"title": "boolean",
+        "description": "Also true/false, on/off, 1/0, yes/no as text; empty is false.",
+        "anyOf": [{"type": "boolean"},
                   {"type": "string", "enum": ["true", "false", "on", "off", "1", "0", "yes",
                                               "no", ""]}]}
 
 DATETIME_IN = {
+    "title": "date-time (offset optional)",
     "type": "string",
     "pattern": r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:\d{2})?\s*$",
     "description": "RFC 3339 date-time. With an offset (Z or +01:00) it is an instant; "
                    "without one it is wall-clock time in the room's zone.",
     "examples": ["2027-03-02T10:00:00+01:00", "2027-03-02T10:00"]}
-DATE_IN = {"type": "string", "pattern": r"^\s*\d{4}-\d{2}-\d{2}\s*$",
+DATE_IN = {"title": "date", "type": "string", "pattern": r"^\s*\d{4}-\d{2}-\d{2}\s*$",
            "description": "A room-local day, YYYY-MM-DD.", "examples": ["2027-03-02"]}
 HM = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "examples": ["09:00"]}
 DATETIME = {"type": "string", "format": "date-time",
@@ -241,26 +244,28 @@ def query(name: str, schema: dict[str, Any], description: str, *,
 
 def or_empty(schema: dict[str, Any]) -> dict[str, Any]:
     """A query parameter that, sent empty (`?date=`), counts as not sent."""
-    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+    title = schema.get("title") or schema.get("type", "value")
+    return {"title": f"{title}, or empty", "anyOf": [schema, {"type": "string", "maxLength": 0}]}
 
 
 def query_int(low: int, high: int) -> dict[str, Any]:
-    return or_empty({"type": "integer", "minimum": low, "maximum": high})
+    return or_empty({"title": f"integer ({low}–{high})", "type": "integer", "minimum": low,
+                     "maximum": high})
 
 CURSOR = query("cursor", {"type": "string"}, "The `next_cursor` of the previous page.")
 
 # -- responses -----------------------------------------------------------------------------
 
 ERROR_TEXT = {
-    400: "Malformed input (`invalid`): the field is named in details.field.",
-    401: "Not signed in: send `Authorization: Bearer <token>` (`unauthorized`).",
-    403: "Signed in, but not allowed (`forbidden`).",
-    404: "No such thing (`not_found`).",
-    409: "Taken: the conflicting bookings and suggestions are in details.",
-    413: "The body is over 64 KB (`payload_too_large`).",
-    422: "A booking rule is broken; every broken rule is listed in details.",
+    400: "Malformed input; `details.field` names the field.",
+    401: "Not signed in: send `Authorization: Bearer <token>`.",
+    403: "Signed in, but not allowed.",
+    404: "No such thing.",
+    409: "Taken; `details` lists what is in the way and suggestions.",
+    413: "The body is over 64 KB.",
+    422: "A booking rule is broken; `details.violations` lists every broken rule.",
     429: "Too many requests; retry after `Retry-After` seconds.",
-    503: "The database is busy or unreachable (`unavailable`); retry after `Retry-After`.",
+    503: "The database is busy or unreachable; retry after `Retry-After` seconds.",
 }
 
 
@@ -276,7 +281,8 @@ def errors(*extra: str) -> dict[str, Any]:
         schema: dict[str, Any] = {"allOf": [ref("Error"), {"properties": {"error": {
             "properties": {"code": {"enum": group}}}}}]}
         response: dict[str, Any] = {
-            "description": ERROR_TEXT[status] + " Codes: " + ", ".join(group) + ".",
+            "description": ERROR_TEXT[status] + " Codes: "
+            + ", ".join(f"`{code}`" for code in group) + ".",
             "content": {"application/json": {"schema": schema}}}
         if status in (429, 503):
             response["headers"] = {"Retry-After": {"schema": {"type": "string"},

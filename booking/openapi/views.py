@@ -8,9 +8,11 @@ the server from the same document, so it works without JavaScript.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from markupsafe import Markup, escape
 
 from booking import shared
 from booking.openapi.spec import document
@@ -19,6 +21,12 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 METHODS = ("get", "post", "patch", "put", "delete")
 _answer: shared.Shared | None = None
+
+
+@bp.app_template_filter("ticks")
+def ticks(text: str) -> Markup:
+    """`code` in the document's prose as <code>code</code>; everything else escaped."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
 @bp.get("/openapi.json")
@@ -111,6 +119,8 @@ def _type(schema: dict[str, Any] | None, doc) -> str:
         return "any"
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[1]
+    if "title" in schema:
+        return schema["title"]
     for key in ("oneOf", "anyOf"):
         if key in schema:
             return " or ".join(dict.fromkeys(_type(s, doc) for s in schema[key]))

@@ -13,13 +13,15 @@ from test_budgets import statements
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
-def api_routes(app) -> set[tuple[str, str]]:
-    """(OpenAPI path, method) for every /api rule of the url_map: <id:room_id> -> {room_id}."""
-    routes = set()
+def api_routes(app) -> dict[tuple[str, str], str]:
+    """(OpenAPI path, method) -> "rule <rule>, endpoint <endpoint>" for every /api rule of the
+    url_map; <id:room_id> becomes {room_id}."""
+    routes = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
             path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
-            routes |= {(path, method) for method in rule.methods - IGNORED_METHODS}
+            for method in rule.methods - IGNORED_METHODS:
+                routes[(path, method)] = f"rule {rule.rule}, endpoint {rule.endpoint}"
     return routes
 
 
@@ -29,13 +31,14 @@ def documented(doc) -> set[tuple[str, str]]:
 
 
 def test_every_api_route_is_in_the_document(app):
-    missing = sorted(api_routes(app) - documented(document()))
-    assert not missing, "Routes missing from booking/openapi/spec.py PATHS: " + ", ".join(
-        f"{method} {path}" for path, method in missing)
+    routes = api_routes(app)
+    missing = sorted(set(routes) - documented(document()))
+    assert not missing, "Add to PATHS in booking/openapi/spec.py: " + "; ".join(
+        f"{method} {path} ({routes[path, method]})" for path, method in missing)
 
 
 def test_the_document_has_no_route_the_app_lacks(app):
-    extra = sorted(documented(document()) - api_routes(app))
+    extra = sorted(documented(document()) - set(api_routes(app)))
     assert not extra, "Documented but not in the url_map: " + ", ".join(
         f"{method} {path}" for path, method in extra)
 

@@ -263,7 +263,8 @@ ERROR_TEXT = {
     404: "No such thing.",
     409: "Taken; `details` lists what is in the way and suggestions.",
     413: "The body is over 64 KB.",
-    422: "A booking rule is broken; `details.violations` lists every broken rule.",
+    422: "A booking rule is broken; `details.violations` (for a series: "
+         "`details.occurrences`) lists every broken rule.",
     429: "Too many requests; retry after `Retry-After` seconds.",
     503: "The database is busy or unreachable; retry after `Retry-After` seconds.",
 }

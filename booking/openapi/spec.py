@@ -79,6 +79,9 @@ DATETIME_IN = {
     "examples": ["2027-03-02T10:00:00+01:00", "2027-03-02T10:00"]}
 DATE_IN = {"title": "date", "type": "string", "pattern": r"^\s*\d{4}-\d{2}-\d{2}\s*$",
            "description": "A room-local day, YYYY-MM-DD.", "examples": ["2027-03-02"]}
+# booking.inputs.id_list(): "1,2,3" (blanks and empty items are skipped).
+ID_LIST = {"title": "ids", "type": "string",
+           "pattern": r"^[\s,]*[+-]?[0-9]{1,12}\s*(,[\s,]*[+-]?[0-9]{1,12}\s*)*,*$"}
 HM = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "examples": ["09:00"]}
 DATETIME = {"type": "string", "format": "date-time",
             "description": "RFC 3339, rendered in the room's zone with its offset."}
@@ -196,7 +199,8 @@ SCHEMAS: dict[str, Any] = {
     }, description="When no room fits: nearby free times (with the best room for each), and "
                    "rooms that lack exactly one piece of equipment."),
     "User": obj({"id": {"type": "integer"}, "email": {"type": "string"},
-                 "name": {"type": "string"}, "role": {"type": "string", "enum": ["staff", "admin"]}}),
+                 "name": {"type": "string"},
+                 "role": {"type": "string", "enum": ["staff", "admin"]}}),
     "Token": obj({
         "id": {"type": "integer"},
         "name": {"type": "string"},
@@ -409,7 +413,8 @@ PATHS: dict[str, dict[str, Any]] = {
                              "bookings": {"type": "array", "items": ref("Booking")}})),
                    **errors("not_found")},
                   parameters=[path_id("room_id", "room"),
-                              query("date", or_empty(DATE_IN), "The room-local day; today by default.",
+                              query("date", or_empty(DATE_IN),
+                                    "The room-local day; today by default.",
                                     example="2027-03-02")],
                   operation_id="roomDay"),
     },
@@ -453,9 +458,8 @@ PATHS: dict[str, dict[str, Any]] = {
                   {**ok(obj({"bookings": {"type": "array", "items": ref("Booking")},
                              "missing": {"type": "array", "items": {"type": "integer"}}})),
                    **errors()},
-                  parameters=[query("ids", {"type": "string",
-                                            "pattern": r"^[\s,]*[+-]?[0-9]{1,12}\s*(,[\s,]*[+-]?[0-9]{1,12}\s*)*,*$"},
-                                    "Comma-separated ids, at most 100.", required=True,
+                  parameters=[query("ids", ID_LIST, "Comma-separated ids, at most 100.",
+                                    required=True,
                                     example="1,2,3")],
                   operation_id="getBookings"),
     },
@@ -521,7 +525,8 @@ PATHS: dict[str, dict[str, Any]] = {
                             "Preferred building."),
                       query("floor", query_int(-50, 500),
                             "Preferred floor."),
-                      query("timezone", or_empty(TIMEZONE), "The zone to read times without offset in.")],
+                      query("timezone", or_empty(TIMEZONE),
+                            "The zone to read times without offset in.")],
                   description="Ranking: the requested building, then floor, then the smallest "
                               "room that fits, then the fewest bookings that day, then name.",
                   operation_id="findRooms"),

@@ -23,10 +23,15 @@ csrf = CSRFProtect()
 
 
 class IdConverter(IntegerConverter):
-    """`<id:x>`: a positive bigint. Anything larger is simply not found."""
+    """`<id:x>`: a positive id of at most 18 digits (so it fits a bigint). Anything else
+    is not found, whatever the method.
 
-    def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=2**63 - 1)
+    The limit is in the pattern, not a min/max check: werkzeug checks the method
+    before the converter's value, so a rejected value on a PATCH or DELETE rule
+    would answer 405 ("use GET") where GET itself answers 404.
+    """
+
+    regex = r"[1-9][0-9]{0,17}"
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -69,13 +74,15 @@ def _register_blueprints(app: Flask) -> None:
     from booking import metrics
     from booking.feeds import views as feeds_views
     from booking.finder import api as finder_api, views as finder_views
+    from booking.openapi import views as openapi_views
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
 
     for module in (health, rooms_views, bookings_views, series_views, finder_views,
                    account_views, feeds_views, audit_views, metrics):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, bookings_api, series_api, finder_api, account_api, audit_api):
+    for module in (rooms_api, bookings_api, series_api, finder_api, account_api, audit_api,
+                   openapi_views):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.

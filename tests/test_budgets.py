@@ -114,6 +114,8 @@ API_CASES = [
         {"room_id": "{room}", "start_time": "2027-03-28T02:30", "end_time": "2027-03-28T03:30"}]},
      400, 2),
     ("anonymous", "GET", FREE, None, 401, 0),
+    ("anonymous", "GET", "/api/openapi.json", None, 200, 0),
+    ("alice", "GET", "/api/openapi.json", None, 200, 0),
     ("anonymous", "POST", "/api/bookings/auto", AUTO, 401, 0),
     ("anonymous", "POST", "/api/availability", {"checks": []}, 401, 0),
     # the audit log

@@ -626,3 +626,13 @@ def test_malformed_input_is_answered_before_broken_rules(api_as, alice):
     assert (r.status_code, r.get_json()["error"]["details"]["field"]) == (400, "capacity")
     r = api.post("/api/bookings/auto", json={**past, "attendees": 2})
     assert (r.status_code, r.get_json()["error"]["details"]["field"]) == (400, "title")
+
+
+@pytest.mark.parametrize("tz", [{}, ["Europe/Berlin"], 1, True])
+def test_auto_refuses_a_timezone_that_is_not_text(api_as, alice, berlin, conn, tz):
+    # found by schemathesis: a JSON object as the zone was a 500 (unhashable)
+    r = api_as(alice).post("/api/bookings/auto", json={
+        "title": "x", "attendees": 2, "timezone": tz,
+        "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T11:00"})
+    assert (r.status_code, r.get_json()["error"]["details"]["field"]) == (400, "timezone")
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0

@@ -1,0 +1,653 @@
+"""The OpenAPI 3.1 document of the JSON API, written by hand.
+
+One place says what every `/api` route takes and gives: `PATHS` below, one
+entry per path and method, in the order of the README's API table. Shared
+shapes (a booking, a room, the error) are defined once in `SCHEMAS` and
+referred to with `ref("Booking")`.
+
+Adding a route: add its operation to `PATHS` (parameters, body, the success
+response, and `errors(...)` with every error code it can answer). The test
+tests/test_openapi.py fails, naming the rule and method, until you do; the
+schemathesis run (tests/test_schemathesis.py) then checks that the answers
+match what is written here.
+
+Inputs are described as the code reads them (booking/inputs.py,
+booking/times.py): ids may come as JSON numbers or as digit strings (forms
+send text), flags as booleans or "true"/"false"/"on"/..., and times without
+an offset are wall-clock times in the room's zone. Outputs are exact: every
+object lists all its keys, and no other key may appear.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from booking.errors import STATUS
+
+RULE_CODES = ["too_short", "too_long", "outside_hours", "crosses_midnight", "in_past",
+              "beyond_window", "room_inactive", "not_whole_minutes"]
+# The rules that do not depend on the room (booking.rules.check_interval).
+INTERVAL_CODES = ["not_whole_minutes", "too_short", "too_long", "in_past", "beyond_window"]
+MAX_ID = 2**31 - 1
+MAX_PATH_ID = 10**18 - 1  # <id:...> in booking/__init__.py: up to 18 digits
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Any], *, required: list[str] | None = None,
+        description: str | None = None) -> dict[str, Any]:
+    """A closed object; every property is required unless `required` says otherwise."""
+    schema: dict[str, Any] = {
+        "type": "object", "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def whole(low: int = 1, high: int = MAX_ID, description: str | None = None) -> dict[str, Any]:
+    """A whole number as booking.inputs.integer() reads it: a JSON integer, or digits in a
+    string (what a form sends). A value outside [low, high] is a 400."""
+    return {"title": f"integer ({low}–{high})", "anyOf": [
+        {"type": "integer", "minimum": low, "maximum": high},
+        {"type": "string", "pattern": r"^\s*[+-]?[0-9]{1,12}\s*$"}],
+        "description": ((description + " ") if description else "")
+        + "Digits in a string are read as the number."}
+
+
+# A flag as booking.inputs.boolean() reads it.
+FLAG = {"title": "boolean",
+        "description": "Also true/false, on/off, 1/0, yes/no as text; empty is false.",
+        "anyOf": [{"type": "boolean"},
+                  {"type": "string", "enum": ["true", "false", "on", "off", "1", "0", "yes",
+                                              "no", ""]}]}
+
+DATETIME_IN = {
+    "title": "date-time (offset optional)",
+    "type": "string",
+    "pattern": r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:\d{2})?\s*$",
+    "description": "RFC 3339 date-time. With an offset (Z or +01:00) it is an instant; "
+                   "without one it is wall-clock time in the room's zone.",
+    "examples": ["2027-03-02T10:00:00+01:00", "2027-03-02T10:00"]}
+DATE_IN = {"title": "date", "type": "string", "pattern": r"^\s*\d{4}-\d{2}-\d{2}\s*$",
+           "description": "A room-local day, YYYY-MM-DD.", "examples": ["2027-03-02"]}
+# booking.inputs.id_list(): "1,2,3" (blanks and empty items are skipped).
+ID_LIST = {"title": "ids", "type": "string",
+           "pattern": r"^[\s,]*[+-]?[0-9]{1,12}\s*(,[\s,]*[+-]?[0-9]{1,12}\s*)*,*$"}
+HM = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "examples": ["09:00"]}
+DATETIME = {"type": "string", "format": "date-time",
+            "description": "RFC 3339, rendered in the room's zone with its offset."}
+TIMEZONE = {"type": "string", "minLength": 1, "maxLength": 64,
+            "description": "An IANA time zone name.", "examples": ["Europe/Berlin"]}
+
+
+def text(high: int, low: int = 1, description: str | None = None) -> dict[str, Any]:
+    """Text as booking.inputs.text() reads it: whitespace runs fold to one space, control
+    characters are refused, then the length must be in [low, high]."""
+    schema: dict[str, Any] = {"type": "string", "minLength": low, "maxLength": high}
+    schema["description"] = (description + " " if description else "") + (
+        f"{low} to {high} characters after runs of whitespace are folded; "
+        "no control characters.")
+    return schema
+
+
+# The JSON shape of a room (ROOM_FIELDS), extended by the overview and the finder.
+ROOM = {
+    "id": {"type": "integer"},
+    "name": {"type": "string"},
+    "building": {"type": "string"},
+    "floor": {"type": "integer"},
+    "capacity": {"type": "integer"},
+    "equipment": {"type": "array", "items": {"type": "string"}},
+    "timezone": TIMEZONE,
+    "opens": HM,
+    "closes": HM,
+    "active": {"type": "boolean"},
+}
+
+# The JSON shape of a series (series_json() in sql/002_recurrence.sql).
+SERIES = {
+    "id": {"type": "integer"},
+    "room_id": {"type": "integer"},
+    "user_id": {"type": "integer"},
+    "title": {"type": "string"},
+    "recurrence": {"type": "string", "description": "The RRULE, normalised."},
+    "timezone": TIMEZONE,
+    "first_start": DATETIME,
+    "duration_minutes": {"type": "integer"},
+    "materialized_until": DATETIME,
+    "cancelled_at": nullable(DATETIME),
+    "cancelled_from": nullable(DATETIME),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": obj({
+        "error": obj({
+            "code": {"type": "string", "enum": sorted(c for c in STATUS if c != "internal"),
+                     "description": "Stable, machine-readable; the status follows from it."},
+            "message": {"type": "string", "description": "For people; may change."},
+            "details": {
+                "type": "object",
+                "description": "`field` names the input at fault. Rule breaks list every "
+                               "`violations`; conflicts list `conflicts` and `suggestions`; "
+                               "a series' rule breaks list `occurrences` and `count`.",
+                "properties": {
+                    "field": {"type": "string"},
+                    "violations": {"type": "array", "items": ref("Violation")},
+                    "conflicts": {"type": "array"},
+                    "suggestions": {"type": "object"},
+                    "occurrences": {"type": "array"},
+                    "count": {"type": "integer"},
+                    "part": {"type": "string"},
+                    "room_id": {"type": "integer"},
+                    "rooms": {"type": "array", "items": ref("FreeRoom")},
+                }},
+        }),
+    }, description="Every error has this shape (DESIGN.md, booking/errors.py)."),
+    "Violation": obj({"code": {"type": "string", "enum": RULE_CODES + ["nonexistent_time"]},
+                      "message": {"type": "string"}, "field": {"type": "string"}}),
+    "Booking": obj({
+        "id": {"type": "integer"},
+        "room_id": {"type": "integer"},
+        "room_name": {"type": "string"},
+        "user_id": {"type": "integer"},
+        "user_name": {"type": "string"},
+        "title": {"type": "string"},
+        "start_time": DATETIME,
+        "end_time": DATETIME,
+        "series_id": nullable({"type": "integer"}),
+        "cancelled_at": nullable(DATETIME),
+        "created_at": DATETIME,
+    }, description="A booking (the booking_api view, booking_json()); times in the room's zone."),
+    "Room": obj(ROOM, description="A room (ROOM_FIELDS in booking/rooms/service.py); "
+                                   "opening hours are room-local."),
+    "RoomNow": obj({
+        **ROOM,
+        "current_booking": nullable(ref("Booking")),
+        "next_booking": nullable(ref("Booking")),
+        "bookings_today": {"type": "integer", "minimum": 0},
+    }, description="A room with what is on now, what is next today, and today's count."),
+    "FreeRoom": obj({
+        **ROOM,
+        "score": {"type": "number", "minimum": 0, "maximum": 100},
+        "bookings_that_day": {"type": "integer", "minimum": 0},
+        "start_time": DATETIME,
+        "end_time": DATETIME,
+    }, description="A room the finder offers: 50 points for the building, 30 for the floor, "
+                   "up to 20 for fit; the interval in the room's zone."),
+    "Interval": obj({"start_time": DATETIME, "end_time": DATETIME}),
+    "Series": obj(SERIES, description="A recurring booking; its occurrences are bookings."),
+    "SeriesNamed": obj({**SERIES, "room_name": {"type": "string"},
+                        "user_name": {"type": "string"}},
+                       description="A series with its room's and owner's names."),
+    "Skipped": obj({"start_time": DATETIME, "end_time": DATETIME,
+                    "reason": {"type": "string"}},
+                   description="An occurrence of a series that was not booked, and why."),
+    "Suggestions": obj({
+        "times": {"type": "array", "items": obj(
+            {"start_time": DATETIME, "end_time": DATETIME, "room": ref("Room")})},
+        "rooms": {"type": "array", "items": obj(
+            {"room": ref("Room"), "missing": {"type": "string"}})},
+    }, description="When no room fits: nearby free times (with the best room for each), and "
+                   "rooms that lack exactly one piece of equipment."),
+    "User": obj({"id": {"type": "integer"}, "email": {"type": "string"},
+                 "name": {"type": "string"},
+                 "role": {"type": "string", "enum": ["staff", "admin"]}}),
+    "Token": obj({
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "prefix": {"type": "string", "description": "The first characters, to recognise it."},
+        "created_at": DATETIME,
+        "last_used_at": nullable(DATETIME),
+        "revoked_at": nullable(DATETIME),
+    }),
+    "Cursor": nullable({"type": "string", "description": "Pass as `cursor` for the next page."}),
+    "RoomInput": obj({
+        "name": text(100),
+        "building": text(100, low=0),
+        "floor": whole(-50, 500),
+        "capacity": whole(1, 10000),
+        "equipment": {"anyOf": [
+            {"type": "array", "items": {"type": "string"}, "maxItems": 200},
+            {"type": "string", "description": "Comma-separated."}],
+            "description": "Tags like screen, video (lower-cased, at most 30, each up to "
+                           "40 characters)."},
+        "timezone": TIMEZONE,
+        "opens": {**HM, "pattern": r"^\s*([01]\d|2[0-3]):[0-5]\d\s*$"},
+        "closes": {**HM, "pattern": r"^\s*([01]\d|2[0-3]):[0-5]\d\s*$"},
+        "active": FLAG,
+        "id": {"description": "Ignored (so a room read from the API can be sent back)."},
+    }, required=[]),
+}
+
+# -- parameters ----------------------------------------------------------------------------
+
+
+def path_id(name: str, what: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": f"The {what}'s id.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PATH_ID},
+            "example": 1}
+
+
+def query(name: str, schema: dict[str, Any], description: str, *,
+          required: bool = False, example: Any = None) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "query", "required": required,
+                             "description": description, "schema": schema}
+    if example is not None:
+        param["example"] = example
+    return param
+
+
+def or_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter that, sent empty (`?date=`), counts as not sent."""
+    title = schema.get("title") or schema.get("type", "value")
+    return {"title": f"{title}, or empty", "anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
+def query_int(low: int, high: int) -> dict[str, Any]:
+    return or_empty({"title": f"integer ({low}–{high})", "type": "integer", "minimum": low,
+                     "maximum": high})
+
+CURSOR = query("cursor", {"type": "string"}, "The `next_cursor` of the previous page.")
+
+# -- responses -----------------------------------------------------------------------------
+
+ERROR_TEXT = {
+    400: "Malformed input; `details.field` names the field.",
+    401: "Not signed in: send `Authorization: Bearer <token>`.",
+    403: "Signed in, but not allowed.",
+    404: "No such thing.",
+    409: "Taken; `details` lists what is in the way and suggestions.",
+    413: "The body is over 64 KB.",
+    422: "A booking rule is broken; `details.violations` (for a series: "
+         "`details.occurrences`) lists every broken rule.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+    503: "The database is busy or unreachable; retry after `Retry-After` seconds.",
+}
+
+
+def errors(*extra: str) -> dict[str, Any]:
+    """The error responses of an operation that needs a signed-in caller: 400, 401 and
+    503 always, plus the codes in `extra` grouped by their status."""
+    codes = ["invalid", "unauthorized", "unavailable", *extra]
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(STATUS[code], []).append(code)
+    responses = {}
+    for status, group in sorted(by_status.items()):
+        schema: dict[str, Any] = {"allOf": [ref("Error"), {"properties": {"error": {
+            "properties": {"code": {"enum": group}}}}}]}
+        response: dict[str, Any] = {
+            "description": ERROR_TEXT[status] + " Codes: "
+            + ", ".join(f"`{code}`" for code in group) + ".",
+            "content": {"application/json": {"schema": schema}}}
+        if status in (429, 503):
+            response["headers"] = {"Retry-After": {"schema": {"type": "string"},
+                                                   "description": "Seconds to wait."}}
+        responses[str(status)] = response
+    return responses
+
+
+def ok(schema: dict[str, Any], description: str = "OK", status: int = 200,
+       location: str | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description,
+                                "content": {"application/json": {"schema": schema}}}
+    if location:
+        response["headers"] = {"Location": {"schema": {"type": "string"},
+                                            "description": location}}
+    return {str(status): response}
+
+
+def json_body(schema: dict[str, Any], example: dict[str, Any] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"required": True, "content": {"application/json": content}}
+
+
+def op(tag: str, summary: str, responses: dict[str, Any], *, description: str = "",
+       parameters: list | None = None, body: dict | None = None, public: bool = False,
+       operation_id: str) -> dict[str, Any]:
+    operation: dict[str, Any] = {"tags": [tag], "summary": summary, "operationId": operation_id}
+    if description:
+        operation["description"] = description
+    if parameters:
+        operation["parameters"] = parameters
+    if body:
+        operation["requestBody"] = body
+    operation["responses"] = responses
+    if public:
+        operation["security"] = []
+    return operation
+
+
+# -- bodies ----------------------------------------------------------------------------------
+
+BOOKING_INPUT = obj({
+    "room_id": whole(),
+    "title": text(200),
+    "start_time": DATETIME_IN,
+    "end_time": DATETIME_IN,
+    "recurrence": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                   "description": "An RRULE (RFC 5545): FREQ DAILY/WEEKLY/MONTHLY/YEARLY, "
+                                  "INTERVAL, COUNT, UNTIL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, "
+                                  "WKST. Books a series; empty or null books one booking.",
+                   "examples": ["FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331"]},
+    "skip_conflicts": {**FLAG, "description": "With recurrence: book the free occurrences "
+                                              "and report the taken ones as skipped."},
+}, required=["room_id", "title", "start_time", "end_time"])
+
+NEED_FIELDS = {
+    "equipment": {"anyOf": [{"type": "array", "items": {"type": "string"}},
+                            {"type": "string", "description": "Comma-separated."},
+                            {"type": "null"}],
+                  "description": "Every tag must be in the room's equipment."},
+    "building": {"anyOf": [text(100, low=0), {"type": "null"}],
+                 "description": "Preferred building."},
+    "floor": {"anyOf": [whole(-50, 500), {"type": "null"}, {"const": ""}],
+              "description": "Preferred floor."},
+    "timezone": {"anyOf": [TIMEZONE, {"type": "null"}, {"const": ""}],
+                 "description": "The zone to read times without offset in; required when "
+                                "a time has no offset."},
+}
+
+AUTO_INPUT = obj({
+    "title": text(200),
+    "start_time": DATETIME_IN,
+    "end_time": DATETIME_IN,
+    "attendees": whole(1, 10000),
+    **NEED_FIELDS,
+}, required=["title", "start_time", "end_time", "attendees"])
+
+CHECKS_INPUT = obj({"checks": {"type": "array", "maxItems": 500, "items": obj({
+    "room_id": whole(), "start_time": DATETIME_IN, "end_time": DATETIME_IN})}})
+
+# -- the routes ------------------------------------------------------------------------------
+
+BOOKING = {"type": "object", "properties": {"booking": ref("Booking")},
+           "required": ["booking"], "additionalProperties": False}
+SERIES_MADE = obj({"series": ref("Series"), "bookings": {"type": "array", "items": ref("Booking")},
+                   "skipped": {"type": "array", "items": ref("Skipped")}})
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/rooms": {
+        "get": op("Rooms", "Every room with what is on now and next",
+                  {**ok(obj({"rooms": {"type": "array", "items": ref("RoomNow")}})), **errors()},
+                  parameters=[query("include_inactive", FLAG, "Also list inactive rooms.")],
+                  operation_id="listRooms"),
+        "post": op("Rooms", "Create a room (admin)",
+                   {**ok(obj({"room": ref("Room")}), "Created", 201, "The new room."),
+                    **errors("forbidden", "conflict", "payload_too_large")},
+                   body=json_body({**ref("RoomInput"), "required": ["name", "capacity",
+                                                                    "timezone"]},
+                                  {"name": "Spree", "capacity": 6,
+                                   "timezone": "Europe/Berlin", "equipment": ["screen"]}),
+                   description="`name`, `capacity` and `timezone` are required; building "
+                               "(\"\"), floor (0), equipment ([]), opens and closes (the "
+                               "configured defaults) and active (true) default.",
+                   operation_id="createRoom"),
+    },
+    "/api/rooms/{room_id}": {
+        "get": op("Rooms", "One room", {**ok(obj({"room": ref("Room")})),
+                                         **errors("not_found")},
+                  parameters=[path_id("room_id", "room")], operation_id="getRoom"),
+        "patch": op("Rooms", "Change a room (admin)",
+                    {**ok(obj({"room": ref("Room")})),
+                     **errors("forbidden", "not_found", "conflict", "payload_too_large")},
+                    parameters=[path_id("room_id", "room")],
+                    body=json_body({**ref("RoomInput"), "minProperties": 1},
+                                   {"capacity": 8}),
+                    description="Only the fields sent change.", operation_id="updateRoom"),
+    },
+    "/api/rooms/{room_id}/bookings": {
+        "get": op("Rooms", "A room's live bookings on one day",
+                  {**ok(obj({"room": ref("Room"), "date": {"type": "string", "format": "date"},
+                             "bookings": {"type": "array", "items": ref("Booking")}})),
+                   **errors("not_found")},
+                  parameters=[path_id("room_id", "room"),
+                              query("date", or_empty(DATE_IN),
+                                    "The room-local day; today by default.",
+                                    example="2027-03-02")],
+                  operation_id="roomDay"),
+    },
+    "/api/rooms/{room_id}/availability": {
+        "get": op("Rooms", "A room's free intervals inside opening hours",
+                  {**ok(obj({"room_id": {"type": "integer"}, "room": ref("Room"),
+                             "start_time": DATETIME, "end_time": DATETIME,
+                             "free": {"type": "array", "items": ref("Interval")}})),
+                   **errors("not_found")},
+                  parameters=[
+                      path_id("room_id", "room"),
+                      query("start", or_empty({"anyOf": [DATE_IN, DATETIME_IN]}),
+                            "A room-local date (from its midnight) or an RFC 3339 time; "
+                            "today by default.", example="2027-03-01"),
+                      query("end", or_empty({"anyOf": [DATE_IN, DATETIME_IN]}),
+                            "A room-local date (exclusive) or an RFC 3339 time; the end of "
+                            "start's day by default. At most 31 days after start.",
+                            example="2027-03-08"),
+                      query("min_minutes", query_int(1, 1440),
+                            "Leave out free stretches shorter than this (default: the "
+                            "shortest booking).")],
+                  operation_id="roomAvailability"),
+    },
+    "/api/bookings": {
+        "post": op("Bookings", "Book a room, once or recurring",
+                   {**ok({"oneOf": [BOOKING, SERIES_MADE]}, "Created: `{booking}`, or with "
+                         "recurrence `{series, bookings, skipped}`.", 201,
+                         "The booking, or the series."),
+                    **errors("not_found", "conflict", "payload_too_large", *RULE_CODES,
+                             "nonexistent_time", "invalid_recurrence")},
+                   body=json_body(BOOKING_INPUT, {
+                       "room_id": 1, "title": "Planning", "start_time": "2027-03-02T10:00",
+                       "end_time": "2027-03-02T11:00"}),
+                   description="Every booking rule is checked (422, each with its code); a "
+                               "taken slot is a 409 `conflict` listing the bookings in the way "
+                               "and suggestions (same room later, other rooms now). With "
+                               "`recurrence` every occurrence obeys the rules; a taken "
+                               "occurrence refuses the whole series unless `skip_conflicts`.",
+                   operation_id="createBooking"),
+        "get": op("Bookings", "Several bookings by id",
+                  {**ok(obj({"bookings": {"type": "array", "items": ref("Booking")},
+                             "missing": {"type": "array", "items": {"type": "integer"}}})),
+                   **errors()},
+                  parameters=[query("ids", ID_LIST, "Comma-separated ids, at most 100.",
+                                    required=True,
+                                    example="1,2,3")],
+                  operation_id="getBookings"),
+    },
+    "/api/bookings/mine": {
+        "get": op("Bookings", "My live bookings, keyset-paginated",
+                  {**ok(obj({"bookings": {"type": "array", "items": ref("Booking")},
+                             "next_cursor": ref("Cursor")})), **errors()},
+                  parameters=[
+                      query("when", {"type": "string", "enum": ["upcoming", "past", ""]},
+                            "upcoming (soonest first, the default) or past (latest first)."),
+                      query("limit", query_int(1, 100),
+                            "Page size, 20 by default."),
+                      CURSOR],
+                  operation_id="myBookings"),
+    },
+    "/api/bookings/{booking_id}": {
+        "get": op("Bookings", "One booking", {**ok(BOOKING), **errors("not_found")},
+                  parameters=[path_id("booking_id", "booking")], operation_id="getBooking"),
+        "delete": op("Bookings", "Cancel a booking (its owner or an admin)",
+                     {**ok(BOOKING, "Cancelled (cancelling again changes nothing)."),
+                      **errors("forbidden", "not_found", "in_past")},
+                     parameters=[path_id("booking_id", "booking")],
+                     operation_id="cancelBooking"),
+    },
+    "/api/series/{series_id}": {
+        "get": op("Series", "A series with its live occurrences, keyset-paginated",
+                  {**ok(obj({
+                      "series": ref("SeriesNamed"),
+                      "bookings": {"type": "array", "items": ref("Booking")},
+                      "skipped": {"type": "array", "items": ref("Skipped")},
+                      "next_cursor": ref("Cursor")})), **errors("not_found")},
+                  parameters=[path_id("series_id", "series"),
+                              query("limit", query_int(1, 500),
+                                    "Occurrences per page, 100 by default."), CURSOR],
+                  operation_id="getSeries"),
+        "delete": op("Series", "Cancel a series (its owner or an admin)",
+                     {**ok(obj({"series": ref("Series"),
+                                "cancelled": {"type": "array", "items": {"type": "integer"},
+                                              "description": "Ids of the bookings cancelled."}})),
+                      **errors("forbidden", "not_found")},
+                     parameters=[path_id("series_id", "series"),
+                                 query("from", or_empty(DATETIME_IN),
+                                       "Cancel this occurrence and all after it; without it "
+                                       "every future occurrence and the series itself.")],
+                     operation_id="cancelSeries"),
+    },
+    "/api/rooms/free": {
+        "get": op("Finding rooms", "Free rooms that fit, best first",
+                  {**ok(obj({"rooms": {"type": "array", "items": ref("FreeRoom")},
+                             "suggestions": nullable(ref("Suggestions"))}),
+                        "Ranked rooms; when none fits, `suggestions` instead of null."),
+                   **errors(*INTERVAL_CODES)},
+                  parameters=[
+                      query("start_time", DATETIME_IN, "Start.", required=True,
+                            example="2027-03-02T10:00:00+01:00"),
+                      query("end_time", DATETIME_IN, "End.", required=True,
+                            example="2027-03-02T11:00:00+01:00"),
+                      query("capacity", query_int(1, 10000),
+                            "Seats needed (1 by default)."),
+                      query("equipment", {"type": "string"},
+                            "Comma-separated tags the room must have, e.g. screen,video."),
+                      query("building", {"type": "string", "maxLength": 100},
+                            "Preferred building."),
+                      query("floor", query_int(-50, 500),
+                            "Preferred floor."),
+                      query("timezone", or_empty(TIMEZONE),
+                            "The zone to read times without offset in.")],
+                  description="Ranking: the requested building, then floor, then the smallest "
+                              "room that fits, then the fewest bookings that day, then name.",
+                  operation_id="findRooms"),
+    },
+    "/api/bookings/auto": {
+        "post": op("Finding rooms", "Book the best free room that fits",
+                   {**ok(obj({"booking": ref("Booking"), "room": ref("FreeRoom")}), "Booked.",
+                         201, "The booking."),
+                    **errors("no_room", "payload_too_large", *INTERVAL_CODES)},
+                   body=json_body(AUTO_INPUT, {
+                       "title": "Planning", "attendees": 6, "equipment": ["screen"],
+                       "start_time": "2027-03-02T14:00:00+01:00",
+                       "end_time": "2027-03-02T15:00:00+01:00"}),
+                   description="Race-free: when a room is taken meanwhile, the next best is "
+                               "booked. 409 `no_room` with suggestions when none fits.",
+                   operation_id="autoBook"),
+    },
+    "/api/availability": {
+        "post": op("Finding rooms", "Check many (room, interval) pairs at once",
+                   {**ok(obj({"results": {"type": "array", "items": obj({
+                       "room_id": {"type": "integer"},
+                       "start_time": {"type": "string", "description": "As sent."},
+                       "end_time": {"type": "string", "description": "As sent."},
+                       "available": {"type": "boolean"},
+                       "reason": {"enum": [None, "not_found", "closed", "booked"]}})}}),
+                       "One result per check, in the order sent."),
+                    **errors("payload_too_large")},
+                   body=json_body(CHECKS_INPUT, {"checks": [
+                       {"room_id": 1, "start_time": "2027-03-02T10:00",
+                        "end_time": "2027-03-02T11:00"}]}),
+                   description="At most 500 checks; times without offset are in each room's "
+                               "zone.", operation_id="batchAvailability"),
+    },
+    "/api/me": {
+        "get": op("Account", "Who I am, and my personal calendar address",
+                  {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
+                                                                   "format": "uri"}})),
+                   **errors()}, operation_id="me"),
+    },
+    "/api/me/calendar": {
+        "post": op("Account", "A new personal calendar address (the old one stops working)",
+                   {**ok(obj({"calendar_url": {"type": "string", "format": "uri"}})),
+                    **errors()}, operation_id="resetCalendar"),
+    },
+    "/api/tokens": {
+        "get": op("Account", "My API tokens",
+                  {**ok(obj({"tokens": {"type": "array", "items": ref("Token")}})), **errors()},
+                  operation_id="listTokens"),
+        "post": op("Account", "Make an API token (its secret is shown once)",
+                   {**ok(obj({"token": ref("Token"), "secret": {"type": "string"}}),
+                         "Created; keep `secret`, it is not shown again.", 201),
+                    **errors("payload_too_large")},
+                   body=json_body(obj({"name": {"anyOf": [text(100, low=0), {"type": "null"}]}},
+                                      required=[]), {"name": "door panel"}),
+                   operation_id="createToken"),
+    },
+    "/api/tokens/{token_id}": {
+        "delete": op("Account", "Revoke one of my tokens",
+                     {**ok(obj({"token": ref("Token")})), **errors("not_found")},
+                     parameters=[path_id("token_id", "token")], operation_id="revokeToken"),
+    },
+    "/api/openapi.json": {
+        "get": op("About the API", "This document", {
+            "200": {"description": "The OpenAPI 3.1 document.",
+                    "content": {"application/json": {"schema": {"type": "object"}}}}},
+            public=True, operation_id="openapi"),
+    },
+    "/api/docs": {
+        "get": op("About the API", "This document as a web page", {
+            "200": {"description": "HTML.", "content": {"text/html": {
+                "schema": {"type": "string"}}}}},
+            public=True, operation_id="docs"),
+    },
+}
+
+
+DESCRIPTION = """\
+The JSON twin of every page of the booking app. Send `Authorization: Bearer
+<token>` (make a token on your account page or with `POST /api/tokens`); a
+signed-in browser may use its session cookie instead, and then writes need the
+page's CSRF token in an `X-CSRFToken` header.
+
+Times are RFC 3339. The API renders them in the room's zone with its offset;
+a time you send without an offset is read in the room's zone. Intervals are
+half-open, on whole minutes.
+
+Errors have one shape, `{"error": {"code", "message", "details"}}`; the status
+follows from the code. Lists that grow are keyset-paginated: pass
+`next_cursor` back as `cursor`. GET answers carry an ETag (send If-None-Match
+for a 304). Bodies are at most 64 KB.
+"""
+
+
+READ = [{"bearer": []}, {"session": []}]
+WRITE = [{"bearer": []}, {"session": [], "csrf": []}]
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (a new dict each call; callers may change it)."""
+    paths = copy.deepcopy(PATHS)
+    for operations in paths.values():
+        for method, operation in operations.items():
+            operation.setdefault("security", READ if method == "get" else WRITE)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "booking", "version": "1", "description": DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "tags": [{"name": name} for name in ("Rooms", "Bookings", "Series", "Finding rooms",
+                                               "Account", "About the API")],
+        "paths": paths,
+        "components": {
+            "schemas": copy.deepcopy(SCHEMAS),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "A personal API token (bk_...)."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "booking_session",
+                            "description": "A signed-in browser. Writes (POST, PATCH, DELETE) "
+                                           "also need the X-CSRFToken header with the "
+                                           "page's csrf-token."},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                         "description": "With the session cookie, for writes."},
+            },
+        },
+    }

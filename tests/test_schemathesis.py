@@ -1,0 +1,134 @@
+"""schemathesis against the app: for every operation of /api/openapi.json, generated
+requests (valid and invalid) never get a 5xx, and every answer matches the document
+(status code, content type, headers, body schema). Invalid input must be refused.
+
+It runs through the WSGI app of the test fixture (the same code gunicorn serves,
+with the clock frozen), as an admin with a bearer token, in a database with rooms,
+bookings and a series: each operation gets a fresh database and 25 examples. Then
+once more over HTTP against gunicorn (`live_server`), 10 examples per operation.
+"""
+
+import os
+from datetime import datetime
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (content_type_conformance,
+                                               negative_data_rejection,
+                                               response_headers_conformance,
+                                               response_schema_conformance,
+                                               status_code_conformance)
+
+from booking.openapi.spec import document
+from conftest import UTC
+
+schema = schemathesis.openapi.from_dict(document())
+
+# Fixed examples by default, so the suite is repeatable; to go hunting, run
+# SCHEMATHESIS_EXAMPLES=200 SCHEMATHESIS_RANDOM=1 pytest tests/test_schemathesis.py
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
+RANDOM = bool(os.environ.get("SCHEMATHESIS_RANDOM"))
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::hypothesis.errors.HypothesisDeprecationWarning")
+
+# Everything a request could change, but the token's last use (recorded on each request).
+STATE_SQL = """
+SELECT (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM users t),
+       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM sessions t),
+       (SELECT md5(coalesce(string_agg(concat_ws(',', t.id, t.name, t.revoked_at), '|'
+                                       ORDER BY t.id), '')) FROM api_tokens t),
+       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM rooms t),
+       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM series t),
+       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM bookings t),
+       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM series_skips t)
+"""
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_headers_conformance, response_schema_conformance, negative_data_rejection]
+
+
+@pytest.fixture
+def token(make, admin, alice, berlin, new_york, api_as):
+    """An admin's bearer token, in a world with two rooms (ids 1 and 2), bookings, a series."""
+    assert berlin["id"] == 1
+    make.booking(berlin, alice, datetime(2027, 3, 2, 12, tzinfo=UTC),
+                 datetime(2027, 3, 2, 13, tzinfo=UTC))
+    make.booking(new_york, admin, datetime(2027, 3, 2, 15, tzinfo=UTC),
+                 datetime(2027, 3, 2, 16, tzinfo=UTC))
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "recurrence": "FREQ=WEEKLY;COUNT=3",
+        "start_time": "2027-03-03T10:00", "end_time": "2027-03-03T11:00"})
+    assert made.status_code == 201
+    return make.token(admin)
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.function_scoped_fixture])
+def test_api_answers_as_documented(case, app, token, conn):
+    before = conn.execute(STATE_SQL).fetchone()
+    # identity: the WSGI transport does not undo gzip the way an HTTP client does
+    response = case.call_and_validate(
+        app=app, headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"},
+        checks=CHECKS)
+    if 400 <= response.status_code < 500:
+        # A refused request changes nothing.
+        assert conn.execute(STATE_SQL).fetchone() == before, case.as_curl_command()
+
+
+# -- the same against gunicorn, fewer examples: what a client over HTTP sees -----------------
+
+def test_live_server_answers_as_documented(live_server, token):
+    """Every operation over HTTP to gunicorn (gzip on, the live clock), a few examples each,
+    all against one server."""
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=10, deadline=None, derandomize=not RANDOM, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def answers_as_documented(case):
+            case.call_and_validate(base_url=live_server.url,
+                                   headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+
+        answers_as_documented()
+
+
+# -- what schemathesis does not send: bodies that are not JSON at all ------------------------
+
+BODY_OPERATIONS = [(method.upper(), path) for path, operations in document()["paths"].items()
+                   for method, operation in operations.items() if "requestBody" in operation]
+NOT_JSON = [
+    ("application/json", b'{"room_id": 1, "title": '),              # cut off
+    ("application/json", b"[1, 2, 3]"),                             # not an object
+    ("application/json", b'"just text"'),
+    ("application/json", b"\xff\xfe{\x00}"),                       # not UTF-8
+    ("application/json", b'{"title": "\\ud800", "name": "\\ud800"}'),  # lone surrogate
+    ("application/json", b'{"room_id": 1e400, "capacity": 1e400, "attendees": 1e400}'),
+    ("application/json", b'{"room_id": 123456789012345678901234567890, "capacity": -1e308}'),
+    ("application/json", b'{"checks": {"a": 1}, "name": {"b": 2}, "title": [], "capacity": {}}'),
+    ("text/plain", b'{"name": "Spree"}'),
+    ("application/x-www-form-urlencoded", b"name=Spree&capacity=4"),
+]
+
+
+@pytest.mark.parametrize("method, path", BODY_OPERATIONS)
+def test_bodies_that_are_not_usable_json_are_400_and_change_nothing(app, token, conn, method,
+                                                                     path):
+    client = app.test_client()
+    url = path.replace("{room_id}", "1")
+    before = conn.execute(STATE_SQL).fetchone()
+    for content_type, body in NOT_JSON:
+        r = client.open(url, method=method, data=body, content_type=content_type,
+                        headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 400, (content_type, body, r.get_data(as_text=True))
+        assert r.get_json()["error"]["code"] == "invalid"
+    big = b'{"title": "' + b"x" * (65 * 1024) + b'"}'
+    r = client.open(url, method=method, data=big, content_type="application/json",
+                    headers={"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.get_json()["error"]["code"]) == (413, "payload_too_large")
+    assert conn.execute(STATE_SQL).fetchone() == before

@@ -63,13 +63,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from booking.account import api as account_api, views as account_views
     from booking.bookings import api as bookings_api, views as bookings_views
+    from booking.events import api as events_api, views as events_views
     from booking.feeds import views as feeds_views
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
 
-    for module in (rooms_views, bookings_views, series_views, account_views, feeds_views):
+    for module in (rooms_views, bookings_views, series_views, account_views, feeds_views,
+                   events_views):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, bookings_api, series_api, account_api):
+    for module in (rooms_api, bookings_api, series_api, account_api, events_api):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.

@@ -38,6 +38,7 @@ class User:
     name: str
     role: str
     calendar_salt: str | None = None  # personal calendar feed URL (booking.feeds)
+    mail_enabled: bool = True         # notification mail (booking.events)
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -55,7 +56,8 @@ class User:
         return self.session_token
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
+                "mail_enabled": self.mail_enabled}
 
 
 def hash_token(token: str) -> bytes:
@@ -66,7 +68,7 @@ def hash_token(token: str) -> bytes:
 
 # sessions_pkey
 USER_BY_SESSION = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled
   FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s AND s.expires_at > now() AND u.active"""
 
@@ -80,7 +82,7 @@ touch AS (
       FROM t
      WHERE a.id = t.id
        AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, t.id AS token_id
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, t.id AS token_id
   FROM t JOIN users u ON u.id = t.user_id
  WHERE u.active"""
 
@@ -160,7 +162,7 @@ def _spend_hash_time(password: str) -> None:
 
 
 USER_FOR_SIGN_IN = """
-SELECT id, email, name, role, calendar_salt, password_hash FROM users
+SELECT id, email, name, role, calendar_salt, mail_enabled, password_hash FROM users
  WHERE lower(email) = lower(%s) AND active"""
 
 # Also clears this user's expired sessions, so the table does not grow forever.

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from booking import now
+from booking.http import twin_etag
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
 from booking.rooms import service
@@ -22,15 +23,19 @@ COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_Y
 @bp.get("/")
 @login_required
 def overview():
-    return render_template("rooms/overview.html", rooms=service.overview(now()))
+    rooms = service.overview(now())
+    return render_template("rooms/overview.html", rooms=rooms, etag=twin_etag(rooms=rooms))
 
 
 @bp.get("/rooms/<id:room_id>")
 @login_required
 def day(room_id: int):
     data = service.day(room_id, request.args.get("date"), now())
+    etag = twin_etag(data)
     shown = date.fromisoformat(data["date"])
-    return render_template("rooms/day.html", **data,
+    return render_template("rooms/day.html", **data, etag=etag,
+                           refresh=url_for("rooms_api.day", room_id=room_id,
+                                           date=request.args.get("date") or None),
                            timeline=timeline(data["room"], shown, data["bookings"]),
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),

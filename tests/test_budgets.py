@@ -102,6 +102,12 @@ API_CASES = [
     ("admin", "POST", "/api/webhooks", {"url": "http://127.0.0.1/x"}, 422, 1),
     ("admin", "GET", "/api/webhooks/{hook}", None, 200, 2),
     ("admin", "PATCH", "/api/webhooks/{hook}", {"active": False}, 200, 2),
+    # reports
+    ("admin", "GET", "/api/reports/utilisation?from=2027-01-01&to=2027-03-31", None, 200, 2),
+    ("admin", "GET", "/api/reports/utilisation?group=weekday_hour", None, 200, 2),
+    ("admin", "GET", "/api/reports/utilisation?group=building&building=HQ", None, 200, 2),
+    ("admin", "GET", "/api/reports/utilisation?from=2027-03-02&to=2027-03-01", None, 422, 1),
+    ("alice", "GET", "/api/reports/utilisation", None, 403, 1),
 ]
 
 PAGE_CASES = [
@@ -144,6 +150,9 @@ PAGE_CASES = [
     ("admin_page", "POST", "/admin/webhooks", {"url": "ftp://example.com/x"}, 422, 2),
     ("admin_page", "GET", "/admin/webhooks/{hook}", None, 200, 2),
     ("admin_page", "POST", "/admin/webhooks/{hook}", {"active": "false"}, 302, 2),
+    ("admin_page", "GET", "/reports", None, 200, 3),
+    ("admin_page", "GET", "/reports?group=building&from=2027-01-01&to=2027-12-31", None, 200, 3),
+    ("admin_page", "GET", "/reports/utilisation.csv?group=weekday_hour", None, 200, 2),
 ]
 
 

@@ -12,7 +12,7 @@ FLASK  := $(PY) -m flask --app booking
 VAR    := $(or $(VAR_DIR),var)
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test stop chromium clean
+.PHONY: run test bench stop chromium clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ stop:
 
 test: $(STAMP) chromium
 	$(PY) -m pytest
+
+# The benchmark suite (see bench/run.py): a million bookings, wrk against gunicorn,
+# figures and targets written to docs/performance.md. BENCH_SECONDS=20 per scenario.
+bench: $(STAMP)
+	$(PY) -m bench.run
 
 # The browser test drives Debian's Chromium; install it when apt can.
 chromium:

@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.extensions["booking.pool"] = db.make_pool(app.config)
     app.extensions["booking.clock"] = lambda: datetime.now(UTC)
+    app.extensions["booking.shared"] = {}  # booking/shared.py
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     errors.register(app)
@@ -65,14 +66,16 @@ def _register_blueprints(app: Flask) -> None:
     from booking.bookings import api as bookings_api, views as bookings_views
     from booking.events import api as events_api, views as events_views
     from booking.feeds import views as feeds_views
+    from booking.finder import api as finder_api, views as finder_views
     from booking.reports import api as reports_api, views as reports_views
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
 
-    for module in (rooms_views, bookings_views, series_views, account_views, feeds_views,
-                   events_views, reports_views):
+    for module in (rooms_views, bookings_views, series_views, finder_views, account_views,
+                   feeds_views, events_views, reports_views):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, bookings_api, series_api, account_api, events_api, reports_api):
+    for module in (rooms_api, bookings_api, series_api, finder_api, account_api, events_api,
+                   reports_api):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.

@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a request waits for a free connection before it is answered 503.", float),
     Setting("POOL_MAX_WAITING", 64,
             "Requests allowed to queue for a connection; beyond that, an immediate 503.", int),
+    Setting("POOL_CHECK_IDLE_SECONDS", 1.0,
+            "A pooled connection idle this long is pinged before use (0: always).", float),
     Setting("STATEMENT_TIMEOUT_MS", 5000, "PostgreSQL statement_timeout for app queries.", int),
     Setting("MIN_BOOKING_MINUTES", 15, "Shortest booking.", int),
     Setting("MAX_BOOKING_MINUTES", 240, "Longest booking.", int),

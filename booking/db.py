@@ -117,9 +117,8 @@ def make_pool(config: dict) -> ConnectionPool:
         max_size=config["POOL_MAX_SIZE"],
         timeout=config["POOL_TIMEOUT"],
         max_waiting=config["POOL_MAX_WAITING"],
-        # An empty query on borrow: a connection broken by a database restart
-        # is replaced here instead of failing the request.
-        check=ConnectionPool.check_connection,
+        check=_check_if_idle(config["POOL_CHECK_IDLE_SECONDS"]),
+        reset=_note_return,
         reconnect_timeout=30,
         kwargs={
             "autocommit": True,
@@ -130,6 +129,26 @@ def make_pool(config: dict) -> ConnectionPool:
         },
         name="booking",
     )
+
+
+def _note_return(conn: psycopg.Connection) -> None:
+    """Remember when a connection came back to the pool (see _check_if_idle)."""
+    conn._booking_returned = time.monotonic()  # type: ignore[attr-defined]
+
+
+def _check_if_idle(idle_seconds: float):
+    """A borrow-time check that pings only connections idle for `idle_seconds`.
+
+    A ping (an empty query) on every borrow costs a round trip per borrow,
+    two per request. A connection in steady use has just proved itself; one
+    that sat idle may have been cut by a database restart or a firewall, and
+    is replaced here instead of failing a request. 0 pings on every borrow.
+    """
+    def check(conn: psycopg.Connection) -> None:
+        returned = getattr(conn, "_booking_returned", 0.0)
+        if time.monotonic() - returned >= idle_seconds:
+            ConnectionPool.check_connection(conn)
+    return check
 
 
 def pool() -> ConnectionPool:

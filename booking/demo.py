@@ -7,6 +7,7 @@ Everything is derived from today's date and a fixed seed, so every fresh
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from booking import db
@@ -94,3 +95,142 @@ def load() -> str:
     return (f"Demo data: {len(USERS)} users, {len(ROOMS)} rooms, {len(bookings)} bookings. "
             f"Sign in as admin@example.com (or alice@example.com) with password "
             f"{DEMO_PASSWORD}")
+
+
+# -- the large dataset (issue 5: benchmarks) ------------------------------------------------
+
+LARGE_ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo")
+SLOTS_PER_DAY, BOOKED_PERCENT = 9, 31  # hourly slots 09:00-18:00, ~2.8 booked per room-day
+
+
+@dataclass(frozen=True)
+class Scale:
+    rooms: int = 500
+    users: int = 5000
+    past_days: int = 650     # two years in all, about a tenth of it ahead
+    future_days: int = 80
+    heavy_user_bookings: int = 1000   # alice@example.com's upcoming bookings
+    light_user_bookings: int = 10     # bob@example.com's
+
+
+LARGE = Scale()
+
+LARGE_USERS_SQL = """
+INSERT INTO users (email, name, role, password_hash)
+SELECT 'user' || i || '@example.com', 'User ' || i, 'staff', %(hash)s
+  FROM generate_series(1, %(n)s) i"""
+
+LARGE_ROOMS_SQL = """
+INSERT INTO rooms (name, building, floor, capacity, equipment, timezone)
+SELECT 'Room ' || lpad(i::text, 3, '0'),
+       split_part(z, '/', 2) || ' ' || chr(65 + (i / 3) %% 5),
+       (i / 15) %% 10,
+       (ARRAY[2, 4, 4, 6, 6, 8, 8, 10, 12, 16, 20, 30])[1 + i %% 12],
+       CASE i %% 5 WHEN 0 THEN ARRAY['screen'] WHEN 1 THEN ARRAY['screen', 'video']
+                   WHEN 2 THEN ARRAY['whiteboard'] WHEN 3 THEN ARRAY['screen', 'whiteboard']
+                   ELSE ARRAY['screen', 'video', 'wheelchair'] END
+       || CASE WHEN i %% 7 = 0 THEN ARRAY['phone'] ELSE '{}' END,
+       z
+  FROM generate_series(1, %(n)s) i,
+       LATERAL (SELECT (%(zones)s::text[])[1 + i %% 3] AS z) zz"""
+
+# Each room-day offers nine one-hour slots; a hash of (room, day, slot) books
+# about 30%% of them, owned by pseudo-random users. Times are wall-clock hours
+# in the room's zone.
+LARGE_BOOKINGS_SQL = """
+INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_at)
+SELECT r.id,
+       %(first_user)s + abs(hashint4(r.id * 7919 + d * 31 + s)) %% %(users)s,
+       (ARRAY['Team stand-up', 'Design review', '1:1', 'Planning', 'Customer call',
+              'Interview', 'Retro', 'Workshop'])[1 + abs(hashint4(d * 13 + s + r.id)) %% 8],
+       t, t + interval '1 hour',
+       t - interval '7 days'
+  FROM rooms r,
+       generate_series(-%(past)s::int, %(future)s::int) d,
+       generate_series(0, %(slots)s::int - 1) s,
+       LATERAL (SELECT ((current_date + d) + make_time(9 + s, 0, 0)) AT TIME ZONE r.timezone AS t) x
+ WHERE r.id >= %(first_room)s
+   AND abs(hashint4(r.id * 100003 + d * 977 + s * 13)) %% 100 < %(percent)s"""
+
+# Hand the first upcoming bookings of pseudo-random rooms to the two special users.
+SPECIAL_USER_SQL = """
+UPDATE bookings SET user_id = %(user)s
+ WHERE id IN (SELECT id FROM bookings
+               WHERE start_at > now() AND user_id >= %(first_user)s
+               ORDER BY hashint8(id) LIMIT %(n)s)"""
+
+
+def load_large(report=print, scale: Scale = LARGE) -> str:
+    """500 rooms in 3 zones, 5,000 users, ~1,000,000 bookings over two years.
+
+    Loaded with INSERT ... SELECT on the server (no rows cross the wire), with
+    the bookings indexes and the exclusion constraint dropped during the load
+    and rebuilt once afterwards from their own definitions.
+    """
+    import time
+
+    started = time.monotonic()
+    summary = load()  # the demo users (admin@example.com, ...) and the small offices first
+    password_hash = hash_password(DEMO_PASSWORD)
+    with db.connection() as conn:
+        _load_large(conn, scale, password_hash, started, report)
+        conn.execute("VACUUM ANALYZE")
+        counts = conn.execute("""
+            SELECT (SELECT count(*) FROM rooms) AS rooms, (SELECT count(*) FROM users) AS users,
+                   (SELECT count(*) FROM bookings) AS bookings,
+                   (SELECT count(*) FROM bookings WHERE start_at > now()) AS upcoming""").fetchone()
+    return (f"Large demo data in {time.monotonic() - started:.0f} s: {counts['rooms']} rooms, "
+            f"{counts['users']} users, {counts['bookings']:,} bookings "
+            f"({counts['upcoming']:,} upcoming; alice@example.com has {scale.heavy_user_bookings} "
+            f"upcoming, bob@example.com {scale.light_user_bookings}). "
+            f"{summary.split('. ', 1)[1]}")
+
+
+def _load_large(conn, scale: Scale, password_hash: str, started: float, report) -> None:
+    """All of the bulk load in one transaction: a failure leaves the database as it was."""
+    import time
+
+    with conn.transaction():
+        conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        first_user = conn.execute("SELECT max(id) + 1 AS n FROM users").fetchone()["n"]
+        first_room = conn.execute("SELECT max(id) + 1 AS n FROM rooms").fetchone()["n"]
+        conn.execute(LARGE_USERS_SQL, {"hash": password_hash, "n": scale.users})
+        conn.execute(LARGE_ROOMS_SQL, {"n": scale.rooms, "zones": list(LARGE_ZONES)})
+        saved = conn.execute("""
+            SELECT 'index' AS kind, indexname AS name, indexdef AS definition
+              FROM pg_indexes WHERE tablename = 'bookings' AND indexname <> 'bookings_pkey'
+               AND indexname NOT IN (SELECT conname FROM pg_constraint
+                                      WHERE conrelid = 'bookings'::regclass)
+            UNION ALL
+            SELECT 'constraint', conname, pg_get_constraintdef(oid)
+              FROM pg_constraint WHERE conrelid = 'bookings'::regclass AND contype = 'x'
+        """).fetchall()
+        for item in saved:
+            if item["kind"] == "constraint":
+                conn.execute(f'ALTER TABLE bookings DROP CONSTRAINT "{item["name"]}"')
+            else:
+                conn.execute(f'DROP INDEX "{item["name"]}"')
+        report(f"  users and rooms: {time.monotonic() - started:.0f} s")
+        # Triggers (and foreign-key checks) off for the bulk load: the rows are
+        # generated consistent, and the events outbox must not get a million rows.
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute(LARGE_BOOKINGS_SQL, {"first_user": first_user, "first_room": first_room,
+                                          "users": scale.users,
+                                          "past": scale.past_days, "future": scale.future_days,
+                                          "slots": SLOTS_PER_DAY, "percent": BOOKED_PERCENT})
+        heavy = conn.execute("SELECT id FROM users WHERE email = 'alice@example.com'").fetchone()["id"]
+        light = conn.execute("SELECT id FROM users WHERE email = 'bob@example.com'").fetchone()["id"]
+        for user, n in ((heavy, scale.heavy_user_bookings), (light, scale.light_user_bookings)):
+            conn.execute("UPDATE bookings SET user_id = %s WHERE user_id = %s AND start_at > now()",
+                         (first_user, user))
+            conn.execute(SPECIAL_USER_SQL, {"user": user, "first_user": first_user + 1, "n": n})
+        conn.execute("SET LOCAL session_replication_role = origin")
+        report(f"  bookings inserted: {time.monotonic() - started:.0f} s")
+        for item in saved:
+            if item["kind"] == "constraint":
+                conn.execute(f'ALTER TABLE bookings ADD CONSTRAINT "{item["name"]}" '
+                             f'{item["definition"]}')
+            else:
+                conn.execute(item["definition"])
+        report(f"  indexes and exclusion constraint: {time.monotonic() - started:.0f} s")

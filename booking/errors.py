@@ -31,6 +31,7 @@ STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "no_room": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     # booking rules (422)

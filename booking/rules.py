@@ -60,16 +60,32 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime,
     "HH:MM", room-local) and `active`. `start`, `end` and `now` are aware.
     """
     found: list[Violation] = []
-    tz = zone(room["timezone"])
-    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
-    # Arithmetic in UTC: Python subtracts two times of one zone as wall-clock
-    # times, which is an hour off across a daylight-saving change.
-    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
-
     if not room["active"]:
         found.append(Violation("room_inactive", "This room is not available for booking.",
                                "room_id"))
+    found += _minutes_and_length(start, end, limits)
+    found += _day_and_hours(room, start, end)
+    found += _when(start, now, limits)
+    return found
 
+
+# The rules that hold or fail for an interval whatever the room: the finder
+# and auto-assignment answer these with a 422 before looking at any room.
+ROOM_INDEPENDENT = frozenset({"not_whole_minutes", "too_short", "too_long", "in_past",
+                              "beyond_window"})
+
+
+def check_interval(start: datetime, end: datetime, now: datetime,
+                   limits: Limits) -> list[Violation]:
+    """The rules `start`-`end` breaks in every room (codes in ROOM_INDEPENDENT)."""
+    return _minutes_and_length(start, end, limits) + _when(start, now, limits)
+
+
+def _minutes_and_length(start: datetime, end: datetime, limits: Limits) -> list[Violation]:
+    found: list[Violation] = []
+    # Arithmetic in UTC: Python subtracts two times of one zone as wall-clock
+    # times, which is an hour off across a daylight-saving change.
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if start.second or start.microsecond or end.second or end.microsecond:
         found.append(Violation("not_whole_minutes",
                                "Bookings start and end on whole minutes.",
@@ -85,6 +101,14 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime,
         found.append(Violation("too_long",
                                f"A booking lasts at most {_duration(limits.max_minutes)}.",
                                "end_time"))
+    return found
+
+
+def _day_and_hours(room: Mapping, start: datetime, end: datetime) -> list[Violation]:
+    found: list[Violation] = []
+    tz = zone(room["timezone"])
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    length = end.astimezone(UTC) - start.astimezone(UTC)
 
     # A booking belongs to one local day; ending exactly at the next midnight
     # still counts as that day (the opening hours then decide).
@@ -104,21 +128,29 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime,
                                f"This room can be booked from {_hm(opens)} to {_hm(closes)} "
                                f"({tz.key} time).",
                                "start_time" if local_start.time() < opens else "end_time"))
+    return found
 
+
+def _when(start: datetime, now: datetime, limits: Limits) -> list[Violation]:
+    start, now = start.astimezone(UTC), now.astimezone(UTC)
     # The current minute still counts as now: "book from 14:05" at 14:05:40 is fine.
     if start < now.replace(second=0, microsecond=0):
-        found.append(Violation("in_past", "That time has already passed.", "start_time"))
-    elif start > now + timedelta(days=limits.window_days):
-        found.append(Violation("beyond_window",
-                               f"Bookings can be made at most {limits.window_days} days ahead.",
-                               "start_time"))
-    return found
+        return [Violation("in_past", "That time has already passed.", "start_time")]
+    if start > now + timedelta(days=limits.window_days):
+        return [Violation("beyond_window",
+                          f"Bookings can be made at most {limits.window_days} days ahead.",
+                          "start_time")]
+    return []
 
 
 def first_error(room: Mapping, start: datetime, end: datetime, now: datetime,
                 limits: Limits) -> BookingError | None:
     """The error to answer with, or None: the first violation, all of them in details."""
-    found = check(room, start, end, now, limits)
+    return as_error(check(room, start, end, now, limits))
+
+
+def as_error(found: list[Violation]) -> BookingError | None:
+    """The first of `found` as the error, every one listed in details.violations."""
     if not found:
         return None
     err = found[0].error()

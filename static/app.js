@@ -11,9 +11,10 @@
     }
   });
 
-  // Booking form: once a start time is chosen, suggest an end one hour later.
-  var form = document.getElementById("booking-form");
-  if (form) {
+  // Booking and finder forms: once a start time is chosen, suggest an end one hour later.
+  ["booking-form", "find-form"].forEach(function (id) {
+    var form = document.getElementById(id);
+    if (!form) return;
     var start = form.querySelector("#start");
     var end = form.querySelector("#end");
     start.addEventListener("change", function () {
@@ -22,7 +23,7 @@
       var minutes = Math.min(parseInt(parts[0], 10) * 60 + parseInt(parts[1], 10) + 60, 23 * 60 + 59);
       end.value = String(Math.floor(minutes / 60)).padStart(2, "0") + ":" + String(minutes % 60).padStart(2, "0");
     });
-  }
+  });
 
   // Live pages (the rooms overview, a room's day) stay current: every 30 s
   // ask the page's JSON twin whether anything changed. A 304 (nothing did)

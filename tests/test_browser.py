@@ -93,3 +93,33 @@ def test_an_admin_opens_the_utilisation_report(live_server, page, make):
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**group=building**")
     assert page.locator("#by-table").get_by_role("rowheader", name="HQ").is_visible()
+
+
+def test_find_a_room_and_book_the_best_with_the_keyboard_alone(live_server, page, make):
+    alice = make.user("Alice")
+    make.room("Boardroom", "Europe/Berlin", capacity=20, equipment=["screen", "video"])
+    make.room("Huddle", "Europe/Berlin", capacity=6, equipment=["screen", "video"])
+    make.room("Nook", "Europe/Berlin", capacity=6, equipment=["screen"])
+    day = datetime.now(timezone.utc).astimezone(zone("Europe/Berlin")).date() + timedelta(days=1)
+
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Email").fill(alice["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(live_server.url + "/")
+    page.get_by_role("link", name="Find a room").click()
+    page.get_by_label("Date").fill(day.isoformat())
+    page.get_by_label("From").fill("14:00")
+    page.get_by_label("To").fill("15:30")
+    assert page.get_by_label("Time zone").input_value() == "Europe/Berlin"
+    page.get_by_label("People").fill("5")
+    page.get_by_label("Equipment").fill("screen, video")
+    page.keyboard.press("Enter")                      # submits the search
+    page.wait_for_url("**/find?*")
+    results = page.locator("#results h3")
+    assert results.all_inner_texts()[0].startswith("Huddle")
+    assert results.count() == 2
+    page.get_by_label("What is it for?").fill("Keyboard meeting")
+    page.keyboard.press("Enter")                      # the first button: Book the best
+    page.wait_for_url("**/bookings/*")
+    assert page.get_by_text("Booked Huddle, 14:00–15:30 (Europe/Berlin time).").is_visible()

@@ -2,15 +2,20 @@
 handed back after every request (failing ones too), index use in EXPLAIN."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
 from booking import db
-from conftest import NOW, UTC
+from conftest import UTC
 
 DAY = "2027-03-02"
 SLOT = {"start_time": f"{DAY}T10:00", "end_time": f"{DAY}T11:00"}
+FREE = f"/api/rooms/free?start_time={DAY}T10:00&end_time={DAY}T11:00&timezone=Europe/Berlin"
+AUTO = {"title": "x", **SLOT, "attendees": 2, "timezone": "Europe/Berlin"}
+FIND = f"date={DAY}&start=10:00&end=11:00&timezone=Europe/Berlin&attendees=2"
+FIND_FORM = {"date": DAY, "start": "10:00", "end": "11:00", "timezone": "Europe/Berlin",
+             "attendees": "2", "title": "x"}
 
 
 def statements(response) -> int:
@@ -41,7 +46,7 @@ def world(make, alice, bob, admin, berlin, api_as, browser_as, conn):
 
 # (who, method, url, body, expected status, most statements)
 API_CASES = [
-    ("alice", "GET", "/api/rooms", None, 200, 2),
+    ("alice", "GET", "/api/rooms", None, 200, 3),     # 2 when this process has it already
     ("alice", "GET", "/api/rooms/{room}", None, 200, 2),
     ("alice", "GET", "/api/rooms/4242", None, 404, 2),
     ("alice", "GET", "/api/rooms/{room}/bookings?date=" + DAY, None, 200, 2),
@@ -108,10 +113,33 @@ API_CASES = [
     ("admin", "GET", "/api/reports/utilisation?group=building&building=HQ", None, 200, 2),
     ("admin", "GET", "/api/reports/utilisation?from=2027-03-02&to=2027-03-01", None, 422, 1),
     ("alice", "GET", "/api/reports/utilisation", None, 403, 1),
+    # the finder, automatic assignment, batch availability
+    ("alice", "GET", FREE + "&capacity=2&equipment=&building=HQ&floor=1", None, 200, 2),
+    ("alice", "GET", FREE + "&capacity=50", None, 200, 3),          # nothing fits: suggestions
+    ("alice", "GET", FREE + "&capacity=0", None, 400, 1),
+    ("alice", "GET", FREE.replace("T11:00", "T10:05"), None, 422, 1),
+    ("alice", "GET", "/api/rooms/free?start_time=2027-03-02T10:00", None, 400, 1),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "attendees": 2}, 201, 3),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "attendees": 50}, 409, 3),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "start_time": f"{DAY}T13:30",
+                                             "end_time": f"{DAY}T14:30"}, 409, 3),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "end_time": f"{DAY}T10:05"}, 422, 1),
+    ("alice", "POST", "/api/bookings/auto", {**AUTO, "title": ""}, 400, 1),
+    ("alice", "POST", "/api/availability", {"checks": [
+        {"room_id": "{room}", **SLOT}, {"room_id": 4242, **SLOT},
+        {"room_id": "{room}", "start_time": f"{DAY}T13:00", "end_time": f"{DAY}T14:00"}]}, 200, 2),
+    ("alice", "POST", "/api/availability", {"checks": [{"room_id": "{room}", "start_time": "x",
+                                                        "end_time": "y"}]}, 400, 1),
+    ("alice", "POST", "/api/availability", {"checks": [
+        {"room_id": "{room}", "start_time": "2027-03-28T02:30", "end_time": "2027-03-28T03:30"}]},
+     400, 2),
+    ("anonymous", "GET", FREE, None, 401, 0),
+    ("anonymous", "POST", "/api/bookings/auto", AUTO, 401, 0),
+    ("anonymous", "POST", "/api/availability", {"checks": []}, 401, 0),
 ]
 
 PAGE_CASES = [
-    ("page", "GET", "/", None, 200, 2),
+    ("page", "GET", "/", None, 200, 3),
     ("page", "GET", "/rooms/{room}?date=" + DAY, None, 200, 2),
     ("page", "GET", "/bookings/new", None, 200, 2),
     ("page", "POST", "/bookings/new", {"room_id": "{room}", "title": "x", "date": DAY,
@@ -153,6 +181,20 @@ PAGE_CASES = [
     ("admin_page", "GET", "/reports", None, 200, 3),
     ("admin_page", "GET", "/reports?group=building&from=2027-01-01&to=2027-12-31", None, 200, 3),
     ("admin_page", "GET", "/reports/utilisation.csv?group=weekday_hour", None, 200, 2),
+    ("admin_page", "POST", "/admin/rooms", {"name": "spree", "capacity": "2", "timezone": "UTC",
+                                            "opens": "09:00", "closes": "17:00"}, 409, 3),
+    ("page", "GET", "/find", None, 200, 2),
+    ("page", "GET", "/find?" + FIND, None, 200, 2),
+    ("page", "GET", "/find?" + FIND.replace("attendees=2", "attendees=50"), None, 200, 3),
+    ("page", "GET", "/find?" + FIND.replace("end=11:00", "end=10:05"), None, 422, 1),
+    ("page", "GET", f"/find?date={DAY}&start=10:00&end=11:00", None, 400, 2),
+    ("page", "POST", "/find", {**FIND_FORM, "room": "best"}, 302, 3),
+    ("page", "POST", "/find", {**FIND_FORM, "room": "{room}"}, 302, 3),
+    ("page", "POST", "/find", {**FIND_FORM, "attendees": "50", "room": "best"}, 409, 3),
+    ("page", "POST", "/find", {**FIND_FORM, "start": "13:30", "end": "14:30",
+                               "room": "{room}"}, 409, 2),
+    ("page", "POST", "/find", {**FIND_FORM, "title": "", "room": "best"}, 400, 2),
+    ("page", "POST", "/find", {**FIND_FORM, "end": "10:05", "room": "best"}, 422, 1),
 ]
 
 
@@ -162,6 +204,8 @@ def _fill(value, world):
     if isinstance(value, dict):
         return {k: (int(_fill(v, world)) if v == "{room}" and k == "room_id" else _fill(v, world))
                 for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, world) for v in value]
     return value
 
 

@@ -1,5 +1,7 @@
 """flask --app booking db upgrade | users create | tokens create | demo"""
 
+import pytest
+
 from booking import db
 
 
@@ -67,3 +69,33 @@ def test_demo_loads_once_and_then_refuses_politely(runner, conn, client):
     from booking.demo import DEMO_PASSWORD
     from conftest import Browser
     assert Browser(client).login("admin@example.com", DEMO_PASSWORD).status_code == 302
+
+
+def test_demo_large_at_a_small_scale_keeps_every_guarantee(app, conn):
+    """The million-booking loader, shrunk: same code path, constraint and indexes rebuilt."""
+    from booking import demo
+
+    before = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'bookings' "
+                          "ORDER BY 1").fetchall()
+    with app.app_context():
+        summary = demo.load_large(report=lambda line: None,
+                                  scale=demo.Scale(rooms=12, users=40, past_days=20, future_days=10,
+                                                   heavy_user_bookings=30, light_user_bookings=3))
+    assert "Large demo data" in summary
+    after = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'bookings' "
+                         "ORDER BY 1").fetchall()
+    assert after == before
+    counts = conn.execute("""
+        SELECT (SELECT count(DISTINCT timezone) FROM rooms WHERE name LIKE 'Room %%') AS zones,
+               (SELECT count(*) FROM bookings b JOIN users u ON u.id = b.user_id
+                 WHERE u.email = 'alice@example.com' AND b.start_at > now()) AS heavy,
+               (SELECT count(*) FROM bookings b JOIN users u ON u.id = b.user_id
+                 WHERE u.email = 'bob@example.com' AND b.start_at > now()) AS light,
+               (SELECT count(*) FROM bookings) AS bookings""").fetchone()
+    assert counts["zones"] == 3 and counts["heavy"] == 30 and counts["light"] == 3
+    assert counts["bookings"] > 500
+    # The exclusion constraint is back and enforced.
+    import psycopg
+    with pytest.raises(psycopg.errors.ExclusionViolation):
+        conn.execute("INSERT INTO bookings (room_id, user_id, title, start_at, end_at) "
+                     "SELECT room_id, user_id, 'dup', start_at, end_at FROM bookings LIMIT 1")

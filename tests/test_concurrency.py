@@ -89,3 +89,35 @@ def test_twenty_concurrent_series_over_the_same_slots_never_overlap(live_server,
             assert rows["n"] == len(body["bookings"])
     series_rows = conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"]
     assert series_rows == sum(1 for status, _ in results if status == 201)
+
+
+def test_fifty_concurrent_auto_assignments_fill_ten_rooms_once_each(live_server, make, conn):
+    """50 people ask for a room for the same hour at the same moment; 10 rooms fit.
+    Each room is booked once, by 10 of them, and the other 40 hear 409 no_room."""
+    fitting = [make.room(f"Fits {i}", "Europe/Berlin", capacity=6 + i % 3,
+                         equipment=["screen", "video"]) for i in range(10)]
+    make.room("Too small", "Europe/Berlin", capacity=3, equipment=["screen", "video"])
+    make.room("No video", "Europe/Berlin", capacity=8, equipment=["screen"])
+    make.room("Closed", "Europe/Berlin", capacity=8, equipment=["screen", "video"], active=False)
+    tokens = [make.token(make.user(f"User {i}")) for i in range(50)]
+    start = tomorrow_at("Europe/Berlin", 10)
+    body = {"title": "Ours!", "start_time": start.isoformat(),
+            "end_time": (start + timedelta(hours=1)).isoformat(), "attendees": 5,
+            "equipment": ["screen", "video"]}
+    barrier = threading.Barrier(50)
+
+    def attempt(token):
+        barrier.wait()
+        return post_json(live_server.url + "/api/bookings/auto", token, body)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(attempt, tokens))
+
+    statuses = [status for status, _ in results]
+    assert statuses.count(201) == 10, sorted(statuses)
+    assert statuses.count(409) == 40, sorted(statuses)
+    assert {answer["error"]["code"] for status, answer in results if status == 409} == {"no_room"}
+    won = [answer["room"]["id"] for status, answer in results if status == 201]
+    assert sorted(won) == sorted(room["id"] for room in fitting)
+    rows = conn.execute("SELECT room_id FROM bookings WHERE cancelled_at IS NULL").fetchall()
+    assert sorted(r["room_id"] for r in rows) == sorted(won)

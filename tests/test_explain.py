@@ -101,3 +101,73 @@ def test_availability_and_feeds_use_the_indexes(big_db):
     text = plan(big_db, feeds.PERSONAL_FEED_SQL, {"user": 5, **window})
     assert_indexed(text)
     assert "bookings_user_cancelled" in text
+
+
+# -- the finder ---------------------------------------------------------------------------
+
+def finder_params(**changes):
+    start = datetime(2027, 3, 2, 10, tzinfo=UTC)
+    return {"start": start, "end": start + timedelta(hours=1), "people": 4, "equipment": [],
+            "building": None, "floor": None, "not_before": NOW,
+            "until": NOW + timedelta(days=180), **changes}
+
+
+def test_the_free_room_query_uses_the_index(big_db):
+    from booking.finder import service as finder
+
+    text = plan(big_db, finder.FREE_SQL, finder_params())
+    assert_indexed(text)
+    assert "bookings_room_start" in text
+
+
+def test_batch_availability_uses_the_index(big_db):
+    from booking.finder import service as finder
+
+    start = datetime(2027, 3, 2, 9, tzinfo=UTC)
+    params = {"rooms": [1 + i % ROOMS for i in range(500)],
+              "starts": [start + timedelta(minutes=30 * (i % 16)) for i in range(500)],
+              "ends": [start + timedelta(minutes=30 * (i % 16) + 30) for i in range(500)],
+              "local_starts": [None] * 500, "local_ends": [None] * 500}
+    text = plan(big_db, finder.AVAILABILITY_SQL, params)
+    assert_indexed(text)
+    assert "bookings_room_start" in text
+
+
+def nested_plans(url, sql, params):
+    """The plans of every statement run inside `sql`'s functions, via auto_explain;
+    what `sql` writes is rolled back."""
+    notices = []
+    with db.connect(url) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        try:
+            conn.execute("LOAD 'auto_explain'")
+        except psycopg.Error:
+            pytest.skip("auto_explain is not installed with this PostgreSQL")
+        for setting in ("auto_explain.log_min_duration = 0",
+                        "auto_explain.log_nested_statements = on",
+                        "auto_explain.log_level = notice"):
+            conn.execute("SET " + setting)
+        with conn.transaction(force_rollback=True):
+            conn.execute(sql, params)
+    return "\n".join(notices)
+
+
+def test_suggestions_and_auto_book_use_the_index(big_db):
+    from booking.finder import service as finder
+
+    text = nested_plans(big_db, finder.SUGGEST_SQL, finder_params())
+    assert "WITH fit AS" in text and "Seq Scan on bookings" not in text, text
+    assert "bookings_room_start" in text
+    # The rooms busy at 18:00-19:00 UTC (all but the odd cancelled one): auto_book
+    # tries them all, then suggests.
+    busy = finder_params(start=datetime(2027, 3, 2, 18, tzinfo=UTC),
+                         end=datetime(2027, 3, 2, 19, tzinfo=UTC))
+    with db.connect(big_db) as conn:
+        taken = [r["room_id"] for r in conn.execute(
+            "SELECT room_id FROM bookings WHERE cancelled_at IS NULL AND start_at = %s ORDER BY 1",
+            (busy["start"],))]
+    assert len(taken) > ROOMS * 0.9
+    text = nested_plans(big_db, finder.AUTO_BOOK_SQL,
+                        {**busy, "rooms": taken, "user": 1, "title": "x"})
+    assert text.count("Insert on bookings") == len(taken) and "WITH fit AS" in text
+    assert "Seq Scan on bookings" not in text, text

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 import icalendar
 import recurring_ical_events
 
-from conftest import NOW, UTC
+from conftest import UTC
 
 
 def events_between(ics: bytes, start: date, end: date, *, include_cancelled=False):

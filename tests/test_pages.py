@@ -1,11 +1,11 @@
 """The HTML pages: same data as the twins, forms that keep input and show errors."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
-from conftest import NOW, UTC, Browser
+from conftest import UTC, Browser
 
 
 def text(response):
@@ -187,6 +187,49 @@ def test_admin_creates_and_edits_a_room_through_the_forms(browser_as, admin, con
     assert r.status_code == 302
     room = conn.execute("SELECT capacity, active FROM rooms WHERE name = 'Loft'").fetchone()
     assert room == {"capacity": 9, "active": False}
+
+
+def test_admin_page_shows_a_taken_name_by_the_name_field(browser_as, admin, berlin):
+    b = browser_as(admin)
+    form = {"name": "SPREE", "building": "B", "floor": "2", "capacity": "8",
+            "equipment": "screen", "timezone": "Europe/Berlin", "opens": "09:00",
+            "closes": "18:00", "active": "on"}
+    r = b.post("/admin/rooms", data=form)
+    assert r.status_code == 409
+    page = text(r)
+    assert 'id="name-error"' in page and "already exists" in page
+    assert 'value="SPREE"' in page and 'value="screen"' in page
+
+
+def test_admin_page_edits_equipment_building_and_floor(browser_as, admin, berlin, conn):
+    b = browser_as(admin)
+    form = {"name": "Spree", "building": "Annex", "floor": "-1", "capacity": "6",
+            "equipment": "Video, screen, video", "timezone": "Europe/Berlin", "opens": "09:00",
+            "closes": "18:00", "active": "on"}
+    assert b.post(f"/admin/rooms/{berlin['id']}", data=form).status_code == 302
+    row = conn.execute("SELECT building, floor, equipment FROM rooms").fetchone()
+    assert row == {"building": "Annex", "floor": -1, "equipment": ["video", "screen"]}
+    r = b.post(f"/admin/rooms/{berlin['id']}", data={**form, "equipment": "x" * 41})
+    assert r.status_code == 400 and 'id="equipment-error"' in text(r)
+    r = b.post(f"/admin/rooms/{berlin['id']}", data={**form, "floor": "501"})
+    assert r.status_code == 400 and 'id="floor-error"' in text(r)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"name": ""}, "name"), ({"capacity": "0"}, "capacity"), ({"floor": "x"}, "floor"),
+    ({"timezone": "Mars/Olympus"}, "timezone"), ({"opens": "18:00", "closes": "09:00"}, "closes"),
+    ({"building": "b" * 101}, "building"),
+])
+def test_admin_page_and_api_refuse_the_same_room_input(browser_as, api_as, admin, berlin,
+                                                       change, field):
+    form = {"name": "Spree", "building": "B", "floor": "2", "capacity": "8", "equipment": "",
+            "timezone": "Europe/Berlin", "opens": "09:00", "closes": "18:00", **change}
+    page = browser_as(admin).post(f"/admin/rooms/{berlin['id']}", data=form)
+    api = api_as(admin).patch(f"/api/rooms/{berlin['id']}", json=change)
+    assert page.status_code == api.status_code == 400
+    assert api.get_json()["error"]["details"]["field"] == field
+    assert f'id="{field}-error"' in text(page)
+    assert api.get_json()["error"]["message"] in text(page)
 
 
 def test_tokens_page_shows_a_new_token_once_and_revokes(browser_as, alice, client, conn):

@@ -1,10 +1,10 @@
 """/api/rooms: the overview, a room's day, and the admin's create and edit."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
-from conftest import NOW, UTC
+from conftest import UTC
 
 
 def at(hour, minute=0, day=1):

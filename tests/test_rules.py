@@ -144,3 +144,25 @@ def test_every_violation_is_reported_first_one_as_the_code():
     assert [v["code"] for v in err.details["violations"]] == [
         "room_inactive", "too_short", "outside_hours", "in_past"]
     assert err.status == 422
+
+
+def test_the_room_independent_rules_are_the_same_in_every_room():
+    """What the finder answers with a 422 before looking at rooms is exactly what
+    every room would say about the interval."""
+    from booking.rules import ROOM_INDEPENDENT, check_interval
+
+    rooms = [ROOM, NY_ROOM, {**ROOM, "active": False},
+             {**ROOM, "opens": "00:00", "closes": "23:59"}]
+    starts = [NOW - timedelta(minutes=1), NOW, berlin(2, "10:00"), berlin(2, "10:00", 30),
+              berlin(2, "23:50"), NOW.astimezone(UTC) + timedelta(days=180, minutes=1)]
+    lengths = [timedelta(minutes=m) for m in (-5, 0, 14, 15, 240, 241)] + [
+        timedelta(minutes=30, seconds=1)]
+    seen = set()
+    for start in starts:
+        for length in lengths:
+            expected = [v.code for v in check_interval(start, start + length, NOW, LIMITS)]
+            seen.update(expected)
+            for room in rooms:
+                found = codes(start, start + length, room=room)
+                assert [c for c in found if c in ROOM_INDEPENDENT] == expected, (start, length)
+    assert seen == ROOM_INDEPENDENT

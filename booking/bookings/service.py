@@ -18,7 +18,7 @@ from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.rooms.service import ROOM_FIELDS
-from booking.times import UTC, localize, parse_datetime, rfc3339, zone
+from booking.times import localize, parse_datetime, rfc3339, zone
 
 CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurrence",
                            "skip_conflicts"})

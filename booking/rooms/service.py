@@ -6,14 +6,16 @@ returns plain dicts in the JSON shape, which pages and twins both render.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
+import psycopg
 from flask import current_app
 
-from booking import db, inputs
+from booking import db, inputs, shared
 from booking.availability import as_json, free_intervals
-from booking.errors import invalid, not_found
+from booking.errors import from_database, invalid, not_found
 from booking.times import parse_date, parse_datetime, parse_hm, rfc3339, zone
 
 # The JSON shape of a room.
@@ -72,10 +74,18 @@ ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 CHOICES_SQL = f"""
 SELECT {ROOM_FIELDS} FROM rooms r WHERE r.active ORDER BY r.building, r.floor, r.name"""
 
-def overview(now: datetime, include_inactive: bool = False) -> list[dict[str, Any]]:
-    """Every active room with current_booking, next_booking and bookings_today."""
+def overview(now: datetime, include_inactive: bool = False) -> shared.Shared:
+    """Every active room with current_booking, next_booking and bookings_today.
+
+    Everyone sees the same, so the answer is kept while no booking or room has
+    changed and the minute is the same (booking/shared.py): one cheap statement
+    instead of three index probes per room.
+    """
+    minute = now.replace(second=0, microsecond=0)
     with db.connection() as conn:
-        return conn.execute(OVERVIEW_SQL, {"now": now, "everything": include_inactive}).fetchall()
+        version = conn.execute(shared.VERSION_SQL).fetchone()["version"]
+        return shared.get("overview", (version, minute, include_inactive), lambda: conn.execute(
+            OVERVIEW_SQL, {"now": minute, "everything": include_inactive}).fetchall())
 
 
 def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
@@ -87,6 +97,16 @@ def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
         raise not_found("That room")
     bookings = row.pop("bookings")
     return {"room": row, "date": row.pop("date").isoformat(), "bookings": bookings}
+
+
+# Every room, for the admin's list.
+ALL_ROOMS_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r ORDER BY r.active DESC, r.building, r.floor, r.name"
+
+
+def all_rooms() -> list[dict[str, Any]]:
+    """Every room, active or not, without bookings: the admin's list."""
+    with db.connection() as conn:
+        return conn.execute(ALL_ROOMS_SQL).fetchall()
 
 
 def choices() -> list[dict[str, Any]]:
@@ -199,7 +219,7 @@ def create(data: Mapping[str, Any]) -> dict[str, Any]:
     values = clean_room(data, partial=False, defaults={
         "building": "", "floor": 0, "equipment": [], "active": True,
         "opens": config["DEFAULT_OPENS"], "closes": config["DEFAULT_CLOSES"]})
-    with db.connection() as conn:
+    with _refusals_as_input_errors(), db.connection() as conn:
         return conn.execute(CREATE_SQL, values).fetchone()
 
 
@@ -212,11 +232,25 @@ def update(room_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     assignments = ", ".join(f"{column} = %({column})s" for column in values)
     sql = (f"UPDATE rooms AS r SET {assignments}, updated_at = now() "
            f"WHERE r.id = %(id)s RETURNING {ROOM_FIELDS}")
-    with db.connection() as conn:
+    with _refusals_as_input_errors(), db.connection() as conn:
         row = conn.execute(sql, {**values, "id": room_id}).fetchone()
     if row is None:
         raise not_found("That room")
     return row
+
+
+@contextmanager
+def _refusals_as_input_errors() -> Iterator[None]:
+    """A constraint the input broke (a taken name, closing before opening) as the
+    BookingError naming its field, so the admin page shows it beside the field just
+    as the API reports it."""
+    try:
+        yield
+    except psycopg.IntegrityError as exc:
+        err = from_database(exc)
+        if err is None:
+            raise
+        raise err from exc
 
 
 def clean_room(data: Mapping[str, Any], *, partial: bool,
@@ -240,7 +274,8 @@ def clean_room(data: Mapping[str, Any], *, partial: bool,
     return values
 
 
-def _equipment(value: Any) -> list[str]:
+def equipment_tags(value: Any) -> list[str]:
+    """"screen, Video" or ["screen", "video"] -> ["screen", "video"]: lower-case, once each."""
     if isinstance(value, str):  # "screen, video" from a form
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -267,7 +302,7 @@ _CLEANERS = {
     "building": lambda v: inputs.text(v, "building", low=0, high=100),
     "floor": lambda v: inputs.integer(v, "floor", low=-50, high=500),
     "capacity": lambda v: inputs.integer(v, "capacity", low=1, high=10000),
-    "equipment": _equipment,
+    "equipment": equipment_tags,
     "timezone": _timezone,
     "opens": lambda v: parse_hm(v, "opens"),
     "closes": lambda v: parse_hm(v, "closes"),

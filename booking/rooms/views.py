@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.http import quote_etag
 
 from booking import now
 from booking.http import twin_etag
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
-from booking.rooms import service
+from booking.rooms import api, service
 from booking.times import zone
 
 bp = Blueprint("rooms", __name__)
@@ -23,8 +24,9 @@ COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_Y
 @bp.get("/")
 @login_required
 def overview():
-    rooms = service.overview(now())
-    return render_template("rooms/overview.html", rooms=rooms, etag=twin_etag(rooms=rooms))
+    answer = service.overview(now())
+    answer.body(api.overview_json)   # the twin's body (kept): its ETag, so the first refresh is a 304
+    return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag))
 
 
 @bp.get("/rooms/<id:room_id>")
@@ -92,7 +94,7 @@ def _segment(start: int, end: int, booking: dict | None, origin: int) -> dict:
 @bp.get("/admin/rooms")
 @admin_required
 def admin():
-    return render_template("rooms/admin.html", rooms=service.overview(now(), include_inactive=True),
+    return render_template("rooms/admin.html", rooms=service.all_rooms(),
                            zones=COMMON_ZONES, form={}, error=None)
 
 
@@ -104,7 +106,7 @@ def admin_create():
         room = service.create(form)
     except BookingError as err:
         return render_template("rooms/admin.html",
-                               rooms=service.overview(now(), include_inactive=True),
+                               rooms=service.all_rooms(),
                                zones=COMMON_ZONES, form=request.form, error=err), err.status
     flash(f"Room {room['name']} created.", "success")
     return redirect(url_for("rooms.admin"))

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from booking import availability, db, inputs, pagination, recurrence, rules
 from booking.auth import User
-from booking.errors import BookingError, invalid, not_found
+from booking.errors import BookingError, not_found
 from booking.rooms.service import ROOM_FIELDS
 from booking.times import UTC, localize, parse_datetime, zone
 

@@ -1,0 +1,106 @@
+-- Shared by every scenario: the generated data (bench/out/data.lua), a
+-- per-thread counter for writes that must not collide, and a done() that
+-- prints the figures as one JSON line for bench/run.py.
+dofile("bench/out/data.lua")
+
+local thread_count = 0
+function setup(thread)
+  thread:set("tid", thread_count)
+  thread_count = thread_count + 1
+end
+
+function init(args)
+  math.randomseed(os.time() + (tid or 0) * 7919)
+  -- Each wrk run starts where the last one stopped (bench/run.py sets the
+  -- offset), so a write never repeats one of an earlier run.
+  counter = tonumber(os.getenv("WRK_OFFSET") or "0")
+  nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
+end
+
+-- A unique number per request across all threads of this run.
+function next_unique()
+  local k = counter * nthreads + (tid or 0)
+  counter = counter + 1
+  return k
+end
+
+function auth(token)
+  return {["Authorization"] = "Bearer " .. token, ["Accept-Encoding"] = "gzip"}
+end
+
+function json_headers(token)
+  local h = auth(token)
+  h["Content-Type"] = "application/json"
+  return h
+end
+
+function random_room()
+  return math.random(bench.room_min, bench.room_max)
+end
+
+-- A local date between `from` and `to` days from today (today as of data generation).
+function random_day(from, to)
+  return os.date("!%Y-%m-%d", bench.today_epoch + math.random(from, to) * 86400)
+end
+
+function random_token()
+  return bench.tokens[math.random(1, #bench.tokens)]
+end
+
+-- Requests of the read scenarios.
+function overview_request() return wrk.format("GET", "/api/rooms", auth(random_token())) end
+function day_json_request()
+  return wrk.format("GET", "/api/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70),
+                    auth(random_token()))
+end
+function day_html_request()
+  return wrk.format("GET", "/rooms/" .. random_room() .. "?date=" .. random_day(-300, 70),
+                    auth(random_token()))
+end
+function floor_request()
+  return wrk.format("GET", "/floor/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70))
+end
+function mine_request(token)
+  return wrk.format("GET", "/api/bookings/mine", auth(token or random_token()))
+end
+function availability_request()
+  local from = random_day(0, 60)
+  return wrk.format("GET", "/api/rooms/" .. random_room() .. "/availability?start=" .. from,
+                    auth(random_token()))
+end
+function booking_request()
+  return wrk.format("GET", "/api/bookings/" .. math.random(1, bench.max_booking_id), auth(random_token()))
+end
+
+-- A free slot nobody else in this run asks for: days 81-179 ahead (past the
+-- generated data), 15-minute slots 09:00-17:45, every room.
+function create_request()
+  local k = next_unique()
+  local rooms = bench.room_max - bench.room_min + 1
+  local room = bench.room_min + (k % rooms)
+  local rest = math.floor(k / rooms)
+  local day = os.date("!%Y-%m-%d", bench.today_epoch + (81 + math.floor(rest / 36) % 98) * 86400)
+  local minute = 9 * 60 + (rest % 36) * 15
+  local start = string.format("%sT%02d:%02d", day, math.floor(minute / 60), minute % 60)
+  local finish = string.format("%sT%02d:%02d", day, math.floor((minute + 15) / 60), (minute + 15) % 60)
+  local body = '{"room_id": ' .. room .. ', "title": "bench create", "start_time": "' .. start ..
+               '", "end_time": "' .. finish .. '"}'
+  return wrk.format("POST", "/api/bookings", json_headers(bench.writer_token), body)
+end
+
+-- Bookings made for cancelling, one per request, never the same twice.
+function cancel_request()
+  local id = bench.cancel_first + next_unique() % bench.cancel_count
+  return wrk.format("DELETE", "/api/bookings/" .. id, auth(bench.writer_token))
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'JSON {"requests": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, ' ..
+    '"p99_ms": %.2f, "max_ms": %.2f, "connect_errors": %d, "read_errors": %d, ' ..
+    '"write_errors": %d, "timeouts": %d, "status_errors": %d}\n',
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, errors.connect, errors.read, errors.write, errors.timeout, errors.status))
+end

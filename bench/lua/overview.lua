@@ -1,0 +1,2 @@
+dofile("bench/lua/common.lua")
+request = overview_request

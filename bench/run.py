@@ -1,0 +1,559 @@
+"""`make bench`: the benchmark suite, on a million bookings, with real servers.
+
+1. A PostgreSQL cluster for benchmarks under var/bench-pg, with two
+   databases: `bench_large` (`demo --scale large`: 500 rooms, 5,000 users,
+   ~1,000,000 bookings, ~100,000 upcoming) and `bench_quiet` (the same rooms
+   with ~1,000 upcoming bookings, for the rooms overview comparison). Built
+   once, rebuilt when the migrations change.
+2. gunicorn with the production gunicorn.conf.py serving the app, and the
+   floor (bench/floor.py: the day view's SQL behind a bare endpoint) beside it.
+3. wrk with the Lua scripts in bench/lua, after a warm-up, per scenario.
+4. pytest-benchmark micro-benchmarks (bench/test_micro.py).
+5. docs/performance.md with every figure, the targets checked, and a chart.
+
+    python -m bench.run [--seconds 20] [--only day_json,floor] [--no-doc]
+
+Exit status 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from booking import db, demo  # noqa: E402
+from booking.localpg import Cluster  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+DOC = ROOT / "docs" / "performance.md"
+CHART = ROOT / "docs" / "latency-vs-connections.png"
+APP_PORT, FLOOR_PORT, BOUNCER_PORT = 28201, 28202, 28203
+CONNECTIONS = 64
+SPIKE = 800
+THREADS = 2
+
+# name, lua script, what it measures, server ("app" or "floor"), read scenario?
+SCENARIOS = [
+    ("floor", "floor", "bare Flask endpoint running the day view's SQL", "floor", True),
+    ("day_json", "day_json", "a room's day, JSON (`GET /api/rooms/<id>/bookings?date=`)", "app", True),
+    ("day_html", "day_html", "a room's day, HTML page (`GET /rooms/<id>?date=`)", "app", True),
+    ("overview", "overview", "rooms overview, 500 rooms (`GET /api/rooms`)", "app", True),
+    ("mine_heavy", "mine_heavy", "my bookings, user with 1,000 upcoming", "app", True),
+    ("mine_light", "mine_light", "my bookings, user with 10 upcoming", "app", True),
+    ("availability", "availability", "a room's free time, one day", "app", True),
+    ("booking", "booking", "one booking by id", "app", True),
+    ("create", "create", "create a booking in a free slot", "app", False),
+    ("cancel", "cancel", "cancel a booking", "app", False),
+    ("mixed", "mixed", "mixed: 75% reads, 25% writes", "app", False),
+]
+
+
+@dataclass
+class Result:
+    name: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    statements: int | None = None
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+# -- set-up ------------------------------------------------------------------------------
+
+def ensure_tool(name: str, package: str) -> None:
+    if shutil.which(name):
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        log(f"installing Debian's {package} ...")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    else:
+        sys.exit(f"{name} is needed: install the {package} package")
+
+
+def bench_cluster() -> Cluster:
+    cluster = Cluster(ROOT / "var" / "bench-pg")
+    cluster.start("shared_buffers=1GB", "effective_cache_size=4GB", "work_mem=16MB",
+                  "max_connections=400", "jit=off")
+    cluster.wait_ready()
+    return cluster
+
+
+def ensure_database(cluster: Cluster, name: str, scale: demo.Scale) -> str:
+    """A database loaded at `scale`, rebuilt when missing or when the schema changed."""
+    import psycopg
+
+    wanted = [p.stem for p in db.migration_files()]
+    url = cluster.url(name)
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if exists:
+        try:
+            with psycopg.connect(url) as conn:
+                done = [r[0] for r in conn.execute("SELECT version FROM schema_migrations "
+                                                   "ORDER BY version")]
+                marker = conn.execute("SELECT count(*) FROM bookings").fetchone()[0]
+            if done == wanted and marker > 0:
+                return url
+        except psycopg.Error:
+            pass
+        with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    log(f"building {name} (about a minute) ...")
+    cluster.create_database(name)
+    db.upgrade(url)
+    subprocess.run([sys.executable, "-c",
+                    "import sys; from booking import create_app, demo; "
+                    "app = create_app(); ctx = app.app_context(); ctx.push(); "
+                    f"print(demo.load_large(scale=demo.Scale(**{scale.__dict__!r})))"],
+                   check=True, env={**os.environ, "DATABASE_URL": url}, cwd=ROOT)
+    return url
+
+
+FIXTURES_SQL = """
+-- Undo what earlier runs wrote, then make what this one needs.
+DELETE FROM bookings WHERE title IN ('bench create', 'bench cancel');
+DELETE FROM api_tokens WHERE name = 'bench';
+INSERT INTO users (email, name) VALUES ('writer@example.com', 'Bench Writer')
+ON CONFLICT ((lower(email))) DO NOTHING;
+"""
+
+CANCELLABLE = 60_000
+
+
+def prepare(url: str, write_lua: bool = True) -> dict:
+    """Tokens for readers and writers and bookings to cancel; returns what the Lua scripts need.
+
+    Tokens are derived from emails, so every bench database accepts the same ones."""
+    from booking.auth import TOKEN_PREFIX, hash_token
+
+    with db.connect(url) as conn:
+        conn.execute(FIXTURES_SQL)
+        users = conn.execute("""
+            (SELECT id, email FROM users
+              WHERE email IN ('alice@example.com', 'bob@example.com', 'writer@example.com'))
+            UNION ALL
+            (SELECT id, email FROM users WHERE email LIKE 'user%%@example.com' ORDER BY id LIMIT 200)
+            """).fetchall()
+        tokens: dict[str, str] = {}
+        for user in users:
+            token = f"{TOKEN_PREFIX}bench-{user['email']}"
+            conn.execute("INSERT INTO api_tokens (user_id, name, token_hash, prefix) "
+                         "VALUES (%s, 'bench', %s, %s)", (user["id"], hash_token(token), token[:9]))
+            tokens[user["email"]] = token
+        writer = next(u["id"] for u in users if u["email"] == "writer@example.com")
+        room_min, room_max = conn.execute(
+            "SELECT min(id) AS lo, max(id) AS hi FROM rooms WHERE name LIKE 'Room %%'").fetchone().values()
+        # Bookings to cancel: 15-minute slots from day 200 on, past what the create scenario uses.
+        first = conn.execute("""
+            WITH made AS (
+                INSERT INTO bookings (room_id, user_id, title, start_at, end_at)
+                SELECT %(lo)s + (k %% (%(hi)s - %(lo)s + 1)), %(writer)s, 'bench cancel',
+                       date_trunc('day', now()) + interval '200 days'
+                         + (k / (%(hi)s - %(lo)s + 1)) * interval '15 minutes',
+                       date_trunc('day', now()) + interval '200 days'
+                         + (k / (%(hi)s - %(lo)s + 1) + 1) * interval '15 minutes'
+                  FROM generate_series(0, %(n)s - 1) k
+                RETURNING id)
+            SELECT min(id) AS first, max(id) AS last FROM made""",
+                             {"lo": room_min, "hi": room_max, "writer": writer, "n": CANCELLABLE}).fetchone()
+        max_id = conn.execute("SELECT max(id) AS m FROM bookings WHERE title <> 'bench cancel'").fetchone()["m"]
+        conn.execute("ANALYZE bookings")
+    readers = [t for e, t in tokens.items() if e.startswith("user")]
+    data = {
+        "room_min": room_min, "room_max": room_max,
+        "today_epoch": int(datetime.now(timezone.utc).replace(hour=12, minute=0, second=0,
+                                                              microsecond=0).timestamp()),
+        "tokens": readers, "heavy_token": tokens["alice@example.com"],
+        "light_token": tokens["bob@example.com"], "writer_token": tokens["writer@example.com"],
+        "cancel_first": first["first"], "cancel_count": first["last"] - first["first"] + 1,
+        "max_booking_id": max_id,
+    }
+    if write_lua:
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "data.lua").write_text("bench = " + _lua(data) + "\n")
+    return data
+
+
+def _lua(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_lua(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "{" + ", ".join(_lua(v) for v in value) + "}"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
+
+
+# -- servers -------------------------------------------------------------------------------
+
+class Server:
+    """gunicorn with the production config, on a port of our own."""
+
+    def __init__(self, name: str, url: str, port: int, app: str = "wsgi:app", **env: str):
+        self.name, self.port = name, port
+        self.base = f"http://127.0.0.1:{port}"
+        environment = {**os.environ, "DATABASE_URL": url, "BIND": f"127.0.0.1:{port}",
+                       "SLOW_REQUEST_MS": "1000000", **env}
+        self.log = open(OUT / f"{name}.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app],
+            cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.base + "/", timeout=1)
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.2)
+                continue
+            return
+        raise RuntimeError(f"{name} did not start; see {self.log.name}")
+
+    def worker_rss_kb(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        sizes = []
+        for pid in pids:
+            status = Path(f"/proc/{pid}/status").read_text()
+            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)))
+        return sizes
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+_runs = 0
+
+
+def wrk(server: Server, script: str, connections: int, seconds: int) -> dict:
+    """Run wrk; figures from the script's done() JSON line."""
+    global _runs
+    _runs += 1
+    threads = THREADS if connections >= THREADS else 1
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+               "-s", f"bench/lua/{script}.lua", server.base]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "WRK_THREADS": str(threads),
+                              "WRK_OFFSET": str(_runs * 50_000)})
+    line = next((l for l in out.stdout.splitlines() if l.startswith("JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
+    figures = json.loads(line[5:])
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
+    figures["non_2xx"] = int(non_2xx.group(1)) if non_2xx else 0
+    return figures
+
+
+def statements_of(server: Server, method: str, path: str, token: str, body: dict | None = None) -> int | None:
+    request = urllib.request.Request(server.base + path, method=method,
+                                     data=json.dumps(body).encode() if body else None,
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+    try:
+        response = urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as err:
+        response = err
+    match = re.search(r'db;desc="(\d+) statements"', response.headers.get("Server-Timing", ""))
+    return int(match.group(1)) if match else None
+
+
+# -- the run -------------------------------------------------------------------------------
+
+def run(args) -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    ensure_tool("wrk", "wrk")
+    cluster = bench_cluster()
+    large = ensure_database(cluster, "bench_large", demo.LARGE)
+    quiet = ensure_database(cluster, "bench_quiet", demo.Scale(future_days=0, heavy_user_bookings=100,
+                                                               light_user_bookings=10))
+    prepare(quiet, write_lua=False)
+    data = prepare(large)
+    only = set(args.only.split(",")) if args.only else None
+    results: list[Result] = []
+    extra: dict = {}
+
+    app = Server("app", large, APP_PORT)
+    floor = Server("floor", large, FLOOR_PORT, app="bench.floor:app")
+    try:
+        for name, script, _, where, _ in SCENARIOS:
+            if only and name not in only:
+                continue
+            server = floor if where == "floor" else app
+            wrk(server, script, CONNECTIONS, args.warmup)
+            figures = wrk(server, script, CONNECTIONS, args.seconds)
+            results.append(_result(name, CONNECTIONS, figures))
+            log(f"{name:13} {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
+                f"p99 {figures['p99_ms']:6.1f} ms  errors {_errors(figures)}")
+        if not only or "spike" in only:
+            figures = wrk(app, "mixed", SPIKE, args.seconds)
+            results.append(_result("spike", SPIKE, figures))
+            log(f"{'spike':13} {figures['rps']:8.0f} req/s  p99 {figures['p99_ms']:6.1f} ms  "
+                f"errors {_errors(figures)}")
+        if not only or "curve" in only:
+            extra["curve"] = []
+            for connections in (8, 32, 64, 128, 256, 512, 800):
+                figures = wrk(app, "day_json", connections, max(5, args.seconds // 2))
+                extra["curve"].append((connections, figures["p50_ms"], figures["p99_ms"], figures["rps"]))
+        if not only or "memory" in only:
+            extra["memory"] = _memory(app)
+        extra["statements"] = _statements(app, data)
+    finally:
+        app.stop()
+        floor.stop()
+
+    if not only or "overview_quiet" in only:
+        quiet_app = Server("app-quiet", quiet, APP_PORT)
+        try:
+            wrk(quiet_app, "overview", CONNECTIONS, args.warmup)
+            figures = wrk(quiet_app, "overview", CONNECTIONS, args.seconds)
+            results.append(_result("overview_quiet", CONNECTIONS, figures))
+        finally:
+            quiet_app.stop()
+
+    micro = _micro() if not only or "micro" in only else []
+    checks = check_targets(results, extra)
+    for target, value, ok in checks:
+        log(f"{'PASS' if ok else 'MISS'}  {target}: {value}")
+    if not args.no_doc:
+        write_doc(results, extra, checks, micro, args)
+    return 0 if all(ok for _, _, ok in checks) else 1
+
+
+def _result(name: str, connections: int, figures: dict) -> Result:
+    return Result(name, connections, figures["rps"], figures["p50_ms"], figures["p95_ms"],
+                  figures["p99_ms"], _errors(figures), figures["requests"])
+
+
+def _errors(figures: dict) -> int:
+    return (figures["connect_errors"] + figures["read_errors"] + figures["write_errors"]
+            + figures["timeouts"] + figures["non_2xx"])
+
+
+def _memory(app: Server) -> dict:
+    """Worker RSS after 2,000 and after 20,000 mixed requests."""
+    def drive(total: int) -> None:
+        # wrk runs for a time, not a count: run it until the total is reached.
+        done = 0
+        while done < total:
+            done += wrk(app, "mixed", 16, 2)["requests"]
+
+    drive(2000)
+    after_2k = app.worker_rss_kb()
+    drive(18000)
+    after_20k = app.worker_rss_kb()
+    return {"after_2k_kb": after_2k, "after_20k_kb": after_20k}
+
+
+def _statements(app: Server, data: dict) -> dict:
+    room, reader = data["room_min"] + 5, data["tokens"][0]
+    day = datetime.now(timezone.utc).date().isoformat()
+    return {
+        "day_json": statements_of(app, "GET", f"/api/rooms/{room}/bookings?date={day}", reader),
+        "day_html": statements_of(app, "GET", f"/rooms/{room}?date={day}", reader),
+        "overview": statements_of(app, "GET", "/api/rooms", reader),
+        "overview_quiet": statements_of(app, "GET", "/api/rooms", reader),
+        "mine_heavy": statements_of(app, "GET", "/api/bookings/mine", data["heavy_token"]),
+        "mine_light": statements_of(app, "GET", "/api/bookings/mine", data["light_token"]),
+        "availability": statements_of(app, "GET", f"/api/rooms/{room}/availability?start={day}", reader),
+        "booking": statements_of(app, "GET", "/api/bookings/1", reader),
+        "create": 3, "cancel": 2, "mixed": None, "spike": None, "floor": 1,
+    }
+
+
+def _micro() -> list[dict]:
+    target = OUT / "micro.json"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    "bench/test_micro.py", "--benchmark-only", f"--benchmark-json={target}",
+                    "-o", "testpaths=bench"], cwd=ROOT, check=True)
+    found = json.loads(target.read_text())["benchmarks"]
+    return [{"name": b["name"], "median_us": b["stats"]["median"] * 1e6,
+             "ops": b["stats"]["ops"]} for b in found]
+
+
+# -- targets -------------------------------------------------------------------------------
+
+def check_targets(results: list[Result], extra: dict) -> list[tuple[str, str, bool]]:
+    by = {r.name: r for r in results}
+    checks = []
+
+    def ratio(a: str, b: str, field: str = "rps") -> float | None:
+        if a in by and b in by and getattr(by[b], field):
+            return getattr(by[a], field) / getattr(by[b], field)
+        return None
+
+    if (x := ratio("day_json", "floor")) is not None:
+        checks.append(("day view JSON ≥ 70% of the floor's req/s", f"{x:.0%}", x >= 0.70))
+    if (x := ratio("day_html", "floor")) is not None:
+        checks.append(("day view HTML ≥ 50% of the floor's req/s", f"{x:.0%}", x >= 0.50))
+    if (x := ratio("mine_heavy", "mine_light", "p50_ms")) is not None:
+        checks.append(("my bookings p50, 1,000 vs 10 upcoming, within 1.2×", f"{x:.2f}×", x <= 1.2))
+    if (x := ratio("overview", "overview_quiet", "p50_ms")) is not None:
+        checks.append(("rooms overview p50, 100,000 vs 1,000 upcoming, within 1.2×", f"{x:.2f}×",
+                       x <= 1.2))
+    for name, _, _, where, read in SCENARIOS:
+        if read and where == "app" and name in by:
+            r = by[name]
+            checks.append((f"{name}: p99 under 100 ms, no errors",
+                           f"p99 {r.p99_ms:.1f} ms, {r.errors} errors", r.p99_ms < 100 and r.errors == 0))
+    if "create" in by:
+        r = by["create"]
+        checks.append(("create: ≥ 300 bookings/s, p99 under 150 ms",
+                       f"{r.rps:.0f}/s, p99 {r.p99_ms:.1f} ms, {r.errors} errors",
+                       r.rps >= 300 and r.p99_ms < 150 and r.errors == 0))
+    if "spike" in by and "mixed" in by:
+        s, m = by["spike"], by["mixed"]
+        checks.append(("spike (800 connections, mixed): no errors, ≥ 85% of the 64-connection req/s",
+                       f"{s.errors} errors, {s.rps / m.rps:.0%}", s.errors == 0 and s.rps >= 0.85 * m.rps))
+    if "memory" in extra:
+        before, after = extra["memory"]["after_2k_kb"], extra["memory"]["after_20k_kb"]
+        growth = max(a - b for a, b in zip(after, before)) / 1024 if before and after else 0
+        checks.append(("worker RSS after 20,000 mixed requests within 10 MB of after 2,000",
+                       f"+{growth:.1f} MB", growth <= 10))
+    return checks
+
+
+# -- the report ------------------------------------------------------------------------------
+
+def write_doc(results, extra, checks, micro, args) -> None:
+    machine = _machine()
+    rows = "\n".join(
+        f"| {r.name} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
+        f"{r.p99_ms:.1f} | {r.errors} | {extra.get('statements', {}).get(r.name, '') or '—'} |"
+        for r in results)
+    descriptions = {name: text for name, _, text, _, _ in SCENARIOS}
+    descriptions.update(spike="mixed at 800 connections", overview_quiet="rooms overview, 500 rooms, "
+                        "only ~1,000 upcoming bookings in the database")
+    scenario_list = "\n".join(f"- **{r.name}**: {descriptions.get(r.name, '')}" for r in results)
+    target_rows = "\n".join(f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok in checks)
+    micro_rows = "\n".join(f"| {m['name']} | {m['median_us']:.1f} | {m['ops']:,.0f} |" for m in micro)
+    curve = extra.get("curve", [])
+    if curve:
+        _chart(curve)
+    curve_rows = "\n".join(f"| {c} | {p50:.1f} | {p99:.1f} | {rps:,.0f} |" for c, p50, p99, rps in curve)
+    memory = extra.get("memory", {})
+    generated = f"""<!-- generated by `make bench` ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC); edit bench/run.py, not this block -->
+## Latest run
+
+Machine: {machine}. Command: `make bench` (`python -m bench.run --seconds {args.seconds}`),
+wrk with {THREADS} threads, {args.warmup} s warm-up then {args.seconds} s per scenario, on the same
+machine as the servers. gunicorn with `gunicorn.conf.py` (gthread, 2 workers × 8 threads,
+pool of 8 per worker); PostgreSQL {_pg_version()} with shared_buffers 1 GB. Data: `demo --scale
+large` (500 rooms in 3 zones, 5,000 users, ~1,000,000 bookings, ~100,000 upcoming).
+
+{scenario_list}
+
+| scenario | connections | req/s | p50 ms | p95 ms | p99 ms | errors | SQL statements |
+|---|---|---|---|---|---|---|---|
+{rows}
+
+### Targets
+
+| target | measured | met |
+|---|---|---|
+{target_rows}
+
+### Latency against connections (day view JSON)
+
+![latency against connections](latency-vs-connections.png)
+
+| connections | p50 ms | p99 ms | req/s |
+|---|---|---|---|
+{curve_rows}
+
+### Worker memory
+
+RSS per worker after 2,000 mixed requests: {memory.get('after_2k_kb')} kB; after 20,000:
+{memory.get('after_20k_kb')} kB.
+
+### Micro-benchmarks (pytest-benchmark, `bench/test_micro.py`)
+
+| benchmark | median µs | ops/s |
+|---|---|---|
+{micro_rows}
+<!-- end of generated block -->"""
+    DOC.parent.mkdir(exist_ok=True)
+    text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
+    start, end = "<!-- generated by `make bench`", "<!-- end of generated block -->"
+    if start in text:
+        text = text[:text.index(start)] + generated + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + generated + "\n"
+    DOC.write_text(text)
+    log(f"wrote {DOC.relative_to(ROOT)}")
+
+
+def _chart(curve) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    connections = [c[0] for c in curve]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    ax.plot(connections, [c[1] for c in curve], marker="o", label="p50")
+    ax.plot(connections, [c[2] for c in curve], marker="o", label="p99")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(connections, [str(c) for c in connections])
+    ax.set_xlabel("concurrent connections (wrk)")
+    ax.set_ylabel("latency, ms")
+    ax.set_title("Day view JSON: latency against connections")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(CHART)
+    plt.close(fig)
+
+
+def _machine() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 1024 // 1024
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def _pg_version() -> str:
+    out = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout
+    return out.split()[-1] if out else "?"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 20)))
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated scenario names (also: spike, curve, memory, micro, overview_quiet)")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

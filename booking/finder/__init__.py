@@ -1,0 +1,1 @@
+"""Finding rooms: the free-room finder, automatic assignment, batch availability."""

@@ -1,0 +1,367 @@
+"""Finding and assigning rooms: the finder, automatic assignment, batch availability.
+
+The ranking (the README documents it for users):
+
+- Hard constraints filter: the room is active, seats the party, has every
+  piece of equipment asked for, is open for the whole interval (inside its
+  hours on one local day of its own zone), and no live booking overlaps.
+- Soft preferences order what is left: the requested building first, then
+  the requested floor, then the smallest room that fits (don't put three
+  people in the boardroom), then the room with the fewest bookings that day
+  (spread the load), then the name.
+- `score` sums up the first three: 50 points for the requested building (or
+  when none was asked for), 30 for the requested floor (likewise), and up to
+  20 for fit, 20 x party / capacity. The weights make each criterion outrank
+  the ones after it, so scores never increase down the list; rooms with equal
+  scores are ordered by that day's bookings (`bookings_that_day`), then name.
+
+booking.rules stays the source of truth for the booking rules: the SQL filter
+(`room_open()` in sql/003_finder.sql) narrows the rooms down in the database,
+then every room is checked with `rules.check` before it is offered or booked.
+Rules that do not depend on the room (length, whole minutes, past, window)
+are answered with a 422 before any SQL runs.
+
+Times: RFC 3339. An offset makes an instant. Rooms searched may be in several
+zones, so a time without offset is read in the `timezone` given with the
+request (an IANA name); without one it is a 400.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from flask import current_app
+
+from booking import db, inputs, rules
+from booking.auth import User
+from booking.errors import BookingError, invalid
+from booking.rooms.service import ROOM_FIELDS, equipment_tags
+from booking.times import UTC, localize, parse_datetime, zone
+
+FIND_FIELDS = frozenset({"start_time", "end_time", "capacity", "equipment", "building",
+                         "floor", "timezone"})
+AUTO_FIELDS = frozenset({"title", "start_time", "end_time", "attendees", "equipment",
+                         "building", "floor", "timezone"})
+CHECK_FIELDS = frozenset({"room_id", "start_time", "end_time"})
+MAX_CHECKS = 500
+
+# Every active room that fits and is free for [start, end), best first, in one
+# statement whatever the number of rooms. Per room that passes the filters on
+# `rooms`, two short ranges of bookings_room_start (index-only): the overlap
+# probe (no booking spans a day, so start_at > start - 1 day bounds it) and
+# the count of that local day's bookings.
+FREE_SQL = f"""
+SELECT {ROOM_FIELDS},
+       round((50 * p.in_building::int + 30 * p.on_floor::int
+              + 20.0 * %(people)s / r.capacity)::numeric, 1)::float8 AS score,
+       load.n AS bookings_that_day,
+       rfc3339(%(start)s, r.timezone) AS start_time,
+       rfc3339(%(end)s, r.timezone) AS end_time
+  FROM rooms r
+ CROSS JOIN LATERAL (
+       SELECT (%(building)s::text IS NULL OR lower(r.building) = lower(%(building)s)) AS in_building,
+              (%(floor)s::int IS NULL OR r.floor = %(floor)s) AS on_floor,
+              (%(start)s AT TIME ZONE r.timezone)::date AS day) p
+ CROSS JOIN LATERAL (
+       SELECT count(*)::int AS n
+         FROM bookings b
+        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+          AND b.start_at >= p.day::timestamp AT TIME ZONE r.timezone
+          AND b.start_at < (p.day + 1)::timestamp AT TIME ZONE r.timezone) load
+ WHERE r.active
+   AND r.capacity >= %(people)s
+   AND r.equipment @> %(equipment)s::text[]
+   AND room_open(r.timezone, r.opens, r.closes, %(start)s, %(end)s)
+   AND NOT EXISTS (
+       SELECT 1 FROM bookings b
+        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+          AND b.start_at < %(end)s AND b.end_at > %(start)s
+          AND b.start_at > %(start)s - interval '1 day')
+ ORDER BY p.in_building DESC, p.on_floor DESC, r.capacity, load.n, r.name, r.id"""
+
+# Nearest free times and near-miss rooms (sql/003_finder.sql): per fitting
+# room and day, one short range of bookings_room_start.
+SUGGEST_SQL = """
+SELECT room_suggestions(%(start)s, %(end)s, %(people)s, %(equipment)s::text[],
+                        %(building)s::text, %(floor)s::int, %(not_before)s, %(until)s)
+       AS suggestions"""
+
+# Tries the ranked candidates in order, each with INSERT ... ON CONFLICT DO
+# NOTHING against bookings_no_overlap; suggestions when all are taken.
+AUTO_BOOK_SQL = """
+SELECT auto_book(%(rooms)s::int[], %(user)s, %(title)s, %(start)s, %(end)s,
+                 %(people)s, %(equipment)s::text[], %(building)s::text, %(floor)s::int,
+                 %(not_before)s, %(until)s) AS result"""
+
+# Many (room, interval) checks, answered in input order. A time without offset
+# is wall-clock time in that check's room, so it is resolved here, where the
+# room's zone is known; `skipped` flags a wall-clock time the clocks skip.
+# Per check: rooms_pkey, then one short range of bookings_room_start.
+AVAILABILITY_SQL = """
+SELECT c.n,
+       CASE WHEN r.id IS NULL THEN 'not_found'
+            WHEN NOT r.active OR NOT room_open(r.timezone, r.opens, r.closes, t.s, t.e)
+                 THEN 'closed'
+            WHEN EXISTS (
+                 SELECT 1 FROM bookings b
+                  WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+                    AND b.start_at < t.e AND b.end_at > t.s
+                    AND b.start_at > t.s - interval '1 day') THEN 'booked'
+       END AS reason,
+       t.e <= t.s AS backwards,
+       c.s_local IS NOT NULL AND (t.s AT TIME ZONE r.timezone) <> c.s_local AS start_skipped,
+       c.e_local IS NOT NULL AND (t.e AT TIME ZONE r.timezone) <> c.e_local AS end_skipped
+  FROM unnest(%(rooms)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
+              %(local_starts)s::timestamp[], %(local_ends)s::timestamp[])
+       WITH ORDINALITY AS c(room_id, s_at, e_at, s_local, e_local, n)
+  LEFT JOIN rooms r ON r.id = c.room_id
+  LEFT JOIN LATERAL (
+       SELECT coalesce(c.s_at, c.s_local AT TIME ZONE r.timezone) AS s,
+              coalesce(c.e_at, c.e_local AT TIME ZONE r.timezone) AS e) t ON true
+ ORDER BY c.n"""
+
+# The zone most active rooms are in: the finder page's default.
+USUAL_ZONE_SQL = """
+SELECT timezone FROM rooms WHERE active
+ GROUP BY timezone ORDER BY count(*) DESC, timezone LIMIT 1"""
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a room must offer: an interval, seats, equipment; preferred place."""
+    start: datetime
+    end: datetime
+    people: int
+    equipment: tuple[str, ...] = ()
+    building: str | None = None
+    floor: int | None = None
+
+    def params(self, now: datetime, limits: rules.Limits) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "people": self.people,
+                "equipment": list(self.equipment), "building": self.building,
+                "floor": self.floor, "not_before": _next_quarter_hour(now),
+                "until": now + timedelta(days=limits.window_days)}
+
+    def describe(self) -> str:
+        """"8 people with screen and video": for messages."""
+        text = f"{self.people} {'person' if self.people == 1 else 'people'}"
+        if self.equipment:
+            items = list(self.equipment)
+            text += " with " + (", ".join(items[:-1]) + " and " + items[-1]
+                                if len(items) > 1 else items[0])
+        return text
+
+
+# -- the finder ------------------------------------------------------------------------
+
+def find(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Free rooms that fit, best first: {"rooms": [...], "suggestions": ...}.
+
+    `suggestions` is None when some room fits, otherwise what auto-assignment
+    would suggest (see `no_room`).
+    """
+    inputs.only(data, FIND_FIELDS)
+    limits = rules.Limits.from_config(current_app.config)
+    need = parse_need(data, "capacity", people_required=False)
+    _check_interval(need, now, limits)
+    with db.connection() as conn:
+        rooms = _bookable(conn.execute(FREE_SQL, need.params(now, limits)).fetchall(),
+                          need, now, limits)
+        suggestions = None
+        if not rooms:
+            row = conn.execute(SUGGEST_SQL, need.params(now, limits)).fetchone()
+            suggestions = _checked(row["suggestions"], need, now, limits)
+    return {"rooms": rooms, "suggestions": suggestions}
+
+
+def parse_need(data: Mapping[str, Any], people_field: str, *, people_required: bool) -> Need:
+    """The Need in `data`; 400 naming the field for malformed input."""
+    start, end = _interval(data)
+    people = data.get(people_field)
+    if people in (None, ""):
+        if people_required:
+            raise invalid(people_field, f"{people_field} is required.")
+        people = 1
+    equipment = data.get("equipment")
+    building = data.get("building")
+    floor = data.get("floor")
+    return Need(
+        start=start, end=end,
+        people=inputs.integer(people, people_field, low=1, high=10000),
+        equipment=tuple(equipment_tags(equipment)) if equipment not in (None, "") else (),
+        building=(inputs.text(building, "building", low=0, high=100) or None)
+        if building is not None else None,
+        floor=inputs.integer(floor, "floor", low=-50, high=500)
+        if floor not in (None, "") else None)
+
+
+def _interval(data: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    start = parse_datetime(data.get("start_time"), "start_time")
+    end = parse_datetime(data.get("end_time"), "end_time")
+    tz_name = data.get("timezone")
+    if tz_name in (None, ""):
+        for field, moment in (("start_time", start), ("end_time", end)):
+            if moment.tzinfo is None:
+                raise invalid(field, f"{field} has no UTC offset, and the rooms searched may be "
+                                     "in different time zones: give one "
+                                     "(2027-03-02T14:00:00+01:00), or send timezone (an IANA "
+                                     "name like Europe/Berlin) to read it in.")
+        return start, end
+    try:
+        tz = zone(tz_name)
+    except ValueError:
+        raise invalid("timezone", "timezone must be an IANA zone like Europe/Berlin.") from None
+    return localize(start, tz, "start_time"), localize(end, tz, "end_time")
+
+
+def _check_interval(need: Need, now: datetime, limits: rules.Limits) -> None:
+    """422 for an interval no room allows (too short, in the past, ...)."""
+    error = rules.as_error(rules.check_interval(need.start, need.end, now, limits))
+    if error:
+        raise error
+
+
+def _bookable(rooms: list[dict], need: Need, now: datetime,
+              limits: rules.Limits) -> list[dict]:
+    """The rooms the booking rules allow for the interval (all of them, when the SQL
+    filter agrees with booking.rules, as tests/test_finder.py checks)."""
+    return [room for room in rooms if not rules.check(room, need.start, need.end, now, limits)]
+
+
+def _checked(suggestions: dict, need: Need, now: datetime, limits: rules.Limits) -> dict:
+    """Suggestions the booking rules allow; at most five of each kind."""
+    times = [t for t in suggestions["times"]
+             if not rules.check(t["room"], datetime.fromisoformat(t["start_time"]),
+                                datetime.fromisoformat(t["end_time"]), now, limits)]
+    rooms = [a for a in suggestions["rooms"]
+             if not rules.check(a["room"], need.start, need.end, now, limits)]
+    return {"times": times[:5], "rooms": rooms[:5]}
+
+
+def _next_quarter_hour(now: datetime) -> datetime:
+    """The first quarter hour at or after `now`: no suggestion starts before it."""
+    seconds = now.astimezone(UTC).timestamp()
+    return datetime.fromtimestamp(math.ceil(seconds / 900) * 900, UTC)
+
+
+def usual_timezone() -> str:
+    """The zone most active rooms are in (UTC when there are none)."""
+    with db.connection() as conn:
+        row = conn.execute(USUAL_ZONE_SQL).fetchone()
+    return row["timezone"] if row else "UTC"
+
+
+# -- automatic assignment ----------------------------------------------------------------
+
+def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
+                only_room: int | None = None) -> dict[str, Any]:
+    """Book the best free room that fits: {"booking", "room"}, or BookingError.
+
+    Race-free: the candidates go, best first, to auto_book(), which inserts
+    against the exclusion constraint and moves to the next one when a room was
+    taken since it was ranked. Three statements at most, authentication
+    included: the ranking, then auto_book() (or the suggestions when nothing
+    fits at all).
+
+    `only_room` books that room or none ("Book this" on the finder page); when
+    it is no longer free the 409 `conflict` lists the rooms still free.
+    """
+    inputs.only(data, AUTO_FIELDS)
+    limits = rules.Limits.from_config(current_app.config)
+    need = parse_need(data, "attendees", people_required=True)
+    title = inputs.text(data.get("title"), "title", high=200)
+    _check_interval(need, now, limits)
+    params = need.params(now, limits)
+
+    with db.connection() as conn:
+        rooms = _bookable(conn.execute(FREE_SQL, params).fetchall(), need, now, limits)
+        candidates = [r for r in rooms if only_room is None or r["id"] == only_room]
+        if not candidates:
+            if only_room is not None:
+                raise _taken(only_room, rooms)
+            row = conn.execute(SUGGEST_SQL, params).fetchone()
+            raise no_room(need, _checked(row["suggestions"], need, now, limits))
+        result = conn.execute(AUTO_BOOK_SQL, {**params, "rooms": [r["id"] for r in candidates],
+                                              "user": user.id, "title": title}
+                              ).fetchone()["result"]
+
+    if result["room_id"] is None:
+        if only_room is not None:
+            raise _taken(only_room, [r for r in rooms if r["id"] != only_room])
+        raise no_room(need, _checked(result["suggestions"], need, now, limits))
+    room = next(r for r in rooms if r["id"] == result["room_id"])
+    return {"booking": result["booking"], "room": room}
+
+
+def no_room(need: Need, suggestions: dict) -> BookingError:
+    return BookingError("no_room", f"No free room for {need.describe()} at that time.",
+                        details={"suggestions": suggestions})
+
+
+def _taken(room_id: int, still_free: list[dict]) -> BookingError:
+    return BookingError("conflict", "That room is no longer free for this request; "
+                        "the rooms still free are listed.", field="room_id",
+                        details={"room_id": room_id, "rooms": still_free})
+
+
+# -- batch availability -------------------------------------------------------------------
+
+def availability(data: Mapping[str, Any]) -> dict[str, Any]:
+    """{"results": [...]} for up to 500 (room, interval) checks, in one statement.
+
+    Each result repeats the check's room_id, and its start_time and end_time as sent,
+    with `available` and `reason`: null, "not_found" (no such room), "closed"
+    (inactive, or not open for the whole interval) or "booked" (a live booking
+    overlaps).
+    """
+    inputs.only(data, {"checks"})
+    checks = data.get("checks")
+    if not isinstance(checks, list):
+        raise invalid("checks", "checks must be a list of {room_id, start_time, end_time}.")
+    if len(checks) > MAX_CHECKS:
+        raise invalid("checks", f"At most {MAX_CHECKS} checks at a time.")
+    columns: dict[str, list] = {"rooms": [], "starts": [], "ends": [], "local_starts": [],
+                                "local_ends": []}
+    for i, check in enumerate(checks):
+        room_id, start, end = _check(check, f"checks[{i}]")
+        columns["rooms"].append(room_id)
+        columns["starts"].append(start if start.tzinfo else None)
+        columns["local_starts"].append(None if start.tzinfo else start)
+        columns["ends"].append(end if end.tzinfo else None)
+        columns["local_ends"].append(None if end.tzinfo else end)
+    if not checks:
+        return {"results": []}
+
+    with db.connection() as conn:
+        rows = conn.execute(AVAILABILITY_SQL, columns).fetchall()
+
+    results = []
+    for i, (check, room_id, row) in enumerate(zip(checks, columns["rooms"], rows)):
+        for flag, field in (("start_skipped", "start_time"), ("end_skipped", "end_time")):
+            if row[flag]:
+                raise invalid(f"checks[{i}].{field}", f"checks[{i}].{field} does not exist in "
+                              "the room's time zone (the clocks skip it).")
+        if row["backwards"]:
+            raise invalid(f"checks[{i}].end_time", f"checks[{i}].end_time must be after "
+                          "its start_time.")
+        results.append({"room_id": room_id, "start_time": check["start_time"],
+                        "end_time": check["end_time"], "available": row["reason"] is None,
+                        "reason": row["reason"]})
+    return {"results": results}
+
+
+def _check(check: Any, where: str) -> tuple[int, datetime, datetime]:
+    if not isinstance(check, dict):
+        raise invalid(where, f"{where} must be an object with room_id, start_time, end_time.")
+    unknown = sorted(k for k in check if k not in CHECK_FIELDS)
+    if unknown:
+        raise invalid(f"{where}.{unknown[0]}", f"Unknown field: {where}.{unknown[0]}.")
+    room_id = inputs.integer(check.get("room_id"), f"{where}.room_id")
+    start = parse_datetime(check.get("start_time"), f"{where}.start_time")
+    end = parse_datetime(check.get("end_time"), f"{where}.end_time")
+    if (start.tzinfo is None) == (end.tzinfo is None) and end <= start:
+        raise invalid(f"{where}.end_time", f"{where}.end_time must be after its start_time.")
+    return room_id, start, end

@@ -1,0 +1,139 @@
+"""The finder page, /find: search free rooms, "Book this" on each, "Book the best" on top.
+
+The search is a GET form (so a search is a link that can be shared or
+bookmarked); booking is one POST form around the results with a title field,
+one "Book the best" button and a "Book this" button per room (the button's
+value says which), so it works without JavaScript and from the keyboard.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from booking import inputs, now
+from booking.auth import login_required
+from booking.errors import BookingError
+from booking.finder import service
+from booking.rooms.views import COMMON_ZONES
+from booking.times import parse_date, zone
+
+bp = Blueprint("finder", __name__)
+
+FIELDS = ("date", "start", "end", "timezone", "attendees", "equipment", "building", "floor",
+          "title")
+SEARCH_FIELDS = FIELDS[:-1]
+ZONE_KEY = "find_timezone"  # the zone of the last search, so the next one starts there
+
+# The API's field names where the page's differ (start_time/end_time are
+# mapped for every page by error_field_of). An error about the chosen room is
+# about the whole form.
+PAGE_FIELD = {"capacity": "attendees", "room_id": None}
+
+
+@bp.get("/find")
+@login_required
+def find():
+    form = _form(request.args)
+    searched = any(request.args.get(f) for f in ("date", "start", "end"))
+    if not form["timezone"]:
+        form["timezone"] = session.get(ZONE_KEY) or service.usual_timezone()
+        if searched and ZONE_KEY not in session:
+            # The zone was guessed: let the user confirm it rather than search
+            # in a zone they did not choose.
+            error = BookingError("invalid", "Choose the time zone the times are in.",
+                                 field="timezone")
+            return _page(form, error=error), 400
+    if not searched:
+        return _page(form)
+    try:
+        result = service.find(_search(form, "capacity"), now())
+    except BookingError as err:
+        return _page(form, error=err), err.status
+    _remember_zone(form["timezone"])
+    return _page(form, result=result)
+
+
+@bp.post("/find")
+@login_required
+def book():
+    form = _form(request.form)
+    choice = request.form.get("room") or "best"
+    try:
+        data = {**_search(form, "attendees"), "title": form["title"]}
+        only_room = None if choice == "best" else inputs.integer(choice, "room_id")
+        made = service.auto_assign(current_user, data, now(), only_room=only_room)
+    except BookingError as err:
+        return _page(form, error=err, result=_result_after(err, form)), err.status
+    booking = made["booking"]
+    _remember_zone(form["timezone"])
+    flash(f"Booked {booking['room_name']}, {booking['start_time'][11:16]}"
+          f"–{booking['end_time'][11:16]} ({made['room']['timezone']} time).", "success")
+    return redirect(url_for("bookings.show", booking_id=booking["id"]))
+
+
+def _form(source) -> dict[str, str]:
+    """What the user typed, kept as typed, to fill the form again."""
+    form = {field: source.get(field, "").strip() for field in FIELDS}
+    if len(source.getlist("equipment")) > 1:
+        form["equipment"] = ", ".join(v.strip() for v in source.getlist("equipment"))
+    return form
+
+
+def _search(form: dict[str, str], party_field: str) -> dict[str, str]:
+    """The form as the JSON API takes it: a date and two times make two date-times."""
+    parse_date(form["date"] or None, "date")
+    return {"start_time": f"{form['date']}T{form['start']}",
+            "end_time": f"{form['date']}T{form['end']}",
+            "timezone": form["timezone"], party_field: form["attendees"],
+            "equipment": form["equipment"], "building": form["building"],
+            "floor": form["floor"]}
+
+
+def _result_after(err: BookingError, form: dict[str, str]) -> dict | None:
+    """What to list beside the error, within the request's three statements."""
+    if err.code == "no_room":
+        return {"rooms": [], "suggestions": err.details["suggestions"]}
+    if err.code == "conflict" and "rooms" in err.details:
+        return {"rooms": err.details["rooms"], "suggestions": None}
+    if err.field == "title":
+        # Checked before any SQL ran: the rooms are still there to choose from.
+        try:
+            return service.find(_search(form, "capacity"), now())
+        except BookingError:
+            return None
+    return None
+
+
+def _remember_zone(name: str) -> None:
+    if session.get(ZONE_KEY) != name:
+        session[ZONE_KEY] = name
+
+
+def _page(form: dict[str, str], *, error: BookingError | None = None,
+          result: dict | None = None):
+    if error is not None and error.field in PAGE_FIELD:
+        error = BookingError(error.code, error.message, status=error.status,
+                             details={**error.details, "field": PAGE_FIELD[error.field]})
+        if error.details["field"] is None:
+            del error.details["field"]
+    return render_template("finder/find.html", form=form, error=error, result=result,
+                           zones=COMMON_ZONES, search={f: form[f] for f in SEARCH_FIELDS},
+                           times=_suggested_times(result, form["timezone"]))
+
+
+def _suggested_times(result: dict | None, zone_name: str) -> list[dict]:
+    """Suggested free times, each with the search fields to look at it again (in the
+    search's zone, which may differ from the room's)."""
+    if not result or not result.get("suggestions"):
+        return []
+    tz = zone(zone_name)
+    times = []
+    for suggestion in result["suggestions"]["times"]:
+        start = datetime.fromisoformat(suggestion["start_time"]).astimezone(tz)
+        end = datetime.fromisoformat(suggestion["end_time"]).astimezone(tz)
+        times.append({**suggestion, "date": start.date().isoformat(),
+                      "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"})
+    return times

@@ -1,0 +1,69 @@
+"""What every response gets from booking/http.py: gzip over 1 KB, ETags that
+survive it, and a 304 decided before anything is compressed."""
+
+import gzip
+from datetime import datetime, timedelta
+
+from booking import http
+
+
+def _busy_day(make, alice, room, day="2027-03-02"):
+    start = datetime.fromisoformat(f"{day}T09:00:00+01:00")
+    for i in range(12):
+        make.booking(room, alice, start + timedelta(minutes=30 * i),
+                     start + timedelta(minutes=30 * i + 15), title=f"Stand-up {i:02}")
+
+
+def test_a_large_json_answer_is_gzipped_when_the_client_takes_it(api_as, alice, berlin, make):
+    _busy_day(make, alice, berlin)
+    api = api_as(alice)
+    url = f"/api/rooms/{berlin['id']}/bookings?date=2027-03-02"
+    plain = api.get(url)
+    zipped = api.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert len(plain.data) > http.GZIP_MIN_BYTES
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert len(zipped.data) < len(plain.data) / 2
+    assert "Accept-Encoding" in plain.headers["Vary"] and "Accept-Encoding" in zipped.headers["Vary"]
+    # One representation's tag is the other's, weak when gzipped.
+    assert zipped.headers["ETag"] == "W/" + plain.headers["ETag"]
+
+
+def test_if_none_match_gets_304_with_either_tag(api_as, alice, berlin, make):
+    _busy_day(make, alice, berlin)
+    api = api_as(alice)
+    url = f"/api/rooms/{berlin['id']}/bookings?date=2027-03-02"
+    tag = api.get(url).headers["ETag"]
+    for sent, encoding in ((tag, "gzip"), ("W/" + tag, "gzip"), ("W/" + tag, "identity")):
+        again = api.get(url, headers={"If-None-Match": sent, "Accept-Encoding": encoding})
+        assert again.status_code == 304, (sent, encoding)
+        assert again.data == b"" and "Content-Encoding" not in again.headers
+
+
+def test_a_change_changes_the_tag(api_as, alice, berlin, make):
+    _busy_day(make, alice, berlin)
+    api = api_as(alice)
+    url = f"/api/rooms/{berlin['id']}/bookings?date=2027-03-02"
+    tag = api.get(url, headers={"Accept-Encoding": "gzip"}).headers["ETag"]
+    make.booking(berlin, alice, datetime.fromisoformat("2027-03-02T16:00:00+01:00"),
+                 datetime.fromisoformat("2027-03-02T16:30:00+01:00"), title="Late one")
+    again = api.get(url, headers={"If-None-Match": tag, "Accept-Encoding": "gzip"})
+    assert again.status_code == 200 and b"Late one" in gzip.decompress(again.data)
+
+
+def test_a_page_is_gzipped_too(browser_as, alice, berlin, make):
+    _busy_day(make, alice, berlin)
+    browser = browser_as(alice)
+    page = browser.client.get(f"/rooms/{berlin['id']}?date=2027-03-02", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and page.headers["Content-Encoding"] == "gzip"
+    assert b"Stand-up 11" in gzip.decompress(page.data)
+
+
+def test_small_answers_and_errors_stay_plain(api_as, alice, berlin):
+    api = api_as(alice)
+    small = api.get(f"/api/rooms/{berlin['id']}/bookings?date=2027-03-02",
+                    headers={"Accept-Encoding": "gzip"})
+    assert len(small.data) < http.GZIP_MIN_BYTES and "Content-Encoding" not in small.headers
+    missing = api.get("/api/bookings/999999", headers={"Accept-Encoding": "gzip"})
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"

@@ -99,8 +99,10 @@ def test_live_pages_name_their_twin_and_its_current_etag(browser_as, api_as, ali
     overview = page.get("/").get_data(as_text=True)
     refresh, etag = re.search(r'data-refresh="([^"]+)" data-etag="([^"]+)"', overview).groups()
     assert refresh == "/api/rooms"
-    twin = page.client.get(refresh, headers={"If-None-Match": etag.replace("&#34;", '"')})
-    assert twin.status_code == 304                      # the first refresh costs no body
+    for encoding in ("", "gzip, deflate"):             # browsers take gzip: a weak ETag back
+        twin = page.client.get(refresh, headers={"If-None-Match": etag.replace("&#34;", '"'),
+                                                 "Accept-Encoding": encoding})
+        assert twin.status_code == 304                  # the first refresh costs no body
     day = page.get(f"/rooms/{berlin['id']}?date=2027-03-01").get_data(as_text=True)
     refresh, etag = re.search(r'data-refresh="([^"]+)" data-etag="([^"]+)"', day).groups()
     assert refresh == f"/api/rooms/{berlin['id']}/bookings?date=2027-03-01"

@@ -360,6 +360,31 @@ def test_after_the_last_attempt_a_delivery_fails_is_shown_and_can_be_resent(
     assert admin_api.get("/api/deliveries?status=failed").get_json()["deliveries"] == []
 
 
+def test_a_failed_delivery_is_resent_from_the_page(browser_as, api_as, alice, admin, berlin, app,
+                                                   worker, conn):
+    app.config.update(SMTP_URL=f"smtp://127.0.0.1:{free_port()}", WORKER_MAX_ATTEMPTS=1)
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    (failed,) = conn.execute("SELECT id, status FROM deliveries").fetchall()
+    assert failed["status"] == "failed"
+    page = browser_as(admin)
+    assert f'/admin/deliveries/{failed["id"]}/resend' in page.get("/admin/deliveries?status=failed") \
+        .get_data(as_text=True)
+    server = SmtpServer().start()
+    try:
+        app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+        r = page.post(f"/admin/deliveries/{failed['id']}/resend", data={})
+        assert r.status_code == 302 and r.headers["Location"].endswith("/admin/deliveries?status=failed")
+        assert conn.execute("SELECT status FROM deliveries").fetchone()["status"] == "pending"
+        assert page.post(f"/admin/deliveries/{failed['id']}/resend", data={}).status_code == 409
+        worker.run_until_idle()
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+    assert conn.execute("SELECT status FROM deliveries").fetchone()["status"] == "sent"
+    assert browser_as(alice).post(f"/admin/deliveries/{failed['id']}/resend", data={}).status_code == 403
+
+
 # -- webhooks ----------------------------------------------------------------------------
 
 def register(api, url, **extra):
@@ -481,6 +506,7 @@ def test_a_slow_receiver_times_out_and_no_connection_is_held_meanwhile(
         api_as, alice, admin, berlin, receiver, worker, app):
     from test_budgets import all_connections_idle
 
+    assert app.config["WEBHOOK_TIMEOUT_SECONDS"] == 5.0                # the default
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
     pool = app.extensions["booking.pool"]
     idle_while_waiting = []

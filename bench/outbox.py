@@ -1,17 +1,22 @@
 """What the outbox costs a booking: creation with the outbox trigger on vs off, same run.
 
-    .venv/bin/python -m bench.outbox [--rounds 7] [--per-round 400]
+    .venv/bin/python -m bench.outbox [--rounds 15] [--per-round 200]
 
-Two measurements, each in alternating rounds (on, off, off, on, ...) on the
-same database so drift and noise hit both sides alike:
+Two identical databases in one throwaway cluster (same schema, rooms, users,
+and the same bookings made in the same order), one with the outbox trigger
+(`bookings_outbox_insert`) disabled. Bookings alternate between them one at
+a time (on, off, off, on, ...), each timed on its own, so whatever else the
+machine is doing hits both sides alike. Two measurements:
 
 - request: POST /api/bookings through the whole application (Flask test
-  client in-process, bearer token: auth, room, book() — three statements);
-- SQL: the book() statement alone, over one connection.
+  client in-process, bearer token: auth, room, book() — three statements),
+  one app per database;
+- SQL: the book() statement alone, over one connection per database.
 
-Every creation books a fresh slot (room x day x hour), so all succeed.
-"Off" is `ALTER TABLE bookings DISABLE TRIGGER bookings_outbox_insert`.
-Prints the median throughput of each side and the cost of the outbox.
+Every creation books a fresh slot (room x day x hour), so all succeed, and
+every commit is durable (fsync and synchronous_commit on). Per round, the
+cost is (time with outbox) / (time without) - 1; printed: the median over
+rounds, the middle half of the rounds, and each side's throughput.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ import statistics
 import time
 from datetime import datetime, timedelta, timezone
 
+from bench.throwaway import databases
 from booking import create_app, db
-from bench.throwaway import database
 
 NOW = datetime(2027, 3, 1, 6, 0, tzinfo=timezone.utc)
 ROOMS = 200
@@ -37,66 +42,79 @@ def slots():
         yield room, start
 
 
-def set_outbox(conn, on: bool) -> None:
-    conn.execute(f"ALTER TABLE bookings {'ENABLE' if on else 'DISABLE'} TRIGGER bookings_outbox_insert")
+def setup(url: str, outbox: bool):
+    with db.connect(url) as conn:
+        conn.execute("INSERT INTO users (email, name) SELECT 'u' || i || '@example.com', "
+                     "'User ' || i FROM generate_series(1, 50) i")
+        conn.execute("INSERT INTO rooms (name, capacity, timezone, opens, closes) "
+                      "SELECT 'Room ' || i, 6, 'UTC', '08:00', '20:00' "
+                      "FROM generate_series(1, %s) i", (ROOMS,))
+        if not outbox:
+            conn.execute("ALTER TABLE bookings DISABLE TRIGGER bookings_outbox_insert")
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "POOL_MIN_SIZE": 1})
+    app.extensions["booking.clock"] = lambda: NOW
+    from booking.account.service import create_token
+    with app.app_context():
+        _, token = create_token(1, "bench")
+    return app, {"Authorization": f"Bearer {token}"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--per-round", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--per-round", type=int, default=200)
     args = parser.parse_args()
-    with database("bench_outbox") as url:
-        with db.connect(url) as conn:
-            conn.execute("INSERT INTO users (email, name) SELECT 'u' || i || '@example.com', "
-                         "'User ' || i FROM generate_series(1, 50) i")
-            conn.execute("INSERT INTO rooms (name, capacity, timezone, opens, closes) "
-                         "SELECT 'Room ' || i, 6, 'UTC', '08:00', '20:00' "
-                         "FROM generate_series(1, %s) i", (ROOMS,))
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "POOL_MIN_SIZE": 1})
-        app.extensions["booking.clock"] = lambda: NOW
-        logging.getLogger("booking.request").setLevel(logging.ERROR)
-        from booking.account.service import create_token
-        with app.app_context():
-            _, token = create_token(1, "bench")
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {token}"}
+    logging.getLogger("booking.request").setLevel(logging.ERROR)
+    with databases("bench_outbox_on", "bench_outbox_off") as (on_url, off_url):
+        sides = {True: setup(on_url, True), False: setup(off_url, False)}
+        clients = {on: (app.test_client(), headers) for on, (app, headers) in sides.items()}
+        conns = {True: db.connect(on_url), False: db.connect(off_url)}
+
+        def by_request(on: bool, room: int, start: datetime) -> None:
+            client, headers = clients[on]
+            r = client.post("/api/bookings", headers=headers, json={
+                "room_id": room, "title": "Bench", "start_time": start.isoformat(),
+                "end_time": (start + timedelta(minutes=45)).isoformat()})
+            assert r.status_code == 201, r.get_json()
+
+        def by_sql(on: bool, room: int, start: datetime) -> None:
+            rows = conns[on].execute("SELECT kind FROM book(%s, 1, 'Bench', %s, %s)",
+                                     (room, [start], [start + timedelta(minutes=45)])).fetchall()
+            assert rows[0]["kind"] == "created"
+
         free = slots()
-
-        def by_request(n: int) -> None:
-            for _ in range(n):
+        for label, book in (("request (POST /api/bookings)", by_request),
+                            ("SQL (book() alone)", by_sql)):
+            for _ in range(25):                       # warm up both sides
                 room, start = next(free)
-                r = client.post("/api/bookings", headers=headers, json={
-                    "room_id": room, "title": "Bench", "start_time": start.isoformat(),
-                    "end_time": (start + timedelta(minutes=45)).isoformat()})
-                assert r.status_code == 201, r.get_json()
-
-        def by_sql(conn, n: int) -> None:
-            for _ in range(n):
-                room, start = next(free)
-                rows = conn.execute("SELECT kind FROM book(%s, 1, 'Bench', %s, %s)",
-                                    (room, [start], [start + timedelta(minutes=45)])).fetchall()
-                assert rows[0]["kind"] == "created"
-
-        with db.connect(url) as admin, db.connect(url) as worker_conn:
-            for label, run in (("request (POST /api/bookings)", by_request),
-                               ("SQL (book() alone)", lambda n: by_sql(worker_conn, n))):
-                run(50)   # warm up
-                rates = {True: [], False: []}
-                for i in range(args.rounds):
+                book(True, room, start)
+                book(False, room, start)
+            costs, totals = [], {True: 0.0, False: 0.0}
+            for _ in range(args.rounds):
+                spent = {True: 0.0, False: 0.0}
+                for i in range(args.per_round):
+                    room, start = next(free)
                     for on in ((True, False) if i % 2 == 0 else (False, True)):
-                        set_outbox(admin, on)
                         started = time.perf_counter()
-                        run(args.per_round)
-                        rates[on].append(args.per_round / (time.perf_counter() - started))
-                set_outbox(admin, True)
-                with_outbox, without = statistics.median(rates[True]), statistics.median(rates[False])
-                print(f"{label}: outbox on {with_outbox:,.0f}/s, off {without:,.0f}/s "
-                      f"-> the outbox costs {(without / with_outbox - 1) * 100:+.1f}% per booking "
-                      f"(median of {args.rounds} rounds of {args.per_round})", flush=True)
-            events = admin.execute("SELECT count(*) AS n FROM outbox").fetchone()["n"]
-            print(f"({events:,} events written in the 'on' rounds and warm-ups)")
-        app.extensions["booking.pool"].close()
+                        book(on, room, start)
+                        spent[on] += time.perf_counter() - started
+                costs.append((spent[True] / spent[False] - 1) * 100)
+                totals[True] += spent[True]
+                totals[False] += spent[False]
+            costs.sort()
+            made = args.rounds * args.per_round
+            print(f"{label}: the outbox costs {statistics.median(costs):+.1f}% per booking "
+                  f"(median of {args.rounds} rounds of {args.per_round} pairs; middle half "
+                  f"{costs[len(costs) // 4]:+.1f}% to {costs[(3 * len(costs)) // 4]:+.1f}%); "
+                  f"on {made / totals[True]:,.0f}/s, off {made / totals[False]:,.0f}/s",
+                  flush=True)
+        counts = {on: c.execute("SELECT count(*) AS n FROM outbox").fetchone()["n"]
+                  for on, c in conns.items()}
+        print(f"(events written: {counts[True]:,} with the outbox on, {counts[False]:,} off)")
+        for conn in conns.values():
+            conn.close()
+        for app, _ in sides.values():
+            app.extensions["booking.pool"].close()
 
 
 if __name__ == "__main__":

@@ -20,17 +20,26 @@ from booking.localpg import Cluster
 
 
 @contextmanager
-def database(name: str = "bench") -> Iterator[str]:
+def databases(*names: str) -> Iterator[list[str]]:
+    """Migrated databases `names`, all in one throwaway cluster (so they share its
+    disk, WAL and CPU: what slows one down slows the others alike)."""
     root = Path(tempfile.mkdtemp(prefix="booking-bench-pg-", dir="/tmp"))
     cluster = Cluster(root)
     cluster.start("shared_buffers=512MB", "work_mem=64MB", "maintenance_work_mem=512MB",
                   "max_wal_size=4GB", "synchronous_commit=on", "fsync=on")
     try:
-        url = cluster.create_database(name)
-        db.upgrade(url)
-        yield url
+        urls = [cluster.create_database(name) for name in names]
+        for url in urls:
+            db.upgrade(url)
+        yield urls
     finally:
         cluster.destroy()
+
+
+@contextmanager
+def database(name: str = "bench") -> Iterator[str]:
+    with databases(name) as (url,):
+        yield url
 
 
 def timed(fn, repeat: int) -> list[float]:

@@ -5,6 +5,8 @@ Override any of them on the command line (`gunicorn -c gunicorn.conf.py --worker
 """
 
 import os
+import shutil
+import tempfile
 
 wsgi_app = "wsgi:app"
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
@@ -21,3 +23,27 @@ keepalive = 5
 accesslog = None                # booking logs every request itself, with SQL figures
 errorlog = "-"
 control_socket_disable = True   # gunicorn 27 would share ~/.gunicorn/gunicorn.ctl between instances
+
+# Prometheus figures from every worker meet in one directory (booking/metrics.py).
+# It must be set before a worker imports prometheus_client, and be fresh for
+# each server: figures of a previous run would be added in.
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="booking-metrics-")
+
+
+def on_starting(server):
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(metrics_dir, exist_ok=True)
+    for name in os.listdir(metrics_dir):
+        os.remove(os.path.join(metrics_dir, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -64,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from booking.account import api as account_api, views as account_views
     from booking.bookings import api as bookings_api, views as bookings_views
+    from booking import metrics
     from booking.events import api as events_api, views as events_views
     from booking.feeds import views as feeds_views
     from booking.finder import api as finder_api, views as finder_views
@@ -72,7 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     from booking.series import api as series_api, views as series_views
 
     for module in (rooms_views, bookings_views, series_views, finder_views, account_views,
-                   feeds_views, events_views, reports_views):
+                   feeds_views, events_views, reports_views, metrics):
         app.register_blueprint(module.bp)
     for module in (rooms_api, bookings_api, series_api, finder_api, account_api, events_api,
                    reports_api):

@@ -209,5 +209,15 @@ def sign_out() -> None:
     session.clear()
 
 
+def give_up_on_user() -> None:
+    """Treat this request as anonymous from here on, without asking the database.
+
+    The error page for an unreachable database must not try to load the
+    signed-in user from that database again.
+    """
+    if "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)

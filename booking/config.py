@@ -33,6 +33,15 @@ def _bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+def _threshold(text: str) -> int | None:
+    if text.strip().lower() in ("none", "off", "never"):
+        return None
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"not a count: {text!r}")
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None,
             "PostgreSQL connection URL. Unset: the private cluster under `var/pg` "
@@ -50,6 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Requests allowed to queue for a connection; beyond that, an immediate 503.", int),
     Setting("POOL_CHECK_IDLE_SECONDS", 1.0,
             "A pooled connection idle this long is pinged before use (0: always).", float),
+    Setting("DB_PREPARE_THRESHOLD", 5,
+            "psycopg prepares a statement on the server after this many uses on one "
+            "connection; `none` never prepares (PgBouncer in transaction mode before 1.21).",
+            _threshold),
     Setting("STATEMENT_TIMEOUT_MS", 5000, "PostgreSQL statement_timeout for app queries.", int),
     Setting("MIN_BOOKING_MINUTES", 15, "Shortest booking.", int),
     Setting("MAX_BOOKING_MINUTES", 240, "Longest booking.", int),
@@ -58,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_CLOSES", "18:00", "Closing time of a new room (room-local).", str),
     Setting("SESSION_DAYS", 14, "How long a sign-in lasts.", int),
     Setting("SLOW_REQUEST_MS", 200, "Requests slower than this are flagged in the log.", int),
+    Setting("METRICS_ALLOWED", "127.0.0.0/8,::1/128",
+            "Addresses (comma-separated networks) that may read `/metrics`; others get 404."),
     Setting("SECURE_COOKIES", False,
             "Mark cookies Secure (set it when the site is served over HTTPS).", _bool),
     Setting("PUBLIC_URL", "http://127.0.0.1:8000",

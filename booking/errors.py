@@ -22,6 +22,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from psycopg_pool import PoolTimeout, TooManyRequests
 from werkzeug.exceptions import HTTPException
 
+from booking import metrics
+
 log = logging.getLogger("booking.errors")
 
 STATUS = {
@@ -164,6 +166,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(psycopg.OperationalError)
     def _unavailable(exc: Exception):
         log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        if isinstance(exc, (PoolTimeout, TooManyRequests)):
+            metrics.POOL_TIMEOUTS.inc()
+        from booking import auth  # here: auth itself raises BookingError
+        auth.give_up_on_user()
         return render(BookingError("unavailable",
                                    "The service is busy or the database is unreachable; "
                                    "please try again in a moment."))

@@ -18,7 +18,7 @@ import time
 from flask import Flask, Response, current_app, g, request
 from werkzeug.http import generate_etag, quote_etag
 
-from booking import db
+from booking import db, metrics
 
 log = logging.getLogger("booking.request")
 
@@ -77,6 +77,8 @@ def _finish(response: Response) -> Response:
     sql_ms = sql.seconds * 1000
     response.headers["Server-Timing"] = (
         f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, app;dur={elapsed_ms:.2f}')
+    metrics.observe(request.url_rule.rule if request.url_rule else "unmatched",
+                    response.status_code, elapsed_ms / 1000, sql.statements)
     slow = elapsed_ms > current_app.config["SLOW_REQUEST_MS"]
     # A URL that is itself a credential is logged by its pattern only.
     path = (request.url_rule.rule if request.endpoint in SECRET_URL_ENDPOINTS

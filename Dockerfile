@@ -2,6 +2,8 @@
 #   docker build -t booking .
 #   docker run --rm -e DATABASE_URL=postgresql://... booking flask --app booking db upgrade
 #   docker run -p 8000:8000 -e DATABASE_URL=postgresql://... -e SECRET_KEY=... booking
+#   docker run -e DATABASE_URL=postgresql://... -e SMTP_URL=... booking flask --app booking worker
+#     (the delivery worker: mail and webhooks; stops cleanly on SIGTERM)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make run    set up and serve the app with demo data on http://127.0.0.1:$PORT/
+#   make run    set up and serve the app with demo data on http://127.0.0.1:$PORT/,
+#               with one delivery worker (mail, webhooks) beside gunicorn
 #   make test   set up and run the whole test suite
 # Both create .venv and install requirements on first use. Without DATABASE_URL,
 # a private PostgreSQL cluster is kept under var/pg (`make stop` stops it).
@@ -28,9 +29,13 @@ run: $(STAMP)
 	@echo ""
 	@echo "  booking is running at http://127.0.0.1:$${PORT:-8000}/"
 	@echo "  Sign in as admin@example.com (or alice@example.com), password: demo-password"
+	@echo "  Mail goes to $(VAR)/mail/*.eml unless SMTP_URL is set."
 	@echo "  Stop with Ctrl-C; 'make stop' also stops the database."
 	@echo ""
-	@exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
+	@# The delivery worker runs beside gunicorn; Ctrl-C stops both (the worker cleanly).
+	@$(FLASK) worker & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	  $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m booking.localpg stop $(VAR)/pg; fi

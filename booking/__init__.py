@@ -72,17 +72,20 @@ def _register_blueprints(app: Flask) -> None:
     from booking.audit import api as audit_api, views as audit_views
     from booking.bookings import api as bookings_api, views as bookings_views
     from booking import metrics
+    from booking.events import api as events_api, views as events_views
     from booking.feeds import views as feeds_views
     from booking.finder import api as finder_api, views as finder_views
     from booking.openapi import views as openapi_views
+    from booking.reports import api as reports_api, views as reports_views
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
 
     for module in (health, rooms_views, bookings_views, series_views, finder_views,
-                   account_views, feeds_views, audit_views, metrics):
+                   account_views, feeds_views, audit_views, events_views, reports_views,
+                   metrics):
         app.register_blueprint(module.bp)
     for module in (rooms_api, bookings_api, series_api, finder_api, account_api, audit_api,
-                   openapi_views):
+                   events_api, reports_api, openapi_views):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.

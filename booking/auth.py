@@ -47,6 +47,7 @@ class User:
     name: str
     role: str
     calendar_salt: str | None = None  # personal calendar feed URL (booking.feeds)
+    mail_enabled: bool = True         # notification mail (booking.events)
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -64,7 +65,8 @@ class User:
         return self.session_token
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
+                "mail_enabled": self.mail_enabled}
 
 
 def hash_token(token: str) -> bytes:
@@ -75,7 +77,7 @@ def hash_token(token: str) -> bytes:
 
 # sessions_pkey
 USER_BY_SESSION = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled
   FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s AND s.expires_at > now() AND u.active"""
 
@@ -89,7 +91,7 @@ touch AS (
       FROM t
      WHERE a.id = t.id
        AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, t.id AS token_id
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, t.id AS token_id
   FROM t JOIN users u ON u.id = t.user_id
  WHERE u.active"""
 
@@ -175,7 +177,7 @@ def _spend_hash_time(password: str) -> None:
 # account exists. Indexes: sign_in_failures_email, sign_in_failures_address
 # (read backward, a handful of rows each), users_email_key.
 SIGN_IN_CHECK = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.password_hash,
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.password_hash,
        greatest(by_email.until, by_address.until) AS throttled_until
   FROM (SELECT lower(%(email)s) AS email_key) k
   LEFT JOIN users u ON lower(u.email) = k.email_key AND u.active
@@ -268,7 +270,8 @@ def sign_in(email: object, password: object) -> User:
     with db.connection() as conn:
         conn.execute(CREATE_SESSION, {**params, "hash": hash_token(token), "user": row["id"],
                                       "days": config["SESSION_DAYS"]})
-    user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt")},
+    user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt",
+                                       "mail_enabled")},
                 session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)

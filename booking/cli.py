@@ -88,6 +88,21 @@ def demo_command(if_empty: bool, scale: str):
     click.echo(summary)
 
 
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+def worker_command(once: bool):
+    """Deliver events (mail, webhooks) until SIGTERM; run one or more beside the web server."""
+    from booking.events.worker import Worker
+
+    worker = Worker(current_app._get_current_object())
+    if once:
+        click.echo(f"Handled {worker.run_until_idle()} events and deliveries.")
+        return
+    worker.install_signal_handlers()
+    worker.run()
+
+
 def register(app: Flask) -> None:
-    for command in (db_cli, users_cli, tokens_cli, series_cli, demo_command):
+    for command in (db_cli, users_cli, tokens_cli, series_cli, demo_command, worker_command):
         app.cli.add_command(command)

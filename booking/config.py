@@ -84,6 +84,30 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed sign-ins for one email, or from one address, after which signing in "
             "is refused (429) until the oldest leaves the window.", int),
     Setting("SIGN_IN_WINDOW_MINUTES", 15, "The window in which failed sign-ins count.", int),
+    Setting("PUBLIC_URL", "http://127.0.0.1:8000",
+            "The site's address as people reach it, for links in mail."),
+    Setting("SMTP_URL", None,
+            "Mail server: `smtp://user:password@host:25` (STARTTLS when offered), "
+            "`smtp+starttls://...:587` (STARTTLS required) or `smtps://...:465` (TLS). "
+            "Unset: mail is written as `.eml` files under `var/mail/`."),
+    Setting("MAIL_FROM", "Rooms <rooms@localhost>", "Sender of notification mail."),
+    Setting("WEBHOOKS_ALLOW_PRIVATE", False,
+            "Allow webhook endpoints on loopback, link-local and private addresses "
+            "(refused otherwise: server-side request forgery).", _bool),
+    Setting("WEBHOOK_TIMEOUT_SECONDS", 5.0,
+            "How long a webhook receiver (or the SMTP server, twice this) has to answer.", float),
+    Setting("WEBHOOK_DISABLE_AFTER_HOURS", 24.0,
+            "An endpoint failing this long is disabled and its owner told.", float),
+    Setting("WORKER_POLL_SECONDS", 10.0,
+            "The worker looks for due work at least this often (NOTIFY wakes it sooner).",
+            float),
+    Setting("WORKER_BATCH", 50, "Deliveries the worker claims at a time.", int),
+    Setting("WORKER_THREADS", 4, "Webhook deliveries the worker sends at once.", int),
+    Setting("WORKER_MAX_ATTEMPTS", 10,
+            "Attempts before a delivery is marked failed (admins can re-send it).", int),
+    Setting("WORKER_RETRY_BASE_SECONDS", 30.0,
+            "Wait before the first retry; it doubles each time (with jitter).", float),
+    Setting("WORKER_RETRY_MAX_SECONDS", 21600.0, "Longest wait between two attempts.", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -89,6 +89,9 @@ def load() -> str:
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO bookings (room_id, user_id, title, start_at, end_at) "
                             "VALUES (%s, %s, %s, %s, %s)", bookings)
+        # The demo's bookings appear under /activity but mail nobody: a first
+        # `make run` should not fill var/mail with a week of invitations.
+        conn.execute("UPDATE outbox SET dispatched_at = now() WHERE dispatched_at IS NULL")
     return (f"Demo data: {len(USERS)} users, {len(ROOMS)} rooms, {len(bookings)} bookings. "
             f"Sign in as admin@example.com (or alice@example.com) with password "
             f"{DEMO_PASSWORD}")

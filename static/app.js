@@ -24,4 +24,35 @@
       end.value = String(Math.floor(minutes / 60)).padStart(2, "0") + ":" + String(minutes % 60).padStart(2, "0");
     });
   });
+
+  // Live pages (the rooms overview, a room's day) stay current: every 30 s
+  // ask the page's JSON twin whether anything changed. A 304 (nothing did)
+  // costs no body at all; on a 200, fetch this page again and swap in its
+  // fresh region. Without JavaScript the page simply stays as it was drawn.
+  var live = document.querySelector("[data-refresh]");
+  if (live && window.fetch && window.DOMParser) {
+    var etag = live.getAttribute("data-etag");
+    window.setInterval(function () {
+      if (document.hidden) return;                 // a background tab asks nothing
+      var headers = {"Accept": "application/json"};
+      if (etag) headers["If-None-Match"] = etag;
+      fetch(live.getAttribute("data-refresh"), {headers: headers, credentials: "same-origin",
+                                                cache: "no-store"})
+        .then(function (answer) {
+          if (answer.status !== 200) return null;
+          etag = answer.headers.get("ETag") || etag;
+          return fetch(window.location.href, {credentials: "same-origin", cache: "no-store"})
+            .then(function (page) { return page.ok ? page.text() : null; });
+        })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-refresh]");
+          if (!fresh) return;
+          fresh.setAttribute("data-etag", etag);
+          live.replaceWith(fresh);
+          live = fresh;
+        })
+        .catch(function () { /* offline for a moment: try again next time */ });
+    }, 30000);
+  }
 })();

@@ -72,6 +72,29 @@ def test_sign_in_book_find_and_cancel(live_server, page, make, tmp_path):
     assert page.locator(".booking-card", has_text="Browser-made meeting").count() == 0
 
 
+def test_an_admin_opens_the_utilisation_report(live_server, page, make):
+    admin = make.user("Ada", role="admin", email="ada@example.com")
+    room = make.room("Spree", "Europe/Berlin")
+    start = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0)
+    make.booking(room, admin, start, start + timedelta(hours=2), title="Planning")
+
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Email").fill(admin["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+    page.get_by_role("link", name="Reports").click()
+    page.wait_for_url("**/reports")
+    assert page.get_by_role("heading", name="Room utilisation").is_visible()
+    assert page.get_by_role("img", name="Utilisation by room").is_visible()
+    assert page.locator("#by-table").get_by_role("rowheader", name="Spree").is_visible()
+    assert page.get_by_role("img", name="Busiest hours (weekday × hour, room-local)").is_visible()
+    page.get_by_label("By", exact=True).select_option("building")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**group=building**")
+    assert page.locator("#by-table").get_by_role("rowheader", name="HQ").is_visible()
+
+
 def test_find_a_room_and_book_the_best_with_the_keyboard_alone(live_server, page, make):
     alice = make.user("Alice")
     make.room("Boardroom", "Europe/Berlin", capacity=20, equipment=["screen", "video"])

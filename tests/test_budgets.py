@@ -24,7 +24,7 @@ def statements(response) -> int:
 
 
 @pytest.fixture
-def world(make, alice, bob, admin, berlin, api_as, browser_as):
+def world(make, alice, bob, admin, berlin, api_as, browser_as, conn):
     """A room with one booking each by Alice and Bob, and clients for everyone."""
     mine = make.booking(berlin, alice, datetime(2027, 3, 2, 12, tzinfo=UTC),
                         datetime(2027, 3, 2, 13, tzinfo=UTC))
@@ -35,8 +35,11 @@ def world(make, alice, bob, admin, berlin, api_as, browser_as):
         "room_id": berlin["id"], "title": "Weekly", "recurrence": "FREQ=WEEKLY;COUNT=5",
         "start_time": "2027-03-03T10:00", "end_time": "2027-03-03T11:00"}).get_json()
     feed = alice_api.get("/api/me").get_json()["calendar_url"].replace("http://localhost", "")
+    hook = conn.execute("INSERT INTO webhook_endpoints (url, events, secret, created_by) "
+                        "VALUES ('https://93.184.215.14/hook', '{booking.created}', 'whsec_x', %s) "
+                        "RETURNING id", (admin["id"],)).fetchone()
     return {"room": berlin["id"], "mine": mine["id"], "theirs": theirs["id"],
-            "series": made["series"]["id"], "feed": feed,
+            "series": made["series"]["id"], "feed": feed, "hook": hook["id"],
             "alice": alice_api, "admin": api_as(admin), "page": browser_as(alice),
             "admin_page": browser_as(admin), "bob": api_as(bob)}
 
@@ -93,6 +96,25 @@ API_CASES = [
     ("alice", "GET", "/rooms/{room}/calendar.ics", None, 200, 2),
     ("anonymous", "GET", "{feed}", None, 200, 1),
     ("alice", "POST", "/api/me/calendar", {}, 200, 2),
+    # events: activity, deliveries, webhooks, mail preference
+    ("alice", "GET", "/api/activity", None, 200, 2),
+    ("admin", "GET", "/api/activity?limit=5", None, 200, 2),
+    ("alice", "PATCH", "/api/me", {"mail_enabled": False}, 200, 2),
+    ("admin", "GET", "/api/deliveries", None, 200, 2),
+    ("admin", "GET", "/api/deliveries?status=sent", None, 200, 2),
+    ("alice", "GET", "/api/deliveries", None, 403, 1),
+    ("admin", "POST", "/api/deliveries/4242/resend", None, 404, 2),
+    ("admin", "GET", "/api/webhooks", None, 200, 2),
+    ("admin", "POST", "/api/webhooks", {"url": "https://93.184.215.14/x"}, 201, 2),
+    ("admin", "POST", "/api/webhooks", {"url": "http://127.0.0.1/x"}, 422, 1),
+    ("admin", "GET", "/api/webhooks/{hook}", None, 200, 2),
+    ("admin", "PATCH", "/api/webhooks/{hook}", {"active": False}, 200, 2),
+    # reports
+    ("admin", "GET", "/api/reports/utilisation?from=2027-01-01&to=2027-03-31", None, 200, 2),
+    ("admin", "GET", "/api/reports/utilisation?group=weekday_hour", None, 200, 2),
+    ("admin", "GET", "/api/reports/utilisation?group=building&building=HQ", None, 200, 2),
+    ("admin", "GET", "/api/reports/utilisation?from=2027-03-02&to=2027-03-01", None, 422, 1),
+    ("alice", "GET", "/api/reports/utilisation", None, 403, 1),
     # the finder, automatic assignment, batch availability
     ("alice", "GET", FREE + "&capacity=2&equipment=&building=HQ&floor=1", None, 200, 2),
     ("alice", "GET", FREE + "&capacity=50", None, 200, 3),          # nothing fits: suggestions
@@ -158,6 +180,19 @@ PAGE_CASES = [
                                        "end": "17:00", "repeat": "weekly", "ends": "after",
                                        "count": "3"}, 302, 3),
     ("page", "POST", "/account/calendar", {}, 302, 2),
+    ("page", "GET", "/activity", None, 200, 2),
+    ("page", "POST", "/account/mail", {}, 302, 2),
+    ("admin_page", "GET", "/activity", None, 200, 2),
+    ("admin_page", "GET", "/admin/deliveries", None, 200, 2),
+    ("admin_page", "POST", "/admin/deliveries/4242/resend", {}, 404, 2),
+    ("admin_page", "GET", "/admin/webhooks", None, 200, 2),
+    ("admin_page", "POST", "/admin/webhooks", {"url": "https://93.184.215.14/y"}, 201, 3),
+    ("admin_page", "POST", "/admin/webhooks", {"url": "ftp://example.com/x"}, 422, 2),
+    ("admin_page", "GET", "/admin/webhooks/{hook}", None, 200, 2),
+    ("admin_page", "POST", "/admin/webhooks/{hook}", {"active": "false"}, 302, 2),
+    ("admin_page", "GET", "/reports", None, 200, 3),
+    ("admin_page", "GET", "/reports?group=building&from=2027-01-01&to=2027-12-31", None, 200, 3),
+    ("admin_page", "GET", "/reports/utilisation.csv?group=weekday_hour", None, 200, 2),
     ("admin_page", "POST", "/admin/rooms", {"name": "spree", "capacity": "2", "timezone": "UTC",
                                             "opens": "09:00", "closes": "17:00"}, 409, 3),
     ("page", "GET", "/find", None, 200, 2),

@@ -17,6 +17,17 @@ def me():
     return jsonify(user=current_user.to_dict(), calendar_url=feeds.calendar_url(current_user))
 
 
+@bp.patch("/me")
+@login_required
+def update_me():
+    """{"mail_enabled": false} turns notification mail off."""
+    data = inputs.json_body()
+    inputs.only(data, {"mail_enabled"})
+    if "mail_enabled" in data:
+        service.set_mail(current_user, data["mail_enabled"])
+    return jsonify(user=current_user.to_dict(), calendar_url=feeds.calendar_url(current_user))
+
+
 @bp.post("/me/calendar")
 @login_required
 def reset_calendar():

@@ -88,3 +88,15 @@ def revoke_token(user: User, token_id: int) -> dict[str, Any]:
     if row is None:
         raise not_found("That token")
     return row
+
+
+SET_MAIL_SQL = "UPDATE users SET mail_enabled = %(on)s WHERE id = %(user)s RETURNING mail_enabled"
+
+
+def set_mail(user: User, value: Any) -> bool:
+    """Turn notification mail on or off for this user."""
+    on = inputs.boolean(value, "mail_enabled")
+    with db.connection() as conn:
+        user.mail_enabled = conn.execute(SET_MAIL_SQL, {"on": on, "user": user.id}
+                                         ).fetchone()["mail_enabled"]
+    return user.mail_enabled

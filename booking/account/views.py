@@ -76,6 +76,15 @@ def reset_calendar():
     return redirect(url_for("account.account"))
 
 
+@bp.post("/account/mail")
+@login_required
+def set_mail():
+    on = service.set_mail(current_user, "mail_enabled" in request.form)
+    flash("You will get mail about your bookings." if on
+          else "You will no longer get mail about your bookings.", "success")
+    return redirect(url_for("account.account"))
+
+
 @bp.post("/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):

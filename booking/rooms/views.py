@@ -6,11 +6,13 @@ from datetime import date, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.http import quote_etag
 
 from booking import now
+from booking.http import twin_etag
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
-from booking.rooms import service
+from booking.rooms import api, service
 from booking.times import zone
 
 bp = Blueprint("rooms", __name__)
@@ -23,15 +25,20 @@ COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_Y
 @bp.get("/")
 @login_required
 def overview():
-    return render_template("rooms/overview.html", rooms=service.overview(now()).data)
+    answer = service.overview(now())
+    answer.body(api.overview_json)   # the twin's body (kept): its ETag, so the first refresh is a 304
+    return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag))
 
 
 @bp.get("/rooms/<id:room_id>")
 @login_required
 def day(room_id: int):
     data = service.day(room_id, request.args.get("date"), now())
+    etag = twin_etag(data)
     shown = date.fromisoformat(data["date"])
-    return render_template("rooms/day.html", **data,
+    return render_template("rooms/day.html", **data, etag=etag,
+                           refresh=url_for("rooms_api.day", room_id=room_id,
+                                           date=request.args.get("date") or None),
                            timeline=timeline(data["room"], shown, data["bookings"]),
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),

@@ -56,7 +56,8 @@ series_done AS (
        SET cancelled_from = least(coalesce(s.cancelled_from, 'infinity'), %(from)s),
            cancelled_at = CASE WHEN %(whole)s THEN coalesce(s.cancelled_at, now())
                                ELSE s.cancelled_at END,
-           cancelled_by = CASE WHEN %(whole)s THEN coalesce(s.cancelled_by, %(actor)s)
+           -- Who cancelled (series.cancelled says so): kept once the whole series is.
+           cancelled_by = CASE WHEN s.cancelled_at IS NULL THEN %(actor)s
                                ELSE s.cancelled_by END
       FROM allowed a WHERE s.id = a.id
  RETURNING s AS row),

@@ -1,0 +1,138 @@
+"""Notification mail: composed from templates, sent over SMTP or kept as .eml files.
+
+Each mail has a plain-text and an HTML part and, for bookings and series, a
+calendar (METHOD:REQUEST or CANCEL) both as the alternative part Outlook
+reads and as an `invite.ics` attachment, so calendars add and remove the
+meeting themselves. Without SMTP_URL, mail is written to VAR_DIR/mail/ as
+.eml files: open them with any mail program to see what would have gone out.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit
+
+from flask import render_template
+
+from booking.events import render
+from booking.feeds.service import invitation
+
+SUBJECT_PREFIX = "[Rooms] "
+
+
+@dataclass
+class Outgoing:
+    delivery_id: int
+    event_id: int
+    to: str
+    message: EmailMessage
+
+
+def compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
+    """The mail for one claimed delivery (needs an app context for the templates)."""
+    summary = render.summary(event)
+    data = render.data(event)
+    message = EmailMessage()
+    message["Subject"] = SUBJECT_PREFIX + summary
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = formataddr((event["recipient_name"], event["recipient_email"]))
+    message["Date"] = format_datetime(render._moment(event["created_at"]))
+    message["Message-ID"] = make_msgid(f"event-{event['event_id']}.{event['id']}")
+    message["Auto-Submitted"] = "auto-generated"
+    context = {"event": event, "kind": event["kind"], "summary": summary, "data": data,
+               "name": event["recipient_name"], "link": _link(event, data, config)}
+    message.set_content(render_template("mail/event.txt", **context))
+    message.add_alternative(render_template("mail/event.html", **context), subtype="html")
+    if event["kind"] in render.KINDS:
+        ics, method = invitation(event, config["MAIL_FROM"],
+                                 (event["recipient_email"], event["recipient_name"]))
+        message.add_alternative(ics, maintype="text", subtype="calendar",
+                                params={"method": method})
+        message.make_mixed()
+        message.add_attachment(ics, maintype="application", subtype="ics",
+                               filename="invite.ics")
+    return Outgoing(event["id"], event["event_id"], event["recipient_email"], message)
+
+
+def _link(event: Mapping[str, Any], data: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    base = config["PUBLIC_URL"].rstrip("/")
+    if "booking" in data and not data["booking"].get("series_id"):
+        return f"{base}/bookings/{data['booking']['id']}"
+    if "booking" in data:
+        return f"{base}/series/{data['booking']['series_id']}"
+    if "series" in data:
+        return f"{base}/series/{data['series']['id']}"
+    if event["kind"] == "endpoint.disabled":
+        return f"{base}/admin/webhooks/{data.get('endpoint_id')}"
+    return base + "/"
+
+
+# -- sending ------------------------------------------------------------------------
+
+def send(batch: list[Outgoing], config: Mapping[str, Any]) -> list[str | None]:
+    """Send every mail of a batch over one connection; per mail, None or the error."""
+    if not batch:
+        return []
+    if not config.get("SMTP_URL"):
+        return [_write_eml(item, Path(config["VAR_DIR"]) / "mail") for item in batch]
+    try:
+        client = _connect(config["SMTP_URL"], timeout=config["WEBHOOK_TIMEOUT_SECONDS"] * 2)
+    except (OSError, smtplib.SMTPException) as exc:
+        return [f"SMTP server unreachable: {exc}"] * len(batch)
+    results: list[str | None] = []
+    try:
+        for item in batch:
+            try:
+                refused = client.send_message(item.message, to_addrs=[item.to])
+                results.append(f"refused: {refused}" if refused else None)
+            except (OSError, smtplib.SMTPException) as exc:
+                results.append(f"SMTP error: {exc}")
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+    return results
+
+
+def _connect(url: str, timeout: float) -> smtplib.SMTP:
+    """smtp:// (STARTTLS when offered), smtp+starttls:// (required), smtps:// (TLS from the start)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("smtp", "smtp+starttls", "smtps"):
+        raise smtplib.SMTPException(f"SMTP_URL scheme must be smtp, smtp+starttls or smtps, "
+                                    f"not {scheme!r}")
+    context = ssl.create_default_context()
+    host = parts.hostname or "localhost"
+    if scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout,
+                                                context=context)
+    else:
+        client = smtplib.SMTP(host, parts.port or (587 if scheme == "smtp+starttls" else 25),
+                              timeout=timeout)
+        client.ehlo()
+        if scheme == "smtp+starttls" or client.has_extn("starttls"):
+            client.starttls(context=context)
+            client.ehlo()
+    if parts.username:
+        client.login(unquote(parts.username), unquote(parts.password or ""))
+    return client
+
+
+def _write_eml(item: Outgoing, folder: Path) -> str | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{item.event_id:08d}-{item.delivery_id}.eml"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_bytes(item.message.as_bytes())
+        os.replace(tmp, path)   # whole files only, even if two workers race
+        return None
+    except OSError as exc:
+        return f"could not write {folder}: {exc}"

@@ -1,0 +1,149 @@
+"""Activity (what happened, from the outbox) and the deliveries admins look after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from booking import db, inputs, pagination
+from booking.auth import User
+from booking.errors import BookingError, invalid, not_found
+from booking.events import render
+from booking.times import UTC
+
+EVENT_COLUMNS = """o.id AS event_id, o.kind, o.payload, o.created_at, o.user_id, o.actor_id,
+       o.room_id, o.booking_id, o.series_id, r.name AS room_name, r.timezone, r.building,
+       owner.name AS owner_name, actor.name AS actor_name"""
+
+EVENT_JOINS = """LEFT JOIN rooms r ON r.id = o.room_id
+  LEFT JOIN users owner ON owner.id = o.user_id
+  LEFT JOIN users actor ON actor.id = o.actor_id"""
+
+# outbox_pkey, read backward from the cursor.
+ACTIVITY_ALL_SQL = f"""
+SELECT {EVENT_COLUMNS}
+  FROM outbox o {EVENT_JOINS}
+ WHERE o.id < %(before)s
+ ORDER BY o.id DESC
+ LIMIT %(limit)s"""
+
+# outbox_user, read backward from the cursor.
+ACTIVITY_MINE_SQL = f"""
+SELECT {EVENT_COLUMNS}
+  FROM outbox o {EVENT_JOINS}
+ WHERE o.user_id = %(user)s AND o.id < %(before)s
+ ORDER BY o.id DESC
+ LIMIT %(limit)s"""
+
+DEFAULT_PAGE, MAX_PAGE = 50, 200
+
+
+def item(row: dict[str, Any]) -> dict[str, Any]:
+    """One event as the activity page and its twin show it."""
+    return {"id": row["event_id"], "type": row["kind"],
+            "at": _utc(row["created_at"]),
+            "summary": render.summary(row),
+            "user": {"id": row["user_id"], "name": row["owner_name"]} if row["user_id"] else None,
+            "actor": ({"id": row["actor_id"], "name": row["actor_name"]}
+                      if row["actor_id"] else None),
+            "room_id": row["room_id"], "booking_id": row["booking_id"],
+            "series_id": row["series_id"], "data": render.data(row)}
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def activity(user: User, limit: Any = None, cursor: str | None = None) -> dict[str, Any]:
+    """Admins: every event; staff: those about their own bookings. Newest first."""
+    size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
+    before = pagination.decode(cursor)[1] if cursor else pagination.LAST[1]
+    sql = ACTIVITY_ALL_SQL if user.is_admin else ACTIVITY_MINE_SQL
+    with db.connection() as conn:
+        rows = conn.execute(sql, {"user": user.id, "before": before,
+                                  "limit": size + 1}).fetchall()
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = pagination.encode(rows[-1]["created_at"], rows[-1]["event_id"])
+    return {"events": [item(r) for r in rows], "next_cursor": next_cursor}
+
+
+# -- deliveries ----------------------------------------------------------------------
+
+DELIVERY_COLUMNS = f"""d.id, d.channel, d.status, d.attempts, d.last_error,
+       rfc3339(d.next_attempt_at, 'UTC') AS next_attempt_at,
+       rfc3339(d.finished_at, 'UTC') AS finished_at,
+       d.user_id AS recipient_id, rcpt.email AS recipient_email,
+       d.endpoint_id, w.url AS endpoint_url, {EVENT_COLUMNS}"""
+
+DELIVERY_JOINS = f"""JOIN outbox o ON o.id = d.event_id
+  LEFT JOIN users rcpt ON rcpt.id = d.user_id
+  LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
+  {EVENT_JOINS}"""
+
+# deliveries_failed (status = 'failed') or deliveries_due (pending), newest first.
+DELIVERIES_SQL = f"""
+SELECT {DELIVERY_COLUMNS}
+  FROM deliveries d {DELIVERY_JOINS}
+ WHERE d.status = %(status)s AND d.id < %(before)s
+ ORDER BY d.id DESC
+ LIMIT %(limit)s"""
+
+# Back in the queue at once, attempts counted afresh; NOTIFY wakes a worker.
+RESEND_SQL = f"""
+WITH target AS (
+    SELECT d.id, d.status FROM deliveries d WHERE d.id = %(id)s),
+again AS (
+    UPDATE deliveries d
+       SET status = 'pending', attempts = 0, next_attempt_at = %(now)s, finished_at = NULL
+      FROM target t WHERE d.id = t.id AND t.status = 'failed'
+    RETURNING d.id),
+woken AS (
+    SELECT pg_notify('booking_outbox', '') FROM again)
+SELECT t.status AS was, (SELECT count(*) FROM again) > 0 AS resent,
+       (SELECT count(*) FROM woken) AS woken
+  FROM target t"""
+
+STATUSES = ("failed", "pending", "sent")
+
+
+def delivery(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "channel": row["channel"], "status": row["status"],
+            "attempts": row["attempts"], "last_error": row["last_error"],
+            "next_attempt_at": row["next_attempt_at"], "finished_at": row["finished_at"],
+            "recipient": row["recipient_email"],
+            "endpoint": ({"id": row["endpoint_id"], "url": row["endpoint_url"]}
+                         if row["endpoint_id"] else None),
+            "event": item(row)}
+
+
+def deliveries(status: str | None, limit: Any = None, cursor: str | None = None
+               ) -> dict[str, Any]:
+    """Deliveries in one state (failed by default), newest first."""
+    status = status or "failed"
+    if status not in STATUSES:
+        raise invalid("status", "status is failed, pending or sent.")
+    size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
+    before = pagination.decode(cursor)[1] if cursor else pagination.LAST[1]
+    with db.connection() as conn:
+        rows = conn.execute(DELIVERIES_SQL, {"status": status, "before": before,
+                                             "limit": size + 1}).fetchall()
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = pagination.encode(rows[-1]["created_at"], rows[-1]["id"])
+    return {"status": status, "deliveries": [delivery(r) for r in rows],
+            "next_cursor": next_cursor}
+
+
+def resend(delivery_id: int, now: datetime) -> dict[str, Any]:
+    """Put a failed delivery back in the queue."""
+    with db.connection() as conn:
+        row = conn.execute(RESEND_SQL, {"id": delivery_id, "now": now}).fetchone()
+    if row is None:
+        raise not_found("That delivery")
+    if not row["resent"]:
+        raise BookingError("conflict", f"Only failed deliveries can be re-sent; this one is "
+                           f"{row['was']}.")
+    return {"id": delivery_id, "status": "pending"}

@@ -1,0 +1,245 @@
+"""Utilisation reports: PostgreSQL's figures against a plain Python computation."""
+
+import csv
+import io
+import random
+import statistics
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import NOW, UTC
+from test_budgets import statements
+
+START, END = date(2027, 3, 8), date(2027, 4, 4)     # Berlin and New York change clocks inside
+ROOMS = [  # name, zone, opens, closes, building, active
+    ("Spree", "Europe/Berlin", time(9), time(18), "HQ", True),
+    ("Night", "Europe/Berlin", time(1), time(4), "HQ", True),        # spans the 02:00 gap
+    ("Hudson", "America/New_York", time(8), time(20), "NY", True),
+    ("Ganges", "Asia/Kolkata", time(10), time(16, 30), "HQ", True),
+    ("Closed", "Europe/Berlin", time(9), time(18), "HQ", False),
+]
+
+
+def local(day, clock, tz):
+    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
+
+
+@pytest.fixture
+def dataset(conn, make):
+    rng = random.Random(20270308)
+    users = [make.user(f"User {i}") for i in range(8)]
+    rooms = []
+    for name, zone, opens, closes, building, active in ROOMS:
+        room = make.room(name, zone, opens=opens.strftime("%H:%M"), closes=closes.strftime("%H:%M"),
+                         building=building, active=active)
+        rooms.append({**room, "tz": ZoneInfo(zone), "opens": opens, "closes": closes,
+                      "building": building, "active": active})
+    bookings = []
+    day = START - timedelta(days=2)
+    while day <= END + timedelta(days=2):
+        for room in rooms:
+            midnight = local(day, time(0), room["tz"])
+            next_midnight = local(day + timedelta(days=1), time(0), room["tz"])
+            for _ in range(rng.randint(0, 5)):
+                # Anywhere in the local day, also partly outside opening hours.
+                start = midnight + timedelta(minutes=15 * rng.randint(0, 95))
+                end = min(start + timedelta(minutes=15 * rng.randint(1, 16)), next_midnight)
+                if end <= start:
+                    continue
+                user = rng.choice(users)
+                created = start - timedelta(minutes=rng.randint(0, 60 * 24 * 20))
+                cancelled = rng.random() < 0.15
+                row = conn.execute(
+                    "INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_at, "
+                    "cancelled_at) VALUES (%s, %s, 'x', %s, %s, %s, CASE WHEN %s THEN %s END) "
+                    "ON CONFLICT DO NOTHING RETURNING id",
+                    (room["id"], user["id"], start, end, created, cancelled, created)).fetchone()
+                if row:
+                    bookings.append({"room": room, "user": user["id"], "start": start, "end": end,
+                                     "created": created, "cancelled": cancelled})
+        day += timedelta(days=1)
+    return {"rooms": rooms, "bookings": bookings}
+
+
+def days(start, end):
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def reference(data, start, end, building=None):
+    """The report, computed the plain way: loop over rooms, days and bookings."""
+    rooms = [r for r in data["rooms"] if r["active"] and building in (None, r["building"])]
+    figures = {}
+    for room in rooms:
+        tz = room["tz"]
+        open_minutes = sum((local(d, room["closes"], tz) - local(d, room["opens"], tz)).total_seconds() / 60
+                           for d in days(start, end))
+        mine = [b for b in data["bookings"] if b["room"]["id"] == room["id"]
+                and start <= b["start"].astimezone(tz).date() <= end]
+        live = [b for b in mine if not b["cancelled"]]
+        booked = 0.0
+        for b in live:
+            d = b["start"].astimezone(tz).date()
+            overlap = (min(b["end"], local(d, room["closes"], tz))
+                       - max(b["start"], local(d, room["opens"], tz))).total_seconds() / 60
+            booked += max(0.0, overlap)
+        figures[room["id"]] = {
+            "open_minutes": open_minutes, "booked_minutes": booked, "bookings": len(live),
+            "users": {b["user"] for b in live},
+            "lengths": [(b["end"] - b["start"]).total_seconds() / 60 for b in live],
+            "leads": [(b["start"] - b["created"]).total_seconds() / 60 for b in live],
+            "cancelled": len(mine) - len(live)}
+    return figures
+
+
+def combine(parts):
+    out = {"open_minutes": 0.0, "booked_minutes": 0.0, "bookings": 0, "users": set(), "lengths": [],
+           "leads": [], "cancelled": 0}
+    for p in parts:
+        for key in ("open_minutes", "booked_minutes", "bookings", "cancelled"):
+            out[key] += p[key]
+        out["users"] |= p["users"]
+        out["lengths"] += p["lengths"]
+        out["leads"] += p["leads"]
+    return out
+
+
+def assert_row(row, expected):
+    assert row["open_minutes"] == pytest.approx(expected["open_minutes"])
+    assert row["booked_minutes"] == pytest.approx(expected["booked_minutes"])
+    assert row["utilisation"] == pytest.approx(expected["booked_minutes"] / expected["open_minutes"], abs=1e-4)
+    assert row["bookings"] == expected["bookings"]
+    assert row["bookers"] == len(expected["users"])
+    assert row["cancelled"] == expected["cancelled"]
+    made = expected["bookings"] + expected["cancelled"]
+    assert row["cancellation_rate"] == pytest.approx(expected["cancelled"] / made if made else None, abs=1e-4)
+    if expected["lengths"]:
+        assert row["average_minutes"] == pytest.approx(statistics.mean(expected["lengths"]), abs=0.01)
+        assert row["median_lead_minutes"] == pytest.approx(statistics.median(expected["leads"]), abs=0.01)
+    else:
+        assert row["average_minutes"] is None and row["median_lead_minutes"] is None
+
+
+def report(api, **query):
+    r = api.get("/api/reports/utilisation", query_string=query)
+    assert r.status_code == 200, r.get_json()
+    assert statements(r) <= 2
+    return r.get_json()
+
+
+def test_figures_by_room_and_in_total_match_a_plain_computation(api_as, admin, dataset):
+    assert len(dataset["bookings"]) > 300
+    body = report(api_as(admin), **{"from": START.isoformat(), "to": END.isoformat()})
+    expected = reference(dataset, START, END)
+    assert [r["room_id"] for r in body["rows"]] == sorted(expected, key=lambda i: next(
+        (r["building"], r["name"]) for r in dataset["rooms"] if r["id"] == i))
+    for row in body["rows"]:
+        assert_row(row, expected[row["room_id"]])
+    assert_row(body["total"], combine(expected.values()))
+    night = next(r for r in body["rows"] if r["room_name"] == "Night")
+    # 28 days of 01:00-04:00, one of them (28 March) an hour short in real time.
+    assert night["open_minutes"] == 28 * 180 - 60
+
+
+def test_figures_by_building_and_for_one_building(api_as, admin, dataset):
+    api = api_as(admin)
+    expected = reference(dataset, START, END)
+    body = report(api, **{"from": START.isoformat(), "to": END.isoformat(), "group": "building"})
+    for row in body["rows"]:
+        ids = [r["id"] for r in dataset["rooms"] if r["active"] and r["building"] == row["building"]]
+        assert_row(row, combine(expected[i] for i in ids))
+    only = report(api, **{"from": "2027-03-27", "to": "2027-03-29", "building": "HQ"})
+    expected = reference(dataset, date(2027, 3, 27), date(2027, 3, 29), "HQ")
+    assert {r["room_id"] for r in only["rows"]} == set(expected)
+    assert_row(only["total"], combine(expected.values()))
+
+
+def test_the_weekday_hour_heatmap_matches_a_plain_computation(api_as, admin, dataset):
+    body = report(api_as(admin), **{"from": START.isoformat(), "to": END.isoformat(),
+                                    "group": "weekday_hour"})
+    open_m, booked_m = defaultdict(float), defaultdict(float)
+    for room in dataset["rooms"]:
+        if not room["active"]:
+            continue
+        tz = room["tz"]
+        for d in days(START, END):
+            opens, closes = local(d, room["opens"], tz), local(d, room["closes"], tz)
+            for hour in range(24):
+                slot_start = local(d, time(hour), tz)
+                slot_end = local(d + timedelta(days=1), time(0), tz) if hour == 23 else local(d, time(hour + 1), tz)
+                lo, hi = max(slot_start, opens), min(slot_end, closes)
+                open_m[(d.isoweekday(), hour)] += max(0.0, (hi - lo).total_seconds() / 60)
+                for b in dataset["bookings"]:
+                    if b["cancelled"] or b["room"]["id"] != room["id"] or b["start"].astimezone(tz).date() != d:
+                        continue
+                    overlap = (min(hi, b["end"]) - max(lo, b["start"])).total_seconds() / 60
+                    booked_m[(d.isoweekday(), hour)] += max(0.0, overlap)
+    rows = {(r["weekday"], r["hour"]): r for r in body["rows"]}
+    assert set(rows) == {k for k, v in open_m.items() if v > 0}
+    for key, row in rows.items():
+        assert row["open_minutes"] == pytest.approx(open_m[key]), key
+        assert row["booked_minutes"] == pytest.approx(booked_m[key]), key
+
+
+@pytest.mark.parametrize("query, status, code", [
+    ({"from": "2027-03-10", "to": "2027-03-01"}, 422, "bad_range"),
+    ({"from": "2027-01-01", "to": "2028-01-02"}, 422, "range_too_long"),
+    ({"from": "2027-01-01", "to": "2027-12-31", "building": "Atlantis"}, 422, "unknown_building"),
+    ({"from": "2027-13-01"}, 400, "invalid"),
+    ({"from": "yesterday"}, 400, "invalid"),
+    ({"group": "floor"}, 400, "invalid"),
+])
+def test_bad_ranges_are_refused_in_the_documented_shape(api_as, admin, berlin, query, status, code):
+    r = api_as(admin).get("/api/reports/utilisation", query_string=query)
+    assert r.status_code == status
+    assert r.get_json()["error"]["code"] == code
+
+
+def test_a_leap_year_of_366_days_is_allowed(api_as, admin, berlin):
+    body = report(api_as(admin), **{"from": "2028-01-01", "to": "2028-12-31"})
+    assert body["days"] == 366 and body["total"]["open_minutes"] == 366 * 540
+
+
+def test_reports_are_for_admins(api_as, alice, browser_as):
+    assert api_as(alice).get("/api/reports/utilisation").status_code == 403
+    assert browser_as(alice).get("/reports").status_code == 403
+
+
+def test_booking_rates_count_what_was_made_in_the_last_hour_and_day(api_as, admin, alice, berlin, conn):
+    api = api_as(alice)
+    for hour in (10, 11, 12):
+        assert api.post("/api/bookings", json={"room_id": berlin["id"], "title": "x",
+                                               "start_time": f"2027-03-02T{hour}:00",
+                                               "end_time": f"2027-03-02T{hour}:30"}).status_code == 201
+    # Made 30 minutes, 5 hours and 2 days before NOW (the outbox says when).
+    for event_id, ago in zip((1, 2, 3), (timedelta(minutes=30), timedelta(hours=5), timedelta(days=2))):
+        conn.execute("UPDATE outbox SET created_at = %s WHERE id = %s", (NOW - ago, event_id))
+    row = report(api_as(admin), **{"from": "2027-03-01", "to": "2027-03-07"})["rows"][0]
+    assert (row["made_last_hour"], row["made_last_24h"]) == (1, 2)
+
+
+def test_the_page_draws_charts_with_tables_and_csv_in_three_statements(browser_as, admin, dataset):
+    page = browser_as(admin)
+    r = page.get(f"/reports?from={START}&to={END}")
+    assert r.status_code == 200 and statements(r) <= 3
+    text = r.get_data(as_text=True)
+    assert text.count('<svg role="img"') == 2
+    assert 'id="by-table"' in text and 'id="heat-table"' in text
+    assert "<title>Spree: " in text
+    csv_link = f"/reports/utilisation.csv?group=room&amp;from={START}&amp;to={END}&amp;building="
+    assert csv_link in text
+    download = page.get(csv_link.replace("&amp;", "&"))
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert "attachment" in download.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
+    assert [r["room_name"] for r in rows[:-1]] == ["Ganges", "Night", "Spree", "Hudson"]
+    assert rows[-1]["room_id"] == "total"
+    heat = page.get(f"/reports/utilisation.csv?group=weekday_hour&from={START}&to={END}")
+    assert heat.get_data(as_text=True).startswith("weekday,hour,open_minutes")
+    by_building = page.get(f"/reports?from={START}&to={END}&group=building")
+    assert by_building.status_code == 200 and "<title>NY: " in by_building.get_data(as_text=True)

@@ -1,0 +1,602 @@
+"""The delivery worker: mail (a real SMTP server), webhooks (a real HTTP receiver).
+
+Mail is read back with the standard `email` package and its calendar with
+`icalendar`; webhook signatures are checked with the `standardwebhooks`
+package, the way receivers check them.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import icalendar
+import pytest
+import standardwebhooks
+from aiosmtpd.controller import Controller
+
+from booking import create_app
+from booking.events.worker import Worker, backoff
+from conftest import NOW, UTC, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- a real SMTP server ----------------------------------------------------------------
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos,
+                              email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+
+class SmtpServer:
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.inbox = Inbox()
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    @property
+    def messages(self):
+        return self.inbox.messages
+
+
+@pytest.fixture
+def smtp(app):
+    server = SmtpServer().start()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+    yield server
+    server.stop()
+
+
+# -- a real HTTP receiver ---------------------------------------------------------------
+
+class Receiver:
+    """Records every POST; `answer(request_number)` decides the status (200 by default)."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        self.answer = lambda n: 200
+        self.delay = 0.0
+        self.during = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    n = len(receiver.requests)
+                    receiver.requests.append((dict(self.headers), body))
+                if receiver.during:
+                    receiver.during()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                status = receiver.answer(n)
+                payload = json.dumps({"received": n}).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(app):
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True      # the receiver is on loopback
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def worker(app):
+    w = Worker(app)
+    yield w
+    w._senders.shutdown(wait=True)
+
+
+def book(api, room, start="2027-03-02T10:00", end="2027-03-02T11:00", **extra):
+    r = api.post("/api/bookings", json={"room_id": room["id"], "title": "Planning",
+                                        "start_time": start, "end_time": end, **extra})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def calendar_of(message):
+    """The invite.ics attachment, parsed; and the alternative text/calendar part's method."""
+    attachments = [p for p in message.iter_attachments() if p.get_filename() == "invite.ics"]
+    assert len(attachments) == 1
+    inline = [p for p in message.walk()
+              if p.get_content_type() == "text/calendar" and not p.get_filename()]
+    assert len(inline) == 1
+    calendar = icalendar.Calendar.from_ical(attachments[0].get_content())
+    assert inline[0].get_param("method") == str(calendar["METHOD"])
+    return calendar
+
+
+def only_event(calendar):
+    (event,) = calendar.walk("VEVENT")
+    return event
+
+
+# -- mail -----------------------------------------------------------------------------------
+
+def test_a_booking_mails_its_owner_an_invitation(api_as, alice, berlin, smtp, worker):
+    booking = book(api_as(alice), berlin)["booking"]
+    assert worker.run_until_idle() > 0
+    ((to, message),) = smtp.messages
+    assert to == [alice["email"]]
+    assert "Planning" in message["Subject"] and "Spree" in message["Subject"]
+    assert message.get_body(("plain",)).get_content().startswith("Hello Alice")
+    assert "<strong>Booked" in message.get_body(("html",)).get_content()
+    calendar = calendar_of(message)
+    assert str(calendar["METHOD"]) == "REQUEST"
+    event = only_event(calendar)
+    assert str(event["UID"]) == f"booking-{booking['id']}@booking"
+    assert event["SEQUENCE"] == 0
+    assert event["DTSTART"].dt == datetime.fromisoformat(booking["start_time"])
+    assert str(event["DTSTART"].params["TZID"]) == "Europe/Berlin"
+    assert str(event["ATTENDEE"]) == f"mailto:{alice['email']}"
+    assert worker.run_until_idle() == 0                      # nothing twice
+    assert len(smtp.messages) == 1
+
+
+def test_an_admin_cancelling_tells_the_owner_with_a_cancel(api_as, alice, admin, berlin, smtp, worker):
+    booking = book(api_as(alice), berlin)["booking"]
+    worker.run_until_idle()
+    assert api_as(admin).delete(f"/api/bookings/{booking['id']}").status_code == 200
+    worker.run_until_idle()
+    to, message = smtp.messages[-1]
+    assert to == [alice["email"]]                             # the owner, not the admin
+    assert "Ada" in message["Subject"]
+    assert "Ada (an administrator) cancelled" in message.get_body(("plain",)).get_content()
+    calendar = calendar_of(message)
+    assert str(calendar["METHOD"]) == "CANCEL"
+    event = only_event(calendar)
+    assert str(event["UID"]) == f"booking-{booking['id']}@booking"
+    assert event["SEQUENCE"] == 1 and str(event["STATUS"]) == "CANCELLED"
+
+
+def test_a_series_is_one_recurring_invitation_and_cancellations_follow_it(
+        api_as, alice, bob, berlin, make, smtp, worker):
+    make.booking(berlin, bob, datetime(2027, 3, 9, 9, tzinfo=UTC), datetime(2027, 3, 9, 10, tzinfo=UTC))
+    worker.run_until_idle()
+    smtp.messages.clear()
+    api = api_as(alice)
+    made = book(api, berlin, recurrence="FREQ=WEEKLY;BYDAY=TU;UNTIL=20270406", skip_conflicts=True)
+    sid = made["series"]["id"]
+    worker.run_until_idle()
+    ((_, message),) = smtp.messages
+    calendar = calendar_of(message)
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "REQUEST"
+    assert str(event["UID"]) == f"series-{sid}@booking" and event["SEQUENCE"] == 0
+    assert str(event["DTSTART"].params["TZID"]) == "Europe/Berlin"
+    rule = event["RRULE"]
+    assert rule["FREQ"] == ["WEEKLY"] and rule["BYDAY"] == ["TU"]
+    assert rule["UNTIL"][0] == datetime(2027, 4, 6, 21, 59, 59, tzinfo=UTC)   # end of 6 April, Berlin
+    assert [d.dt for d in event["EXDATE"].dts] == [datetime(2027, 3, 9, 10, tzinfo=berlin_tz())]
+
+    # One occurrence cancelled: CANCEL naming it by RECURRENCE-ID.
+    second = made["bookings"][1]
+    api.delete(f"/api/bookings/{second['id']}")
+    worker.run_until_idle()
+    event = only_event(calendar_of(smtp.messages[-1][1]))
+    assert str(event["UID"]) == f"series-{sid}@booking" and event["SEQUENCE"] == 1
+    assert event["RECURRENCE-ID"].dt == datetime.fromisoformat(second["start_time"])
+    assert "RANGE" not in event["RECURRENCE-ID"].params
+
+    # This and following: RANGE=THISANDFUTURE from the first occurrence cancelled.
+    api.delete(f"/api/series/{sid}?from=2027-03-29T00:00")
+    worker.run_until_idle()
+    calendar = calendar_of(smtp.messages[-1][1])
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "CANCEL" and event["SEQUENCE"] == 2
+    assert event["RECURRENCE-ID"].dt == datetime(2027, 3, 30, 10, tzinfo=berlin_tz())
+    assert event["RECURRENCE-ID"].params["RANGE"] == "THISANDFUTURE"
+
+    # The whole series: CANCEL without RECURRENCE-ID.
+    api.delete(f"/api/series/{sid}")
+    worker.run_until_idle()
+    event = only_event(calendar_of(smtp.messages[-1][1]))
+    assert "RECURRENCE-ID" not in event and event["SEQUENCE"] == 3
+    assert str(event["STATUS"]) == "CANCELLED"
+    assert len(smtp.messages) == 4
+
+
+def berlin_tz():
+    from zoneinfo import ZoneInfo
+    return ZoneInfo("Europe/Berlin")
+
+
+def test_no_mail_for_who_turned_it_off(api_as, browser_as, alice, bob, berlin, smtp, worker):
+    r = api_as(alice).patch("/api/me", json={"mail_enabled": False})
+    assert r.status_code == 200 and r.get_json()["user"]["mail_enabled"] is False
+    page = browser_as(bob)
+    assert 'id="mail_enabled" name="mail_enabled" checked' in page.get("/account").get_data(as_text=True)
+    assert page.post("/account/mail", data={}).status_code == 302     # unticked: off
+    assert page.post("/account/mail", data={"mail_enabled": "on"}).status_code == 302
+    book(api_as(alice), berlin)
+    book(api_as(bob), berlin, "2027-03-02T12:00", "2027-03-02T13:00")
+    worker.run_until_idle()
+    assert [to for to, _ in smtp.messages] == [[bob["email"]]]
+
+
+def test_without_smtp_mail_is_written_as_eml_files(api_as, alice, berlin, app, worker, tmp_path):
+    assert not app.config["SMTP_URL"]
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    (path,) = (tmp_path / "mail").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == f"Alice <{alice['email']}>"
+    assert str(calendar_of(message)["METHOD"]) == "REQUEST"
+
+
+def test_with_the_smtp_server_down_mail_is_retried_and_arrives_once_it_is_back(
+        api_as, alice, berlin, app, worker, conn):
+    port = free_port()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    row = conn.execute("SELECT status, attempts, next_attempt_at, last_error FROM deliveries").fetchone()
+    assert row["status"] == "pending" and row["attempts"] == 1
+    assert "unreachable" in row["last_error"]
+    assert NOW + timedelta(seconds=15) <= row["next_attempt_at"] <= NOW + timedelta(seconds=30)
+    assert worker.run_until_idle() == 0                     # not due yet
+    server = SmtpServer(port).start()
+    try:
+        app.config["NOW"] = NOW + timedelta(seconds=31)
+        worker.run_until_idle()
+        assert len(server.messages) == 1
+        worker.run_until_idle()
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+    row = conn.execute("SELECT status, attempts FROM deliveries").fetchone()
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_auth_is_used_when_the_url_has_credentials(api_as, alice, berlin, app, worker):
+    from aiosmtpd.smtp import AuthResult
+
+    seen = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        seen.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.login == b"mailer" and auth_data.password == b"s3cret")
+
+    port = free_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_require_tls=False, auth_required=True)
+    controller.start()
+    try:
+        app.config["SMTP_URL"] = f"smtp://mailer:s3cret@127.0.0.1:{port}"
+        book(api_as(alice), berlin)
+        worker.run_until_idle()
+        assert seen == [(b"mailer", b"s3cret")] and len(inbox.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_backoff_doubles_with_jitter_and_is_capped():
+    for attempt in range(1, 12):
+        delay = min(600, 30 * 2 ** (attempt - 1))
+        samples = [backoff(attempt, 30, 600) for _ in range(50)]
+        assert all(delay / 2 <= s <= delay for s in samples)
+        assert len(set(samples)) > 1
+
+
+def test_after_the_last_attempt_a_delivery_fails_is_shown_and_can_be_resent(
+        api_as, browser_as, alice, admin, berlin, app, worker, conn):
+    app.config.update(SMTP_URL=f"smtp://127.0.0.1:{free_port()}", WORKER_MAX_ATTEMPTS=3)
+    book(api_as(alice), berlin)
+    for attempt in range(3):
+        app.config["NOW"] += timedelta(hours=1)
+        worker.run_until_idle()
+    assert conn.execute("SELECT status, attempts FROM deliveries").fetchone() == \
+        {"status": "failed", "attempts": 3}
+    app.config["NOW"] += timedelta(days=1)
+    assert worker.run_until_idle() == 0                      # failed stays failed
+
+    admin_api = api_as(admin)
+    listed = admin_api.get("/api/deliveries?status=failed").get_json()["deliveries"]
+    (failed,) = listed
+    assert failed["channel"] == "mail" and failed["attempts"] == 3
+    assert "unreachable" in failed["last_error"]
+    assert failed["event"]["type"] == "booking.created"
+    assert api_as(alice).get("/api/deliveries").status_code == 403
+    page = browser_as(admin).get("/admin/deliveries").get_data(as_text=True)
+    assert "unreachable" in page and "Re-send" in page
+
+    server = SmtpServer().start()
+    try:
+        app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+        r = admin_api.post(f"/api/deliveries/{failed['id']}/resend")
+        assert r.status_code == 200 and r.get_json()["delivery"]["status"] == "pending"
+        assert admin_api.post(f"/api/deliveries/{failed['id']}/resend").status_code == 409
+        worker.run_until_idle()
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+    assert admin_api.get("/api/deliveries?status=failed").get_json()["deliveries"] == []
+
+
+def test_a_failed_delivery_is_resent_from_the_page(browser_as, api_as, alice, admin, berlin, app,
+                                                   worker, conn):
+    app.config.update(SMTP_URL=f"smtp://127.0.0.1:{free_port()}", WORKER_MAX_ATTEMPTS=1)
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    (failed,) = conn.execute("SELECT id, status FROM deliveries").fetchall()
+    assert failed["status"] == "failed"
+    page = browser_as(admin)
+    assert f'/admin/deliveries/{failed["id"]}/resend' in page.get("/admin/deliveries?status=failed") \
+        .get_data(as_text=True)
+    server = SmtpServer().start()
+    try:
+        app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+        r = page.post(f"/admin/deliveries/{failed['id']}/resend", data={})
+        assert r.status_code == 302 and r.headers["Location"].endswith("/admin/deliveries?status=failed")
+        assert conn.execute("SELECT status FROM deliveries").fetchone()["status"] == "pending"
+        assert page.post(f"/admin/deliveries/{failed['id']}/resend", data={}).status_code == 409
+        worker.run_until_idle()
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+    assert conn.execute("SELECT status FROM deliveries").fetchone()["status"] == "sent"
+    assert browser_as(alice).post(f"/admin/deliveries/{failed['id']}/resend", data={}).status_code == 403
+
+
+# -- webhooks ----------------------------------------------------------------------------
+
+def register(api, url, **extra):
+    r = api.post("/api/webhooks", json={"url": url, **extra})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_webhooks_are_signed_per_standard_webhooks(api_as, alice, admin, berlin, receiver, worker):
+    admin_api = api_as(admin)
+    made = register(admin_api, receiver.url, description="chat bot")
+    secret = made["secret"]
+    assert secret.startswith("whsec_")
+    shown = admin_api.get(f"/api/webhooks/{made['endpoint']['id']}").get_json()
+    assert secret not in json.dumps(shown)                   # shown once only
+    booking = book(api_as(alice), berlin)["booking"]
+    worker.run_until_idle()
+    ((headers, body),) = receiver.requests
+    verified = standardwebhooks.Webhook(secret).verify(body, headers)
+    assert verified["type"] == "booking.created"
+    assert verified["data"]["booking"] == booking
+    assert headers["webhook-id"] == f"evt_{verified['id']}"
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(secret).verify(body.replace(b"Planning", b"Plotting"), headers)
+
+
+def test_an_endpoint_gets_only_the_events_it_chose(api_as, alice, admin, berlin, receiver, worker):
+    register(api_as(admin), receiver.url, events=["booking.cancelled"])
+    api = api_as(alice)
+    booking = book(api, berlin)["booking"]
+    api.delete(f"/api/bookings/{booking['id']}")
+    worker.run_until_idle()
+    assert [json.loads(body)["type"] for _, body in receiver.requests] == ["booking.cancelled"]
+    data = json.loads(receiver.requests[0][1])["data"]
+    assert data["cancelled_by"] == {"id": alice["id"], "name": "Alice"} and data["by_admin"] is False
+
+
+def test_a_failing_receiver_is_retried_with_the_same_id_and_logged(
+        api_as, browser_as, alice, admin, berlin, receiver, worker, app):
+    receiver.answer = lambda n: 503 if n == 0 else 204
+    made = register(api_as(admin), receiver.url)
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    assert len(receiver.requests) == 1
+    app.config["NOW"] += timedelta(minutes=1)
+    worker.run_until_idle()
+    ids = [headers["webhook-id"] for headers, _ in receiver.requests]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    log = api_as(admin).get(f"/api/webhooks/{made['endpoint']['id']}").get_json()
+    newest, first = log["attempts"]
+    assert (first["attempt"], first["status_code"], first["ok"]) == (1, 503, False)
+    assert (newest["attempt"], newest["status_code"], newest["ok"]) == (2, 204, True)
+    assert first["response"] == '{"received": 0}' and first["latency_ms"] >= 0
+    assert log["endpoint"]["failing_since"] is None
+    page = browser_as(admin).get(f"/admin/webhooks/{made['endpoint']['id']}").get_data(as_text=True)
+    assert "HTTP 503" in page and "Delivery log" in page
+
+
+def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_told(
+        api_as, alice, admin, berlin, receiver, worker, app, smtp):
+    receiver.answer = lambda n: 500
+    made = register(api_as(admin), receiver.url)
+    eid = made["endpoint"]["id"]
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    assert api_as(admin).get(f"/api/webhooks/{eid}").get_json()["endpoint"]["failing_since"]
+    app.config["NOW"] += timedelta(hours=23)
+    worker.run_until_idle()
+    assert api_as(admin).get(f"/api/webhooks/{eid}").get_json()["endpoint"]["active"] is True
+    app.config["NOW"] += timedelta(hours=2)
+    worker.run_until_idle()
+    endpoint = api_as(admin).get(f"/api/webhooks/{eid}").get_json()["endpoint"]
+    assert endpoint["active"] is False and "HTTP 500" in endpoint["disabled_reason"]
+    told = [m for to, m in smtp.messages if to == [admin["email"]]]
+    assert len(told) == 1 and "disabled" in told[0]["Subject"]
+    # Disabled: nothing more goes out, until an admin enables it again.
+    sent = len(receiver.requests)
+    app.config["NOW"] += timedelta(days=1)
+    worker.run_until_idle()
+    assert len(receiver.requests) == sent
+    receiver.answer = lambda n: 200
+    assert api_as(admin).patch(f"/api/webhooks/{eid}", json={"active": True}).status_code == 200
+    worker.run_until_idle()
+    assert len(receiver.requests) == sent + 1
+
+
+@pytest.mark.parametrize("url, code", [
+    ("ftp://example.com/hook", "invalid_url"),
+    ("http:///nohost", "invalid_url"),
+    ("http://127.0.0.1:8080/hook", "unsafe_url"),
+    ("http://localhost/hook", "unsafe_url"),
+    ("http://[::1]/hook", "unsafe_url"),
+    ("http://169.254.169.254/latest/meta-data", "unsafe_url"),
+    ("http://10.1.2.3/hook", "unsafe_url"),
+    ("http://192.168.0.10/hook", "unsafe_url"),
+    ("https://[::ffff:127.0.0.1]/hook", "unsafe_url"),
+])
+def test_unsafe_targets_are_refused_at_registration(api_as, admin, url, code):
+    r = api_as(admin).post("/api/webhooks", json={"url": url})
+    assert r.status_code == 422, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == code and error["details"]["field"] == "url"
+
+
+def test_registration_is_for_admins_and_checks_its_fields(api_as, alice, admin, browser_as, app):
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    assert api_as(alice).post("/api/webhooks", json={"url": "http://127.0.0.1/x"}).status_code == 403
+    r = api_as(admin).post("/api/webhooks", json={"url": "http://127.0.0.1/x", "events": ["nope"]})
+    assert r.status_code == 400 and r.get_json()["error"]["details"]["field"] == "events"
+    page = browser_as(admin)
+    r = page.post("/admin/webhooks", data={"url": "http://127.0.0.1/x", "events": "booking.created"})
+    assert r.status_code == 201
+    text = r.get_data(as_text=True)
+    assert 'id="new-secret">whsec_' in text
+    assert "whsec_" not in page.get("/admin/webhooks").get_data(as_text=True).replace("whsec_…", "")
+
+
+def test_a_slow_receiver_times_out_and_no_connection_is_held_meanwhile(
+        api_as, alice, admin, berlin, receiver, worker, app):
+    from test_budgets import all_connections_idle
+
+    assert app.config["WEBHOOK_TIMEOUT_SECONDS"] == 5.0                # the default
+    app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
+    pool = app.extensions["booking.pool"]
+    idle_while_waiting = []
+    receiver.during = lambda: idle_while_waiting.append(all_connections_idle(pool, within=0.3))
+    receiver.delay = 1.5
+    register(api_as(admin), receiver.url)
+    book(api_as(alice), berlin)
+    started = time.monotonic()
+    worker.run_until_idle()
+    assert time.monotonic() - started < 1.4
+    assert idle_while_waiting == [True]
+    log = api_as(admin).get("/api/webhooks/1").get_json()["attempts"]
+    assert log[0]["error"] == "timed out after 0.5 s" and log[0]["status_code"] is None
+
+
+def test_two_workers_deliver_every_event_exactly_once_through_failures(
+        database_url, tmp_path, make, alice, admin, berlin, conn):
+    """Two worker processes' worth (separate apps and pools), a receiver failing 20%."""
+    import random
+
+    receiver = Receiver()
+    flaky = random.Random(7)
+
+    def answer(n):
+        return 500 if flaky.random() < 0.2 else 200
+
+    receiver.answer = answer
+    settings = {"DATABASE_URL": database_url, "SECRET_KEY": "x", "VAR_DIR": str(tmp_path),
+                "WEBHOOKS_ALLOW_PRIVATE": True, "WORKER_RETRY_BASE_SECONDS": 0.01,
+                "WORKER_RETRY_MAX_SECONDS": 0.05, "WORKER_POLL_SECONDS": 0.2,
+                "WORKER_MAX_ATTEMPTS": 50, "WORKER_BATCH": 20, "POOL_MIN_SIZE": 1}
+    apps = [create_app(settings) for _ in range(2)]
+    conn.execute("UPDATE users SET mail_enabled = false")
+    conn.execute("INSERT INTO webhook_endpoints (url, events, secret, created_by) "
+                 "VALUES (%s, %s, 'whsec_' || encode('0123456789abcdef', 'base64'), %s)",
+                 (receiver.url, ["booking.created"], admin["id"]))
+    count = 500
+    conn.execute("""INSERT INTO bookings (room_id, user_id, title, start_at, end_at)
+                    SELECT %s, %s, 'b' || i, %s + i * interval '1 hour', %s + i * interval '1 hour' + interval '30 minutes'
+                      FROM generate_series(1, %s) i""",
+                 (berlin["id"], alice["id"], NOW, NOW, count))
+    workers = [Worker(a, clock=lambda: datetime.now(UTC)) for a in apps]
+    threads = [threading.Thread(target=w.run) for w in workers]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            done = conn.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'sent'").fetchone()["n"]
+            if done == count:
+                break
+            time.sleep(0.05)
+    finally:
+        for w in workers:
+            w.stop()
+        for t in threads:
+            t.join(10)
+        for a in apps:
+            a.extensions["booking.pool"].close()
+        receiver.stop()
+    ids = [headers["webhook-id"] for headers, _ in receiver.requests]
+    attempts = conn.execute("SELECT count(*) FILTER (WHERE ok) AS ok, count(*) AS n "
+                            "FROM webhook_attempts").fetchone()
+    assert attempts["ok"] == count                          # each delivered once...
+    assert len(ids) == attempts["n"]                        # ...every attempt logged...
+    assert len(set(ids)) == count                           # ...every event reached the receiver
+    assert attempts["n"] > count                            # ...and failures were retried
+
+
+def test_the_worker_command_stops_cleanly_on_sigterm(database_url, tmp_path, alice, berlin, conn):
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x", "VAR_DIR": str(tmp_path),
+           "WORKER_POLL_SECONDS": "30"}
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "booking", "worker"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = process.stdout.readline()
+        while "worker started" not in line:
+            assert line, "the worker exited before it started"
+            line = process.stdout.readline()
+        # A booking wakes it (NOTIFY) long before its 30 s poll: the .eml appears.
+        conn.execute("INSERT INTO bookings (room_id, user_id, title, start_at, end_at) VALUES (%s, %s, 'x', %s, %s)",
+                     (berlin["id"], alice["id"], NOW, NOW + timedelta(hours=1)))
+        deadline = time.monotonic() + 10
+        while not list((tmp_path / "mail").glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list((tmp_path / "mail").glob("*.eml"))
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "worker stopped" in output

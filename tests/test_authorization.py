@@ -149,6 +149,34 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/me/calendar"): Row(401, 200, 200, 200, 401),
     ("POST", "/api/tokens"): Row(401, 201, 201, 201, 401, body=lambda w: {"name": "matrix"}),
     ("DELETE", "/api/tokens/<id:token_id>"): Row(401, 200, 404, 404, 401),
+    # -- events: everyone their own activity (admins all); webhooks and deliveries admin only ---
+    ("GET", "/activity"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("GET", "/api/activity"): Row(401, 200, 200, 200, 401),
+    ("POST", "/account/mail"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {"mail_enabled": "on"}),
+    ("PATCH", "/api/me"): Row(401, 200, 200, 200, 401, body=lambda w: {"mail_enabled": True}),
+    ("GET", "/admin/deliveries"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/deliveries/<id:delivery_id>/resend"): Row(LOGIN, 403, 403, 302, LOGIN),
+    ("GET", "/api/deliveries"): Row(401, 403, 403, 200, 401),
+    ("POST", "/api/deliveries/<id:delivery_id>/resend"): Row(401, 403, 403, 200, 401),
+    ("GET", "/admin/webhooks"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/webhooks"): Row(LOGIN, 403, 403, 201, LOGIN,
+                                     body=lambda w: {"url": "https://93.184.215.14/matrix"}),
+    ("GET", "/admin/webhooks/<id:endpoint_id>"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/webhooks/<id:endpoint_id>"): Row(LOGIN, 403, 403, 302, LOGIN,
+                                                      body=lambda w: {"active": "false"}),
+    ("GET", "/api/webhooks"): Row(401, 403, 403, 200, 401),
+    ("POST", "/api/webhooks"): Row(401, 403, 403, 201, 401,
+                                   body=lambda w: {"url": "https://93.184.215.14/matrix"}),
+    ("GET", "/api/webhooks/<id:endpoint_id>"): Row(401, 403, 403, 200, 401),
+    ("PATCH", "/api/webhooks/<id:endpoint_id>"): Row(401, 403, 403, 200, 401,
+                                                     body=lambda w: {"active": False}),
+    # -- reports: admins only ----------------------------------------------------------------
+    ("GET", "/reports"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("GET", "/reports/utilisation.csv"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("GET", "/api/reports/utilisation"): Row(401, 403, 403, 200, 401),
+    # -- the API's own description: public ------------------------------------------------------
+    ("GET", "/api/openapi.json"): Row(200, 200, 200, 200, 200),
+    ("GET", "/api/docs"): Row(200, 200, 200, 200, 200),
 }
 
 
@@ -212,6 +240,15 @@ def world(matrix_app, matrix_url, people):
         spare = make.token(people["users"]["owner"])
         spare_id = conn.execute("SELECT id FROM api_tokens WHERE token_hash = %s",
                                 (hash_token(spare),)).fetchone()["id"]
+        endpoint = conn.execute(
+            "INSERT INTO webhook_endpoints (url, events, secret, created_by) "
+            "VALUES ('https://93.184.215.14/hook', '{booking.created}', 'whsec_x', %s) "
+            "RETURNING id", (people["users"]["admin"]["id"],)).fetchone()
+        # A failed delivery (of the booking's event), for the re-send routes.
+        delivery = conn.execute(
+            "INSERT INTO deliveries (event_id, channel, user_id, status) "
+            "SELECT id, 'mail', %s, 'failed' FROM outbox ORDER BY id DESC LIMIT 1 RETURNING id",
+            (people["users"]["owner"]["id"],)).fetchone()
     alice = {"Authorization": f"Bearer {people['tokens']['owner']}"}
     client = matrix_app.test_client()
     series = client.post("/api/bookings", headers=alice, json={
@@ -221,6 +258,7 @@ def world(matrix_app, matrix_url, people):
     feed = client.get("/api/me", headers=alice).get_json()["calendar_url"]
     return {"room_id": room["id"], "booking_id": booking["id"], "token_id": spare_id,
             "series_id": series.get_json()["series"]["id"],
+            "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
             "token": feed.rsplit("/", 1)[1].removesuffix(".ics"),
             "filename": "style.css", "n": n, **people}
 

@@ -25,8 +25,17 @@ def world(make, alice, admin, berlin, conn, api_as):
     token = make.token(admin)
     token_id = conn.execute("SELECT id FROM api_tokens WHERE token_hash = %s",
                             (hash_token(token),)).fetchone()["id"]
+    endpoint = conn.execute(
+        "INSERT INTO webhook_endpoints (url, events, secret, created_by) "
+        "VALUES ('https://93.184.215.14/hook', '{booking.created}', 'whsec_x', %s) "
+        "RETURNING id", (admin["id"],)).fetchone()
+    delivery = conn.execute(
+        "INSERT INTO deliveries (event_id, channel, user_id, status) "
+        "SELECT id, 'mail', %s, 'failed' FROM outbox ORDER BY id DESC LIMIT 1 RETURNING id",
+        (admin["id"],)).fetchone()
     return {"room_id": berlin["id"], "booking_id": booking["id"], "token_id": token_id,
-            "series_id": series.get_json()["series"]["id"]}
+            "series_id": series.get_json()["series"]["id"], "endpoint_id": endpoint["id"],
+            "delivery_id": delivery["id"]}
 
 
 # Bodies that would succeed, so a refusal can only be the missing CSRF token.
@@ -39,6 +48,8 @@ FORM_BODIES = {
     "/admin/rooms/<id:room_id>": {"name": "Renamed", "capacity": "3", "timezone": "UTC"},
     "/find": {"date": "2027-03-02", "start": "14:00", "end": "15:00",
               "timezone": "Europe/Berlin", "attendees": "2", "title": "x"},
+    "/admin/webhooks": {"url": "https://93.184.215.14/csrf"},
+    "/admin/webhooks/<id:endpoint_id>": {"active": "false"},
 }
 JSON_BODIES = {
     "/api/bookings": {"room_id": "{room_id}", "title": "x", "start_time": "2027-03-02T14:00",
@@ -49,6 +60,9 @@ JSON_BODIES = {
     "/api/bookings/auto": {"title": "x", "start_time": "2027-03-02T14:00",
                            "end_time": "2027-03-02T15:00", "timezone": "Europe/Berlin",
                            "attendees": 2},
+    "/api/webhooks": {"url": "https://93.184.215.14/csrf"},
+    "/api/webhooks/<id:endpoint_id>": {"active": False},
+    "/api/me": {"mail_enabled": False},
     "/api/availability": {"checks": [{"room_id": "{room_id}", "start_time": "2027-03-02T14:00",
                                       "end_time": "2027-03-02T15:00"}]},
 }

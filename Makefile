@@ -41,7 +41,7 @@ stop:
 	@if [ -x $(PY) ]; then $(PY) -m booking.localpg stop $(VAR)/pg; fi
 
 test: $(STAMP) chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses 4
 
 # The benchmark suite (see bench/run.py): a million bookings, wrk against gunicorn,
 # figures and targets written to docs/performance.md. BENCH_SECONDS=20 per scenario.

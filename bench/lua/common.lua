@@ -11,8 +11,8 @@ end
 
 function init(args)
   math.randomseed(os.time() + (tid or 0) * 7919)
-  -- Each wrk run starts where the last one stopped (bench/run.py sets the
-  -- offset), so a write never repeats one of an earlier run.
+  -- Consecutive runs start at alternate offsets (bench/run.py sets them), so
+  -- a write still queued from the last run never repeats one of this run.
   counter = tonumber(os.getenv("WRK_OFFSET") or "0")
   nthreads = tonumber(os.getenv("WRK_THREADS") or "2")
 end

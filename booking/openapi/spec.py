@@ -24,6 +24,7 @@ import copy
 from typing import Any
 
 from booking.errors import STATUS
+from booking.events.render import INTERNAL_KINDS, KINDS
 
 RULE_CODES = ["too_short", "too_long", "outside_hours", "crosses_midnight", "in_past",
               "beyond_window", "room_inactive", "not_whole_minutes"]
@@ -128,6 +129,41 @@ SERIES = {
     "cancelled_from": nullable(DATETIME),
 }
 
+UTC_TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, in UTC."}
+DELIVERY_STATUSES = ("failed", "pending", "sent")
+
+# The JSON shape of a webhook endpoint (ENDPOINT_FIELDS in booking/events/webhooks.py).
+ENDPOINT = {
+    "id": {"type": "integer"},
+    "url": {"type": "string"},
+    "description": {"type": "string"},
+    "events": {"type": "array", "items": {"type": "string", "enum": list(KINDS)}},
+    "active": {"type": "boolean"},
+    "secret_hint": {"type": "string", "description": "The secret's first characters."},
+    "created_at": UTC_TIME,
+    "created_by": {"type": "integer", "description": "The admin's user id."},
+    "failing_since": nullable(UTC_TIME),
+    "disabled_at": nullable(UTC_TIME),
+    "disabled_reason": nullable({"type": "string"}),
+}
+
+# The figures of a utilisation row (booking/reports/service.py, _shape()).
+UTILISATION = {
+    "open_minutes": {"type": "number", "minimum": 0},
+    "booked_minutes": {"type": "number", "minimum": 0},
+    "utilisation": nullable({"type": "number", "minimum": 0,
+                             "description": "booked / open; null without open minutes."}),
+    "bookings": {"type": "integer", "minimum": 0},
+    "bookers": {"type": "integer", "minimum": 0},
+    "average_minutes": nullable({"type": "number"}),
+    "cancelled": {"type": "integer", "minimum": 0},
+    "cancellation_rate": nullable({"type": "number", "minimum": 0, "maximum": 1}),
+    "median_lead_minutes": nullable({"type": "number",
+                                     "description": "From booking to start."}),
+    "made_last_hour": {"type": "integer", "minimum": 0},
+    "made_last_24h": {"type": "integer", "minimum": 0},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": obj({
         "error": obj({
@@ -200,7 +236,9 @@ SCHEMAS: dict[str, Any] = {
                    "rooms that lack exactly one piece of equipment."),
     "User": obj({"id": {"type": "integer"}, "email": {"type": "string"},
                  "name": {"type": "string"},
-                 "role": {"type": "string", "enum": ["staff", "admin"]}}),
+                 "role": {"type": "string", "enum": ["staff", "admin"]},
+                 "mail_enabled": {"type": "boolean",
+                                  "description": "Whether notification mail is sent."}}),
     "Token": obj({
         "id": {"type": "integer"},
         "name": {"type": "string"},
@@ -226,6 +264,89 @@ SCHEMAS: dict[str, Any] = {
         "active": FLAG,
         "id": {"description": "Ignored (so a room read from the API can be sent back)."},
     }, required=[]),
+    "Named": obj({"id": {"type": "integer"}, "name": nullable({"type": "string"})},
+                 description="Someone or something by id, with its name (null when it no "
+                             "longer exists)."),
+    "AuditEntry": obj({
+        "id": {"type": "integer"},
+        "at": UTC_TIME,
+        "action": {"type": "string", "description": "What was done: booking.create, "
+                   "booking.cancel, room.update, sign_in.failure, ...",
+                   "examples": ["booking.create"]},
+        "actor": nullable(ref("Named")),
+        "user": nullable(ref("Named")),
+        "room": nullable(ref("Named")),
+        "target": {"type": "string", "examples": ["booking 17"]},
+        "before": nullable({"type": "object", "description": "The row before the change."}),
+        "after": nullable({"type": "object", "description": "The row after the change."}),
+    }, description="One change, written by a trigger in the changing transaction: who "
+                   "(actor), whose (user), which room, and the row before and after."),
+    "Event": obj({
+        "id": {"type": "integer"},
+        "type": {"type": "string", "enum": list(KINDS + INTERNAL_KINDS)},
+        "at": UTC_TIME,
+        "summary": {"type": "string", "description": "One line for people."},
+        "user": nullable(ref("Named")),
+        "actor": nullable(ref("Named")),
+        "room_id": nullable({"type": "integer"}),
+        "booking_id": nullable({"type": "integer"}),
+        "series_id": nullable({"type": "integer"}),
+        "data": {"type": "object", "description": "What webhooks receive as `data`: "
+                 "`{booking}` or `{series}` (cancellations add `cancelled_by`, `by_admin`; "
+                 "a series' also `cancelled_from`, `whole`)."},
+    }, description="Something that happened (the outbox), newest first; `user` is whose "
+                   "booking it is, `actor` who did it."),
+    "Delivery": obj({
+        "id": {"type": "integer"},
+        "channel": {"type": "string", "enum": ["mail", "webhook"]},
+        "status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
+        "attempts": {"type": "integer", "minimum": 0},
+        "last_error": nullable({"type": "string"}),
+        "next_attempt_at": UTC_TIME,
+        "finished_at": nullable(UTC_TIME),
+        "recipient": nullable({"type": "string", "description": "Mail: the address."}),
+        "endpoint": nullable(obj({"id": {"type": "integer"}, "url": {"type": "string"}},
+                                 description="Webhook: where.")),
+        "event": ref("Event"),
+    }, description="One event sent to one recipient: the owner's mail or a webhook endpoint."),
+    "WebhookEndpoint": obj(ENDPOINT, description="A registered receiver of signed POSTs."),
+    "WebhookEndpointListed": obj({
+        **ENDPOINT,
+        "last_attempt": nullable(obj({
+            "at": UTC_TIME, "ok": {"type": "boolean"},
+            "status_code": nullable({"type": "integer"}),
+            "error": nullable({"type": "string"})})),
+    }, description="An endpoint with its latest delivery attempt."),
+    "WebhookAttempt": obj({
+        "id": {"type": "integer"},
+        "delivery_id": {"type": "integer"},
+        "event_id": {"type": "integer"},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "attempt": {"type": "integer"},
+        "at": UTC_TIME,
+        "status_code": nullable({"type": "integer", "description": "null: no answer."}),
+        "latency_ms": {"type": "integer"},
+        "ok": {"type": "boolean"},
+        "response": {"type": "string", "description": "The answer's first 500 characters."},
+        "error": nullable({"type": "string"}),
+        "delivery_status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
+    }, description="One POST to an endpoint and how it went."),
+    "RoomUtilisation": obj({
+        "room_id": {"type": "integer"}, "room_name": {"type": "string"},
+        "building": {"type": "string"}, **UTILISATION},
+        description="One room's figures."),
+    "BuildingUtilisation": obj({"building": {"type": "string"}, **UTILISATION},
+                               description="One building's figures."),
+    "HourUtilisation": obj({
+        "weekday": {"type": "integer", "minimum": 1, "maximum": 7,
+                    "description": "ISO: 1 is Monday."},
+        "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+        "open_minutes": {"type": "number", "minimum": 0},
+        "booked_minutes": {"type": "number", "minimum": 0},
+        "utilisation": nullable({"type": "number", "minimum": 0}),
+        "bookings": {"type": "integer", "minimum": 0,
+                     "description": "Bookings starting in this hour."},
+    }, description="One room-local weekday and hour, over every room of the report."),
 }
 
 # -- parameters ----------------------------------------------------------------------------
@@ -257,6 +378,20 @@ def query_int(low: int, high: int) -> dict[str, Any]:
                      "maximum": high})
 
 CURSOR = query("cursor", {"type": "string"}, "The `next_cursor` of the previous page.")
+
+# booking/idempotency.py: a retried booking books once.
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Any 1 to 255 printable ASCII characters (a UUID, say). A repeat of the "
+                   "same request by the same user within 24 hours books nothing and gets the "
+                   "first answer again, with `Idempotent-Replayed: true`; the same key with a "
+                   "different request is a 422 `idempotency_mismatch`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "example": "5f0c7d9e-2b1a-4c1e-9d53-1b2f8a6e4c10"}
+REPLAYED = {"Idempotent-Replayed": {
+    "schema": {"type": "string", "enum": ["true"]},
+    "description": "Present when this is the kept answer to an earlier request with the "
+                   "same Idempotency-Key."}}
 
 # -- responses -----------------------------------------------------------------------------
 
@@ -297,12 +432,14 @@ def errors(*extra: str) -> dict[str, Any]:
 
 
 def ok(schema: dict[str, Any], description: str = "OK", status: int = 200,
-       location: str | None = None) -> dict[str, Any]:
+       location: str | None = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description,
                                 "content": {"application/json": {"schema": schema}}}
     if location:
         response["headers"] = {"Location": {"schema": {"type": "string"},
                                             "description": location}}
+    if headers:
+        response["headers"] = {**response.get("headers", {}), **headers}
     return {str(status): response}
 
 
@@ -369,6 +506,28 @@ AUTO_INPUT = obj({
 
 CHECKS_INPUT = obj({"checks": {"type": "array", "maxItems": 500, "items": obj({
     "room_id": whole(), "start_time": DATETIME_IN, "end_time": DATETIME_IN})}})
+
+_KIND = "(?:" + "|".join(k.replace(".", r"\.") for k in KINDS) + ")"
+WEBHOOK_URL = {**text(2000, low=8), "format": "uri",
+               "description": "http:// or https://, naming a host with a public address; "
+                              "8 to 2,000 characters.",
+               "examples": ["https://hooks.example.com/booking"]}
+WEBHOOK_EVENTS = {"anyOf": [
+    {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(KINDS)}},
+    {"type": "string", "description": "Comma-separated.",
+     "pattern": rf"^(\s*,)*\s*{_KIND}\s*(,\s*({_KIND}\s*)?)*$"},
+    {"type": "null"}],
+    "description": "The event types to receive; every type when left out or null."}
+WEBHOOK_DESCRIPTION = {"anyOf": [text(200, low=0), {"type": "null"}],
+                       "description": "For people; empty by default."}
+
+REPORT = {"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+          "days": {"type": "integer", "minimum": 1, "maximum": 366},
+          "building": nullable({"type": "string"})}
+# A report's total: the figures over all its rows (room and building are null there).
+ROOM_TOTAL = obj({"room_id": {"type": "null"}, "room_name": {"type": "null"},
+                  "building": {"type": "null"}, **UTILISATION})
+BUILDING_TOTAL = obj({"building": {"type": "null"}, **UTILISATION})
 
 # -- the routes ------------------------------------------------------------------------------
 
@@ -442,9 +601,11 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": op("Bookings", "Book a room, once or recurring",
                    {**ok({"oneOf": [BOOKING, SERIES_MADE]}, "Created: `{booking}`, or with "
                          "recurrence `{series, bookings, skipped}`.", 201,
-                         "The booking, or the series."),
+                         "The booking, or the series.", REPLAYED),
                     **errors("not_found", "conflict", "payload_too_large", *RULE_CODES,
-                             "nonexistent_time", "invalid_recurrence")},
+                             "nonexistent_time", "invalid_recurrence",
+                             "idempotency_mismatch")},
+                   parameters=[IDEMPOTENCY_KEY],
                    body=json_body(BOOKING_INPUT, {
                        "room_id": 1, "title": "Planning", "start_time": "2027-03-02T10:00",
                        "end_time": "2027-03-02T11:00"}),
@@ -534,8 +695,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/bookings/auto": {
         "post": op("Finding rooms", "Book the best free room that fits",
                    {**ok(obj({"booking": ref("Booking"), "room": ref("FreeRoom")}), "Booked.",
-                         201, "The booking."),
-                    **errors("no_room", "payload_too_large", *INTERVAL_CODES)},
+                         201, "The booking.", REPLAYED),
+                    **errors("no_room", "payload_too_large", *INTERVAL_CODES,
+                             "idempotency_mismatch")},
+                   parameters=[IDEMPOTENCY_KEY],
                    body=json_body(AUTO_INPUT, {
                        "title": "Planning", "attendees": 6, "equipment": ["screen"],
                        "start_time": "2027-03-02T14:00:00+01:00",
@@ -565,6 +728,14 @@ PATHS: dict[str, dict[str, Any]] = {
                   {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                    "format": "uri"}})),
                    **errors()}, operation_id="me"),
+        "patch": op("Account", "Change my settings (notification mail on or off)",
+                    {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
+                                                                      "format": "uri"}})),
+                     **errors("payload_too_large")},
+                    body=json_body(obj({"mail_enabled": FLAG}, required=[]),
+                                   {"mail_enabled": False}),
+                    description="Only the fields sent change; `{}` changes nothing.",
+                    operation_id="updateMe"),
     },
     "/api/me/calendar": {
         "post": op("Account", "A new personal calendar address (the old one stops working)",
@@ -587,6 +758,136 @@ PATHS: dict[str, dict[str, Any]] = {
         "delete": op("Account", "Revoke one of my tokens",
                      {**ok(obj({"token": ref("Token")})), **errors("not_found")},
                      parameters=[path_id("token_id", "token")], operation_id="revokeToken"),
+    },
+    "/api/activity": {
+        "get": op("Activity and webhooks", "What happened, newest first",
+                  {**ok(obj({"events": {"type": "array", "items": ref("Event")},
+                             "next_cursor": ref("Cursor")})), **errors()},
+                  parameters=[query("limit", query_int(1, 200), "Page size, 50 by default."),
+                              CURSOR],
+                  description="Admins see every event; staff the events about their own "
+                              "bookings and series.", operation_id="activity"),
+    },
+    "/api/webhooks": {
+        "get": op("Activity and webhooks", "Webhook endpoints (admin)",
+                  {**ok(obj({"endpoints": {"type": "array",
+                                           "items": ref("WebhookEndpointListed")}})),
+                   **errors("forbidden")},
+                  description="Active first, then newest first; at most 500.",
+                  operation_id="listWebhooks"),
+        "post": op("Activity and webhooks", "Register a webhook endpoint (admin)",
+                   {**ok(obj({"endpoint": ref("WebhookEndpoint"),
+                              "secret": {"type": "string", "pattern": "^whsec_",
+                                         "description": "Signs every delivery; shown only "
+                                                        "now."}}),
+                         "Registered; keep `secret`, it is not shown again.", 201,
+                         "The endpoint."),
+                    **errors("forbidden", "payload_too_large", "invalid_url", "unsafe_url")},
+                   body=json_body(obj({"url": WEBHOOK_URL, "events": WEBHOOK_EVENTS,
+                                       "description": WEBHOOK_DESCRIPTION}, required=["url"]),
+                                  {"url": "https://hooks.example.com/booking",
+                                   "events": ["booking.created", "booking.cancelled"]}),
+                   description="Deliveries are POSTs signed as Standard Webhooks describe "
+                               "(`webhook-id`, `webhook-timestamp`, `webhook-signature`). A "
+                               "URL that does not resolve is a 422 `invalid_url`; one that "
+                               "resolves to a loopback, private or otherwise special address "
+                               "a 422 `unsafe_url` (unless the server allows private targets).",
+                   operation_id="createWebhook"),
+    },
+    "/api/webhooks/{endpoint_id}": {
+        "get": op("Activity and webhooks", "A webhook endpoint and its delivery log (admin)",
+                  {**ok(obj({"endpoint": ref("WebhookEndpoint"),
+                             "attempts": {"type": "array", "items": ref("WebhookAttempt")},
+                             "next_cursor": ref("Cursor")})),
+                   **errors("forbidden", "not_found")},
+                  parameters=[path_id("endpoint_id", "webhook endpoint"),
+                              query("limit", query_int(1, 200),
+                                    "Attempts per page, 50 by default."), CURSOR],
+                  operation_id="getWebhook"),
+        "patch": op("Activity and webhooks", "Change, disable or enable an endpoint (admin)",
+                    {**ok(obj({"endpoint": ref("WebhookEndpoint")})),
+                     **errors("forbidden", "not_found", "payload_too_large", "invalid_url",
+                              "unsafe_url")},
+                    parameters=[path_id("endpoint_id", "webhook endpoint")],
+                    body=json_body(obj({"url": WEBHOOK_URL, "events": WEBHOOK_EVENTS,
+                                        "description": WEBHOOK_DESCRIPTION, "active": FLAG},
+                                       required=[]) | {"minProperties": 1},
+                                   {"active": True}),
+                    description="Only the fields sent change. `active: true` enables a "
+                                "disabled endpoint afresh; `active: false` disables it.",
+                    operation_id="updateWebhook"),
+    },
+    "/api/deliveries": {
+        "get": op("Activity and webhooks", "Deliveries in one state, newest first (admin)",
+                  {**ok(obj({"status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
+                             "deliveries": {"type": "array", "items": ref("Delivery")},
+                             "next_cursor": ref("Cursor")})),
+                   **errors("forbidden")},
+                  parameters=[query("status", {"type": "string",
+                                               "enum": [*DELIVERY_STATUSES, ""]},
+                                    "failed (the default), pending or sent."),
+                              query("limit", query_int(1, 200), "Page size, 50 by default."),
+                              CURSOR],
+                  operation_id="listDeliveries"),
+    },
+    "/api/deliveries/{delivery_id}/resend": {
+        "post": op("Activity and webhooks", "Send a failed delivery again (admin)",
+                   {**ok(obj({"delivery": obj({"id": {"type": "integer"},
+                                               "status": {"type": "string",
+                                                          "enum": ["pending"]}})}),
+                         "Back in the queue, attempts counted afresh."),
+                    **errors("forbidden", "not_found", "conflict")},
+                   parameters=[path_id("delivery_id", "delivery")],
+                   description="Only a failed delivery can be re-sent (409 `conflict` "
+                               "otherwise).", operation_id="resendDelivery"),
+    },
+    "/api/reports/utilisation": {
+        "get": op("Reports", "Utilisation of the rooms over a range of days (admin)",
+                  {**ok({"oneOf": [
+                      obj({**REPORT, "group": {"const": "room"},
+                           "rows": {"type": "array", "items": ref("RoomUtilisation")},
+                           "total": ROOM_TOTAL}),
+                      obj({**REPORT, "group": {"const": "building"},
+                           "rows": {"type": "array", "items": ref("BuildingUtilisation")},
+                           "total": BUILDING_TOTAL}),
+                      obj({**REPORT, "group": {"const": "weekday_hour"},
+                           "rows": {"type": "array", "items": ref("HourUtilisation")}})]},
+                        "One row per room, building, or room-local weekday and hour; room "
+                        "and building reports add the `total`."),
+                   **errors("forbidden", "bad_range", "range_too_long", "unknown_building")},
+                  parameters=[
+                      query("from", or_empty(DATE_IN), "The first day (UTC); 29 days before "
+                            "`to` by default.", example="2027-02-01"),
+                      query("to", or_empty(DATE_IN), "The last day, included (UTC); today by "
+                            "default. At most 366 days after `from`.", example="2027-02-28"),
+                      query("building", {"type": "string", "maxLength": 100},
+                            "Only this building's rooms."),
+                      query("group", {"type": "string",
+                                      "enum": ["room", "building", "weekday_hour", ""]},
+                            "room (the default), building or weekday_hour.")],
+                  description="Open minutes count each active room's opening hours on each "
+                              "day in its zone; booked minutes each live booking's minutes "
+                              "inside them. A range ending before it starts is a 422 "
+                              "`bad_range`, one over 366 days `range_too_long`, a building "
+                              "no room is in `unknown_building`.",
+                  operation_id="utilisationReport"),
+    },
+    "/api/audit": {
+        "get": op("Audit", "Who changed what, newest first (admin)",
+                  {**ok(obj({"entries": {"type": "array", "items": ref("AuditEntry")},
+                             "next_cursor": ref("Cursor")})),
+                   **errors("forbidden")},
+                  parameters=[
+                      query("user", query_int(1, MAX_ID),
+                            "Entries by this user or about their bookings and account."),
+                      query("room", query_int(1, MAX_ID), "Entries about this room."),
+                      query("from", or_empty(DATE_IN), "The first day (UTC); alone, that one "
+                            "day.", example="2027-03-01"),
+                      query("to", or_empty(DATE_IN), "The last day, included (UTC); needs "
+                            "`from`, at most 31 days after it."),
+                      query("limit", query_int(1, 100), "Page size, 50 by default."),
+                      CURSOR],
+                  operation_id="audit"),
     },
     "/api/openapi.json": {
         "get": op("About the API", "This document", {
@@ -635,7 +936,8 @@ def document() -> dict[str, Any]:
         "info": {"title": "booking", "version": "1", "description": DESCRIPTION},
         "servers": [{"url": "/"}],
         "tags": [{"name": name} for name in ("Rooms", "Bookings", "Series", "Finding rooms",
-                                               "Account", "About the API")],
+                                               "Account", "Activity and webhooks", "Reports",
+                                               "Audit", "About the API")],
         "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),

@@ -502,6 +502,22 @@ def test_registration_is_for_admins_and_checks_its_fields(api_as, alice, admin, 
     assert "whsec_" not in page.get("/admin/webhooks").get_data(as_text=True).replace("whsec_…", "")
 
 
+@pytest.mark.parametrize("description", [{}, [], 0, False, ["Chat"], 7])
+def test_a_webhook_description_is_text_or_null(api_as, admin, app, description):
+    """Not anything falsy: `{"description": {}}` was taken as empty."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    api = api_as(admin)
+    r = api.post("/api/webhooks", json={"url": "http://127.0.0.1/x", "description": description})
+    assert r.status_code == 400 and r.get_json()["error"]["details"]["field"] == "description"
+    made = api.post("/api/webhooks", json={"url": "http://127.0.0.1/x", "description": None})
+    assert made.status_code == 201 and made.get_json()["endpoint"]["description"] == ""
+    url = f"/api/webhooks/{made.get_json()['endpoint']['id']}"
+    r = api.patch(url, json={"description": description})
+    assert r.status_code == 400 and r.get_json()["error"]["details"]["field"] == "description"
+    assert api.patch(url, json={"description": "Chat"}).get_json()["endpoint"]["description"] \
+        == "Chat"
+
+
 def test_a_slow_receiver_times_out_and_no_connection_is_held_meanwhile(
         api_as, alice, admin, berlin, receiver, worker, app):
     from test_budgets import all_connections_idle

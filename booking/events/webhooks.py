@@ -214,12 +214,17 @@ def _events(value: Any) -> list[str]:
     return [k for k in render.KINDS if k in value]
 
 
+def _description(value: Any) -> str:
+    """Text for people, empty when left out or null; anything but text is a 400."""
+    return "" if value is None else inputs.text(value, "description", low=0)
+
+
 def create(user: User, data: Mapping[str, Any]) -> dict[str, Any]:
     """Register an endpoint: {"endpoint", "secret"}; the secret is never shown again."""
     inputs.only(data, FIELDS - {"active"})
     url = check_url(data.get("url"), current_app.config["WEBHOOKS_ALLOW_PRIVATE"])
     values = {"url": url, "events": _events(data.get("events")), "secret": new_secret(),
-              "description": inputs.text(data.get("description") or "", "description", low=0),
+              "description": _description(data.get("description")),
               "user": user.id}
     with db.connection() as conn:
         row = conn.execute(CREATE_SQL, values).fetchone()
@@ -261,7 +266,7 @@ def update(endpoint_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     if "events" in data:
         values["events"] = _events(data["events"])
     if "description" in data:
-        values["description"] = inputs.text(data["description"] or "", "description", low=0)
+        values["description"] = _description(data["description"])
     if "active" in data:
         values["active"] = inputs.boolean(data["active"], "active")
     with db.connection() as conn:

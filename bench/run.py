@@ -401,20 +401,19 @@ def _memory(app: Server) -> dict:
     return {"after_2k_kb": after_2k, "after_20k_kb": after_20k}
 
 
-# label, environment of the app server (gunicorn.conf.py reads WEB_CONCURRENCY and
-# THREADS; GUNICORN_CMD_ARGS overrides the config file).
+# label, environment of the app server (gunicorn.conf.py reads WORKER_CLASS,
+# WEB_CONCURRENCY and THREADS).
 VARIANTS = [
-    ("gthread, 2 workers × 8 threads, pool 8 (the default)", {}),
+    ("sync, 4 workers (the default on 2 cores: 2 per core)", {}),
+    ("sync, 2 workers", {"WEB_CONCURRENCY": "2"}),
+    ("sync, 8 workers", {"WEB_CONCURRENCY": "8"}),
+    ("gthread, 2 workers × 8 threads, pool 8",
+     {"WORKER_CLASS": "gthread", "WEB_CONCURRENCY": "2", "THREADS": "8"}),
     ("gthread, 2 workers × 16 threads, pool 16",
-     {"THREADS": "16", "POOL_MAX_SIZE": "16"}),
+     {"WORKER_CLASS": "gthread", "WEB_CONCURRENCY": "2", "THREADS": "16",
+      "POOL_MAX_SIZE": "16"}),
     ("gthread, 4 workers × 4 threads, pool 4",
-     {"WEB_CONCURRENCY": "4", "THREADS": "4", "POOL_MAX_SIZE": "4"}),
-    ("gthread, 1 worker × 16 threads, pool 16",
-     {"WEB_CONCURRENCY": "1", "THREADS": "16", "POOL_MAX_SIZE": "16"}),
-    ("sync, 4 workers, pool 1", {"GUNICORN_CMD_ARGS": "--worker-class sync --workers 4",
-                                 "POOL_MIN_SIZE": "1", "POOL_MAX_SIZE": "1"}),
-    ("sync, 8 workers, pool 1", {"GUNICORN_CMD_ARGS": "--worker-class sync --workers 8",
-                                 "POOL_MIN_SIZE": "1", "POOL_MAX_SIZE": "1"}),
+     {"WORKER_CLASS": "gthread", "WEB_CONCURRENCY": "4", "THREADS": "4", "POOL_MAX_SIZE": "4"}),
     ("the default, statements never prepared (DB_PREPARE_THRESHOLD=none)",
      {"DB_PREPARE_THRESHOLD": "none"}),
     ("the default, through PgBouncer (transaction mode, DB_PREPARE_THRESHOLD=none)",
@@ -601,8 +600,8 @@ def write_doc(results, extra, checks, micro, args) -> None:
 
 Machine: {machine}. Command: `make bench` (`python -m bench.run --seconds {args.seconds}`),
 wrk with {THREADS} threads, {args.warmup} s warm-up then {args.seconds} s per scenario, on the same
-machine as the servers. gunicorn with `gunicorn.conf.py` (gthread, 2 workers × 8 threads,
-pool of 8 per worker); PostgreSQL {_pg_version()} with shared_buffers 1 GB. Data: `demo --scale
+machine as the servers. gunicorn with `gunicorn.conf.py` (sync workers, 2 per core: 4 here),
+the floor with the same; PostgreSQL {_pg_version()} with shared_buffers 1 GB. Data: `demo --scale
 large` (500 rooms in 3 zones, 5,000 users, ~1,000,000 bookings, ~100,000 upcoming).
 
 {scenario_list}

@@ -277,6 +277,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "live-test-secret",
                "VAR_DIR": str(tmp_path), "PORT": str(self.port),
+               # gthread here, not production's sync workers: many requests in
+               # flight at once make the race tests real races.
+               "WORKER_CLASS": "gthread",
                "WEB_CONCURRENCY": str(workers), "THREADS": str(threads),
                "POOL_MAX_SIZE": str(threads), **(extra_env or {})}
         root = Path(__file__).resolve().parent.parent

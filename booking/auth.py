@@ -85,8 +85,8 @@ SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled
 # minute old, and then commits without waiting for the WAL flush
 # (synchronous_commit off, for this transaction only): a read must not wait
 # for the disk, and a crash can cost at most the last instant of
-# last_used_at. Waiting, reads queued behind each other's commits on the
-# token's row lock at every minute's turn: p99 of the day view 1 s (make bench).
+# last_used_at. Waiting, requests with the same token would queue behind
+# each other's WAL flush on its row lock at every minute's turn.
 USER_BY_TOKEN = """
 WITH t AS (
     SELECT id, user_id, last_used_at FROM api_tokens

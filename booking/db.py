@@ -158,8 +158,9 @@ def make_pool(config: dict) -> ConnectionPool:
 def _prepare_after(threshold: int | None):
     """Set how soon psycopg prepares a repeated statement on a new connection.
 
-    Prepared, a hot read skips parsing and planning; the day view gains about
-    10% (docs/performance.md). PgBouncer before 1.21 in transaction mode hands
+    Prepared, a hot read skips parsing and planning: never preparing cost the
+    day view a third of its throughput (1,029 against 683 req/s, make bench;
+    docs/performance.md). PgBouncer before 1.21 in transaction mode hands
     each transaction a different server connection, where the prepared
     statement does not exist: set DB_PREPARE_THRESHOLD=none there.
     """

@@ -29,7 +29,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -505,6 +505,7 @@ pidfile = {self.dir / 'pgbouncer.pid'}
 def _statements(app: Server, data: dict) -> dict:
     room, reader = data["room_min"] + 5, data["tokens"][0]
     day = datetime.now(timezone.utc).date().isoformat()
+    tomorrow = (datetime.now(timezone.utc).date() + timedelta(days=1)).isoformat()
     return {
         "day_json": statements_of(app, "GET", f"/api/rooms/{room}/bookings?date={day}", reader),
         "day_html": statements_of(app, "GET", f"/rooms/{room}?date={day}", reader),
@@ -513,8 +514,8 @@ def _statements(app: Server, data: dict) -> dict:
         "mine_heavy": statements_of(app, "GET", "/api/bookings/mine", data["heavy_token"]),
         "mine_light": statements_of(app, "GET", "/api/bookings/mine", data["light_token"]),
         "availability": statements_of(app, "GET", f"/api/rooms/{room}/availability?start={day}", reader),
-        "free_rooms": statements_of(app, "GET", f"/api/rooms/free?start_time={day}T14:00&"
-                                    f"end_time={day}T15:00&timezone=Europe/Berlin", reader),
+        "free_rooms": statements_of(app, "GET", f"/api/rooms/free?start_time={tomorrow}T14:00&"
+                                    f"end_time={tomorrow}T15:00&timezone=Europe/Berlin", reader),
         "booking": statements_of(app, "GET", "/api/bookings/1", reader),
         "create": 3, "cancel": 2, "mixed": None, "spike": None, "floor": 1,
     }
@@ -693,7 +694,8 @@ def _machine() -> str:
 
 def _pg_version() -> str:
     out = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout
-    return out.split()[-1] if out else "?"
+    found = re.search(r"\d+\.\d+", out)
+    return found.group(0) if found else "?"
 
 
 def main() -> int:

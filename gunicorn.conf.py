@@ -14,8 +14,8 @@ bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # Chosen by measurement (docs/performance.md, "Server settings compared"): sync
 # workers, two per core. A request is a few milliseconds of Python around one
 # or two short statements, so threads in one process mostly wait for each
-# other's GIL: on 2 cores, 4 sync workers answered the day view ~25% faster
-# than 2 gthread workers × 8 threads and cut its p99 from ~150 ms to ~65 ms.
+# other's GIL: on 2 cores, 4 sync workers gave the mixed scenario 17-54% more
+# throughput than 2 gthread workers × 8 threads and about half the p99.
 # Sync workers do not keep connections alive and give a slow client a whole
 # worker: in production put a buffering reverse proxy (nginx) in front, as
 # gunicorn's own documentation says. WORKER_CLASS=gthread with THREADS

@@ -23,7 +23,6 @@ from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess)
 
-from booking import db
 
 bp = Blueprint("metrics", __name__)
 

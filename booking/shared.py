@@ -38,16 +38,20 @@ class Shared:
         self.data = data
         self._body: bytes | None = None
         self._gzip: bytes | None = None
+        self._etag: str | None = None
 
     def body(self, wrap: Callable[[Any], Any] = lambda data: data) -> bytes:
         if self._body is None:
             self._body = json.dumps(wrap(self.data), ensure_ascii=False,
                                     separators=(",", ":")).encode()
+            self._etag = hashlib.sha1(self._body).hexdigest()
         return self._body
 
     @property
     def etag(self) -> str:
-        return hashlib.sha1(self._body or b"").hexdigest()
+        """The identity body's hash, made with the body (call body() first)."""
+        assert self._etag is not None, "body() makes the ETag"
+        return self._etag
 
     def response(self, wrap: Callable[[Any], Any]) -> Response:
         """A 200 with this answer as JSON (gzip when the client takes it), ETag set."""

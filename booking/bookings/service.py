@@ -17,13 +17,12 @@ from booking import availability, db, idempotency, inputs, pagination, rules
 from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
-from booking.rooms.service import ROOM_FIELDS
-from booking.times import localize, parse_datetime, rfc3339, zone
+from booking.rooms import service as rooms
+from booking.times import parse_datetime, rfc3339, zone
 
 CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurrence",
                            "skip_conflicts"})
 
-ROOM_FOR_BOOKING_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 
 BOOK_SQL = "SELECT kind, requested_start, data FROM book(%s, %s, %s, %s, %s)"
 
@@ -96,12 +95,7 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
                              skip_conflicts, now, limits, key=key, request_data=data)
 
     with db.connection() as conn:
-        room = conn.execute(ROOM_FOR_BOOKING_SQL, (room_id,)).fetchone()
-        if room is None:
-            raise BookingError("not_found", "That room does not exist.", field="room_id")
-        tz = zone(room["timezone"])
-        start = localize(start_raw, tz, "start_time")
-        end = localize(end_raw, tz, "end_time")
+        room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw)
         error = rules.first_error(room, start, end, now, limits)
         if error:
             raise error

@@ -91,7 +91,7 @@ SELECT {DELIVERY_COLUMNS}
  LIMIT %(limit)s"""
 
 # Back in the queue at once, attempts counted afresh; NOTIFY wakes a worker.
-RESEND_SQL = f"""
+RESEND_SQL = """
 WITH target AS (
     SELECT d.id, d.status FROM deliveries d WHERE d.id = %(id)s),
 again AS (

@@ -160,7 +160,7 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     SEQUENCE grows with every change, so clients apply them in order.
     `event` is a claimed delivery row (booking/events/worker.py).
     """
-    kind, payload = event["kind"], event["payload"]
+    kind = event["kind"]
     method = "REQUEST" if kind.endswith(".created") else "CANCEL"
     if kind in ("booking.created", "booking.cancelled"):
         vevent = _event(_booking_row(event))

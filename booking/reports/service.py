@@ -25,7 +25,7 @@ import contextvars
 import csv
 import io
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from booking import db

@@ -9,14 +9,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from typing import Any, Iterator, Mapping
+from zoneinfo import ZoneInfo
 
 import psycopg
 from flask import current_app
 
 from booking import db, inputs, shared
 from booking.availability import as_json, free_intervals
-from booking.errors import from_database, invalid, not_found
-from booking.times import parse_date, parse_datetime, parse_hm, rfc3339, zone
+from booking.errors import BookingError, from_database, invalid, not_found
+from booking.times import localize, parse_date, parse_datetime, parse_hm, rfc3339, zone
 
 # The JSON shape of a room.
 ROOM_FIELDS = """r.id, r.name, r.building, r.floor, r.capacity, r.equipment, r.timezone,
@@ -191,6 +192,18 @@ def _refuse_long_range(bounds: dict[str, Any]) -> None:
     start, end = rough("start"), rough("end")
     if start is not None and end is not None and end - start > timedelta(days=MOST_DAYS + 1):
         raise invalid("end", f"Ask for at most {MOST_DAYS} days at a time.")
+
+
+def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
+                end_raw: datetime) -> tuple[dict[str, Any], ZoneInfo, datetime, datetime]:
+    """The room a booking names, its zone, and the booking's start and end
+    placed in that zone (times without an offset are the room's wall-clock
+    time). A room that does not exist is a 404 naming `room_id`."""
+    room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+    if room is None:
+        raise BookingError("not_found", "That room does not exist.", field="room_id")
+    tz = zone(room["timezone"])
+    return room, tz, localize(start_raw, tz, "start_time"), localize(end_raw, tz, "end_time")
 
 
 def get(room_id: int) -> dict[str, Any]:

@@ -15,10 +15,9 @@ from typing import Any, Mapping
 from booking import availability, db, idempotency, inputs, pagination, recurrence, rules
 from booking.auth import User
 from booking.errors import BookingError, not_found
-from booking.rooms.service import ROOM_FIELDS
+from booking.rooms import service as rooms
 from booking.times import UTC, localize, parse_datetime, zone
 
-ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 
 BOOK_SERIES_SQL = """
 SELECT kind, requested_start, data
@@ -100,12 +99,7 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
     """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError."""
     until = horizon(now, limits)
     with db.connection() as conn:
-        room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
-        if room is None:
-            raise BookingError("not_found", "That room does not exist.", field="room_id")
-        tz = zone(room["timezone"])
-        start = localize(start_raw, tz, "start_time")
-        end = localize(end_raw, tz, "end_time")
+        room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw)
         rule = recurrence.parse(rule_text, tz)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local

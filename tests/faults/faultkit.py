@@ -8,6 +8,7 @@ test instead of stalling the run.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
@@ -53,12 +54,16 @@ def call(url: str, method: str = "GET", token: str | None = None, body: dict | N
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    # An answer cut off mid-body (its worker killed) is no answer: it
+    # acknowledged nothing (http.client.IncompleteRead, an HTTPException).
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, _json(response.read()), dict(response.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, _json(err.read()), dict(err.headers)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, _json(response.read()), dict(response.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, _json(err.read()), dict(err.headers)
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError,
+            OSError):
         return None, None, {}
 
 

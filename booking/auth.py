@@ -1,11 +1,14 @@
 """Who is asking: users, passwords, sessions, API tokens, access decorators.
 
-Two ways in, each one SQL statement per request:
+Two ways in, each one SQL statement per request, or none when this process
+remembers the user (booking/auth_cache.py):
 - a browser session: flask-login keeps a random session token in the signed
   session cookie; the `sessions` table holds its hash, so signing out deletes
   the row and the cookie is worthless afterwards;
 - `Authorization: Bearer <token>` for integrations: the token's SHA-256 is
-  looked up in `api_tokens` (and its last use recorded, at most once a minute).
+  looked up in `api_tokens` (and its last use recorded, at most once a minute;
+  with the auth cache, only when the token is looked up, which a process does
+  at least every AUTH_CACHE_SECONDS).
 
 A request that carries an Authorization header is judged by it alone.
 
@@ -31,6 +34,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from booking import db
+from booking.auth_cache import AuthCache
 from booking.errors import BookingError, invalid
 
 TOKEN_PREFIX = "bk_"
@@ -75,9 +79,10 @@ def hash_token(token: str) -> bytes:
 
 # -- loading the user --------------------------------------------------------------
 
-# sessions_pkey
+# sessions_pkey. `seconds_left` bounds how long the auth cache may keep it.
 USER_BY_SESSION = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled,
+       extract(epoch FROM s.expires_at - now())::float8 AS seconds_left
   FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s AND s.expires_at > now() AND u.active"""
 
@@ -86,7 +91,9 @@ SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled
 # (synchronous_commit off, for this transaction only): a read must not wait
 # for the disk, and a crash can cost at most the last instant of
 # last_used_at. Waiting, requests with the same token would queue behind
-# each other's WAL flush on its row lock at every minute's turn.
+# each other's WAL flush on its row lock at every minute's turn. The auth
+# cache keeps the token only until the next touch is due (`seconds_left`), so
+# a token in use is still looked up, and its use recorded, once a minute.
 USER_BY_TOKEN = """
 WITH t AS (
     SELECT id, user_id, last_used_at FROM api_tokens
@@ -97,17 +104,38 @@ touch AS (
      WHERE a.id = t.id
        AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
        AND set_config('synchronous_commit', 'off', true) = 'off')
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, t.id AS token_id
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, t.id AS token_id,
+       CASE WHEN t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'
+            THEN 60
+            ELSE extract(epoch FROM t.last_used_at + interval '1 minute' - now())::float8
+       END AS seconds_left
   FROM t JOIN users u ON u.id = t.user_id
  WHERE u.active"""
+
+
+def _cache() -> AuthCache:
+    return current_app.extensions["booking.auth_cache"]
+
+
+def _user_row(sql: str, token: str) -> dict | None:
+    """The user row for a session or API token: remembered, or from the database."""
+    key = hash_token(token)
+    cache = _cache()
+    generation = cache.generation()
+    if generation is not None and (row := cache.get(key)) is not None:
+        return row
+    with db.connection() as conn:
+        row = conn.execute(sql, (key,)).fetchone()
+    if row is not None:
+        cache.keep(key, row, generation, row.pop("seconds_left", None))
+    return row
 
 
 @login_manager.user_loader
 def _load_from_session(session_token: str) -> User | None:
     if "Authorization" in request.headers:
         return None  # the header decides; see _load_from_header
-    with db.connection() as conn:
-        row = conn.execute(USER_BY_SESSION, (hash_token(session_token),)).fetchone()
+    row = _user_row(USER_BY_SESSION, session_token)
     if row is None:
         return None
     g.auth_method = "session"
@@ -120,12 +148,17 @@ def _load_from_header(req) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip().startswith(TOKEN_PREFIX):
         return None
-    with db.connection() as conn:
-        row = conn.execute(USER_BY_TOKEN, (hash_token(token.strip()),)).fetchone()
+    row = _user_row(USER_BY_TOKEN, token.strip())
     if row is None:
         return None
     g.auth_method = "token"
     return User(**row)
+
+
+def forget(token: str | None = None, user_id: int | None = None) -> None:
+    """Make this process forget a session or token, or a user's every one, at once
+    after changing it, without waiting for the change's notification."""
+    _cache().forget(hash_token(token) if token else None, user_id)
 
 
 @login_manager.unauthorized_handler
@@ -289,6 +322,7 @@ def sign_out() -> None:
     if token:
         with db.connection() as conn:
             conn.execute(END_SESSION, (hash_token(token),))
+        forget(token=token)
     logout_user()
     session.clear()
 
@@ -305,3 +339,5 @@ def give_up_on_user() -> None:
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.extensions["booking.auth_cache"] = AuthCache(app.config["LISTEN_DATABASE_URL"],
+                                                     app.config["AUTH_CACHE_SECONDS"])

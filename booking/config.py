@@ -63,6 +63,14 @@ SETTINGS: tuple[Setting, ...] = (
             "psycopg prepares a statement on the server after this many uses on one "
             "connection; `none` never prepares (PgBouncer in transaction mode before 1.21).",
             _threshold),
+    Setting("LISTEN_DATABASE_URL", None,
+            "Where the processes that LISTEN connect (the auth cache in each app process, "
+            "the delivery worker): PostgreSQL itself, not a transaction-mode pooler. "
+            "Unset: DATABASE_URL."),
+    Setting("AUTH_CACHE_SECONDS", 30.0,
+            "How long an app process may remember who a session or token belongs to; a "
+            "sign-out, revocation or user change is forgotten at once, through NOTIFY "
+            "(booking/auth_cache.py). 0: look the user up on every request.", float),
     Setting("STATEMENT_TIMEOUT_MS", 5000, "PostgreSQL statement_timeout for app queries.", int),
     Setting("MIN_BOOKING_MINUTES", 15, "Shortest booking.", int),
     Setting("MAX_BOOKING_MINUTES", 240, "Longest booking.", int),
@@ -131,6 +139,8 @@ def load(environ: dict[str, str] | None = None, overrides: dict[str, Any] | None
     var_dir = Path(config["VAR_DIR"])
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = local_database_url(var_dir)
+    if not config["LISTEN_DATABASE_URL"]:
+        config["LISTEN_DATABASE_URL"] = config["DATABASE_URL"]
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _stored_secret(var_dir / "secret_key")
     return config

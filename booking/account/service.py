@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from booking import db, inputs
-from booking.auth import TOKEN_PREFIX, User, hash_password, hash_token
+from booking.auth import TOKEN_PREFIX, User, forget, hash_password, hash_token
 from booking.errors import BookingError, invalid, not_found
 
 TOKEN_FIELDS = """t.id, t.name, t.prefix, rfc3339(t.created_at, 'UTC') AS created_at,
@@ -85,6 +85,7 @@ def revoke_token(user: User, token_id: int) -> dict[str, Any]:
     """Revoke one of the user's own tokens (again: no change)."""
     with db.connection() as conn:
         row = conn.execute(REVOKE_TOKEN_SQL, {"id": token_id, "user": user.id}).fetchone()
+    forget(user_id=user.id)
     if row is None:
         raise not_found("That token")
     return row
@@ -99,4 +100,5 @@ def set_mail(user: User, value: Any) -> bool:
     with db.connection() as conn:
         user.mail_enabled = conn.execute(SET_MAIL_SQL, {"on": on, "user": user.id}
                                          ).fetchone()["mail_enabled"]
+    forget(user_id=user.id)
     return user.mail_enabled

@@ -281,7 +281,7 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 if listener is None or listener.closed:
-                    listener = db.connect(self.config["DATABASE_URL"],
+                    listener = db.connect(self.config["LISTEN_DATABASE_URL"],
                                           application_name="booking-worker")
                     listener.execute("LISTEN booking_outbox")
                 if self.run_once():

@@ -20,7 +20,7 @@ from flask import current_app, url_for
 from icalendar import Calendar, Event, vRecur
 
 from booking import db
-from booking.auth import User
+from booking.auth import User, forget
 from booking.errors import not_found
 from booking.times import UTC, zone
 
@@ -103,6 +103,7 @@ def reset_calendar_url(user: User) -> str:
     """A new personal feed URL; the old one stops working."""
     with db.connection() as conn:
         user.calendar_salt = conn.execute(RESET_SQL, (user.id,)).fetchone()["calendar_salt"]
+    forget(user_id=user.id)
     return calendar_url(user)
 
 

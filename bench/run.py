@@ -219,8 +219,9 @@ class Server:
                  direct_url: str | None = None, **env: str):
         self.name, self.port, self.direct_url = name, port, direct_url or url
         self.base = f"http://127.0.0.1:{port}"
-        environment = {**os.environ, "DATABASE_URL": url, "BIND": f"127.0.0.1:{port}",
-                       "SLOW_REQUEST_MS": "1000000", **env}
+        # LISTEN (the auth cache) goes to PostgreSQL itself, as docs/scaling.md says.
+        environment = {**os.environ, "DATABASE_URL": url, "LISTEN_DATABASE_URL": self.direct_url,
+                       "BIND": f"127.0.0.1:{port}", "SLOW_REQUEST_MS": "1000000", **env}
         self.log = open(OUT / f"{name}.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app],

@@ -39,8 +39,16 @@ from booking.errors import BookingError, invalid
 
 TOKEN_PREFIX = "bk_"
 
-login_manager = LoginManager()
-login_manager.session_protection = None  # server-side sessions do this job
+class _LoginManager(LoginManager):
+    # Session protection is off: server-side sessions do its job (a session
+    # ends by deleting its row). flask-login would still hash the client's
+    # address and user agent on every request before finding it off.
+    def _session_protection_failed(self) -> bool:
+        return False
+
+
+login_manager = _LoginManager()
+login_manager.session_protection = None
 
 
 @dataclass

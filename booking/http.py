@@ -20,8 +20,9 @@ import gzip
 import logging
 import time
 
-from flask import Flask, Response, current_app, g, has_request_context, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, current_app, g, has_request_context, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.http import generate_etag, quote_etag
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -65,18 +66,29 @@ def _start() -> None:
     g.sql = db.start_counting()
 
 
+# The request headers that can turn a 200 into a 304 or 412 (make_conditional).
+CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
+               "HTTP_IF_UNMODIFIED_SINCE")
+
+
 def _finish(response: Response) -> Response:
     if request.method in ("GET", "HEAD") and response.status_code == 200 \
             and not response.direct_passthrough and not response.is_streamed:
         if response.get_etag() == (None, None):
             response.add_etag()
-        response.make_conditional(request)
-    _gzip(response)
+        if any(name in request.environ for name in CONDITIONAL):
+            response.make_conditional(request)
+    vary = ["Accept-Encoding"] if _gzip(response) else []
     if request.path.startswith("/api/") or "text/html" in response.content_type:
         # Personal data: caches may keep it only for this browser, and must ask again.
         response.headers.setdefault("Cache-Control", "private, no-cache")
-        response.vary.add("Cookie")
-        response.vary.add("Authorization")
+        vary += ["Cookie", "Authorization"]
+    if vary:
+        # One header write (response.vary.add rewrites the header on every call).
+        if "Vary" in response.headers:
+            response.vary.update(vary)
+        else:
+            response.headers["Vary"] = ", ".join(vary)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
 
@@ -100,28 +112,47 @@ def _finish(response: Response) -> Response:
     return response
 
 
-def _gzip(response: Response) -> None:
-    """Compress the body when the client takes gzip and it is worth it."""
+def _gzip(response: Response) -> bool:
+    """Compress the body when the client takes gzip and it is worth it. True when
+    the answer depends on Accept-Encoding (the caller adds it to Vary)."""
     if response.direct_passthrough or response.is_streamed \
             or "Content-Encoding" in response.headers \
             or not response.mimetype.startswith(COMPRESSIBLE):
-        return
-    response.vary.add("Accept-Encoding")
+        return False
     if "gzip" not in request.headers.get("Accept-Encoding", "") \
             or response.status_code in (204, 304) or request.method == "HEAD":
-        return
+        return True
     body = response.get_data()
     if len(body) < GZIP_MIN_BYTES:
-        return
+        return True
     response.set_data(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
     response.headers["Content-Encoding"] = "gzip"
     etag, weak = response.get_etag()
     if etag and not weak:
         response.set_etag(etag, weak=True)
+    return True
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, marked Secure on every HTTPS request."""
+    """Flask's signed-cookie sessions, marked Secure on every HTTPS request.
+
+    Flask builds a new signing serializer for every request, cookie or not;
+    this one is built once per key, and a request without a session cookie
+    (every API client) gets its empty session without one.
+    """
+
+    _serializer: tuple[tuple, URLSafeTimedSerializer | None] = ((), None)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._serializer[0] != keys:
+            self._serializer = (keys, super().get_signing_serializer(app))
+        return self._serializer[1]
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)

@@ -57,7 +57,9 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime,
     """Every rule that booking `room` from `start` to `end` would break.
 
     `room` needs `timezone` (IANA name), `opens` and `closes` (time or
-    "HH:MM", room-local) and `active`. `start`, `end` and `now` are aware.
+    "HH:MM", room-local) and `active`, and nothing else of the room: the
+    finder checks each combination of these four once. `start`, `end` and
+    `now` are aware.
     """
     found: list[Violation] = []
     if not room["active"]:

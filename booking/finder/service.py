@@ -57,9 +57,7 @@ FREE_SQL = f"""
 SELECT {ROOM_FIELDS},
        round((50 * p.in_building::int + 30 * p.on_floor::int
               + 20.0 * %(people)s / r.capacity)::numeric, 1)::float8 AS score,
-       load.n AS bookings_that_day,
-       rfc3339(%(start)s, r.timezone) AS start_time,
-       rfc3339(%(end)s, r.timezone) AS end_time
+       load.n AS bookings_that_day
   FROM rooms r
  CROSS JOIN LATERAL (
        SELECT (%(building)s::text IS NULL OR lower(r.building) = lower(%(building)s)) AS in_building,
@@ -227,8 +225,29 @@ def _check_interval(need: Need, now: datetime, limits: rules.Limits) -> None:
 def _bookable(rooms: list[dict], need: Need, now: datetime,
               limits: rules.Limits) -> list[dict]:
     """The rooms the booking rules allow for the interval (all of them, when the SQL
-    filter agrees with booking.rules, as tests/test_finder.py checks)."""
-    return [room for room in rooms if not rules.check(room, need.start, need.end, now, limits)]
+    filter agrees with booking.rules, as tests/test_finder.py checks), each with
+    `start_time` and `end_time`: the interval in the room's own zone.
+
+    The rules read only a room's zone, hours and whether it is active, which
+    hundreds of rooms share: each combination is checked once, and the
+    interval written out once per zone.
+    """
+    allowed: dict[tuple, bool] = {}
+    times: dict[str, tuple[str, str]] = {}
+    found = []
+    for room in rooms:
+        shape = (room["active"], room["timezone"], room["opens"], room["closes"])
+        ok = allowed.get(shape)
+        if ok is None:
+            ok = allowed[shape] = not rules.check(room, need.start, need.end, now, limits)
+        if ok:
+            tz = room["timezone"]
+            if tz not in times:
+                times[tz] = (need.start.astimezone(zone(tz)).isoformat(),
+                             need.end.astimezone(zone(tz)).isoformat())
+            room["start_time"], room["end_time"] = times[tz]
+            found.append(room)
+    return found
 
 
 def _checked(suggestions: dict, need: Need, now: datetime, limits: rules.Limits) -> dict:

@@ -53,9 +53,14 @@ function day_json_request()
   return wrk.format("GET", "/api/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70),
                     auth(random_token()))
 end
+-- Pages are for browsers: a signed-in session's cookie, not a bearer token.
+function browser(cookie)
+  return {["Cookie"] = "booking_session=" .. cookie, ["Accept-Encoding"] = "gzip"}
+end
+
 function day_html_request()
   return wrk.format("GET", "/rooms/" .. random_room() .. "?date=" .. random_day(-300, 70),
-                    auth(random_token()))
+                    browser(bench.cookies[math.random(1, #bench.cookies)]))
 end
 function floor_request()
   return wrk.format("GET", "/floor/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70))

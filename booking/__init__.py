@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 from typing import Any, Callable
 
-from flask import Flask, current_app, request, templating
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, current_app, g, request, session, templating
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 from werkzeug.routing import IntegerConverter
 
 from booking import auth, config, db, errors, http
@@ -74,6 +74,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["booking.shared"] = {}  # booking/shared.py
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # No log format here shows a thread or a multiprocessing name: don't look them
+    # up for every record (gunicorn's shows the process id, which stays).
+    logging.logThreads = logging.logMultiprocessing = False
     errors.register(app)
     http.init_app(app)
     auth.init_app(app)
@@ -137,6 +140,26 @@ def _register_template_helpers(app: Flask) -> None:
         """The form field an error belongs to, so the page shows it there."""
         field = error.details.get("field") if error else None
         return FORM_FIELD_FOR.get(field, field)
+
+    signed_csrf: dict[str, str] = {}
+
+    @app.template_global("csrf_token")
+    def csrf_token() -> str:
+        """flask-wtf's CSRF token for this session, signed once per process.
+
+        Its signature carries the time it was made, but tokens never expire
+        (WTF_CSRF_TIME_LIMIT=None): one signed earlier for the same session is
+        as good, and signing costs a page two HMACs.
+        """
+        raw = session.get("csrf_token")
+        token = signed_csrf.get(raw) if isinstance(raw, str) else None
+        if token is None:
+            token = generate_csrf()
+            if len(signed_csrf) >= 10_000:
+                signed_csrf.clear()
+            signed_csrf[session["csrf_token"]] = token
+        g.csrf_token = token
+        return token
 
     links: dict[tuple[str, str, str | None], str] = {}
 

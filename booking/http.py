@@ -22,7 +22,7 @@ import time
 
 from flask import Flask, Request, Response, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.http import generate_etag, quote_etag
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -136,12 +136,18 @@ def _gzip(response: Response) -> bool:
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, marked Secure on every HTTPS request.
 
-    Flask builds a new signing serializer for every request, cookie or not;
-    this one is built once per key, and a request without a session cookie
-    (every API client) gets its empty session without one.
+    Flask builds a new signing serializer for every request, cookie or not,
+    and checks the cookie's signature every time. Here the serializer is built
+    once per key, and a cookie whose signature was checked is remembered
+    until it expires (PERMANENT_SESSION_LIFETIME), as the session it holds.
     """
 
     _serializer: tuple[tuple, URLSafeTimedSerializer | None] = ((), None)
+
+    def __init__(self) -> None:
+        # Cookie -> (when it expires, its session): only flat sessions, whose
+        # copy shares nothing mutable (flashed messages are lists).
+        self._verified: dict[str, tuple[float, dict]] = {}
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
@@ -150,9 +156,25 @@ class SessionInterface(SecureCookieSessionInterface):
         return self._serializer[1]
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        if not app.secret_key or not cookie:
+            return super().open_session(app, request)
+        # A browser sends the same cookie until its session changes: its
+        # signature was checked when it was first seen here.
+        known = self._verified.get(cookie)
+        if known is not None and known[0] > time.time():
+            return self.session_class(known[1])
+        signer = self.get_signing_serializer(app)
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, signed_at = signer.loads(cookie, max_age=max_age, return_timestamp=True)
+        except BadSignature:
             return self.session_class()
-        return super().open_session(app, request)
+        if all(isinstance(v, (str, int, float, bool, type(None))) for v in data.values()):
+            if len(self._verified) >= 10_000:
+                self._verified.clear()
+            self._verified[cookie] = (signed_at.timestamp() + max_age, data)
+        return self.session_class(data)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)

@@ -186,3 +186,33 @@ def test_an_expired_session_is_signed_out(app, alice, conn):
     browser.login(alice["email"])
     conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
     assert browser.client.get("/api/me").status_code == 401
+
+
+def test_a_remembered_cookie_still_expires_and_a_forged_one_is_refused(app, alice):
+    """The cookie's signature is checked once per process (booking/http.py), but a
+    remembered cookie still expires, and one changed by a byte is checked anew."""
+    import time
+    from datetime import timedelta
+
+    app.permanent_session_lifetime = timedelta(seconds=2)
+    browser = Browser(app.test_client())
+    browser.login(alice["email"])
+    cookie = browser.client.get_cookie("booking_session").value
+    for _ in range(2):
+        assert browser.client.get("/api/me").status_code == 200
+
+    forged = app.test_client()
+    forged.set_cookie("booking_session", cookie[:-2] + ("AA" if cookie[-2:] != "AA" else "BB"))
+    assert forged.get("/api/me").status_code == 401
+
+    time.sleep(2.2)
+    assert browser.client.get("/api/me").status_code == 401
+
+
+def test_a_page_signs_a_sessions_csrf_token_once_and_it_is_accepted(browser_as, alice):
+    browser = browser_as(alice)
+    first = browser.get("/account")
+    token = browser.csrf
+    browser.get("/account")
+    assert browser.csrf == token and first.status_code == 200
+    assert browser.post("/account/mail", data={"mail_enabled": "off"}).status_code in (302, 303)

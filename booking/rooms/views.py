@@ -39,6 +39,8 @@ def day(room_id: int):
     return render_template("rooms/day.html", **data, etag=etag,
                            refresh=url_for("rooms_api.day", room_id=room_id,
                                            date=request.args.get("date") or None),
+                           # "Book" links: this, plus the free slot's &start=&end=
+                           book_url=url_for("bookings.new", room_id=room_id, date=data["date"]),
                            timeline=timeline(data["room"], shown, data["bookings"]),
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),

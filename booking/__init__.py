@@ -189,6 +189,12 @@ def _register_template_helpers(app: Flask) -> None:
         return f"{moment:%a} {moment.day} {moment:%b %Y}"
 
 
+def close(app: Flask) -> None:
+    """Close what the app holds open: its pool, and the auth cache's listening connection."""
+    app.extensions["booking.pool"].close()
+    app.extensions["booking.auth_cache"].close()
+
+
 def now() -> datetime:
     """The current instant; tests replace the clock to stand at an edge."""
     clock: Callable[[], datetime] = current_app.extensions["booking.clock"]

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from werkzeug.security import generate_password_hash
 
-from booking import create_app, db
+from booking import close, create_app, db
 from booking.localpg import Cluster
 
 UTC = timezone.utc
@@ -79,7 +79,7 @@ def app(database_url, tmp_path):
     app.extensions["booking.clock"] = lambda: app.config["NOW"]
     app.config["NOW"] = NOW
     yield app
-    app.extensions["booking.pool"].close()
+    close(app)
 
 
 @pytest.fixture

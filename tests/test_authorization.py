@@ -24,7 +24,7 @@ from typing import Callable
 import psycopg
 import pytest
 
-from booking import create_app, db
+from booking import close, create_app, db
 from booking.auth import hash_token
 from conftest import NOW, PASSWORD, UTC, Browser, Factory
 from routemap import RULE_VARIABLE, app_routes, url_for_rule
@@ -205,7 +205,7 @@ def matrix_app(matrix_url, tmp_path_factory):
     app.config["TESTING"] = True
     app.extensions["booking.clock"] = lambda: NOW
     yield app
-    app.extensions["booking.pool"].close()
+    close(app)
 
 
 @pytest.fixture(scope="module")

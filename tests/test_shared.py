@@ -5,6 +5,7 @@ import json
 import re
 from datetime import datetime, timedelta
 
+from booking import close
 from conftest import NOW, UTC
 
 
@@ -82,7 +83,7 @@ def test_each_app_keeps_its_own_answers(app, api_as, alice, berlin, conn, tmp_pa
         answer = Api(other.test_client(), token).get("/api/rooms").get_json()
         assert [r["name"] for r in answer["rooms"]] == ["Elsewhere"]
     finally:
-        other.extensions["booking.pool"].close()
+        close(other)
 
 
 def test_only_writes_near_today_change_the_version(conn, make, alice, berlin):

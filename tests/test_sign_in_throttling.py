@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from booking import auth, create_app
+from booking import auth, close, create_app
 from conftest import CSRF_INPUT, NOW, PASSWORD, PASSWORD_HASH
 
 FAILED = "That email and password do not match an account."
@@ -189,7 +189,7 @@ def proxied_app(database_url, tmp_path):
     app.config["TESTING"] = True
     app.extensions["booking.clock"] = lambda: NOW
     yield app
-    app.extensions["booking.pool"].close()
+    close(app)
 
 
 def test_x_forwarded_for_is_ignored_unless_proxies_are_trusted(sign_in, alice):

@@ -25,7 +25,7 @@ import pytest
 import standardwebhooks
 from aiosmtpd.controller import Controller
 
-from booking import create_app
+from booking import close, create_app
 from booking.events.worker import Worker, backoff
 from conftest import NOW, UTC, free_port
 
@@ -581,7 +581,7 @@ def test_two_workers_deliver_every_event_exactly_once_through_failures(
         for t in threads:
             t.join(10)
         for a in apps:
-            a.extensions["booking.pool"].close()
+            close(a)
         receiver.stop()
     ids = [headers["webhook-id"] for headers, _ in receiver.requests]
     attempts = conn.execute("SELECT count(*) FILTER (WHERE ok) AS ok, count(*) AS n "

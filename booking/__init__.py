@@ -143,7 +143,6 @@ def _register_template_helpers(app: Flask) -> None:
 
     signed_csrf: dict[str, str] = {}
 
-    @app.template_global("csrf_token")
     def csrf_token() -> str:
         """flask-wtf's CSRF token for this session, signed once per process.
 
@@ -160,6 +159,9 @@ def _register_template_helpers(app: Flask) -> None:
             signed_csrf[session["csrf_token"]] = token
         g.csrf_token = token
         return token
+
+    # After flask-wtf's own, so this one is what templates call.
+    app.context_processor(lambda: {"csrf_token": csrf_token})
 
     links: dict[tuple[str, str, str | None], str] = {}
 

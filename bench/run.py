@@ -167,7 +167,9 @@ def session_cookie(session_token: str) -> str:
 
 
 def prepare(url: str, write_lua: bool = True) -> dict:
-    """Tokens for readers and writers and bookings to cancel; returns what the Lua scripts need.
+    """Tokens for readers and writers, a browser session for each reader (the HTML
+    scenario signs in like a browser) and bookings to cancel; returns what the Lua
+    scripts need.
 
     Tokens are derived from emails, so every bench database accepts the same ones."""
     from booking.auth import TOKEN_PREFIX, hash_token

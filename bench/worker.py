@@ -110,6 +110,14 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+def add_endpoint(conn, url: str) -> int:
+    """A webhook endpoint for booking.created at `url` (a fixed test secret); its id."""
+    return conn.execute(
+        "INSERT INTO webhook_endpoints (url, events, secret, created_by) VALUES "
+        "(%s, '{booking.created}', 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==', 1) RETURNING id",
+        (url,)).fetchone()["id"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -124,10 +132,7 @@ def main() -> None:
         # 1. throughput
         log1 = var / "receiver-ok.log"
         receiver, port = start_receiver(log1, 0.0)
-        endpoint = conn.execute(
-            "INSERT INTO webhook_endpoints (url, events, secret, created_by) VALUES "
-            "(%s, '{booking.created}', 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==', 1) RETURNING id",
-            (f"http://127.0.0.1:{port}/ok",)).fetchone()["id"]
+        endpoint = add_endpoint(conn, f"http://127.0.0.1:{port}/ok")
         worker = start_worker(url, var)
         started = time.perf_counter()
         make_events(conn, args.events, 0)
@@ -142,10 +147,7 @@ def main() -> None:
         # 2. exactly once, two workers, 20% failures
         log2 = var / "receiver-flaky.log"
         receiver, port = start_receiver(log2, 0.2)
-        endpoint = conn.execute(
-            "INSERT INTO webhook_endpoints (url, events, secret, created_by) VALUES "
-            "(%s, '{booking.created}', 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==', 1) RETURNING id",
-            (f"http://127.0.0.1:{port}/flaky",)).fetchone()["id"]
+        endpoint = add_endpoint(conn, f"http://127.0.0.1:{port}/flaky")
         fast_retries = {"WORKER_RETRY_BASE_SECONDS": 0.05, "WORKER_RETRY_MAX_SECONDS": 0.5,
                         "WORKER_MAX_ATTEMPTS": 50}
         workers = [start_worker(url, var, **fast_retries) for _ in range(2)]

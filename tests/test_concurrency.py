@@ -22,6 +22,18 @@ def post_json(url, token, body):
         return err.code, json.load(err)
 
 
+def race(url, tokens, bodies):
+    """POST bodies[i] with tokens[i], all let go at once; the (status, json) of each."""
+    barrier = threading.Barrier(len(tokens))
+
+    def attempt(token_and_body):
+        barrier.wait()
+        return post_json(url, *token_and_body)
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        return list(pool.map(attempt, zip(tokens, bodies)))
+
+
 def tomorrow_at(tz_name, hour):
     tz = zone(tz_name)
     day = datetime.now(timezone.utc).astimezone(tz).date() + timedelta(days=1)
@@ -34,14 +46,7 @@ def test_fifty_concurrent_requests_for_one_slot_book_it_once(live_server, make, 
     start = tomorrow_at("Europe/Berlin", 10)
     body = {"room_id": room["id"], "title": "Mine!", "start_time": start.isoformat(),
             "end_time": (start + timedelta(hours=1)).isoformat()}
-    barrier = threading.Barrier(50)
-
-    def attempt(token):
-        barrier.wait()
-        return post_json(live_server.url + "/api/bookings", token, body)
-
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(attempt, tokens))
+    results = race(live_server.url + "/api/bookings", tokens, [body] * len(tokens))
 
     statuses = sorted(status for status, _ in results)
     assert statuses.count(201) == 1, statuses
@@ -58,20 +63,16 @@ def test_twenty_concurrent_series_over_the_same_slots_never_overlap(live_server,
     room = make.room("Busy", "Europe/Berlin")
     tokens = [make.token(make.user(f"Series {i}")) for i in range(20)]
     start = tomorrow_at("Europe/Berlin", 10)
-    barrier = threading.Barrier(20)
 
-    def attempt(i):
+    def body(i):
         # Overlapping patterns: daily or weekly, on the hour or half past, some skipping conflicts.
         begin = start + timedelta(minutes=30 * (i % 3))
-        body = {"room_id": room["id"], "title": f"Series {i}",
+        return {"room_id": room["id"], "title": f"Series {i}",
                 "start_time": begin.isoformat(), "end_time": (begin + timedelta(hours=1)).isoformat(),
                 "recurrence": "FREQ=DAILY;COUNT=20" if i % 2 else "FREQ=WEEKLY;COUNT=5",
                 "skip_conflicts": i % 4 == 0}
-        barrier.wait()
-        return post_json(live_server.url + "/api/bookings", tokens[i], body)
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(attempt, range(20)))
+    results = race(live_server.url + "/api/bookings", tokens, [body(i) for i in range(20)])
 
     assert {status for status, _ in results} <= {201, 409}, results
     assert any(status == 201 for status, _ in results)
@@ -104,14 +105,7 @@ def test_fifty_concurrent_auto_assignments_fill_ten_rooms_once_each(live_server,
     body = {"title": "Ours!", "start_time": start.isoformat(),
             "end_time": (start + timedelta(hours=1)).isoformat(), "attendees": 5,
             "equipment": ["screen", "video"]}
-    barrier = threading.Barrier(50)
-
-    def attempt(token):
-        barrier.wait()
-        return post_json(live_server.url + "/api/bookings/auto", token, body)
-
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(attempt, tokens))
+    results = race(live_server.url + "/api/bookings/auto", tokens, [body] * len(tokens))
 
     statuses = [status for status, _ in results]
     assert statuses.count(201) == 10, sorted(statuses)

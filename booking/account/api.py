@@ -47,9 +47,7 @@ def create_token():
     data = inputs.json_body()
     inputs.only(data, {"name"})
     row, plain = service.create_token(current_user.id, data.get("name"))
-    response = jsonify(token=row, secret=plain)
-    response.status_code = 201
-    return response
+    return jsonify(token=row, secret=plain), 201
 
 
 @bp.delete("/tokens/<id:token_id>")

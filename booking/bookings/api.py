@@ -15,12 +15,9 @@ bp = Blueprint("bookings_api", __name__, url_prefix="/api")
 def create():
     key = idempotency.from_header()
     made = service.create(current_user, inputs.json_body(), now(), key=key)
-    response = idempotency.mark(jsonify(made), key)
-    response.status_code = 201
-    response.headers["Location"] = (
+    return idempotency.mark(jsonify(made), key), 201, {"Location": (
         url_for("series_api.show", series_id=made["series"]["id"]) if "series" in made
-        else url_for("bookings_api.show", booking_id=made["booking"]["id"]))
-    return response
+        else url_for("bookings_api.show", booking_id=made["booking"]["id"]))}
 
 
 @bp.get("/bookings")

@@ -43,11 +43,8 @@ def endpoints():
 def create():
     """{url, events?, description?} -> 201 {endpoint, secret}; the secret is shown only now."""
     made = webhooks.create(current_user, inputs.json_body())
-    response = jsonify(made)
-    response.status_code = 201
-    response.headers["Location"] = url_for("events_api.endpoint",
-                                           endpoint_id=made["endpoint"]["id"])
-    return response
+    return jsonify(made), 201, {"Location": url_for("events_api.endpoint",
+                                                    endpoint_id=made["endpoint"]["id"])}
 
 
 @bp.get("/webhooks/<id:endpoint_id>")

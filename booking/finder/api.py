@@ -25,11 +25,8 @@ def free():
 def auto():
     key = idempotency.from_header()
     result = service.auto_assign(current_user, inputs.json_body(), now(), key=key)
-    response = idempotency.mark(jsonify(result), key)
-    response.status_code = 201
-    response.headers["Location"] = url_for("bookings_api.show",
-                                           booking_id=result["booking"]["id"])
-    return response
+    return idempotency.mark(jsonify(result), key), 201, {
+        "Location": url_for("bookings_api.show", booking_id=result["booking"]["id"])}
 
 
 @bp.post("/availability")

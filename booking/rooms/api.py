@@ -27,10 +27,7 @@ def overview_json(rooms: list) -> dict:
 @admin_required
 def create():
     room = service.create(inputs.json_body(), actor=current_user.id)
-    response = jsonify(room=room)
-    response.status_code = 201
-    response.headers["Location"] = url_for("rooms_api.show", room_id=room["id"])
-    return response
+    return jsonify(room=room), 201, {"Location": url_for("rooms_api.show", room_id=room["id"])}
 
 
 @bp.get("/rooms/<id:room_id>")

@@ -52,6 +52,7 @@ class TemplateEnvironment(templating.Environment):
 
 class App(Flask):
     jinja_environment = TemplateEnvironment
+    json_provider_class = http.JSONProvider
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import orjson
 import psycopg
+import psycopg.types.json
 from flask import current_app
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
@@ -34,6 +36,10 @@ from psycopg_pool import ConnectionPool
 from booking.config import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "sql"
+
+# json and jsonb columns (a day's bookings, built by json_agg) are read by
+# orjson: several times quicker than the json module, and the same values.
+psycopg.types.json.set_json_loads(orjson.loads)
 
 
 # -- counting statements -------------------------------------------------------

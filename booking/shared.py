@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import threading
 from typing import Any, Callable, Hashable
 
+import orjson
 from flask import Response, current_app, request
 
 from booking import http
@@ -42,8 +42,7 @@ class Shared:
 
     def body(self, wrap: Callable[[Any], Any] = lambda data: data) -> bytes:
         if self._body is None:
-            self._body = json.dumps(wrap(self.data), ensure_ascii=False,
-                                    separators=(",", ":")).encode()
+            self._body = orjson.dumps(wrap(self.data))
             self._etag = hashlib.sha1(self._body).hexdigest()
         return self._body
 

@@ -2,7 +2,7 @@
 survive it, and a 304 decided before anything is compressed."""
 
 import gzip
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from booking import http
 
@@ -67,3 +67,28 @@ def test_small_answers_and_errors_stay_plain(api_as, alice, berlin):
     assert len(small.data) < http.GZIP_MIN_BYTES and "Content-Encoding" not in small.headers
     missing = api.get("/api/bookings/999999", headers={"Accept-Encoding": "gzip"})
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+
+
+def test_json_is_utf8_and_reads_back_the_same(api_as, alice, berlin, make):
+    title = "Café mit Ü ☕ <b>&</b>"
+    start = datetime.fromisoformat("2027-03-02T09:00:00+01:00")
+    make.booking(berlin, alice, start, start + timedelta(minutes=30), title=title)
+    answer = api_as(alice).get(f"/api/rooms/{berlin['id']}/bookings?date=2027-03-02")
+    assert answer.headers["Content-Type"] == "application/json"
+    assert title.encode() in answer.data          # written as UTF-8, not \u escapes
+    assert answer.get_json()["bookings"][0]["title"] == title
+    assert answer.data.endswith(b"}\n")
+
+
+def test_json_orjson_cannot_write_goes_to_the_json_module(app):
+    with app.app_context():
+        provider = app.json
+        # Keys that are not strings, and integers past 64 bits.
+        assert provider.loads(provider.dumps({1: "a", "big": 2 ** 70})) == {"1": "a", "big": 2 ** 70}
+        response = provider.response({2: [1, 2]})
+        assert response.get_json() == {"2": [1, 2]}
+        # Dates as Flask writes them (HTTP dates), whichever library writes the rest.
+        moment = datetime(2027, 3, 2, 9, 30, tzinfo=timezone.utc)
+        assert provider.loads(provider.dumps({"at": moment})) == {"at": "Tue, 02 Mar 2027 09:30:00 GMT"}
+        # json.dumps options still work (the session cookie's serializer passes some).
+        assert provider.dumps({"a": [1]}, separators=(",", ":")) == '{"a":[1]}'

@@ -113,11 +113,24 @@ def finder_params(**changes):
 
 
 def test_the_free_room_query_uses_the_index(big_db):
+    """Both ways the search's statement runs: with the process's copy of the rooms
+    out of date (it sends them again), and, as nearly always, current."""
+    from booking import rules
     from booking.finder import service as finder
+    from booking.rooms import catalogue
 
-    text = plan(big_db, finder.FREE_SQL, finder_params())
-    assert_indexed(text)
-    assert "bookings_room_start" in text
+    start = datetime(2027, 3, 2, 10, tzinfo=UTC)
+    need = finder.Need(start=start, end=start + timedelta(hours=1), people=4)
+    stale = finder.free_params(need, NOW, rules.Limits(), catalogue.EMPTY)
+    with db.connect(big_db) as conn:
+        row = conn.execute(finder.FREE_SQL, stale).fetchone()
+    known = catalogue.Catalogue.build(row["rooms_version"], row["rooms"])
+    current = finder.free_params(need, NOW, rules.Limits(), known)
+    assert current["rooms"].count(",") + 1 == ROOMS // 2   # open at 11:00 in Berlin only
+    for params in (stale, current):
+        text = plan(big_db, finder.FREE_SQL, params)
+        assert_indexed(text)
+        assert "bookings_room_start" in text
 
 
 def test_batch_availability_uses_the_index(big_db):

@@ -175,6 +175,73 @@ def test_inactive_rooms_are_not_offered(api_as, alice, make):
     assert free_names(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin") == []
 
 
+def test_fit_points_are_rounded_half_up(api_as, alice, make):
+    """20 x 3 / 400 = 0.15 points, which a float would round down to 0.1."""
+    make.room("Hall", capacity=400, building="HQ", floor=1)
+    r = free(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", capacity=3, building="Annex",
+             floor=7, timezone="Europe/Berlin")
+    assert [room["score"] for room in r.get_json()["rooms"]] == [0.2]
+
+
+# -- the process's copy of the rooms (booking/rooms/catalogue.py) ------------------------
+
+def test_a_room_changed_elsewhere_is_seen_by_the_very_next_search(api_as, alice, berlin, conn,
+                                                                  monkeypatch):
+    """Another process (here, another connection) edits, adds and deletes rooms:
+    each search answers from the rooms as they are, in one statement."""
+    from booking import db
+
+    api = api_as(alice)
+    statements = []
+    search_rooms = service.free_rooms
+
+    def counted(*args):
+        before = db.current_stats().statements
+        found = search_rooms(*args)
+        statements.append(db.current_stats().statements - before)
+        return found
+
+    monkeypatch.setattr(service, "free_rooms", counted)
+
+    def search(**params):
+        r = free(api, f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin", **params)
+        assert r.status_code == 200, r.get_json()
+        return r
+
+    first = search(capacity=2)
+    assert [room["name"] for room in first.get_json()["rooms"]] == ["Spree"]
+    assert statements == [1]
+    steps = [
+        ("UPDATE rooms SET name = 'Renamed', capacity = 8", {"capacity": 8}, ["Renamed"]),
+        ("UPDATE rooms SET capacity = 7", {"capacity": 8}, []),
+        ("UPDATE rooms SET capacity = 8, closes = '10:30'", {"capacity": 8}, []),
+        ("UPDATE rooms SET closes = '11:00', equipment = '{screen}'", {"equipment": "screen"},
+         ["Renamed"]),
+        ("UPDATE rooms SET active = false", {}, []),
+        ("INSERT INTO rooms (name, capacity, timezone) VALUES ('New', 4, 'Europe/Berlin')", {},
+         ["New"]),
+        ("DELETE FROM rooms WHERE name = 'New'", {}, []),
+    ]
+    for change, params, names in steps:
+        conn.execute(change)
+        r = search(**params)
+        assert [room["name"] for room in r.get_json()["rooms"]] == names, change
+        assert statements[-1] == 1, change
+
+
+def test_bookings_leave_the_copy_of_the_rooms_alone(api_as, alice, bob, berlin, make, conn, app):
+    api = api_as(alice)
+    assert free_names(api, f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin") == ["Spree"]
+    kept = app.extensions["booking.catalogue"]
+    make.booking(berlin, bob, at("10:00"), at("11:00"))
+    assert free_names(api, f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin") == []
+    assert app.extensions["booking.catalogue"] is kept
+    conn.execute("UPDATE rooms SET building = 'Annex'")
+    free_names(api, f"{DAY}T12:00", f"{DAY}T13:00", timezone="Europe/Berlin")
+    assert app.extensions["booking.catalogue"] is not kept
+    assert app.extensions["booking.catalogue"].by_id[berlin["id"]]["building"] == "Annex"
+
+
 # -- the SQL hours filter equals booking.rules ---------------------------------------
 
 EDGE_ROOMS = [  # name, zone, opens, closes
@@ -394,14 +461,14 @@ def test_auto_takes_the_next_room_when_the_best_was_taken_meanwhile(api_as, alic
                                                                      make, conn, monkeypatch):
     """Someone books the best room between the ranking and the insert: the
     exclusion constraint refuses it and the next candidate is booked."""
-    ranked = service._bookable
+    ranked = service.free_rooms
 
-    def someone_is_faster(rooms, need, now, limits):
-        rooms = ranked(rooms, need, now, limits)
+    def someone_is_faster(conn, need, now, limits):
+        rooms = ranked(conn, need, now, limits)
         make.booking(campus["Cedar"], bob, need.start, need.end, title="Faster")
         return rooms
 
-    monkeypatch.setattr(service, "_bookable", someone_is_faster)
+    monkeypatch.setattr(service, "free_rooms", someone_is_faster)
     r = auto(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", attendees=8, building="B", floor=3,
              timezone="Europe/Berlin")
     assert r.status_code == 201, r.get_json()
@@ -413,14 +480,14 @@ def test_auto_takes_the_next_room_when_the_best_was_taken_meanwhile(api_as, alic
 def test_when_every_candidate_is_taken_meanwhile_it_is_409_no_room(api_as, alice, bob, make,
                                                                     conn, monkeypatch):
     room = make.room("Only one", capacity=4)
-    ranked = service._bookable
+    ranked = service.free_rooms
 
-    def someone_is_faster(rooms, need, now, limits):
-        rooms = ranked(rooms, need, now, limits)
+    def someone_is_faster(conn, need, now, limits):
+        rooms = ranked(conn, need, now, limits)
         make.booking(room, bob, need.start, need.end, title="Faster")
         return rooms
 
-    monkeypatch.setattr(service, "_bookable", someone_is_faster)
+    monkeypatch.setattr(service, "free_rooms", someone_is_faster)
     r = auto(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin")
     assert r.status_code == 409
     error = r.get_json()["error"]

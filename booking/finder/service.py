@@ -15,11 +15,14 @@ The ranking (the README documents it for users):
   the ones after it, so scores never increase down the list; rooms with equal
   scores are ordered by that day's bookings (`bookings_that_day`), then name.
 
-booking.rules stays the source of truth for the booking rules: the SQL filter
-(`room_open()` in sql/003_finder.sql) narrows the rooms down in the database,
-then every room is checked with `rules.check` before it is offered or booked.
-Rules that do not depend on the room (length, whole minutes, past, window)
-are answered with a 422 before any SQL runs.
+booking.rules stays the source of truth for the booking rules. The search
+takes its candidates from this process's copy of the rooms
+(booking/rooms/catalogue.py), checked with `rules.check`, and the database
+only says which of them are free. Suggestions filter in SQL with
+`room_open()` (sql/003_finder.sql), the same hours rule, and what they offer
+is checked with `rules.check` too. Rules that do not depend on the room
+(length, whole minutes, past, window) are answered with a 422 before any SQL
+runs.
 
 Times: RFC 3339. An offset makes an instant. Rooms searched may be in several
 zones, so a time without offset is read in the `timezone` given with the
@@ -31,13 +34,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from flask import current_app
 
 from booking import db, idempotency, inputs, rules
 from booking.auth import User
 from booking.errors import BookingError, invalid
+from booking.rooms import catalogue
 from booking.rooms.service import ROOM_FIELDS, equipment_tags
 from booking.times import UTC, localize, parse_datetime, zone
 
@@ -48,37 +52,43 @@ AUTO_FIELDS = frozenset({"title", "start_time", "end_time", "attendees", "equipm
 CHECK_FIELDS = frozenset({"room_id", "start_time", "end_time"})
 MAX_CHECKS = 500
 
-# Every active room that fits and is free for [start, end), best first, in one
-# statement whatever the number of rooms. Per room that passes the filters on
-# `rooms`, two short ranges of bookings_room_start (index-only): the overlap
-# probe (no booking spans a day, so start_at > start - 1 day bounds it) and
-# the count of that local day's bookings.
+# The free rooms among the candidates, and each one's bookings that (room-local)
+# day, in one statement. The candidates are the rooms of this process's copy
+# (booking/rooms/catalogue.py) that the booking rules allow and that seat the
+# party with the equipment: per candidate, two short ranges of
+# bookings_room_start (index-only), the overlap probe (no booking spans a day,
+# so start_at > start - 1 day bounds it) and the count of that day's bookings.
+# When the copy's version is not rooms_version's, the statement sends every
+# room instead, and probes every active room that seats the party and has the
+# equipment (rules.check then sorts out the hours).
 FREE_SQL = f"""
-SELECT {ROOM_FIELDS},
-       round((50 * p.in_building::int + 30 * p.on_floor::int
-              + 20.0 * %(people)s / r.capacity)::numeric, 1)::float8 AS score,
-       load.n AS bookings_that_day
-  FROM rooms r
+SELECT v.n AS rooms_version,
+       CASE WHEN v.n <> %(version)s THEN
+            (SELECT json_agg(x ORDER BY x.id) FROM (SELECT {ROOM_FIELDS} FROM rooms r) x)
+       END AS rooms,
+       f.ids, f.loads
+  FROM rooms_version v
  CROSS JOIN LATERAL (
-       SELECT (%(building)s::text IS NULL OR lower(r.building) = lower(%(building)s)) AS in_building,
-              (%(floor)s::int IS NULL OR r.floor = %(floor)s) AS on_floor,
-              (%(start)s AT TIME ZONE r.timezone)::date AS day) p
- CROSS JOIN LATERAL (
-       SELECT count(*)::int AS n
-         FROM bookings b
-        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-          AND b.start_at >= p.day::timestamp AT TIME ZONE r.timezone
-          AND b.start_at < (p.day + 1)::timestamp AT TIME ZONE r.timezone) load
- WHERE r.active
-   AND r.capacity >= %(people)s
-   AND r.equipment @> %(equipment)s::text[]
-   AND room_open(r.timezone, r.opens, r.closes, %(start)s, %(end)s)
-   AND NOT EXISTS (
-       SELECT 1 FROM bookings b
-        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-          AND b.start_at < %(end)s AND b.end_at > %(start)s
-          AND b.start_at > %(start)s - interval '1 day')
- ORDER BY p.in_building DESC, p.on_floor DESC, r.capacity, load.n, r.name, r.id"""
+       SELECT coalesce(array_agg(c.id), '{{}}') AS ids,
+              coalesce(array_agg((
+                  SELECT count(*) FROM bookings b
+                   WHERE b.room_id = c.id AND b.cancelled_at IS NULL
+                     AND b.start_at >= d.day::timestamp AT TIME ZONE c.timezone
+                     AND b.start_at < (d.day + 1)::timestamp AT TIME ZONE c.timezone)::int),
+                       '{{}}') AS loads
+         FROM (SELECT u.id, (%(zones)s::text[])[u.z] AS timezone
+                 FROM unnest(%(rooms)s::int[], %(zone_of)s::int[]) u(id, z)
+                WHERE v.n = %(version)s
+                UNION ALL
+               SELECT r.id, r.timezone FROM rooms r
+                WHERE v.n <> %(version)s AND r.active AND r.capacity >= %(people)s
+                  AND r.equipment @> %(equipment)s::text[]) c
+        CROSS JOIN LATERAL (SELECT (%(start)s AT TIME ZONE c.timezone)::date AS day) d
+        WHERE NOT EXISTS (
+              SELECT 1 FROM bookings b
+               WHERE b.room_id = c.id AND b.cancelled_at IS NULL
+                 AND b.start_at < %(end)s AND b.end_at > %(start)s
+                 AND b.start_at > %(start)s - interval '1 day')) f"""
 
 # Nearest free times and near-miss rooms (sql/003_finder.sql): per fitting
 # room and day, one short range of bookings_room_start.
@@ -166,8 +176,7 @@ def find(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     need = parse_need(data, "capacity", people_required=False)
     _check_interval(need, now, limits)
     with db.connection() as conn:
-        rooms = _bookable(conn.execute(FREE_SQL, need.params(now, limits)).fetchall(),
-                          need, now, limits)
+        rooms = free_rooms(conn, need, now, limits)
         suggestions = None
         if not rooms:
             row = conn.execute(SUGGEST_SQL, need.params(now, limits)).fetchone()
@@ -222,32 +231,87 @@ def _check_interval(need: Need, now: datetime, limits: rules.Limits) -> None:
         raise error
 
 
-def _bookable(rooms: list[dict], need: Need, now: datetime,
-              limits: rules.Limits) -> list[dict]:
-    """The rooms the booking rules allow for the interval (all of them, when the SQL
-    filter agrees with booking.rules, as tests/test_finder.py checks), each with
-    `start_time` and `end_time`: the interval in the room's own zone.
+def free_rooms(conn, need: Need, now: datetime, limits: rules.Limits) -> list[dict]:
+    """The rooms free for `need` that the booking rules allow, best first (the
+    ranking in the module's docstring), each with `score`, `bookings_that_day`,
+    and `start_time` and `end_time`: the interval in the room's own zone.
 
-    The rules read only a room's zone, hours and whether it is active, which
-    hundreds of rooms share: each combination is checked once, and the
-    interval written out once per zone.
+    One statement (FREE_SQL), whether this process's copy of the rooms is
+    current or not.
     """
-    allowed: dict[tuple, bool] = {}
+    allowed: dict[catalogue.Shape, bool] = {}
+    known = catalogue.current()
+    row = conn.execute(FREE_SQL, free_params(need, now, limits, known, allowed)).fetchone()
+    free = zip(row["ids"], row["loads"])
+    if row["rooms"] is not None:
+        # The copy was out of date: the rooms were picked by seats and equipment
+        # alone, and the rules pick from them now.
+        known = catalogue.replace(row["rooms_version"], row["rooms"])
+        free = [(room_id, load) for room_id, load in free
+                if _shape_allowed(allowed, known.shape_of[room_id], need, now, limits)]
+    return _ranked(known, free, need)
+
+
+def free_params(need: Need, now: datetime, limits: rules.Limits,
+                known: catalogue.Catalogue,
+                allowed: dict[catalogue.Shape, bool] | None = None) -> dict[str, Any]:
+    """FREE_SQL's parameters: the candidates are the rooms of `known` that the
+    rules allow for the interval and that seat the party with the equipment."""
+    allowed = {} if allowed is None else allowed
+    rooms: list[int] = []
+    zone_of: list[int] = []
+    zones: dict[str, int] = {}
+    for shape in known.shapes:
+        if _shape_allowed(allowed, shape, need, now, limits):
+            fitting = known.fitting(shape, need.people, need.equipment)
+            rooms += fitting
+            zone_of += [zones.setdefault(shape[1], len(zones) + 1)] * len(fitting)
+    return {"version": known.version, "rooms": _int_array(rooms),
+            "zone_of": _int_array(zone_of), "zones": list(zones), "start": need.start,
+            "end": need.end, "people": need.people, "equipment": list(need.equipment)}
+
+
+def _shape_allowed(allowed: dict[catalogue.Shape, bool], shape: catalogue.Shape, need: Need,
+                   now: datetime, limits: rules.Limits) -> bool:
+    """Whether rules.check lets a room of `shape` be booked for the interval. The
+    rules read only these four things of a room, which hundreds of rooms share:
+    each combination is checked once per request."""
+    ok = allowed.get(shape)
+    if ok is None:
+        room = dict(zip(("active", "timezone", "opens", "closes"), shape))
+        ok = allowed[shape] = not rules.check(room, need.start, need.end, now, limits)
+    return ok
+
+
+def _int_array(values: list[int]) -> str:
+    """A list of ints as an array literal: psycopg writes 128 ints in a fifth of
+    the time this way (the statement casts it to int[])."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _ranked(known: catalogue.Catalogue, free: Iterable[tuple[int, int]],
+            need: Need) -> list[dict]:
+    """The free rooms (id, that day's bookings) in their JSON shape, best first."""
+    building = need.building.lower() if need.building is not None else None
     times: dict[str, tuple[str, str]] = {}
     found = []
-    for room in rooms:
-        shape = (room["active"], room["timezone"], room["opens"], room["closes"])
-        ok = allowed.get(shape)
-        if ok is None:
-            ok = allowed[shape] = not rules.check(room, need.start, need.end, now, limits)
-        if ok:
-            tz = room["timezone"]
-            if tz not in times:
-                times[tz] = (need.start.astimezone(zone(tz)).isoformat(),
-                             need.end.astimezone(zone(tz)).isoformat())
-            room["start_time"], room["end_time"] = times[tz]
-            found.append(room)
-    return found
+    for room_id, load in free:
+        room = known.by_id[room_id]
+        in_building = building is None or room["building"].lower() == building
+        on_floor = need.floor is None or room["floor"] == need.floor
+        capacity = room["capacity"]
+        # Tenths of a point, rounded half up: 20 x party / capacity for fit.
+        tenths = 500 * in_building + 300 * on_floor + (400 * need.people + capacity) // (2 * capacity)
+        tz = room["timezone"]
+        interval = times.get(tz)
+        if interval is None:
+            interval = times[tz] = (need.start.astimezone(zone(tz)).isoformat(),
+                                    need.end.astimezone(zone(tz)).isoformat())
+        found.append(((not in_building, not on_floor, capacity, load, room["name"], room_id),
+                      {**room, "score": tenths / 10, "bookings_that_day": load,
+                       "start_time": interval[0], "end_time": interval[1]}))
+    found.sort(key=lambda pair: pair[0])
+    return [room for _, room in found]
 
 
 def _checked(suggestions: dict, need: Need, now: datetime, limits: rules.Limits) -> dict:
@@ -301,7 +365,7 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     params = need.params(now, limits)
 
     with db.connection() as conn:
-        rooms = _bookable(conn.execute(FREE_SQL, params).fetchall(), need, now, limits)
+        rooms = free_rooms(conn, need, now, limits)
         candidates = [r for r in rooms if only_room is None or r["id"] == only_room]
         if key is not None:
             result = idempotency.book_once(

@@ -1,0 +1,77 @@
+"""Every room, kept in each process while no room changes: what the finder ranks from.
+
+The free-room search used to read every room that fits from the database,
+500 rows of ten columns each time. Rooms change rarely (an administrator's
+edit), bookings all the time, so a process keeps a copy of all rooms with the
+version it was read at (`rooms_version`, sql/010, bumped by every write to
+rooms). The search's one statement carries that version: when it still
+matches, the statement only probes the bookings of the rooms the copy says
+may fit; when it does not, the same statement sends the rooms again and the
+copy is replaced. The version is read in the same snapshot as the bookings,
+so an answer never mixes an old room with new bookings.
+
+Nothing is shared between processes or outlives one (no external cache).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+
+# A room's opening rules read these four and nothing else of the room (see
+# rules.check): rooms that share them are checked once.
+Shape = tuple[bool, str, str, str]
+
+
+def _shape(room: dict[str, Any]) -> Shape:
+    return (room["active"], room["timezone"], room["opens"], room["closes"])
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The rooms as of `version`, in their JSON shape, grouped for the finder."""
+    version: int
+    by_id: dict[int, dict[str, Any]] = field(default_factory=dict)
+    shape_of: dict[int, Shape] = field(default_factory=dict)
+    # Shape -> the capacities (for bisect) and ids of its rooms, smallest first.
+    shapes: dict[Shape, tuple[list[int], list[int]]] = field(default_factory=dict)
+    equipment: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, version: int, rooms: list[dict[str, Any]]) -> Catalogue:
+        grouped: dict[Shape, list[dict[str, Any]]] = {}
+        for room in rooms:
+            grouped.setdefault(_shape(room), []).append(room)
+        shapes = {}
+        for shape, members in grouped.items():
+            members.sort(key=lambda r: r["capacity"])
+            shapes[shape] = ([r["capacity"] for r in members], [r["id"] for r in members])
+        return cls(version, {r["id"]: r for r in rooms}, {r["id"]: _shape(r) for r in rooms},
+                   shapes, {r["id"]: frozenset(r["equipment"]) for r in rooms})
+
+    def fitting(self, shape: Shape, people: int, equipment: tuple[str, ...]) -> list[int]:
+        """The ids of the rooms of `shape` that seat `people` and have all of `equipment`."""
+        capacities, ids = self.shapes[shape]
+        first = bisect_left(capacities, people)
+        if not equipment:
+            return ids[first:]
+        wanted = frozenset(equipment)
+        return [room_id for room_id in ids[first:] if wanted <= self.equipment[room_id]]
+
+
+# No copy yet: a version no database has, so the first statement sends the rooms.
+EMPTY = Catalogue(version=-1)
+
+
+def current() -> Catalogue:
+    return current_app.extensions.get("booking.catalogue", EMPTY)
+
+
+def replace(version: int, rooms: list[dict[str, Any]]) -> Catalogue:
+    """Keep `rooms`, as of `version`, as this process's copy."""
+    catalogue = Catalogue.build(version, rooms)
+    current_app.extensions["booking.catalogue"] = catalogue   # one reference: thread-safe
+    return catalogue

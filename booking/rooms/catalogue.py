@@ -72,7 +72,7 @@ class Catalogue:
                 ids += fitting
                 zone_of += [zones.setdefault(shape[1], len(zones) + 1)] * len(fitting)
             found = Candidates(_int_array(ids), _int_array(zone_of), list(zones))
-            if len(self._candidates) >= 1000:
+            if len(self._candidates) >= 256:
                 self._candidates.clear()
             self._candidates[key] = found
         return found

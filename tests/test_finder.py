@@ -30,8 +30,12 @@ def free(api, start, end, **params):
 
 
 def free_names(api, start, end, **params):
+    """The names found, asked twice: an app's first search takes the rooms from the
+    database, the next ranks from its copy of them (booking/rooms/catalogue.py),
+    and the two must agree."""
     r = free(api, start, end, **params)
     assert r.status_code == 200, r.get_json()
+    assert free(api, start, end, **params).get_json() == r.get_json()
     return [room["name"] for room in r.get_json()["rooms"]]
 
 

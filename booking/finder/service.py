@@ -248,7 +248,8 @@ def free_rooms(conn, need: Need, now: datetime, limits: rules.Limits) -> list[di
         # alone, and the rules pick from them now.
         known = catalogue.replace(row["rooms_version"], row["rooms"])
         free = [(room_id, load) for room_id, load in free
-                if _shape_allowed(allowed, known.shape_of[room_id], need, now, limits)]
+                if _shape_allowed(allowed, catalogue.shape(known.by_id[room_id]), need, now,
+                                  limits)]
     return _ranked(known, free, need)
 
 
@@ -273,7 +274,7 @@ def _shape_allowed(allowed: dict[catalogue.Shape, bool], shape: catalogue.Shape,
     each combination is checked once per request."""
     ok = allowed.get(shape)
     if ok is None:
-        room = dict(zip(("active", "timezone", "opens", "closes"), shape))
+        room = dict(zip(catalogue.SHAPE_FIELDS, shape))
         ok = allowed[shape] = not rules.check(room, need.start, need.end, now, limits)
     return ok
 

@@ -23,11 +23,12 @@ from flask import current_app
 
 # A room's opening rules read these four and nothing else of the room (see
 # rules.check): rooms that share them are checked once.
+SHAPE_FIELDS = ("active", "timezone", "opens", "closes")
 Shape = tuple[bool, str, str, str]
 
 
-def _shape(room: dict[str, Any]) -> Shape:
-    return (room["active"], room["timezone"], room["opens"], room["closes"])
+def shape(room: dict[str, Any]) -> Shape:
+    return tuple(room[name] for name in SHAPE_FIELDS)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,8 @@ class Catalogue:
     """The rooms as of `version`, in their JSON shape, grouped for the finder."""
     version: int
     by_id: dict[int, dict[str, Any]] = field(default_factory=dict)
-    shape_of: dict[int, Shape] = field(default_factory=dict)
     # Shape -> the capacities (for bisect) and ids of its rooms, smallest first.
     shapes: dict[Shape, tuple[list[int], list[int]]] = field(default_factory=dict)
-    equipment: dict[int, frozenset[str]] = field(default_factory=dict)
     # (shapes, people, equipment) -> candidates(): a few dozen keys cover most searches.
     _candidates: dict[tuple, Candidates] = field(default_factory=dict)
 
@@ -46,13 +45,12 @@ class Catalogue:
     def build(cls, version: int, rooms: list[dict[str, Any]]) -> Catalogue:
         grouped: dict[Shape, list[dict[str, Any]]] = {}
         for room in rooms:
-            grouped.setdefault(_shape(room), []).append(room)
+            grouped.setdefault(shape(room), []).append(room)
         shapes = {}
-        for shape, members in grouped.items():
+        for each, members in grouped.items():
             members.sort(key=lambda r: r["capacity"])
-            shapes[shape] = ([r["capacity"] for r in members], [r["id"] for r in members])
-        return cls(version, {r["id"]: r for r in rooms}, {r["id"]: _shape(r) for r in rooms},
-                   shapes, {r["id"]: frozenset(r["equipment"]) for r in rooms})
+            shapes[each] = ([r["capacity"] for r in members], [r["id"] for r in members])
+        return cls(version, {r["id"]: r for r in rooms}, shapes)
 
     def candidates(self, shapes: tuple[Shape, ...], people: int,
                    equipment: tuple[str, ...]) -> Candidates:
@@ -64,13 +62,14 @@ class Catalogue:
             ids: list[int] = []
             zone_of: list[int] = []
             zones: dict[str, int] = {}
-            for shape in shapes:
-                capacities, members = self.shapes[shape]
+            for each in shapes:
+                capacities, members = self.shapes[each]
                 fitting = members[bisect_left(capacities, people):]
                 if wanted:
-                    fitting = [room_id for room_id in fitting if wanted <= self.equipment[room_id]]
+                    fitting = [room_id for room_id in fitting
+                               if wanted <= set(self.by_id[room_id]["equipment"])]
                 ids += fitting
-                zone_of += [zones.setdefault(shape[1], len(zones) + 1)] * len(fitting)
+                zone_of += [zones.setdefault(each[1], len(zones) + 1)] * len(fitting)
             found = Candidates(_int_array(ids), _int_array(zone_of), list(zones))
             if len(self._candidates) >= 256:
                 self._candidates.clear()

@@ -21,7 +21,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from booking import create_app, db  # noqa: E402
+from booking import create_app, db, memo  # noqa: E402
 
 
 def hot_requests(conn: psycopg.Connection, data: dict) -> list[tuple]:
@@ -129,7 +129,7 @@ def report(url: str, data: dict) -> str:
         for title, token, method, path, body, undo in requests:
             if method == "GET":  # once to warm the caches; then afresh, with no kept answer
                 capture(app, token, method, path, body)
-                app.extensions["booking.shared"].clear()
+                memo.of(app).overview.forget()
             status, sent = capture(app, token, method, path, body)
             if undo:
                 with db.connect(url) as conn:

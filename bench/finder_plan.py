@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from booking import db, rules  # noqa: E402
 from booking.finder import service as finder  # noqa: E402
 from booking.localpg import Cluster  # noqa: E402
-from booking.rooms import catalogue  # noqa: E402
 
 UTC = timezone.utc
 NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
@@ -104,10 +103,11 @@ def main() -> None:
         with db.connect(url) as conn:
             # The search's statement with this process's copy of the rooms current
             # (as nearly always), after a first run that sent the rooms.
-            stale = finder.free_params(need, NOW, rules.Limits(), catalogue.EMPTY)
+            allowed = finder.Allowed(need, NOW, rules.Limits())
+            stale = finder.free_params(need, allowed)
             row = conn.execute(finder.FREE_SQL, stale).fetchone()
-            known = catalogue.Catalogue.build(row["rooms_version"], row["rooms"])
-            search = finder.free_params(need, NOW, rules.Limits(), known)
+            by_id = {room["id"]: room for room in row["rooms"]}
+            search = finder.free_params(need, allowed, row["rooms_version"], by_id)
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + finder.FREE_SQL, search)
             print("EXPLAIN (ANALYZE, BUFFERS) free-room query:")
             print("\n".join(row["QUERY PLAN"] for row in plan))

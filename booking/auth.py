@@ -1,7 +1,7 @@
 """Who is asking: users, passwords, sessions, API tokens, access decorators.
 
 Two ways in, each one SQL statement per request, or none when this process
-remembers the user (booking/auth_cache.py):
+remembers the user (booking/memo/users.py):
 - a browser session: flask-login keeps a random session token in the signed
   session cookie; the `sessions` table holds its hash, so signing out deletes
   the row and the cookie is worthless afterwards;
@@ -33,9 +33,9 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from booking import db
-from booking.auth_cache import AuthCache
-from booking.errors import BookingError, invalid
+from booking import clock, db
+from booking import memo
+from booking.errors import BookingError, invalid, wants_json
 
 TOKEN_PREFIX = "bk_"
 
@@ -121,12 +121,18 @@ SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, t.id AS t
  WHERE u.active"""
 
 
-def _cache() -> AuthCache:
-    return current_app.extensions["booking.auth_cache"]
+def _cache() -> memo.users.Users:
+    return memo.current().users
 
 
 def _user_row(sql: str, token: str) -> dict | None:
-    """The user row for a session or API token: remembered, or from the database."""
+    """The user row for a session or API token: remembered, or from the database.
+
+    None once the database was found unreachable in this request (booking.errors
+    sets the flag): the error page must not ask it again.
+    """
+    if g.get("database_unavailable"):
+        return None
     key = hash_token(token)
     cache = _cache()
     generation = cache.generation()
@@ -171,8 +177,6 @@ def forget(token: str | None = None, user_id: int | None = None) -> None:
 
 @login_manager.unauthorized_handler
 def _unauthorized():
-    from booking.errors import wants_json
-
     if wants_json():
         raise BookingError("unauthorized", "Sign in, or send an API token "
                            "(Authorization: Bearer ...).")
@@ -282,14 +286,12 @@ def sign_in(email: object, password: object) -> User:
     """Check the credentials and start a new session; BookingError when they are wrong
     (401, the same for an unknown email and a wrong password) or when too many
     sign-ins failed lately (429 with Retry-After)."""
-    from booking import now as app_now
-
     email = _email_as_typed(email)
     if not isinstance(password, str) or not password:
         raise invalid("password", "Enter your password.")
     config = current_app.config
     most = config["SIGN_IN_MAX_FAILURES"]
-    now = app_now()
+    now = clock.now()
     params = {"email": email, "address": client_address(), "now": now,
               "window": timedelta(minutes=config["SIGN_IN_WINDOW_MINUTES"]),
               "skip": max(most - 1, 0)}
@@ -335,17 +337,5 @@ def sign_out() -> None:
     session.clear()
 
 
-def give_up_on_user() -> None:
-    """Treat this request as anonymous from here on, without asking the database.
-
-    The error page for an unreachable database must not try to load the
-    signed-in user from that database again.
-    """
-    if "_login_user" not in g:
-        g._login_user = login_manager.anonymous_user()
-
-
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
-    app.extensions["booking.auth_cache"] = AuthCache(app.config["LISTEN_DATABASE_URL"],
-                                                     app.config["AUTH_CACHE_SECONDS"])

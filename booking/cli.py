@@ -61,7 +61,8 @@ def tokens_create(email: str, name: str):
 @series_cli.command("extend")
 def series_extend():
     """Book the occurrences that entered the booking window (run daily; safe to repeat)."""
-    from booking import now, rules
+    from booking import rules
+    from booking.clock import now
     from booking.series import service
 
     totals = service.extend_all(now(), rules.Limits.from_config(current_app.config))
@@ -103,6 +104,6 @@ def worker_command(once: bool):
     worker.run()
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     for command in (db_cli, users_cli, tokens_cli, series_cli, demo_command, worker_command):
         app.cli.add_command(command)

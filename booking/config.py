@@ -70,7 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUTH_CACHE_SECONDS", 30.0,
             "How long an app process may remember who a session or token belongs to; a "
             "sign-out, revocation or user change is forgotten at once, through NOTIFY "
-            "(booking/auth_cache.py). 0: look the user up on every request.", float),
+            "(booking/memo/users.py). 0: look the user up on every request.", float),
     Setting("STATEMENT_TIMEOUT_MS", 5000, "PostgreSQL statement_timeout for app queries.", int),
     Setting("MIN_BOOKING_MINUTES", 15, "Shortest booking.", int),
     Setting("MAX_BOOKING_MINUTES", 240, "Longest booking.", int),
@@ -117,9 +117,6 @@ SETTINGS: tuple[Setting, ...] = (
             "Wait before the first retry; it doubles each time (with jitter).", float),
     Setting("WORKER_RETRY_MAX_SECONDS", 21600.0, "Longest wait between two attempts.", float),
 )
-
-_BY_NAME = {s.name: s for s in SETTINGS}
-
 
 def load(environ: dict[str, str] | None = None, overrides: dict[str, Any] | None = None
          ) -> dict[str, Any]:

@@ -203,6 +203,15 @@ def _check_if_idle(idle_seconds: float):
     return check
 
 
+def init_app(app) -> None:
+    """Give the app its pool (built here, opened on first use)."""
+    app.extensions["booking.pool"] = make_pool(app.config)
+
+
+def close(app) -> None:
+    app.extensions["booking.pool"].close()
+
+
 def pool() -> ConnectionPool:
     """This process's pool, opened on first use."""
     the_pool: ConnectionPool = current_app.extensions["booking.pool"]

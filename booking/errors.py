@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from psycopg_pool import PoolTimeout, TooManyRequests
 from werkzeug.exceptions import HTTPException
 
@@ -177,7 +177,7 @@ HTTP_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_f
               415: "unsupported_media_type", 429: "too_many_requests"}
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     @app.errorhandler(BookingError)
     def _booking_error(err: BookingError):
         return render(err)
@@ -205,8 +205,9 @@ def register(app: Flask) -> None:
                     str(exc).strip().replace("\n", " "))
         if isinstance(exc, (PoolTimeout, TooManyRequests)):
             metrics.POOL_TIMEOUTS.inc()
-        from booking import auth  # here: auth itself raises BookingError
-        auth.give_up_on_user()
+        # Whoever is signed in stays unknown: the error page must not ask the
+        # unreachable database again (booking.auth reads this flag).
+        g.database_unavailable = True
         return render(unavailable())
 
     @app.errorhandler(psycopg.Error)

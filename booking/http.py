@@ -19,8 +19,10 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import time
+from typing import Any, Callable
 
 import orjson
 from flask import Flask, Request, Response, current_app, g, has_request_context, request
@@ -32,6 +34,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from booking import db, metrics
 from booking.health import PROBE_PATHS
+from booking.memo.kept import Bounded
 
 log = logging.getLogger("booking.request")
 
@@ -137,6 +140,46 @@ def _gzip(response: Response) -> bool:
     return True
 
 
+class SharedAnswer:
+    """One JSON answer many requests share (the rooms overview, the OpenAPI document):
+    its body, gzip and ETag made at most once."""
+
+    def __init__(self, data: Any):
+        self.data = data
+        self._body: bytes | None = None
+        self._gzip: bytes | None = None
+        self._etag: str | None = None
+
+    def body(self, wrap: Callable[[Any], Any] = lambda data: data) -> bytes:
+        if self._body is None:
+            self._body = orjson.dumps(wrap(self.data))
+            self._etag = hashlib.sha1(self._body).hexdigest()
+        return self._body
+
+    @property
+    def etag(self) -> str:
+        """The identity body's hash, made with the body (call body() first)."""
+        assert self._etag is not None, "body() makes the ETag"
+        return self._etag
+
+    def response(self, wrap: Callable[[Any], Any]) -> Response:
+        """A 200 with this answer as JSON (gzip when the client takes it), ETag set."""
+        body = self.body(wrap)
+        response = Response(mimetype="application/json")
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "") \
+            and len(body) >= GZIP_MIN_BYTES
+        if gzipped:
+            if self._gzip is None:
+                self._gzip = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            response.set_data(self._gzip)
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response.set_data(body)
+        response.vary.add("Accept-Encoding")
+        response.set_etag(self.etag, weak=gzipped)   # weak when gzipped, as _gzip() does
+        return response
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, marked Secure on every HTTPS request.
 
@@ -148,10 +191,11 @@ class SessionInterface(SecureCookieSessionInterface):
 
     _serializer: tuple[tuple, URLSafeTimedSerializer | None] = ((), None)
 
-    def __init__(self) -> None:
-        # Cookie -> (when it expires, its session): only flat sessions, whose
-        # copy shares nothing mutable (flashed messages are lists).
-        self._verified: dict[str, tuple[float, dict]] = {}
+    def __init__(self, checked: Bounded[str, dict]) -> None:
+        # Cookie -> its session, until the cookie expires (booking.memo.pages):
+        # only flat sessions, whose copy shares nothing mutable (flashed
+        # messages are lists).
+        self._checked = checked
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
@@ -165,9 +209,9 @@ class SessionInterface(SecureCookieSessionInterface):
             return super().open_session(app, request)
         # A browser sends the same cookie until its session changes: its
         # signature was checked when it was first seen here.
-        known = self._verified.get(cookie)
-        if known is not None and known[0] > time.time():
-            return self.session_class(known[1])
+        known = self._checked.get(cookie)
+        if known is not None:
+            return self.session_class(known)
         signer = self.get_signing_serializer(app)
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
@@ -175,9 +219,7 @@ class SessionInterface(SecureCookieSessionInterface):
         except BadSignature:
             return self.session_class()
         if all(isinstance(v, (str, int, float, bool, type(None))) for v in data.values()):
-            if len(self._verified) >= 10_000:
-                self._verified.clear()
-            self._verified[cookie] = (signed_at.timestamp() + max_age, data)
+            self._checked.put(cookie, data, signed_at.timestamp() + max_age - time.time())
         return self.session_class(data)
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -219,10 +261,10 @@ class JSONProvider(DefaultJSONProvider):
         return self._app.response_class(body, mimetype=self.mimetype)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, checked_cookies: Bounded[str, dict]) -> None:
     app.before_request(_start)
     app.after_request(_finish)
-    app.session_interface = SessionInterface()
+    app.session_interface = SessionInterface(checked_cookies)
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies > 0:
         # Believe the last `proxies` entries of X-Forwarded-For and -Proto:

@@ -93,3 +93,19 @@ def boolean(value: Any, field: str) -> bool:
     if value in ("off", "false", "0", "no", ""):
         return False
     raise invalid(field, f"{field} must be true or false.")
+
+
+def equipment(value: Any) -> list[str]:
+    """"screen, Video" or ["screen", "video"] -> ["screen", "video"]: lower-case, once each."""
+    if isinstance(value, str):  # "screen, video" from a form
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invalid("equipment", "equipment is a list of words like screen, video.")
+    tags = []
+    for tag in value:
+        tag = text(tag, "equipment", low=0, high=40).lower()
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > 30:
+        raise invalid("equipment", "A room has at most 30 equipment tags.")
+    return tags

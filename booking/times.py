@@ -8,7 +8,7 @@ viewed). Dates (`YYYY-MM-DD`) are room-local days.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,6 +19,11 @@ _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
                        r"(Z|z|[+-]\d{2}:\d{2})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+# The zones the room forms offer first (any IANA name is accepted).
+COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York",
+                "America/Chicago", "America/Los_Angeles", "Asia/Tokyo", "Asia/Kolkata",
+                "Australia/Sydney", "UTC")
 
 
 @lru_cache(maxsize=1)
@@ -124,20 +129,6 @@ def parse_hm(value: object, field: str) -> time:
     if not isinstance(value, str) or not _HM.fullmatch(value.strip()):
         raise invalid(field, f"{field} must be a time of day like 09:00.")
     return time.fromisoformat(value.strip())
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The instants at which a local day starts and the next one starts.
-
-    On a daylight-saving day these are 23 or 25 hours apart.
-    """
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
-
-
-def local_today(tz: ZoneInfo, now: datetime) -> date:
-    return now.astimezone(tz).date()
 
 
 def rfc3339(moment: datetime, tz: ZoneInfo) -> str:

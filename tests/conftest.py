@@ -37,7 +37,7 @@ _counter = itertools.count()
 def pg_cluster():
     root = Path(tempfile.mkdtemp(prefix="booking-test-pg-", dir="/tmp"))
     cluster = Cluster(root)
-    # booking.bump_everything: see sql/008 (the app's clock is frozen, the database's is not).
+    # booking.bump_everything: see sql/011_memo.sql (the app's clock is frozen, the database's is not).
     cluster.start("fsync=off", "synchronous_commit=off", "full_page_writes=off",
                   "max_connections=400", "booking.bump_everything=on")
     yield cluster

@@ -73,12 +73,12 @@ def test_overview_uses_the_index(big_db):
 
 
 def test_my_bookings_uses_the_index_both_ways(big_db):
-    params = {"user": 5, "now": NOW, "after_start": datetime(1, 1, 1, tzinfo=UTC), "after_id": 0,
+    params = {"user": 5, "now": NOW, "after_at": datetime(1, 1, 1, tzinfo=UTC), "after_id": 0,
               "limit": 21}
     text = plan(big_db, bookings.MINE_UPCOMING_SQL, params)
     assert_indexed(text)
     assert "bookings_user_start" in text
-    params.update(after_start=datetime(9999, 12, 31, tzinfo=UTC), after_id=2**63 - 1)
+    params.update(after_at=datetime(9999, 12, 31, tzinfo=UTC), after_id=2**63 - 1)
     text = plan(big_db, bookings.MINE_PAST_SQL, params)
     assert_indexed(text)
     assert "bookings_user_start" in text
@@ -117,15 +117,15 @@ def test_the_free_room_query_uses_the_index(big_db):
     out of date (it sends them again), and, as nearly always, current."""
     from booking import rules
     from booking.finder import service as finder
-    from booking.rooms import catalogue
 
     start = datetime(2027, 3, 2, 10, tzinfo=UTC)
     need = finder.Need(start=start, end=start + timedelta(hours=1), people=4)
-    stale = finder.free_params(need, NOW, rules.Limits(), catalogue.EMPTY)
+    allowed = finder.Allowed(need, NOW, rules.Limits())
+    stale = finder.free_params(need, allowed)
     with db.connect(big_db) as conn:
         row = conn.execute(finder.FREE_SQL, stale).fetchone()
-    known = catalogue.Catalogue.build(row["rooms_version"], row["rooms"])
-    current = finder.free_params(need, NOW, rules.Limits(), known)
+    by_id = {room["id"]: room for room in row["rooms"]}
+    current = finder.free_params(need, allowed, row["rooms_version"], by_id)
     assert current["rooms"].count(",") + 1 == ROOMS // 2   # open at 11:00 in Berlin only
     for params in (stale, current):
         text = plan(big_db, finder.FREE_SQL, params)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from booking import rules
+from booking import memo, rules
 from booking.finder import service
 
 from booking.times import zone
@@ -31,7 +31,7 @@ def free(api, start, end, **params):
 
 def free_names(api, start, end, **params):
     """The names found, asked twice: an app's first search takes the rooms from the
-    database, the next ranks from its copy of them (booking/rooms/catalogue.py),
+    database, the next ranks from its copy of them (booking/memo/rooms.py),
     and the two must agree."""
     r = free(api, start, end, **params)
     assert r.status_code == 200, r.get_json()
@@ -187,7 +187,7 @@ def test_fit_points_are_rounded_half_up(api_as, alice, make):
     assert [room["score"] for room in r.get_json()["rooms"]] == [0.2]
 
 
-# -- the process's copy of the rooms (booking/rooms/catalogue.py) ------------------------
+# -- the process's copy of the rooms (booking/memo/rooms.py) -----------------------------
 
 def test_a_room_changed_elsewhere_is_seen_by_the_very_next_search(api_as, alice, berlin, conn,
                                                                   monkeypatch):
@@ -236,14 +236,15 @@ def test_a_room_changed_elsewhere_is_seen_by_the_very_next_search(api_as, alice,
 def test_bookings_leave_the_copy_of_the_rooms_alone(api_as, alice, bob, berlin, make, conn, app):
     api = api_as(alice)
     assert free_names(api, f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin") == ["Spree"]
-    kept = app.extensions["booking.catalogue"]
+    copy = lambda: memo.of(app).rooms.current()[1]  # noqa: E731
+    kept = copy()
     make.booking(berlin, bob, at("10:00"), at("11:00"))
     assert free_names(api, f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin") == []
-    assert app.extensions["booking.catalogue"] is kept
+    assert copy() is kept
     conn.execute("UPDATE rooms SET building = 'Annex'")
     free_names(api, f"{DAY}T12:00", f"{DAY}T13:00", timezone="Europe/Berlin")
-    assert app.extensions["booking.catalogue"] is not kept
-    assert app.extensions["booking.catalogue"].by_id[berlin["id"]]["building"] == "Annex"
+    assert copy() is not kept
+    assert copy()[berlin["id"]]["building"] == "Annex"
 
 
 # -- the SQL hours filter equals booking.rules ---------------------------------------

@@ -3,6 +3,7 @@ use recorded without a write on every request."""
 
 import hashlib
 
+from booking import memo
 from booking.auth import hash_token
 
 
@@ -43,11 +44,11 @@ def test_last_use_is_recorded_but_not_rewritten_on_every_request(app, client, ma
     assert token_row(conn, token_id)["last_used_at"] == first["last_used_at"]
 
     # A minute later the next request records the use again. (The process
-    # remembers the token until then, test_auth_cache.py; here the minute
+    # remembers the token until then, test_memo_users.py; here the minute
     # passes on both sides.)
     conn.execute("UPDATE api_tokens SET last_used_at = last_used_at - interval '61 seconds' "
                   "WHERE id = %s", (token_id,))
-    app.extensions["booking.auth_cache"].forget()
+    memo.of(app).users.forget()
     stale = token_row(conn, token_id)["last_used_at"]
     assert client.get("/api/me", headers=headers).status_code == 200
     assert token_row(conn, token_id)["last_used_at"] > stale

@@ -66,19 +66,13 @@ def entries(args: Any) -> dict[str, Any]:
         params["since"] = datetime.combine(first, time(), UTC)
         params["until"] = datetime.combine(last + timedelta(days=1), time(), UTC)
         used += ["since", "until"]
-    limit = args.get("limit")
-    size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
-    cursor = args.get("cursor")
-    params["after_at"], params["after_id"] = (pagination.decode(cursor) if cursor
-                                              else pagination.LAST)
-    params["limit"] = size + 1
+    page = pagination.Keyset(args.get("limit"), args.get("cursor"), default=DEFAULT_PAGE,
+                             most=MAX_PAGE, start=pagination.LAST)
     sql = LIST_SQL.format(filters="".join(FILTERS[f] + " AND " for f in used))
     with db.connection() as conn:
-        rows = conn.execute(sql, params).fetchall()
-    more = len(rows) > size
-    rows = rows[:size]
-    return {"entries": [_entry(row) for row in rows],
-            "next_cursor": pagination.encode(rows[-1]["at"], rows[-1]["id"]) if more else None}
+        rows = conn.execute(sql, {**params, **page.params()}).fetchall()
+    rows, next_cursor = page.cut(rows, lambda r: (r["at"], r["id"]))
+    return {"entries": [_entry(row) for row in rows], "next_cursor": next_cursor}
 
 
 def choices() -> dict[str, list]:

@@ -43,7 +43,7 @@ SELECT booking_json(b) AS booking, b.start_at, b.id
   FROM booking_api b
  WHERE b.user_id = %(user)s AND b.live
    AND b.start_at > %(now)s - interval '1 day' AND b.end_at > %(now)s
-   AND (b.start_at, b.id) > (%(after_start)s, %(after_id)s)
+   AND (b.start_at, b.id) > (%(after_at)s, %(after_id)s)
  ORDER BY b.start_at, b.id
  LIMIT %(limit)s"""
 
@@ -53,7 +53,7 @@ SELECT booking_json(b) AS booking, b.start_at, b.id
   FROM booking_api b
  WHERE b.user_id = %(user)s AND b.live
    AND b.start_at < %(now)s AND b.end_at <= %(now)s
-   AND (b.start_at, b.id) < (%(after_start)s, %(after_id)s)
+   AND (b.start_at, b.id) < (%(after_at)s, %(after_id)s)
  ORDER BY b.start_at DESC, b.id DESC
  LIMIT %(limit)s"""
 
@@ -142,19 +142,12 @@ def mine(user: User, when: str | None, limit: Any, cursor: str | None,
     when = when or "upcoming"
     if when not in ("upcoming", "past"):
         raise invalid("when", "when is upcoming or past.")
-    size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
-    if cursor:
-        after_start, after_id = pagination.decode(cursor)
-    else:
-        after_start, after_id = pagination.FIRST if when == "upcoming" else pagination.LAST
+    page = pagination.Keyset(limit, cursor, default=DEFAULT_PAGE, most=MAX_PAGE,
+                             start=pagination.FIRST if when == "upcoming" else pagination.LAST)
     sql = MINE_UPCOMING_SQL if when == "upcoming" else MINE_PAST_SQL
     with db.connection() as conn:
-        rows = conn.execute(sql, {"user": user.id, "now": now, "after_start": after_start,
-                                  "after_id": after_id, "limit": size + 1}).fetchall()
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = pagination.encode(rows[-1]["start_at"], rows[-1]["id"])
+        rows = conn.execute(sql, {"user": user.id, "now": now, **page.params()}).fetchall()
+    rows, next_cursor = page.cut(rows, lambda r: (r["start_at"], r["id"]))
     return {"bookings": [r["booking"] for r in rows], "next_cursor": next_cursor}
 
 

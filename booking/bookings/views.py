@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from booking import idempotency, now, recurrence
+from booking import idempotency, recurrence
+from booking.clock import now
 from booking.auth import login_required
 from booking.bookings import service
 from booking.errors import BookingError, invalid

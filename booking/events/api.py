@@ -3,7 +3,8 @@
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
-from booking import inputs, now
+from booking import inputs
+from booking.clock import now
 from booking.auth import admin_required, login_required
 from booking.events import service, webhooks
 

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 from flask import render_template
 
 from booking.events import render
-from booking.feeds.service import invitation
+from booking.events.invitations import invitation
 
 SUBJECT_PREFIX = "[Rooms] "
 

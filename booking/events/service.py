@@ -23,7 +23,7 @@ EVENT_JOINS = """LEFT JOIN rooms r ON r.id = o.room_id
 ACTIVITY_ALL_SQL = f"""
 SELECT {EVENT_COLUMNS}
   FROM outbox o {EVENT_JOINS}
- WHERE o.id < %(before)s
+ WHERE o.id < %(after_id)s
  ORDER BY o.id DESC
  LIMIT %(limit)s"""
 
@@ -31,7 +31,7 @@ SELECT {EVENT_COLUMNS}
 ACTIVITY_MINE_SQL = f"""
 SELECT {EVENT_COLUMNS}
   FROM outbox o {EVENT_JOINS}
- WHERE o.user_id = %(user)s AND o.id < %(before)s
+ WHERE o.user_id = %(user)s AND o.id < %(after_id)s
  ORDER BY o.id DESC
  LIMIT %(limit)s"""
 
@@ -56,16 +56,12 @@ def _utc(moment: datetime) -> str:
 
 def activity(user: User, limit: Any = None, cursor: str | None = None) -> dict[str, Any]:
     """Admins: every event; staff: those about their own bookings. Newest first."""
-    size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
-    before = pagination.decode(cursor)[1] if cursor else pagination.LAST[1]
+    page = pagination.Keyset(limit, cursor, default=DEFAULT_PAGE, most=MAX_PAGE,
+                             start=pagination.LAST)
     sql = ACTIVITY_ALL_SQL if user.is_admin else ACTIVITY_MINE_SQL
     with db.connection() as conn:
-        rows = conn.execute(sql, {"user": user.id, "before": before,
-                                  "limit": size + 1}).fetchall()
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = pagination.encode(rows[-1]["created_at"], rows[-1]["event_id"])
+        rows = conn.execute(sql, {"user": user.id, **page.params()}).fetchall()
+    rows, next_cursor = page.cut(rows, lambda r: (r["created_at"], r["event_id"]))
     return {"events": [item(r) for r in rows], "next_cursor": next_cursor}
 
 
@@ -86,7 +82,7 @@ DELIVERY_JOINS = f"""JOIN outbox o ON o.id = d.event_id
 DELIVERIES_SQL = f"""
 SELECT {DELIVERY_COLUMNS}
   FROM deliveries d {DELIVERY_JOINS}
- WHERE d.status = %(status)s AND d.id < %(before)s
+ WHERE d.status = %(status)s AND d.id < %(after_id)s
  ORDER BY d.id DESC
  LIMIT %(limit)s"""
 
@@ -124,15 +120,11 @@ def deliveries(status: str | None, limit: Any = None, cursor: str | None = None
     status = status or "failed"
     if status not in STATUSES:
         raise invalid("status", "status is failed, pending or sent.")
-    size = DEFAULT_PAGE if limit in (None, "") else inputs.integer(limit, "limit", high=MAX_PAGE)
-    before = pagination.decode(cursor)[1] if cursor else pagination.LAST[1]
+    page = pagination.Keyset(limit, cursor, default=DEFAULT_PAGE, most=MAX_PAGE,
+                             start=pagination.LAST)
     with db.connection() as conn:
-        rows = conn.execute(DELIVERIES_SQL, {"status": status, "before": before,
-                                             "limit": size + 1}).fetchall()
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = pagination.encode(rows[-1]["created_at"], rows[-1]["id"])
+        rows = conn.execute(DELIVERIES_SQL, {"status": status, **page.params()}).fetchall()
+    rows, next_cursor = page.cut(rows, lambda r: (r["created_at"], r["id"]))
     return {"status": status, "deliveries": [delivery(r) for r in rows],
             "next_cursor": next_cursor}
 

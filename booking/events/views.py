@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from booking import now
+from booking.clock import now
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
 from booking.events import render, service, webhooks

@@ -34,8 +34,8 @@ from typing import Any, Callable, Mapping
 import psycopg
 from flask import Flask
 
-from booking import db
-from booking.events import mail, render, webhooks
+from booking import clock as booking_clock, db
+from booking.events import mail, render, webhook_sender
 
 log = logging.getLogger("booking.worker")
 
@@ -177,7 +177,7 @@ class Worker:
     def __init__(self, app: Flask, clock: Callable[[], datetime] | None = None):
         self.app = app
         self.config = app.config
-        self.clock = clock or (lambda: app.extensions["booking.clock"]())
+        self.clock = clock or (lambda: app.extensions[booking_clock.EXTENSION]())
         self.batch = int(self.config["WORKER_BATCH"])
         self.stopping = threading.Event()
         self._senders = ThreadPoolExecutor(max_workers=int(self.config["WORKER_THREADS"]),
@@ -206,33 +206,33 @@ class Worker:
         timeout = float(self.config["WEBHOOK_TIMEOUT_SECONDS"])
         return timedelta(seconds=60 + 2 * timeout * self.batch)
 
-    def _send(self, claimed: list[Mapping[str, Any]]) -> dict[int, webhooks.Result]:
+    def _send(self, claimed: list[Mapping[str, Any]]) -> dict[int, webhook_sender.Result]:
         """Send a claimed batch; no database connection is held meanwhile."""
-        results: dict[int, webhooks.Result] = {}
+        results: dict[int, webhook_sender.Result] = {}
         outgoing: list[mail.Outgoing] = []
-        posts: list[tuple[int, webhooks.Request]] = []
+        posts: list[tuple[int, webhook_sender.Request]] = []
         for row in claimed:
             try:
                 if row["channel"] == "mail":
                     outgoing.append(mail.compose(row, self.config))
                 else:
-                    posts.append((row["id"], webhooks.request_for(row)))
+                    posts.append((row["id"], webhook_sender.request_for(row)))
             except Exception as exc:  # a bug in composing must not stop the others
                 log.exception("could not compose delivery %s", row["id"])
-                results[row["id"]] = webhooks.Result(None, 0, "", f"{type(exc).__name__}: {exc}")
-        futures = {delivery_id: self._senders.submit(webhooks.post, request, self.config)
+                results[row["id"]] = webhook_sender.Result(None, 0, "", f"{type(exc).__name__}: {exc}")
+        futures = {delivery_id: self._senders.submit(webhook_sender.post, request, self.config)
                    for delivery_id, request in posts}
         if outgoing:
             started = time.perf_counter()
             errors = mail.send(outgoing, self.config)
             took = int((time.perf_counter() - started) * 1000)
             for item, error in zip(outgoing, errors):
-                results[item.delivery_id] = webhooks.Result(None, took, "", error)
+                results[item.delivery_id] = webhook_sender.Result(None, took, "", error)
         for delivery_id, future in futures.items():
             results[delivery_id] = future.result()
         return results
 
-    def _record(self, claimed: list[Mapping[str, Any]], results: dict[int, webhooks.Result]) -> None:
+    def _record(self, claimed: list[Mapping[str, Any]], results: dict[int, webhook_sender.Result]) -> None:
         now = self.clock()
         base = float(self.config["WORKER_RETRY_BASE_SECONDS"])
         most = float(self.config["WORKER_RETRY_MAX_SECONDS"])

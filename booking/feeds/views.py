@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response
 
-from booking import now
+from booking.clock import now
 from booking.auth import login_required
 from booking.feeds import service
 

@@ -3,7 +3,8 @@
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
-from booking import idempotency, inputs, now
+from booking import idempotency, inputs
+from booking.clock import now
 from booking.auth import login_required
 from booking.finder import service
 

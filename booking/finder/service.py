@@ -16,9 +16,9 @@ The ranking (the README documents it for users):
   scores are ordered by that day's bookings (`bookings_that_day`), then name.
 
 booking.rules stays the source of truth for the booking rules. The search
-takes its candidates from this process's copy of the rooms
-(booking/rooms/catalogue.py), checked with `rules.check`, and the database
-only says which of them are free. Suggestions filter in SQL with
+chooses its candidates (`choose`, a pure function) from this process's copy
+of the rooms (booking/memo/rooms.py), checked with `rules.check`, and the
+database only says which of them are free. Suggestions filter in SQL with
 `room_open()` (sql/003_finder.sql), the same hours rule, and what they offer
 is checked with `rules.check` too. Rules that do not depend on the room
 (length, whole minutes, past, window) are answered with a 422 before any SQL
@@ -38,11 +38,9 @@ from typing import Any, Iterable, Mapping
 
 from flask import current_app
 
-from booking import db, idempotency, inputs, rules
+from booking import db, idempotency, inputs, memo, rules
 from booking.auth import User
 from booking.errors import BookingError, invalid
-from booking.rooms import catalogue
-from booking.rooms.service import ROOM_FIELDS, equipment_tags
 from booking.times import UTC, localize, parse_datetime, zone
 
 FIND_FIELDS = frozenset({"start_time", "end_time", "capacity", "equipment", "building",
@@ -53,29 +51,28 @@ CHECK_FIELDS = frozenset({"room_id", "start_time", "end_time"})
 MAX_CHECKS = 500
 
 # The free rooms among the candidates, and each one's bookings that (room-local)
-# day, in one statement. The candidates are the rooms of this process's copy
-# (booking/rooms/catalogue.py) that the booking rules allow and that seat the
-# party with the equipment: per candidate, two short ranges of
-# bookings_room_start (index-only), the overlap probe (no booking spans a day,
-# so start_at > start - 1 day bounds it) and the count of that day's bookings.
-# When the copy's version is not rooms_version's, the statement sends every
-# room instead, and probes every active room that seats the party and has the
-# equipment (rules.check then sorts out the hours).
-FREE_SQL = f"""
+# day, in one statement. The candidates are the rooms `choose` picked from this
+# process's copy of the rooms (booking/memo/rooms.py): per candidate, two short
+# ranges of bookings_room_start (index-only), the overlap probe (no booking
+# spans a day, so start_at > start - 1 day bounds it) and the count of that
+# day's bookings. When the copy's version is no longer the database's, the
+# statement also sends every room, and probes every active room that seats
+# the party and has the equipment instead (the rules then pick from those).
+FREE_SQL = """
 SELECT v.n AS rooms_version,
        CASE WHEN v.n <> %(version)s THEN
-            (SELECT json_agg(x ORDER BY x.id) FROM (SELECT {ROOM_FIELDS} FROM rooms r) x)
+            (SELECT json_agg(room_json(r) ORDER BY r.id) FROM rooms r)
        END AS rooms,
        f.ids, f.loads
-  FROM rooms_version v
+  FROM (SELECT memo_version('rooms') AS n) v
  CROSS JOIN LATERAL (
-       SELECT coalesce(array_agg(c.id), '{{}}') AS ids,
+       SELECT coalesce(array_agg(c.id), '{}') AS ids,
               coalesce(array_agg((
                   SELECT count(*) FROM bookings b
                    WHERE b.room_id = c.id AND b.cancelled_at IS NULL
                      AND b.start_at >= d.day::timestamp AT TIME ZONE c.timezone
                      AND b.start_at < (d.day + 1)::timestamp AT TIME ZONE c.timezone)::int),
-                       '{{}}') AS loads
+                       '{}') AS loads
          FROM (SELECT u.id, (%(zones)s::text[])[u.z] AS timezone
                  FROM unnest(%(rooms)s::int[], %(zone_of)s::int[]) u(id, z)
                 WHERE v.n = %(version)s
@@ -198,7 +195,7 @@ def parse_need(data: Mapping[str, Any], people_field: str, *, people_required: b
     return Need(
         start=start, end=end,
         people=inputs.integer(people, people_field, low=1, high=10000),
-        equipment=tuple(equipment_tags(equipment)) if equipment not in (None, "") else (),
+        equipment=tuple(inputs.equipment(equipment)) if equipment not in (None, "") else (),
         building=(inputs.text(building, "building", low=0, high=100) or None)
         if building is not None else None,
         floor=inputs.integer(floor, "floor", low=-50, high=500)
@@ -239,54 +236,100 @@ def free_rooms(conn, need: Need, now: datetime, limits: rules.Limits) -> list[di
     One statement (FREE_SQL), whether this process's copy of the rooms is
     current or not.
     """
-    allowed: dict[catalogue.Shape, bool] = {}
-    known = catalogue.current()
-    row = conn.execute(FREE_SQL, free_params(need, now, limits, known, allowed)).fetchone()
+    kept = memo.current().rooms
+    version, by_id = kept.current()
+    allowed = Allowed(need, now, limits)
+    row = conn.execute(FREE_SQL, free_params(need, allowed, version, by_id, kept)).fetchone()
     free = zip(row["ids"], row["loads"])
     if row["rooms"] is not None:
         # The copy was out of date: the rooms were picked by seats and equipment
         # alone, and the rules pick from them now.
-        known = catalogue.replace(row["rooms_version"], row["rooms"])
-        free = [(room_id, load) for room_id, load in free
-                if _shape_allowed(allowed, catalogue.shape(known.by_id[room_id]), need, now,
-                                  limits)]
-    return _ranked(known, free, need)
+        by_id = kept.replace(row["rooms_version"], row["rooms"])
+        free = [(room_id, load) for room_id, load in free if allowed(by_id[room_id])]
+    return _ranked(by_id, free, need)
 
 
-def free_params(need: Need, now: datetime, limits: rules.Limits,
-                known: catalogue.Catalogue,
-                allowed: dict[catalogue.Shape, bool] | None = None) -> dict[str, Any]:
-    """FREE_SQL's parameters: the candidates are the rooms of `known` that the
-    rules allow for the interval and that seat the party with the equipment."""
-    allowed = {} if allowed is None else allowed
-    shapes = tuple(shape for shape in known.shapes
-                   if _shape_allowed(allowed, shape, need, now, limits))
-    candidates = known.candidates(shapes, need.people, need.equipment)
-    return {"version": known.version, "rooms": candidates.ids, "zone_of": candidates.zone_of,
-            "zones": candidates.zones, "start": need.start, "end": need.end,
-            "people": need.people, "equipment": list(need.equipment)}
+# A room's opening rules read these four fields and nothing else of it (see
+# rules.check): rooms that share them are checked once.
+SHAPE_FIELDS = ("active", "timezone", "opens", "closes")
 
 
-def _shape_allowed(allowed: dict[catalogue.Shape, bool], shape: catalogue.Shape, need: Need,
-                   now: datetime, limits: rules.Limits) -> bool:
-    """Whether rules.check lets a room of `shape` be booked for the interval. The
-    rules read only these four things of a room, which hundreds of rooms share:
-    each combination is checked once per request."""
-    ok = allowed.get(shape)
-    if ok is None:
-        room = dict(zip(catalogue.SHAPE_FIELDS, shape))
-        ok = allowed[shape] = not rules.check(room, need.start, need.end, now, limits)
-    return ok
+def shape(room: Mapping[str, Any]) -> tuple:
+    return tuple(room[name] for name in SHAPE_FIELDS)
 
 
-def _ranked(known: catalogue.Catalogue, free: Iterable[tuple[int, int]],
+class Allowed:
+    """Whether rules.check lets a room be booked for the need's interval, asked once
+    per room shape: hundreds of rooms share a handful of shapes."""
+
+    def __init__(self, need: Need, now: datetime, limits: rules.Limits):
+        self.need, self.now, self.limits = need, now, limits
+        self._by_shape: dict[tuple, bool] = {}
+
+    def shape_ok(self, each: tuple) -> bool:
+        ok = self._by_shape.get(each)
+        if ok is None:
+            room = dict(zip(SHAPE_FIELDS, each))
+            ok = self._by_shape[each] = not rules.check(room, self.need.start, self.need.end,
+                                                        self.now, self.limits)
+        return ok
+
+    def __call__(self, room: Mapping[str, Any]) -> bool:
+        return self.shape_ok(shape(room))
+
+
+def choose(rooms: Iterable[Mapping[str, Any]], people: int, equipment: Iterable[str],
+           shapes: frozenset) -> list[Mapping[str, Any]]:
+    """The rooms of an allowed shape that seat `people` and have all of `equipment`.
+
+    Pure: the finder's candidates, whatever list of rooms it is given.
+    """
+    wanted = frozenset(equipment)
+    return [room for room in rooms
+            if room["capacity"] >= people and wanted <= set(room["equipment"])
+            and shape(room) in shapes]
+
+
+def free_params(need: Need, allowed: Allowed, version: int = memo.rooms.NONE,
+                by_id: Mapping[int, Mapping[str, Any]] | None = None,
+                kept: memo.rooms.Rooms | None = None) -> dict[str, Any]:
+    """FREE_SQL's parameters: the candidates `choose` picks from the rooms of the
+    copy at `version`, remembered with that copy when `kept` is given. Without a
+    copy (version NONE), the statement sends the rooms."""
+    by_id = by_id or {}
+    def derived(key, make):
+        return kept.derived(version, key, make) if kept is not None else make()
+
+    shapes = derived("shapes", lambda: frozenset(shape(r) for r in by_id.values()))
+    ok = frozenset(s for s in shapes if allowed.shape_ok(s))
+    ids, zone_of, zones = derived((ok, need.people, need.equipment), lambda: _as_arrays(
+        choose(by_id.values(), need.people, need.equipment, ok)))
+    return {"version": version, "rooms": ids, "zone_of": zone_of, "zones": zones,
+            "start": need.start, "end": need.end, "people": need.people,
+            "equipment": list(need.equipment)}
+
+
+def _as_arrays(rooms: list[Mapping[str, Any]]) -> tuple[str, str, list[str]]:
+    """Candidates as FREE_SQL takes them: their ids, and for each the position of its
+    zone in the list of zones (counted from 1), as int-array literals: psycopg writes
+    128 of them in a fifth of the time a list takes."""
+    zones: dict[str, int] = {}
+    zone_of = [zones.setdefault(room["timezone"], len(zones) + 1) for room in rooms]
+    return (_int_array([room["id"] for room in rooms]), _int_array(zone_of), list(zones))
+
+
+def _int_array(values: list[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _ranked(by_id: Mapping[int, Mapping[str, Any]], free: Iterable[tuple[int, int]],
             need: Need) -> list[dict]:
     """The free rooms (id, that day's bookings) in their JSON shape, best first."""
     building = need.building.lower() if need.building is not None else None
     times: dict[str, tuple[str, str]] = {}
     found = []
     for room_id, load in free:
-        room = known.by_id[room_id]
+        room = by_id[room_id]
         in_building = building is None or room["building"].lower() == building
         on_floor = need.floor is None or room["floor"] == need.floor
         capacity = room["capacity"]

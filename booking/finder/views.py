@@ -13,11 +13,12 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from booking import idempotency, inputs, now
+from booking import idempotency, inputs
+from booking.clock import now
 from booking.auth import login_required
 from booking.errors import BookingError
 from booking.finder import service
-from booking.rooms.views import COMMON_ZONES
+from booking.times import COMMON_ZONES
 from booking.times import parse_date, zone
 
 bp = Blueprint("finder", __name__)

@@ -1,7 +1,7 @@
 """GET /api/openapi.json (the document) and GET /api/docs (the same, as a page).
 
 Both are public and need no SQL. The JSON is encoded once per process and
-kept with its gzip and ETag (booking.shared.Shared); the page is rendered on
+kept with its gzip and ETag (booking.memo.pages); the page is rendered on
 the server from the same document, so it works without JavaScript.
 """
 
@@ -14,13 +14,13 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from markupsafe import Markup, escape
 
-from booking import shared
+from booking import memo
+from booking.http import SharedAnswer
 from booking.openapi.spec import document
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 METHODS = ("get", "post", "patch", "put", "delete")
-_answer: shared.Shared | None = None
 
 
 @bp.app_template_filter("ticks")
@@ -31,10 +31,9 @@ def ticks(text: str) -> Markup:
 
 @bp.get("/openapi.json")
 def openapi_json():
-    global _answer
-    if _answer is None:
-        _answer = shared.Shared(document())
-    return _answer.response(lambda doc: doc)
+    answer = memo.current().pages.openapi.get_or_build(
+        "document", lambda: SharedAnswer(document()))
+    return answer.response(lambda doc: doc)
 
 
 @bp.get("/docs")

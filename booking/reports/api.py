@@ -2,7 +2,7 @@
 
 from flask import Blueprint, jsonify, request
 
-from booking import now
+from booking.clock import now
 from booking.auth import admin_required
 from booking.reports import service
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
-from booking import now
+from booking.clock import now
 from booking.auth import admin_required
 from booking.reports import charts, service
 

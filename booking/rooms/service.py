@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 from flask import current_app
 
-from booking import db, inputs, shared
+from booking import db, inputs, memo
+from booking.http import SharedAnswer
+from booking.memo.overview import VERSION_SQL
 from booking.availability import as_json, free_intervals
 from booking.errors import BookingError, from_database, invalid, not_found
 from booking.times import localize, parse_date, parse_datetime, parse_hm, rfc3339, zone
@@ -75,17 +77,17 @@ ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 CHOICES_SQL = f"""
 SELECT {ROOM_FIELDS} FROM rooms r WHERE r.active ORDER BY r.building, r.floor, r.name"""
 
-def overview(now: datetime, include_inactive: bool = False) -> shared.Shared:
+def overview(now: datetime, include_inactive: bool = False) -> SharedAnswer:
     """Every active room with current_booking, next_booking and bookings_today.
 
     Everyone sees the same, so the answer is kept while no booking or room has
-    changed and the minute is the same (booking/shared.py): one cheap statement
-    instead of three index probes per room.
+    changed and the minute is the same (booking/memo/overview.py): one cheap
+    statement instead of three index probes per room.
     """
     minute = now.replace(second=0, microsecond=0)
     with db.connection() as conn:
-        version = conn.execute(shared.VERSION_SQL).fetchone()["version"]
-        return shared.get("overview", (version, minute, include_inactive), lambda: conn.execute(
+        version = conn.execute(VERSION_SQL).fetchone()["version"]
+        return memo.current().overview.get(include_inactive, (version, minute), lambda: conn.execute(
             OVERVIEW_SQL, {"now": minute, "everything": include_inactive}).fetchall())
 
 
@@ -295,22 +297,6 @@ def clean_room(data: Mapping[str, Any], *, partial: bool,
     return values
 
 
-def equipment_tags(value: Any) -> list[str]:
-    """"screen, Video" or ["screen", "video"] -> ["screen", "video"]: lower-case, once each."""
-    if isinstance(value, str):  # "screen, video" from a form
-        value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise invalid("equipment", "equipment is a list of words like screen, video.")
-    tags = []
-    for tag in value:
-        tag = inputs.text(tag, "equipment", low=0, high=40).lower()
-        if tag and tag not in tags:
-            tags.append(tag)
-    if len(tags) > 30:
-        raise invalid("equipment", "A room has at most 30 equipment tags.")
-    return tags
-
-
 def _timezone(value: Any) -> str:
     try:
         return zone(value).key
@@ -323,7 +309,7 @@ _CLEANERS = {
     "building": lambda v: inputs.text(v, "building", low=0, high=100),
     "floor": lambda v: inputs.integer(v, "floor", low=-50, high=500),
     "capacity": lambda v: inputs.integer(v, "capacity", low=1, high=10000),
-    "equipment": equipment_tags,
+    "equipment": inputs.equipment,
     "timezone": _timezone,
     "opens": lambda v: parse_hm(v, "opens"),
     "closes": lambda v: parse_hm(v, "closes"),

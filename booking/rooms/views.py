@@ -8,19 +8,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.http import quote_etag
 
-from booking import now
+from booking.clock import now
 from booking.http import twin_etag
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
 from booking.rooms import api, service
-from booking.times import zone
+from booking.times import COMMON_ZONES, zone
 
 bp = Blueprint("rooms", __name__)
-
-COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York",
-                "America/Chicago", "America/Los_Angeles", "Asia/Tokyo", "Asia/Kolkata",
-                "Australia/Sydney", "UTC")
-
 
 @bp.get("/")
 @login_required

@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from booking import now
+from booking.clock import now
 from booking.auth import login_required
 from booking.series import service
 

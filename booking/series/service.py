@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from booking import availability, db, idempotency, inputs, pagination, recurrence, rules
+from booking import availability, db, idempotency, pagination, recurrence, rules
 from booking.auth import User
 from booking.errors import BookingError, not_found
 from booking.rooms import service as rooms
@@ -32,7 +32,7 @@ SELECT series_json(s) AS series, r.name AS room_name, u.name AS user_name,
                    FROM (SELECT booking_json(b) AS booking, b.start_at, b.id
                            FROM booking_api b
                           WHERE b.series_id = s.id AND b.live
-                            AND (b.start_at, b.id) > (%(after_start)s, %(after_id)s)
+                            AND (b.start_at, b.id) > (%(after_at)s, %(after_id)s)
                           ORDER BY b.start_at, b.id
                           LIMIT %(limit)s) o), '[]') AS occurrences,
        coalesce((SELECT json_agg(json_build_object(
@@ -184,19 +184,13 @@ def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: dateti
 
 def get(series_id: int, limit: Any = None, cursor: str | None = None) -> dict[str, Any]:
     """A series with its live occurrences (keyset-paginated) and its skipped occurrences."""
-    size = 100 if limit in (None, "") else inputs.integer(limit, "limit", high=500)
-    after_start, after_id = pagination.decode(cursor) if cursor else pagination.FIRST
+    page = pagination.Keyset(limit, cursor, default=100, most=500, start=pagination.FIRST)
     with db.connection() as conn:
-        row = conn.execute(GET_SQL, {"id": series_id, "after_start": after_start,
-                                     "after_id": after_id, "limit": size + 1}).fetchone()
+        row = conn.execute(GET_SQL, {"id": series_id, **page.params()}).fetchone()
     if row is None:
         raise not_found("That series")
-    occurrences = row["occurrences"]
-    next_cursor = None
-    if len(occurrences) > size:
-        occurrences = occurrences[:size]
-        last = occurrences[-1]
-        next_cursor = pagination.encode(datetime.fromisoformat(last["start_at"]), last["id"])
+    occurrences, next_cursor = page.cut(
+        row["occurrences"], lambda o: (datetime.fromisoformat(o["start_at"]), o["id"]))
     series = {**row["series"], "room_name": row["room_name"], "user_name": row["user_name"]}
     return {"series": series, "bookings": [o["booking"] for o in occurrences],
             "skipped": row["skipped"], "next_cursor": next_cursor}

@@ -5,7 +5,7 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from booking import now
+from booking.clock import now
 from booking.auth import login_required
 from booking.series import service
 

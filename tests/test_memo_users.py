@@ -1,8 +1,8 @@
-"""The auth cache (booking/auth_cache.py): a process remembers who a session or
+"""booking/memo/users.py: a process remembers who a session or
 token belongs to, and forgets it as soon as the database says it changed.
 
 "Elsewhere" below is a change made over another connection, as another app
-process or an admin's psql would: only its NOTIFY (sql/009_auth_notify.sql)
+process or an admin's psql would: only its NOTIFY (sql/011_memo.sql)
 can tell this process about it.
 """
 
@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from booking import auth_cache
+from booking import memo
+from booking.memo import channel
+from booking.memo.users import Users
 from booking.auth import hash_token
 
 from conftest import Browser
@@ -50,7 +52,7 @@ def test_a_remembered_token_costs_no_statement(warm, berlin):
 
 
 def test_without_the_cache_every_request_looks_the_user_up(app, warm, berlin):
-    app.extensions["booking.auth_cache"].seconds = 0
+    memo.of(app).users.seconds = 0
     assert statements(warm.get(DAY.format(berlin["id"]))) == 2
 
 
@@ -96,10 +98,10 @@ def test_a_session_is_never_remembered_past_its_expiry(app, alice, conn):
 
 def test_a_lost_listening_connection_means_asking_the_database(app, warm, conn, berlin,
                                                                monkeypatch):
-    monkeypatch.setattr(auth_cache, "RECONNECT_SECONDS", 0.0)
+    monkeypatch.setattr(channel, "RECONNECT_SECONDS", 0.0)
     assert statements(warm.get(DAY.format(berlin["id"]))) == 1
     killed = conn.execute("SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity "
-                          "WHERE application_name = 'booking auth cache' "
+                          "WHERE application_name = 'booking memo' "
                           "AND datname = current_database()").fetchall()
     assert [r["done"] for r in killed] == [True]
     # Noticed at the next request: asked the database, and listening again.
@@ -112,7 +114,8 @@ def test_a_lost_listening_connection_means_asking_the_database(app, warm, conn, 
 
 
 def test_a_lookup_that_raced_with_a_change_is_not_kept(database_url, conn, make, alice):
-    cache = auth_cache.AuthCache(database_url, 30)
+    listening = channel.Channel(database_url)
+    cache = Users(listening, 30)
     key, row = b"k" * 32, {"id": alice["id"], "name": "Alice"}
     try:
         assert cache.generation() is None       # not listening yet: nothing is kept
@@ -129,4 +132,4 @@ def test_a_lookup_that_raced_with_a_change_is_not_kept(database_url, conn, make,
         time.sleep(0.1)
         assert cache.get(key) is None
     finally:
-        cache.close()
+        listening.close()

@@ -1,4 +1,4 @@
-"""The rooms overview is built once per data version and minute (booking/shared.py)."""
+"""The rooms overview is built once per overview version and minute (booking/memo/overview.py)."""
 
 import gzip
 import json
@@ -78,7 +78,7 @@ def test_each_app_keeps_its_own_answers(app, api_as, alice, berlin, conn, tmp_pa
             make_other.room("Elsewhere")
             token = make_other.token(make_other.user("Zed"))
             for c in (conn, other_conn):
-                c.execute("UPDATE data_versions SET n = 0")
+                c.execute("UPDATE memo_versions SET n = 0")
         assert [r["name"] for r in api_as(alice).get("/api/rooms").get_json()["rooms"]] == ["Spree"]
         answer = Api(other.test_client(), token).get("/api/rooms").get_json()
         assert [r["name"] for r in answer["rooms"]] == ["Elsewhere"]
@@ -87,9 +87,9 @@ def test_each_app_keeps_its_own_answers(app, api_as, alice, berlin, conn, tmp_pa
 
 
 def test_only_writes_near_today_change_the_version(conn, make, alice, berlin):
-    """sql/008: a booking far ahead cannot change what the overview shows now."""
+    """sql/011_memo.sql: a booking far ahead cannot change what the overview shows now."""
     conn.execute("SET booking.bump_everything = off")
-    version = lambda: conn.execute("SELECT sum(n) AS v FROM data_versions").fetchone()["v"]  # noqa: E731
+    version = lambda: conn.execute("SELECT memo_version('overview') AS v").fetchone()["v"]  # noqa: E731
     now = conn.execute("SELECT date_trunc('hour', now()) AS t").fetchone()["t"]
     before = version()
     far = make.booking(berlin, alice, now + timedelta(days=30), now + timedelta(days=30, minutes=30))

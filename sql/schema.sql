@@ -1,0 +1,1175 @@
+-- The schema as `flask --app booking db upgrade` leaves it (pg_dump --schema-only,
+-- normalised by booking/schema.py). Generated: do not edit; change a migration in
+-- sql/NNN_*.sql and run `.venv/bin/python -m booking.schema`.
+-- tests/test_schema.py fails when this file and the migrations disagree.
+
+CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public;
+
+COMMENT ON EXTENSION btree_gist IS 'support for indexing common datatypes in GiST';
+
+CREATE TYPE public.booking_result AS (
+	kind text,
+	requested_start timestamp with time zone,
+	data json
+);
+
+CREATE FUNCTION public.audit_actor() RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT nullif(current_setting('booking.actor', true), '')::bigint
+$$;
+
+CREATE FUNCTION public.audit_bookings_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO audit_log (actor_id, action, user_id, room_id, target, after)
+    SELECT coalesce(audit_actor(), n.user_id), 'booking.create', n.user_id, n.room_id,
+           'booking ' || n.id, to_jsonb(n)
+      FROM new_rows n ORDER BY n.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.audit_bookings_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
+    SELECT CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+                THEN coalesce(n.cancelled_by, audit_actor()) ELSE audit_actor() END,
+           CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+                THEN 'booking.cancel' ELSE 'booking.update' END,
+           n.user_id, n.room_id, 'booking ' || n.id, to_jsonb(o), to_jsonb(n)
+      FROM old_rows o JOIN new_rows n ON n.id = o.id
+     WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
+     ORDER BY n.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.audit_refuse() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE FUNCTION public.audit_row() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_old jsonb := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END;
+    v_new jsonb := to_jsonb(NEW);
+    v_actor bigint := audit_actor();
+    v_action text;
+    v_user bigint;
+    v_room integer;
+    v_target text;
+BEGIN
+    IF TG_TABLE_NAME = 'series' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create' ELSE 'series.cancel' END;
+        v_actor := coalesce(v_actor, NEW.cancelled_by, NEW.user_id);
+        v_user := NEW.user_id; v_room := NEW.room_id; v_target := 'series ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'rooms' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'room.create' ELSE 'room.update' END;
+        v_room := NEW.id; v_target := 'room ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'users' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'user.create' ELSE 'user.update' END;
+        v_old := v_old - 'password_hash' - 'calendar_salt';
+        v_new := v_new - 'password_hash' - 'calendar_salt';
+        v_user := NEW.id; v_target := 'user ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'api_tokens' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'token.create' ELSE 'token.revoke' END;
+        v_old := v_old - 'token_hash';
+        v_new := v_new - 'token_hash';
+        v_actor := coalesce(v_actor, NEW.user_id);
+        v_user := NEW.user_id; v_target := 'token ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'sign_in_failures' THEN
+        v_action := 'sign_in.failure';
+        v_new := jsonb_build_object('email', NEW.email_key, 'address', NEW.address);
+        v_user := (SELECT u.id FROM users u WHERE lower(u.email) = NEW.email_key);
+        v_target := 'email ' || NEW.email_key;
+    END IF;
+    INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
+    VALUES (v_actor, v_action, v_user, v_room, v_target, v_old, v_new);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.auto_book(p_rooms integer[], p_user bigint, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_room integer;
+    v_id bigint;
+BEGIN
+    FOREACH v_room IN ARRAY p_rooms LOOP
+        FOR attempt IN 1..2 LOOP
+            BEGIN
+                -- No row inserted (taken) leaves v_id NULL.
+                INSERT INTO bookings (room_id, user_id, title, start_at, end_at)
+                VALUES (v_room, p_user, p_title, p_start, p_end)
+                ON CONFLICT DO NOTHING
+                RETURNING id INTO v_id;
+                EXIT;
+            EXCEPTION WHEN deadlock_detected THEN
+                v_id := NULL;
+            END;
+        END LOOP;
+        IF v_id IS NOT NULL THEN
+            RETURN json_build_object(
+                'room_id', v_room,
+                'booking', (SELECT booking_json(v) FROM booking_api v WHERE v.id = v_id));
+        END IF;
+    END LOOP;
+    RETURN json_build_object(
+        'room_id', NULL,
+        'suggestions', room_suggestions(p_start, p_end, p_capacity, p_equipment, p_building,
+                                        p_floor, p_not_before, p_until));
+END
+$$;
+
+CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false) RETURNS SETOF public.booking_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_ids bigint[] := '{}';
+    v_start timestamptz;
+    v_end timestamptz;
+BEGIN
+    FOR attempt IN 1..3 LOOP
+        BEGIN
+            WITH ins AS (
+                INSERT INTO bookings (room_id, user_id, title, start_at, end_at, series_id)
+                SELECT p_room, p_user, p_title, o.s, o.e, p_series
+                  FROM unnest(p_starts, p_ends) AS o(s, e)
+                 ORDER BY o.s           -- one order for everyone: fewer lock waits
+                ON CONFLICT DO NOTHING
+                RETURNING id)
+            SELECT coalesce(array_agg(id), '{}') INTO v_ids FROM ins;
+            IF cardinality(v_ids) < cardinality(p_starts) AND NOT p_skip_conflicts THEN
+                RAISE EXCEPTION USING ERRCODE = 'BK409';   -- undo what went in
+            END IF;
+            EXIT;
+        EXCEPTION
+            WHEN SQLSTATE 'BK409' THEN
+                v_ids := '{}';
+                EXIT;
+            WHEN deadlock_detected THEN
+                IF attempt = 3 THEN RAISE; END IF;
+        END;
+    END LOOP;
+
+    RETURN QUERY
+    SELECT 'created', v.start_at, booking_json(v)
+      FROM booking_api v
+     WHERE v.id = ANY (v_ids)
+     ORDER BY v.start_at;
+
+    IF cardinality(v_ids) = cardinality(p_starts) THEN
+        RETURN;
+    END IF;
+
+    RETURN QUERY
+    SELECT 'conflict', o.s, booking_json(v)
+      FROM unnest(p_starts, p_ends) AS o(s, e)
+      JOIN booking_api v
+        ON v.room_id = p_room AND v.live
+       AND v.start_at < o.e AND v.end_at > o.s
+       AND v.start_at > o.s - interval '1 day'   -- no booking spans a day: index range
+     WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
+     ORDER BY o.s, v.start_at;
+
+    SELECT o.s, o.e INTO v_start, v_end
+      FROM unnest(p_starts, p_ends) AS o(s, e)
+     WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
+     ORDER BY o.s LIMIT 1;
+
+    -- bookings_room_start
+    RETURN QUERY
+    SELECT 'busy', v_start, json_build_object('start_at', b.start_at, 'end_at', b.end_at)
+      FROM bookings b
+     WHERE b.room_id = p_room AND b.cancelled_at IS NULL
+       AND b.start_at > v_start - interval '1 day' AND b.start_at < v_start + interval '15 days'
+       AND b.end_at > v_start
+     ORDER BY b.start_at;
+
+    -- bookings_room_start, one probe per candidate room
+    RETURN QUERY
+    SELECT 'free_room', v_start, room_json(r)
+      FROM rooms r
+     WHERE r.active AND r.id <> p_room
+       AND r.capacity >= (SELECT capacity FROM rooms WHERE id = p_room)
+       AND (v_start AT TIME ZONE r.timezone)::time >= r.opens
+       AND (v_end AT TIME ZONE r.timezone) <= (v_start AT TIME ZONE r.timezone)::date + r.closes
+       AND NOT EXISTS (SELECT 1 FROM bookings b
+                        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+                          AND b.start_at < v_end AND b.end_at > v_start
+                          AND b.start_at > v_start - interval '1 day')
+     ORDER BY r.capacity, r.name
+     LIMIT 20;
+END
+$$;
+
+CREATE FUNCTION public.book_once(p_user bigint, p_key text, p_fingerprint text, p_now timestamp with time zone, p_kind text, p_args jsonb) RETURNS TABLE(replayed boolean, same_request boolean, result jsonb)
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_earlier idempotency_keys;
+    v_result jsonb;
+    v_booked boolean;
+BEGIN
+    DELETE FROM idempotency_keys k
+     WHERE k.user_id = p_user AND k.key = p_key AND k.created_at <= p_now - interval '24 hours';
+    DELETE FROM idempotency_keys k WHERE (k.user_id, k.key) IN (
+        SELECT o.user_id, o.key FROM idempotency_keys o
+         WHERE o.created_at <= p_now - interval '24 hours'
+         ORDER BY o.created_at LIMIT 10 FOR UPDATE SKIP LOCKED);
+
+    INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at)
+    VALUES (p_user, p_key, p_fingerprint, p_now)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        -- Used before (and committed: the INSERT waited for that). A new
+        -- statement, so a new snapshot that sees it.
+        SELECT * INTO v_earlier FROM idempotency_keys k
+         WHERE k.user_id = p_user AND k.key = p_key;
+        IF NOT FOUND THEN  -- deleted as expired in between: let the client retry
+            RAISE EXCEPTION 'idempotency key vanished' USING ERRCODE = 'serialization_failure';
+        END IF;
+        RETURN QUERY SELECT true, v_earlier.fingerprint = p_fingerprint,
+                            CASE WHEN v_earlier.fingerprint = p_fingerprint
+                                 THEN v_earlier.answer END;
+        RETURN;
+    END IF;
+
+    IF p_kind = 'book' THEN
+        SELECT jsonb_agg(to_jsonb(b)) INTO v_result
+          FROM book((p_args->>'room')::integer, p_user, p_args->>'title',
+                    json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends')) b;
+        v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "created")');
+    ELSIF p_kind = 'series' THEN
+        SELECT jsonb_agg(to_jsonb(b)) INTO v_result
+          FROM book_series((p_args->>'room')::integer, p_user, p_args->>'title',
+                           p_args->>'rrule', p_args->>'tz', (p_args->>'first')::timestamptz,
+                           (p_args->>'minutes')::integer, (p_args->>'horizon')::timestamptz,
+                           json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
+                           (p_args->>'skip')::boolean) b;
+        v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "series")');
+    ELSIF p_kind = 'auto' THEN
+        v_result := to_jsonb(auto_book(
+            ARRAY(SELECT jsonb_array_elements_text(p_args->'rooms')::integer), p_user,
+            p_args->>'title', (p_args->>'start')::timestamptz, (p_args->>'end')::timestamptz,
+            (p_args->>'people')::integer,
+            ARRAY(SELECT jsonb_array_elements_text(p_args->'equipment')),
+            p_args->>'building', (p_args->>'floor')::integer,
+            (p_args->>'not_before')::timestamptz, (p_args->>'until')::timestamptz));
+        v_booked := v_result->>'room_id' IS NOT NULL;
+        IF v_booked THEN
+            v_result := v_result || jsonb_build_object(
+                'room', p_args->'room_json'->(v_result->>'room_id'));
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'book_once: unknown kind %', p_kind;
+    END IF;
+
+    IF coalesce(v_booked, false) THEN
+        UPDATE idempotency_keys k SET answer = v_result
+         WHERE k.user_id = p_user AND k.key = p_key;
+    ELSE
+        DELETE FROM idempotency_keys k WHERE k.user_id = p_user AND k.key = p_key;
+    END IF;
+    RETURN QUERY SELECT false, true, v_result;
+END
+$_$;
+
+CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean) RETURNS SETOF public.booking_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_series series;
+    v_rows booking_result[] := '{}';
+BEGIN
+    BEGIN
+        INSERT INTO series (room_id, user_id, title, rrule, first_start, duration_minutes,
+                            timezone, materialized_until)
+        VALUES (p_room, p_user, p_title, p_rrule, p_first_start, p_duration_minutes,
+                p_timezone, p_materialized_until)
+        RETURNING * INTO v_series;
+
+        SELECT coalesce(array_agg(b), '{}') INTO v_rows
+          FROM book(p_room, p_user, p_title, p_starts, p_ends, v_series.id, p_skip_conflicts) b;
+
+        IF NOT p_skip_conflicts
+           AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict') THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK409';   -- no series without its occurrences
+        END IF;
+
+        INSERT INTO series_skips (series_id, start_at, end_at, reason)
+        SELECT v_series.id, o.s, o.e, 'conflict'
+          FROM unnest(p_starts, p_ends) AS o(s, e)
+         WHERE o.s IN (SELECT r.requested_start FROM unnest(v_rows) r WHERE r.kind = 'conflict');
+    EXCEPTION
+        WHEN SQLSTATE 'BK409' THEN
+            v_series := NULL;
+    END;
+
+    IF v_series.id IS NOT NULL THEN
+        RETURN QUERY SELECT 'series', v_series.first_start, series_json(v_series);
+    END IF;
+    RETURN QUERY SELECT * FROM unnest(v_rows);
+    IF v_series.id IS NOT NULL THEN
+        RETURN QUERY
+        SELECT 'skipped', k.start_at,
+               json_build_object('start_time', rfc3339(k.start_at, p_timezone),
+                                 'end_time', rfc3339(k.end_at, p_timezone),
+                                 'reason', k.reason)
+          FROM series_skips k
+         WHERE k.series_id = v_series.id
+         ORDER BY k.start_at;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION public.rfc3339(ts timestamp with time zone, tz text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN ((to_char((ts AT TIME ZONE tz), 'YYYY-MM-DD"T"HH24:MI:SS'::text) || CASE WHEN ((ts AT TIME ZONE tz) < (ts AT TIME ZONE 'UTC'::text)) THEN '-'::text ELSE '+'::text END) || to_char(((abs(EXTRACT(epoch FROM ((ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'::text)))))::double precision * '00:00:01'::interval), 'HH24:MI'::text));
+
+CREATE TABLE public.bookings (
+    id bigint NOT NULL,
+    room_id integer NOT NULL,
+    user_id bigint NOT NULL,
+    title text NOT NULL,
+    start_at timestamp with time zone NOT NULL,
+    end_at timestamp with time zone NOT NULL,
+    series_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancelled_by bigint,
+    CONSTRAINT bookings_positive_length CHECK ((end_at > start_at)),
+    CONSTRAINT bookings_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+CREATE TABLE public.rooms (
+    id integer NOT NULL,
+    name text NOT NULL,
+    building text DEFAULT ''::text NOT NULL,
+    floor integer DEFAULT 0 NOT NULL,
+    capacity integer NOT NULL,
+    equipment text[] DEFAULT '{}'::text[] NOT NULL,
+    timezone text NOT NULL,
+    opens time without time zone DEFAULT '09:00:00'::time without time zone NOT NULL,
+    closes time without time zone DEFAULT '18:00:00'::time without time zone NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rooms_building_check CHECK ((length(building) <= 100)),
+    CONSTRAINT rooms_capacity_check CHECK (((capacity >= 1) AND (capacity <= 10000))),
+    CONSTRAINT rooms_floor_check CHECK (((floor >= '-50'::integer) AND (floor <= 500))),
+    CONSTRAINT rooms_hours_check CHECK ((opens < closes)),
+    CONSTRAINT rooms_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+CREATE TABLE public.users (
+    id bigint NOT NULL,
+    email text NOT NULL,
+    name text NOT NULL,
+    password_hash text,
+    role text DEFAULT 'staff'::text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    calendar_salt text DEFAULT (gen_random_uuid())::text NOT NULL,
+    mail_enabled boolean DEFAULT true NOT NULL,
+    CONSTRAINT users_email_check CHECK ((((length(email) >= 3) AND (length(email) <= 254)) AND (email ~~ '%_@_%'::text))),
+    CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['staff'::text, 'admin'::text])))
+);
+
+CREATE VIEW public.booking_api AS
+ SELECT b.id,
+    b.room_id,
+    r.name AS room_name,
+    b.user_id,
+    u.name AS user_name,
+    b.title,
+    public.rfc3339(b.start_at, r.timezone) AS start_time,
+    public.rfc3339(b.end_at, r.timezone) AS end_time,
+    b.series_id,
+    public.rfc3339(b.cancelled_at, r.timezone) AS cancelled_at,
+    public.rfc3339(b.created_at, r.timezone) AS created_at,
+    b.start_at,
+    b.end_at,
+    (b.cancelled_at IS NULL) AS live,
+    r.timezone
+   FROM ((public.bookings b
+     JOIN public.rooms r ON ((r.id = b.room_id)))
+     JOIN public.users u ON ((u.id = b.user_id)));
+
+CREATE FUNCTION public.booking_json(v public.booking_api) RETURNS json
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN json_build_object('id', (v).id, 'room_id', (v).room_id, 'room_name', (v).room_name, 'user_id', (v).user_id, 'user_name', (v).user_name, 'title', (v).title, 'start_time', (v).start_time, 'end_time', (v).end_time, 'series_id', (v).series_id, 'cancelled_at', (v).cancelled_at, 'created_at', (v).created_at);
+
+CREATE FUNCTION public.extend_series(p_series bigint, p_from timestamp with time zone, p_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_rule_starts timestamp with time zone[], p_rule_ends timestamp with time zone[], p_rule_reasons text[]) RETURNS TABLE(booked integer, skipped integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_series series;
+    v_booked integer;
+    v_conflicts integer;
+BEGIN
+    UPDATE series SET materialized_until = p_until
+     WHERE id = p_series AND materialized_until = p_from AND cancelled_at IS NULL
+    RETURNING * INTO v_series;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+    END IF;
+
+    WITH rows AS (
+        SELECT * FROM book(v_series.room_id, v_series.user_id, v_series.title,
+                           p_starts, p_ends, p_series, true)),
+    taken AS (
+        INSERT INTO series_skips (series_id, start_at, end_at, reason)
+        SELECT p_series, o.s, o.e, 'conflict'
+          FROM unnest(p_starts, p_ends) AS o(s, e)
+         WHERE o.s IN (SELECT requested_start FROM rows WHERE kind = 'conflict')
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM rows WHERE kind = 'created'), (SELECT count(*) FROM taken)
+      INTO v_booked, v_conflicts;
+
+    INSERT INTO series_skips (series_id, start_at, end_at, reason)
+    SELECT p_series, o.s, o.e, o.r
+      FROM unnest(p_rule_starts, p_rule_ends, p_rule_reasons) AS o(s, e, r)
+    ON CONFLICT DO NOTHING;
+
+    RETURN QUERY SELECT v_booked, v_conflicts + coalesce(cardinality(p_rule_starts), 0);
+END
+$$;
+
+CREATE FUNCTION public.json_timestamps(a jsonb) RETURNS timestamp with time zone[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT coalesce(array_agg(t.v::timestamptz ORDER BY t.n), '{}')
+      FROM jsonb_array_elements_text(a) WITH ORDINALITY AS t(v, n)
+$$;
+
+CREATE FUNCTION public.memo_auth_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_LEVEL = 'STATEMENT' THEN
+        PERFORM memo_changed('auth', '*');
+    ELSIF TG_TABLE_NAME = 'users' THEN
+        PERFORM memo_changed('auth', 'user:' || OLD.id);
+    ELSE
+        PERFORM memo_changed('auth', encode(OLD.token_hash, 'hex'));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.memo_bookings_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_near boolean := coalesce(current_setting('booking.bump_everything', true), '') = 'on';
+BEGIN
+    -- Each branch names only the transition tables its event has.
+    IF NOT v_near AND TG_OP IN ('INSERT', 'UPDATE') THEN
+        v_near := EXISTS (SELECT 1 FROM new_rows
+                           WHERE start_at < now() + interval '2 days'
+                             AND end_at > now() - interval '2 days');
+    END IF;
+    IF NOT v_near AND TG_OP IN ('UPDATE', 'DELETE') THEN
+        v_near := EXISTS (SELECT 1 FROM old_rows
+                           WHERE start_at < now() + interval '2 days'
+                             AND end_at > now() - interval '2 days');
+    END IF;
+    IF v_near THEN
+        PERFORM memo_changed('overview');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.memo_changed(p_name text, p_detail text DEFAULT ''::text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE memo_versions SET n = n + 1 WHERE name = p_name AND slot = pg_backend_pid() % 16;
+    PERFORM pg_notify('booking_memo', p_name || ':' || p_detail);
+END
+$$;
+
+CREATE FUNCTION public.memo_overview_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM memo_changed('overview');
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.memo_rooms_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM memo_changed('rooms');
+    PERFORM memo_changed('overview');
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.memo_version(p_name text) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT sum(n)::bigint FROM memo_versions WHERE name = p_name
+$$;
+
+CREATE FUNCTION public.outbox_bookings_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Occurrences (series_id set) are announced by their series.created.
+    INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, payload)
+    SELECT 'booking.created', n.user_id, n.user_id, n.room_id, n.id,
+           jsonb_build_object('booking', to_jsonb(n))
+      FROM new_rows n
+     WHERE n.series_id IS NULL
+     ORDER BY n.id;
+    IF FOUND THEN
+        PERFORM outbox_notify();
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.outbox_bookings_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, series_id, payload)
+    SELECT CASE WHEN n.series_id IS NULL THEN 'booking.cancelled' ELSE 'occurrence.cancelled' END,
+           n.user_id, n.cancelled_by, n.room_id, n.id, n.series_id,
+           jsonb_build_object('booking', to_jsonb(n),
+                              'cancelled_by', n.cancelled_by,
+                              'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+       -- An occurrence cancelled together with its series is told by series.cancelled.
+       AND NOT EXISTS (SELECT 1 FROM series s
+                        WHERE s.id = n.series_id AND s.cancelled_from IS NOT NULL
+                          AND n.start_at >= s.cancelled_from)
+     ORDER BY n.id;
+    IF FOUND THEN
+        PERFORM outbox_notify();
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.outbox_notify() RETURNS void
+    LANGUAGE sql
+    AS $$ SELECT pg_notify('booking_outbox', '') $$;
+
+CREATE FUNCTION public.outbox_series_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO outbox (kind, user_id, actor_id, room_id, series_id, payload)
+    SELECT 'series.created', n.user_id, n.user_id, n.room_id, n.id,
+           jsonb_build_object('series', to_jsonb(n))
+      FROM new_rows n
+     ORDER BY n.id;
+    IF FOUND THEN
+        PERFORM outbox_notify();
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.outbox_series_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Cancelled from a moment on (set, or moved earlier), or cancelled whole.
+    INSERT INTO outbox (kind, user_id, actor_id, room_id, series_id, payload)
+    SELECT 'series.cancelled', n.user_id, n.cancelled_by, n.room_id, n.id,
+           jsonb_build_object('series', to_jsonb(n),
+                              'from', n.cancelled_from,
+                              'whole', n.cancelled_at IS NOT NULL,
+                              'cancelled_by', n.cancelled_by,
+                              'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     WHERE (n.cancelled_from IS NOT NULL
+            AND (o.cancelled_from IS NULL OR n.cancelled_from < o.cancelled_from))
+        OR (n.cancelled_at IS NOT NULL AND o.cancelled_at IS NULL)
+     ORDER BY n.id;
+    IF FOUND THEN
+        PERFORM outbox_notify();
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.room_json(r public.rooms) RETURNS json
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active);
+
+CREATE FUNCTION public.room_open(tz text, opens time without time zone, closes time without time zone, s timestamp with time zone, e timestamp with time zone) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN ((e > s) AND (((s AT TIME ZONE tz))::time without time zone >= opens) AND ((e AT TIME ZONE tz) <= (((s AT TIME ZONE tz))::date + closes)));
+
+CREATE FUNCTION public.room_suggestions(p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_days integer DEFAULT 7, p_limit integer DEFAULT 5) RETURNS json
+    LANGUAGE sql STABLE
+    AS $$
+WITH fit AS (
+    SELECT r.*,
+           (p_building IS NULL OR lower(r.building) = lower(p_building)) AS in_building,
+           (p_floor IS NULL OR r.floor = p_floor) AS on_floor
+      FROM rooms r
+     WHERE r.active AND r.capacity >= p_capacity AND r.equipment @> p_equipment),
+day AS (
+    -- Each fitting room's opening hours on the request's local day (in that
+    -- room's zone) and the days after, and the same time of day as asked.
+    SELECT f.id, g.d, w.open_at, w.close_at, w.target
+      FROM fit f
+     CROSS JOIN generate_series(0, p_days) AS g(d)
+     CROSS JOIN LATERAL (SELECT p_start AT TIME ZONE f.timezone AS local_start) l
+     CROSS JOIN LATERAL (
+           SELECT (l.local_start::date + g.d + f.opens) AT TIME ZONE f.timezone AS open_at,
+                  (l.local_start::date + g.d + f.closes) AT TIME ZONE f.timezone AS close_at,
+                  (l.local_start + make_interval(days => g.d)) AT TIME ZONE f.timezone AS target) w),
+gap AS (
+    -- The free stretches between live bookings inside the opening hours: each
+    -- booking (and a zero-length sentinel at closing time) ends the gap that
+    -- began when everything before it had ended.
+    SELECT day.id, day.d, day.target, x.gap_start, x.gap_end
+      FROM day
+     CROSS JOIN LATERAL (
+           SELECT greatest(day.open_at,
+                           max(b.e) OVER (ORDER BY b.s ROWS BETWEEN UNBOUNDED PRECEDING
+                                                               AND 1 PRECEDING)) AS gap_start,
+                  b.s AS gap_end
+             FROM (SELECT k.start_at AS s, k.end_at AS e
+                     FROM bookings k
+                    WHERE k.room_id = day.id AND k.cancelled_at IS NULL
+                      AND k.start_at < day.close_at AND k.end_at > day.open_at
+                      AND k.start_at > day.open_at - interval '1 day'
+                   UNION ALL
+                   SELECT day.close_at, day.close_at) b) x),
+slot AS (
+    -- In each gap long enough, the start nearest the target time.
+    SELECT gap.id, gap.d, c.start_at, abs(extract(epoch FROM c.start_at - gap.target)) AS distance
+      FROM gap
+     CROSS JOIN LATERAL (
+           SELECT greatest(gap.gap_start, p_not_before) AS lo,
+                  gap.gap_end - (p_end - p_start) AS hi) bounds
+     CROSS JOIN LATERAL (
+           SELECT least(greatest(gap.target, bounds.lo), bounds.hi) AS start_at) c
+     WHERE bounds.lo <= bounds.hi AND c.start_at <= p_until),
+best AS (
+    -- One room per distinct interval: the best one by the finder's order.
+    SELECT DISTINCT ON (s.start_at) s.start_at, s.d, s.distance, s.id
+      FROM slot s JOIN fit f ON f.id = s.id
+     ORDER BY s.start_at, f.in_building DESC, f.on_floor DESC, f.capacity, f.name, f.id),
+times AS (
+    SELECT json_build_object(
+               'start_time', rfc3339(b.start_at, r.timezone),
+               'end_time', rfc3339(b.start_at + (p_end - p_start), r.timezone),
+               'room', room_json(r)) AS j,
+           b.d, b.distance, b.start_at
+      FROM best b JOIN rooms r ON r.id = b.id
+     ORDER BY b.d, b.distance, b.start_at
+     LIMIT p_limit),
+almost AS (
+    SELECT room_json(r) AS room, m.missing[1] AS missing
+      FROM rooms r
+     CROSS JOIN LATERAL (
+           SELECT array_agg(t) AS missing FROM unnest(p_equipment) AS t
+            WHERE NOT t = ANY (r.equipment)) m
+     WHERE r.active AND r.capacity >= p_capacity AND cardinality(m.missing) = 1
+       AND room_open(r.timezone, r.opens, r.closes, p_start, p_end)
+       AND NOT EXISTS (
+           SELECT 1 FROM bookings b
+            WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+              AND b.start_at < p_end AND b.end_at > p_start
+              AND b.start_at > p_start - interval '1 day')
+     ORDER BY (p_building IS NULL OR lower(r.building) = lower(p_building)) DESC,
+              (p_floor IS NULL OR r.floor = p_floor) DESC, r.capacity, r.name, r.id
+     LIMIT p_limit)
+SELECT json_build_object(
+    'times', coalesce((SELECT json_agg(t.j ORDER BY t.d, t.distance, t.start_at) FROM times t),
+                      '[]'),
+    'rooms', coalesce((SELECT json_agg(json_build_object('room', a.room, 'missing', a.missing))
+                         FROM almost a), '[]'))
+$$;
+
+CREATE TABLE public.series (
+    id bigint NOT NULL,
+    room_id integer NOT NULL,
+    user_id bigint NOT NULL,
+    title text NOT NULL,
+    rrule text NOT NULL,
+    first_start timestamp with time zone NOT NULL,
+    duration_minutes integer NOT NULL,
+    timezone text NOT NULL,
+    materialized_until timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancelled_by bigint,
+    cancelled_from timestamp with time zone,
+    CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
+    CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+CREATE FUNCTION public.series_json(s public.series) RETURNS json
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone));
+
+CREATE TABLE public.api_tokens (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    name text DEFAULT ''::text NOT NULL,
+    token_hash bytea NOT NULL,
+    prefix text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_used_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT api_tokens_name_check CHECK ((length(name) <= 100))
+);
+
+ALTER TABLE public.api_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.api_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor_id bigint,
+    action text NOT NULL,
+    user_id bigint,
+    room_id integer,
+    target text NOT NULL,
+    before jsonb,
+    after jsonb
+);
+
+ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE public.bookings ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.bookings_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.deliveries (
+    id bigint NOT NULL,
+    event_id bigint NOT NULL,
+    channel text NOT NULL,
+    user_id bigint,
+    endpoint_id bigint,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT deliveries_channel_check CHECK ((channel = ANY (ARRAY['mail'::text, 'webhook'::text]))),
+    CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text])))
+);
+
+ALTER TABLE public.deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.idempotency_keys (
+    user_id bigint NOT NULL,
+    key text NOT NULL,
+    fingerprint text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    answer jsonb,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 255)))
+);
+
+CREATE TABLE public.memo_versions (
+    name text NOT NULL,
+    slot integer NOT NULL,
+    n bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.outbox (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    user_id bigint,
+    actor_id bigint,
+    room_id integer,
+    booking_id bigint,
+    series_id bigint,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    dispatched_at timestamp with time zone
+);
+
+ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE public.rooms ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.rooms_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.schema_migrations (
+    version text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE public.series ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.series_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.series_skips (
+    series_id bigint NOT NULL,
+    start_at timestamp with time zone NOT NULL,
+    end_at timestamp with time zone NOT NULL,
+    reason text NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.sessions (
+    token_hash bytea NOT NULL,
+    user_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.sign_in_failures (
+    id bigint NOT NULL,
+    email_key text NOT NULL,
+    address text NOT NULL,
+    failed_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE public.sign_in_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.sign_in_failures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.users_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.webhook_attempts (
+    id bigint NOT NULL,
+    delivery_id bigint NOT NULL,
+    endpoint_id bigint NOT NULL,
+    attempt integer NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    status_code integer,
+    latency_ms integer NOT NULL,
+    ok boolean NOT NULL,
+    response text DEFAULT ''::text NOT NULL,
+    error text
+);
+
+ALTER TABLE public.webhook_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_attempts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.webhook_endpoints (
+    id bigint NOT NULL,
+    url text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    events text[] NOT NULL,
+    secret text NOT NULL,
+    created_by bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    failing_since timestamp with time zone,
+    disabled_at timestamp with time zone,
+    disabled_reason text,
+    CONSTRAINT webhook_endpoints_description_check CHECK ((length(description) <= 200)),
+    CONSTRAINT webhook_endpoints_url_check CHECK (((length(url) >= 8) AND (length(url) <= 2000)))
+);
+
+ALTER TABLE public.webhook_endpoints ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_endpoints_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, end_at, '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key);
+
+ALTER TABLE ONLY public.memo_versions
+    ADD CONSTRAINT memo_versions_pkey PRIMARY KEY (name, slot);
+
+ALTER TABLE ONLY public.outbox
+    ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.series
+    ADD CONSTRAINT series_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.series_skips
+    ADD CONSTRAINT series_skips_pkey PRIMARY KEY (series_id, start_at);
+
+ALTER TABLE ONLY public.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY public.sign_in_failures
+    ADD CONSTRAINT sign_in_failures_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id);
+
+CREATE INDEX api_tokens_user ON public.api_tokens USING btree (user_id, id);
+
+CREATE INDEX audit_log_actor ON public.audit_log USING btree (actor_id, at, id);
+
+CREATE INDEX audit_log_at ON public.audit_log USING btree (at, id);
+
+CREATE INDEX audit_log_room ON public.audit_log USING btree (room_id, at, id);
+
+CREATE INDEX audit_log_user ON public.audit_log USING btree (user_id, at, id);
+
+CREATE INDEX bookings_room_cancelled ON public.bookings USING btree (room_id, start_at) WHERE (cancelled_at IS NOT NULL);
+
+CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at) WHERE (cancelled_at IS NULL);
+
+CREATE INDEX bookings_series ON public.bookings USING btree (series_id, start_at) WHERE (series_id IS NOT NULL);
+
+CREATE INDEX bookings_user_cancelled ON public.bookings USING btree (user_id, start_at) WHERE (cancelled_at IS NOT NULL);
+
+CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at) WHERE (cancelled_at IS NULL);
+
+CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at, id) WHERE (status = 'pending'::text);
+
+CREATE INDEX deliveries_failed ON public.deliveries USING btree (id) WHERE (status = 'failed'::text);
+
+CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX outbox_created ON public.outbox USING brin (created_at);
+
+CREATE INDEX outbox_series ON public.outbox USING btree (series_id, id) WHERE (series_id IS NOT NULL);
+
+CREATE INDEX outbox_undispatched ON public.outbox USING btree (id) WHERE (dispatched_at IS NULL);
+
+CREATE INDEX outbox_user ON public.outbox USING btree (user_id, id);
+
+CREATE UNIQUE INDEX rooms_name_key ON public.rooms USING btree (lower(name));
+
+CREATE INDEX series_live_horizon ON public.series USING btree (materialized_until) WHERE (cancelled_at IS NULL);
+
+CREATE INDEX series_user ON public.series USING btree (user_id, id);
+
+CREATE INDEX sessions_user ON public.sessions USING btree (user_id);
+
+CREATE INDEX sign_in_failures_address ON public.sign_in_failures USING btree (address, failed_at);
+
+CREATE INDEX sign_in_failures_email ON public.sign_in_failures USING btree (email_key, failed_at);
+
+CREATE INDEX sign_in_failures_failed_at ON public.sign_in_failures USING btree (failed_at);
+
+CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
+
+CREATE INDEX webhook_attempts_endpoint ON public.webhook_attempts USING btree (endpoint_id, id);
+
+CREATE TRIGGER api_tokens_audit AFTER INSERT ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER api_tokens_audit_revoke AFTER UPDATE OF revoked_at ON public.api_tokens FOR EACH ROW WHEN ((old.revoked_at IS DISTINCT FROM new.revoked_at)) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER api_tokens_deleted_notify AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER api_tokens_revoked_notify AFTER UPDATE OF revoked_at, user_id, token_hash ON public.api_tokens FOR EACH ROW WHEN ((((old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.user_id IS DISTINCT FROM new.user_id)) OR (old.token_hash IS DISTINCT FROM new.token_hash))) EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER api_tokens_truncated_notify AFTER TRUNCATE ON public.api_tokens FOR EACH STATEMENT EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_refuse();
+
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_refuse();
+
+CREATE TRIGGER bookings_audit_insert AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.audit_bookings_insert();
+
+CREATE TRIGGER bookings_audit_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.audit_bookings_update();
+
+CREATE TRIGGER bookings_deleted_memo AFTER DELETE ON public.bookings REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
+
+CREATE TRIGGER bookings_inserted_memo AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
+
+CREATE TRIGGER bookings_outbox_insert AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_inserted();
+
+CREATE TRIGGER bookings_outbox_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_updated();
+
+CREATE TRIGGER bookings_updated_memo AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
+
+CREATE TRIGGER rooms_audit AFTER INSERT ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER rooms_audit_update AFTER UPDATE ON public.rooms FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER rooms_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.rooms FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
+
+CREATE TRIGGER series_audit AFTER INSERT ON public.series FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER series_audit_cancel AFTER UPDATE ON public.series FOR EACH ROW WHEN (((old.cancelled_at IS DISTINCT FROM new.cancelled_at) OR (old.cancelled_from IS DISTINCT FROM new.cancelled_from))) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER series_outbox_insert AFTER INSERT ON public.series REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_series_inserted();
+
+CREATE TRIGGER series_outbox_update AFTER UPDATE ON public.series REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_series_updated();
+
+CREATE TRIGGER sessions_changed_notify AFTER UPDATE ON public.sessions FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER sessions_ended_notify AFTER DELETE ON public.sessions FOR EACH ROW WHEN ((old.expires_at > now())) EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER sessions_truncated_notify AFTER TRUNCATE ON public.sessions FOR EACH STATEMENT EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER sign_in_failures_audit AFTER INSERT ON public.sign_in_failures FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER users_audit AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER users_audit_update AFTER UPDATE OF email, name, role, active ON public.users FOR EACH ROW WHEN (((((old.email IS DISTINCT FROM new.email) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.active IS DISTINCT FROM new.active))) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled))) EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER users_deleted_notify AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER users_memo_overview AFTER UPDATE OF name ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.memo_overview_changed();
+
+CREATE TRIGGER users_truncated_notify AFTER TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.memo_auth_changed();
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_series_id_fkey FOREIGN KEY (series_id) REFERENCES public.series(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id);
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.outbox(id);
+
+ALTER TABLE ONLY public.deliveries
+    ADD CONSTRAINT deliveries_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.series
+    ADD CONSTRAINT series_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.series
+    ADD CONSTRAINT series_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);
+
+ALTER TABLE ONLY public.series_skips
+    ADD CONSTRAINT series_skips_series_id_fkey FOREIGN KEY (series_id) REFERENCES public.series(id);
+
+ALTER TABLE ONLY public.series
+    ADD CONSTRAINT series_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.deliveries(id);
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id);
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);

@@ -1,5 +1,9 @@
 """CPU time per request, by process kind, under wrk: where a scenario's cost goes.
 
+Only the server's own gunicorn processes and the bench cluster's PostgreSQL
+processes count, so the figures hold even while the machine does other work
+(req/s then does not).
+
 Runs each named scenario (a Lua script in bench/lua) against gunicorn with the
 production config on the bench database, like `make bench` (run that once
 first: it builds the data and bench/out/data.lua), and reads the CPU time of
@@ -18,38 +22,59 @@ import re
 import subprocess
 import sys
 
-from bench.run import APP_PORT, FLOOR_PORT, ROOT, Server, bench_cluster
+from bench.run import APP_PORT, FLOOR_PORT, PLAIN_PORT, ROOT, Server, bench_cluster
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_ticks() -> dict[str, tuple[str, int]]:
-    """pid -> (kind, user + system ticks) for every process."""
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_ticks(server_pid: int, postmaster_pid: int) -> dict[int, tuple[str, int]]:
+    """pid -> (kind, user + system ticks) for this server's gunicorn processes and
+    the bench cluster's PostgreSQL processes only: the machine may be running
+    other work (tests, other clusters), which must not count."""
     found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-            command = open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        kind = ("gunicorn" if "gunicorn" in command
-                else "postgres" if "postgres" in command or "postgres" in stat else "other")
-        found[pid] = (kind, int(fields[11]) + int(fields[12]))
+    for kind, root in (("gunicorn", server_pid), ("postgres", postmaster_pid)):
+        for pid in [root, *_children(root)]:
+            found[pid] = (kind, _ticks(pid))
     return found
 
 
+def postmaster_pid() -> int:
+    cluster = bench_cluster()
+    return int((cluster.data / "postmaster.pid").read_text().split()[0])
+
+
+FLOORS = {"floor": (FLOOR_PORT, "bench.floor:app"),
+          "floor_plain": (PLAIN_PORT, "bench.floor_plain:app")}
+
+
 def measure(url: str, scenario: str, seconds: int = 10) -> str:
-    floor = scenario == "floor"
-    port = FLOOR_PORT if floor else APP_PORT
-    server = Server(f"cpu-{scenario}", url, port, app="bench.floor:app" if floor else "wsgi:app")
+    port, app = FLOORS.get(scenario, (APP_PORT, "wsgi:app"))
+    server = Server(f"cpu-{scenario}", url, port, app=app)
+    pg = postmaster_pid()
     command = ["wrk", "-t2", "-c64", "-s", f"bench/lua/{scenario}.lua", f"http://127.0.0.1:{port}"]
     try:
         subprocess.run(command[:1] + ["-d4s"] + command[1:], capture_output=True, cwd=ROOT)
-        before = cpu_ticks()
+        before = cpu_ticks(server.process.pid, pg)
         out = subprocess.run(command[:1] + [f"-d{seconds}s"] + command[1:], capture_output=True,
                              text=True, cwd=ROOT).stdout
-        after = cpu_ticks()
+        after = cpu_ticks(server.process.pid, pg)
     finally:
         server.stop()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -64,7 +89,7 @@ def measure(url: str, scenario: str, seconds: int = 10) -> str:
 
 def main() -> None:
     url = bench_cluster().url("bench_large")
-    for scenario in sys.argv[1:] or ["floor", "day_json", "day_html"]:
+    for scenario in sys.argv[1:] or ["floor_plain", "floor", "day_json", "day_html"]:
         print(measure(url, scenario), flush=True)
 
 

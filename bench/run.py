@@ -42,13 +42,15 @@ from booking.localpg import Cluster  # noqa: E402
 OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "performance.md"
 CHART = ROOT / "docs" / "latency-vs-connections.png"
-APP_PORT, FLOOR_PORT, BOUNCER_PORT = 28201, 28202, 28203
+APP_PORT, FLOOR_PORT, BOUNCER_PORT, PLAIN_PORT = 28201, 28202, 28203, 28204
 CONNECTIONS = 64
 SPIKE = 800
 THREADS = 2
 
 # name, lua script, what it measures, server ("app" or "floor"), read scenario?
 SCENARIOS = [
+    ("floor_plain", "floor_plain", "the plainest floor: bare Flask endpoint, one plain day "
+     "query, rows through jsonify (bench/floor_plain.py)", "plain", True),
     ("floor", "floor", "bare Flask endpoint running the day view's SQL", "floor", True),
     ("day_json", "day_json", "a room's day, JSON (`GET /api/rooms/<id>/bookings?date=`)", "app", True),
     ("day_html", "day_html", "a room's day, HTML page (`GET /rooms/<id>?date=`), as a "
@@ -158,10 +160,11 @@ def session_cookie(session_token: str) -> str:
     from flask import Flask
 
     from booking import http
+    from booking.memo.kept import Bounded
 
     app = Flask("bench")
     app.secret_key = SECRET_KEY
-    signer = http.SessionInterface().get_signing_serializer(app)
+    signer = http.SessionInterface(Bounded(1)).get_signing_serializer(app)
     return signer.dumps({"_user_id": session_token, "_fresh": True,
                          "csrf_token": hashlib.sha1(session_token.encode()).hexdigest()})
 
@@ -362,11 +365,12 @@ def run(args) -> int:
 
     app = Server("app", large, APP_PORT)
     floor = Server("floor", large, FLOOR_PORT, app="bench.floor:app")
+    plain = Server("floor_plain", large, PLAIN_PORT, app="bench.floor_plain:app")
     try:
         for name, script, _, where, _ in SCENARIOS:
             if only and name not in only:
                 continue
-            server = floor if where == "floor" else app
+            server = {"floor": floor, "plain": plain}.get(where, app)
             wrk(server, script, CONNECTIONS, args.warmup)
             figures = wrk(server, script, CONNECTIONS, args.seconds)
             results.append(_result(name, CONNECTIONS, figures))
@@ -388,6 +392,7 @@ def run(args) -> int:
     finally:
         app.stop()
         floor.stop()
+        plain.stop()
 
     if not only or "variants" in only:
         extra["variants"] = _variants(cluster, large, args)
@@ -556,7 +561,7 @@ def _statements(app: Server, data: dict) -> dict:
         "booking": statements_of(app, "/api/bookings/1", reader),
         # Writes, once the user is remembered as above (the first request of a
         # user in a process adds the lookup: 3 and 2, tests/test_budgets.py).
-        "create": 2, "cancel": 1, "mixed": None, "spike": None, "floor": 1,
+        "create": 2, "cancel": 1, "mixed": None, "spike": None, "floor": 1, "floor_plain": 1,
     }
 
 
@@ -583,6 +588,9 @@ def check_targets(results: list[Result], extra: dict) -> list[tuple[str, str, bo
 
     if (x := ratio("day_json", "floor")) is not None:
         checks.append(("day view JSON ≥ 70% of the floor's req/s", f"{x:.0%}", x >= 0.70))
+    if (x := ratio("day_json", "floor_plain")) is not None:
+        checks.append(("day view JSON ≥ 70% of the plainest floor's req/s", f"{x:.0%}",
+                       x >= 0.70))
     if (x := ratio("day_html", "floor")) is not None:
         checks.append(("day view HTML ≥ 50% of the floor's req/s", f"{x:.0%}", x >= 0.50))
     if (x := ratio("mine_heavy", "mine_light", "p50_ms")) is not None:

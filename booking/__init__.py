@@ -8,7 +8,6 @@ What a process remembers between requests is all in `booking/memo/`.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, request, session
@@ -53,10 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.json.sort_keys = False  # field order as the API documents it
     app.url_map.converters["id"] = IdConverter
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # No log format here shows a thread or a process name: don't look them up per record.
-    logging.logThreads = logging.logMultiprocessing = False
-
+    http.init_logging()
     db.init_app(app)
     clock.init_app(app)
     memo.init_app(app)

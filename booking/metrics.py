@@ -52,9 +52,9 @@ _pool_seen = threading.local()
 _series: dict[tuple[str, str, int], tuple] = {}
 
 
-def observe(route: str, status: int, seconds: float, statements: int) -> None:
+def observe(method: str, route: str, status: int, seconds: float, statements: int) -> None:
     """Count one answered request (called by booking/http.py for every response)."""
-    key = (request.method, route, status)
+    key = (method, route, status)
     series = _series.get(key)
     if series is None:
         series = _series[key] = (REQUESTS.labels(key[0], route, str(status)),

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, g, request, session, templating
+from flask.sessions import NullSession
 from flask_wtf.csrf import generate_csrf
 
 from booking import memo
@@ -53,6 +54,8 @@ def csrf_token() -> str:
     (WTF_CSRF_TIME_LIMIT=None): one signed earlier for the same session is as
     good, and signing costs a page two HMACs.
     """
+    if isinstance(session, NullSession):
+        return ""   # an API call judged by its token (booking/http.py): no session, no form
     signed = memo.current().pages.csrf_tokens
     raw = session.get("csrf_token")
     token = signed.get(raw) if isinstance(raw, str) else None

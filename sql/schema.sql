@@ -337,6 +337,10 @@ CREATE FUNCTION public.rfc3339(ts timestamp with time zone, tz text) RETURNS tex
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ((to_char((ts AT TIME ZONE tz), 'YYYY-MM-DD"T"HH24:MI:SS'::text) || CASE WHEN ((ts AT TIME ZONE tz) < (ts AT TIME ZONE 'UTC'::text)) THEN '-'::text ELSE '+'::text END) || to_char(((abs(EXTRACT(epoch FROM ((ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'::text)))))::double precision * '00:00:01'::interval), 'HH24:MI'::text));
 
+CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text) RETURNS json
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz));
+
 CREATE TABLE public.bookings (
     id bigint NOT NULL,
     room_id integer NOT NULL,
@@ -394,13 +398,11 @@ CREATE VIEW public.booking_api AS
     b.user_id,
     u.name AS user_name,
     b.title,
-    public.rfc3339(b.start_at, r.timezone) AS start_time,
-    public.rfc3339(b.end_at, r.timezone) AS end_time,
     b.series_id,
-    public.rfc3339(b.cancelled_at, r.timezone) AS cancelled_at,
-    public.rfc3339(b.created_at, r.timezone) AS created_at,
     b.start_at,
     b.end_at,
+    b.cancelled_at,
+    b.created_at,
     (b.cancelled_at IS NULL) AS live,
     r.timezone
    FROM ((public.bookings b
@@ -409,7 +411,7 @@ CREATE VIEW public.booking_api AS
 
 CREATE FUNCTION public.booking_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', (v).id, 'room_id', (v).room_id, 'room_name', (v).room_name, 'user_id', (v).user_id, 'user_name', (v).user_name, 'title', (v).title, 'start_time', (v).start_time, 'end_time', (v).end_time, 'series_id', (v).series_id, 'cancelled_at', (v).cancelled_at, 'created_at', (v).created_at);
+    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone);
 
 CREATE FUNCTION public.extend_series(p_series bigint, p_from timestamp with time zone, p_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_rule_starts timestamp with time zone[], p_rule_ends timestamp with time zone[], p_rule_reasons text[]) RETURNS TABLE(booked integer, skipped integer)
     LANGUAGE plpgsql

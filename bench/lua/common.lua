@@ -62,6 +62,10 @@ function day_html_request()
   return wrk.format("GET", "/rooms/" .. random_room() .. "?date=" .. random_day(-300, 70),
                     browser(bench.cookies[math.random(1, #bench.cookies)]))
 end
+-- The plainest floor (bench/floor_plain.py): the same rooms and days, no sign-in.
+function floor_plain_request()
+  return wrk.format("GET", "/plain/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70))
+end
 function floor_request()
   return wrk.format("GET", "/floor/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70))
 end

@@ -52,14 +52,18 @@ SELECT {ROOM_FIELDS},
  ORDER BY r.active DESC, r.building, r.floor, r.name"""
 
 # One room and its live bookings on one local day (today in the room's zone
-# when no date is given), in one statement.
+# when no date is given), in one statement. The room is at hand, so each
+# booking joins only its owner (booking_json_of(), sql/016).
 # bookings_room_start: an index range on (room_id, start_at).
 DAY_SQL = f"""
 SELECT {ROOM_FIELDS},
        dd.day AS date,
-       coalesce((SELECT json_agg(booking_json(b) ORDER BY b.start_at)
-                   FROM booking_api b
-                  WHERE b.room_id = r.id AND b.live
+       coalesce((SELECT json_agg(booking_json_of(b.id, b.room_id, r.name, b.user_id, u.name,
+                                                 b.title, b.start_at, b.end_at, b.series_id,
+                                                 b.cancelled_at, b.created_at, r.timezone)
+                                 ORDER BY b.start_at)
+                   FROM bookings b JOIN users u ON u.id = b.user_id
+                  WHERE b.room_id = r.id AND b.cancelled_at IS NULL
                     AND b.start_at >= d.day_start - interval '1 day'
                     AND b.start_at < d.day_end AND b.end_at > d.day_start),
                 '[]') AS bookings

@@ -1,0 +1,2 @@
+dofile("bench/lua/common.lua")
+request = floor_plain_request

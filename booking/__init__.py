@@ -14,7 +14,7 @@ from flask import Flask, request, session
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from booking import auth, clock, config, db, errors, http, memo, templating
+from booking import auth, clock, config, db, errors, http, memo, metrics, templating
 from booking.config import PROJECT_ROOT
 
 csrf = CSRFProtect()
@@ -58,6 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     memo.init_app(app)
     errors.init_app(app)
     http.init_app(app, memo.of(app).pages.cookies)
+    metrics.init_app(memo.of(app).metric_series)
     auth.init_app(app)
     csrf.init_app(app)
     templating.init_app(app)
@@ -69,7 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from booking import health, metrics
+    from booking import health
     from booking.account import api as account_api, views as account_views
     from booking.audit import api as audit_api, views as audit_views
     from booking.bookings import api as bookings_api, views as bookings_views

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from booking import db, inputs, pagination
+from booking import db, pagination
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.events import render

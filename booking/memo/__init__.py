@@ -12,6 +12,8 @@ what makes it go:
 | checked session cookies (pages)     | an HMAC per request                | the cookie expires; bounded          |
 | signed CSRF tokens (pages)          | two HMACs per page                 | bounded                              |
 | links alike on every page (pages)   | url_for per menu link              | bounded                              |
+| the OpenAPI document (pages)        | encoding, gzip and ETag of 100 KB  | never (it is code)                   |
+| Prometheus series (metric_series)   | three label lookups per request    | bounded                              |
 
 Two primitives (kept.py): `Kept`, a value valid at one version, and
 `Bounded`, a map with a size limit and per-entry expiry. One invalidation
@@ -29,12 +31,14 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from booking.memo.channel import Channel
+from booking.memo.kept import Bounded
 from booking.memo.overview import Overview
 from booking.memo.pages import Pages
 from booking.memo.rooms import Rooms
 from booking.memo.users import Users
 
 EXTENSION = "booking.memo"
+MOST_METRIC_SERIES = 1_000
 
 
 class Memo:
@@ -46,6 +50,8 @@ class Memo:
         self.overview = Overview()
         self.rooms = Rooms()
         self.pages = Pages()
+        # Prometheus series per (method, route, status): booking/metrics.py.
+        self.metric_series: Bounded[tuple, tuple] = Bounded(MOST_METRIC_SERIES)
         self.channel.on("overview", self.overview.forget)
         self.channel.on("rooms", self.rooms.forget)
 

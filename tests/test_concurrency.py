@@ -6,9 +6,9 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from booking.times import zone
+from conftest import tomorrow_at
 
 
 def post_json(url, token, body):
@@ -32,12 +32,6 @@ def race(url, tokens, bodies):
 
     with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
         return list(pool.map(attempt, zip(tokens, bodies)))
-
-
-def tomorrow_at(tz_name, hour):
-    tz = zone(tz_name)
-    day = datetime.now(timezone.utc).astimezone(tz).date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=tz)
 
 
 def test_fifty_concurrent_requests_for_one_slot_book_it_once(live_server, make, conn):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import NOW, UTC
+from conftest import NOW, UTC, tomorrow_at
 
 DAY = "2027-03-02"
 ONE = {"title": "Retro", "start_time": f"{DAY}T10:00", "end_time": f"{DAY}T11:00"}
@@ -219,7 +219,8 @@ def test_a_double_submitted_finder_form_books_once(browser_as, alice, berlin, co
 
 def test_simultaneous_requests_with_one_key_book_once_across_workers(live_server, make, alice,
                                                                      conn):
-    """The same through gunicorn: two worker processes, each with its own pool."""
+    """The same through gunicorn: two worker processes, each with its own pool.
+    gunicorn runs on the real clock: tomorrow, not DAY (tests/test_live_dates.py)."""
     import json
     import urllib.request
 
@@ -228,10 +229,13 @@ def test_simultaneous_requests_with_one_key_book_once_across_workers(live_server
     token = make.token(alice)
     start = threading.Barrier(8)
     answers = []
+    begin = tomorrow_at("Europe/Berlin", 10)
+    auto = {"title": "Retro", "attendees": 2, "timezone": "Europe/Berlin",
+            "start_time": begin.isoformat(), "end_time": (begin + timedelta(hours=1)).isoformat()}
 
     def ask():
         request = urllib.request.Request(
-            live_server.url + "/api/bookings/auto", data=json.dumps(AUTO).encode(),
+            live_server.url + "/api/bookings/auto", data=json.dumps(auto).encode(),
             method="POST", headers={"Authorization": f"Bearer {token}",
                                     "Content-Type": "application/json",
                                     "Idempotency-Key": "together"})

@@ -42,3 +42,10 @@ SELECT (SELECT coalesce(md5(string_agg(t::text, ',' ORDER BY t.id)), '') FROM us
 
 def state(conn) -> dict:
     return conn.execute(STATE_SQL).fetchone()
+
+
+def routing_adapter():
+    """The app's URL map, bound: `.match(path, method=..., return_rule=True)` names a URL's rule."""
+    app = create_app({"DATABASE_URL": "postgresql:///unused", "SECRET_KEY": "x",
+                      "VAR_DIR": "/nonexistent"})
+    return app.url_map.bind("localhost")

@@ -28,11 +28,11 @@ import orjson
 from flask import Flask, Request, Response, current_app, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.http import generate_etag, quote_etag
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from booking import db, metrics
+from booking import clock, db, metrics
 from booking.health import PROBE_PATHS
 from booking.memo.kept import Bounded
 
@@ -209,6 +209,14 @@ class SharedAnswer:
         return response
 
 
+class _AppClockSigner(TimestampSigner):
+    """itsdangerous' timestamp signer on the app's clock (booking.clock), so a
+    session cookie is dated and aged by the same clock as everything else."""
+
+    def get_timestamp(self) -> int:
+        return int(clock.now().timestamp())
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, marked Secure on every HTTPS request.
 
@@ -220,8 +228,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
     _serializer: tuple[tuple, URLSafeTimedSerializer | None] = ((), None)
 
-    def __init__(self, checked: Bounded[str, dict]) -> None:
-        # Cookie -> its session, until the cookie expires (booking.memo.pages):
+    def __init__(self, checked: Bounded[str, tuple[dict, float]]) -> None:
+        # Cookie -> (its session, when it expires), until then (booking.memo.pages):
         # only flat sessions, whose copy shares nothing mutable (flashed
         # messages are lists).
         self._checked = checked
@@ -229,7 +237,10 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         if self._serializer[0] != keys:
-            self._serializer = (keys, super().get_signing_serializer(app))
+            serializer = super().get_signing_serializer(app)
+            if serializer is not None:
+                serializer.signer = _AppClockSigner   # a cookie's age by the app's clock
+            self._serializer = (keys, serializer)
         return self._serializer[1]
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
@@ -243,9 +254,10 @@ class SessionInterface(SecureCookieSessionInterface):
             return super().open_session(app, request)
         # A browser sends the same cookie until its session changes: its
         # signature was checked when it was first seen here.
+        now = clock.now().timestamp()
         known = self._checked.get(cookie)
-        if known is not None:
-            return self.session_class(known)
+        if known is not None and known[1] > now:
+            return self.session_class(known[0])
         signer = self.get_signing_serializer(app)
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
@@ -253,7 +265,8 @@ class SessionInterface(SecureCookieSessionInterface):
         except BadSignature:
             return self.session_class()
         if all(isinstance(v, (str, int, float, bool, type(None))) for v in data.values()):
-            self._checked.put(cookie, data, signed_at.timestamp() + max_age - time.time())
+            expires = signed_at.timestamp() + max_age
+            self._checked.put(cookie, (data, expires), expires - now)
         return self.session_class(data)
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -321,7 +334,7 @@ def init_logging() -> None:
     logging._srcfile = None  # type: ignore[attr-defined]
 
 
-def init_app(app: Flask, checked_cookies: Bounded[str, dict]) -> None:
+def init_app(app: Flask, checked_cookies: Bounded[str, tuple[dict, float]]) -> None:
     app.before_request(_start)
     app.after_request(_finish)
     app.session_interface = SessionInterface(checked_cookies)

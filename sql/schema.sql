@@ -1035,6 +1035,8 @@ CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at, i
 
 CREATE INDEX deliveries_failed ON public.deliveries USING btree (id) WHERE (status = 'failed'::text);
 
+CREATE INDEX deliveries_pending ON public.deliveries USING btree (id) WHERE (status = 'pending'::text);
+
 CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
 
 CREATE INDEX outbox_created ON public.outbox USING brin (created_at);

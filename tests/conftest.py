@@ -249,6 +249,18 @@ def browser_as(app):
 
 # -- a real server -----------------------------------------------------------------
 
+def tomorrow_at(tz_name: str, hour: int, minute: int = 0) -> datetime:
+    """Tomorrow (in `tz_name`) at hour:minute there, by the real clock: the dates a
+    live server, which runs on the real clock, is asked for (tests/test_live_dates.py)."""
+    from datetime import timedelta
+
+    from booking.times import zone
+
+    tz = zone(tz_name)
+    day = datetime.now(timezone.utc).astimezone(tz).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+
+
 def free_port() -> int:
     """A free TCP port below the range the kernel hands out for outgoing connections."""
     import random

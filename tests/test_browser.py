@@ -1,16 +1,24 @@
 """One walk through the real thing: headless Chromium against gunicorn.
 
 Sign in, book a room, find it in "My bookings", cancel it.
+
+Every step waits for what it needs, not for time or load events: Playwright's
+actions wait for their element, and `expect(...)` waits for a page's URL or
+content (EXPECT_MS is a deadline for a failure, generous for a busy machine).
 """
 
 import os
+import re
 import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from playwright.sync_api import expect
 
 from booking.times import zone
 from conftest import PASSWORD
+
+EXPECT_MS = 30_000
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -25,14 +33,15 @@ def page(tmp_path):
             pytest.fail("Chromium is missing although apt is available: run `make test`, "
                         "which installs Debian's chromium package.")
         pytest.skip("No Chromium and no apt on this machine: the browser test cannot run here.")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_MS)
     os.environ["HOME"] = str(tmp_path)  # keep Chromium's files out of the real home
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context()
         page = context.new_page()
-        page.set_default_timeout(15000)
+        page.set_default_timeout(EXPECT_MS)
         yield page
         context.close()
         browser.close()
@@ -44,12 +53,12 @@ def test_sign_in_book_find_and_cancel(live_server, page, make, tmp_path):
     day = datetime.now(timezone.utc).astimezone(zone("Europe/Berlin")).date() + timedelta(days=1)
 
     page.goto(live_server.url + "/")
-    assert "/login" in page.url                      # strangers are sent to sign in
+    expect(page).to_have_url(re.compile(r"/login"))  # strangers are sent to sign in
     page.get_by_label("Email").fill(alice["email"])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server.url + "/")
-    assert page.get_by_role("heading", name="Spree").is_visible()
+    expect(page).to_have_url(live_server.url + "/")
+    expect(page.get_by_role("heading", name="Spree")).to_be_visible()
 
     page.get_by_role("link", name="Book a room").first.click()
     page.get_by_label("Room").select_option(str(room["id"]))
@@ -58,18 +67,17 @@ def test_sign_in_book_find_and_cancel(live_server, page, make, tmp_path):
     page.get_by_label("From").fill("10:00")
     page.get_by_label("To").fill("11:30")
     page.get_by_role("button", name="Book", exact=True).click()
-    page.wait_for_url("**/bookings/*")
-    assert page.get_by_text("Booked Spree, 10:00–11:30.").is_visible()
+    expect(page).to_have_url(re.compile(r"/bookings/\d+$"))
+    expect(page.get_by_text("Booked Spree, 10:00–11:30.")).to_be_visible()
     page.screenshot(path=str(tmp_path / "booked.png"))
 
     page.get_by_role("link", name="My bookings").first.click()
     card = page.locator(".booking-card", has_text="Browser-made meeting")
-    assert card.is_visible()
+    expect(card).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())   # "Cancel ...?" confirmation
     card.get_by_role("button", name="Cancel").click()
-    page.wait_for_load_state()
-    assert page.get_by_text("Cancelled “Browser-made meeting” in Spree.").is_visible()
-    assert page.locator(".booking-card", has_text="Browser-made meeting").count() == 0
+    expect(page.get_by_text("Cancelled “Browser-made meeting” in Spree.")).to_be_visible()
+    expect(page.locator(".booking-card", has_text="Browser-made meeting")).to_have_count(0)
 
 
 def test_an_admin_opens_the_utilisation_report(live_server, page, make):
@@ -82,17 +90,17 @@ def test_an_admin_opens_the_utilisation_report(live_server, page, make):
     page.get_by_label("Email").fill(admin["email"])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server.url + "/")
+    expect(page).to_have_url(live_server.url + "/")
     page.get_by_role("link", name="Reports").click()
-    page.wait_for_url("**/reports")
-    assert page.get_by_role("heading", name="Room utilisation").is_visible()
-    assert page.get_by_role("img", name="Utilisation by room").is_visible()
-    assert page.locator("#by-table").get_by_role("rowheader", name="Spree").is_visible()
-    assert page.get_by_role("img", name="Busiest hours (weekday × hour, room-local)").is_visible()
+    expect(page).to_have_url(re.compile(r"/reports$"))
+    expect(page.get_by_role("heading", name="Room utilisation")).to_be_visible()
+    expect(page.get_by_role("img", name="Utilisation by room")).to_be_visible()
+    expect(page.locator("#by-table").get_by_role("rowheader", name="Spree")).to_be_visible()
+    expect(page.get_by_role("img", name="Busiest hours (weekday × hour, room-local)")).to_be_visible()
     page.get_by_label("By", exact=True).select_option("building")
     page.get_by_role("button", name="Show").click()
-    page.wait_for_url("**group=building**")
-    assert page.locator("#by-table").get_by_role("rowheader", name="HQ").is_visible()
+    expect(page).to_have_url(re.compile(r"group=building"))
+    expect(page.locator("#by-table").get_by_role("rowheader", name="HQ")).to_be_visible()
 
 
 def test_find_a_room_and_book_the_best_with_the_keyboard_alone(live_server, page, make):
@@ -106,7 +114,7 @@ def test_find_a_room_and_book_the_best_with_the_keyboard_alone(live_server, page
     page.get_by_label("Email").fill(alice["email"])
     page.get_by_label("Password").fill(PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_url(live_server.url + "/")
+    expect(page).to_have_url(live_server.url + "/")
     page.get_by_role("link", name="Find a room").click()
     page.get_by_label("Date").fill(day.isoformat())
     page.get_by_label("From").fill("14:00")
@@ -115,11 +123,11 @@ def test_find_a_room_and_book_the_best_with_the_keyboard_alone(live_server, page
     page.get_by_label("People").fill("5")
     page.get_by_label("Equipment").fill("screen, video")
     page.keyboard.press("Enter")                      # submits the search
-    page.wait_for_url("**/find?*")
+    expect(page).to_have_url(re.compile(r"/find\?"))
     results = page.locator("#results h3")
-    assert results.all_inner_texts()[0].startswith("Huddle")
-    assert results.count() == 2
+    expect(results).to_have_count(2)
+    expect(results.first).to_have_text(re.compile(r"^Huddle"))
     page.get_by_label("What is it for?").fill("Keyboard meeting")
     page.keyboard.press("Enter")                      # the first button: Book the best
-    page.wait_for_url("**/bookings/*")
-    assert page.get_by_text("Booked Huddle, 14:00–15:30 (Europe/Berlin time).").is_visible()
+    expect(page).to_have_url(re.compile(r"/bookings/\d+$"))
+    expect(page.get_by_text("Booked Huddle, 14:00–15:30 (Europe/Berlin time).")).to_be_visible()

@@ -6,9 +6,9 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from booking.times import zone
+from conftest import tomorrow_at
 
 
 def post_json(url, token, body):
@@ -34,12 +34,6 @@ def race(url, tokens, bodies):
         return list(pool.map(attempt, zip(tokens, bodies)))
 
 
-def tomorrow_at(tz_name, hour):
-    tz = zone(tz_name)
-    day = datetime.now(timezone.utc).astimezone(tz).date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=tz)
-
-
 def test_fifty_concurrent_requests_for_one_slot_book_it_once(live_server, make, conn):
     room = make.room("Contested", "Europe/Berlin")
     tokens = [make.token(make.user(f"User {i}")) for i in range(50)]
@@ -59,37 +53,69 @@ def test_fifty_concurrent_requests_for_one_slot_book_it_once(live_server, make, 
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
 
 
-def test_twenty_concurrent_series_over_the_same_slots_never_overlap(live_server, make, conn):
+def test_twenty_concurrent_series_over_the_same_slots_have_one_exact_outcome(live_server, make,
+                                                                            conn):
+    """Twenty series race for the same five mornings and five afternoons of a room.
+
+    The ten morning series refuse conflicts: exactly one gets all five mornings
+    (201) and each of the other nine is a 409 naming, occurrence by occurrence,
+    the winner's booking in its way; nothing of theirs is left in the tables.
+    The ten afternoon series skip conflicts: all ten are 201, every afternoon is
+    booked exactly once, and each answer's bookings and skips are the five
+    afternoons between them. Which request wins is up to the race; the outcome
+    is not.
+    """
     room = make.room("Busy", "Europe/Berlin")
     tokens = [make.token(make.user(f"Series {i}")) for i in range(20)]
-    start = tomorrow_at("Europe/Berlin", 10)
+    morning, afternoon = tomorrow_at("Europe/Berlin", 10), tomorrow_at("Europe/Berlin", 14)
+    mornings = [(morning + timedelta(days=d)).isoformat() for d in range(5)]
+    afternoons = [(afternoon + timedelta(days=d)).isoformat() for d in range(5)]
 
     def body(i):
-        # Overlapping patterns: daily or weekly, on the hour or half past, some skipping conflicts.
-        begin = start + timedelta(minutes=30 * (i % 3))
-        return {"room_id": room["id"], "title": f"Series {i}",
-                "start_time": begin.isoformat(), "end_time": (begin + timedelta(hours=1)).isoformat(),
-                "recurrence": "FREQ=DAILY;COUNT=20" if i % 2 else "FREQ=WEEKLY;COUNT=5",
-                "skip_conflicts": i % 4 == 0}
+        begin = morning if i < 10 else afternoon
+        return {"room_id": room["id"], "title": f"Series {i}", "start_time": begin.isoformat(),
+                "end_time": (begin + timedelta(hours=1)).isoformat(),
+                "recurrence": "FREQ=DAILY;COUNT=5", "skip_conflicts": i >= 10}
 
     results = race(live_server.url + "/api/bookings", tokens, [body(i) for i in range(20)])
+    whole, skipping = results[:10], results[10:]
 
-    assert {status for status, _ in results} <= {201, 409}, results
-    assert any(status == 201 for status, _ in results)
-    overlaps = conn.execute("""
-        SELECT count(*) AS n FROM bookings a JOIN bookings b
-          ON a.room_id = b.room_id AND a.id < b.id
-         AND a.cancelled_at IS NULL AND b.cancelled_at IS NULL
-         AND tstzrange(a.start_at, a.end_at) && tstzrange(b.start_at, b.end_at)""").fetchone()
-    assert overlaps["n"] == 0
-    # Every answer matches the table: a 201 lists exactly its series' rows, a 409 left none.
-    for status, body in results:
-        if status == 201:
-            rows = conn.execute("SELECT count(*) AS n FROM bookings WHERE series_id = %s",
-                                (body["series"]["id"],)).fetchone()
-            assert rows["n"] == len(body["bookings"])
-    series_rows = conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"]
-    assert series_rows == sum(1 for status, _ in results if status == 201)
+    # -- all or nothing: one winner, nine refusals naming the winner's bookings ---------
+    assert sorted(status for status, _ in whole) == [201] + [409] * 9, whole
+    winner = next(answer for status, answer in whole if status == 201)
+    assert [b["start_time"] for b in winner["bookings"]] == mornings
+    assert winner["skipped"] == []
+    won = {b["start_time"]: b["id"] for b in winner["bookings"]}
+    for status, answer in whole:
+        if status == 409:
+            assert answer["error"]["code"] == "conflict"
+            conflicts = answer["error"]["details"]["conflicts"]
+            assert [(c["start_time"], [b["id"] for b in c["bookings"]]) for c in conflicts] \
+                == [(start, [won[start]]) for start in mornings]
+
+    # -- skipping conflicts: every afternoon once, each answer accounting for all five ---
+    assert [status for status, _ in skipping] == [201] * 10, skipping
+    booked = []
+    for _, answer in skipping:
+        mine = [b["start_time"] for b in answer["bookings"]]
+        skipped = [k["start_time"] for k in answer["skipped"]]
+        assert sorted(mine + skipped) == afternoons, answer
+        booked += mine
+    assert sorted(booked) == afternoons
+
+    # -- and the tables say exactly that ------------------------------------------------
+    rows = conn.execute("""
+        SELECT b.id, b.series_id, b.start_at FROM bookings b
+         WHERE b.cancelled_at IS NULL ORDER BY b.start_at""").fetchall()
+    answered = {b["id"]: answer["series"]["id"] for status, answer in results if status == 201
+                for b in answer["bookings"]}
+    assert {r["id"]: r["series_id"] for r in rows} == answered
+    assert len(rows) == 10
+    series = conn.execute("SELECT id FROM series ORDER BY id").fetchall()
+    assert sorted(r["id"] for r in series) == sorted(
+        answer["series"]["id"] for status, answer in results if status == 201)
+    skips = conn.execute("SELECT count(*) AS n FROM series_skips").fetchone()["n"]
+    assert skips == sum(len(answer["skipped"]) for _, answer in skipping) == 45
 
 
 def test_fifty_concurrent_auto_assignments_fill_ten_rooms_once_each(live_server, make, conn):

@@ -190,11 +190,11 @@ def test_an_expired_session_is_signed_out(app, alice, conn):
 
 def test_a_remembered_cookie_still_expires_and_a_forged_one_is_refused(app, alice):
     """The cookie's signature is checked once per process (booking/http.py), but a
-    remembered cookie still expires, and one changed by a byte is checked anew."""
-    import time
+    remembered cookie still expires, and one changed by a byte is checked anew.
+    The cookie is dated and aged by the app's clock, which the test moves."""
     from datetime import timedelta
 
-    app.permanent_session_lifetime = timedelta(seconds=2)
+    app.permanent_session_lifetime = timedelta(hours=1)
     browser = Browser(app.test_client())
     browser.login(alice["email"])
     cookie = browser.client.get_cookie("booking_session").value
@@ -205,17 +205,24 @@ def test_a_remembered_cookie_still_expires_and_a_forged_one_is_refused(app, alic
     forged.set_cookie("booking_session", cookie[:-2] + ("AA" if cookie[-2:] != "AA" else "BB"))
     assert forged.get("/api/me").status_code == 401
 
-    time.sleep(3.2)   # itsdangerous counts whole seconds: expired once 3 > 2 have passed
-    assert browser.client.get("/api/me").status_code == 401
+    signed_at = app.config["NOW"]
+    app.config["NOW"] = signed_at + timedelta(minutes=59, seconds=59)
+    assert browser.client.get("/api/me").status_code == 200    # remembered, not yet expired
+    app.config["NOW"] = signed_at + timedelta(hours=1, seconds=1)
+    assert browser.client.get("/api/me").status_code == 401    # itsdangerous: age > max_age
 
 
-def test_a_page_signs_a_sessions_csrf_token_once_and_it_is_accepted(browser_as, alice):
-    import time
+def test_a_page_signs_a_sessions_csrf_token_once_and_it_is_accepted(browser_as, alice,
+                                                                   monkeypatch):
+    from itsdangerous import TimestampSigner
 
     browser = browser_as(alice)
     first = browser.get("/account")
     token = browser.csrf
-    time.sleep(1.1)   # signed anew, the token would carry a later second
+    # Signed anew, the token would carry a later second: make every new
+    # signature a minute later than the first (flask-wtf signs with itsdangerous).
+    later = TimestampSigner.get_timestamp(TimestampSigner("x")) + 60
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
     browser.get("/account")
     assert browser.csrf == token and first.status_code == 200
     assert browser.post("/account/mail", data={"mail_enabled": "off"}).status_code in (302, 303)

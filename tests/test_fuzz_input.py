@@ -1,27 +1,45 @@
 """Whatever a client sends, the answer is never a 5xx, and an error answer
-changes nothing: property tests (hypothesis) over the writes (POST
-/api/bookings, POST and PATCH /api/rooms, the booking and room forms) and the
-query parameters of the reads, with malformed JSON, wrong types, huge numbers,
+changes nothing (routemap.state: every table): property tests (hypothesis)
+over the writes (bookings single and repeating, with and without an
+Idempotency-Key; automatic assignment; batch availability; rooms; webhooks;
+the booking, finder and room forms; cancelling a series from a page) and the
+query parameters of the reads (rooms, bookings, the finder, availability,
+reports, the audit log, activity, deliveries, webhooks, and the /find,
+/reports and /series pages), with malformed JSON, wrong types, huge numbers,
 odd Unicode (lone surrogates, NUL, right-to-left marks, emoji), impossible
-dates and unknown time zones.
+dates, odd recurrence rules and unknown time zones.
 
-FUZZ_EXAMPLES=2000 .venv/bin/python -m pytest tests/test_fuzz_input.py
-looks harder than the default run does.
+The examples are the same on every run, CI included: each test is seeded
+with FUZZ_SEED (default 20). To look elsewhere or harder:
+
+    FUZZ_SEED=7 FUZZ_EXAMPLES=2000 .venv/bin/python -m pytest tests/test_fuzz_input.py
+    FUZZ_SEED=random ...             # a new seed each run
+
+A failure prints the falsifying example, a note with the FUZZ_SEED and
+FUZZ_EXAMPLES it ran with, and hypothesis' @reproduce_failure line. The
+examples of a test share one database, each checked against the state just
+before it, so the surest replay is the whole sequence: run the failing test
+again with the FUZZ_SEED and FUZZ_EXAMPLES from the note.
 """
 
 import json
 import os
+import random
+import socket
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, note, seed, settings
+from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
 
 from routemap import state
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "80"))
+SEED = os.environ.get("FUZZ_SEED", "20")
+SEED = random.randrange(2**32) if SEED == "random" else int(SEED)
 
-FUZZ = settings(
+_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,             # a shared, noisy machine: no per-example time limit
     database=None,             # no .hypothesis/ directory in the checkout
@@ -31,6 +49,20 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.data_too_large],
 )
+
+
+def FUZZ(test):
+    """The settings above, and the run's seed: the same examples every run."""
+    return seed(SEED)(_SETTINGS(test))
+
+
+def replay_note() -> None:
+    """Printed with a falsifying example: how to run the same examples again."""
+    try:
+        note(f"replay: FUZZ_SEED={SEED} FUZZ_EXAMPLES={EXAMPLES} "
+             f"(the whole sequence of examples; see this module's docstring)")
+    except InvalidArgument:
+        pass                  # a plain (not hypothesis) test: nothing to replay
 
 # -- what clients might send -------------------------------------------------------------
 
@@ -131,9 +163,16 @@ def admin_api(api_as, admin, make, berlin):
 
 
 def check(response, before, conn):
+    replay_note()
+    try:
+        event(f"{response.status_code}")      # --hypothesis-show-statistics: what was reached
+    except InvalidArgument:
+        pass
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
     if response.status_code >= 400:
-        assert state(conn) == before, f"a {response.status_code} answer changed the database"
+        after = state(conn)
+        changed = sorted(t for t in before if before[t] != after[t])
+        assert not changed, f"a {response.status_code} answer changed {changed}"
         if response.is_json:
             error = response.get_json()["error"]
             assert error["code"] and error["message"]
@@ -262,3 +301,244 @@ def test_every_field_with_every_wrong_value(admin_api, conn, method, url, valid)
                 named = response.get_json()["error"]["details"].get("field")
                 assert named == field or (field, named) == ("opens", "closes"), \
                     (field, value, response.get_json())
+
+
+# -- what the tests above left out ------------------------------------------------------
+# Recurrence (and Idempotency-Key), automatic assignment, batch availability,
+# webhooks, and the reads and pages of the finder, reports, audit log, activity,
+# deliveries and series.
+
+def _part(name, values):
+    return st.builds(lambda v: f"{name}={v}", st.sampled_from(values) | TEXT | NUMBER.map(str))
+
+
+RRULE_PART = st.one_of(
+    _part("FREQ", ["DAILY", "WEEKLY", "MONTHLY", "YEARLY", "HOURLY", "SECONDLY", "daily", ""]),
+    _part("INTERVAL", ["0", "1", "2", "-1", "1000000", ""]),
+    _part("COUNT", ["0", "1", "5", "-1", "100000", "1e3"]),
+    _part("UNTIL", ["20270310", "20270310T100000Z", "20270310T100000", "99991231", "00010101",
+                    "2027-03-10", "20270230"]),
+    _part("BYDAY", ["MO", "2TU", "-1FR", "5MO", "MO,TU,WE", "XX", "0MO", "53MO", "+1SU", ""]),
+    _part("BYMONTHDAY", ["1", "31", "-1", "0", "32", "1,15"]),
+    _part("BYMONTH", ["1", "12", "13", "0", "2,3"]),
+    _part("BYSETPOS", ["1", "-1", "0", "367"]),
+    _part("WKST", ["MO", "SU", "XX"]),
+    st.sampled_from(["RRULE:FREQ=DAILY", "FREQ", "=", ";", "FREQ=DAILY;FREQ=WEEKLY"]),
+)
+# Rules that make sense (so that series get booked, skip and collide) and rules that do not.
+GOOD_RRULES = st.sampled_from([
+    "FREQ=DAILY;COUNT=3", "FREQ=WEEKLY;COUNT=4", "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=5",
+    "FREQ=MONTHLY;BYDAY=2TU;COUNT=2", "FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3",
+    "FREQ=YEARLY;COUNT=2", "FREQ=DAILY;INTERVAL=2;UNTIL=20270320", "FREQ=WEEKLY",
+    "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=2", "FREQ=DAILY;COUNT=400"])
+RRULE = st.one_of(GOOD_RRULES, GOOD_RRULES, st.lists(RRULE_PART, max_size=6).map(";".join),
+                  TEXT, WRONG)
+# A few slots often, so that later examples collide with what earlier ones booked.
+SLOTS = st.sampled_from([("2027-03-02T10:00", "2027-03-02T11:00"),
+                         ("2027-03-02T10:30", "2027-03-02T11:30"),
+                         ("2027-03-03T10:00", "2027-03-03T11:00"),
+                         ("2027-03-03T17:30", "2027-03-03T18:30")])
+VALID_SERIES = st.builds(
+    lambda slot, rule, skip, room: {"room_id": room, "title": "Series", "start_time": slot[0],
+                                    "end_time": slot[1], "recurrence": rule,
+                                    "skip_conflicts": skip},
+    SLOTS, RRULE, st.booleans(), st.sampled_from([1, 1, 2]))
+SERIES = st.one_of(VALID_SERIES, VALID_SERIES,
+                   one_field_wrong(VALID_SERIES, ["recurrence", "skip_conflicts", "start_time"]))
+# Keys as clients send them: sensible ones, repeated ones, too long, not printable ASCII.
+KEYS = st.one_of(st.sampled_from(["k1", "k2", "k3"]),
+                 st.sampled_from(["x" * 255, "x" * 256, "", " ", "é", "a\tb", "\x7f"]),
+                 st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=8))
+
+
+@FUZZ
+@given(body=st.one_of(SERIES, SERIES, BOOKING), key=st.none() | KEYS)
+def test_any_booking_with_recurrence_or_a_key(admin_api, conn, body, key):
+    before = state(conn)
+    headers = {**admin_api.headers, **({"Idempotency-Key": key} if key is not None else {})}
+    response = admin_api.client.open("/api/bookings", method="POST", data=encode(body),
+                                     content_type="application/json", headers=headers)
+    check(response, before, conn)
+
+
+VALID_AUTO = st.builds(
+    lambda slot, attendees, extra: {"title": "Auto", "start_time": slot[0], "end_time": slot[1],
+                                    "attendees": attendees, "timezone": "Europe/Berlin", **extra},
+    SLOTS, st.integers(1, 12),
+    st.fixed_dictionaries({}, optional={
+        "equipment": st.lists(st.sampled_from(["screen", "video", "VIDEO", ""]), max_size=3),
+        "building": st.sampled_from(["", "HQ", "hq", "Annex"]),
+        "floor": st.integers(-2, 3)}))
+AUTO = st.one_of(VALID_AUTO, VALID_AUTO, one_field_wrong(
+    VALID_AUTO, ["title", "start_time", "end_time", "attendees", "timezone", "equipment",
+                 "building", "floor"]))
+
+
+@FUZZ
+@given(body=st.one_of(AUTO, AUTO, AUTO, JSON, RAW), key=st.none() | KEYS)
+def test_any_automatic_assignment(admin_api, conn, body, key):
+    before = state(conn)
+    headers = {**admin_api.headers, **({"Idempotency-Key": key} if key is not None else {})}
+    data = body if isinstance(body, bytes) else encode(body)
+    response = admin_api.client.open("/api/bookings/auto", method="POST", data=data,
+                                     content_type="application/json", headers=headers)
+    check(response, before, conn)
+
+
+VALID_CHECK = st.builds(lambda room, slot: {"room_id": room, "start_time": slot[0],
+                                            "end_time": slot[1]},
+                       st.sampled_from([1, 2, 99, "1"]), SLOTS)
+CHECK = st.one_of(VALID_CHECK, VALID_CHECK,
+                  one_field_wrong(VALID_CHECK, ["room_id", "start_time", "end_time"]),
+                  st.fixed_dictionaries({"room_id": st.just(1), "start_time": DATETIME,
+                                         "end_time": DATETIME}), JSON)
+
+
+@FUZZ
+@given(body=st.one_of(
+    st.fixed_dictionaries({"checks": st.lists(CHECK, min_size=1, max_size=5)}),
+    st.fixed_dictionaries({"checks": st.lists(VALID_CHECK, min_size=1, max_size=5)}),
+    st.fixed_dictionaries({"checks": WRONG}),
+    st.builds(lambda c, n: {"checks": [c] * n}, VALID_CHECK, st.sampled_from([500, 501])),
+    JSON, RAW))
+def test_any_batch_availability(admin_api, conn, body):
+    before = state(conn)
+    check(send(admin_api, "POST", "/api/availability", body), before, conn)
+    assert state(conn) == before          # a read: never a write, whatever the answer
+
+
+@pytest.fixture
+def no_dns(monkeypatch):
+    """Registering a webhook resolves its host: here without asking any name server."""
+    from test_schemathesis import resolve_without_dns
+    monkeypatch.setattr(socket, "getaddrinfo", resolve_without_dns)
+
+
+GOOD_HOOK_URLS = st.sampled_from(["https://93.184.215.14/hook", "https://hooks.example.com/x",
+                                  "https://hooks.example.com:8443/a?b=c"])
+HOOK_URLS = st.one_of(GOOD_HOOK_URLS, st.sampled_from([
+    "https://93.184.215.14/hook", "https://hooks.example.com/x", "http://127.0.0.1/x",
+    "http://10.0.0.1/x", "https://[::1]/x", "https://x.invalid/", "ftp://example.com/x",
+    "https://exa mple.com/", "https://", "https://example.com:99999/", "javascript:alert(1)",
+    "https://" + "a" * 2000 + ".com/", "https://ex\u00e4mple.com/", "https://\ud800.com/"]), TEXT)
+VALID_HOOK = st.fixed_dictionaries(
+    {"url": HOOK_URLS},
+    optional={"events": st.lists(st.sampled_from(["booking.created", "booking.cancelled",
+                                                  "series.created", "nope", ""]), max_size=4),
+              "description": st.sampled_from(["", "Chat", "x" * 200, "x" * 201]) | TEXT,
+              "active": st.booleans()})
+GOOD_HOOK = st.fixed_dictionaries(
+    {"url": GOOD_HOOK_URLS},
+    optional={"events": st.lists(st.sampled_from(["booking.created", "booking.cancelled"]),
+                                 min_size=1, max_size=2, unique=True),
+              "description": st.sampled_from(["", "Chat"])})
+HOOK = st.one_of(GOOD_HOOK, VALID_HOOK, one_field_wrong(VALID_HOOK, ["url", "events",
+                                                                     "description", "active"]))
+
+
+@FUZZ
+@given(body=st.one_of(HOOK, HOOK, JSON, RAW), endpoint=st.sampled_from([None, 1, 99]))
+def test_any_webhook_body(admin_api, conn, no_dns, body, endpoint):
+    before = state(conn)
+    url, method = (("/api/webhooks", "POST") if endpoint is None
+                   else (f"/api/webhooks/{endpoint}", "PATCH"))
+    check(send(admin_api, method, url, body), before, conn)
+
+
+@pytest.fixture
+def busy_world(admin_api, api_as, admin, conn, make, berlin):
+    """Series 1 (Alice's, weekly), a webhook endpoint (1) with a failed delivery (1)
+    and its attempt, audit entries and events: what the reads below look at."""
+    alice = make.user("Alice")
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "recurrence": "FREQ=WEEKLY;COUNT=3",
+        "start_time": "2027-03-04T10:00", "end_time": "2027-03-04T11:00"})
+    assert made.status_code == 201 and made.get_json()["series"]["id"] == 1
+    from test_schemathesis import seed_events
+    seed_events(conn, admin, alice)
+    return admin_api
+
+
+MORE_READS = ["/api/rooms/free", "/find", "/api/rooms/1/availability", "/rooms/1/availability",
+              "/api/reports/utilisation", "/reports", "/reports/utilisation.csv",
+              "/api/audit", "/admin/audit", "/api/activity", "/activity", "/api/deliveries",
+              "/admin/deliveries", "/api/webhooks/1", "/admin/webhooks/1", "/api/series/1",
+              "/series/1"]
+MORE_PARAMS = ["start_time", "end_time", "capacity", "attendees", "equipment", "building",
+               "floor", "timezone", "date", "start", "end", "min_minutes", "from", "to",
+               "group", "user", "room", "status", "limit", "cursor"]
+MORE_VALUES = st.one_of(TEXT, NUMBER.map(str), DATE, DATETIME, CLOCK, ZONES.filter(
+    lambda z: isinstance(z, str)), st.sampled_from([
+        "room", "building", "weekday_hour", "failed", "pending", "sent", "screen,video",
+        "Europe/Berlin", "HQ", "1", "0", "-1", "100", "101", "eyJ4IjoxfQ", "MjAyNy0wMy0wMnww"]))
+
+
+@FUZZ
+@given(url=st.sampled_from(MORE_READS),
+       params=st.lists(st.tuples(st.sampled_from(MORE_PARAMS) | TEXT, MORE_VALUES), max_size=5),
+       page=st.booleans())
+def test_any_query_parameters_of_the_finder_reports_audit_and_events(
+        busy_world, browser_as, admin, conn, url, params, page):
+    query = "&".join(f"{quote(k.encode('utf-8', 'surrogatepass'))}="
+                     f"{quote(v.encode('utf-8', 'surrogatepass'))}" for k, v in params)
+    as_page = page and not url.startswith("/api/")
+    browser = browser_as(admin) if as_page else None   # signing in writes a session
+    before = state(conn)
+    if as_page:
+        response = browser.client.get(f"{url}?{query}")
+    else:
+        response = busy_world.client.get(f"{url}?{query}", headers=busy_world.headers)
+    check(response, before, conn)
+    assert state(conn) == before   # reads never write
+
+
+PAGE_FORMS = {
+    "/find": ["date", "start", "end", "timezone", "attendees", "equipment", "building", "floor",
+              "title", "room", "idempotency_key"],
+    "/bookings/new": ["room_id", "title", "date", "start", "end", "repeat", "every", "weekdays",
+                      "monthly", "ends", "count", "until", "skip_conflicts", "idempotency_key"],
+    "/series/1/cancel": ["from", "next"],
+}
+FORM_VALUES = st.one_of(TEXT, NUMBER.map(str), DATE, CLOCK, DATETIME, st.sampled_from([
+    "1", "2", "on", "", "best", "daily", "weekly", "monthly", "yearly", "none", "hourly",
+    "after", "on", "never", "weekday", "day", "MO", "TU", "XX", "Europe/Berlin", "10:00",
+    "11:00", "2027-03-02", "2027-03-02T10:00", "screen", "k1"]))
+
+
+PLAUSIBLE_FORMS = {
+    "/find": st.fixed_dictionaries({
+        "date": st.sampled_from(["2027-03-02", "2027-03-03"]), "start": st.just("10:00"),
+        "end": st.sampled_from(["11:00", "10:30"]), "timezone": st.just("Europe/Berlin"),
+        "attendees": st.sampled_from(["1", "4", "50"]), "title": st.just("Found"),
+        "room": st.sampled_from(["best", "1", "2", "99"])}),
+    "/bookings/new": st.fixed_dictionaries({
+        "room_id": st.sampled_from(["1", "2"]), "title": st.just("Formed"),
+        "date": st.sampled_from(["2027-03-02", "2027-03-03"]), "start": st.just("10:00"),
+        "end": st.just("11:00"),
+        "repeat": st.sampled_from(["none", "daily", "weekly", "monthly", "yearly"]),
+        "every": st.sampled_from(["1", "2"]), "ends": st.sampled_from(["never", "after", "on"]),
+        "count": st.sampled_from(["3", "0", ""]), "until": st.sampled_from(["2027-03-20", ""]),
+        "monthly": st.sampled_from(["day", "weekday"])}),
+    "/series/1/cancel": st.fixed_dictionaries({"from": st.sampled_from(
+        ["", "2027-03-11T10:00", "2027-03-11T10:00+01:00", "2027-02-01T10:00"])}),
+}
+
+
+@FUZZ
+@given(url=st.sampled_from(sorted(PAGE_FORMS)), data=st.data())
+def test_any_finder_booking_and_series_form(busy_world, browser_as, admin, conn, url, data):
+    from werkzeug.datastructures import MultiDict
+
+    plausible = data.draw(st.none() | PLAUSIBLE_FORMS[url], label="plausible")
+    fields = data.draw(st.lists(st.tuples(st.sampled_from(PAGE_FORMS[url]) | st.text(max_size=8),
+                                          FORM_VALUES), max_size=10 if plausible is None else 2),
+                       label="odd fields")
+    fields = list((plausible or {}).items()) + fields
+    browser = browser_as(admin)
+    before = state(conn)
+    # Several values per name, as checkboxes send them (weekdays); UTF-8, as browsers send
+    # (a lone surrogate cannot be sent; its bytes can).
+    form = MultiDict([("csrf_token", browser.csrf)]
+                     + [(k, v.encode("utf-8", "surrogatepass")) for k, v in fields])
+    response = browser.client.post(url, data=form)
+    check(response, before, conn)

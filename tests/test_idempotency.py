@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import NOW, UTC
+from conftest import NOW, UTC, tomorrow_at
 
 DAY = "2027-03-02"
 ONE = {"title": "Retro", "start_time": f"{DAY}T10:00", "end_time": f"{DAY}T11:00"}
@@ -219,28 +219,54 @@ def test_a_double_submitted_finder_form_books_once(browser_as, alice, berlin, co
 
 def test_simultaneous_requests_with_one_key_book_once_across_workers(live_server, make, alice,
                                                                      conn):
-    """The same through gunicorn: two worker processes, each with its own pool."""
+    """The same through gunicorn: two worker processes, each with its own pool, four
+    requests on each (their connections opened while the other worker was stopped,
+    so only this one could take them; /proc confirms which holds each).
+    gunicorn runs on the real clock: tomorrow, not DAY (tests/test_live_dates.py)."""
+    import http.client
     import json
-    import urllib.request
+    import os
+    import signal
+
+    from faults.faultkit import children, wait_until, worker_holding
 
     for n in range(10):
         make.room(f"Room {n}", "Europe/Berlin")
     token = make.token(alice)
-    start = threading.Barrier(8)
+    begin = tomorrow_at("Europe/Berlin", 10)
+    auto = {"title": "Retro", "attendees": 2, "timezone": "Europe/Berlin",
+            "start_time": begin.isoformat(), "end_time": (begin + timedelta(hours=1)).isoformat()}
+    workers = sorted(children(live_server.process.pid))
+    assert len(workers) == 2
+    connections = []
+    for taker, stopped in (workers, workers[::-1]):
+        os.kill(stopped, signal.SIGSTOP)
+        try:
+            for _ in range(4):
+                connection = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=60)
+                connection.connect()
+                connections.append(connection)
+                port = connection.sock.getsockname()[1]
+                holder = wait_until(lambda: worker_holding(port, live_server.port, set(workers)),
+                                    30, "a worker to accept the connection")
+                assert holder == taker
+        finally:
+            os.kill(stopped, signal.SIGCONT)
+    start = threading.Barrier(len(connections))
     answers = []
 
-    def ask():
-        request = urllib.request.Request(
-            live_server.url + "/api/bookings/auto", data=json.dumps(AUTO).encode(),
-            method="POST", headers={"Authorization": f"Bearer {token}",
+    def ask(connection):
+        start.wait()
+        connection.request("POST", "/api/bookings/auto", body=json.dumps(auto),
+                           headers={"Authorization": f"Bearer {token}",
                                     "Content-Type": "application/json",
                                     "Idempotency-Key": "together"})
-        start.wait()
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answers.append((response.status, json.loads(response.read()),
-                            response.headers.get("Idempotent-Replayed")))
+        response = connection.getresponse()
+        answers.append((response.status, json.loads(response.read()),
+                        response.getheader("Idempotent-Replayed")))
+        connection.close()
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
+    threads = [threading.Thread(target=ask, args=(c,)) for c in connections]
     for t in threads:
         t.start()
     for t in threads:

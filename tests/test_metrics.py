@@ -1,8 +1,15 @@
 """/metrics: what Prometheus scrapes, from one process and from every gunicorn worker."""
 
+import shutil
+import tempfile
 import urllib.request
+from collections import defaultdict
+from pathlib import Path
 
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import LiveServer, tomorrow_at
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -52,17 +59,69 @@ def test_only_allowed_addresses_read_the_metrics(client, app):
     assert client.get("/metrics").status_code == 404  # 127.0.0.1 is no longer in
 
 
-def test_gunicorn_workers_add_up(live_server, make, alice, berlin):
-    """Two workers, 40 requests: every scrape, whichever worker answers it, counts all 40."""
+def per_worker(metrics_dir: Path) -> dict[int, str]:
+    """Each gunicorn worker's own figures, by pid: prometheus-client keeps one file
+    per metric kind and process (counter_<pid>.db, ...); read alone, a process's
+    files give what that process counted."""
+    files: dict[int, list[Path]] = defaultdict(list)
+    for path in metrics_dir.glob("*.db"):
+        files[int(path.stem.rsplit("_", 1)[1])].append(path)
+    found = {}
+    for pid, paths in files.items():
+        with tempfile.TemporaryDirectory() as alone:
+            for path in paths:
+                shutil.copy(path, alone)
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=alone)
+            found[pid] = generate_latest(registry).decode()
+    return found
+
+
+def get(url: str, token: str | None = None) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def test_gunicorn_workers_add_up(database_url, tmp_path, make, alice, berlin):
+    """Two workers: each one serves some of the requests and answers some of the
+    scrapes (shown by its own files), and every scrape, whichever worker answers
+    it, counts all the requests."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    server = LiveServer(database_url, tmp_path, workers=2,
+                        extra_env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
     token = make.token(alice)
-    url = f"{live_server.url}/api/rooms/{berlin['id']}/bookings?date=2027-03-02"
-    for _ in range(40):
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
-    for _ in range(6):
-        with urllib.request.urlopen(live_server.url + "/metrics", timeout=10) as response:
-            text = response.read().decode()
-        assert value(text, "booking_requests_total", method="GET", route=DAY_RULE,
-                     status="200") == 40
-    assert value(text, "booking_pool_connections") >= 1
+    day = tomorrow_at("Europe/Berlin", 10).date()      # gunicorn runs on the real clock
+    url = f"{server.url}/api/rooms/{berlin['id']}/bookings?date={day}"
+    day_views = dict(method="GET", route=DAY_RULE, status="200")
+    scrapes = dict(method="GET", route="/metrics", status="200")
+
+    def workers_that_counted(labels) -> set[int]:
+        return {pid for pid, text in per_worker(metrics_dir).items()
+                if value(text, "booking_requests_total", **labels) > 0}
+
+    try:
+        # Which worker takes a connection is up to the kernel: ask until both
+        # have served some (a few requests nearly always do).
+        sent = 0
+        while sent < 40 or len(workers_that_counted(day_views)) < 2:
+            assert sent < 2000, "one worker served every request: not two workers at work"
+            assert get(url, token)[0] == 200
+            sent += 1
+        scraped = 0
+        while scraped < 6 or len(workers_that_counted(scrapes)) < 2:
+            assert scraped < 2000, "one worker answered every scrape"
+            status, text = get(server.url + "/metrics")
+            scraped += 1
+            assert status == 200
+            assert value(text, "booking_requests_total", **day_views) == sent
+        # Each worker noted its pool when it answered a scrape: the gauge is their sum.
+        assert value(text, "booking_pool_connections") >= 2
+        counted = per_worker(metrics_dir)
+        assert len(counted) == 2
+        assert sum(value(t, "booking_requests_total", **day_views) for t in counted.values()) \
+            == sent
+    finally:
+        server.stop()

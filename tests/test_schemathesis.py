@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
 
 from booking.openapi.spec import document
 from conftest import UTC
+from routemap import state
 
 schema = schemathesis.openapi.from_dict(document())
 
@@ -36,20 +37,8 @@ RANDOM = bool(os.environ.get("SCHEMATHESIS_RANDOM"))
 pytestmark = pytest.mark.filterwarnings(
     "ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
-# Everything a request could change, but the token's last use (recorded on each request).
-STATE_SQL = """
-SELECT (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM users t),
-       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM sessions t),
-       (SELECT md5(coalesce(string_agg(concat_ws(',', t.id, t.name, t.revoked_at), '|'
-                                       ORDER BY t.id), '')) FROM api_tokens t),
-       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM rooms t),
-       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM series t),
-       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM bookings t),
-       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM series_skips t),
-       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))
-          FROM webhook_endpoints t),
-       (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM deliveries t)
-"""
+# Everything a request could change: routemap.state (the same snapshot the
+# authorization matrix and the property tests compare).
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]
@@ -129,14 +118,14 @@ def token(make, conn, admin, alice, berlin, new_york, api_as, no_dns):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture])
 def test_api_answers_as_documented(case, app, token, conn):
-    before = conn.execute(STATE_SQL).fetchone()
+    before = state(conn)
     # identity: the WSGI transport does not undo gzip the way an HTTP client does
     response = case.call_and_validate(
         app=app, headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"},
         checks=CHECKS)
     if 400 <= response.status_code < 500:
         # A refused request changes nothing.
-        assert conn.execute(STATE_SQL).fetchone() == before, case.as_curl_command()
+        assert state(conn) == before, case.as_curl_command()
 
 
 # -- the same against gunicorn, fewer examples: what a client over HTTP sees -----------------
@@ -187,7 +176,7 @@ def test_bodies_that_are_not_usable_json_are_400_and_change_nothing(app, token, 
                                                                      path):
     client = app.test_client()
     url = path.replace("{room_id}", "1").replace("{endpoint_id}", "1")
-    before = conn.execute(STATE_SQL).fetchone()
+    before = state(conn)
     for content_type, body in NOT_JSON:
         r = client.open(url, method=method, data=body, content_type=content_type,
                         headers={"Authorization": f"Bearer {token}"})
@@ -197,7 +186,7 @@ def test_bodies_that_are_not_usable_json_are_400_and_change_nothing(app, token, 
     r = client.open(url, method=method, data=big, content_type="application/json",
                     headers={"Authorization": f"Bearer {token}"})
     assert (r.status_code, r.get_json()["error"]["code"]) == (413, "payload_too_large")
-    assert conn.execute(STATE_SQL).fetchone() == before
+    assert state(conn) == before
 
 
 # -- what schemathesis does not send: the same Idempotency-Key twice -------------------------

@@ -526,21 +526,58 @@ def test_a_slow_receiver_times_out_and_no_connection_is_held_meanwhile(
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
     pool = app.extensions["booking.pool"]
     idle_while_waiting = []
-    receiver.during = lambda: idle_while_waiting.append(all_connections_idle(pool, within=0.3))
-    receiver.delay = 1.5
+    release, answered = threading.Event(), threading.Event()
+
+    def hold():
+        """Keep the request until the test lets go: no answer comes in time."""
+        idle_while_waiting.append(all_connections_idle(pool, within=0.3))
+        # A generous deadline, for a failure only: a worker that waited for
+        # the answer would be stuck this long, then find `answered` set.
+        release.wait(timeout=60)
+        answered.set()
+
+    receiver.during = hold
     register(api_as(admin), receiver.url)
     book(api_as(alice), berlin)
-    started = time.monotonic()
-    worker.run_until_idle()
-    assert time.monotonic() - started < 1.4
+    try:
+        worker.run_until_idle()
+        # The worker gave up and recorded it while the receiver still holds the request.
+        assert not answered.is_set(), "the worker waited for the slow receiver's answer"
+    finally:
+        release.set()
     assert idle_while_waiting == [True]
     log = api_as(admin).get("/api/webhooks/1").get_json()["attempts"]
     assert log[0]["error"] == "timed out after 0.5 s" and log[0]["status_code"] is None
 
 
+class SideBySide(Worker):
+    """A worker that notes the deliveries it claims. Its first batch waits until
+    the other worker holds a batch too, so the two are at work at the same
+    moment (or notes that it never happened)."""
+
+    def __init__(self, app, together: threading.Barrier, **kwargs):
+        super().__init__(app, **kwargs)
+        self.together = together
+        self.batches: list[list[int]] = []
+        self.alone = False
+
+    def _send(self, claimed):
+        self.batches.append([row["id"] for row in claimed])
+        if len(self.batches) == 1:
+            try:
+                # A generous deadline for a failure: the other worker normally
+                # claims its first batch within moments.
+                self.together.wait(timeout=60)
+            except threading.BrokenBarrierError:
+                self.alone = True
+        return super()._send(claimed)
+
+
 def test_two_workers_deliver_every_event_exactly_once_through_failures(
         database_url, tmp_path, make, alice, admin, berlin, conn):
-    """Two worker processes' worth (separate apps and pools), a receiver failing 20%."""
+    """Two worker processes' worth (separate apps and pools), a receiver failing 20%:
+    both workers claim and send (each holds a batch while the other claims its
+    own, and the two are disjoint), and every event is delivered exactly once."""
     import random
 
     receiver = Receiver()
@@ -564,11 +601,12 @@ def test_two_workers_deliver_every_event_exactly_once_through_failures(
                     SELECT %s, %s, 'b' || i, %s + i * interval '1 hour', %s + i * interval '1 hour' + interval '30 minutes'
                       FROM generate_series(1, %s) i""",
                  (berlin["id"], alice["id"], NOW, NOW, count))
-    workers = [Worker(a, clock=lambda: datetime.now(UTC)) for a in apps]
+    together = threading.Barrier(2)
+    workers = [SideBySide(a, together, clock=lambda: datetime.now(UTC)) for a in apps]
     threads = [threading.Thread(target=w.run) for w in workers]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120    # for a hang; the run takes seconds
     try:
         while time.monotonic() < deadline:
             done = conn.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'sent'").fetchone()["n"]
@@ -576,6 +614,7 @@ def test_two_workers_deliver_every_event_exactly_once_through_failures(
                 break
             time.sleep(0.05)
     finally:
+        together.abort()                  # a worker still waiting gives up
         for w in workers:
             w.stop()
         for t in threads:
@@ -583,11 +622,17 @@ def test_two_workers_deliver_every_event_exactly_once_through_failures(
         for a in apps:
             close(a)
         receiver.stop()
+    # Both worked, at once, on different deliveries.
+    assert [w.alone for w in workers] == [False, False]
+    assert all(w.batches for w in workers)
+    first_a, first_b = (set(w.batches[0]) for w in workers)
+    assert first_a and first_b and not first_a & first_b
+    claimed = [sum(len(b) for b in w.batches) for w in workers]
     ids = [headers["webhook-id"] for headers, _ in receiver.requests]
     attempts = conn.execute("SELECT count(*) FILTER (WHERE ok) AS ok, count(*) AS n "
                             "FROM webhook_attempts").fetchone()
     assert attempts["ok"] == count                          # each delivered once...
-    assert len(ids) == attempts["n"]                        # ...every attempt logged...
+    assert len(ids) == attempts["n"] == sum(claimed)        # ...every attempt logged...
     assert len(set(ids)) == count                           # ...every event reached the receiver
     assert attempts["n"] > count                            # ...and failures were retried
 

@@ -16,8 +16,9 @@ MOST_LINKS = 1_000
 
 class Pages:
     def __init__(self) -> None:
-        # A session cookie whose signature was checked -> its session (until it expires).
-        self.cookies: Bounded[str, dict] = Bounded(MOST_COOKIES)
+        # A session cookie whose signature was checked -> (its session, when it
+        # expires by the app's clock); kept until then.
+        self.cookies: Bounded[str, tuple[dict, float]] = Bounded(MOST_COOKIES)
         # A session's raw CSRF token -> that token signed (tokens never expire).
         self.csrf_tokens: Bounded[str, str] = Bounded(MOST_TOKENS)
         # (script root, endpoint, filename) -> the URL: the menu's and static files' links.

@@ -18,7 +18,8 @@ from here, as with AUTH_CACHE_SECONDS=0.
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 from booking.memo.channel import Channel
 from booking.memo.kept import Bounded
@@ -29,8 +30,10 @@ MOST = 10_000
 class Users:
     def __init__(self, channel: Channel, seconds: float, size: int = MOST):
         self.seconds = seconds
+        # What entries expire by (seconds, monotonic); tests stand it still or move it.
+        self.clock: Callable[[], float] = time.monotonic
         self._channel = channel
-        self._entries: Bounded[bytes, dict[str, Any]] = Bounded(size)
+        self._entries: Bounded[bytes, dict[str, Any]] = Bounded(size, clock=lambda: self.clock())
         self._generation = 0
         self._lock = threading.Lock()
         channel.on("auth", self._heard)

@@ -225,5 +225,64 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def worker_holding(client_port: int, server_port: int, workers: set[int]) -> int | None:
+    """Which of `workers` holds the connection a client made from `client_port` to
+    `server_port` (127.0.0.1): the process with the server end of it among its files."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if (int(local.rsplit(":", 1)[1], 16) == server_port
+                    and int(remote.rsplit(":", 1)[1], 16) == client_port):
+                inode = fields[9]
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in workers:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+class Pinned(threading.Thread):
+    """A booking request on a connection whose client port is known before it is
+    sent (so the worker serving it can be found), and what came back."""
+
+    def __init__(self, base_url: str, token: str, body: dict, timeout: float = 120.0):
+        super().__init__(daemon=True)
+        host, port = base_url.removeprefix("http://").split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        self.connection.connect()
+        self.port = self.connection.sock.getsockname()[1]
+        self.token, self.body = token, body
+        self.status: int | None = None
+        self.answer: dict | None = None
+
+    def run(self) -> None:
+        try:
+            self.connection.request("POST", "/api/bookings", body=json.dumps(self.body),
+                                    headers={"Authorization": f"Bearer {self.token}",
+                                             "Content-Type": "application/json"})
+            response = self.connection.getresponse()
+            self.status, self.answer = response.status, _json(response.read())
+        except (http.client.HTTPException, OSError):
+            self.status = None       # no answer: the worker died with the request
+        finally:
+            self.connection.close()
+
+
 def day_after_tomorrow() -> date:
     return datetime.now(UTC).date() + timedelta(days=2)

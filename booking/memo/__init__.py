@@ -12,6 +12,7 @@ what makes it go:
 | checked session cookies (pages)     | an HMAC per request                | the cookie expires; bounded          |
 | signed CSRF tokens (pages)          | two HMACs per page                 | bounded                              |
 | links alike on every page (pages)   | url_for per menu link              | bounded                              |
+| planning boards (board)             | 500 index probes and the drawing   | `board` version moves; bounded       |
 
 Two primitives (kept.py): `Kept`, a value valid at one version, and
 `Bounded`, a map with a size limit and per-entry expiry. One invalidation
@@ -19,7 +20,9 @@ channel (channel.py): every change goes through the SQL function
 memo_changed(name, detail) (sql/011_memo.sql), which bumps that name's
 version in `memo_versions` and sends NOTIFY booking_memo. What must be exact
 across processes reads its version in the statement that serves it
-(overview, rooms); what runs no statement (users) trusts the notifications.
+(overview, rooms, board); what runs no statement (users) trusts the
+notifications. The board's version is bumped without a notification
+(sql/015_board_memo.sql): nobody listens for it.
 
     memo.of(app).users, memo.current().rooms, ...
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from booking.memo.board import Board
 from booking.memo.channel import Channel
 from booking.memo.overview import Overview
 from booking.memo.pages import Pages
@@ -46,6 +50,7 @@ class Memo:
         self.overview = Overview()
         self.rooms = Rooms()
         self.pages = Pages()
+        self.board = Board()
         self.channel.on("overview", self.overview.forget)
         self.channel.on("rooms", self.rooms.forget)
 

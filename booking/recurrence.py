@@ -274,13 +274,15 @@ WEEKDAY_CODES = list(DAYS)
 def from_form(form, first: date) -> str | None:
     """Build an RRULE from the booking form's Repeat fields; None for "does not repeat".
 
-    Fields: repeat (none|daily|weekly|monthly|yearly), every (N), weekdays
+    Fields: repeat (none|daily|weekdays|weekly|monthly|yearly), every (N), weekdays
     (MO..SU, several), monthly (day|weekday), ends (never|after|on),
     count, until (YYYY-MM-DD).
     """
     repeat = (form.get("repeat") or "none").lower()
     if repeat == "none":
         return None
+    if repeat == "weekdays":   # every weekday, Monday to Friday
+        return ";".join(["FREQ=WEEKLY", "BYDAY=" + ",".join(WORKING_WEEK), *_ends(form)])
     if repeat not in ("daily", "weekly", "monthly", "yearly"):
         raise invalid_recurrence("FREQ", "Choose how the booking repeats.")
     parts = [f"FREQ={repeat.upper()}"]
@@ -296,13 +298,17 @@ def from_form(form, first: date) -> str | None:
         parts.append(f"BYDAY={-1 if nth == 5 else nth}{WEEKDAY_CODES[first.weekday()]}")
     elif repeat == "monthly":
         parts.append(f"BYMONTHDAY={first.day}")
+    return ";".join(parts + _ends(form))
+
+
+def _ends(form) -> list[str]:
+    """The form's "Ends" choice as COUNT or UNTIL (nothing for "never")."""
     ends = form.get("ends") or "never"
     if ends == "after":
-        parts.append(f"COUNT={(form.get('count') or '').strip()}")
-    elif ends == "on":
-        until = (form.get("until") or "").replace("-", "").strip()
-        parts.append(f"UNTIL={until}")
-    return ";".join(parts)
+        return [f"COUNT={(form.get('count') or '').strip()}"]
+    if ends == "on":
+        return [f"UNTIL={(form.get('until') or '').replace('-', '').strip()}"]
+    return []
 
 
 # -- a rule in words ------------------------------------------------------------------------

@@ -51,6 +51,22 @@ def error_field_of(error) -> str | None:
     return FORM_FIELD_FOR.get(field, field)
 
 
+def errors_for(error, field: str) -> list[str]:
+    """Every message of `error` about the form field `field`: a form reports each
+    field's error at once (details.errors from inputs.Collect, details.violations
+    from the booking rules), and the error itself when it names the field."""
+    if not error:
+        return []
+    found = [e["message"] for e in error.details.get("errors") or ()
+             if FORM_FIELD_FOR.get(e["field"], e["field"]) == field]
+    found += [v["message"] for v in error.details.get("violations") or ()
+              if FORM_FIELD_FOR.get(v["field"], v["field"]) == field
+              and v["message"] not in found]
+    if not found and error_field_of(error) == field:
+        found.append(error.message)
+    return found
+
+
 def csrf_token() -> str:
     """flask-wtf's CSRF token for this session, signed once per process.
 
@@ -126,6 +142,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(calendar_url)
     app.add_template_global(new_key, "new_idempotency_key")
     app.add_template_global(error_field_of)
+    app.add_template_global(errors_for)
     app.add_template_filter(hm)
     app.add_template_filter(day)
     app.add_template_filter(short_day)

@@ -18,6 +18,7 @@ rows down (the day and week views).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 DAY_MINUTES = 24 * 60
@@ -166,3 +167,36 @@ def grid(parts: list[Stretch], opens: str, closes: str, now: int | None) -> dict
         "now": row(now) if now is not None and first <= now < last else None,
         "now_label": hm(now) if now is not None and now >= 0 else "",
     }
+
+
+def closed_now(opens: str, closes: str, local_now) -> str | None:
+    """None while a room is open at `local_now` (its zone's wall clock), else when it
+    opens next: "09:00" later today, "tomorrow 09:00" after closing time."""
+    minute = local_now.hour * 60 + local_now.minute
+    if minutes(opens) <= minute < minutes(closes):
+        return None
+    return opens if minute < minutes(opens) else f"tomorrow {opens}"
+
+
+WORKING_DAYS = range(0, 5)   # Monday to Friday
+
+
+def next_slot(local_now, opens: str, closes: str, length: int = 60) -> tuple[str, str, str]:
+    """The next working slot, what an empty booking or finder form starts with:
+    (day, start, end) as "YYYY-MM-DD", "HH:MM", "HH:MM".
+
+    From the next quarter hour (the current minute counts as now, as the rules
+    say), `length` minutes, inside opening hours on a working day (Monday to
+    Friday); when today has no room for it, the next working day at opening
+    time. `local_now` is the wall clock of the zone the hours are in.
+    """
+    first, last = minutes(opens), minutes(closes)
+    length = min(length, last - first)
+    day = local_now.date()
+    start = max(first, -(-(local_now.hour * 60 + local_now.minute) // QUARTER) * QUARTER)
+    if day.weekday() not in WORKING_DAYS or start + length > last:
+        day += timedelta(days=1)
+        while day.weekday() not in WORKING_DAYS:
+            day += timedelta(days=1)
+        start = first
+    return day.isoformat(), hm(start), hm(start + length)

@@ -99,7 +99,7 @@ def test_day_page_for_unknown_room_is_404(browser_as, alice):
 def test_booking_form_prefills_from_the_link(browser_as, alice, berlin):
     r = browser_as(alice).get(f"/bookings/new?room_id={berlin['id']}&date=2027-03-02&start=10:00&end=11:00")
     page = text(r)
-    assert f'<option value="{berlin["id"]}" selected>' in page
+    assert f'<option value="{berlin["id"]}" selected data-opens="09:00"' in page
     assert 'value="2027-03-02"' in page and 'value="10:00"' in page and 'value="11:00"' in page
 
 

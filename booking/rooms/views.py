@@ -21,9 +21,26 @@ bp = Blueprint("rooms", __name__)
 @bp.get("/")
 @login_required
 def overview():
-    answer = service.overview(now())
+    moment = now()
+    answer = service.overview(moment)
     answer.body(api.overview_json)   # the twin's body (kept): its ETag, so the first refresh is a 304
-    return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag))
+    return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag),
+                           closed=closed_rooms(answer.data, moment))
+
+
+def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
+    """Room id -> when it opens next, for the rooms closed now (a New York room at
+    03:00 is closed, not free). Worked out once per zone and opening hours."""
+    by_shape: dict[tuple, str | None] = {}
+    closed = {}
+    for room in rooms:
+        shape = (room["timezone"], room["opens"], room["closes"])
+        if shape not in by_shape:
+            by_shape[shape] = timeline.closed_now(room["opens"], room["closes"],
+                                                  moment.astimezone(zone(room["timezone"])))
+        if by_shape[shape] is not None:
+            closed[room["id"]] = by_shape[shape]
+    return closed
 
 
 @bp.get("/rooms/<id:room_id>")

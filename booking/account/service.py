@@ -127,7 +127,7 @@ def set_preferences(user: User, data: Mapping[str, Any]) -> User:
     inputs.only(data, {"mail_enabled", "theme", "timezone"})
     mail = inputs.boolean(data["mail_enabled"], "mail_enabled") if "mail_enabled" in data else None
     theme = data.get("theme")
-    if theme is not None and theme not in THEMES:
+    if "theme" in data and theme not in THEMES:
         raise invalid("theme", "theme is auto, light or dark.")
     zone_name = data.get("timezone")
     if zone_name not in (None, ""):

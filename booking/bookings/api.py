@@ -33,7 +33,7 @@ def many():
 def mine():
     """Upcoming or past (?when=), keyset-paginated; or ?view=week&start= one week."""
     args = request.args
-    if service.week_view(args.get("view")):
+    if service.week_view(args.get("view"), args.get("start")):
         week = service.my_week(current_user, args.get("start"), now())
         for day in week["days"]:
             day.pop("zones")

@@ -221,8 +221,11 @@ def may_cancel(user: User, booking: Mapping[str, Any], now: datetime) -> bool:
     return datetime.fromisoformat(booking["end_time"]) > now
 
 
-def week_view(view: str | None) -> bool:
-    """?view=week (a week) or nothing, "list" (the list); 400 for anything else."""
+def week_view(view: str | None, start: str | None = None) -> bool:
+    """?view=week (a week) or nothing, "list" (the list); 400 for anything else, and
+    for a `start` that is not a date, whichever view it comes with."""
+    if start:
+        parse_date(start, "start")
     if view in (None, "", "list"):
         return False
     if view == "week":

@@ -130,7 +130,7 @@ def _with_next_slot(form, room: dict | None, choices: list[dict]):
 def mine():
     """My bookings by day in my zone: upcoming, past, or one week (?view=week)."""
     args = request.args
-    if service.week_view(args.get("view")):
+    if service.week_view(args.get("view"), args.get("start")):
         week = service.my_week(current_user, args.get("start"), now())
         monday = date.fromisoformat(week["start"])
         days = [{"date": d["date"], "entries": _items(d["bookings"], d["zones"], week["timezone"])}

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from booking import db
+from booking.board import service as board
 from booking.bookings import service as bookings
 from booking.rooms import service as rooms
 from conftest import NOW, UTC
@@ -66,6 +67,20 @@ def assert_indexed(text):
 
 def test_day_view_uses_the_index(big_db):
     assert_indexed(plan(big_db, rooms.DAY_SQL, {"room": 7, "day": date(2027, 3, 2), "now": NOW}))
+
+
+def test_the_board_reads_bookings_by_index_only(big_db):
+    """Issue 19: the board's bookings come from bookings_room_start alone, one short
+    range per room, whatever the size of the table; with or without filters."""
+    for building, floor in ((None, None), ("", 0)):
+        text = plan(big_db, board.BOARD_SQL, {"day": date(2027, 3, 2), "now": NOW,
+                                             "building": building, "floor": floor, "kept": -1})
+        assert_indexed(text)
+        assert "Index Only Scan using bookings_room_start on bookings" in text, text
+
+
+def test_a_room_s_week_uses_the_index(big_db):
+    assert_indexed(plan(big_db, rooms.WEEK_SQL, {"room": 7, "day": date(2027, 3, 2), "now": NOW}))
 
 
 def test_overview_uses_the_index(big_db):

@@ -134,7 +134,7 @@ def hours(first: int, last: int) -> list[int]:
 def percent(value: int, first: int, last: int) -> str:
     """Where `value` lies between `first` and `last`, as CSS: "37.5%"."""
     share = (value - first) * 100 / (last - first) if last > first else 0
-    return f"{min(100.0, max(0.0, share)):.3f}%"
+    return f"{min(100.0, max(0.0, share)):.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def now_minute(local_now, day: str) -> int | None:

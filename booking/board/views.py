@@ -26,7 +26,7 @@ from booking import memo, timeline
 from booking.auth import login_required
 from booking.board import service
 from booking.clock import now
-from booking.http import twin_etag
+from booking.http import Fragment, spliced
 from booking.times import zone
 
 bp = Blueprint("board", __name__)
@@ -43,17 +43,22 @@ def board():
     drawn = memo.current().board.drawn(
         (found.date, (building or "").lower(), floor, found.version,
          moment.replace(second=0, microsecond=0)),
-        lambda: Markup(render_template("board/_board.html", zones=layout(found, moment),
-                                       date=found.date, **link_bases())))
+        lambda: Fragment(render_template("board/_board.html", zones=layout(found, moment),
+                                         date=found.date, **link_bases())))
     found.answer.body()   # the twin's body, kept: its ETag, so the first refresh is a 304
-    return render_template(
-        "board/board.html", board=found, drawn=drawn, building=building or "",
+    # The drawn board goes in where the marker stands, already encoded and compressed.
+    return spliced(render_template(
+        "board/board.html", board=found, drawn=MARKER, building=building or "",
         floor=floor, etag=f'"{found.answer.etag}"',
         refresh=url_for("board_api.board", date=args.get("date") or None,
                         building=building, floor=floor),
         prev_day=(shown - timedelta(days=1)).isoformat(),
         next_day=(shown + timedelta(days=1)).isoformat(),
-        today=not args.get("date"))
+        today=not args.get("date")), MARKER, drawn)
+
+
+# Where the drawn board goes in the page: nothing a person could type renders so.
+MARKER = Markup("<!--board: drawn once per board and minute-->")
 
 
 def link_bases() -> dict[str, str]:

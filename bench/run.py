@@ -58,6 +58,10 @@ SCENARIOS = [
     ("overview", "overview", "rooms overview, 500 rooms (`GET /api/rooms`)", "app", True),
     ("mine_heavy", "mine_heavy", "my bookings, user with 1,000 upcoming", "app", True),
     ("mine_light", "mine_light", "my bookings, user with 10 upcoming", "app", True),
+    ("board_html", "board_html", "the planning board, 500 rooms, HTML (`GET /board`, today "
+     "or one of the next 6 days), as a signed-in browser asks", "app", True),
+    ("board_json", "board_json", "the planning board, 500 rooms, JSON (`GET /api/board`, today "
+     "or one of the next 6 days)", "app", True),
     ("availability", "availability", "a room's free time, one day", "app", True),
     ("free_rooms", "free_rooms", "free-room search, 500 rooms (`GET /api/rooms/free`)", "app", True),
     ("booking", "booking", "one booking by id", "app", True),
@@ -556,6 +560,8 @@ def _statements(app: Server, data: dict) -> dict:
         "mine_heavy": statements_of(app, "/api/bookings/mine", data["heavy_token"]),
         "mine_light": statements_of(app, "/api/bookings/mine", data["light_token"]),
         "availability": statements_of(app, f"/api/rooms/{room}/availability?start={day}", reader),
+        "board_html": statements_of(app, "/board", cookie=data["cookies"][0]),
+        "board_json": statements_of(app, "/api/board", reader),
         "free_rooms": statements_of(app, f"/api/rooms/free?start_time={tomorrow}T14:00&"
                                     f"end_time={tomorrow}T15:00&timezone=Europe/Berlin", reader),
         "booking": statements_of(app, "/api/bookings/1", reader),
@@ -576,6 +582,11 @@ def _micro() -> list[dict]:
 
 
 # -- targets -------------------------------------------------------------------------------
+
+# Reads whose p99 target is not the usual 100 ms (issue 19: the board's HTML of
+# 500 rooms under 150 ms; its twin keeps 100).
+P99_LIMIT_MS = {"board_html": 150}
+
 
 def check_targets(results: list[Result], extra: dict) -> list[tuple[str, str, bool]]:
     by = {r.name: r for r in results}
@@ -601,8 +612,10 @@ def check_targets(results: list[Result], extra: dict) -> list[tuple[str, str, bo
     for name, _, _, where, read in SCENARIOS:
         if read and where == "app" and name in by:
             r = by[name]
-            checks.append((f"{name}: p99 under 100 ms, no errors",
-                           f"p99 {r.p99_ms:.1f} ms, {r.errors} errors", r.p99_ms < 100 and r.errors == 0))
+            limit = P99_LIMIT_MS.get(name, 100)
+            checks.append((f"{name}: p99 under {limit} ms, no errors",
+                           f"p99 {r.p99_ms:.1f} ms, {r.errors} errors",
+                           r.p99_ms < limit and r.errors == 0))
     if "create" in by:
         r = by["create"]
         checks.append(("create: ≥ 300 bookings/s, p99 under 150 ms",

@@ -73,6 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     from booking import health
     from booking.account import api as account_api, views as account_views
     from booking.audit import api as audit_api, views as audit_views
+    from booking.board import api as board_api, views as board_views
     from booking.bookings import api as bookings_api, views as bookings_views
     from booking.events import api as events_api, views as events_views
     from booking.feeds import views as feeds_views
@@ -82,11 +83,11 @@ def _register_blueprints(app: Flask) -> None:
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
 
-    for module in (health, rooms_views, bookings_views, series_views, finder_views,
+    for module in (health, rooms_views, board_views, bookings_views, series_views, finder_views,
                    account_views, feeds_views, audit_views, events_views, reports_views,
                    metrics):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, bookings_api, series_api, finder_api, account_api, audit_api,
+    for module in (rooms_api, board_api, bookings_api, series_api, finder_api, account_api, audit_api,
                    events_api, reports_api, openapi_views):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with

@@ -60,6 +60,8 @@ class User:
     role: str
     calendar_salt: str | None = None  # personal calendar feed URL (booking.feeds)
     mail_enabled: bool = True         # notification mail (booking.events)
+    theme: str = "auto"               # auto (the browser's), light or dark (base.html)
+    timezone: str | None = None       # where their lists group days; None: the usual zone
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -78,7 +80,8 @@ class User:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
-                "mail_enabled": self.mail_enabled}
+                "mail_enabled": self.mail_enabled, "theme": self.theme,
+                "timezone": self.timezone}
 
 
 def hash_token(token: str) -> bytes:
@@ -89,7 +92,7 @@ def hash_token(token: str) -> bytes:
 
 # sessions_pkey. `seconds_left` bounds how long the auth cache may keep it.
 USER_BY_SESSION = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled,
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.theme, u.timezone,
        extract(epoch FROM s.expires_at - now())::float8 AS seconds_left
   FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s AND s.expires_at > now() AND u.active"""
@@ -112,7 +115,8 @@ touch AS (
      WHERE a.id = t.id
        AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
        AND set_config('synchronous_commit', 'off', true) = 'off')
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, t.id AS token_id,
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.theme, u.timezone,
+       t.id AS token_id,
        CASE WHEN t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'
             THEN 60
             ELSE extract(epoch FROM t.last_used_at + interval '1 minute' - now())::float8
@@ -228,7 +232,8 @@ def _spend_hash_time(password: str) -> None:
 # account exists. Indexes: sign_in_failures_email, sign_in_failures_address
 # (read backward, a handful of rows each), users_email_key.
 SIGN_IN_CHECK = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.password_hash,
+SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.theme, u.timezone,
+       u.password_hash,
        greatest(by_email.until, by_address.until) AS throttled_until
   FROM (SELECT lower(%(email)s) AS email_key) k
   LEFT JOIN users u ON lower(u.email) = k.email_key AND u.active
@@ -320,7 +325,7 @@ def sign_in(email: object, password: object) -> User:
         conn.execute(CREATE_SESSION, {**params, "hash": hash_token(token), "user": row["id"],
                                       "days": config["SESSION_DAYS"]})
     user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt",
-                                       "mail_enabled")},
+                                       "mail_enabled", "theme", "timezone")},
                 session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)

@@ -115,6 +115,8 @@ CONSTRAINTS = {
     "rooms_building_check": ("invalid", "building", "A building name has at most 100 characters."),
     "bookings_title_check": ("invalid", "title", "A title has 1 to 200 characters."),
     "bookings_no_overlap": ("conflict", None, "The room is already booked at that time."),
+    "users_theme_check": ("invalid", "theme", "theme is auto, light or dark."),
+    "users_timezone_check": ("invalid", "timezone", "timezone must be an IANA zone."),
 }
 
 

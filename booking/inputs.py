@@ -109,3 +109,39 @@ def equipment(value: Any) -> list[str]:
     if len(tags) > 30:
         raise invalid("equipment", "A room has at most 30 equipment tags.")
     return tags
+
+
+class Collect:
+    """Check a form's fields one by one and report every field's error at once.
+
+        check = Collect()
+        title = check(text, form.get("title"), "title")
+        room = check(integer, form.get("room_id"), "room_id")
+        check.done()   # 400 naming the first field, every one in details.errors
+
+    A page shows each message beside its field, so a person fixes them all in
+    one go instead of meeting them one submit at a time.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+
+    def __call__(self, check, *args, **kwargs):
+        """check(*args, **kwargs), or None when it refuses (the error is kept)."""
+        try:
+            return check(*args, **kwargs)
+        except BookingError as err:
+            if err.code != "invalid":
+                raise
+            self.fail(err.field or "", err.message)
+            return None
+
+    def fail(self, field: str, message: str) -> None:
+        if not any(e["field"] == field for e in self.errors):
+            self.errors.append({"field": field, "message": message})
+
+    def done(self) -> None:
+        if self.errors:
+            first = self.errors[0]
+            raise BookingError("invalid", first["message"], field=first["field"] or None,
+                               details={"errors": self.errors})

@@ -274,13 +274,15 @@ WEEKDAY_CODES = list(DAYS)
 def from_form(form, first: date) -> str | None:
     """Build an RRULE from the booking form's Repeat fields; None for "does not repeat".
 
-    Fields: repeat (none|daily|weekly|monthly|yearly), every (N), weekdays
+    Fields: repeat (none|daily|weekdays|weekly|monthly|yearly), every (N), weekdays
     (MO..SU, several), monthly (day|weekday), ends (never|after|on),
     count, until (YYYY-MM-DD).
     """
     repeat = (form.get("repeat") or "none").lower()
     if repeat == "none":
         return None
+    if repeat == "weekdays":   # every weekday, Monday to Friday
+        return ";".join(["FREQ=WEEKLY", "BYDAY=" + ",".join(WORKING_WEEK), *_ends(form)])
     if repeat not in ("daily", "weekly", "monthly", "yearly"):
         raise invalid_recurrence("FREQ", "Choose how the booking repeats.")
     parts = [f"FREQ={repeat.upper()}"]
@@ -296,10 +298,95 @@ def from_form(form, first: date) -> str | None:
         parts.append(f"BYDAY={-1 if nth == 5 else nth}{WEEKDAY_CODES[first.weekday()]}")
     elif repeat == "monthly":
         parts.append(f"BYMONTHDAY={first.day}")
+    return ";".join(parts + _ends(form))
+
+
+def _ends(form) -> list[str]:
+    """The form's "Ends" choice as COUNT or UNTIL (nothing for "never")."""
     ends = form.get("ends") or "never"
     if ends == "after":
-        parts.append(f"COUNT={(form.get('count') or '').strip()}")
-    elif ends == "on":
-        until = (form.get("until") or "").replace("-", "").strip()
-        parts.append(f"UNTIL={until}")
-    return ";".join(parts)
+        return [f"COUNT={(form.get('count') or '').strip()}"]
+    if ends == "on":
+        return [f"UNTIL={(form.get('until') or '').replace('-', '').strip()}"]
+    return []
+
+
+# -- a rule in words ------------------------------------------------------------------------
+
+DAY_NAMES = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday",
+             "FR": "Friday", "SA": "Saturday", "SU": "Sunday"}
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+UNITS = {"DAILY": ("Daily", "days"), "WEEKLY": ("Weekly", "weeks"),
+         "MONTHLY": ("Monthly", "months"), "YEARLY": ("Yearly", "years")}
+WORKING_WEEK = ["MO", "TU", "WE", "TH", "FR"]
+
+
+def describe(text: str) -> str:
+    """An RRULE as a person says it: "FREQ=WEEKLY;BYDAY=TU;COUNT=8" -> "Weekly on
+    Tuesday, 8 times". What it cannot put in words it leaves as the rule itself,
+    so nothing is ever hidden. Plain sentences, one per piece, so each can be
+    translated on its own later."""
+    body = text.strip()
+    if body.upper().startswith("RRULE:"):
+        body = body[6:]
+    try:
+        parts = dict(chunk.split("=", 1) for chunk in body.upper().split(";") if chunk)
+        return _describe(parts)
+    except (KeyError, ValueError):
+        return text
+
+
+def _describe(parts: dict[str, str]) -> str:
+    freq = parts["FREQ"]
+    once, unit = UNITS[freq]
+    every = int(parts.get("INTERVAL", "1"))
+    days = [d for d in parts.get("BYDAY", "").split(",") if d]
+    if freq == "WEEKLY" and every == 1 and days == WORKING_WEEK:
+        words = "Every weekday (Mon–Fri)"
+    else:
+        words = once if every == 1 else f"Every {every} {unit}"
+        if days:
+            words += " on " + _and([_weekday(d) for d in days])
+        if "BYMONTHDAY" in parts:
+            words += " on " + _and([_month_day(int(d)) for d in parts["BYMONTHDAY"].split(",")])
+        if "BYMONTH" in parts:
+            words += " in " + _and([MONTH_NAMES[int(m) - 1] for m in parts["BYMONTH"].split(",")])
+        if "BYSETPOS" in parts:
+            words += " (" + _and([_ordinal(int(p)) for p in parts["BYSETPOS"].split(",")]) \
+                + " of those days)"
+    if "COUNT" in parts:
+        count = int(parts["COUNT"])
+        words += ", once" if count == 1 else f", {count} times"
+    elif "UNTIL" in parts:
+        until = datetime.strptime(parts["UNTIL"][:8], "%Y%m%d")
+        words += f", until {until:%a} {until.day} {until:%b %Y}"
+    return words
+
+
+def _weekday(code: str) -> str:
+    match = _BYDAY.fullmatch(code)
+    if not match:
+        raise ValueError(code)
+    sign, number, day = match.groups()
+    if not number:
+        return DAY_NAMES[day]
+    return f"the {_ordinal(-int(number) if sign == '-' else int(number))} {DAY_NAMES[day]}"
+
+
+def _month_day(number: int) -> str:
+    return f"the {_ordinal(number)} day" if number < 0 else f"day {number}"
+
+
+def _ordinal(number: int) -> str:
+    """1 -> "1st", 22 -> "22nd", -1 -> "last", -2 -> "2nd last"."""
+    if number == -1:
+        return "last"
+    if number < 0:
+        return f"{_ordinal(-number)} last"
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -6,7 +6,11 @@
 - Template globals: `url_for` (links alike on every page built once per
   process), `csrf_token` (signed once per session), `calendar_url`,
   `new_idempotency_key`, `error_field_of`.
-- Filters: `hm` ("14:00") and `day` ("Mon 4 May 2026") of the API's times.
+- Filters: `hm` ("14:00"), `day` ("Mon 4 May 2026"), `short_day` ("Mon 4 May")
+  of the API's times and dates; `in_zone` (a UTC time as "Mon 4 May 2026,
+  14:00" in a zone); `rule_words` (an RRULE said in words). Every date and time
+  a page shows goes through these, so a later change can format them for the
+  reader's language in one place.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from flask import Flask, g, request, session, templating
 from flask.sessions import NullSession
 from flask_wtf.csrf import generate_csrf
 
-from booking import memo
+from booking import memo, recurrence
+from booking.times import UTC, zone
 
 
 class TemplateEnvironment(templating.Environment):
@@ -47,6 +52,22 @@ def error_field_of(error) -> str | None:
     return FORM_FIELD_FOR.get(field, field)
 
 
+def errors_for(error, field: str) -> list[str]:
+    """Every message of `error` about the form field `field`: a form reports each
+    field's error at once (details.errors from inputs.Collect, details.violations
+    from the booking rules), and the error itself when it names the field."""
+    if not error:
+        return []
+    found = [e["message"] for e in error.details.get("errors") or ()
+             if FORM_FIELD_FOR.get(e["field"], e["field"]) == field]
+    found += [v["message"] for v in error.details.get("violations") or ()
+              if FORM_FIELD_FOR.get(v["field"], v["field"]) == field
+              and v["message"] not in found]
+    if not found and error_field_of(error) == field:
+        found.append(error.message)
+    return found
+
+
 def csrf_token() -> str:
     """flask-wtf's CSRF token for this session, signed once per process.
 
@@ -72,11 +93,37 @@ def hm(value: str | None) -> str:
 
 
 def day(value: str | None) -> str:
-    """"2026-05-04T14:00:00+02:00" -> "Mon 4 May 2026"."""
+    """"2026-05-04T14:00:00+02:00" (or "2026-05-04") -> "Mon 4 May 2026"."""
     if not value:
         return ""
     moment = datetime.fromisoformat(value)
     return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
+def short_day(value: str | None) -> str:
+    """"2026-05-04" (or a time on it) -> "Mon 4 May": a day in a week's columns."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value)
+    return f"{moment:%a} {moment.day} {moment:%b}"
+
+
+def in_zone(value: str | None, zone_name: str | None) -> str:
+    """A UTC time ("2026-05-04T12:00:00Z") as "Mon 4 May 2026, 14:00" in `zone_name`
+    (UTC when None): activity and the audit log show each time in its room's zone."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        moment = moment.astimezone(zone(zone_name or "UTC"))
+    except ValueError:
+        moment = moment.astimezone(UTC)
+    return f"{day(moment.isoformat())}, {moment:%H:%M}"
+
+
+def rule_words(rule: str | None) -> str:
+    """An RRULE as words: "FREQ=WEEKLY;BYDAY=TU;COUNT=8" -> "Weekly on Tuesday, 8 times"."""
+    return recurrence.describe(rule) if rule else ""
 
 
 def init_app(app: Flask) -> None:
@@ -98,7 +145,11 @@ def init_app(app: Flask) -> None:
     app.add_template_global(calendar_url)
     app.add_template_global(new_key, "new_idempotency_key")
     app.add_template_global(error_field_of)
+    app.add_template_global(errors_for)
     app.add_template_filter(hm)
     app.add_template_filter(day)
+    app.add_template_filter(short_day)
+    app.add_template_filter(in_zone)
+    app.add_template_filter(rule_words)
     # After flask-wtf's own context processor, so this one is what templates call.
     app.context_processor(lambda: {"csrf_token": csrf_token})

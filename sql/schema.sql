@@ -386,9 +386,13 @@ CREATE TABLE public.users (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     calendar_salt text DEFAULT (gen_random_uuid())::text NOT NULL,
     mail_enabled boolean DEFAULT true NOT NULL,
+    theme text DEFAULT 'auto'::text NOT NULL,
+    timezone text,
     CONSTRAINT users_email_check CHECK ((((length(email) >= 3) AND (length(email) <= 254)) AND (email ~~ '%_@_%'::text))),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['staff'::text, 'admin'::text])))
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['staff'::text, 'admin'::text]))),
+    CONSTRAINT users_theme_check CHECK ((theme = ANY (ARRAY['auto'::text, 'light'::text, 'dark'::text]))),
+    CONSTRAINT users_timezone_check CHECK (((length(timezone) >= 1) AND (length(timezone) <= 64)))
 );
 
 CREATE VIEW public.booking_api AS
@@ -469,6 +473,15 @@ BEGIN
     ELSE
         PERFORM memo_changed('auth', encode(OLD.token_hash, 'hex'));
     END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.memo_board_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE memo_versions SET n = n + 1 WHERE name = 'board' AND slot = pg_backend_pid() % 16;
     RETURN NULL;
 END
 $$;
@@ -1083,6 +1096,8 @@ CREATE TRIGGER bookings_audit_insert AFTER INSERT ON public.bookings REFERENCING
 
 CREATE TRIGGER bookings_audit_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.audit_bookings_update();
 
+CREATE TRIGGER bookings_board_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.bookings FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
+
 CREATE TRIGGER bookings_deleted_memo AFTER DELETE ON public.bookings REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
 
 CREATE TRIGGER bookings_inserted_memo AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
@@ -1096,6 +1111,8 @@ CREATE TRIGGER bookings_updated_memo AFTER UPDATE ON public.bookings REFERENCING
 CREATE TRIGGER rooms_audit AFTER INSERT ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
 CREATE TRIGGER rooms_audit_update AFTER UPDATE ON public.rooms FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER rooms_board_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.rooms FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
 
 CREATE TRIGGER rooms_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.rooms FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
 
@@ -1119,7 +1136,9 @@ CREATE TRIGGER users_audit AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUN
 
 CREATE TRIGGER users_audit_update AFTER UPDATE OF email, name, role, active ON public.users FOR EACH ROW WHEN (((((old.email IS DISTINCT FROM new.email) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.active IS DISTINCT FROM new.active))) EXECUTE FUNCTION public.audit_row();
 
-CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled))) EXECUTE FUNCTION public.memo_auth_changed();
+CREATE TRIGGER users_board_memo AFTER UPDATE OF name ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
+
+CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.theme IS DISTINCT FROM new.theme)) OR (old.timezone IS DISTINCT FROM new.timezone))) EXECUTE FUNCTION public.memo_auth_changed();
 
 CREATE TRIGGER users_deleted_notify AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
 

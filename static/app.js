@@ -1,6 +1,60 @@
 // Progressive enhancement only: every page works without this file.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
+
+  // Phones: the menu folds away behind a "Menu" button (open without JavaScript).
+  var toggle = document.querySelector(".menu-toggle");
+  var menu = document.getElementById("main-menu");
+  if (toggle && menu) {
+    toggle.hidden = false;
+    var setOpen = function (open) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("collapsed", !open);
+    };
+    setOpen(!window.matchMedia("(max-width: 40rem)").matches);
+    toggle.addEventListener("click", function () {
+      setOpen(toggle.getAttribute("aria-expanded") !== "true");
+    });
+  }
+
+  // The booking form: the repeat options only once "Repeats" says it repeats
+  // (all shown without JavaScript), and the chosen room's opening hours as the
+  // time fields' limits, its zone named beside them.
+  var bookingForm = document.getElementById("booking-form");
+  if (bookingForm) {
+    var repeat = bookingForm.querySelector("#repeat");
+    var details = bookingForm.querySelector(".repeat-details");
+    if (repeat && details) {
+      var showRepeat = function () { details.hidden = repeat.value === "none"; };
+      repeat.addEventListener("change", showRepeat);
+      showRepeat();
+    }
+    var room = bookingForm.querySelector("#room_id");
+    var zoneNote = bookingForm.querySelector("#room-zone");
+    if (room) {
+      room.addEventListener("change", function () {
+        var option = room.options[room.selectedIndex];
+        ["start", "end"].forEach(function (id) {
+          var input = bookingForm.querySelector("#" + id);
+          if (!input) return;
+          if (option && option.dataset.opens) {
+            input.min = option.dataset.opens;
+            input.max = option.dataset.closes;
+          } else {
+            input.removeAttribute("min");
+            input.removeAttribute("max");
+          }
+        });
+        if (zoneNote) {
+          zoneNote.textContent = option && option.dataset.timezone
+            ? "Times in " + option.dataset.timezone + " (the room's time zone), open "
+              + option.dataset.opens + "–" + option.dataset.closes + "."
+            : "Times are in the room's own time zone.";
+        }
+      });
+    }
+  }
 
   // Ask before destructive buttons (cancel, revoke).
   document.addEventListener("submit", function (event) {

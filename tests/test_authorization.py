@@ -83,6 +83,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     # -- pages: staff see every room and every booking, and who booked ----------------------
     ("GET", "/"): Row(LOGIN, 200, 200, 200, LOGIN),
     ("GET", "/rooms/<id:room_id>"): Row(LOGIN, 200, 200, 200, LOGIN, query=f"?date={DAY}"),
+    ("GET", "/board"): Row(LOGIN, 200, 200, 200, LOGIN, query=f"?date={DAY}"),
+    ("GET", "/rooms/<id:room_id>/week"): Row(LOGIN, 200, 200, 200, LOGIN, query=f"?start={DAY}"),
     ("GET", "/bookings/new"): Row(LOGIN, 200, 200, 200, LOGIN),
     ("POST", "/bookings/new"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {
         "room_id": w["room_id"], "title": "Matrix", "date": DAY, "start": "15:00",
@@ -92,6 +94,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     # only the owner or an admin cancels
     ("POST", "/bookings/<id:booking_id>/cancel"): Row(LOGIN, 302, 403, 302, LOGIN),
     ("GET", "/account"): Row(LOGIN, 200, 200, 200, LOGIN),
+    # everyone their own theme and time zone
+    ("POST", "/account/preferences"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {
+        "theme": "dark", "timezone": "Europe/Berlin"}),
     ("POST", "/account/tokens"): Row(LOGIN, 201, 201, 201, LOGIN,
                                      body=lambda w: {"name": "matrix"}),
     # a token is its owner's alone: to anyone else it does not exist
@@ -113,6 +118,9 @@ MATRIX: dict[tuple[str, str], Row] = {
                                               body=lambda w: {"capacity": 8}),
     ("GET", "/api/rooms/<id:room_id>/bookings"): Row(401, 200, 200, 200, 401,
                                                      query=f"?date={DAY}"),
+    ("GET", "/api/board"): Row(401, 200, 200, 200, 401, query=f"?date={DAY}&building=HQ"),
+    ("GET", "/api/rooms/<id:room_id>/week"): Row(401, 200, 200, 200, 401,
+                                                 query=f"?start={DAY}"),
     ("POST", "/api/bookings"): Row(401, 201, 201, 201, 401, body=lambda w: {
         "room_id": w["room_id"], "title": "Matrix", "start_time": f"{DAY}T15:00",
         "end_time": f"{DAY}T16:00"}),

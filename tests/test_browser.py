@@ -27,7 +27,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture
-def page(tmp_path):
+def chromium(tmp_path):
+    """Debian's Chromium, headless, driven by Playwright: new_context() as needed."""
     if not os.path.exists(CHROMIUM):
         if shutil.which("apt-get"):
             pytest.fail("Chromium is missing although apt is available: run `make test`, "
@@ -39,12 +40,31 @@ def page(tmp_path):
     os.environ["HOME"] = str(tmp_path)  # keep Chromium's files out of the real home
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(EXPECT_MS)
-        yield page
-        context.close()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(EXPECT_MS)
+    yield page
+    context.close()
+
+
+def sign_in(page, base_url, user):
+    """Sign in through the form, as a person would."""
+    page.goto(base_url + "/login")
+    page.get_by_label("Email").fill(user["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base_url + "/")
+
+
+def scrolls_sideways(page) -> bool:
+    """Whether the page itself is wider than the window (a horizontal scroll bar)."""
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
 
 
 def test_sign_in_book_find_and_cancel(live_server, page, make, tmp_path):
@@ -121,7 +141,8 @@ def test_find_a_room_and_book_the_best_with_the_keyboard_alone(live_server, page
     page.get_by_label("To").fill("15:30")
     assert page.get_by_label("Time zone").input_value() == "Europe/Berlin"
     page.get_by_label("People").fill("5")
-    page.get_by_label("Equipment").fill("screen, video")
+    page.get_by_label("screen").check()
+    page.get_by_label("video").check()
     page.keyboard.press("Enter")                      # submits the search
     expect(page).to_have_url(re.compile(r"/find\?"))
     results = page.locator("#results h3")
@@ -131,3 +152,97 @@ def test_find_a_room_and_book_the_best_with_the_keyboard_alone(live_server, page
     page.keyboard.press("Enter")                      # the first button: Book the best
     expect(page).to_have_url(re.compile(r"/bookings/\d+$"))
     expect(page.get_by_text("Booked Huddle, 14:00–15:30 (Europe/Berlin time).")).to_be_visible()
+
+
+# -- the planning board, phones, the keyboard ----------------------------------------------
+
+@pytest.fixture
+def board_world(make):
+    """Six rooms in Berlin (two buildings) and two in New York; a booking tomorrow."""
+    alice = make.user("Alice")
+    rooms = [make.room(f"Room {n}", "Europe/Berlin", building="HQ" if n < 3 else "Annex",
+                       floor=n % 2, equipment=["screen"] if n % 2 else [])
+             for n in range(6)]
+    rooms += [make.room(f"Hudson {n}", "America/New_York", building="NY") for n in range(2)]
+    tomorrow = datetime.now(timezone.utc).astimezone(zone("Europe/Berlin")).date() + timedelta(days=1)
+    start = datetime.combine(tomorrow, datetime.min.time(), zone("Europe/Berlin")).replace(hour=14)
+    make.booking(rooms[1], alice, start, start + timedelta(hours=1), title="Planning")
+    return {"alice": alice, "rooms": rooms, "day": tomorrow.isoformat()}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_board_fits_the_window_and_scrolls_its_hours_inside(live_server, chromium,
+                                                                board_world, width, tmp_path):
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url, board_world["alice"])
+    page.goto(f"{live_server.url}/board?date={board_world['day']}")
+    expect(page.get_by_role("heading", name="Europe/Berlin")).to_be_visible()
+    expect(page.get_by_role("heading", name="America/New_York")).to_be_visible()
+    bar = page.get_by_role("link", name=f"Room 1, 14:00–15:00, Planning, Alice")
+    expect(bar).to_be_visible()
+    assert not scrolls_sideways(page), page.evaluate("document.documentElement.scrollWidth")
+    page.screenshot(path=str(tmp_path / f"board-{width}.png"), full_page=True)
+    scroller = page.locator(".board-scroll").first
+    if width == 390:
+        # The hours scroll inside the board; the room names stay in view.
+        assert scroller.evaluate("e => e.scrollWidth > e.clientWidth")
+        scroller.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+        room = page.locator(".board-room").first.bounding_box()
+        box = scroller.bounding_box()
+        assert box["x"] <= room["x"] < box["x"] + 5, (room, box)
+        # The menu is folded away behind its button, and opens.
+        expect(page.get_by_role("link", name="My bookings")).to_be_hidden()
+        page.get_by_role("button", name="Menu").click()
+        expect(page.get_by_role("link", name="My bookings")).to_be_visible()
+    else:
+        assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth")
+        expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+    context.close()
+
+
+def test_the_board_draws_its_bars_without_javascript(live_server, chromium, board_world):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900},
+                                   java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server.url, board_world["alice"])
+    page.goto(f"{live_server.url}/board?date={board_world['day']}")
+    bar = page.get_by_role("link", name="Room 1, 14:00–15:00, Planning, Alice").bounding_box()
+    track = page.locator(".board-row", has_text="Room 1").locator(".board-track").bounding_box()
+    # 09:00-18:00 across the track: 14:00 starts 5/9 of the way, an hour is 1/9 wide.
+    assert abs(bar["x"] - (track["x"] + track["width"] * 5 / 9)) < 3, (bar, track)
+    assert abs(bar["width"] - track["width"] / 9) < 3, (bar, track)
+    context.close()
+
+
+def test_keyboard_from_the_first_free_stretch_to_a_filled_booking_form(live_server, chromium,
+                                                                       board_world):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    sign_in(page, live_server.url, board_world["alice"])
+    page.goto(f"{live_server.url}/board?date={board_world['day']}")
+    for _ in range(80):   # Tab through the page in reading order to the first free stretch
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('.bar.free')"):
+            break
+    else:
+        pytest.fail("no free stretch could be reached with Tab")
+    name = page.evaluate("document.activeElement.textContent")
+    assert name.startswith("Room "), name
+    assert "09:00–18:00, free: book" in name
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/bookings/new?*")
+    room_name = name.split(",")[0]
+    room = next(r for r in board_world["rooms"] if r["name"] == room_name)
+    assert page.get_by_label("Room").input_value() == str(room["id"])
+    assert page.get_by_label("Date").input_value() == board_world["day"]
+    assert page.get_by_label("From").input_value() == "09:00"
+    assert page.get_by_label("To").input_value() == "13:00"     # at most the longest booking
+    assert page.locator("#room-zone").inner_text().startswith("Times in Europe/Berlin")
+    page.get_by_label("What is it for?").focus()
+    page.keyboard.type("Keyboard board meeting")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/bookings/\d+$"))
+    expect(page.get_by_text(f"Booked {room_name}, 09:00–13:00.")).to_be_visible()
+    context.close()

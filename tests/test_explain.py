@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from booking import db
+from booking.board import service as board
 from booking.bookings import service as bookings
 from booking.rooms import service as rooms
 from conftest import NOW, UTC
@@ -143,6 +144,23 @@ def test_overview_reads_each_rooms_now_and_today_by_index(big_db):
     # current booking, next booking, today's count: three bounded reads per room
     assert_by_index(big_db, rooms.OVERVIEW_SQL, {"now": NOW, "everything": False},
                     "bookings", "bookings_room_start", "start_at", times=3)
+
+
+def test_the_board_reads_each_rooms_day_by_index(big_db):
+    """Issue 19: the board's bookings come from bookings_room_start, one short range
+    per room, whatever the size of the table; with or without filters."""
+    for building, floor in ((None, None), ("", 0)):
+        assert_by_index(big_db, board.BOARD_SQL, {"day": date(2027, 3, 2), "now": NOW,
+                                                 "building": building, "floor": floor,
+                                                 "kept": -1},
+                        "bookings", "bookings_room_start", "start_at")
+
+
+def test_a_rooms_week_reads_by_index(big_db):
+    for room in (BUSY_ROOM, 7):
+        assert_by_index(big_db, rooms.WEEK_SQL, {"room": room, "day": date(2027, 3, 2),
+                                                 "now": NOW},
+                        "bookings", "bookings_room_start", "start_at")
 
 
 def test_my_bookings_read_by_index_both_ways(big_db):

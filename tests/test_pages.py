@@ -99,7 +99,7 @@ def test_day_page_for_unknown_room_is_404(browser_as, alice):
 def test_booking_form_prefills_from_the_link(browser_as, alice, berlin):
     r = browser_as(alice).get(f"/bookings/new?room_id={berlin['id']}&date=2027-03-02&start=10:00&end=11:00")
     page = text(r)
-    assert f'<option value="{berlin["id"]}" selected>' in page
+    assert f'<option value="{berlin["id"]}" selected data-opens="09:00"' in page
     assert 'value="2027-03-02"' in page and 'value="10:00"' in page and 'value="11:00"' in page
 
 
@@ -255,3 +255,100 @@ def test_cookie_json_writes_need_the_csrf_header(browser_as, alice, berlin, conn
     assert r.status_code == 400 and "CSRF" in r.get_json()["error"]["message"]
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
     assert b.json("POST", "/api/bookings", body).status_code == 201
+
+
+# -- issue 19: what a new user tripped over ----------------------------------------------------
+
+@pytest.mark.parametrize("now, spree, hudson", [
+    # NOW in conftest: 08:00 UTC = 09:00 Berlin, 03:00 New York.
+    (datetime(2027, 3, 1, 8, 0, tzinfo=UTC), "Free now", "Closed now</strong>, opens 09:00"),
+    (datetime(2027, 3, 1, 16, 59, tzinfo=UTC), "Free now", "Free now"),          # 17:59 Berlin
+    (datetime(2027, 3, 1, 17, 0, tzinfo=UTC), "Closed now</strong>, opens tomorrow 09:00",
+     "Free now"),                                                                 # 18:00 Berlin
+])
+def test_a_room_closed_now_says_when_it_opens(app, browser_as, alice, berlin, new_york, now,
+                                              spree, hudson):
+    app.config["NOW"] = now
+    page = text(browser_as(alice).get("/"))
+    cards = dict(re.findall(r'<h2><a href="/rooms/\d+">(\w+)</a></h2>(.*?)</li>', page, re.S))
+    assert spree in cards["Spree"] and hudson in cards["Hudson"]
+    for card, expected in ((cards["Spree"], spree), (cards["Hudson"], hudson)):
+        assert ("Free now" in card) == (expected == "Free now")
+
+
+def test_an_empty_booking_form_starts_at_the_next_working_slot(app, browser_as, alice, berlin,
+                                                               new_york, make):
+    make.room("Elbe", "Europe/Berlin")
+    app.config["NOW"] = datetime(2027, 3, 1, 8, 7, tzinfo=UTC)     # 09:07 in Berlin
+    page = text(browser_as(alice).get("/bookings/new"))
+    assert 'name="date" type="date" required value="2027-03-01"' in page
+    assert 'name="start" type="time" step="60" required value="09:15"' in page
+    assert 'name="end" type="time" step="60" required value="10:15"' in page
+    # With New York chosen it is that room's next slot, in its zone and hours.
+    page = text(browser_as(alice).get(f"/bookings/new?room_id={new_york['id']}"))
+    assert 'value="09:00"' in page and 'value="10:00"' in page
+    assert 'min="09:00" max="18:00"' in page
+    assert "Times in America/New_York (the room's time zone), open 09:00–18:00." in page
+
+
+def test_the_booking_form_says_every_field_s_error_at_once(browser_as, alice, berlin, conn):
+    r = browser_as(alice).post("/bookings/new", data={"room_id": "", "title": " ", "date": "",
+                                                     "start": "25:00", "end": ""})
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    for field, message in (("room_id", "Choose a room."), ("title", "Say what the booking is for."),
+                           ("date", "Choose a date."), ("start", "start must be a time of day"),
+                           ("end", "Choose an end time.")):
+        assert f'id="{field}-error"' in page and message in page, field
+        assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', page), field
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+
+
+def test_every_rule_a_booking_breaks_is_shown_by_its_field(browser_as, alice, berlin):
+    r = browser_as(alice).post("/bookings/new", data={
+        "room_id": berlin["id"], "title": "x", "date": "2027-03-02", "start": "07:00",
+        "end": "12:00"})
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    start = page[page.index('id="start-error"'):][:300]
+    end = page[page.index('id="end-error"'):][:300]
+    assert "can be booked from 09:00 to 18:00" in start
+    assert "at most 4 hours" in end
+
+
+def test_repeat_options_are_a_section_of_their_own_and_every_weekday_is_offered(browser_as,
+                                                                                alice, berlin):
+    page = text(browser_as(alice).get("/bookings/new"))
+    assert '<option value="weekdays" >Every weekday (Mon–Fri)</option>' in page
+    details = page[page.index('<div class="repeat-details">'):]
+    assert 'name="every"' in details and 'name="ends"' in details
+    assert 'name="repeat"' not in details
+
+
+def test_activity_shows_each_time_in_its_room_s_zone_and_rules_in_words(app, browser_as, api_as,
+                                                                         alice, new_york):
+    api_as(alice).post("/api/bookings", json={
+        "room_id": new_york["id"], "title": "Standup", "recurrence": "FREQ=WEEKLY;BYDAY=TU;COUNT=8",
+        "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T10:30"})
+    page = text(browser_as(alice).get("/activity"))
+    assert "repeating (Weekly on Tuesday, 8 times)" in page
+    assert "FREQ=" not in page
+    assert re.search(r'<time datetime="[^"]+Z">\w{3} \d+ \w{3} \d{4}, \d\d:\d\d</time> '
+                     r'<span class="zone">America/New_York</span>', page)
+
+
+def test_the_audit_log_shows_times_in_the_room_s_zone(app, browser_as, api_as, admin, new_york):
+    api_as(admin).post("/api/bookings", json={"room_id": new_york["id"], "title": "x",
+                                              "start_time": "2027-03-02T10:00",
+                                              "end_time": "2027-03-02T10:30"})
+    page = text(browser_as(admin).get("/admin/audit"))
+    assert '<span class="zone">America/New_York</span>' in page
+    assert "Times are UTC." not in page
+
+
+def test_the_series_page_says_its_rule_in_words(browser_as, api_as, alice, berlin):
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Daily", "recurrence": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+        "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T10:30"}).get_json()
+    page = text(browser_as(alice).get(f"/series/{made['series']['id']}"))
+    assert "<dt>Repeats</dt><dd>Every weekday (Mon–Fri)</dd>" in page

@@ -1,6 +1,6 @@
 """RRULE parsing and expansion: RFC 5545's own examples, DST, and refusals."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -177,3 +177,34 @@ def test_the_fifth_weekday_of_a_month_becomes_the_last():
     from datetime import date
     assert recurrence.from_form(Form({"repeat": "monthly", "monthly": "weekday"}),
                                 date(2027, 3, 30)) == "FREQ=MONTHLY;BYDAY=-1TU"
+
+
+# -- a rule in words (series page, mail subjects, activity) -----------------------------------
+
+@pytest.mark.parametrize("rule, words", [
+    ("FREQ=WEEKLY;BYDAY=TU;COUNT=8", "Weekly on Tuesday, 8 times"),
+    ("RRULE:FREQ=WEEKLY;COUNT=8", "Weekly, 8 times"),
+    ("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "Every weekday (Mon–Fri)"),
+    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TU,WE,TH,FR", "Every 2 weeks on Monday, Tuesday, "
+                                                     "Wednesday, Thursday and Friday"),
+    ("FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331", "Weekly on Tuesday and Thursday, "
+                                               "until Wed 31 Mar 2027"),
+    ("FREQ=DAILY;COUNT=1", "Daily, once"),
+    ("FREQ=DAILY;INTERVAL=3", "Every 3 days"),
+    ("FREQ=MONTHLY;BYDAY=2TU", "Monthly on the 2nd Tuesday"),
+    ("FREQ=MONTHLY;BYDAY=-1FR", "Monthly on the last Friday"),
+    ("FREQ=MONTHLY;BYMONTHDAY=-1", "Monthly on the last day"),
+    ("FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=15", "Every 2 months on day 15"),
+    ("FREQ=YEARLY;BYMONTH=3;BYDAY=-2SU", "Yearly on the 2nd last Sunday in March"),
+    ("FREQ=MONTHLY;BYDAY=MO,FR;BYSETPOS=1", "Monthly on Monday and Friday (1st of those days)"),
+    ("FREQ=HOURLY", "FREQ=HOURLY"),         # not one we say: shown as it is
+    ("nonsense", "nonsense"),
+])
+def test_a_rule_in_words(rule, words):
+    assert recurrence.describe(rule) == words
+
+
+def test_the_form_s_every_weekday_is_monday_to_friday():
+    form = Form({"repeat": "weekdays", "every": "3", "ends": "after", "count": "10"})
+    assert recurrence.from_form(form, date(2027, 3, 2)) == \
+        "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10"

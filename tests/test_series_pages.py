@@ -21,7 +21,7 @@ def test_booking_a_weekly_series_through_the_form(browser_as, alice, berlin, con
     assert r.headers["Location"].startswith("/series/")
     page = text(b.get(r.headers["Location"]))
     assert "Booked 9 occurrences." in page
-    assert "FREQ=WEEKLY;UNTIL=20270331;BYDAY=TU,TH" in page
+    assert "Weekly on Tuesday and Thursday, until Wed 31 Mar 2027" in page
     assert page.count("Cancel this and following") == 9
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 9
 

@@ -66,6 +66,18 @@ end
 function floor_plain_request()
   return wrk.format("GET", "/plain/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70))
 end
+-- The planning board of all 500 rooms: today's (no date, as the menu links it)
+-- three times in four, else one of the next six days, as people look ahead.
+local function board_path(prefix)
+  if math.random(1, 4) > 1 then return prefix end
+  return prefix .. "?date=" .. random_day(1, 6)
+end
+function board_html_request()
+  return wrk.format("GET", board_path("/board"), browser(bench.cookies[math.random(1, #bench.cookies)]))
+end
+function board_json_request()
+  return wrk.format("GET", board_path("/api/board"), auth(random_token()))
+end
 function floor_request()
   return wrk.format("GET", "/floor/rooms/" .. random_room() .. "/bookings?date=" .. random_day(-300, 70))
 end

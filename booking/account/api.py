@@ -20,11 +20,9 @@ def me():
 @bp.patch("/me")
 @login_required
 def update_me():
-    """{"mail_enabled": false} turns notification mail off."""
-    data = inputs.json_body()
-    inputs.only(data, {"mail_enabled"})
-    if "mail_enabled" in data:
-        service.set_mail(current_user, data["mail_enabled"])
+    """{"mail_enabled": false} turns notification mail off; {"theme": "dark"} picks the
+    dark theme; {"timezone": "Europe/Berlin"} the zone one's lists group days in."""
+    service.set_preferences(current_user, inputs.json_body())
     return jsonify(user=current_user.to_dict(), calendar_url=feeds.calendar_url(current_user))
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Mapping
 
 import psycopg
 
 from booking import db, inputs
 from booking.auth import TOKEN_PREFIX, User, forget, hash_password, hash_token
 from booking.errors import BookingError, invalid, not_found
+from booking.times import zone
 
 TOKEN_FIELDS = """t.id, t.name, t.prefix, rfc3339(t.created_at, 'UTC') AS created_at,
        rfc3339(t.last_used_at, 'UTC') AS last_used_at,
@@ -102,3 +103,46 @@ def set_mail(user: User, value: Any) -> bool:
                                          ).fetchone()["mail_enabled"]
     forget(user_id=user.id)
     return user.mail_enabled
+
+
+THEMES = ("auto", "light", "dark")
+
+# One statement for every setting sent: what is not sent stays as it is.
+SET_PREFERENCES_SQL = """
+UPDATE users
+   SET mail_enabled = coalesce(%(mail)s, mail_enabled),
+       theme = coalesce(%(theme)s, theme),
+       timezone = CASE WHEN %(set_zone)s THEN %(zone)s ELSE timezone END
+ WHERE id = %(user)s
+RETURNING mail_enabled, theme, timezone"""
+
+
+def set_preferences(user: User, data: Mapping[str, Any]) -> User:
+    """Change the settings in `data` (mail_enabled, theme, timezone) in one statement.
+
+    theme: auto (follow the browser), light or dark. timezone: an IANA name, or
+    empty/null for the zone most rooms are in. 400 naming the field otherwise;
+    nothing changes then.
+    """
+    inputs.only(data, {"mail_enabled", "theme", "timezone"})
+    mail = inputs.boolean(data["mail_enabled"], "mail_enabled") if "mail_enabled" in data else None
+    theme = data.get("theme")
+    if "theme" in data and theme not in THEMES:
+        raise invalid("theme", "theme is auto, light or dark.")
+    zone_name = data.get("timezone")
+    if zone_name not in (None, ""):
+        try:
+            zone_name = zone(zone_name).key
+        except ValueError:
+            raise invalid("timezone", "timezone must be an IANA zone like Europe/Berlin, "
+                                      "or empty for the zone most rooms are in.") from None
+    if not {"mail_enabled", "theme", "timezone"} & data.keys():
+        return user
+    with db.connection() as conn:
+        row = conn.execute(SET_PREFERENCES_SQL, {
+            "mail": mail, "theme": theme, "set_zone": "timezone" in data,
+            "zone": zone_name or None, "user": user.id}).fetchone()
+    user.mail_enabled, user.theme, user.timezone = (row["mail_enabled"], row["theme"],
+                                                    row["timezone"])
+    forget(user_id=user.id)
+    return user

@@ -10,6 +10,7 @@ from booking.account import service
 from booking.auth import login_required
 from booking.errors import BookingError
 from booking.feeds import service as feeds
+from booking.times import COMMON_ZONES
 
 bp = Blueprint("account", __name__)
 
@@ -52,7 +53,7 @@ def logout():
 @login_required
 def account():
     return render_template("account/account.html", tokens=service.list_tokens(current_user),
-                           new_secret=None, error=None)
+                           new_secret=None, error=None, zones=COMMON_ZONES, preferences=None)
 
 
 @bp.post("/account/tokens")
@@ -62,10 +63,12 @@ def create_token():
         row, plain = service.create_token(current_user.id, request.form.get("name", ""))
     except BookingError as err:
         return render_template("account/account.html", tokens=service.list_tokens(current_user),
-                               new_secret=None, error=err), err.status
+                               new_secret=None, error=err, zones=COMMON_ZONES,
+                               preferences=None), err.status
     # Shown on this response only: the plain token is not stored anywhere.
     return render_template("account/account.html", tokens=service.list_tokens(current_user),
-                           new_secret=plain, new_token=row, error=None), 201
+                           new_secret=plain, new_token=row, error=None, zones=COMMON_ZONES,
+                           preferences=None), 201
 
 
 @bp.post("/account/calendar")
@@ -82,6 +85,22 @@ def set_mail():
     on = service.set_mail(current_user, "mail_enabled" in request.form)
     flash("You will get mail about your bookings." if on
           else "You will no longer get mail about your bookings.", "success")
+    return redirect(url_for("account.account"))
+
+
+@bp.post("/account/preferences")
+@login_required
+def set_preferences():
+    """The theme (system, light, dark) and the time zone lists are grouped in."""
+    form = request.form
+    try:
+        service.set_preferences(current_user, {"theme": form.get("theme", "auto"),
+                                               "timezone": form.get("timezone", "").strip()})
+    except BookingError as err:
+        return render_template("account/account.html", tokens=service.list_tokens(current_user),
+                               new_secret=None, error=err, zones=COMMON_ZONES,
+                               preferences=form), err.status
+    flash("Your preferences are saved.", "success")
     return redirect(url_for("account.account"))
 
 

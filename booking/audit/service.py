@@ -43,7 +43,8 @@ SELECT a.id, a.at, a.action, a.target, a.before, a.after,
 CHOICES_SQL = """
 SELECT (SELECT coalesce(json_agg(json_build_object('id', u.id, 'name', u.name, 'email', u.email)
                                  ORDER BY u.name, u.id), '[]') FROM users u) AS users,
-       (SELECT coalesce(json_agg(json_build_object('id', r.id, 'name', r.name)
+       (SELECT coalesce(json_agg(json_build_object('id', r.id, 'name', r.name,
+                                                   'timezone', r.timezone)
                                  ORDER BY r.name, r.id), '[]') FROM rooms r) AS rooms"""
 
 

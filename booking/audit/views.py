@@ -14,6 +14,8 @@ bp = Blueprint("audit", __name__)
 def show():
     filters = {k: request.args.get(k, "").strip() for k in ("user", "room", "from", "to")}
     choices = service.choices()
+    # Each entry's time in its room's zone.
+    choices["zones"] = {room["id"]: room["timezone"] for room in choices["rooms"]}
     try:
         page = service.entries(request.args)
     except BookingError as err:

@@ -31,9 +31,17 @@ def many():
 @bp.get("/bookings/mine")
 @login_required
 def mine():
+    """Upcoming or past (?when=), keyset-paginated; or ?view=week&start= one week."""
     args = request.args
-    return jsonify(service.mine(current_user, args.get("when"), args.get("limit"),
-                                args.get("cursor"), now()))
+    if service.week_view(args.get("view"), args.get("start")):
+        week = service.my_week(current_user, args.get("start"), now())
+        for day in week["days"]:
+            day.pop("zones")
+        return jsonify(week)
+    page = service.mine(current_user, args.get("when"), args.get("limit"), args.get("cursor"),
+                        now())
+    page.pop("zones")
+    return jsonify(page)
 
 
 @bp.get("/bookings/<id:booking_id>")

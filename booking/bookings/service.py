@@ -8,7 +8,7 @@ the slot is taken, returns the bookings in the way.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from flask import current_app
@@ -18,7 +18,7 @@ from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.rooms import service as rooms
-from booking.times import parse_datetime, rfc3339, zone
+from booking.times import parse_date, parse_datetime, rfc3339, zone
 
 CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurrence",
                            "skip_conflicts"})
@@ -39,7 +39,7 @@ SELECT booking_json(b) AS booking FROM booking_api b
 # more than a day, so "not ended yet" starts at most a day ago: that bound
 # keeps the index range short.
 MINE_UPCOMING_SQL = """
-SELECT booking_json(b) AS booking, b.start_at, b.id
+SELECT booking_json(b) AS booking, b.start_at, b.id, b.timezone
   FROM booking_api b
  WHERE b.user_id = %(user)s AND b.live
    AND b.start_at > %(now)s - interval '1 day' AND b.end_at > %(now)s
@@ -49,7 +49,7 @@ SELECT booking_json(b) AS booking, b.start_at, b.id
 
 # bookings_user_start, read backward from the cursor.
 MINE_PAST_SQL = """
-SELECT booking_json(b) AS booking, b.start_at, b.id
+SELECT booking_json(b) AS booking, b.start_at, b.id, b.timezone
   FROM booking_api b
  WHERE b.user_id = %(user)s AND b.live
    AND b.start_at < %(now)s AND b.end_at <= %(now)s
@@ -148,7 +148,51 @@ def mine(user: User, when: str | None, limit: Any, cursor: str | None,
     with db.connection() as conn:
         rows = conn.execute(sql, {"user": user.id, "now": now, **page.params()}).fetchall()
     rows, next_cursor = page.cut(rows, lambda r: (r["start_at"], r["id"]))
-    return {"bookings": [r["booking"] for r in rows], "next_cursor": next_cursor}
+    # `zones`: each booking's room zone, for the page (the twin leaves it out).
+    return {"bookings": [r["booking"] for r in rows], "next_cursor": next_cursor,
+            "zones": [r["timezone"] for r in rows]}
+
+
+# bookings_user_start: one range, the user's live bookings starting in the week
+# (Monday to Sunday in `zone`; without one, the zone most active rooms are in).
+MINE_WEEK_SQL = """
+WITH z AS (
+    SELECT coalesce(%(zone)s::text,
+                    (SELECT timezone FROM rooms WHERE active
+                      GROUP BY timezone ORDER BY count(*) DESC, timezone LIMIT 1),
+                    'UTC') AS tz),
+d AS (SELECT z.tz, coalesce(%(day)s::date, (%(now)s AT TIME ZONE z.tz)::date) AS day FROM z),
+w AS (SELECT d.tz, d.day - (extract(isodow FROM d.day)::int - 1) AS monday FROM d)
+SELECT w.tz AS timezone, w.monday,
+       coalesce((SELECT json_agg(json_build_object(
+                          'booking', booking_json(b), 'timezone', b.timezone,
+                          'day', (b.start_at AT TIME ZONE w.tz)::date)
+                        ORDER BY b.start_at, b.id)
+                   FROM booking_api b
+                  WHERE b.user_id = %(user)s AND b.live
+                    AND b.start_at >= w.monday::timestamp AT TIME ZONE w.tz
+                    AND b.start_at < (w.monday + 7)::timestamp AT TIME ZONE w.tz), '[]') AS rows
+  FROM w"""
+
+
+def my_week(user: User, start: str | None, now: datetime) -> dict[str, Any]:
+    """The user's live bookings in one week, Monday to Sunday, in their own zone (or
+    the zone most rooms are in): {"view": "week", "timezone", "start", "days":
+    [{"date", "bookings"}]}, plus `zones` (each booking's room zone, per day) for the
+    page. `start` is any day of the week; this week by default."""
+    day = parse_date(start, "start") if start else None
+    with db.connection() as conn:
+        row = conn.execute(MINE_WEEK_SQL, {"zone": user.timezone, "day": day, "now": now,
+                                           "user": user.id}).fetchone()
+    monday = row["monday"]
+    days = [{"date": (monday + timedelta(days=n)).isoformat(), "bookings": [], "zones": []}
+            for n in range(7)]
+    for entry in row["rows"]:
+        found = days[(date.fromisoformat(entry["day"]) - monday).days]
+        found["bookings"].append(entry["booking"])
+        found["zones"].append(entry["timezone"])
+    return {"view": "week", "timezone": row["timezone"], "start": monday.isoformat(),
+            "days": days}
 
 
 def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
@@ -175,3 +219,15 @@ def may_cancel(user: User, booking: Mapping[str, Any], now: datetime) -> bool:
     if booking["cancelled_at"] is not None or not (user.is_admin or booking["user_id"] == user.id):
         return False
     return datetime.fromisoformat(booking["end_time"]) > now
+
+
+def week_view(view: str | None, start: str | None = None) -> bool:
+    """?view=week (a week) or nothing, "list" (the list); 400 for anything else, and
+    for a `start` that is not a date, whichever view it comes with."""
+    if start:
+        parse_date(start, "start")
+    if view in (None, "", "list"):
+        return False
+    if view == "week":
+        return True
+    raise invalid("view", "view is list or week.")

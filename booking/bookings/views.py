@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from collections import Counter
+from datetime import date, datetime, timedelta
 
-from booking import idempotency, recurrence
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from booking import idempotency, inputs, recurrence, timeline
 from booking.clock import now
 from booking.auth import login_required
 from booking.bookings import service
 from booking.errors import BookingError, invalid
+from booking.finder import service as finder
 from booking.rooms import service as rooms
-from booking.times import parse_date
+from booking.times import parse_date, parse_hm, zone
 
 bp = Blueprint("bookings", __name__)
 
@@ -45,11 +50,28 @@ def create():
 
 
 def _booking_from_form(form) -> dict:
-    """The API's booking fields from the form's date, two times and Repeat section."""
+    """The API's booking fields from the form's date, two times and Repeat section.
+
+    Every field is checked before any is refused, so the page shows each
+    field's error at once (inputs.Collect)."""
+    check = inputs.Collect()
+    if not form.get("room_id", "").strip():
+        check.fail("room_id", "Choose a room.")
+    else:
+        check(inputs.integer, form["room_id"], "room_id")
+    if not form.get("title", "").strip():
+        check.fail("title", "Say what the booking is for.")
+    else:
+        check(inputs.text, form["title"], "title", high=200)
     for field, message in (("date", "Choose a date."), ("start", "Choose a start time."),
                            ("end", "Choose an end time.")):
         if not form.get(field, "").strip():
-            raise invalid(field, message)
+            check.fail(field, message)
+        elif field == "date":
+            check(parse_date, form["date"], "date")
+        else:
+            check(parse_hm, form[field], field)
+    check.done()
     day = parse_date(form["date"], "date")
     data = {"room_id": form.get("room_id", ""), "title": form.get("title", ""),
             "start_time": f"{day.isoformat()}T{form['start'].strip()}",
@@ -72,17 +94,83 @@ def _form(form, error: BookingError | None):
         return render_template("bookings/new.html", form=form, error=error, rooms=[choice],
                                conflicts=conflicts, only_room=True,
                                suggestions=error.details.get("suggestions"))
-    return render_template("bookings/new.html", form=form, error=error, rooms=rooms.choices(),
-                           conflicts=None, only_room=False, suggestions=None)
+    choices = rooms.choices()
+    room = _chosen(choices, form.get("room_id"))
+    return render_template("bookings/new.html",
+                           form=_with_next_slot(form, room, choices) if error is None else form,
+                           error=error, rooms=choices, room=room, conflicts=None,
+                           only_room=False, suggestions=None)
+
+
+def _chosen(choices: list[dict], room_id) -> dict | None:
+    """The room the form names, if it is one of those offered."""
+    return next((r for r in choices if str(r["id"]) == str(room_id or "").strip()), None)
+
+
+def _with_next_slot(form, room: dict | None, choices: list[dict]):
+    """An empty form starts at the next working slot (booking/timeline.py): in the
+    chosen room's zone and hours, else in the zone most rooms are in."""
+    if any(form.get(field) for field in ("date", "start", "end")):
+        return form
+    config = current_app.config
+    if room is not None:
+        tz_name, opens, closes = room["timezone"], room["opens"], room["closes"]
+    else:
+        zones = Counter(r["timezone"] for r in choices)
+        tz_name = min(zones, key=lambda z: (-zones[z], z)) if zones else "UTC"
+        opens, closes = config["DEFAULT_OPENS"], config["DEFAULT_CLOSES"]
+    day, start, end = timeline.next_slot(now().astimezone(zone(tz_name)), opens, closes)
+    filled = MultiDict(form)
+    filled.update({"date": day, "start": start, "end": end})
+    return filled
 
 
 @bp.get("/bookings/mine")
 @login_required
 def mine():
+    """My bookings by day in my zone: upcoming, past, or one week (?view=week)."""
     args = request.args
+    if service.week_view(args.get("view"), args.get("start")):
+        week = service.my_week(current_user, args.get("start"), now())
+        monday = date.fromisoformat(week["start"])
+        days = [{"date": d["date"], "entries": _items(d["bookings"], d["zones"], week["timezone"])}
+                for d in week["days"]]
+        return render_template("bookings/mine_week.html", week=week, days=days,
+                               viewer_zone=week["timezone"],
+                               today=now().astimezone(zone(week["timezone"])).date().isoformat(),
+                               prev_week=(monday - timedelta(days=7)).isoformat(),
+                               next_week=(monday + timedelta(days=7)).isoformat())
     when = args.get("when") or "upcoming"
     page = service.mine(current_user, when, args.get("limit"), args.get("cursor"), now())
-    return render_template("bookings/mine.html", when=when, **page)
+    viewer = current_user.timezone or finder.usual_timezone()
+    return render_template("bookings/mine.html", when=when, next_cursor=page["next_cursor"],
+                           days=by_day(_items(page["bookings"], page["zones"], viewer)),
+                           viewer_zone=viewer)
+
+
+def _items(bookings: list[dict], zones: list[str], viewer: str) -> list[dict]:
+    """Each booking with what the reader needs beside it: its room's zone, and, when
+    that is not the reader's, the times in the reader's zone too, and the reader's
+    day it falls on."""
+    tz = zone(viewer)
+    items = []
+    for booking, room_zone in zip(bookings, zones):
+        start = datetime.fromisoformat(booking["start_time"]).astimezone(tz)
+        end = datetime.fromisoformat(booking["end_time"]).astimezone(tz)
+        items.append({"booking": booking, "zone": room_zone, "elsewhere": room_zone != viewer,
+                      "day": start.date().isoformat(), "viewer_start": f"{start:%H:%M}",
+                      "viewer_end": f"{end:%H:%M}"})
+    return items
+
+
+def by_day(items: list[dict]) -> list[dict]:
+    """Consecutive items of one (reader's) day together, in the order given."""
+    days: list[dict] = []
+    for item in items:
+        if not days or days[-1]["date"] != item["day"]:
+            days.append({"date": item["day"], "entries": []})
+        days[-1]["entries"].append(item)
+    return days
 
 
 @bp.get("/bookings/<id:booking_id>")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
+from booking.recurrence import describe
 from booking.times import UTC, rfc3339, zone
 
 KINDS = ("booking.created", "booking.cancelled", "series.created", "series.cancelled",
@@ -103,7 +104,7 @@ def summary(event: Mapping[str, Any]) -> str:
     if "series" in d:
         s = d["series"]
         first = datetime.fromisoformat(s["first_start"])
-        what = f"“{s['title']}” in {s['room_name']}, repeating ({s['recurrence']})"
+        what = f"“{s['title']}” in {s['room_name']}, repeating ({describe(s['recurrence'])})"
         if kind == "series.created":
             return f"Booked {what} from {first:%a} {first.day} {first:%b %Y}, {first:%H:%M}"
         if d.get("whole"):

@@ -46,7 +46,8 @@ def item(row: dict[str, Any]) -> dict[str, Any]:
             "user": {"id": row["user_id"], "name": row["owner_name"]} if row["user_id"] else None,
             "actor": ({"id": row["actor_id"], "name": row["actor_name"]}
                       if row["actor_id"] else None),
-            "room_id": row["room_id"], "booking_id": row["booking_id"],
+            "room_id": row["room_id"], "timezone": row["timezone"],
+            "booking_id": row["booking_id"],
             "series_id": row["series_id"], "data": render.data(row)}
 
 

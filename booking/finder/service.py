@@ -363,6 +363,44 @@ def _next_quarter_hour(now: datetime) -> datetime:
     return datetime.fromtimestamp(math.ceil(seconds / 900) * 900, UTC)
 
 
+# What the finder page offers: the usual zone, the buildings there are and the
+# equipment in use (active rooms), in one statement.
+CHOICES_SQL = """
+SELECT (SELECT timezone FROM rooms WHERE active
+         GROUP BY timezone ORDER BY count(*) DESC, timezone LIMIT 1) AS timezone,
+       (SELECT coalesce(json_agg(x.building ORDER BY x.building), '[]')
+          FROM (SELECT DISTINCT building FROM rooms WHERE active AND building <> '') x)
+       AS buildings,
+       (SELECT coalesce(json_agg(x.tag ORDER BY x.tag), '[]')
+          FROM (SELECT DISTINCT unnest(equipment) AS tag FROM rooms WHERE active) x)
+       AS equipment"""
+
+
+def choices() -> dict[str, Any]:
+    """{"timezone", "buildings", "equipment"}: the finder form's choices.
+
+    From this process's copy of the rooms when it has one (every search keeps it
+    current), so a search page runs no statement for them; otherwise one."""
+    kept = memo.current().rooms
+    version, by_id = kept.current()
+    if version == memo.rooms.NONE:
+        with db.connection() as conn:
+            row = conn.execute(CHOICES_SQL).fetchone()
+        return {**row, "timezone": row["timezone"] or "UTC"}
+    return kept.derived(version, "choices", lambda: _choices(by_id.values()))
+
+
+def _choices(rooms: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The choices CHOICES_SQL makes, from a list of rooms (pure)."""
+    active = [room for room in rooms if room["active"]]
+    zones: dict[str, int] = {}
+    for room in active:
+        zones[room["timezone"]] = zones.get(room["timezone"], 0) + 1
+    return {"timezone": min(zones, key=lambda z: (-zones[z], z)) if zones else "UTC",
+            "buildings": sorted({room["building"] for room in active if room["building"]}),
+            "equipment": sorted({tag for room in active for tag in room["equipment"]})}
+
+
 def usual_timezone() -> str:
     """The zone most active rooms are in (UTC when there are none)."""
     with db.connection() as conn:

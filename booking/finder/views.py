@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_login import current_user
 
-from booking import idempotency, inputs
+from booking import idempotency, inputs, timeline
 from booking.clock import now
 from booking.auth import login_required
 from booking.errors import BookingError
 from booking.finder import service
-from booking.times import COMMON_ZONES
-from booking.times import parse_date, zone
+from booking.times import COMMON_ZONES, parse_date, parse_hm, zone
 
 bp = Blueprint("finder", __name__)
 
@@ -40,7 +40,7 @@ def find():
     form = _form(request.args)
     searched = any(request.args.get(f) for f in ("date", "start", "end"))
     if not form["timezone"]:
-        form["timezone"] = session.get(ZONE_KEY) or service.usual_timezone()
+        form["timezone"] = session.get(ZONE_KEY) or service.choices()["timezone"]
         if searched and ZONE_KEY not in session:
             # The zone was guessed: let the user confirm it rather than search
             # in a zone they did not choose.
@@ -48,13 +48,50 @@ def find():
                                  field="timezone")
             return _page(form, error=error), 400
     if not searched:
-        return _page(form)
+        return _page(_with_next_slot(form))
     try:
+        _check_fields(form)
         result = service.find(_search(form, "capacity"), now())
     except BookingError as err:
         return _page(form, error=err), err.status
     _remember_zone(form["timezone"])
     return _page(form, result=result)
+
+
+def _with_next_slot(form: dict[str, str]) -> dict[str, str]:
+    """An empty search starts at the next working slot in the form's zone, within the
+    default opening hours (booking/timeline.py)."""
+    config = current_app.config
+    try:
+        tz = zone(form["timezone"])
+    except ValueError:
+        return form
+    day, start, end = timeline.next_slot(now().astimezone(tz), config["DEFAULT_OPENS"],
+                                         config["DEFAULT_CLOSES"])
+    return {**form, "date": day, "start": start, "end": end}
+
+
+def _check_fields(form: dict[str, str]) -> None:
+    """Every field the search needs, checked at once: the page shows each field's
+    error beside it instead of one per submit."""
+    check = inputs.Collect()
+    for field, message in (("date", "Choose a date."), ("start", "Choose a start time."),
+                           ("end", "Choose an end time.")):
+        if not form[field]:
+            check.fail(field, message)
+        elif field == "date":
+            check(parse_date, form["date"], "date")
+        else:
+            check(parse_hm, form[field], field)
+    try:
+        zone(form["timezone"])
+    except ValueError:
+        check.fail("timezone", "timezone must be an IANA zone like Europe/Berlin.")
+    if form["attendees"]:
+        check(inputs.integer, form["attendees"], "attendees", high=10000)
+    if form["floor"]:
+        check(inputs.integer, form["floor"], "floor", low=-50, high=500)
+    check.done()
 
 
 @bp.post("/find")
@@ -122,9 +159,31 @@ def _page(form: dict[str, str], *, error: BookingError | None = None,
                              details={**error.details, "field": PAGE_FIELD[error.field]})
         if error.details["field"] is None:
             del error.details["field"]
+    choices = service.choices()
     return render_template("finder/find.html", form=form, error=error, result=result,
                            zones=COMMON_ZONES, search={f: form[f] for f in SEARCH_FIELDS},
-                           times=_suggested_times(result, form["timezone"]))
+                           times=_suggested_times(result, form["timezone"]),
+                           buildings=choices["buildings"], tags=choices["equipment"],
+                           wanted=[t.strip().lower() for t in form["equipment"].split(",")
+                                   if t.strip()],
+                           reasons=lambda room: reasons(room, form))
+
+
+def reasons(room: dict, form: dict[str, str]) -> list[str]:
+    """Why a room ranks where it does, in words a person reads (the ranking's
+    criteria, in its order) instead of its score."""
+    people = int(form["attendees"]) if form["attendees"].strip().isdigit() else 1
+    found = [f"Fits {people} of {room['capacity']} seats"]
+    if form["building"] and room["building"].lower() == form["building"].strip().lower():
+        found.append(f"in {room['building']}")
+    if form["floor"].strip().lstrip("-").isdigit() and room["floor"] == int(form["floor"]):
+        found.append(f"on floor {room['floor']}, as asked")
+    wanted = [t.strip() for t in form["equipment"].split(",") if t.strip()]
+    if wanted:
+        found.append("has " + ", ".join(wanted))
+    count = room["bookings_that_day"]
+    found.append(f"{count} other booking{'' if count == 1 else 's'} that day")
+    return found
 
 
 def _suggested_times(result: dict | None, zone_name: str) -> list[dict]:

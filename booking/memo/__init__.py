@@ -14,6 +14,7 @@ what makes it go:
 | links alike on every page (pages)   | url_for per menu link              | bounded                              |
 | the OpenAPI document (pages)        | encoding, gzip and ETag of 100 KB  | never (it is code)                   |
 | Prometheus series (metric_series)   | three label lookups per request    | bounded                              |
+| planning boards (board)             | 500 index probes and the drawing   | `board` version moves; bounded       |
 
 Two primitives (kept.py): `Kept`, a value valid at one version, and
 `Bounded`, a map with a size limit and per-entry expiry. One invalidation
@@ -21,7 +22,9 @@ channel (channel.py): every change goes through the SQL function
 memo_changed(name, detail) (sql/011_memo.sql), which bumps that name's
 version in `memo_versions` and sends NOTIFY booking_memo. What must be exact
 across processes reads its version in the statement that serves it
-(overview, rooms); what runs no statement (users) trusts the notifications.
+(overview, rooms, board); what runs no statement (users) trusts the
+notifications. The board's version is bumped without a notification
+(sql/015_board_memo.sql): nobody listens for it.
 
     memo.of(app).users, memo.current().rooms, ...
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from booking.memo.board import Board
 from booking.memo.channel import Channel
 from booking.memo.kept import Bounded
 from booking.memo.overview import Overview
@@ -52,6 +56,7 @@ class Memo:
         self.pages = Pages()
         # Prometheus series per (method, route, status): booking/metrics.py.
         self.metric_series: Bounded[tuple, tuple] = Bounded(MOST_METRIC_SERIES)
+        self.board = Board()
         self.channel.on("overview", self.overview.forget)
         self.channel.on("rooms", self.rooms.forget)
 

@@ -185,6 +185,9 @@ SCHEMAS: dict[str, Any] = {
                     "part": {"type": "string"},
                     "room_id": {"type": "integer"},
                     "rooms": {"type": "array", "items": ref("FreeRoom")},
+                    "errors": {"type": "array", "items": {"type": "object"},
+                               "description": "Every malformed field at once, each "
+                                              "`{field, message}` (pages' forms)."},
                 }},
         }),
     }, description="Every error has this shape (DESIGN.md, booking/errors.py)."),
@@ -220,6 +223,16 @@ SCHEMAS: dict[str, Any] = {
     }, description="A room the finder offers: 50 points for the building, 30 for the floor, "
                    "up to 20 for fit; the interval in the room's zone."),
     "Interval": obj({"start_time": DATETIME, "end_time": DATETIME}),
+    "BoardBooking": obj({
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "user_name": {"type": "string"},
+        "start_time": DATETIME,
+        "end_time": DATETIME,
+    }, description="A booking as the planning board draws it; times in the room's zone."),
+    "Day": obj({"date": {"type": "string", "format": "date"},
+                "bookings": {"type": "array", "items": ref("Booking")}},
+               description="One day of a week and its live bookings."),
     "Series": obj(SERIES, description="A recurring booking; its occurrences are bookings."),
     "SeriesNamed": obj({**SERIES, "room_name": {"type": "string"},
                         "user_name": {"type": "string"}},
@@ -238,7 +251,13 @@ SCHEMAS: dict[str, Any] = {
                  "name": {"type": "string"},
                  "role": {"type": "string", "enum": ["staff", "admin"]},
                  "mail_enabled": {"type": "boolean",
-                                  "description": "Whether notification mail is sent."}}),
+                                  "description": "Whether notification mail is sent."},
+                 "theme": {"type": "string", "enum": ["auto", "light", "dark"],
+                           "description": "The pages' colour theme; auto follows the "
+                                          "browser's preference."},
+                 "timezone": nullable({**TIMEZONE, "description": "The zone my bookings "
+                                       "are grouped by day in; null: the zone most rooms "
+                                       "are in."})}),
     "Token": obj({
         "id": {"type": "integer"},
         "name": {"type": "string"},
@@ -289,6 +308,8 @@ SCHEMAS: dict[str, Any] = {
         "user": nullable(ref("Named")),
         "actor": nullable(ref("Named")),
         "room_id": nullable({"type": "integer"}),
+        "timezone": nullable({**TIMEZONE, "description": "The room's zone, for showing `at` "
+                                                         "in it."}),
         "booking_id": nullable({"type": "integer"}),
         "series_id": nullable({"type": "integer"}),
         "data": {"type": "object", "description": "What webhooks receive as `data`: "
@@ -577,6 +598,40 @@ PATHS: dict[str, dict[str, Any]] = {
                                     example="2027-03-02")],
                   operation_id="roomDay"),
     },
+    "/api/board": {
+        "get": op("Rooms", "The planning board: every active room's bookings on one day",
+                  {**ok(obj({"date": {"type": "string", "format": "date"},
+                             "rooms": {"type": "array", "items": obj({
+                                 "room": ref("Room"),
+                                 "bookings": {"type": "array",
+                                              "items": ref("BoardBooking")}})}}),
+                        "The rooms grouped by time zone (the zone with most rooms first), "
+                        "then building, floor and name."),
+                   **errors()},
+                  parameters=[
+                      query("date", or_empty(DATE_IN), "The day, in each room's own zone; "
+                            "today in the zone most rooms are in by default.",
+                            example="2027-03-02"),
+                      query("building", {"type": "string", "maxLength": 100},
+                            "Only this building's rooms (any case); all when empty."),
+                      query("floor", query_int(-50, 500), "Only this floor's rooms; all when "
+                            "empty.")],
+                  description="One SQL statement; a building no room is in gives no rooms.",
+                  operation_id="board"),
+    },
+    "/api/rooms/{room_id}/week": {
+        "get": op("Rooms", "A room's live bookings on each day of one week",
+                  {**ok(obj({"room": ref("Room"),
+                             "days": {"type": "array", "items": ref("Day"),
+                                      "minItems": 7, "maxItems": 7}}),
+                        "Monday to Sunday in the room's zone."),
+                   **errors("not_found")},
+                  parameters=[path_id("room_id", "room"),
+                              query("start", or_empty(DATE_IN),
+                                    "Any room-local day of the week; this week by default.",
+                                    example="2027-03-01")],
+                  operation_id="roomWeek"),
+    },
     "/api/rooms/{room_id}/availability": {
         "get": op("Rooms", "A room's free intervals inside opening hours",
                   {**ok(obj({"room_id": {"type": "integer"}, "room": ref("Room"),
@@ -625,15 +680,27 @@ PATHS: dict[str, dict[str, Any]] = {
                   operation_id="getBookings"),
     },
     "/api/bookings/mine": {
-        "get": op("Bookings", "My live bookings, keyset-paginated",
-                  {**ok(obj({"bookings": {"type": "array", "items": ref("Booking")},
-                             "next_cursor": ref("Cursor")})), **errors()},
+        "get": op("Bookings", "My live bookings, keyset-paginated, or one week of them",
+                  {**ok({"oneOf": [
+                      obj({"bookings": {"type": "array", "items": ref("Booking")},
+                           "next_cursor": ref("Cursor")}),
+                      obj({"view": {"const": "week"}, "timezone": TIMEZONE,
+                           "start": {"type": "string", "format": "date"},
+                           "days": {"type": "array", "items": ref("Day"),
+                                    "minItems": 7, "maxItems": 7}})]},
+                        "A page of bookings; with `view=week` the week's days (Monday "
+                        "first) in my zone (`timezone`)."), **errors()},
                   parameters=[
                       query("when", {"type": "string", "enum": ["upcoming", "past", ""]},
                             "upcoming (soonest first, the default) or past (latest first)."),
                       query("limit", query_int(1, 100),
                             "Page size, 20 by default."),
-                      CURSOR],
+                      CURSOR,
+                      query("view", {"type": "string", "enum": ["list", "week", ""]},
+                            "week: the bookings starting in one week, by day, in my zone "
+                            "(`PATCH /api/me {timezone}`; else the zone most rooms are in)."),
+                      query("start", or_empty(DATE_IN), "With view=week: any day of the "
+                            "week; this week by default.")],
                   operation_id="myBookings"),
     },
     "/api/bookings/{booking_id}": {
@@ -728,12 +795,18 @@ PATHS: dict[str, dict[str, Any]] = {
                   {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                    "format": "uri"}})),
                    **errors()}, operation_id="me"),
-        "patch": op("Account", "Change my settings (notification mail on or off)",
+        "patch": op("Account", "Change my settings (mail, theme, time zone)",
                     {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                       "format": "uri"}})),
                      **errors("payload_too_large")},
-                    body=json_body(obj({"mail_enabled": FLAG}, required=[]),
-                                   {"mail_enabled": False}),
+                    body=json_body(obj({
+                        "mail_enabled": FLAG,
+                        "theme": {"type": "string", "enum": ["auto", "light", "dark"],
+                                  "description": "auto follows the browser's preference."},
+                        "timezone": {"anyOf": [TIMEZONE, {"type": "null"}, {"const": ""}],
+                                     "description": "Where my bookings are grouped by day; "
+                                                    "null or empty: the usual zone."}},
+                        required=[]), {"theme": "dark", "timezone": "Europe/Berlin"}),
                     description="Only the fields sent change; `{}` changes nothing.",
                     operation_id="updateMe"),
     },

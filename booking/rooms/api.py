@@ -49,6 +49,13 @@ def day(room_id: int):
     return jsonify(service.day(room_id, request.args.get("date"), now()))
 
 
+@bp.get("/rooms/<id:room_id>/week")
+@login_required
+def week(room_id: int):
+    """A room's bookings on each day of one week (Monday first): ?start=YYYY-MM-DD."""
+    return jsonify(service.week(room_id, request.args.get("start"), now()))
+
+
 @bp.get("/rooms/<id:room_id>/availability")
 @login_required
 def availability(room_id: int):

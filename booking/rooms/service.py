@@ -106,6 +106,46 @@ def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
     return {"room": row, "date": row.pop("date").isoformat(), "bookings": bookings}
 
 
+# One room and its live bookings over one room-local week, Monday to Sunday
+# (this week when no day is given; any day names the week it is in).
+# bookings_room_start: one index range.
+WEEK_SQL = f"""
+SELECT {ROOM_FIELDS},
+       w.monday,
+       coalesce((SELECT json_agg(booking_json(b) ORDER BY b.start_at)
+                   FROM booking_api b
+                  WHERE b.room_id = r.id AND b.live
+                    AND b.start_at >= w.week_start - interval '1 day'
+                    AND b.start_at < w.week_end AND b.end_at > w.week_start),
+                '[]') AS bookings
+  FROM rooms r
+ CROSS JOIN LATERAL (
+       SELECT coalesce(%(day)s::date, (%(now)s AT TIME ZONE r.timezone)::date) AS day) dd
+ CROSS JOIN LATERAL (
+       SELECT dd.day - (extract(isodow FROM dd.day)::int - 1) AS monday) m
+ CROSS JOIN LATERAL (
+       SELECT m.monday, m.monday::timestamp AT TIME ZONE r.timezone AS week_start,
+              (m.monday + 7)::timestamp AT TIME ZONE r.timezone AS week_end) w
+ WHERE r.id = %(room)s"""
+
+
+def week(room_id: int, start_text: str | None, now: datetime) -> dict[str, Any]:
+    """A room and its live bookings on each day of one room-local week, Monday first:
+    {"room", "days": [{"date", "bookings"}]}. `start` is any day of the week (this
+    week by default); the week is the Monday-to-Sunday one it is in."""
+    day_value = parse_date(start_text, "start") if start_text else None
+    with db.connection() as conn:
+        row = conn.execute(WEEK_SQL, {"room": room_id, "day": day_value, "now": now}).fetchone()
+    if row is None:
+        raise not_found("That room")
+    bookings, monday = row.pop("bookings"), row.pop("monday")
+    days = [{"date": (monday + timedelta(days=n)).isoformat(), "bookings": []} for n in range(7)]
+    by_date = {d["date"]: d for d in days}
+    for booking in bookings:
+        by_date.get(booking["start_time"][:10], days[0])["bookings"].append(booking)
+    return {"room": row, "days": days}
+
+
 # Every room, for the admin's list.
 ALL_ROOMS_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r ORDER BY r.active DESC, r.building, r.floor, r.name"
 

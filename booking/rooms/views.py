@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.http import quote_etag
 
+from booking import timeline
 from booking.clock import now
 from booking.http import twin_etag
 from booking.auth import admin_required, login_required
@@ -20,9 +21,26 @@ bp = Blueprint("rooms", __name__)
 @bp.get("/")
 @login_required
 def overview():
-    answer = service.overview(now())
+    moment = now()
+    answer = service.overview(moment)
     answer.body(api.overview_json)   # the twin's body (kept): its ETag, so the first refresh is a 304
-    return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag))
+    return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag),
+                           closed=closed_rooms(answer.data, moment))
+
+
+def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
+    """Room id -> when it opens next, for the rooms closed now (a New York room at
+    03:00 is closed, not free). Worked out once per zone and opening hours."""
+    by_shape: dict[tuple, str | None] = {}
+    closed = {}
+    for room in rooms:
+        shape = (room["timezone"], room["opens"], room["closes"])
+        if shape not in by_shape:
+            by_shape[shape] = timeline.closed_now(room["opens"], room["closes"],
+                                                  moment.astimezone(zone(room["timezone"])))
+        if by_shape[shape] is not None:
+            closed[room["id"]] = by_shape[shape]
+    return closed
 
 
 @bp.get("/rooms/<id:room_id>")
@@ -36,10 +54,27 @@ def day(room_id: int):
                                            date=request.args.get("date") or None),
                            # "Book" links: this, plus the free slot's &start=&end=
                            book_url=url_for("bookings.new", room_id=room_id, date=data["date"]),
-                           timeline=timeline(data["room"], shown, data["bookings"]),
+                           grid=day_grid(data["room"], data["date"], data["bookings"], now()),
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),
                            today=now().astimezone(zone(data["room"]["timezone"])).date())
+
+
+@bp.get("/rooms/<id:room_id>/week")
+@login_required
+def week(room_id: int):
+    """Seven columns of the day timeline, Monday to Sunday, with links to each day."""
+    data = service.week(room_id, request.args.get("start"), now())
+    room, moment = data["room"], now()
+    monday = date.fromisoformat(data["days"][0]["date"])
+    columns = [{"date": d["date"], "grid": day_grid(room, d["date"], d["bookings"], moment),
+                "book_url": url_for("bookings.new", room_id=room_id, date=d["date"]),
+                "count": len(d["bookings"])} for d in data["days"]]
+    today = moment.astimezone(zone(room["timezone"])).date().isoformat()
+    return render_template("rooms/week.html", room=room, columns=columns, today=today,
+                           prev_week=(monday - timedelta(days=7)).isoformat(),
+                           next_week=(monday + timedelta(days=7)).isoformat(),
+                           this_week=any(c["date"] == today for c in columns))
 
 
 @bp.get("/rooms/<id:room_id>/availability")
@@ -54,37 +89,14 @@ def availability(room_id: int):
     return render_template("rooms/availability.html", **data, days=days, args=args)
 
 
-def timeline(room: dict, day: date, bookings: list[dict]) -> list[dict]:
-    """The day from opening to closing as booked and free segments, in order.
-
-    Each segment has `start`, `end` ("HH:MM") and `booking` (None when free),
-    plus its grid rows in 5-minute steps for the stylesheet.
-    """
-    def minutes(hm: str) -> int:
-        return int(hm[:2]) * 60 + int(hm[3:5])
-
-    day_start, day_end = minutes(room["opens"]), minutes(room["closes"])
-    segments, cursor = [], day_start
-    for booking in bookings:
-        # A booking's local date is the day shown (no booking crosses midnight).
-        start = max(minutes(booking["start_time"][11:16]), day_start)
-        end = min(minutes(booking["end_time"][11:16]) or 24 * 60, day_end)
-        if booking["start_time"][:10] != day.isoformat() or end <= start:
-            continue  # outside the opening hours shown; still listed below the timeline
-        if start > cursor:
-            segments.append(_segment(cursor, start, None, day_start))
-        segments.append(_segment(start, end, booking, day_start))
-        cursor = max(cursor, end)
-    if cursor < day_end:
-        segments.append(_segment(cursor, day_end, None, day_start))
-    return segments
-
-
-def _segment(start: int, end: int, booking: dict | None, origin: int) -> dict:
-    def hm(m: int) -> str:
-        return f"{m // 60:02d}:{m % 60:02d}"
-    return {"start": hm(start), "end": hm(end), "booking": booking,
-            "row": (start - origin) // 5 + 1, "rows": max(1, (end - start + 4) // 5)}
+def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime) -> dict:
+    """The room's day from opening to closing as booked, free and past stretches on
+    5-minute grid rows, with its hour marks and the "now" mark (booking/timeline.py).
+    Free stretches link to the booking form with at most the longest booking."""
+    now_minute = timeline.now_minute(moment.astimezone(zone(room["timezone"])), day)
+    parts = timeline.stretches(room["opens"], room["closes"], day, bookings, now_minute,
+                               current_app.config["MAX_BOOKING_MINUTES"])
+    return timeline.grid(parts, room["opens"], room["closes"], now_minute)
 
 
 # -- admin ---------------------------------------------------------------------------

@@ -1,0 +1,2 @@
+dofile("bench/lua/common.lua")
+request = board_json_request

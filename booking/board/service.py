@@ -1,0 +1,124 @@
+"""The planning board: every active room over one day, with filters, in one statement.
+
+`board()` answers the page (/board) and its twin (/api/board) alike:
+{"date", "rooms": [{"room", "bookings": [{id, title, user_name, start_time,
+end_time}]}]} plus, for the page's filters, the buildings and floors there
+are. The rooms come grouped as the page draws them: by time zone (the zone
+with most rooms first), then building, floor and name.
+
+`date` is a day in each room's own zone: the board of 2 March shows 2 March
+in Berlin for the Berlin rooms and 2 March in New York for the New York
+ones. Without a date, today in the zone most active rooms are in.
+
+A process keeps each board it read (booking/memo/board.py) with the version
+it was read at; the statement sends the board again only when the version
+moved, so a repeat costs one primary-key read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from booking import db, inputs, memo
+from booking.http import SharedAnswer
+from booking.memo.rooms import NONE
+from booking.times import parse_date
+
+# The board's version and, when it is not the kept one (or the day is today
+# by default, which depends on the clock), the board.
+#
+# Per room, one short range of bookings_room_start: an index-only scan (the
+# index includes end_at, id, user_id and title) for the room-local day; no
+# booking spans a day, so start_at > day start - 1 day bounds it. users_pkey
+# for each owner's name (a subquery per booking, so the planner never hashes
+# every user once per room). The default day is today in the zone most active
+# rooms are in.
+BOARD_SQL = """
+WITH v AS (SELECT memo_version('board') AS n),
+d AS (
+    SELECT coalesce(%(day)s::date,
+                    (SELECT (%(now)s AT TIME ZONE r.timezone)::date FROM rooms r WHERE r.active
+                      GROUP BY r.timezone ORDER BY count(*) DESC, r.timezone LIMIT 1),
+                    (%(now)s AT TIME ZONE 'UTC')::date) AS day),
+shown AS (
+    SELECT r, count(*) OVER (PARTITION BY r.timezone) AS in_zone
+      FROM rooms r
+     WHERE r.active
+       AND (%(building)s::text IS NULL OR lower(r.building) = lower(%(building)s::text))
+       AND (%(floor)s::int IS NULL OR r.floor = %(floor)s::int))
+SELECT v.n AS version, d.day AS date,
+       CASE WHEN v.n IS DISTINCT FROM %(kept)s THEN json_build_object(
+         'buildings', (SELECT coalesce(json_agg(x.building ORDER BY x.building), '[]')
+                         FROM (SELECT DISTINCT building FROM rooms WHERE active) x),
+         'floors', (SELECT coalesce(json_agg(x.floor ORDER BY x.floor), '[]')
+                      FROM (SELECT DISTINCT floor FROM rooms WHERE active) x),
+         'rooms', (SELECT coalesce(json_agg(json_build_object(
+                     'room', room_json(s.r),
+                     'bookings', (
+                       SELECT coalesce(json_agg(json_build_object(
+                                'id', b.id, 'title', b.title,
+                                'user_name', (SELECT u.name FROM users u WHERE u.id = b.user_id),
+                                'start_time', rfc3339(b.start_at, (s.r).timezone),
+                                'end_time', rfc3339(b.end_at, (s.r).timezone))
+                                ORDER BY b.start_at), '[]')
+                         FROM bookings b
+                        WHERE b.room_id = (s.r).id AND b.cancelled_at IS NULL
+                          AND b.start_at > (d.day::timestamp AT TIME ZONE (s.r).timezone)
+                                           - interval '1 day'
+                          AND b.start_at < ((d.day + 1)::timestamp AT TIME ZONE (s.r).timezone)
+                          AND b.end_at > (d.day::timestamp AT TIME ZONE (s.r).timezone)))
+                     ORDER BY s.in_zone DESC, (s.r).timezone, (s.r).building, (s.r).floor,
+                              (s.r).name, (s.r).id), '[]')
+                     FROM shown s))
+       END AS board
+  FROM v, d"""
+
+
+@dataclass
+class Board:
+    """One board: what the twin says, and the filters' choices for the page."""
+    date: str
+    rooms: list[dict[str, Any]]
+    buildings: list[str]
+    floors: list[int]
+    version: int
+    answer: SharedAnswer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.answer = SharedAnswer(self.as_json())
+
+    def as_json(self) -> dict[str, Any]:
+        """The twin's body: {"date", "rooms"}."""
+        return {"date": self.date, "rooms": self.rooms}
+
+
+def filters(building: Any, floor: Any) -> tuple[str | None, int | None]:
+    """The board's filters; empty means all. 400 naming the field otherwise."""
+    building = inputs.text(building, "building", low=0, high=100) if building else None
+    floor = inputs.integer(floor, "floor", low=-50, high=500) if floor not in (None, "") else None
+    return building or None, floor
+
+
+def board(day_text: Any, building: Any, floor: Any, now: datetime) -> Board:
+    """The board of `day_text` (YYYY-MM-DD; today by default) for the rooms of
+    `building` and `floor` (all when empty): one statement, or none of its
+    bookings when this process has that board at the current version."""
+    day = parse_date(day_text) if day_text else None
+    building, floor = filters(building, floor)
+    kept_boards = memo.current().board
+    # Today by default depends on the clock: kept per minute as well.
+    minute = now.replace(second=0, microsecond=0) if day is None else None
+    key = (day, building.lower() if building else None, floor)
+    kept = kept_boards.kept(key)
+    version = kept[0] if kept is not None and kept[1] == minute else NONE
+    with db.connection() as conn:
+        row = conn.execute(BOARD_SQL, {"day": day, "now": now, "building": building,
+                                       "floor": floor, "kept": version}).fetchone()
+    if row["board"] is None:
+        return kept[2]   # the version is the kept one's: nothing changed
+    made = row["board"]
+    return kept_boards.keep(key, row["version"], minute, Board(
+        date=row["date"].isoformat(), rooms=made["rooms"], buildings=made["buildings"],
+        floors=made["floors"], version=row["version"]))

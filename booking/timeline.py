@@ -1,0 +1,202 @@
+"""A room's day as stretches of time, for the pages that draw it (pure: no Flask, no SQL).
+
+The day page, the week view and the planning board all draw the same thing:
+a room's opening hours split into bookings and free stretches, on a scale of
+hours, with a line at "now". This module works it out once, in wall-clock
+minutes of the room's zone (0 = local midnight, 1440 = the next one), so a
+page only turns minutes into CSS: a percentage across (the board) or grid
+rows down (the day and week views).
+
+- A free stretch before `now` (on today) cannot be booked; it is `past`, and
+  the bookable part starts at the next quarter hour, the earliest start the
+  booking form can offer without the rules refusing it.
+- The booking form a free stretch links to is pre-filled with at most the
+  longest booking the rules allow (`longest` minutes), so an empty day does
+  not offer 09:00-18:00 only to refuse it as too long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Iterable, Mapping
+
+DAY_MINUTES = 24 * 60
+QUARTER = 15
+
+
+def minutes(hm: str) -> int:
+    """"14:30" (or the time part of an RFC 3339 string's [11:16]) -> 870."""
+    return int(hm[:2]) * 60 + int(hm[3:5])
+
+
+def hm(value: int) -> str:
+    """870 -> "14:30"; 1440 -> "24:00" (the end of the day)."""
+    return f"{value // 60:02d}:{value % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A part of a room's day: `kind` is booked, free or past (free, but over)."""
+    kind: str
+    start: int
+    end: int
+    booking: Mapping[str, Any] | None = None
+    # A free stretch's booking-form times: start, and start + at most `longest`.
+    book_start: int | None = None
+    book_end: int | None = None
+
+    @property
+    def start_hm(self) -> str:
+        return hm(self.start)
+
+    @property
+    def end_hm(self) -> str:
+        return hm(self.end)
+
+    @property
+    def book_start_hm(self) -> str:
+        return hm(self.book_start) if self.book_start is not None else ""
+
+    @property
+    def book_end_hm(self) -> str:
+        return hm(self.book_end) if self.book_end is not None else ""
+
+
+def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str, Any]],
+              now: int | None, longest: int) -> list[Stretch]:
+    """The room's day `day` (YYYY-MM-DD) from `opens` to `closes` ("HH:MM") as
+    booked, free and past stretches, in order.
+
+    `bookings` are the API's bookings (start_time/end_time room-local RFC 3339),
+    sorted by start; a part outside the opening hours is not drawn (the page
+    lists such bookings anyway). `now` is the current wall-clock minute when
+    `day` is today in the room's zone, -1 when the day is over, None when it
+    is still ahead.
+    """
+    first, last = minutes(opens), minutes(closes)
+    found: list[Stretch] = []
+    cursor = first
+    for booking in bookings:
+        start, end = _local_span(booking, day)
+        start, end = max(start, first), min(end, last)
+        if end <= start:
+            continue
+        if start > cursor:
+            found += _free(cursor, start, now, longest)
+        found.append(Stretch("booked", start, end, booking))
+        cursor = max(cursor, end)
+    if cursor < last:
+        found += _free(cursor, last, now, longest)
+    return found
+
+
+def _local_span(booking: Mapping[str, Any], day: str) -> tuple[int, int]:
+    """A booking's wall-clock minutes on `day`: one that began the day before starts at
+    0, one that ends at the next midnight ends at 1440."""
+    start_text, end_text = booking["start_time"], booking["end_time"]
+    start = minutes(start_text[11:16]) if start_text[:10] == day else 0
+    end = minutes(end_text[11:16]) if end_text[:10] == day else DAY_MINUTES
+    return start, end
+
+
+def _free(start: int, end: int, now: int | None, longest: int) -> list[Stretch]:
+    """A free stretch: the part before the next quarter hour after `now` is past."""
+    if now is None:
+        bookable = start
+    elif now < 0:
+        bookable = end
+    else:
+        bookable = max(start, -(-now // QUARTER) * QUARTER)
+    found = []
+    if bookable > start:
+        found.append(Stretch("past", start, min(bookable, end)))
+    if bookable < end:
+        found.append(Stretch("free", bookable, end, book_start=bookable,
+                             book_end=min(end, bookable + longest)))
+    return found
+
+
+def hour_span(rooms: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+    """Whole hours covering every room's opening hours: a board group's scale."""
+    opens = [minutes(room["opens"]) for room in rooms]
+    closes = [minutes(room["closes"]) for room in rooms]
+    if not opens:
+        return 9 * 60, 18 * 60
+    return min(opens) // 60 * 60, min(DAY_MINUTES, -(-max(closes) // 60) * 60)
+
+
+def hours(first: int, last: int) -> list[int]:
+    """The whole hours from `first` to `last`, both included: the scale's marks."""
+    return list(range(first, last + 1, 60))
+
+
+def percent(value: int, first: int, last: int) -> str:
+    """Where `value` lies between `first` and `last`, as CSS: "37.5%"."""
+    share = (value - first) * 100 / (last - first) if last > first else 0
+    return f"{min(100.0, max(0.0, share)):.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def now_minute(local_now, day: str) -> int | None:
+    """The wall-clock minute of `local_now` (aware, the room's zone) when `day` is that
+    date; -1 when `day` is before it (over), None when after (ahead)."""
+    today = local_now.date().isoformat()
+    if day == today:
+        return local_now.hour * 60 + local_now.minute
+    return -1 if day < today else None
+
+
+STEP = 5   # minutes per grid row in the day and week views
+
+
+def grid(parts: list[Stretch], opens: str, closes: str, now: int | None) -> dict[str, Any]:
+    """The day and week views' layout: each stretch's grid rows (STEP minutes a row,
+    from opening time), the hour marks' rows and the "now" mark's row (None when
+    now is not within the opening hours shown)."""
+    first, last = minutes(opens), minutes(closes)
+
+    def row(value: int) -> int:
+        return (value - first) // STEP + 1
+
+    marks = [first] + [h for h in range(-(-first // 60) * 60, last, 60) if h != first]
+    return {
+        "rows": row(last) - 1,
+        "stretches": [{"part": part, "row": row(part.start),
+                       "span": max(1, -(-(part.end - part.start) // STEP))} for part in parts],
+        "hours": [{"label": hm(h), "row": row(h)} for h in marks],
+        "now": row(now) if now is not None and first <= now < last else None,
+        "now_label": hm(now) if now is not None and now >= 0 else "",
+    }
+
+
+def closed_now(opens: str, closes: str, local_now) -> str | None:
+    """None while a room is open at `local_now` (its zone's wall clock), else when it
+    opens next: "09:00" later today, "tomorrow 09:00" after closing time."""
+    minute = local_now.hour * 60 + local_now.minute
+    if minutes(opens) <= minute < minutes(closes):
+        return None
+    return opens if minute < minutes(opens) else f"tomorrow {opens}"
+
+
+WORKING_DAYS = range(0, 5)   # Monday to Friday
+
+
+def next_slot(local_now, opens: str, closes: str, length: int = 60) -> tuple[str, str, str]:
+    """The next working slot, what an empty booking or finder form starts with:
+    (day, start, end) as "YYYY-MM-DD", "HH:MM", "HH:MM".
+
+    From the next quarter hour (the current minute counts as now, as the rules
+    say), `length` minutes, inside opening hours on a working day (Monday to
+    Friday); when today has no room for it, the next working day at opening
+    time. `local_now` is the wall clock of the zone the hours are in.
+    """
+    first, last = minutes(opens), minutes(closes)
+    length = min(length, last - first)
+    day = local_now.date()
+    start = max(first, -(-(local_now.hour * 60 + local_now.minute) // QUARTER) * QUARTER)
+    if day.weekday() not in WORKING_DAYS or start + length > last:
+        day += timedelta(days=1)
+        while day.weekday() not in WORKING_DAYS:
+            day += timedelta(days=1)
+        start = first
+    return day.isoformat(), hm(start), hm(start + length)

@@ -1,0 +1,142 @@
+"""axe on every page, in the light theme and in the dark one: no serious or critical finding.
+
+axe-core (Deque's rules: contrast, names, labels, landmarks, ARIA, ...) comes
+inside the axe-playwright-python package, so nothing is fetched at test time;
+it runs in Debian's Chromium against the real gunicorn. The theme is chosen the
+way a person's browser does (prefers-color-scheme, with the account's theme on
+"same as my device"); one more test shows the account's choice overrides it.
+
+A page a route serves that is missing from PAGES fails the suite, so a new
+page gets its check too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from booking.times import zone
+from routemap import app_routes
+from test_browser import chromium, sign_in  # noqa: F401  (fixture)
+
+SERIOUS = ("serious", "critical")
+
+# Every page (GET, HTML), by route, with how to fill in its variables from the
+# world below. Pages that are files, JSON or redirects are in NOT_PAGES.
+PAGES = {
+    "/login": "/login",
+    "/": "/",
+    "/board": "/board",
+    "/rooms/<id:room_id>": "/rooms/{room_id}",
+    "/rooms/<id:room_id>/week": "/rooms/{room_id}/week",
+    "/rooms/<id:room_id>/availability": "/rooms/{room_id}/availability",
+    "/find": "/find?date={day}&start=10:00&end=11:00&timezone=Europe/Berlin&attendees=2",
+    "/bookings/new": "/bookings/new",
+    "/bookings/mine": "/bookings/mine",
+    "/bookings/<id:booking_id>": "/bookings/{booking_id}",
+    "/series/<id:series_id>": "/series/{series_id}",
+    "/account": "/account",
+    "/activity": "/activity",
+    "/admin/rooms": "/admin/rooms",
+    "/admin/rooms/<id:room_id>": "/admin/rooms/{room_id}",
+    "/admin/audit": "/admin/audit",
+    "/admin/webhooks": "/admin/webhooks",
+    "/admin/webhooks/<id:endpoint_id>": "/admin/webhooks/{endpoint_id}",
+    "/admin/deliveries": "/admin/deliveries",
+    "/reports": "/reports",
+    "/api/docs": "/api/docs",
+}
+# Variants of a page that show different things.
+MORE = ["/bookings/mine?view=week", "/find", "/nothing-here"]
+NOT_PAGES = {"/healthz", "/readyz", "/metrics", "/static/<path:filename>",
+             "/rooms/<id:room_id>/calendar.ics", "/calendar/<token>.ics",
+             "/reports/utilisation.csv"}
+
+
+def test_every_page_is_checked():
+    pages = {rule for method, rule in app_routes()
+             if method == "GET" and not rule.startswith("/api/") or rule == "/api/docs"}
+    missing = sorted(pages - set(PAGES) - NOT_PAGES)
+    assert not missing, f"add to PAGES in tests/test_accessibility.py: {missing}"
+
+
+@pytest.fixture
+def world(app, make, conn, api_as):
+    """An admin with a room, a booking tomorrow, a series, a webhook endpoint."""
+    app.config["NOW"] = datetime.now(timezone.utc)   # the live server's clock is the real one
+    admin = make.user("Ada", role="admin", email="ada@example.com")
+    room = make.room("Spree", "Europe/Berlin", equipment=["screen"])
+    make.room("Hudson", "America/New_York", building="NY", capacity=10)
+    berlin = zone("Europe/Berlin")
+    today = datetime.now(timezone.utc).astimezone(berlin).date()
+    tomorrow = today + timedelta(days=1)
+    at = datetime.combine(tomorrow, datetime.min.time(), berlin).replace(hour=10)
+    booking = make.booking(room, admin, at, at + timedelta(hours=1), title="Planning")
+    made = api_as(admin).post("/api/bookings", json={
+        "room_id": room["id"], "title": "Weekly", "recurrence": "FREQ=WEEKLY;BYDAY=TU;COUNT=3",
+        "start_time": f"{tomorrow}T15:00", "end_time": f"{tomorrow}T16:00",
+        "skip_conflicts": True}).get_json()
+    endpoint = conn.execute(
+        "INSERT INTO webhook_endpoints (url, events, secret, created_by) "
+        "VALUES ('https://93.184.215.14/hook', '{booking.created}', 'whsec_x', %s) "
+        "RETURNING id", (admin["id"],)).fetchone()
+    return {"admin": admin, "room_id": room["id"], "booking_id": booking["id"],
+            "series_id": made["series"]["id"], "endpoint_id": endpoint["id"],
+            "day": tomorrow.isoformat()}
+
+
+def serious(page) -> list[dict]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in results.response["violations"] if v["impact"] in SERIOUS]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_serious_on_any_page(live_server, chromium, world, scheme):
+    context = chromium.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    found = {}
+    page.goto(live_server.url + "/login")
+    found["/login"] = serious(page)
+    sign_in(page, live_server.url, world["admin"])
+    urls = [url.format(**world) for rule, url in PAGES.items() if rule != "/login"] + MORE
+    for url in urls:
+        page.goto(live_server.url + url)
+        found[url] = serious(page)
+    context.close()
+    bad = {url: problems for url, problems in found.items() if problems}
+    assert not bad, json.dumps(bad, indent=1)
+
+
+def test_a_phone_sized_page_is_clean_too(live_server, chromium, world):
+    """The folded menu and the stacked forms at 390 px, dark."""
+    context = chromium.new_context(color_scheme="dark", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, live_server.url, world["admin"])
+    for url in ("/board", "/bookings/new", f"/rooms/{world['room_id']}/week"):
+        page.goto(live_server.url + url)
+        assert not serious(page), url
+    context.close()
+
+
+def test_the_account_s_theme_overrides_the_browser_s(live_server, chromium, world):
+    context = chromium.new_context(color_scheme="light")
+    page = context.new_page()
+    sign_in(page, live_server.url, world["admin"])
+    background = "getComputedStyle(document.documentElement).backgroundColor"
+    light = page.evaluate(background)
+    page.goto(live_server.url + "/account")
+    page.get_by_label("Dark", exact=True).check()
+    page.get_by_role("button", name="Save preferences").click()
+    page.wait_for_url(live_server.url + "/account")
+    assert page.locator("html").get_attribute("data-theme") == "dark"
+    dark = page.evaluate(background)
+    assert dark != light and dark == "rgb(17, 20, 24)", (light, dark)
+    assert not serious(page)
+    context.close()

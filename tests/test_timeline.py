@@ -1,0 +1,136 @@
+"""booking/timeline.py at its edges: a room's day as stretches, the next working slot,
+"closed now", and where things sit on the scale. Pure: no database, no Flask."""
+
+from datetime import datetime
+
+import pytest
+
+from booking import timeline
+from booking.times import zone
+
+BERLIN = zone("Europe/Berlin")
+DAY = "2027-03-02"   # a Tuesday
+
+
+def booking(start, end, day=DAY, title="x"):
+    return {"start_time": f"{day}T{start}:00+01:00", "end_time": f"{day}T{end}:00+01:00",
+            "title": title}
+
+
+def kinds(parts):
+    return [(p.kind, p.start_hm, p.end_hm) for p in parts]
+
+
+def test_an_empty_day_ahead_is_one_free_stretch_offering_at_most_the_longest_booking():
+    parts = timeline.stretches("09:00", "18:00", DAY, [], None, 240)
+    assert kinds(parts) == [("free", "09:00", "18:00")]
+    assert (parts[0].book_start_hm, parts[0].book_end_hm) == ("09:00", "13:00")
+
+
+def test_a_short_free_stretch_is_offered_whole():
+    parts = timeline.stretches("09:00", "18:00", DAY, [booking("10:00", "17:30")], None, 240)
+    assert kinds(parts) == [("free", "09:00", "10:00"), ("booked", "10:00", "17:30"),
+                            ("free", "17:30", "18:00")]
+    assert [(p.book_start_hm, p.book_end_hm) for p in parts if p.kind == "free"] == [
+        ("09:00", "10:00"), ("17:30", "18:00")]
+
+
+def test_bookings_are_clipped_to_opening_hours_and_back_to_back_ones_leave_no_gap():
+    parts = timeline.stretches("09:00", "18:00", DAY, [
+        booking("08:00", "09:30"), booking("09:30", "10:00"), booking("17:45", "19:00")],
+        None, 240)
+    assert kinds(parts) == [("booked", "09:00", "09:30"), ("booked", "09:30", "10:00"),
+                            ("free", "10:00", "17:45"), ("booked", "17:45", "18:00")]
+
+
+def test_a_booking_outside_the_hours_is_not_drawn():
+    parts = timeline.stretches("09:00", "18:00", DAY, [booking("07:00", "08:00")], None, 240)
+    assert kinds(parts) == [("free", "09:00", "18:00")]
+
+
+def test_a_booking_that_ends_at_midnight_runs_to_the_end_of_the_day():
+    late = {"start_time": f"{DAY}T22:00:00+01:00", "end_time": "2027-03-03T00:00:00+01:00"}
+    parts = timeline.stretches("00:00", "23:59", DAY, [late], None, 240)
+    assert kinds(parts)[-1] == ("booked", "22:00", "23:59")
+
+
+@pytest.mark.parametrize("now, expected", [
+    (10 * 60, [("past", "09:00", "10:00"), ("free", "10:00", "18:00")]),        # on a quarter
+    (10 * 60 + 1, [("past", "09:00", "10:15"), ("free", "10:15", "18:00")]),    # just after
+    (8 * 60, [("free", "09:00", "18:00")]),                                     # before opening
+    (17 * 60 + 46, [("past", "09:00", "18:00")]),                               # nothing left
+    (-1, [("past", "09:00", "18:00")]),                                         # a day gone by
+])
+def test_today_the_part_before_the_next_quarter_hour_is_past(now, expected):
+    parts = timeline.stretches("09:00", "18:00", DAY, [], now, 240)
+    assert kinds(parts) == expected
+    free = [p for p in parts if p.kind == "free"]
+    if free:
+        assert free[0].book_start == free[0].start
+
+
+def test_a_booking_now_stays_a_booking_and_the_rest_splits_around_it():
+    parts = timeline.stretches("09:00", "18:00", DAY, [booking("11:00", "12:00")], 11 * 60 + 30,
+                               240)
+    assert kinds(parts) == [("past", "09:00", "11:00"), ("booked", "11:00", "12:00"),
+                            ("free", "12:00", "18:00")]
+
+
+@pytest.mark.parametrize("local, expected", [
+    ("2027-03-02 16:45", ("2027-03-02", "16:45", "17:45")),
+    ("2027-03-02 17:00", ("2027-03-02", "17:00", "18:00")),    # the last slot that fits
+    ("2027-03-02 17:01", ("2027-03-03", "09:00", "10:00")),    # 17:15-18:15 would not
+    ("2027-03-02 07:30", ("2027-03-02", "09:00", "10:00")),    # before opening
+    ("2027-03-02 14:07", ("2027-03-02", "14:15", "15:15")),    # the next quarter hour
+    ("2027-03-05 17:59", ("2027-03-08", "09:00", "10:00")),    # Friday evening: Monday
+    ("2027-03-06 10:00", ("2027-03-08", "09:00", "10:00")),    # Saturday: Monday
+    ("2027-03-28 10:00", ("2027-03-29", "09:00", "10:00")),    # the DST Sunday: Monday
+])
+def test_the_next_working_slot(local, expected):
+    now = datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=BERLIN)
+    assert timeline.next_slot(now, "09:00", "18:00") == expected
+
+
+def test_the_next_slot_of_a_room_open_less_than_an_hour_is_all_of_it():
+    now = datetime(2027, 3, 2, 8, 0, tzinfo=BERLIN)
+    assert timeline.next_slot(now, "12:00", "12:30") == ("2027-03-02", "12:00", "12:30")
+
+
+@pytest.mark.parametrize("hm, expected", [
+    ("08:59", "09:00"), ("09:00", None), ("17:59", None), ("18:00", "tomorrow 09:00"),
+    ("03:00", "09:00"), ("23:30", "tomorrow 09:00"),
+])
+def test_closed_now_at_the_edges_of_opening_hours(hm, expected):
+    now = datetime.strptime(f"2027-03-02 {hm}", "%Y-%m-%d %H:%M").replace(tzinfo=BERLIN)
+    assert timeline.closed_now("09:00", "18:00", now) == expected
+
+
+def test_hour_span_covers_every_room_in_whole_hours():
+    rooms = [{"opens": "08:30", "closes": "17:00"}, {"opens": "09:00", "closes": "19:15"}]
+    assert timeline.hour_span(rooms) == (8 * 60, 20 * 60)
+    assert timeline.hours(8 * 60, 10 * 60) == [480, 540, 600]
+
+
+@pytest.mark.parametrize("value, expected", [(540, "0%"), (810, "50%"), (1080, "100%"),
+                                              (600, "11.11%"), (400, "0%"), (2000, "100%")])
+def test_percent_places_a_minute_on_the_scale(value, expected):
+    assert timeline.percent(value, 540, 1080) == expected
+
+
+@pytest.mark.parametrize("local, day, expected", [
+    ("2027-03-02 10:42", "2027-03-02", 642), ("2027-03-02 10:42", "2027-03-01", -1),
+    ("2027-03-02 10:42", "2027-03-03", None)])
+def test_now_minute_is_only_for_today(local, day, expected):
+    now = datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=BERLIN)
+    assert timeline.now_minute(now, day) == expected
+
+
+def test_grid_rows_hour_marks_and_the_now_mark():
+    parts = timeline.stretches("09:30", "12:00", DAY, [booking("10:00", "10:15")], None, 240)
+    grid = timeline.grid(parts, "09:30", "12:00", 10 * 60 + 7)
+    assert [(s["part"].kind, s["row"], s["span"]) for s in grid["stretches"]] == [
+        ("free", 1, 6), ("booked", 7, 3), ("free", 10, 21)]
+    assert [(h["label"], h["row"]) for h in grid["hours"]] == [
+        ("09:30", 1), ("10:00", 7), ("11:00", 19)]
+    assert (grid["now"], grid["now_label"]) == (8, "10:07")
+    assert timeline.grid(parts, "09:30", "12:00", 12 * 60)["now"] is None

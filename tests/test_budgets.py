@@ -201,7 +201,8 @@ PAGE_CASES = [
                                        "start": "07:00", "end": "08:00"}, 422, 2),
     case("page", "POST", "/bookings/new", {"room_id": "", "title": "x", "date": DAY,
                                        "start": "07:00", "end": "08:00"}, 400, 1),
-    case("page", "GET", "/bookings/mine", None, 200, 2),      # + the usual zone: no zone set
+    # cold: + the rooms, for the usual zone (no zone set), then kept (booking/memo/rooms.py)
+    case("page", "GET", "/bookings/mine", None, 200, 1, cold=3),
     case("page", "GET", "/bookings/mine?view=week", None, 200, 1),
     case("page", "GET", "/board", None, 200, 1),
     case("page", "GET", "/board?date=" + DAY + "&building=HQ", None, 200, 1),
@@ -241,19 +242,22 @@ PAGE_CASES = [
     case("admin_page", "GET", "/reports/utilisation.csv?group=weekday_hour", None, 200, 1),
     case("admin_page", "POST", "/admin/rooms", {"name": "spree", "capacity": "2", "timezone": "UTC",
                                             "opens": "09:00", "closes": "17:00"}, 409, 2),
-    case("page", "GET", "/find", None, 200, 1),
+    # the form's choices come from the process's copy of the rooms (cold: read once)
+    case("page", "GET", "/find", None, 200, 0, cold=2),
     case("page", "GET", "/find?" + FIND, None, 200, 1),
     case("page", "GET", "/find?" + FIND.replace("attendees=2", "attendees=50"), None, 200, 2),
-    case("page", "GET", "/find?" + FIND.replace("end=11:00", "end=10:05"), None, 422, 0),
+    case("page", "GET", "/find?" + FIND.replace("end=11:00", "end=10:05"), None, 422, 0, cold=2),
     # No zone: 400, until the session remembers the last one used (hence a world of its own).
-    case("page", "GET", f"/find?date={DAY}&start=10:00&end=11:00", None, 400, 1, fresh=True),
+    case("page", "GET", f"/find?date={DAY}&start=10:00&end=11:00", None, 400, 0, cold=2,
+         fresh=True),
     case("page", "POST", "/find", {**FIND_FORM, "room": "best"}, 302, 2),
     case("page", "POST", "/find", {**FIND_FORM, "room": "{room}"}, 302, 2),
     case("page", "POST", "/find", {**FIND_FORM, "attendees": "50", "room": "best"}, 409, 2),
     case("page", "POST", "/find", {**FIND_FORM, "start": "13:30", "end": "14:30",
                                "room": "{room}"}, 409, 1),
     case("page", "POST", "/find", {**FIND_FORM, "title": "", "room": "best"}, 400, 1),
-    case("page", "POST", "/find", {**FIND_FORM, "end": "10:05", "room": "best"}, 422, 0),
+    # a write's fresh process has no copy of the rooms: the form's choices read them
+    case("page", "POST", "/find", {**FIND_FORM, "end": "10:05", "room": "best"}, 422, 1),
 ]
 
 
@@ -286,7 +290,7 @@ MORE_CASES = [
     case("bob", "GET", "/api/bookings/mine", None, 200, 1),
     case("admin", "GET", "/api/rooms?include_inactive=true", None, 200, 1, cold=3),
     case("page", "GET", "/bookings/{theirs}", None, 200, 1),
-    case("page", "GET", "/bookings/mine?when=past", None, 200, 1),
+    case("page", "GET", "/bookings/mine?when=past", None, 200, 1, cold=3),
     case("admin_page", "GET", "/rooms/{room}/calendar.ics", None, 200, 1),
 ]
 

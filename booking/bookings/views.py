@@ -13,7 +13,7 @@ from booking import idempotency, inputs, recurrence, timeline
 from booking.clock import now
 from booking.auth import login_required
 from booking.bookings import service
-from booking.errors import BookingError, invalid
+from booking.errors import BookingError
 from booking.finder import service as finder
 from booking.rooms import service as rooms
 from booking.times import parse_date, parse_hm, zone
@@ -142,7 +142,7 @@ def mine():
                                next_week=(monday + timedelta(days=7)).isoformat())
     when = args.get("when") or "upcoming"
     page = service.mine(current_user, when, args.get("limit"), args.get("cursor"), now())
-    viewer = current_user.timezone or finder.usual_timezone()
+    viewer = current_user.timezone or finder.choices()["timezone"]
     return render_template("bookings/mine.html", when=when, next_cursor=page["next_cursor"],
                            days=by_day(_items(page["bookings"], page["zones"], viewer)),
                            viewer_zone=viewer)

@@ -128,12 +128,6 @@ SELECT c.n,
               coalesce(c.e_at, c.e_local AT TIME ZONE r.timezone) AS e) t ON true
  ORDER BY c.n"""
 
-# The zone most active rooms are in: the finder page's default.
-USUAL_ZONE_SQL = """
-SELECT timezone FROM rooms WHERE active
- GROUP BY timezone ORDER BY count(*) DESC, timezone LIMIT 1"""
-
-
 @dataclass(frozen=True)
 class Need:
     """What a room must offer: an interval, seats, equipment; preferred place."""
@@ -365,33 +359,35 @@ def _next_quarter_hour(now: datetime) -> datetime:
 
 # What the finder page offers: the usual zone, the buildings there are and the
 # equipment in use (active rooms), in one statement.
-CHOICES_SQL = """
-SELECT (SELECT timezone FROM rooms WHERE active
-         GROUP BY timezone ORDER BY count(*) DESC, timezone LIMIT 1) AS timezone,
-       (SELECT coalesce(json_agg(x.building ORDER BY x.building), '[]')
-          FROM (SELECT DISTINCT building FROM rooms WHERE active AND building <> '') x)
-       AS buildings,
-       (SELECT coalesce(json_agg(x.tag ORDER BY x.tag), '[]')
-          FROM (SELECT DISTINCT unnest(equipment) AS tag FROM rooms WHERE active) x)
-       AS equipment"""
+# Every room, and the version it is read at: this process's copy when it has
+# none yet (a page that offers rooms before any search).
+ROOMS_SQL = """
+SELECT memo_version('rooms') AS version,
+       coalesce((SELECT json_agg(room_json(r) ORDER BY r.id) FROM rooms r), '[]') AS rooms"""
 
 
-def choices() -> dict[str, Any]:
-    """{"timezone", "buildings", "equipment"}: the finder form's choices.
-
-    From this process's copy of the rooms when it has one (every search keeps it
-    current), so a search page runs no statement for them; otherwise one."""
+def rooms_copy() -> tuple[int, Mapping[int, Mapping[str, Any]]]:
+    """(version, rooms by id): this process's copy of the rooms (booking/memo/rooms.py),
+    read once if it has none; every search keeps it current."""
     kept = memo.current().rooms
     version, by_id = kept.current()
     if version == memo.rooms.NONE:
         with db.connection() as conn:
-            row = conn.execute(CHOICES_SQL).fetchone()
-        return {**row, "timezone": row["timezone"] or "UTC"}
-    return kept.derived(version, "choices", lambda: _choices(by_id.values()))
+            row = conn.execute(ROOMS_SQL).fetchone()
+        version, by_id = row["version"], kept.replace(row["version"], row["rooms"])
+    return version, by_id
+
+
+def choices() -> dict[str, Any]:
+    """{"timezone", "buildings", "equipment"}: the finder form's choices, and the zone
+    most rooms are in (what a page shows times in for someone without a zone of
+    their own), made once per copy of the rooms."""
+    version, by_id = rooms_copy()
+    return memo.current().rooms.derived(version, "choices", lambda: _choices(by_id.values()))
 
 
 def _choices(rooms: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The choices CHOICES_SQL makes, from a list of rooms (pure)."""
+    """The choices, from a list of rooms (pure)."""
     active = [room for room in rooms if room["active"]]
     zones: dict[str, int] = {}
     for room in active:
@@ -399,13 +395,6 @@ def _choices(rooms: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"timezone": min(zones, key=lambda z: (-zones[z], z)) if zones else "UTC",
             "buildings": sorted({room["building"] for room in active if room["building"]}),
             "equipment": sorted({tag for room in active for tag in room["equipment"]})}
-
-
-def usual_timezone() -> str:
-    """The zone most active rooms are in (UTC when there are none)."""
-    with db.connection() as conn:
-        row = conn.execute(USUAL_ZONE_SQL).fetchone()
-    return row["timezone"] if row else "UTC"
 
 
 # -- automatic assignment ----------------------------------------------------------------

@@ -471,6 +471,43 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_told(
     assert len(receiver.requests) == sent + 1
 
 
+def test_a_delivery_waiting_for_a_disabled_endpoint_lets_the_worker_sleep(
+        api_as, alice, admin, berlin, receiver, worker, app, conn):
+    """Issue 15 #1: the claim skips disabled endpoints, so "next due" must too, or the
+    worker runs a round every millisecond while such a delivery waits."""
+    admin_api = api_as(admin)
+    receiver.answer = lambda n: 500
+    eid = register(admin_api, receiver.url)["endpoint"]["id"]
+    book(api_as(alice), berlin)
+    worker.run_until_idle()                  # tried once, failed: retried later
+    assert admin_api.patch(f"/api/webhooks/{eid}", json={"active": False}).status_code == 200
+    app.config["NOW"] += timedelta(hours=1)  # the retry is due, the endpoint disabled
+    waiting = conn.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'pending' "
+                           "AND endpoint_id = %s AND next_attempt_at <= %s",
+                           (eid, app.config["NOW"])).fetchone()
+    assert waiting["n"] == 1 and len(receiver.requests) == 1
+    rounds, slept = [], []
+    run_once = worker.run_once
+    worker.run_once = lambda: rounds.append(1) or run_once()
+
+    def sleep(listener, seconds):   # the loop's idle wait: record it and stop there
+        slept.append(seconds)
+        worker.stop()
+    worker._sleep = sleep
+    app.config["WORKER_POLL_SECONDS"] = 30.0
+    worker.run()
+    assert (len(rounds), slept) == (1, [30.0])   # one round finds nothing, then a full poll
+    # Enabled again, the waiting delivery goes out (and the change wakes sleeping workers).
+    conn.execute("LISTEN booking_outbox")
+    assert admin_api.patch(f"/api/webhooks/{eid}", json={"active": True}).status_code == 200
+    assert len(list(conn.notifies(timeout=10, stop_after=1))) == 1
+    receiver.answer = lambda n: 200
+    again = Worker(app)                      # run() has shut its senders down
+    again.run_until_idle()
+    again._senders.shutdown(wait=True)
+    assert len(receiver.requests) == 2
+
+
 @pytest.mark.parametrize("url, code", [
     ("ftp://example.com/hook", "invalid_url"),
     ("http:///nohost", "invalid_url"),

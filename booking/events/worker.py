@@ -155,8 +155,15 @@ SELECT (SELECT count(*) FROM done WHERE status = 'sent')::int AS sent,
        (SELECT count(*) FROM logged)::int AS logged,
        (SELECT count(*) FROM told)::int AS disabled"""
 
-# deliveries_due: when the next retry is due, to sleep until then.
-NEXT_DUE_SQL = "SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'"
+# deliveries_due: when the next delivery the claim would take is due, to sleep
+# until then. The same filter as CLAIM_SQL: a delivery to a disabled endpoint
+# waits for it to be enabled (which NOTIFYs), so it must not count as due, or
+# the worker would never sleep while one is waiting (a round a millisecond).
+NEXT_DUE_SQL = """
+SELECT min(d.next_attempt_at) AS due FROM deliveries d
+ WHERE d.status = 'pending'
+   AND (d.endpoint_id IS NULL
+        OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.active))"""
 
 MAIL_KINDS = list(render.KINDS + render.INTERNAL_KINDS)
 

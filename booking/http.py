@@ -22,7 +22,9 @@ import gzip
 import hashlib
 import logging
 import time
+import unicodedata
 from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from flask import Flask, Request, Response, current_app, g, has_request_context, request
@@ -66,6 +68,29 @@ def twin_etag(*args, **kwargs) -> str:
     was drawn.
     """
     return quote_etag(generate_etag(current_app.json.response(*args, **kwargs).get_data()))
+
+
+def local_path(target: object) -> str | None:
+    """`target` as a path on this site ("/bookings/mine?when=past"), or None.
+
+    For "next" after sign-in and "back" after a cancel: a link must not send
+    people elsewhere. The string is parsed and normalised before it is judged,
+    since what is judged must be what the browser follows: werkzeug drops a tab
+    or newline when it writes the Location header, so "/\t/evil.com" would
+    leave as "//evil.com" (another host) had only the raw string been checked,
+    and a newline in a header is an error. So: no control, format or
+    separator characters at all, no backslash (browsers read it as "/"), no
+    scheme or host, and a path that starts with one "/".
+    """
+    if not isinstance(target, str) or not target or len(target) > 2000 or "\\" in target:
+        return None
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") \
+            or parts.path.startswith("//"):
+        return None
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 def _start() -> None:

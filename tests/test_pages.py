@@ -1,5 +1,6 @@
 """The HTML pages: same data as the twins, forms that keep input and show errors."""
 
+import html
 import re
 from datetime import datetime
 
@@ -59,6 +60,34 @@ def test_sign_in_redirects_only_to_this_site(client, alice):
     r = client.post("/login", data={"email": alice["email"], "password": "correct horse battery",
                                     "csrf_token": b.csrf, "next": "//evil.example/"})
     assert r.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("next_, lands", [
+    ("/%09/evil.example", "/"),            # werkzeug drops the tab: would be //evil.example
+    ("/%0a", "/"),                         # a newline in Location: was a 500 after sign-in
+    ("/%0d%0aSet-Cookie:%20x=1", "/"),
+    ("/\\evil.example", "/"),
+    ("%2F%2Fevil.example", "/"),           # decoded once by the query string: //evil.example
+    ("https://evil.example/", "/"),
+    ("/%E2%80%8B/evil.example", "/"),      # a zero-width space
+    ("/bookings/mine?when=past", "/bookings/mine?when=past"),
+    ("/rooms/1?date=2027-03-02%23top", "/rooms/1?date=2027-03-02#top"),
+])
+def test_after_sign_in_next_is_a_path_on_this_site_or_the_overview(client, alice, conn,
+                                                                   next_, lands):
+    """Issue 15 #2: `next` is parsed and normalised before it is judged."""
+    page = client.get(f"/login?next={next_}")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', text(page)).group(1)
+    form_next = re.search(r'name="next" value="([^"]*)"', text(page))
+    # What the form carries back is what the query said, decoded once.
+    r = client.post("/login", data={"email": alice["email"], "password": "correct horse battery",
+                                    "csrf_token": csrf,
+                                    "next": html.unescape(form_next.group(1)) if form_next else ""})
+    assert r.status_code == 302
+    assert r.headers["Location"] == lands
+    # Signed in now: GET /login?next= judges it the same way.
+    again = client.get(f"/login?next={next_}")
+    assert (again.status_code, again.headers["Location"]) == (302, lands)
 
 
 def test_forms_without_csrf_token_are_refused(client, alice, browser_as, berlin, conn):

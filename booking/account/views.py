@@ -10,15 +10,15 @@ from booking.account import service
 from booking.auth import login_required
 from booking.errors import BookingError
 from booking.feeds import service as feeds
+from booking.http import local_path
 
 bp = Blueprint("account", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: a sign-in link must not send people elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("rooms.overview")
+    """Only same-site paths (booking.http.local_path): a sign-in link must not send
+    people elsewhere."""
+    return local_path(target) or url_for("rooms.overview")
 
 
 @bp.get("/login")

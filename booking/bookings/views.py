@@ -10,6 +10,7 @@ from booking.clock import now
 from booking.auth import login_required
 from booking.bookings import service
 from booking.errors import BookingError, invalid
+from booking.http import local_path
 from booking.rooms import service as rooms
 from booking.times import parse_date
 
@@ -98,7 +99,5 @@ def show(booking_id: int):
 def cancel(booking_id: int):
     booking = service.cancel(current_user, booking_id, now())
     flash(f"Cancelled “{booking['title']}” in {booking['room_name']}.", "success")
-    back = request.form.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
-    return redirect(url_for("bookings.show", booking_id=booking_id))
+    back = local_path(request.form.get("next"))
+    return redirect(back or url_for("bookings.show", booking_id=booking_id))

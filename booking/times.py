@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from booking.errors import invalid
 
 UTC = timezone.utc
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
-                       r"(Z|z|[+-]\d{2}:\d{2})?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_HM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+# [0-9], not \d: \d also matches other scripts' digits ("0٩:00"), which the
+# parsers behind these patterns refuse with an error we would not catch.
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+                       r"(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|z|[+-][0-9]{2}:[0-9]{2})?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_HM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 # The zones the room forms offer first (any IANA name is accepted).
 COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York",

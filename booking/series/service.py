@@ -103,6 +103,7 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         rule = recurrence.parse(rule_text, tz)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
+        _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
         found = recurrence.occurrences(rule, first_local, length, tz, until)
         _refuse_rule_breaks(room, found, now, limits)
         args = {"room": room_id, "user": user.id, "title": title, "rrule": rule.text,
@@ -121,6 +122,20 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
+
+
+def _refuse_never_matching(rule: recurrence.Rule, first_local: datetime,
+                           last_local: datetime) -> None:
+    """422 `invalid` for a rule that matches no time in the booking window: its
+    series would be the first start alone (RFC 5545 counts DTSTART whatever the
+    rule says), which is not what anyone meant by FREQ=DAILY;INTERVAL=7;BYDAY=WE
+    from a Tuesday."""
+    if not recurrence.matches(rule, first_local, last_local):
+        raise BookingError(
+            "invalid", "This rule yields no occurrence in the booking window (from the first "
+            "start on): check its weekdays, days and months against the first start.",
+            field="recurrence", status=422,
+            details={"reason": "no occurrence in the booking window"})
 
 
 def _minutes(start: datetime, end: datetime) -> int:

@@ -10,7 +10,8 @@ and optionally one building:
 - booked minutes: each live booking's minutes inside its day's opening hours;
 - utilisation = booked / open; bookings, distinct bookers, average length,
   cancelled bookings and the cancellation rate (cancelled / all made for the
-  range), the median lead time (from booking to start);
+  range), the median lead time (from booking to start; bookings made after
+  their start, such as an admin's backfill, are left out);
 - a booking rate per room: bookings and series made in the last hour and the
   last 24 hours (from the outbox);
 - the busiest hours: booked over open minutes per room-local weekday x hour.
@@ -90,8 +91,11 @@ facts AS (
            NULL::float8 AS length_m, NULL::float8 AS lead_m, 0 AS live, 0 AS gone,
            0 AS hour_made, 0 AS day_made FROM open
     UNION ALL
+    -- Lead: booking to start. A booking made after its start (an admin's
+    -- backfill) had no lead at all, and is left out rather than counted negative.
     SELECT room_id, NULL, booked, user_id, date_part('epoch', end_at - start_at) / 60,
-           date_part('epoch', start_at - created_at) / 60, 1, 0, 0, 0 FROM clipped
+           CASE WHEN created_at <= start_at THEN date_part('epoch', start_at - created_at) / 60
+           END, 1, 0, 0, 0 FROM clipped
     UNION ALL
     SELECT room_id, NULL, NULL, NULL, NULL, NULL, 0, 1, 0, 0 FROM cancelled
     UNION ALL
@@ -275,6 +279,19 @@ COLUMNS = {
 COLUMNS["building"] = [c for c in COLUMNS["room"] if c not in ("room_id", "room_name")]
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula, defused with a leading
+    apostrophe: a room named "=cmd|' /C calc'!A0" stays its name. Numbers are
+    left alone (a negative number is a number, not text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def as_csv(report: dict[str, Any], group: str) -> str:
     """A report table as CSV (the total, where there is one, last)."""
     out = io.StringIO()
@@ -283,7 +300,7 @@ def as_csv(report: dict[str, Any], group: str) -> str:
     writer.writeheader()
     table = report[group]
     for row in table["rows"]:
-        writer.writerow(row)
+        writer.writerow({key: _cell(value) for key, value in row.items()})
     if table.get("total"):
         writer.writerow({**table["total"], COLUMNS[group][0]: "total"})
     return out.getvalue()

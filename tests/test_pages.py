@@ -218,6 +218,27 @@ def test_admin_creates_and_edits_a_room_through_the_forms(browser_as, admin, con
     assert room == {"capacity": 9, "active": False}
 
 
+def test_a_blank_floor_is_no_floor(browser_as, admin, conn):
+    """Issue 15 #14: the new-room form showed the floor blank and refused it blank."""
+    b = browser_as(admin)
+    assert 'id="floor" name="floor" type="number" min="-50" max="500" value="0"' in \
+        text(b.get("/admin/rooms"))
+    form = {"name": "Loft", "building": "B", "floor": "", "capacity": "8", "equipment": "",
+            "timezone": "Europe/Paris", "opens": "08:00", "closes": "19:00", "active": "on"}
+    assert b.post("/admin/rooms", data=form).status_code == 302
+    room = conn.execute("SELECT id, floor FROM rooms WHERE name = 'Loft'").fetchone()
+    assert room["floor"] == 0
+    conn.execute("UPDATE rooms SET floor = 3 WHERE id = %s", (room["id"],))
+    edit = b.get(f"/admin/rooms/{room['id']}")
+    assert 'name="floor" type="number" min="-50" max="500" value="3"' in text(edit)
+    assert b.post(f"/admin/rooms/{room['id']}", data={**form, "floor": "  "}).status_code == 302
+    assert conn.execute("SELECT floor FROM rooms WHERE id = %s", (room["id"],)).fetchone() == \
+        {"floor": 3}
+    # A floor that is there is still checked.
+    r = b.post(f"/admin/rooms/{room['id']}", data={**form, "floor": "2.5"})
+    assert r.status_code == 400 and 'id="floor-error"' in text(r)
+
+
 def test_admin_page_shows_a_taken_name_by_the_name_field(browser_as, admin, berlin):
     b = browser_as(admin)
     form = {"name": "SPREE", "building": "B", "floor": "2", "capacity": "8",

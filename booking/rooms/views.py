@@ -134,7 +134,11 @@ def admin_update(room_id: int):
 
 
 def _room_form() -> dict:
-    """The room fields from the admin form; an unticked box means inactive."""
+    """The room fields from the admin form; an unticked box means inactive, and a
+    blank floor is no floor given: the default on a new room (0, as when the API
+    leaves it out), unchanged on an edited one."""
     fields = {k: v for k, v in request.form.items() if k in service.ROOM_COLUMNS}
+    if not fields.get("floor", "x").strip():
+        del fields["floor"]
     fields["active"] = "active" in request.form
     return fields

@@ -92,8 +92,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed sign-ins for one email, or from one address, after which signing in "
             "is refused (429) until the oldest leaves the window.", int),
     Setting("SIGN_IN_WINDOW_MINUTES", 15, "The window in which failed sign-ins count.", int),
-    Setting("PUBLIC_URL", "http://127.0.0.1:8000",
-            "The site's address as people reach it, for links in mail."),
+    Setting("PUBLIC_URL", None,
+            "The site's address as people reach it, for links in mail. Unset: "
+            "`http://127.0.0.1:$PORT` (the port gunicorn serves, 8000 unless `PORT` says "
+            "otherwise)."),
     Setting("SMTP_URL", None,
             "Mail server: `smtp://user:password@host:25` (STARTTLS when offered), "
             "`smtp+starttls://...:587` (STARTTLS required) or `smtps://...:465` (TLS). "
@@ -138,9 +140,25 @@ def load(environ: dict[str, str] | None = None, overrides: dict[str, Any] | None
         config["DATABASE_URL"] = local_database_url(var_dir)
     if not config["LISTEN_DATABASE_URL"]:
         config["LISTEN_DATABASE_URL"] = config["DATABASE_URL"]
+    if not config["PUBLIC_URL"]:
+        # Where `make run` serves: PORT=9000 make run must not mail links to :8000.
+        config["PUBLIC_URL"] = f"http://127.0.0.1:{_port(environ.get('PORT'))}"
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _stored_secret(var_dir / "secret_key")
     return config
+
+
+def _port(text: str | None) -> int:
+    """gunicorn's PORT (gunicorn.conf.py), which the default PUBLIC_URL follows."""
+    if text is None or text.strip() == "":
+        return 8000
+    try:
+        port = int(text)
+    except ValueError:
+        raise SystemExit(f"Bad value for PORT: {text!r}") from None
+    if not 0 < port < 65536:
+        raise SystemExit(f"Bad value for PORT: {text!r}")
+    return port
 
 
 def local_database_url(var_dir: Path) -> str:

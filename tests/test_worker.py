@@ -471,6 +471,39 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_told(
     assert len(receiver.requests) == sent + 1
 
 
+def test_the_deliveries_page_shows_failing_endpoints_first(
+        api_as, alice, admin, berlin, receiver, worker, app, browser_as):
+    """Issue 15 #18: "No failed deliveries" while the endpoint's page showed it failing
+    (its deliveries wait as pending until the last attempt)."""
+    admin_api = api_as(admin)
+    receiver.answer = lambda n: 500
+    failing = register(admin_api, receiver.url)["endpoint"]["id"]
+    quiet = register(admin_api, receiver.url + "/quiet", events=["series.created"])
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    listed = admin_api.get("/api/deliveries").get_json()
+    assert listed["deliveries"] == []                                  # nothing failed for good
+    assert [e["id"] for e in listed["failing_endpoints"]] == [failing]
+    assert listed["failing_endpoints"][0]["last_attempt"]["error"] == "HTTP 500"
+    page = browser_as(admin).get("/admin/deliveries").get_data(as_text=True)
+    assert page.index("Failing webhook endpoints") < page.index("No failed deliveries")
+    assert receiver.url in page and "failing</strong> since" in page and "HTTP 500" in page
+    # Disabled ones come first, and say so.
+    assert admin_api.patch(f"/api/webhooks/{quiet['endpoint']['id']}",
+                           json={"active": False}).status_code == 200
+    listed = admin_api.get("/api/deliveries?status=pending").get_json()
+    assert [e["id"] for e in listed["failing_endpoints"]] == [quiet["endpoint"]["id"], failing]
+    assert len(listed["deliveries"]) == 1                               # the one retrying
+    page = browser_as(admin).get("/admin/deliveries").get_data(as_text=True)
+    assert "<strong>disabled</strong> (disabled by an administrator)" in page
+    # Healthy again: the list is empty.
+    receiver.answer = lambda n: 200
+    app.config["NOW"] += timedelta(hours=1)
+    worker.run_until_idle()
+    assert [e["id"] for e in admin_api.get("/api/deliveries").get_json()["failing_endpoints"]] \
+        == [quiet["endpoint"]["id"]]
+
+
 def test_a_delivery_waiting_for_a_disabled_endpoint_lets_the_worker_sleep(
         api_as, alice, admin, berlin, receiver, worker, app, conn):
     """Issue 15 #1: the claim skips disabled endpoints, so "next due" must too, or the

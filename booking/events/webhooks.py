@@ -38,12 +38,14 @@ INSERT INTO webhook_endpoints AS w (url, description, events, secret, created_by
 VALUES (%(url)s, %(description)s, %(events)s, %(secret)s, %(user)s)
 RETURNING {ENDPOINT_FIELDS}"""
 
-LIST_SQL = f"""
-SELECT {ENDPOINT_FIELDS},
-       (SELECT json_build_object('at', rfc3339(a.at, 'UTC'), 'ok', a.ok,
+# An endpoint's latest attempt (webhook_attempts_endpoint, read backward).
+LAST_ATTEMPT = """(SELECT json_build_object('at', rfc3339(a.at, 'UTC'), 'ok', a.ok,
                                  'status_code', a.status_code, 'error', a.error)
           FROM webhook_attempts a WHERE a.endpoint_id = w.id
-         ORDER BY a.id DESC LIMIT 1) AS last_attempt
+         ORDER BY a.id DESC LIMIT 1)"""
+
+LIST_SQL = f"""
+SELECT {ENDPOINT_FIELDS}, {LAST_ATTEMPT} AS last_attempt
   FROM webhook_endpoints w
  ORDER BY w.active DESC, w.id DESC
  LIMIT 500"""

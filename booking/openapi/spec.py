@@ -820,6 +820,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/deliveries": {
         "get": op("Activity and webhooks", "Deliveries in one state, newest first (admin)",
                   {**ok(obj({"status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
+                             "failing_endpoints": {
+                                 "type": "array", "items": ref("WebhookEndpointListed"),
+                                 "description": "Whatever the status asked for: the webhook "
+                                 "endpoints failing now (`failing_since`) or disabled, whose "
+                                 "deliveries wait as `pending`; disabled ones first."},
                              "deliveries": {"type": "array", "items": ref("Delivery")},
                              "next_cursor": ref("Cursor")})),
                    **errors("forbidden")},

@@ -85,3 +85,45 @@ def test_account_page_shows_the_calendar_address_and_makes_a_new_one(browser_as,
     assert b.post("/account/calendar").status_code == 302
     second = re.search(r'id="calendar-url">([^<]+)<', text(b.get("/account"))).group(1)
     assert second != first
+
+
+def test_the_series_page_says_where_the_series_really_ends(browser_as, api_as, alice, berlin):
+    """Issue 15 #16: 8 weekly occurrences ending in April said "Booked up to" the end of
+    the booking window (August)."""
+    api = api_as(alice)
+    b = browser_as(alice)
+
+    def made(rule, start="2027-03-02T10:00", end="2027-03-02T11:00"):
+        r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Sync",
+                                            "start_time": start, "end_time": end,
+                                            "recurrence": rule})
+        assert r.status_code == 201, r.get_json()
+        series_id = r.get_json()["series"]["id"]
+        return series_id, api.get(f"/api/series/{series_id}").get_json()["series"]
+
+    counted, shown = made("FREQ=WEEKLY;COUNT=8")
+    assert shown["last_start"] == "2027-04-20T10:00:00+02:00"
+    assert shown["materialized_until"] > shown["last_start"]        # the window's end: August
+    page = text(b.get(f"/series/{counted}"))
+    assert "Tue 20 Apr 2027, 10:00</time> (the last occurrence)" in page
+    assert "Booked up to" not in page
+
+    until, shown = made("FREQ=MONTHLY;BYMONTHDAY=3;UNTIL=20271231", "2027-03-03T10:00",
+                        "2027-03-03T11:00")
+    assert shown["last_start"] == "2027-12-03T10:00:00+01:00"     # beyond the window
+    page = text(b.get(f"/series/{until}"))
+    assert "Fri 3 Dec 2027, 10:00</time> (the last occurrence)" in page
+    assert "Booked up to" in page and "the rest is booked as the booking window moves on" in page
+
+    endless, shown = made("FREQ=WEEKLY", "2027-03-04T12:00", "2027-03-04T13:00")
+    assert shown["last_start"] is None
+    page = text(b.get(f"/series/{endless}"))
+    assert "never (it repeats with no end date)" in page and "Booked up to" in page
+
+    # "This and following" ends it too.
+    assert api.delete(f"/api/series/{counted}?from=2027-04-06T10:00").status_code == 200
+    assert api.get(f"/api/series/{counted}").get_json()["series"]["last_start"] == \
+        "2027-03-30T10:00:00+02:00"
+    assert api.delete(f"/api/series/{endless}?from=2027-03-18T12:00").status_code == 200
+    assert api.get(f"/api/series/{endless}").get_json()["series"]["last_start"] == \
+        "2027-03-11T12:00:00+01:00"

@@ -222,8 +222,14 @@ SCHEMAS: dict[str, Any] = {
     "Interval": obj({"start_time": DATETIME, "end_time": DATETIME}),
     "Series": obj(SERIES, description="A recurring booking; its occurrences are bookings."),
     "SeriesNamed": obj({**SERIES, "room_name": {"type": "string"},
-                        "user_name": {"type": "string"}},
-                       description="A series with its room's and owner's names."),
+                        "user_name": {"type": "string"},
+                        "last_start": nullable({**DATETIME, "description":
+                            "The start of its last occurrence as the rule (COUNT or UNTIL) "
+                            "and a \"this and following\" cancellation have it; null when it "
+                            "repeats without end. Not `materialized_until`, which is how far "
+                            "it is booked so far."})},
+                       description="A series with its room's and owner's names, and where "
+                                   "it ends."),
     "Skipped": obj({"start_time": DATETIME, "end_time": DATETIME,
                     "reason": {"type": "string"}},
                    description="An occurrence of a series that was not booked, and why."),

@@ -16,7 +16,7 @@ from booking import availability, db, idempotency, pagination, recurrence, rules
 from booking.auth import User
 from booking.errors import BookingError, not_found
 from booking.rooms import service as rooms
-from booking.times import UTC, localize, parse_datetime, zone
+from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
 
 
 BOOK_SERIES_SQL = """
@@ -206,9 +206,34 @@ def get(series_id: int, limit: Any = None, cursor: str | None = None) -> dict[st
         raise not_found("That series")
     occurrences, next_cursor = page.cut(
         row["occurrences"], lambda o: (datetime.fromisoformat(o["start_at"]), o["id"]))
-    series = {**row["series"], "room_name": row["room_name"], "user_name": row["user_name"]}
+    series = {**row["series"], "room_name": row["room_name"], "user_name": row["user_name"],
+              "last_start": last_start(row["series"])}
     return {"series": series, "bookings": [o["booking"] for o in occurrences],
             "skipped": row["skipped"], "next_cursor": next_cursor}
+
+
+def last_start(series: Mapping[str, Any]) -> str | None:
+    """Where a series really ends: its last occurrence's start (RFC 3339, room-local),
+    by its rule's COUNT or UNTIL and a "this and following" cancellation; None
+    when it repeats without end (or nothing is left). How far it is booked (`materialized_until`)
+    follows the booking window and says nothing about that: 8 weekly
+    occurrences ending on 31 December are not "booked up to 1 June"."""
+    tz = zone(series["timezone"])
+    rule = recurrence.parse(series["recurrence"], tz)
+    stop = series["cancelled_from"]
+    if rule.open_ended and stop is None:
+        return None
+    first = datetime.fromisoformat(series["first_start"]).astimezone(tz)
+    first_local = first.replace(tzinfo=None)
+    # COUNT alone: as far as the calendar goes (the expansion stops at COUNT).
+    limit = rule.until or datetime.combine(LAST_DAY, datetime.min.time())
+    if stop is not None:
+        limit = min(limit, datetime.fromisoformat(stop).astimezone(tz).replace(tzinfo=None)
+                    - timedelta(microseconds=1))
+    found = recurrence.starts(rule, first_local, limit) if limit >= first_local else []
+    if not found:
+        return None   # cancelled from its first occurrence on: nothing is left
+    return rfc3339(found[-1].replace(tzinfo=tz, fold=0), tz)
 
 
 def cancel(user: User, series_id: int, from_text: str | None, now: datetime) -> dict[str, Any]:

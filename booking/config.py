@@ -79,6 +79,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_CLOSES", "18:00", "Closing time of a new room (room-local).", str),
     Setting("SESSION_DAYS", 14, "How long a sign-in lasts.", int),
     Setting("SLOW_REQUEST_MS", 200, "Requests slower than this are flagged in the log.", int),
+    Setting("SERVER_TIMING", False,
+            "Send every response's SQL statements and times in a `Server-Timing` header. "
+            "Unset, only admins' responses carry it (to others it says how much work a "
+            "request caused).", _bool),
     Setting("METRICS_ALLOWED", "127.0.0.0/8,::1/128",
             "Addresses (comma-separated networks) that may read `/metrics`; others get 404."),
     Setting("SECURE_COOKIES", False,

@@ -2,7 +2,9 @@
 
 - Each request is logged with method, path, status, duration, SQL statement
   count and SQL time; requests slower than SLOW_REQUEST_MS are flagged SLOW.
-  The same figures go out in a `Server-Timing` header.
+  The same figures go out in a `Server-Timing` header to admins, or to
+  everyone with SERVER_TIMING (they tell an outsider how much work a request
+  caused, which helps timing attacks).
 - GET answers carry an ETag; a matching `If-None-Match` gets 304 and no body.
 - Bodies over GZIP_MIN_BYTES go out gzipped to clients that accept it. The
   ETag is the identity body's, made weak for the gzipped one (as nginx does),
@@ -53,6 +55,10 @@ SECURITY_HEADERS = {
 
 
 SECRET_URL_ENDPOINTS = {"feeds.personal"}
+
+# Bodies with someone's data, wherever they are served: pages, calendar feeds,
+# report downloads (the /api/ paths besides).
+PERSONAL_TYPES = frozenset({"text/html", "text/calendar", "text/csv"})
 
 GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 5          # level 1 made the day view no faster in make bench (1,092 vs 1,142 req/s)
@@ -111,7 +117,7 @@ def _finish(response: Response) -> Response:
         if any(name in request.environ for name in CONDITIONAL):
             response.make_conditional(request)
     vary = ["Accept-Encoding"] if _gzip(response) else []
-    if request.path.startswith("/api/") or "text/html" in response.content_type:
+    if request.path.startswith("/api/") or response.mimetype in PERSONAL_TYPES:
         # Personal data: caches may keep it only for this browser, and must ask again.
         response.headers.setdefault("Cache-Control", "private, no-cache")
         vary += ["Cookie", "Authorization"]
@@ -127,8 +133,9 @@ def _finish(response: Response) -> Response:
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     sql = g.get("sql") or db.Stats()
     sql_ms = sql.seconds * 1000
-    response.headers["Server-Timing"] = (
-        f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, app;dur={elapsed_ms:.2f}')
+    if current_app.config["SERVER_TIMING"] or _admin_asked():
+        response.headers["Server-Timing"] = (
+            f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, app;dur={elapsed_ms:.2f}')
     metrics.observe(request.url_rule.rule if request.url_rule else "unmatched",
                     response.status_code, elapsed_ms / 1000, sql.statements)
     slow = elapsed_ms > current_app.config["SLOW_REQUEST_MS"]
@@ -142,6 +149,13 @@ def _finish(response: Response) -> Response:
             "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", request.method, path,
             response.status_code, elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
     return response
+
+
+def _admin_asked() -> bool:
+    """Whether this request was an admin's. Only a user the request already
+    loaded is looked at: asking flask-login here would sign in (run SQL) on
+    requests that never needed to, /healthz among them."""
+    return bool(getattr(g.get("_login_user"), "is_admin", False))
 
 
 def _gzip(response: Response) -> bool:

@@ -393,7 +393,7 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     inputs.only(data, AUTO_FIELDS)
     limits = rules.Limits.from_config(current_app.config)
     need = parse_need(data, "attendees", people_required=True)
-    title = inputs.text(data.get("title"), "title", high=200)
+    title = inputs.title(data.get("title"))
     _check_interval(need, now, limits)
     params = need.params(now, limits)
 

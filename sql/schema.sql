@@ -621,9 +621,26 @@ CREATE FUNCTION public.room_json(r public.rooms) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active);
 
+CREATE FUNCTION public.wall_instant_near_change(p_local timestamp without time zone, p_tz text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    v_moment timestamptz := date_trunc('minute', (p_local AT TIME ZONE p_tz) - interval '3 hours');
+BEGIN
+    WHILE (v_moment AT TIME ZONE p_tz) < p_local LOOP
+        v_moment := v_moment + interval '1 minute';
+    END LOOP;
+    RETURN v_moment;
+END
+$$;
+
+CREATE FUNCTION public.wall_instant(p_day date, p_clock time without time zone, p_tz text) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (((((p_day + p_clock) AT TIME ZONE p_tz) AT TIME ZONE p_tz) = (p_day + p_clock)) AND (((((p_day + p_clock) AT TIME ZONE p_tz) AT TIME ZONE p_tz) - (((p_day + p_clock) AT TIME ZONE p_tz) AT TIME ZONE 'UTC'::text)) = (((((p_day + p_clock) AT TIME ZONE p_tz) - '1 day'::interval) AT TIME ZONE p_tz) - ((((p_day + p_clock) AT TIME ZONE p_tz) - '1 day'::interval) AT TIME ZONE 'UTC'::text)))) THEN ((p_day + p_clock) AT TIME ZONE p_tz) ELSE public.wall_instant_near_change((p_day + p_clock), p_tz) END;
+
 CREATE FUNCTION public.room_open(tz text, opens time without time zone, closes time without time zone, s timestamp with time zone, e timestamp with time zone) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN ((e > s) AND (((s AT TIME ZONE tz))::time without time zone >= opens) AND ((e AT TIME ZONE tz) <= (((s AT TIME ZONE tz))::date + closes)));
+    RETURN ((e > s) AND (s >= public.wall_instant(((s AT TIME ZONE tz))::date, opens, tz)) AND (e <= public.wall_instant(((s AT TIME ZONE tz))::date, closes, tz)));
 
 CREATE FUNCTION public.room_suggestions(p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_days integer DEFAULT 7, p_limit integer DEFAULT 5) RETURNS json
     LANGUAGE sql STABLE

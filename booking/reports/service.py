@@ -51,8 +51,8 @@ r AS (
      WHERE r.active AND (%(building)s::text IS NULL OR r.building = %(building)s)),
 days AS MATERIALIZED (   -- placed once, not once per booking that uses them
     SELECT r.id AS room_id, d::date AS day,
-           (d::date + r.opens) AT TIME ZONE r.timezone AS open_at,
-           (d::date + r.closes) AT TIME ZONE r.timezone AS close_at
+           wall_instant(d::date, r.opens, r.timezone) AS open_at,     -- sql/013_wall_clock.sql
+           wall_instant(d::date, r.closes, r.timezone) AS close_at
       FROM r CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
                                         interval '1 day') d),
 -- bookings_room_start: one index-only range per room
@@ -138,9 +138,9 @@ open AS (
     SELECT extract(isodow FROM d)::int AS weekday, h AS hour,
            sum(k.rooms * greatest(0, date_part('epoch',
                    least((d::date + make_interval(hours => h + 1)) AT TIME ZONE k.timezone,
-                         (d::date + k.closes) AT TIME ZONE k.timezone)
+                         wall_instant(d::date, k.closes, k.timezone))
                  - greatest((d::date + make_interval(hours => h)) AT TIME ZONE k.timezone,
-                            (d::date + k.opens) AT TIME ZONE k.timezone)) / 60)) AS minutes
+                            wall_instant(d::date, k.opens, k.timezone))) / 60)) AS minutes
       FROM kinds k
      CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
                                 interval '1 day') d

@@ -93,8 +93,13 @@ SETTINGS: tuple[Setting, ...] = (
             "and `X-Forwarded-Proto` are believed (werkzeug's ProxyFix). 0: those headers "
             "are ignored.", int),
     Setting("SIGN_IN_MAX_FAILURES", 5,
-            "Failed sign-ins for one email, or from one address, after which signing in "
-            "is refused (429) until the oldest leaves the window.", int),
+            "Sign-in attempts from one address (an IPv6 client by its /64) within the "
+            "window, after which it gets 429 until the oldest leaves the window; and failed "
+            "sign-ins for one email after which each further attempt waits (1 s, then "
+            "doubling).", int),
+    Setting("SIGN_IN_MAX_DELAY_SECONDS", 60.0,
+            "The longest an account's next sign-in waits after failures: accounts slow "
+            "down, they are never locked.", float),
     Setting("SIGN_IN_WINDOW_MINUTES", 15, "The window in which failed sign-ins count.", int),
     Setting("PUBLIC_URL", None,
             "The site's address as people reach it, for links in mail. Unset: "

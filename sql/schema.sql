@@ -98,6 +98,19 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.audit_sign_in_failure() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO audit_log (actor_id, action, user_id, target, after)
+    VALUES (NULL, 'sign_in.failure',
+            (SELECT u.id FROM users u WHERE lower(u.email) = NEW.email_key),
+            'email ' || NEW.email_key,
+            jsonb_build_object('email', NEW.email_key, 'address', NEW.address));
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.auto_book(p_rooms integer[], p_user bigint, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone) RETURNS json
     LANGUAGE plpgsql
     AS $$
@@ -749,6 +762,45 @@ CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone));
 
+CREATE FUNCTION public.sign_in_claim(p_email text, p_address text, p_group text, p_now timestamp with time zone, p_window interval, p_most integer, p_longest interval) RETURNS TABLE(attempt_id bigint, throttled_until timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_email text := lower(p_email);
+    v_until timestamptz;
+    v_failures integer;
+    v_latest timestamptz;
+    v_id bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('sign_in address ' || p_group, 0));
+    PERFORM pg_advisory_xact_lock(hashtextextended('sign_in email ' || v_email, 0));
+
+    -- sign_in_failures_group: the p_most-th newest attempt from this group.
+    SELECT f.failed_at + p_window INTO v_until
+      FROM sign_in_failures f
+     WHERE f.address_group = p_group AND f.failed_at > p_now - p_window
+     ORDER BY f.failed_at DESC OFFSET greatest(p_most - 1, 0) LIMIT 1;
+
+    -- sign_in_failures_email: this account's attempts in the window.
+    SELECT count(*), max(f.failed_at) INTO v_failures, v_latest
+      FROM sign_in_failures f
+     WHERE f.email_key = v_email AND f.failed_at > p_now - p_window;
+    IF v_failures >= p_most THEN
+        v_until := greatest(v_until, v_latest + least(
+            p_longest, interval '1 second' * power(2, least(v_failures - p_most, 30))));
+    END IF;
+
+    IF v_until > p_now THEN
+        RETURN QUERY SELECT NULL::bigint, v_until;
+        RETURN;
+    END IF;
+    INSERT INTO sign_in_failures (email_key, address, address_group, failed_at, pending)
+    VALUES (v_email, p_address, p_group, p_now, true)
+    RETURNING id INTO v_id;
+    RETURN QUERY SELECT v_id, NULL::timestamptz;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
@@ -904,7 +956,9 @@ CREATE TABLE public.sign_in_failures (
     id bigint NOT NULL,
     email_key text NOT NULL,
     address text NOT NULL,
-    failed_at timestamp with time zone NOT NULL
+    failed_at timestamp with time zone NOT NULL,
+    address_group text NOT NULL,
+    pending boolean DEFAULT false NOT NULL
 );
 
 ALTER TABLE public.sign_in_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1068,11 +1122,11 @@ CREATE INDEX series_user ON public.series USING btree (user_id, id);
 
 CREATE INDEX sessions_user ON public.sessions USING btree (user_id);
 
-CREATE INDEX sign_in_failures_address ON public.sign_in_failures USING btree (address, failed_at);
-
 CREATE INDEX sign_in_failures_email ON public.sign_in_failures USING btree (email_key, failed_at);
 
 CREATE INDEX sign_in_failures_failed_at ON public.sign_in_failures USING btree (failed_at);
+
+CREATE INDEX sign_in_failures_group ON public.sign_in_failures USING btree (address_group, failed_at);
 
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 
@@ -1126,7 +1180,9 @@ CREATE TRIGGER sessions_ended_notify AFTER DELETE ON public.sessions FOR EACH RO
 
 CREATE TRIGGER sessions_truncated_notify AFTER TRUNCATE ON public.sessions FOR EACH STATEMENT EXECUTE FUNCTION public.memo_auth_changed();
 
-CREATE TRIGGER sign_in_failures_audit AFTER INSERT ON public.sign_in_failures FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+CREATE TRIGGER sign_in_failures_audit AFTER INSERT ON public.sign_in_failures FOR EACH ROW WHEN ((NOT new.pending)) EXECUTE FUNCTION public.audit_sign_in_failure();
+
+CREATE TRIGGER sign_in_failures_audit_checked AFTER UPDATE OF pending ON public.sign_in_failures FOR EACH ROW WHEN ((old.pending AND (NOT new.pending))) EXECUTE FUNCTION public.audit_sign_in_failure();
 
 CREATE TRIGGER users_audit AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 

@@ -1,4 +1,5 @@
--- People: signing in slows down instead of locking anyone out.
+-- People: signing in slows down instead of locking anyone out, and a home
+-- building.
 
 -- == Sign-in throttling, atomic =============================================
 --
@@ -92,3 +93,21 @@ CREATE TRIGGER sign_in_failures_audit AFTER INSERT ON sign_in_failures
 CREATE TRIGGER sign_in_failures_audit_checked AFTER UPDATE OF pending ON sign_in_failures
     FOR EACH ROW WHEN (OLD.pending AND NOT NEW.pending)
     EXECUTE FUNCTION audit_sign_in_failure();
+
+-- == Home building ===========================================================
+--
+-- Where a person usually is: the finder and auto-assignment prefer it and
+-- offer rooms in its time zone only, unless asked. NULL: where they booked
+-- most lately (booking/auth.py works that out at sign-in).
+ALTER TABLE users ADD COLUMN home_building text CHECK (length(home_building) <= 100);
+
+-- Who a session or token is now includes the home building: a change must
+-- reach the auth caches (the same trigger as 009's, one column more).
+DROP TRIGGER users_changed_notify ON users;
+CREATE TRIGGER users_changed_notify AFTER UPDATE ON users
+    FOR EACH ROW WHEN ((OLD.active, OLD.email, OLD.name, OLD.role, OLD.calendar_salt,
+                        OLD.mail_enabled, OLD.home_building)
+                       IS DISTINCT FROM (NEW.active, NEW.email, NEW.name, NEW.role,
+                                         NEW.calendar_salt, NEW.mail_enabled,
+                                         NEW.home_building))
+    EXECUTE FUNCTION memo_auth_changed();

@@ -395,7 +395,9 @@ CREATE TABLE public.users (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     calendar_salt text DEFAULT (gen_random_uuid())::text NOT NULL,
     mail_enabled boolean DEFAULT true NOT NULL,
+    home_building text,
     CONSTRAINT users_email_check CHECK ((((length(email) >= 3) AND (length(email) <= 254)) AND (email ~~ '%_@_%'::text))),
+    CONSTRAINT users_home_building_check CHECK ((length(home_building) <= 100)),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['staff'::text, 'admin'::text])))
 );
@@ -1188,7 +1190,7 @@ CREATE TRIGGER users_audit AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUN
 
 CREATE TRIGGER users_audit_update AFTER UPDATE OF email, name, role, active ON public.users FOR EACH ROW WHEN (((((old.email IS DISTINCT FROM new.email) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.active IS DISTINCT FROM new.active))) EXECUTE FUNCTION public.audit_row();
 
-CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled))) EXECUTE FUNCTION public.memo_auth_changed();
+CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN ((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.home_building IS DISTINCT FROM new.home_building))) EXECUTE FUNCTION public.memo_auth_changed();
 
 CREATE TRIGGER users_deleted_notify AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
 

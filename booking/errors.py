@@ -53,6 +53,7 @@ STATUS = {
     "bad_range": 422,
     "range_too_long": 422,
     "unknown_building": 422,
+    "too_many_tokens": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,
@@ -115,6 +116,8 @@ CONSTRAINTS = {
     "rooms_building_check": ("invalid", "building", "A building name has at most 100 characters."),
     "bookings_title_check": ("invalid", "title", "A title has 1 to 200 characters."),
     "bookings_no_overlap": ("conflict", None, "The room is already booked at that time."),
+    "api_tokens_most_live": ("too_many_tokens", "name", "You have 50 live API tokens, the most "
+                             "one person may have: revoke one you no longer use first."),
 }
 
 

@@ -1,5 +1,5 @@
--- People: signing in slows down instead of locking anyone out, and a home
--- building.
+-- People: signing in slows down instead of locking anyone out, at most 50
+-- live API tokens each, and a home building.
 
 -- == Sign-in throttling, atomic =============================================
 --
@@ -93,6 +93,31 @@ CREATE TRIGGER sign_in_failures_audit AFTER INSERT ON sign_in_failures
 CREATE TRIGGER sign_in_failures_audit_checked AFTER UPDATE OF pending ON sign_in_failures
     FOR EACH ROW WHEN (OLD.pending AND NOT NEW.pending)
     EXECUTE FUNCTION audit_sign_in_failure();
+
+-- == API tokens: at most 50 live ones per person ============================
+--
+-- Checked by the row that would be the 51st, under a lock per person, so two
+-- requests at once cannot both be the 50th (the count runs after the lock,
+-- with a new snapshot). booking.errors maps the constraint name to 422
+-- too_many_tokens.
+CREATE FUNCTION api_tokens_most_live() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.revoked_at IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('api_tokens user ' || NEW.user_id, 0));
+    -- api_tokens_user
+    IF (SELECT count(*) FROM api_tokens t
+         WHERE t.user_id = NEW.user_id AND t.revoked_at IS NULL) >= 50 THEN
+        RAISE EXCEPTION 'at most 50 live API tokens per person'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'api_tokens_most_live';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER api_tokens_most_live BEFORE INSERT ON api_tokens
+    FOR EACH ROW EXECUTE FUNCTION api_tokens_most_live();
 
 -- == Home building ===========================================================
 --

@@ -13,6 +13,24 @@ CREATE TYPE public.booking_result AS (
 	data json
 );
 
+CREATE FUNCTION public.api_tokens_most_live() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.revoked_at IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('api_tokens user ' || NEW.user_id, 0));
+    -- api_tokens_user
+    IF (SELECT count(*) FROM api_tokens t
+         WHERE t.user_id = NEW.user_id AND t.revoked_at IS NULL) >= 50 THEN
+        RAISE EXCEPTION 'at most 50 live API tokens per person'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'api_tokens_most_live';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE FUNCTION public.audit_actor() RETURNS bigint
     LANGUAGE sql STABLE
     AS $$
@@ -1139,6 +1157,8 @@ CREATE TRIGGER api_tokens_audit AFTER INSERT ON public.api_tokens FOR EACH ROW E
 CREATE TRIGGER api_tokens_audit_revoke AFTER UPDATE OF revoked_at ON public.api_tokens FOR EACH ROW WHEN ((old.revoked_at IS DISTINCT FROM new.revoked_at)) EXECUTE FUNCTION public.audit_row();
 
 CREATE TRIGGER api_tokens_deleted_notify AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER api_tokens_most_live BEFORE INSERT ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION public.api_tokens_most_live();
 
 CREATE TRIGGER api_tokens_revoked_notify AFTER UPDATE OF revoked_at, user_id, token_hash ON public.api_tokens FOR EACH ROW WHEN ((((old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.user_id IS DISTINCT FROM new.user_id)) OR (old.token_hash IS DISTINCT FROM new.token_hash))) EXECUTE FUNCTION public.memo_auth_changed();
 

@@ -1,6 +1,6 @@
 """JSON twins of the account pages: /api/me and /api/tokens."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from booking import inputs
@@ -38,7 +38,9 @@ def reset_calendar():
 @bp.get("/tokens")
 @login_required
 def tokens():
-    return jsonify(tokens=service.list_tokens(current_user))
+    """Newest first, ?limit= (50) and ?cursor= for the next page."""
+    return jsonify(service.list_tokens(current_user, request.args.get("limit"),
+                                       request.args.get("cursor")))
 
 
 @bp.post("/tokens")

@@ -7,9 +7,9 @@ from typing import Any
 
 import psycopg
 
-from booking import db, inputs
+from booking import db, inputs, pagination
 from booking.auth import TOKEN_PREFIX, User, forget, hash_password, hash_token
-from booking.errors import BookingError, invalid, not_found
+from booking.errors import BookingError, from_database, invalid, not_found
 
 TOKEN_FIELDS = """t.id, t.name, t.prefix, rfc3339(t.created_at, 'UTC') AS created_at,
        rfc3339(t.last_used_at, 'UTC') AS last_used_at,
@@ -27,12 +27,17 @@ INSERT INTO api_tokens AS t (user_id, name, token_hash, prefix)
 VALUES (%(user)s, %(name)s, %(hash)s, %(prefix)s)
 RETURNING {TOKEN_FIELDS}"""
 
-# api_tokens_user
+# api_tokens_user, read backward from the cursor: newest first, every token
+# reachable page by page (a list cut at 200 could hide live tokens behind
+# revoked ones). At most 50 are live (sql/012_people.sql).
 LIST_TOKENS_SQL = f"""
-SELECT {TOKEN_FIELDS} FROM api_tokens t
- WHERE t.user_id = %s
- ORDER BY t.revoked_at IS NOT NULL, t.id DESC
- LIMIT 200"""
+SELECT {TOKEN_FIELDS}, t.created_at AS made_at FROM api_tokens t
+ WHERE t.user_id = %(user)s AND t.id < %(after_id)s
+ ORDER BY t.id DESC
+ LIMIT %(limit)s"""
+
+MOST_LIVE_TOKENS = 50      # sql/012_people.sql, api_tokens_most_live()
+TOKENS_PAGE = 50
 
 REVOKE_TOKEN_SQL = f"""
 UPDATE api_tokens t SET revoked_at = coalesce(t.revoked_at, now())
@@ -69,16 +74,27 @@ def create_token(user_id: int, name: Any) -> tuple[dict[str, Any], str]:
     """A new token: its row, and the plain token (shown once, never stored)."""
     label = inputs.text(name if name is not None else "", "name", low=0, high=100)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with db.connection() as conn:
-        row = conn.execute(CREATE_TOKEN_SQL, {"user": user_id, "name": label,
-                                              "hash": hash_token(plain),
-                                              "prefix": plain[:len(TOKEN_PREFIX) + 6]}).fetchone()
+    try:
+        with db.connection() as conn:
+            row = conn.execute(CREATE_TOKEN_SQL, {"user": user_id, "name": label,
+                                                  "hash": hash_token(plain),
+                                                  "prefix": plain[:len(TOKEN_PREFIX) + 6]}
+                               ).fetchone()
+    except psycopg.errors.CheckViolation as exc:   # the 51st live token: 422 too_many_tokens
+        raise from_database(exc) or exc from None
     return row, plain
 
 
-def list_tokens(user: User) -> list[dict[str, Any]]:
+def list_tokens(user: User, limit: Any = None, cursor: str | None = None) -> dict[str, Any]:
+    """The user's tokens, newest first: {"tokens", "next_cursor"}."""
+    page = pagination.Keyset(limit, cursor, default=TOKENS_PAGE, most=200,
+                             start=pagination.LAST)
     with db.connection() as conn:
-        return conn.execute(LIST_TOKENS_SQL, (user.id,)).fetchall()
+        rows = conn.execute(LIST_TOKENS_SQL, {"user": user.id, **page.params()}).fetchall()
+    rows, next_cursor = page.cut(rows, lambda r: (r["made_at"], r["id"]))
+    for row in rows:
+        del row["made_at"]
+    return {"tokens": rows, "next_cursor": next_cursor}
 
 
 def revoke_token(user: User, token_id: int) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def logout():
 @bp.get("/account")
 @login_required
 def account():
-    return render_template("account/account.html", tokens=service.list_tokens(current_user),
+    return render_template("account/account.html",
+                           **service.list_tokens(current_user, None, request.args.get("cursor")),
                            new_secret=None, error=None)
 
 
@@ -61,10 +62,10 @@ def create_token():
     try:
         row, plain = service.create_token(current_user.id, request.form.get("name", ""))
     except BookingError as err:
-        return render_template("account/account.html", tokens=service.list_tokens(current_user),
+        return render_template("account/account.html", **service.list_tokens(current_user),
                                new_secret=None, error=err), err.status
     # Shown on this response only: the plain token is not stored anywhere.
-    return render_template("account/account.html", tokens=service.list_tokens(current_user),
+    return render_template("account/account.html", **service.list_tokens(current_user),
                            new_secret=plain, new_token=row, error=None), 201
 
 

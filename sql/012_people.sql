@@ -1,5 +1,6 @@
 -- People: signing in slows down instead of locking anyone out, at most 50
--- live API tokens each, and a home building.
+-- live API tokens each, deactivation ends sessions and tokens for good, and
+-- a home building.
 
 -- == Sign-in throttling, atomic =============================================
 --
@@ -118,6 +119,28 @@ END
 $$;
 CREATE TRIGGER api_tokens_most_live BEFORE INSERT ON api_tokens
     FOR EACH ROW EXECUTE FUNCTION api_tokens_most_live();
+
+-- == Deactivation ends sessions and tokens ==================================
+--
+-- An inactive user could not sign in, but their sessions and tokens stayed,
+-- only ignored, and came back with a reactivation. Now deactivating (from
+-- any path: the admin page, the API, plain SQL) deletes the sessions and
+-- revokes the tokens in the same transaction; reactivating brings back
+-- neither. (Their deletion and revocation notify the auth caches, 009/011.)
+CREATE FUNCTION users_deactivated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM sessions WHERE user_id = NEW.id;
+    UPDATE api_tokens SET revoked_at = now() WHERE user_id = NEW.id AND revoked_at IS NULL;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER users_deactivated AFTER UPDATE OF active ON users
+    FOR EACH ROW WHEN (OLD.active AND NOT NEW.active)
+    EXECUTE FUNCTION users_deactivated();
+
+-- The series extension (`series extend`) reads the owners too: a deactivated
+-- person's series stop booking.
 
 -- == Home building ===========================================================
 --

@@ -821,6 +821,16 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.users_deactivated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM sessions WHERE user_id = NEW.id;
+    UPDATE api_tokens SET revoked_at = now() WHERE user_id = NEW.id AND revoked_at IS NULL;
+    RETURN NULL;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
@@ -1211,6 +1221,8 @@ CREATE TRIGGER users_audit AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUN
 CREATE TRIGGER users_audit_update AFTER UPDATE OF email, name, role, active ON public.users FOR EACH ROW WHEN (((((old.email IS DISTINCT FROM new.email) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.active IS DISTINCT FROM new.active))) EXECUTE FUNCTION public.audit_row();
 
 CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN ((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.home_building IS DISTINCT FROM new.home_building))) EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER users_deactivated AFTER UPDATE OF active ON public.users FOR EACH ROW WHEN ((old.active AND (NOT new.active))) EXECUTE FUNCTION public.users_deactivated();
 
 CREATE TRIGGER users_deleted_notify AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
 

@@ -38,7 +38,7 @@ def world(make, alice, bob, admin, berlin, api_as, browser_as, conn):
     hook = conn.execute("INSERT INTO webhook_endpoints (url, events, secret, created_by) "
                         "VALUES ('https://93.184.215.14/hook', '{booking.created}', 'whsec_x', %s) "
                         "RETURNING id", (admin["id"],)).fetchone()
-    return {"room": berlin["id"], "mine": mine["id"], "theirs": theirs["id"],
+    return {"room": berlin["id"], "mine": mine["id"], "theirs": theirs["id"], "bob_id": bob["id"],
             "series": made["series"]["id"], "feed": feed, "hook": hook["id"],
             "alice": alice_api, "admin": api_as(admin), "page": browser_as(alice),
             "admin_page": browser_as(admin), "bob": api_as(bob)}
@@ -109,6 +109,12 @@ API_CASES = [
     ("admin", "POST", "/api/webhooks", {"url": "http://127.0.0.1/x"}, 422, 1),
     ("admin", "GET", "/api/webhooks/{hook}", None, 200, 2),
     ("admin", "PATCH", "/api/webhooks/{hook}", {"active": False}, 200, 2),
+    # people (issue 15 #9)
+    ("admin", "GET", "/api/users", None, 200, 2),
+    ("admin", "PATCH", "/api/users/{bob_id}", {"active": False, "cancel_future_bookings": True},
+     200, 2),
+    ("admin", "PATCH", "/api/users/4242", {"active": False}, 404, 2),
+    ("alice", "GET", "/api/users", None, 403, 1),
     # reports
     ("admin", "GET", "/api/reports/utilisation?from=2027-01-01&to=2027-03-31", None, 200, 2),
     ("admin", "GET", "/api/reports/utilisation?group=weekday_hour", None, 200, 2),
@@ -171,6 +177,8 @@ PAGE_CASES = [
                                             "opens": "09:00", "closes": "17:00"}, 302, 2),
     ("admin_page", "POST", "/admin/rooms", {"name": "", "capacity": "2", "timezone": "UTC"}, 400, 2),
     ("admin_page", "GET", "/admin/rooms/{room}", None, 200, 2),
+    ("admin_page", "GET", "/admin/users", None, 200, 2),
+    ("admin_page", "POST", "/admin/users/{bob_id}", {"active": "false"}, 302, 2),
     ("admin_page", "GET", "/admin/audit", None, 200, 3),
     ("admin_page", "GET", "/admin/audit?room={room}&from=2026-01-01", None, 200, 3),
     ("page", "GET", "/series/{series}", None, 200, 2),

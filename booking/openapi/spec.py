@@ -244,7 +244,23 @@ SCHEMAS: dict[str, Any] = {
                  "name": {"type": "string"},
                  "role": {"type": "string", "enum": ["staff", "admin"]},
                  "mail_enabled": {"type": "boolean",
-                                  "description": "Whether notification mail is sent."}}),
+                                  "description": "Whether notification mail is sent."},
+                 "home_building": nullable({"type": "string", "description":
+                     "Where the finder and automatic assignment look first, offering rooms "
+                     "in its time zone only unless asked: the one chosen, or else where "
+                     "most of the latest 50 bookings are."}),
+                 "home_building_source": nullable({"type": "string",
+                                                   "enum": ["chosen", "most_booked"]})}),
+    "Person": obj({"id": {"type": "integer"}, "email": {"type": "string"},
+                   "name": {"type": "string"},
+                   "role": {"type": "string", "enum": ["staff", "admin"]},
+                   "active": {"type": "boolean"},
+                   "home_building": nullable({"type": "string"}),
+                   "created_at": UTC_TIME,
+                   "future_bookings": {"type": "integer", "minimum": 0,
+                                       "description": "Live bookings from now on."},
+                   "live_series": {"type": "integer", "minimum": 0}},
+                  description="Someone with an account, as admins see them."),
     "Token": obj({
         "id": {"type": "integer"},
         "name": {"type": "string"},
@@ -888,6 +904,43 @@ PATHS: dict[str, dict[str, Any]] = {
                               "no room is in `unknown_building`.",
                   operation_id="utilisationReport"),
     },
+    "/api/users": {
+        "get": op("People", "Everyone with an account, newest first (admin)",
+                  {**ok(obj({"users": {"type": "array", "items": ref("Person")},
+                             "next_cursor": ref("Cursor")})),
+                   **errors("forbidden")},
+                  parameters=[query("limit", query_int(1, 200), "Page size, 50 by default."),
+                              CURSOR],
+                  operation_id="listUsers"),
+    },
+    "/api/users/{user_id}": {
+        "patch": op("People", "Deactivate or reactivate someone, or cancel what they booked "
+                              "(admin)",
+                    {**ok(obj({"user": obj({"id": {"type": "integer"},
+                                            "email": {"type": "string"},
+                                            "name": {"type": "string"},
+                                            "role": {"type": "string",
+                                                     "enum": ["staff", "admin"]},
+                                            "active": {"type": "boolean"},
+                                            "home_building": nullable({"type": "string"}),
+                                            "created_at": UTC_TIME}),
+                               "cancelled": {"type": "array", "items": {"type": "integer"},
+                                             "description": "Ids of the bookings cancelled."},
+                               "series_cancelled": {"type": "integer", "minimum": 0}})),
+                     **errors("forbidden", "not_found", "payload_too_large")},
+                    parameters=[path_id("user_id", "user")],
+                    body=json_body(obj({"active": FLAG, "cancel_future_bookings": FLAG},
+                                       required=[]) | {"minProperties": 1},
+                                   {"active": False, "cancel_future_bookings": True}),
+                    description="`active: false` signs them out everywhere and revokes "
+                                "their API tokens for good (reactivating brings back "
+                                "neither); their series stop booking further dates. "
+                                "`cancel_future_bookings: true` cancels every booking of "
+                                "theirs from now on and ends their series, recorded as "
+                                "cancelled by you. An admin cannot deactivate themselves "
+                                "(403).",
+                    operation_id="updateUser"),
+    },
     "/api/audit": {
         "get": op("Audit", "Who changed what, newest first (admin)",
                   {**ok(obj({"entries": {"type": "array", "items": ref("AuditEntry")},
@@ -953,7 +1006,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "tags": [{"name": name} for name in ("Rooms", "Bookings", "Series", "Finding rooms",
                                                "Account", "Activity and webhooks", "Reports",
-                                               "Audit", "About the API")],
+                                               "People", "Audit", "About the API")],
         "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),

@@ -70,12 +70,15 @@ SELECT t.user_id,
        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM bookings_done) AS cancelled
   FROM target t"""
 
-# series_live_horizon: the series whose horizon lags behind, with their rooms.
+# series_live_horizon: the series whose horizon lags behind, with their rooms,
+# of people still active: a deactivated person's series stop booking (what is
+# booked stays, unless an admin cancels it: booking/users/service.py).
 LAGGING_SQL = """
 SELECT s.id, s.rrule, s.first_start, s.duration_minutes, s.timezone, s.materialized_until,
        s.cancelled_from, room_json(r) AS room
-  FROM series s JOIN rooms r ON r.id = s.room_id
+  FROM series s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
  WHERE s.cancelled_at IS NULL AND s.materialized_until < %(horizon)s AND s.id > %(after)s
+   AND u.active
  ORDER BY s.id
  LIMIT %(batch)s"""
 

@@ -161,6 +161,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/activity"): Row(LOGIN, 200, 200, 200, LOGIN),
     ("GET", "/api/activity"): Row(401, 200, 200, 200, 401),
     ("POST", "/account/mail"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {"mail_enabled": "on"}),
+    ("POST", "/account/home"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {"home_building": ""}),
     ("PATCH", "/api/me"): Row(401, 200, 200, 200, 401, body=lambda w: {"mail_enabled": True}),
     ("GET", "/admin/deliveries"): Row(LOGIN, 403, 403, 200, LOGIN),
     ("POST", "/admin/deliveries/<id:delivery_id>/resend"): Row(LOGIN, 403, 403, 302, LOGIN),

@@ -52,6 +52,7 @@ FORM_BODIES = {
     "/admin/webhooks": {"url": "https://93.184.215.14/csrf"},
     "/admin/webhooks/<id:endpoint_id>": {"active": "false"},
     "/admin/users/<id:user_id>": {"active": "false"},
+    "/account/home": {"home_building": ""},
 }
 JSON_BODIES = {
     "/api/bookings": {"room_id": "{room_id}", "title": "x", "start_time": "2027-03-02T14:00",

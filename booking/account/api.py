@@ -20,11 +20,14 @@ def me():
 @bp.patch("/me")
 @login_required
 def update_me():
-    """{"mail_enabled": false} turns notification mail off."""
+    """{"mail_enabled": false} turns notification mail off; {"home_building": "HQ"}
+    chooses where the finder looks first (null: where they booked most)."""
     data = inputs.json_body()
-    inputs.only(data, {"mail_enabled"})
+    inputs.only(data, {"mail_enabled", "home_building"})
     if "mail_enabled" in data:
         service.set_mail(current_user, data["mail_enabled"])
+    if "home_building" in data:
+        service.set_home_building(current_user, data["home_building"])
     return jsonify(user=current_user.to_dict(), calendar_url=feeds.calendar_url(current_user))
 
 

@@ -118,3 +118,39 @@ def set_mail(user: User, value: Any) -> bool:
                                          ).fetchone()["mail_enabled"]
     forget(user_id=user.id)
     return user.mail_enabled
+
+
+# The buildings of active rooms: the home buildings one may choose (rooms is
+# small: a sequential scan).
+BUILDINGS_SQL = """
+SELECT DISTINCT building FROM rooms WHERE active AND building <> '' ORDER BY building"""
+
+# A building of an active room, spelt as the room has it, whatever the case
+# typed; NULL clears the choice (the default is where they booked most).
+SET_HOME_SQL = """
+WITH chosen AS (
+    SELECT min(r.building) AS building FROM rooms r
+     WHERE r.active AND r.building <> '' AND lower(r.building) = lower(%(building)s))
+UPDATE users u SET home_building = c.building
+  FROM chosen c
+ WHERE u.id = %(user)s AND (c.building IS NOT NULL OR %(building)s IS NULL)
+RETURNING u.home_building"""
+
+
+def buildings() -> list[str]:
+    with db.connection() as conn:
+        return [row["building"] for row in conn.execute(BUILDINGS_SQL).fetchall()]
+
+
+def set_home_building(user: User, value: Any) -> str | None:
+    """Choose the home building (a building of an active room; 422 unknown_building
+    otherwise), or clear it with None or "" (back to where they booked most)."""
+    building = None if value in (None, "") else inputs.text(value, "home_building", high=100)
+    with db.connection() as conn:
+        row = conn.execute(SET_HOME_SQL, {"building": building, "user": user.id}).fetchone()
+    if row is None:
+        raise BookingError("unknown_building", f"No room that can be booked is in a building "
+                           f"called {building}.", field="home_building")
+    user.home_building = row["home_building"]
+    forget(user_id=user.id)
+    return user.home_building

@@ -53,7 +53,7 @@ def logout():
 def account():
     return render_template("account/account.html",
                            **service.list_tokens(current_user, None, request.args.get("cursor")),
-                           new_secret=None, error=None)
+                           buildings=service.buildings(), new_secret=None, error=None)
 
 
 @bp.post("/account/tokens")
@@ -63,10 +63,12 @@ def create_token():
         row, plain = service.create_token(current_user.id, request.form.get("name", ""))
     except BookingError as err:
         return render_template("account/account.html", **service.list_tokens(current_user),
-                               new_secret=None, error=err), err.status
+                               buildings=service.buildings(), new_secret=None,
+                               error=err), err.status
     # Shown on this response only: the plain token is not stored anywhere.
     return render_template("account/account.html", **service.list_tokens(current_user),
-                           new_secret=plain, new_token=row, error=None), 201
+                           buildings=service.buildings(), new_secret=plain, new_token=row,
+                           error=None), 201
 
 
 @bp.post("/account/calendar")
@@ -83,6 +85,21 @@ def set_mail():
     on = service.set_mail(current_user, "mail_enabled" in request.form)
     flash("You will get mail about your bookings." if on
           else "You will no longer get mail about your bookings.", "success")
+    return redirect(url_for("account.account"))
+
+
+@bp.post("/account/home")
+@login_required
+def set_home():
+    """The home building: the finder and "Book the best" look there first."""
+    try:
+        building = service.set_home_building(current_user, request.form.get("home_building"))
+    except BookingError as err:
+        return render_template("account/account.html", **service.list_tokens(current_user),
+                               buildings=service.buildings(), new_secret=None,
+                               home_error=err, error=None), err.status
+    flash(f"Your home building is {building}." if building else
+          "Your home building is where you booked most lately.", "success")
     return redirect(url_for("account.account"))
 
 

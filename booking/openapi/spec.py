@@ -510,7 +510,11 @@ NEED_FIELDS = {
                             {"type": "null"}],
                   "description": "Every tag must be in the room's equipment."},
     "building": {"anyOf": [text(100, low=0), {"type": "null"}],
-                 "description": "Preferred building."},
+                 "description": "Preferred building; without it, the caller's home "
+                                "building. Rooms in other time zones than its are not offered "
+                                "unless `any_timezone`."},
+    "any_timezone": {**FLAG, "description": "Offer rooms in every time zone, not only the "
+                                            "preferred building's (false by default)."},
     "floor": {"anyOf": [whole(-50, 500), {"type": "null"}, {"const": ""}],
               "description": "Preferred floor."},
     "timezone": {"anyOf": [TIMEZONE, {"type": "null"}, {"const": ""}],
@@ -705,13 +709,18 @@ PATHS: dict[str, dict[str, Any]] = {
                       query("equipment", {"type": "string"},
                             "Comma-separated tags the room must have, e.g. screen,video."),
                       query("building", {"type": "string", "maxLength": 100},
-                            "Preferred building."),
+                            "Preferred building; without it, your home building."),
                       query("floor", query_int(-50, 500),
                             "Preferred floor."),
                       query("timezone", or_empty(TIMEZONE),
-                            "The zone to read times without offset in.")],
-                  description="Ranking: the requested building, then floor, then the smallest "
-                              "room that fits, then the fewest bookings that day, then name.",
+                            "The zone to read times without offset in."),
+                      query("any_timezone", FLAG, "Also rooms in other time zones than the "
+                            "preferred building's.")],
+                  description="Only rooms in the time zone of the preferred building (the "
+                              "requested one, else your home building) unless "
+                              "`any_timezone`. Ranking: that building, then floor, then the "
+                              "smallest room that fits, then the fewest bookings that day, "
+                              "then name.",
                   operation_id="findRooms"),
     },
     "/api/bookings/auto": {
@@ -750,13 +759,19 @@ PATHS: dict[str, dict[str, Any]] = {
                   {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                    "format": "uri"}})),
                    **errors()}, operation_id="me"),
-        "patch": op("Account", "Change my settings (notification mail on or off)",
+        "patch": op("Account", "Change my settings (notification mail, home building)",
                     {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                       "format": "uri"}})),
-                     **errors("payload_too_large")},
-                    body=json_body(obj({"mail_enabled": FLAG}, required=[]),
-                                   {"mail_enabled": False}),
-                    description="Only the fields sent change; `{}` changes nothing.",
+                     **errors("payload_too_large", "unknown_building")},
+                    body=json_body(obj({"mail_enabled": FLAG,
+                                        "home_building": {"anyOf": [text(100, low=0),
+                                                                    {"type": "null"}]}},
+                                       required=[]),
+                                   {"mail_enabled": False, "home_building": "HQ"}),
+                    description="Only the fields sent change; `{}` changes nothing. "
+                                "`home_building` is a building of a room that can be booked "
+                                "(any case; 422 `unknown_building` otherwise); null or \"\" "
+                                "goes back to where you booked most.",
                     operation_id="updateMe"),
     },
     "/api/me/calendar": {

@@ -16,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import icalendar
 import pytest
+import recurring_ical_events
 import standardwebhooks
 from aiosmtpd.controller import Controller
 
@@ -223,22 +224,54 @@ def test_a_series_is_one_recurring_invitation_and_cancellations_follow_it(
     assert event["RECURRENCE-ID"].dt == datetime.fromisoformat(second["start_time"])
     assert "RANGE" not in event["RECURRENCE-ID"].params
 
-    # This and following: RANGE=THISANDFUTURE from the first occurrence cancelled.
+    # This and following (issue 15 #20): not RANGE=THISANDFUTURE, which Outlook and Google
+    # ignore, but the series again with its new UNTIL, a REQUEST with a higher SEQUENCE.
     api.delete(f"/api/series/{sid}?from=2027-03-29T00:00")
     worker.run_until_idle()
     calendar = calendar_of(smtp.messages[-1][1])
     event = only_event(calendar)
-    assert str(calendar["METHOD"]) == "CANCEL" and event["SEQUENCE"] == 2
-    assert event["RECURRENCE-ID"].dt == datetime(2027, 3, 30, 10, tzinfo=berlin_tz())
-    assert event["RECURRENCE-ID"].params["RANGE"] == "THISANDFUTURE"
+    assert str(calendar["METHOD"]) == "REQUEST" and event["SEQUENCE"] == 2
+    assert str(event["UID"]) == f"series-{sid}@booking" and "RECURRENCE-ID" not in event
+    assert str(event["STATUS"]) == "CONFIRMED"
+    assert event["RRULE"]["UNTIL"][0] == datetime(2027, 3, 23, 9, tzinfo=UTC)  # 10:00 Berlin
+    # Read back as a calendar client expands it: the skipped 9th and the 16th cancelled
+    # on its own stay out, and nothing from the 29th on is left.
+    held = recurring_ical_events.of(calendar).between(date(2027, 3, 1), date(2027, 5, 1))
+    assert sorted(e["DTSTART"].dt for e in held) == [
+        datetime(2027, 3, 2, 10, tzinfo=berlin_tz()), datetime(2027, 3, 23, 10, tzinfo=berlin_tz())]
 
     # The whole series: CANCEL without RECURRENCE-ID.
     api.delete(f"/api/series/{sid}")
     worker.run_until_idle()
-    event = only_event(calendar_of(smtp.messages[-1][1]))
+    calendar = calendar_of(smtp.messages[-1][1])
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "CANCEL"
     assert "RECURRENCE-ID" not in event and event["SEQUENCE"] == 3
     assert str(event["STATUS"]) == "CANCELLED"
     assert len(smtp.messages) == 4
+
+
+def test_this_and_following_of_a_counted_series_ends_it_with_until_in_place_of_count(
+        api_as, alice, berlin, smtp, worker):
+    """COUNT and UNTIL cannot stand together (RFC 5545): the new end replaces COUNT. And
+    cancelling from the first occurrence on leaves nothing: a CANCEL of the series."""
+    api = api_as(alice)
+    sid = book(api, berlin, recurrence="FREQ=DAILY;COUNT=10")["series"]["id"]
+    worker.run_until_idle()
+    first = only_event(calendar_of(smtp.messages[-1][1]))
+    api.delete(f"/api/series/{sid}?from=2027-03-05T10:00")
+    worker.run_until_idle()
+    calendar = calendar_of(smtp.messages[-1][1])
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "REQUEST" and event["SEQUENCE"] > first["SEQUENCE"]
+    assert "COUNT" not in event["RRULE"] and event["RRULE"]["FREQ"] == ["DAILY"]
+    held = recurring_ical_events.of(calendar).between(date(2027, 3, 1), date(2027, 4, 1))
+    assert [e["DTSTART"].dt.day for e in held] == [2, 3, 4]
+    api.delete(f"/api/series/{sid}?from=2027-03-02T10:00")
+    worker.run_until_idle()
+    calendar = calendar_of(smtp.messages[-1][1])
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(only_event(calendar)["STATUS"]) == "CANCELLED"
 
 
 def berlin_tz():

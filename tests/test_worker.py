@@ -12,6 +12,7 @@ import email.policy
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -584,12 +585,132 @@ def test_a_delivery_waiting_for_a_disabled_endpoint_lets_the_worker_sleep(
     ("http://10.1.2.3/hook", "unsafe_url"),
     ("http://192.168.0.10/hook", "unsafe_url"),
     ("https://[::ffff:127.0.0.1]/hook", "unsafe_url"),
+    # IPv6 forms with a private IPv4 address inside (issue 15 #3)
+    ("http://[64:ff9b::7f00:1]/hook", "unsafe_url"),          # NAT64 -> 127.0.0.1
+    ("http://[64:ff9b:1::a00:1]/hook", "unsafe_url"),         # NAT64, local use -> 10.0.0.1
+    ("http://[2002:a9fe:a9fe::1]/hook", "unsafe_url"),        # 6to4 -> 169.254.169.254
+    ("http://[::7f00:1]/hook", "unsafe_url"),                 # IPv4-compatible ::127.0.0.1
+    ("http://[::ffff:0:c0a8:a]/hook", "unsafe_url"),          # IPv4-translated 192.168.0.10
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "unsafe_url"),   # Teredo
 ])
 def test_unsafe_targets_are_refused_at_registration(api_as, admin, url, code):
     r = api_as(admin).post("/api/webhooks", json={"url": url})
     assert r.status_code == 422, r.get_json()
     error = r.get_json()["error"]
     assert error["code"] == code and error["details"]["field"] == "url"
+
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::5db8:d70e]/hook",      # NAT64 -> public
+                                 "http://[2002:5db8:d70e::1]/hook"])       # 6to4 -> public
+def test_ipv6_forms_of_a_public_address_are_fine(api_as, admin, url):
+    assert api_as(admin).post("/api/webhooks", json={"url": url}).status_code == 201
+
+
+class Resolver:
+    """Stands in for DNS (there is no name server here): `answers` are handed out one
+    per lookup, the last again and again; every lookup is recorded."""
+
+    def __init__(self, *answers):
+        self.answers, self.asked = list(answers), []
+        self.real = socket.getaddrinfo
+
+    def __call__(self, host, port, *args, **kwargs):
+        self.asked.append(host)
+        if host in ("127.0.0.1", "::1") or host.replace(".", "").isdigit():
+            return self.real(host, port, *args, **kwargs)
+        address = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return self.real(address, port, *args, **kwargs)
+
+
+def test_a_delivery_connects_to_the_address_it_checked(receiver, app, monkeypatch):
+    """Issue 15 #3, DNS rebinding: the name answers a public address to the check and
+    127.0.0.1 after; the HTTP client used to resolve it again and reach loopback."""
+    from booking.events import webhook_sender
+
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    port = receiver.server.server_address[1]
+    resolver = Resolver("93.184.215.14", "127.0.0.1")
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    connected = []
+    real_connect = socket.create_connection
+
+    def connect(address, *args, **kwargs):
+        connected.append(address)
+        if address[0] == "93.184.215.14":     # no traffic leaves the machine in a test
+            raise ConnectionRefusedError("refused (test)")
+        return real_connect(address, *args, **kwargs)
+    monkeypatch.setattr(socket, "create_connection", connect)
+
+    result = webhook_sender.post(webhook_sender.Request(
+        f"http://rebind.example:{port}/hooks", b"{}", "evt_1", "whsec_" + "A" * 32), app.config)
+    assert receiver.requests == []                       # loopback was never reached
+    assert connected == [("93.184.215.14", port)]        # the checked address, and only it
+    assert resolver.asked == ["rebind.example"]          # resolved once
+    assert result.status is None and "ConnectionRefusedError" in result.error
+
+
+def test_a_delivery_names_the_host_it_was_given(receiver, app, monkeypatch):
+    from booking.events import webhook_sender
+
+    port = receiver.server.server_address[1]
+    monkeypatch.setattr(socket, "getaddrinfo", Resolver("127.0.0.1"))
+    result = webhook_sender.post(webhook_sender.Request(
+        f"http://hooks.example:{port}/hooks?x=1", b"{}", "evt_1", "whsec_" + "A" * 32),
+        app.config)
+    assert result.error is None
+    ((headers, _),) = receiver.requests
+    assert headers["Host"] == f"hooks.example:{port}"
+
+
+class Trickler:
+    """A receiver that answers its status line, then one header line every 0.2 s, up to
+    `lines` of them (then the end of the answer), until the client goes away."""
+
+    def __init__(self, lines=100):
+        self.lines, self.sent = lines, 0
+        self.client_left = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hooks"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while self.sent < self.lines:
+                    conn.sendall(f"X-Slow-{self.sent}: x\r\n".encode())
+                    self.sent += 1
+                    if self.client_left.wait(0.2):
+                        return
+                conn.sendall(b"Content-Length: 2\r\n\r\nok")
+            except OSError:
+                self.client_left.set()
+
+    def stop(self):
+        self.client_left.set()
+        self.sock.close()
+
+
+def test_a_receiver_trickling_headers_is_cut_off_at_the_deadline(app):
+    """Issue 15 #3: WEBHOOK_TIMEOUT_SECONDS applied per socket read, so a receiver
+    sending a header line every half second held a delivery (and its worker thread)
+    for as long as it liked: past the lease, and then the delivery went out twice.
+    The receiver here would trickle for 20 s; the deadline is 1 s."""
+    from booking.events import webhook_sender
+
+    app.config.update(WEBHOOKS_ALLOW_PRIVATE=True, WEBHOOK_TIMEOUT_SECONDS=1.0)
+    trickler = Trickler(lines=100)
+    try:
+        result = webhook_sender.post(webhook_sender.Request(
+            trickler.url, b"{}", "evt_1", "whsec_" + "A" * 32), app.config)
+        assert (result.status, result.error) == (None, "timed out after 1 s")
+        assert trickler.sent < trickler.lines            # it was still trickling: cut off
+    finally:
+        trickler.stop()
 
 
 def test_registration_is_for_admins_and_checks_its_fields(api_as, alice, admin, browser_as, app):

@@ -120,6 +120,35 @@ def test_day_page_is_a_timeline_from_opening_to_closing(browser_as, alice, berli
     assert "date=2027-03-02&amp;start=09:00&amp;end=10:00" in text(r)  # book the free slot
 
 
+def test_shortened_hours_hide_no_booking_and_the_admin_is_told(browser_as, api_as, alice,
+                                                               admin, berlin, make):
+    """Issue 15 #12: closing at 12:00 dropped the 13:30, 15:30 and 17:00 bookings from the
+    day page and cut a 10:30-12:30 one to 12:00, while the API still returned them."""
+    for start, end, title in [((10, 30), (12, 30), "Long"), ((13, 30), (14, 0), "After lunch"),
+                              ((15, 30), (16, 0), "Tea"), ((17, 0), (17, 30), "Late")]:
+        make.booking(berlin, alice, datetime(2027, 3, 2, start[0] - 1, start[1], tzinfo=UTC),
+                     datetime(2027, 3, 2, end[0] - 1, end[1], tzinfo=UTC), title=title)
+    admin_page = browser_as(admin)
+    form = {"name": "Spree", "building": "HQ", "floor": "1", "capacity": "6", "equipment": "",
+            "timezone": "Europe/Berlin", "opens": "09:00", "closes": "12:00", "active": "on"}
+    assert admin_page.post(f"/admin/rooms/{berlin['id']}", data=form).status_code == 302
+    told = text(admin_page.get("/admin/rooms"))
+    assert "4 future bookings of Spree fall outside its hours (09:00–12:00)" in told
+    page = text(browser_as(alice).get(f"/rooms/{berlin['id']}?date=2027-03-02"))
+    for title, times in [("Long", "10:30–12:30"), ("After lunch", "13:30–14:00"),
+                         ("Tea", "15:30–16:00"), ("Late", "17:00–17:30")]:
+        assert title in page and f'<span class="seg-time">{times}</span>' in page, title
+    assert page.count("outside opening hours</strong>") == 4
+    assert '<span class="seg-time">12:30–13:30</span>' in page and "closed" in page
+    assert "Book 12:30" not in page                    # no booking offered while closed
+    assert "Book 09:00–10:30" in page
+    # The API twin says the same, and how many.
+    r = api_as(admin).patch(f"/api/rooms/{berlin['id']}", json={"closes": "18:00"})
+    assert r.get_json()["bookings_outside_hours"] == 0
+    r = api_as(admin).patch(f"/api/rooms/{berlin['id']}", json={"opens": "11:00"})
+    assert r.get_json()["bookings_outside_hours"] == 1      # the 10:30 one
+
+
 def test_day_page_for_unknown_room_is_404(browser_as, alice):
     r = browser_as(alice).get("/rooms/4242")
     assert r.status_code == 404 and "does not exist" in text(r)

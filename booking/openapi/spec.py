@@ -585,12 +585,18 @@ PATHS: dict[str, dict[str, Any]] = {
                                          **errors("not_found")},
                   parameters=[path_id("room_id", "room")], operation_id="getRoom"),
         "patch": op("Rooms", "Change a room (admin)",
-                    {**ok(obj({"room": ref("Room")})),
+                    {**ok(obj({"room": ref("Room"),
+                               "bookings_outside_hours": {
+                                   "type": "integer", "minimum": 0,
+                                   "description": "Live bookings from now on that the room's "
+                                                  "hours no longer cover: they stay booked."}})),
                      **errors("forbidden", "not_found", "conflict", "payload_too_large")},
                     parameters=[path_id("room_id", "room")],
                     body=json_body({**ref("RoomInput"), "minProperties": 1},
                                    {"capacity": 8}),
-                    description="Only the fields sent change.", operation_id="updateRoom"),
+                    description="Only the fields sent change. Shortening the hours cancels "
+                                "nothing: `bookings_outside_hours` says how many bookings from "
+                                "now on lie outside them.", operation_id="updateRoom"),
     },
     "/api/rooms/{room_id}/bookings": {
         "get": op("Rooms", "A room's live bookings on one day",

@@ -55,35 +55,55 @@ def availability(room_id: int):
 
 
 def timeline(room: dict, day: date, bookings: list[dict]) -> list[dict]:
-    """The day from opening to closing as booked and free segments, in order.
+    """The day as booked, free and closed segments, in order: from opening to
+    closing, stretched to every booking of the day, so none is hidden or cut when
+    the room's hours have changed since it was booked (those are marked
+    `outside_hours`).
 
-    Each segment has `start`, `end` ("HH:MM") and `booking` (None when free),
-    plus its grid rows in 5-minute steps for the stylesheet.
+    Each segment has `start`, `end` ("HH:MM"), `booking` (None when not booked),
+    `closed` (not bookable: outside the opening hours) and `outside_hours`, plus
+    its grid rows in 5-minute steps for the stylesheet.
     """
     def minutes(hm: str) -> int:
         return int(hm[:2]) * 60 + int(hm[3:5])
 
-    day_start, day_end = minutes(room["opens"]), minutes(room["closes"])
-    segments, cursor = [], day_start
+    opens, closes = minutes(room["opens"]), minutes(room["closes"])
+    spans = []
     for booking in bookings:
         # A booking's local date is the day shown (no booking crosses midnight).
-        start = max(minutes(booking["start_time"][11:16]), day_start)
-        end = min(minutes(booking["end_time"][11:16]) or 24 * 60, day_end)
-        if booking["start_time"][:10] != day.isoformat() or end <= start:
-            continue  # outside the opening hours shown; still listed below the timeline
+        if booking["start_time"][:10] != day.isoformat():
+            continue
+        start = minutes(booking["start_time"][11:16])
+        end = minutes(booking["end_time"][11:16]) \
+            if booking["end_time"][:10] == day.isoformat() else 24 * 60
+        spans.append((start, max(end, start + 5), booking))
+    first = min([opens] + [start for start, _, _ in spans])
+    last = max([closes] + [end for _, end, _ in spans])
+    segments, cursor = [], first
+    for start, end, booking in sorted(spans, key=lambda span: span[0]):
         if start > cursor:
-            segments.append(_segment(cursor, start, None, day_start))
-        segments.append(_segment(start, end, booking, day_start))
+            segments += _unbooked(cursor, start, opens, closes, first)
+        segments.append(_segment(max(start, cursor), end, booking, first,
+                                 outside=start < opens or end > closes))
         cursor = max(cursor, end)
-    if cursor < day_end:
-        segments.append(_segment(cursor, day_end, None, day_start))
+    if cursor < last:
+        segments += _unbooked(cursor, last, opens, closes, first)
     return segments
 
 
-def _segment(start: int, end: int, booking: dict | None, origin: int) -> dict:
+def _unbooked(start: int, end: int, opens: int, closes: int, origin: int) -> list[dict]:
+    """[start, end) without bookings: free inside the opening hours, closed outside."""
+    cuts = sorted({start, end, *(m for m in (opens, closes) if start < m < end)})
+    return [_segment(a, b, None, origin, closed=b <= opens or a >= closes)
+            for a, b in zip(cuts, cuts[1:])]
+
+
+def _segment(start: int, end: int, booking: dict | None, origin: int, *,
+             outside: bool = False, closed: bool = False) -> dict:
     def hm(m: int) -> str:
-        return f"{m // 60:02d}:{m % 60:02d}"
-    return {"start": hm(start), "end": hm(end), "booking": booking,
+        return f"{m // 60:02d}:{m % 60:02d}" if m < 24 * 60 else "24:00"
+    return {"start": hm(start), "end": hm(end), "booking": booking, "closed": closed,
+            "outside_hours": outside,
             "row": (start - origin) // 5 + 1, "rows": max(1, (end - start + 4) // 5)}
 
 
@@ -123,13 +143,18 @@ def admin_edit(room_id: int):
 @admin_required
 def admin_update(room_id: int):
     try:
-        room = service.update(room_id, _room_form(), actor=current_user.id)
+        room, outside = service.update(room_id, _room_form(), now(), actor=current_user.id)
     except BookingError as err:
         if err.status == 404:
             raise
         return render_template("rooms/edit.html", room=service.get(room_id), form=request.form,
                                zones=COMMON_ZONES, error=err), err.status
     flash(f"Room {room['name']} saved.", "success")
+    if outside:
+        flash(f"{outside} future booking{'s' if outside != 1 else ''} of {room['name']} "
+              f"{'fall' if outside != 1 else 'falls'} outside its hours "
+              f"({room['opens']}–{room['closes']}): still booked, and marked on its day pages. "
+              "Move or cancel them if the room is not available then.", "warning")
     return redirect(url_for("rooms.admin"))
 
 

@@ -65,16 +65,36 @@ def _booking_from_form(form) -> dict:
 def _form(form, error: BookingError | None):
     conflicts = error.details.get("conflicts") if error else None
     if conflicts:
-        # The room is taken: offer other times in the same room (its name is
-        # in the conflict) and one-click suggestions; listing every room here
-        # would cost a fourth SQL statement.
+        # The room is taken: offer it (other times), and the rooms the conflict
+        # found free then, as choices and as one-click suggestions. Listing
+        # every room here would cost a fourth SQL statement ("choose another
+        # room" links to the form with all of them).
         blocker = conflicts[0]["bookings"][0] if "bookings" in conflicts[0] else conflicts[0]
-        choice = {"id": blocker["room_id"], "name": blocker["room_name"]}
-        return render_template("bookings/new.html", form=form, error=error, rooms=[choice],
-                               conflicts=conflicts, only_room=True,
-                               suggestions=error.details.get("suggestions"))
+        taken = {"id": blocker["room_id"], "name": blocker["room_name"]}
+        suggestions = error.details.get("suggestions") or {}
+        series = (form.get("repeat") or "none") != "none"
+        # The page's own words wherever the message shows (above and by the field).
+        error = BookingError(error.code, _conflict_message(error, taken, series),
+                             status=error.status, details=error.details)
+        return render_template("bookings/new.html", form=form, error=error,
+                               rooms=[taken] + list(suggestions.get("other_rooms") or []),
+                               taken_room=taken, conflicts=conflicts, only_room=True,
+                               suggestions=suggestions, series=series,
+                               conflict_message=error.message)
     return render_template("bookings/new.html", form=form, error=error, rooms=rooms.choices(),
-                           conflicts=None, only_room=False, suggestions=None)
+                           conflicts=None, only_room=False, suggestions=None, series=False)
+
+
+def _conflict_message(error: BookingError, taken: dict, series: bool) -> str:
+    """The 409 for people: a series' conflict names the form's checkbox, not the API's
+    `skip_conflicts` field the JSON answer speaks of."""
+    if not series:
+        return error.message
+    count = len(error.details["conflicts"])
+    return (f"{count} date{'s' if count != 1 else ''} of this series "
+            f"{'are' if count != 1 else 'is'} already taken in {taken['name']}. Book the "
+            "other dates there (the taken ones are skipped), book the series in another "
+            "room, or change it below.")
 
 
 @bp.get("/bookings/mine")

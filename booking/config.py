@@ -114,7 +114,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Allow webhook endpoints on loopback, link-local and private addresses "
             "(refused otherwise: server-side request forgery).", _bool),
     Setting("WEBHOOK_TIMEOUT_SECONDS", 5.0,
-            "How long a webhook receiver (or the SMTP server, twice this) has to answer.", float),
+            "How long a webhook delivery may take in all, connecting and answering included "
+            "(the SMTP server gets twice this per step).", float),
     Setting("WEBHOOK_DISABLE_AFTER_HOURS", 24.0,
             "An endpoint failing this long is disabled and its owner told.", float),
     Setting("WORKER_POLL_SECONDS", 10.0,

@@ -49,12 +49,19 @@ r AS (
            (%(to)s::date + 1)::timestamp AT TIME ZONE r.timezone AS range_end
       FROM rooms r
      WHERE r.active AND (%(building)s::text IS NULL OR r.building = %(building)s)),
+-- Each day's opening and closing instant, placed once per set of hours (rooms
+-- share a handful) rather than per room: wall_instant() (sql/013_wall_clock.sql)
+-- reads them as the rules do on the nights the clocks change, at ~1.4 us a call.
+hours AS MATERIALIZED (
+    SELECT k.timezone, k.opens, k.closes, d::date AS day,
+           wall_instant(d::date, k.opens, k.timezone) AS open_at,
+           wall_instant(d::date, k.closes, k.timezone) AS close_at
+      FROM (SELECT DISTINCT timezone, opens, closes FROM r) k
+     CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
+                                interval '1 day') d),
 days AS MATERIALIZED (   -- placed once, not once per booking that uses them
-    SELECT r.id AS room_id, d::date AS day,
-           wall_instant(d::date, r.opens, r.timezone) AS open_at,     -- sql/013_wall_clock.sql
-           wall_instant(d::date, r.closes, r.timezone) AS close_at
-      FROM r CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
-                                        interval '1 day') d),
+    SELECT r.id AS room_id, h.day, h.open_at, h.close_at
+      FROM r JOIN hours h USING (timezone, opens, closes)),
 -- bookings_room_start: one index-only range per room
 live AS (
     SELECT b.room_id, b.user_id, b.start_at, b.end_at, b.created_at,
@@ -135,15 +142,14 @@ WITH {rooms},
 kinds AS (
     SELECT timezone, opens, closes, count(*) AS rooms FROM r GROUP BY 1, 2, 3),
 open AS (
-    SELECT extract(isodow FROM d)::int AS weekday, h AS hour,
+    SELECT extract(isodow FROM d.day)::int AS weekday, h AS hour,
            sum(k.rooms * greatest(0, date_part('epoch',
-                   least((d::date + make_interval(hours => h + 1)) AT TIME ZONE k.timezone,
-                         wall_instant(d::date, k.closes, k.timezone))
-                 - greatest((d::date + make_interval(hours => h)) AT TIME ZONE k.timezone,
-                            wall_instant(d::date, k.opens, k.timezone))) / 60)) AS minutes
+                   least((d.day + make_interval(hours => h + 1)) AT TIME ZONE k.timezone,
+                         d.close_at)
+                 - greatest((d.day + make_interval(hours => h)) AT TIME ZONE k.timezone,
+                            d.open_at)) / 60)) AS minutes
       FROM kinds k
-     CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
-                                interval '1 day') d
+      JOIN hours d USING (timezone, opens, closes)
      CROSS JOIN generate_series(extract(hour FROM k.opens)::int,
                                 least(23, extract(hour FROM k.closes - interval '1 second')::int)) h
      GROUP BY 1, 2),

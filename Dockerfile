@@ -1,4 +1,12 @@
 # Production image: gunicorn serving booking, configured by environment.
+#
+# gunicorn runs sync workers, which must sit behind a buffering reverse proxy:
+# a client sending its headers slowly holds a sync worker for as long as it
+# likes. Do not publish this container's port to the world; run it as
+# compose.yaml does, behind nginx (deploy/nginx/booking.conf), with
+# TRUSTED_PROXIES=1.
+#
+#   docker compose up -d            # the whole recipe: db, schema, app, worker, nginx
 #   docker build -t booking .
 #   docker run --rm -e DATABASE_URL=postgresql://... booking flask --app booking db upgrade
 #   docker run -p 8000:8000 -e DATABASE_URL=postgresql://... -e SECRET_KEY=... booking

@@ -12,7 +12,7 @@ FLASK  := $(PY) -m flask --app booking
 VAR    := $(or $(VAR_DIR),var)
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench stop chromium clean
+.PHONY: run test bench stop chromium nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ run: $(STAMP)
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m booking.localpg stop $(VAR)/pg; fi
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium nginx
 	$(PY) -m pytest -n auto --maxprocesses 4
 
 # The benchmark suite (see bench/run.py): a million bookings, wrk against gunicorn,
@@ -58,6 +58,20 @@ chromium:
 	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
 	  else \
 	    echo "No apt here: the browser test will be skipped and say why."; \
+	  fi; \
+	fi
+
+# The proxy test runs the production nginx config (deploy/nginx/booking.conf) with
+# Debian's nginx, as an unprivileged foreground process; install it when apt can.
+nginx:
+	@if ! command -v nginx > /dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if command -v apt-get > /dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's nginx for the proxy test ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx > /dev/null; \
+	  elif command -v apt-get > /dev/null && command -v sudo > /dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx > /dev/null; \
+	  else \
+	    echo "No apt here: the proxy test will be skipped and say why."; \
 	  fi; \
 	fi
 

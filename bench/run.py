@@ -258,7 +258,9 @@ class Server:
         # LISTEN (the auth cache) goes to PostgreSQL itself, as docs/scaling.md says.
         environment = {**os.environ, "DATABASE_URL": url, "LISTEN_DATABASE_URL": self.direct_url,
                        "SECRET_KEY": SECRET_KEY, "BIND": f"127.0.0.1:{port}",
-                       "SLOW_REQUEST_MS": "1000000", **env}
+                       "SLOW_REQUEST_MS": "1000000",
+                       # statement counts are read from it (statements_per_get)
+                       "SERVER_TIMING": "true", **env}
         self.log = open(OUT / f"{name}.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app],

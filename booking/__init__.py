@@ -82,13 +82,14 @@ def _register_blueprints(app: Flask) -> None:
     from booking.reports import api as reports_api, views as reports_views
     from booking.rooms import api as rooms_api, views as rooms_views
     from booking.series import api as series_api, views as series_views
+    from booking.users import api as users_api, views as users_views
 
     for module in (health, rooms_views, board_views, bookings_views, series_views, finder_views,
                    account_views, feeds_views, audit_views, events_views, reports_views,
-                   metrics):
+                   users_views, metrics):
         app.register_blueprint(module.bp)
-    for module in (rooms_api, board_api, bookings_api, series_api, finder_api, account_api, audit_api,
-                   events_api, reports_api, openapi_views):
+    for module in (rooms_api, board_api, bookings_api, series_api, finder_api, account_api,
+                   audit_api, events_api, reports_api, users_api, openapi_views):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.

@@ -12,16 +12,20 @@ remembers the user (booking/memo/users.py):
 
 A request that carries an Authorization header is judged by it alone.
 
-Signing in is throttled in PostgreSQL (sql/004_security.sql): after
-SIGN_IN_MAX_FAILURES failures within SIGN_IN_WINDOW_MINUTES for one email or
-from one address, 429 with Retry-After. The POST costs two statements: one
-checks the throttle and fetches the account, one records the failure or
-starts the session.
+Signing in is throttled in PostgreSQL (sql/012_people.sql): from one address
+(an IPv6 client by its /64) at most SIGN_IN_MAX_FAILURES attempts within
+SIGN_IN_WINDOW_MINUTES, then 429 with Retry-After; for one account no lock
+but a growing delay (1 s, 2 s, ... up to SIGN_IN_MAX_DELAY_SECONDS) from its
+SIGN_IN_MAX_FAILURES-th failure on, so nobody can lock its owner out. The
+POST costs two statements: one claims the attempt (checks both, counts it,
+fetches the account) before the password is checked, so simultaneous
+guesses cannot all pass the check; one marks it failed or starts the session.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import secrets
 import unicodedata
@@ -62,6 +66,8 @@ class User:
     mail_enabled: bool = True         # notification mail (booking.events)
     theme: str = "auto"               # auto (the browser's), light or dark (base.html)
     timezone: str | None = None       # where their lists group days; None: the usual zone
+    home_building: str | None = None  # chosen on /account (or PATCH /api/me)
+    usual_building: str | None = None # where they booked most lately: the default
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -78,10 +84,18 @@ class User:
         # the session token, so the session can be ended server-side.
         return self.session_token
 
+    @property
+    def building(self) -> str | None:
+        """Where the finder looks first: the home building chosen, or else the
+        building of most of their latest bookings (None for a newcomer)."""
+        return self.home_building or self.usual_building
+
     def to_dict(self) -> dict:
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
                 "mail_enabled": self.mail_enabled, "theme": self.theme,
-                "timezone": self.timezone}
+                "timezone": self.timezone, "home_building": self.building,
+                "home_building_source": "chosen" if self.home_building
+                else "most_booked" if self.usual_building else None}
 
 
 def hash_token(token: str) -> bytes:
@@ -90,9 +104,22 @@ def hash_token(token: str) -> bytes:
 
 # -- loading the user --------------------------------------------------------------
 
+# The user's columns, and where they booked most among their latest 50 live
+# bookings (bookings_user_start, read backward; rooms_pkey each), the home
+# building when none was chosen. Read only when this process does not
+# remember the user (memo/users.py), so at most every AUTH_CACHE_SECONDS.
+USER_COLUMNS = """u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled,
+       u.theme, u.timezone, u.home_building,
+       (SELECT m.building
+          FROM (SELECT r.building FROM bookings b JOIN rooms r ON r.id = b.room_id
+                 WHERE b.user_id = u.id AND b.cancelled_at IS NULL
+                 ORDER BY b.start_at DESC LIMIT 50) m
+         WHERE m.building <> ''
+         GROUP BY m.building ORDER BY count(*) DESC, m.building LIMIT 1) AS usual_building"""
+
 # sessions_pkey. `seconds_left` bounds how long the auth cache may keep it.
-USER_BY_SESSION = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.theme, u.timezone,
+USER_BY_SESSION = f"""
+SELECT {USER_COLUMNS},
        extract(epoch FROM s.expires_at - now())::float8 AS seconds_left
   FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s AND s.expires_at > now() AND u.active"""
@@ -105,7 +132,7 @@ SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.theme, 
 # each other's WAL flush on its row lock at every minute's turn. The auth
 # cache keeps the token only until the next touch is due (`seconds_left`), so
 # a token in use is still looked up, and its use recorded, once a minute.
-USER_BY_TOKEN = """
+USER_BY_TOKEN = f"""
 WITH t AS (
     SELECT id, user_id, last_used_at FROM api_tokens
      WHERE token_hash = %s AND revoked_at IS NULL),
@@ -115,8 +142,7 @@ touch AS (
      WHERE a.id = t.id
        AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
        AND set_config('synchronous_commit', 'off', true) = 'off')
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.theme, u.timezone,
-       t.id AS token_id,
+SELECT {USER_COLUMNS}, t.id AS token_id,
        CASE WHEN t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'
             THEN 60
             ELSE extract(epoch FROM t.last_used_at + interval '1 minute' - now())::float8
@@ -225,45 +251,38 @@ def _spend_hash_time(password: str) -> None:
     check_password_hash(_dummy_hash, password)
 
 
-# The throttle and the account in one statement. `until` is when the oldest
-# of the newest SIGN_IN_MAX_FAILURES failures in the window (for this email,
-# from this address) leaves it; NULL when there are fewer. Failures are keyed
-# by the email as typed, account or not, so the answer never tells whether an
-# account exists. Indexes: sign_in_failures_email, sign_in_failures_address
-# (read backward, a handful of rows each), users_email_key.
-SIGN_IN_CHECK = """
-SELECT u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled, u.theme, u.timezone,
-       u.password_hash,
-       greatest(by_email.until, by_address.until) AS throttled_until
-  FROM (SELECT lower(%(email)s) AS email_key) k
-  LEFT JOIN users u ON lower(u.email) = k.email_key AND u.active
-  LEFT JOIN LATERAL (
-       SELECT f.failed_at + %(window)s AS until FROM sign_in_failures f
-        WHERE f.email_key = k.email_key AND f.failed_at > %(now)s - %(window)s
-        ORDER BY f.failed_at DESC OFFSET %(skip)s LIMIT 1) by_email ON true
-  LEFT JOIN LATERAL (
-       SELECT f.failed_at + %(window)s AS until FROM sign_in_failures f
-        WHERE f.address = %(address)s AND f.failed_at > %(now)s - %(window)s
-        ORDER BY f.failed_at DESC OFFSET %(skip)s LIMIT 1) by_address ON true"""
+# Claim the attempt and fetch the account, in one statement: sign_in_claim()
+# (sql/012_people.sql) checks the address group's limit and the account's
+# delay under a lock each and, if neither holds the attempt back, counts it
+# (a pending row) before the password is checked. `throttled_until` is set
+# when it was held back. Failures are keyed by the email as typed, account
+# or not, so the answer never tells whether an account exists.
+# users_email_key for the account.
+SIGN_IN_CLAIM = f"""
+SELECT c.attempt_id, c.throttled_until, u.password_hash, {USER_COLUMNS}
+  FROM sign_in_claim(%(email)s, %(address)s, %(group)s, %(now)s, %(window)s, %(most)s,
+                     %(longest)s) c
+  LEFT JOIN users u ON lower(u.email) = lower(%(email)s) AND u.active"""
 
-# Record a failure, and delete a few expired ones (sign_in_failures_failed_at)
-# so the table holds about one window's worth.
+# The claimed attempt was a failure (the audit log records it now), and a few
+# expired rows go (sign_in_failures_failed_at), so the table holds about one
+# window's worth.
 RECORD_FAILURE = """
 WITH expired AS (
     DELETE FROM sign_in_failures WHERE id IN (
         SELECT id FROM sign_in_failures WHERE failed_at <= %(now)s - %(window)s
          ORDER BY failed_at LIMIT 10 FOR UPDATE SKIP LOCKED))
-INSERT INTO sign_in_failures (email_key, address, failed_at)
-VALUES (lower(%(email)s), %(address)s, %(now)s)"""
+UPDATE sign_in_failures SET pending = false WHERE id = %(attempt)s"""
 
-# Start the session. Also forgets this account's failures from this address
-# (the owner's own typos; failures from elsewhere still count) and clears the
-# user's expired sessions, so neither table grows forever.
+# Start the session. Also forgets this account's attempts from this address
+# group, the claimed one with them (the owner's own typos; attempts from
+# elsewhere still count), and clears the user's expired sessions, so neither
+# table grows forever.
 CREATE_SESSION = """
 WITH expired AS (DELETE FROM sessions WHERE user_id = %(user)s AND expires_at < now()),
 forgiven AS (
     DELETE FROM sign_in_failures
-     WHERE email_key = lower(%(email)s) AND address = %(address)s)
+     WHERE email_key = lower(%(email)s) AND address_group = %(group)s)
 INSERT INTO sessions (token_hash, user_id, expires_at)
 VALUES (%(hash)s, %(user)s, now() + make_interval(days => %(days)s))"""
 
@@ -275,6 +294,21 @@ SIGN_IN_FAILED = "That email and password do not match an account."
 def client_address() -> str:
     """Who is asking, for throttling: the peer, or what TRUSTED_PROXIES say it is."""
     return (request.remote_addr or "unknown")[:100].replace("\x00", "")
+
+
+def address_group(address: str) -> str:
+    """The addresses one client may use, throttled together: an IPv4 address (also
+    as ::ffff:a.b.c.d), or an IPv6 address's /64, which one machine gets whole
+    (a new address per guess would otherwise be free)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _email_as_typed(email: object) -> str:
@@ -295,21 +329,18 @@ def sign_in(email: object, password: object) -> User:
     if not isinstance(password, str) or not password:
         raise invalid("password", "Enter your password.")
     config = current_app.config
-    most = config["SIGN_IN_MAX_FAILURES"]
     now = clock.now()
-    params = {"email": email, "address": client_address(), "now": now,
-              "window": timedelta(minutes=config["SIGN_IN_WINDOW_MINUTES"]),
-              "skip": max(most - 1, 0)}
+    address = client_address()
+    params = {"email": email, "address": address, "group": address_group(address),
+              "now": now, "window": timedelta(minutes=config["SIGN_IN_WINDOW_MINUTES"]),
+              "most": max(int(config["SIGN_IN_MAX_FAILURES"]), 1),
+              "longest": timedelta(seconds=float(config["SIGN_IN_MAX_DELAY_SECONDS"]))}
     with db.connection() as conn:
-        row = conn.execute(SIGN_IN_CHECK, params).fetchone()
-    if most > 0 and row["throttled_until"] is not None:
-        wait = max(1, math.ceil((row["throttled_until"] - now).total_seconds()))
-        minutes = math.ceil(wait / 60)
-        raise BookingError("too_many_requests",
-                           f"Too many failed sign-ins. Please wait {minutes} "
-                           f"minute{'s' if minutes != 1 else ''} and try again.",
-                           retry_after=wait)
+        row = conn.execute(SIGN_IN_CLAIM, params).fetchone()
+    if row["throttled_until"] is not None:
+        raise _throttled(row["throttled_until"] - now)
     # The password check is slow on purpose; no connection is held meanwhile.
+    # The attempt already counts, so guesses sent at once are held back by it.
     password_hash = row.pop("password_hash")
     if row["id"] is None or not password_hash:
         _spend_hash_time(password)
@@ -318,18 +349,29 @@ def sign_in(email: object, password: object) -> User:
         matches = check_password_hash(password_hash, password)
     if not matches:
         with db.connection() as conn:
-            conn.execute(RECORD_FAILURE, params)
+            conn.execute(RECORD_FAILURE, {**params, "attempt": row["attempt_id"]})
         raise BookingError("unauthorized", SIGN_IN_FAILED, field="password")
     token = secrets.token_urlsafe(32)
     with db.connection() as conn:
         conn.execute(CREATE_SESSION, {**params, "hash": hash_token(token), "user": row["id"],
                                       "days": config["SESSION_DAYS"]})
     user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt",
-                                       "mail_enabled", "theme", "timezone")},
+                                       "mail_enabled", "theme", "timezone", "home_building",
+                                       "usual_building")},
                 session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)
     return user
+
+
+def _throttled(wait: timedelta) -> BookingError:
+    """429 with Retry-After: how long until an attempt will be taken again."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    when = (f"{seconds} second{'s' if seconds != 1 else ''}" if seconds < 60
+            else f"{math.ceil(seconds / 60)} minute{'s' if math.ceil(seconds / 60) != 1 else ''}")
+    return BookingError("too_many_requests",
+                        f"Too many failed sign-ins. Please wait {when} and try again.",
+                        retry_after=seconds)
 
 
 def sign_out() -> None:

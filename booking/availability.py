@@ -11,17 +11,16 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
 from booking import rules
-from booking.times import UTC, rfc3339, zone
+from booking.times import UTC, rfc3339, wall_instant, zone
 
 Interval = tuple[datetime, datetime]
 
 
 def _opening(room: Mapping, day) -> Interval:
+    """When the room opens and closes on a local day (as rules.check reads them)."""
     tz = zone(room["timezone"])
-    opens = rules.as_time(room["opens"])
-    closes = rules.as_time(room["closes"])
-    return (datetime.combine(day, opens, tzinfo=tz).astimezone(UTC),
-            datetime.combine(day, closes, tzinfo=tz).astimezone(UTC))
+    return (wall_instant(day, rules.as_time(room["opens"]), tz),
+            wall_instant(day, rules.as_time(room["closes"]), tz))
 
 
 def free_intervals(room: Mapping, busy: Iterable[Interval], start: datetime, end: datetime,

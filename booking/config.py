@@ -79,6 +79,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_CLOSES", "18:00", "Closing time of a new room (room-local).", str),
     Setting("SESSION_DAYS", 14, "How long a sign-in lasts.", int),
     Setting("SLOW_REQUEST_MS", 200, "Requests slower than this are flagged in the log.", int),
+    Setting("SERVER_TIMING", False,
+            "Send every response's SQL statements and times in a `Server-Timing` header. "
+            "Unset, only admins' responses carry it (to others it says how much work a "
+            "request caused).", _bool),
     Setting("METRICS_ALLOWED", "127.0.0.0/8,::1/128",
             "Addresses (comma-separated networks) that may read `/metrics`; others get 404."),
     Setting("SECURE_COOKIES", False,
@@ -89,11 +93,18 @@ SETTINGS: tuple[Setting, ...] = (
             "and `X-Forwarded-Proto` are believed (werkzeug's ProxyFix). 0: those headers "
             "are ignored.", int),
     Setting("SIGN_IN_MAX_FAILURES", 5,
-            "Failed sign-ins for one email, or from one address, after which signing in "
-            "is refused (429) until the oldest leaves the window.", int),
+            "Sign-in attempts from one address (an IPv6 client by its /64) within the "
+            "window, after which it gets 429 until the oldest leaves the window; and failed "
+            "sign-ins for one email after which each further attempt waits (1 s, then "
+            "doubling).", int),
+    Setting("SIGN_IN_MAX_DELAY_SECONDS", 60.0,
+            "The longest an account's next sign-in waits after failures: accounts slow "
+            "down, they are never locked.", float),
     Setting("SIGN_IN_WINDOW_MINUTES", 15, "The window in which failed sign-ins count.", int),
-    Setting("PUBLIC_URL", "http://127.0.0.1:8000",
-            "The site's address as people reach it, for links in mail."),
+    Setting("PUBLIC_URL", None,
+            "The site's address as people reach it, for links in mail. Unset: "
+            "`http://127.0.0.1:$PORT` (the port gunicorn serves, 8000 unless `PORT` says "
+            "otherwise)."),
     Setting("SMTP_URL", None,
             "Mail server: `smtp://user:password@host:25` (STARTTLS when offered), "
             "`smtp+starttls://...:587` (STARTTLS required) or `smtps://...:465` (TLS). "
@@ -103,7 +114,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Allow webhook endpoints on loopback, link-local and private addresses "
             "(refused otherwise: server-side request forgery).", _bool),
     Setting("WEBHOOK_TIMEOUT_SECONDS", 5.0,
-            "How long a webhook receiver (or the SMTP server, twice this) has to answer.", float),
+            "How long a webhook delivery may take in all, connecting and answering included "
+            "(the SMTP server gets twice this per step).", float),
     Setting("WEBHOOK_DISABLE_AFTER_HOURS", 24.0,
             "An endpoint failing this long is disabled and its owner told.", float),
     Setting("WORKER_POLL_SECONDS", 10.0,
@@ -138,9 +150,25 @@ def load(environ: dict[str, str] | None = None, overrides: dict[str, Any] | None
         config["DATABASE_URL"] = local_database_url(var_dir)
     if not config["LISTEN_DATABASE_URL"]:
         config["LISTEN_DATABASE_URL"] = config["DATABASE_URL"]
+    if not config["PUBLIC_URL"]:
+        # Where `make run` serves: PORT=9000 make run must not mail links to :8000.
+        config["PUBLIC_URL"] = f"http://127.0.0.1:{_port(environ.get('PORT'))}"
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _stored_secret(var_dir / "secret_key")
     return config
+
+
+def _port(text: str | None) -> int:
+    """gunicorn's PORT (gunicorn.conf.py), which the default PUBLIC_URL follows."""
+    if text is None or text.strip() == "":
+        return 8000
+    try:
+        port = int(text)
+    except ValueError:
+        raise SystemExit(f"Bad value for PORT: {text!r}") from None
+    if not 0 < port < 65536:
+        raise SystemExit(f"Bad value for PORT: {text!r}")
+    return port
 
 
 def local_database_url(var_dir: Path) -> str:

@@ -53,6 +53,7 @@ STATUS = {
     "bad_range": 422,
     "range_too_long": 422,
     "unknown_building": 422,
+    "too_many_tokens": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,
@@ -117,6 +118,8 @@ CONSTRAINTS = {
     "bookings_no_overlap": ("conflict", None, "The room is already booked at that time."),
     "users_theme_check": ("invalid", "theme", "theme is auto, light or dark."),
     "users_timezone_check": ("invalid", "timezone", "timezone must be an IANA zone."),
+    "api_tokens_most_live": ("too_many_tokens", "name", "You have 50 live API tokens, the most "
+                             "one person may have: revoke one you no longer use first."),
 }
 
 

@@ -2,7 +2,9 @@
 
 - Each request is logged with method, path, status, duration, SQL statement
   count and SQL time; requests slower than SLOW_REQUEST_MS are flagged SLOW.
-  The same figures go out in a `Server-Timing` header.
+  The same figures go out in a `Server-Timing` header to admins, or to
+  everyone with SERVER_TIMING (they tell an outsider how much work a request
+  caused, which helps timing attacks).
 - GET answers carry an ETag; a matching `If-None-Match` gets 304 and no body.
 - Bodies over GZIP_MIN_BYTES go out gzipped to clients that accept it. The
   ETag is the identity body's, made weak for the gzipped one (as nginx does),
@@ -22,8 +24,10 @@ import hashlib
 import logging
 import struct
 import time
+import unicodedata
 import zlib
 from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from flask import Flask, Request, Response, current_app, g, has_request_context, request
@@ -53,6 +57,10 @@ SECURITY_HEADERS = {
 
 SECRET_URL_ENDPOINTS = {"feeds.personal"}
 
+# Bodies with someone's data, wherever they are served: pages, calendar feeds,
+# report downloads (the /api/ paths besides).
+PERSONAL_TYPES = frozenset({"text/html", "text/calendar", "text/csv"})
+
 GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 5          # level 1 made the day view no faster in make bench (1,092 vs 1,142 req/s)
 
@@ -80,6 +88,29 @@ def twin_etag(*args, **kwargs) -> str:
     was drawn.
     """
     return quote_etag(generate_etag(current_app.json.response(*args, **kwargs).get_data()))
+
+
+def local_path(target: object) -> str | None:
+    """`target` as a path on this site ("/bookings/mine?when=past"), or None.
+
+    For "next" after sign-in and "back" after a cancel: a link must not send
+    people elsewhere. The string is parsed and normalised before it is judged,
+    since what is judged must be what the browser follows: werkzeug drops a tab
+    or newline when it writes the Location header, so "/\t/evil.com" would
+    leave as "//evil.com" (another host) had only the raw string been checked,
+    and a newline in a header is an error. So: no control, format or
+    separator characters at all, no backslash (browsers read it as "/"), no
+    scheme or host, and a path that starts with one "/".
+    """
+    if not isinstance(target, str) or not target or len(target) > 2000 or "\\" in target:
+        return None
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") \
+            or parts.path.startswith("//"):
+        return None
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 def _start() -> None:
@@ -124,7 +155,7 @@ def _finish(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         if name.lower() not in present:
             add.append((name, value))
-    if req.path.startswith("/api/") or "text/html" in content_type:
+    if req.path.startswith("/api/") or content_type.partition(";")[0] in PERSONAL_TYPES:
         # Personal data: caches may keep it only for this browser, and must ask again.
         if "cache-control" not in present:
             add.append(("Cache-Control", "private, no-cache"))
@@ -138,8 +169,9 @@ def _finish(response: Response) -> Response:
     elapsed_ms = (time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000
     sql = ctx.get("sql") or db.Stats()
     sql_ms = sql.seconds * 1000
-    add.append(("Server-Timing",
-                f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, app;dur={elapsed_ms:.2f}'))
+    if current_app.config["SERVER_TIMING"] or _admin_asked(ctx):
+        add.append(("Server-Timing", f'db;desc="{sql.statements} statements";dur={sql_ms:.2f}, '
+                                     f'app;dur={elapsed_ms:.2f}'))
     headers.extend(add)
 
     rule = req.url_rule
@@ -156,6 +188,13 @@ def _finish(response: Response) -> Response:
         log.log(level, "%s %s %s %.1fms sql=%d sql_ms=%.1f%s", req.method, path, status,
                 elapsed_ms, sql.statements, sql_ms, " SLOW" if slow else "")
     return response
+
+
+def _admin_asked(ctx) -> bool:
+    """Whether this request was an admin's. Only a user the request already
+    loaded is looked at: asking flask-login here would sign in (run SQL) on
+    requests that never needed to, /healthz among them."""
+    return bool(getattr(ctx.get("_login_user"), "is_admin", False))
 
 
 def _gzip(response: Response, etag: str | None, add: list[tuple[str, str]]) -> None:

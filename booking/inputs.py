@@ -59,6 +59,26 @@ def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
     return value
 
 
+# Characters that change how the text around them is shown without showing
+# themselves: bidirectional controls (a title "\u202egnp.exe" reads "exe.png" in
+# a calendar) and zero-width characters (two titles that look alike, are not).
+# Zero-width joiner and non-joiner (U+200C, U+200D) stay: emoji sequences and
+# Persian, Hindi and other scripts need them.
+HIDDEN = frozenset("\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061"
+                   "\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff")
+
+
+def title(value: Any, field: str = "title", *, high: int = 200) -> str:
+    """A booking's title: text(), and none of the HIDDEN characters, since a title
+    goes to other people (day pages, mail, calendars)."""
+    value = text(value, field, high=high)
+    hidden = next((ch for ch in value if ch in HIDDEN), None)
+    if hidden is not None:
+        raise invalid(field, f"{field} must not contain invisible or direction-changing "
+                             f"characters (U+{ord(hidden):04X}).")
+    return value
+
+
 def integer(value: Any, field: str, *, low: int = 1, high: int = MAX_ID) -> int:
     """A whole number in [low, high]; digits in a string are accepted (forms send text)."""
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):

@@ -5,7 +5,9 @@ breaks, most fundamental first; an empty list means it may be booked (if the
 room is free: that part is the database's exclusion constraint).
 
 Rules are evaluated in the room's wall-clock time, so "opens at 09:00" means
-09:00 in that room's zone on every day, daylight saving or not. Durations are
+09:00 in that room's zone on every day, daylight saving or not (an opening
+time the clocks skip that night means the moment they skip to:
+booking.times.wall_instant). Durations are
 real elapsed time: 01:30-03:30 on the night the clocks go forward lasts one
 hour.
 """
@@ -17,7 +19,7 @@ from datetime import datetime, time, timedelta
 from typing import Mapping
 
 from booking.errors import BookingError
-from booking.times import UTC, zone
+from booking.times import UTC, wall_instant, zone
 
 
 @dataclass(frozen=True)
@@ -120,16 +122,18 @@ def _day_and_hours(room: Mapping, start: datetime, end: datetime) -> list[Violat
         found.append(Violation("crosses_midnight",
                                "A booking starts and ends on the same day.", "end_time"))
 
+    # Opening and closing as instants of the start's local day (times.wall_instant):
+    # the same reading as SQL's room_open(), free time and the reports, also on
+    # the nights the clocks change. Closing is before midnight, so a booking
+    # that ends at the next midnight ends after it.
     opens, closes = as_time(room["opens"]), as_time(room["closes"])
-    ends_at_midnight = local_end.replace(tzinfo=None) == next_midnight
-    end_wall = time(23, 59, 59, 999999) if ends_at_midnight else local_end.timetz().replace(
-        tzinfo=None)
+    early = start < wall_instant(local_start.date(), opens, tz)
     if not crosses and length > timedelta(0) and (
-            local_start.time() < opens or end_wall > closes):
+            early or end > wall_instant(local_start.date(), closes, tz)):
         found.append(Violation("outside_hours",
                                f"This room can be booked from {_hm(opens)} to {_hm(closes)} "
                                f"({tz.key} time).",
-                               "start_time" if local_start.time() < opens else "end_time"))
+                               "start_time" if early else "end_time"))
     return found
 
 

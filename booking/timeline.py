@@ -37,11 +37,15 @@ def hm(value: int) -> str:
 
 @dataclass(frozen=True)
 class Stretch:
-    """A part of a room's day: `kind` is booked, free or past (free, but over)."""
+    """A part of a room's day: `kind` is booked, free, past (free, but over) or closed
+    (outside the opening hours, shown only around a booking that lies there)."""
     kind: str
     start: int
     end: int
     booking: Mapping[str, Any] | None = None
+    # A booking made before the room's hours changed may lie outside them: shown
+    # whole, and marked.
+    outside_hours: bool = False
     # A free stretch's booking-form times: start, and start + at most `longest`.
     book_start: int | None = None
     book_end: int | None = None
@@ -69,25 +73,46 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     booked, free and past stretches, in order.
 
     `bookings` are the API's bookings (start_time/end_time room-local RFC 3339),
-    sorted by start; a part outside the opening hours is not drawn (the page
-    lists such bookings anyway). `now` is the current wall-clock minute when
-    `day` is today in the room's zone, -1 when the day is over, None when it
-    is still ahead.
+    sorted by start. The day reaches past the opening hours as far as a booking
+    does (one made before the hours were shortened): that booking is shown
+    whole and marked `outside_hours`, the time around it outside the hours is
+    `closed`. `now` is the current wall-clock minute when `day` is today in the
+    room's zone, -1 when the day is over, None when it is still ahead.
     """
     first, last = minutes(opens), minutes(closes)
+    spans = [(start, end, booking) for booking in bookings
+             for start, end in [_local_span(booking, day)] if end > start]
     found: list[Stretch] = []
-    cursor = first
-    for booking in bookings:
-        start, end = _local_span(booking, day)
-        start, end = max(start, first), min(end, last)
-        if end <= start:
-            continue
+    cursor = min([first] + [start for start, _, _ in spans])
+    for start, end, booking in spans:
         if start > cursor:
-            found += _free(cursor, start, now, longest)
-        found.append(Stretch("booked", start, end, booking))
+            found += _unbooked(cursor, start, first, last, now, longest)
+        found.append(Stretch("booked", max(start, cursor), end, booking,
+                             outside_hours=start < first or end > last))
         cursor = max(cursor, end)
-    if cursor < last:
-        found += _free(cursor, last, now, longest)
+    end_of_day = max([last] + [end for _, end, _ in spans])
+    if cursor < end_of_day:
+        found += _unbooked(cursor, end_of_day, first, last, now, longest)
+    return found
+
+
+def span(parts: list[Stretch], opens: str, closes: str) -> tuple[int, int]:
+    """The minutes a day's drawing covers: the opening hours, or more where a booking
+    lies outside them."""
+    return (min([minutes(opens)] + [p.start for p in parts]),
+            max([minutes(closes)] + [p.end for p in parts]))
+
+
+def _unbooked(start: int, end: int, first: int, last: int, now: int | None,
+              longest: int) -> list[Stretch]:
+    """[start, end) with no booking: free inside the opening hours, closed outside."""
+    found = []
+    if start < first:
+        found.append(Stretch("closed", start, min(end, first)))
+    if max(start, first) < min(end, last):
+        found += _free(max(start, first), min(end, last), now, longest)
+    if end > last:
+        found.append(Stretch("closed", max(start, last), end))
     return found
 
 
@@ -151,9 +176,9 @@ STEP = 5   # minutes per grid row in the day and week views
 
 def grid(parts: list[Stretch], opens: str, closes: str, now: int | None) -> dict[str, Any]:
     """The day and week views' layout: each stretch's grid rows (STEP minutes a row,
-    from opening time), the hour marks' rows and the "now" mark's row (None when
-    now is not within the opening hours shown)."""
-    first, last = minutes(opens), minutes(closes)
+    from the first minute shown), the hour marks' rows and the "now" mark's row
+    (None when now is not within the hours shown)."""
+    first, last = span(parts, opens, closes)
 
     def row(value: int) -> int:
         return (value - first) // STEP + 1

@@ -8,17 +8,19 @@ viewed). Dates (`YYYY-MM-DD`) are room-local days.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from booking.errors import invalid
 
 UTC = timezone.utc
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
-                       r"(Z|z|[+-]\d{2}:\d{2})?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_HM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+# [0-9], not \d: \d also matches other scripts' digits ("0٩:00"), which the
+# parsers behind these patterns refuse with an error we would not catch.
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+                       r"(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|z|[+-][0-9]{2}:[0-9]{2})?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_HM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 # The zones the room forms offer first (any IANA name is accepted).
 COMMON_ZONES = ("Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York",
@@ -129,6 +131,30 @@ def parse_hm(value: object, field: str) -> time:
     if not isinstance(value, str) or not _HM.fullmatch(value.strip()):
         raise invalid(field, f"{field} must be a time of day like 09:00.")
     return time.fromisoformat(value.strip())
+
+
+def wall_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) a room's clock first reads `clock` or later on `day`: when
+    "opens at 02:30" and "closes at 02:30" happen that day.
+
+    Most days that is simply the time. When the time repeats (the night the
+    clocks go back), it is the first of the two. When the clocks skip it (the
+    night they go forward, 02:00 -> 03:00 in Berlin), it is the moment they
+    skip to (03:00), as a clock on the wall shows it; zoneinfo, and PostgreSQL's
+    AT TIME ZONE, would read it with the offset from before the jump (03:30).
+    SQL's wall_instant() (sql/017_wall_clock.sql) is the same
+    definition, so the rules, free time, the finder's SQL and the reports agree.
+    """
+    naive = datetime.combine(day, clock)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return first
+    # Skipped. Read with the offset from after the jump it lies before the jump;
+    # walk on a minute at a time (a jump is an hour or two) to where it lands.
+    moment = naive.replace(tzinfo=tz, fold=1).astimezone(UTC).replace(second=0, microsecond=0)
+    while moment.astimezone(tz).replace(tzinfo=None) < naive:
+        moment += timedelta(minutes=1)
+    return moment
 
 
 def rfc3339(moment: datetime, tz: ZoneInfo) -> str:

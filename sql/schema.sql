@@ -13,6 +13,24 @@ CREATE TYPE public.booking_result AS (
 	data json
 );
 
+CREATE FUNCTION public.api_tokens_most_live() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.revoked_at IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('api_tokens user ' || NEW.user_id, 0));
+    -- api_tokens_user
+    IF (SELECT count(*) FROM api_tokens t
+         WHERE t.user_id = NEW.user_id AND t.revoked_at IS NULL) >= 50 THEN
+        RAISE EXCEPTION 'at most 50 live API tokens per person'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'api_tokens_most_live';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE FUNCTION public.audit_actor() RETURNS bigint
     LANGUAGE sql STABLE
     AS $$
@@ -94,6 +112,19 @@ BEGIN
     END IF;
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
     VALUES (v_actor, v_action, v_user, v_room, v_target, v_old, v_new);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.audit_sign_in_failure() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO audit_log (actor_id, action, user_id, target, after)
+    VALUES (NULL, 'sign_in.failure',
+            (SELECT u.id FROM users u WHERE lower(u.email) = NEW.email_key),
+            'email ' || NEW.email_key,
+            jsonb_build_object('email', NEW.email_key, 'address', NEW.address));
     RETURN NULL;
 END
 $$;
@@ -386,9 +417,11 @@ CREATE TABLE public.users (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     calendar_salt text DEFAULT (gen_random_uuid())::text NOT NULL,
     mail_enabled boolean DEFAULT true NOT NULL,
+    home_building text,
     theme text DEFAULT 'auto'::text NOT NULL,
     timezone text,
     CONSTRAINT users_email_check CHECK ((((length(email) >= 3) AND (length(email) <= 254)) AND (email ~~ '%_@_%'::text))),
+    CONSTRAINT users_home_building_check CHECK ((length(home_building) <= 100)),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['staff'::text, 'admin'::text]))),
     CONSTRAINT users_theme_check CHECK ((theme = ANY (ARRAY['auto'::text, 'light'::text, 'dark'::text]))),
@@ -636,9 +669,26 @@ CREATE FUNCTION public.room_json(r public.rooms) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active);
 
+CREATE FUNCTION public.wall_instant_near_change(p_local timestamp without time zone, p_tz text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    v_moment timestamptz := date_trunc('minute', (p_local AT TIME ZONE p_tz) - interval '3 hours');
+BEGIN
+    WHILE (v_moment AT TIME ZONE p_tz) < p_local LOOP
+        v_moment := v_moment + interval '1 minute';
+    END LOOP;
+    RETURN v_moment;
+END
+$$;
+
+CREATE FUNCTION public.wall_instant(p_day date, p_clock time without time zone, p_tz text) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (((((p_day + p_clock) AT TIME ZONE p_tz) AT TIME ZONE p_tz) = (p_day + p_clock)) AND (((((p_day + p_clock) AT TIME ZONE p_tz) AT TIME ZONE p_tz) - (((p_day + p_clock) AT TIME ZONE p_tz) AT TIME ZONE 'UTC'::text)) = (((((p_day + p_clock) AT TIME ZONE p_tz) - '1 day'::interval) AT TIME ZONE p_tz) - ((((p_day + p_clock) AT TIME ZONE p_tz) - '1 day'::interval) AT TIME ZONE 'UTC'::text)))) THEN ((p_day + p_clock) AT TIME ZONE p_tz) ELSE public.wall_instant_near_change((p_day + p_clock), p_tz) END;
+
 CREATE FUNCTION public.room_open(tz text, opens time without time zone, closes time without time zone, s timestamp with time zone, e timestamp with time zone) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN ((e > s) AND (((s AT TIME ZONE tz))::time without time zone >= opens) AND ((e AT TIME ZONE tz) <= (((s AT TIME ZONE tz))::date + closes)));
+    RETURN ((e > s) AND (s >= public.wall_instant(((s AT TIME ZONE tz))::date, opens, tz)) AND (e <= public.wall_instant(((s AT TIME ZONE tz))::date, closes, tz)));
 
 CREATE FUNCTION public.room_suggestions(p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_days integer DEFAULT 7, p_limit integer DEFAULT 5) RETURNS json
     LANGUAGE sql STABLE
@@ -746,6 +796,55 @@ CREATE TABLE public.series (
 CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone));
+
+CREATE FUNCTION public.sign_in_claim(p_email text, p_address text, p_group text, p_now timestamp with time zone, p_window interval, p_most integer, p_longest interval) RETURNS TABLE(attempt_id bigint, throttled_until timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_email text := lower(p_email);
+    v_until timestamptz;
+    v_failures integer;
+    v_latest timestamptz;
+    v_id bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('sign_in address ' || p_group, 0));
+    PERFORM pg_advisory_xact_lock(hashtextextended('sign_in email ' || v_email, 0));
+
+    -- sign_in_failures_group: the p_most-th newest attempt from this group.
+    SELECT f.failed_at + p_window INTO v_until
+      FROM sign_in_failures f
+     WHERE f.address_group = p_group AND f.failed_at > p_now - p_window
+     ORDER BY f.failed_at DESC OFFSET greatest(p_most - 1, 0) LIMIT 1;
+
+    -- sign_in_failures_email: this account's attempts in the window.
+    SELECT count(*), max(f.failed_at) INTO v_failures, v_latest
+      FROM sign_in_failures f
+     WHERE f.email_key = v_email AND f.failed_at > p_now - p_window;
+    IF v_failures >= p_most THEN
+        v_until := greatest(v_until, v_latest + least(
+            p_longest, interval '1 second' * power(2, least(v_failures - p_most, 30))));
+    END IF;
+
+    IF v_until > p_now THEN
+        RETURN QUERY SELECT NULL::bigint, v_until;
+        RETURN;
+    END IF;
+    INSERT INTO sign_in_failures (email_key, address, address_group, failed_at, pending)
+    VALUES (v_email, p_address, p_group, p_now, true)
+    RETURNING id INTO v_id;
+    RETURN QUERY SELECT v_id, NULL::timestamptz;
+END
+$$;
+
+CREATE FUNCTION public.users_deactivated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM sessions WHERE user_id = NEW.id;
+    UPDATE api_tokens SET revoked_at = now() WHERE user_id = NEW.id AND revoked_at IS NULL;
+    RETURN NULL;
+END
+$$;
 
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
@@ -902,7 +1001,9 @@ CREATE TABLE public.sign_in_failures (
     id bigint NOT NULL,
     email_key text NOT NULL,
     address text NOT NULL,
-    failed_at timestamp with time zone NOT NULL
+    failed_at timestamp with time zone NOT NULL,
+    address_group text NOT NULL,
+    pending boolean DEFAULT false NOT NULL
 );
 
 ALTER TABLE public.sign_in_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1068,11 +1169,11 @@ CREATE INDEX series_user ON public.series USING btree (user_id, id);
 
 CREATE INDEX sessions_user ON public.sessions USING btree (user_id);
 
-CREATE INDEX sign_in_failures_address ON public.sign_in_failures USING btree (address, failed_at);
-
 CREATE INDEX sign_in_failures_email ON public.sign_in_failures USING btree (email_key, failed_at);
 
 CREATE INDEX sign_in_failures_failed_at ON public.sign_in_failures USING btree (failed_at);
+
+CREATE INDEX sign_in_failures_group ON public.sign_in_failures USING btree (address_group, failed_at);
 
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 
@@ -1083,6 +1184,8 @@ CREATE TRIGGER api_tokens_audit AFTER INSERT ON public.api_tokens FOR EACH ROW E
 CREATE TRIGGER api_tokens_audit_revoke AFTER UPDATE OF revoked_at ON public.api_tokens FOR EACH ROW WHEN ((old.revoked_at IS DISTINCT FROM new.revoked_at)) EXECUTE FUNCTION public.audit_row();
 
 CREATE TRIGGER api_tokens_deleted_notify AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER api_tokens_most_live BEFORE INSERT ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION public.api_tokens_most_live();
 
 CREATE TRIGGER api_tokens_revoked_notify AFTER UPDATE OF revoked_at, user_id, token_hash ON public.api_tokens FOR EACH ROW WHEN ((((old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.user_id IS DISTINCT FROM new.user_id)) OR (old.token_hash IS DISTINCT FROM new.token_hash))) EXECUTE FUNCTION public.memo_auth_changed();
 
@@ -1130,7 +1233,9 @@ CREATE TRIGGER sessions_ended_notify AFTER DELETE ON public.sessions FOR EACH RO
 
 CREATE TRIGGER sessions_truncated_notify AFTER TRUNCATE ON public.sessions FOR EACH STATEMENT EXECUTE FUNCTION public.memo_auth_changed();
 
-CREATE TRIGGER sign_in_failures_audit AFTER INSERT ON public.sign_in_failures FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+CREATE TRIGGER sign_in_failures_audit AFTER INSERT ON public.sign_in_failures FOR EACH ROW WHEN ((NOT new.pending)) EXECUTE FUNCTION public.audit_sign_in_failure();
+
+CREATE TRIGGER sign_in_failures_audit_checked AFTER UPDATE OF pending ON public.sign_in_failures FOR EACH ROW WHEN ((old.pending AND (NOT new.pending))) EXECUTE FUNCTION public.audit_sign_in_failure();
 
 CREATE TRIGGER users_audit AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
@@ -1139,6 +1244,8 @@ CREATE TRIGGER users_audit_update AFTER UPDATE OF email, name, role, active ON p
 CREATE TRIGGER users_board_memo AFTER UPDATE OF name ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
 
 CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.theme IS DISTINCT FROM new.theme)) OR (old.timezone IS DISTINCT FROM new.timezone))) EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER users_deactivated AFTER UPDATE OF active ON public.users FOR EACH ROW WHEN ((old.active AND (NOT new.active))) EXECUTE FUNCTION public.users_deactivated();
 
 CREATE TRIGGER users_deleted_notify AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
 

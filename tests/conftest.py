@@ -74,6 +74,8 @@ def app(database_url, tmp_path):
         "POOL_MIN_SIZE": 1,
         "POOL_MAX_SIZE": 4,
         "POOL_TIMEOUT": 2.0,
+        # Tests read SQL statement counts from Server-Timing, whoever asks.
+        "SERVER_TIMING": True,
     })
     app.config["TESTING"] = True
     app.extensions["booking.clock"] = lambda: app.config["NOW"]

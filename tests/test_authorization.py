@@ -106,6 +106,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/admin/rooms"): Row(LOGIN, 403, 403, 302, LOGIN, body=room_form),
     ("GET", "/admin/rooms/<id:room_id>"): Row(LOGIN, 403, 403, 200, LOGIN),
     ("POST", "/admin/rooms/<id:room_id>"): Row(LOGIN, 403, 403, 302, LOGIN, body=room_form),
+    # only an admin deactivates people (each case its own person to deactivate)
+    ("GET", "/admin/users"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/users/<id:user_id>"): Row(LOGIN, 403, 403, 302, LOGIN,
+                                               body=lambda w: {"active": "false"}),
+    ("GET", "/api/users"): Row(401, 403, 403, 200, 401, query="?limit=5"),
+    ("PATCH", "/api/users/<id:user_id>"): Row(401, 403, 403, 200, 401,
+                                              body=lambda w: {"active": False,
+                                                              "cancel_future_bookings": True}),
     # only an admin reads the audit log
     ("GET", "/admin/audit"): Row(LOGIN, 403, 403, 200, LOGIN),
     ("GET", "/api/audit"): Row(401, 403, 403, 200, 401, query="?user={room_id}&limit=5"),
@@ -161,6 +169,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/activity"): Row(LOGIN, 200, 200, 200, LOGIN),
     ("GET", "/api/activity"): Row(401, 200, 200, 200, 401),
     ("POST", "/account/mail"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {"mail_enabled": "on"}),
+    ("POST", "/account/home"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {"home_building": ""}),
     ("PATCH", "/api/me"): Row(401, 200, 200, 200, 401, body=lambda w: {"mail_enabled": True}),
     ("GET", "/admin/deliveries"): Row(LOGIN, 403, 403, 200, LOGIN),
     ("POST", "/admin/deliveries/<id:delivery_id>/resend"): Row(LOGIN, 403, 403, 302, LOGIN),
@@ -245,6 +254,11 @@ def world(matrix_app, matrix_url, people):
         booking = make.booking(room, people["users"]["owner"],
                                datetime(2027, 3, 2, 9, tzinfo=UTC),
                                datetime(2027, 3, 2, 10, tzinfo=UTC))
+        person = make.user(f"Person {n}", email=f"person{n}@example.com")
+        # Earlier cases' spare tokens go: nobody has more than 50 live (sql/012).
+        conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL "
+                     "AND NOT token_hash = ANY (%s)",
+                     ([hash_token(t) for t in people["tokens"].values()],))
         spare = make.token(people["users"]["owner"])
         spare_id = conn.execute("SELECT id FROM api_tokens WHERE token_hash = %s",
                                 (hash_token(spare),)).fetchone()["id"]
@@ -267,7 +281,7 @@ def world(matrix_app, matrix_url, people):
     return {"room_id": room["id"], "booking_id": booking["id"], "token_id": spare_id,
             "series_id": series.get_json()["series"]["id"],
             "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
-            "token": feed.rsplit("/", 1)[1].removesuffix(".ics"),
+            "token": feed.rsplit("/", 1)[1].removesuffix(".ics"), "user_id": person["id"],
             "filename": "style.css", "n": n, **people}
 
 

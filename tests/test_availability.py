@@ -146,3 +146,38 @@ def test_the_409_page_offers_the_suggestions_as_one_click_choices(browser_as, al
                                       "start": "10:00", "end": "11:00"})
     assert r.status_code == 302
     assert conn.execute("SELECT count(*) AS n FROM bookings WHERE room_id = %s", (other["id"],)).fetchone()["n"] == 1
+
+
+@pytest.mark.parametrize("zone_name, day, opens, closes, first_free, last_free, minutes", [
+    # Opens at 02:30, which the clocks skip that night (02:00 -> 03:00): open from 03:00.
+    ("Europe/Berlin", "2027-03-28", "02:30", "06:00", "2027-03-28T03:00:00+02:00",
+     "2027-03-28T06:00:00+02:00", 180),
+    # Closes at 02:30, skipped: closed from the moment the clocks land (03:00).
+    ("America/New_York", "2027-03-14", "01:00", "02:30", "2027-03-14T01:00:00-05:00",
+     "2027-03-14T03:00:00-04:00", 60),
+    # Opens at 02:30, which happens twice (03:00 -> 02:00): from the first 02:30.
+    ("Europe/Berlin", "2027-10-31", "02:30", "06:00", "2027-10-31T02:30:00+02:00",
+     "2027-10-31T06:00:00+01:00", 270),
+])
+def test_hours_the_clocks_skip_or_repeat_read_alike_in_rules_free_time_sql_and_reports(
+        api_as, admin, make, conn, app, zone_name, day, opens, closes, first_free, last_free,
+        minutes):
+    """Issue 15 #11: the rules (wall-clock) let a booking start at 03:00 in a room opening
+    at 02:30 on the spring-forward night, while free time and the reports (AT TIME
+    ZONE, zoneinfo) had it open from 03:30."""
+    app.config["NOW"] = datetime(2027, 3, 1, tzinfo=UTC)
+    room = make.room("Night", zone_name, opens=opens, closes=closes)
+    api = api_as(admin)
+    free = api.get(f"/api/rooms/{room['id']}/availability?start={day}&min_minutes=1").get_json()
+    assert [(f["start_time"], f["end_time"]) for f in free["free"]] == [(first_free, last_free)]
+    start, end = datetime.fromisoformat(first_free), datetime.fromisoformat(last_free)
+    limits = rules.Limits(min_minutes=1, max_minutes=24 * 60, window_days=100000)
+    shape = {"timezone": zone_name, "opens": opens, "closes": closes, "active": True}
+    for s, e, ok in [(start, end, True), (start - timedelta(minutes=1), end, False),
+                     (start, end + timedelta(minutes=1), False)]:
+        broken = {v.code for v in rules.check(shape, s, e, app.config["NOW"], limits)}
+        in_sql = conn.execute("SELECT room_open(%s, %s::time, %s::time, %s, %s) AS ok",
+                              (zone_name, opens, closes, s, e)).fetchone()["ok"]
+        assert ("outside_hours" not in broken) == in_sql == ok, (s, e)
+    report = api.get(f"/api/reports/utilisation?from={day}&to={day}").get_json()
+    assert report["rows"][0]["open_minutes"] == minutes == (end - start).total_seconds() / 60

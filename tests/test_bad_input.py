@@ -161,3 +161,22 @@ def test_database_errors_become_the_right_answer(client, raising, state, status,
     assert r.status_code == status
     assert r.get_json()["error"]["code"] == code
     assert (r.headers.get("Retry-After") == "1") == (status == 503)
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u202a", "\u2066", "\u2069", "\u200e", "\u200f",
+                                    "\u061c", "\u200b", "\u2060", "\ufeff"])
+def test_titles_refuse_direction_changing_and_invisible_characters(api_as, alice, berlin, conn,
+                                                                   hidden):
+    """Issue 15 #11: "\u202egnp.exe" reads "exe.png" in a calendar."""
+    r = api_as(alice).post("/api/bookings", json={"room_id": berlin["id"],
+                                                  "title": f"Plan{hidden}ning", **SLOT})
+    assert r.status_code == 400
+    error = r.get_json()["error"]
+    assert error["details"]["field"] == "title" and f"U+{ord(hidden):04X}" in error["message"]
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize("title", ["👩\u200d💻 review", "می\u200cخواهم", "Réunion", "会議"])
+def test_titles_keep_joiners_and_every_script(api_as, alice, berlin, title):
+    r = api_as(alice).post("/api/bookings", json={"room_id": berlin["id"], "title": title, **SLOT})
+    assert r.status_code == 201 and r.get_json()["booking"]["title"] == title

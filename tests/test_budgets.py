@@ -141,6 +141,14 @@ API_CASES = [
     case("alice", "PATCH", "/api/me", {"theme": "dark", "timezone": "Europe/Berlin",
                                        "mail_enabled": False}, 200, 1),
     case("alice", "PATCH", "/api/me", {"theme": "purple"}, 400, 0),
+    case("alice", "PATCH", "/api/me", {"home_building": "hq"}, 200, 1),
+    case("alice", "PATCH", "/api/me", {"home_building": "Nowhere"}, 422, 1),
+    # people (issue 15 #9)
+    case("admin", "GET", "/api/users", None, 200, 1),
+    case("admin", "PATCH", "/api/users/{bob_id}", {"active": False,
+                                                   "cancel_future_bookings": True}, 200, 1),
+    case("admin", "PATCH", "/api/users/4242", {"active": False}, 404, 1),
+    case("alice", "GET", "/api/users", None, 403, 0),
     case("admin", "GET", "/api/deliveries", None, 200, 1),
     case("admin", "GET", "/api/deliveries?status=sent", None, 200, 1),
     case("alice", "GET", "/api/deliveries", None, 403, 0),
@@ -208,6 +216,11 @@ PAGE_CASES = [
     case("page", "GET", "/board?date=" + DAY + "&building=HQ", None, 200, 1),
     case("page", "GET", "/rooms/{room}/week", None, 200, 1),
     case("page", "POST", "/account/preferences", {"theme": "dark", "timezone": ""}, 302, 1),
+    case("page", "POST", "/account/home", {"home_building": "HQ"}, 302, 1),
+    # refused, the page again: its tokens, and the buildings from a fresh process's rooms
+    case("page", "POST", "/account/home", {"home_building": "Nowhere"}, 422, 3),
+    case("admin_page", "GET", "/admin/users", None, 200, 1),
+    case("admin_page", "POST", "/admin/users/{bob_id}", {"active": "false"}, 302, 1),
     case("page", "GET", "/bookings/{mine}", None, 200, 1),
     case("page", "POST", "/bookings/{mine}/cancel", {}, 302, 1),
     case("page", "POST", "/bookings/{theirs}/cancel", {}, 403, 1),
@@ -344,7 +357,7 @@ def build(app, url: str, size: str) -> dict:
         counted = conn.execute("SELECT (SELECT count(*) FROM rooms) AS rooms, "
                                "(SELECT count(*) FROM bookings) AS bookings").fetchone()
     assert (counted["rooms"], counted["bookings"]) == (rooms, bookings)
-    world = {"room": berlin["id"], "mine": mine["id"], "theirs": theirs["id"],
+    world = {"room": berlin["id"], "mine": mine["id"], "theirs": theirs["id"], "bob_id": bob["id"],
              "series": made.get_json()["series"]["id"], "feed": feed, "hook": hook["id"],
              "token": token_id, "delivery": delivery, "spare": spare,
              "alice": alice_api, "bob": Api(app.test_client(), tokens["bob"]),

@@ -16,6 +16,7 @@ JSON_WRITES = writes(pages=False)
 
 @pytest.fixture
 def world(make, alice, admin, berlin, conn, api_as):
+    person = make.user("Person", email="person@example.com")
     series = api_as(admin).post("/api/bookings", json={
         "room_id": berlin["id"], "title": "Series", "recurrence": "FREQ=DAILY;COUNT=2",
         "start_time": "2027-03-02T16:00", "end_time": "2027-03-02T17:00"})
@@ -35,7 +36,7 @@ def world(make, alice, admin, berlin, conn, api_as):
         (admin["id"],)).fetchone()
     return {"room_id": berlin["id"], "booking_id": booking["id"], "token_id": token_id,
             "series_id": series.get_json()["series"]["id"], "endpoint_id": endpoint["id"],
-            "delivery_id": delivery["id"]}
+            "delivery_id": delivery["id"], "user_id": person["id"]}
 
 
 # Bodies that would succeed, so a refusal can only be the missing CSRF token.
@@ -50,6 +51,8 @@ FORM_BODIES = {
               "timezone": "Europe/Berlin", "attendees": "2", "title": "x"},
     "/admin/webhooks": {"url": "https://93.184.215.14/csrf"},
     "/admin/webhooks/<id:endpoint_id>": {"active": "false"},
+    "/admin/users/<id:user_id>": {"active": "false"},
+    "/account/home": {"home_building": ""},
 }
 JSON_BODIES = {
     "/api/bookings": {"room_id": "{room_id}", "title": "x", "start_time": "2027-03-02T14:00",
@@ -63,6 +66,7 @@ JSON_BODIES = {
     "/api/webhooks": {"url": "https://93.184.215.14/csrf"},
     "/api/webhooks/<id:endpoint_id>": {"active": False},
     "/api/me": {"mail_enabled": False},
+    "/api/users/<id:user_id>": {"active": False},
     "/api/availability": {"checks": [{"room_id": "{room_id}", "start_time": "2027-03-02T14:00",
                                       "end_time": "2027-03-02T15:00"}]},
 }

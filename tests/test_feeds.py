@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 
 import icalendar
+import pytest
 import recurring_ical_events
 
 from conftest import UTC
@@ -80,6 +81,14 @@ def test_the_personal_feed_needs_no_session_and_can_be_revoked(api_as, alice, bo
 def test_a_forged_personal_feed_url_is_404(client, alice):
     for token in (f"{alice['id']}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "abc", "1-", "99999999999999999999-x"):
         assert client.get(f"/calendar/{token}.ics").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["%C2%B2-x", "2-%C3%A9", "%D9%A3-abc", "1-%00", "-x", "1-"])
+def test_odd_personal_feed_urls_are_404_without_sign_in(client, alice, token):
+    """Issue 15 #7: "²" passed isdigit() and broke int(); "é" broke compare_digest: 500s."""
+    r = client.get(f"/calendar/{token}.ics", headers={"Accept": "application/json"})
+    assert r.status_code == 404
+    assert r.get_json()["error"]["code"] == "not_found"
 
 
 def test_a_room_feed_needs_sign_in(client, berlin):

@@ -256,6 +256,10 @@ EDGE_ROOMS = [  # name, zone, opens, closes
     ("Kolkata", "Asia/Kolkata", "08:30", "17:45"),
     ("Chatham", "Pacific/Chatham", "07:15", "19:45"),
     ("Lord Howe", "Australia/Lord_Howe", "00:30", "23:30"),
+    # Opening and closing times the clocks skip or repeat on some nights (issue 15 #11).
+    ("Berlin gap opens", "Europe/Berlin", "02:30", "18:00"),
+    ("New York gap closes", "America/New_York", "00:30", "02:30"),
+    ("Lord Howe gap", "Australia/Lord_Howe", "02:15", "02:45"),
 ]
 ROOM_DEPENDENT = {"outside_hours", "crosses_midnight"}
 
@@ -265,7 +269,8 @@ def edge_intervals():
     days and on the days the clocks change, seen from every zone."""
     days = ["2027-03-02", "2027-03-14", "2027-03-28", "2027-04-04", "2027-10-03",
             "2027-10-31", "2027-11-07"]
-    times = ["00:00", "00:30", "07:14", "07:15", "08:29", "08:30", "08:59", "09:00",
+    times = ["00:00", "00:30", "01:59", "02:00", "02:15", "02:30", "02:45", "03:00", "03:30",
+             "07:14", "07:15", "08:29", "08:30", "08:59", "09:00",
              "17:00", "17:01", "17:30", "17:45", "18:00", "19:30", "19:45", "23:00",
              "23:30", "23:45"]
     lengths = [15, 16, 60, 240]

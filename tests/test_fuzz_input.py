@@ -132,12 +132,36 @@ ROOM_FIELDS = ["name", "building", "floor", "capacity", "equipment", "timezone",
                "closes", "active", "colour"]
 ROOM = st.one_of(VALID_ROOM, one_field_wrong(VALID_ROOM, ROOM_FIELDS))
 
+# RRULEs: every part with values at and past its edges, other scripts' digits,
+# and UNTILs that leave the calendar once moved to the room's zone (issue 15
+# #4 and #7: OverflowError in Berlin and New York, COUNT=٣ accepted).
+UNTIL = st.sampled_from(["99991231T235959Z", "00010101T000000Z", "99991231", "00010101",
+                         "29991231T235959Z", "19000101T000000Z", "20270331", "20270230",
+                         "2027033１", "٢٠٢٧٠٣٣١", "20270331T240000Z", "20270331T120000"])
+RULE_PART = st.one_of(
+    st.builds("FREQ={}".format, st.sampled_from(["DAILY", "WEEKLY", "MONTHLY", "YEARLY",
+                                                 "HOURLY", "daily", ""])),
+    st.builds("INTERVAL={}".format, st.sampled_from(["1", "7", "999", "1000", "0", "٣", "２"])),
+    st.builds("COUNT={}".format, st.sampled_from(["1", "1000", "1001", "0", "٣", "-1"])),
+    st.builds("UNTIL={}".format, UNTIL),
+    st.builds("BYDAY={}".format, st.sampled_from(["WE", "TU,TH", "2TU", "-1FR", "5MO", "53MO",
+                                                  "٢TU", "XX"])),
+    st.builds("BYMONTHDAY={}".format, st.sampled_from(["29", "30", "31", "-31", "32", "٣"])),
+    st.builds("BYMONTH={}".format, st.sampled_from(["2", "4,6", "13", "١"])),
+    st.builds("BYSETPOS={}".format, st.sampled_from(["1", "-1", "6", "366"])),
+    TEXT)
+RULE = st.one_of(st.lists(RULE_PART, min_size=1, max_size=5).map(";".join),
+                 st.sampled_from(["FREQ=DAILY;INTERVAL=7;BYDAY=WE", "FREQ=DAILY;UNTIL=99991231T235959Z",
+                                  "FREQ=DAILY;UNTIL=00010101T000000Z", "FREQ=DAILY;COUNT=٣",
+                                  "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=3"]))
+
 VALID_BOOKING = st.fixed_dictionaries({
     "room_id": st.sampled_from([1, 2, 3, "1", " 2 "]),
     "title": st.sampled_from(["Planning", "x" * 200, "x" * 201]) | TEXT,
-    "start_time": DATETIME, "end_time": DATETIME})
+    "start_time": DATETIME, "end_time": DATETIME},
+    optional={"recurrence": RULE, "skip_conflicts": st.booleans()})
 BOOKING = st.one_of(VALID_BOOKING, one_field_wrong(
-    VALID_BOOKING, ["room_id", "title", "start_time", "end_time", "series"]))
+    VALID_BOOKING, ["room_id", "title", "start_time", "end_time", "series", "recurrence"]))
 
 # Raw bodies: not JSON, not UTF-8, numbers Python will not parse, truncated.
 RAW = st.one_of(
@@ -249,9 +273,33 @@ def test_any_query_parameters(admin_api, browser_as, admin, conn, url, params, p
 
 
 @FUZZ
+@given(rule=RULE, room=st.sampled_from([1, 2]),
+       start=st.sampled_from(["2027-03-02T10:00", "2027-03-28T02:30", "2027-08-31T17:00"]))
+def test_any_recurrence(admin_api, conn, rule, room, start):
+    """Series in Berlin (room 1) and New York (room 2), any rule at all."""
+    before = state(conn)
+    end = start[:11] + f"{int(start[11:13]) + 1:02d}" + start[13:]
+    check(send(admin_api, "POST", "/api/bookings", {
+        "room_id": room, "title": "x", "start_time": start, "end_time": end,
+        "recurrence": rule}), before, conn)
+
+
+@FUZZ
+@given(token=st.one_of(TEXT, st.builds("{}-{}".format, TEXT | NUMBER.map(str), TEXT),
+                       st.sampled_from(["²-x", "2-é", "٣-abc", "1-\x00", "-", "1-", "9" * 19 + "-x"])))
+def test_any_personal_calendar_address(client, alice, conn, token):
+    """/calendar/<secret>.ics answers strangers: 404 for anything but a real address."""
+    before = state(conn)
+    path = "/calendar/" + quote(token.encode("utf-8", "surrogatepass"), safe="") + ".ics"
+    response = client.get(path)
+    check(response, before, conn)
+    assert response.status_code in (404, 308)   # 308: "/calendar/.ics", werkzeug's routing
+
+
+@FUZZ
 @given(segment=st.one_of(TEXT, NUMBER.map(str)), url=st.sampled_from(
     ["/api/rooms/{}", "/api/rooms/{}/bookings", "/api/bookings/{}", "/api/tokens/{}",
-     "/rooms/{}", "/bookings/{}", "/admin/rooms/{}"]),
+     "/rooms/{}", "/bookings/{}", "/admin/rooms/{}", "/calendar/{}.ics"]),
        method=st.sampled_from(["GET", "DELETE", "PATCH", "POST", "PUT"]))
 def test_any_path_segment(admin_api, conn, segment, url, method):
     before = state(conn)
@@ -283,7 +331,7 @@ EDGES = {
     "floor": [-51, -50, 500, 501], "capacity": [10000, 10001, "10000"],
     "timezone": ["localtime", "posix/Europe/Berlin", "right/UTC", "Etc/GMT+14", "EST5EDT",
                  "Factory", "europe/berlin", "Europe/Berlin ", "/etc/passwd", "."],
-    "opens": ["24:00", "23:59", "00:00", "9:00", "09:00:00"],
+    "opens": ["24:00", "23:59", "00:00", "9:00", "09:00:00", "0٩:00", "０9:00"],
     "closes": ["24:00", "00:00", "08:59"],
     "equipment": [["x" * 41], ["screen"] * 31, [f"t{i}" for i in range(31)], "a,,b", [" "]],
     "name": ["x" * 101, "x" * 100, "SPREE", "spree"], "title": ["x" * 201, "‮" * 200],

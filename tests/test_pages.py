@@ -1,5 +1,6 @@
 """The HTML pages: same data as the twins, forms that keep input and show errors."""
 
+import html
 import re
 from datetime import datetime
 
@@ -61,6 +62,34 @@ def test_sign_in_redirects_only_to_this_site(client, alice):
     assert r.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize("next_, lands", [
+    ("/%09/evil.example", "/"),            # werkzeug drops the tab: would be //evil.example
+    ("/%0a", "/"),                         # a newline in Location: was a 500 after sign-in
+    ("/%0d%0aSet-Cookie:%20x=1", "/"),
+    ("/\\evil.example", "/"),
+    ("%2F%2Fevil.example", "/"),           # decoded once by the query string: //evil.example
+    ("https://evil.example/", "/"),
+    ("/%E2%80%8B/evil.example", "/"),      # a zero-width space
+    ("/bookings/mine?when=past", "/bookings/mine?when=past"),
+    ("/rooms/1?date=2027-03-02%23top", "/rooms/1?date=2027-03-02#top"),
+])
+def test_after_sign_in_next_is_a_path_on_this_site_or_the_overview(client, alice, conn,
+                                                                   next_, lands):
+    """Issue 15 #2: `next` is parsed and normalised before it is judged."""
+    page = client.get(f"/login?next={next_}")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', text(page)).group(1)
+    form_next = re.search(r'name="next" value="([^"]*)"', text(page))
+    # What the form carries back is what the query said, decoded once.
+    r = client.post("/login", data={"email": alice["email"], "password": "correct horse battery",
+                                    "csrf_token": csrf,
+                                    "next": html.unescape(form_next.group(1)) if form_next else ""})
+    assert r.status_code == 302
+    assert r.headers["Location"] == lands
+    # Signed in now: GET /login?next= judges it the same way.
+    again = client.get(f"/login?next={next_}")
+    assert (again.status_code, again.headers["Location"]) == (302, lands)
+
+
 def test_forms_without_csrf_token_are_refused(client, alice, browser_as, berlin, conn):
     b = browser_as(alice)
     r = client.post("/bookings/new", data={"room_id": berlin["id"], "title": "x",
@@ -89,6 +118,35 @@ def test_day_page_is_a_timeline_from_opening_to_closing(browser_as, alice, berli
     assert segments == ["09:00–10:00", "10:00–11:30", "11:30–18:00"]
     assert "Workshop" in text(r)
     assert "date=2027-03-02&amp;start=09:00&amp;end=10:00" in text(r)  # book the free slot
+
+
+def test_shortened_hours_hide_no_booking_and_the_admin_is_told(browser_as, api_as, alice,
+                                                               admin, berlin, make):
+    """Issue 15 #12: closing at 12:00 dropped the 13:30, 15:30 and 17:00 bookings from the
+    day page and cut a 10:30-12:30 one to 12:00, while the API still returned them."""
+    for start, end, title in [((10, 30), (12, 30), "Long"), ((13, 30), (14, 0), "After lunch"),
+                              ((15, 30), (16, 0), "Tea"), ((17, 0), (17, 30), "Late")]:
+        make.booking(berlin, alice, datetime(2027, 3, 2, start[0] - 1, start[1], tzinfo=UTC),
+                     datetime(2027, 3, 2, end[0] - 1, end[1], tzinfo=UTC), title=title)
+    admin_page = browser_as(admin)
+    form = {"name": "Spree", "building": "HQ", "floor": "1", "capacity": "6", "equipment": "",
+            "timezone": "Europe/Berlin", "opens": "09:00", "closes": "12:00", "active": "on"}
+    assert admin_page.post(f"/admin/rooms/{berlin['id']}", data=form).status_code == 302
+    told = text(admin_page.get("/admin/rooms"))
+    assert "4 future bookings of Spree fall outside its hours (09:00–12:00)" in told
+    page = text(browser_as(alice).get(f"/rooms/{berlin['id']}?date=2027-03-02"))
+    for title, times in [("Long", "10:30–12:30"), ("After lunch", "13:30–14:00"),
+                         ("Tea", "15:30–16:00"), ("Late", "17:00–17:30")]:
+        assert title in page and f'<span class="seg-time">{times}</span>' in page, title
+    assert page.count("outside opening hours</strong>") == 4
+    assert '<span class="seg-time">12:30–13:30</span>' in page and "closed" in page
+    assert "Book 12:30" not in page                    # no booking offered while closed
+    assert "Book 09:00–10:30" in page
+    # The API twin says the same, and how many.
+    r = api_as(admin).patch(f"/api/rooms/{berlin['id']}", json={"closes": "18:00"})
+    assert r.get_json()["bookings_outside_hours"] == 0
+    r = api_as(admin).patch(f"/api/rooms/{berlin['id']}", json={"opens": "11:00"})
+    assert r.get_json()["bookings_outside_hours"] == 1      # the 10:30 one
 
 
 def test_day_page_for_unknown_room_is_404(browser_as, alice):
@@ -187,6 +245,27 @@ def test_admin_creates_and_edits_a_room_through_the_forms(browser_as, admin, con
     assert r.status_code == 302
     room = conn.execute("SELECT capacity, active FROM rooms WHERE name = 'Loft'").fetchone()
     assert room == {"capacity": 9, "active": False}
+
+
+def test_a_blank_floor_is_no_floor(browser_as, admin, conn):
+    """Issue 15 #14: the new-room form showed the floor blank and refused it blank."""
+    b = browser_as(admin)
+    assert 'id="floor" name="floor" type="number" min="-50" max="500" value="0"' in \
+        text(b.get("/admin/rooms"))
+    form = {"name": "Loft", "building": "B", "floor": "", "capacity": "8", "equipment": "",
+            "timezone": "Europe/Paris", "opens": "08:00", "closes": "19:00", "active": "on"}
+    assert b.post("/admin/rooms", data=form).status_code == 302
+    room = conn.execute("SELECT id, floor FROM rooms WHERE name = 'Loft'").fetchone()
+    assert room["floor"] == 0
+    conn.execute("UPDATE rooms SET floor = 3 WHERE id = %s", (room["id"],))
+    edit = b.get(f"/admin/rooms/{room['id']}")
+    assert 'name="floor" type="number" min="-50" max="500" value="3"' in text(edit)
+    assert b.post(f"/admin/rooms/{room['id']}", data={**form, "floor": "  "}).status_code == 302
+    assert conn.execute("SELECT floor FROM rooms WHERE id = %s", (room["id"],)).fetchone() == \
+        {"floor": 3}
+    # A floor that is there is still checked.
+    r = b.post(f"/admin/rooms/{room['id']}", data={**form, "floor": "2.5"})
+    assert r.status_code == 400 and 'id="floor-error"' in text(r)
 
 
 def test_admin_page_shows_a_taken_name_by_the_name_field(browser_as, admin, berlin):

@@ -140,6 +140,58 @@ def test_unsupported_or_impossible_rules_name_the_part(text, part):
     assert caught.value.details["part"] == part
 
 
+@pytest.mark.parametrize("text", ["FREQ=DAILY;COUNT=٣", "FREQ=DAILY;INTERVAL=２",
+                                  "FREQ=MONTHLY;BYMONTHDAY=١٥", "FREQ=MONTHLY;BYDAY=٢TU",
+                                  "FREQ=DAILY;UNTIL=٢٠٢٧٠٣٣١", "FREQ=DAILY;UNTIL=20270331T١٢0000Z"])
+def test_digits_are_ascii_digits(text):
+    """Issue 15 #4: `\\d` and int() read other scripts' digits; the rule goes out in mail."""
+    with pytest.raises(BookingError) as caught:
+        recurrence.parse(text, BERLIN)
+    assert caught.value.code == "invalid_recurrence"
+
+
+@pytest.mark.parametrize("until, zone_name", [
+    ("99991231T235959Z", "Europe/Berlin"),     # the year 10000 in Berlin: was an OverflowError
+    ("00010101T000000Z", "America/New_York"),  # the year 0 in New York
+    ("30000101", "Europe/Berlin"), ("18991231", "Europe/Berlin")])
+def test_until_is_a_day_clients_may_name(until, zone_name):
+    """Issue 15 #7: UNTIL lies between 1900 and 2999, like every date the API takes."""
+    with pytest.raises(BookingError) as caught:
+        recurrence.parse(f"FREQ=DAILY;UNTIL={until}", ZoneInfo(zone_name))
+    assert caught.value.details["part"] == "UNTIL"
+    assert recurrence.parse("FREQ=DAILY;UNTIL=29991231T225959Z", BERLIN).until == \
+        datetime(2999, 12, 31, 23, 59, 59)
+
+
+def test_a_rule_that_stops_matching_is_searched_for_at_most_400_years(monkeypatch):
+    """Issue 15 #4: dateutil looks for a next occurrence until 9999 (417,000 seven-day
+    periods from 2027, half a second of CPU); expanded 400·k years later it stops
+    within 400 years of the limit. Counted in dateutil's own periods, not seconds."""
+    from dateutil import rrule as du
+
+    periods = []
+    original = du._iterinfo.ddayset
+    monkeypatch.setattr(du._iterinfo, "ddayset",
+                        lambda self, *a: periods.append(1) or original(self, *a))
+    rule = recurrence.parse("FREQ=DAILY;INTERVAL=7;BYDAY=WE", BERLIN)
+    tuesday = datetime(2027, 3, 2, 10)
+    assert recurrence.matches(rule, tuesday, datetime(2027, 9, 1)) == []
+    assert recurrence.starts(rule, tuesday, datetime(2027, 9, 1)) == [tuesday]
+    assert 0 < len(periods) <= 2 * 400 * 366 // 7
+    # Rules that do match come out the same as dateutil's own expansion here.
+    for text, first in [("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", datetime(2028, 2, 29, 9)),
+                        ("FREQ=MONTHLY;BYDAY=-1FR", datetime(2027, 1, 29, 9)),
+                        ("FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,SU;WKST=SU", datetime(2027, 3, 1, 9))]:
+        parsed = recurrence.parse(text, BERLIN)
+        until = datetime(2999, 12, 31)
+        expected = list(du.rrule(recurrence.FREQS[parsed.freq], dtstart=first,
+                                 interval=parsed.interval, until=until, wkst=parsed.wkst,
+                                 byweekday=[du.weekday(d, o or None) for d, o in parsed.byday]
+                                 or None, bymonthday=parsed.bymonthday or None,
+                                 bymonth=parsed.bymonth or None))
+        assert recurrence.matches(parsed, first, until) == expected
+
+
 def test_a_month_interval_that_never_reaches_bymonth_is_refused():
     rule = recurrence.parse("FREQ=MONTHLY;INTERVAL=2;BYMONTH=2", BERLIN)
     with pytest.raises(BookingError) as caught:

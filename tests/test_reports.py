@@ -50,7 +50,9 @@ def dataset(conn, make):
                 if end <= start:
                     continue
                 user = rng.choice(users)
-                created = start - timedelta(minutes=rng.randint(0, 60 * 24 * 20))
+                # Most made ahead; one in ten made after its start (an admin's backfill).
+                created = start - timedelta(minutes=rng.randint(-60 * 24 * 2 if rng.random() < 0.1
+                                                                else 0, 60 * 24 * 20))
                 cancelled = rng.random() < 0.15
                 row = conn.execute(
                     "INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_at, "
@@ -92,7 +94,8 @@ def reference(data, start, end, building=None):
             "open_minutes": open_minutes, "booked_minutes": booked, "bookings": len(live),
             "users": {b["user"] for b in live},
             "lengths": [(b["end"] - b["start"]).total_seconds() / 60 for b in live],
-            "leads": [(b["start"] - b["created"]).total_seconds() / 60 for b in live],
+            "leads": [(b["start"] - b["created"]).total_seconds() / 60 for b in live
+                      if b["created"] <= b["start"]],   # a backfill had no lead
             "cancelled": len(mine) - len(live)}
     return figures
 
@@ -221,6 +224,44 @@ def test_booking_rates_count_what_was_made_in_the_last_hour_and_day(api_as, admi
         conn.execute("UPDATE outbox SET created_at = %s WHERE id = %s", (NOW - ago, event_id))
     row = report(api_as(admin), **{"from": "2027-03-01", "to": "2027-03-07"})["rows"][0]
     assert (row["made_last_hour"], row["made_last_24h"]) == (1, 2)
+
+
+def test_bookings_made_after_their_start_do_not_count_as_negative_lead(api_as, admin, alice,
+                                                                      berlin, conn):
+    """Issue 15 #17: "Median lead (h)" was negative out of the box (demo data and
+    backfills are made after they start)."""
+    start = datetime(2027, 3, 2, 9, tzinfo=UTC)
+    for hours, made_after in ((1, False), (2, True), (3, True), (4, True)):
+        begins = start + timedelta(hours=hours)
+        created = begins + timedelta(minutes=5) if made_after else start - timedelta(hours=hours)
+        conn.execute("INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_at)"
+                     " VALUES (%s, %s, 'x', %s, %s, %s)",
+                     (berlin["id"], alice["id"], begins, begins + timedelta(minutes=30),
+                      created))
+    row = report(api_as(admin), **{"from": "2027-03-02", "to": "2027-03-02"})["rows"][0]
+    assert row["bookings"] == 4
+    assert row["median_lead_minutes"] == 2 * 60   # the one made ahead: 09:00 -> 10:00 + 1 h
+    conn.execute("UPDATE bookings SET created_at = start_at")     # made at their start: 0
+    row = report(api_as(admin), **{"from": "2027-03-02", "to": "2027-03-02"})["rows"][0]
+    assert row["median_lead_minutes"] == 0
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_defused(browser_as, admin, make):
+    """Issue 15 #8: CSV formula injection through a room's or building's name."""
+    make.room("=cmd|' /C calc'!A0", building="@SUM(A1:A9)")
+    make.room("+1 room", building="-HQ")
+    make.room("\tTabbed", building="\rCR")
+    make.room("Plain - room", building="HQ=1")
+    page = browser_as(admin)
+    download = page.get("/reports/utilisation.csv?group=room&from=2027-03-01&to=2027-03-07")
+    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True), newline="")))
+    names = {r["room_name"]: r["building"] for r in rows[:-1]}
+    assert names == {"'=cmd|' /C calc'!A0": "'@SUM(A1:A9)", "'+1 room": "'-HQ",
+                     "'\tTabbed": "'\rCR", "Plain - room": "HQ=1"}
+    by_building = page.get("/reports/utilisation.csv?group=building&from=2027-03-01&to=2027-03-07")
+    buildings = [r["building"] for r in csv.DictReader(io.StringIO(
+        by_building.get_data(as_text=True), newline=""))][:-1]
+    assert sorted(buildings) == sorted(["'@SUM(A1:A9)", "'-HQ", "'\rCR", "HQ=1"])
 
 
 def test_the_page_draws_charts_with_tables_and_csv_in_three_statements(browser_as, admin, dataset):

@@ -176,3 +176,38 @@ def test_gunicorn_does_not_believe_x_forwarded_proto_on_its_own(live_server):
         cookie = next(c for c in response.headers.get_all("Set-Cookie")
                       if c.startswith("booking_session="))
     assert "Secure" not in cookie
+
+
+# -- issue 15 #11: what responses say about who may keep them and how they were made ----
+
+def test_feeds_and_csv_are_private_and_vary_by_who_asks(api_as, browser_as, alice, admin,
+                                                        berlin, client):
+    api = api_as(alice)
+    for response in (api.get(f"/rooms/{berlin['id']}/calendar.ics"),
+                     client.get(api.get("/api/me").get_json()["calendar_url"]
+                                .replace("http://localhost", "")),
+                     browser_as(admin).get("/reports/utilisation.csv")):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "private, no-cache"
+        assert {"Cookie", "Authorization"} <= set(response.vary)
+    feed = api.get(f"/rooms/{berlin['id']}/calendar.ics")
+    assert feed.headers["Content-Type"] == "text/calendar; charset=utf-8"   # charset once
+
+
+@pytest.mark.parametrize("setting, staff_sees", [(False, False), (True, True)])
+def test_server_timing_goes_to_admins_or_everyone_when_set(database_url, tmp_path, make,
+                                                           setting, staff_sees):
+    app = make_app(database_url, tmp_path, SERVER_TIMING=setting)
+    try:
+        staff, boss = make.user("Alice"), make.user("Ada", role="admin", email="ada@example.com")
+        client = app.test_client()
+        for user, sees in ((staff, staff_sees), (boss, True)):
+            response = client.get("/api/me", headers={"Authorization": f"Bearer {make.token(user)}"})
+            assert response.status_code == 200
+            assert ("Server-Timing" in response.headers) == sees, user["role"]
+        # No one signed in: the probe says nothing, and looks no one up to decide.
+        probe = client.get("/healthz")
+        assert ("Server-Timing" in probe.headers) == setting
+    finally:
+        from booking import close
+        close(app)

@@ -137,6 +137,32 @@ def test_unsupported_rules_are_422_invalid_recurrence_naming_the_part(api_as, al
     assert error["details"]["part"] in rule
 
 
+@pytest.mark.parametrize("rule", ["FREQ=DAILY;INTERVAL=7;BYDAY=WE",      # from a Tuesday
+                                  "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",  # next in 2028
+                                  "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYMONTH=1"])
+def test_a_rule_with_no_occurrence_in_the_window_is_422_invalid(api_as, alice, berlin, conn,
+                                                                 rule):
+    """Issue 15 #4: such a series would be the first start alone."""
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", rule)
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid", "recurrence")
+    assert error["details"]["reason"] == "no occurrence in the booking window"
+    assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize("rule, zone_name", [("FREQ=DAILY;UNTIL=99991231T235959Z", "Europe/Berlin"),
+                                             ("FREQ=DAILY;UNTIL=00010101T000000Z", "America/New_York"),
+                                             ("FREQ=DAILY;COUNT=٣", "Europe/Berlin")])
+def test_untils_past_the_calendar_and_foreign_digits_are_422_not_500(api_as, alice, make, rule,
+                                                                     zone_name):
+    """Issue 15 #7 and #4: these were 500s (OverflowError), or accepted (COUNT=٣)."""
+    room = make.room("Far", zone_name)
+    r = series(api_as(alice), room, "2027-03-02T10:00", "2027-03-02T11:00", rule)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"]["code"] == "invalid_recurrence"
+
+
 def test_get_series_pages_through_its_occurrences(api_as, alice, berlin):
     api = api_as(alice)
     made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=DAILY;COUNT=25").get_json()

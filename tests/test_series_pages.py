@@ -1,7 +1,10 @@
 """The booking form's Repeat section, the series page, the availability page."""
 
+import html
 import re
 from datetime import datetime
+
+from werkzeug.datastructures import MultiDict
 
 from conftest import UTC
 
@@ -85,3 +88,89 @@ def test_account_page_shows_the_calendar_address_and_makes_a_new_one(browser_as,
     assert b.post("/account/calendar").status_code == 302
     second = re.search(r'id="calendar-url">([^<]+)<', text(b.get("/account"))).group(1)
     assert second != first
+
+
+def test_the_series_page_says_where_the_series_really_ends(browser_as, api_as, alice, berlin):
+    """Issue 15 #16: 8 weekly occurrences ending in April said "Booked up to" the end of
+    the booking window (August)."""
+    api = api_as(alice)
+    b = browser_as(alice)
+
+    def made(rule, start="2027-03-02T10:00", end="2027-03-02T11:00"):
+        r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Sync",
+                                            "start_time": start, "end_time": end,
+                                            "recurrence": rule})
+        assert r.status_code == 201, r.get_json()
+        series_id = r.get_json()["series"]["id"]
+        return series_id, api.get(f"/api/series/{series_id}").get_json()["series"]
+
+    counted, shown = made("FREQ=WEEKLY;COUNT=8")
+    assert shown["last_start"] == "2027-04-20T10:00:00+02:00"
+    assert shown["materialized_until"] > shown["last_start"]        # the window's end: August
+    page = text(b.get(f"/series/{counted}"))
+    assert "Tue 20 Apr 2027, 10:00</time> (the last occurrence)" in page
+    assert "Booked up to" not in page
+
+    until, shown = made("FREQ=MONTHLY;BYMONTHDAY=3;UNTIL=20271231", "2027-03-03T10:00",
+                        "2027-03-03T11:00")
+    assert shown["last_start"] == "2027-12-03T10:00:00+01:00"     # beyond the window
+    page = text(b.get(f"/series/{until}"))
+    assert "Fri 3 Dec 2027, 10:00</time> (the last occurrence)" in page
+    assert "Booked up to" in page and "the rest is booked as the booking window moves on" in page
+
+    endless, shown = made("FREQ=WEEKLY", "2027-03-04T12:00", "2027-03-04T13:00")
+    assert shown["last_start"] is None
+    page = text(b.get(f"/series/{endless}"))
+    assert "never (it repeats with no end date)" in page and "Booked up to" in page
+
+    # "This and following" ends it too.
+    assert api.delete(f"/api/series/{counted}?from=2027-04-06T10:00").status_code == 200
+    assert api.get(f"/api/series/{counted}").get_json()["series"]["last_start"] == \
+        "2027-03-30T10:00:00+02:00"
+    assert api.delete(f"/api/series/{endless}?from=2027-03-18T12:00").status_code == 200
+    assert api.get(f"/api/series/{endless}").get_json()["series"]["last_start"] == \
+        "2027-03-11T12:00:00+01:00"
+
+
+def one_click_form(page, label):
+    """The fields of the form whose button says `label`, as a browser would send them."""
+    for form in re.findall(r"<form .*?</form>", page, re.S):
+        if label in form:
+            return [(html.unescape(n), html.unescape(v)) for n, v in re.findall(
+                r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)]
+    raise AssertionError(f"no form with {label!r}")
+
+
+def test_a_series_conflict_offers_the_series_elsewhere_and_says_so_in_page_words(
+        browser_as, alice, bob, berlin, make, conn):
+    """Issue 15 #13: "Book Tiergarten at 09:00" on a series' conflict page booked one
+    meeting; the message named the API field; the room list offered only the taken room."""
+    tiergarten = make.room("Tiergarten", capacity=8)
+    make.booking(berlin, bob, datetime(2027, 3, 9, 9, tzinfo=UTC), datetime(2027, 3, 9, 10, tzinfo=UTC))
+    b = browser_as(alice)
+    form = {**FORM, "start": "10:00", "end": "11:00", "room_id": berlin["id"], "repeat": "weekly",
+            "weekdays": ["TU"], "ends": "after", "count": "4"}
+    r = b.post("/bookings/new", data=form)
+    assert r.status_code == 409
+    page = text(r)
+    assert "Book with skip_conflicts" not in page and "skip_conflicts to" not in page
+    assert "1 date of this series is already taken in Spree." in page
+    options = re.findall(r'<option value="(\d+)"', page)
+    assert options == [str(berlin["id"]), str(tiergarten["id"])]
+    assert "Book Spree, " not in page                 # no single meeting offered for a series
+    # "Book the series in Tiergarten": the whole series, there.
+    fields = one_click_form(page, "Book the series in Tiergarten (8 people) at 10:00–11:00")
+    assert ("repeat", "weekly") in fields and ("weekdays", "TU") in fields
+    assert ("count", "4") in fields and ("room_id", str(tiergarten["id"])) in fields
+    r = b.client.post("/bookings/new", data=MultiDict(fields))
+    assert r.status_code == 302 and r.headers["Location"].startswith("/series/")
+    assert conn.execute("SELECT count(*) AS n FROM bookings WHERE room_id = %s AND series_id "
+                        "IS NOT NULL", (tiergarten["id"],)).fetchone()["n"] == 4
+    # "Book the other dates in Spree": the series there, the taken date skipped.
+    r = b.post("/bookings/new", data={**form, "title": "Again"})
+    fields = one_click_form(text(r), "Book the other dates in Spree (skip the 1 taken)")
+    assert ("skip_conflicts", "on") in fields
+    r = b.client.post("/bookings/new", data=MultiDict(fields))
+    assert r.status_code == 302
+    series_page = text(b.get(r.headers["Location"]))
+    assert "Booked 3 occurrences; 1 taken and skipped." in series_page

@@ -78,3 +78,70 @@ def test_a_token_of_an_inactive_user_does_not_work(api_as, make, conn):
     api = api_as(carol)
     conn.execute("UPDATE users SET active = false WHERE id = %s", (carol["id"],))
     assert api.get("/api/me").status_code == 401
+
+
+# -- issue 15 #10: at most 50 live tokens, every one of them listed --------------------------
+
+def make_tokens(conn, user, live, revoked=0):
+    conn.execute("INSERT INTO api_tokens (user_id, name, token_hash, prefix, revoked_at) "
+                 "SELECT %s, 'bulk ' || i, sha256(('bulk' || %s || '-' || i)::bytea), 'bk_bulk', "
+                 "       CASE WHEN i > %s THEN now() END "
+                 "  FROM generate_series(1, %s) i", (user["id"], user["id"], live, live + revoked))
+
+
+def test_the_50th_live_token_is_made_and_the_51st_is_422(api_as, browser_as, alice, conn):
+    make_tokens(conn, alice, live=48, revoked=30)        # revoked ones do not count
+    api = api_as(alice)                                   # the 49th live token
+    assert api.post("/api/tokens", json={"name": "fiftieth"}).status_code == 201
+    r = api.post("/api/tokens", json={"name": "one too many"})
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["code"] == "too_many_tokens" and "50" in error["message"]
+    page = browser_as(alice).post("/account/tokens", data={"name": "from the page"})
+    assert page.status_code == 422 and "revoke one you no longer use" in page.get_data(as_text=True)
+    live = conn.execute("SELECT count(*) AS n FROM api_tokens WHERE user_id = %s AND "
+                        "revoked_at IS NULL", (alice["id"],)).fetchone()["n"]
+    assert live == 50
+    # Revoking one makes room for one.
+    newest = api.get("/api/tokens").get_json()["tokens"][0]
+    assert api.delete(f"/api/tokens/{newest['id']}").status_code == 200
+    assert api.post("/api/tokens", json={"name": "again"}).status_code == 201
+
+
+def test_the_token_list_pages_through_every_token(api_as, browser_as, alice, conn):
+    """200 revoked tokens used to push live ones off the end of the (one) list."""
+    make_tokens(conn, alice, live=0, revoked=230)
+    api = api_as(alice)                      # one live token, the oldest but for the bulk
+    seen, cursor = [], None
+    while True:
+        page = api.get("/api/tokens" + (f"?cursor={cursor}" if cursor else "")).get_json()
+        seen += page["tokens"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 231 and len({t["id"] for t in seen}) == 231
+    assert [t["id"] for t in seen] == sorted((t["id"] for t in seen), reverse=True)
+    assert sum(t["revoked_at"] is None for t in seen) == 1
+    assert len(api.get("/api/tokens?limit=200").get_json()["tokens"]) == 200
+    assert api.get("/api/tokens?limit=201").status_code == 400
+    html = browser_as(alice).get("/account").get_data(as_text=True)
+    assert 'rel="next">Older tokens</a>' in html
+
+
+def test_sixty_token_requests_at_once_make_exactly_the_five_left(live_server, make, conn):
+    """The limit under concurrency (through gunicorn): 45 live tokens, 60 requests at
+    the same moment, exactly 5 made; the rest 422, never 51 live."""
+    from test_concurrency import race
+
+    alice = make.user("Alice")
+    make_tokens(conn, alice, live=44)
+    token = make.token(alice)                              # the 45th
+    results = race(live_server.url + "/api/tokens", [token] * 60,
+                   [{"name": f"race {i}"} for i in range(60)])
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] * 5 + [422] * 55, statuses
+    assert {answer["error"]["code"] for status, answer in results if status == 422} == \
+        {"too_many_tokens"}
+    live = conn.execute("SELECT count(*) AS n FROM api_tokens WHERE user_id = %s AND "
+                        "revoked_at IS NULL", (alice["id"],)).fetchone()["n"]
+    assert live == 50

@@ -12,16 +12,18 @@ import email.policy
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import icalendar
 import pytest
+import recurring_ical_events
 import standardwebhooks
 from aiosmtpd.controller import Controller
 
@@ -223,22 +225,54 @@ def test_a_series_is_one_recurring_invitation_and_cancellations_follow_it(
     assert event["RECURRENCE-ID"].dt == datetime.fromisoformat(second["start_time"])
     assert "RANGE" not in event["RECURRENCE-ID"].params
 
-    # This and following: RANGE=THISANDFUTURE from the first occurrence cancelled.
+    # This and following (issue 15 #20): not RANGE=THISANDFUTURE, which Outlook and Google
+    # ignore, but the series again with its new UNTIL, a REQUEST with a higher SEQUENCE.
     api.delete(f"/api/series/{sid}?from=2027-03-29T00:00")
     worker.run_until_idle()
     calendar = calendar_of(smtp.messages[-1][1])
     event = only_event(calendar)
-    assert str(calendar["METHOD"]) == "CANCEL" and event["SEQUENCE"] == 2
-    assert event["RECURRENCE-ID"].dt == datetime(2027, 3, 30, 10, tzinfo=berlin_tz())
-    assert event["RECURRENCE-ID"].params["RANGE"] == "THISANDFUTURE"
+    assert str(calendar["METHOD"]) == "REQUEST" and event["SEQUENCE"] == 2
+    assert str(event["UID"]) == f"series-{sid}@booking" and "RECURRENCE-ID" not in event
+    assert str(event["STATUS"]) == "CONFIRMED"
+    assert event["RRULE"]["UNTIL"][0] == datetime(2027, 3, 23, 9, tzinfo=UTC)  # 10:00 Berlin
+    # Read back as a calendar client expands it: the skipped 9th and the 16th cancelled
+    # on its own stay out, and nothing from the 29th on is left.
+    held = recurring_ical_events.of(calendar).between(date(2027, 3, 1), date(2027, 5, 1))
+    assert sorted(e["DTSTART"].dt for e in held) == [
+        datetime(2027, 3, 2, 10, tzinfo=berlin_tz()), datetime(2027, 3, 23, 10, tzinfo=berlin_tz())]
 
     # The whole series: CANCEL without RECURRENCE-ID.
     api.delete(f"/api/series/{sid}")
     worker.run_until_idle()
-    event = only_event(calendar_of(smtp.messages[-1][1]))
+    calendar = calendar_of(smtp.messages[-1][1])
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "CANCEL"
     assert "RECURRENCE-ID" not in event and event["SEQUENCE"] == 3
     assert str(event["STATUS"]) == "CANCELLED"
     assert len(smtp.messages) == 4
+
+
+def test_this_and_following_of_a_counted_series_ends_it_with_until_in_place_of_count(
+        api_as, alice, berlin, smtp, worker):
+    """COUNT and UNTIL cannot stand together (RFC 5545): the new end replaces COUNT. And
+    cancelling from the first occurrence on leaves nothing: a CANCEL of the series."""
+    api = api_as(alice)
+    sid = book(api, berlin, recurrence="FREQ=DAILY;COUNT=10")["series"]["id"]
+    worker.run_until_idle()
+    first = only_event(calendar_of(smtp.messages[-1][1]))
+    api.delete(f"/api/series/{sid}?from=2027-03-05T10:00")
+    worker.run_until_idle()
+    calendar = calendar_of(smtp.messages[-1][1])
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "REQUEST" and event["SEQUENCE"] > first["SEQUENCE"]
+    assert "COUNT" not in event["RRULE"] and event["RRULE"]["FREQ"] == ["DAILY"]
+    held = recurring_ical_events.of(calendar).between(date(2027, 3, 1), date(2027, 4, 1))
+    assert [e["DTSTART"].dt.day for e in held] == [2, 3, 4]
+    api.delete(f"/api/series/{sid}?from=2027-03-02T10:00")
+    worker.run_until_idle()
+    calendar = calendar_of(smtp.messages[-1][1])
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(only_event(calendar)["STATUS"]) == "CANCELLED"
 
 
 def berlin_tz():
@@ -471,6 +505,76 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_told(
     assert len(receiver.requests) == sent + 1
 
 
+def test_the_deliveries_page_shows_failing_endpoints_first(
+        api_as, alice, admin, berlin, receiver, worker, app, browser_as):
+    """Issue 15 #18: "No failed deliveries" while the endpoint's page showed it failing
+    (its deliveries wait as pending until the last attempt)."""
+    admin_api = api_as(admin)
+    receiver.answer = lambda n: 500
+    failing = register(admin_api, receiver.url)["endpoint"]["id"]
+    quiet = register(admin_api, receiver.url + "/quiet", events=["series.created"])
+    book(api_as(alice), berlin)
+    worker.run_until_idle()
+    listed = admin_api.get("/api/deliveries").get_json()
+    assert listed["deliveries"] == []                                  # nothing failed for good
+    assert [e["id"] for e in listed["failing_endpoints"]] == [failing]
+    assert listed["failing_endpoints"][0]["last_attempt"]["error"] == "HTTP 500"
+    page = browser_as(admin).get("/admin/deliveries").get_data(as_text=True)
+    assert page.index("Failing webhook endpoints") < page.index("No failed deliveries")
+    assert receiver.url in page and "failing</strong> since" in page and "HTTP 500" in page
+    # Disabled ones come first, and say so.
+    assert admin_api.patch(f"/api/webhooks/{quiet['endpoint']['id']}",
+                           json={"active": False}).status_code == 200
+    listed = admin_api.get("/api/deliveries?status=pending").get_json()
+    assert [e["id"] for e in listed["failing_endpoints"]] == [quiet["endpoint"]["id"], failing]
+    assert len(listed["deliveries"]) == 1                               # the one retrying
+    page = browser_as(admin).get("/admin/deliveries").get_data(as_text=True)
+    assert "<strong>disabled</strong> (disabled by an administrator)" in page
+    # Healthy again: the list is empty.
+    receiver.answer = lambda n: 200
+    app.config["NOW"] += timedelta(hours=1)
+    worker.run_until_idle()
+    assert [e["id"] for e in admin_api.get("/api/deliveries").get_json()["failing_endpoints"]] \
+        == [quiet["endpoint"]["id"]]
+
+
+def test_a_delivery_waiting_for_a_disabled_endpoint_lets_the_worker_sleep(
+        api_as, alice, admin, berlin, receiver, worker, app, conn):
+    """Issue 15 #1: the claim skips disabled endpoints, so "next due" must too, or the
+    worker runs a round every millisecond while such a delivery waits."""
+    admin_api = api_as(admin)
+    receiver.answer = lambda n: 500
+    eid = register(admin_api, receiver.url)["endpoint"]["id"]
+    book(api_as(alice), berlin)
+    worker.run_until_idle()                  # tried once, failed: retried later
+    assert admin_api.patch(f"/api/webhooks/{eid}", json={"active": False}).status_code == 200
+    app.config["NOW"] += timedelta(hours=1)  # the retry is due, the endpoint disabled
+    waiting = conn.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'pending' "
+                           "AND endpoint_id = %s AND next_attempt_at <= %s",
+                           (eid, app.config["NOW"])).fetchone()
+    assert waiting["n"] == 1 and len(receiver.requests) == 1
+    rounds, slept = [], []
+    run_once = worker.run_once
+    worker.run_once = lambda: rounds.append(1) or run_once()
+
+    def sleep(listener, seconds):   # the loop's idle wait: record it and stop there
+        slept.append(seconds)
+        worker.stop()
+    worker._sleep = sleep
+    app.config["WORKER_POLL_SECONDS"] = 30.0
+    worker.run()
+    assert (len(rounds), slept) == (1, [30.0])   # one round finds nothing, then a full poll
+    # Enabled again, the waiting delivery goes out (and the change wakes sleeping workers).
+    conn.execute("LISTEN booking_outbox")
+    assert admin_api.patch(f"/api/webhooks/{eid}", json={"active": True}).status_code == 200
+    assert len(list(conn.notifies(timeout=10, stop_after=1))) == 1
+    receiver.answer = lambda n: 200
+    again = Worker(app)                      # run() has shut its senders down
+    again.run_until_idle()
+    again._senders.shutdown(wait=True)
+    assert len(receiver.requests) == 2
+
+
 @pytest.mark.parametrize("url, code", [
     ("ftp://example.com/hook", "invalid_url"),
     ("http:///nohost", "invalid_url"),
@@ -481,12 +585,132 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_told(
     ("http://10.1.2.3/hook", "unsafe_url"),
     ("http://192.168.0.10/hook", "unsafe_url"),
     ("https://[::ffff:127.0.0.1]/hook", "unsafe_url"),
+    # IPv6 forms with a private IPv4 address inside (issue 15 #3)
+    ("http://[64:ff9b::7f00:1]/hook", "unsafe_url"),          # NAT64 -> 127.0.0.1
+    ("http://[64:ff9b:1::a00:1]/hook", "unsafe_url"),         # NAT64, local use -> 10.0.0.1
+    ("http://[2002:a9fe:a9fe::1]/hook", "unsafe_url"),        # 6to4 -> 169.254.169.254
+    ("http://[::7f00:1]/hook", "unsafe_url"),                 # IPv4-compatible ::127.0.0.1
+    ("http://[::ffff:0:c0a8:a]/hook", "unsafe_url"),          # IPv4-translated 192.168.0.10
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "unsafe_url"),   # Teredo
 ])
 def test_unsafe_targets_are_refused_at_registration(api_as, admin, url, code):
     r = api_as(admin).post("/api/webhooks", json={"url": url})
     assert r.status_code == 422, r.get_json()
     error = r.get_json()["error"]
     assert error["code"] == code and error["details"]["field"] == "url"
+
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::5db8:d70e]/hook",      # NAT64 -> public
+                                 "http://[2002:5db8:d70e::1]/hook"])       # 6to4 -> public
+def test_ipv6_forms_of_a_public_address_are_fine(api_as, admin, url):
+    assert api_as(admin).post("/api/webhooks", json={"url": url}).status_code == 201
+
+
+class Resolver:
+    """Stands in for DNS (there is no name server here): `answers` are handed out one
+    per lookup, the last again and again; every lookup is recorded."""
+
+    def __init__(self, *answers):
+        self.answers, self.asked = list(answers), []
+        self.real = socket.getaddrinfo
+
+    def __call__(self, host, port, *args, **kwargs):
+        self.asked.append(host)
+        if host in ("127.0.0.1", "::1") or host.replace(".", "").isdigit():
+            return self.real(host, port, *args, **kwargs)
+        address = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return self.real(address, port, *args, **kwargs)
+
+
+def test_a_delivery_connects_to_the_address_it_checked(receiver, app, monkeypatch):
+    """Issue 15 #3, DNS rebinding: the name answers a public address to the check and
+    127.0.0.1 after; the HTTP client used to resolve it again and reach loopback."""
+    from booking.events import webhook_sender
+
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    port = receiver.server.server_address[1]
+    resolver = Resolver("93.184.215.14", "127.0.0.1")
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    connected = []
+    real_connect = socket.create_connection
+
+    def connect(address, *args, **kwargs):
+        connected.append(address)
+        if address[0] == "93.184.215.14":     # no traffic leaves the machine in a test
+            raise ConnectionRefusedError("refused (test)")
+        return real_connect(address, *args, **kwargs)
+    monkeypatch.setattr(socket, "create_connection", connect)
+
+    result = webhook_sender.post(webhook_sender.Request(
+        f"http://rebind.example:{port}/hooks", b"{}", "evt_1", "whsec_" + "A" * 32), app.config)
+    assert receiver.requests == []                       # loopback was never reached
+    assert connected == [("93.184.215.14", port)]        # the checked address, and only it
+    assert resolver.asked == ["rebind.example"]          # resolved once
+    assert result.status is None and "ConnectionRefusedError" in result.error
+
+
+def test_a_delivery_names_the_host_it_was_given(receiver, app, monkeypatch):
+    from booking.events import webhook_sender
+
+    port = receiver.server.server_address[1]
+    monkeypatch.setattr(socket, "getaddrinfo", Resolver("127.0.0.1"))
+    result = webhook_sender.post(webhook_sender.Request(
+        f"http://hooks.example:{port}/hooks?x=1", b"{}", "evt_1", "whsec_" + "A" * 32),
+        app.config)
+    assert result.error is None
+    ((headers, _),) = receiver.requests
+    assert headers["Host"] == f"hooks.example:{port}"
+
+
+class Trickler:
+    """A receiver that answers its status line, then one header line every 0.2 s, up to
+    `lines` of them (then the end of the answer), until the client goes away."""
+
+    def __init__(self, lines=100):
+        self.lines, self.sent = lines, 0
+        self.client_left = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hooks"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while self.sent < self.lines:
+                    conn.sendall(f"X-Slow-{self.sent}: x\r\n".encode())
+                    self.sent += 1
+                    if self.client_left.wait(0.2):
+                        return
+                conn.sendall(b"Content-Length: 2\r\n\r\nok")
+            except OSError:
+                self.client_left.set()
+
+    def stop(self):
+        self.client_left.set()
+        self.sock.close()
+
+
+def test_a_receiver_trickling_headers_is_cut_off_at_the_deadline(app):
+    """Issue 15 #3: WEBHOOK_TIMEOUT_SECONDS applied per socket read, so a receiver
+    sending a header line every half second held a delivery (and its worker thread)
+    for as long as it liked: past the lease, and then the delivery went out twice.
+    The receiver here would trickle for 20 s; the deadline is 1 s."""
+    from booking.events import webhook_sender
+
+    app.config.update(WEBHOOKS_ALLOW_PRIVATE=True, WEBHOOK_TIMEOUT_SECONDS=1.0)
+    trickler = Trickler(lines=100)
+    try:
+        result = webhook_sender.post(webhook_sender.Request(
+            trickler.url, b"{}", "evt_1", "whsec_" + "A" * 32), app.config)
+        assert (result.status, result.error) == (None, "timed out after 1 s")
+        assert trickler.sent < trickler.lines            # it was still trickling: cut off
+    finally:
+        trickler.stop()
 
 
 def test_registration_is_for_admins_and_checks_its_fields(api_as, alice, admin, browser_as, app):

@@ -1,6 +1,6 @@
 """JSON twins of the account pages: /api/me and /api/tokens."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from booking import inputs
@@ -21,8 +21,15 @@ def me():
 @login_required
 def update_me():
     """{"mail_enabled": false} turns notification mail off; {"theme": "dark"} picks the
-    dark theme; {"timezone": "Europe/Berlin"} the zone one's lists group days in."""
-    service.set_preferences(current_user, inputs.json_body())
+    dark theme; {"timezone": "Europe/Berlin"} the zone one's lists group days in;
+    {"home_building": "HQ"} where the finder looks first (null: where they booked
+    most). Everything is checked before anything is written."""
+    data = inputs.json_body()
+    inputs.only(data, service.PREFERENCES | {"home_building"})
+    checked = service.checked_preferences(data)
+    if "home_building" in data:
+        service.set_home_building(current_user, data["home_building"])
+    service.save_preferences(current_user, checked)
     return jsonify(user=current_user.to_dict(), calendar_url=feeds.calendar_url(current_user))
 
 
@@ -36,7 +43,9 @@ def reset_calendar():
 @bp.get("/tokens")
 @login_required
 def tokens():
-    return jsonify(tokens=service.list_tokens(current_user))
+    """Newest first, ?limit= (50) and ?cursor= for the next page."""
+    return jsonify(service.list_tokens(current_user, request.args.get("limit"),
+                                       request.args.get("cursor")))
 
 
 @bp.post("/tokens")

@@ -7,9 +7,9 @@ from typing import Any, Mapping
 
 import psycopg
 
-from booking import db, inputs
+from booking import db, inputs, pagination
 from booking.auth import TOKEN_PREFIX, User, forget, hash_password, hash_token
-from booking.errors import BookingError, invalid, not_found
+from booking.errors import BookingError, from_database, invalid, not_found
 from booking.times import zone
 
 TOKEN_FIELDS = """t.id, t.name, t.prefix, rfc3339(t.created_at, 'UTC') AS created_at,
@@ -28,12 +28,17 @@ INSERT INTO api_tokens AS t (user_id, name, token_hash, prefix)
 VALUES (%(user)s, %(name)s, %(hash)s, %(prefix)s)
 RETURNING {TOKEN_FIELDS}"""
 
-# api_tokens_user
+# api_tokens_user, read backward from the cursor: newest first, every token
+# reachable page by page (a list cut at 200 could hide live tokens behind
+# revoked ones). At most 50 are live (sql/012_people.sql).
 LIST_TOKENS_SQL = f"""
-SELECT {TOKEN_FIELDS} FROM api_tokens t
- WHERE t.user_id = %s
- ORDER BY t.revoked_at IS NOT NULL, t.id DESC
- LIMIT 200"""
+SELECT {TOKEN_FIELDS}, t.created_at AS made_at FROM api_tokens t
+ WHERE t.user_id = %(user)s AND t.id < %(after_id)s
+ ORDER BY t.id DESC
+ LIMIT %(limit)s"""
+
+MOST_LIVE_TOKENS = 50      # sql/012_people.sql, api_tokens_most_live()
+TOKENS_PAGE = 50
 
 REVOKE_TOKEN_SQL = f"""
 UPDATE api_tokens t SET revoked_at = coalesce(t.revoked_at, now())
@@ -70,16 +75,27 @@ def create_token(user_id: int, name: Any) -> tuple[dict[str, Any], str]:
     """A new token: its row, and the plain token (shown once, never stored)."""
     label = inputs.text(name if name is not None else "", "name", low=0, high=100)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with db.connection() as conn:
-        row = conn.execute(CREATE_TOKEN_SQL, {"user": user_id, "name": label,
-                                              "hash": hash_token(plain),
-                                              "prefix": plain[:len(TOKEN_PREFIX) + 6]}).fetchone()
+    try:
+        with db.connection() as conn:
+            row = conn.execute(CREATE_TOKEN_SQL, {"user": user_id, "name": label,
+                                                  "hash": hash_token(plain),
+                                                  "prefix": plain[:len(TOKEN_PREFIX) + 6]}
+                               ).fetchone()
+    except psycopg.errors.CheckViolation as exc:   # the 51st live token: 422 too_many_tokens
+        raise from_database(exc) or exc from None
     return row, plain
 
 
-def list_tokens(user: User) -> list[dict[str, Any]]:
+def list_tokens(user: User, limit: Any = None, cursor: str | None = None) -> dict[str, Any]:
+    """The user's tokens, newest first: {"tokens", "next_cursor"}."""
+    page = pagination.Keyset(limit, cursor, default=TOKENS_PAGE, most=200,
+                             start=pagination.LAST)
     with db.connection() as conn:
-        return conn.execute(LIST_TOKENS_SQL, (user.id,)).fetchall()
+        rows = conn.execute(LIST_TOKENS_SQL, {"user": user.id, **page.params()}).fetchall()
+    rows, next_cursor = page.cut(rows, lambda r: (r["made_at"], r["id"]))
+    for row in rows:
+        del row["made_at"]
+    return {"tokens": rows, "next_cursor": next_cursor}
 
 
 def revoke_token(user: User, token_id: int) -> dict[str, Any]:
@@ -117,6 +133,9 @@ UPDATE users
 RETURNING mail_enabled, theme, timezone"""
 
 
+PREFERENCES = frozenset({"mail_enabled", "theme", "timezone"})
+
+
 def set_preferences(user: User, data: Mapping[str, Any]) -> User:
     """Change the settings in `data` (mail_enabled, theme, timezone) in one statement.
 
@@ -124,7 +143,12 @@ def set_preferences(user: User, data: Mapping[str, Any]) -> User:
     empty/null for the zone most rooms are in. 400 naming the field otherwise;
     nothing changes then.
     """
-    inputs.only(data, {"mail_enabled", "theme", "timezone"})
+    inputs.only(data, PREFERENCES)
+    return save_preferences(user, checked_preferences(data))
+
+
+def checked_preferences(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The preferences in `data`, checked (400 naming the field); nothing is written."""
     mail = inputs.boolean(data["mail_enabled"], "mail_enabled") if "mail_enabled" in data else None
     theme = data.get("theme")
     if "theme" in data and theme not in THEMES:
@@ -136,13 +160,43 @@ def set_preferences(user: User, data: Mapping[str, Any]) -> User:
         except ValueError:
             raise invalid("timezone", "timezone must be an IANA zone like Europe/Berlin, "
                                       "or empty for the zone most rooms are in.") from None
-    if not {"mail_enabled", "theme", "timezone"} & data.keys():
+    return {"mail": mail, "theme": theme, "set_zone": "timezone" in data,
+            "zone": zone_name or None, "any": bool(PREFERENCES & data.keys())}
+
+
+def save_preferences(user: User, checked: Mapping[str, Any]) -> User:
+    """Write what checked_preferences() let through, in one statement."""
+    if not checked["any"]:
         return user
     with db.connection() as conn:
-        row = conn.execute(SET_PREFERENCES_SQL, {
-            "mail": mail, "theme": theme, "set_zone": "timezone" in data,
-            "zone": zone_name or None, "user": user.id}).fetchone()
+        row = conn.execute(SET_PREFERENCES_SQL, {**checked, "user": user.id}).fetchone()
     user.mail_enabled, user.theme, user.timezone = (row["mail_enabled"], row["theme"],
                                                     row["timezone"])
     forget(user_id=user.id)
     return user
+
+
+# A building of an active room, spelt as the room has it, whatever the case
+# typed; NULL clears the choice (the default is where they booked most).
+SET_HOME_SQL = """
+WITH chosen AS (
+    SELECT min(r.building) AS building FROM rooms r
+     WHERE r.active AND r.building <> '' AND lower(r.building) = lower(%(building)s))
+UPDATE users u SET home_building = c.building
+  FROM chosen c
+ WHERE u.id = %(user)s AND (c.building IS NOT NULL OR %(building)s IS NULL)
+RETURNING u.home_building"""
+
+
+def set_home_building(user: User, value: Any) -> str | None:
+    """Choose the home building (a building of an active room; 422 unknown_building
+    otherwise), or clear it with None or "" (back to where they booked most)."""
+    building = None if value in (None, "") else inputs.text(value, "home_building", high=100)
+    with db.connection() as conn:
+        row = conn.execute(SET_HOME_SQL, {"building": building, "user": user.id}).fetchone()
+    if row is None:
+        raise BookingError("unknown_building", f"No room that can be booked is in a building "
+                           f"called {building}.", field="home_building")
+    user.home_building = row["home_building"]
+    forget(user_id=user.id)
+    return user.home_building

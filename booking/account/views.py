@@ -10,16 +10,17 @@ from booking.account import service
 from booking.auth import login_required
 from booking.errors import BookingError
 from booking.feeds import service as feeds
+from booking.finder import service as finder
+from booking.http import local_path
 from booking.times import COMMON_ZONES
 
 bp = Blueprint("account", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: a sign-in link must not send people elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("rooms.overview")
+    """Only same-site paths (booking.http.local_path): a sign-in link must not send
+    people elsewhere."""
+    return local_path(target) or url_for("rooms.overview")
 
 
 @bp.get("/login")
@@ -49,11 +50,20 @@ def logout():
     return redirect(url_for("account.login"))
 
 
+def _page(status: int = 200, cursor: str | None = None, **shown):
+    """The account page: tokens (a page of them), preferences, home building, and
+    whatever this answer shows besides (a new token, an error by its form)."""
+    values = {"new_secret": None, "error": None, "preferences": None, **shown}
+    return render_template("account/account.html",
+                           **service.list_tokens(current_user, None, cursor),
+                           buildings=finder.choices()["buildings"], zones=COMMON_ZONES,
+                           **values), status
+
+
 @bp.get("/account")
 @login_required
 def account():
-    return render_template("account/account.html", tokens=service.list_tokens(current_user),
-                           new_secret=None, error=None, zones=COMMON_ZONES, preferences=None)
+    return _page(cursor=request.args.get("cursor"))
 
 
 @bp.post("/account/tokens")
@@ -62,13 +72,9 @@ def create_token():
     try:
         row, plain = service.create_token(current_user.id, request.form.get("name", ""))
     except BookingError as err:
-        return render_template("account/account.html", tokens=service.list_tokens(current_user),
-                               new_secret=None, error=err, zones=COMMON_ZONES,
-                               preferences=None), err.status
+        return _page(err.status, error=err)
     # Shown on this response only: the plain token is not stored anywhere.
-    return render_template("account/account.html", tokens=service.list_tokens(current_user),
-                           new_secret=plain, new_token=row, error=None, zones=COMMON_ZONES,
-                           preferences=None), 201
+    return _page(201, new_secret=plain, new_token=row)
 
 
 @bp.post("/account/calendar")
@@ -97,10 +103,21 @@ def set_preferences():
         service.set_preferences(current_user, {"theme": form.get("theme", "auto"),
                                                "timezone": form.get("timezone", "").strip()})
     except BookingError as err:
-        return render_template("account/account.html", tokens=service.list_tokens(current_user),
-                               new_secret=None, error=err, zones=COMMON_ZONES,
-                               preferences=form), err.status
+        return _page(err.status, error=err, preferences=form)
     flash("Your preferences are saved.", "success")
+    return redirect(url_for("account.account"))
+
+
+@bp.post("/account/home")
+@login_required
+def set_home():
+    """The home building: the finder and "Book the best" look there first."""
+    try:
+        building = service.set_home_building(current_user, request.form.get("home_building"))
+    except BookingError as err:
+        return _page(err.status, home_error=err)
+    flash(f"Your home building is {building}." if building else
+          "Your home building is where you booked most lately.", "success")
     return redirect(url_for("account.account"))
 
 

@@ -104,6 +104,8 @@ def _row(entry: dict, day: str, now_minute: int | None, longest: int, first: int
     bars = []
     for part in timeline.stretches(room["opens"], room["closes"], day, entry["bookings"],
                                    now_minute, longest):
+        if part.kind == "closed":
+            continue   # the board's scale is the opening hours; the bar itself shows
         bars.append({"kind": part.kind, "left": timeline.percent(part.start, first, last),
                      "width": timeline.percent(first + part.end - part.start, first, last),
                      "start": part.start_hm, "end": part.end_hm, "booking": part.booking,

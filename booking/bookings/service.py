@@ -85,7 +85,7 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
     """
     inputs.only(data, CREATE_FIELDS)
     room_id = inputs.integer(data.get("room_id"), "room_id")
-    title = inputs.text(data.get("title"), "title", high=200)
+    title = inputs.title(data.get("title"))
     start_raw = parse_datetime(data.get("start_time"), "start_time")
     end_raw = parse_datetime(data.get("end_time"), "end_time")
     skip_conflicts = inputs.boolean(data.get("skip_conflicts", False), "skip_conflicts")

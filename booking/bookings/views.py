@@ -15,6 +15,7 @@ from booking.auth import login_required
 from booking.bookings import service
 from booking.errors import BookingError
 from booking.finder import service as finder
+from booking.http import local_path
 from booking.rooms import service as rooms
 from booking.times import parse_date, parse_hm, zone
 
@@ -86,20 +87,28 @@ def _booking_from_form(form) -> dict:
 def _form(form, error: BookingError | None):
     conflicts = error.details.get("conflicts") if error else None
     if conflicts:
-        # The room is taken: offer other times in the same room (its name is
-        # in the conflict) and one-click suggestions; listing every room here
-        # would cost a fourth SQL statement.
+        # The room is taken: offer it (other times), and the rooms the conflict
+        # found free then, as choices and as one-click suggestions. Listing
+        # every room here would cost a fourth SQL statement ("choose another
+        # room" links to the form with all of them).
         blocker = conflicts[0]["bookings"][0] if "bookings" in conflicts[0] else conflicts[0]
-        choice = {"id": blocker["room_id"], "name": blocker["room_name"]}
-        return render_template("bookings/new.html", form=form, error=error, rooms=[choice],
-                               conflicts=conflicts, only_room=True,
-                               suggestions=error.details.get("suggestions"))
+        taken = {"id": blocker["room_id"], "name": blocker["room_name"]}
+        suggestions = error.details.get("suggestions") or {}
+        series = (form.get("repeat") or "none") != "none"
+        # The page's own words wherever the message shows (above and by the field).
+        error = BookingError(error.code, _conflict_message(error, taken, series),
+                             status=error.status, details=error.details)
+        return render_template("bookings/new.html", form=form, error=error,
+                               rooms=[taken] + list(suggestions.get("other_rooms") or []),
+                               taken_room=taken, conflicts=conflicts, only_room=True,
+                               suggestions=suggestions, series=series,
+                               conflict_message=error.message)
     choices = rooms.choices()
     room = _chosen(choices, form.get("room_id"))
     return render_template("bookings/new.html",
                            form=_with_next_slot(form, room, choices) if error is None else form,
                            error=error, rooms=choices, room=room, conflicts=None,
-                           only_room=False, suggestions=None)
+                           only_room=False, suggestions=None, series=False)
 
 
 def _chosen(choices: list[dict], room_id) -> dict | None:
@@ -123,6 +132,18 @@ def _with_next_slot(form, room: dict | None, choices: list[dict]):
     filled = MultiDict(form)
     filled.update({"date": day, "start": start, "end": end})
     return filled
+
+
+def _conflict_message(error: BookingError, taken: dict, series: bool) -> str:
+    """The 409 for people: a series' conflict names the form's checkbox, not the API's
+    `skip_conflicts` field the JSON answer speaks of."""
+    if not series:
+        return error.message
+    count = len(error.details["conflicts"])
+    return (f"{count} date{'s' if count != 1 else ''} of this series "
+            f"{'are' if count != 1 else 'is'} already taken in {taken['name']}. Book the "
+            "other dates there (the taken ones are skipped), book the series in another "
+            "room, or change it below.")
 
 
 @bp.get("/bookings/mine")
@@ -186,7 +207,5 @@ def show(booking_id: int):
 def cancel(booking_id: int):
     booking = service.cancel(current_user, booking_id, now())
     flash(f"Cancelled “{booking['title']}” in {booking['room_name']}.", "success")
-    back = request.form.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
-    return redirect(url_for("bookings.show", booking_id=booking_id))
+    back = local_path(request.form.get("next"))
+    return redirect(back or url_for("bookings.show", booking_id=booking_id))

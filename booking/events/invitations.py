@@ -25,8 +25,10 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
 
     Single bookings keep the feeds' UID `booking-<id>@booking`; a series is one
     recurring VEVENT `series-<id>@booking` (RRULE, EXDATE for skipped
-    occurrences). Cancelling one occurrence names it by RECURRENCE-ID, "this
-    and following" adds RANGE=THISANDFUTURE, the whole series drops the UID.
+    occurrences). Cancelling one occurrence names it by RECURRENCE-ID; "this
+    and following" sends the series again (REQUEST) with an UNTIL at its last
+    remaining occurrence, since Outlook and Google ignore RANGE=THISANDFUTURE
+    and would keep the cancelled occurrences; the whole series drops the UID.
     SEQUENCE grows with every change, so clients apply them in order.
     `event` is a claimed delivery row (booking/events/worker.py).
     """
@@ -35,7 +37,7 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     if kind in ("booking.created", "booking.cancelled"):
         vevent = feeds.vevent(_booking_row(event))
     else:
-        vevent = _series_event(event)
+        vevent, method = _series_event(event, method)
     vevent.add("organizer", _address(organizer), parameters={"CN": "Rooms"})
     if attendee:
         vevent.add("attendee", f"mailto:{attendee[0]}",
@@ -70,7 +72,8 @@ def _booking_row(event: Mapping[str, Any]) -> dict[str, Any]:
             "timezone": event.get("timezone") or "UTC"}
 
 
-def _series_event(event: Mapping[str, Any]) -> Event:
+def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
+    """The series' VEVENT for this event, and the METHOD it goes with."""
     kind, payload = event["kind"], event["payload"]
     changed = _when(event["created_at"]).astimezone(UTC)
     vevent = Event()
@@ -91,7 +94,7 @@ def _series_event(event: Mapping[str, Any]) -> Event:
         vevent.add("dtend", end)
         vevent.add("summary", b["title"])
         vevent.add("status", "CANCELLED")
-        return vevent
+        return vevent, method
 
     s = payload["series"]
     tz = zone(s["timezone"])
@@ -100,31 +103,37 @@ def _series_event(event: Mapping[str, Any]) -> Event:
     vevent.add("summary", s["title"])
     vevent.add("description", f"Booked by {event.get('owner_name') or ''} (repeating)")
     rule = recurrence.parse(s["rrule"], tz)
+    last = None
     if kind == "series.cancelled" and not payload.get("whole"):
-        # The first occurrence from the cancellation on, and all after it.
+        # "This and following": the series again, ending at its last occurrence
+        # before the cut, as a REQUEST with a higher SEQUENCE, which every client
+        # applies. Nothing left before the cut: the whole series is cancelled.
         cut = _when(payload["from"])
-        found = recurrence.occurrences(rule, first.replace(tzinfo=None), length, tz,
-                                       cut + timedelta(days=800), after=cut - timedelta(seconds=1))
-        start = found[0].start if found else cut.astimezone(tz)
-        vevent.add("recurrence-id", start, parameters={"RANGE": "THISANDFUTURE"})
-        vevent.add("dtstart", start)
-        vevent.add("dtend", (start.astimezone(UTC) + length).astimezone(tz))
-        vevent.add("status", "CANCELLED")
-        return vevent
+        kept = [o.start for o in recurrence.occurrences(
+            rule, first.replace(tzinfo=None), length, tz, cut) if o.start < cut]
+        if kept:
+            last, method = kept[-1], "REQUEST"
 
     vevent.add("dtstart", first)
     vevent.add("dtend", (first.astimezone(UTC) + length).astimezone(tz))
-    vevent.add("rrule", _rrule(rule, tz))
+    vevent.add("rrule", _rrule(rule, tz, last))
     skipped = [_when(moment).astimezone(tz) for moment in event.get("skipped") or []]
     if skipped:
         vevent.add("exdate", skipped)
-    vevent.add("status", "CANCELLED" if kind == "series.cancelled" else "CONFIRMED")
-    return vevent
+    vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    return vevent, method
 
 
-def _rrule(rule, tz) -> vRecur:
-    """The series' rule for a calendar: UNTIL in UTC, as RFC 5545 wants with a TZID start."""
+def _rrule(rule, tz, last: datetime | None = None) -> vRecur:
+    """The series' rule for a calendar: UNTIL in UTC, as RFC 5545 wants with a TZID
+    start. With `last` (its last remaining occurrence, aware), it ends there: UNTIL
+    replaces COUNT (RFC 5545 allows one of them), and an earlier UNTIL of its own
+    stays."""
     value = vRecur.from_ical(rule.text)
-    if rule.until is not None:
-        value["UNTIL"] = [rule.until.replace(tzinfo=tz, fold=0).astimezone(UTC)]
+    until = None if rule.until is None else rule.until.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if last is not None:
+        value.pop("COUNT", None)
+        until = min(until, last.astimezone(UTC)) if until else last.astimezone(UTC)
+    if until is not None:
+        value["UNTIL"] = [until]
     return value

@@ -9,6 +9,7 @@ from booking import db, pagination
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.events import render
+from booking.events.webhooks import ENDPOINT_FIELDS, LAST_ATTEMPT
 from booking.times import UTC
 
 EVENT_COLUMNS = """o.id AS event_id, o.kind, o.payload, o.created_at, o.user_id, o.actor_id,
@@ -81,18 +82,32 @@ DELIVERY_JOINS = f"""JOIN outbox o ON o.id = d.event_id
 
 STATUSES = ("failed", "pending", "sent")
 
-# One statement per status, newest first: deliveries_failed, deliveries_pending
+# The endpoints that are failing (retrying since failing_since) or disabled,
+# with each one's latest attempt, first on the page: their deliveries wait as
+# `pending`, so the failed list alone said "no failed deliveries" while they
+# failed. webhook_endpoints is small (admins register a handful); the latest
+# attempt comes from webhook_attempts_endpoint. Then the deliveries, newest
+# first: one statement per status, by deliveries_failed, deliveries_pending
 # (partial indexes on id) or, for the many sent ones, deliveries_pkey. The
 # status is written into each statement, not passed as a parameter: in the
 # generic plan a prepared statement settles on, `status = $1` matches no
 # partial index, and the failed ones were found by reading deliveries_pkey
 # backward through every sent delivery (tests/test_explain.py).
 DELIVERIES_SQL = {status: f"""
-SELECT {DELIVERY_COLUMNS}
-  FROM deliveries d {DELIVERY_JOINS}
- WHERE d.status = '{status}' AND d.id < %(after_id)s
- ORDER BY d.id DESC
- LIMIT %(limit)s""" for status in STATUSES}
+WITH failing AS (
+    SELECT coalesce(json_agg(f ORDER BY f.active, f.failing_since, f.id), '[]') AS endpoints
+      FROM (SELECT {ENDPOINT_FIELDS}, {LAST_ATTEMPT} AS last_attempt
+              FROM webhook_endpoints w
+             WHERE w.failing_since IS NOT NULL OR NOT w.active) f)
+SELECT f.endpoints AS failing_endpoints, x.*
+  FROM failing f
+  LEFT JOIN LATERAL (
+       SELECT {DELIVERY_COLUMNS}
+         FROM deliveries d {DELIVERY_JOINS}
+        WHERE d.status = '{status}' AND d.id < %(after_id)s
+        ORDER BY d.id DESC
+        LIMIT %(limit)s) x ON true
+ ORDER BY x.id DESC""" for status in STATUSES}
 
 # Back in the queue at once, attempts counted afresh; NOTIFY wakes a worker.
 RESEND_SQL = """
@@ -123,7 +138,8 @@ def delivery(row: dict[str, Any]) -> dict[str, Any]:
 
 def deliveries(status: str | None, limit: Any = None, cursor: str | None = None
                ) -> dict[str, Any]:
-    """Deliveries in one state (failed by default), newest first."""
+    """Deliveries in one state (failed by default), newest first; and, whatever the
+    state, the failing and disabled webhook endpoints (`failing_endpoints`)."""
     status = status or "failed"
     if status not in STATUSES:
         raise invalid("status", "status is failed, pending or sent.")
@@ -131,9 +147,11 @@ def deliveries(status: str | None, limit: Any = None, cursor: str | None = None
                              start=pagination.LAST)
     with db.connection() as conn:
         rows = conn.execute(DELIVERIES_SQL[status], page.params()).fetchall()
-    rows, next_cursor = page.cut(rows, lambda r: (r["created_at"], r["id"]))
-    return {"status": status, "deliveries": [delivery(r) for r in rows],
-            "next_cursor": next_cursor}
+    failing = rows[0]["failing_endpoints"]
+    rows, next_cursor = page.cut([r for r in rows if r["id"] is not None],
+                                 lambda r: (r["created_at"], r["id"]))
+    return {"status": status, "failing_endpoints": failing,
+            "deliveries": [delivery(r) for r in rows], "next_cursor": next_cursor}
 
 
 def resend(delivery_id: int, now: datetime) -> dict[str, Any]:

@@ -38,12 +38,14 @@ INSERT INTO webhook_endpoints AS w (url, description, events, secret, created_by
 VALUES (%(url)s, %(description)s, %(events)s, %(secret)s, %(user)s)
 RETURNING {ENDPOINT_FIELDS}"""
 
-LIST_SQL = f"""
-SELECT {ENDPOINT_FIELDS},
-       (SELECT json_build_object('at', rfc3339(a.at, 'UTC'), 'ok', a.ok,
+# An endpoint's latest attempt (webhook_attempts_endpoint, read backward).
+LAST_ATTEMPT = """(SELECT json_build_object('at', rfc3339(a.at, 'UTC'), 'ok', a.ok,
                                  'status_code', a.status_code, 'error', a.error)
           FROM webhook_attempts a WHERE a.endpoint_id = w.id
-         ORDER BY a.id DESC LIMIT 1) AS last_attempt
+         ORDER BY a.id DESC LIMIT 1)"""
+
+LIST_SQL = f"""
+SELECT {ENDPOINT_FIELDS}, {LAST_ATTEMPT} AS last_attempt
   FROM webhook_endpoints w
  ORDER BY w.active DESC, w.id DESC
  LIMIT 500"""
@@ -64,21 +66,28 @@ SELECT {ENDPOINT_FIELDS},
   FROM webhook_endpoints w
  WHERE w.id = %(id)s"""
 
+# Enabling an endpoint wakes sleeping workers (NOTIFY at commit), so the
+# deliveries that waited for it go out at once rather than at the next poll.
 UPDATE_SQL = f"""
-UPDATE webhook_endpoints w
-   SET url = coalesce(%(url)s, w.url),
-       description = coalesce(%(description)s, w.description),
-       events = coalesce(%(events)s, w.events),
-       active = coalesce(%(active)s, w.active),
-       -- enabled again: a fresh start
-       failing_since = CASE WHEN %(active)s THEN NULL ELSE w.failing_since END,
-       disabled_at = CASE WHEN %(active)s IS NULL THEN w.disabled_at
-                          WHEN %(active)s THEN NULL ELSE coalesce(w.disabled_at, now()) END,
-       disabled_reason = CASE WHEN %(active)s IS NULL THEN w.disabled_reason
-                              WHEN %(active)s THEN NULL
-                              ELSE coalesce(w.disabled_reason, 'disabled by an administrator') END
- WHERE w.id = %(id)s
-RETURNING {ENDPOINT_FIELDS}"""
+WITH w AS (
+    UPDATE webhook_endpoints w
+       SET url = coalesce(%(url)s, w.url),
+           description = coalesce(%(description)s, w.description),
+           events = coalesce(%(events)s, w.events),
+           active = coalesce(%(active)s, w.active),
+           -- enabled again: a fresh start
+           failing_since = CASE WHEN %(active)s THEN NULL ELSE w.failing_since END,
+           disabled_at = CASE WHEN %(active)s IS NULL THEN w.disabled_at
+                              WHEN %(active)s THEN NULL ELSE coalesce(w.disabled_at, now()) END,
+           disabled_reason = CASE WHEN %(active)s IS NULL THEN w.disabled_reason
+                                  WHEN %(active)s THEN NULL
+                                  ELSE coalesce(w.disabled_reason, 'disabled by an administrator') END
+     WHERE w.id = %(id)s
+    RETURNING w.*),
+woken AS (
+    SELECT pg_notify('booking_outbox', '') FROM w WHERE %(active)s IS TRUE)
+SELECT {ENDPOINT_FIELDS}
+  FROM w CROSS JOIN (SELECT count(*) FROM woken) n"""
 
 FIELDS = frozenset({"url", "events", "description", "active"})
 LOG_PAGE = 50

@@ -86,9 +86,17 @@ SELECT c.id, c.channel, c.attempts, c.endpoint_id,
        CASE WHEN o.series_id IS NOT NULL THEN
             (SELECT count(*) FROM outbox x WHERE x.series_id = o.series_id AND x.id < o.id)::int
        END AS sequence,
-       CASE WHEN o.kind = 'series.created' THEN
-            (SELECT coalesce(array_agg(k.start_at ORDER BY k.start_at), '{}')
-               FROM series_skips k WHERE k.series_id = o.series_id)
+       -- EXDATEs of the series a mail sends: the occurrences skipped, and when it is
+       -- sent again with a new end ("this and following"), those cancelled one by one
+       -- before that end (bookings_series).
+       CASE WHEN o.kind IN ('series.created', 'series.cancelled') THEN
+            (SELECT coalesce(array_agg(x.start_at ORDER BY x.start_at), '{}') FROM (
+                 SELECT k.start_at FROM series_skips k WHERE k.series_id = o.series_id
+                 UNION
+                 SELECT b.start_at FROM bookings b
+                  WHERE o.kind = 'series.cancelled' AND b.series_id = o.series_id
+                    AND b.cancelled_at IS NOT NULL
+                    AND b.start_at < (o.payload->>'from')::timestamptz) x)
        END AS skipped
   FROM claimed c
   JOIN outbox o ON o.id = c.event_id
@@ -155,8 +163,15 @@ SELECT (SELECT count(*) FROM done WHERE status = 'sent')::int AS sent,
        (SELECT count(*) FROM logged)::int AS logged,
        (SELECT count(*) FROM told)::int AS disabled"""
 
-# deliveries_due: when the next retry is due, to sleep until then.
-NEXT_DUE_SQL = "SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'"
+# deliveries_due: when the next delivery the claim would take is due, to sleep
+# until then. The same filter as CLAIM_SQL: a delivery to a disabled endpoint
+# waits for it to be enabled (which NOTIFYs), so it must not count as due, or
+# the worker would never sleep while one is waiting (a round a millisecond).
+NEXT_DUE_SQL = """
+SELECT min(d.next_attempt_at) AS due FROM deliveries d
+ WHERE d.status = 'pending'
+   AND (d.endpoint_id IS NULL
+        OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.active))"""
 
 MAIL_KINDS = list(render.KINDS + render.INTERNAL_KINDS)
 

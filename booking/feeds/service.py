@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
@@ -23,6 +24,8 @@ from booking import db
 from booking.auth import User, forget
 from booking.errors import not_found
 from booking.times import UTC, zone
+
+_FEED_USER = re.compile(r"[0-9]{1,18}")
 
 PAST_DAYS = 30   # how far back a feed reaches; forward it reaches the booking window
 
@@ -84,7 +87,9 @@ def room_feed(room_id: int, now: datetime) -> bytes:
 def personal_feed(token: str, now: datetime) -> bytes:
     """The feed behind a personal URL; 404 (not 401/403) for any wrong token."""
     user_id, _, digest = token.partition("-")
-    if not user_id.isdigit() or len(user_id) > 18 or not digest:
+    # ASCII only: "²".isdigit() is true but int() refuses it, and
+    # hmac.compare_digest refuses non-ASCII text (both were 500s).
+    if not _FEED_USER.fullmatch(user_id) or not digest or not digest.isascii():
         raise not_found("That calendar")
     with db.connection() as conn:
         rows = conn.execute(PERSONAL_FEED_SQL, {"user": int(user_id), **_range(now)}).fetchall()

@@ -14,11 +14,13 @@ bp = Blueprint("finder_api", __name__, url_prefix="/api")
 @bp.get("/rooms/free")
 @login_required
 def free():
-    """?start_time=&end_time=&capacity=&equipment=screen,video&building=&floor=&timezone="""
+    """?start_time=&end_time=&capacity=&equipment=screen,video&building=&floor=&timezone=
+    &any_timezone= (the caller's home building is preferred, its time zone only unless
+    any_timezone)."""
     data = request.args.to_dict()
     if len(request.args.getlist("equipment")) > 1:  # equipment=screen&equipment=video
         data["equipment"] = ",".join(request.args.getlist("equipment"))
-    return jsonify(service.find(data, now()))
+    return jsonify(service.find(data, now(), current_user))
 
 
 @bp.post("/bookings/auto")

@@ -5,14 +5,18 @@ The ranking (the README documents it for users):
 - Hard constraints filter: the room is active, seats the party, has every
   piece of equipment asked for, is open for the whole interval (inside its
   hours on one local day of its own zone), and no live booking overlaps.
-- Soft preferences order what is left: the requested building first, then
-  the requested floor, then the smallest room that fits (don't put three
-  people in the boardroom), then the room with the fewest bookings that day
-  (spread the load), then the name.
-- `score` sums up the first three: 50 points for the requested building (or
-  when none was asked for), 30 for the requested floor (likewise), and up to
-  20 for fit, 20 x party / capacity. The weights make each criterion outrank
-  the ones after it, so scores never increase down the list; rooms with equal
+- Where the person is: rooms in another time zone than their building's are
+  not offered unless asked (`any_timezone`). Their building is the one
+  requested (`building`), or else their home building (booking.auth.User:
+  chosen on /account, or where they booked most lately).
+- Soft preferences order what is left: that building first, then the
+  requested floor, then the smallest room that fits (don't put three people
+  in the boardroom), then the room with the fewest bookings that day (spread
+  the load), then the name.
+- `score` sums up the first three: 50 points for that building (or when
+  there is none), 30 for the requested floor (likewise), and up to 20 for
+  fit, 20 x party / capacity. The weights make each criterion outrank the
+  ones after it, so scores never increase down the list; rooms with equal
   scores are ordered by that day's bookings (`bookings_that_day`), then name.
 
 booking.rules stays the source of truth for the booking rules. The search
@@ -44,9 +48,9 @@ from booking.errors import BookingError, invalid
 from booking.times import UTC, localize, parse_datetime, zone
 
 FIND_FIELDS = frozenset({"start_time", "end_time", "capacity", "equipment", "building",
-                         "floor", "timezone"})
+                         "floor", "timezone", "any_timezone"})
 AUTO_FIELDS = frozenset({"title", "start_time", "end_time", "attendees", "equipment",
-                         "building", "floor", "timezone"})
+                         "building", "floor", "timezone", "any_timezone"})
 CHECK_FIELDS = frozenset({"room_id", "start_time", "end_time"})
 MAX_CHECKS = 500
 
@@ -130,17 +134,40 @@ SELECT c.n,
 
 @dataclass(frozen=True)
 class Need:
-    """What a room must offer: an interval, seats, equipment; preferred place."""
+    """What a room must offer: an interval, seats, equipment; preferred place.
+
+    `building` is the one requested; `home` the person's home building, which
+    stands in for it when none is requested; `any_zone` lifts the rule that
+    only rooms in that building's time zone are offered.
+    """
     start: datetime
     end: datetime
     people: int
     equipment: tuple[str, ...] = ()
     building: str | None = None
     floor: int | None = None
+    home: str | None = None
+    any_zone: bool = False
+
+    @property
+    def place(self) -> str | None:
+        """The building preferred: the one requested, else the person's home building."""
+        return self.building if self.building is not None else self.home
+
+    def zones_in(self, by_id: Mapping[int, Mapping[str, Any]]) -> frozenset[str] | None:
+        """The time zones whose rooms may be offered (None: any): those of the
+        preferred building's active rooms (one, unless a building spans zones),
+        from the rooms given. A building without such rooms restricts nothing."""
+        if self.any_zone or self.place is None:
+            return None
+        place = self.place.lower()
+        zones = frozenset(room["timezone"] for room in by_id.values()
+                          if room["active"] and room["building"].lower() == place)
+        return zones or None
 
     def params(self, now: datetime, limits: rules.Limits) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "people": self.people,
-                "equipment": list(self.equipment), "building": self.building,
+                "equipment": list(self.equipment), "building": self.place,
                 "floor": self.floor, "not_before": _next_quarter_hour(now),
                 "until": now + timedelta(days=limits.window_days)}
 
@@ -156,27 +183,29 @@ class Need:
 
 # -- the finder ------------------------------------------------------------------------
 
-def find(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def find(data: Mapping[str, Any], now: datetime, user: User | None = None) -> dict[str, Any]:
     """Free rooms that fit, best first: {"rooms": [...], "suggestions": ...}.
 
     `suggestions` is None when some room fits, otherwise what auto-assignment
-    would suggest (see `no_room`).
+    would suggest (see `no_room`). `user`: whose home building is preferred.
     """
     inputs.only(data, FIND_FIELDS)
     limits = rules.Limits.from_config(current_app.config)
-    need = parse_need(data, "capacity", people_required=False)
+    need = parse_need(data, "capacity", people_required=False, user=user)
     _check_interval(need, now, limits)
     with db.connection() as conn:
-        rooms = free_rooms(conn, need, now, limits)
+        rooms, zones = free_rooms(conn, need, now, limits)
         suggestions = None
         if not rooms:
             row = conn.execute(SUGGEST_SQL, need.params(now, limits)).fetchone()
-            suggestions = _checked(row["suggestions"], need, now, limits)
+            suggestions = _checked(row["suggestions"], need, now, limits, zones)
     return {"rooms": rooms, "suggestions": suggestions}
 
 
-def parse_need(data: Mapping[str, Any], people_field: str, *, people_required: bool) -> Need:
-    """The Need in `data`; 400 naming the field for malformed input."""
+def parse_need(data: Mapping[str, Any], people_field: str, *, people_required: bool,
+               user: User | None = None) -> Need:
+    """The Need in `data`, with `user`'s home building; 400 naming the field for
+    malformed input."""
     start, end = _interval(data)
     people = data.get(people_field)
     if people in (None, ""):
@@ -193,7 +222,9 @@ def parse_need(data: Mapping[str, Any], people_field: str, *, people_required: b
         building=(inputs.text(building, "building", low=0, high=100) or None)
         if building is not None else None,
         floor=inputs.integer(floor, "floor", low=-50, high=500)
-        if floor not in (None, "") else None)
+        if floor not in (None, "") else None,
+        home=user.building if user is not None else None,
+        any_zone=inputs.boolean(data.get("any_timezone", False), "any_timezone"))
 
 
 def _interval(data: Mapping[str, Any]) -> tuple[datetime, datetime]:
@@ -222,25 +253,28 @@ def _check_interval(need: Need, now: datetime, limits: rules.Limits) -> None:
         raise error
 
 
-def free_rooms(conn, need: Need, now: datetime, limits: rules.Limits) -> list[dict]:
+def free_rooms(conn, need: Need, now: datetime, limits: rules.Limits
+               ) -> tuple[list[dict], frozenset[str] | None]:
     """The rooms free for `need` that the booking rules allow, best first (the
     ranking in the module's docstring), each with `score`, `bookings_that_day`,
-    and `start_time` and `end_time`: the interval in the room's own zone.
+    and `start_time` and `end_time`: the interval in the room's own zone; and
+    the time zones offered (None: any).
 
     One statement (FREE_SQL), whether this process's copy of the rooms is
     current or not.
     """
     kept = memo.current().rooms
     version, by_id = kept.current()
-    allowed = Allowed(need, now, limits)
+    allowed = Allowed(need, now, limits, need.zones_in(by_id))
     row = conn.execute(FREE_SQL, free_params(need, allowed, version, by_id, kept)).fetchone()
     free = zip(row["ids"], row["loads"])
     if row["rooms"] is not None:
         # The copy was out of date: the rooms were picked by seats and equipment
-        # alone, and the rules pick from them now.
+        # alone, and the rules (and where the person is) pick from them now.
         by_id = kept.replace(row["rooms_version"], row["rooms"])
+        allowed = Allowed(need, now, limits, need.zones_in(by_id))
         free = [(room_id, load) for room_id, load in free if allowed(by_id[room_id])]
-    return _ranked(by_id, free, need)
+    return _ranked(by_id, free, need), allowed.zones
 
 
 # A room's opening rules read these four fields and nothing else of it (see
@@ -253,19 +287,23 @@ def shape(room: Mapping[str, Any]) -> tuple:
 
 
 class Allowed:
-    """Whether rules.check lets a room be booked for the need's interval, asked once
-    per room shape: hundreds of rooms share a handful of shapes."""
+    """Whether rules.check lets a room be booked for the need's interval, and it is
+    in a time zone offered (`zones`, None: any), asked once per room shape:
+    hundreds of rooms share a handful of shapes."""
 
-    def __init__(self, need: Need, now: datetime, limits: rules.Limits):
-        self.need, self.now, self.limits = need, now, limits
+    def __init__(self, need: Need, now: datetime, limits: rules.Limits,
+                 zones: frozenset[str] | None = None):
+        self.need, self.now, self.limits, self.zones = need, now, limits, zones
         self._by_shape: dict[tuple, bool] = {}
 
     def shape_ok(self, each: tuple) -> bool:
         ok = self._by_shape.get(each)
         if ok is None:
             room = dict(zip(SHAPE_FIELDS, each))
-            ok = self._by_shape[each] = not rules.check(room, self.need.start, self.need.end,
-                                                        self.now, self.limits)
+            ok = self._by_shape[each] = (
+                (self.zones is None or room["timezone"] in self.zones)
+                and not rules.check(room, self.need.start, self.need.end, self.now,
+                                    self.limits))
         return ok
 
     def __call__(self, room: Mapping[str, Any]) -> bool:
@@ -319,7 +357,7 @@ def _int_array(values: list[int]) -> str:
 def _ranked(by_id: Mapping[int, Mapping[str, Any]], free: Iterable[tuple[int, int]],
             need: Need) -> list[dict]:
     """The free rooms (id, that day's bookings) in their JSON shape, best first."""
-    building = need.building.lower() if need.building is not None else None
+    building = need.place.lower() if need.place is not None else None
     times: dict[str, tuple[str, str]] = {}
     found = []
     for room_id, load in free:
@@ -341,13 +379,19 @@ def _ranked(by_id: Mapping[int, Mapping[str, Any]], free: Iterable[tuple[int, in
     return [room for _, room in found]
 
 
-def _checked(suggestions: dict, need: Need, now: datetime, limits: rules.Limits) -> dict:
-    """Suggestions the booking rules allow; at most five of each kind."""
+def _checked(suggestions: dict, need: Need, now: datetime, limits: rules.Limits,
+             zones: frozenset[str] | None = None) -> dict:
+    """Suggestions the booking rules allow, in the zones offered (None: any); at most
+    five of each kind."""
+    def here(room: Mapping[str, Any]) -> bool:
+        return zones is None or room["timezone"] in zones
+
     times = [t for t in suggestions["times"]
-             if not rules.check(t["room"], datetime.fromisoformat(t["start_time"]),
-                                datetime.fromisoformat(t["end_time"]), now, limits)]
+             if here(t["room"]) and not rules.check(
+                 t["room"], datetime.fromisoformat(t["start_time"]),
+                 datetime.fromisoformat(t["end_time"]), now, limits)]
     rooms = [a for a in suggestions["rooms"]
-             if not rules.check(a["room"], need.start, need.end, now, limits)]
+             if here(a["room"]) and not rules.check(a["room"], need.start, need.end, now, limits)]
     return {"times": times[:5], "rooms": rooms[:5]}
 
 
@@ -419,13 +463,13 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     """
     inputs.only(data, AUTO_FIELDS)
     limits = rules.Limits.from_config(current_app.config)
-    need = parse_need(data, "attendees", people_required=True)
-    title = inputs.text(data.get("title"), "title", high=200)
+    need = parse_need(data, "attendees", people_required=True, user=user)
+    title = inputs.title(data.get("title"))
     _check_interval(need, now, limits)
     params = need.params(now, limits)
 
     with db.connection() as conn:
-        rooms = free_rooms(conn, need, now, limits)
+        rooms, zones = free_rooms(conn, need, now, limits)
         candidates = [r for r in rooms if only_room is None or r["id"] == only_room]
         if key is not None:
             result = idempotency.book_once(
@@ -438,7 +482,7 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
             if only_room is not None:
                 raise _taken(only_room, rooms)
             row = conn.execute(SUGGEST_SQL, params).fetchone()
-            raise no_room(need, _checked(row["suggestions"], need, now, limits))
+            raise no_room(need, _checked(row["suggestions"], need, now, limits, zones))
         else:
             result = conn.execute(AUTO_BOOK_SQL, {**params, "user": user.id, "title": title,
                                                   "rooms": [r["id"] for r in candidates]}
@@ -447,7 +491,7 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     if result["room_id"] is None:
         if only_room is not None:
             raise _taken(only_room, [r for r in rooms if r["id"] != only_room])
-        raise no_room(need, _checked(result["suggestions"], need, now, limits))
+        raise no_room(need, _checked(result["suggestions"], need, now, limits, zones))
     room = next(r for r in rooms if r["id"] == result["room_id"])
     return {"booking": result["booking"], "room": room}
 

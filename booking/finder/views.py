@@ -24,7 +24,7 @@ from booking.times import COMMON_ZONES, parse_date, parse_hm, zone
 bp = Blueprint("finder", __name__)
 
 FIELDS = ("date", "start", "end", "timezone", "attendees", "equipment", "building", "floor",
-          "title")
+          "any_timezone", "title")
 SEARCH_FIELDS = FIELDS[:-1]
 ZONE_KEY = "find_timezone"  # the zone of the last search, so the next one starts there
 
@@ -51,7 +51,7 @@ def find():
         return _page(_with_next_slot(form))
     try:
         _check_fields(form)
-        result = service.find(_search(form, "capacity"), now())
+        result = service.find(_search(form, "capacity"), now(), current_user)
     except BookingError as err:
         return _page(form, error=err), err.status
     _remember_zone(form["timezone"])
@@ -129,7 +129,7 @@ def _search(form: dict[str, str], party_field: str) -> dict[str, str]:
             "end_time": f"{form['date']}T{form['end']}",
             "timezone": form["timezone"], party_field: form["attendees"],
             "equipment": form["equipment"], "building": form["building"],
-            "floor": form["floor"]}
+            "floor": form["floor"], "any_timezone": "true" if form["any_timezone"] else "false"}
 
 
 def _result_after(err: BookingError, form: dict[str, str]) -> dict | None:
@@ -141,7 +141,7 @@ def _result_after(err: BookingError, form: dict[str, str]) -> dict | None:
     if err.field == "title":
         # Checked before any SQL ran: the rooms are still there to choose from.
         try:
-            return service.find(_search(form, "capacity"), now())
+            return service.find(_search(form, "capacity"), now(), current_user)
         except BookingError:
             return None
     return None

@@ -235,8 +235,14 @@ SCHEMAS: dict[str, Any] = {
                description="One day of a week and its live bookings."),
     "Series": obj(SERIES, description="A recurring booking; its occurrences are bookings."),
     "SeriesNamed": obj({**SERIES, "room_name": {"type": "string"},
-                        "user_name": {"type": "string"}},
-                       description="A series with its room's and owner's names."),
+                        "user_name": {"type": "string"},
+                        "last_start": nullable({**DATETIME, "description":
+                            "The start of its last occurrence as the rule (COUNT or UNTIL) "
+                            "and a \"this and following\" cancellation have it; null when it "
+                            "repeats without end. Not `materialized_until`, which is how far "
+                            "it is booked so far."})},
+                       description="A series with its room's and owner's names, and where "
+                                   "it ends."),
     "Skipped": obj({"start_time": DATETIME, "end_time": DATETIME,
                     "reason": {"type": "string"}},
                    description="An occurrence of a series that was not booked, and why."),
@@ -257,7 +263,23 @@ SCHEMAS: dict[str, Any] = {
                                           "browser's preference."},
                  "timezone": nullable({**TIMEZONE, "description": "The zone my bookings "
                                        "are grouped by day in; null: the zone most rooms "
-                                       "are in."})}),
+                                       "are in."}),
+                 "home_building": nullable({"type": "string", "description":
+                     "Where the finder and automatic assignment look first, offering rooms "
+                     "in its time zone only unless asked: the one chosen, or else where "
+                     "most of the latest 50 bookings are."}),
+                 "home_building_source": nullable({"type": "string",
+                                                   "enum": ["chosen", "most_booked"]})}),
+    "Person": obj({"id": {"type": "integer"}, "email": {"type": "string"},
+                   "name": {"type": "string"},
+                   "role": {"type": "string", "enum": ["staff", "admin"]},
+                   "active": {"type": "boolean"},
+                   "home_building": nullable({"type": "string"}),
+                   "created_at": UTC_TIME,
+                   "future_bookings": {"type": "integer", "minimum": 0,
+                                       "description": "Live bookings from now on."},
+                   "live_series": {"type": "integer", "minimum": 0}},
+                  description="Someone with an account, as admins see them."),
     "Token": obj({
         "id": {"type": "integer"},
         "name": {"type": "string"},
@@ -509,7 +531,11 @@ NEED_FIELDS = {
                             {"type": "null"}],
                   "description": "Every tag must be in the room's equipment."},
     "building": {"anyOf": [text(100, low=0), {"type": "null"}],
-                 "description": "Preferred building."},
+                 "description": "Preferred building; without it, the caller's home "
+                                "building. Rooms in other time zones than its are not offered "
+                                "unless `any_timezone`."},
+    "any_timezone": {**FLAG, "description": "Offer rooms in every time zone, not only the "
+                                            "preferred building's (false by default)."},
     "floor": {"anyOf": [whole(-50, 500), {"type": "null"}, {"const": ""}],
               "description": "Preferred floor."},
     "timezone": {"anyOf": [TIMEZONE, {"type": "null"}, {"const": ""}],
@@ -580,12 +606,18 @@ PATHS: dict[str, dict[str, Any]] = {
                                          **errors("not_found")},
                   parameters=[path_id("room_id", "room")], operation_id="getRoom"),
         "patch": op("Rooms", "Change a room (admin)",
-                    {**ok(obj({"room": ref("Room")})),
+                    {**ok(obj({"room": ref("Room"),
+                               "bookings_outside_hours": {
+                                   "type": "integer", "minimum": 0,
+                                   "description": "Live bookings from now on that the room's "
+                                                  "hours no longer cover: they stay booked."}})),
                      **errors("forbidden", "not_found", "conflict", "payload_too_large")},
                     parameters=[path_id("room_id", "room")],
                     body=json_body({**ref("RoomInput"), "minProperties": 1},
                                    {"capacity": 8}),
-                    description="Only the fields sent change.", operation_id="updateRoom"),
+                    description="Only the fields sent change. Shortening the hours cancels "
+                                "nothing: `bookings_outside_hours` says how many bookings from "
+                                "now on lie outside them.", operation_id="updateRoom"),
     },
     "/api/rooms/{room_id}/bookings": {
         "get": op("Rooms", "A room's live bookings on one day",
@@ -750,13 +782,18 @@ PATHS: dict[str, dict[str, Any]] = {
                       query("equipment", {"type": "string"},
                             "Comma-separated tags the room must have, e.g. screen,video."),
                       query("building", {"type": "string", "maxLength": 100},
-                            "Preferred building."),
+                            "Preferred building; without it, your home building."),
                       query("floor", query_int(-50, 500),
                             "Preferred floor."),
                       query("timezone", or_empty(TIMEZONE),
-                            "The zone to read times without offset in.")],
-                  description="Ranking: the requested building, then floor, then the smallest "
-                              "room that fits, then the fewest bookings that day, then name.",
+                            "The zone to read times without offset in."),
+                      query("any_timezone", FLAG, "Also rooms in other time zones than the "
+                            "preferred building's.")],
+                  description="Only rooms in the time zone of the preferred building (the "
+                              "requested one, else your home building) unless "
+                              "`any_timezone`. Ranking: that building, then floor, then the "
+                              "smallest room that fits, then the fewest bookings that day, "
+                              "then name.",
                   operation_id="findRooms"),
     },
     "/api/bookings/auto": {
@@ -795,19 +832,24 @@ PATHS: dict[str, dict[str, Any]] = {
                   {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                    "format": "uri"}})),
                    **errors()}, operation_id="me"),
-        "patch": op("Account", "Change my settings (mail, theme, time zone)",
+        "patch": op("Account", "Change my settings (mail, theme, time zone, home building)",
                     {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                       "format": "uri"}})),
-                     **errors("payload_too_large")},
+                     **errors("payload_too_large", "unknown_building")},
                     body=json_body(obj({
                         "mail_enabled": FLAG,
                         "theme": {"type": "string", "enum": ["auto", "light", "dark"],
                                   "description": "auto follows the browser's preference."},
                         "timezone": {"anyOf": [TIMEZONE, {"type": "null"}, {"const": ""}],
                                      "description": "Where my bookings are grouped by day; "
-                                                    "null or empty: the usual zone."}},
-                        required=[]), {"theme": "dark", "timezone": "Europe/Berlin"}),
-                    description="Only the fields sent change; `{}` changes nothing.",
+                                                    "null or empty: the usual zone."},
+                        "home_building": {"anyOf": [text(100, low=0), {"type": "null"}]}},
+                        required=[]), {"theme": "dark", "home_building": "HQ"}),
+                    description="Only the fields sent change; `{}` changes nothing; a refused "
+                                "change changes none of them. "
+                                "`home_building` is a building of a room that can be booked "
+                                "(any case; 422 `unknown_building` otherwise); null or \"\" "
+                                "goes back to where you booked most.",
                     operation_id="updateMe"),
     },
     "/api/me/calendar": {
@@ -816,13 +858,18 @@ PATHS: dict[str, dict[str, Any]] = {
                     **errors()}, operation_id="resetCalendar"),
     },
     "/api/tokens": {
-        "get": op("Account", "My API tokens",
-                  {**ok(obj({"tokens": {"type": "array", "items": ref("Token")}})), **errors()},
+        "get": op("Account", "My API tokens, newest first",
+                  {**ok(obj({"tokens": {"type": "array", "items": ref("Token")},
+                             "next_cursor": ref("Cursor")})), **errors()},
+                  parameters=[query("limit", query_int(1, 200), "Page size, 50 by default."),
+                              CURSOR],
                   operation_id="listTokens"),
         "post": op("Account", "Make an API token (its secret is shown once)",
                    {**ok(obj({"token": ref("Token"), "secret": {"type": "string"}}),
                          "Created; keep `secret`, it is not shown again.", 201),
-                    **errors("payload_too_large")},
+                    **errors("payload_too_large", "too_many_tokens")},
+                   description="At most 50 live (unrevoked) tokens per person: the 51st is "
+                               "a 422 `too_many_tokens`; revoke one first.",
                    body=json_body(obj({"name": {"anyOf": [text(100, low=0), {"type": "null"}]}},
                                       required=[]), {"name": "door panel"}),
                    operation_id="createToken"),
@@ -893,6 +940,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/deliveries": {
         "get": op("Activity and webhooks", "Deliveries in one state, newest first (admin)",
                   {**ok(obj({"status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
+                             "failing_endpoints": {
+                                 "type": "array", "items": ref("WebhookEndpointListed"),
+                                 "description": "Whatever the status asked for: the webhook "
+                                 "endpoints failing now (`failing_since`) or disabled, whose "
+                                 "deliveries wait as `pending`; disabled ones first."},
                              "deliveries": {"type": "array", "items": ref("Delivery")},
                              "next_cursor": ref("Cursor")})),
                    **errors("forbidden")},
@@ -944,6 +996,43 @@ PATHS: dict[str, dict[str, Any]] = {
                               "`bad_range`, one over 366 days `range_too_long`, a building "
                               "no room is in `unknown_building`.",
                   operation_id="utilisationReport"),
+    },
+    "/api/users": {
+        "get": op("People", "Everyone with an account, newest first (admin)",
+                  {**ok(obj({"users": {"type": "array", "items": ref("Person")},
+                             "next_cursor": ref("Cursor")})),
+                   **errors("forbidden")},
+                  parameters=[query("limit", query_int(1, 200), "Page size, 50 by default."),
+                              CURSOR],
+                  operation_id="listUsers"),
+    },
+    "/api/users/{user_id}": {
+        "patch": op("People", "Deactivate or reactivate someone, or cancel what they booked "
+                              "(admin)",
+                    {**ok(obj({"user": obj({"id": {"type": "integer"},
+                                            "email": {"type": "string"},
+                                            "name": {"type": "string"},
+                                            "role": {"type": "string",
+                                                     "enum": ["staff", "admin"]},
+                                            "active": {"type": "boolean"},
+                                            "home_building": nullable({"type": "string"}),
+                                            "created_at": UTC_TIME}),
+                               "cancelled": {"type": "array", "items": {"type": "integer"},
+                                             "description": "Ids of the bookings cancelled."},
+                               "series_cancelled": {"type": "integer", "minimum": 0}})),
+                     **errors("forbidden", "not_found", "payload_too_large")},
+                    parameters=[path_id("user_id", "user")],
+                    body=json_body(obj({"active": FLAG, "cancel_future_bookings": FLAG},
+                                       required=[]) | {"minProperties": 1},
+                                   {"active": False, "cancel_future_bookings": True}),
+                    description="`active: false` signs them out everywhere and revokes "
+                                "their API tokens for good (reactivating brings back "
+                                "neither); their series stop booking further dates. "
+                                "`cancel_future_bookings: true` cancels every booking of "
+                                "theirs from now on and ends their series, recorded as "
+                                "cancelled by you. An admin cannot deactivate themselves "
+                                "(403).",
+                    operation_id="updateUser"),
     },
     "/api/audit": {
         "get": op("Audit", "Who changed what, newest first (admin)",
@@ -1010,7 +1099,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "tags": [{"name": name} for name in ("Rooms", "Bookings", "Series", "Finding rooms",
                                                "Account", "Activity and webhooks", "Reports",
-                                               "Audit", "About the API")],
+                                               "People", "Audit", "About the API")],
         "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),

@@ -10,7 +10,8 @@ and optionally one building:
 - booked minutes: each live booking's minutes inside its day's opening hours;
 - utilisation = booked / open; bookings, distinct bookers, average length,
   cancelled bookings and the cancellation rate (cancelled / all made for the
-  range), the median lead time (from booking to start);
+  range), the median lead time (from booking to start; bookings made after
+  their start, such as an admin's backfill, are left out);
 - a booking rate per room: bookings and series made in the last hour and the
   last 24 hours (from the outbox);
 - the busiest hours: booked over open minutes per room-local weekday x hour.
@@ -48,12 +49,19 @@ r AS (
            (%(to)s::date + 1)::timestamp AT TIME ZONE r.timezone AS range_end
       FROM rooms r
      WHERE r.active AND (%(building)s::text IS NULL OR r.building = %(building)s)),
+-- Each day's opening and closing instant, placed once per set of hours (rooms
+-- share a handful) rather than per room: wall_instant() (sql/017_wall_clock.sql)
+-- reads them as the rules do on the nights the clocks change, at ~1.4 us a call.
+hours AS MATERIALIZED (
+    SELECT k.timezone, k.opens, k.closes, d::date AS day,
+           wall_instant(d::date, k.opens, k.timezone) AS open_at,
+           wall_instant(d::date, k.closes, k.timezone) AS close_at
+      FROM (SELECT DISTINCT timezone, opens, closes FROM r) k
+     CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
+                                interval '1 day') d),
 days AS MATERIALIZED (   -- placed once, not once per booking that uses them
-    SELECT r.id AS room_id, d::date AS day,
-           (d::date + r.opens) AT TIME ZONE r.timezone AS open_at,
-           (d::date + r.closes) AT TIME ZONE r.timezone AS close_at
-      FROM r CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
-                                        interval '1 day') d),
+    SELECT r.id AS room_id, h.day, h.open_at, h.close_at
+      FROM r JOIN hours h USING (timezone, opens, closes)),
 -- bookings_room_start: one index-only range per room
 live AS (
     SELECT b.room_id, b.user_id, b.start_at, b.end_at, b.created_at,
@@ -90,8 +98,11 @@ facts AS (
            NULL::float8 AS length_m, NULL::float8 AS lead_m, 0 AS live, 0 AS gone,
            0 AS hour_made, 0 AS day_made FROM open
     UNION ALL
+    -- Lead: booking to start. A booking made after its start (an admin's
+    -- backfill) had no lead at all, and is left out rather than counted negative.
     SELECT room_id, NULL, booked, user_id, date_part('epoch', end_at - start_at) / 60,
-           date_part('epoch', start_at - created_at) / 60, 1, 0, 0, 0 FROM clipped
+           CASE WHEN created_at <= start_at THEN date_part('epoch', start_at - created_at) / 60
+           END, 1, 0, 0, 0 FROM clipped
     UNION ALL
     SELECT room_id, NULL, NULL, NULL, NULL, NULL, 0, 1, 0, 0 FROM cancelled
     UNION ALL
@@ -131,15 +142,14 @@ WITH {rooms},
 kinds AS (
     SELECT timezone, opens, closes, count(*) AS rooms FROM r GROUP BY 1, 2, 3),
 open AS (
-    SELECT extract(isodow FROM d)::int AS weekday, h AS hour,
+    SELECT extract(isodow FROM d.day)::int AS weekday, h AS hour,
            sum(k.rooms * greatest(0, date_part('epoch',
-                   least((d::date + make_interval(hours => h + 1)) AT TIME ZONE k.timezone,
-                         (d::date + k.closes) AT TIME ZONE k.timezone)
-                 - greatest((d::date + make_interval(hours => h)) AT TIME ZONE k.timezone,
-                            (d::date + k.opens) AT TIME ZONE k.timezone)) / 60)) AS minutes
+                   least((d.day + make_interval(hours => h + 1)) AT TIME ZONE k.timezone,
+                         d.close_at)
+                 - greatest((d.day + make_interval(hours => h)) AT TIME ZONE k.timezone,
+                            d.open_at)) / 60)) AS minutes
       FROM kinds k
-     CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
-                                interval '1 day') d
+      JOIN hours d USING (timezone, opens, closes)
      CROSS JOIN generate_series(extract(hour FROM k.opens)::int,
                                 least(23, extract(hour FROM k.closes - interval '1 second')::int)) h
      GROUP BY 1, 2),
@@ -275,6 +285,19 @@ COLUMNS = {
 COLUMNS["building"] = [c for c in COLUMNS["room"] if c not in ("room_id", "room_name")]
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula, defused with a leading
+    apostrophe: a room named "=cmd|' /C calc'!A0" stays its name. Numbers are
+    left alone (a negative number is a number, not text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def as_csv(report: dict[str, Any], group: str) -> str:
     """A report table as CSV (the total, where there is one, last)."""
     out = io.StringIO()
@@ -283,7 +306,7 @@ def as_csv(report: dict[str, Any], group: str) -> str:
     writer.writeheader()
     table = report[group]
     for row in table["rows"]:
-        writer.writerow(row)
+        writer.writerow({key: _cell(value) for key, value in row.items()})
     if table.get("total"):
         writer.writerow({**table["total"], COLUMNS[group][0]: "total"})
     return out.getvalue()

@@ -40,7 +40,10 @@ def show(room_id: int):
 @bp.patch("/rooms/<id:room_id>")
 @admin_required
 def update(room_id: int):
-    return jsonify(room=service.update(room_id, inputs.json_body(), actor=current_user.id))
+    """The fields sent change; `bookings_outside_hours` counts the live bookings from now
+    on that the room's hours no longer cover (they stay booked)."""
+    room, outside = service.update(room_id, inputs.json_body(), now(), actor=current_user.id)
+    return jsonify(room=room, bookings_outside_hours=outside)
 
 
 @bp.get("/rooms/<id:room_id>/bookings")

@@ -290,20 +290,32 @@ def create(data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
         return conn.execute(CREATE_SQL, {**values, "actor": actor}).fetchone()
 
 
-def update(room_id: int, data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
-    """Change the given fields of a room; the others stay as they are."""
+# After a change, how many live bookings from now on lie outside the room's
+# (new) hours: they stay booked, and the admin is told (bookings_room_start,
+# one range from now; room_open() reads the hours as the rules do).
+OUTSIDE_HOURS = """(SELECT count(*) FROM bookings b
+          WHERE b.room_id = r.id AND b.cancelled_at IS NULL AND b.start_at >= %(now)s
+            AND NOT room_open(r.timezone, r.opens, r.closes, b.start_at, b.end_at))::int"""
+
+
+def update(room_id: int, data: Mapping[str, Any], now: datetime,
+           actor: int | None = None) -> tuple[dict[str, Any], int]:
+    """Change the given fields of a room; the others stay as they are. Returns the
+    room and how many of its bookings from `now` on fall outside its hours."""
     values = clean_room(data, partial=True)
     if not values:
         raise invalid("body", "Send at least one room field to change.")
     # Column names come from ROOM_COLUMNS, never from the client.
     assignments = ", ".join(f"{column} = %({column})s" for column in values)
-    sql = (f"UPDATE rooms AS r SET {assignments}, updated_at = now() "
-           f"FROM {ACTOR} WHERE r.id = %(id)s RETURNING {ROOM_FIELDS}")
+    sql = (f"WITH r AS (UPDATE rooms AS r SET {assignments}, updated_at = now() "
+           f"FROM {ACTOR} WHERE r.id = %(id)s RETURNING r.*) "
+           f"SELECT {ROOM_FIELDS}, {OUTSIDE_HOURS} AS outside_hours FROM r")
     with _refusals_as_input_errors(), db.connection() as conn:
-        row = conn.execute(sql, {**values, "id": room_id, "actor": actor}).fetchone()
+        row = conn.execute(sql, {**values, "id": room_id, "actor": actor, "now": now}
+                           ).fetchone()
     if row is None:
         raise not_found("That room")
-    return row
+    return row, row.pop("outside_hours")
 
 
 @contextmanager

@@ -135,18 +135,27 @@ def admin_edit(room_id: int):
 @admin_required
 def admin_update(room_id: int):
     try:
-        room = service.update(room_id, _room_form(), actor=current_user.id)
+        room, outside = service.update(room_id, _room_form(), now(), actor=current_user.id)
     except BookingError as err:
         if err.status == 404:
             raise
         return render_template("rooms/edit.html", room=service.get(room_id), form=request.form,
                                zones=COMMON_ZONES, error=err), err.status
     flash(f"Room {room['name']} saved.", "success")
+    if outside:
+        flash(f"{outside} future booking{'s' if outside != 1 else ''} of {room['name']} "
+              f"{'fall' if outside != 1 else 'falls'} outside its hours "
+              f"({room['opens']}–{room['closes']}): still booked, and marked on its day pages. "
+              "Move or cancel them if the room is not available then.", "warning")
     return redirect(url_for("rooms.admin"))
 
 
 def _room_form() -> dict:
-    """The room fields from the admin form; an unticked box means inactive."""
+    """The room fields from the admin form; an unticked box means inactive, and a
+    blank floor is no floor given: the default on a new room (0, as when the API
+    leaves it out), unchanged on an edited one."""
     fields = {k: v for k, v in request.form.items() if k in service.ROOM_COLUMNS}
+    if not fields.get("floor", "x").strip():
+        del fields["floor"]
     fields["active"] = "active" in request.form
     return fields

@@ -16,7 +16,7 @@ from booking import availability, db, idempotency, pagination, recurrence, rules
 from booking.auth import User
 from booking.errors import BookingError, not_found
 from booking.rooms import service as rooms
-from booking.times import UTC, localize, parse_datetime, zone
+from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
 
 
 BOOK_SERIES_SQL = """
@@ -70,12 +70,15 @@ SELECT t.user_id,
        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM bookings_done) AS cancelled
   FROM target t"""
 
-# series_live_horizon: the series whose horizon lags behind, with their rooms.
+# series_live_horizon: the series whose horizon lags behind, with their rooms,
+# of people still active: a deactivated person's series stop booking (what is
+# booked stays, unless an admin cancels it: booking/users/service.py).
 LAGGING_SQL = """
 SELECT s.id, s.rrule, s.first_start, s.duration_minutes, s.timezone, s.materialized_until,
        s.cancelled_from, room_json(r) AS room
-  FROM series s JOIN rooms r ON r.id = s.room_id
+  FROM series s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
  WHERE s.cancelled_at IS NULL AND s.materialized_until < %(horizon)s AND s.id > %(after)s
+   AND u.active
  ORDER BY s.id
  LIMIT %(batch)s"""
 
@@ -103,6 +106,7 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         rule = recurrence.parse(rule_text, tz)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
+        _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
         found = recurrence.occurrences(rule, first_local, length, tz, until)
         _refuse_rule_breaks(room, found, now, limits)
         args = {"room": room_id, "user": user.id, "title": title, "rrule": rule.text,
@@ -121,6 +125,20 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
+
+
+def _refuse_never_matching(rule: recurrence.Rule, first_local: datetime,
+                           last_local: datetime) -> None:
+    """422 `invalid` for a rule that matches no time in the booking window: its
+    series would be the first start alone (RFC 5545 counts DTSTART whatever the
+    rule says), which is not what anyone meant by FREQ=DAILY;INTERVAL=7;BYDAY=WE
+    from a Tuesday."""
+    if not recurrence.matches(rule, first_local, last_local):
+        raise BookingError(
+            "invalid", "This rule yields no occurrence in the booking window (from the first "
+            "start on): check its weekdays, days and months against the first start.",
+            field="recurrence", status=422,
+            details={"reason": "no occurrence in the booking window"})
 
 
 def _minutes(start: datetime, end: datetime) -> int:
@@ -191,9 +209,34 @@ def get(series_id: int, limit: Any = None, cursor: str | None = None) -> dict[st
         raise not_found("That series")
     occurrences, next_cursor = page.cut(
         row["occurrences"], lambda o: (datetime.fromisoformat(o["start_at"]), o["id"]))
-    series = {**row["series"], "room_name": row["room_name"], "user_name": row["user_name"]}
+    series = {**row["series"], "room_name": row["room_name"], "user_name": row["user_name"],
+              "last_start": last_start(row["series"])}
     return {"series": series, "bookings": [o["booking"] for o in occurrences],
             "skipped": row["skipped"], "next_cursor": next_cursor}
+
+
+def last_start(series: Mapping[str, Any]) -> str | None:
+    """Where a series really ends: its last occurrence's start (RFC 3339, room-local),
+    by its rule's COUNT or UNTIL and a "this and following" cancellation; None
+    when it repeats without end (or nothing is left). How far it is booked (`materialized_until`)
+    follows the booking window and says nothing about that: 8 weekly
+    occurrences ending on 31 December are not "booked up to 1 June"."""
+    tz = zone(series["timezone"])
+    rule = recurrence.parse(series["recurrence"], tz)
+    stop = series["cancelled_from"]
+    if rule.open_ended and stop is None:
+        return None
+    first = datetime.fromisoformat(series["first_start"]).astimezone(tz)
+    first_local = first.replace(tzinfo=None)
+    # COUNT alone: as far as the calendar goes (the expansion stops at COUNT).
+    limit = rule.until or datetime.combine(LAST_DAY, datetime.min.time())
+    if stop is not None:
+        limit = min(limit, datetime.fromisoformat(stop).astimezone(tz).replace(tzinfo=None)
+                    - timedelta(microseconds=1))
+    found = recurrence.starts(rule, first_local, limit) if limit >= first_local else []
+    if not found:
+        return None   # cancelled from its first occurrence on: nothing is left
+    return rfc3339(found[-1].replace(tzinfo=tz, fold=0), tz)
 
 
 def cancel(user: User, series_id: int, from_text: str | None, now: datetime) -> dict[str, Any]:

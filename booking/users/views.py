@@ -1,0 +1,52 @@
+"""The people page, /admin/users: deactivate someone (offering to cancel what they
+booked), or reactivate them."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from booking.auth import admin_required
+from booking.clock import now
+from booking.errors import BookingError
+from booking.users import service
+
+bp = Blueprint("users", __name__)
+
+
+@bp.get("/admin/users")
+@admin_required
+def people():
+    return render_template("users/people.html", **service.people(now(), None,
+                                                                 request.args.get("cursor")),
+                           error=None)
+
+
+@bp.post("/admin/users/<id:user_id>")
+@admin_required
+def update(user_id: int):
+    form = request.form
+    data = {key: form[key] for key in ("active",) if key in form}
+    if "cancel_future_bookings" in form:
+        data["cancel_future_bookings"] = "on"
+    try:
+        done = service.update(current_user, user_id, data, now())
+    except BookingError as err:
+        if err.status == 404:
+            raise
+        return render_template("users/people.html", **service.people(now()),
+                               error=err), err.status
+    flash(_summary(done), "success")
+    return redirect(url_for("users.people"))
+
+
+def _summary(done: dict) -> str:
+    user, cancelled = done["user"], len(done["cancelled"])
+    text = f"{user['name']} is {'active again' if user['active'] else 'deactivated'}"
+    if not user["active"]:
+        text += " (signed out everywhere, tokens revoked)"
+    if cancelled or done["series_cancelled"]:
+        text += (f"; {cancelled} booking{'s' if cancelled != 1 else ''} from now on "
+                 f"cancelled")
+        if done["series_cancelled"]:
+            text += (f" and {done['series_cancelled']} series "
+                     "ended")
+    return text + "."

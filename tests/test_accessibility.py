@@ -40,6 +40,7 @@ PAGES = {
     "/account": "/account",
     "/activity": "/activity",
     "/admin/rooms": "/admin/rooms",
+    "/admin/users": "/admin/users",
     "/admin/rooms/<id:room_id>": "/admin/rooms/{room_id}",
     "/admin/audit": "/admin/audit",
     "/admin/webhooks": "/admin/webhooks",

@@ -99,7 +99,7 @@ def test_the_find_page_says_where_it_looks(browser_as, api_as, alice, offices):
     page = browser_as(alice)
     html = page.get("/find?date=2027-03-02&start=15:00&end=16:00&timezone=Europe/Berlin"
                     "&attendees=2").get_data(as_text=True)
-    assert "Empty: your home building, Berlin HQ" in html
+    assert "Your home building, Berlin HQ, is looked at first" in html
     assert 'id="any_timezone" name="any_timezone" type="checkbox"' in html
     assert "Havel" in html and "Hudson" not in html
     html = page.get("/find?date=2027-03-02&start=15:00&end=16:00&timezone=Europe/Berlin"

@@ -35,23 +35,28 @@ def test_a_short_free_stretch_is_offered_whole():
         ("09:00", "10:00"), ("17:30", "18:00")]
 
 
-def test_bookings_are_clipped_to_opening_hours_and_back_to_back_ones_leave_no_gap():
+def test_bookings_outside_the_hours_are_shown_whole_and_back_to_back_ones_leave_no_gap():
+    """Issue 15 #12: a booking made before the hours were shortened is not cut or
+    hidden; it is marked, and the time around it outside the hours is closed."""
     parts = timeline.stretches("09:00", "18:00", DAY, [
         booking("08:00", "09:30"), booking("09:30", "10:00"), booking("17:45", "19:00")],
         None, 240)
-    assert kinds(parts) == [("booked", "09:00", "09:30"), ("booked", "09:30", "10:00"),
-                            ("free", "10:00", "17:45"), ("booked", "17:45", "18:00")]
+    assert kinds(parts) == [("booked", "08:00", "09:30"), ("booked", "09:30", "10:00"),
+                            ("free", "10:00", "17:45"), ("booked", "17:45", "19:00")]
+    assert [p.outside_hours for p in parts] == [True, False, False, True]
 
 
-def test_a_booking_outside_the_hours_is_not_drawn():
+def test_a_booking_outside_the_hours_is_drawn_with_the_closed_time_around_it():
     parts = timeline.stretches("09:00", "18:00", DAY, [booking("07:00", "08:00")], None, 240)
-    assert kinds(parts) == [("free", "09:00", "18:00")]
+    assert kinds(parts) == [("booked", "07:00", "08:00"), ("closed", "08:00", "09:00"),
+                            ("free", "09:00", "18:00")]
+    assert timeline.span(parts, "09:00", "18:00") == (7 * 60, 18 * 60)
 
 
 def test_a_booking_that_ends_at_midnight_runs_to_the_end_of_the_day():
     late = {"start_time": f"{DAY}T22:00:00+01:00", "end_time": "2027-03-03T00:00:00+01:00"}
     parts = timeline.stretches("00:00", "23:59", DAY, [late], None, 240)
-    assert kinds(parts)[-1] == ("booked", "22:00", "23:59")
+    assert kinds(parts)[-1] == ("booked", "22:00", "24:00")
 
 
 @pytest.mark.parametrize("now, expected", [

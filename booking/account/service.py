@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any, Mapping
 
 import psycopg
@@ -36,6 +37,16 @@ SELECT {TOKEN_FIELDS}, t.created_at AS made_at FROM api_tokens t
  WHERE t.user_id = %(user)s AND t.id < %(after_id)s
  ORDER BY t.id DESC
  LIMIT %(limit)s"""
+
+# The account page: a page of the user's tokens (api_tokens_user) and the
+# buildings one may choose as home (rooms is small: a sequential scan), in one
+# statement.
+ACCOUNT_PAGE_SQL = f"""
+SELECT coalesce((SELECT json_agg(x.building ORDER BY x.building)
+                   FROM (SELECT DISTINCT building FROM rooms
+                          WHERE active AND building <> '') x), '[]') AS buildings,
+       coalesce((SELECT json_agg(t ORDER BY t.id DESC)
+                   FROM ({LIST_TOKENS_SQL}) t), '[]') AS tokens"""
 
 MOST_LIVE_TOKENS = 50      # sql/012_people.sql, api_tokens_most_live()
 TOKENS_PAGE = 50
@@ -96,6 +107,18 @@ def list_tokens(user: User, limit: Any = None, cursor: str | None = None) -> dic
     for row in rows:
         del row["made_at"]
     return {"tokens": rows, "next_cursor": next_cursor}
+
+
+def account_page(user: User, cursor: str | None = None) -> dict[str, Any]:
+    """What /account lists: {"tokens", "next_cursor", "buildings"}, in one statement."""
+    page = pagination.Keyset(None, cursor, default=TOKENS_PAGE, most=200, start=pagination.LAST)
+    with db.connection() as conn:
+        row = conn.execute(ACCOUNT_PAGE_SQL, {"user": user.id, **page.params()}).fetchone()
+    tokens, next_cursor = page.cut(row["tokens"], lambda r: (datetime.fromisoformat(r["made_at"]),
+                                                             r["id"]))
+    for token in tokens:
+        del token["made_at"]
+    return {"tokens": tokens, "next_cursor": next_cursor, "buildings": row["buildings"]}
 
 
 def revoke_token(user: User, token_id: int) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from booking.account import service
 from booking.auth import login_required
 from booking.errors import BookingError
 from booking.feeds import service as feeds
-from booking.finder import service as finder
 from booking.http import local_path
 from booking.times import COMMON_ZONES
 
@@ -55,8 +54,7 @@ def _page(status: int = 200, cursor: str | None = None, **shown):
     whatever this answer shows besides (a new token, an error by its form)."""
     values = {"new_secret": None, "error": None, "preferences": None, **shown}
     return render_template("account/account.html",
-                           **service.list_tokens(current_user, None, cursor),
-                           buildings=finder.choices()["buildings"], zones=COMMON_ZONES,
+                           **service.account_page(current_user, cursor), zones=COMMON_ZONES,
                            **values), status
 
 

@@ -111,8 +111,10 @@ def big_db(pg_cluster, template_url):
 
 def scans(found: list[Node], table: str) -> list[Node]:
     """The nodes that read `table`: a scan of it, or an index scan feeding a bitmap
-    on it (not the INSERT, UPDATE or DELETE that writes it)."""
-    return [n for n in found if (n.relation == table and n.type != "ModifyTable")
+    on it, which stands for the bitmap heap scan above it (not the INSERT, UPDATE
+    or DELETE that writes it)."""
+    return [n for n in found
+            if (n.relation == table and n.type not in ("ModifyTable", "Bitmap Heap Scan"))
             or (n.type == "Bitmap Index Scan" and n.index and n.index.startswith(table))]
 
 

@@ -1,0 +1,1 @@
+"""Bookings: book, look up, list mine, cancel (/bookings/..., /api/bookings/...)."""

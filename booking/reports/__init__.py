@@ -1,0 +1,1 @@
+"""Utilisation reports for admins: figures in SQL (service.py), SVG charts, CSV."""

@@ -1,0 +1,1 @@
+"""Recurring bookings: create, look at, cancel (wholly or from a date), extend."""

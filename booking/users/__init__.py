@@ -1,0 +1,1 @@
+"""People, as admins manage them: /admin/users and /api/users (deactivate, reactivate)."""

@@ -163,14 +163,16 @@ def session_cookie(session_token: str) -> str:
     session (as booking.auth keeps it) and its CSRF token, signed as the app signs."""
     from flask import Flask
 
-    from booking import http
+    from booking import clock, http
     from booking.memo.kept import Bounded
 
     app = Flask("bench")
     app.secret_key = SECRET_KEY
+    clock.init_app(app)   # cookies are dated by the app's clock (booking/http.py)
     signer = http.SessionInterface(Bounded(1)).get_signing_serializer(app)
-    return signer.dumps({"_user_id": session_token, "_fresh": True,
-                         "csrf_token": hashlib.sha1(session_token.encode()).hexdigest()})
+    with app.app_context():
+        return signer.dumps({"_user_id": session_token, "_fresh": True,
+                             "csrf_token": hashlib.sha1(session_token.encode()).hexdigest()})
 
 
 def prepare(url: str, write_lua: bool = True) -> dict:

@@ -431,6 +431,8 @@ def _describe(parts: dict[str, str]) -> str:
         from booking.templating import day   # templating shows rules through this module
         until = datetime.strptime(parts["UNTIL"][:8], "%Y%m%d")
         words = _("%(rule)s, until %(day)s", rule=words, day=day(until.date().isoformat()))
+    if locale().language == "fr":
+        words = words.replace("le avant-dernier", "l’avant-dernier")   # French elides the article
     return words
 
 

@@ -31,6 +31,7 @@ from flask.sessions import NullSession
 from flask_wtf.csrf import generate_csrf
 
 from booking import i18n, memo, recurrence
+from booking.i18n import _
 from booking.times import UTC, zone
 
 
@@ -199,6 +200,23 @@ def percent(share: Any) -> str:
     return "—" if share is None else format_percent(share, "#,##0.0%", locale=i18n.locale())
 
 
+def reason_words(code: str | None) -> str:
+    """Why an occurrence was skipped, from its code ("conflict", "in_past", ...)."""
+    words = {"conflict": _("already taken"), "in_past": _("in the past"),
+             "outside_hours": _("outside opening hours"), "too_short": _("too short"),
+             "too_long": _("too long"), "crosses_midnight": _("crosses midnight"),
+             "beyond_window": _("beyond the booking window"),
+             "room_inactive": _("the room cannot be booked"),
+             "nonexistent_time": _("the clocks skip this time"),
+             "not_whole_minutes": _("not on whole minutes")}
+    return words.get(code or "", (code or "").replace("_", " "))
+
+
+def role_name(role: str) -> str:
+    """"staff" or "admin" as the reader's language says it (the API keeps the code)."""
+    return {"staff": _("staff"), "admin": _("administrator")}.get(role, role)
+
+
 def rule_words(rule: str | None) -> str:
     """An RRULE as words in the reader's language: "FREQ=WEEKLY;BYDAY=TU;COUNT=8" ->
     "Weekly on Tuesday, 8 times" ("Wöchentlich am Dienstag, 8-mal")."""
@@ -227,6 +245,8 @@ def init_app(app: Flask) -> None:
     app.add_template_global(errors_for)
     app.add_template_global(i18n.language, "lang")
     app.add_template_global(weekday_name)
+    app.add_template_global(reason_words)
+    app.add_template_global(role_name)
     app.add_template_filter(clock)
     app.add_template_filter(hm)
     app.add_template_filter(number)

@@ -43,11 +43,11 @@ def create():
     # A second submit of the same form (key.replayed) lands on the same page.
     if "series" in made:
         count, skipped = len(made["bookings"]), len(made["skipped"])
-        text = ngettext("Booked %(num)d occurrence.", "Booked %(num)d occurrences.", count)
-        if skipped:
-            text += " " + ngettext("%(num)d was taken and skipped.",
-                                   "%(num)d were taken and skipped.", skipped)
-        flash(text, "success")
+        flash(ngettext("Booked %(num)d occurrence; %(skipped)d taken and skipped.",
+                       "Booked %(num)d occurrences; %(skipped)d taken and skipped.", count,
+                       skipped=skipped) if skipped else
+              ngettext("Booked %(num)d occurrence.", "Booked %(num)d occurrences.", count),
+              "success")
         return redirect(url_for("series.show", series_id=made["series"]["id"]))
     booking = made["booking"]
     flash(_("Booked %(room)s, %(start)s–%(end)s.", room=booking["room_name"],

@@ -42,13 +42,17 @@ def update(user_id: int):
 def _summary(done: dict) -> str:
     user, cancelled, ended = done["user"], len(done["cancelled"]), done["series_cancelled"]
     if user["active"]:
-        text = _("%(name)s is active again.", name=user["name"])
+        text = _("%(name)s is active again", name=user["name"])
     else:
-        text = _("%(name)s is deactivated (signed out everywhere, tokens revoked).",
+        text = _("%(name)s is deactivated (signed out everywhere, tokens revoked)",
                  name=user["name"])
     if cancelled or ended:
-        text += " " + ngettext("%(num)d booking from now on cancelled.",
-                               "%(num)d bookings from now on cancelled.", cancelled)
-    if ended:
-        text += " " + ngettext("%(num)d series ended.", "%(num)d series ended.", ended)
-    return text
+        bookings = ngettext("%(num)d booking", "%(num)d bookings", cancelled)
+        if ended:
+            text = _("%(text)s; %(bookings)s from now on cancelled and %(series)s ended",
+                     text=text, bookings=bookings,
+                     series=ngettext("%(num)d series", "%(num)d series", ended))
+        else:
+            text = _("%(text)s; %(bookings)s from now on cancelled", text=text,
+                     bookings=bookings)
+    return text + "."

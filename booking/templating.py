@@ -195,9 +195,18 @@ def decimal(value: Any) -> str:
     return "—" if value is None else format_decimal(value, "#,##0.0", locale=i18n.locale())
 
 
+@lru_cache(maxsize=16)
+def _percent_pattern(locale_name: str) -> str:
+    """The language's percent pattern with one decimal ("#,##0.0\u00a0%" in German)."""
+    return Locale.parse(locale_name).percent_formats[None].pattern.replace("#,##0", "#,##0.0", 1)
+
+
 def percent(share: Any) -> str:
     """A share as a percentage with one decimal: 0.425 -> "42.5%" ("42,5 %"); "—" for none."""
-    return "—" if share is None else format_percent(share, "#,##0.0%", locale=i18n.locale())
+    if share is None:
+        return "—"
+    locale = i18n.locale()
+    return format_percent(share, _percent_pattern(str(locale)), locale=locale)
 
 
 def reason_words(code: str | None) -> str:

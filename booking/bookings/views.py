@@ -62,11 +62,11 @@ def _booking_from_form(form) -> dict:
     field's error at once (inputs.Collect)."""
     check = inputs.Collect()
     if not form.get("room_id", "").strip():
-        check.fail("room_id", "Choose a room.")
+        check.fail("room_id", _("Choose a room."))
     else:
         check(inputs.integer, form["room_id"], "room_id")
     if not form.get("title", "").strip():
-        check.fail("title", "Say what the booking is for.")
+        check.fail("title", _("Say what the booking is for."))
     else:
         check(inputs.text, form["title"], "title", high=200)
     for field, message in (("date", "Choose a date."), ("start", "Choose a start time."),

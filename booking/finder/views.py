@@ -88,7 +88,7 @@ def _check_fields(form: dict[str, str]) -> None:
     try:
         zone(form["timezone"])
     except ValueError:
-        check.fail("timezone", "timezone must be an IANA zone like Europe/Berlin.")
+        check.fail("timezone", _("timezone must be an IANA zone like Europe/Berlin."))
     if form["attendees"]:
         check(inputs.integer, form["attendees"], "attendees", high=10000)
     if form["floor"]:

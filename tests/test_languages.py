@@ -113,25 +113,31 @@ def test_a_language_that_is_not_offered_is_refused_and_changes_nothing(api_as, a
     assert row == {"language": "fr", "theme": "dark"}
 
 
-def test_a_language_changed_elsewhere_is_forgotten_by_every_process(api_as, alice, berlin, conn):
+@pytest.fixture
+def remembered(app, signed_in, berlin):
+    """Alice's session, remembered by this process for an hour (not the default 30 s):
+    only the change's notification can make it forget her in time."""
+    memo.of(app).users.seconds = 3600
+    for _ in range(2):
+        signed_in.client.get(f"/api/rooms/{berlin['id']}/bookings?date={DAY}")
+    return signed_in.client
+
+
+def test_a_language_changed_elsewhere_is_forgotten_by_every_process(remembered, alice, conn):
     """The users-change trigger names the new column (sql/030), so a process that
     remembers Alice hears of it, as it hears of a new name."""
-    api = api_as(alice)
-    for _ in range(2):
-        api.get(f"/api/rooms/{berlin['id']}/bookings?date={DAY}")
-    assert error(api.get("/api/rooms/999999"))["message"] == "That room does not exist."
+    assert error(remembered.get("/api/rooms/999999"))["message"] == "That room does not exist."
     conn.execute("UPDATE users SET language = 'fr' WHERE id = %s", (alice["id"],))
-    until(lambda: error(api.get("/api/rooms/999999"))["message"] == "Cette salle n'existe pas.")
+    until(lambda: error(remembered.get("/api/rooms/999999"))["message"]
+          == "Cette salle n'existe pas.")
 
 
-def test_a_home_building_changed_elsewhere_is_forgotten_too(api_as, alice, berlin, conn):
+def test_a_home_building_changed_elsewhere_is_forgotten_too(remembered, alice, conn):
     """014 had dropped home_building from that trigger; 030 puts it back."""
-    api = api_as(alice)
-    for _ in range(2):
-        api.get(f"/api/rooms/{berlin['id']}/bookings?date={DAY}")
-    assert api.get("/api/me").get_json()["user"]["home_building_source"] is None
+    assert remembered.get("/api/me").get_json()["user"]["home_building_source"] is None
     conn.execute("UPDATE users SET home_building = 'HQ' WHERE id = %s", (alice["id"],))
-    until(lambda: api.get("/api/me").get_json()["user"]["home_building_source"] == "chosen")
+    until(lambda: remembered.get("/api/me").get_json()["user"]["home_building_source"]
+          == "chosen")
 
 
 # -- the API's errors ----------------------------------------------------------------------

@@ -75,13 +75,3 @@ def test_a_german_browser_sees_german_pages_and_24_hour_german_dates(live_server
     expect(page.get_by_role("link", name="Réserver Spree")).to_be_visible()
     context.close()
 
-
-def test_an_english_browser_still_gets_english(live_server, chromium, make):
-    alice = make.user("Alice")
-    context = chromium.new_context(locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(EXPECT_MS)
-    page.goto(live_server.url + "/login")
-    expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    context.close()

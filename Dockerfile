@@ -24,6 +24,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY booking booking
+# The German and French catalogues, compiled here (.mo files are not in git).
+RUN pybabel compile -d booking/translations
 COPY templates templates
 COPY static static
 COPY sql sql

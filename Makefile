@@ -1,4 +1,4 @@
-# The two commands of the README:
+# The two commands of the README (both compile the translations first):
 #   make run    set up and serve the app with demo data on http://127.0.0.1:$PORT/,
 #               with one delivery worker (mail, webhooks) beside gunicorn
 #   make test   set up and run the whole test suite
@@ -11,15 +11,33 @@ PY     := $(VENV)/bin/python
 FLASK  := $(PY) -m flask --app booking
 VAR    := $(or $(VAR_DIR),var)
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# The gettext catalogues (German, French): .po in git, .mo compiled here (make translations).
+TRANSLATIONS := booking/translations
+CATALOGS     := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED     := $(CATALOGS:.po=.mo)
 
-.PHONY: run test bench stop chromium nginx clean
+.PHONY: run test bench stop chromium nginx clean translations messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-run: $(STAMP)
+# Compile each catalogue whose .po changed (Babel's pybabel; fuzzy entries are left out).
+translations: $(COMPILED)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
+	@$(VENV)/bin/pybabel compile --statistics -l $* -i $< -o $@
+
+# After changing user-facing text: extract every marked string (babel.cfg) into
+# messages.pot and merge it into each language's .po; then translate what is new
+# or fuzzy there (tests/test_translations.py fails until every entry is done).
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy -k lazy_plural:1,2 --no-location \
+	  --sort-output --project=booking --copyright-holder=booking -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete
+
+run: $(STAMP) translations
 	@if [ -z "$$DATABASE_URL" ]; then \
 	  echo "Starting the private PostgreSQL cluster in $(VAR)/pg ..."; \
 	  $(PY) -m booking.localpg start $(VAR)/pg booking > /dev/null; \
@@ -40,7 +58,7 @@ run: $(STAMP)
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m booking.localpg stop $(VAR)/pg; fi
 
-test: $(STAMP) chromium nginx
+test: $(STAMP) translations chromium nginx
 	$(PY) -m pytest -n auto --maxprocesses 4
 
 # The benchmark suite (see bench/run.py): a million bookings, wrk against gunicorn,
@@ -76,4 +94,4 @@ nginx:
 	fi
 
 clean: stop
-	rm -rf $(VENV) $(VAR)
+	rm -rf $(VENV) $(VAR) $(COMPILED)

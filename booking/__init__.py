@@ -14,7 +14,7 @@ from flask import Flask, request, session
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from booking import auth, clock, config, db, errors, http, memo, metrics, templating
+from booking import auth, clock, config, db, errors, http, i18n, memo, metrics, templating
 from booking.config import PROJECT_ROOT
 
 csrf = CSRFProtect()
@@ -61,6 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     metrics.init_app(memo.of(app).metric_series)
     auth.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app)
     templating.init_app(app)
     _register_blueprints(app)
 

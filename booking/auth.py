@@ -40,6 +40,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from booking import clock, db
 from booking import memo
 from booking.errors import BookingError, invalid, wants_json
+from booking.i18n import _, lazy, ngettext
 
 TOKEN_PREFIX = "bk_"
 
@@ -67,6 +68,7 @@ class User:
     theme: str = "auto"               # auto (the browser's), light or dark (base.html)
     timezone: str | None = None       # where their lists group days; None: the usual zone
     home_building: str | None = None  # chosen on /account (or PATCH /api/me)
+    language: str | None = None       # en, de or fr; None: the browser's (booking/i18n.py)
     usual_building: str | None = None # where they booked most lately: the default
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
@@ -93,7 +95,8 @@ class User:
     def to_dict(self) -> dict:
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
                 "mail_enabled": self.mail_enabled, "theme": self.theme,
-                "timezone": self.timezone, "home_building": self.building,
+                "timezone": self.timezone, "language": self.language,
+                "home_building": self.building,
                 "home_building_source": "chosen" if self.home_building
                 else "most_booked" if self.usual_building else None}
 
@@ -109,7 +112,7 @@ def hash_token(token: str) -> bytes:
 # building when none was chosen. Read only when this process does not
 # remember the user (memo/users.py), so at most every AUTH_CACHE_SECONDS.
 USER_COLUMNS = """u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled,
-       u.theme, u.timezone, u.home_building,
+       u.theme, u.timezone, u.home_building, u.language,
        (SELECT m.building
           FROM (SELECT r.building FROM bookings b JOIN rooms r ON r.id = b.room_id
                  WHERE b.user_id = u.id AND b.cancelled_at IS NULL
@@ -189,7 +192,7 @@ def _load_from_session(session_token: str) -> User | None:
 @login_manager.request_loader
 def _load_from_header(req) -> User | None:
     header = req.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip().startswith(TOKEN_PREFIX):
         return None
     row = _user_row(USER_BY_TOKEN, token.strip())
@@ -208,8 +211,8 @@ def forget(token: str | None = None, user_id: int | None = None) -> None:
 @login_manager.unauthorized_handler
 def _unauthorized():
     if wants_json():
-        raise BookingError("unauthorized", "Sign in, or send an API token "
-                           "(Authorization: Bearer ...).")
+        raise BookingError("unauthorized", _("Sign in, or send an API token "
+                                             "(Authorization: Bearer ...)."))
     return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
 
 
@@ -229,7 +232,7 @@ def admin_required(view):
     @login_required
     def wrapper(*args, **kwargs):
         if not current_user.is_admin:
-            raise BookingError("forbidden", "Only administrators may do this.")
+            raise BookingError("forbidden", _("Only administrators may do this."))
         return view(*args, **kwargs)
     return wrapper
 
@@ -288,7 +291,7 @@ VALUES (%(hash)s, %(user)s, now() + make_interval(days => %(days)s))"""
 
 END_SESSION = "DELETE FROM sessions WHERE token_hash = %s"
 
-SIGN_IN_FAILED = "That email and password do not match an account."
+SIGN_IN_FAILED = lazy("That email and password do not match an account.")
 
 
 def client_address() -> str:
@@ -318,7 +321,7 @@ def _email_as_typed(email: object) -> str:
         if 0 < len(email) <= 254 and not any(
                 unicodedata.category(ch) in ("Cc", "Cs") for ch in email):
             return email
-    raise invalid("email", "Enter your email address.")
+    raise invalid("email", _("Enter your email address."))
 
 
 def sign_in(email: object, password: object) -> User:
@@ -327,7 +330,7 @@ def sign_in(email: object, password: object) -> User:
     sign-ins failed lately (429 with Retry-After)."""
     email = _email_as_typed(email)
     if not isinstance(password, str) or not password:
-        raise invalid("password", "Enter your password.")
+        raise invalid("password", _("Enter your password."))
     config = current_app.config
     now = clock.now()
     address = client_address()
@@ -357,7 +360,7 @@ def sign_in(email: object, password: object) -> User:
                                       "days": config["SESSION_DAYS"]})
     user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt",
                                        "mail_enabled", "theme", "timezone", "home_building",
-                                       "usual_building")},
+                                       "language", "usual_building")},
                 session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)
@@ -367,11 +370,15 @@ def sign_in(email: object, password: object) -> User:
 def _throttled(wait: timedelta) -> BookingError:
     """429 with Retry-After: how long until an attempt will be taken again."""
     seconds = max(1, math.ceil(wait.total_seconds()))
-    when = (f"{seconds} second{'s' if seconds != 1 else ''}" if seconds < 60
-            else f"{math.ceil(seconds / 60)} minute{'s' if math.ceil(seconds / 60) != 1 else ''}")
-    return BookingError("too_many_requests",
-                        f"Too many failed sign-ins. Please wait {when} and try again.",
-                        retry_after=seconds)
+    if seconds < 60:
+        message = ngettext("Too many failed sign-ins. Please wait %(num)d second and try again.",
+                           "Too many failed sign-ins. Please wait %(num)d seconds and try again.",
+                           seconds)
+    else:
+        message = ngettext("Too many failed sign-ins. Please wait %(num)d minute and try again.",
+                           "Too many failed sign-ins. Please wait %(num)d minutes and try again.",
+                           math.ceil(seconds / 60))
+    return BookingError("too_many_requests", message, retry_after=seconds)
 
 
 def sign_out() -> None:

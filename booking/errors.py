@@ -1,13 +1,15 @@
 """The one error type, its codes, and how it is rendered.
 
-Services raise `BookingError("too_short", "A booking lasts at least 15
-minutes.", field="end_time")`. For `/api/...` (and any client that prefers
+Services raise `BookingError("too_short", _("A booking lasts at least 15
+minutes."), field="end_time")`. For `/api/...` (and any client that prefers
 JSON) it becomes
 
     {"error": {"code": "too_short", "message": "...", "details": {"field": "end_time"}}}
 
 with the status below; pages catch it in the view and show the message next
-to the field, keeping what the user typed. Nothing that a client sends may
+to the field, keeping what the user typed. The message is in the caller's
+language (booking/i18n.py): made with `_()` where the error is raised, or
+given lazily (`i18n.lazy`) and turned into text here; the code stays English. Nothing that a client sends may
 end in a 500: database errors caused by input are mapped here by constraint
 name, and an unavailable database is a fast 503.
 """
@@ -23,6 +25,7 @@ from psycopg_pool import PoolTimeout, TooManyRequests
 from werkzeug.exceptions import HTTPException
 
 from booking import metrics
+from booking.i18n import _, lazy
 
 log = logging.getLogger("booking.errors")
 
@@ -63,9 +66,13 @@ STATUS = {
 class BookingError(Exception):
     """Something the client asked for cannot be done; says what and why."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None,
+    def __init__(self, code: str, message: Any, *, field: str | None = None,
                  status: int | None = None, details: dict[str, Any] | None = None,
                  retry_after: int | None = None):
+        # A lazy message (i18n.lazy) is translated now: an error is made to be shown.
+        # As plain text it is escaped in pages like any other (a lazy string would
+        # pass for markup).
+        message = str(message)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -94,32 +101,37 @@ def invalid(field: str, message: str) -> BookingError:
     return BookingError("invalid", message, field=field)
 
 
-def not_found(what: str = "That") -> BookingError:
-    return BookingError("not_found", f"{what} does not exist.")
+def not_found(message: Any = None) -> BookingError:
+    return BookingError("not_found", message or _("That does not exist."))
 
 
 def unavailable() -> BookingError:
-    return BookingError("unavailable", "The service is busy or the database is unreachable; "
-                        "please try again in a moment.")
+    return BookingError("unavailable", _("The service is busy or the database is unreachable; "
+                                         "please try again in a moment."))
 
 
 # Constraint name -> (code, field, message): a database refusal caused by the
 # input becomes a clear answer. Most input is validated before it gets here;
 # this is the safety net, so a second constraint never gets the wrong message.
 CONSTRAINTS = {
-    "users_email_key": ("conflict", "email", "An account with this email already exists."),
-    "rooms_name_key": ("conflict", "name", "A room with this name already exists."),
-    "rooms_hours_check": ("invalid", "closes", "A room must close after it opens."),
-    "rooms_capacity_check": ("invalid", "capacity", "Capacity must be between 1 and 10000."),
-    "rooms_floor_check": ("invalid", "floor", "Floor must be between -50 and 500."),
-    "rooms_name_check": ("invalid", "name", "A room name has 1 to 100 characters."),
-    "rooms_building_check": ("invalid", "building", "A building name has at most 100 characters."),
-    "bookings_title_check": ("invalid", "title", "A title has 1 to 200 characters."),
-    "bookings_no_overlap": ("conflict", None, "The room is already booked at that time."),
-    "users_theme_check": ("invalid", "theme", "theme is auto, light or dark."),
-    "users_timezone_check": ("invalid", "timezone", "timezone must be an IANA zone."),
-    "api_tokens_most_live": ("too_many_tokens", "name", "You have 50 live API tokens, the most "
-                             "one person may have: revoke one you no longer use first."),
+    "users_email_key": ("conflict", "email", lazy("An account with this email already exists.")),
+    "rooms_name_key": ("conflict", "name", lazy("A room with this name already exists.")),
+    "rooms_hours_check": ("invalid", "closes", lazy("A room must close after it opens.")),
+    "rooms_capacity_check": ("invalid", "capacity",
+                             lazy("Capacity must be between 1 and 10000.")),
+    "rooms_floor_check": ("invalid", "floor", lazy("Floor must be between -50 and 500.")),
+    "rooms_name_check": ("invalid", "name", lazy("A room name has 1 to 100 characters.")),
+    "rooms_building_check": ("invalid", "building",
+                             lazy("A building name has at most 100 characters.")),
+    "bookings_title_check": ("invalid", "title", lazy("A title has 1 to 200 characters.")),
+    "bookings_no_overlap": ("conflict", None, lazy("The room is already booked at that time.")),
+    "users_theme_check": ("invalid", "theme", lazy("theme is auto, light or dark.")),
+    "users_timezone_check": ("invalid", "timezone", lazy("timezone must be an IANA zone.")),
+    "users_language_check": ("invalid", "language",
+                             lazy("language is en, de or fr, or empty for the browser's.")),
+    "api_tokens_most_live": ("too_many_tokens", "name",
+                             lazy("You have 50 live API tokens, the most one person may "
+                                  "have: revoke one you no longer use first.")),
 }
 
 
@@ -152,7 +164,7 @@ def from_database(exc: psycopg.Error) -> BookingError | None:
     # Class 22, data exception: a value out of range or malformed. psycopg
     # raises a DataError of its own, without SQLSTATE, for text holding NUL.
     if isinstance(exc, psycopg.DataError):
-        return BookingError("invalid", "A value is out of range or malformed.")
+        return BookingError("invalid", _("A value is out of range or malformed."))
     return None
 
 
@@ -177,6 +189,29 @@ def render(err: BookingError, as_json: bool | None = None) -> Response:
     return response
 
 
+# werkzeug's HTTP errors in our words, translated (its own descriptions are English only).
+HTTP_MESSAGES = {
+    400: lazy("The request could not be understood."),
+    401: lazy("Sign in, or send an API token (Authorization: Bearer ...)."),
+    403: lazy("You may not do this."),
+    404: lazy("There is nothing at this address."),
+    405: lazy("This address does not take that method."),
+    409: lazy("That conflicts with what is there now."),
+    415: lazy("Send the body as JSON (Content-Type: application/json)."),
+    429: lazy("Too many requests; please wait a moment."),
+}
+
+# flask-wtf's reasons for refusing a form or a cookie-authenticated write, translated.
+CSRF_MESSAGES = {
+    "The CSRF token is missing.": lazy("The CSRF token is missing."),
+    "The CSRF session token is missing.": lazy("The CSRF session token is missing."),
+    "The CSRF token has expired.": lazy("The CSRF token has expired."),
+    "The CSRF token is invalid.": lazy("The CSRF token is invalid."),
+    "The CSRF tokens do not match.": lazy("The CSRF tokens do not match."),
+    "The referrer header is missing.": lazy("The referrer header is missing."),
+    "The referrer does not match the host.": lazy("The referrer does not match the host."),
+}
+
 HTTP_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
               415: "unsupported_media_type", 429: "too_many_requests"}
@@ -190,12 +225,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = HTTP_CODES.get(exc.code or 500, "invalid" if (exc.code or 500) < 500 else "internal")
-        message = exc.description or exc.name
-        if exc.code == 404:
-            message = "There is nothing at this address."
-        elif exc.code == 413:
+        message = CSRF_MESSAGES.get(exc.description) or HTTP_MESSAGES.get(exc.code or 500)
+        if exc.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"] // 1024
-            message = f"The request is too large: at most {limit} KB."
+            message = _("The request is too large: at most %(limit)s KB.", limit=limit)
+        elif message is None:
+            message = exc.description or exc.name   # werkzeug's wording, English only
         err = BookingError(code, message, status=exc.code)
         response = render(err)
         if exc.code == 405 and exc.response is None:
@@ -225,5 +260,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return render(BookingError("internal", "Something went wrong on our side. "
-                                   "It has been logged; please try again."))
+        return render(BookingError("internal", _("Something went wrong on our side. "
+                                                 "It has been logged; please try again.")))

@@ -22,6 +22,7 @@ from flask import Response, request
 from psycopg.types.json import Jsonb
 
 from booking.errors import BookingError, invalid
+from booking.i18n import _
 
 HEADER = "Idempotency-Key"
 FORM_FIELD = "idempotency_key"
@@ -45,7 +46,8 @@ def new_key() -> str:
 
 def _checked(value: str, field: str) -> Key:
     if not 1 <= len(value) <= 255 or not all(" " <= ch <= "~" for ch in value):
-        raise invalid(field, f"{HEADER} is 1 to 255 printable ASCII characters.")
+        raise invalid(field, _("%(header)s is 1 to 255 printable ASCII characters.",
+                               header=HEADER))
     return Key(value)
 
 
@@ -86,7 +88,7 @@ def book_once(conn, key: Key, user_id: int, now: datetime, kind: str, request_da
     }).fetchone()
     if not row["same_request"]:
         raise BookingError("idempotency_mismatch",
-                           "This Idempotency-Key was already used for a different request.",
+                           _("This Idempotency-Key was already used for a different request."),
                            field=HEADER)
     key.replayed = row["replayed"]
     return row["result"]

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from flask import request
 
 from booking.errors import BookingError, invalid
+from booking.i18n import _
 
 MAX_ID = 2**31 - 1
 _INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
@@ -22,14 +23,14 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
 def json_body() -> dict[str, Any]:
     """The request's JSON object; 400 when it is missing, malformed or not an object."""
     if not request.is_json:
-        raise BookingError("invalid", "Send a JSON body with Content-Type: application/json.",
+        raise BookingError("invalid", _("Send a JSON body with Content-Type: application/json."),
                            field="body")
     try:
         data = request.get_json(silent=True)   # None when malformed
     except RecursionError:   # "[[[[..." nested thousands deep: Python's parser gives up
-        raise invalid("body", "The JSON body is nested too deeply.") from None
+        raise invalid("body", _("The JSON body is nested too deeply.")) from None
     if not isinstance(data, dict):
-        raise invalid("body", "The body must be a JSON object.")
+        raise invalid("body", _("The body must be a JSON object."))
     return data
 
 
@@ -37,25 +38,26 @@ def only(data: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:
     """Refuse unknown fields, so a typo ("start" for "start_time") is not silently ignored."""
     unknown = sorted(k for k in data if k not in allowed)
     if unknown:
-        raise invalid(unknown[0], f"Unknown field: {unknown[0]}.")
+        raise invalid(unknown[0], _("Unknown field: %(field)s.", field=unknown[0]))
 
 
 def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
     """Text with runs of whitespace folded to one space and no control characters."""
     if not isinstance(value, str):
-        raise invalid(field, f"{field} must be text.")
+        raise invalid(field, _("%(field)s must be text.", field=field))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise invalid(field, f"{field} is not valid Unicode text.") from None
+        raise invalid(field, _("%(field)s is not valid Unicode text.", field=field)) from None
     value = " ".join(value.split())
     if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise invalid(field, f"{field} must not contain control characters.")
+        raise invalid(field, _("%(field)s must not contain control characters.", field=field))
     if len(value) < low:
-        raise invalid(field, f"{field} is required." if low == 1
-                      else f"{field} has at least {low} characters.")
+        raise invalid(field, _("%(field)s is required.", field=field) if low == 1
+                      else _("%(field)s has at least %(low)d characters.", field=field, low=low))
     if len(value) > high:
-        raise invalid(field, f"{field} has at most {high} characters.")
+        raise invalid(field, _("%(field)s has at most %(high)d characters.", field=field,
+                               high=high))
     return value
 
 
@@ -74,8 +76,9 @@ def title(value: Any, field: str = "title", *, high: int = 200) -> str:
     value = text(value, field, high=high)
     hidden = next((ch for ch in value if ch in HIDDEN), None)
     if hidden is not None:
-        raise invalid(field, f"{field} must not contain invisible or direction-changing "
-                             f"characters (U+{ord(hidden):04X}).")
+        raise invalid(field, _("%(field)s must not contain invisible or direction-changing "
+                               "characters (%(character)s).", field=field,
+                               character=f"U+{ord(hidden):04X}"))
     return value
 
 
@@ -84,19 +87,20 @@ def integer(value: Any, field: str, *, low: int = 1, high: int = MAX_ID) -> int:
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(field, f"{field} must be a whole number.")
+        raise invalid(field, _("%(field)s must be a whole number.", field=field))
     if not low <= value <= high:
-        raise invalid(field, f"{field} must be between {low} and {high}.")
+        raise invalid(field, _("%(field)s must be between %(low)d and %(high)d.", field=field,
+                               low=low, high=high))
     return value
 
 
 def id_list(value: Any, field: str = "ids", *, most: int = 100) -> list[int]:
     """"1,2,3" -> [1, 2, 3]; at most `most` ids, duplicates dropped."""
     if not isinstance(value, str) or not value.strip():
-        raise invalid(field, f"{field} must be a comma-separated list of ids.")
+        raise invalid(field, _("%(field)s must be a comma-separated list of ids.", field=field))
     parts = [p for p in value.split(",") if p.strip()]
     if len(parts) > most:
-        raise invalid(field, f"At most {most} ids at a time.")
+        raise invalid(field, _("At most %(most)d ids at a time.", most=most))
     ids: list[int] = []
     for part in parts:
         number = integer(part, field)
@@ -112,7 +116,7 @@ def boolean(value: Any, field: str) -> bool:
         return True
     if value in ("off", "false", "0", "no", ""):
         return False
-    raise invalid(field, f"{field} must be true or false.")
+    raise invalid(field, _("%(field)s must be true or false.", field=field))
 
 
 def equipment(value: Any) -> list[str]:
@@ -120,14 +124,14 @@ def equipment(value: Any) -> list[str]:
     if isinstance(value, str):  # "screen, video" from a form
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise invalid("equipment", "equipment is a list of words like screen, video.")
+        raise invalid("equipment", _("equipment is a list of words like screen, video."))
     tags = []
     for tag in value:
         tag = text(tag, "equipment", low=0, high=40).lower()
         if tag and tag not in tags:
             tags.append(tag)
     if len(tags) > 30:
-        raise invalid("equipment", "A room has at most 30 equipment tags.")
+        raise invalid("equipment", _("A room has at most 30 equipment tags."))
     return tags
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from booking import inputs
 from booking.errors import invalid
 from booking.times import UTC
+from booking.i18n import _
 
 FIRST = (datetime.min.replace(tzinfo=UTC), 0)            # before every row
 LAST = (datetime.max.replace(tzinfo=UTC), 2**63 - 1)     # after every row
@@ -65,4 +66,4 @@ def decode(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return start, int(id_text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid("cursor", "cursor is not one this API gave out.") from None
+        raise invalid("cursor", _("cursor is not one this API gave out.")) from None

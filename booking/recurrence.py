@@ -36,7 +36,10 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 
+from babel.dates import get_day_names, get_month_names
+
 from booking.errors import BookingError
+from booking.i18n import _, and_list, locale, ngettext, pgettext
 from booking.times import FIRST_DAY, LAST_DAY, UTC
 
 FREQS = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY, "MONTHLY": du.MONTHLY, "YEARLY": du.YEARLY}
@@ -79,13 +82,13 @@ class Rule:
 def parse(text: object, tz: ZoneInfo) -> Rule:
     """Read an RRULE (with or without the `RRULE:` prefix); 422 invalid_recurrence naming the part."""
     if not isinstance(text, str) or not text.strip():
-        raise invalid_recurrence("RRULE", "recurrence must be an RRULE such as "
-                                          "FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331.")
+        raise invalid_recurrence("RRULE", _("recurrence must be an RRULE such as "
+                                            "FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331."))
     body = text.strip()
     if body.upper().startswith("RRULE:"):
         body = body[6:]
     if len(body) > 500:
-        raise invalid_recurrence("RRULE", "That recurrence rule is too long.")
+        raise invalid_recurrence("RRULE", _("That recurrence rule is too long."))
     parts: dict[str, str] = {}
     for chunk in body.split(";"):
         if not chunk:
@@ -93,22 +96,24 @@ def parse(text: object, tz: ZoneInfo) -> Rule:
         name, sep, value = chunk.partition("=")
         name = name.strip().upper()
         if not sep or not value.strip():
-            raise invalid_recurrence(chunk, f"“{chunk}” is not NAME=VALUE.")
+            raise invalid_recurrence(chunk, _("“%(part)s” is not NAME=VALUE.", part=chunk))
         if name not in PARTS:
-            raise invalid_recurrence(name, f"{name} is not supported in a room booking "
-                                           f"(supported: {', '.join(PARTS)}).")
+            raise invalid_recurrence(name, _("%(name)s is not supported in a room booking "
+                                             "(supported: %(parts)s).", name=name,
+                                             parts=", ".join(PARTS)))
         if name in parts:
-            raise invalid_recurrence(name, f"{name} appears twice.")
+            raise invalid_recurrence(name, _("%(name)s appears twice.", name=name))
         parts[name] = value.strip().upper()
 
     if "FREQ" not in parts:
-        raise invalid_recurrence("FREQ", "FREQ is required (DAILY, WEEKLY, MONTHLY or YEARLY).")
+        raise invalid_recurrence("FREQ", _("FREQ is required (DAILY, WEEKLY, MONTHLY or "
+                                           "YEARLY)."))
     freq = parts["FREQ"]
     if freq not in FREQS:
-        raise invalid_recurrence("FREQ", f"FREQ={freq} is not supported: use DAILY, WEEKLY, "
-                                         "MONTHLY or YEARLY.")
+        raise invalid_recurrence("FREQ", _("FREQ=%(freq)s is not supported: use DAILY, "
+                                           "WEEKLY, MONTHLY or YEARLY.", freq=freq))
     if "COUNT" in parts and "UNTIL" in parts:
-        raise invalid_recurrence("COUNT", "Use COUNT or UNTIL, not both.")
+        raise invalid_recurrence("COUNT", _("Use COUNT or UNTIL, not both."))
 
     interval = _number(parts, "INTERVAL", 1, 999, default=1)
     count = _number(parts, "COUNT", 1, 1000, default=None)
@@ -119,7 +124,7 @@ def parse(text: object, tz: ZoneInfo) -> Rule:
     bysetpos = tuple(_int_in(v, "BYSETPOS", -366, 366) for v in _list(parts, "BYSETPOS"))
     wkst = DAYS.get(parts.get("WKST", "MO"))
     if wkst is None:
-        raise invalid_recurrence("WKST", "WKST is a weekday: MO, TU, WE, TH, FR, SA or SU.")
+        raise invalid_recurrence("WKST", _("WKST is a weekday: MO, TU, WE, TH, FR, SA or SU."))
 
     rule = Rule(text=";".join(f"{k}={parts[k]}" for k in PARTS if k in parts), freq=freq,
                 interval=interval, count=count, until=until, byday=byday,
@@ -141,29 +146,36 @@ def _number(parts: dict, name: str, low: int, high: int, default):
 
 def _int_in(value: str, name: str, low: int, high: int) -> int:
     if not re.fullmatch(r"[+-]?[0-9]{1,4}", value):
-        raise invalid_recurrence(name, f"{name}={value} is not a whole number.")
+        raise invalid_recurrence(name, _("%(name)s=%(value)s is not a whole number.", name=name,
+                                         value=value))
     number = int(value)
     if not low <= number <= high or number == 0:
-        raise invalid_recurrence(name, f"{name} must be between {low} and {high}"
-                                       f"{' and not 0' if low < 0 else ''}.")
+        raise invalid_recurrence(name, _("%(name)s must be between %(low)d and %(high)d and "
+                                         "not 0.", name=name, low=low, high=high) if low < 0
+                                 else _("%(name)s must be between %(low)d and %(high)d.",
+                                        name=name, low=low, high=high))
     return number
 
 
 def _byday(value: str, freq: str, parts: dict) -> tuple[int, int]:
     match = _BYDAY.fullmatch(value)
     if not match:
-        raise invalid_recurrence("BYDAY", f"BYDAY={value} is not a weekday like MO, 2TU or -1FR.")
+        raise invalid_recurrence("BYDAY", _("BYDAY=%(value)s is not a weekday like MO, 2TU or "
+                                            "-1FR.", value=value))
     sign, number, day = match.groups()
     ordinal = int(number) * (-1 if sign == "-" else 1) if number else 0
     if ordinal:
         if freq not in ("MONTHLY", "YEARLY"):
-            raise invalid_recurrence("BYDAY", f"An ordinal weekday ({value}) needs FREQ=MONTHLY "
-                                              "or YEARLY.")
+            raise invalid_recurrence("BYDAY", _("An ordinal weekday (%(value)s) needs "
+                                                "FREQ=MONTHLY or YEARLY.", value=value))
         in_month = freq == "MONTHLY" or "BYMONTH" in parts
         most = 5 if in_month else 53
         if not 1 <= abs(ordinal) <= most:
-            raise invalid_recurrence("BYDAY", f"{value}: there are at most {most} of a weekday "
-                                              f"in a {'month' if in_month else 'year'}.")
+            raise invalid_recurrence("BYDAY", _("%(value)s: there are at most %(most)d of a "
+                                                "weekday in a month.", value=value, most=most)
+                                     if in_month else
+                                     _("%(value)s: there are at most %(most)d of a weekday in "
+                                       "a year.", value=value, most=most))
     return DAYS[day], ordinal
 
 
@@ -171,9 +183,9 @@ def _until(value: str, tz: ZoneInfo) -> datetime:
     """UNTIL as naive room-local time, inclusive: a date means the end of that day."""
     match = _UNTIL.fullmatch(value)
     if not match:
-        raise invalid_recurrence("UNTIL", f"UNTIL={value} must be a date (20270331) or a time "
-                                          "(20270331T170000Z).")
-    day_text, _, clock, utc = match.groups()
+        raise invalid_recurrence("UNTIL", _("UNTIL=%(value)s must be a date (20270331) or a "
+                                            "time (20270331T170000Z).", value=value))
+    day_text, _time, clock, utc = match.groups()
     try:
         day = datetime.strptime(day_text, "%Y%m%d")
         if clock is None:
@@ -181,13 +193,14 @@ def _until(value: str, tz: ZoneInfo) -> datetime:
         else:
             moment = datetime.strptime(day_text + clock, "%Y%m%d%H%M%S")
     except ValueError:
-        raise invalid_recurrence("UNTIL", f"UNTIL={value} is not a real date.") from None
+        raise invalid_recurrence("UNTIL", _("UNTIL=%(value)s is not a real date.",
+                                            value=value)) from None
     # The days a client may name (booking.times): moved to the room's zone,
     # 9999-12-31T23:59:59Z in Berlin or 0001-01-01T00:00Z in New York would
     # leave the calendar Python can represent.
     if not FIRST_DAY <= moment.date() <= LAST_DAY:
-        raise invalid_recurrence("UNTIL", f"UNTIL must be between {FIRST_DAY.year} and "
-                                          f"{LAST_DAY.year}.")
+        raise invalid_recurrence("UNTIL", _("UNTIL must be between %(first)s and %(last)s.",
+                                            first=FIRST_DAY.year, last=LAST_DAY.year))
     if clock is None:
         return moment
     if utc:
@@ -197,17 +210,19 @@ def _until(value: str, tz: ZoneInfo) -> datetime:
 
 def _refuse_impossible(rule: Rule) -> None:
     if rule.bysetpos and rule.freq not in ("MONTHLY", "YEARLY"):
-        raise invalid_recurrence("BYSETPOS", "BYSETPOS is supported with FREQ=MONTHLY or YEARLY.")
+        raise invalid_recurrence("BYSETPOS", _("BYSETPOS is supported with FREQ=MONTHLY or "
+                                               "YEARLY."))
     months = rule.bymonth or tuple(range(1, 13))
     if rule.bymonthday and not any(abs(d) <= _MONTH_DAYS[m]
                                    for m in months for d in rule.bymonthday):
-        raise invalid_recurrence("BYMONTHDAY", "No chosen month has that day: the rule would "
-                                               "never happen.")
+        raise invalid_recurrence("BYMONTHDAY", _("No chosen month has that day: the rule "
+                                                 "would never happen."))
     if rule.bysetpos:
         most = _most_per_period(rule)
         if all(abs(p) > most for p in rule.bysetpos):
-            raise invalid_recurrence("BYSETPOS", f"BYSETPOS picks from at most {most} days a "
-                                                 "period here: the rule would never happen.")
+            raise invalid_recurrence("BYSETPOS", _("BYSETPOS picks from at most %(most)d days "
+                                                   "a period here: the rule would never "
+                                                   "happen.", most=most))
 
 
 def _most_per_period(rule: Rule) -> int:
@@ -232,8 +247,9 @@ def _check_interval_reaches_months(rule: Rule, first: datetime) -> None:
     step = gcd(rule.interval, 12)
     reached = {(first.month - 1 + k * step) % 12 + 1 for k in range(12 // step)}
     if not reached & set(rule.bymonth):
-        raise invalid_recurrence("BYMONTH", "Every INTERVAL months from the first start never "
-                                            "lands in a BYMONTH month: the rule would never happen.")
+        raise invalid_recurrence("BYMONTH", _("Every INTERVAL months from the first start "
+                                              "never lands in a BYMONTH month: the rule would "
+                                              "never happen."))
 
 
 # The Gregorian calendar's cycle: 400 years are 146,097 days, 20,871 weeks.
@@ -334,7 +350,7 @@ def from_form(form, first: date) -> str | None:
     if repeat == "weekdays":   # every weekday, Monday to Friday
         return ";".join(["FREQ=WEEKLY", "BYDAY=" + ",".join(WORKING_WEEK), *_ends(form)])
     if repeat not in ("daily", "weekly", "monthly", "yearly"):
-        raise invalid_recurrence("FREQ", "Choose how the booking repeats.")
+        raise invalid_recurrence("FREQ", _("Choose how the booking repeats."))
     parts = [f"FREQ={repeat.upper()}"]
     every = (form.get("every") or "1").strip()
     if every != "1":
@@ -363,55 +379,78 @@ def _ends(form) -> list[str]:
 
 # -- a rule in words ------------------------------------------------------------------------
 
-DAY_NAMES = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday",
-             "FR": "Friday", "SA": "Saturday", "SU": "Sunday"}
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December")
-UNITS = {"DAILY": ("Daily", "days"), "WEEKLY": ("Weekly", "weeks"),
-         "MONTHLY": ("Monthly", "months"), "YEARLY": ("Yearly", "years")}
 WORKING_WEEK = ["MO", "TU", "WE", "TH", "FR"]
 
 
 def describe(text: str) -> str:
-    """An RRULE as a person says it: "FREQ=WEEKLY;BYDAY=TU;COUNT=8" -> "Weekly on
-    Tuesday, 8 times". What it cannot put in words it leaves as the rule itself,
-    so nothing is ever hidden. Plain sentences, one per piece, so each can be
-    translated on its own later."""
+    """An RRULE as a person says it, in the reader's language (booking/i18n.py):
+    "FREQ=WEEKLY;BYDAY=TU;COUNT=8" -> "Weekly on Tuesday, 8 times" ("Wöchentlich am
+    Dienstag, 8-mal", "Toutes les semaines le mardi, 8 fois"). What it cannot put in
+    words it leaves as the rule itself, so nothing is ever hidden. Built from whole
+    phrases with their slots ("%(rule)s on %(days)s"), each translated on its own;
+    weekday and month names and the lists' "and" are Babel's."""
     body = text.strip()
     if body.upper().startswith("RRULE:"):
         body = body[6:]
     try:
         parts = dict(chunk.split("=", 1) for chunk in body.upper().split(";") if chunk)
         return _describe(parts)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, IndexError):
         return text
 
 
 def _describe(parts: dict[str, str]) -> str:
     freq = parts["FREQ"]
-    once, unit = UNITS[freq]
     every = int(parts.get("INTERVAL", "1"))
     days = [d for d in parts.get("BYDAY", "").split(",") if d]
     if freq == "WEEKLY" and every == 1 and days == WORKING_WEEK:
-        words = "Every weekday (Mon–Fri)"
+        words = _("Every weekday (Mon–Fri)")
     else:
-        words = once if every == 1 else f"Every {every} {unit}"
+        words = _once(freq) if every == 1 else _every(freq, every)
         if days:
-            words += " on " + _and([_weekday(d) for d in days])
+            words = _("%(rule)s on %(days)s", rule=words,
+                      days=and_list([_weekday(d) for d in days]))
         if "BYMONTHDAY" in parts:
-            words += " on " + _and([_month_day(int(d)) for d in parts["BYMONTHDAY"].split(",")])
+            words = _("%(rule)s on %(days)s", rule=words, days=and_list(
+                [_month_day(int(d)) for d in parts["BYMONTHDAY"].split(",")]))
         if "BYMONTH" in parts:
-            words += " in " + _and([MONTH_NAMES[int(m) - 1] for m in parts["BYMONTH"].split(",")])
+            names = get_month_names("wide", locale=locale())
+            words = _("%(rule)s in %(months)s", rule=words, months=and_list(
+                [names[int(m)] for m in parts["BYMONTH"].split(",")]))
         if "BYSETPOS" in parts:
-            words += " (" + _and([_ordinal(int(p)) for p in parts["BYSETPOS"].split(",")]) \
-                + " of those days)"
+            words = _("%(rule)s (%(positions)s of those days)", rule=words, positions=and_list(
+                [_ordinal(int(p), alone=True) for p in parts["BYSETPOS"].split(",")]))
     if "COUNT" in parts:
         count = int(parts["COUNT"])
-        words += ", once" if count == 1 else f", {count} times"
+        if count == 1:
+            words = _("%(rule)s, once", rule=words)
+        else:
+            words = ngettext("%(rule)s, %(num)d time", "%(rule)s, %(num)d times", count,
+                             rule=words)
     elif "UNTIL" in parts:
+        from booking.templating import day   # templating shows rules through this module
         until = datetime.strptime(parts["UNTIL"][:8], "%Y%m%d")
-        words += f", until {until:%a} {until.day} {until:%b %Y}"
+        words = _("%(rule)s, until %(day)s", rule=words, day=day(until.date().isoformat()))
+    if locale().language == "fr":
+        words = words.replace("le avant-dernier", "l’avant-dernier")   # French elides the article
     return words
+
+
+def _once(freq: str) -> str:
+    return {"DAILY": _("Daily"), "WEEKLY": _("Weekly"), "MONTHLY": _("Monthly"),
+            "YEARLY": _("Yearly")}[freq]
+
+
+def _every(freq: str, every: int) -> str:
+    if freq == "DAILY":
+        return ngettext("Every %(num)d day", "Every %(num)d days", every)
+    if freq == "WEEKLY":
+        return ngettext("Every %(num)d week", "Every %(num)d weeks", every)
+    if freq == "MONTHLY":
+        return ngettext("Every %(num)d month", "Every %(num)d months", every)
+    if freq == "YEARLY":
+        return ngettext("Every %(num)d year", "Every %(num)d years", every)
+    raise KeyError(freq)
 
 
 def _weekday(code: str) -> str:
@@ -419,24 +458,36 @@ def _weekday(code: str) -> str:
     if not match:
         raise ValueError(code)
     sign, number, day = match.groups()
+    name = get_day_names("wide", locale=locale())[DAYS[day]]
     if not number:
-        return DAY_NAMES[day]
-    return f"the {_ordinal(-int(number) if sign == '-' else int(number))} {DAY_NAMES[day]}"
+        return pgettext("a weekday a rule repeats on", "%(weekday)s", weekday=name)
+    return _("the %(nth)s %(weekday)s", weekday=name,
+             nth=_ordinal(-int(number) if sign == "-" else int(number)))
 
 
 def _month_day(number: int) -> str:
-    return f"the {_ordinal(number)} day" if number < 0 else f"day {number}"
+    if number < 0:
+        return _("the %(nth)s day", nth=_ordinal(number))
+    return _("day %(day)d", day=number)
 
 
-def _ordinal(number: int) -> str:
-    """1 -> "1st", 22 -> "22nd", -1 -> "last", -2 -> "2nd last"."""
+def _ordinal(number: int, alone: bool = False) -> str:
+    """1 -> "1st", 22 -> "22nd", -1 -> "last", -2 -> "2nd last", in the reader's language
+    ("1.", "letzten"; "1er", "dernier"). `alone`: said on its own, not before a noun
+    (German declines it then: "der letzte" of those days, "am letzten" Freitag)."""
+    language = locale().language
+    if language == "de":
+        if number > 0:
+            return f"{number}."
+        ending = "e" if alone else "en"
+        return {-1: "letzt", -2: "vorletzt"}.get(number, f"{-number}.-letzt") + ending
+    if language == "fr":
+        if number > 0:
+            return "1er" if number == 1 else f"{number}e"
+        return {-1: "dernier", -2: "avant-dernier"}.get(number, f"{-number}e dernier")
     if number == -1:
         return "last"
     if number < 0:
         return f"{_ordinal(-number)} last"
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

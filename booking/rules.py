@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Mapping
+from typing import Any, Mapping
 
 from booking.errors import BookingError
+from booking.i18n import lazy, lazy_plural
 from booking.times import UTC, wall_instant, zone
 
 
@@ -37,8 +38,10 @@ class Limits:
 
 @dataclass(frozen=True)
 class Violation:
+    """A broken rule. Its message is lazy (i18n.lazy): translated only when shown, so
+    the finder, which checks rules for rooms it then leaves out, never translates."""
     code: str
-    message: str
+    message: Any
     field: str
 
     def error(self, **details) -> BookingError:
@@ -65,7 +68,7 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime,
     """
     found: list[Violation] = []
     if not room["active"]:
-        found.append(Violation("room_inactive", "This room is not available for booking.",
+        found.append(Violation("room_inactive", lazy("This room is not available for booking."),
                                "room_id"))
     found += _minutes_and_length(start, end, limits)
     found += _day_and_hours(room, start, end)
@@ -92,18 +95,21 @@ def _minutes_and_length(start: datetime, end: datetime, limits: Limits) -> list[
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if start.second or start.microsecond or end.second or end.microsecond:
         found.append(Violation("not_whole_minutes",
-                               "Bookings start and end on whole minutes.",
+                               lazy("Bookings start and end on whole minutes."),
                                "start_time" if start.second or start.microsecond
                                else "end_time"))
 
     length = end - start
     if length < timedelta(minutes=limits.min_minutes):
         found.append(Violation("too_short",
-                               f"A booking lasts at least {limits.min_minutes} minutes.",
+                               lazy_plural("A booking lasts at least %(num)d minute.",
+                                           "A booking lasts at least %(num)d minutes.",
+                                           limits.min_minutes),
                                "end_time"))
     elif length > timedelta(minutes=limits.max_minutes):
         found.append(Violation("too_long",
-                               f"A booking lasts at most {_duration(limits.max_minutes)}.",
+                               lazy("A booking lasts at most %(duration)s.",
+                                    duration=_duration(limits.max_minutes)),
                                "end_time"))
     return found
 
@@ -120,7 +126,8 @@ def _day_and_hours(room: Mapping, start: datetime, end: datetime) -> list[Violat
     crosses = local_end.replace(tzinfo=None) > next_midnight
     if crosses:
         found.append(Violation("crosses_midnight",
-                               "A booking starts and ends on the same day.", "end_time"))
+                               lazy("A booking starts and ends on the same day."),
+                               "end_time"))
 
     # Opening and closing as instants of the start's local day (times.wall_instant):
     # the same reading as SQL's room_open(), free time and the reports, also on
@@ -131,8 +138,9 @@ def _day_and_hours(room: Mapping, start: datetime, end: datetime) -> list[Violat
     if not crosses and length > timedelta(0) and (
             early or end > wall_instant(local_start.date(), closes, tz)):
         found.append(Violation("outside_hours",
-                               f"This room can be booked from {_hm(opens)} to {_hm(closes)} "
-                               f"({tz.key} time).",
+                               lazy("This room can be booked from %(opens)s to %(closes)s "
+                                    "(%(zone)s time).", opens=_hm(opens), closes=_hm(closes),
+                                    zone=tz.key),
                                "start_time" if early else "end_time"))
     return found
 
@@ -141,10 +149,12 @@ def _when(start: datetime, now: datetime, limits: Limits) -> list[Violation]:
     start, now = start.astimezone(UTC), now.astimezone(UTC)
     # The current minute still counts as now: "book from 14:05" at 14:05:40 is fine.
     if start < now.replace(second=0, microsecond=0):
-        return [Violation("in_past", "That time has already passed.", "start_time")]
+        return [Violation("in_past", lazy("That time has already passed."), "start_time")]
     if start > now + timedelta(days=limits.window_days):
         return [Violation("beyond_window",
-                          f"Bookings can be made at most {limits.window_days} days ahead.",
+                          lazy_plural("Bookings can be made at most %(num)d day ahead.",
+                                      "Bookings can be made at most %(num)d days ahead.",
+                                      limits.window_days),
                           "start_time")]
     return []
 
@@ -161,14 +171,15 @@ def as_error(found: list[Violation]) -> BookingError | None:
         return None
     err = found[0].error()
     err.details["violations"] = [
-        {"code": v.code, "message": v.message, "field": v.field} for v in found]
+        {"code": v.code, "message": str(v.message), "field": v.field} for v in found]
     return err
 
 
-def _duration(minutes: int) -> str:
+def _duration(minutes: int) -> Any:
+    """240 -> "4 hours", 90 -> "1 h 30 min", 45 -> "45 minutes" (lazy, like the messages)."""
     hours, rest = divmod(minutes, 60)
     if not rest:
-        return f"{hours} hour{'s' if hours != 1 else ''}"
+        return lazy_plural("%(num)d hour", "%(num)d hours", hours)
     if not hours:
-        return f"{rest} minutes"
-    return f"{hours} h {rest} min"
+        return lazy_plural("%(num)d minute", "%(num)d minutes", rest)
+    return lazy("%(hours)d h %(minutes)d min", hours=hours, minutes=rest)

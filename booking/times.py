@@ -13,6 +13,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from booking.errors import invalid
+from booking.i18n import _
 
 UTC = timezone.utc
 # [0-9], not \d: \d also matches other scripts' digits ("0٩:00"), which the
@@ -59,21 +60,22 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 def _in_range(day: date, field: str) -> None:
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise invalid(field, f"{field} must be between {FIRST_DAY.year} and {LAST_DAY.year}.")
+        raise invalid(field, _("%(field)s must be between %(first)s and %(last)s.", field=field,
+                               first=FIRST_DAY.year, last=LAST_DAY.year))
 
 
 def parse_datetime(value: object, field: str) -> datetime:
     """An RFC 3339 date-time; naive when the client gave no offset."""
     if not isinstance(value, str) or not _DATETIME.fullmatch(value.strip()):
-        raise invalid(field, f"{field} must be a date and time like 2026-05-04T14:00 "
-                             "or 2026-05-04T14:00:00+02:00.")
+        raise invalid(field, _("%(field)s must be a date and time like 2026-05-04T14:00 "
+                               "or 2026-05-04T14:00:00+02:00.", field=field))
     text = value.strip()
     if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise invalid(field, f"{field} is not a real date and time.") from None
+        raise invalid(field, _("%(field)s is not a real date and time.", field=field)) from None
     _in_range(moment.date(), field)
     return moment
 
@@ -89,18 +91,18 @@ def localize(moment: datetime, tz: ZoneInfo, field: str) -> datetime:
         return moment
     aware = moment.replace(tzinfo=tz, fold=0)
     if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
-        raise invalid(field, f"{moment:%Y-%m-%d %H:%M} does not exist in {tz.key} "
-                             "(the clocks skip it).")
+        raise invalid(field, _("%(moment)s does not exist in %(zone)s (the clocks skip it).",
+                               moment=f"{moment:%Y-%m-%d %H:%M}", zone=tz.key))
     return aware
 
 
 def parse_date(value: object, field: str = "date") -> date:
     if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
-        raise invalid(field, f"{field} must be a date like 2026-05-04.")
+        raise invalid(field, _("%(field)s must be a date like 2026-05-04.", field=field))
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
-        raise invalid(field, f"{field} is not a real date.") from None
+        raise invalid(field, _("%(field)s is not a real date.", field=field)) from None
     _in_range(day, field)
     return day
 
@@ -120,16 +122,17 @@ def date_range(start: object, end: object = None, *, most_days: int = 31,
     first = day(start, first_field)
     last = first if end is None or end == "" else day(end, last_field)
     if last < first:
-        raise invalid(last_field, f"{last_field} must not be before {first_field}.")
+        raise invalid(last_field, _("%(last)s must not be before %(first)s.", last=last_field,
+                                    first=first_field))
     if (last - first).days + 1 > most_days:
-        raise invalid(last_field, f"At most {most_days} days at a time.")
+        raise invalid(last_field, _("At most %(most)d days at a time.", most=most_days))
     return first, last
 
 
 def parse_hm(value: object, field: str) -> time:
     """A wall-clock time of day, "HH:MM"."""
     if not isinstance(value, str) or not _HM.fullmatch(value.strip()):
-        raise invalid(field, f"{field} must be a time of day like 09:00.")
+        raise invalid(field, _("%(field)s must be a time of day like 09:00.", field=field))
     return time.fromisoformat(value.strip())
 
 

@@ -420,8 +420,10 @@ CREATE TABLE public.users (
     home_building text,
     theme text DEFAULT 'auto'::text NOT NULL,
     timezone text,
+    language text,
     CONSTRAINT users_email_check CHECK ((((length(email) >= 3) AND (length(email) <= 254)) AND (email ~~ '%_@_%'::text))),
     CONSTRAINT users_home_building_check CHECK ((length(home_building) <= 100)),
+    CONSTRAINT users_language_check CHECK ((language = ANY (ARRAY['en'::text, 'de'::text, 'fr'::text]))),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['staff'::text, 'admin'::text]))),
     CONSTRAINT users_theme_check CHECK ((theme = ANY (ARRAY['auto'::text, 'light'::text, 'dark'::text]))),
@@ -1243,7 +1245,7 @@ CREATE TRIGGER users_audit_update AFTER UPDATE OF email, name, role, active ON p
 
 CREATE TRIGGER users_board_memo AFTER UPDATE OF name ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
 
-CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.theme IS DISTINCT FROM new.theme)) OR (old.timezone IS DISTINCT FROM new.timezone))) EXECUTE FUNCTION public.memo_auth_changed();
+CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.theme IS DISTINCT FROM new.theme)) OR (old.timezone IS DISTINCT FROM new.timezone)) OR (old.home_building IS DISTINCT FROM new.home_building)) OR (old.language IS DISTINCT FROM new.language))) EXECUTE FUNCTION public.memo_auth_changed();
 
 CREATE TRIGGER users_deactivated AFTER UPDATE OF active ON public.users FOR EACH ROW WHEN ((old.active AND (NOT new.active))) EXECUTE FUNCTION public.users_deactivated();
 

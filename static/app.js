@@ -47,10 +47,11 @@
           }
         });
         if (zoneNote) {
+          // The page's language: the note's two texts come translated in data attributes.
           zoneNote.textContent = option && option.dataset.timezone
-            ? "Times in " + option.dataset.timezone + " (the room's time zone), open "
-              + option.dataset.opens + "–" + option.dataset.closes + "."
-            : "Times are in the room's own time zone.";
+            ? zoneNote.dataset.withRoom.replace("{zone}", option.dataset.timezone)
+                .replace("{opens}", option.dataset.opens).replace("{closes}", option.dataset.closes)
+            : zoneNote.dataset.withoutRoom;
         }
       });
     }

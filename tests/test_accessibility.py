@@ -1,10 +1,13 @@
-"""axe on every page, in the light theme and in the dark one: no serious or critical finding.
+"""axe on every page, in the light theme and in the dark one, in English and in German:
+no serious or critical finding.
 
 axe-core (Deque's rules: contrast, names, labels, landmarks, ARIA, ...) comes
 inside the axe-playwright-python package, so nothing is fetched at test time;
 it runs in Debian's Chromium against the real gunicorn. The theme is chosen the
 way a person's browser does (prefers-color-scheme, with the account's theme on
-"same as my device"); one more test shows the account's choice overrides it.
+"same as my device"); one more test shows the account's choice overrides it. The
+language too is the browser's (Chromium's locale, so its Accept-Language): German
+words are longer, and the names axe checks (labels, headings, buttons) are others.
 
 A page a route serves that is missing from PAGES fails the suite, so a new
 page gets its check too.
@@ -20,6 +23,7 @@ import pytest
 from booking.times import zone
 from routemap import app_routes
 from test_browser import chromium, sign_in  # noqa: F401  (fixture)
+from test_languages_browser import sign_in_in_german
 
 SERIOUS = ("serious", "critical")
 
@@ -97,18 +101,22 @@ def serious(page) -> list[dict]:
             for v in results.response["violations"] if v["impact"] in SERIOUS]
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_nothing_serious_on_any_page(live_server, chromium, world, scheme):
-    context = chromium.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+@pytest.mark.parametrize("scheme, locale", [("light", "en-GB"), ("dark", "en-GB"),
+                                            ("light", "de-DE"), ("dark", "de-DE")])
+def test_axe_finds_nothing_serious_on_any_page(live_server, chromium, world, scheme, locale):
+    context = chromium.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900},
+                                   locale=locale)
     page = context.new_page()
     page.set_default_timeout(15000)
     found = {}
     page.goto(live_server.url + "/login")
+    assert page.locator("html").get_attribute("lang") == locale[:2]
     found["/login"] = serious(page)
-    sign_in(page, live_server.url, world["admin"])
+    (sign_in_in_german if locale == "de-DE" else sign_in)(page, live_server.url, world["admin"])
     urls = [url.format(**world) for rule, url in PAGES.items() if rule != "/login"] + MORE
     for url in urls:
         page.goto(live_server.url + url)
+        assert page.locator("html").get_attribute("lang") == locale[:2], url
         found[url] = serious(page)
     context.close()
     bad = {url: problems for url, problems in found.items() if problems}

@@ -11,6 +11,7 @@ import psycopg
 from booking import db, inputs, pagination
 from booking.auth import TOKEN_PREFIX, User, forget, hash_password, hash_token
 from booking.errors import BookingError, from_database, invalid, not_found
+from booking.i18n import LANGUAGES, _, refresh
 from booking.times import zone
 
 TOKEN_FIELDS = """t.id, t.name, t.prefix, rfc3339(t.created_at, 'UTC') AS created_at,
@@ -60,17 +61,17 @@ RETURNING {TOKEN_FIELDS}"""
 def create_user(email: Any, name: Any, password: Any, admin: bool = False) -> dict[str, Any]:
     email = inputs.text(email, "email", low=3, high=254)
     if "@" not in email.strip("@") or " " in email:
-        raise invalid("email", "That does not look like an email address.")
+        raise invalid("email", _("That does not look like an email address."))
     name = inputs.text(name, "name", high=100)
     if not isinstance(password, str) or len(password) < 8:
-        raise invalid("password", "A password has at least 8 characters.")
+        raise invalid("password", _("A password has at least 8 characters."))
     values = {"email": email, "name": name, "password_hash": hash_password(password),
               "role": "admin" if admin else "staff"}
     with db.connection() as conn:
         try:
             return conn.execute(CREATE_USER_SQL, values).fetchone()
         except psycopg.errors.UniqueViolation:
-            raise BookingError("conflict", "An account with this email already exists.",
+            raise BookingError("conflict", _("An account with this email already exists."),
                                field="email") from None
 
 
@@ -78,7 +79,7 @@ def user_by_email(email: str) -> dict[str, Any]:
     with db.connection() as conn:
         row = conn.execute(USER_BY_EMAIL_SQL, (email.strip(),)).fetchone()
     if row is None:
-        raise not_found(f"An account for {email}")
+        raise not_found(_("An account for %(email)s does not exist.", email=email))
     return row
 
 
@@ -127,7 +128,7 @@ def revoke_token(user: User, token_id: int) -> dict[str, Any]:
         row = conn.execute(REVOKE_TOKEN_SQL, {"id": token_id, "user": user.id}).fetchone()
     forget(user_id=user.id)
     if row is None:
-        raise not_found("That token")
+        raise not_found(_("That token does not exist."))
     return row
 
 
@@ -151,20 +152,23 @@ SET_PREFERENCES_SQL = """
 UPDATE users
    SET mail_enabled = coalesce(%(mail)s, mail_enabled),
        theme = coalesce(%(theme)s, theme),
-       timezone = CASE WHEN %(set_zone)s THEN %(zone)s ELSE timezone END
+       timezone = CASE WHEN %(set_zone)s THEN %(zone)s ELSE timezone END,
+       language = CASE WHEN %(set_language)s THEN %(language)s ELSE language END
  WHERE id = %(user)s
-RETURNING mail_enabled, theme, timezone"""
+RETURNING mail_enabled, theme, timezone, language"""
 
 
-PREFERENCES = frozenset({"mail_enabled", "theme", "timezone"})
+PREFERENCES = frozenset({"mail_enabled", "theme", "timezone", "language"})
 
 
 def set_preferences(user: User, data: Mapping[str, Any]) -> User:
-    """Change the settings in `data` (mail_enabled, theme, timezone) in one statement.
+    """Change the settings in `data` (mail_enabled, theme, timezone, language) in one
+    statement.
 
     theme: auto (follow the browser), light or dark. timezone: an IANA name, or
-    empty/null for the zone most rooms are in. 400 naming the field otherwise;
-    nothing changes then.
+    empty/null for the zone most rooms are in. language: en, de or fr, or
+    empty/null for the browser's. 400 naming the field otherwise; nothing
+    changes then.
     """
     inputs.only(data, PREFERENCES)
     return save_preferences(user, checked_preferences(data))
@@ -175,16 +179,20 @@ def checked_preferences(data: Mapping[str, Any]) -> dict[str, Any]:
     mail = inputs.boolean(data["mail_enabled"], "mail_enabled") if "mail_enabled" in data else None
     theme = data.get("theme")
     if "theme" in data and theme not in THEMES:
-        raise invalid("theme", "theme is auto, light or dark.")
+        raise invalid("theme", _("theme is auto, light or dark."))
     zone_name = data.get("timezone")
     if zone_name not in (None, ""):
         try:
             zone_name = zone(zone_name).key
         except ValueError:
-            raise invalid("timezone", "timezone must be an IANA zone like Europe/Berlin, "
-                                      "or empty for the zone most rooms are in.") from None
+            raise invalid("timezone", _("timezone must be an IANA zone like Europe/Berlin, "
+                                        "or empty for the zone most rooms are in.")) from None
+    language = data.get("language")
+    if language not in (None, "", *LANGUAGES):
+        raise invalid("language", _("language is en, de or fr, or empty for the browser's."))
     return {"mail": mail, "theme": theme, "set_zone": "timezone" in data,
-            "zone": zone_name or None, "any": bool(PREFERENCES & data.keys())}
+            "zone": zone_name or None, "set_language": "language" in data,
+            "language": language or None, "any": bool(PREFERENCES & data.keys())}
 
 
 def save_preferences(user: User, checked: Mapping[str, Any]) -> User:
@@ -193,9 +201,11 @@ def save_preferences(user: User, checked: Mapping[str, Any]) -> User:
         return user
     with db.connection() as conn:
         row = conn.execute(SET_PREFERENCES_SQL, {**checked, "user": user.id}).fetchone()
-    user.mail_enabled, user.theme, user.timezone = (row["mail_enabled"], row["theme"],
-                                                    row["timezone"])
+    user.mail_enabled, user.theme, user.timezone, user.language = (
+        row["mail_enabled"], row["theme"], row["timezone"], row["language"])
     forget(user_id=user.id)
+    if checked["set_language"]:
+        refresh()   # what this request says from now on, it says in the new language
     return user
 
 
@@ -218,8 +228,9 @@ def set_home_building(user: User, value: Any) -> str | None:
     with db.connection() as conn:
         row = conn.execute(SET_HOME_SQL, {"building": building, "user": user.id}).fetchone()
     if row is None:
-        raise BookingError("unknown_building", f"No room that can be booked is in a building "
-                           f"called {building}.", field="home_building")
+        raise BookingError("unknown_building", _("No room that can be booked is in a building "
+                                                 "called %(building)s.", building=building),
+                           field="home_building")
     user.home_building = row["home_building"]
     forget(user_id=user.id)
     return user.home_building

@@ -12,6 +12,7 @@ from booking.errors import BookingError
 from booking.feeds import service as feeds
 from booking.http import local_path
 from booking.times import COMMON_ZONES
+from booking.i18n import NAMES, _
 
 bp = Blueprint("account", __name__)
 
@@ -45,7 +46,7 @@ def login_submit():
 @bp.post("/logout")
 def logout():
     auth.sign_out()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     return redirect(url_for("account.login"))
 
 
@@ -55,7 +56,7 @@ def _page(status: int = 200, cursor: str | None = None, **shown):
     values = {"new_secret": None, "error": None, "preferences": None, **shown}
     return render_template("account/account.html",
                            **service.account_page(current_user, cursor), zones=COMMON_ZONES,
-                           **values), status
+                           languages=NAMES, **values), status
 
 
 @bp.get("/account")
@@ -79,7 +80,7 @@ def create_token():
 @login_required
 def reset_calendar():
     feeds.reset_calendar_url(current_user)
-    flash("Your calendar link changed; the old one no longer works.", "success")
+    flash(_("Your calendar link changed; the old one no longer works."), "success")
     return redirect(url_for("account.account"))
 
 
@@ -87,22 +88,24 @@ def reset_calendar():
 @login_required
 def set_mail():
     on = service.set_mail(current_user, "mail_enabled" in request.form)
-    flash("You will get mail about your bookings." if on
-          else "You will no longer get mail about your bookings.", "success")
+    flash(_("You will get mail about your bookings.") if on
+          else _("You will no longer get mail about your bookings."), "success")
     return redirect(url_for("account.account"))
 
 
 @bp.post("/account/preferences")
 @login_required
 def set_preferences():
-    """The theme (system, light, dark) and the time zone lists are grouped in."""
+    """The language (the browser's, English, German, French), the theme (system, light,
+    dark) and the time zone lists are grouped in."""
     form = request.form
     try:
         service.set_preferences(current_user, {"theme": form.get("theme", "auto"),
-                                               "timezone": form.get("timezone", "").strip()})
+                                               "timezone": form.get("timezone", "").strip(),
+                                               "language": form.get("language", "")})
     except BookingError as err:
         return _page(err.status, error=err, preferences=form)
-    flash("Your preferences are saved.", "success")
+    flash(_("Your preferences are saved."), "success")
     return redirect(url_for("account.account"))
 
 
@@ -114,8 +117,8 @@ def set_home():
         building = service.set_home_building(current_user, request.form.get("home_building"))
     except BookingError as err:
         return _page(err.status, home_error=err)
-    flash(f"Your home building is {building}." if building else
-          "Your home building is where you booked most lately.", "success")
+    flash(_("Your home building is %(building)s.", building=building) if building else
+          _("Your home building is where you booked most lately."), "success")
     return redirect(url_for("account.account"))
 
 
@@ -123,5 +126,5 @@ def set_home():
 @login_required
 def revoke_token(token_id: int):
     token = service.revoke_token(current_user, token_id)
-    flash(f"Token {token['name'] or token['prefix']} revoked.", "success")
+    flash(_("Token %(name)s revoked.", name=token["name"] or token["prefix"]), "success")
     return redirect(url_for("account.account"))

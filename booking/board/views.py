@@ -9,8 +9,9 @@ is for screen readers ("Spree, 10:00–11:00, Planning, Alice").
 
 Rooms are grouped by time zone, each group on its own local hours with its
 zone named, then by building and floor. The drawn board is the same for
-everyone who asks in the same minute, so it is drawn once per board and
-minute (booking/memo/board.py) and set into each person's page.
+everyone who asks in the same minute and language, so it is drawn once per
+board, minute and language (booking/memo/board.py) and set into each
+person's page.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 from markupsafe import Markup
 
-from booking import memo, timeline
+from booking import i18n, memo, timeline
 from booking.auth import login_required
 from booking.board import service
 from booking.clock import now
@@ -42,7 +43,7 @@ def board():
     shown = date.fromisoformat(found.date)
     drawn = memo.current().board.drawn(
         (found.date, (building or "").lower(), floor, found.version,
-         moment.replace(second=0, microsecond=0)),
+         moment.replace(second=0, microsecond=0), str(i18n.locale())),   # drawn per language
         lambda: Fragment(render_template("board/_board.html", zones=layout(found, moment),
                                          date=found.date, **link_bases())))
     found.answer.body()   # the twin's body, kept: its ETag, so the first refresh is a 304

@@ -19,6 +19,7 @@ from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.rooms import service as rooms
 from booking.times import parse_date, parse_datetime, rfc3339, zone
+from booking.i18n import _
 
 CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurrence",
                            "skip_conflicts"})
@@ -110,7 +111,8 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
         if row["kind"] == "created":
             return {"booking": row["data"]}
     raise BookingError(
-        "conflict", f"{room['name']} is already booked at that time.", field="start_time",
+        "conflict", _("%(room)s is already booked at that time.", room=room["name"]),
+        field="start_time",
         details={"conflicts": [r["data"] for r in rows if r["kind"] == "conflict"],
                  "suggestions": availability.suggestions(room, rows, start, end, now, limits)})
 
@@ -119,7 +121,7 @@ def get(booking_id: int) -> dict[str, Any]:
     with db.connection() as conn:
         row = conn.execute(GET_SQL, (booking_id,)).fetchone()
     if row is None:
-        raise not_found("That booking")
+        raise not_found(_("That booking does not exist."))
     return row["booking"]
 
 
@@ -141,7 +143,7 @@ def mine(user: User, when: str | None, limit: Any, cursor: str | None,
     """
     when = when or "upcoming"
     if when not in ("upcoming", "past"):
-        raise invalid("when", "when is upcoming or past.")
+        raise invalid("when", _("when is upcoming or past."))
     page = pagination.Keyset(limit, cursor, default=DEFAULT_PAGE, most=MAX_PAGE,
                              start=pagination.FIRST if when == "upcoming" else pagination.LAST)
     sql = MINE_UPCOMING_SQL if when == "upcoming" else MINE_PAST_SQL
@@ -201,16 +203,16 @@ def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
         row = conn.execute(CANCEL_SQL, {"id": booking_id, "actor": user.id,
                                         "admin": user.is_admin, "now": now}).fetchone()
     if row is None:
-        raise not_found("That booking")
+        raise not_found(_("That booking does not exist."))
     booking = row["booking"]
     if booking["user_id"] != user.id and not user.is_admin:
-        raise BookingError("forbidden", "Only the person who booked it (or an administrator) "
-                           "can cancel this booking.")
+        raise BookingError("forbidden", _("Only the person who booked it (or an administrator) "
+                                          "can cancel this booking."))
     if row["cancelled_now"] is not None:
         # The statement's snapshot predates its own UPDATE: fill in the new state.
         booking["cancelled_at"] = rfc3339(row["cancelled_now"], zone(row["timezone"]))
     elif row["live"] and row["ended"]:
-        raise BookingError("in_past", "This booking has already ended; it stays on record.")
+        raise BookingError("in_past", _("This booking has already ended; it stays on record."))
     return booking  # already cancelled: cancelling again changes nothing
 
 
@@ -230,4 +232,4 @@ def week_view(view: str | None, start: str | None = None) -> bool:
         return False
     if view == "week":
         return True
-    raise invalid("view", "view is list or week.")
+    raise invalid("view", _("view is list or week."))

@@ -18,6 +18,8 @@ from booking.finder import service as finder
 from booking.http import local_path
 from booking.rooms import service as rooms
 from booking.times import parse_date, parse_hm, zone
+from booking.i18n import _, ngettext
+from booking.templating import hm
 
 bp = Blueprint("bookings", __name__)
 
@@ -41,12 +43,15 @@ def create():
     # A second submit of the same form (key.replayed) lands on the same page.
     if "series" in made:
         count, skipped = len(made["bookings"]), len(made["skipped"])
-        flash(f"Booked {count} occurrence{'s' if count != 1 else ''}"
-              + (f"; {skipped} taken and skipped." if skipped else "."), "success")
+        flash(ngettext("Booked %(num)d occurrence; %(skipped)d taken and skipped.",
+                       "Booked %(num)d occurrences; %(skipped)d taken and skipped.", count,
+                       skipped=skipped) if skipped else
+              ngettext("Booked %(num)d occurrence.", "Booked %(num)d occurrences.", count),
+              "success")
         return redirect(url_for("series.show", series_id=made["series"]["id"]))
     booking = made["booking"]
-    flash(f"Booked {booking['room_name']}, {booking['start_time'][11:16]}"
-          f"–{booking['end_time'][11:16]}.", "success")
+    flash(_("Booked %(room)s, %(start)s–%(end)s.", room=booking["room_name"],
+            start=hm(booking["start_time"]), end=hm(booking["end_time"])), "success")
     return redirect(url_for("bookings.show", booking_id=booking["id"]))
 
 
@@ -57,11 +62,11 @@ def _booking_from_form(form) -> dict:
     field's error at once (inputs.Collect)."""
     check = inputs.Collect()
     if not form.get("room_id", "").strip():
-        check.fail("room_id", "Choose a room.")
+        check.fail("room_id", _("Choose a room."))
     else:
         check(inputs.integer, form["room_id"], "room_id")
     if not form.get("title", "").strip():
-        check.fail("title", "Say what the booking is for.")
+        check.fail("title", _("Say what the booking is for."))
     else:
         check(inputs.text, form["title"], "title", high=200)
     for field, message in (("date", "Choose a date."), ("start", "Choose a start time."),
@@ -139,11 +144,13 @@ def _conflict_message(error: BookingError, taken: dict, series: bool) -> str:
     `skip_conflicts` field the JSON answer speaks of."""
     if not series:
         return error.message
-    count = len(error.details["conflicts"])
-    return (f"{count} date{'s' if count != 1 else ''} of this series "
-            f"{'are' if count != 1 else 'is'} already taken in {taken['name']}. Book the "
-            "other dates there (the taken ones are skipped), book the series in another "
-            "room, or change it below.")
+    return ngettext("%(num)d date of this series is already taken in %(room)s. Book the "
+                    "other dates there (the taken one is skipped), book the series in "
+                    "another room, or change it below.",
+                    "%(num)d dates of this series are already taken in %(room)s. Book the "
+                    "other dates there (the taken ones are skipped), book the series in "
+                    "another room, or change it below.",
+                    len(error.details["conflicts"]), room=taken["name"])
 
 
 @bp.get("/bookings/mine")
@@ -206,6 +213,7 @@ def show(booking_id: int):
 @login_required
 def cancel(booking_id: int):
     booking = service.cancel(current_user, booking_id, now())
-    flash(f"Cancelled “{booking['title']}” in {booking['room_name']}.", "success")
+    flash(_("Cancelled “%(title)s” in %(room)s.", title=booking["title"],
+            room=booking["room_name"]), "success")
     back = local_path(request.form.get("next"))
     return redirect(back or url_for("bookings.show", booking_id=booking_id))

@@ -17,6 +17,7 @@ from icalendar import Calendar, Event, vRecur
 from booking import recurrence
 from booking.feeds import service as feeds
 from booking.times import UTC, zone
+from booking.i18n import _
 
 
 def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, str] | None
@@ -101,7 +102,8 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
     first = _when(s["first_start"]).astimezone(tz)
     length = timedelta(minutes=s["duration_minutes"])
     vevent.add("summary", s["title"])
-    vevent.add("description", f"Booked by {event.get('owner_name') or ''} (repeating)")
+    vevent.add("description", _("Booked by %(name)s (repeating)",
+                                name=event.get("owner_name") or ""))
     rule = recurrence.parse(s["rrule"], tz)
     last = None
     if kind == "series.cancelled" and not payload.get("whole"):

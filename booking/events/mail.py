@@ -23,8 +23,7 @@ from flask import render_template
 
 from booking.events import render
 from booking.events.invitations import invitation
-
-SUBJECT_PREFIX = "[Rooms] "
+from booking.i18n import _, in_language
 
 
 @dataclass
@@ -36,11 +35,17 @@ class Outgoing:
 
 
 def compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
-    """The mail for one claimed delivery (needs an app context for the templates)."""
+    """The mail for one claimed delivery (needs an app context for the templates), in
+    its recipient's language (English when they chose none: a mail has no browser)."""
+    with in_language(event.get("recipient_language")):
+        return _compose(event, config)
+
+
+def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
     summary = render.summary(event)
     data = render.data(event)
     message = EmailMessage()
-    message["Subject"] = SUBJECT_PREFIX + summary
+    message["Subject"] = _("[Rooms] %(summary)s", summary=summary)
     message["From"] = config["MAIL_FROM"]
     message["To"] = formataddr((event["recipient_name"], event["recipient_email"]))
     message["Date"] = format_datetime(render._moment(event["created_at"]))

@@ -3,7 +3,8 @@
 The outbox keeps a snapshot of the changed row (to_jsonb in the trigger, so
 writing it costs next to nothing); this module turns that snapshot plus the
 names joined at read time (room, owner, actor) into the documented shapes.
-Pure functions: no database, no Flask.
+Pure functions: no database, no Flask (the summary is in the language of the
+request or mail it is made for, English outside either: booking/i18n.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
+from booking.i18n import _
 from booking.recurrence import describe
 from booking.times import UTC, rfc3339, zone
 
@@ -84,33 +86,46 @@ def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _when(item: Mapping[str, Any]) -> str:
-    start = datetime.fromisoformat(item["start_time"])
-    end = datetime.fromisoformat(item["end_time"])
-    return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M}–{end:%H:%M}"
+    """"Tue 2 Mar 2027, 10:00–11:00" in the reader's language, room-local."""
+    from booking.templating import day_and_time, hm
+    return f"{day_and_time(item['start_time'])}–{hm(item['end_time'])}"
 
 
 def summary(event: Mapping[str, Any]) -> str:
-    """One line a person reads: in mail subjects and on the activity page."""
+    """One line a person reads, in their language (booking/i18n.py): in mail subjects
+    (the recipient's) and on the activity page (the reader's)."""
+    from booking.templating import day, day_and_time
     kind, d = event["kind"], data(event)
-    by = ""
+    by = None
     if d.get("by_admin") and d.get("cancelled_by"):
-        by = f" by {d['cancelled_by']['name']}"
+        by = d["cancelled_by"]["name"]
     if "booking" in d:
         b = d["booking"]
-        what = f"“{b['title']}” in {b['room_name']}, {_when(b)}"
-        return {"booking.created": f"Booked {what}",
-                "booking.cancelled": f"Cancelled{by}: {what}",
-                "occurrence.cancelled": f"One occurrence cancelled{by}: {what}"}[kind]
+        what = _("“%(title)s” in %(room)s, %(when)s", title=b["title"], room=b["room_name"],
+                 when=_when(b))
+        if kind == "booking.created":
+            return _("Booked %(what)s", what=what)
+        if kind == "booking.cancelled":
+            return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by
+                    else _("Cancelled: %(what)s", what=what))
+        if kind == "occurrence.cancelled":
+            return (_("One occurrence cancelled by %(name)s: %(what)s", name=by, what=what) if by
+                    else _("One occurrence cancelled: %(what)s", what=what))
+        raise KeyError(kind)
     if "series" in d:
         s = d["series"]
-        first = datetime.fromisoformat(s["first_start"])
-        what = f"“{s['title']}” in {s['room_name']}, repeating ({describe(s['recurrence'])})"
+        what = _("“%(title)s” in %(room)s, repeating (%(rule)s)", title=s["title"],
+                 room=s["room_name"], rule=describe(s["recurrence"]))
         if kind == "series.created":
-            return f"Booked {what} from {first:%a} {first.day} {first:%b %Y}, {first:%H:%M}"
+            return _("Booked %(what)s from %(first)s", what=what,
+                     first=day_and_time(s["first_start"]))
         if d.get("whole"):
-            return f"Cancelled{by}: {what}"
-        start = datetime.fromisoformat(d["cancelled_from"])
-        return f"Cancelled{by} from {start:%a} {start.day} {start:%b %Y} on: {what}"
+            return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by
+                    else _("Cancelled: %(what)s", what=what))
+        start = day(d["cancelled_from"])
+        return (_("Cancelled by %(name)s from %(day)s on: %(what)s", name=by, day=start,
+                  what=what) if by
+                else _("Cancelled from %(day)s on: %(what)s", day=start, what=what))
     if kind == "endpoint.disabled":
-        return f"Webhook endpoint {d.get('url')} was disabled after failing for a day"
+        return _("Webhook endpoint %(url)s was disabled after failing for a day", url=d.get("url"))
     return kind

@@ -11,6 +11,7 @@ from booking.errors import BookingError, invalid, not_found
 from booking.events import render
 from booking.events.webhooks import ENDPOINT_FIELDS, LAST_ATTEMPT
 from booking.times import UTC
+from booking.i18n import _
 
 EVENT_COLUMNS = """o.id AS event_id, o.kind, o.payload, o.created_at, o.user_id, o.actor_id,
        o.room_id, o.booking_id, o.series_id, r.name AS room_name, r.timezone, r.building,
@@ -142,7 +143,7 @@ def deliveries(status: str | None, limit: Any = None, cursor: str | None = None
     state, the failing and disabled webhook endpoints (`failing_endpoints`)."""
     status = status or "failed"
     if status not in STATUSES:
-        raise invalid("status", "status is failed, pending or sent.")
+        raise invalid("status", _("status is failed, pending or sent."))
     page = pagination.Keyset(limit, cursor, default=DEFAULT_PAGE, most=MAX_PAGE,
                              start=pagination.LAST)
     with db.connection() as conn:
@@ -159,8 +160,8 @@ def resend(delivery_id: int, now: datetime) -> dict[str, Any]:
     with db.connection() as conn:
         row = conn.execute(RESEND_SQL, {"id": delivery_id, "now": now}).fetchone()
     if row is None:
-        raise not_found("That delivery")
+        raise not_found(_("That delivery does not exist."))
     if not row["resent"]:
-        raise BookingError("conflict", f"Only failed deliveries can be re-sent; this one is "
-                           f"{row['was']}.")
+        raise BookingError("conflict", _("Only failed deliveries can be re-sent; this one is "
+                                         "%(status)s.", status=row["was"]))
     return {"id": delivery_id, "status": "pending"}

@@ -9,6 +9,7 @@ from booking.clock import now
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
 from booking.events import render, service, webhooks
+from booking.i18n import _
 
 bp = Blueprint("events", __name__)
 
@@ -32,7 +33,7 @@ def deliveries():
 @admin_required
 def resend(delivery_id: int):
     service.resend(delivery_id, now())
-    flash(f"Delivery {delivery_id} is queued again.", "success")
+    flash(_("Delivery %(id)s is queued again.", id=delivery_id), "success")
     return redirect(url_for("events.deliveries", status="failed"))
 
 
@@ -73,5 +74,6 @@ def endpoint(endpoint_id: int):
 def update(endpoint_id: int):
     active = request.form.get("active") == "true"
     row = webhooks.update(endpoint_id, {"active": active})
-    flash(f"Endpoint {row['url']} {'enabled' if active else 'disabled'}.", "success")
+    flash(_("Endpoint %(url)s enabled.", url=row["url"]) if active
+          else _("Endpoint %(url)s disabled.", url=row["url"]), "success")
     return redirect(url_for("events.endpoint", endpoint_id=endpoint_id))

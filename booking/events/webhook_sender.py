@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 from booking import inputs
 from booking.errors import BookingError
 from booking.events import render
+from booking.i18n import _
 
 RESPONSE_EXCERPT = 500
 
@@ -195,21 +196,22 @@ def resolve(url: Any, allow_private: bool) -> tuple[Any, list[str]]:
     url = inputs.text(url, "url", low=8, high=2000)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BookingError("invalid_url", "A webhook URL starts with http:// or https:// and "
-                           "names a host.", field="url")
+        raise BookingError("invalid_url", _("A webhook URL starts with http:// or https:// "
+                                            "and names a host."), field="url")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, ValueError):
-        raise BookingError("invalid_url", f"{parts.hostname} cannot be resolved.",
-                           field="url") from None
+        raise BookingError("invalid_url", _("%(host)s cannot be resolved.",
+                                            host=parts.hostname), field="url") from None
     addresses = []
-    for *_, address in found:
+    for *_rest, address in found:
         ip = ipaddress.ip_address(address[0].split("%")[0])
         if not allow_private and unsafe(ip):
             raise BookingError(
-                "unsafe_url", f"{parts.hostname} is a loopback, link-local, private or "
-                f"reserved address ({ip}); webhooks go to public addresses only.",
+                "unsafe_url", _("%(host)s is a loopback, link-local, private or reserved "
+                                "address (%(address)s); webhooks go to public addresses only.",
+                                host=parts.hostname, address=str(ip)),
                 field="url")
         if str(ip) not in addresses:
             addresses.append(str(ip))

@@ -20,6 +20,7 @@ from booking.auth import User
 from booking.errors import invalid, not_found
 from booking.events import render
 from booking.events.webhook_sender import check_url
+from booking.i18n import _
 
 
 def new_secret() -> str:
@@ -99,11 +100,11 @@ def _events(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise invalid("events", "events is a non-empty list of event types.")
+        raise invalid("events", _("events is a non-empty list of event types."))
     unknown = [v for v in value if v not in render.KINDS]
     if unknown:
-        raise invalid("events", f"Unknown event type {unknown[0]}; choose from "
-                                f"{', '.join(render.KINDS)}.")
+        raise invalid("events", _("Unknown event type %(kind)s; choose from %(kinds)s.",
+                                  kind=unknown[0], kinds=", ".join(render.KINDS)))
     return [k for k in render.KINDS if k in value]
 
 
@@ -135,7 +136,7 @@ def get(endpoint_id: int, cursor: str | None = None, limit: Any = None) -> dict[
     with db.connection() as conn:
         row = conn.execute(GET_SQL, {"id": endpoint_id, **page.params()}).fetchone()
     if row is None:
-        raise not_found("That webhook endpoint")
+        raise not_found(_("That webhook endpoint does not exist."))
     attempts, next_cursor = page.cut(
         row.pop("attempts"), lambda a: (datetime.fromisoformat(a["at"]), a["id"]))
     return {"endpoint": row, "attempts": attempts, "next_cursor": next_cursor}
@@ -144,7 +145,7 @@ def get(endpoint_id: int, cursor: str | None = None, limit: Any = None) -> dict[
 def update(endpoint_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     inputs.only(data, FIELDS)
     if not data:
-        raise invalid("body", "Send at least one of url, events, description, active.")
+        raise invalid("body", _("Send at least one of url, events, description, active."))
     values = {"id": endpoint_id, "url": None, "events": None, "description": None,
               "active": None}
     if "url" in data:
@@ -158,5 +159,5 @@ def update(endpoint_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     with db.connection() as conn:
         row = conn.execute(UPDATE_SQL, values).fetchone()
     if row is None:
-        raise not_found("That webhook endpoint")
+        raise not_found(_("That webhook endpoint does not exist."))
     return row

@@ -79,7 +79,7 @@ claimed AS (
     RETURNING d.id, d.event_id, d.channel, d.user_id, d.endpoint_id, d.attempts)
 SELECT c.id, c.channel, c.attempts, c.endpoint_id,
        o.id AS event_id, o.kind, o.payload, o.created_at, o.booking_id, o.series_id,
-       u.email AS recipient_email, u.name AS recipient_name,
+       u.email AS recipient_email, u.name AS recipient_name, u.language AS recipient_language,
        r.name AS room_name, r.timezone, r.building,
        owner.name AS owner_name, actor.name AS actor_name,
        e.url, e.secret,

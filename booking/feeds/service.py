@@ -24,6 +24,7 @@ from booking import db
 from booking.auth import User, forget
 from booking.errors import not_found
 from booking.times import UTC, zone
+from booking.i18n import _
 
 _FEED_USER = re.compile(r"[0-9]{1,18}")
 
@@ -78,7 +79,7 @@ def room_feed(room_id: int, now: datetime) -> bytes:
     with db.connection() as conn:
         rows = conn.execute(ROOM_FEED_SQL, {"room": room_id, **_range(now)}).fetchall()
     if not rows:
-        raise not_found("That room")
+        raise not_found(_("That room does not exist."))
     first = rows[0]
     name = first["room_name"] + (f" ({first['building']})" if first["building"] else "")
     return build(name, [row for row in rows if row["id"] is not None])
@@ -86,15 +87,15 @@ def room_feed(room_id: int, now: datetime) -> bytes:
 
 def personal_feed(token: str, now: datetime) -> bytes:
     """The feed behind a personal URL; 404 (not 401/403) for any wrong token."""
-    user_id, _, digest = token.partition("-")
+    user_id, _dash, digest = token.partition("-")
     # ASCII only: "²".isdigit() is true but int() refuses it, and
     # hmac.compare_digest refuses non-ASCII text (both were 500s).
     if not _FEED_USER.fullmatch(user_id) or not digest or not digest.isascii():
-        raise not_found("That calendar")
+        raise not_found(_("That calendar does not exist."))
     with db.connection() as conn:
         rows = conn.execute(PERSONAL_FEED_SQL, {"user": int(user_id), **_range(now)}).fetchall()
     if not rows or not hmac.compare_digest(digest, _digest(int(user_id), rows[0]["calendar_salt"])):
-        raise not_found("That calendar")
+        raise not_found(_("That calendar does not exist."))
     return build(f"{rows[0]['owner_name']}: room bookings",
                  [row for row in rows if row["id"] is not None])
 
@@ -149,6 +150,6 @@ def vevent(booking: Mapping[str, Any]) -> Event:
     event.add("summary", booking["title"])
     where = booking["room_name"] + (f", {booking['building']}" if booking.get("building") else "")
     event.add("location", where)
-    event.add("description", f"Booked by {booking['user_name']}"
-              + (" (repeating)" if booking["series_id"] else ""))
+    event.add("description", _("Booked by %(name)s (repeating)", name=booking["user_name"])
+              if booking["series_id"] else _("Booked by %(name)s", name=booking["user_name"]))
     return event

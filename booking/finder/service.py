@@ -46,6 +46,7 @@ from booking import db, idempotency, inputs, memo, rules
 from booking.auth import User
 from booking.errors import BookingError, invalid
 from booking.times import UTC, localize, parse_datetime, zone
+from booking.i18n import _, and_list, ngettext
 
 FIND_FIELDS = frozenset({"start_time", "end_time", "capacity", "equipment", "building",
                          "floor", "timezone", "any_timezone"})
@@ -173,12 +174,11 @@ class Need:
 
     def describe(self) -> str:
         """"8 people with screen and video": for messages."""
-        text = f"{self.people} {'person' if self.people == 1 else 'people'}"
         if self.equipment:
-            items = list(self.equipment)
-            text += " with " + (", ".join(items[:-1]) + " and " + items[-1]
-                                if len(items) > 1 else items[0])
-        return text
+            return ngettext("%(num)d person with %(equipment)s",
+                            "%(num)d people with %(equipment)s", self.people,
+                            equipment=and_list(self.equipment))
+        return ngettext("%(num)d person", "%(num)d people", self.people)
 
 
 # -- the finder ------------------------------------------------------------------------
@@ -210,7 +210,7 @@ def parse_need(data: Mapping[str, Any], people_field: str, *, people_required: b
     people = data.get(people_field)
     if people in (None, ""):
         if people_required:
-            raise invalid(people_field, f"{people_field} is required.")
+            raise invalid(people_field, _("%(field)s is required.", field=people_field))
         people = 1
     equipment = data.get("equipment")
     building = data.get("building")
@@ -234,15 +234,15 @@ def _interval(data: Mapping[str, Any]) -> tuple[datetime, datetime]:
     if tz_name in (None, ""):
         for field, moment in (("start_time", start), ("end_time", end)):
             if moment.tzinfo is None:
-                raise invalid(field, f"{field} has no UTC offset, and the rooms searched may be "
-                                     "in different time zones: give one "
-                                     "(2027-03-02T14:00:00+01:00), or send timezone (an IANA "
-                                     "name like Europe/Berlin) to read it in.")
+                raise invalid(field, _("%(field)s has no UTC offset, and the rooms searched may "
+                                       "be in different time zones: give one "
+                                       "(2027-03-02T14:00:00+01:00), or send timezone (an IANA "
+                                       "name like Europe/Berlin) to read it in.", field=field))
         return start, end
     try:
         tz = zone(tz_name)
     except ValueError:
-        raise invalid("timezone", "timezone must be an IANA zone like Europe/Berlin.") from None
+        raise invalid("timezone", _("timezone must be an IANA zone like Europe/Berlin.")) from None
     return localize(start, tz, "start_time"), localize(end, tz, "end_time")
 
 
@@ -497,13 +497,14 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
 
 
 def no_room(need: Need, suggestions: dict) -> BookingError:
-    return BookingError("no_room", f"No free room for {need.describe()} at that time.",
+    return BookingError("no_room", _("No free room for %(need)s at that time.",
+                                     need=need.describe()),
                         details={"suggestions": suggestions})
 
 
 def _taken(room_id: int, still_free: list[dict]) -> BookingError:
-    return BookingError("conflict", "That room is no longer free for this request; "
-                        "the rooms still free are listed.", field="room_id",
+    return BookingError("conflict", _("That room is no longer free for this request; "
+                                      "the rooms still free are listed."), field="room_id",
                         details={"room_id": room_id, "rooms": still_free})
 
 
@@ -520,9 +521,9 @@ def availability(data: Mapping[str, Any]) -> dict[str, Any]:
     inputs.only(data, {"checks"})
     checks = data.get("checks")
     if not isinstance(checks, list):
-        raise invalid("checks", "checks must be a list of {room_id, start_time, end_time}.")
+        raise invalid("checks", _("checks must be a list of {room_id, start_time, end_time}."))
     if len(checks) > MAX_CHECKS:
-        raise invalid("checks", f"At most {MAX_CHECKS} checks at a time.")
+        raise invalid("checks", _("At most %(most)d checks at a time.", most=MAX_CHECKS))
     columns: dict[str, list] = {"rooms": [], "starts": [], "ends": [], "local_starts": [],
                                 "local_ends": []}
     for i, check in enumerate(checks):
@@ -542,11 +543,12 @@ def availability(data: Mapping[str, Any]) -> dict[str, Any]:
     for i, (check, room_id, row) in enumerate(zip(checks, columns["rooms"], rows)):
         for flag, field in (("start_skipped", "start_time"), ("end_skipped", "end_time")):
             if row[flag]:
-                raise invalid(f"checks[{i}].{field}", f"checks[{i}].{field} does not exist in "
-                              "the room's time zone (the clocks skip it).")
+                raise invalid(f"checks[{i}].{field}",
+                              _("%(field)s does not exist in the room's time zone (the "
+                                "clocks skip it).", field=f"checks[{i}].{field}"))
         if row["backwards"]:
-            raise invalid(f"checks[{i}].end_time", f"checks[{i}].end_time must be after "
-                          "its start_time.")
+            raise invalid(f"checks[{i}].end_time", _("%(field)s must be after its start_time.",
+                                                      field=f"checks[{i}].end_time"))
         results.append({"room_id": room_id, "start_time": check["start_time"],
                         "end_time": check["end_time"], "available": row["reason"] is None,
                         "reason": row["reason"]})
@@ -555,13 +557,16 @@ def availability(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check(check: Any, where: str) -> tuple[int, datetime, datetime]:
     if not isinstance(check, dict):
-        raise invalid(where, f"{where} must be an object with room_id, start_time, end_time.")
+        raise invalid(where, _("%(field)s must be an object with room_id, start_time, "
+                               "end_time.", field=where))
     unknown = sorted(k for k in check if k not in CHECK_FIELDS)
     if unknown:
-        raise invalid(f"{where}.{unknown[0]}", f"Unknown field: {where}.{unknown[0]}.")
+        raise invalid(f"{where}.{unknown[0]}", _("Unknown field: %(field)s.",
+                                                 field=f"{where}.{unknown[0]}"))
     room_id = inputs.integer(check.get("room_id"), f"{where}.room_id")
     start = parse_datetime(check.get("start_time"), f"{where}.start_time")
     end = parse_datetime(check.get("end_time"), f"{where}.end_time")
     if (start.tzinfo is None) == (end.tzinfo is None) and end <= start:
-        raise invalid(f"{where}.end_time", f"{where}.end_time must be after its start_time.")
+        raise invalid(f"{where}.end_time", _("%(field)s must be after its start_time.",
+                                              field=f"{where}.end_time"))
     return room_id, start, end

@@ -20,6 +20,8 @@ from booking.auth import login_required
 from booking.errors import BookingError
 from booking.finder import service
 from booking.times import COMMON_ZONES, parse_date, parse_hm, zone
+from booking.i18n import _, ngettext
+from booking.templating import hm
 
 bp = Blueprint("finder", __name__)
 
@@ -44,7 +46,7 @@ def find():
         if searched and ZONE_KEY not in session:
             # The zone was guessed: let the user confirm it rather than search
             # in a zone they did not choose.
-            error = BookingError("invalid", "Choose the time zone the times are in.",
+            error = BookingError("invalid", _("Choose the time zone the times are in."),
                                  field="timezone")
             return _page(form, error=error), 400
     if not searched:
@@ -86,7 +88,7 @@ def _check_fields(form: dict[str, str]) -> None:
     try:
         zone(form["timezone"])
     except ValueError:
-        check.fail("timezone", "timezone must be an IANA zone like Europe/Berlin.")
+        check.fail("timezone", _("timezone must be an IANA zone like Europe/Berlin."))
     if form["attendees"]:
         check(inputs.integer, form["attendees"], "attendees", high=10000)
     if form["floor"]:
@@ -109,8 +111,9 @@ def book():
         return _page(form, error=err, result=_result_after(err, form)), err.status
     booking = made["booking"]
     _remember_zone(form["timezone"])
-    flash(f"Booked {booking['room_name']}, {booking['start_time'][11:16]}"
-          f"–{booking['end_time'][11:16]} ({made['room']['timezone']} time).", "success")
+    flash(_("Booked %(room)s, %(start)s–%(end)s (%(zone)s time).", room=booking["room_name"],
+            start=hm(booking["start_time"]), end=hm(booking["end_time"]),
+            zone=made["room"]["timezone"]), "success")
     return redirect(url_for("bookings.show", booking_id=booking["id"]))
 
 
@@ -173,16 +176,18 @@ def reasons(room: dict, form: dict[str, str]) -> list[str]:
     """Why a room ranks where it does, in words a person reads (the ranking's
     criteria, in its order) instead of its score."""
     people = int(form["attendees"]) if form["attendees"].strip().isdigit() else 1
-    found = [f"Fits {people} of {room['capacity']} seats"]
+    found = [ngettext("Fits %(people)d of %(num)d seat", "Fits %(people)d of %(num)d seats",
+                      room["capacity"], people=people)]
     if form["building"] and room["building"].lower() == form["building"].strip().lower():
-        found.append(f"in {room['building']}")
+        found.append(_("in %(building)s", building=room["building"]))
     if form["floor"].strip().lstrip("-").isdigit() and room["floor"] == int(form["floor"]):
-        found.append(f"on floor {room['floor']}, as asked")
+        found.append(_("on floor %(floor)s, as asked", floor=room["floor"]))
     wanted = [t.strip() for t in form["equipment"].split(",") if t.strip()]
     if wanted:
-        found.append("has " + ", ".join(wanted))
+        found.append(_("has %(equipment)s", equipment=", ".join(wanted)))
     count = room["bookings_that_day"]
-    found.append(f"{count} other booking{'' if count == 1 else 's'} that day")
+    found.append(ngettext("%(num)d other booking that day", "%(num)d other bookings that day",
+                          count))
     return found
 
 

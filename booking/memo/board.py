@@ -11,7 +11,8 @@ carries the kept version and sends the board again only when it moved
 Beside each board are what is made from it once rather than per request:
 its twin's answer (encoded JSON, gzip, ETag: http.SharedAnswer) and the page's
 drawn board (HTML), which also depends on the minute (the "now" line, the
-stretches that are over) and so is kept per minute.
+stretches that are over) and the reader's language (its words, dates and
+times), and so is kept per minute and language.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Board:
     def __init__(self) -> None:
         # (day or None, building, floor) -> (version, minute or None, board)
         self._boards: Bounded[Hashable, tuple[int, Any, Any]] = Bounded(MOST_BOARDS)
-        # (board's identity, minute) -> drawn HTML
+        # (board's identity, minute, language) -> drawn HTML
         self._drawn: Bounded[Hashable, str] = Bounded(MOST_DRAWN)
 
     def kept(self, key: Hashable) -> tuple[int, Any, Any] | None:

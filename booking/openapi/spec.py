@@ -264,6 +264,10 @@ SCHEMAS: dict[str, Any] = {
                  "timezone": nullable({**TIMEZONE, "description": "The zone my bookings "
                                        "are grouped by day in; null: the zone most rooms "
                                        "are in."}),
+                 "language": nullable({"type": "string", "enum": ["en", "de", "fr"],
+                                       "description": "The language of my pages and mail; "
+                                                      "null: the browser's "
+                                                      "(Accept-Language), English for mail."}),
                  "home_building": nullable({"type": "string", "description":
                      "Where the finder and automatic assignment look first, offering rooms "
                      "in its time zone only unless asked: the one chosen, or else where "
@@ -832,7 +836,8 @@ PATHS: dict[str, dict[str, Any]] = {
                   {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                    "format": "uri"}})),
                    **errors()}, operation_id="me"),
-        "patch": op("Account", "Change my settings (mail, theme, time zone, home building)",
+        "patch": op("Account", "Change my settings (mail, theme, time zone, language, home "
+                               "building)",
                     {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                       "format": "uri"}})),
                      **errors("payload_too_large", "unknown_building")},
@@ -843,8 +848,13 @@ PATHS: dict[str, dict[str, Any]] = {
                         "timezone": {"anyOf": [TIMEZONE, {"type": "null"}, {"const": ""}],
                                      "description": "Where my bookings are grouped by day; "
                                                     "null or empty: the usual zone."},
+                        "language": {"anyOf": [{"type": "string", "enum": ["en", "de", "fr"]},
+                                               {"type": "null"}, {"const": ""}],
+                                     "description": "en, de or fr; null or empty: the "
+                                                    "browser's."},
                         "home_building": {"anyOf": [text(100, low=0), {"type": "null"}]}},
-                        required=[]), {"theme": "dark", "home_building": "HQ"}),
+                        required=[]), {"theme": "dark", "language": "de",
+                                       "home_building": "HQ"}),
                     description="Only the fields sent change; `{}` changes nothing; a refused "
                                 "change changes none of them. "
                                 "`home_building` is a building of a room that can be booked "

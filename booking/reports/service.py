@@ -32,6 +32,7 @@ from typing import Any
 from booking import db
 from booking.errors import BookingError, invalid
 from booking.times import UTC, parse_date
+from booking.i18n import _
 
 MOST_DAYS = 366
 GROUPS = ("room", "building", "weekday_hour")
@@ -197,18 +198,19 @@ def parameters(args: Any, now: datetime) -> dict[str, Any]:
     start = (parse_date(args.get("from"), "from") if args.get("from")
              else end - timedelta(days=29))
     if end < start:
-        raise BookingError("bad_range", "The report's end (to) is before its start (from).",
+        raise BookingError("bad_range", _("The report's end (to) is before its start (from)."),
                            field="to")
     days = (end - start).days + 1
     if days > MOST_DAYS:
-        raise BookingError("range_too_long", f"A report covers at most {MOST_DAYS} days; "
-                           f"this one asks for {days}.", field="to")
+        raise BookingError("range_too_long", _("A report covers at most %(most)d days; this "
+                                               "one asks for %(days)d.", most=MOST_DAYS,
+                                               days=days), field="to")
     building = args.get("building") or None
     if building is not None and len(building) > 100:
-        raise invalid("building", "A building name has at most 100 characters.")
+        raise invalid("building", _("A building name has at most 100 characters."))
     group = args.get("group") or "room"
     if group not in GROUPS:
-        raise invalid("group", "group is room, building or weekday_hour.")
+        raise invalid("group", _("group is room, building or weekday_hour."))
     return {"from": start, "to": end, "building": building, "group": group, "now": now,
             "days": days}
 
@@ -229,8 +231,10 @@ def utilisation(params: dict[str, Any], groups: tuple[str, ...] | None = None) -
                               "days": params["days"], "building": params["building"]}
     for group, rows in found.items():
         if rows and not rows[0]["building_known"]:
-            raise BookingError("unknown_building", f"There is no building called "
-                               f"{params['building']!r}.", field="building")
+            raise BookingError("unknown_building", _("There is no building called "
+                                                     "“%(building)s”.",
+                                                     building=params["building"]),
+                               field="building")
         report[group] = _shape(group, rows)
     return report
 

@@ -20,6 +20,7 @@ from booking.memo.overview import VERSION_SQL
 from booking.availability import as_json, free_intervals
 from booking.errors import BookingError, from_database, invalid, not_found
 from booking.times import localize, parse_date, parse_datetime, parse_hm, rfc3339, zone
+from booking.i18n import _
 
 # The JSON shape of a room.
 ROOM_FIELDS = """r.id, r.name, r.building, r.floor, r.capacity, r.equipment, r.timezone,
@@ -101,7 +102,7 @@ def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
     with db.connection() as conn:
         row = conn.execute(DAY_SQL, {"room": room_id, "day": day_value, "now": now}).fetchone()
     if row is None:
-        raise not_found("That room")
+        raise not_found(_("That room does not exist."))
     bookings = row.pop("bookings")
     return {"room": row, "date": row.pop("date").isoformat(), "bookings": bookings}
 
@@ -137,7 +138,7 @@ def week(room_id: int, start_text: str | None, now: datetime) -> dict[str, Any]:
     with db.connection() as conn:
         row = conn.execute(WEEK_SQL, {"room": room_id, "day": day_value, "now": now}).fetchone()
     if row is None:
-        raise not_found("That room")
+        raise not_found(_("That room does not exist."))
     bookings, monday = row.pop("bookings"), row.pop("monday")
     days = [{"date": (monday + timedelta(days=n)).isoformat(), "bookings": []} for n in range(7)]
     by_date = {d["date"]: d for d in days}
@@ -203,12 +204,12 @@ def availability(room_id: int, start_text: str | None, end_text: str | None,
     with db.connection() as conn:
         row = conn.execute(AVAILABILITY_SQL, bounds).fetchone()
     if row is None:
-        raise not_found("That room")
+        raise not_found(_("That room does not exist."))
     start, end, busy = row.pop("range_start"), row.pop("range_end"), row.pop("busy")
     if end <= start:
-        raise invalid("end", "end must be after start.")
+        raise invalid("end", _("end must be after start."))
     if end - start > timedelta(days=MOST_DAYS, hours=1):  # an hour for daylight saving
-        raise invalid("end", f"Ask for at most {MOST_DAYS} days at a time.")
+        raise invalid("end", _("Ask for at most %(most)d days at a time.", most=MOST_DAYS))
     free = free_intervals(row, [(datetime.fromisoformat(b["start_at"]),
                                  datetime.fromisoformat(b["end_at"])) for b in busy],
                           start, end, now, shortest)
@@ -237,7 +238,7 @@ def _refuse_long_range(bounds: dict[str, Any]) -> None:
         return value.replace(tzinfo=None) if value is not None else None
     start, end = rough("start"), rough("end")
     if start is not None and end is not None and end - start > timedelta(days=MOST_DAYS + 1):
-        raise invalid("end", f"Ask for at most {MOST_DAYS} days at a time.")
+        raise invalid("end", _("Ask for at most %(most)d days at a time.", most=MOST_DAYS))
 
 
 def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
@@ -247,7 +248,7 @@ def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
     time). A room that does not exist is a 404 naming `room_id`."""
     room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
     if room is None:
-        raise BookingError("not_found", "That room does not exist.", field="room_id")
+        raise BookingError("not_found", _("That room does not exist."), field="room_id")
     tz = zone(room["timezone"])
     return room, tz, localize(start_raw, tz, "start_time"), localize(end_raw, tz, "end_time")
 
@@ -256,7 +257,7 @@ def get(room_id: int) -> dict[str, Any]:
     with db.connection() as conn:
         row = conn.execute(ROOM_SQL, (room_id,)).fetchone()
     if row is None:
-        raise not_found("That room")
+        raise not_found(_("That room does not exist."))
     return row
 
 
@@ -304,7 +305,7 @@ def update(room_id: int, data: Mapping[str, Any], now: datetime,
     room and how many of its bookings from `now` on fall outside its hours."""
     values = clean_room(data, partial=True)
     if not values:
-        raise invalid("body", "Send at least one room field to change.")
+        raise invalid("body", _("Send at least one room field to change."))
     # Column names come from ROOM_COLUMNS, never from the client.
     assignments = ", ".join(f"{column} = %({column})s" for column in values)
     sql = (f"WITH r AS (UPDATE rooms AS r SET {assignments}, updated_at = now() "
@@ -314,7 +315,7 @@ def update(room_id: int, data: Mapping[str, Any], now: datetime,
         row = conn.execute(sql, {**values, "id": room_id, "actor": actor, "now": now}
                            ).fetchone()
     if row is None:
-        raise not_found("That room")
+        raise not_found(_("That room does not exist."))
     return row, row.pop("outside_hours")
 
 
@@ -346,10 +347,10 @@ def clean_room(data: Mapping[str, Any], *, partial: bool,
                 if column in ("opens", "closes"):
                     values[column] = parse_hm(values[column], column)
             else:
-                raise invalid(column, f"{column} is required.")
+                raise invalid(column, _("%(field)s is required.", field=column))
     opens, closes = values.get("opens"), values.get("closes")
     if opens is not None and closes is not None and opens >= closes:
-        raise invalid("closes", "A room must close after it opens.")
+        raise invalid("closes", _("A room must close after it opens."))
     return values
 
 
@@ -357,7 +358,7 @@ def _timezone(value: Any) -> str:
     try:
         return zone(value).key
     except ValueError:
-        raise invalid("timezone", "timezone must be an IANA zone like Europe/Berlin.") from None
+        raise invalid("timezone", _("timezone must be an IANA zone like Europe/Berlin.")) from None
 
 
 _CLEANERS = {

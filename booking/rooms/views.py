@@ -15,6 +15,8 @@ from booking.auth import admin_required, login_required
 from booking.errors import BookingError
 from booking.rooms import api, service
 from booking.times import COMMON_ZONES, zone
+from booking.i18n import _, ngettext
+from booking.templating import clock
 
 bp = Blueprint("rooms", __name__)
 
@@ -118,7 +120,7 @@ def admin_create():
         return render_template("rooms/admin.html",
                                rooms=service.all_rooms(),
                                zones=COMMON_ZONES, form=request.form, error=err), err.status
-    flash(f"Room {room['name']} created.", "success")
+    flash(_("Room %(name)s created.", name=room["name"]), "success")
     return redirect(url_for("rooms.admin"))
 
 
@@ -141,12 +143,16 @@ def admin_update(room_id: int):
             raise
         return render_template("rooms/edit.html", room=service.get(room_id), form=request.form,
                                zones=COMMON_ZONES, error=err), err.status
-    flash(f"Room {room['name']} saved.", "success")
+    flash(_("Room %(name)s saved.", name=room["name"]), "success")
     if outside:
-        flash(f"{outside} future booking{'s' if outside != 1 else ''} of {room['name']} "
-              f"{'fall' if outside != 1 else 'falls'} outside its hours "
-              f"({room['opens']}–{room['closes']}): still booked, and marked on its day pages. "
-              "Move or cancel them if the room is not available then.", "warning")
+        flash(ngettext("%(num)d future booking of %(name)s falls outside its hours "
+                       "(%(opens)s–%(closes)s): still booked, and marked on its day pages. "
+                       "Move or cancel it if the room is not available then.",
+                       "%(num)d future bookings of %(name)s fall outside its hours "
+                       "(%(opens)s–%(closes)s): still booked, and marked on its day pages. "
+                       "Move or cancel them if the room is not available then.",
+                       outside, name=room["name"], opens=clock(room["opens"]),
+                       closes=clock(room["closes"])), "warning")
     return redirect(url_for("rooms.admin"))
 
 

@@ -17,6 +17,7 @@ from booking.auth import User
 from booking.errors import BookingError, not_found
 from booking.rooms import service as rooms
 from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
+from booking.i18n import _, lazy, ngettext
 
 
 BOOK_SERIES_SQL = """
@@ -135,8 +136,9 @@ def _refuse_never_matching(rule: recurrence.Rule, first_local: datetime,
     from a Tuesday."""
     if not recurrence.matches(rule, first_local, last_local):
         raise BookingError(
-            "invalid", "This rule yields no occurrence in the booking window (from the first "
-            "start on): check its weekdays, days and months against the first start.",
+            "invalid", _("This rule yields no occurrence in the booking window (from the first "
+                         "start on): check its weekdays, days and months against the first "
+                         "start."),
             field="recurrence", status=422,
             details={"reason": "no occurrence in the booking window"})
 
@@ -152,14 +154,16 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
     for occurrence in found:
         for violation in _violations(room, occurrence, now, limits):
             (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
-            broken.append({**times, "code": violation.code, "message": violation.message})
+            broken.append({**times, "code": violation.code, "message": str(violation.message)})
     if broken:
         first = broken[0]
         raise BookingError(
             first["code"],
-            f"{len(broken)} occurrence{'s' if len(broken) != 1 else ''} of this series break"
-            f"{'s' if len(broken) == 1 else ''} the booking rules; the first, "
-            f"{first['start_time'][:16].replace('T', ' ')}: {first['message']}",
+            ngettext("%(num)d occurrence of this series breaks the booking rules; the first, "
+                     "%(start)s: %(message)s",
+                     "%(num)d occurrences of this series break the booking rules; the first, "
+                     "%(start)s: %(message)s", len(broken),
+                     start=first["start_time"][:16].replace("T", " "), message=first["message"]),
             field="recurrence", details={"occurrences": broken[:MOST_LISTED],
                                          "count": len(broken)})
 
@@ -167,8 +171,8 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
 def _violations(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
                 limits: rules.Limits) -> list[rules.Violation]:
     if not occurrence.exists:
-        return [rules.Violation("nonexistent_time", "The clocks skip this time on that day "
-                                "(daylight saving).", "start_time")]
+        return [rules.Violation("nonexistent_time", lazy("The clocks skip this time on that day "
+                                                         "(daylight saving)."), "start_time")]
     return rules.check(room, occurrence.start, occurrence.end, now, limits)
 
 
@@ -194,9 +198,11 @@ def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: dateti
                                                           limits)
     count = len(conflicts)
     return BookingError("conflict",
-                        f"{count} occurrence{'s' if count != 1 else ''} of this series "
-                        f"{'are' if count != 1 else 'is'} already taken in {room['name']}. "
-                        "Book with skip_conflicts to book the others.",
+                        ngettext("%(num)d occurrence of this series is already taken in "
+                                 "%(room)s. Book with skip_conflicts to book the others.",
+                                 "%(num)d occurrences of this series are already taken in "
+                                 "%(room)s. Book with skip_conflicts to book the others.",
+                                 count, room=room["name"]),
                         field="start_time", details=details)
 
 
@@ -206,7 +212,7 @@ def get(series_id: int, limit: Any = None, cursor: str | None = None) -> dict[st
     with db.connection() as conn:
         row = conn.execute(GET_SQL, {"id": series_id, **page.params()}).fetchone()
     if row is None:
-        raise not_found("That series")
+        raise not_found(_("That series does not exist."))
     occurrences, next_cursor = page.cut(
         row["occurrences"], lambda o: (datetime.fromisoformat(o["start_at"]), o["id"]))
     series = {**row["series"], "room_name": row["room_name"], "user_name": row["user_name"],
@@ -257,10 +263,10 @@ def cancel(user: User, series_id: int, from_text: str | None, now: datetime) -> 
                                         "admin": user.is_admin, "from": start,
                                         "whole": whole}).fetchone()
     if row is None:
-        raise not_found("That series")
+        raise not_found(_("That series does not exist."))
     if row["series"] is None:
-        raise BookingError("forbidden", "Only the person who booked this series (or an "
-                           "administrator) can cancel it.")
+        raise BookingError("forbidden", _("Only the person who booked this series (or an "
+                                          "administrator) can cancel it."))
     return {"series": row["series"], "cancelled": row["cancelled"]}
 
 
@@ -268,7 +274,7 @@ def _series_zone(series_id: int) -> str:
     with db.connection() as conn:
         row = conn.execute("SELECT timezone FROM series WHERE id = %s", (series_id,)).fetchone()
     if row is None:
-        raise not_found("That series")
+        raise not_found(_("That series does not exist."))
     return row["timezone"]
 
 

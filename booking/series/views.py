@@ -8,6 +8,7 @@ from flask_login import current_user
 from booking.clock import now
 from booking.auth import login_required
 from booking.series import service
+from booking.i18n import ngettext
 
 bp = Blueprint("series", __name__)
 
@@ -29,6 +30,11 @@ def cancel(series_id: int):
     start = request.form.get("from") or None
     result = service.cancel(current_user, series_id, start, now())
     count = len(result["cancelled"])
-    what = "this and the following occurrences" if start else "the series"
-    flash(f"Cancelled {what}: {count} booking{'s' if count != 1 else ''}.", "success")
+    if start:
+        flash(ngettext("Cancelled this and the following occurrences: %(num)d booking.",
+                       "Cancelled this and the following occurrences: %(num)d bookings.",
+                       count), "success")
+    else:
+        flash(ngettext("Cancelled the series: %(num)d booking.",
+                       "Cancelled the series: %(num)d bookings.", count), "success")
     return redirect(url_for("series.show", series_id=series_id))

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from booking import db, inputs, pagination
 from booking.auth import User, forget
 from booking.errors import BookingError, invalid, not_found
+from booking.i18n import _
 
 PAGE, MOST = 50, 200
 
@@ -87,17 +88,17 @@ def update(admin: User, user_id: int, data: Mapping[str, Any], now: datetime) ->
     booked from now on: {"user", "cancelled", "series_cancelled"}."""
     inputs.only(data, FIELDS)
     if not data:
-        raise invalid("body", "Send active, cancel_future_bookings or both.")
+        raise invalid("body", _("Send active, cancel_future_bookings or both."))
     active = inputs.boolean(data["active"], "active") if "active" in data else None
     cancel = inputs.boolean(data.get("cancel_future_bookings", False), "cancel_future_bookings")
     if user_id == admin.id and active is False:
-        raise BookingError("forbidden", "You cannot deactivate your own account: another "
-                           "administrator can.", field="active")
+        raise BookingError("forbidden", _("You cannot deactivate your own account: another "
+                                          "administrator can."), field="active")
     with db.connection() as conn:
         row = conn.execute(UPDATE_SQL, {"id": user_id, "active": active, "cancel": cancel,
                                         "actor": admin.id, "now": now}).fetchone()
     if row is None:
-        raise not_found("That person")
+        raise not_found(_("That person does not exist."))
     forget(user_id=user_id)   # this process at once; the others through NOTIFY
     cancelled, series = row.pop("cancelled"), row.pop("series_cancelled")
     return {"user": row, "cancelled": cancelled, "series_cancelled": series}

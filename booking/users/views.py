@@ -8,6 +8,7 @@ from booking.auth import admin_required
 from booking.clock import now
 from booking.errors import BookingError
 from booking.users import service
+from booking.i18n import _, ngettext
 
 bp = Blueprint("users", __name__)
 
@@ -39,14 +40,19 @@ def update(user_id: int):
 
 
 def _summary(done: dict) -> str:
-    user, cancelled = done["user"], len(done["cancelled"])
-    text = f"{user['name']} is {'active again' if user['active'] else 'deactivated'}"
-    if not user["active"]:
-        text += " (signed out everywhere, tokens revoked)"
-    if cancelled or done["series_cancelled"]:
-        text += (f"; {cancelled} booking{'s' if cancelled != 1 else ''} from now on "
-                 f"cancelled")
-        if done["series_cancelled"]:
-            text += (f" and {done['series_cancelled']} series "
-                     "ended")
+    user, cancelled, ended = done["user"], len(done["cancelled"]), done["series_cancelled"]
+    if user["active"]:
+        text = _("%(name)s is active again", name=user["name"])
+    else:
+        text = _("%(name)s is deactivated (signed out everywhere, tokens revoked)",
+                 name=user["name"])
+    if cancelled or ended:
+        bookings = ngettext("%(num)d booking", "%(num)d bookings", cancelled)
+        if ended:
+            text = _("%(text)s; %(bookings)s from now on cancelled and %(series)s ended",
+                     text=text, bookings=bookings,
+                     series=ngettext("%(num)d series", "%(num)d series", ended))
+        else:
+            text = _("%(text)s; %(bookings)s from now on cancelled", text=text,
+                     bookings=bookings)
     return text + "."

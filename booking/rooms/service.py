@@ -240,14 +240,45 @@ def _refuse_long_range(bounds: dict[str, Any]) -> None:
         raise invalid("end", f"Ask for at most {MOST_DAYS} days at a time.")
 
 
+# rooms_pkey; users_email_key for the person booked for, delegates_delegate for
+# whether the caller may (an admin may book for anyone).
+ROOM_AND_OWNER_SQL = f"""
+SELECT {ROOM_FIELDS}, o.id AS owner_id,
+       (%(admin)s OR EXISTS (SELECT 1 FROM delegates d JOIN users x ON x.id = d.user_id
+                              WHERE d.delegate_id = %(actor)s
+                                AND lower(x.email) = lower(%(email)s))) AS may_book_for
+  FROM rooms r
+  LEFT JOIN users o ON lower(o.email) = lower(%(email)s) AND o.active
+ WHERE r.id = %(room)s"""
+
+
 def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
-                end_raw: datetime) -> tuple[dict[str, Any], ZoneInfo, datetime, datetime]:
+                end_raw: datetime, booked_for: str | None = None, actor: Any = None
+                ) -> tuple[dict[str, Any], ZoneInfo, datetime, datetime]:
     """The room a booking names, its zone, and the booking's start and end
     placed in that zone (times without an offset are the room's wall-clock
-    time). A room that does not exist is a 404 naming `room_id`."""
-    room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+    time). A room that does not exist is a 404 naming `room_id`.
+
+    With `booked_for` (an email), the same statement finds that person, and
+    the room dict carries `owner_id`: the booking is theirs. Only an admin or
+    a delegate they named may (403 otherwise, whether or not the address is
+    someone's); an address of no active account is 422 unknown_user."""
+    if booked_for is None:
+        room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+    else:
+        room = conn.execute(ROOM_AND_OWNER_SQL, {"room": room_id, "email": booked_for,
+                                                 "admin": actor.is_admin,
+                                                 "actor": actor.id}).fetchone()
     if room is None:
         raise BookingError("not_found", "That room does not exist.", field="room_id")
+    if booked_for is not None:
+        if not room.pop("may_book_for"):
+            raise BookingError("forbidden", "You may book for someone else only when they "
+                               "named you their delegate (or as an administrator).",
+                               field="booked_for")
+        if room["owner_id"] is None:
+            raise BookingError("unknown_user", f"No active account has the address "
+                               f"{booked_for}.", field="booked_for")
     tz = zone(room["timezone"])
     return room, tz, localize(start_raw, tz, "start_time"), localize(end_raw, tz, "end_time")
 

@@ -10,7 +10,7 @@ def test_patch_me_sets_theme_and_time_zone_and_says_so(api_as, alice):
     assert api.get("/api/me").get_json()["user"] | {} == {
         "id": alice["id"], "email": "alice@example.com", "name": "Alice", "role": "staff",
         "mail_enabled": True, "theme": "auto", "timezone": None, "home_building": None,
-        "home_building_source": None}
+        "home_building_source": None, "delegates": []}
     r = api.patch("/api/me", json={"theme": "dark", "timezone": "America/New_York"})
     assert r.status_code == 200
     user = r.get_json()["user"]

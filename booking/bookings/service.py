@@ -327,6 +327,13 @@ def may_cancel(user: User, booking: Mapping[str, Any], now: datetime) -> bool:
 may_edit = may_cancel
 
 
+def edit_refusal(user: User, booking: Mapping[str, Any], now: datetime) -> BookingError:
+    """Why `user` may not change `booking` (may_edit said no): for the edit page."""
+    if not user.acts_for(booking["user_id"]):
+        return _refusal({"kind": "forbidden"})
+    return _refusal({"kind": "not_editable", "cancelled": booking["cancelled_at"] is not None})
+
+
 # -- change and move ---------------------------------------------------------------------
 
 def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,

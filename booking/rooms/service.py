@@ -60,7 +60,9 @@ SELECT {ROOM_FIELDS},
        dd.day AS date,
        coalesce((SELECT json_agg(booking_json_of(b.id, b.room_id, r.name, b.user_id, u.name,
                                                  b.title, b.start_at, b.end_at, b.series_id,
-                                                 b.cancelled_at, b.created_at, r.timezone)
+                                                 b.cancelled_at, b.created_at, r.timezone,
+                                                 b.attendees,
+                                                 coalesce(b.created_by, b.user_id))
                                  ORDER BY b.start_at)
                    FROM bookings b JOIN users u ON u.id = b.user_id
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL

@@ -533,7 +533,7 @@ BEGIN
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
      WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
-       AND n.series_id IS DISTINCT FROM v_quiet
+       AND (v_quiet IS NULL OR n.series_id IS DISTINCT FROM v_quiet)
        -- An occurrence cancelled together with its series is told by series.cancelled.
        AND NOT EXISTS (SELECT 1 FROM series s
                         WHERE s.id = n.series_id AND s.cancelled_from IS NOT NULL

@@ -104,7 +104,7 @@ def test_other_rooms_on_a_conflict_are_ranked_as_the_finder_ranks(api_as, alice,
     room = make.room("Asked", "Europe/Berlin", capacity=6, building="HQ", floor=2,
                      equipment=["screen", "video"])
     make.room("New York", "America/New_York", capacity=4, building="HQ", floor=2,
-              equipment=["screen", "video"])
+              equipment=["screen", "video"], opens="00:00", closes="23:59")   # open then
     make.room("No video", "Europe/Berlin", capacity=4, building="HQ", floor=2,
               equipment=["screen"])
     make.room("Too small", "Europe/Berlin", capacity=3, building="HQ", floor=2,

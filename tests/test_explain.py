@@ -285,7 +285,8 @@ def test_activity_reads_newest_first_by_index(big_db):
 def test_the_workers_fan_out_and_claim_read_by_index(big_db):
     from booking.events import worker
 
-    fan_out = {"batch": 80, "now": NOW, "mail_kinds": worker.MAIL_KINDS}
+    fan_out = {"batch": 80, "now": NOW, "mail_kinds": worker.MAIL_KINDS,
+               "invitee_kinds": worker.INVITEE_KINDS}
     for mode, found in plans(big_db, worker.FANOUT_SQL, fan_out).both():
         read = scans(found, "outbox")
         # The undispatched events: the partial index is the bound (it holds only

@@ -63,5 +63,5 @@ def edit(booking_id: int):
     """Change or move a booking: 200 with it as GET shows it (and its new ETag);
     If-Match makes it conditional (412 when it changed since)."""
     booking = service.edit(current_user, booking_id, inputs.json_body(), now(),
-                           request.headers.get("If-Match"))
+                           service.if_match(request.headers.get("If-Match")))
     return jsonify(booking=booking), 200, {"ETag": twin_etag(booking=booking)}

@@ -163,6 +163,8 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
     people = inputs.people(data)
     booked_for = (None if data.get("booked_for") in (None, "")
                   else inputs.email(data["booked_for"], "booked_for"))
+    if booked_for is not None and booked_for.lower() == user.email.lower():
+        booked_for = None             # for oneself: an ordinary booking
     limits = rules.Limits.from_config(current_app.config)
     if data.get("recurrence") not in (None, ""):
         return series.create(user, room_id, title, start_raw, end_raw, data["recurrence"],
@@ -420,6 +422,17 @@ def _refusal(result: Mapping[str, Any]) -> BookingError:
     return BookingError("precondition_failed", "This booking changed since you read it "
                         "(If-Match no longer matches its ETag): read it again and resend "
                         "your change.", field="If-Match")
+
+
+def if_match(header: str | None) -> str | None:
+    """The If-Match header, or None; 400 for one no ETag could match (over 200
+    characters, or not printable ASCII)."""
+    if header is None:
+        return None
+    if len(header) > 200 or not all(" " <= ch <= "~" for ch in header):
+        raise invalid("If-Match", "If-Match is the ETag GET /api/bookings/<id> sent "
+                                  "(at most 200 printable ASCII characters), or *.")
+    return header
 
 
 def etag_matches(header: str, booking: Mapping[str, Any]) -> bool:

@@ -472,6 +472,10 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     400/404/409/422 for what cannot be."""
     series_tz = zone(row["timezone"])
     cut = localize(moment, series_tz, "from")
+    if cut > horizon(now, limits):
+        # Not held yet, and expanding a rule to year 9999 to look for it would cost seconds.
+        raise BookingError("beyond_window", "Change a series from an occurrence within the "
+                           f"next {limits.window_days + AHEAD_DAYS} days.", field="from")
     old_rule = recurrence.parse(row["rrule"], series_tz)
     old_first = row["first_start"].astimezone(series_tz).replace(tzinfo=None)
     cut_local = cut.astimezone(series_tz).replace(tzinfo=None)

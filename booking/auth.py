@@ -29,7 +29,7 @@ import ipaddress
 import math
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
 
@@ -70,6 +70,8 @@ class User:
     home_building: str | None = None  # chosen on /account (or PATCH /api/me)
     language: str | None = None       # en, de or fr; None: the browser's (booking/i18n.py)
     usual_building: str | None = None # where they booked most lately: the default
+    delegates: list = field(default_factory=list)     # [{id, email, name}] they named
+    delegate_for: list = field(default_factory=list)  # ids of those who named them
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -92,8 +94,15 @@ class User:
         building of most of their latest bookings (None for a newcomer)."""
         return self.home_building or self.usual_building
 
+    def acts_for(self, owner_id: int) -> bool:
+        """Whether they may change and cancel `owner_id`'s bookings: their own, as a
+        delegate the owner named, or as an admin. (The statements that write decide
+        it again on the row; this only spares a refused request a statement.)"""
+        return owner_id == self.id or self.is_admin or owner_id in self.delegate_for
+
     def to_dict(self) -> dict:
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
+                "delegates": [d["email"] for d in self.delegates],
                 "mail_enabled": self.mail_enabled, "theme": self.theme,
                 "timezone": self.timezone, "language": self.language,
                 "home_building": self.building,
@@ -118,7 +127,14 @@ USER_COLUMNS = """u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled
                  WHERE b.user_id = u.id AND b.cancelled_at IS NULL
                  ORDER BY b.start_at DESC LIMIT 50) m
          WHERE m.building <> ''
-         GROUP BY m.building ORDER BY count(*) DESC, m.building LIMIT 1) AS usual_building"""
+         GROUP BY m.building ORDER BY count(*) DESC, m.building LIMIT 1) AS usual_building,
+       -- delegates_pkey: whom they named; delegates_delegate: who named them
+       (SELECT coalesce(json_agg(json_build_object('id', x.id, 'email', x.email, 'name', x.name)
+                                 ORDER BY lower(x.email)), '[]')
+          FROM delegates d JOIN users x ON x.id = d.delegate_id
+         WHERE d.user_id = u.id) AS delegates,
+       ARRAY(SELECT d.user_id FROM delegates d WHERE d.delegate_id = u.id
+              ORDER BY d.user_id) AS delegate_for"""
 
 # sessions_pkey. `seconds_left` bounds how long the auth cache may keep it.
 USER_BY_SESSION = f"""
@@ -360,7 +376,8 @@ def sign_in(email: object, password: object) -> User:
                                       "days": config["SESSION_DAYS"]})
     user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt",
                                        "mail_enabled", "theme", "timezone", "home_building",
-                                       "language", "usual_building")},
+                                       "language", "usual_building", "delegates",
+                                       "delegate_for")},
                 session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)

@@ -80,18 +80,25 @@ def as_json(intervals: Iterable[Interval], tz_name: str) -> list[dict]:
     return [{"start_time": rfc3339(s, tz), "end_time": rfc3339(e, tz)} for s, e in intervals]
 
 
-def suggestions(room: Mapping, rows: list[Mapping], start: datetime, end: datetime,
-                now: datetime, limits: rules.Limits) -> dict:
-    """What to offer instead of a taken slot, from book()'s 'busy' and 'free_room' rows.
+def suggestions(room: Mapping, busy: Iterable[Mapping], start: datetime, end: datetime,
+                now: datetime, limits: rules.Limits, other_rooms: list[dict]) -> dict:
+    """What to offer instead of a taken slot.
 
     same_room: the next up to 5 free slots of the same length in that room
-    (searching forward up to 14 days); other_rooms: up to 5 rooms at least as
-    big, free and open for the requested interval, smallest first.
+    (searching forward up to 14 days), from `busy` (the room's live bookings
+    then, as {start_at, end_at}); other_rooms: as the finder ranks them
+    (booking/finder/service.py Alternatives).
     """
-    busy = [(datetime.fromisoformat(r["data"]["start_at"]), datetime.fromisoformat(r["data"]["end_at"]))
-            for r in rows if r["kind"] == "busy"]
-    same_room = next_slots(room, busy, start, end.astimezone(UTC) - start.astimezone(UTC),
+    taken = [(_moment(b["start_at"]), _moment(b["end_at"])) for b in busy]
+    same_room = next_slots(room, taken, start, end.astimezone(UTC) - start.astimezone(UTC),
                            now, limits)
-    other_rooms = [r["data"] for r in rows if r["kind"] == "free_room"
-                   and not rules.check(r["data"], start, end, now, limits)][:5]
     return {"same_room": as_json(same_room, room["timezone"]), "other_rooms": other_rooms}
+
+
+def busy_rows(rows: Iterable[Mapping]) -> list[Mapping]:
+    """book()'s 'busy' rows as {start_at, end_at}."""
+    return [r["data"] for r in rows if r["kind"] == "busy"]
+
+
+def _moment(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

@@ -37,6 +37,8 @@ STATUS = {
     "method_not_allowed": 405,
     "conflict": 409,
     "no_room": 409,
+    "not_editable": 409,
+    "precondition_failed": 412,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     # booking rules (422)
@@ -57,6 +59,8 @@ STATUS = {
     "range_too_long": 422,
     "unknown_building": 422,
     "too_many_tokens": 422,
+    "over_capacity": 422,
+    "unknown_user": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,
@@ -124,6 +128,11 @@ CONSTRAINTS = {
     "rooms_building_check": ("invalid", "building",
                              lazy("A building name has at most 100 characters.")),
     "bookings_title_check": ("invalid", "title", lazy("A title has 1 to 200 characters.")),
+    "bookings_notes_check": ("invalid", "notes", lazy("Notes have at most 2000 characters.")),
+    "bookings_invitees_check": ("invalid", "invitees", lazy("At most 50 invitees.")),
+    "bookings_attendees_check": ("invalid", "attendees",
+                                 lazy("attendees must be between 1 and 10000.")),
+    "delegates_not_self": ("invalid", "delegates", lazy("You cannot be your own delegate.")),
     "bookings_no_overlap": ("conflict", None, lazy("The room is already booked at that time.")),
     "users_theme_check": ("invalid", "theme", lazy("theme is auto, light or dark.")),
     "users_timezone_check": ("invalid", "timezone", lazy("timezone must be an IANA zone.")),
@@ -213,7 +222,8 @@ CSRF_MESSAGES = {
 }
 
 HTTP_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+              405: "method_not_allowed", 409: "conflict", 412: "precondition_failed",
+              413: "payload_too_large",
               415: "unsupported_media_type", 429: "too_many_requests"}
 
 

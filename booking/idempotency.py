@@ -32,6 +32,19 @@ BOOK_ONCE_SQL = """
 SELECT replayed, same_request, result
   FROM book_once(%(user)s, %(key)s, %(fingerprint)s, %(now)s, %(kind)s, %(args)s)"""
 
+# The same, and when the booking was refused (its room taken: 'busy' rows, and
+# no series made), the other rooms the finder offers (booking/finder/service.py
+# Alternatives), in the same statement.
+REFUSED = ("o.same_request AND NOT o.replayed"
+           " AND jsonb_path_exists(o.result, '$[*] ? (@.kind == \"busy\")')"
+           " AND NOT jsonb_path_exists(o.result, '$[*] ? (@.kind == \"series\")')")
+
+
+def _with_alternatives(alternatives) -> str:
+    return (f"WITH o AS MATERIALIZED ({BOOK_ONCE_SQL})\n"
+            f"SELECT o.replayed, o.same_request, o.result, {alternatives.sql(REFUSED)} "
+            "AS alternatives FROM o")
+
 
 @dataclass
 class Key:
@@ -76,21 +89,30 @@ def fingerprint(kind: str, data: Any) -> str:
 
 
 def book_once(conn, key: Key, user_id: int, now: datetime, kind: str, request_data: Any,
-              args: dict[str, Any]) -> Any:
+              args: dict[str, Any], alternatives: Any = None) -> Any:
     """Book through book_once(): the booking function's answer, fresh or kept.
 
     Sets key.replayed when the answer is the kept one; raises 422
-    idempotency_mismatch when the key was used for another request.
+    idempotency_mismatch when the key was used for another request. With
+    `alternatives` (a finder.service.Alternatives), a refused booking's answer
+    ends with an 'alternatives' row: the finder's answer for other rooms.
     """
-    row = conn.execute(BOOK_ONCE_SQL, {
-        "user": user_id, "key": key.value, "fingerprint": fingerprint(kind, request_data),
-        "now": now, "kind": kind, "args": Jsonb(args, dumps=lambda v: json.dumps(v, default=_plain)),
-    }).fetchone()
+    params = {"user": user_id, "key": key.value, "fingerprint": fingerprint(kind, request_data),
+              "now": now, "kind": kind,
+              "args": Jsonb(args, dumps=lambda v: json.dumps(v, default=_plain))}
+    if alternatives is None:
+        row = conn.execute(BOOK_ONCE_SQL, params).fetchone()
+    else:
+        row = conn.execute(_with_alternatives(alternatives),
+                           {**params, **alternatives.params()}).fetchone()
     if not row["same_request"]:
         raise BookingError("idempotency_mismatch",
                            _("This Idempotency-Key was already used for a different request."),
                            field=HEADER)
     key.replayed = row["replayed"]
+    if row.get("alternatives") is not None and isinstance(row["result"], list):
+        return row["result"] + [{"kind": "alternatives", "requested_start": None,
+                                 "data": row["alternatives"]}]
     return row["result"]
 
 

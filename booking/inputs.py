@@ -82,6 +82,65 @@ def title(value: Any, field: str = "title", *, high: int = 200) -> str:
     return value
 
 
+def notes(value: Any, field: str = "notes", *, high: int = 2000) -> str | None:
+    """A booking's notes: text of several lines (line breaks kept, \r\n read as \n,
+    other control characters and the HIDDEN ones refused), at most `high`
+    characters; empty or null is None (no notes)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(field, f"{field} must be text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(field, f"{field} is not valid Unicode text.") from None
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+        raise invalid(field, f"{field} must not contain control characters.")
+    hidden = next((ch for ch in value if ch in HIDDEN), None)
+    if hidden is not None:
+        raise invalid(field, f"{field} must not contain invisible or direction-changing "
+                             f"characters (U+{ord(hidden):04X}).")
+    if len(value) > high:
+        raise invalid(field, f"{field} has at most {high} characters.")
+    return value or None
+
+
+# An address as mail servers take it: one @ with something either side, no
+# spaces, quotes, angle brackets or control characters (nothing that could
+# leave a header), at most 254 characters. The same rule accounts are made by.
+_EMAIL = re.compile(r"[^\s@\"<>(),;:\\\[\]]+@[^\s@\"<>(),;:\\\[\]]+\.[^\s@\"<>(),;:\\\[\]]+")
+
+
+def email(value: Any, field: str) -> str:
+    """One email address, trimmed; 400 naming `field` when it cannot be one."""
+    if not isinstance(value, str):
+        raise invalid(field, f"{field} must be email addresses (text).")
+    value = value.strip()
+    if not 3 <= len(value) <= 254 or not _EMAIL.fullmatch(value) or not value.isprintable():
+        raise invalid(field, f"{value[:60]!r} is not an email address.")
+    return value
+
+
+def emails(value: Any, field: str, *, most: int = 50) -> list[str]:
+    """A list of email addresses (or "a@x, b@y" from a form), each once whatever its
+    case, at most `most` of them."""
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[,;\s]+", value) if part]
+    if not isinstance(value, list):
+        raise invalid(field, f"{field} is a list of email addresses.")
+    found: list[str] = []
+    seen: set[str] = set()
+    for item in value:
+        address = email(item, field)
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            found.append(address)
+    if len(found) > most:
+        raise invalid(field, f"At most {most} addresses in {field}.")
+    return found
+
+
 def integer(value: Any, field: str, *, low: int = 1, high: int = MAX_ID) -> int:
     """A whole number in [low, high]; digits in a string are accepted (forms send text)."""
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
@@ -169,3 +228,27 @@ class Collect:
             first = self.errors[0]
             raise BookingError("invalid", first["message"], field=first["field"] or None,
                                details={"errors": self.errors})
+
+
+PEOPLE_FIELDS = frozenset({"attendees", "invitees", "notes"})
+
+
+def people(data: Mapping[str, Any], *, present_only: bool = False) -> dict[str, Any]:
+    """The people around a booking in `data`: attendees (the party, 1 to 10000, or
+    null), invitees (up to 50 addresses), notes (up to 2000 characters).
+
+    For a create every one is there (absent: none); for an edit
+    (`present_only`) only those sent, so what is not sent stays as it is, and
+    null clears.
+    """
+    found: dict[str, Any] = {}
+    if "attendees" in data or not present_only:
+        value = data.get("attendees")
+        found["attendees"] = (None if value in (None, "")
+                              else integer(value, "attendees", low=1, high=10000))
+    if "invitees" in data or not present_only:
+        value = data.get("invitees")
+        found["invitees"] = [] if value in (None, "") else emails(value, "invitees")
+    if "notes" in data or not present_only:
+        found["notes"] = notes(data.get("notes"))
+    return found

@@ -43,9 +43,11 @@ class Violation:
     code: str
     message: Any
     field: str
+    details: Mapping | None = None   # what else the error says (over_capacity: capacity)
 
     def error(self, **details) -> BookingError:
-        return BookingError(self.code, self.message, field=self.field, details=details or None)
+        return BookingError(self.code, self.message, field=self.field,
+                            details={**(self.details or {}), **details} or None)
 
 
 def _hm(t: time) -> str:
@@ -157,6 +159,16 @@ def _when(start: datetime, now: datetime, limits: Limits) -> list[Violation]:
                                       limits.window_days),
                           "start_time")]
     return []
+
+
+def check_party(room: Mapping, attendees: int | None) -> list[Violation]:
+    """The party rule: no more attendees than the room seats (equal is fine).
+    `room` needs `capacity`; no attendees given breaks nothing."""
+    if attendees is None or attendees <= room["capacity"]:
+        return []
+    return [Violation("over_capacity", f"{room.get('name') or 'This room'} seats "
+                      f"{room['capacity']}; {attendees} people do not fit.", "attendees",
+                      {"capacity": room["capacity"]})]
 
 
 def first_error(room: Mapping, start: datetime, end: datetime, now: datetime,

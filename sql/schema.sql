@@ -42,8 +42,8 @@ CREATE FUNCTION public.audit_bookings_insert() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, after)
-    SELECT coalesce(audit_actor(), n.user_id), 'booking.create', n.user_id, n.room_id,
-           'booking ' || n.id, to_jsonb(n)
+    SELECT coalesce(audit_actor(), n.created_by, n.user_id), 'booking.create', n.user_id,
+           n.room_id, 'booking ' || n.id, to_jsonb(n)
       FROM new_rows n ORDER BY n.id;
     RETURN NULL;
 END
@@ -87,8 +87,13 @@ DECLARE
     v_target text;
 BEGIN
     IF TG_TABLE_NAME = 'series' THEN
-        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create' ELSE 'series.cancel' END;
-        v_actor := coalesce(v_actor, NEW.cancelled_by, NEW.user_id);
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create'
+                         WHEN NEW.continued_by IS NOT NULL AND OLD.continued_by IS NULL
+                           OR (NEW.cancelled_at IS NULL
+                               AND NEW.cancelled_from IS NOT DISTINCT FROM OLD.cancelled_from)
+                           THEN 'series.update'
+                         ELSE 'series.cancel' END;
+        v_actor := coalesce(v_actor, NEW.cancelled_by, NEW.created_by, NEW.user_id);
         v_user := NEW.user_id; v_room := NEW.room_id; v_target := 'series ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'rooms' THEN
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'room.create' ELSE 'room.update' END;
@@ -140,8 +145,9 @@ BEGIN
         FOR attempt IN 1..2 LOOP
             BEGIN
                 -- No row inserted (taken) leaves v_id NULL.
-                INSERT INTO bookings (room_id, user_id, title, start_at, end_at)
-                VALUES (v_room, p_user, p_title, p_start, p_end)
+                INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_by,
+                                      attendees)
+                VALUES (v_room, p_user, p_title, p_start, p_end, p_user, p_capacity)
                 ON CONFLICT DO NOTHING
                 RETURNING id INTO v_id;
                 EXIT;
@@ -152,7 +158,7 @@ BEGIN
         IF v_id IS NOT NULL THEN
             RETURN json_build_object(
                 'room_id', v_room,
-                'booking', (SELECT booking_json(v) FROM booking_api v WHERE v.id = v_id));
+                'booking', (SELECT booking_detail_json(v) FROM booking_api v WHERE v.id = v_id));
         END IF;
     END LOOP;
     RETURN json_build_object(
@@ -162,19 +168,21 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
     v_ids bigint[] := '{}';
     v_start timestamptz;
-    v_end timestamptz;
 BEGIN
     FOR attempt IN 1..3 LOOP
         BEGIN
             WITH ins AS (
-                INSERT INTO bookings (room_id, user_id, title, start_at, end_at, series_id)
-                SELECT p_room, p_user, p_title, o.s, o.e, p_series
+                INSERT INTO bookings (room_id, user_id, title, start_at, end_at, series_id,
+                                      created_by, attendees, invitees, notes)
+                SELECT p_room, p_user, p_title, o.s, o.e, p_series,
+                       coalesce(p_created_by, p_user), p_attendees, coalesce(p_invitees, '{}'),
+                       p_notes
                   FROM unnest(p_starts, p_ends) AS o(s, e)
                  ORDER BY o.s           -- one order for everyone: fewer lock waits
                 ON CONFLICT DO NOTHING
@@ -194,7 +202,7 @@ BEGIN
     END LOOP;
 
     RETURN QUERY
-    SELECT 'created', v.start_at, booking_json(v)
+    SELECT 'created', v.start_at, booking_detail_json(v)   -- as GET /api/bookings/<id> shows it
       FROM booking_api v
      WHERE v.id = ANY (v_ids)
      ORDER BY v.start_at;
@@ -203,6 +211,7 @@ BEGIN
         RETURN;
     END IF;
 
+    -- A new statement, so a fresh snapshot: even the loser of a race sees the winner.
     RETURN QUERY
     SELECT 'conflict', o.s, booking_json(v)
       FROM unnest(p_starts, p_ends) AS o(s, e)
@@ -213,12 +222,13 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
      ORDER BY o.s, v.start_at;
 
-    SELECT o.s, o.e INTO v_start, v_end
+    SELECT o.s INTO v_start
       FROM unnest(p_starts, p_ends) AS o(s, e)
      WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
      ORDER BY o.s LIMIT 1;
 
-    -- bookings_room_start
+    -- bookings_room_start: what the same room has in the 15 days from the first
+    -- taken interval (its next free slots are found in Python, by the rules).
     RETURN QUERY
     SELECT 'busy', v_start, json_build_object('start_at', b.start_at, 'end_at', b.end_at)
       FROM bookings b
@@ -226,21 +236,6 @@ BEGIN
        AND b.start_at > v_start - interval '1 day' AND b.start_at < v_start + interval '15 days'
        AND b.end_at > v_start
      ORDER BY b.start_at;
-
-    -- bookings_room_start, one probe per candidate room
-    RETURN QUERY
-    SELECT 'free_room', v_start, room_json(r)
-      FROM rooms r
-     WHERE r.active AND r.id <> p_room
-       AND r.capacity >= (SELECT capacity FROM rooms WHERE id = p_room)
-       AND (v_start AT TIME ZONE r.timezone)::time >= r.opens
-       AND (v_end AT TIME ZONE r.timezone) <= (v_start AT TIME ZONE r.timezone)::date + r.closes
-       AND NOT EXISTS (SELECT 1 FROM bookings b
-                        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-                          AND b.start_at < v_end AND b.end_at > v_start
-                          AND b.start_at > v_start - interval '1 day')
-     ORDER BY r.capacity, r.name
-     LIMIT 20;
 END
 $$;
 
@@ -251,6 +246,9 @@ DECLARE
     v_earlier idempotency_keys;
     v_result jsonb;
     v_booked boolean;
+    v_owner bigint := coalesce((p_args->>'owner')::bigint, p_user);
+    v_invitees text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(p_args->'invitees',
+                                                                          '[]')));
 BEGIN
     DELETE FROM idempotency_keys k
      WHERE k.user_id = p_user AND k.key = p_key AND k.created_at <= p_now - interval '24 hours';
@@ -263,11 +261,9 @@ BEGIN
     VALUES (p_user, p_key, p_fingerprint, p_now)
     ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
-        -- Used before (and committed: the INSERT waited for that). A new
-        -- statement, so a new snapshot that sees it.
         SELECT * INTO v_earlier FROM idempotency_keys k
          WHERE k.user_id = p_user AND k.key = p_key;
-        IF NOT FOUND THEN  -- deleted as expired in between: let the client retry
+        IF NOT FOUND THEN
             RAISE EXCEPTION 'idempotency key vanished' USING ERRCODE = 'serialization_failure';
         END IF;
         RETURN QUERY SELECT true, v_earlier.fingerprint = p_fingerprint,
@@ -278,16 +274,20 @@ BEGIN
 
     IF p_kind = 'book' THEN
         SELECT jsonb_agg(to_jsonb(b)) INTO v_result
-          FROM book((p_args->>'room')::integer, p_user, p_args->>'title',
-                    json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends')) b;
+          FROM book((p_args->>'room')::integer, v_owner, p_args->>'title',
+                    json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
+                    NULL, false, p_user, (p_args->>'attendees')::integer, v_invitees,
+                    p_args->>'notes') b;
         v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "created")');
     ELSIF p_kind = 'series' THEN
         SELECT jsonb_agg(to_jsonb(b)) INTO v_result
-          FROM book_series((p_args->>'room')::integer, p_user, p_args->>'title',
+          FROM book_series((p_args->>'room')::integer, v_owner, p_args->>'title',
                            p_args->>'rrule', p_args->>'tz', (p_args->>'first')::timestamptz,
                            (p_args->>'minutes')::integer, (p_args->>'horizon')::timestamptz,
                            json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
-                           (p_args->>'skip')::boolean) b;
+                           (p_args->>'skip')::boolean, p_user,
+                           (p_args->>'attendees')::integer, v_invitees,
+                           p_args->>'notes') b;
         v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "series")');
     ELSIF p_kind = 'auto' THEN
         v_result := to_jsonb(auto_book(
@@ -316,7 +316,7 @@ BEGIN
 END
 $_$;
 
-CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -325,13 +325,16 @@ DECLARE
 BEGIN
     BEGIN
         INSERT INTO series (room_id, user_id, title, rrule, first_start, duration_minutes,
-                            timezone, materialized_until)
+                            timezone, materialized_until, created_by, attendees, invitees,
+                            notes)
         VALUES (p_room, p_user, p_title, p_rrule, p_first_start, p_duration_minutes,
-                p_timezone, p_materialized_until)
+                p_timezone, p_materialized_until, coalesce(p_created_by, p_user), p_attendees,
+                coalesce(p_invitees, '{}'), p_notes)
         RETURNING * INTO v_series;
 
         SELECT coalesce(array_agg(b), '{}') INTO v_rows
-          FROM book(p_room, p_user, p_title, p_starts, p_ends, v_series.id, p_skip_conflicts) b;
+          FROM book(p_room, p_user, p_title, p_starts, p_ends, v_series.id, p_skip_conflicts,
+                    p_created_by, p_attendees, p_invitees, p_notes) b;
 
         IF NOT p_skip_conflicts
            AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict') THEN
@@ -368,9 +371,9 @@ CREATE FUNCTION public.rfc3339(ts timestamp with time zone, tz text) RETURNS tex
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ((to_char((ts AT TIME ZONE tz), 'YYYY-MM-DD"T"HH24:MI:SS'::text) || CASE WHEN ((ts AT TIME ZONE tz) < (ts AT TIME ZONE 'UTC'::text)) THEN '-'::text ELSE '+'::text END) || to_char(((abs(EXTRACT(epoch FROM ((ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'::text)))))::double precision * '00:00:01'::interval), 'HH24:MI'::text));
 
-CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text) RETURNS json
+CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text, p_attendees integer, p_created_by bigint) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz));
+    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz), 'attendees', p_attendees, 'created_by', p_created_by);
 
 CREATE TABLE public.bookings (
     id bigint NOT NULL,
@@ -383,6 +386,16 @@ CREATE TABLE public.bookings (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     cancelled_at timestamp with time zone,
     cancelled_by bigint,
+    attendees integer,
+    invitees text[] DEFAULT '{}'::text[] NOT NULL,
+    notes text,
+    created_by bigint,
+    sequence integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone,
+    original_start timestamp with time zone,
+    CONSTRAINT bookings_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
+    CONSTRAINT bookings_invitees_check CHECK ((cardinality(invitees) <= 50)),
+    CONSTRAINT bookings_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),
     CONSTRAINT bookings_positive_length CHECK ((end_at > start_at)),
     CONSTRAINT bookings_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
 );
@@ -443,14 +456,194 @@ CREATE VIEW public.booking_api AS
     b.cancelled_at,
     b.created_at,
     (b.cancelled_at IS NULL) AS live,
-    r.timezone
-   FROM ((public.bookings b
+    r.timezone,
+    b.attendees,
+    COALESCE(b.created_by, b.user_id) AS created_by,
+    c.name AS created_by_name,
+    b.invitees,
+    b.notes,
+    b.sequence,
+    b.updated_at,
+    b.original_start
+   FROM (((public.bookings b
      JOIN public.rooms r ON ((r.id = b.room_id)))
-     JOIN public.users u ON ((u.id = b.user_id)));
+     JOIN public.users u ON ((u.id = b.user_id)))
+     LEFT JOIN public.users c ON ((c.id = b.created_by)));
 
 CREATE FUNCTION public.booking_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone);
+    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone, (v).attendees, (v).created_by);
+
+CREATE FUNCTION public.booking_detail_json(v public.booking_api) RETURNS json
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN (((public.booking_json(v))::jsonb || jsonb_build_object('invitees', to_jsonb((v).invitees), 'notes', (v).notes, 'created_by_name', COALESCE((v).created_by_name, (v).user_name), 'updated_at', public.rfc3339((v).updated_at, (v).timezone), 'original_start_time', public.rfc3339((v).original_start, (v).timezone))))::json;
+
+CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_old bookings;
+    v_room integer;
+    v_start timestamptz;
+    v_end timestamptz;
+BEGIN
+    -- bookings_pkey
+    SELECT * INTO v_old FROM bookings WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN json_build_object('kind', 'not_found');
+    END IF;
+    IF NOT (v_old.user_id = p_actor OR p_admin
+            OR EXISTS (SELECT 1 FROM delegates d
+                        WHERE d.user_id = v_old.user_id AND d.delegate_id = p_actor)) THEN
+        RETURN json_build_object('kind', 'forbidden');
+    END IF;
+    IF v_old.cancelled_at IS NOT NULL OR v_old.end_at <= p_now THEN
+        RETURN json_build_object('kind', 'not_editable',
+                                 'cancelled', v_old.cancelled_at IS NOT NULL);
+    END IF;
+    IF p_sequence IS NOT NULL AND v_old.sequence <> p_sequence THEN
+        RETURN json_build_object('kind', 'precondition_failed');
+    END IF;
+
+    v_room := coalesce(p_room, v_old.room_id);
+    v_start := coalesce(p_start, v_old.start_at);
+    v_end := coalesce(p_end, v_old.end_at);
+    PERFORM set_config('booking.actor', p_actor::text, true);   -- the audit log's actor
+    FOR attempt IN 1..5 LOOP
+        BEGIN
+            UPDATE bookings
+               SET room_id = v_room, start_at = v_start, end_at = v_end,
+                   title = coalesce(p_title, title),
+                   attendees = CASE WHEN p_set_attendees THEN p_attendees ELSE attendees END,
+                   invitees = coalesce(p_invitees, invitees),
+                   notes = CASE WHEN p_set_notes THEN p_notes ELSE notes END,
+                   sequence = sequence + 1,
+                   updated_at = now(),
+                   -- a series occurrence changed on its own: the series leaves it alone
+                   original_start = CASE WHEN series_id IS NOT NULL
+                                         THEN coalesce(original_start, start_at) END
+             WHERE id = p_id;
+            RETURN json_build_object(
+                'kind', 'updated',
+                'booking', (SELECT booking_detail_json(v) FROM booking_api v WHERE v.id = p_id));
+        EXCEPTION
+            WHEN exclusion_violation THEN
+                EXIT;
+            WHEN deadlock_detected THEN
+                IF attempt = 5 THEN RAISE; END IF;
+        END;
+    END LOOP;
+
+    -- New statements, fresh snapshots: the winner of a race is seen.
+    RETURN json_build_object(
+        'kind', 'conflict',
+        -- bookings_room_start
+        'conflicts', (SELECT coalesce(json_agg(booking_json(v) ORDER BY v.start_at), '[]')
+                        FROM booking_api v
+                       WHERE v.room_id = v_room AND v.live AND v.id <> p_id
+                         AND v.start_at < v_end AND v.end_at > v_start
+                         AND v.start_at > v_start - interval '1 day'),
+        'busy', (SELECT coalesce(json_agg(json_build_object('start_at', b.start_at,
+                                                            'end_at', b.end_at)
+                                          ORDER BY b.start_at), '[]')
+                   FROM bookings b
+                  WHERE b.room_id = v_room AND b.cancelled_at IS NULL AND b.id <> p_id
+                    AND b.start_at > v_start - interval '1 day'
+                    AND b.start_at < v_start + interval '15 days' AND b.end_at > v_start));
+END
+$$;
+
+CREATE FUNCTION public.edit_series(p_series bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_from timestamp with time zone, p_split boolean, p_room integer, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_attendees integer, p_invitees text[], p_notes text) RETURNS SETOF public.booking_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_old series;
+    v_new series;
+    v_rows booking_result[] := '{}';
+BEGIN
+    -- series_pkey
+    SELECT * INTO v_old FROM series WHERE id = p_series FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::timestamptz, NULL::json;
+        RETURN;
+    END IF;
+    IF NOT (v_old.user_id = p_actor OR p_admin
+            OR EXISTS (SELECT 1 FROM delegates d
+                        WHERE d.user_id = v_old.user_id AND d.delegate_id = p_actor)) THEN
+        RETURN QUERY SELECT 'forbidden', NULL::timestamptz, NULL::json;
+        RETURN;
+    END IF;
+    IF v_old.cancelled_at IS NOT NULL OR v_old.cancelled_from <= p_from OR p_from < p_now THEN
+        RETURN QUERY SELECT 'not_editable', NULL::timestamptz, NULL::json;
+        RETURN;
+    END IF;
+
+    PERFORM set_config('booking.actor', p_actor::text, true);
+    PERFORM set_config('booking.quiet_series', p_series::text, true);
+    BEGIN
+        IF p_split THEN
+            INSERT INTO series (room_id, user_id, title, rrule, first_start, duration_minutes,
+                                timezone, materialized_until, created_by, attendees,
+                                invitees, notes)
+            VALUES (p_room, v_old.user_id, p_title, p_rrule, p_first_start,
+                    p_duration_minutes, p_timezone, p_materialized_until, p_actor,
+                    p_attendees, coalesce(p_invitees, '{}'), p_notes)
+            RETURNING * INTO v_new;
+            UPDATE series
+               SET cancelled_from = p_from, continued_by = v_new.id, sequence = sequence + 1
+             WHERE id = p_series;
+        ELSE
+            UPDATE series
+               SET room_id = p_room, title = p_title, rrule = p_rrule,
+                   first_start = p_first_start, duration_minutes = p_duration_minutes,
+                   timezone = p_timezone, materialized_until = p_materialized_until,
+                   attendees = p_attendees, invitees = coalesce(p_invitees, '{}'),
+                   notes = p_notes, sequence = sequence + 1
+             WHERE id = p_series
+            RETURNING * INTO v_new;
+            DELETE FROM series_skips WHERE series_id = p_series AND start_at >= p_from;
+        END IF;
+
+        -- bookings_series
+        UPDATE bookings SET cancelled_at = now(), cancelled_by = p_actor
+         WHERE series_id = p_series AND cancelled_at IS NULL AND start_at >= p_from
+           AND original_start IS NULL;
+
+        SELECT coalesce(array_agg(b), '{}') INTO v_rows
+          FROM book(p_room, v_old.user_id, p_title, p_starts, p_ends, v_new.id,
+                    p_skip_conflicts, p_actor, p_attendees, p_invitees, p_notes) b;
+
+        IF NOT p_skip_conflicts
+           AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict') THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK409';   -- undo it all
+        END IF;
+
+        INSERT INTO series_skips (series_id, start_at, end_at, reason)
+        SELECT v_new.id, o.s, o.e, 'conflict'
+          FROM unnest(p_starts, p_ends) AS o(s, e)
+         WHERE o.s IN (SELECT r.requested_start FROM unnest(v_rows) r WHERE r.kind = 'conflict')
+        ON CONFLICT DO NOTHING;
+    EXCEPTION
+        WHEN SQLSTATE 'BK409' THEN
+            v_new := NULL;
+    END;
+
+    IF v_new.id IS NOT NULL THEN
+        RETURN QUERY SELECT 'series', v_new.first_start, series_json(v_new);
+    END IF;
+    RETURN QUERY SELECT * FROM unnest(v_rows);
+    IF v_new.id IS NOT NULL THEN
+        RETURN QUERY
+        SELECT 'skipped', k.start_at,
+               json_build_object('start_time', rfc3339(k.start_at, p_timezone),
+                                 'end_time', rfc3339(k.end_at, p_timezone),
+                                 'reason', k.reason)
+          FROM series_skips k
+         WHERE k.series_id = v_new.id AND k.start_at >= p_from
+         ORDER BY k.start_at;
+    END IF;
+END
+$$;
 
 CREATE FUNCTION public.extend_series(p_series bigint, p_from timestamp with time zone, p_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_rule_starts timestamp with time zone[], p_rule_ends timestamp with time zone[], p_rule_reasons text[]) RETURNS TABLE(booked integer, skipped integer)
     LANGUAGE plpgsql
@@ -458,7 +651,7 @@ CREATE FUNCTION public.extend_series(p_series bigint, p_from timestamp with time
 DECLARE
     v_series series;
     v_booked integer;
-    v_conflicts integer;
+    v_skipped integer;
 BEGIN
     UPDATE series SET materialized_until = p_until
      WHERE id = p_series AND materialized_until = p_from AND cancelled_at IS NULL
@@ -470,23 +663,71 @@ BEGIN
 
     WITH rows AS (
         SELECT * FROM book(v_series.room_id, v_series.user_id, v_series.title,
-                           p_starts, p_ends, p_series, true)),
-    taken AS (
-        INSERT INTO series_skips (series_id, start_at, end_at, reason)
-        SELECT p_series, o.s, o.e, 'conflict'
+                           p_starts, p_ends, p_series, true, v_series.created_by,
+                           v_series.attendees, v_series.invitees, v_series.notes)),
+    missed AS (
+        SELECT o.s, o.e, 'conflict' AS reason
           FROM unnest(p_starts, p_ends) AS o(s, e)
          WHERE o.s IN (SELECT requested_start FROM rows WHERE kind = 'conflict')
+        UNION ALL
+        SELECT o.s, o.e, o.r FROM unnest(p_rule_starts, p_rule_ends, p_rule_reasons) AS o(s, e, r)),
+    recorded AS (
+        INSERT INTO series_skips (series_id, start_at, end_at, reason)
+        SELECT p_series, m.s, m.e, m.reason FROM missed m
         ON CONFLICT DO NOTHING
+        RETURNING start_at, end_at, reason),
+    told AS (
+        INSERT INTO outbox (kind, user_id, room_id, series_id, payload)
+        SELECT 'series.occurrence_skipped', v_series.user_id, v_series.room_id, p_series,
+               jsonb_build_object('series', to_jsonb(v_series), 'start_at', k.start_at,
+                                  'end_at', k.end_at, 'reason', k.reason)
+          FROM recorded k
+         ORDER BY k.start_at
         RETURNING 1)
-    SELECT (SELECT count(*) FROM rows WHERE kind = 'created'), (SELECT count(*) FROM taken)
-      INTO v_booked, v_conflicts;
+    SELECT (SELECT count(*) FROM rows WHERE kind = 'created'), (SELECT count(*) FROM told)
+      INTO v_booked, v_skipped;
+    IF v_skipped > 0 THEN
+        PERFORM outbox_notify();
+    END IF;
+    RETURN QUERY SELECT v_booked, v_skipped;
+END
+$$;
 
-    INSERT INTO series_skips (series_id, start_at, end_at, reason)
-    SELECT p_series, o.s, o.e, o.r
-      FROM unnest(p_rule_starts, p_rule_ends, p_rule_reasons) AS o(s, e, r)
+CREATE FUNCTION public.invitations_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO booking_invitations (booking_id, user_id, start_at, end_at)
+    SELECT n.id, u.id, n.start_at, n.end_at
+      FROM new_rows n
+     CROSS JOIN LATERAL unnest(n.invitees) AS e(address)
+      JOIN users u ON lower(u.email) = lower(e.address) AND u.active AND u.id <> n.user_id
+     WHERE n.cancelled_at IS NULL AND cardinality(n.invitees) > 0
     ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
 
-    RETURN QUERY SELECT v_booked, v_conflicts + coalesce(cardinality(p_rule_starts), 0);
+CREATE FUNCTION public.invitations_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Only rows whose invitees, times or liveness changed.
+    DELETE FROM booking_invitations i
+     USING old_rows o JOIN new_rows n ON n.id = o.id
+     WHERE i.booking_id = n.id
+       AND (o.invitees, o.start_at, o.end_at, o.cancelled_at IS NULL)
+           IS DISTINCT FROM (n.invitees, n.start_at, n.end_at, n.cancelled_at IS NULL);
+    INSERT INTO booking_invitations (booking_id, user_id, start_at, end_at)
+    SELECT n.id, u.id, n.start_at, n.end_at
+      FROM old_rows o JOIN new_rows n ON n.id = o.id
+     CROSS JOIN LATERAL unnest(n.invitees) AS e(address)
+      JOIN users u ON lower(u.email) = lower(e.address) AND u.active AND u.id <> n.user_id
+     WHERE n.cancelled_at IS NULL AND cardinality(n.invitees) > 0
+       AND (o.invitees, o.start_at, o.end_at, o.cancelled_at IS NULL)
+           IS DISTINCT FROM (n.invitees, n.start_at, n.end_at, n.cancelled_at IS NULL)
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
 END
 $$;
 
@@ -554,6 +795,18 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.memo_delegates_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_row delegates := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+BEGIN
+    PERFORM memo_changed('auth', 'user:' || v_row.user_id);
+    PERFORM memo_changed('auth', 'user:' || v_row.delegate_id);
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.memo_overview_changed() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -585,7 +838,7 @@ CREATE FUNCTION public.outbox_bookings_inserted() RETURNS trigger
 BEGIN
     -- Occurrences (series_id set) are announced by their series.created.
     INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, payload)
-    SELECT 'booking.created', n.user_id, n.user_id, n.room_id, n.id,
+    SELECT 'booking.created', n.user_id, coalesce(n.created_by, n.user_id), n.room_id, n.id,
            jsonb_build_object('booking', to_jsonb(n))
       FROM new_rows n
      WHERE n.series_id IS NULL
@@ -600,6 +853,8 @@ $$;
 CREATE FUNCTION public.outbox_bookings_updated() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    v_quiet bigint := nullif(current_setting('booking.quiet_series', true), '')::bigint;
 BEGIN
     INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, series_id, payload)
     SELECT CASE WHEN n.series_id IS NULL THEN 'booking.cancelled' ELSE 'occurrence.cancelled' END,
@@ -610,11 +865,19 @@ BEGIN
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
      WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+       AND (v_quiet IS NULL OR n.series_id IS DISTINCT FROM v_quiet)
        -- An occurrence cancelled together with its series is told by series.cancelled.
        AND NOT EXISTS (SELECT 1 FROM series s
                         WHERE s.id = n.series_id AND s.cancelled_from IS NOT NULL
                           AND n.start_at >= s.cancelled_from)
-     ORDER BY n.id;
+    UNION ALL
+    SELECT 'booking.updated', n.user_id, audit_actor(), n.room_id, n.id, n.series_id,
+           jsonb_build_object('booking', to_jsonb(n), 'before', to_jsonb(o),
+                              'updated_by', audit_actor())
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     WHERE n.cancelled_at IS NULL AND n.sequence > o.sequence
+     ORDER BY 5;
     IF FOUND THEN
         PERFORM outbox_notify();
     END IF;
@@ -646,19 +909,32 @@ CREATE FUNCTION public.outbox_series_updated() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    -- Cancelled from a moment on (set, or moved earlier), or cancelled whole.
     INSERT INTO outbox (kind, user_id, actor_id, room_id, series_id, payload)
-    SELECT 'series.cancelled', n.user_id, n.cancelled_by, n.room_id, n.id,
-           jsonb_build_object('series', to_jsonb(n),
-                              'from', n.cancelled_from,
-                              'whole', n.cancelled_at IS NOT NULL,
-                              'cancelled_by', n.cancelled_by,
-                              'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
+    SELECT e.kind, n.user_id, coalesce(audit_actor(), n.cancelled_by), n.room_id, n.id,
+           CASE WHEN e.kind = 'series.updated' THEN
+                jsonb_build_object('series', to_jsonb(n), 'before', to_jsonb(o),
+                                   'from', CASE WHEN n.continued_by IS NOT NULL
+                                                THEN n.cancelled_from END,
+                                   'continued_by', n.continued_by,
+                                   'updated_by', audit_actor())
+           ELSE jsonb_build_object('series', to_jsonb(n),
+                                   'from', n.cancelled_from,
+                                   'whole', n.cancelled_at IS NOT NULL,
+                                   'cancelled_by', n.cancelled_by,
+                                   'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
+           END
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
-     WHERE (n.cancelled_from IS NOT NULL
-            AND (o.cancelled_from IS NULL OR n.cancelled_from < o.cancelled_from))
-        OR (n.cancelled_at IS NOT NULL AND o.cancelled_at IS NULL)
+     CROSS JOIN LATERAL (
+           SELECT CASE
+                  WHEN n.continued_by IS NOT NULL AND o.continued_by IS NULL THEN 'series.updated'
+                  WHEN (n.cancelled_from IS NOT NULL
+                        AND (o.cancelled_from IS NULL OR n.cancelled_from < o.cancelled_from))
+                    OR (n.cancelled_at IS NOT NULL AND o.cancelled_at IS NULL)
+                       THEN 'series.cancelled'
+                  WHEN n.sequence > o.sequence THEN 'series.updated'
+                  END AS kind) e
+     WHERE e.kind IS NOT NULL
      ORDER BY n.id;
     IF FOUND THEN
         PERFORM outbox_notify();
@@ -791,13 +1067,22 @@ CREATE TABLE public.series (
     cancelled_at timestamp with time zone,
     cancelled_by bigint,
     cancelled_from timestamp with time zone,
+    attendees integer,
+    invitees text[] DEFAULT '{}'::text[] NOT NULL,
+    notes text,
+    created_by bigint,
+    sequence integer DEFAULT 0 NOT NULL,
+    continued_by bigint,
+    CONSTRAINT series_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
     CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
+    CONSTRAINT series_invitees_check CHECK ((cardinality(invitees) <= 50)),
+    CONSTRAINT series_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),
     CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
 );
 
 CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone));
+    RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone), 'attendees', (s).attendees, 'invitees', to_jsonb((s).invitees), 'notes', (s).notes, 'created_by', COALESCE((s).created_by, (s).user_id), 'continued_by', (s).continued_by);
 
 CREATE FUNCTION public.sign_in_claim(p_email text, p_address text, p_group text, p_now timestamp with time zone, p_window interval, p_most integer, p_longest interval) RETURNS TABLE(attempt_id bigint, throttled_until timestamp with time zone)
     LANGUAGE plpgsql
@@ -890,6 +1175,13 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.booking_invitations (
+    booking_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    start_at timestamp with time zone NOT NULL,
+    end_at timestamp with time zone NOT NULL
+);
+
 ALTER TABLE public.bookings ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.bookings_id_seq
     START WITH 1
@@ -897,6 +1189,13 @@ ALTER TABLE public.bookings ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.delegates (
+    user_id bigint NOT NULL,
+    delegate_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT delegates_not_self CHECK ((user_id <> delegate_id))
 );
 
 CREATE TABLE public.deliveries (
@@ -911,6 +1210,7 @@ CREATE TABLE public.deliveries (
     last_error text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     finished_at timestamp with time zone,
+    email text,
     CONSTRAINT deliveries_channel_check CHECK ((channel = ANY (ARRAY['mail'::text, 'webhook'::text]))),
     CONSTRAINT deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text])))
 );
@@ -1082,11 +1382,17 @@ ALTER TABLE ONLY public.api_tokens
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.booking_invitations
+    ADD CONSTRAINT booking_invitations_pkey PRIMARY KEY (booking_id, user_id);
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, end_at, '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.delegates
+    ADD CONSTRAINT delegates_pkey PRIMARY KEY (user_id, delegate_id);
 
 ALTER TABLE ONLY public.deliveries
     ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
@@ -1137,15 +1443,19 @@ CREATE INDEX audit_log_room ON public.audit_log USING btree (room_id, at, id);
 
 CREATE INDEX audit_log_user ON public.audit_log USING btree (user_id, at, id);
 
+CREATE INDEX booking_invitations_user ON public.booking_invitations USING btree (user_id, start_at, booking_id) INCLUDE (end_at);
+
 CREATE INDEX bookings_room_cancelled ON public.bookings USING btree (room_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at, attendees, created_by) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX bookings_series ON public.bookings USING btree (series_id, start_at) WHERE (series_id IS NOT NULL);
 
 CREATE INDEX bookings_user_cancelled ON public.bookings USING btree (user_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at, attendees, created_by) WHERE (cancelled_at IS NULL);
+
+CREATE INDEX delegates_delegate ON public.delegates USING btree (delegate_id, user_id);
 
 CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at, id) WHERE (status = 'pending'::text);
 
@@ -1207,11 +1517,17 @@ CREATE TRIGGER bookings_deleted_memo AFTER DELETE ON public.bookings REFERENCING
 
 CREATE TRIGGER bookings_inserted_memo AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
 
+CREATE TRIGGER bookings_invitations_insert AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.invitations_inserted();
+
+CREATE TRIGGER bookings_invitations_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.invitations_updated();
+
 CREATE TRIGGER bookings_outbox_insert AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_inserted();
 
 CREATE TRIGGER bookings_outbox_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_updated();
 
 CREATE TRIGGER bookings_updated_memo AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
+
+CREATE TRIGGER delegates_memo AFTER INSERT OR DELETE ON public.delegates FOR EACH ROW EXECUTE FUNCTION public.memo_delegates_changed();
 
 CREATE TRIGGER rooms_audit AFTER INSERT ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
@@ -1223,7 +1539,7 @@ CREATE TRIGGER rooms_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public
 
 CREATE TRIGGER series_audit AFTER INSERT ON public.series FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
-CREATE TRIGGER series_audit_cancel AFTER UPDATE ON public.series FOR EACH ROW WHEN (((old.cancelled_at IS DISTINCT FROM new.cancelled_at) OR (old.cancelled_from IS DISTINCT FROM new.cancelled_from))) EXECUTE FUNCTION public.audit_row();
+CREATE TRIGGER series_audit_update AFTER UPDATE ON public.series FOR EACH ROW WHEN (((old.cancelled_at IS DISTINCT FROM new.cancelled_at) OR (old.cancelled_from IS DISTINCT FROM new.cancelled_from) OR (old.sequence IS DISTINCT FROM new.sequence))) EXECUTE FUNCTION public.audit_row();
 
 CREATE TRIGGER series_outbox_insert AFTER INSERT ON public.series REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_series_inserted();
 
@@ -1258,8 +1574,17 @@ CREATE TRIGGER users_truncated_notify AFTER TRUNCATE ON public.users FOR EACH ST
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.booking_invitations
+    ADD CONSTRAINT booking_invitations_booking_id_fkey FOREIGN KEY (booking_id) REFERENCES public.bookings(id);
+
+ALTER TABLE ONLY public.booking_invitations
+    ADD CONSTRAINT booking_invitations_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);
@@ -1269,6 +1594,12 @@ ALTER TABLE ONLY public.bookings
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.delegates
+    ADD CONSTRAINT delegates_delegate_id_fkey FOREIGN KEY (delegate_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.delegates
+    ADD CONSTRAINT delegates_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.deliveries
     ADD CONSTRAINT deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id);
@@ -1284,6 +1615,12 @@ ALTER TABLE ONLY public.idempotency_keys
 
 ALTER TABLE ONLY public.series
     ADD CONSTRAINT series_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.series
+    ADD CONSTRAINT series_continued_by_fkey FOREIGN KEY (continued_by) REFERENCES public.series(id);
+
+ALTER TABLE ONLY public.series
+    ADD CONSTRAINT series_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.series
     ADD CONSTRAINT series_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);

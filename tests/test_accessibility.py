@@ -40,6 +40,7 @@ PAGES = {
     "/bookings/new": "/bookings/new",
     "/bookings/mine": "/bookings/mine",
     "/bookings/<id:booking_id>": "/bookings/{booking_id}",
+    "/bookings/<id:booking_id>/edit": "/bookings/{booking_id}/edit",
     "/series/<id:series_id>": "/series/{series_id}",
     "/account": "/account",
     "/activity": "/activity",

@@ -136,6 +136,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/bookings/mine"): Row(401, 200, 200, 200, 401),
     ("GET", "/api/bookings/<id:booking_id>"): Row(401, 200, 200, 200, 401),
     ("DELETE", "/api/bookings/<id:booking_id>"): Row(401, 200, 403, 200, 401),
+    # issue 16: only the owner (or a delegate they named) or an admin changes a booking
+    ("PATCH", "/api/bookings/<id:booking_id>"): Row(401, 200, 403, 200, 401, body=lambda w: {
+        "title": "Matrix changed", "start_time": f"{DAY}T10:00"}),
+    ("GET", "/bookings/<id:booking_id>/edit"): Row(LOGIN, 200, 403, 200, LOGIN),
+    ("POST", "/bookings/<id:booking_id>/edit"): Row(LOGIN, 302, 403, 302, LOGIN, body=lambda w: {
+        "room_id": w["room_id"], "title": "Matrix changed", "date": DAY, "start": "11:00",
+        "end": "12:00"}),
+    ("PATCH", "/api/series/<id:series_id>"): Row(401, 200, 403, 200, 401,
+                                                 query=f"?from={DAY}T12:00",
+                                                 body=lambda w: {"title": "Matrix series"}),
+    # everyone names their own delegates
+    ("POST", "/account/delegates"): Row(LOGIN, 302, 302, 302, LOGIN,
+                                        body=lambda w: {"delegates": ""}),
     ("GET", "/api/me"): Row(401, 200, 200, 200, 401),
     ("GET", "/api/tokens"): Row(401, 200, 200, 200, 401),
     # -- repeating bookings: staff see a series, only its owner or an admin cancels -----------

@@ -53,6 +53,8 @@ FORM_BODIES = {
     "/admin/webhooks/<id:endpoint_id>": {"active": "false"},
     "/admin/users/<id:user_id>": {"active": "false"},
     "/account/home": {"home_building": ""},
+    "/bookings/<id:booking_id>/edit": {"room_id": "{room_id}", "title": "Changed",
+                                       "date": "2027-03-02", "start": "10:00", "end": "11:00"},
 }
 JSON_BODIES = {
     "/api/bookings": {"room_id": "{room_id}", "title": "x", "start_time": "2027-03-02T14:00",
@@ -69,7 +71,11 @@ JSON_BODIES = {
     "/api/users/<id:user_id>": {"active": False},
     "/api/availability": {"checks": [{"room_id": "{room_id}", "start_time": "2027-03-02T14:00",
                                       "end_time": "2027-03-02T15:00"}]},
+    "/api/bookings/<id:booking_id>": {"title": "Changed"},
+    "/api/series/<id:series_id>": {"title": "Changed"},
 }
+# What a route needs in its query to succeed (the series' first occurrence: all of it).
+QUERIES = {"/api/series/<id:series_id>": "?from=2027-03-02T16:00"}
 
 
 def fill(body, world):
@@ -100,7 +106,7 @@ def test_every_form_needs_its_csrf_token(browser_as, admin, world, conn, method,
 def test_cookie_authenticated_json_writes_need_the_csrf_header(browser_as, admin, world, conn,
                                                                method, rule):
     browser = browser_as(admin)
-    url = url_for_rule(rule).format(**world)
+    url = url_for_rule(rule).format(**world) + QUERIES.get(rule, "")
     body = fill(JSON_BODIES.get(rule), world)
     before = state(conn)
     for header in ({}, {"X-CSRFToken": "forged"}):
@@ -115,7 +121,7 @@ def test_cookie_authenticated_json_writes_need_the_csrf_header(browser_as, admin
 @pytest.mark.parametrize("method, rule", JSON_WRITES, ids=[f"{m} {r}" for m, r in JSON_WRITES])
 def test_bearer_token_writes_need_no_csrf(api_as, admin, world, method, rule):
     api = api_as(admin)
-    url = url_for_rule(rule).format(**world)
+    url = url_for_rule(rule).format(**world) + QUERIES.get(rule, "")
     r = api.client.open(url, method=method, json=fill(JSON_BODIES.get(rule), world),
                         headers=api.headers)
     assert r.status_code in (200, 201), r.get_json()

@@ -82,6 +82,9 @@ def big_db(pg_cluster, template_url):
                                    + interval '11 hours' AS t) x""",
                      {"room": BUSY_ROOM, "user": HEAVY_USER, "days": DAYS,
                       "start": NOW - timedelta(days=DAYS // 2)})
+        # One booking in five invites someone with an account (booking_invitations).
+        conn.execute("UPDATE bookings SET invitees = ARRAY['u' || (1 + (id * 7) %% %s) || "
+                     "'@example.com'] WHERE id %% 5 = 0", (USERS,))
         # Deliveries: nearly all sent long ago, a few failed, a few due.
         hook = conn.execute("INSERT INTO webhook_endpoints (url, events, secret, created_by) "
                             "VALUES ('https://93.184.215.14/h', '{booking.created}', 's', 1) "
@@ -166,14 +169,37 @@ def test_a_rooms_week_reads_by_index(big_db):
 
 
 def test_my_bookings_read_by_index_both_ways(big_db):
+    """Their own bookings: an index-only range of bookings_user_start from the
+    cursor; those they are invited to: a range of booking_invitations_user, and
+    bookings_pkey for each of that page (issue 16)."""
     for user in (HEAVY_USER, 5):
         params = {"user": user, "now": NOW, "after_at": datetime(1, 1, 1, tzinfo=UTC),
                   "after_id": 0, "limit": 21}
-        assert_by_index(big_db, bookings.MINE_UPCOMING_SQL, params,
-                        "bookings", "bookings_user_start", "start_at")
-        params.update(after_at=datetime(9999, 12, 31, tzinfo=UTC), after_id=2**63 - 1)
-        assert_by_index(big_db, bookings.MINE_PAST_SQL, params,
-                        "bookings", "bookings_user_start", "start_at")
+        for sql in (bookings.MINE_UPCOMING_SQL, bookings.MINE_PAST_SQL):
+            for mode, found in plans(big_db, sql, params).both():
+                read = scans(found, "bookings")
+                described = [(n.type, n.index, n.cond) for n in read]
+                own = [n for n in read if n.index == "bookings_user_start"]
+                assert len(own) == 1 and own[0].type == "Index Only Scan", (mode, described)
+                assert re.search(r"\bstart_at\b", own[0].cond), (mode, described)
+                by_id = [n for n in read if n.index == "bookings_pkey"]
+                assert len(by_id) == 1 and "booking_id" in by_id[0].cond, (mode, described)
+                assert len(read) == 2, (mode, described)
+                invited = scans(found, "booking_invitations")
+                assert [n.index for n in invited] == ["booking_invitations_user"], (mode, invited)
+                assert re.search(r"\bstart_at\b", invited[0].cond), (mode, invited)
+            params.update(after_at=datetime(9999, 12, 31, tzinfo=UTC), after_id=2**63 - 1)
+
+
+def test_the_day_view_and_the_overview_stay_index_only(big_db):
+    """The booking JSON grew (issue 16): its list shape's new fields are in the
+    covering index, so the day view and the overview never visit the table."""
+    for sql, params in ((rooms.DAY_SQL, {"room": 7, "day": date(2027, 3, 2), "now": NOW}),
+                        (rooms.OVERVIEW_SQL, {"now": NOW, "everything": False})):
+        for mode, found in plans(big_db, sql, params).both():
+            read = scans(found, "bookings")
+            assert read and all(n.type == "Index Only Scan" for n in read), \
+                (mode, [(n.type, n.index) for n in read])
 
 
 def test_get_and_get_many_use_the_primary_key(big_db):
@@ -259,7 +285,8 @@ def test_activity_reads_newest_first_by_index(big_db):
 def test_the_workers_fan_out_and_claim_read_by_index(big_db):
     from booking.events import worker
 
-    fan_out = {"batch": 80, "now": NOW, "mail_kinds": worker.MAIL_KINDS}
+    fan_out = {"batch": 80, "now": NOW, "mail_kinds": worker.MAIL_KINDS,
+               "invitee_kinds": worker.INVITEE_KINDS}
     for mode, found in plans(big_db, worker.FANOUT_SQL, fan_out).both():
         read = scans(found, "outbox")
         # The undispatched events: the partial index is the bound (it holds only

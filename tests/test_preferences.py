@@ -11,7 +11,7 @@ def test_patch_me_sets_theme_and_time_zone_and_says_so(api_as, alice):
         "id": alice["id"], "email": "alice@example.com", "name": "Alice", "role": "staff",
         "mail_enabled": True, "theme": "auto", "timezone": None, "language": None,
         "home_building": None,
-        "home_building_source": None}
+        "home_building_source": None, "delegates": []}
     r = api.patch("/api/me", json={"theme": "dark", "timezone": "America/New_York"})
     assert r.status_code == 200
     user = r.get_json()["user"]

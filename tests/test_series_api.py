@@ -66,16 +66,17 @@ def test_an_open_ended_series_is_booked_up_to_the_window(api_as, alice, berlin, 
     r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY")
     assert r.status_code == 201
     body = r.get_json()
-    # NOW + 180 days = 28 August 2027; Tuesdays from 2 March to 24 August: 26 of them.
-    assert len(body["bookings"]) == 26
-    assert body["bookings"][-1]["start_time"].startswith("2027-08-24")
-    assert body["series"]["materialized_until"].startswith("2027-08-28")
+    # A week past the window: NOW + 180 + 7 days = 4 September 2027; Tuesdays from
+    # 2 March to 31 August: 27 of them.
+    assert len(body["bookings"]) == 27
+    assert body["bookings"][-1]["start_time"].startswith("2027-08-31")
+    assert body["series"]["materialized_until"].startswith("2027-09-04")
 
 
 def test_creating_a_series_is_three_statements_whatever_its_length(api_as, alice, berlin):
     r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=DAILY")
-    # 2 March to 28 August 10:00, which is exactly NOW + 180 days: 180 occurrences.
-    assert r.status_code == 201 and len(r.get_json()["bookings"]) == 180
+    # 2 March to 4 September 10:00, which is exactly NOW + 180 + 7 days: 187 occurrences.
+    assert r.status_code == 201 and len(r.get_json()["bookings"]) == 187
     assert 'db;desc="3 statements"' in r.headers["Server-Timing"]
 
 
@@ -236,21 +237,28 @@ def test_cancel_with_a_bad_from_is_400(api_as, alice, berlin, query):
 def test_extend_books_what_entered_the_window_and_is_idempotent(api_as, alice, bob, berlin, make, app, runner, conn):
     made = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY").get_json()
     series_id = made["series"]["id"]
-    assert len(live_starts(conn, series_id)) == 26
-    # A week later the window reaches one more Tuesday (31 August) - but Bob has it.
-    make.booking(berlin, bob, datetime(2027, 8, 31, 8, 30, tzinfo=UTC), datetime(2027, 8, 31, 9, 30, tzinfo=UTC))
+    assert len(live_starts(conn, series_id)) == 27
+    # Two weeks later the horizon reaches two more Tuesdays (7 and 14 September) -
+    # but Bob has the 7th: it is skipped, and the organiser is told (an event, mailed).
+    make.booking(berlin, bob, datetime(2027, 9, 7, 8, 30, tzinfo=UTC), datetime(2027, 9, 7, 9, 30, tzinfo=UTC))
     app.config["NOW"] = NOW + timedelta(days=14)
     result = runner.invoke(args=["series", "extend"])
     assert result.exit_code == 0, result.output
     starts = live_starts(conn, series_id)
-    assert len(starts) == 27 and starts[-1].astimezone(BERLIN).date().isoformat() == "2027-09-07"
+    assert len(starts) == 28 and starts[-1].astimezone(BERLIN).date().isoformat() == "2027-09-14"
     skips = conn.execute("SELECT start_at, reason FROM series_skips").fetchall()
-    assert [(s["start_at"].astimezone(BERLIN).day, s["reason"]) for s in skips] == [(31, "conflict")]
+    assert [(s["start_at"].astimezone(BERLIN).day, s["reason"]) for s in skips] == [(7, "conflict")]
+    told = conn.execute("SELECT user_id, series_id, payload FROM outbox "
+                        "WHERE kind = 'series.occurrence_skipped'").fetchall()
+    assert [(t["user_id"], t["series_id"], t["payload"]["start_at"][:10], t["payload"]["reason"])
+            for t in told] == [(alice["id"], series_id, "2027-09-07", "conflict")]
     # Running it again changes nothing.
     again = runner.invoke(args=["series", "extend"])
     assert again.exit_code == 0
-    assert len(live_starts(conn, series_id)) == 27
+    assert len(live_starts(conn, series_id)) == 28
     assert conn.execute("SELECT count(*) AS n FROM series_skips").fetchone()["n"] == 1
+    assert conn.execute("SELECT count(*) AS n FROM outbox "
+                        "WHERE kind = 'series.occurrence_skipped'").fetchone()["n"] == 1
 
 
 def test_extend_records_occurrences_that_now_break_a_rule(api_as, alice, berlin, app, runner, conn):

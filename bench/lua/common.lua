@@ -4,9 +4,18 @@
 dofile("bench/out/data.lua")
 
 local thread_count = 0
+local threads = {}
 function setup(thread)
   thread:set("tid", thread_count)
   thread_count = thread_count + 1
+  table.insert(threads, thread)
+end
+
+-- Scenarios that answer non-2xx on purpose (a 409) set `expected` (status ->
+-- true) and use this as wrk's response(): done() then reports how many answers
+-- were anything else ("unexpected"), which bench/run.py counts as errors.
+function count_unexpected(status, headers, body)
+  if not expected[status] then unexpected = (unexpected or 0) + 1 end
 end
 
 function init(args)
@@ -123,13 +132,53 @@ function cancel_request()
   return wrk.format("DELETE", "/api/bookings/" .. id, auth(bench.writer_token))
 end
 
+-- Issue 16. A bench edit booking moved 15 minutes later: booking k sits at the
+-- :00 or :30 of its room's local 09:00-16:30 (bench/run.py prepare()), and
+-- nobody holds the :15 or :45 after it. Times without offset: the room's own.
+function edit_request()
+  local k = next_unique() % bench.edit_count
+  local rooms = bench.room_max - bench.room_min + 1
+  local slot = math.floor(k / rooms)
+  local day = os.date("!%Y-%m-%d", bench.today_epoch + (bench.edit_day + math.floor(slot / 16)) * 86400)
+  local minute = 9 * 60 + (slot % 16) * 30 + 15
+  local start = string.format("%sT%02d:%02d", day, math.floor(minute / 60), minute % 60)
+  local body = '{"start_time": "' .. start .. '"}'
+  return wrk.format("PATCH", "/api/bookings/" .. (bench.edit_first + k),
+                    json_headers(bench.writer_token), body)
+end
+
+-- Into a room's taken hour (10:00-11:00 local on the taken day): a 409 with the
+-- bookings in the way and suggestions (its next free slots, other rooms).
+function conflict_request()
+  local day = os.date("!%Y-%m-%d", bench.today_epoch + bench.taken_day * 86400)
+  local body = '{"room_id": ' .. random_room() .. ', "title": "bench conflict", "start_time": "' ..
+               day .. 'T10:00", "end_time": "' .. day .. 'T11:00", "attendees": 2}'
+  return wrk.format("POST", "/api/bookings", json_headers(random_token()), body)
+end
+
+-- Give me a room for 4 at an hour on one of days 83-178 ahead, in Berlin.
+function auto_request()
+  local day = random_day(83, 178)
+  local hour = math.random(9, 16)
+  local body = string.format(
+    '{"title": "bench auto", "attendees": 4, "start_time": "%sT%02d:00", ' ..
+    '"end_time": "%sT%02d:00", "timezone": "Europe/Berlin"}', day, hour, day, hour + 1)
+  return wrk.format("POST", "/api/bookings/auto", json_headers(random_token()), body)
+end
+
 function done(summary, latency, requests)
   local errors = summary.errors
+  local unexpected = -1
+  if expected then
+    unexpected = 0
+    for _, thread in ipairs(threads) do unexpected = unexpected + (thread:get("unexpected") or 0) end
+  end
   io.write(string.format(
     'JSON {"requests": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, ' ..
     '"p99_ms": %.2f, "max_ms": %.2f, "connect_errors": %d, "read_errors": %d, ' ..
-    '"write_errors": %d, "timeouts": %d, "status_errors": %d}\n',
+    '"write_errors": %d, "timeouts": %d, "status_errors": %d, "unexpected": %d}\n',
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, errors.connect, errors.read, errors.write, errors.timeout, errors.status))
+    latency.max / 1000, errors.connect, errors.read, errors.write, errors.timeout, errors.status,
+    unexpected))
 end

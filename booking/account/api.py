@@ -23,13 +23,9 @@ def update_me():
     """{"mail_enabled": false} turns notification mail off; {"theme": "dark"} picks the
     dark theme; {"timezone": "Europe/Berlin"} the zone one's lists group days in;
     {"home_building": "HQ"} where the finder looks first (null: where they booked
-    most). Everything is checked before anything is written."""
-    data = inputs.json_body()
-    inputs.only(data, service.PREFERENCES | {"home_building"})
-    checked = service.checked_preferences(data)
-    if "home_building" in data:
-        service.set_home_building(current_user, data["home_building"])
-    service.save_preferences(current_user, checked)
+    most); {"delegates": ["assistant@example.com"]} who may book for them. Everything
+    is checked before anything is written, and written in one statement."""
+    service.update_account(current_user, inputs.json_body())
     return jsonify(user=current_user.to_dict(), calendar_url=feeds.calendar_url(current_user))
 
 

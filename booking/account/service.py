@@ -234,3 +234,95 @@ def set_home_building(user: User, value: Any) -> str | None:
     user.home_building = row["home_building"]
     forget(user_id=user.id)
     return user.home_building
+
+
+# -- the whole account at once: PATCH /api/me -------------------------------------------
+
+MOST_DELEGATES = 20
+
+# Every setting PATCH /api/me may send, in one statement, all or nothing: the
+# delegates named (users_email_key per address; the set is replaced), the
+# home building (a building of an active room, spelt as the room has it) and
+# the preferences. An address of no active account or an unknown building
+# changes nothing (`ok` is false) and is named in the answer.
+SET_ACCOUNT_SQL = """
+WITH wanted AS (
+    SELECT DISTINCT lower(e) AS email FROM unnest(%(delegates)s::text[]) e),
+found AS (
+    SELECT u.id, u.email, u.name FROM users u JOIN wanted w ON lower(u.email) = w.email
+     WHERE u.active),
+missing AS (
+    SELECT w.email FROM wanted w
+     WHERE NOT EXISTS (SELECT 1 FROM found f WHERE lower(f.email) = w.email)),
+chosen AS (
+    SELECT min(r.building) AS building FROM rooms r
+     WHERE r.active AND r.building <> '' AND lower(r.building) = lower(%(building)s::text)),
+ok AS (
+    SELECT NOT EXISTS (SELECT 1 FROM missing)
+           AND (NOT %(set_home)s OR %(building)s::text IS NULL
+                OR (SELECT building FROM chosen) IS NOT NULL) AS ok),
+gone AS (
+    DELETE FROM delegates d USING ok
+     WHERE ok.ok AND %(set_delegates)s AND d.user_id = %(user)s
+       AND d.delegate_id NOT IN (SELECT id FROM found)),
+added AS (
+    INSERT INTO delegates (user_id, delegate_id)
+    SELECT %(user)s, f.id FROM found f, ok WHERE ok.ok AND %(set_delegates)s
+    ON CONFLICT DO NOTHING),
+saved AS (
+    UPDATE users u
+       SET mail_enabled = coalesce(%(mail)s, u.mail_enabled),
+           theme = coalesce(%(theme)s, u.theme),
+           timezone = CASE WHEN %(set_zone)s THEN %(zone)s ELSE u.timezone END,
+           home_building = CASE WHEN %(set_home)s THEN (SELECT building FROM chosen)
+                                ELSE u.home_building END
+      FROM ok
+     WHERE u.id = %(user)s AND ok.ok
+    RETURNING u.mail_enabled, u.theme, u.timezone, u.home_building)
+SELECT ok.ok,
+       (SELECT coalesce(array_agg(email ORDER BY email), '{}') FROM missing) AS missing,
+       (SELECT coalesce(json_agg(json_build_object('id', id, 'email', email, 'name', name)
+                                 ORDER BY lower(email)), '[]') FROM found) AS delegates,
+       s.mail_enabled, s.theme, s.timezone, s.home_building
+  FROM ok LEFT JOIN saved s ON true"""
+
+ACCOUNT_FIELDS = PREFERENCES | {"home_building", "delegates"}
+
+
+def update_account(user: User, data: Mapping[str, Any]) -> User:
+    """PATCH /api/me: any of mail_enabled, theme, timezone, home_building, delegates
+    (the addresses of the staff who may book for this user, and change and cancel
+    their bookings; the list replaces the one before, [] names none). Everything
+    is checked, then written in one statement; a refusal changes nothing."""
+    inputs.only(data, ACCOUNT_FIELDS)
+    checked = checked_preferences(data)
+    building = data.get("home_building")
+    building = None if building in (None, "") else inputs.text(building, "home_building",
+                                                                high=100)
+    delegates = _delegate_addresses(user, data.get("delegates")) if "delegates" in data else []
+    with db.connection() as conn:
+        row = conn.execute(SET_ACCOUNT_SQL, {
+            **checked, "user": user.id, "delegates": delegates,
+            "set_delegates": "delegates" in data, "set_home": "home_building" in data,
+            "building": building}).fetchone()
+    if row["missing"]:
+        raise BookingError("unknown_user", "No active account has the address "
+                           f"{', '.join(row['missing'])}.", field="delegates",
+                           details={"emails": row["missing"]})
+    if not row["ok"]:
+        raise BookingError("unknown_building", f"No room that can be booked is in a building "
+                           f"called {building}.", field="home_building")
+    user.mail_enabled, user.theme, user.timezone, user.home_building = (
+        row["mail_enabled"], row["theme"], row["timezone"], row["home_building"])
+    if "delegates" in data:
+        user.delegates = row["delegates"]
+    forget(user_id=user.id)
+    return user
+
+
+def _delegate_addresses(user: User, value: Any) -> list[str]:
+    """The delegates' addresses (400 for anything else, or for one's own)."""
+    addresses = [] if value is None else inputs.emails(value, "delegates", most=MOST_DELEGATES)
+    if any(a.lower() == user.email.lower() for a in addresses):
+        raise invalid("delegates", "You cannot be your own delegate.")
+    return addresses

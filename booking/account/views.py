@@ -53,7 +53,8 @@ def logout():
 def _page(status: int = 200, cursor: str | None = None, **shown):
     """The account page: tokens (a page of them), preferences, home building, and
     whatever this answer shows besides (a new token, an error by its form)."""
-    values = {"new_secret": None, "error": None, "preferences": None, **shown}
+    values = {"new_secret": None, "error": None, "preferences": None, "delegates_error": None,
+              "delegates_typed": None, **shown}
     return render_template("account/account.html",
                            **service.account_page(current_user, cursor), zones=COMMON_ZONES,
                            languages=NAMES, **values), status
@@ -119,6 +120,21 @@ def set_home():
         return _page(err.status, home_error=err)
     flash(_("Your home building is %(building)s.", building=building) if building else
           _("Your home building is where you booked most lately."), "success")
+    return redirect(url_for("account.account"))
+
+
+@bp.post("/account/delegates")
+@login_required
+def set_delegates():
+    """Who may book for me, and change and cancel my bookings (the list replaces the
+    one before; empty: nobody)."""
+    typed = request.form.get("delegates", "")
+    try:
+        service.update_account(current_user, {"delegates": typed})
+    except BookingError as err:
+        return _page(err.status, delegates_error=err, delegates_typed=typed)
+    names = ", ".join(d["name"] for d in current_user.delegates)
+    flash(f"Your delegates: {names}." if names else "You have no delegates.", "success")
     return redirect(url_for("account.account"))
 
 

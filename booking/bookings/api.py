@@ -7,6 +7,7 @@ from booking import idempotency, inputs
 from booking.clock import now
 from booking.auth import login_required
 from booking.bookings import service
+from booking.http import twin_etag
 
 bp = Blueprint("bookings_api", __name__, url_prefix="/api")
 
@@ -54,3 +55,13 @@ def show(booking_id: int):
 @login_required
 def cancel(booking_id: int):
     return jsonify(booking=service.cancel(current_user, booking_id, now()))
+
+
+@bp.patch("/bookings/<id:booking_id>")
+@login_required
+def edit(booking_id: int):
+    """Change or move a booking: 200 with it as GET shows it (and its new ETag);
+    If-Match makes it conditional (412 when it changed since)."""
+    booking = service.edit(current_user, booking_id, inputs.json_body(), now(),
+                           service.if_match(request.headers.get("If-Match")))
+    return jsonify(booking=booking), 200, {"ETag": twin_etag(booking=booking)}

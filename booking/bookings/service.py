@@ -1,9 +1,12 @@
-"""Bookings: book (one, or a series: booking.series), look up, list mine, cancel.
+"""Bookings: book (one, or a series: booking.series), look up, list mine, change, cancel.
 
 The rules (booking.rules) are checked in Python before anything is written;
 the one rule Python cannot check race-free, "the room is free", is the
-exclusion constraint's job: `book()` (sql/001_core.sql) inserts and, when
-the slot is taken, returns the bookings in the way.
+exclusion constraint's job: `book()` (sql/021_edit_and_move.sql) inserts and
+`edit_booking()` updates under it and, when the slot is taken, return the
+bookings in the way; the same statement asks the finder for other rooms
+(booking/finder/service.py Alternatives), so a refused request costs nothing
+more.
 """
 
 from __future__ import annotations
@@ -17,60 +20,125 @@ from booking import availability, db, idempotency, inputs, pagination, rules
 from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
+from booking.finder.service import Alternatives
+from booking.http import twin_etag
 from booking.rooms import service as rooms
-from booking.times import parse_date, parse_datetime, rfc3339, zone
+from booking.times import localize, parse_date, parse_datetime, rfc3339, zone
 from booking.i18n import _
 
 CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurrence",
-                           "skip_conflicts"})
+                           "skip_conflicts", "booked_for"}) | inputs.PEOPLE_FIELDS
+EDIT_FIELDS = frozenset({"title", "start_time", "end_time", "room_id"}) | inputs.PEOPLE_FIELDS
 
-
-BOOK_SQL = "SELECT kind, requested_start, data FROM book(%s, %s, %s, %s, %s)"
+# book() under bookings_no_overlap; when it refused ('busy' rows: the room's
+# next days), the finder's query for other rooms, in the same statement.
+BOOK_SQL = f"""
+WITH b AS MATERIALIZED (
+    SELECT kind, requested_start, data
+      FROM book(%(room)s, %(owner)s, %(title)s, %(starts)s, %(ends)s, NULL, false,
+                %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text))
+SELECT kind, requested_start, data FROM b
+UNION ALL
+SELECT 'alternatives', NULL, {Alternatives.sql("true")}
+ WHERE EXISTS (SELECT 1 FROM b WHERE kind = 'busy')"""
 
 # bookings_pkey
-GET_SQL = "SELECT booking_json(b) AS booking FROM booking_api b WHERE b.id = %s"
+GET_SQL = "SELECT booking_detail_json(b) AS booking FROM booking_api b WHERE b.id = %s"
 
 # bookings_pkey, one index probe per id; answered in the order asked
 GET_MANY_SQL = """
-SELECT booking_json(b) AS booking FROM booking_api b
+SELECT booking_detail_json(b) AS booking FROM booking_api b
  WHERE b.id = ANY (%(ids)s)
  ORDER BY array_position(%(ids)s, b.id)"""
 
-# bookings_user_start, read forward from the cursor. A booking never spans
-# more than a day, so "not ended yet" starts at most a day ago: that bound
-# keeps the index range short.
+# The user's own (bookings_user_start, index-only) and the bookings they are
+# invited to (booking_invitations_user, then bookings_pkey for each of the
+# page), each read forward from the cursor and cut at the page, then merged.
+# A booking never spans more than a day, so "not ended yet" starts at most a
+# day ago: that bound keeps the index ranges short.
 MINE_UPCOMING_SQL = """
-SELECT booking_json(b) AS booking, b.start_at, b.id, b.timezone
-  FROM booking_api b
- WHERE b.user_id = %(user)s AND b.live
-   AND b.start_at > %(now)s - interval '1 day' AND b.end_at > %(now)s
-   AND (b.start_at, b.id) > (%(after_at)s, %(after_id)s)
- ORDER BY b.start_at, b.id
+SELECT x.booking, x.role, x.start_at, x.id, x.timezone
+  FROM ((SELECT booking_json(b) AS booking, 'organiser' AS role, b.start_at, b.id, b.timezone
+           FROM booking_api b
+          WHERE b.user_id = %(user)s AND b.live
+            AND b.start_at > %(now)s - interval '1 day' AND b.end_at > %(now)s
+            AND (b.start_at, b.id) > (%(after_at)s, %(after_id)s)
+          ORDER BY b.start_at, b.id
+          LIMIT %(limit)s)
+        UNION ALL
+        (SELECT booking_json(b), 'invitee', i.start_at, i.booking_id, b.timezone
+           FROM booking_invitations i JOIN booking_api b ON b.id = i.booking_id AND b.live
+          WHERE i.user_id = %(user)s
+            AND i.start_at > %(now)s - interval '1 day' AND i.end_at > %(now)s
+            AND (i.start_at, i.booking_id) > (%(after_at)s, %(after_id)s)
+          ORDER BY i.start_at, i.booking_id
+          LIMIT %(limit)s)) x
+ ORDER BY x.start_at, x.id
  LIMIT %(limit)s"""
 
-# bookings_user_start, read backward from the cursor.
+# The same, read backward from the cursor.
 MINE_PAST_SQL = """
-SELECT booking_json(b) AS booking, b.start_at, b.id, b.timezone
-  FROM booking_api b
- WHERE b.user_id = %(user)s AND b.live
-   AND b.start_at < %(now)s AND b.end_at <= %(now)s
-   AND (b.start_at, b.id) < (%(after_at)s, %(after_id)s)
- ORDER BY b.start_at DESC, b.id DESC
+SELECT x.booking, x.role, x.start_at, x.id, x.timezone
+  FROM ((SELECT booking_json(b) AS booking, 'organiser' AS role, b.start_at, b.id, b.timezone
+           FROM booking_api b
+          WHERE b.user_id = %(user)s AND b.live
+            AND b.start_at < %(now)s AND b.end_at <= %(now)s
+            AND (b.start_at, b.id) < (%(after_at)s, %(after_id)s)
+          ORDER BY b.start_at DESC, b.id DESC
+          LIMIT %(limit)s)
+        UNION ALL
+        (SELECT booking_json(b), 'invitee', i.start_at, i.booking_id, b.timezone
+           FROM booking_invitations i JOIN booking_api b ON b.id = i.booking_id AND b.live
+          WHERE i.user_id = %(user)s
+            AND i.start_at < %(now)s AND i.end_at <= %(now)s
+            AND (i.start_at, i.booking_id) < (%(after_at)s, %(after_id)s)
+          ORDER BY i.start_at DESC, i.booking_id DESC
+          LIMIT %(limit)s)) x
+ ORDER BY x.start_at DESC, x.id DESC
  LIMIT %(limit)s"""
 
-# Cancel in one statement: who may is decided in the UPDATE's WHERE, so two
-# concurrent cancels cannot both succeed; the outer SELECT says what happened.
+# Cancel in one statement: who may (the owner, a delegate they named, an
+# admin) is decided in the UPDATE's WHERE, so two concurrent cancels cannot
+# both succeed, and a move racing it either lands first (and the moved
+# booking is cancelled) or finds it cancelled; the outer SELECT says what
+# happened.
 CANCEL_SQL = """
 WITH done AS (
     UPDATE bookings b
        SET cancelled_at = now(), cancelled_by = %(actor)s
      WHERE b.id = %(id)s AND b.cancelled_at IS NULL AND b.end_at > %(now)s
-       AND (b.user_id = %(actor)s OR %(admin)s)
+       AND (b.user_id = %(actor)s OR %(admin)s
+            OR EXISTS (SELECT 1 FROM delegates d
+                        WHERE d.user_id = b.user_id AND d.delegate_id = %(actor)s))
  RETURNING b.id, b.cancelled_at)
 SELECT booking_json(b) AS booking, b.timezone, b.live, b.end_at <= %(now)s AS ended,
-       done.cancelled_at AS cancelled_now
+       done.cancelled_at AS cancelled_now,
+       (b.user_id = %(actor)s OR %(admin)s
+        OR EXISTS (SELECT 1 FROM delegates d
+                    WHERE d.user_id = b.user_id AND d.delegate_id = %(actor)s)) AS allowed
   FROM booking_api b LEFT JOIN done ON done.id = b.id
  WHERE b.id = %(id)s"""
+
+# What an edit starts from: the booking as GET shows it (its ETag), its row,
+# its room and the room it moves to (bookings_pkey, rooms_pkey).
+EDIT_READ_SQL = """
+SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.end_at,
+       b.sequence, b.attendees, b.live,
+       (SELECT room_json(r) FROM rooms r WHERE r.id = b.room_id) AS room,
+       (SELECT room_json(t) FROM rooms t WHERE t.id = %(target)s::int) AS target
+  FROM booking_api b
+ WHERE b.id = %(id)s"""
+
+# edit_booking() (sql/021) under bookings_no_overlap; when it refused, the
+# finder's query for other rooms, in the same statement.
+EDIT_SQL = f"""
+WITH e AS MATERIALIZED (
+    SELECT edit_booking(%(id)s, %(actor)s, %(admin)s, %(now)s, %(sequence)s::int,
+                        %(room)s::int, %(start)s::timestamptz, %(end)s::timestamptz,
+                        %(title)s::text, %(set_attendees)s, %(attendees)s::int,
+                        %(invitees)s::text[], %(set_notes)s, %(notes)s::text) AS result)
+SELECT e.result, {Alternatives.sql("e.result->>'kind' = 'conflict'")} AS alternatives
+  FROM e"""
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -79,7 +147,10 @@ MAX_PAGE = 100
 def create(user: User, data: Mapping[str, Any], now: datetime,
            key: idempotency.Key | None = None) -> dict[str, Any]:
     """Book a room: {"booking"}, or with `recurrence` a series: {"series", "bookings",
-    "skipped"}. BookingError (400, 404, 409, 422) otherwise.
+    "skipped"}. BookingError (400, 403, 404, 409, 422) otherwise.
+
+    `booked_for` (an email) makes the booking that person's, the caller its
+    creator: an admin may, and a delegate that person named.
 
     With an idempotency `key`, a repeat of an earlier request that booked gets
     that request's answer again (and key.replayed is set) instead of a booking.
@@ -90,31 +161,52 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
     start_raw = parse_datetime(data.get("start_time"), "start_time")
     end_raw = parse_datetime(data.get("end_time"), "end_time")
     skip_conflicts = inputs.boolean(data.get("skip_conflicts", False), "skip_conflicts")
+    people = inputs.people(data)
+    booked_for = (None if data.get("booked_for") in (None, "")
+                  else inputs.email(data["booked_for"], "booked_for"))
+    if booked_for is not None and booked_for.lower() == user.email.lower():
+        booked_for = None             # for oneself: an ordinary booking
     limits = rules.Limits.from_config(current_app.config)
     if data.get("recurrence") not in (None, ""):
         return series.create(user, room_id, title, start_raw, end_raw, data["recurrence"],
-                             skip_conflicts, now, limits, key=key, request_data=data)
+                             skip_conflicts, now, limits, key=key, request_data=data,
+                             people=people, booked_for=booked_for)
 
     with db.connection() as conn:
-        room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw)
-        error = rules.first_error(room, start, end, now, limits)
+        room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw,
+                                                 booked_for, user)
+        error = rules.as_error(rules.check(room, start, end, now, limits)
+                               + rules.check_party(room, people["attendees"]))
         if error:
             raise error
+        alternatives = Alternatives(room, start, end, people["attendees"], now, limits)
+        args = {"room": room_id, "owner": room.get("owner_id") or user.id, "title": title,
+                "starts": [start], "ends": [end], "creator": user.id, **people}
         if key is None:
-            rows = conn.execute(BOOK_SQL, (room_id, user.id, title, [start], [end])).fetchall()
+            rows = conn.execute(BOOK_SQL, {**args, **alternatives.params()}).fetchall()
         else:
             rows = idempotency.rows(idempotency.book_once(
-                conn, key, user.id, now, "book", data,
-                {"room": room_id, "title": title, "starts": [start], "ends": [end]}))
+                conn, key, user.id, now, "book", data, args, alternatives))
 
     for row in rows:
         if row["kind"] == "created":
             return {"booking": row["data"]}
-    raise BookingError(
+    raise conflict(room, rows, start, end, now, limits, alternatives)
+
+
+def conflict(room: Mapping[str, Any], rows: list[Mapping[str, Any]], start: datetime,
+             end: datetime, now: datetime, limits: rules.Limits,
+             alternatives: Alternatives) -> BookingError:
+    """The 409 for a single booking refused by book(): the bookings in the way, and
+    what to book instead."""
+    other = next((r["data"] for r in rows if r["kind"] == "alternatives"), None)
+    return BookingError(
         "conflict", _("%(room)s is already booked at that time.", room=room["name"]),
         field="start_time",
         details={"conflicts": [r["data"] for r in rows if r["kind"] == "conflict"],
-                 "suggestions": availability.suggestions(room, rows, start, end, now, limits)})
+                 "suggestions": availability.suggestions(
+                     room, availability.busy_rows(rows), start, end, now, limits,
+                     alternatives.ranked(other))})
 
 
 def get(booking_id: int) -> dict[str, Any]:
@@ -151,12 +243,13 @@ def mine(user: User, when: str | None, limit: Any, cursor: str | None,
         rows = conn.execute(sql, {"user": user.id, "now": now, **page.params()}).fetchall()
     rows, next_cursor = page.cut(rows, lambda r: (r["start_at"], r["id"]))
     # `zones`: each booking's room zone, for the page (the twin leaves it out).
-    return {"bookings": [r["booking"] for r in rows], "next_cursor": next_cursor,
-            "zones": [r["timezone"] for r in rows]}
+    return {"bookings": [{**r["booking"], "role": r["role"]} for r in rows],
+            "next_cursor": next_cursor, "zones": [r["timezone"] for r in rows]}
 
 
 # bookings_user_start: one range, the user's live bookings starting in the week
-# (Monday to Sunday in `zone`; without one, the zone most active rooms are in).
+# (Monday to Sunday in `zone`; without one, the zone most active rooms are in);
+# booking_invitations_user: one range, those they are invited to.
 MINE_WEEK_SQL = """
 WITH z AS (
     SELECT coalesce(%(zone)s::text,
@@ -167,13 +260,23 @@ d AS (SELECT z.tz, coalesce(%(day)s::date, (%(now)s AT TIME ZONE z.tz)::date) AS
 w AS (SELECT d.tz, d.day - (extract(isodow FROM d.day)::int - 1) AS monday FROM d)
 SELECT w.tz AS timezone, w.monday,
        coalesce((SELECT json_agg(json_build_object(
-                          'booking', booking_json(b), 'timezone', b.timezone,
-                          'day', (b.start_at AT TIME ZONE w.tz)::date)
-                        ORDER BY b.start_at, b.id)
-                   FROM booking_api b
-                  WHERE b.user_id = %(user)s AND b.live
-                    AND b.start_at >= w.monday::timestamp AT TIME ZONE w.tz
-                    AND b.start_at < (w.monday + 7)::timestamp AT TIME ZONE w.tz), '[]') AS rows
+                          'booking', x.booking, 'timezone', x.timezone, 'role', x.role,
+                          'day', (x.start_at AT TIME ZONE w.tz)::date)
+                        ORDER BY x.start_at, x.id)
+                   FROM (SELECT booking_json(b) AS booking, b.timezone, 'organiser' AS role,
+                                b.start_at, b.id
+                           FROM booking_api b
+                          WHERE b.user_id = %(user)s AND b.live
+                            AND b.start_at >= w.monday::timestamp AT TIME ZONE w.tz
+                            AND b.start_at < (w.monday + 7)::timestamp AT TIME ZONE w.tz
+                         UNION ALL
+                         SELECT booking_json(b), b.timezone, 'invitee', b.start_at, b.id
+                           FROM booking_invitations i
+                           JOIN booking_api b ON b.id = i.booking_id AND b.live
+                          WHERE i.user_id = %(user)s
+                            AND i.start_at >= w.monday::timestamp AT TIME ZONE w.tz
+                            AND i.start_at < (w.monday + 7)::timestamp AT TIME ZONE w.tz) x),
+                '[]') AS rows
   FROM w"""
 
 
@@ -191,23 +294,25 @@ def my_week(user: User, start: str | None, now: datetime) -> dict[str, Any]:
             for n in range(7)]
     for entry in row["rows"]:
         found = days[(date.fromisoformat(entry["day"]) - monday).days]
-        found["bookings"].append(entry["booking"])
+        found["bookings"].append({**entry["booking"], "role": entry["role"]})
         found["zones"].append(entry["timezone"])
     return {"view": "week", "timezone": row["timezone"], "start": monday.isoformat(),
             "days": days}
 
 
 def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
-    """Cancel a booking: its owner may, an admin may (recorded as cancelled_by)."""
+    """Cancel a booking: its owner may, a delegate they named, an admin (recorded as
+    cancelled_by)."""
     with db.connection() as conn:
         row = conn.execute(CANCEL_SQL, {"id": booking_id, "actor": user.id,
                                         "admin": user.is_admin, "now": now}).fetchone()
     if row is None:
         raise not_found(_("That booking does not exist."))
     booking = row["booking"]
-    if booking["user_id"] != user.id and not user.is_admin:
-        raise BookingError("forbidden", _("Only the person who booked it (or an administrator) "
-                                          "can cancel this booking."))
+    if not row["allowed"]:
+        raise BookingError("forbidden", _("Only the person who booked it, someone they named "
+                                          "as delegate, or an administrator can cancel this "
+                                          "booking."))
     if row["cancelled_now"] is not None:
         # The statement's snapshot predates its own UPDATE: fill in the new state.
         booking["cancelled_at"] = rfc3339(row["cancelled_now"], zone(row["timezone"]))
@@ -217,10 +322,161 @@ def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
 
 
 def may_cancel(user: User, booking: Mapping[str, Any], now: datetime) -> bool:
-    """Whether to offer a cancel button: the booking is live, not over, and theirs (or admin)."""
-    if booking["cancelled_at"] is not None or not (user.is_admin or booking["user_id"] == user.id):
+    """Whether to offer cancel and change buttons: the booking is live, not over, and
+    theirs (or they are its owner's delegate, or an admin)."""
+    if booking["cancelled_at"] is not None or not user.acts_for(booking["user_id"]):
         return False
     return datetime.fromisoformat(booking["end_time"]) > now
+
+
+may_edit = may_cancel
+
+
+def edit_refusal(user: User, booking: Mapping[str, Any], now: datetime) -> BookingError:
+    """Why `user` may not change `booking` (may_edit said no): for the edit page."""
+    if not user.acts_for(booking["user_id"]):
+        return _refusal({"kind": "forbidden"})
+    return _refusal({"kind": "not_editable", "cancelled": booking["cancelled_at"] is not None})
+
+
+# -- change and move ---------------------------------------------------------------------
+
+def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
+         if_match: str | None = None) -> dict[str, Any]:
+    """Change a booking: any of title, start_time, end_time, room_id, attendees,
+    invitees, notes. The booking as GET shows it, or BookingError.
+
+    Only start_time moves the booking and keeps its length; only end_time
+    keeps its start; room_id alone keeps its times. New times or room pass
+    every rule of a new booking; a change of title or people alone needs none
+    (the room may have become inactive since). The change is one call of
+    edit_booking() under the exclusion constraint: 409 `conflict` (with
+    suggestions) leaves the booking exactly as it was. `if_match`: the ETag
+    of GET /api/bookings/<id>; 412 when the booking changed since.
+    """
+    inputs.only(data, EDIT_FIELDS)
+    if not data:
+        raise invalid("body", "Send at least one field to change: title, start_time, "
+                              "end_time, room_id, attendees, invitees or notes.")
+    title = inputs.title(data["title"]) if "title" in data else None
+    room_id = inputs.integer(data["room_id"], "room_id") if "room_id" in data else None
+    start_raw = parse_datetime(data["start_time"], "start_time") if "start_time" in data else None
+    end_raw = parse_datetime(data["end_time"], "end_time") if "end_time" in data else None
+    people = inputs.people(data, present_only=True)
+    limits = rules.Limits.from_config(current_app.config)
+
+    with db.connection() as conn:
+        row = conn.execute(EDIT_READ_SQL, {"id": booking_id, "target": room_id}).fetchone()
+        if row is None:
+            raise not_found("That booking")
+        _may_edit(user, row, now, if_match)
+        target = row["room"] if room_id in (None, row["room_id"]) else row["target"]
+        if target is None:
+            raise BookingError("not_found", "That room does not exist.", field="room_id")
+        start, end = _new_times(row, zone(target["timezone"]), start_raw, end_raw)
+        moved = (start, end, target["id"]) != (row["start_at"], row["end_at"], row["room_id"])
+        attendees = people["attendees"] if "attendees" in people else row["attendees"]
+        _check_change(row, target, start, end, attendees, moved, "attendees" in people, now,
+                      limits)
+        alternatives = Alternatives(target, start, end, attendees, now, limits)
+        answer = conn.execute(EDIT_SQL, {
+            "id": booking_id, "actor": user.id, "admin": user.is_admin, "now": now,
+            "sequence": row["sequence"] if if_match is not None else None,
+            "room": target["id"] if moved else None, "start": start if moved else None,
+            "end": end if moved else None, "title": title,
+            "set_attendees": "attendees" in people, "attendees": people.get("attendees"),
+            "invitees": people.get("invitees"), "set_notes": "notes" in people,
+            "notes": people.get("notes"), **alternatives.params()}).fetchone()
+    result = answer["result"]
+    if result["kind"] == "updated":
+        return result["booking"]
+    if result["kind"] == "conflict":
+        raise BookingError(
+            "conflict", f"{target['name']} is already booked at that time.", field="start_time",
+            details={"conflicts": result["conflicts"],
+                     "suggestions": availability.suggestions(
+                         target, result["busy"], start, end, now, limits,
+                         alternatives.ranked(answer["alternatives"]))})
+    raise _refusal(result)
+
+
+def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str | None) -> None:
+    """403, 409 not_editable or 412 before anything is written (edit_booking() decides
+    each again on the locked row)."""
+    if not user.acts_for(row["user_id"]):
+        raise _refusal({"kind": "forbidden"})
+    if not row["live"] or row["end_at"] <= now:
+        raise _refusal({"kind": "not_editable", "cancelled": not row["live"]})
+    if if_match is not None and not etag_matches(if_match, row["booking"]):
+        raise _refusal({"kind": "precondition_failed"})
+
+
+def _refusal(result: Mapping[str, Any]) -> BookingError:
+    kind = result["kind"]
+    if kind == "not_found":
+        return not_found("That booking")
+    if kind == "forbidden":
+        return BookingError("forbidden", "Only the person who booked it, someone they named "
+                            "as delegate, or an administrator can change this booking.")
+    if kind == "not_editable":
+        return BookingError("not_editable", "This booking was cancelled; it cannot be changed."
+                            if result.get("cancelled") else
+                            "This booking has ended; it stays on record as it was.")
+    return BookingError("precondition_failed", "This booking changed since you read it "
+                        "(If-Match no longer matches its ETag): read it again and resend "
+                        "your change.", field="If-Match")
+
+
+def if_match(header: str | None) -> str | None:
+    """The If-Match header, or None; 400 for one no ETag could match (over 200
+    characters, or not printable ASCII)."""
+    if header is None:
+        return None
+    if len(header) > 200 or not all(" " <= ch <= "~" for ch in header):
+        raise invalid("If-Match", "If-Match is the ETag GET /api/bookings/<id> sent "
+                                  "(at most 200 printable ASCII characters), or *.")
+    return header
+
+
+def etag_matches(header: str, booking: Mapping[str, Any]) -> bool:
+    """Whether If-Match names the booking as GET /api/bookings/<id> answers it now:
+    its ETag, weak or strong (the gzipped answer's is the same tag made weak), or *."""
+    current = twin_etag(booking=booking)
+    return any(tag == "*" or tag.removeprefix("W/") == current
+               for tag in (part.strip() for part in header.split(",")))
+
+
+def _new_times(row: Mapping[str, Any], tz, start_raw: datetime | None,
+               end_raw: datetime | None) -> tuple[datetime, datetime]:
+    """The new start and end: a new start alone keeps the length (a move), a new end
+    alone keeps the start; times without offset are the target room's wall clock."""
+    start = localize(start_raw, tz, "start_time") if start_raw is not None else None
+    end = localize(end_raw, tz, "end_time") if end_raw is not None else None
+    if start is not None and end is None:
+        end = start + (row["end_at"] - row["start_at"])
+    if start is None:
+        start = row["start_at"]
+    if end is None:
+        end = row["end_at"]
+    return start, end
+
+
+def _check_change(row: Mapping[str, Any], target: Mapping[str, Any], start: datetime,
+                  end: datetime, attendees: int | None, moved: bool, party_changed: bool,
+                  now: datetime, limits: rules.Limits) -> None:
+    """422 for new times or room that break a create rule, or a party the room cannot
+    seat. A start already passed that stays where it is (a meeting under way gets a
+    later end) is not "in the past"."""
+    found: list[rules.Violation] = []
+    if moved:
+        found = rules.check(target, start, end, now, limits)
+        if start == row["start_at"]:
+            found = [v for v in found if v.code != "in_past"]
+    if moved or party_changed:
+        found += rules.check_party(target, attendees)
+    error = rules.as_error(found)
+    if error:
+        raise error
 
 
 def week_view(view: str | None, start: str | None = None) -> bool:

@@ -55,8 +55,9 @@ def create():
     return redirect(url_for("bookings.show", booking_id=booking["id"]))
 
 
-def _booking_from_form(form) -> dict:
-    """The API's booking fields from the form's date, two times and Repeat section.
+def _booking_from_form(form, repeat: bool = True) -> dict:
+    """The API's booking fields from the form's date, two times, people and (with
+    `repeat`) Repeat section.
 
     Every field is checked before any is refused, so the page shows each
     field's error at once (inputs.Collect)."""
@@ -77,11 +78,18 @@ def _booking_from_form(form) -> dict:
             check(parse_date, form["date"], "date")
         else:
             check(parse_hm, form[field], field)
+    people = check(inputs.people, {name: form.get(name, "") for name in inputs.PEOPLE_FIELDS})
+    if form.get("booked_for", "").strip():
+        check(inputs.email, form["booked_for"], "booked_for")
     check.done()
     day = parse_date(form["date"], "date")
     data = {"room_id": form.get("room_id", ""), "title": form.get("title", ""),
             "start_time": f"{day.isoformat()}T{form['start'].strip()}",
-            "end_time": f"{day.isoformat()}T{form['end'].strip()}"}
+            "end_time": f"{day.isoformat()}T{form['end'].strip()}", **people}
+    if form.get("booked_for", "").strip():
+        data["booked_for"] = form["booked_for"].strip()
+    if not repeat:
+        return data
     rule = recurrence.from_form(form, day)
     if rule:
         data["recurrence"] = rule
@@ -217,3 +225,58 @@ def cancel(booking_id: int):
             room=booking["room_name"]), "success")
     back = local_path(request.form.get("next"))
     return redirect(back or url_for("bookings.show", booking_id=booking_id))
+
+
+# -- change a booking ------------------------------------------------------------------------
+
+@bp.get("/bookings/<id:booking_id>/edit")
+@login_required
+def edit(booking_id: int):
+    """The booking form, filled in with the booking as it is."""
+    booking = service.get(booking_id)
+    if not service.may_edit(current_user, booking, now()):
+        raise service.edit_refusal(current_user, booking, now())
+    return _edit_page(booking_id, _form_of(booking), None)
+
+
+@bp.post("/bookings/<id:booking_id>/edit")
+@login_required
+def update(booking_id: int):
+    form = request.form
+    try:
+        booking = service.edit(current_user, booking_id, _booking_from_form(form, repeat=False),
+                               now())
+    except BookingError as err:
+        if err.code in ("forbidden", "not_found", "not_editable"):
+            raise
+        return _edit_page(booking_id, form, err), err.status
+    flash(f"Changed: {booking['room_name']}, {booking['start_time'][:10]} "
+          f"{booking['start_time'][11:16]}–{booking['end_time'][11:16]}.", "success")
+    return redirect(url_for("bookings.show", booking_id=booking_id))
+
+
+def _form_of(booking: dict) -> MultiDict:
+    """The booking as the form's fields."""
+    return MultiDict({
+        "room_id": str(booking["room_id"]), "title": booking["title"],
+        "date": booking["start_time"][:10], "start": booking["start_time"][11:16],
+        "end": booking["end_time"][11:16],
+        "attendees": "" if booking["attendees"] is None else str(booking["attendees"]),
+        "invitees": ", ".join(booking.get("invitees") or []), "notes": booking.get("notes") or ""})
+
+
+def _edit_page(booking_id: int, form, error: BookingError | None):
+    """The form to change a booking: what was typed kept, the error by its field, and on
+    a conflict what is in the way and where it could go instead. The rooms offered
+    are this process's copy (read once if it has none: finder.service.rooms_copy)."""
+    _, by_id = finder.rooms_copy()
+    choices = sorted((r for r in by_id.values()
+                      if r["active"] or str(r["id"]) == form.get("room_id")),
+                     key=lambda r: (r["building"], r["floor"], r["name"]))
+    conflicts = error.details.get("conflicts") if error else None
+    return render_template("bookings/new.html", form=form, error=error, rooms=choices,
+                           room=_chosen(choices, form.get("room_id")), editing=booking_id,
+                           conflicts=conflicts, only_room=False,
+                           taken_room=_chosen(choices, form.get("room_id")),
+                           suggestions=(error.details.get("suggestions") or {}) if error else None,
+                           series=False, conflict_message=error.message if error else None)

@@ -24,26 +24,44 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
                ) -> tuple[bytes, str]:
     """(calendar bytes, METHOD) for one event's mail, per iTIP (RFC 5546).
 
-    Single bookings keep the feeds' UID `booking-<id>@booking`; a series is one
-    recurring VEVENT `series-<id>@booking` (RRULE, EXDATE for skipped
-    occurrences). Cancelling one occurrence names it by RECURRENCE-ID; "this
-    and following" sends the series again (REQUEST) with an UNTIL at its last
-    remaining occurrence, since Outlook and Google ignore RANGE=THISANDFUTURE
-    and would keep the cancelled occurrences; the whole series drops the UID.
-    SEQUENCE grows with every change, so clients apply them in order.
-    `event` is a claimed delivery row (booking/events/worker.py).
+    Single bookings keep the feeds' UID `booking-<id>@booking`; a change is a
+    REQUEST with the same UID and a higher SEQUENCE. A series is one recurring
+    VEVENT `series-<id>@booking` (RRULE, EXDATE for skipped occurrences); one
+    of its occurrences changed on its own is that UID with the RECURRENCE-ID
+    of the start the series gave it, and cancelling one (or one that could not
+    be placed) names it the same way. "This and following" (a cancellation, or
+    a change that splits the series) sends the series again (REQUEST) with an
+    UNTIL at its last remaining occurrence, since Outlook and Google ignore
+    RANGE=THISANDFUTURE; the whole series cancelled drops the UID. SEQUENCE
+    grows with every change, so clients apply them in order. An invitee taken
+    off a booking gets its CANCEL. `event` is a claimed delivery row
+    (booking/events/worker.py).
     """
     kind = event["kind"]
-    method = "REQUEST" if kind.endswith(".created") else "CANCEL"
-    if kind in ("booking.created", "booking.cancelled"):
+    method = "REQUEST" if kind.endswith((".created", ".updated")) else "CANCEL"
+    booking = event["payload"].get("booking")
+    if booking is not None and booking.get("series_id") is None:
         vevent = feeds.vevent(_booking_row(event))
+        invitees = booking.get("invitees") or []
+    elif kind == "booking.updated":
+        vevent = _occurrence_event(event)
+        invitees = booking.get("invitees") or []
     else:
         vevent, method = _series_event(event, method)
+        invitees = ((event["payload"].get("series") or booking or {}).get("invitees") or [])
+    if attendee and _taken_off(event, attendee[0]):
+        method = "CANCEL"
+        vevent["status"] = "CANCELLED"
     vevent.add("organizer", _address(organizer), parameters={"CN": "Rooms"})
-    if attendee:
+    named = {address.lower() for address in invitees}
+    if attendee and attendee[0].lower() not in named:
         vevent.add("attendee", f"mailto:{attendee[0]}",
                    parameters={"CN": attendee[1], "ROLE": "REQ-PARTICIPANT",
                                "PARTSTAT": "ACCEPTED"})
+    if "attendee" not in vevent:
+        for address in invitees:
+            vevent.add("attendee", f"mailto:{address}",
+                       parameters={"ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
     calendar = Calendar()
     calendar.add("prodid", "-//booking//meeting rooms//EN")
     calendar.add("version", "2.0")
@@ -52,6 +70,37 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     calendar.add_component(vevent)
     calendar.add_missing_timezones()
     return calendar.to_ical(), method
+
+
+def _taken_off(event: Mapping[str, Any], address: str) -> bool:
+    """Whether this mail goes to an invitee the change took off the booking."""
+    if not event.get("invitee_email") or event["kind"] != "booking.updated":
+        return False
+    now = {a.lower() for a in event["payload"]["booking"].get("invitees") or []}
+    return address.lower() not in now
+
+
+def _occurrence_event(event: Mapping[str, Any]) -> Event:
+    """A series occurrence changed on its own: the series' UID, the RECURRENCE-ID of
+    the start the series gave it, its new times (RFC 5545 3.8.4.4)."""
+    b = event["payload"]["booking"]
+    tz = zone(event.get("timezone") or "UTC")
+    changed = _when(event["created_at"]).astimezone(UTC)
+    vevent = Event()
+    vevent.add("uid", f"series-{b['series_id']}@booking")
+    vevent.add("dtstamp", changed)
+    vevent.add("last-modified", changed)
+    vevent.add("sequence", event.get("sequence") or 0)
+    vevent.add("recurrence-id", _when(b.get("original_start") or b["start_at"]).astimezone(tz))
+    vevent.add("dtstart", _when(b["start_at"]).astimezone(tz))
+    vevent.add("dtend", _when(b["end_at"]).astimezone(tz))
+    vevent.add("summary", b["title"])
+    vevent.add("location", (event.get("room_name") or "") + (
+        f", {event['building']}" if event.get("building") else ""))
+    vevent.add("description", feeds.description({**b, "user_name": event.get("owner_name") or "",
+                                                  "series_id": b["series_id"]}))
+    vevent.add("status", "CONFIRMED")
+    return vevent
 
 
 def _address(text: str) -> str:
@@ -70,7 +119,10 @@ def _booking_row(event: Mapping[str, Any]) -> dict[str, Any]:
             "cancelled_at": _when(b["cancelled_at"]) if b.get("cancelled_at") else None,
             "series_id": b.get("series_id"), "user_name": event.get("owner_name") or "",
             "room_name": event.get("room_name") or "", "building": event.get("building"),
-            "timezone": event.get("timezone") or "UTC"}
+            "timezone": event.get("timezone") or "UTC", "attendees": b.get("attendees"),
+            "invitees": b.get("invitees") or [], "notes": b.get("notes"),
+            "sequence": b.get("sequence") or 0,
+            "updated_at": _when(b["updated_at"]) if b.get("updated_at") else None}
 
 
 def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
@@ -87,10 +139,22 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
     vevent.add("location", where)
     tz = zone(event.get("timezone") or "UTC")
 
+    if kind == "series.occurrence_skipped":
+        # An occurrence that could not be placed: not held, so off the calendar.
+        s = payload["series"]
+        start = _when(payload["start_at"]).astimezone(tz)
+        vevent.add("recurrence-id", start)
+        vevent.add("dtstart", start)
+        vevent.add("dtend", _when(payload["end_at"]).astimezone(tz))
+        vevent.add("summary", s["title"])
+        vevent.add("status", "CANCELLED")
+        return vevent, "CANCEL"
+
     if kind == "occurrence.cancelled":
         b = payload["booking"]
         start, end = _when(b["start_at"]).astimezone(tz), _when(b["end_at"]).astimezone(tz)
-        vevent.add("recurrence-id", start)
+        # An occurrence changed on its own is named by the start the series gave it.
+        vevent.add("recurrence-id", _when(b.get("original_start") or b["start_at"]).astimezone(tz))
         vevent.add("dtstart", start)
         vevent.add("dtend", end)
         vevent.add("summary", b["title"])
@@ -102,11 +166,12 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
     first = _when(s["first_start"]).astimezone(tz)
     length = timedelta(minutes=s["duration_minutes"])
     vevent.add("summary", s["title"])
-    vevent.add("description", _("Booked by %(name)s (repeating)",
-                                name=event.get("owner_name") or ""))
+    vevent.add("description", feeds.description({**s, "series_id": s["id"],
+                                                  "user_name": event.get("owner_name") or ""}))
     rule = recurrence.parse(s["rrule"], tz)
     last = None
-    if kind == "series.cancelled" and not payload.get("whole"):
+    split = kind == "series.updated" and payload.get("from")
+    if (kind == "series.cancelled" and not payload.get("whole")) or split:
         # "This and following": the series again, ending at its last occurrence
         # before the cut, as a REQUEST with a higher SEQUENCE, which every client
         # applies. Nothing left before the cut: the whole series is cancelled.

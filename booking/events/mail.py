@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 from flask import render_template
 
 from booking.events import render
-from booking.events.invitations import invitation
+from booking.events.invitations import _taken_off, invitation
 from booking.i18n import _, in_language
 
 
@@ -52,7 +52,8 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
     message["Message-ID"] = make_msgid(f"event-{event['event_id']}.{event['id']}")
     message["Auto-Submitted"] = "auto-generated"
     context = {"event": event, "kind": event["kind"], "summary": summary, "data": data,
-               "name": event["recipient_name"], "link": _link(event, data, config)}
+               "name": event["recipient_name"], "link": _link(event, data, config),
+               "taken_off": _taken_off(event, event["recipient_email"])}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
     if event["kind"] in render.KINDS:

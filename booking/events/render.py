@@ -12,12 +12,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from booking.i18n import _
+from booking.i18n import _, lazy
 from booking.recurrence import describe
 from booking.times import UTC, rfc3339, zone
 
-KINDS = ("booking.created", "booking.cancelled", "series.created", "series.cancelled",
-         "occurrence.cancelled")
+KINDS = ("booking.created", "booking.updated", "booking.cancelled", "series.created",
+         "series.updated", "series.cancelled", "occurrence.cancelled",
+         "series.occurrence_skipped")
+# Told to the organiser only, not to invitees.
+ORGANISER_ONLY = ("series.occurrence_skipped",)
+
+SKIP_REASONS = {"conflict": lazy("a booking was there first"),
+                "room_inactive": lazy("the room is closed for booking"),
+                "outside_hours": lazy("it is outside the room's opening hours")}
 # Told to the owner only, never to webhooks.
 INTERNAL_KINDS = ("endpoint.disabled",)
 
@@ -49,13 +56,13 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
              if payload.get("cancelled_by") is not None else None)
     if "booking" in payload:
         b = payload["booking"]
-        out: dict[str, Any] = {"booking": {
-            "id": b["id"], "room_id": b["room_id"], "room_name": event.get("room_name"),
-            "user_id": b["user_id"], "user_name": event.get("owner_name"), "title": b["title"],
-            "start_time": _time(b["start_at"], tz), "end_time": _time(b["end_at"], tz),
-            "series_id": b.get("series_id"), "cancelled_at": _time(b.get("cancelled_at"), tz),
-            "created_at": _time(b.get("created_at"), tz)}}
-        if kind != "booking.created":
+        out: dict[str, Any] = {"booking": _booking(b, event, tz)}
+        if kind == "booking.updated":
+            before = payload.get("before") or {}
+            out["before"] = _booking(before, event, tz) if before else None
+            out["updated_by"] = ({"id": event.get("actor_id"), "name": event.get("actor_name")}
+                                 if event.get("actor_id") else None)
+        elif kind != "booking.created":
             out.update(cancelled_by=actor, by_admin=bool(payload.get("by_admin")))
         return out
     if "series" in payload:
@@ -69,12 +76,38 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             "duration_minutes": s["duration_minutes"],
             "cancelled_at": _time(s.get("cancelled_at"), tz),
             "cancelled_from": _time(s.get("cancelled_from"), tz)}}
+        out["series"].update(attendees=s.get("attendees"), invitees=s.get("invitees") or [],
+                             notes=s.get("notes"), continued_by=s.get("continued_by"))
         if kind == "series.cancelled":
             out.update(cancelled_from=_time(payload.get("from"), tz),
                        whole=bool(payload.get("whole")), cancelled_by=actor,
                        by_admin=bool(payload.get("by_admin")))
+        elif kind == "series.updated":
+            out.update(split_from=_time(payload.get("from"), tz),
+                       continued_by=payload.get("continued_by"))
+        elif kind == "series.occurrence_skipped":
+            out["occurrence"] = {"start_time": _time(payload.get("start_at"), tz),
+                                 "end_time": _time(payload.get("end_at"), tz),
+                                 "reason": payload.get("reason")}
         return out
     return dict(payload)
+
+
+def _booking(b: Mapping[str, Any], event: Mapping[str, Any], tz: str | None) -> dict[str, Any]:
+    """A booking snapshot (to_jsonb of its row) in the booking JSON's shape."""
+    creator = b.get("created_by") or b["user_id"]
+    creator_name = (event.get("owner_name") if creator == b["user_id"]
+                    else event.get("actor_name") if creator == event.get("actor_id") else None)
+    return {
+        "id": b["id"], "room_id": b["room_id"], "room_name": event.get("room_name"),
+        "user_id": b["user_id"], "user_name": event.get("owner_name"), "title": b["title"],
+        "start_time": _time(b["start_at"], tz), "end_time": _time(b["end_at"], tz),
+        "series_id": b.get("series_id"), "cancelled_at": _time(b.get("cancelled_at"), tz),
+        "created_at": _time(b.get("created_at"), tz), "attendees": b.get("attendees"),
+        "created_by": creator, "created_by_name": creator_name,
+        "invitees": b.get("invitees") or [], "notes": b.get("notes"),
+        "updated_at": _time(b.get("updated_at"), tz),
+        "original_start_time": _time(b.get("original_start"), tz)}
 
 
 def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,6 +138,8 @@ def summary(event: Mapping[str, Any]) -> str:
                  when=_when(b))
         if kind == "booking.created":
             return _("Booked %(what)s", what=what)
+        if kind == "booking.updated":
+            return _("Changed: %(what)s", what=what)
         if kind == "booking.cancelled":
             return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by
                     else _("Cancelled: %(what)s", what=what))
@@ -118,6 +153,17 @@ def summary(event: Mapping[str, Any]) -> str:
                  room=s["room_name"], rule=describe(s["recurrence"]))
         if kind == "series.created":
             return _("Booked %(what)s from %(first)s", what=what,
+                     first=day_and_time(s["first_start"]))
+        if kind == "series.occurrence_skipped":
+            o = d["occurrence"]
+            reason = str(SKIP_REASONS.get(o["reason"], o["reason"]))
+            return _("Not booked: “%(title)s” in %(room)s, %(when)s (%(reason)s)",
+                     title=s["title"], room=s["room_name"], when=_when(o), reason=reason)
+        if kind == "series.updated" and d.get("split_from"):
+            return _("Changed from %(day)s on (it continues as a new repeating booking): "
+                     "%(what)s", day=day(d["split_from"]), what=what)
+        if kind == "series.updated":
+            return _("Changed: %(what)s from %(first)s", what=what,
                      first=day_and_time(s["first_start"]))
         if d.get("whole"):
             return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by

@@ -73,7 +73,7 @@ def activity(user: User, limit: Any = None, cursor: str | None = None) -> dict[s
 DELIVERY_COLUMNS = f"""d.id, d.channel, d.status, d.attempts, d.last_error,
        rfc3339(d.next_attempt_at, 'UTC') AS next_attempt_at,
        rfc3339(d.finished_at, 'UTC') AS finished_at,
-       d.user_id AS recipient_id, rcpt.email AS recipient_email,
+       d.user_id AS recipient_id, coalesce(rcpt.email, d.email) AS recipient_email,
        d.endpoint_id, w.url AS endpoint_url, {EVENT_COLUMNS}"""
 
 DELIVERY_JOINS = f"""JOIN outbox o ON o.id = d.event_id

@@ -42,7 +42,7 @@ log = logging.getLogger("booking.worker")
 # outbox_undispatched; the events are locked so two workers never fan out one twice.
 FANOUT_SQL = """
 WITH ev AS (
-    SELECT o.id, o.kind, o.user_id FROM outbox o
+    SELECT o.id, o.kind, o.user_id, o.payload FROM outbox o
      WHERE o.dispatched_at IS NULL
      ORDER BY o.id
      LIMIT %(batch)s
@@ -53,6 +53,25 @@ mails AS (
       FROM ev JOIN users u ON u.id = ev.user_id
      WHERE u.mail_enabled AND u.active AND ev.kind = ANY (%(mail_kinds)s)
     RETURNING 1),
+-- Invitees (staff or not) get the invitation, each change and the cancellation
+-- at their address; an invitee taken off by a change gets its cancellation too.
+-- Staff who turned mail off get none; the organiser is told as the organiser.
+invited AS (
+    INSERT INTO deliveries (event_id, channel, email, next_attempt_at)
+    SELECT DISTINCT ON (ev.id, lower(a.address)) ev.id, 'mail', a.address, %(now)s
+      FROM ev
+     CROSS JOIN LATERAL (
+           SELECT jsonb_array_elements_text(coalesce(
+                      ev.payload->'booking'->'invitees', ev.payload->'series'->'invitees',
+                      '[]')) AS address
+           UNION ALL
+           SELECT jsonb_array_elements_text(coalesce(ev.payload->'before'->'invitees', '[]'))
+            WHERE ev.kind = 'booking.updated') a
+     WHERE ev.kind = ANY (%(invitee_kinds)s)
+       AND NOT EXISTS (SELECT 1 FROM users u
+                        WHERE lower(u.email) = lower(a.address)
+                          AND (NOT u.mail_enabled OR u.id = ev.user_id))
+    RETURNING 1),
 hooks AS (
     INSERT INTO deliveries (event_id, channel, endpoint_id, next_attempt_at)
     SELECT ev.id, 'webhook', e.id, %(now)s
@@ -60,7 +79,8 @@ hooks AS (
     RETURNING 1),
 done AS (
     UPDATE outbox o SET dispatched_at = now() FROM ev WHERE o.id = ev.id RETURNING 1)
-SELECT (SELECT count(*) FROM done)::int AS events, (SELECT count(*) FROM mails)::int AS mails,
+SELECT (SELECT count(*) FROM done)::int AS events,
+       ((SELECT count(*) FROM mails) + (SELECT count(*) FROM invited))::int AS mails,
        (SELECT count(*) FROM hooks)::int AS hooks"""
 
 # deliveries_due. A delivery to a disabled endpoint waits until it is enabled again.
@@ -76,10 +96,12 @@ WITH due AS (
 claimed AS (
     UPDATE deliveries d SET attempts = d.attempts + 1, next_attempt_at = %(lease_until)s
       FROM due WHERE d.id = due.id
-    RETURNING d.id, d.event_id, d.channel, d.user_id, d.endpoint_id, d.attempts)
+    RETURNING d.id, d.event_id, d.channel, d.user_id, d.email, d.endpoint_id, d.attempts)
 SELECT c.id, c.channel, c.attempts, c.endpoint_id,
        o.id AS event_id, o.kind, o.payload, o.created_at, o.booking_id, o.series_id,
-       u.email AS recipient_email, u.name AS recipient_name, u.language AS recipient_language,
+       coalesce(u.email, c.email) AS recipient_email,
+       coalesce(u.name, c.email) AS recipient_name, u.language AS recipient_language,
+       c.email AS invitee_email, o.actor_id,
        r.name AS room_name, r.timezone, r.building,
        owner.name AS owner_name, actor.name AS actor_name,
        e.url, e.secret,
@@ -89,12 +111,13 @@ SELECT c.id, c.channel, c.attempts, c.endpoint_id,
        -- EXDATEs of the series a mail sends: the occurrences skipped, and when it is
        -- sent again with a new end ("this and following"), those cancelled one by one
        -- before that end (bookings_series).
-       CASE WHEN o.kind IN ('series.created', 'series.cancelled') THEN
+       CASE WHEN o.kind IN ('series.created', 'series.cancelled', 'series.updated') THEN
             (SELECT coalesce(array_agg(x.start_at ORDER BY x.start_at), '{}') FROM (
                  SELECT k.start_at FROM series_skips k WHERE k.series_id = o.series_id
                  UNION
                  SELECT b.start_at FROM bookings b
-                  WHERE o.kind = 'series.cancelled' AND b.series_id = o.series_id
+                  WHERE o.kind IN ('series.cancelled', 'series.updated')
+                    AND b.series_id = o.series_id
                     AND b.cancelled_at IS NOT NULL
                     AND b.start_at < (o.payload->>'from')::timestamptz) x)
        END AS skipped
@@ -174,6 +197,11 @@ SELECT min(d.next_attempt_at) AS due FROM deliveries d
         OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.active))"""
 
 MAIL_KINDS = list(render.KINDS + render.INTERNAL_KINDS)
+INVITEE_KINDS = [kind for kind in render.KINDS if kind not in render.ORGANISER_ONLY]
+
+# The worker also keeps every series materialised a week past the booking
+# window (booking/series/service.py): at start, and at least this often.
+EXTEND_EVERY_SECONDS = 3600.0
 
 
 def backoff(attempt: int, base: float, most: float) -> float:
@@ -207,7 +235,8 @@ class Worker:
         with self.app.app_context():
             with db.connection() as conn:
                 fanned = conn.execute(FANOUT_SQL, {"batch": self.batch * 4, "now": now,
-                                                   "mail_kinds": MAIL_KINDS}).fetchone()
+                                                   "mail_kinds": MAIL_KINDS,
+                                                   "invitee_kinds": INVITEE_KINDS}).fetchone()
                 claimed = conn.execute(CLAIM_SQL, {"now": now, "batch": self.batch,
                                                    "lease_until": now + self._lease()}).fetchall()
             if not claimed:
@@ -275,6 +304,20 @@ class Worker:
             log.warning("%s deliveries failed for good; %s endpoints disabled",
                         outcome["failed"], outcome["disabled"])
 
+    def extend_series(self) -> dict[str, int]:
+        """Materialise every live series up to its horizon (a week past the booking
+        window), as `flask series extend` does; what could not be placed is recorded
+        and its organiser told (series.occurrence_skipped)."""
+        from booking import rules
+        from booking.series import service as series
+
+        with self.app.app_context():
+            totals = series.extend_all(self.clock(), rules.Limits.from_config(self.config))
+        if totals["series"]:
+            log.info("series extended: %(series)s series, %(booked)s booked, "
+                     "%(skipped)s skipped", totals)
+        return totals
+
     def run_until_idle(self, rounds: int = 1000) -> int:
         """Rounds until nothing is due (tests, and `worker --once`)."""
         total = 0
@@ -293,8 +336,12 @@ class Worker:
         listener: psycopg.Connection | None = None
         log.info("worker started (batch %s, %s sender threads, poll %ss)", self.batch,
                  self.config["WORKER_THREADS"], poll)
+        next_extend = time.monotonic()      # at start, then hourly
         while not self.stopping.is_set():
             try:
+                if time.monotonic() >= next_extend:
+                    self.extend_series()
+                    next_extend = time.monotonic() + EXTEND_EVERY_SECONDS
                 if listener is None or listener.closed:
                     listener = db.connect(self.config["LISTEN_DATABASE_URL"],
                                           application_name="booking-worker")

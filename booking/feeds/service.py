@@ -31,7 +31,8 @@ _FEED_USER = re.compile(r"[0-9]{1,18}")
 PAST_DAYS = 30   # how far back a feed reaches; forward it reaches the booking window
 
 BOOKING_COLUMNS = """b.id, b.title, b.start_at, b.end_at, b.created_at, b.cancelled_at,
-       b.series_id, u.name AS user_name"""
+       b.series_id, u.name AS user_name, b.attendees, b.invitees, b.notes, b.sequence,
+       b.updated_at"""
 
 # bookings_room_start and bookings_room_cancelled: live and cancelled bookings
 # of the room in the feed's range, each read from its own partial index.
@@ -136,20 +137,35 @@ def vevent(booking: Mapping[str, Any]) -> Event:
     """One booking as a VEVENT: the feeds' and the invitations' (booking/events/invitations.py)."""
     tz = zone(booking["timezone"])
     cancelled = booking["cancelled_at"] is not None
-    changed = booking["cancelled_at"] or booking["created_at"]
+    changed = booking["cancelled_at"] or booking.get("updated_at") or booking["created_at"]
+    sequence = booking.get("sequence") or 0
     event = Event()
     event.add("uid", f"booking-{booking['id']}@booking")
     # No METHOD: DTSTAMP is the last change, so an unchanged feed is byte-identical (ETag, 304).
     event.add("dtstamp", changed.astimezone(UTC))
     event.add("created", booking["created_at"].astimezone(UTC))
     event.add("last-modified", changed.astimezone(UTC))
-    event.add("sequence", 1 if cancelled else 0)
+    # One more with every change (edit_booking() counts them), and one more to cancel.
+    event.add("sequence", sequence + (1 if cancelled else 0))
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("dtstart", booking["start_at"].astimezone(tz))
     event.add("dtend", booking["end_at"].astimezone(tz))
     event.add("summary", booking["title"])
     where = booking["room_name"] + (f", {booking['building']}" if booking.get("building") else "")
     event.add("location", where)
-    event.add("description", _("Booked by %(name)s (repeating)", name=booking["user_name"])
-              if booking["series_id"] else _("Booked by %(name)s", name=booking["user_name"]))
+    event.add("description", description(booking))
+    for address in booking.get("invitees") or []:
+        event.add("attendee", f"mailto:{address}",
+                  parameters={"ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
     return event
+
+
+def description(booking: Mapping[str, Any]) -> str:
+    """Who booked, how many come, and the notes: a calendar's description."""
+    lines = [f"Booked by {booking['user_name']}"
+             + (" (repeating)" if booking.get("series_id") else "")]
+    if booking.get("attendees"):
+        lines.append(f"People: {booking['attendees']}")
+    if booking.get("notes"):
+        lines += ["", booking["notes"]]
+    return "\n".join(lines)

@@ -149,6 +149,7 @@ class Need:
     floor: int | None = None
     home: str | None = None
     any_zone: bool = False
+    zone: str | None = None   # only rooms in this time zone (a refused booking's room's)
 
     @property
     def place(self) -> str | None:
@@ -159,6 +160,8 @@ class Need:
         """The time zones whose rooms may be offered (None: any): those of the
         preferred building's active rooms (one, unless a building spans zones),
         from the rooms given. A building without such rooms restricts nothing."""
+        if self.zone is not None:
+            return frozenset({self.zone})
         if self.any_zone or self.place is None:
             return None
         place = self.place.lower()
@@ -263,18 +266,77 @@ def free_rooms(conn, need: Need, now: datetime, limits: rules.Limits
     One statement (FREE_SQL), whether this process's copy of the rooms is
     current or not.
     """
-    kept = memo.current().rooms
-    version, by_id = kept.current()
-    allowed = Allowed(need, now, limits, need.zones_in(by_id))
-    row = conn.execute(FREE_SQL, free_params(need, allowed, version, by_id, kept)).fetchone()
-    free = zip(row["ids"], row["loads"])
-    if row["rooms"] is not None:
-        # The copy was out of date: the rooms were picked by seats and equipment
-        # alone, and the rules (and where the person is) pick from them now.
-        by_id = kept.replace(row["rooms_version"], row["rooms"])
-        allowed = Allowed(need, now, limits, need.zones_in(by_id))
-        free = [(room_id, load) for room_id, load in free if allowed(by_id[room_id])]
-    return _ranked(by_id, free, need), allowed.zones
+    search = Search(need, now, limits)
+    row = conn.execute(FREE_SQL, search.params).fetchone()
+    return search.ranked(row), search.zones
+
+
+class Search:
+    """One free-room search: FREE_SQL's parameters for `need` (the candidates from
+    this process's copy of the rooms), and its answer ranked. The finder runs it
+    as a statement of its own; a refused booking asks it inside the statement that
+    refused it (Alternatives)."""
+
+    def __init__(self, need: Need, now: datetime, limits: rules.Limits):
+        self.need, self.now, self.limits = need, now, limits
+        self.kept = memo.current().rooms
+        version, by_id = self.kept.current()
+        self.allowed = Allowed(need, now, limits, need.zones_in(by_id))
+        self.by_id = by_id
+        self.params = free_params(need, self.allowed, version, by_id, self.kept)
+
+    @property
+    def zones(self) -> frozenset[str] | None:
+        return self.allowed.zones
+
+    def ranked(self, row: Mapping[str, Any]) -> list[dict]:
+        """FREE_SQL's row (rooms_version, rooms, ids, loads) as ranked rooms."""
+        by_id, free = self.by_id, zip(row["ids"], row["loads"])
+        if row["rooms"] is not None:
+            # The copy was out of date: the rooms were picked by seats and equipment
+            # alone, and the rules (and where the person is) pick from them now.
+            by_id = self.kept.replace(row["rooms_version"], row["rooms"])
+            self.allowed = Allowed(self.need, self.now, self.limits, self.need.zones_in(by_id))
+            free = [(room_id, load) for room_id, load in free if self.allowed(by_id[room_id])]
+        return _ranked(by_id, free, self.need)
+
+
+class Alternatives:
+    """Other rooms for a booking refused because its room is taken (`other_rooms` in
+    every 409: create, series, edit), found and ranked exactly as the finder finds
+    and ranks (Search, _ranked): rooms in the requested room's time zone only, its
+    building first, then its floor, with every piece of its equipment, seating
+    `attendees` (or as many as the requested room), the smallest that fits first.
+
+    No statement of its own: `sql(gate)` is the finder's query as a scalar
+    subquery that the refusing statement runs only when `gate` (SQL over that
+    statement's answer) says it was refused; `ranked(answer)` reads its JSON.
+    """
+
+    PREFIX = "alt_"
+    MOST = 5
+
+    def __init__(self, room: Mapping[str, Any], start: datetime, end: datetime,
+                 attendees: int | None, now: datetime, limits: rules.Limits):
+        self.room_id = room["id"]
+        need = Need(start=start, end=end, people=attendees or room["capacity"],
+                    equipment=tuple(sorted(room["equipment"])), building=room["building"],
+                    floor=room["floor"], zone=room["timezone"])
+        self.search = Search(need, now, limits)
+
+    def params(self) -> dict[str, Any]:
+        return {self.PREFIX + name: value for name, value in self.search.params.items()}
+
+    @classmethod
+    def sql(cls, gate: str) -> str:
+        text = FREE_SQL.replace("%(", "%(" + cls.PREFIX)
+        return f"(SELECT row_to_json(f) FROM ({text}) f WHERE {gate})"
+
+    def ranked(self, answer: Mapping[str, Any] | None) -> list[dict]:
+        if not answer:
+            return []
+        rooms = self.search.ranked(answer)
+        return [room for room in rooms if room["id"] != self.room_id][:self.MOST]
 
 
 # A room's opening rules read these four fields and nothing else of it (see

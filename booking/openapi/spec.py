@@ -127,6 +127,30 @@ SERIES = {
     "materialized_until": DATETIME,
     "cancelled_at": nullable(DATETIME),
     "cancelled_from": nullable(DATETIME),
+    "attendees": nullable({"type": "integer", "minimum": 1}),
+    "invitees": {"type": "array", "items": {"type": "string"}},
+    "notes": nullable({"type": "string"}),
+    "created_by": {"type": "integer", "description": "Who made it: the owner, a delegate of "
+                                                     "theirs or an admin."},
+    "continued_by": nullable({"type": "integer", "description": "The series a \"this and "
+                              "following\" change split this one into (it ends before it)."}),
+}
+
+# A booking's people, as create, edit and a series take them.
+PEOPLE_INPUT = {
+    "attendees": {"anyOf": [whole(1, 10000), {"type": "null"}],
+                  "description": "The party size; more than the room seats is 422 "
+                                 "`over_capacity`. The finder and conflict suggestions look "
+                                 "for rooms that seat it."},
+    "invitees": {"anyOf": [{"type": "array", "maxItems": 50,
+                            "items": {"type": "string", "format": "email", "maxLength": 254}},
+                           {"type": "null"}],
+                 "description": "Up to 50 email addresses (staff or not): they get the "
+                                "invitation, every change and the cancellation by mail; "
+                                "staff see it in their bookings with role invitee."},
+    "notes": {"anyOf": [{"type": "string", "maxLength": 2000}, {"type": "null"}],
+              "description": "Shown on the booking page, in feeds and mail; line breaks "
+                             "kept."},
 }
 
 UTC_TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, in UTC."}
@@ -185,6 +209,10 @@ SCHEMAS: dict[str, Any] = {
                     "part": {"type": "string"},
                     "room_id": {"type": "integer"},
                     "rooms": {"type": "array", "items": ref("FreeRoom")},
+                    "capacity": {"type": "integer", "description": "over_capacity: what "
+                                                                   "the room seats."},
+                    "emails": {"type": "array", "items": {"type": "string"},
+                               "description": "unknown_user: the addresses of no account."},
                     "errors": {"type": "array", "items": {"type": "object"},
                                "description": "Every malformed field at once, each "
                                               "`{field, message}` (pages' forms)."},
@@ -205,7 +233,24 @@ SCHEMAS: dict[str, Any] = {
         "series_id": nullable({"type": "integer"}),
         "cancelled_at": nullable(DATETIME),
         "created_at": DATETIME,
-    }, description="A booking (the booking_api view, booking_json()); times in the room's zone."),
+        "attendees": nullable({"type": "integer", "minimum": 1}),
+        "created_by": {"type": "integer", "description": "Who made it: the owner (`user_id`), "
+                                                         "a delegate of theirs or an admin."},
+        "role": {"type": "string", "enum": ["organiser", "invitee"],
+                 "description": "In my bookings only: whether it is mine or I am invited."},
+        "created_by_name": {"type": "string"},
+        "invitees": {"type": "array", "items": {"type": "string"}},
+        "notes": nullable({"type": "string"}),
+        "updated_at": nullable({**DATETIME, "description": "When it was last changed."}),
+        "original_start_time": nullable({**DATETIME, "description":
+            "A series occurrence changed on its own: the start the series gave it (its "
+            "RECURRENCE-ID); later changes to the series leave it alone."}),
+    }, required=["id", "room_id", "room_name", "user_id", "user_name", "title", "start_time",
+                 "end_time", "series_id", "cancelled_at", "created_at", "attendees",
+                 "created_by"],
+        description="A booking (booking_json() in lists; one booking, and what create and "
+                    "edit answer, also has invitees, notes, created_by_name, updated_at and "
+                    "original_start_time: booking_detail_json()); times in the room's zone."),
     "Room": obj(ROOM, description="A room (ROOM_FIELDS in booking/rooms/service.py); "
                                    "opening hours are room-local."),
     "RoomNow": obj({
@@ -273,7 +318,11 @@ SCHEMAS: dict[str, Any] = {
                      "in its time zone only unless asked: the one chosen, or else where "
                      "most of the latest 50 bookings are."}),
                  "home_building_source": nullable({"type": "string",
-                                                   "enum": ["chosen", "most_booked"]})}),
+                                                   "enum": ["chosen", "most_booked"]}),
+                 "delegates": {"type": "array", "items": {"type": "string"},
+                               "description": "The addresses of whom I named delegate: they "
+                                              "may book for me, and change and cancel my "
+                                              "bookings."}}),
     "Person": obj({"id": {"type": "integer"}, "email": {"type": "string"},
                    "name": {"type": "string"},
                    "role": {"type": "string", "enum": ["staff", "admin"]},
@@ -448,6 +497,7 @@ ERROR_TEXT = {
     403: "Signed in, but not allowed.",
     404: "No such thing.",
     409: "Taken; `details` lists what is in the way and suggestions.",
+    412: "If-Match no longer matches: the thing changed since it was read.",
     413: "The body is over 64 KB.",
     422: "A booking rule is broken; `details.violations` (for a series: "
          "`details.occurrences`) lists every broken rule.",
@@ -527,7 +577,33 @@ BOOKING_INPUT = obj({
                    "examples": ["FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331"]},
     "skip_conflicts": {**FLAG, "description": "With recurrence: book the free occurrences "
                                               "and report the taken ones as skipped."},
+    "booked_for": {"anyOf": [{"type": "string", "format": "email"}, {"type": "null"}],
+                   "description": "The email of the staff member the booking is for (its "
+                                  "owner; the caller is `created_by`): admins, and delegates "
+                                  "that person named. Anyone else: 403."},
+    **PEOPLE_INPUT,
 }, required=["room_id", "title", "start_time", "end_time"])
+
+EDIT_INPUT = obj({
+    "room_id": whole(),
+    "title": text(200),
+    "start_time": DATETIME_IN,
+    "end_time": DATETIME_IN,
+    **PEOPLE_INPUT,
+}, required=[])
+
+SERIES_EDIT_INPUT = obj({
+    "room_id": whole(),
+    "title": text(200),
+    "start_time": {**DATETIME_IN, "description": "The new start of the first occurrence "
+                                                "changed (the one `from` names)."},
+    "end_time": DATETIME_IN,
+    "recurrence": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                   "description": "The new rule from there on; the old one (with what is "
+                                  "left of its COUNT) by default."},
+    "skip_conflicts": FLAG,
+    **PEOPLE_INPUT,
+}, required=[])
 
 NEED_FIELDS = {
     "equipment": {"anyOf": [{"type": "array", "items": {"type": "string"}},
@@ -693,9 +769,9 @@ PATHS: dict[str, dict[str, Any]] = {
                    {**ok({"oneOf": [BOOKING, SERIES_MADE]}, "Created: `{booking}`, or with "
                          "recurrence `{series, bookings, skipped}`.", 201,
                          "The booking, or the series.", REPLAYED),
-                    **errors("not_found", "conflict", "payload_too_large", *RULE_CODES,
-                             "nonexistent_time", "invalid_recurrence",
-                             "idempotency_mismatch")},
+                    **errors("forbidden", "not_found", "conflict", "payload_too_large",
+                             *RULE_CODES, "nonexistent_time", "invalid_recurrence",
+                             "idempotency_mismatch", "over_capacity", "unknown_user")},
                    parameters=[IDEMPOTENCY_KEY],
                    body=json_body(BOOKING_INPUT, {
                        "room_id": 1, "title": "Planning", "start_time": "2027-03-02T10:00",
@@ -742,7 +818,35 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/bookings/{booking_id}": {
         "get": op("Bookings", "One booking", {**ok(BOOKING), **errors("not_found")},
                   parameters=[path_id("booking_id", "booking")], operation_id="getBooking"),
-        "delete": op("Bookings", "Cancel a booking (its owner or an admin)",
+        "patch": op("Bookings", "Change or move a booking",
+                    {**ok(BOOKING, "Changed: the booking as GET shows it.",
+                          headers={"ETag": {"schema": {"type": "string"},
+                                            "description": "Its new ETag."}}),
+                     **errors("forbidden", "not_found", "conflict", "not_editable",
+                              "precondition_failed", "payload_too_large", "over_capacity",
+                              *RULE_CODES)},
+                    parameters=[path_id("booking_id", "booking"),
+                                {"name": "If-Match", "in": "header", "required": False,
+                                 "description": "The ETag of GET /api/bookings/{id}: the "
+                                                "change is made only if the booking is "
+                                                "still as read (else 412); without it the "
+                                                "last writer wins.",
+                                 "schema": {"type": "string", "maxLength": 200}}],
+                    body=json_body({**EDIT_INPUT, "minProperties": 1},
+                                   {"start_time": "2027-03-02T14:00"}),
+                    description="Any of the fields; what is not sent stays. A new "
+                                "start_time alone keeps the length, end_time alone keeps "
+                                "the start, room_id alone keeps the times. New times or room "
+                                "pass every rule of a new booking; the change is one "
+                                "database call under the exclusion constraint, so a taken "
+                                "slot is a 409 `conflict` (with suggestions) and the "
+                                "booking keeps its old one, exactly as it was. The owner, "
+                                "a delegate they named or an admin; ended or cancelled: "
+                                "409 `not_editable`. A series occurrence stays in its "
+                                "series as changed, and later changes to the series leave "
+                                "it alone.",
+                    operation_id="editBooking"),
+        "delete": op("Bookings", "Cancel a booking (its owner, a delegate or an admin)",
                      {**ok(BOOKING, "Cancelled (cancelling again changes nothing)."),
                       **errors("forbidden", "not_found", "in_past")},
                      parameters=[path_id("booking_id", "booking")],
@@ -759,7 +863,26 @@ PATHS: dict[str, dict[str, Any]] = {
                               query("limit", query_int(1, 500),
                                     "Occurrences per page, 100 by default."), CURSOR],
                   operation_id="getSeries"),
-        "delete": op("Series", "Cancel a series (its owner or an admin)",
+        "patch": op("Series", "Change this occurrence and the following ones",
+                    {**ok(SERIES_MADE, "Changed: the series that carries on (a new one "
+                          "after a split, the same one from its first occurrence), its new "
+                          "occurrences and those skipped."),
+                     **errors("forbidden", "not_found", "conflict", "not_editable",
+                              "payload_too_large", "over_capacity", *RULE_CODES,
+                              "nonexistent_time", "invalid_recurrence")},
+                    parameters=[path_id("series_id", "series"),
+                                query("from", DATETIME_IN, "The start of the first occurrence "
+                                      "to change (RFC 3339); the series' first: all of it.",
+                                      required=True, example="2027-03-09T10:00")],
+                    body=json_body(SERIES_EDIT_INPUT, {"start_time": "2027-03-09T11:00",
+                                                       "end_time": "2027-03-09T12:00"}),
+                    description="The series is split at `from`: the old one ends before "
+                                "it, a new one carries on with the changes; occurrences "
+                                "changed on their own are left alone. Every new occurrence "
+                                "passes the rules; without `skip_conflicts` a taken one "
+                                "makes it 409 and nothing changes.",
+                    operation_id="editSeries"),
+        "delete": op("Series", "Cancel a series (its owner, a delegate or an admin)",
                      {**ok(obj({"series": ref("Series"),
                                 "cancelled": {"type": "array", "items": {"type": "integer"},
                                               "description": "Ids of the bookings cancelled."}})),
@@ -837,10 +960,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                                                    "format": "uri"}})),
                    **errors()}, operation_id="me"),
         "patch": op("Account", "Change my settings (mail, theme, time zone, language, home "
-                               "building)",
+                               "building, delegates)",
                     {**ok(obj({"user": ref("User"), "calendar_url": {"type": "string",
                                                                       "format": "uri"}})),
-                     **errors("payload_too_large", "unknown_building")},
+                     **errors("payload_too_large", "unknown_building", "unknown_user")},
                     body=json_body(obj({
                         "mail_enabled": FLAG,
                         "theme": {"type": "string", "enum": ["auto", "light", "dark"],
@@ -852,7 +975,13 @@ PATHS: dict[str, dict[str, Any]] = {
                                                {"type": "null"}, {"const": ""}],
                                      "description": "en, de or fr; null or empty: the "
                                                     "browser's."},
-                        "home_building": {"anyOf": [text(100, low=0), {"type": "null"}]}},
+                        "home_building": {"anyOf": [text(100, low=0), {"type": "null"}]},
+                        "delegates": {"anyOf": [{"type": "array", "maxItems": 20, "items": {
+                            "type": "string", "format": "email", "maxLength": 254}},
+                            {"type": "null"}], "description": "Who may book for me, and "
+                            "change and cancel my bookings: staff emails (422 `unknown_user` "
+                            "for an address of no active account); the list replaces the "
+                            "one before."}},
                         required=[]), {"theme": "dark", "language": "de",
                                        "home_building": "HQ"}),
                     description="Only the fields sent change; `{}` changes nothing; a refused "

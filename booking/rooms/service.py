@@ -61,7 +61,9 @@ SELECT {ROOM_FIELDS},
        dd.day AS date,
        coalesce((SELECT json_agg(booking_json_of(b.id, b.room_id, r.name, b.user_id, u.name,
                                                  b.title, b.start_at, b.end_at, b.series_id,
-                                                 b.cancelled_at, b.created_at, r.timezone)
+                                                 b.cancelled_at, b.created_at, r.timezone,
+                                                 b.attendees,
+                                                 coalesce(b.created_by, b.user_id))
                                  ORDER BY b.start_at)
                    FROM bookings b JOIN users u ON u.id = b.user_id
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
@@ -241,14 +243,46 @@ def _refuse_long_range(bounds: dict[str, Any]) -> None:
         raise invalid("end", _("Ask for at most %(most)d days at a time.", most=MOST_DAYS))
 
 
+# rooms_pkey; users_email_key for the person booked for, delegates_delegate for
+# whether the caller may (an admin may book for anyone).
+ROOM_AND_OWNER_SQL = f"""
+SELECT {ROOM_FIELDS}, o.id AS owner_id,
+       (%(admin)s OR EXISTS (SELECT 1 FROM delegates d JOIN users x ON x.id = d.user_id
+                              WHERE d.delegate_id = %(actor)s
+                                AND lower(x.email) = lower(%(email)s))) AS may_book_for
+  FROM rooms r
+  LEFT JOIN users o ON lower(o.email) = lower(%(email)s) AND o.active
+ WHERE r.id = %(room)s"""
+
+
 def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
-                end_raw: datetime) -> tuple[dict[str, Any], ZoneInfo, datetime, datetime]:
+                end_raw: datetime, booked_for: str | None = None, actor: Any = None
+                ) -> tuple[dict[str, Any], ZoneInfo, datetime, datetime]:
     """The room a booking names, its zone, and the booking's start and end
     placed in that zone (times without an offset are the room's wall-clock
-    time). A room that does not exist is a 404 naming `room_id`."""
-    room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+    time). A room that does not exist is a 404 naming `room_id`.
+
+    With `booked_for` (an email), the same statement finds that person, and
+    the room dict carries `owner_id`: the booking is theirs. Only an admin or
+    a delegate they named may (403 otherwise, whether or not the address is
+    someone's); an address of no active account is 422 unknown_user."""
+    if booked_for is None:
+        room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+    else:
+        room = conn.execute(ROOM_AND_OWNER_SQL, {"room": room_id, "email": booked_for,
+                                                 "admin": actor.is_admin,
+                                                 "actor": actor.id}).fetchone()
     if room is None:
         raise BookingError("not_found", _("That room does not exist."), field="room_id")
+    if booked_for is not None:
+        if not room.pop("may_book_for"):
+            raise BookingError("forbidden", _("You may book for someone else only when they "
+                                              "named you their delegate (or as an "
+                                              "administrator)."), field="booked_for")
+        if room["owner_id"] is None:
+            raise BookingError("unknown_user", _("No active account has the address "
+                                                 "%(address)s.", address=booked_for),
+                               field="booked_for")
     tz = zone(room["timezone"])
     return room, tz, localize(start_raw, tz, "start_time"), localize(end_raw, tz, "end_time")
 

@@ -3,6 +3,7 @@
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
+from booking import inputs
 from booking.clock import now
 from booking.auth import login_required
 from booking.series import service
@@ -21,3 +22,12 @@ def show(series_id: int):
 def cancel(series_id: int):
     """Cancel every future occurrence; ?from=<RFC 3339> cancels that one and all after it."""
     return jsonify(service.cancel(current_user, series_id, request.args.get("from"), now()))
+
+
+@bp.patch("/series/<id:series_id>")
+@login_required
+def edit(series_id: int):
+    """Change this occurrence and the following ones (?from=<RFC 3339 start of an
+    occurrence>; from the first one, the whole series): 200 {series, bookings, skipped}."""
+    return jsonify(service.edit(current_user, series_id, request.args.get("from"),
+                                inputs.json_body(), now()))

@@ -1,29 +1,48 @@
-"""Recurring bookings: create a series, look at it, cancel it, extend it.
+"""Recurring bookings: create a series, look at it, change it, cancel it, extend it.
 
 A series is booked as its occurrences, each an ordinary row in `bookings`,
-materialised up to the booking window (BOOKING_WINDOW_DAYS from now). Every
-occurrence passes every booking rule and the exclusion constraint. The
-`series extend` command moves the horizon forward for open-ended and long
-series; an occurrence taken by then is recorded as skipped.
+materialised a week past the booking window (BOOKING_WINDOW_DAYS + AHEAD_DAYS
+from now), so no future occurrence becomes bookable by someone else before
+its series has claimed it. Every occurrence passes every booking rule and
+the exclusion constraint. The delivery worker moves the horizon forward at
+start and at least hourly (`series extend` does the same for cron); an
+occurrence taken by then is recorded as skipped and its organiser told.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from booking import availability, db, idempotency, pagination, recurrence, rules
+from flask import current_app
+
+from booking import availability, db, idempotency, inputs, pagination, recurrence, rules
 from booking.auth import User
-from booking.errors import BookingError, not_found
+from booking.errors import BookingError, invalid, not_found
+from booking.finder.service import Alternatives
 from booking.rooms import service as rooms
 from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
 from booking.i18n import _, lazy, ngettext
 
+# How far past the booking window a series holds its occurrences: a week, so
+# the hourly extension has days to spare before a day enters the window.
+AHEAD_DAYS = 7
 
-BOOK_SERIES_SQL = """
-SELECT kind, requested_start, data
-  FROM book_series(%(room)s, %(user)s, %(title)s, %(rrule)s, %(tz)s, %(first)s, %(minutes)s,
-                   %(horizon)s, %(starts)s, %(ends)s, %(skip)s)"""
+NO_PEOPLE = {"attendees": None, "invitees": [], "notes": None}
+
+# book_series() under bookings_no_overlap; when it refused (no series made),
+# the finder's query for other rooms at the first occurrence, in the same statement.
+BOOK_SERIES_SQL = f"""
+WITH b AS MATERIALIZED (
+    SELECT kind, requested_start, data
+      FROM book_series(%(room)s, %(owner)s, %(title)s, %(rrule)s, %(tz)s, %(first)s,
+                       %(minutes)s, %(horizon)s, %(starts)s, %(ends)s, %(skip)s,
+                       %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text))
+SELECT kind, requested_start, data FROM b
+UNION ALL
+SELECT 'alternatives', NULL, {Alternatives.sql("true")}
+ WHERE NOT EXISTS (SELECT 1 FROM b WHERE kind = 'series')"""
 
 # series_pkey; bookings_series for the live occurrences, keyset on (start_at, id)
 GET_SQL = """
@@ -50,7 +69,10 @@ WITH target AS (  -- names the actor for the audit log (sql/007)
     SELECT s.id, s.user_id, set_config('booking.actor', %(actor)s::text, true)
       FROM series s WHERE s.id = %(id)s),
 allowed AS (
-    SELECT t.id FROM target t WHERE t.user_id = %(actor)s OR %(admin)s),
+    SELECT t.id FROM target t
+     WHERE t.user_id = %(actor)s OR %(admin)s
+        OR EXISTS (SELECT 1 FROM delegates d
+                    WHERE d.user_id = t.user_id AND d.delegate_id = %(actor)s)),
 series_done AS (
     UPDATE series s
        SET cancelled_from = least(coalesce(s.cancelled_from, 'infinity'), %(from)s),
@@ -92,40 +114,58 @@ MOST_LISTED = 50  # rule breaks listed in a 422; the count says how many in all
 
 
 def horizon(now: datetime, limits: rules.Limits) -> datetime:
-    """Occurrences are materialised up to here: the end of the booking window."""
-    return now.astimezone(UTC) + timedelta(days=limits.window_days)
+    """Occurrences are materialised up to here: a week past the booking window."""
+    return now.astimezone(UTC) + timedelta(days=limits.window_days + AHEAD_DAYS)
+
+
+def ahead(limits: rules.Limits) -> rules.Limits:
+    """The limits a series' later occurrences are held to: the window reaches as far
+    as the series is materialised (its first occurrence keeps the usual window)."""
+    return dataclasses.replace(limits, window_days=limits.window_days + AHEAD_DAYS)
 
 
 def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: datetime,
            rule_text: Any, skip_conflicts: bool, now: datetime,
            limits: rules.Limits, key: idempotency.Key | None = None,
-           request_data: Any = None) -> dict[str, Any]:
+           request_data: Any = None, people: Mapping[str, Any] | None = None,
+           booked_for: str | None = None) -> dict[str, Any]:
     """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError."""
+    people = dict(people or NO_PEOPLE)
     until = horizon(now, limits)
     with db.connection() as conn:
-        room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw)
+        room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw,
+                                                 booked_for, user)
         rule = recurrence.parse(rule_text, tz)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
         _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
         found = recurrence.occurrences(rule, first_local, length, tz, until)
         _refuse_rule_breaks(room, found, now, limits)
-        args = {"room": room_id, "user": user.id, "title": title, "rrule": rule.text,
+        _refuse_party(room, people["attendees"])
+        alternatives = Alternatives(room, start, end, people["attendees"], now, limits)
+        args = {"room": room_id, "user": user.id, "owner": room.get("owner_id") or user.id,
+                "creator": user.id, "title": title, "rrule": rule.text,
                 "tz": tz.key, "first": start, "minutes": _minutes(start, end),
                 "horizon": until, "starts": [o.start for o in found],
-                "ends": [o.end for o in found], "skip": skip_conflicts}
+                "ends": [o.end for o in found], "skip": skip_conflicts, **people}
         if key is None:
-            rows = conn.execute(BOOK_SERIES_SQL, args).fetchall()
+            rows = conn.execute(BOOK_SERIES_SQL, {**args, **alternatives.params()}).fetchall()
         else:
             rows = idempotency.rows(idempotency.book_once(
-                conn, key, user.id, now, "series", request_data, args))
+                conn, key, user.id, now, "series", request_data, args, alternatives))
 
     series = next((r["data"] for r in rows if r["kind"] == "series"), None)
     if series is None:
-        raise _conflict(room, rows, length, now, limits)
+        raise _conflict(room, rows, length, now, limits, alternatives)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
+
+
+def _refuse_party(room: Mapping[str, Any], attendees: int | None) -> None:
+    error = rules.as_error(rules.check_party(room, attendees))
+    if error:
+        raise error
 
 
 def _refuse_never_matching(rule: recurrence.Rule, first_local: datetime,
@@ -151,8 +191,10 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
                         limits: rules.Limits) -> None:
     """422 listing each occurrence that breaks a rule, if any does."""
     broken = []
-    for occurrence in found:
-        for violation in _violations(room, occurrence, now, limits):
+    for n, occurrence in enumerate(found):
+        # The first occurrence keeps the booking window; the later ones reach as far
+        # as a series is held (horizon()).
+        for violation in _violations(room, occurrence, now, limits if n == 0 else ahead(limits)):
             (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
             broken.append({**times, "code": violation.code, "message": str(violation.message)})
     if broken:
@@ -177,8 +219,10 @@ def _violations(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
 
 
 def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: datetime,
-              limits: rules.Limits) -> BookingError:
-    """409 with one entry per taken occurrence, the bookings in its way, and suggestions."""
+              limits: rules.Limits, alternatives: Alternatives) -> BookingError:
+    """409 with one entry per taken occurrence, the bookings in its way, and
+    suggestions: the room's next free slots from the first taken occurrence, and
+    the other rooms free at the first occurrence (the time asked for)."""
     tz = zone(room["timezone"])
     by_start: dict[datetime, list] = {}
     for row in rows:
@@ -194,8 +238,10 @@ def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: dateti
     if by_start:
         first = min(by_start)
         first_end = localize(first.astimezone(tz).replace(tzinfo=None) + length, tz, "end_time")
-        details["suggestions"] = availability.suggestions(room, rows, first, first_end, now,
-                                                          limits)
+        other = next((r["data"] for r in rows if r["kind"] == "alternatives"), None)
+        details["suggestions"] = availability.suggestions(
+            room, availability.busy_rows(rows), first, first_end, now, limits,
+            alternatives.ranked(other))
     count = len(conflicts)
     return BookingError("conflict",
                         ngettext("%(num)d occurrence of this series is already taken in "
@@ -265,8 +311,9 @@ def cancel(user: User, series_id: int, from_text: str | None, now: datetime) -> 
     if row is None:
         raise not_found(_("That series does not exist."))
     if row["series"] is None:
-        raise BookingError("forbidden", _("Only the person who booked this series (or an "
-                                          "administrator) can cancel it."))
+        raise BookingError("forbidden", _("Only the person who booked this series, someone "
+                                          "they named as delegate, or an administrator can "
+                                          "cancel it."))
     return {"series": row["series"], "cancelled": row["cancelled"]}
 
 
@@ -313,7 +360,7 @@ def _extend_one(series: Mapping, until: datetime, now: datetime,
     for occurrence in found:
         if stop is not None and occurrence.start >= stop:
             continue
-        problems = _violations(series["room"], occurrence, now, limits)
+        problems = _violations(series["room"], occurrence, now, ahead(limits))
         (broken if problems else bookable).append((occurrence, problems))
     with db.connection() as conn:
         row = conn.execute(EXTEND_SQL, {
@@ -322,3 +369,170 @@ def _extend_one(series: Mapping, until: datetime, now: datetime,
             "rule_starts": [o.start for o, _ in broken], "rule_ends": [o.end for o, _ in broken],
             "rule_reasons": [p[0].code for _, p in broken]}).fetchone()
     return row["booked"], row["skipped"]
+
+
+# -- "this and following" ------------------------------------------------------------------
+
+EDIT_FIELDS = frozenset({"title", "room_id", "start_time", "end_time", "recurrence",
+                         "skip_conflicts"}) | inputs.PEOPLE_FIELDS
+
+# series_pkey and rooms_pkey; bookings_series for the occurrences changed on
+# their own (which the change leaves alone).
+EDIT_READ_SQL = """
+SELECT s.id, s.user_id, s.room_id, s.title, s.rrule, s.first_start, s.duration_minutes,
+       s.timezone, s.cancelled_at, s.cancelled_from, s.attendees, s.invitees, s.notes,
+       (SELECT room_json(r) FROM rooms r WHERE r.id = s.room_id) AS room,
+       (SELECT room_json(t) FROM rooms t WHERE t.id = %(target)s::int) AS target,
+       ARRAY(SELECT b.original_start FROM bookings b
+              WHERE b.series_id = s.id AND b.cancelled_at IS NULL
+                AND b.original_start IS NOT NULL) AS changed
+  FROM series s
+ WHERE s.id = %(id)s"""
+
+# edit_series() (sql/021) under bookings_no_overlap; when it refused, the
+# finder's query for other rooms at the new first occurrence.
+EDIT_SQL = f"""
+WITH b AS MATERIALIZED (
+    SELECT kind, requested_start, data
+      FROM edit_series(%(id)s, %(actor)s, %(admin)s, %(now)s, %(from)s, %(split)s, %(room)s,
+                       %(title)s, %(rrule)s, %(tz)s, %(first)s, %(minutes)s, %(horizon)s,
+                       %(starts)s, %(ends)s, %(skip)s, %(attendees)s::int,
+                       %(invitees)s::text[], %(notes)s::text))
+SELECT kind, requested_start, data FROM b
+UNION ALL
+SELECT 'alternatives', NULL, {Alternatives.sql("true")}
+ WHERE EXISTS (SELECT 1 FROM b WHERE kind = 'busy')
+   AND NOT EXISTS (SELECT 1 FROM b WHERE kind = 'series')"""
+
+
+def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, Any],
+         now: datetime) -> dict[str, Any]:
+    """Change a series from one occurrence on ("this and following"): {"series",
+    "bookings", "skipped"}, like creating one, or BookingError.
+
+    `from` names an occurrence by its start. From a later occurrence the series
+    is split: the old one ends before it, a new one (the answer's `series`)
+    takes over with what `data` changes (title, room_id, start_time/end_time:
+    the new times of that first occurrence; recurrence; attendees, invitees,
+    notes). From the first occurrence the series itself changes. Occurrences
+    changed on their own stay as they are. Every new occurrence passes the
+    rules; a taken one makes it 409 and changes nothing, unless skip_conflicts.
+    """
+    inputs.only(data, EDIT_FIELDS)
+    if from_text in (None, ""):
+        raise invalid("from", "from is required: the start of the first occurrence to change "
+                              "(RFC 3339).")
+    moment = parse_datetime(from_text, "from")
+    title = inputs.title(data["title"]) if "title" in data else None
+    room_id = inputs.integer(data["room_id"], "room_id") if "room_id" in data else None
+    start_raw = parse_datetime(data["start_time"], "start_time") if "start_time" in data else None
+    end_raw = parse_datetime(data["end_time"], "end_time") if "end_time" in data else None
+    skip_conflicts = inputs.boolean(data.get("skip_conflicts", False), "skip_conflicts")
+    people = inputs.people(data, present_only=True)
+    limits = rules.Limits.from_config(current_app.config)
+
+    with db.connection() as conn:
+        row = conn.execute(EDIT_READ_SQL, {"id": series_id, "target": room_id}).fetchone()
+        if row is None:
+            raise not_found("That series")
+        if not user.acts_for(row["user_id"]):
+            raise _edit_refusal("forbidden")
+        plan = _plan(row, moment, room_id, title, start_raw, end_raw, data.get("recurrence"),
+                     people, now, limits)
+        alternatives = Alternatives(plan["room"], plan["first"], plan["first_end"],
+                                    plan["attendees"], now, limits)
+        rows = conn.execute(EDIT_SQL, {
+            "id": series_id, "actor": user.id, "admin": user.is_admin, "now": now,
+            "from": plan["from"], "split": plan["split"], "room": plan["room"]["id"],
+            "title": plan["title"], "rrule": plan["rule"].text, "tz": plan["tz"].key,
+            "first": plan["first"], "minutes": _minutes(plan["first"], plan["first_end"]),
+            "horizon": horizon(now, limits), "starts": [o.start for o in plan["found"]],
+            "ends": [o.end for o in plan["found"]], "skip": skip_conflicts,
+            "attendees": plan["attendees"], "invitees": plan["invitees"],
+            "notes": plan["notes"], **alternatives.params()}).fetchall()
+
+    if len(rows) == 1 and rows[0]["kind"] in ("not_found", "forbidden", "not_editable"):
+        raise _edit_refusal(rows[0]["kind"])
+    series = next((r["data"] for r in rows if r["kind"] == "series"), None)
+    if series is None:
+        raise _conflict(plan["room"], rows, plan["length"], now, limits, alternatives)
+    return {"series": series,
+            "bookings": [r["data"] for r in rows if r["kind"] == "created"],
+            "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
+
+
+def _edit_refusal(kind: str) -> BookingError:
+    if kind == "not_found":
+        return not_found("That series")
+    if kind == "forbidden":
+        return BookingError("forbidden", "Only the person who booked this series, someone "
+                            "they named as delegate, or an administrator can change it.")
+    return BookingError("not_editable", "That occurrence has begun, or the series was "
+                        "cancelled from there on: it cannot be changed.", field="from")
+
+
+def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: str | None,
+          start_raw: datetime | None, end_raw: datetime | None, rule_text: Any,
+          people: Mapping[str, Any], now: datetime, limits: rules.Limits) -> dict[str, Any]:
+    """What the change books: the room, the new first occurrence and rule, the
+    occurrences from it to the horizon (each checked by the rules), the people.
+    400/404/409/422 for what cannot be."""
+    series_tz = zone(row["timezone"])
+    cut = localize(moment, series_tz, "from")
+    if cut > horizon(now, limits):
+        # Not held yet, and expanding a rule to year 9999 to look for it would cost seconds.
+        raise BookingError("beyond_window", "Change a series from an occurrence within the "
+                           f"next {limits.window_days + AHEAD_DAYS} days.", field="from")
+    old_rule = recurrence.parse(row["rrule"], series_tz)
+    old_first = row["first_start"].astimezone(series_tz).replace(tzinfo=None)
+    cut_local = cut.astimezone(series_tz).replace(tzinfo=None)
+    before = recurrence.starts(old_rule, old_first, cut_local)
+    if not before or before[-1] != cut_local:
+        raise invalid("from", "from is not the start of an occurrence of this series.")
+    stopped = row["cancelled_from"] is not None and cut >= row["cancelled_from"]
+    if row["cancelled_at"] is not None or stopped or cut < now.replace(second=0, microsecond=0):
+        raise _edit_refusal("not_editable")
+
+    room = row["room"] if room_id in (None, row["room_id"]) else row["target"]
+    if room is None:
+        raise BookingError("not_found", "That room does not exist.", field="room_id")
+    tz = zone(room["timezone"])
+    old_length = timedelta(minutes=row["duration_minutes"])
+    start = localize(start_raw, tz, "start_time") if start_raw is not None else None
+    end = localize(end_raw, tz, "end_time") if end_raw is not None else None
+    if start is None:
+        start = cut if end is None else end - old_length
+    if end is None:
+        end = start + old_length
+    first_local = start.astimezone(tz).replace(tzinfo=None)
+    length = end.astimezone(tz).replace(tzinfo=None) - first_local
+
+    if rule_text not in (None, ""):
+        rule = recurrence.parse(rule_text, tz)
+    else:
+        rule = _remaining(old_rule, len(before) - 1, tz)
+    until = horizon(now, limits)
+    _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
+    # An occurrence changed on its own stands for its day: the new rule books none beside it.
+    kept_days = {c.astimezone(series_tz).date() for c in row["changed"] if c >= cut}
+    found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until)
+             if o.start.astimezone(series_tz).date() not in kept_days]
+    _refuse_rule_breaks(room, found, now, limits)
+    attendees = people["attendees"] if "attendees" in people else row["attendees"]
+    _refuse_party(room, attendees)
+    return {"from": cut, "split": cut != row["first_start"], "room": room, "tz": tz,
+            "title": title or row["title"], "rule": rule, "first": start, "first_end": end,
+            "length": length, "found": found, "attendees": attendees,
+            "invitees": people["invitees"] if "invitees" in people else list(row["invitees"]),
+            "notes": people["notes"] if "notes" in people else row["notes"]}
+
+
+def _remaining(rule: recurrence.Rule, used: int, tz) -> recurrence.Rule:
+    """The rule for what is left of a series after `used` occurrences: the same, with
+    COUNT reduced by them (UNTIL stays)."""
+    if rule.count is None:
+        return rule
+    left = max(rule.count - used, 1)
+    parts = [part if not part.startswith("COUNT=") else f"COUNT={left}"
+             for part in rule.text.split(";")]
+    return recurrence.parse(";".join(parts), tz)

@@ -17,7 +17,7 @@ bp = Blueprint("series", __name__)
 @login_required
 def show(series_id: int):
     data = service.get(series_id, request.args.get("limit"), request.args.get("cursor"))
-    owner = current_user.is_admin or data["series"]["user_id"] == current_user.id
+    owner = current_user.acts_for(data["series"]["user_id"])
     moment = now()
     return render_template("series/show.html", **data,
                            may_cancel=owner and data["series"]["cancelled_at"] is None,

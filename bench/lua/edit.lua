@@ -1,0 +1,2 @@
+dofile("bench/lua/common.lua")
+request = edit_request

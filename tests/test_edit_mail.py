@@ -1,0 +1,122 @@
+"""What a change tells, by mail through a real SMTP server and by webhook: the
+organiser and every invitee get an iMIP update (REQUEST, the same UID, a higher
+SEQUENCE; a moved series occurrence as its RECURRENCE-ID instance), an invitee
+taken off gets the cancellation, and an occurrence that could not be placed is
+told to the organiser. The worker keeps series materialised."""
+
+from datetime import datetime, timedelta
+
+from booking.events.worker import Worker
+from conftest import NOW, UTC
+from test_worker import calendar_of, only_event, smtp, worker  # noqa: F401 (fixtures)
+
+DAY = "2027-03-02"
+
+
+def by_recipient(messages):
+    return {to[0]: message for to, message in messages}
+
+
+def test_a_move_sends_the_organiser_and_invitees_the_update(api_as, alice, bob, berlin, smtp,
+                                                            worker):
+    api = api_as(alice)
+    booking = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Planning", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "invitees": ["bob@example.com", "guest@partner.example"],
+        "notes": "Agenda:\nbudget", "attendees": 3}).get_json()["booking"]
+    worker.run_until_idle()
+    first = by_recipient(smtp.messages)
+    assert set(first) == {"alice@example.com", "bob@example.com", "guest@partner.example"}
+    invite = only_event(calendar_of(first["guest@partner.example"]))
+    assert invite["SEQUENCE"] == 0 and "budget" in str(invite["DESCRIPTION"])
+    assert {str(a) for a in invite.get("ATTENDEE")} >= {"mailto:guest@partner.example",
+                                                        "mailto:bob@example.com"}
+    smtp.messages.clear()
+
+    r = api.patch(f"/api/bookings/{booking['id']}", json={
+        "start_time": f"{DAY}T14:00", "invitees": ["guest@partner.example"]})
+    assert r.status_code == 200
+    worker.run_until_idle()
+    mails = by_recipient(smtp.messages)
+    assert set(mails) == {"alice@example.com", "guest@partner.example", "bob@example.com"}
+    for address in ("alice@example.com", "guest@partner.example"):
+        calendar = calendar_of(mails[address])
+        event = only_event(calendar)
+        assert (str(calendar["METHOD"]), str(event["UID"]), event["SEQUENCE"]) == (
+            "REQUEST", f"booking-{booking['id']}@booking", 1)
+        assert event["DTSTART"].dt == datetime(2027, 3, 2, 13, tzinfo=UTC)
+    assert "Changed" in mails["alice@example.com"]["Subject"]
+    # Bob was taken off: his calendar drops it.
+    taken_off = calendar_of(mails["bob@example.com"])
+    assert str(taken_off["METHOD"]) == "CANCEL"
+    assert "no longer invites you" in mails["bob@example.com"].get_body(("plain",)).get_content()
+
+
+def test_a_moved_occurrence_is_sent_as_its_recurrence_id_instance(api_as, alice, berlin, smtp,
+                                                                  worker):
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=4"}).get_json()
+    worker.run_until_idle()
+    smtp.messages.clear()
+    second = made["bookings"][1]                       # 9 March, 10:00 Berlin
+    r = api.patch(f"/api/bookings/{second['id']}", json={"start_time": "2027-03-09T15:00"})
+    assert r.status_code == 200
+    assert r.get_json()["booking"]["original_start_time"] == "2027-03-09T10:00:00+01:00"
+    worker.run_until_idle()
+    ((to, message),) = smtp.messages
+    calendar = calendar_of(message)
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "REQUEST"
+    assert str(event["UID"]) == f"series-{made['series']['id']}@booking"
+    assert event["RECURRENCE-ID"].dt == datetime(2027, 3, 9, 9, tzinfo=UTC)
+    assert event["DTSTART"].dt == datetime(2027, 3, 9, 14, tzinfo=UTC)
+    assert event["SEQUENCE"] >= 1
+
+
+def test_the_worker_extends_series_and_tells_of_an_occurrence_it_could_not_place(
+        app, api_as, alice, bob, berlin, make, smtp, conn):
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY"}).get_json()
+    # Held a week past the window: the last Tuesday is 31 August (NOW + 187 days).
+    assert made["bookings"][-1]["start_time"].startswith("2027-08-31")
+    make.booking(berlin, bob, datetime(2027, 9, 7, 8, tzinfo=UTC),
+                 datetime(2027, 9, 7, 9, tzinfo=UTC))
+    app.config["NOW"] = NOW + timedelta(days=7)
+    worker = Worker(app)
+    try:
+        totals = worker.extend_series()
+        worker.run_until_idle()
+    finally:
+        worker._senders.shutdown(wait=True)
+    assert totals == {"series": 1, "booked": 0, "skipped": 1}
+    mails = [m for to, m in smtp.messages if to == ["alice@example.com"]
+             and "Not booked" in m["Subject"]]
+    assert len(mails) == 1
+    assert "Tue 7 Sep 2027" in mails[0]["Subject"] and "a booking was there first" in mails[0]["Subject"]
+    event = only_event(calendar_of(mails[0]))
+    assert event["RECURRENCE-ID"].dt == datetime(2027, 9, 7, 8, tzinfo=UTC)
+    assert str(calendar_of(mails[0])["METHOD"]) == "CANCEL"
+
+
+def test_the_worker_extends_at_start(app, api_as, alice, berlin, conn):
+    """`flask worker` extends as it starts (and hourly after): run() with a stop
+    already asked for does its start-up work and returns."""
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY"}).get_json()
+    app.config["NOW"] = NOW + timedelta(days=14)
+    worker = Worker(app)
+    worker.stopping.set()
+    original = worker.extend_series
+    calls = []
+    worker.extend_series = lambda: calls.append(original())
+    worker.stopping.clear()
+    worker.run_once = lambda: (worker.stop(), 0)[1]      # one round, then stop
+    worker.run()
+    assert len(calls) == 1 and calls[0]["booked"] == 2
+    count = conn.execute("SELECT count(*) AS n FROM bookings WHERE series_id = %s",
+                         (made["series"]["id"],)).fetchone()["n"]
+    assert count == 29

@@ -1,0 +1,142 @@
+"""Attendees, invitees, notes, booking for someone else and delegates, and the other
+rooms a 409 offers, ranked the way the finder ranks (issue 16)."""
+
+import icalendar
+
+DAY = "2027-03-02"
+
+
+def book(api, room, start="10:00", end="11:00", **extra):
+    return api.post("/api/bookings", json={"room_id": room["id"], "title": "Planning",
+                                           "start_time": f"{DAY}T{start}",
+                                           "end_time": f"{DAY}T{end}", **extra})
+
+
+def test_a_staff_invitee_sees_the_booking_in_their_bookings_as_invitee(api_as, alice, bob,
+                                                                       berlin):
+    made = book(api_as(alice), berlin, invitees=["BOB@example.com", "guest@partner.example"])
+    assert made.status_code == 201
+    booking_id = made.get_json()["booking"]["id"]
+    bobs = api_as(bob).get("/api/bookings/mine").get_json()["bookings"]
+    assert [(b["id"], b["role"], b["user_name"]) for b in bobs] == [(booking_id, "invitee",
+                                                                     "Alice")]
+    alices = api_as(alice).get("/api/bookings/mine").get_json()["bookings"]
+    assert [(b["id"], b["role"]) for b in alices] == [(booking_id, "organiser")]
+    week = api_as(bob).get(f"/api/bookings/mine?view=week&start={DAY}").get_json()
+    assert [b["role"] for d in week["days"] for b in d["bookings"]] == ["invitee"]
+    # taken off, moved or cancelled: their list follows
+    api_as(alice).patch(f"/api/bookings/{booking_id}", json={"invitees": []})
+    assert api_as(bob).get("/api/bookings/mine").get_json()["bookings"] == []
+
+
+def test_my_bookings_page_marks_invitations(api_as, browser_as, alice, bob, berlin):
+    book(api_as(alice), berlin, invitees=["bob@example.com"])
+    page = browser_as(bob).get("/bookings/mine").get_data(as_text=True)
+    assert "invited by Alice" in page
+    assert "cancel-form" not in page
+
+
+def test_attendees_over_the_rooms_capacity_is_422_on_create(api_as, alice, berlin, conn):
+    assert book(api_as(alice), berlin, attendees=6).status_code == 201     # Spree seats 6
+    r = book(api_as(alice), berlin, "12:00", "13:00", attendees=7)
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert (error["code"], error["details"]["capacity"], error["details"]["field"]) == (
+        "over_capacity", 6, "attendees")
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
+
+
+def test_booked_for_makes_it_theirs_for_admins_and_delegates_only(api_as, alice, bob, admin,
+                                                                 berlin, conn):
+    r = book(api_as(admin), berlin, booked_for="alice@example.com")
+    assert r.status_code == 201, r.get_json()
+    made = r.get_json()["booking"]
+    assert (made["user_id"], made["created_by"], made["created_by_name"]) == (
+        alice["id"], admin["id"], "Ada")
+    r = book(api_as(bob), berlin, "12:00", "13:00", booked_for="alice@example.com")
+    assert (r.status_code, r.get_json()["error"]["code"]) == (403, "forbidden")
+    # Alice names Bob her delegate: now he may, and may cancel it too
+    assert api_as(alice).patch("/api/me", json={"delegates": ["bob@example.com"]}
+                               ).get_json()["user"]["delegates"] == ["bob@example.com"]
+    r = book(api_as(bob), berlin, "12:00", "13:00", booked_for="alice@example.com")
+    assert r.status_code == 201
+    assert api_as(bob).delete(f"/api/bookings/{r.get_json()['booking']['id']}").status_code == 200
+    # but not for someone who did not name him; and no account at all is 422 for an admin
+    r = book(api_as(bob), berlin, "14:00", "15:00", booked_for="admin@example.com")
+    assert r.status_code == 403
+    r = book(api_as(admin), berlin, "14:00", "15:00", booked_for="nobody@example.com")
+    assert (r.status_code, r.get_json()["error"]["code"]) == (422, "unknown_user")
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 2
+
+
+def test_delegates_are_replaced_whole_and_unknown_addresses_change_nothing(api_as, alice, bob,
+                                                                          admin):
+    api = api_as(alice)
+    assert api.patch("/api/me", json={"delegates": ["bob@example.com", "admin@example.com"]}
+                     ).status_code == 200
+    r = api.patch("/api/me", json={"delegates": ["bob@example.com", "nobody@example.com"],
+                                   "theme": "dark"})
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert (error["code"], error["details"]["emails"]) == ("unknown_user", ["nobody@example.com"])
+    me = api.get("/api/me").get_json()["user"]
+    assert (me["delegates"], me["theme"]) == (["admin@example.com", "bob@example.com"], "auto")
+    r = api.patch("/api/me", json={"delegates": ["alice@example.com"]})
+    assert (r.status_code, r.get_json()["error"]["code"]) == (400, "invalid")
+    assert api.patch("/api/me", json={"delegates": []}).get_json()["user"]["delegates"] == []
+
+
+def test_the_account_page_names_delegates(browser_as, alice, bob):
+    browser = browser_as(alice)
+    r = browser.post("/account/delegates", data={"delegates": "bob@example.com"})
+    assert r.status_code == 302
+    page = browser.get("/account").get_data(as_text=True)
+    assert "Your delegates: Bob." in page and "bob@example.com" in page
+    r = browser.post("/account/delegates", data={"delegates": "ghost@example.com"})
+    assert r.status_code == 422
+    assert "ghost@example.com" in r.get_data(as_text=True)       # what was typed, kept
+
+
+def test_other_rooms_on_a_conflict_are_ranked_as_the_finder_ranks(api_as, alice, bob, make):
+    """Berlin, screen and video, 6 seats asked for 4 people: same time zone only, every
+    piece of equipment, seats >= attendees, its building first, then its floor, the
+    smallest fit first."""
+    room = make.room("Asked", "Europe/Berlin", capacity=6, building="HQ", floor=2,
+                     equipment=["screen", "video"])
+    make.room("New York", "America/New_York", capacity=4, building="HQ", floor=2,
+              equipment=["screen", "video"], opens="00:00", closes="23:59")   # open then
+    make.room("No video", "Europe/Berlin", capacity=4, building="HQ", floor=2,
+              equipment=["screen"])
+    make.room("Too small", "Europe/Berlin", capacity=3, building="HQ", floor=2,
+              equipment=["screen", "video"])
+    make.room("Other building", "Europe/Berlin", capacity=4, building="Annex", floor=2,
+              equipment=["screen", "video"])
+    make.room("Big, same floor", "Europe/Berlin", capacity=20, building="HQ", floor=2,
+              equipment=["screen", "video", "whiteboard"])
+    make.room("Fits, other floor", "Europe/Berlin", capacity=4, building="HQ", floor=3,
+              equipment=["screen", "video"])
+    make.room("Fits, same floor", "Europe/Berlin", capacity=5, building="HQ", floor=2,
+              equipment=["screen", "video"])
+    assert book(api_as(bob), room).status_code == 201
+    r = book(api_as(alice), room, attendees=4)
+    assert r.status_code == 409
+    other = r.get_json()["error"]["details"]["suggestions"]["other_rooms"]
+    assert [o["name"] for o in other] == ["Fits, same floor", "Big, same floor",
+                                          "Fits, other floor", "Other building"]
+    assert other[0]["score"] == 96.0
+    # without attendees, the party is the asked room's capacity (6): 5 seats no longer fit
+    r = book(api_as(alice), room)
+    assert [o["name"] for o in r.get_json()["error"]["details"]["suggestions"]["other_rooms"]] \
+        == ["Big, same floor"]
+
+
+def test_feeds_carry_notes_attendees_invitees_and_the_sequence(api_as, alice, berlin):
+    api = api_as(alice)
+    booking = book(api, berlin, attendees=3, invitees=["guest@partner.example"],
+                   notes="Room set up\nfor three").get_json()["booking"]
+    api.patch(f"/api/bookings/{booking['id']}", json={"start_time": f"{DAY}T12:00"})
+    feed = api.get(f"/rooms/{berlin['id']}/calendar.ics")
+    (event,) = icalendar.Calendar.from_ical(feed.get_data()).walk("VEVENT")
+    assert event["SEQUENCE"] == 1
+    assert "People: 3" in str(event["DESCRIPTION"]) and "for three" in str(event["DESCRIPTION"])
+    assert str(event["ATTENDEE"]) == "mailto:guest@partner.example"

@@ -1,0 +1,154 @@
+"""PATCH /api/series/<id>?from=: "this and following", and the whole series from its
+first occurrence; occurrences changed on their own are left alone."""
+
+from datetime import datetime, timedelta
+
+from booking.times import zone
+from conftest import UTC
+
+BERLIN = zone("Europe/Berlin")
+
+
+def make_series(api, room, start, end, rule, **extra):
+    r = api.post("/api/bookings", json={"room_id": room["id"], "title": "Weekly",
+                                        "start_time": start, "end_time": end,
+                                        "recurrence": rule, **extra})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def live(conn, series_id):
+    return [(r["start_at"], r["end_at"]) for r in conn.execute(
+        "SELECT start_at, end_at FROM bookings WHERE series_id = %s AND cancelled_at IS NULL "
+        "ORDER BY start_at", (series_id,))]
+
+
+def state(conn):
+    return conn.execute("SELECT (SELECT md5(string_agg(b::text, ',' ORDER BY id)) FROM bookings b)"
+                        " AS b, (SELECT md5(string_agg(s::text, ',' ORDER BY id)) FROM series s)"
+                        " AS s").fetchone()
+
+
+def test_this_and_following_across_the_october_change_keeps_local_time(app, api_as, alice,
+                                                                       berlin, conn):
+    """Weekly on Wednesdays at 10:00 in Berlin; from 20 October on at 11:00. The clocks
+    go back on 31 October: 27 October is 11:00 CEST (09:00 UTC), 3 November 11:00 CET
+    (10:00 UTC). The old series ends before 20 October; a new one carries on."""
+    app.config["NOW"] = datetime(2027, 10, 1, 8, tzinfo=UTC)
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-10-06T10:00", "2027-10-06T11:00",
+                       "FREQ=WEEKLY;COUNT=6")
+    old_id = made["series"]["id"]
+    r = api.patch(f"/api/series/{old_id}?from=2027-10-20T10:00",
+                  json={"start_time": "2027-10-20T11:00", "end_time": "2027-10-20T12:00"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    new_id = body["series"]["id"]
+    assert new_id != old_id and body["skipped"] == []
+    # COUNT=6 with two used: four left, from 20 October
+    assert [b["start_time"] for b in body["bookings"]] == [
+        "2027-10-20T11:00:00+02:00", "2027-10-27T11:00:00+02:00",
+        "2027-11-03T11:00:00+01:00", "2027-11-10T11:00:00+01:00"]
+    assert [s.astimezone(BERLIN).hour for s, _ in live(conn, new_id)] == [11, 11, 11, 11]
+    assert [s for s, _ in live(conn, new_id)][1:3] == [
+        datetime(2027, 10, 27, 9, tzinfo=UTC), datetime(2027, 11, 3, 10, tzinfo=UTC)]
+    assert [s.astimezone(BERLIN).day for s, _ in live(conn, old_id)] == [6, 13]
+    old = api.get(f"/api/series/{old_id}").get_json()["series"]
+    assert old["continued_by"] == new_id and old["cancelled_from"].startswith("2027-10-20")
+    kinds = [r["kind"] for r in conn.execute("SELECT kind FROM outbox ORDER BY id")]
+    assert kinds == ["series.created", "series.created", "series.updated"]
+
+
+def test_from_the_first_occurrence_the_whole_series_changes(api_as, alice, berlin, make, conn):
+    other = make.room("Havel", capacity=10)
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+                       "FREQ=WEEKLY;COUNT=3")
+    series_id = made["series"]["id"]
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-02T10:00",
+                  json={"room_id": other["id"], "title": "Moved weekly", "attendees": 8})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["series"]["id"] == series_id
+    assert (body["series"]["room_id"], body["series"]["title"], body["series"]["attendees"]) == (
+        other["id"], "Moved weekly", 8)
+    assert [b["room_id"] for b in body["bookings"]] == [other["id"]] * 3
+    rows = conn.execute("SELECT room_id, cancelled_at IS NULL AS live FROM bookings "
+                        "WHERE series_id = %s ORDER BY id", (series_id,)).fetchall()
+    assert [(r["room_id"], r["live"]) for r in rows] == [(berlin["id"], False)] * 3 + [
+        (other["id"], True)] * 3
+    # the old occurrences went quietly: the series' own event tells
+    kinds = [r["kind"] for r in conn.execute("SELECT kind FROM outbox ORDER BY id")]
+    assert kinds == ["series.created", "series.updated"]
+
+
+def test_a_taken_occurrence_makes_it_409_and_changes_nothing_unless_skipped(api_as, alice, bob,
+                                                                           berlin, make, conn):
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+                       "FREQ=WEEKLY;COUNT=4")
+    series_id = made["series"]["id"]
+    # Bob has 16 March at 14:00
+    make.booking(berlin, bob, datetime(2027, 3, 16, 13, tzinfo=UTC),
+                 datetime(2027, 3, 16, 14, tzinfo=UTC))
+    before = state(conn)
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-09T10:00",
+                  json={"start_time": "2027-03-09T14:00", "end_time": "2027-03-09T15:00"})
+    assert r.status_code == 409
+    error = r.get_json()["error"]
+    assert error["code"] == "conflict"
+    assert [c["start_time"] for c in error["details"]["conflicts"]] == ["2027-03-16T14:00:00+01:00"]
+    assert "other_rooms" in error["details"]["suggestions"]
+    assert state(conn) == before
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-09T10:00",
+                  json={"start_time": "2027-03-09T14:00", "end_time": "2027-03-09T15:00",
+                        "skip_conflicts": True})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert [s["start_time"][:10] for s in body["skipped"]] == ["2027-03-16"]
+    assert [b["start_time"][:10] for b in body["bookings"]] == ["2027-03-09", "2027-03-23"]
+
+
+def test_an_occurrence_changed_on_its_own_is_left_alone(api_as, alice, berlin, conn):
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+                       "FREQ=WEEKLY;COUNT=4")
+    series_id = made["series"]["id"]
+    third = made["bookings"][2]                           # 16 March
+    assert api.patch(f"/api/bookings/{third['id']}",
+                     json={"start_time": "2027-03-16T16:00"}).status_code == 200
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-09T10:00",
+                  json={"start_time": "2027-03-09T12:00", "end_time": "2027-03-09T13:00"})
+    assert r.status_code == 200, r.get_json()
+    # 16 March stays at 16:00, in the old series; the new one books none beside it
+    assert [b["start_time"][:10] for b in r.get_json()["bookings"]] == ["2027-03-09",
+                                                                       "2027-03-23"]
+    kept = conn.execute("SELECT start_at, series_id, cancelled_at FROM bookings WHERE id = %s",
+                        (third["id"],)).fetchone()
+    assert (kept["start_at"], kept["series_id"], kept["cancelled_at"]) == (
+        datetime(2027, 3, 16, 15, tzinfo=UTC), series_id, None)
+
+
+def test_from_must_be_an_occurrence_that_has_not_begun(app, api_as, alice, bob, berlin, conn):
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+                       "FREQ=WEEKLY;COUNT=4")
+    series_id = made["series"]["id"]
+    before = state(conn)
+    for query, status, code in (
+            ("?from=2027-03-09T10:30", 400, "invalid"),      # not an occurrence
+            ("?from=2027-03-08T10:00", 400, "invalid"),
+            ("", 400, "invalid"),
+            ("?from=yesterday", 400, "invalid")):
+        r = api.patch(f"/api/series/{series_id}{query}", json={"title": "x"})
+        assert (r.status_code, r.get_json()["error"]["code"]) == (status, code), query
+    r = api_as(bob).patch(f"/api/series/{series_id}?from=2027-03-09T10:00", json={"title": "x"})
+    assert (r.status_code, r.get_json()["error"]["code"]) == (403, "forbidden")
+    app.config["NOW"] = datetime(2027, 3, 9, 9, 1, tzinfo=UTC)        # 10:01: begun
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-09T10:00", json={"title": "x"})
+    assert (r.status_code, r.get_json()["error"]["code"]) == (409, "not_editable")
+    app.config["NOW"] = datetime(2027, 3, 9, 9, 0, tzinfo=UTC)        # 10:00: this minute
+    assert state(conn) == before
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-09T10:00", json={"title": "x"})
+    assert r.status_code == 200, r.get_json()
+    assert api.patch("/api/series/4242?from=2027-03-09T10:00", json={}).status_code == 404

@@ -1,14 +1,18 @@
 """Free time in a room, and what to offer when a slot is taken (pure functions).
 
 A room is free inside its opening hours (room-local wall-clock time, per
-local day) wherever no live booking lies, and not in the past: the current
-minute still counts, as for booking.
+local day, as its effective policy has them: per weekday, closed dates left
+out) wherever no live booking holds it, and not before the policy's notice:
+the current minute still counts, as for booking. A booking holds the room
+from its start to its end plus its buffer; a free stretch ends the room's own
+buffer before the next booking. What is offered passes booking.rules as
+booking would (the same Policy), so nothing offered is then refused.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from booking import rules
 from booking.times import UTC, rfc3339, wall_instant, zone
@@ -16,58 +20,76 @@ from booking.times import UTC, rfc3339, wall_instant, zone
 Interval = tuple[datetime, datetime]
 
 
-def _opening(room: Mapping, day) -> Interval:
-    """When the room opens and closes on a local day (as rules.check reads them)."""
+def _opening(room: Mapping, day, policy: rules.Policy) -> Interval | None:
+    """When the room opens and closes on a local day (as rules.check reads them),
+    None when it is closed that day."""
+    hours = policy.open_on(room, day)
+    if hours is None:
+        return None
     tz = zone(room["timezone"])
-    return (wall_instant(day, rules.as_time(room["opens"]), tz),
-            wall_instant(day, rules.as_time(room["closes"]), tz))
+    return wall_instant(day, hours[0], tz), wall_instant(day, hours[1], tz)
 
 
 def free_intervals(room: Mapping, busy: Iterable[Interval], start: datetime, end: datetime,
-                   now: datetime, min_minutes: int = 1) -> list[Interval]:
+                   now: datetime, min_minutes: int = 1,
+                   policy: rules.Policy | None = None) -> list[Interval]:
     """Free stretches of `room` between `start` and `end` (aware), in order, in UTC.
 
-    `busy` are the room's live bookings (any order). Stretches shorter than
-    `min_minutes` are left out.
+    `busy` are what the room's live bookings hold (any order): each one's start
+    to its end plus its buffer. Stretches shorter than `min_minutes` are left
+    out. `policy` is the room's effective policy (default: the room's own hours,
+    no buffer, no notice).
     """
+    policy = policy or rules.Policy()
     tz = zone(room["timezone"])
     floor_now = now.astimezone(UTC).replace(second=0, microsecond=0)
-    start, end = max(start.astimezone(UTC), floor_now), end.astimezone(UTC)
+    earliest = floor_now + timedelta(minutes=policy.min_notice_minutes)
+    start, end = max(start.astimezone(UTC), earliest), end.astimezone(UTC)
     taken = sorted((b.astimezone(UTC), e.astimezone(UTC)) for b, e in busy)
     shortest = timedelta(minutes=min_minutes)
+    buffer = timedelta(minutes=policy.buffer_minutes)
     found: list[Interval] = []
     if start >= end:
         return found
     day, last_day = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
     while day <= last_day:
-        open_at, close_at = _opening(room, day)
+        opening = _opening(room, day, policy)
+        day += timedelta(days=1)
+        if opening is None:
+            continue
+        open_at, close_at = opening
         cursor, stop = max(open_at, start), min(close_at, end)
         for booked_start, booked_end in taken:
-            if booked_end <= cursor or booked_start >= stop:
+            if booked_end <= cursor or booked_start - buffer >= stop:
                 continue
-            if booked_start - cursor >= shortest:
-                found.append((cursor, booked_start))
+            if booked_start - buffer - cursor >= shortest:
+                found.append((cursor, booked_start - buffer))
             cursor = max(cursor, booked_end)
         if stop - cursor >= shortest:
             found.append((cursor, stop))
-        day += timedelta(days=1)
     return found
 
 
+QuotaCheck = Callable[[datetime, datetime], "rules.Violation | None"]
+
+
 def next_slots(room: Mapping, busy: Iterable[Interval], start: datetime, length: timedelta,
-               now: datetime, limits: rules.Limits, count: int = 5,
-               days: int = 14) -> list[Interval]:
+               now: datetime, policy: rules.Policy, count: int = 5, days: int = 14,
+               groups: frozenset[int] | None = None,
+               quota: QuotaCheck | None = None) -> list[Interval]:
     """The first `count` slots of `length` in `room` from `start` on, within `days` days.
 
     Slots follow each other back to back inside each free stretch, and each
-    one passes every booking rule.
+    one passes every booking rule of the room's policy, and its quota
+    (`quota(start, end)`: the violation, or None).
     """
     found: list[Interval] = []
     for free_start, free_end in free_intervals(room, busy, start, start + timedelta(days=days),
-                                               now, min_minutes=1):
+                                               now, min_minutes=1, policy=policy):
         slot = free_start
         while slot + length <= free_end and len(found) < count:
-            if not rules.check(room, slot, slot + length, now, limits):
+            if not rules.check(room, slot, slot + length, now, policy, groups) and (
+                    quota is None or quota(slot, slot + length) is None):
                 found.append((slot, slot + length))
             slot += length
         if len(found) >= count:
@@ -80,18 +102,49 @@ def as_json(intervals: Iterable[Interval], tz_name: str) -> list[dict]:
     return [{"start_time": rfc3339(s, tz), "end_time": rfc3339(e, tz)} for s, e in intervals]
 
 
+def busy_of(rows: Iterable[Mapping[str, Any]]) -> list[Interval]:
+    """What book()'s 'busy' rows hold: start to end plus buffer."""
+    return [(datetime.fromisoformat(r["data"]["start_at"]),
+             datetime.fromisoformat(r["data"]["end_at"])) for r in rows if r["kind"] == "busy"]
+
+
+def taken_of(rows: Iterable[Mapping[str, Any]]) -> list[rules.Taken]:
+    """The booker's bookings under the same quota, from book()'s 'mine' rows."""
+    return [rules.Taken(r["data"]["room_id"], datetime.fromisoformat(r["data"]["start_at"]),
+                        datetime.fromisoformat(r["data"]["end_at"]))
+            for r in rows if r["kind"] == "mine"]
+
+
 def suggestions(room: Mapping, rows: list[Mapping], start: datetime, end: datetime,
-                now: datetime, limits: rules.Limits) -> dict:
-    """What to offer instead of a taken slot, from book()'s 'busy' and 'free_room' rows.
+                now: datetime, config: Mapping, booker: rules.Booker) -> dict:
+    """What to offer instead of a taken slot, from book()'s 'busy', 'mine' and
+    'free_room' rows.
 
     same_room: the next up to 5 free slots of the same length in that room
-    (searching forward up to 14 days); other_rooms: up to 5 rooms at least as
-    big, free and open for the requested interval, smallest first.
+    (searching forward up to 14 days) that its policy and quota allow;
+    other_rooms: up to 5 rooms at least as big, free and open for the requested
+    interval, whose policies and quotas allow it, smallest first.
     """
-    busy = [(datetime.fromisoformat(r["data"]["start_at"]), datetime.fromisoformat(r["data"]["end_at"]))
-            for r in rows if r["kind"] == "busy"]
-    same_room = next_slots(room, busy, start, end.astimezone(UTC) - start.astimezone(UTC),
-                           now, limits)
-    other_rooms = [r["data"] for r in rows if r["kind"] == "free_room"
-                   and not rules.check(r["data"], start, end, now, limits)][:5]
-    return {"same_room": as_json(same_room, room["timezone"]), "other_rooms": other_rooms}
+    from booking import policy as policies
+
+    own = room["policy"]
+    taken = taken_of(rows)
+    quota = None
+    if own.quota is not None and not booker.admin:
+        # 'mine' holds only bookings in the rooms of the quota: every one counts.
+        def quota(s: datetime, e: datetime) -> rules.Violation | None:
+            return rules.quota_violation(room, s, e, own, taken, lambda r: True)
+    groups = None if booker.admin else booker.groups
+    same_room = next_slots(room, busy_of(rows), start,
+                           end.astimezone(UTC) - start.astimezone(UTC), now, own,
+                           groups=groups, quota=quota)
+    other_rooms = []
+    for row in rows:
+        if row["kind"] != "free_room":
+            continue
+        other = row["data"]["room"]
+        other_policy = policies.effective(row["data"]["policy"], config)
+        if row["data"]["quota_ok"] and not rules.check(other, start, end, now, other_policy,
+                                                       groups):
+            other_rooms.append(other)
+    return {"same_room": as_json(same_room, room["timezone"]), "other_rooms": other_rooms[:5]}

@@ -54,6 +54,16 @@ STATUS = {
     "range_too_long": 422,
     "unknown_building": 422,
     "too_many_tokens": 422,
+    # policies (issue 18)
+    "closed": 422,
+    "too_soon": 422,
+    "quota_exceeded": 422,
+    "not_permitted": 403,
+    "not_pending": 409,
+    "unknown_area": 422,
+    "unknown_group": 422,
+    "unknown_user": 422,
+    "area_cycle": 422,
     "too_many_requests": 429,
     "unavailable": 503,
     "internal": 500,
@@ -118,6 +128,16 @@ CONSTRAINTS = {
     "bookings_no_overlap": ("conflict", None, "The room is already booked at that time."),
     "users_theme_check": ("invalid", "theme", "theme is auto, light or dark."),
     "users_timezone_check": ("invalid", "timezone", "timezone must be an IANA zone."),
+    "areas_name_key": ("conflict", "name", "An area with this name already exists."),
+    "areas_name_check": ("invalid", "name", "An area name has 1 to 100 characters."),
+    "areas_no_cycle": ("area_cycle", "parent_id", "An area cannot be inside itself or inside "
+                       "an area within it."),
+    "areas_parent_id_fkey": ("unknown_area", "parent_id", "That area does not exist."),
+    "rooms_area_id_fkey": ("unknown_area", "area_id", "That area does not exist."),
+    "groups_name_key": ("conflict", "name", "A group with this name already exists."),
+    "groups_name_check": ("invalid", "name", "A group name has 1 to 100 characters."),
+    "bookings_decision_reason_check": ("invalid", "reason", "A reason has at most 500 "
+                                       "characters."),
     "api_tokens_most_live": ("too_many_tokens", "name", "You have 50 live API tokens, the most "
                              "one person may have: revoke one you no longer use first."),
 }

@@ -24,7 +24,13 @@ CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurr
                            "skip_conflicts"})
 
 
-BOOK_SQL = "SELECT kind, requested_start, data FROM book(%s, %s, %s, %s, %s)"
+# book() (sql/042): reads the room's policy again in the statement that books
+# (buffer, approval, quota under the booker's lock) and inserts against
+# bookings_no_overlap.
+BOOK_SQL = """
+SELECT kind, requested_start, data
+  FROM book(%(room)s, %(user)s, %(title)s, %(starts)s, %(ends)s, NULL, false, %(admin)s,
+            %(overrides)s)"""
 
 # bookings_pkey
 GET_SQL = "SELECT booking_json(b) AS booking FROM booking_api b WHERE b.id = %s"
@@ -89,30 +95,33 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
     start_raw = parse_datetime(data.get("start_time"), "start_time")
     end_raw = parse_datetime(data.get("end_time"), "end_time")
     skip_conflicts = inputs.boolean(data.get("skip_conflicts", False), "skip_conflicts")
-    limits = rules.Limits.from_config(current_app.config)
     if data.get("recurrence") not in (None, ""):
         return series.create(user, room_id, title, start_raw, end_raw, data["recurrence"],
-                             skip_conflicts, now, limits, key=key, request_data=data)
+                             skip_conflicts, now, key=key, request_data=data)
 
     with db.connection() as conn:
         room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw)
-        error = rules.first_error(room, start, end, now, limits)
-        if error:
-            raise error
+        judged = rules.verdict(room, start, end, now, room["policy"], user.booker)
+        if judged.error:
+            raise judged.error
+        args = {"room": room_id, "title": title, "starts": [start], "ends": [end],
+                "admin": user.is_admin, "overrides": judged.overrides or None}
         if key is None:
-            rows = conn.execute(BOOK_SQL, (room_id, user.id, title, [start], [end])).fetchall()
+            rows = conn.execute(BOOK_SQL, {**args, "user": user.id}).fetchall()
         else:
-            rows = idempotency.rows(idempotency.book_once(
-                conn, key, user.id, now, "book", data,
-                {"room": room_id, "title": title, "starts": [start], "ends": [end]}))
+            rows = idempotency.rows(idempotency.book_once(conn, key, user.id, now, "book",
+                                                          data, args))
 
     for row in rows:
         if row["kind"] == "created":
             return {"booking": row["data"]}
+        if row["kind"] == "refused":
+            raise rules.quota_refusal(row["data"])
     raise BookingError(
         "conflict", f"{room['name']} is already booked at that time.", field="start_time",
         details={"conflicts": [r["data"] for r in rows if r["kind"] == "conflict"],
-                 "suggestions": availability.suggestions(room, rows, start, end, now, limits)})
+                 "suggestions": availability.suggestions(room, rows, start, end, now,
+                                                         current_app.config, user.booker)})
 
 
 def get(booking_id: int) -> dict[str, Any]:
@@ -209,6 +218,7 @@ def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
     if row["cancelled_now"] is not None:
         # The statement's snapshot predates its own UPDATE: fill in the new state.
         booking["cancelled_at"] = rfc3339(row["cancelled_now"], zone(row["timezone"]))
+        booking["status"] = "cancelled"
     elif row["live"] and row["ended"]:
         raise BookingError("in_past", "This booking has already ended; it stays on record.")
     return booking  # already cancelled: cancelling again changes nothing

@@ -12,17 +12,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from booking import availability, db, idempotency, pagination, recurrence, rules
+from flask import current_app
+
+from booking import availability, db, idempotency, pagination, policy, recurrence, rules
 from booking.auth import User
 from booking.errors import BookingError, not_found
 from booking.rooms import service as rooms
 from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
 
 
+# book_series() (sql/042): the series and its occurrences through book(), under
+# the room's policy read in this statement (buffer, approval, quota).
 BOOK_SERIES_SQL = """
 SELECT kind, requested_start, data
   FROM book_series(%(room)s, %(user)s, %(title)s, %(rrule)s, %(tz)s, %(first)s, %(minutes)s,
-                   %(horizon)s, %(starts)s, %(ends)s, %(skip)s)"""
+                   %(horizon)s, %(starts)s, %(ends)s, %(skip)s, %(admin)s, %(overrides)s)"""
 
 # series_pkey; bookings_series for the live occurrences, keyset on (start_at, id)
 GET_SQL = """
@@ -75,10 +79,11 @@ SELECT t.user_id,
 # booked stays, unless an admin cancels it: booking/users/service.py).
 LAGGING_SQL = """
 SELECT s.id, s.rrule, s.first_start, s.duration_minutes, s.timezone, s.materialized_until,
-       s.cancelled_from, room_json(r) AS room
+       s.cancelled_from, room_json(r) AS room, room_policy(r.id) AS policy,
+       u.role = 'admin' AS by_admin
   FROM series s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
  WHERE s.cancelled_at IS NULL AND s.materialized_until < %(horizon)s AND s.id > %(after)s
-   AND u.active
+   AND u.active AND s.status IN ('confirmed', 'pending')
  ORDER BY s.id
  LIMIT %(batch)s"""
 
@@ -90,29 +95,33 @@ SELECT booked, skipped
 MOST_LISTED = 50  # rule breaks listed in a 422; the count says how many in all
 
 
-def horizon(now: datetime, limits: rules.Limits) -> datetime:
-    """Occurrences are materialised up to here: the end of the booking window."""
-    return now.astimezone(UTC) + timedelta(days=limits.window_days)
+def horizon(now: datetime, policy: rules.Policy) -> datetime:
+    """Occurrences are materialised up to here: the end of the room's booking window."""
+    return now.astimezone(UTC) + timedelta(days=policy.max_days_ahead)
 
 
 def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: datetime,
            rule_text: Any, skip_conflicts: bool, now: datetime,
-           limits: rules.Limits, key: idempotency.Key | None = None,
-           request_data: Any = None) -> dict[str, Any]:
-    """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError."""
-    until = horizon(now, limits)
+           key: idempotency.Key | None = None, request_data: Any = None) -> dict[str, Any]:
+    """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError.
+
+    Every occurrence passes the room's effective policy (rules.verdict); the
+    quota counts every occurrence, and where approval is required the series
+    asks once: it and all its occurrences are pending until decided."""
     with db.connection() as conn:
         room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw)
+        until = horizon(now, room["policy"])
         rule = recurrence.parse(rule_text, tz)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
         _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
         found = recurrence.occurrences(rule, first_local, length, tz, until)
-        _refuse_rule_breaks(room, found, now, limits)
+        overrides = _refuse_rule_breaks(room, found, now, user.booker)
         args = {"room": room_id, "user": user.id, "title": title, "rrule": rule.text,
                 "tz": tz.key, "first": start, "minutes": _minutes(start, end),
                 "horizon": until, "starts": [o.start for o in found],
-                "ends": [o.end for o in found], "skip": skip_conflicts}
+                "ends": [o.end for o in found], "skip": skip_conflicts,
+                "admin": user.is_admin, "overrides": overrides or None}
         if key is None:
             rows = conn.execute(BOOK_SERIES_SQL, args).fetchall()
         else:
@@ -121,7 +130,10 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
 
     series = next((r["data"] for r in rows if r["kind"] == "series"), None)
     if series is None:
-        raise _conflict(room, rows, length, now, limits)
+        refused = next((r for r in rows if r["kind"] == "refused"), None)
+        if refused is not None:
+            raise _over_quota(refused["data"], len(found))
+        raise _conflict(room, rows, length, now, user)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
@@ -146,13 +158,17 @@ def _minutes(start: datetime, end: datetime) -> int:
 
 
 def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: datetime,
-                        limits: rules.Limits) -> None:
-    """422 listing each occurrence that breaks a rule, if any does."""
+                        booker: rules.Booker) -> list[str]:
+    """422 listing each occurrence that breaks a rule, if any does; otherwise the
+    policy limits an administrator books past (for the record)."""
     broken = []
+    overrides: set[str] = set()
     for occurrence in found:
-        for violation in _violations(room, occurrence, now, limits):
+        judged = _verdict(room, occurrence, now, booker)
+        overrides.update(judged.overrides)
+        for violation in judged.violations:
             (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
-            broken.append({**times, "code": violation.code, "message": violation.message})
+            broken.append({**times, **violation.as_json()})
     if broken:
         first = broken[0]
         raise BookingError(
@@ -161,19 +177,33 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
             f"{'s' if len(broken) == 1 else ''} the booking rules; the first, "
             f"{first['start_time'][:16].replace('T', ' ')}: {first['message']}",
             field="recurrence", details={"occurrences": broken[:MOST_LISTED],
-                                         "count": len(broken)})
+                                         "count": len(broken),
+                                         **({"source": broken[0]["source"]}
+                                            if "source" in broken[0] else {})})
+    return sorted(overrides)
 
 
-def _violations(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
-                limits: rules.Limits) -> list[rules.Violation]:
+def _verdict(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
+             booker: rules.Booker) -> rules.Verdict:
     if not occurrence.exists:
-        return [rules.Violation("nonexistent_time", "The clocks skip this time on that day "
-                                "(daylight saving).", "start_time")]
-    return rules.check(room, occurrence.start, occurrence.end, now, limits)
+        return rules.Verdict([rules.Violation(
+            "nonexistent_time", "The clocks skip this time on that day (daylight saving).",
+            "start_time")])
+    return rules.verdict(room, occurrence.start, occurrence.end, now, room["policy"], booker)
+
+
+def _over_quota(details: Mapping[str, Any], count: int) -> BookingError:
+    """422 quota_exceeded for a series: the first occurrence its quota refuses."""
+    err = rules.quota_refusal(details)
+    err.message = (f"This series of {count} would go over a quota on "
+                   f"{details['start_time'][:10]}: {err.message}")
+    err.details.update(field="recurrence", start_time=details["start_time"],
+                       end_time=details["end_time"])
+    return err
 
 
 def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: datetime,
-              limits: rules.Limits) -> BookingError:
+              user: User) -> BookingError:
     """409 with one entry per taken occurrence, the bookings in its way, and suggestions."""
     tz = zone(room["timezone"])
     by_start: dict[datetime, list] = {}
@@ -191,7 +221,7 @@ def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: dateti
         first = min(by_start)
         first_end = localize(first.astimezone(tz).replace(tzinfo=None) + length, tz, "end_time")
         details["suggestions"] = availability.suggestions(room, rows, first, first_end, now,
-                                                          limits)
+                                                          current_app.config, user.booker)
     count = len(conflicts)
     return BookingError("conflict",
                         f"{count} occurrence{'s' if count != 1 else ''} of this series "
@@ -272,9 +302,9 @@ def _series_zone(series_id: int) -> str:
     return row["timezone"]
 
 
-def extend_all(now: datetime, limits: rules.Limits, batch: int = 200) -> dict[str, int]:
-    """Materialise every live series up to the current horizon. Safe to run again."""
-    until = horizon(now, limits)
+def extend_all(now: datetime, config: Mapping[str, Any], batch: int = 200) -> dict[str, int]:
+    """Materialise every live series up to its room's horizon. Safe to run again."""
+    until = horizon(now, rules.Policy.from_config(config))
     totals = {"series": 0, "booked": 0, "skipped": 0}
     after = 0
     while True:
@@ -285,14 +315,19 @@ def extend_all(now: datetime, limits: rules.Limits, batch: int = 200) -> dict[st
             return totals
         for series in lagging:
             after = series["id"]
-            booked, skipped = _extend_one(series, until, now, limits)
+            booked, skipped = _extend_one(series, now, config)
             totals["series"] += 1
             totals["booked"] += booked
             totals["skipped"] += skipped
 
 
-def _extend_one(series: Mapping, until: datetime, now: datetime,
-                limits: rules.Limits) -> tuple[int, int]:
+def _extend_one(series: Mapping, now: datetime, config: Mapping[str, Any]) -> tuple[int, int]:
+    """Book what entered this series' room's window: what its rules refuse is
+    recorded as skipped (so is what is taken, and what its quota refuses: sql/042)."""
+    room = {**series["room"], "policy": policy.effective(series["policy"], config)}
+    until = max(horizon(now, room["policy"]), series["materialized_until"])
+    # The owner's: an administrator's series keeps booking past the limits it passed.
+    booker = rules.Booker(admin=series["by_admin"])
     tz = zone(series["timezone"])
     rule = recurrence.parse(series["rrule"], tz)
     first_local = series["first_start"].astimezone(tz).replace(tzinfo=None)
@@ -307,7 +342,7 @@ def _extend_one(series: Mapping, until: datetime, now: datetime,
     for occurrence in found:
         if stop is not None and occurrence.start >= stop:
             continue
-        problems = _violations(series["room"], occurrence, now, limits)
+        problems = _verdict(room, occurrence, now, booker).violations
         (broken if problems else bookable).append((occurrence, problems))
     with db.connection() as conn:
         row = conn.execute(EXTEND_SQL, {

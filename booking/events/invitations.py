@@ -33,11 +33,17 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     `event` is a claimed delivery row (booking/events/worker.py).
     """
     kind = event["kind"]
-    method = "REQUEST" if kind.endswith(".created") else "CANCEL"
-    if kind in ("booking.created", "booking.cancelled"):
+    # Made or approved: add (or update) it; cancelled, rejected, expired: remove it.
+    method = "REQUEST" if kind.endswith((".created", ".approved")) else "CANCEL"
+    if kind.startswith("booking."):
         vevent = feeds.vevent(_booking_row(event))
+        if kind == "booking.approved":
+            vevent["sequence"] = 1          # after the TENTATIVE request it was made as
     else:
         vevent, method = _series_event(event, method)
+    if _pending(event):
+        # Waiting for approval: in the calendar, but marked as not certain yet.
+        vevent["status"] = "TENTATIVE"
     vevent.add("organizer", _address(organizer), parameters={"CN": "Rooms"})
     if attendee:
         vevent.add("attendee", f"mailto:{attendee[0]}",
@@ -51,6 +57,14 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     calendar.add_component(vevent)
     calendar.add_missing_timezones()
     return calendar.to_ical(), method
+
+
+def _pending(event: Mapping[str, Any]) -> bool:
+    """A request made in a room that needs approval, not decided yet."""
+    if not event["kind"].endswith(".created"):
+        return False
+    row = event["payload"].get("booking") or event["payload"].get("series") or {}
+    return row.get("status") == "pending"
 
 
 def _address(text: str) -> str:

@@ -15,9 +15,14 @@ from booking.recurrence import describe
 from booking.times import UTC, rfc3339, zone
 
 KINDS = ("booking.created", "booking.cancelled", "series.created", "series.cancelled",
-         "occurrence.cancelled")
-# Told to the owner only, never to webhooks.
-INTERNAL_KINDS = ("endpoint.disabled",)
+         "occurrence.cancelled", "booking.approved", "booking.rejected", "booking.expired",
+         "series.approved", "series.rejected", "series.expired")
+# Never to webhooks: endpoint.disabled is told to whoever registered the endpoint,
+# approval.requested to the room's approvers (sql/043).
+INTERNAL_KINDS = ("endpoint.disabled", "approval.requested")
+# A decision on a request (sql/043): the requester is told, with the reason.
+DECISIONS = ("booking.approved", "booking.rejected", "booking.expired", "series.approved",
+             "series.rejected", "series.expired")
 
 
 def _moment(value: Any) -> datetime | None:
@@ -51,9 +56,12 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             "id": b["id"], "room_id": b["room_id"], "room_name": event.get("room_name"),
             "user_id": b["user_id"], "user_name": event.get("owner_name"), "title": b["title"],
             "start_time": _time(b["start_at"], tz), "end_time": _time(b["end_at"], tz),
-            "series_id": b.get("series_id"), "cancelled_at": _time(b.get("cancelled_at"), tz),
+            "status": _status(b), "series_id": b.get("series_id"),
+            "cancelled_at": _time(b.get("cancelled_at"), tz),
             "created_at": _time(b.get("created_at"), tz)}}
-        if kind != "booking.created":
+        if kind in DECISIONS:
+            out.update(_decision(event))
+        elif kind not in ("booking.created", "approval.requested"):
             out.update(cancelled_by=actor, by_admin=bool(payload.get("by_admin")))
         return out
     if "series" in payload:
@@ -67,12 +75,29 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             "duration_minutes": s["duration_minutes"],
             "cancelled_at": _time(s.get("cancelled_at"), tz),
             "cancelled_from": _time(s.get("cancelled_from"), tz)}}
+        if kind in DECISIONS:
+            out.update(_decision(event))
         if kind == "series.cancelled":
             out.update(cancelled_from=_time(payload.get("from"), tz),
                        whole=bool(payload.get("whole")), cancelled_by=actor,
                        by_admin=bool(payload.get("by_admin")))
         return out
     return dict(payload)
+
+
+def _status(booking: Mapping[str, Any]) -> str:
+    """A booking snapshot's status as its JSON says it (cancelled wins, sql/041)."""
+    status = booking.get("status") or "confirmed"
+    return "cancelled" if booking.get("cancelled_at") and status in ("confirmed", "pending") \
+        else status
+
+
+def _decision(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Who decided a request (None: it expired) and why."""
+    payload = event["payload"]
+    decided = payload.get("decided_by")
+    return {"decided_by": {"id": decided, "name": event.get("actor_name")}
+            if decided is not None else None, "reason": payload.get("reason")}
 
 
 def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,15 +123,31 @@ def summary(event: Mapping[str, Any]) -> str:
     if "booking" in d:
         b = d["booking"]
         what = f"“{b['title']}” in {b['room_name']}, {_when(b)}"
+        if kind == "booking.created" and b["status"] == "pending":
+            return f"Requested (waiting for approval): {what}"
         return {"booking.created": f"Booked {what}",
                 "booking.cancelled": f"Cancelled{by}: {what}",
-                "occurrence.cancelled": f"One occurrence cancelled{by}: {what}"}[kind]
+                "occurrence.cancelled": f"One occurrence cancelled{by}: {what}",
+                "approval.requested": f"{event.get('owner_name')} asks to book {what}",
+                "booking.approved": f"Approved: {what}",
+                "booking.rejected": f"Not approved: {what}",
+                "booking.expired": f"Expired without a decision: {what}"}[kind]
     if "series" in d:
         s = d["series"]
         first = datetime.fromisoformat(s["first_start"])
         what = f"“{s['title']}” in {s['room_name']}, repeating ({describe(s['recurrence'])})"
+        since = f"from {first:%a} {first.day} {first:%b %Y}, {first:%H:%M}"
+        pending = (event["payload"].get("series") or {}).get("status") == "pending"
+        if kind == "series.created" and pending:
+            return f"Requested (waiting for approval): {what} {since}"
         if kind == "series.created":
-            return f"Booked {what} from {first:%a} {first.day} {first:%b %Y}, {first:%H:%M}"
+            return f"Booked {what} {since}"
+        if kind in ("approval.requested", "series.approved", "series.rejected",
+                    "series.expired"):
+            return {"approval.requested": f"{event.get('owner_name')} asks to book {what} {since}",
+                    "series.approved": f"Approved: {what} {since}",
+                    "series.rejected": f"Not approved: {what} {since}",
+                    "series.expired": f"Expired without a decision: {what} {since}"}[kind]
         if d.get("whole"):
             return f"Cancelled{by}: {what}"
         start = datetime.fromisoformat(d["cancelled_from"])

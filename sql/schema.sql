@@ -31,6 +31,85 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.approver_ids(p_room integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    WITH named AS (
+        SELECT g.value::bigint AS group_id
+          FROM jsonb_array_elements_text(
+                   coalesce(room_policy(p_room)->'fields'->'approvers'->'value', '[]')) g)
+    SELECT coalesce(jsonb_agg(DISTINCT u.id), '[]')
+      FROM users u
+     WHERE u.active
+       AND CASE WHEN EXISTS (SELECT 1 FROM named)
+                THEN EXISTS (SELECT 1 FROM group_members m JOIN named n ON n.group_id = m.group_id
+                              WHERE m.user_id = u.id)
+                ELSE u.role = 'admin' END
+$$;
+
+CREATE FUNCTION public.area_chain(p_area integer) RETURNS TABLE(id integer, name text, policy jsonb, depth integer)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE up AS (
+        SELECT a.id, a.name, a.policy, a.parent_id, 1 AS depth FROM areas a WHERE a.id = p_area
+        UNION ALL
+        SELECT a.id, a.name, a.policy, a.parent_id, up.depth + 1
+          FROM areas a JOIN up ON a.id = up.parent_id
+         WHERE up.depth < 32)
+    SELECT up.id, up.name, up.policy, up.depth FROM up
+$$;
+
+CREATE FUNCTION public.resolve_policy(p_room integer, p_area integer) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT jsonb_build_object(
+        'fields', coalesce((
+            SELECT jsonb_object_agg(f.key, jsonb_build_object('value', f.value,
+                                                              'source', f.source))
+              FROM (SELECT DISTINCT ON (e.key) e.key, e.value, l.source
+                      FROM policy_levels(p_room, p_area) l
+                     CROSS JOIN LATERAL jsonb_each(l.policy) e
+                     ORDER BY e.key, l.depth) f), '{}'),
+        'areas', coalesce((
+            SELECT jsonb_agg((l.source->>'id')::integer ORDER BY l.depth)
+              FROM policy_levels(p_room, p_area) l WHERE l.depth > 0), '[]'))
+$$;
+
+CREATE FUNCTION public.area_policy(p_area integer) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN public.resolve_policy(NULL::integer, p_area);
+
+CREATE FUNCTION public.area_rooms(p_area integer) RETURNS SETOF integer
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE down AS (
+        SELECT a.id, 1 AS depth FROM areas a WHERE a.id = p_area
+        UNION ALL
+        SELECT a.id, down.depth + 1 FROM areas a JOIN down ON a.parent_id = down.id
+         WHERE down.depth < 32)
+    SELECT r.id FROM rooms r JOIN down ON r.area_id = down.id
+$$;
+
+CREATE FUNCTION public.areas_no_cycle() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.parent_id IS NOT NULL AND (
+        NEW.parent_id = NEW.id OR EXISTS (
+            WITH RECURSIVE up AS (
+                SELECT a.id, a.parent_id, 1 AS depth FROM areas a WHERE a.id = NEW.parent_id
+                UNION ALL
+                SELECT a.id, a.parent_id, up.depth + 1
+                  FROM areas a JOIN up ON a.id = up.parent_id
+                 WHERE up.depth < 32)
+            SELECT 1 FROM up WHERE up.id = NEW.id OR up.depth >= 32)) THEN
+        RAISE EXCEPTION 'an area cannot be inside itself'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'areas_no_cycle';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE FUNCTION public.audit_actor() RETURNS bigint
     LANGUAGE sql STABLE
     AS $$
@@ -54,9 +133,13 @@ CREATE FUNCTION public.audit_bookings_update() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
-    SELECT CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+    SELECT CASE WHEN o.status = 'pending' AND n.status <> 'pending' THEN n.decided_by
+                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
                 THEN coalesce(n.cancelled_by, audit_actor()) ELSE audit_actor() END,
-           CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+           CASE WHEN o.status = 'pending' AND n.status = 'confirmed' THEN 'booking.approve'
+                WHEN o.status = 'pending' AND n.status = 'rejected' THEN 'booking.reject'
+                WHEN o.status = 'pending' AND n.status = 'expired' THEN 'booking.expire'
+                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
                 THEN 'booking.cancel' ELSE 'booking.update' END,
            n.user_id, n.room_id, 'booking ' || n.id, to_jsonb(o), to_jsonb(n)
       FROM old_rows o JOIN new_rows n ON n.id = o.id
@@ -93,6 +176,12 @@ BEGIN
     ELSIF TG_TABLE_NAME = 'rooms' THEN
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'room.create' ELSE 'room.update' END;
         v_room := NEW.id; v_target := 'room ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'areas' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'area.create' ELSE 'area.update' END;
+        v_target := 'area ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'groups' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'group.create' ELSE 'group.update' END;
+        v_target := 'group ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'users' THEN
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'user.create' ELSE 'user.update' END;
         v_old := v_old - 'password_hash' - 'calendar_salt';
@@ -129,19 +218,33 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.auto_book(p_rooms integer[], p_user bigint, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone) RETURNS json
+CREATE FUNCTION public.auto_book(p_rooms integer[], p_user bigint, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_rules jsonb DEFAULT '{}'::jsonb, p_admin boolean DEFAULT false) RETURNS json
     LANGUAGE plpgsql
     AS $$
 DECLARE
     v_room integer;
     v_id bigint;
+    v_policy jsonb;
+    v_overrides text[];
 BEGIN
     FOREACH v_room IN ARRAY p_rooms LOOP
+        v_policy := room_policy(v_room);
+        v_overrides := NULL;
+        IF EXISTS (SELECT 1 FROM quota_locked_refusals(v_room, p_user, v_policy,
+                                                       ARRAY[p_start], ARRAY[p_end])) THEN
+            IF NOT p_admin THEN
+                CONTINUE;
+            END IF;
+            v_overrides := '{quota_exceeded}';
+        END IF;
         FOR attempt IN 1..2 LOOP
             BEGIN
                 -- No row inserted (taken) leaves v_id NULL.
-                INSERT INTO bookings (room_id, user_id, title, start_at, end_at)
-                VALUES (v_room, p_user, p_title, p_start, p_end)
+                INSERT INTO bookings (room_id, user_id, title, start_at, end_at, status,
+                                      buffer_minutes, overrides)
+                VALUES (v_room, p_user, p_title, p_start, p_end,
+                        new_booking_status(v_policy, NULL, p_admin), policy_buffer(v_policy),
+                        v_overrides)
                 ON CONFLICT DO NOTHING
                 RETURNING id INTO v_id;
                 EXIT;
@@ -158,29 +261,59 @@ BEGIN
     RETURN json_build_object(
         'room_id', NULL,
         'suggestions', room_suggestions(p_start, p_end, p_capacity, p_equipment, p_building,
-                                        p_floor, p_not_before, p_until));
+                                        p_floor, p_not_before, p_until, p_rules));
 END
 $$;
 
-CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[], p_skip_over_quota boolean DEFAULT false) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    v_policy jsonb := room_policy(p_room);
+    v_buffer integer := policy_buffer(v_policy);
+    v_status text := new_booking_status(v_policy, p_series, p_admin);
+    v_overrides text[] := p_overrides;
+    v_starts timestamptz[] := p_starts;
+    v_ends timestamptz[] := p_ends;
+    v_refused timestamptz[];
+    v_first jsonb;
     v_ids bigint[] := '{}';
     v_start timestamptz;
     v_end timestamptz;
 BEGIN
+    SELECT coalesce(array_agg(q.requested_start ORDER BY q.requested_start), '{}'),
+           (array_agg(q.details ORDER BY q.requested_start))[1]
+      INTO v_refused, v_first
+      FROM quota_locked_refusals(p_room, p_user, v_policy, p_starts, p_ends) q;
+    IF cardinality(v_refused) > 0 THEN
+        IF p_admin THEN
+            v_overrides := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(v_overrides, '{}')
+                                                               || 'quota_exceeded'::text) x
+                                  ORDER BY x);
+        ELSIF p_skip_over_quota THEN
+            RETURN QUERY SELECT 'over_quota', r, NULL::json FROM unnest(v_refused) r;
+            SELECT coalesce(array_agg(o.s ORDER BY o.s), '{}'), coalesce(array_agg(o.e ORDER BY o.s), '{}')
+              INTO v_starts, v_ends
+              FROM unnest(p_starts, p_ends) AS o(s, e) WHERE o.s <> ALL (v_refused);
+        ELSE
+            RETURN QUERY SELECT 'refused', v_refused[1], v_first::json;
+            RETURN;
+        END IF;
+    END IF;
+
     FOR attempt IN 1..3 LOOP
         BEGIN
             WITH ins AS (
-                INSERT INTO bookings (room_id, user_id, title, start_at, end_at, series_id)
-                SELECT p_room, p_user, p_title, o.s, o.e, p_series
-                  FROM unnest(p_starts, p_ends) AS o(s, e)
+                INSERT INTO bookings (room_id, user_id, title, start_at, end_at, series_id,
+                                      status, buffer_minutes, overrides)
+                SELECT p_room, p_user, p_title, o.s, o.e, p_series, v_status, v_buffer,
+                       nullif(v_overrides, '{}')
+                  FROM unnest(v_starts, v_ends) AS o(s, e)
                  ORDER BY o.s           -- one order for everyone: fewer lock waits
                 ON CONFLICT DO NOTHING
                 RETURNING id)
             SELECT coalesce(array_agg(id), '{}') INTO v_ids FROM ins;
-            IF cardinality(v_ids) < cardinality(p_starts) AND NOT p_skip_conflicts THEN
+            IF cardinality(v_ids) < cardinality(v_starts) AND NOT p_skip_conflicts THEN
                 RAISE EXCEPTION USING ERRCODE = 'BK409';   -- undo what went in
             END IF;
             EXIT;
@@ -199,46 +332,74 @@ BEGIN
      WHERE v.id = ANY (v_ids)
      ORDER BY v.start_at;
 
-    IF cardinality(v_ids) = cardinality(p_starts) THEN
+    IF cardinality(v_ids) = cardinality(v_starts) THEN
         RETURN;
     END IF;
 
+    -- In the way: a live booking whose [start, end + its buffer) meets
+    -- [s, e + this room's buffer). No booking spans a day and buffers are at
+    -- most 4 hours, so start_at > s - 28 hours bounds the index range.
     RETURN QUERY
     SELECT 'conflict', o.s, booking_json(v)
-      FROM unnest(p_starts, p_ends) AS o(s, e)
+      FROM unnest(v_starts, v_ends) AS o(s, e)
       JOIN booking_api v
         ON v.room_id = p_room AND v.live
-       AND v.start_at < o.e AND v.end_at > o.s
-       AND v.start_at > o.s - interval '1 day'   -- no booking spans a day: index range
+       AND v.start_at < plus_minutes(o.e, v_buffer) AND plus_minutes(v.end_at, v.buffer_minutes) > o.s
+       AND v.start_at > o.s - interval '28 hours'
      WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
      ORDER BY o.s, v.start_at;
 
     SELECT o.s, o.e INTO v_start, v_end
-      FROM unnest(p_starts, p_ends) AS o(s, e)
+      FROM unnest(v_starts, v_ends) AS o(s, e)
      WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
      ORDER BY o.s LIMIT 1;
 
-    -- bookings_room_start
+    -- bookings_room_start: what holds the room from the day before on, each
+    -- with the buffer after it, and the policy the next free slots must keep.
     RETURN QUERY
-    SELECT 'busy', v_start, json_build_object('start_at', b.start_at, 'end_at', b.end_at)
+    SELECT 'busy', v_start, json_build_object('start_at', b.start_at,
+                                              'end_at', plus_minutes(b.end_at, b.buffer_minutes))
       FROM bookings b
      WHERE b.room_id = p_room AND b.cancelled_at IS NULL
-       AND b.start_at > v_start - interval '1 day' AND b.start_at < v_start + interval '15 days'
-       AND b.end_at > v_start
+       AND b.start_at > v_start - interval '28 hours' AND b.start_at < v_start + interval '15 days'
+       AND plus_minutes(b.end_at, b.buffer_minutes) > v_start
      ORDER BY b.start_at;
+    RETURN QUERY SELECT 'policy', v_start, v_policy::json;
 
-    -- bookings_room_start, one probe per candidate room
+    -- bookings_user_start: the booker's bookings that count against this
+    -- room's quota, from the week before on (next free slots keep within it).
+    IF v_policy->'fields' ? 'quota' AND NOT p_admin THEN
+        RETURN QUERY
+        SELECT 'mine', v_start, json_build_object('room_id', b.room_id, 'start_at', b.start_at,
+                                                  'end_at', b.end_at)
+          FROM bookings b
+         WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
+           AND b.room_id = ANY (quota_rooms(p_room, v_policy))
+           AND b.start_at > v_start - interval '8 days' AND b.start_at < v_start + interval '22 days'
+         ORDER BY b.start_at;
+    END IF;
+
+    -- bookings_room_start, one probe per candidate room; each with its policy
+    -- (the caller's rules check hours, closed days and bookers) and whether its
+    -- quota would take this booking.
     RETURN QUERY
-    SELECT 'free_room', v_start, room_json(r)
+    SELECT 'free_room', v_start,
+           json_build_object(
+               'room', room_json(r), 'policy', p.policy,
+               'quota_ok', p_admin OR NOT EXISTS (
+                   SELECT 1 FROM quota_refusals(r.id, p_user, p.policy, ARRAY[v_start],
+                                                ARRAY[v_end])))
       FROM rooms r
+     CROSS JOIN LATERAL (SELECT room_policy(r.id) AS policy) p
      WHERE r.active AND r.id <> p_room
        AND r.capacity >= (SELECT capacity FROM rooms WHERE id = p_room)
        AND (v_start AT TIME ZONE r.timezone)::time >= r.opens
        AND (v_end AT TIME ZONE r.timezone) <= (v_start AT TIME ZONE r.timezone)::date + r.closes
        AND NOT EXISTS (SELECT 1 FROM bookings b
                         WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-                          AND b.start_at < v_end AND b.end_at > v_start
-                          AND b.start_at > v_start - interval '1 day')
+                          AND b.start_at < plus_minutes(v_end, policy_buffer(p.policy))
+                          AND plus_minutes(b.end_at, b.buffer_minutes) > v_start
+                          AND b.start_at > v_start - interval '28 hours')
      ORDER BY r.capacity, r.name
      LIMIT 20;
 END
@@ -251,6 +412,10 @@ DECLARE
     v_earlier idempotency_keys;
     v_result jsonb;
     v_booked boolean;
+    v_admin boolean := coalesce((p_args->>'admin')::boolean, false);
+    v_overrides text[] := ARRAY(SELECT jsonb_array_elements_text(
+        CASE WHEN jsonb_typeof(p_args->'overrides') = 'array' THEN p_args->'overrides'
+             ELSE '[]' END));
 BEGIN
     DELETE FROM idempotency_keys k
      WHERE k.user_id = p_user AND k.key = p_key AND k.created_at <= p_now - interval '24 hours';
@@ -279,7 +444,8 @@ BEGIN
     IF p_kind = 'book' THEN
         SELECT jsonb_agg(to_jsonb(b)) INTO v_result
           FROM book((p_args->>'room')::integer, p_user, p_args->>'title',
-                    json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends')) b;
+                    json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
+                    NULL, false, v_admin, nullif(v_overrides, '{}')) b;
         v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "created")');
     ELSIF p_kind = 'series' THEN
         SELECT jsonb_agg(to_jsonb(b)) INTO v_result
@@ -287,7 +453,7 @@ BEGIN
                            p_args->>'rrule', p_args->>'tz', (p_args->>'first')::timestamptz,
                            (p_args->>'minutes')::integer, (p_args->>'horizon')::timestamptz,
                            json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
-                           (p_args->>'skip')::boolean) b;
+                           (p_args->>'skip')::boolean, v_admin, nullif(v_overrides, '{}')) b;
         v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "series")');
     ELSIF p_kind = 'auto' THEN
         v_result := to_jsonb(auto_book(
@@ -296,7 +462,8 @@ BEGIN
             (p_args->>'people')::integer,
             ARRAY(SELECT jsonb_array_elements_text(p_args->'equipment')),
             p_args->>'building', (p_args->>'floor')::integer,
-            (p_args->>'not_before')::timestamptz, (p_args->>'until')::timestamptz));
+            (p_args->>'not_before')::timestamptz, (p_args->>'until')::timestamptz,
+            coalesce(p_args->'rules', '{}'), v_admin));
         v_booked := v_result->>'room_id' IS NOT NULL;
         IF v_booked THEN
             v_result := v_result || jsonb_build_object(
@@ -316,7 +483,7 @@ BEGIN
 END
 $_$;
 
-CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[]) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -325,16 +492,19 @@ DECLARE
 BEGIN
     BEGIN
         INSERT INTO series (room_id, user_id, title, rrule, first_start, duration_minutes,
-                            timezone, materialized_until)
+                            timezone, materialized_until, status)
         VALUES (p_room, p_user, p_title, p_rrule, p_first_start, p_duration_minutes,
-                p_timezone, p_materialized_until)
+                p_timezone, p_materialized_until,
+                new_booking_status(room_policy(p_room), NULL, p_admin))
         RETURNING * INTO v_series;
 
         SELECT coalesce(array_agg(b), '{}') INTO v_rows
-          FROM book(p_room, p_user, p_title, p_starts, p_ends, v_series.id, p_skip_conflicts) b;
+          FROM book(p_room, p_user, p_title, p_starts, p_ends, v_series.id, p_skip_conflicts,
+                    p_admin, p_overrides) b;
 
-        IF NOT p_skip_conflicts
-           AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict') THEN
+        IF EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'refused')
+           OR (NOT p_skip_conflicts
+               AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict')) THEN
             RAISE EXCEPTION USING ERRCODE = 'BK409';   -- no series without its occurrences
         END IF;
 
@@ -364,13 +534,17 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.booking_status(p_status text, p_cancelled timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN ((p_cancelled IS NOT NULL) AND (p_status = ANY (ARRAY['confirmed'::text, 'pending'::text]))) THEN 'cancelled'::text ELSE p_status END;
+
 CREATE FUNCTION public.rfc3339(ts timestamp with time zone, tz text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ((to_char((ts AT TIME ZONE tz), 'YYYY-MM-DD"T"HH24:MI:SS'::text) || CASE WHEN ((ts AT TIME ZONE tz) < (ts AT TIME ZONE 'UTC'::text)) THEN '-'::text ELSE '+'::text END) || to_char(((abs(EXTRACT(epoch FROM ((ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'::text)))))::double precision * '00:00:01'::interval), 'HH24:MI'::text));
 
-CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text) RETURNS json
+CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text, p_status text) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz));
+    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'status', public.booking_status(p_status, p_cancelled), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz));
 
 CREATE TABLE public.bookings (
     id bigint NOT NULL,
@@ -383,7 +557,16 @@ CREATE TABLE public.bookings (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     cancelled_at timestamp with time zone,
     cancelled_by bigint,
+    status text DEFAULT 'confirmed'::text NOT NULL,
+    buffer_minutes integer DEFAULT 0 NOT NULL,
+    overrides text[],
+    decided_by bigint,
+    decided_at timestamp with time zone,
+    decision_reason text,
+    CONSTRAINT bookings_buffer_minutes_check CHECK (((buffer_minutes >= 0) AND (buffer_minutes <= 240))),
+    CONSTRAINT bookings_decision_reason_check CHECK ((length(decision_reason) <= 500)),
     CONSTRAINT bookings_positive_length CHECK ((end_at > start_at)),
+    CONSTRAINT bookings_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'pending'::text, 'rejected'::text, 'expired'::text, 'released'::text]))),
     CONSTRAINT bookings_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
 );
 
@@ -400,11 +583,14 @@ CREATE TABLE public.rooms (
     active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    area_id integer,
+    policy jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT rooms_building_check CHECK ((length(building) <= 100)),
     CONSTRAINT rooms_capacity_check CHECK (((capacity >= 1) AND (capacity <= 10000))),
     CONSTRAINT rooms_floor_check CHECK (((floor >= '-50'::integer) AND (floor <= 500))),
     CONSTRAINT rooms_hours_check CHECK ((opens < closes)),
-    CONSTRAINT rooms_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+    CONSTRAINT rooms_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT rooms_policy_check CHECK ((jsonb_typeof(policy) = 'object'::text))
 );
 
 CREATE TABLE public.users (
@@ -441,14 +627,100 @@ CREATE VIEW public.booking_api AS
     b.cancelled_at,
     b.created_at,
     (b.cancelled_at IS NULL) AS live,
-    r.timezone
+    r.timezone,
+    b.status,
+    b.buffer_minutes
    FROM ((public.bookings b
      JOIN public.rooms r ON ((r.id = b.room_id)))
      JOIN public.users u ON ((u.id = b.user_id)));
 
 CREATE FUNCTION public.booking_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone);
+    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone, (v).status);
+
+CREATE FUNCTION public.decide_request(p_booking bigint, p_series bigint, p_actor bigint, p_decision text, p_reason text) RETURNS TABLE(outcome text, booking json)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_target bookings;
+    v_admin boolean;
+    v_groups bigint[];
+    v_done integer;
+BEGIN
+    IF p_series IS NOT NULL THEN
+        SELECT * INTO v_target FROM bookings b
+         WHERE b.series_id = p_series
+         ORDER BY b.status = 'pending' AND b.cancelled_at IS NULL DESC, b.start_at
+         LIMIT 1;
+    ELSE
+        SELECT * INTO v_target FROM bookings b WHERE b.id = p_booking;
+    END IF;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::json;
+        RETURN;
+    END IF;
+    SELECT u.role = 'admin',
+           ARRAY(SELECT m.group_id FROM group_members m WHERE m.user_id = u.id)
+      INTO v_admin, v_groups
+      FROM users u WHERE u.id = p_actor AND u.active;
+    IF NOT coalesce(may_approve(room_policy(v_target.room_id), v_admin, v_groups), false) THEN
+        RETURN QUERY SELECT 'forbidden', NULL::json;
+        RETURN;
+    END IF;
+    PERFORM set_config('booking.actor', p_actor::text, true);   -- the audit log's actor
+    WITH done AS (
+        UPDATE bookings b
+           SET status = p_decision, decided_by = p_actor, decided_at = now(),
+               decision_reason = p_reason,
+               cancelled_at = CASE WHEN p_decision = 'rejected' THEN now() END,
+               cancelled_by = CASE WHEN p_decision = 'rejected' THEN p_actor END
+         WHERE (b.id = v_target.id
+                OR (v_target.series_id IS NOT NULL AND b.series_id = v_target.series_id))
+           AND b.status = 'pending' AND b.cancelled_at IS NULL
+        RETURNING 1)
+    SELECT count(*) INTO v_done FROM done;
+    IF v_done = 0 THEN
+        RETURN QUERY SELECT 'not_pending', (SELECT booking_json(v) FROM booking_api v
+                                             WHERE v.id = v_target.id);
+        RETURN;
+    END IF;
+    UPDATE series s SET status = p_decision
+     WHERE s.id = v_target.series_id AND s.status = 'pending';
+    -- A new statement: its snapshot sees the update above.
+    RETURN QUERY SELECT 'done', (SELECT booking_json(v) FROM booking_api v
+                                  WHERE v.id = v_target.id);
+END
+$$;
+
+CREATE FUNCTION public.expire_requests(p_now timestamp with time zone, p_after interval, p_batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    WITH due AS (
+        SELECT b.id, b.series_id FROM bookings b
+         WHERE b.status = 'pending' AND b.cancelled_at IS NULL
+           AND (b.created_at <= p_now - p_after OR b.start_at <= p_now)
+         ORDER BY b.created_at, b.id
+         LIMIT p_batch
+           FOR UPDATE SKIP LOCKED),
+    expired AS (
+        UPDATE bookings b
+           SET status = 'expired', cancelled_at = now(), decided_at = now()
+         WHERE (b.id IN (SELECT d.id FROM due d)
+                OR b.series_id IN (SELECT d.series_id FROM due d WHERE d.series_id IS NOT NULL))
+           AND b.status = 'pending' AND b.cancelled_at IS NULL
+        RETURNING b.id, b.series_id),
+    series_expired AS (
+        UPDATE series s SET status = 'expired'
+         WHERE s.id IN (SELECT e.series_id FROM expired e) AND s.status = 'pending'
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM expired) + 0 * (SELECT count(*) FROM series_expired)
+      INTO v_count;
+    RETURN v_count;
+END
+$$;
 
 CREATE FUNCTION public.extend_series(p_series bigint, p_from timestamp with time zone, p_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_rule_starts timestamp with time zone[], p_rule_ends timestamp with time zone[], p_rule_reasons text[]) RETURNS TABLE(booked integer, skipped integer)
     LANGUAGE plpgsql
@@ -460,6 +732,7 @@ DECLARE
 BEGIN
     UPDATE series SET materialized_until = p_until
      WHERE id = p_series AND materialized_until = p_from AND cancelled_at IS NULL
+       AND status IN ('confirmed', 'pending')
     RETURNING * INTO v_series;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 0, 0;
@@ -468,12 +741,14 @@ BEGIN
 
     WITH rows AS (
         SELECT * FROM book(v_series.room_id, v_series.user_id, v_series.title,
-                           p_starts, p_ends, p_series, true)),
+                           p_starts, p_ends, p_series, true, false, NULL, true)),
     taken AS (
         INSERT INTO series_skips (series_id, start_at, end_at, reason)
-        SELECT p_series, o.s, o.e, 'conflict'
+        SELECT p_series, o.s, o.e,
+               CASE WHEN o.s IN (SELECT requested_start FROM rows WHERE kind = 'over_quota')
+                    THEN 'quota_exceeded' ELSE 'conflict' END
           FROM unnest(p_starts, p_ends) AS o(s, e)
-         WHERE o.s IN (SELECT requested_start FROM rows WHERE kind = 'conflict')
+         WHERE o.s IN (SELECT requested_start FROM rows WHERE kind IN ('conflict', 'over_quota'))
         ON CONFLICT DO NOTHING
         RETURNING 1)
     SELECT (SELECT count(*) FROM rows WHERE kind = 'created'), (SELECT count(*) FROM taken)
@@ -494,6 +769,10 @@ CREATE FUNCTION public.json_timestamps(a jsonb) RETURNS timestamp with time zone
     SELECT coalesce(array_agg(t.v::timestamptz ORDER BY t.n), '{}')
       FROM jsonb_array_elements_text(a) WITH ORDINALITY AS t(v, n)
 $$;
+
+CREATE FUNCTION public.may_approve(p_policy jsonb, p_admin boolean, p_groups bigint[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (p_admin OR (EXISTS (SELECT 1 FROM jsonb_array_elements_text(COALESCE((((may_approve.p_policy -> 'fields'::text) -> 'approvers'::text) -> 'value'::text), '[]'::jsonb)) g(value) WHERE ((g.value)::bigint = ANY (may_approve.p_groups)))));
 
 CREATE FUNCTION public.memo_auth_changed() RETURNS trigger
     LANGUAGE plpgsql
@@ -552,6 +831,24 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.memo_members_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_LEVEL = 'STATEMENT' THEN
+        PERFORM memo_changed('auth', '*');
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM memo_changed('auth', 'user:' || OLD.user_id);
+    ELSE
+        PERFORM memo_changed('auth', 'user:' || NEW.user_id);
+        IF TG_OP = 'UPDATE' AND OLD.user_id <> NEW.user_id THEN
+            PERFORM memo_changed('auth', 'user:' || OLD.user_id);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.memo_overview_changed() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -577,17 +874,48 @@ CREATE FUNCTION public.memo_version(p_name text) RETURNS bigint
     SELECT sum(n)::bigint FROM memo_versions WHERE name = p_name
 $$;
 
+CREATE FUNCTION public.policy_approval(p_policy jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN COALESCE(((((p_policy -> 'fields'::text) -> 'approval_required'::text) ->> 'value'::text))::boolean, false);
+
+CREATE TABLE public.series (
+    id bigint NOT NULL,
+    room_id integer NOT NULL,
+    user_id bigint NOT NULL,
+    title text NOT NULL,
+    rrule text NOT NULL,
+    first_start timestamp with time zone NOT NULL,
+    duration_minutes integer NOT NULL,
+    timezone text NOT NULL,
+    materialized_until timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancelled_by bigint,
+    cancelled_from timestamp with time zone,
+    status text DEFAULT 'confirmed'::text NOT NULL,
+    CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
+    CONSTRAINT series_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'pending'::text, 'rejected'::text, 'expired'::text]))),
+    CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+CREATE FUNCTION public.new_booking_status(p_policy jsonb, p_series bigint, p_admin boolean) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN COALESCE((SELECT s.status FROM public.series s WHERE ((s.id = new_booking_status.p_series) AND (s.status = ANY (ARRAY['pending'::text, 'confirmed'::text])))), CASE WHEN ((NOT p_admin) AND public.policy_approval(p_policy)) THEN 'pending'::text ELSE 'confirmed'::text END);
+
 CREATE FUNCTION public.outbox_bookings_inserted() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
     -- Occurrences (series_id set) are announced by their series.created.
     INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, payload)
-    SELECT 'booking.created', n.user_id, n.user_id, n.room_id, n.id,
-           jsonb_build_object('booking', to_jsonb(n))
+    SELECT e.kind, n.user_id, n.user_id, n.room_id, n.id,
+           CASE WHEN e.kind = 'approval.requested'
+                THEN jsonb_build_object('booking', to_jsonb(n), 'approvers', approver_ids(n.room_id))
+                ELSE jsonb_build_object('booking', to_jsonb(n)) END
       FROM new_rows n
-     WHERE n.series_id IS NULL
-     ORDER BY n.id;
+     CROSS JOIN LATERAL (VALUES ('booking.created', 1), ('approval.requested', 2)) AS e(kind, k)
+     WHERE n.series_id IS NULL AND (e.kind = 'booking.created' OR n.status = 'pending')
+     ORDER BY n.id, e.k;
     IF FOUND THEN
         PERFORM outbox_notify();
     END IF;
@@ -599,6 +927,7 @@ CREATE FUNCTION public.outbox_bookings_updated() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    -- Cancelled (its status unchanged: a decision or an expiry is told below).
     INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, series_id, payload)
     SELECT CASE WHEN n.series_id IS NULL THEN 'booking.cancelled' ELSE 'occurrence.cancelled' END,
            n.user_id, n.cancelled_by, n.room_id, n.id, n.series_id,
@@ -607,13 +936,34 @@ BEGIN
                               'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
-     WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+     WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL AND n.status = o.status
        -- An occurrence cancelled together with its series is told by series.cancelled.
        AND NOT EXISTS (SELECT 1 FROM series s
                         WHERE s.id = n.series_id AND s.cancelled_from IS NOT NULL
                           AND n.start_at >= s.cancelled_from)
      ORDER BY n.id;
-    IF FOUND THEN
+
+    -- Decided or expired: once per booking, or once per series for its occurrences.
+    INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, series_id, payload)
+    SELECT d.kind, d.user_id, d.decided_by, d.room_id, d.booking_id, d.series_id, d.payload
+      FROM (SELECT DISTINCT ON (coalesce(n.series_id, -n.id))
+                   CASE WHEN n.series_id IS NULL THEN 'booking.' ELSE 'series.' END
+                   || CASE n.status WHEN 'confirmed' THEN 'approved' ELSE n.status END AS kind,
+                   n.user_id, n.decided_by, n.room_id,
+                   CASE WHEN n.series_id IS NULL THEN n.id END AS booking_id, n.series_id,
+                   CASE WHEN n.series_id IS NULL THEN jsonb_build_object('booking', to_jsonb(n))
+                        ELSE jsonb_build_object('series', (SELECT to_jsonb(s) FROM series s
+                                                            WHERE s.id = n.series_id))
+                   END || jsonb_build_object('reason', n.decision_reason,
+                                             'decided_by', n.decided_by) AS payload,
+                   n.start_at
+              FROM new_rows n
+              JOIN old_rows o ON o.id = n.id
+             WHERE o.status = 'pending' AND n.status IN ('confirmed', 'rejected', 'expired')
+             ORDER BY coalesce(n.series_id, -n.id), n.start_at) d
+     ORDER BY d.start_at;
+    IF FOUND OR EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id
+                         WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL) THEN
         PERFORM outbox_notify();
     END IF;
     RETURN NULL;
@@ -629,10 +979,14 @@ CREATE FUNCTION public.outbox_series_inserted() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO outbox (kind, user_id, actor_id, room_id, series_id, payload)
-    SELECT 'series.created', n.user_id, n.user_id, n.room_id, n.id,
-           jsonb_build_object('series', to_jsonb(n))
+    SELECT e.kind, n.user_id, n.user_id, n.room_id, n.id,
+           CASE WHEN e.kind = 'approval.requested'
+                THEN jsonb_build_object('series', to_jsonb(n), 'approvers', approver_ids(n.room_id))
+                ELSE jsonb_build_object('series', to_jsonb(n)) END
       FROM new_rows n
-     ORDER BY n.id;
+     CROSS JOIN LATERAL (VALUES ('series.created', 1), ('approval.requested', 2)) AS e(kind, k)
+     WHERE e.kind = 'series.created' OR n.status = 'pending'
+     ORDER BY n.id, e.k;
     IF FOUND THEN
         PERFORM outbox_notify();
     END IF;
@@ -665,9 +1019,111 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.plus_minutes(t timestamp with time zone, m integer) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (t + make_interval(mins => m));
+
+CREATE FUNCTION public.policy_buffer(p_policy jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN COALESCE(((((p_policy -> 'fields'::text) -> 'buffer_minutes'::text) ->> 'value'::text))::integer, 0);
+
+CREATE FUNCTION public.policy_levels(p_room integer, p_area integer) RETURNS TABLE(depth integer, policy jsonb, source jsonb)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT 0, r.policy, jsonb_build_object('level', 'room', 'id', r.id, 'name', r.name)
+      FROM rooms r WHERE r.id = p_room
+    UNION ALL
+    SELECT c.depth, c.policy, jsonb_build_object('level', 'area', 'id', c.id, 'name', c.name)
+      FROM area_chain(coalesce((SELECT r.area_id FROM rooms r WHERE r.id = p_room), p_area)) c
+$$;
+
+CREATE FUNCTION public.quota_locked_refusals(p_room integer, p_user bigint, p_policy jsonb, p_starts timestamp with time zone[], p_ends timestamp with time zone[]) RETURNS TABLE(requested_start timestamp with time zone, details jsonb)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT (p_policy->'fields' ? 'quota') THEN
+        RETURN;
+    END IF;
+    -- One person's bookings under a quota are decided one request at a time:
+    -- the count (a new statement, so a new snapshot) sees every booking of
+    -- theirs that committed before this lock was granted.
+    PERFORM pg_advisory_xact_lock(hashtextextended('quota ' || p_user, 0));
+    RETURN QUERY SELECT * FROM quota_refusals(p_room, p_user, p_policy, p_starts, p_ends);
+END
+$$;
+
+CREATE FUNCTION public.quota_refusals(p_room integer, p_user bigint, p_policy jsonb, p_starts timestamp with time zone[], p_ends timestamp with time zone[]) RETURNS TABLE(requested_start timestamp with time zone, details jsonb)
+    LANGUAGE sql STABLE
+    AS $$
+WITH q AS (
+    SELECT p_policy->'fields'->'quota'->'value' AS quota,
+           p_policy->'fields'->'quota'->'source' AS source,
+           quota_rooms(p_room, p_policy) AS rooms,
+           (SELECT r.timezone FROM rooms r WHERE r.id = p_room) AS tz),
+o AS (
+    SELECT o.s, o.e, o.n, d.day, d.day - (extract(isodow FROM d.day)::integer - 1) AS monday
+      FROM q, unnest(p_starts, p_ends) WITH ORDINALITY AS o(s, e, n)
+     CROSS JOIN LATERAL (SELECT (o.s AT TIME ZONE q.tz)::date AS day) d
+     WHERE q.quota IS NOT NULL),
+held AS (
+    SELECT o.*,
+           (SELECT count(*) FROM bookings b
+             WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
+               AND b.room_id = ANY (q.rooms)
+               AND b.start_at >= o.day::timestamp AT TIME ZONE q.tz
+               AND b.start_at < (o.day + 1)::timestamp AT TIME ZONE q.tz) AS day_held,
+           w.week_held, w.week_minutes
+      FROM o CROSS JOIN q
+     CROSS JOIN LATERAL (
+           SELECT count(*) AS week_held,
+                  coalesce(sum(extract(epoch FROM b.end_at - b.start_at) / 60), 0) AS week_minutes
+             FROM bookings b
+            WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
+              AND b.room_id = ANY (q.rooms)
+              AND b.start_at >= o.monday::timestamp AT TIME ZONE q.tz
+              AND b.start_at < (o.monday + 7)::timestamp AT TIME ZONE q.tz) w),
+counted AS (
+    -- Before this occurrence: what is held, and the earlier ones of this request.
+    SELECT h.*,
+           h.day_held + count(*) OVER (PARTITION BY h.day ORDER BY h.n
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS day_used,
+           h.week_held + count(*) OVER (PARTITION BY h.monday ORDER BY h.n
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS week_used,
+           h.week_minutes + coalesce(sum(extract(epoch FROM h.e - h.s) / 60)
+                                     OVER (PARTITION BY h.monday ORDER BY h.n
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS minutes_used
+      FROM held h),
+verdict AS (
+    SELECT c.s, c.e,
+           CASE WHEN c.day_used + 1 > (q.quota->>'bookings_per_day')::integer
+                THEN jsonb_build_object('quota', 'bookings_per_day', 'used', c.day_used,
+                                        'limit', (q.quota->>'bookings_per_day')::integer)
+                WHEN c.week_used + 1 > (q.quota->>'bookings_per_week')::integer
+                THEN jsonb_build_object('quota', 'bookings_per_week', 'used', c.week_used,
+                                        'limit', (q.quota->>'bookings_per_week')::integer)
+                WHEN c.minutes_used + extract(epoch FROM c.e - c.s) / 60
+                     > (q.quota->>'hours_per_week')::integer * 60
+                THEN jsonb_build_object('quota', 'hours_per_week',
+                                        'used', round(c.minutes_used / 60.0, 2),
+                                        'limit', (q.quota->>'hours_per_week')::integer)
+           END AS over
+      FROM counted c CROSS JOIN q)
+SELECT v.s, v.over || jsonb_build_object('code', 'quota_exceeded', 'source', q.source,
+                                         'start_time', rfc3339(v.s, q.tz),
+                                         'end_time', rfc3339(v.e, q.tz))
+  FROM verdict v CROSS JOIN q
+ WHERE v.over IS NOT NULL
+ ORDER BY v.s
+$$;
+
+CREATE FUNCTION public.quota_rooms(p_room integer, p_policy jsonb) RETURNS integer[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'level'::text) = 'area'::text) THEN ARRAY(SELECT public.area_rooms((((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'id'::text))::integer) AS area_rooms) ELSE ARRAY[p_room] END;
+
 CREATE FUNCTION public.room_json(r public.rooms) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active);
+    RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active, 'area_id', (r).area_id);
 
 CREATE FUNCTION public.wall_instant_near_change(p_local timestamp without time zone, p_tz text) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -690,44 +1146,61 @@ CREATE FUNCTION public.room_open(tz text, opens time without time zone, closes t
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ((e > s) AND (s >= public.wall_instant(((s AT TIME ZONE tz))::date, opens, tz)) AND (e <= public.wall_instant(((s AT TIME ZONE tz))::date, closes, tz)));
 
-CREATE FUNCTION public.room_suggestions(p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_days integer DEFAULT 7, p_limit integer DEFAULT 5) RETURNS json
+CREATE FUNCTION public.room_policy(p_room integer) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN public.resolve_policy(p_room, NULL::integer);
+
+CREATE FUNCTION public.room_suggestions(p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_rules jsonb DEFAULT '{}'::jsonb, p_days integer DEFAULT 7, p_limit integer DEFAULT 5) RETURNS json
     LANGUAGE sql STABLE
     AS $$
 WITH fit AS (
     SELECT r.*,
            (p_building IS NULL OR lower(r.building) = lower(p_building)) AS in_building,
-           (p_floor IS NULL OR r.floor = p_floor) AS on_floor
+           (p_floor IS NULL OR r.floor = p_floor) AS on_floor,
+           coalesce((p_rules->(r.id::text)->>'buffer')::integer, 0) AS buffer,
+           p_rules->(r.id::text)->'hours' AS week_hours
       FROM rooms r
      WHERE r.active AND r.capacity >= p_capacity AND r.equipment @> p_equipment),
 day AS (
     -- Each fitting room's opening hours on the request's local day (in that
     -- room's zone) and the days after, and the same time of day as asked.
-    SELECT f.id, g.d, w.open_at, w.close_at, w.target
+    SELECT f.id, f.buffer, g.d,
+           wall_instant(l.local_start::date + g.d, h.opens, f.timezone) AS open_at,
+           wall_instant(l.local_start::date + g.d, h.closes, f.timezone) AS close_at,
+           (l.local_start + make_interval(days => g.d)) AT TIME ZONE f.timezone AS target
       FROM fit f
      CROSS JOIN generate_series(0, p_days) AS g(d)
      CROSS JOIN LATERAL (SELECT p_start AT TIME ZONE f.timezone AS local_start) l
      CROSS JOIN LATERAL (
-           SELECT (l.local_start::date + g.d + f.opens) AT TIME ZONE f.timezone AS open_at,
-                  (l.local_start::date + g.d + f.closes) AT TIME ZONE f.timezone AS close_at,
-                  (l.local_start + make_interval(days => g.d)) AT TIME ZONE f.timezone AS target) w),
+           SELECT CASE WHEN f.week_hours IS NULL THEN f.opens
+                       ELSE (f.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>0)::time
+                  END AS opens,
+                  CASE WHEN f.week_hours IS NULL THEN f.closes
+                       ELSE (f.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>1)::time
+                  END AS closes) h
+     WHERE h.opens IS NOT NULL),
 gap AS (
     -- The free stretches between live bookings inside the opening hours: each
     -- booking (and a zero-length sentinel at closing time) ends the gap that
-    -- began when everything before it had ended.
+    -- began when everything before it had ended, its buffer included; a gap
+    -- ends the room's own buffer before the next booking.
     SELECT day.id, day.d, day.target, x.gap_start, x.gap_end
       FROM day
      CROSS JOIN LATERAL (
            SELECT greatest(day.open_at,
                            max(b.e) OVER (ORDER BY b.s ROWS BETWEEN UNBOUNDED PRECEDING
                                                                AND 1 PRECEDING)) AS gap_start,
-                  b.s AS gap_end
-             FROM (SELECT k.start_at AS s, k.end_at AS e
+                  CASE WHEN b.sentinel THEN b.s ELSE b.s - make_interval(mins => day.buffer) END
+                      AS gap_end
+             FROM (SELECT k.start_at AS s, plus_minutes(k.end_at, k.buffer_minutes) AS e,
+                          false AS sentinel
                      FROM bookings k
                     WHERE k.room_id = day.id AND k.cancelled_at IS NULL
-                      AND k.start_at < day.close_at AND k.end_at > day.open_at
-                      AND k.start_at > day.open_at - interval '1 day'
+                      AND k.start_at < plus_minutes(day.close_at, day.buffer)
+                      AND plus_minutes(k.end_at, k.buffer_minutes) > day.open_at
+                      AND k.start_at > day.open_at - interval '28 hours'
                    UNION ALL
-                   SELECT day.close_at, day.close_at) b) x),
+                   SELECT day.close_at, day.close_at, true) b) x),
 slot AS (
     -- In each gap long enough, the start nearest the target time.
     SELECT gap.id, gap.d, c.start_at, abs(extract(epoch FROM c.start_at - gap.target)) AS distance
@@ -751,47 +1224,31 @@ times AS (
            b.d, b.distance, b.start_at
       FROM best b JOIN rooms r ON r.id = b.id
      ORDER BY b.d, b.distance, b.start_at
-     LIMIT p_limit),
-almost AS (
-    SELECT room_json(r) AS room, m.missing[1] AS missing
-      FROM rooms r
-     CROSS JOIN LATERAL (
-           SELECT array_agg(t) AS missing FROM unnest(p_equipment) AS t
-            WHERE NOT t = ANY (r.equipment)) m
-     WHERE r.active AND r.capacity >= p_capacity AND cardinality(m.missing) = 1
-       AND room_open(r.timezone, r.opens, r.closes, p_start, p_end)
-       AND NOT EXISTS (
-           SELECT 1 FROM bookings b
-            WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-              AND b.start_at < p_end AND b.end_at > p_start
-              AND b.start_at > p_start - interval '1 day')
-     ORDER BY (p_building IS NULL OR lower(r.building) = lower(p_building)) DESC,
-              (p_floor IS NULL OR r.floor = p_floor) DESC, r.capacity, r.name, r.id
-     LIMIT p_limit)
+     LIMIT p_limit * 4)
 SELECT json_build_object(
     'times', coalesce((SELECT json_agg(t.j ORDER BY t.d, t.distance, t.start_at) FROM times t),
                       '[]'),
-    'rooms', coalesce((SELECT json_agg(json_build_object('room', a.room, 'missing', a.missing))
-                         FROM almost a), '[]'))
+    'rooms', coalesce((
+        SELECT json_agg(json_build_object('room', a.room, 'missing', a.missing))
+          FROM (SELECT room_json(r) AS room, m.missing[1] AS missing
+                  FROM rooms r
+                 CROSS JOIN LATERAL (
+                       SELECT array_agg(t) AS missing FROM unnest(p_equipment) AS t
+                        WHERE NOT t = ANY (r.equipment)) m
+                 WHERE r.active AND r.capacity >= p_capacity AND cardinality(m.missing) = 1
+                   AND (p_rules->(r.id::text)->'hours' IS NOT NULL
+                        OR room_open(r.timezone, r.opens, r.closes, p_start, p_end))
+                   AND NOT EXISTS (
+                       SELECT 1 FROM bookings b
+                        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+                          AND b.start_at < plus_minutes(p_end, coalesce(
+                                  (p_rules->(r.id::text)->>'buffer')::integer, 0))
+                          AND plus_minutes(b.end_at, b.buffer_minutes) > p_start
+                          AND b.start_at > p_start - interval '28 hours')
+                 ORDER BY (p_building IS NULL OR lower(r.building) = lower(p_building)) DESC,
+                          (p_floor IS NULL OR r.floor = p_floor) DESC, r.capacity, r.name, r.id
+                 LIMIT p_limit * 4) a), '[]'))
 $$;
-
-CREATE TABLE public.series (
-    id bigint NOT NULL,
-    room_id integer NOT NULL,
-    user_id bigint NOT NULL,
-    title text NOT NULL,
-    rrule text NOT NULL,
-    first_start timestamp with time zone NOT NULL,
-    duration_minutes integer NOT NULL,
-    timezone text NOT NULL,
-    materialized_until timestamp with time zone NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    cancelled_at timestamp with time zone,
-    cancelled_by bigint,
-    cancelled_from timestamp with time zone,
-    CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
-    CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
-);
 
 CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -867,6 +1324,26 @@ ALTER TABLE public.api_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.areas (
+    id integer NOT NULL,
+    name text NOT NULL,
+    parent_id integer,
+    policy jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT areas_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT areas_policy_check CHECK ((jsonb_typeof(policy) = 'object'::text))
+);
+
+ALTER TABLE public.areas ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.areas_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.audit_log (
     id bigint NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
@@ -915,6 +1392,27 @@ CREATE TABLE public.deliveries (
 
 ALTER TABLE public.deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.group_members (
+    group_id bigint NOT NULL,
+    user_id bigint NOT NULL
+);
+
+CREATE TABLE public.groups (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT groups_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+ALTER TABLE public.groups ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.groups_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -1077,17 +1575,26 @@ ALTER TABLE ONLY public.api_tokens
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
 
+ALTER TABLE ONLY public.areas
+    ADD CONSTRAINT areas_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.bookings
-    ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, end_at, '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
+    ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, public.plus_minutes(end_at, buffer_minutes), '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.deliveries
     ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.group_members
+    ADD CONSTRAINT group_members_pkey PRIMARY KEY (group_id, user_id);
+
+ALTER TABLE ONLY public.groups
+    ADD CONSTRAINT groups_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key);
@@ -1127,6 +1634,10 @@ ALTER TABLE ONLY public.webhook_endpoints
 
 CREATE INDEX api_tokens_user ON public.api_tokens USING btree (user_id, id);
 
+CREATE UNIQUE INDEX areas_name_key ON public.areas USING btree (lower(name));
+
+CREATE INDEX areas_parent ON public.areas USING btree (parent_id) WHERE (parent_id IS NOT NULL);
+
 CREATE INDEX audit_log_actor ON public.audit_log USING btree (actor_id, at, id);
 
 CREATE INDEX audit_log_at ON public.audit_log USING btree (at, id);
@@ -1135,21 +1646,27 @@ CREATE INDEX audit_log_room ON public.audit_log USING btree (room_id, at, id);
 
 CREATE INDEX audit_log_user ON public.audit_log USING btree (user_id, at, id);
 
+CREATE INDEX bookings_pending ON public.bookings USING btree (created_at, id) WHERE ((status = 'pending'::text) AND (cancelled_at IS NULL));
+
 CREATE INDEX bookings_room_cancelled ON public.bookings USING btree (room_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at, status, buffer_minutes) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX bookings_series ON public.bookings USING btree (series_id, start_at) WHERE (series_id IS NOT NULL);
 
 CREATE INDEX bookings_user_cancelled ON public.bookings USING btree (user_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at, status) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at, id) WHERE (status = 'pending'::text);
 
 CREATE INDEX deliveries_failed ON public.deliveries USING btree (id) WHERE (status = 'failed'::text);
 
 CREATE INDEX deliveries_pending ON public.deliveries USING btree (id) WHERE (status = 'pending'::text);
+
+CREATE INDEX group_members_user ON public.group_members USING btree (user_id, group_id);
+
+CREATE UNIQUE INDEX groups_name_key ON public.groups USING btree (lower(name));
 
 CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
 
@@ -1160,6 +1677,8 @@ CREATE INDEX outbox_series ON public.outbox USING btree (series_id, id) WHERE (s
 CREATE INDEX outbox_undispatched ON public.outbox USING btree (id) WHERE (dispatched_at IS NULL);
 
 CREATE INDEX outbox_user ON public.outbox USING btree (user_id, id);
+
+CREATE INDEX rooms_area ON public.rooms USING btree (area_id) WHERE (area_id IS NOT NULL);
 
 CREATE UNIQUE INDEX rooms_name_key ON public.rooms USING btree (lower(name));
 
@@ -1191,6 +1710,16 @@ CREATE TRIGGER api_tokens_revoked_notify AFTER UPDATE OF revoked_at, user_id, to
 
 CREATE TRIGGER api_tokens_truncated_notify AFTER TRUNCATE ON public.api_tokens FOR EACH STATEMENT EXECUTE FUNCTION public.memo_auth_changed();
 
+CREATE TRIGGER areas_audit AFTER INSERT ON public.areas FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER areas_audit_update AFTER UPDATE ON public.areas FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER areas_board_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.areas FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
+
+CREATE TRIGGER areas_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.areas FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
+
+CREATE TRIGGER areas_no_cycle BEFORE INSERT OR UPDATE OF parent_id ON public.areas FOR EACH ROW EXECUTE FUNCTION public.areas_no_cycle();
+
 CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_refuse();
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_refuse();
@@ -1210,6 +1739,16 @@ CREATE TRIGGER bookings_outbox_insert AFTER INSERT ON public.bookings REFERENCIN
 CREATE TRIGGER bookings_outbox_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_updated();
 
 CREATE TRIGGER bookings_updated_memo AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
+
+CREATE TRIGGER group_members_memo AFTER INSERT OR DELETE OR UPDATE ON public.group_members FOR EACH ROW EXECUTE FUNCTION public.memo_members_changed();
+
+CREATE TRIGGER group_members_truncated_memo AFTER TRUNCATE ON public.group_members FOR EACH STATEMENT EXECUTE FUNCTION public.memo_members_changed();
+
+CREATE TRIGGER groups_audit AFTER INSERT ON public.groups FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER groups_audit_update AFTER UPDATE ON public.groups FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER groups_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.groups FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
 
 CREATE TRIGGER rooms_audit AFTER INSERT ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
@@ -1256,8 +1795,14 @@ CREATE TRIGGER users_truncated_notify AFTER TRUNCATE ON public.users FOR EACH ST
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.areas
+    ADD CONSTRAINT areas_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.areas(id);
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);
@@ -1277,8 +1822,17 @@ ALTER TABLE ONLY public.deliveries
 ALTER TABLE ONLY public.deliveries
     ADD CONSTRAINT deliveries_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
 
+ALTER TABLE ONLY public.group_members
+    ADD CONSTRAINT group_members_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.groups(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.group_members
+    ADD CONSTRAINT group_members_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_area_id_fkey FOREIGN KEY (area_id) REFERENCES public.areas(id);
 
 ALTER TABLE ONLY public.series
     ADD CONSTRAINT series_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);

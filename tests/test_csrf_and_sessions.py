@@ -44,7 +44,7 @@ def world(app, make, alice, admin, berlin, conn, api_as):
             "series_id": series.get_json()["series"]["id"], "endpoint_id": endpoint["id"],
             "delivery_id": delivery["id"], "user_id": person["id"], "area_id": area["id"],
             "group_id": group["id"],
-            "token": tap_token(app.config, admin["id"], "approve", booking_id=booking["id"])}
+            "signed": tap_token(app.config, admin["id"], "approve", booking_id=booking["id"])}
 
 
 # Bodies that would succeed, so a refusal can only be the missing CSRF token.

@@ -45,16 +45,17 @@ def _decide(booking_id: int, action: str):
     return redirect(url_for("approvals.pending"))
 
 
-@bp.get("/approvals/tap/<token>")
-def tap(token: str):
+@bp.get("/approvals/tap/<signed>")
+def tap(signed: str):
     """What a mailed link decides, with one button: opening the link changes nothing
     (mail scanners open links too)."""
-    return render_template("approvals/tap.html", token=token, done=None, error=None,
-                           **service.tap_view(token))
+    return render_template("approvals/tap.html", token=signed, done=None, error=None,
+                           **service.tap_view(signed))
 
 
-@bp.post("/approvals/tap/<token>")
-def tap_decide(token: str):
+@bp.post("/approvals/tap/<signed>")
+def tap_decide(signed: str):
+    token = signed
     view = service.tap_view(token)
     try:
         reason = service.reason_of({"reason": request.form.get("reason", "")})

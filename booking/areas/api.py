@@ -29,7 +29,7 @@ def create():
 @admin_required
 def show(area_id: int):
     """An area, every effective value of its policy with its source, and its rooms."""
-    return jsonify(service.get(area_id))
+    return jsonify(_twin(service.get(area_id)))
 
 
 @bp.patch("/areas/<id:area_id>")
@@ -37,7 +37,12 @@ def show(area_id: int):
 def update(area_id: int):
     """The fields sent change; a policy field sent as null is inherited again."""
     service.update(area_id, inputs.json_body(), actor=current_user.id)
-    return jsonify(service.get(area_id))
+    return jsonify(_twin(service.get(area_id)))
+
+
+def _twin(found: dict) -> dict:
+    """The page's data without its form's choices."""
+    return {k: found[k] for k in ("area", "effective", "rooms")}
 
 
 @bp.get("/groups")

@@ -24,7 +24,7 @@ AREA_FIELDS = frozenset({"name", "parent_id", "policy"})
 # Every area, parents before their children (the tree, depth-first by name),
 # with its path of names and how many rooms it holds directly.
 # areas_pkey, areas_parent; rooms_area for the counts.
-LIST_SQL = """
+TREE = """
 WITH RECURSIVE tree AS (
     SELECT a.id, a.name, a.parent_id, a.policy, ARRAY[a.name] AS path,
            ARRAY[lower(a.name) || chr(1) || a.id] AS sort, 0 AS depth
@@ -38,16 +38,24 @@ SELECT t.id, t.name, t.parent_id, t.policy, t.path, t.depth,
        (SELECT count(*) FROM rooms r WHERE r.area_id = t.id)::int AS rooms
   FROM tree t
  ORDER BY t.sort"""
+LIST_SQL = TREE
+
+# The tree as one JSON value, and every group, for a policy form's choices (the
+# area and room pages read them in their one statement).
+CHOICES = f"""(SELECT coalesce(json_agg(x), '[]') FROM ({TREE}) x) AS all_areas,
+       (SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name)
+                                 ORDER BY lower(g.name), g.id), '[]')
+          FROM groups g) AS all_groups"""
 
 # One area, its effective policy (area_policy(): its own fields and its
-# ancestors'), its rooms, every area (for the parent choice) and the groups'
-# names, in one statement.
+# ancestors'), its rooms (rooms_area), and every area and group (the page's
+# choices), in one statement.
 GET_SQL = f"""
 SELECT a.id, a.name, a.parent_id, a.policy, area_policy(a.id) AS effective,
        coalesce((SELECT json_agg(x ORDER BY x.name)
                    FROM (SELECT {ROOM_FIELDS} FROM rooms r WHERE r.area_id = a.id) x), '[]')
            AS rooms,
-       coalesce((SELECT json_object_agg(g.id, g.name) FROM groups g), '{{}}') AS group_names
+       {CHOICES}
   FROM areas a WHERE a.id = %(id)s"""
 
 # The groups a policy names that do not exist (a policy holds group ids).
@@ -99,15 +107,17 @@ def all_areas() -> list[dict[str, Any]]:
 
 
 def get(area_id: int) -> dict[str, Any]:
-    """{"area", "effective": every field's value and source, "rooms"}."""
+    """{"area", "effective": every field's value and source, "rooms"}, and for the
+    page (the twin leaves them out) `all_areas` and `all_groups`."""
     with db.connection() as conn:
         row = conn.execute(GET_SQL, {"id": area_id}).fetchone()
     if row is None:
         raise not_found("That area")
-    names = {int(k): v for k, v in row["group_names"].items()}
+    names = {g["id"]: g["name"] for g in row["all_groups"]}
     effective = policy.effective(row["effective"], current_app.config)
     return {"area": area_json(row), "effective": policy.as_json(effective, None, names),
-            "rooms": row["rooms"]}
+            "rooms": row["rooms"], "all_areas": row["all_areas"],
+            "all_groups": row["all_groups"]}
 
 
 def _clean(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:

@@ -68,13 +68,26 @@ def update(area_id: int):
 
 
 def _area_page(area_id: int, form, error: BookingError | None):
+    """The area's page: one statement (its policy, rooms, and the form's choices)."""
     found = service.get(area_id)
-    every = service.all_areas()
     area = found["area"]
-    return render_template("areas/edit.html", **found, areas=every,
-                           parents=[a for a in every if a["id"] != area["id"]],
-                           groups=groups.all_groups(), form=form, error=error,
+    return render_template("areas/edit.html", area=area, effective=found["effective"],
+                           rooms=found["rooms"],
+                           parents=[a for a in found["all_areas"] if a["id"] != area["id"]
+                                    and area["id"] not in _ancestors(a, found["all_areas"])],
+                           groups=found["all_groups"], form=form, error=error,
                            own=area["policy"], weekdays=WEEKDAYS)
+
+
+def _ancestors(area: dict, every: list[dict]) -> set[int]:
+    """The ids of the areas `area` is inside (to offer no parent that would make a cycle)."""
+    by_id = {a["id"]: a for a in every}
+    found: set[int] = set()
+    parent = area["parent_id"]
+    while parent is not None and parent not in found:
+        found.add(parent)
+        parent = by_id.get(parent, {}).get("parent_id")
+    return found
 
 
 # -- a room's policy ---------------------------------------------------------------------
@@ -102,10 +115,11 @@ def update_room_policy(room_id: int):
 
 
 def _room_page(room_id: int, form, error: BookingError | None):
+    """The room's policy page: one statement (its policy and the form's choices)."""
     found = rooms.room_policy(room_id)
     return render_template("areas/room_policy.html", room=found["room"],
                            effective=found["policy"], own=found["own"],
-                           areas=service.all_areas(), groups=groups.all_groups(), form=form,
+                           areas=found["all_areas"], groups=found["all_groups"], form=form,
                            error=error, weekdays=WEEKDAYS)
 
 

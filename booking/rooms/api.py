@@ -51,8 +51,7 @@ def update(room_id: int):
 def policy(room_id: int):
     """The room's effective policy: every field's value and the level it comes from."""
     found = service.room_policy(room_id)
-    found.pop("room")
-    return jsonify(found)
+    return jsonify({k: found[k] for k in ("room_id", "area_id", "areas", "own", "policy")})
 
 
 @bp.get("/rooms/<id:room_id>/bookings")

@@ -156,24 +156,29 @@ def week(room_id: int, start_text: str | None, now: datetime) -> dict[str, Any]:
 # A room, its effective policy (room_policy(): every field it, its areas or
 # the organisation set, with the level that set it) and the groups' names:
 # rooms_pkey, the area chain by areas_pkey.
-POLICY_SQL = f"""
-SELECT {ROOM_FIELDS}, r.policy AS own, room_policy(r.id) AS effective,
-       coalesce((SELECT json_object_agg(g.id, g.name) FROM groups g), '{{}}') AS group_names
+# (With every area and group: the page's policy form offers them; areas.service.)
+POLICY_SQL = """
+SELECT {fields}, r.policy AS own, room_policy(r.id) AS effective, {choices}
   FROM rooms r WHERE r.id = %(id)s"""
 
 
 def room_policy(room_id: int) -> dict[str, Any]:
     """{"room_id", "area_id", "areas", "own": the fields the room itself sets,
     "policy": every field's effective value, its source and how the pages say it}."""
+    from booking.areas.service import CHOICES
+
     with db.connection() as conn:
-        row = conn.execute(POLICY_SQL, {"id": room_id}).fetchone()
+        row = conn.execute(POLICY_SQL.format(fields=ROOM_FIELDS, choices=CHOICES),
+                           {"id": room_id}).fetchone()
     if row is None:
         raise not_found("That room")
-    names = {int(k): v for k, v in row.pop("group_names").items()}
+    all_areas, all_groups = row.pop("all_areas"), row.pop("all_groups")
+    names = {g["id"]: g["name"] for g in all_groups}
     resolved, own = row.pop("effective"), row.pop("own")
     effective = policy.effective(resolved, current_app.config)
     return {"room_id": row["id"], "area_id": row["area_id"], "areas": resolved["areas"],
-            "own": own, "policy": policy.as_json(effective, row, names), "room": row}
+            "own": own, "policy": policy.as_json(effective, row, names), "room": row,
+            "all_areas": all_areas, "all_groups": all_groups}
 
 
 # Every room, for the admin's list.

@@ -129,7 +129,7 @@ def _clean(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         parent = data["parent_id"]
         values["parent_id"] = None if parent in (None, "") else inputs.integer(parent,
                                                                                "parent_id")
-    values["policy"] = policy.clean(data.get("policy") or {})
+    values["policy"] = policy.clean(data["policy"]) if data.get("policy") is not None else {}
     return values
 
 

@@ -134,6 +134,19 @@ def test_a_rooms_free_time_is_bookable(api_as, alice, campus):
     assert notice[0]["start_time"] == "2027-03-01T11:00:00+01:00"     # 09:00 + 2 hours
 
 
+def test_free_time_ends_the_rooms_buffer_before_the_next_booking(api_as, alice, bob, campus,
+                                                                  make):
+    room = campus["Buffered"]
+    make.booking(room, bob, datetime(2027, 3, 2, 13, tzinfo=UTC),
+                 datetime(2027, 3, 2, 14, tzinfo=UTC))          # 14:00-15:00 in Berlin
+    api = api_as(alice)
+    free = api.get(f"/api/rooms/{room['id']}/availability?start=2027-03-02").get_json()["free"]
+    assert [(f["start_time"][11:16], f["end_time"][11:16]) for f in free] == [
+        ("10:30", "13:30"), ("15:00", "18:00")]          # that booking was made with no buffer
+    assert bookable(api, room, "2027-03-02T12:30", "2027-03-02T13:30")
+    assert not bookable(api, room, "2027-03-02T12:31", "2027-03-02T13:31")
+
+
 def test_batch_availability_says_closed_by_the_policy(api_as, alice, campus):
     checks = [{"room_id": campus["Closed Wednesday"]["id"], "start_time": INTERVALS[3][0],
                "end_time": INTERVALS[3][1]},

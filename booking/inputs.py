@@ -89,20 +89,22 @@ def notes(value: Any, field: str = "notes", *, high: int = 2000) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise invalid(field, f"{field} must be text.")
+        raise invalid(field, _("%(field)s must be text.", field=field))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise invalid(field, f"{field} is not valid Unicode text.") from None
+        raise invalid(field, _("%(field)s is not valid Unicode text.", field=field)) from None
     value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-        raise invalid(field, f"{field} must not contain control characters.")
+        raise invalid(field, _("%(field)s must not contain control characters.", field=field))
     hidden = next((ch for ch in value if ch in HIDDEN), None)
     if hidden is not None:
-        raise invalid(field, f"{field} must not contain invisible or direction-changing "
-                             f"characters (U+{ord(hidden):04X}).")
+        raise invalid(field, _("%(field)s must not contain invisible or direction-changing "
+                               "characters (%(character)s).", field=field,
+                               character=f"U+{ord(hidden):04X}"))
     if len(value) > high:
-        raise invalid(field, f"{field} has at most {high} characters.")
+        raise invalid(field, _("%(field)s has at most %(high)d characters.", field=field,
+                               high=high))
     return value or None
 
 
@@ -115,10 +117,10 @@ _EMAIL = re.compile(r"[^\s@\"<>(),;:\\\[\]]+@[^\s@\"<>(),;:\\\[\]]+\.[^\s@\"<>()
 def email(value: Any, field: str) -> str:
     """One email address, trimmed; 400 naming `field` when it cannot be one."""
     if not isinstance(value, str):
-        raise invalid(field, f"{field} must be email addresses (text).")
+        raise invalid(field, _("%(field)s must be email addresses (text).", field=field))
     value = value.strip()
     if not 3 <= len(value) <= 254 or not _EMAIL.fullmatch(value) or not value.isprintable():
-        raise invalid(field, f"{value[:60]!r} is not an email address.")
+        raise invalid(field, _("%(value)s is not an email address.", value=repr(value[:60])))
     return value
 
 
@@ -128,7 +130,7 @@ def emails(value: Any, field: str, *, most: int = 50) -> list[str]:
     if isinstance(value, str):
         value = [part for part in re.split(r"[,;\s]+", value) if part]
     if not isinstance(value, list):
-        raise invalid(field, f"{field} is a list of email addresses.")
+        raise invalid(field, _("%(field)s is a list of email addresses.", field=field))
     found: list[str] = []
     seen: set[str] = set()
     for item in value:
@@ -137,7 +139,7 @@ def emails(value: Any, field: str, *, most: int = 50) -> list[str]:
             seen.add(address.lower())
             found.append(address)
     if len(found) > most:
-        raise invalid(field, f"At most {most} addresses in {field}.")
+        raise invalid(field, _("At most %(most)d addresses in %(field)s.", most=most, field=field))
     return found
 
 

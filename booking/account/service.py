@@ -306,12 +306,14 @@ def update_account(user: User, data: Mapping[str, Any]) -> User:
             "set_delegates": "delegates" in data, "set_home": "home_building" in data,
             "building": building}).fetchone()
     if row["missing"]:
-        raise BookingError("unknown_user", "No active account has the address "
-                           f"{', '.join(row['missing'])}.", field="delegates",
+        raise BookingError("unknown_user", _("No active account has the address "
+                                             "%(address)s.", address=", ".join(row["missing"])),
+                           field="delegates",
                            details={"emails": row["missing"]})
     if not row["ok"]:
-        raise BookingError("unknown_building", f"No room that can be booked is in a building "
-                           f"called {building}.", field="home_building")
+        raise BookingError("unknown_building", _("No room that can be booked is in a "
+                                                 "building called %(building)s.",
+                                                 building=building), field="home_building")
     user.mail_enabled, user.theme, user.timezone, user.home_building = (
         row["mail_enabled"], row["theme"], row["timezone"], row["home_building"])
     if "delegates" in data:
@@ -324,5 +326,5 @@ def _delegate_addresses(user: User, value: Any) -> list[str]:
     """The delegates' addresses (400 for anything else, or for one's own)."""
     addresses = [] if value is None else inputs.emails(value, "delegates", most=MOST_DELEGATES)
     if any(a.lower() == user.email.lower() for a in addresses):
-        raise invalid("delegates", "You cannot be your own delegate.")
+        raise invalid("delegates", _("You cannot be your own delegate."))
     return addresses

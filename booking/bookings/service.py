@@ -356,8 +356,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     """
     inputs.only(data, EDIT_FIELDS)
     if not data:
-        raise invalid("body", "Send at least one field to change: title, start_time, "
-                              "end_time, room_id, attendees, invitees or notes.")
+        raise invalid("body", _("Send at least one field to change: title, start_time, "
+                                "end_time, room_id, attendees, invitees or notes."))
     title = inputs.title(data["title"]) if "title" in data else None
     room_id = inputs.integer(data["room_id"], "room_id") if "room_id" in data else None
     start_raw = parse_datetime(data["start_time"], "start_time") if "start_time" in data else None
@@ -368,11 +368,11 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     with db.connection() as conn:
         row = conn.execute(EDIT_READ_SQL, {"id": booking_id, "target": room_id}).fetchone()
         if row is None:
-            raise not_found("That booking")
+            raise not_found(_("That booking does not exist."))
         _may_edit(user, row, now, if_match)
         target = row["room"] if room_id in (None, row["room_id"]) else row["target"]
         if target is None:
-            raise BookingError("not_found", "That room does not exist.", field="room_id")
+            raise BookingError("not_found", _("That room does not exist."), field="room_id")
         start, end = _new_times(row, zone(target["timezone"]), start_raw, end_raw)
         moved = (start, end, target["id"]) != (row["start_at"], row["end_at"], row["room_id"])
         attendees = people["attendees"] if "attendees" in people else row["attendees"]
@@ -392,7 +392,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
         return result["booking"]
     if result["kind"] == "conflict":
         raise BookingError(
-            "conflict", f"{target['name']} is already booked at that time.", field="start_time",
+            "conflict", _("%(room)s is already booked at that time.", room=target["name"]),
+            field="start_time",
             details={"conflicts": result["conflicts"],
                      "suggestions": availability.suggestions(
                          target, result["busy"], start, end, now, limits,
@@ -414,17 +415,19 @@ def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str |
 def _refusal(result: Mapping[str, Any]) -> BookingError:
     kind = result["kind"]
     if kind == "not_found":
-        return not_found("That booking")
+        return not_found(_("That booking does not exist."))
     if kind == "forbidden":
-        return BookingError("forbidden", "Only the person who booked it, someone they named "
-                            "as delegate, or an administrator can change this booking.")
+        return BookingError("forbidden", _("Only the person who booked it, someone they named "
+                                           "as delegate, or an administrator can change this "
+                                           "booking."))
     if kind == "not_editable":
-        return BookingError("not_editable", "This booking was cancelled; it cannot be changed."
+        return BookingError("not_editable", _("This booking was cancelled; it cannot be changed.")
                             if result.get("cancelled") else
-                            "This booking has ended; it stays on record as it was.")
-    return BookingError("precondition_failed", "This booking changed since you read it "
-                        "(If-Match no longer matches its ETag): read it again and resend "
-                        "your change.", field="If-Match")
+                            _("This booking has ended; it stays on record as it was."))
+    return BookingError("precondition_failed", _("This booking changed since you read it "
+                                                 "(If-Match no longer matches its ETag): read "
+                                                 "it again and resend your change."),
+                        field="If-Match")
 
 
 def if_match(header: str | None) -> str | None:
@@ -433,8 +436,8 @@ def if_match(header: str | None) -> str | None:
     if header is None:
         return None
     if len(header) > 200 or not all(" " <= ch <= "~" for ch in header):
-        raise invalid("If-Match", "If-Match is the ETag GET /api/bookings/<id> sent "
-                                  "(at most 200 printable ASCII characters), or *.")
+        raise invalid("If-Match", _("If-Match is the ETag GET /api/bookings/<id> sent "
+                                    "(at most 200 printable ASCII characters), or *."))
     return header
 
 

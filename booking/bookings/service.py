@@ -110,9 +110,18 @@ WITH done AS (
        AND (b.user_id = %(actor)s OR %(admin)s
             OR EXISTS (SELECT 1 FROM delegates d
                         WHERE d.user_id = b.user_id AND d.delegate_id = %(actor)s))
- RETURNING b.id, b.cancelled_at)
-SELECT booking_json(b) AS booking, b.timezone, b.live, b.end_at <= %(now)s AS ended,
-       done.cancelled_at AS cancelled_now,
+ RETURNING b.*)
+-- The booking as the UPDATE left it: when a move of it committed while this
+-- waited for its row, the statement's snapshot (booking_api) still shows the old
+-- times, the updated row the new ones.
+SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.name, d.title,
+                                        d.start_at, d.end_at, d.series_id, d.cancelled_at,
+                                        d.created_at, r.timezone, d.attendees,
+                                        coalesce(d.created_by, d.user_id))
+                   FROM done d JOIN rooms r ON r.id = d.room_id
+                   JOIN users u ON u.id = d.user_id),
+                booking_json(b)) AS booking,
+       b.timezone, b.live, b.end_at <= %(now)s AS ended, done.cancelled_at AS cancelled_now,
        (b.user_id = %(actor)s OR %(admin)s
         OR EXISTS (SELECT 1 FROM delegates d
                     WHERE d.user_id = b.user_id AND d.delegate_id = %(actor)s)) AS allowed
@@ -313,10 +322,7 @@ def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
         raise BookingError("forbidden", _("Only the person who booked it, someone they named "
                                           "as delegate, or an administrator can cancel this "
                                           "booking."))
-    if row["cancelled_now"] is not None:
-        # The statement's snapshot predates its own UPDATE: fill in the new state.
-        booking["cancelled_at"] = rfc3339(row["cancelled_now"], zone(row["timezone"]))
-    elif row["live"] and row["ended"]:
+    if row["cancelled_now"] is None and row["live"] and row["ended"]:
         raise BookingError("in_past", _("This booking has already ended; it stays on record."))
     return booking  # already cancelled: cancelling again changes nothing
 

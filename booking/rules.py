@@ -337,10 +337,11 @@ def check_party(room: Mapping, attendees: int | None) -> list[Violation]:
     `room` needs `capacity`; no attendees given breaks nothing."""
     if attendees is None or attendees <= room["capacity"]:
         return []
-    return [Violation("over_capacity", lazy("%(room)s seats %(capacity)d; %(num)d people do "
-                                            "not fit.", room=room.get("name") or "This room",
-                                            capacity=room["capacity"], num=attendees),
-                      "attendees", extra=(("capacity", room["capacity"]),))]
+    return [Violation("over_capacity", lazy_plural(
+        "%(room)s seats %(capacity)d; %(num)d person does not fit.",
+        "%(room)s seats %(capacity)d; %(num)d people do not fit.", attendees,
+        room=room.get("name") or lazy("This room"), capacity=room["capacity"]), "attendees",
+                      extra=(("capacity", room["capacity"]),))]
 
 
 def first_error(room: Mapping, start: datetime, end: datetime, now: datetime,

@@ -20,6 +20,7 @@ def test_a_request_finding_no_connection_gets_503_within_the_pool_timeout(app, a
     pool, held = hold_every_connection(app)
     pool.timeout = 0.5
     timeouts = metrics.POOL_TIMEOUTS._value.get()
+    errors = pool.get_stats().get("requests_errors", 0)
     try:
         started = time.monotonic()
         answer = api.get(url)
@@ -30,9 +31,10 @@ def test_a_request_finding_no_connection_gets_503_within_the_pool_timeout(app, a
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "unavailable"
     assert answer.headers["Retry-After"] == "1"
-    # It waited for a connection, then gave up: not at once, and not for ever
-    # (the bound is loose on purpose: this machine is shared).
-    assert 0.5 <= waited < 10
+    # It waited for a connection (at least the pool's timeout), then gave up: the
+    # pool counts it as a timed-out request, and so does /metrics.
+    assert waited >= 0.5
+    assert pool.get_stats().get("requests_errors", 0) == errors + 1
     assert metrics.POOL_TIMEOUTS._value.get() == timeouts + 1
     # The connections are back: the same request is answered again.
     assert api.get(url).status_code == 200
@@ -59,15 +61,17 @@ def test_beyond_the_queue_limit_the_answer_is_immediate(app, api_as, alice, berl
     waiter = threading.Thread(target=lambda: other.get("/api/rooms"))
     try:
         waiter.start()
-        deadline = time.monotonic() + 10
-        while pool.get_stats().get("requests_waiting", 0) < 1 and time.monotonic() < deadline:
+        while pool.get_stats().get("requests_waiting", 0) < 1:
             time.sleep(0.01)
-        started = time.monotonic()
+        queued = pool.get_stats().get("requests_queued", 0)
         answer = api.get(f"/api/rooms/{berlin['id']}/bookings?date=2027-03-02")
-        waited = time.monotonic() - started
+        still_waiting = pool.get_stats().get("requests_waiting", 0)
+        queued_after = pool.get_stats().get("requests_queued", 0)
     finally:
         for conn in held:
             pool.putconn(conn)
         waiter.join()
     assert answer.status_code == 503 and answer.get_json()["error"]["code"] == "unavailable"
-    assert waited < 10  # refused, not queued for the 30 s pool timeout
+    # Refused, never queued: had it waited, the pool would have counted it, and it
+    # could only have returned after the 30 s timeout, with the first waiter gone.
+    assert queued_after == queued and still_waiting == 1

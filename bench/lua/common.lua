@@ -122,14 +122,14 @@ function booking_request()
   return wrk.format("GET", "/api/bookings/" .. math.random(1, bench.max_booking_id), auth(random_token()))
 end
 
--- A free slot nobody else in this run asks for: days 83-178 ahead (past the
+-- A free slot nobody else in this run asks for: days 83-168 ahead (past the
 -- generated data), 15-minute slots 09:00-17:45, every room.
 function create_request()
   local k = next_unique()
   local rooms = bench.room_max - bench.room_min + 1
   local room = bench.room_min + (k % rooms)
   local rest = math.floor(k / rooms)
-  local day = os.date("!%Y-%m-%d", bench.today_epoch + (83 + math.floor(rest / 36) % 96) * 86400)
+  local day = os.date("!%Y-%m-%d", bench.today_epoch + (83 + math.floor(rest / 36) % 86) * 86400)
   local minute = 9 * 60 + (rest % 36) * 15
   local start = string.format("%sT%02d:%02d", day, math.floor(minute / 60), minute % 60)
   local finish = string.format("%sT%02d:%02d", day, math.floor((minute + 15) / 60), (minute + 15) % 60)
@@ -168,9 +168,9 @@ function conflict_request()
   return wrk.format("POST", "/api/bookings", json_headers(random_token()), body)
 end
 
--- Give me a room for 4 at an hour on one of days 83-178 ahead, in Berlin.
+-- Give me a room for 4 at an hour on one of days 83-168 ahead, in Berlin.
 function auto_request()
-  local day = random_day(83, 178)
+  local day = random_day(83, 168)
   local hour = math.random(9, 16)
   local body = string.format(
     '{"title": "bench auto", "attendees": 4, "start_time": "%sT%02d:00", ' ..

@@ -206,8 +206,10 @@ def verdict(room: Mapping, start: datetime, end: datetime, now: datetime, policy
     found = check(room, start, end, now, policy, booker.groups)
     if not booker.admin:
         return Verdict(found)
-    return Verdict([v for v in found if v.code not in OVERRIDABLE],
-                   sorted({v.code for v in found if v.code in OVERRIDABLE}))
+    # Past a policy's shortest booking, yes; past "ends after it starts", never.
+    overridable = OVERRIDABLE if end > start else OVERRIDABLE - {"too_short"}
+    return Verdict([v for v in found if v.code not in overridable],
+                   sorted({v.code for v in found if v.code in overridable}))
 
 
 def check(room: Mapping, start: datetime, end: datetime, now: datetime, policy: Policy,

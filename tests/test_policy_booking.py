@@ -368,3 +368,25 @@ def test_decisions_on_nothing_and_bad_reasons(api_as, admin, approval_room, alic
     r = api.post(f"/api/bookings/{booking['id']}/reject", json={"because": "x"})
     assert r.status_code == 400
     assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == "pending"
+
+
+def test_a_series_in_a_room_with_a_longer_window_is_held_that_far(app, api_as, alice, berlin,
+                                                                  building, conn):
+    """The organisation's window is 180 days, Building B's 200: a weekly series there
+    is held to 207 days (its window and a week), and a day later the extension
+    moves it on by that day, although it is already past the organisation's
+    horizon (187 days)."""
+    from booking.series import service as series
+
+    area_policy(conn, building, max_days_ahead=200)
+    made = book(api_as(alice), berlin, hm(10), hm(11), recurrence="FREQ=WEEKLY").get_json()
+    sid = made["series"]["id"]
+
+    def held():
+        return conn.execute("SELECT materialized_until FROM series WHERE id = %s",
+                            (sid,)).fetchone()["materialized_until"]
+
+    assert held() == NOW + timedelta(days=207)
+    with app.app_context():
+        series.extend_all(NOW + timedelta(days=1), app.config)
+    assert held() == NOW + timedelta(days=208)

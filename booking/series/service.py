@@ -99,13 +99,21 @@ SELECT t.user_id,
 # series_live_horizon: the series whose horizon lags behind, with their rooms,
 # of people still active: a deactivated person's series stop booking (what is
 # booked stays, unless an admin cancels it: booking/users/service.py).
+# The live series held less far than their room's horizon: series_live_horizon
+# bounds the range by the longest window any policy may set, and each series is
+# then compared with its own room's (room_policy(): a room whose window is
+# longer than the organisation's keeps its series held that far too).
 LAGGING_SQL = """
 SELECT s.id, s.rrule, s.first_start, s.duration_minutes, s.timezone, s.materialized_until,
-       s.cancelled_from, room_json(r) AS room, room_policy(r.id) AS policy,
+       s.cancelled_from, room_json(r) AS room, p.policy,
        u.role = 'admin' AS by_admin
   FROM series s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
+ CROSS JOIN LATERAL (SELECT room_policy(r.id) AS policy) p
  WHERE s.cancelled_at IS NULL AND s.materialized_until < %(horizon)s AND s.id > %(after)s
    AND u.active AND s.status IN ('confirmed', 'pending')
+   AND s.materialized_until < %(now)s + make_interval(days => coalesce(
+           (p.policy->'fields'->'max_days_ahead'->>'value')::integer, %(window_days)s)
+           + %(ahead_days)s)
  ORDER BY s.id
  LIMIT %(batch)s"""
 
@@ -365,13 +373,17 @@ def _series_zone(series_id: int) -> str:
 
 def extend_all(now: datetime, config: Mapping[str, Any], batch: int = 200) -> dict[str, int]:
     """Materialise every live series up to its room's horizon. Safe to run again."""
-    until = horizon(now, rules.Policy.from_config(config))
+    base = rules.Policy.from_config(config)
+    longest = dataclasses.replace(base, max_days_ahead=max(base.max_days_ahead,
+                                                           policy.NUMBERS["max_days_ahead"][1]))
     totals = {"series": 0, "booked": 0, "skipped": 0}
     after = 0
     while True:
         with db.connection() as conn:
-            lagging = conn.execute(LAGGING_SQL, {"horizon": until, "after": after,
-                                                 "batch": batch}).fetchall()
+            lagging = conn.execute(LAGGING_SQL, {
+                "horizon": horizon(now, longest), "now": now, "after": after,
+                "window_days": base.max_days_ahead, "ahead_days": AHEAD_DAYS,
+                "batch": batch}).fetchall()
         if not lagging:
             return totals
         for series in lagging:

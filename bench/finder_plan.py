@@ -103,11 +103,11 @@ def main() -> None:
         with db.connect(url) as conn:
             # The search's statement with this process's copy of the rooms current
             # (as nearly always), after a first run that sent the rooms.
-            allowed = finder.Allowed(need, NOW, rules.Limits())
-            stale = finder.free_params(need, allowed)
+            stale = finder.free_params(need, finder.Search(need, NOW, {}))
             row = conn.execute(finder.FREE_SQL, stale).fetchone()
-            by_id = {room["id"]: room for room in row["rooms"]}
-            search = finder.free_params(need, allowed, row["rooms_version"], by_id)
+            by_id = {r["room"]["id"]: r["room"] for r in row["rooms"]}
+            search = finder.free_params(need, finder.Search(need, NOW, by_id),
+                                        row["rooms_version"], by_id)
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + finder.FREE_SQL, search)
             print("EXPLAIN (ANALYZE, BUFFERS) free-room query:")
             print("\n".join(row["QUERY PLAN"] for row in plan))

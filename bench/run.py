@@ -64,6 +64,10 @@ SCENARIOS = [
      "or one of the next 6 days)", "app", True),
     ("availability", "availability", "a room's free time, one day", "app", True),
     ("free_rooms", "free_rooms", "free-room search, 500 rooms (`GET /api/rooms/free`)", "app", True),
+    ("free_rooms_policies", "free_rooms_policies", "free-room search across the three areas "
+     "and their policies (buffer and quota, weekday hours and notice, holidays and approval; "
+     "`any_timezone=true`: 500 rooms checked against their policies, the searcher's quota "
+     "bookings read)", "app", True),
     ("booking", "booking", "one booking by id", "app", True),
     ("create", "create", "create a booking in a free slot", "app", False),
     ("edit", "edit", "move a booking 15 minutes later (`PATCH /api/bookings/<id>`, issue 16)",
@@ -617,6 +621,9 @@ def _statements(app: Server, data: dict) -> dict:
         "board_json": statements_of(app, "/api/board", reader),
         "free_rooms": statements_of(app, f"/api/rooms/free?start_time={tomorrow}T14:00&"
                                     f"end_time={tomorrow}T15:00&timezone=Europe/Berlin", reader),
+        "free_rooms_policies": statements_of(
+            app, f"/api/rooms/free?start_time={tomorrow}T10:00&end_time={tomorrow}T11:00&"
+            "timezone=Europe/Berlin&any_timezone=true&capacity=4", reader),
         "booking": statements_of(app, "/api/bookings/1", reader),
         # Writes, once the user is remembered as above (the first request of a
         # user in a process adds the lookup: 3 and 2, tests/test_budgets.py).

@@ -45,7 +45,7 @@ def app():
 def test_rule_check(benchmark):
     now = datetime(2027, 3, 1, 8, 0, tzinfo=timezone.utc)
     start = datetime(2027, 3, 2, 10, 0, tzinfo=BERLIN)
-    result = benchmark(rules.check, ROOM, start, start + timedelta(hours=1), now, rules.Limits())
+    result = benchmark(rules.check, ROOM, start, start + timedelta(hours=1), now, rules.Policy())
     assert result == []
 
 

@@ -73,6 +73,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from booking import health
     from booking.account import api as account_api, views as account_views
+    from booking.approvals import api as approvals_api, views as approvals_views
+    from booking.areas import api as areas_api, views as areas_views
     from booking.audit import api as audit_api, views as audit_views
     from booking.board import api as board_api, views as board_views
     from booking.bookings import api as bookings_api, views as bookings_views
@@ -87,10 +89,11 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (health, rooms_views, board_views, bookings_views, series_views, finder_views,
                    account_views, feeds_views, audit_views, events_views, reports_views,
-                   users_views, metrics):
+                   users_views, areas_views, approvals_views, metrics):
         app.register_blueprint(module.bp)
     for module in (rooms_api, board_api, bookings_api, series_api, finder_api, account_api,
-                   audit_api, events_api, reports_api, users_api, openapi_views):
+                   audit_api, events_api, reports_api, users_api, areas_api, approvals_api,
+                   openapi_views):
         # The JSON API checks CSRF itself (below), and only for writes
         # authenticated by cookie: a bearer token cannot ride along with
         # another site's request.

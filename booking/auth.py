@@ -37,7 +37,7 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from booking import clock, db
+from booking import clock, db, rules
 from booking import memo
 from booking.errors import BookingError, invalid, wants_json
 from booking.i18n import _, lazy, ngettext
@@ -72,6 +72,7 @@ class User:
     usual_building: str | None = None # where they booked most lately: the default
     delegates: list = field(default_factory=list)     # [{id, email, name}] they named
     delegate_for: list = field(default_factory=list)  # ids of those who named them
+    groups: list[int] | None = None   # the groups they are in (policies' bookers, approvers)
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
 
@@ -87,6 +88,11 @@ class User:
         # What flask-login stores in the session cookie: not the user id but
         # the session token, so the session can be ended server-side.
         return self.session_token
+
+    @property
+    def booker(self) -> rules.Booker:
+        """Who books, as the rules see them: an admin books past every policy limit."""
+        return rules.Booker(admin=self.is_admin, groups=frozenset(self.groups or ()))
 
     @property
     def building(self) -> str | None:
@@ -118,10 +124,14 @@ def hash_token(token: str) -> bytes:
 
 # The user's columns, and where they booked most among their latest 50 live
 # bookings (bookings_user_start, read backward; rooms_pkey each), the home
-# building when none was chosen. Read only when this process does not
-# remember the user (memo/users.py), so at most every AUTH_CACHE_SECONDS.
+# building when none was chosen; and the groups they are in (group_members_user),
+# which the rules check against a room's bookers and approvers. Read only when
+# this process does not remember the user (memo/users.py), so at most every
+# AUTH_CACHE_SECONDS; a change of membership is forgotten at once (sql/040).
 USER_COLUMNS = """u.id, u.email, u.name, u.role, u.calendar_salt, u.mail_enabled,
        u.theme, u.timezone, u.home_building, u.language,
+       ARRAY(SELECT m.group_id FROM group_members m WHERE m.user_id = u.id
+              ORDER BY m.group_id) AS groups,
        (SELECT m.building
           FROM (SELECT r.building FROM bookings b JOIN rooms r ON r.id = b.room_id
                  WHERE b.user_id = u.id AND b.cancelled_at IS NULL
@@ -377,7 +387,7 @@ def sign_in(email: object, password: object) -> User:
     user = User(**{k: row[k] for k in ("id", "email", "name", "role", "calendar_salt",
                                        "mail_enabled", "theme", "timezone", "home_building",
                                        "language", "usual_building", "delegates",
-                                       "delegate_for")},
+                                       "delegate_for", "groups")},
                 session_token=token)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)

@@ -72,9 +72,25 @@ SETTINGS: tuple[Setting, ...] = (
             "sign-out, revocation or user change is forgotten at once, through NOTIFY "
             "(booking/memo/users.py). 0: look the user up on every request.", float),
     Setting("STATEMENT_TIMEOUT_MS", 5000, "PostgreSQL statement_timeout for app queries.", int),
-    Setting("MIN_BOOKING_MINUTES", 15, "Shortest booking.", int),
-    Setting("MAX_BOOKING_MINUTES", 240, "Longest booking.", int),
-    Setting("BOOKING_WINDOW_DAYS", 180, "How far ahead a booking may start.", int),
+    Setting("MIN_BOOKING_MINUTES", 15,
+            "Shortest booking: the organisation's `min_minutes`, where no area or room "
+            "policy sets one.", int),
+    Setting("MAX_BOOKING_MINUTES", 240,
+            "Longest booking: the organisation's `max_minutes`, where no area or room "
+            "policy sets one.", int),
+    Setting("BOOKING_WINDOW_DAYS", 180,
+            "How far ahead a booking may start: the organisation's `max_days_ahead`, where "
+            "no area or room policy sets one.", int),
+    Setting("APPROVAL_EXPIRES_HOURS", 48.0,
+            "A booking waiting for approval that nobody decides expires after this many "
+            "hours (or at its start, if sooner): the delivery worker frees its slot and tells "
+            "the requester.", float),
+    Setting("ASSIGN_BALANCE_WEIGHT", 5.0,
+            "Points of a room's score for being unused this week (that weight x (1 - the "
+            "week's utilisation)): among rooms otherwise equally good, the finder and "
+            "automatic assignment prefer the less used one. The other weights are fixed: "
+            "50 for the building, 30 for the floor, up to 20 for fit. 0: no balancing.",
+            float),
     Setting("DEFAULT_OPENS", "09:00", "Opening time of a new room (room-local).", str),
     Setting("DEFAULT_CLOSES", "18:00", "Closing time of a new room (room-local).", str),
     Setting("SESSION_DAYS", 14, "How long a sign-in lasts.", int),

@@ -1,4 +1,6 @@
-"""Demo data: two offices in two time zones, a few people, a week of bookings.
+"""Demo data: two offices in two time zones, a few people, a week of bookings, and
+the organisation's rules as data: two sites (areas) with a building each, their
+policies, a boardroom that needs approval and a facilities group that approves.
 
 Everything is derived from today's date and a fixed seed, so every fresh
 `make run` looks alike: meetings on now, later today, and all week.
@@ -37,6 +39,48 @@ ROOMS = [  # name, building, floor, capacity, equipment, timezone
 TITLES = ["Team stand-up", "Design review", "1:1", "Quarterly planning", "Customer call",
           "Interview", "Retro", "Budget review", "Lunch & learn", "Hiring sync",
           "Roadmap", "Onboarding"]
+
+
+# Areas: name, parent, policy. The rooms of each building are put in it.
+AREAS = [
+    ("Berlin", None, {"closed_dates": ["12-24", "12-25", "12-26", "01-01"]}),
+    ("Berlin HQ", "Berlin", {"buffer_minutes": 5, "quota": {"bookings_per_day": 4}}),
+    ("New York", None, {"closed_dates": ["07-04", "12-25", "01-01"],
+                        "opening_hours": {d: ["08:00", "19:00"]
+                                          for d in ("mon", "tue", "wed", "thu", "fri")}}),
+]
+BUILDING_AREA = {"Berlin HQ": "Berlin HQ", "New York": "New York"}
+# Rooms with rules of their own: the boardroom needs approval (Facilities
+# approves), the small room is for short meetings, the training room keeps
+# time between sessions.
+ROOM_POLICIES = {"Museumsinsel": {"approval_required": True, "min_notice_minutes": 60},
+                 "Kiez": {"max_minutes": 60},
+                 "Liberty": {"buffer_minutes": 15}}
+GROUPS = {"Facilities": ["admin@example.com", "carol@example.com"]}
+
+
+def _rules(conn) -> None:
+    """The demo's areas, groups and policies (see AREAS, ROOM_POLICIES, GROUPS)."""
+    import json
+
+    groups = {}
+    for name, emails in GROUPS.items():
+        groups[name] = conn.execute("INSERT INTO groups (name) VALUES (%s) RETURNING id",
+                                    (name,)).fetchone()["id"]
+        conn.execute("INSERT INTO group_members (group_id, user_id) SELECT %s, id FROM users "
+                     "WHERE email = ANY (%s)", (groups[name], emails))
+    areas: dict[str, int] = {}
+    for name, parent, policy in AREAS:
+        areas[name] = conn.execute(
+            "INSERT INTO areas (name, parent_id, policy) VALUES (%s, %s, %s) RETURNING id",
+            (name, areas.get(parent), json.dumps(policy))).fetchone()["id"]
+    for building, area_name in BUILDING_AREA.items():
+        conn.execute("UPDATE rooms SET area_id = %s WHERE building = %s",
+                     (areas[area_name], building))
+    for room, policy in ROOM_POLICIES.items():
+        if policy.get("approval_required"):
+            policy = {**policy, "approvers": [groups["Facilities"]]}
+        conn.execute("UPDATE rooms SET policy = %s WHERE name = %s", (json.dumps(policy), room))
 
 
 def database_is_empty() -> bool:
@@ -89,6 +133,8 @@ def load() -> str:
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO bookings (room_id, user_id, title, start_at, end_at) "
                             "VALUES (%s, %s, %s, %s, %s)", bookings)
+        # The rules after the bookings: the demo's week was booked as an admin would.
+        _rules(conn)
         # The demo's bookings appear under /activity but mail nobody: a first
         # `make run` should not fill var/mail with a week of invitations.
         conn.execute("UPDATE outbox SET dispatched_at = now() WHERE dispatched_at IS NULL")
@@ -151,6 +197,34 @@ SELECT r.id,
        LATERAL (SELECT ((current_date + d) + make_time(9 + s, 0, 0)) AT TIME ZONE r.timezone AS t) x
  WHERE r.id >= %(first_room)s
    AND abs(hashint4(r.id * 100003 + d * 977 + s * 13)) %% 100 < %(percent)s"""
+
+# The large rooms in three areas, one per zone (site), each with a policy that
+# makes the finder and booking work: a buffer and a daily quota in Berlin,
+# weekday hours and notice in New York, holidays and a shorter longest booking
+# in Tokyo where the biggest rooms need approval (issue 18: the finder with
+# policies on 500 rooms in three areas).
+LARGE_AREAS = {
+    "Europe/Berlin": ("Berlin site", {"buffer_minutes": 10, "quota": {"bookings_per_day": 6}}),
+    "America/New_York": ("New York site", {
+        "opening_hours": {d: ["08:00", "19:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "min_notice_minutes": 30}),
+    "Asia/Tokyo": ("Tokyo site", {"closed_dates": ["01-01", "05-03", "05-04", "05-05"],
+                                  "max_minutes": 120}),
+}
+
+LARGE_RULES_SQL = """
+WITH made AS (
+    INSERT INTO areas (name, policy)
+    SELECT a.name, a.policy FROM jsonb_to_recordset(%(areas)s::jsonb) AS a(name text, policy jsonb)
+    RETURNING id, name)
+UPDATE rooms r
+   SET area_id = m.id,
+       policy = CASE WHEN r.timezone = 'Asia/Tokyo' AND r.capacity >= 20
+                     THEN jsonb_build_object('approval_required', true, 'approvers',
+                              jsonb_build_array((SELECT id FROM groups WHERE name = 'Facilities')))
+                     ELSE r.policy END
+  FROM jsonb_to_recordset(%(areas)s::jsonb) AS a(name text, zone text), made m
+ WHERE m.name = a.name AND r.timezone = a.zone AND r.id >= %(first_room)s"""
 
 # Hand the first upcoming bookings of pseudo-random rooms to the two special users.
 SPECIAL_USER_SQL = """
@@ -234,3 +308,8 @@ def _load_large(conn, scale: Scale, password_hash: str, started: float, report) 
             else:
                 conn.execute(item["definition"])
         report(f"  indexes and exclusion constraint: {time.monotonic() - started:.0f} s")
+        import json
+        conn.execute(LARGE_RULES_SQL, {"first_room": first_room, "areas": json.dumps([
+            {"name": name, "zone": zone_name, "policy": policy}
+            for zone_name, (name, policy) in LARGE_AREAS.items()])})
+        report(f"  areas and policies: {time.monotonic() - started:.0f} s")

@@ -1,53 +1,181 @@
 """The booking rules, as pure functions: no database, no Flask.
 
-`check(room, start, end, now, limits)` returns every rule the interval
-breaks, most fundamental first; an empty list means it may be booked (if the
-room is free: that part is the database's exclusion constraint).
+One rule engine for every path that books or offers time (create, series,
+auto-assignment, the finder, availability, next free slots, suggestions):
+`verdict(room, start, end, now, policy, booker)` says what refuses an interval
+and, for an administrator, which limits they book past. `check()` lists every
+rule the interval breaks, most fundamental first; an empty list means it may
+be booked, if the room is free and the booker's quota allows: those depend on
+other rows and are decided by the database in the statement that books (the
+exclusion constraint, buffers included; quota_refusals() in sql/042).
+`quota_violation()` is the same quota rule over bookings given as data, for
+what is offered.
+
+The rules read the room's *effective policy* (`Policy`): each field from the
+nearest level that sets it (room, area, parent area, ..., the organisation's
+defaults from the settings), with the level it came from (`Source`), which a
+refusal names in its details. booking/policy.py builds it from the database's
+answer (room_policy(), sql/040).
 
 Rules are evaluated in the room's wall-clock time, so "opens at 09:00" means
 09:00 in that room's zone on every day, daylight saving or not (an opening
 time the clocks skip that night means the moment they skip to:
-booking.times.wall_instant). Durations are
-real elapsed time: 01:30-03:30 on the night the clocks go forward lasts one
-hour.
+booking.times.wall_instant), and a closed date is the room's local date.
+Durations are real elapsed time: 01:30-03:30 on the night the clocks go
+forward lasts one hour.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Callable, Iterable, Mapping
 
 from booking.errors import BookingError
 from booking.i18n import lazy, lazy_plural
 from booking.times import UTC, wall_instant, zone
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# "closed on Mondays": lazy, translated when the message is shown.
+DAY_NAMES = (lazy("on Mondays"), lazy("on Tuesdays"), lazy("on Wednesdays"),
+             lazy("on Thursdays"), lazy("on Fridays"), lazy("on Saturdays"),
+             lazy("on Sundays"))
+
 
 @dataclass(frozen=True)
-class Limits:
+class Source:
+    """Where a policy value comes from: the organisation's defaults (the settings),
+    an area, or the room itself."""
+    level: str = "organisation"
+    id: int | None = None
+    name: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"level": self.level, "id": self.id, "name": self.name}
+
+    def describe(self) -> Any:
+        """"from Building B", for people (lazy, like the messages it goes into)."""
+        if self.level == "organisation":
+            return lazy("the organisation's default")
+        if self.level == "area":
+            return lazy("from %(name)s", name=self.name)
+        return lazy("set on %(name)s", name=self.name)
+
+
+ORGANISATION = Source()
+
+
+@dataclass(frozen=True)
+class Quota:
+    """How much one person may book within the quota's level (an area and the areas
+    in it, or one room): None means no limit of that kind."""
+    bookings_per_day: int | None = None
+    bookings_per_week: int | None = None
+    hours_per_week: int | None = None
+
+
+Hours = tuple[time, time] | None   # (opens, closes) on a weekday; None: closed
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A room's effective policy: every field has a value, and `sources` says which
+    level set it (fields not listed come from the organisation's defaults).
+
+    `opening_hours` is seven entries, Monday first; None (not set anywhere) means
+    the room's own opening and closing times every day. `closed_dates` holds
+    "YYYY-MM-DD" (that day) and "MM-DD" (that day every year). `bookers` and
+    `approvers` are group ids; no bookers means everyone may book.
+    """
     min_minutes: int = 15
     max_minutes: int = 240
-    window_days: int = 180
+    max_days_ahead: int = 180
+    opening_hours: tuple[Hours, ...] | None = None
+    closed_dates: frozenset[str] = frozenset()
+    min_notice_minutes: int = 0
+    buffer_minutes: int = 0
+    quota: Quota | None = None
+    approval_required: bool = False
+    bookers: frozenset[int] = frozenset()
+    approvers: frozenset[int] = frozenset()
+    sources: tuple[tuple[str, Source], ...] = ()
 
     @classmethod
-    def from_config(cls, config: Mapping) -> "Limits":
+    def from_config(cls, config: Mapping) -> "Policy":
+        """The organisation's defaults: the settings, and nothing else set."""
         return cls(min_minutes=config["MIN_BOOKING_MINUTES"],
                    max_minutes=config["MAX_BOOKING_MINUTES"],
-                   window_days=config["BOOKING_WINDOW_DAYS"])
+                   max_days_ahead=config["BOOKING_WINDOW_DAYS"])
+
+    def source(self, name: str) -> Source:
+        for key, source in self.sources:
+            if key == name:
+                return source
+        return ORGANISATION
+
+    def hours(self, room: Mapping, day: date) -> Hours:
+        """Opening and closing on `day` (room-local), None when closed that weekday."""
+        if self.opening_hours is None:
+            return as_time(room["opens"]), as_time(room["closes"])
+        return self.opening_hours[day.weekday()]
+
+    def closed_date(self, day: date) -> bool:
+        return bool(self.closed_dates) and (
+            day.isoformat() in self.closed_dates or day.strftime("%m-%d") in self.closed_dates)
+
+    def open_on(self, room: Mapping, day: date) -> Hours:
+        """The hours the room is open on `day`; None when it is closed all day."""
+        return None if self.closed_date(day) else self.hours(room, day)
+
+
+@dataclass(frozen=True)
+class Booker:
+    """Who is booking, as the rules see them: an administrator books past every
+    policy limit; `groups` are theirs (None: the bookers rule is not checked,
+    e.g. for a series already permitted when it was made)."""
+    admin: bool = False
+    groups: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
 class Violation:
     """A broken rule. Its message is lazy (i18n.lazy): translated only when shown, so
-    the finder, which checks rules for rooms it then leaves out, never translates."""
+    the finder, which checks rules for rooms it then leaves out, never translates.
+    `source`: the policy level that set the rule; `extra`: what else the error
+    says (quota: quota, used, limit; over_capacity: capacity)."""
     code: str
     message: Any
     field: str
-    details: Mapping | None = None   # what else the error says (over_capacity: capacity)
+    source: Source | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        found = {"code": self.code, "message": str(self.message), "field": self.field}
+        if self.source is not None:
+            found["source"] = self.source.as_json()
+        return found
 
     def error(self, **details) -> BookingError:
+        more = dict(self.extra)
+        if self.source is not None:
+            more["source"] = self.source.as_json()
         return BookingError(self.code, self.message, field=self.field,
-                            details={**(self.details or {}), **details} or None)
+                            details={**more, **details} or None)
+
+
+# The limits of a policy: an administrator books past these (and past a quota);
+# never past the others (an inactive room, whole minutes, one day, the past),
+# nor past the exclusion constraint.
+OVERRIDABLE = frozenset({"not_permitted", "too_short", "too_long", "closed", "outside_hours",
+                         "too_soon", "beyond_window", "quota_exceeded"})
+
+# The rules that hold or fail for an interval whatever the room and its policy:
+# the finder and auto-assignment answer these with a 422 before looking at rooms.
+ROOM_INDEPENDENT = frozenset({"not_whole_minutes", "in_past"})
+# The rules a room's policy decides for the interval alone (not its hours): when
+# every room refuses it by one of these, the finder answers that 422.
+INTERVAL_RULES = frozenset({"not_whole_minutes", "too_short", "too_long", "in_past",
+                            "too_soon", "beyond_window"})
 
 
 def _hm(t: time) -> str:
@@ -59,38 +187,64 @@ def as_time(value) -> time:
     return value if isinstance(value, time) else time.fromisoformat(value)
 
 
-def check(room: Mapping, start: datetime, end: datetime, now: datetime,
-          limits: Limits) -> list[Violation]:
+@dataclass
+class Verdict:
+    """What refuses an interval (`violations`, most fundamental first) and, for an
+    administrator, the policy limits they book past (`overrides`, recorded with
+    the booking and so in the audit log)."""
+    violations: list[Violation]
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> BookingError | None:
+        return as_error(self.violations)
+
+
+def verdict(room: Mapping, start: datetime, end: datetime, now: datetime, policy: Policy,
+            booker: Booker) -> Verdict:
+    """The one entry point every path that books or moves a booking calls."""
+    found = check(room, start, end, now, policy, booker.groups)
+    if not booker.admin:
+        return Verdict(found)
+    # Past a policy's shortest booking, yes; past "ends after it starts", never.
+    overridable = OVERRIDABLE if end > start else OVERRIDABLE - {"too_short"}
+    return Verdict([v for v in found if v.code not in overridable],
+                   sorted({v.code for v in found if v.code in overridable}))
+
+
+def check(room: Mapping, start: datetime, end: datetime, now: datetime, policy: Policy,
+          groups: frozenset[int] | None = None) -> list[Violation]:
     """Every rule that booking `room` from `start` to `end` would break.
 
-    `room` needs `timezone` (IANA name), `opens` and `closes` (time or
-    "HH:MM", room-local) and `active`, and nothing else of the room: the
-    finder checks each combination of these four once. `start`, `end` and
-    `now` are aware.
+    `room` needs `timezone` (IANA name), `opens` and `closes` (time or "HH:MM",
+    room-local; used when the policy sets no opening hours) and `active`.
+    `start`, `end` and `now` are aware. `groups`: the booker's groups, checked
+    against the policy's bookers (None: not checked).
     """
     found: list[Violation] = []
     if not room["active"]:
         found.append(Violation("room_inactive", lazy("This room is not available for booking."),
                                "room_id"))
-    found += _minutes_and_length(start, end, limits)
-    found += _day_and_hours(room, start, end)
-    found += _when(start, now, limits)
+    if groups is not None and policy.bookers and not (groups & policy.bookers):
+        found.append(Violation("not_permitted", lazy("Only some groups may book this room, and "
+                                                     "you are not in one of them."), "room_id",
+                               policy.source("bookers")))
+    found += _minutes_and_length(start, end, policy)
+    found += _day_and_hours(room, start, end, policy)
+    found += _when(start, now, policy)
     return found
 
 
-# The rules that hold or fail for an interval whatever the room: the finder
-# and auto-assignment answer these with a 422 before looking at any room.
-ROOM_INDEPENDENT = frozenset({"not_whole_minutes", "too_short", "too_long", "in_past",
-                              "beyond_window"})
+def check_interval(start: datetime, end: datetime, now: datetime) -> list[Violation]:
+    """The rules `start`-`end` breaks in every room whatever its policy
+    (codes in ROOM_INDEPENDENT)."""
+    found = [v for v in _minutes_and_length(start, end, Policy(min_minutes=0, max_minutes=10**6))
+             if v.code == "not_whole_minutes"]
+    return found + [v for v in _when(start, now, Policy(max_days_ahead=10**6))
+                    if v.code == "in_past"]
 
 
-def check_interval(start: datetime, end: datetime, now: datetime,
-                   limits: Limits) -> list[Violation]:
-    """The rules `start`-`end` breaks in every room (codes in ROOM_INDEPENDENT)."""
-    return _minutes_and_length(start, end, limits) + _when(start, now, limits)
-
-
-def _minutes_and_length(start: datetime, end: datetime, limits: Limits) -> list[Violation]:
+def _minutes_and_length(start: datetime, end: datetime, policy: Policy) -> list[Violation]:
     found: list[Violation] = []
     # Arithmetic in UTC: Python subtracts two times of one zone as wall-clock
     # times, which is an hour off across a daylight-saving change.
@@ -102,62 +256,81 @@ def _minutes_and_length(start: datetime, end: datetime, limits: Limits) -> list[
                                else "end_time"))
 
     length = end - start
-    if length < timedelta(minutes=limits.min_minutes):
+    if length < timedelta(minutes=policy.min_minutes) or length <= timedelta(0):
         found.append(Violation("too_short",
-                               lazy_plural("A booking lasts at least %(num)d minute.",
-                                           "A booking lasts at least %(num)d minutes.",
-                                           limits.min_minutes),
-                               "end_time"))
-    elif length > timedelta(minutes=limits.max_minutes):
+                               lazy("A booking lasts at least %(duration)s.",
+                                    duration=_duration(policy.min_minutes)),
+                               "end_time", policy.source("min_minutes")))
+    elif length > timedelta(minutes=policy.max_minutes):
         found.append(Violation("too_long",
                                lazy("A booking lasts at most %(duration)s.",
-                                    duration=_duration(limits.max_minutes)),
-                               "end_time"))
+                                    duration=_duration(policy.max_minutes)),
+                               "end_time", policy.source("max_minutes")))
     return found
 
 
-def _day_and_hours(room: Mapping, start: datetime, end: datetime) -> list[Violation]:
+def _day_and_hours(room: Mapping, start: datetime, end: datetime,
+                   policy: Policy) -> list[Violation]:
     found: list[Violation] = []
     tz = zone(room["timezone"])
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     length = end.astimezone(UTC) - start.astimezone(UTC)
+    day = local_start.date()
 
     # A booking belongs to one local day; ending exactly at the next midnight
     # still counts as that day (the opening hours then decide).
-    next_midnight = datetime.combine(local_start.date() + timedelta(days=1), time(0))
+    next_midnight = datetime.combine(day + timedelta(days=1), time(0))
     crosses = local_end.replace(tzinfo=None) > next_midnight
     if crosses:
         found.append(Violation("crosses_midnight",
-                               lazy("A booking starts and ends on the same day."),
-                               "end_time"))
+                               lazy("A booking starts and ends on the same day."), "end_time"))
+
+    if policy.closed_date(day):
+        found.append(Violation("closed", lazy("This room is closed on %(date)s.",
+                                              date=day.isoformat()),
+                               "start_time", policy.source("closed_dates")))
+        return found
+    hours = policy.hours(room, day)
+    if hours is None:
+        found.append(Violation("closed", lazy("This room is closed %(days)s.",
+                                              days=DAY_NAMES[day.weekday()]),
+                               "start_time", policy.source("opening_hours")))
+        return found
 
     # Opening and closing as instants of the start's local day (times.wall_instant):
     # the same reading as SQL's room_open(), free time and the reports, also on
     # the nights the clocks change. Closing is before midnight, so a booking
     # that ends at the next midnight ends after it.
-    opens, closes = as_time(room["opens"]), as_time(room["closes"])
-    early = start < wall_instant(local_start.date(), opens, tz)
+    opens, closes = hours
+    early = start < wall_instant(day, opens, tz)
     if not crosses and length > timedelta(0) and (
-            early or end > wall_instant(local_start.date(), closes, tz)):
+            early or end > wall_instant(day, closes, tz)):
         found.append(Violation("outside_hours",
                                lazy("This room can be booked from %(opens)s to %(closes)s "
                                     "(%(zone)s time).", opens=_hm(opens), closes=_hm(closes),
                                     zone=tz.key),
-                               "start_time" if early else "end_time"))
+                               "start_time" if early else "end_time",
+                               policy.source("opening_hours")))
     return found
 
 
-def _when(start: datetime, now: datetime, limits: Limits) -> list[Violation]:
+def _when(start: datetime, now: datetime, policy: Policy) -> list[Violation]:
     start, now = start.astimezone(UTC), now.astimezone(UTC)
     # The current minute still counts as now: "book from 14:05" at 14:05:40 is fine.
-    if start < now.replace(second=0, microsecond=0):
+    this_minute = now.replace(second=0, microsecond=0)
+    if start < this_minute:
         return [Violation("in_past", lazy("That time has already passed."), "start_time")]
-    if start > now + timedelta(days=limits.window_days):
+    if start < this_minute + timedelta(minutes=policy.min_notice_minutes):
+        return [Violation("too_soon", lazy("This room is booked at least %(duration)s ahead.",
+                                           duration=_duration(policy.min_notice_minutes)),
+                          "start_time",
+                          policy.source("min_notice_minutes"))]
+    if start > now + timedelta(days=policy.max_days_ahead):
         return [Violation("beyond_window",
                           lazy_plural("Bookings can be made at most %(num)d day ahead.",
                                       "Bookings can be made at most %(num)d days ahead.",
-                                      limits.window_days),
-                          "start_time")]
+                                      policy.max_days_ahead),
+                          "start_time", policy.source("max_days_ahead"))]
     return []
 
 
@@ -170,13 +343,13 @@ def check_party(room: Mapping, attendees: int | None) -> list[Violation]:
         "%(room)s seats %(capacity)d; %(num)d person does not fit.",
         "%(room)s seats %(capacity)d; %(num)d people do not fit.", attendees,
         room=room.get("name") or lazy("This room"), capacity=room["capacity"]), "attendees",
-                      {"capacity": room["capacity"]})]
+                      extra=(("capacity", room["capacity"]),))]
 
 
 def first_error(room: Mapping, start: datetime, end: datetime, now: datetime,
-                limits: Limits) -> BookingError | None:
+                policy: Policy) -> BookingError | None:
     """The error to answer with, or None: the first violation, all of them in details."""
-    return as_error(check(room, start, end, now, limits))
+    return as_error(check(room, start, end, now, policy))
 
 
 def as_error(found: list[Violation]) -> BookingError | None:
@@ -184,16 +357,127 @@ def as_error(found: list[Violation]) -> BookingError | None:
     if not found:
         return None
     err = found[0].error()
-    err.details["violations"] = [
-        {"code": v.code, "message": str(v.message), "field": v.field} for v in found]
+    err.details["violations"] = [v.as_json() for v in found]
     return err
+
+
+def every_room_refuses(violations: Iterable[list[Violation]]) -> Violation | None:
+    """The first interval rule (INTERVAL_RULES) that each room's violations include,
+    if one does for every room: the finder's 422 when no room allows the interval
+    at all (None when some room does, or the rooms refuse it for different reasons
+    of their own, such as their hours)."""
+    common: dict[str, Violation] | None = None
+    for found in violations:
+        codes = {v.code: v for v in found if v.code in INTERVAL_RULES}
+        common = codes if common is None else {c: v for c, v in common.items() if c in codes}
+        if not common:
+            return None
+    if not common:
+        return None
+    order = ("not_whole_minutes", "too_short", "too_long", "in_past", "too_soon",
+             "beyond_window")
+    return next(common[c] for c in order if c in common)
+
+
+# -- quotas over bookings given as data --------------------------------------------
+
+@dataclass(frozen=True)
+class Taken:
+    """One of the booker's live bookings, for counting a quota."""
+    room_id: int
+    start: datetime
+    end: datetime
+
+
+def in_quota_scope(policy: Policy, room_id: int,
+                   areas_of: Callable[[int], Iterable[int]]) -> Callable[[int], bool]:
+    """Whether a booking in room `r` counts against the quota of `room_id`'s policy:
+    a quota set on an area counts bookings in every room of that area (and of the
+    areas in it); one set on the room, bookings in that room."""
+    source = policy.source("quota")
+    if source.level == "area":
+        return lambda r: source.id in areas_of(r)
+    return lambda r: r == room_id
+
+
+def quota_violation(room: Mapping, start: datetime, end: datetime, policy: Policy,
+                    taken: Iterable[Taken], counts: Callable[[int], bool]) -> Violation | None:
+    """The quota a booking of `room` from `start` to `end` would exceed, given the
+    booker's live bookings `taken` (cancelled and released ones left out) and
+    which rooms' bookings count (`counts`): the same rule as quota_refusals() in
+    sql/042, which decides it for the booking itself under concurrency. Days and
+    weeks (Monday to Sunday) are the room's local ones."""
+    quota = policy.quota
+    if quota is None:
+        return None
+    tz = zone(room["timezone"])
+    day = start.astimezone(tz).date()
+    monday = day - timedelta(days=day.weekday())
+    bounds = {name: (wall_start, wall_end) for name, wall_start, wall_end in (
+        ("day", day, day + timedelta(days=1)), ("week", monday, monday + timedelta(days=7)))}
+    edges = {name: (datetime.combine(a, time(0), tz).astimezone(UTC),
+                    datetime.combine(b, time(0), tz).astimezone(UTC))
+             for name, (a, b) in bounds.items()}
+    mine = [t for t in taken if counts(t.room_id)]
+
+    def within(name: str) -> list[Taken]:
+        low, high = edges[name]
+        return [t for t in mine if low <= t.start.astimezone(UTC) < high]
+
+    checks = (
+        ("bookings_per_day", quota.bookings_per_day, lambda: len(within("day")), 1),
+        ("bookings_per_week", quota.bookings_per_week, lambda: len(within("week")), 1),
+        ("hours_per_week", quota.hours_per_week,
+         lambda: sum((t.end - t.start).total_seconds() for t in within("week")) / 3600,
+         (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 3600),
+    )
+    for name, limit, used_now, adding in checks:
+        if limit is None:
+            continue
+        used = used_now()
+        if used + adding > limit:
+            return quota_exceeded(name, used, limit, policy.source("quota"))
+    return None
+
+
+def quota_exceeded(name: str, used: float, limit: int, source: Source) -> Violation:
+    """The refusal for a quota, with details quota, used and limit."""
+    used_shown = round(used, 2) if name == "hours_per_week" else int(used)
+    return Violation("quota_exceeded",
+                     _quota_message(name, limit=limit, source=source.describe(),
+                                    used=f"{used_shown:g}"),
+                     "start_time", source,
+                     (("quota", name), ("used", used_shown), ("limit", limit)))
+
+
+def _quota_message(name: str, **values) -> Any:
+    """One whole sentence per quota, so each language can say it its own way."""
+    if name == "bookings_per_day":
+        return lazy("You may have at most %(limit)s bookings a day here (%(source)s); "
+                    "you have %(used)s.", **values)
+    if name == "bookings_per_week":
+        return lazy("You may have at most %(limit)s bookings a week here (%(source)s); "
+                    "you have %(used)s.", **values)
+    return lazy("You may have at most %(limit)s hours a week here (%(source)s); "
+                "you have %(used)s.", **values)
 
 
 def _duration(minutes: int) -> Any:
     """240 -> "4 hours", 90 -> "1 h 30 min", 45 -> "45 minutes" (lazy, like the messages)."""
     hours, rest = divmod(minutes, 60)
+    if minutes == 0:
+        return lazy_plural("%(num)d minute", "%(num)d minutes", 0)
     if not rest:
         return lazy_plural("%(num)d hour", "%(num)d hours", hours)
     if not hours:
         return lazy_plural("%(num)d minute", "%(num)d minutes", rest)
     return lazy("%(hours)d h %(minutes)d min", hours=hours, minutes=rest)
+
+
+def quota_refusal(details: Mapping[str, Any]) -> BookingError:
+    """The 422 for a quota the database refused a booking by (quota_refusals()'s
+    details: quota, used, limit, source)."""
+    source = details.get("source") or {}
+    return quota_exceeded(details["quota"], details["used"], details["limit"],
+                          Source(source.get("level", "organisation"), source.get("id"),
+                                 source.get("name"))).error()

@@ -31,6 +31,85 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.approver_ids(p_room integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    WITH named AS (
+        SELECT g.value::bigint AS group_id
+          FROM jsonb_array_elements_text(
+                   coalesce(room_policy(p_room)->'fields'->'approvers'->'value', '[]')) g)
+    SELECT coalesce(jsonb_agg(DISTINCT u.id), '[]')
+      FROM users u
+     WHERE u.active
+       AND CASE WHEN EXISTS (SELECT 1 FROM named)
+                THEN EXISTS (SELECT 1 FROM group_members m JOIN named n ON n.group_id = m.group_id
+                              WHERE m.user_id = u.id)
+                ELSE u.role = 'admin' END
+$$;
+
+CREATE FUNCTION public.area_chain(p_area integer) RETURNS TABLE(id integer, name text, policy jsonb, depth integer)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE up AS (
+        SELECT a.id, a.name, a.policy, a.parent_id, 1 AS depth FROM areas a WHERE a.id = p_area
+        UNION ALL
+        SELECT a.id, a.name, a.policy, a.parent_id, up.depth + 1
+          FROM areas a JOIN up ON a.id = up.parent_id
+         WHERE up.depth < 32)
+    SELECT up.id, up.name, up.policy, up.depth FROM up
+$$;
+
+CREATE FUNCTION public.resolve_policy(p_room integer, p_area integer) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT jsonb_build_object(
+        'fields', coalesce((
+            SELECT jsonb_object_agg(f.key, jsonb_build_object('value', f.value,
+                                                              'source', f.source))
+              FROM (SELECT DISTINCT ON (e.key) e.key, e.value, l.source
+                      FROM policy_levels(p_room, p_area) l
+                     CROSS JOIN LATERAL jsonb_each(l.policy) e
+                     ORDER BY e.key, l.depth) f), '{}'),
+        'areas', coalesce((
+            SELECT jsonb_agg((l.source->>'id')::integer ORDER BY l.depth)
+              FROM policy_levels(p_room, p_area) l WHERE l.depth > 0), '[]'))
+$$;
+
+CREATE FUNCTION public.area_policy(p_area integer) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN public.resolve_policy(NULL::integer, p_area);
+
+CREATE FUNCTION public.area_rooms(p_area integer) RETURNS SETOF integer
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE down AS (
+        SELECT a.id, 1 AS depth FROM areas a WHERE a.id = p_area
+        UNION ALL
+        SELECT a.id, down.depth + 1 FROM areas a JOIN down ON a.parent_id = down.id
+         WHERE down.depth < 32)
+    SELECT r.id FROM rooms r JOIN down ON r.area_id = down.id
+$$;
+
+CREATE FUNCTION public.areas_no_cycle() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.parent_id IS NOT NULL AND (
+        NEW.parent_id = NEW.id OR EXISTS (
+            WITH RECURSIVE up AS (
+                SELECT a.id, a.parent_id, 1 AS depth FROM areas a WHERE a.id = NEW.parent_id
+                UNION ALL
+                SELECT a.id, a.parent_id, up.depth + 1
+                  FROM areas a JOIN up ON a.id = up.parent_id
+                 WHERE up.depth < 32)
+            SELECT 1 FROM up WHERE up.id = NEW.id OR up.depth >= 32)) THEN
+        RAISE EXCEPTION 'an area cannot be inside itself'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'areas_no_cycle';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE FUNCTION public.audit_actor() RETURNS bigint
     LANGUAGE sql STABLE
     AS $$
@@ -54,12 +133,19 @@ CREATE FUNCTION public.audit_bookings_update() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
-    SELECT CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+    SELECT CASE WHEN e.decided THEN n.decided_by
+                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
                 THEN coalesce(n.cancelled_by, audit_actor()) ELSE audit_actor() END,
-           CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+           CASE WHEN e.decided AND n.status = 'confirmed' THEN 'booking.approve'
+                WHEN e.decided AND n.status = 'rejected' THEN 'booking.reject'
+                WHEN e.decided AND n.status = 'expired' THEN 'booking.expire'
+                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
                 THEN 'booking.cancel' ELSE 'booking.update' END,
            n.user_id, n.room_id, 'booking ' || n.id, to_jsonb(o), to_jsonb(n)
       FROM old_rows o JOIN new_rows n ON n.id = o.id
+     -- A decision, not a move out of a room that needs approval (sql/044).
+     CROSS JOIN LATERAL (SELECT o.status = 'pending' AND n.status <> 'pending'
+                                AND n.decided_at IS DISTINCT FROM o.decided_at AS decided) e
      WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
      ORDER BY n.id;
     RETURN NULL;
@@ -87,17 +173,18 @@ DECLARE
     v_target text;
 BEGIN
     IF TG_TABLE_NAME = 'series' THEN
-        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create'
-                         WHEN NEW.continued_by IS NOT NULL AND OLD.continued_by IS NULL
-                           OR (NEW.cancelled_at IS NULL
-                               AND NEW.cancelled_from IS NOT DISTINCT FROM OLD.cancelled_from)
-                           THEN 'series.update'
-                         ELSE 'series.cancel' END;
-        v_actor := coalesce(v_actor, NEW.cancelled_by, NEW.created_by, NEW.user_id);
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create' ELSE 'series.cancel' END;
+        v_actor := coalesce(v_actor, NEW.cancelled_by, NEW.user_id);
         v_user := NEW.user_id; v_room := NEW.room_id; v_target := 'series ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'rooms' THEN
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'room.create' ELSE 'room.update' END;
         v_room := NEW.id; v_target := 'room ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'areas' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'area.create' ELSE 'area.update' END;
+        v_target := 'area ' || NEW.id;
+    ELSIF TG_TABLE_NAME = 'groups' THEN
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'group.create' ELSE 'group.update' END;
+        v_target := 'group ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'users' THEN
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'user.create' ELSE 'user.update' END;
         v_old := v_old - 'password_hash' - 'calendar_salt';
@@ -134,20 +221,33 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.auto_book(p_rooms integer[], p_user bigint, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone) RETURNS json
+CREATE FUNCTION public.auto_book(p_rooms integer[], p_user bigint, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_rules jsonb DEFAULT '{}'::jsonb, p_admin boolean DEFAULT false) RETURNS json
     LANGUAGE plpgsql
     AS $$
 DECLARE
     v_room integer;
     v_id bigint;
+    v_policy jsonb;
+    v_overrides text[];
 BEGIN
     FOREACH v_room IN ARRAY p_rooms LOOP
+        v_policy := room_policy(v_room);
+        v_overrides := NULL;
+        IF EXISTS (SELECT 1 FROM quota_locked_refusals(v_room, p_user, v_policy,
+                                                       ARRAY[p_start], ARRAY[p_end])) THEN
+            IF NOT p_admin THEN
+                CONTINUE;
+            END IF;
+            v_overrides := '{quota_exceeded}';
+        END IF;
         FOR attempt IN 1..2 LOOP
             BEGIN
                 -- No row inserted (taken) leaves v_id NULL.
                 INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_by,
-                                      attendees)
-                VALUES (v_room, p_user, p_title, p_start, p_end, p_user, p_capacity)
+                                      attendees, status, buffer_minutes, overrides)
+                VALUES (v_room, p_user, p_title, p_start, p_end, p_user, p_capacity,
+                        new_booking_status(v_policy, NULL, p_admin), policy_buffer(v_policy),
+                        v_overrides)
                 ON CONFLICT DO NOTHING
                 RETURNING id INTO v_id;
                 EXIT;
@@ -164,31 +264,61 @@ BEGIN
     RETURN json_build_object(
         'room_id', NULL,
         'suggestions', room_suggestions(p_start, p_end, p_capacity, p_equipment, p_building,
-                                        p_floor, p_not_before, p_until));
+                                        p_floor, p_not_before, p_until, p_rules));
 END
 $$;
 
-CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[], p_skip_over_quota boolean DEFAULT false) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    v_policy jsonb := room_policy(p_room);
+    v_buffer integer := policy_buffer(v_policy);
+    v_status text := new_booking_status(v_policy, p_series, p_admin);
+    v_overrides text[] := p_overrides;
+    v_starts timestamptz[] := p_starts;
+    v_ends timestamptz[] := p_ends;
+    v_refused timestamptz[];
+    v_first jsonb;
     v_ids bigint[] := '{}';
     v_start timestamptz;
 BEGIN
+    SELECT coalesce(array_agg(q.requested_start ORDER BY q.requested_start), '{}'),
+           (array_agg(q.details ORDER BY q.requested_start))[1]
+      INTO v_refused, v_first
+      FROM quota_locked_refusals(p_room, p_user, v_policy, p_starts, p_ends) q;
+    IF cardinality(v_refused) > 0 THEN
+        IF p_admin THEN
+            v_overrides := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(v_overrides, '{}')
+                                                               || 'quota_exceeded'::text) x
+                                  ORDER BY x);
+        ELSIF p_skip_over_quota THEN
+            RETURN QUERY SELECT 'over_quota', r, NULL::json FROM unnest(v_refused) r;
+            SELECT coalesce(array_agg(o.s ORDER BY o.s), '{}'),
+                   coalesce(array_agg(o.e ORDER BY o.s), '{}')
+              INTO v_starts, v_ends
+              FROM unnest(p_starts, p_ends) AS o(s, e) WHERE o.s <> ALL (v_refused);
+        ELSE
+            RETURN QUERY SELECT 'refused', v_refused[1], v_first::json;
+            RETURN;
+        END IF;
+    END IF;
+
     FOR attempt IN 1..3 LOOP
         BEGIN
             WITH ins AS (
                 INSERT INTO bookings (room_id, user_id, title, start_at, end_at, series_id,
-                                      created_by, attendees, invitees, notes)
+                                      created_by, attendees, invitees, notes,
+                                      status, buffer_minutes, overrides)
                 SELECT p_room, p_user, p_title, o.s, o.e, p_series,
                        coalesce(p_created_by, p_user), p_attendees, coalesce(p_invitees, '{}'),
-                       p_notes
-                  FROM unnest(p_starts, p_ends) AS o(s, e)
+                       p_notes, v_status, v_buffer, nullif(v_overrides, '{}')
+                  FROM unnest(v_starts, v_ends) AS o(s, e)
                  ORDER BY o.s           -- one order for everyone: fewer lock waits
                 ON CONFLICT DO NOTHING
                 RETURNING id)
             SELECT coalesce(array_agg(id), '{}') INTO v_ids FROM ins;
-            IF cardinality(v_ids) < cardinality(p_starts) AND NOT p_skip_conflicts THEN
+            IF cardinality(v_ids) < cardinality(v_starts) AND NOT p_skip_conflicts THEN
                 RAISE EXCEPTION USING ERRCODE = 'BK409';   -- undo what went in
             END IF;
             EXIT;
@@ -207,35 +337,54 @@ BEGIN
      WHERE v.id = ANY (v_ids)
      ORDER BY v.start_at;
 
-    IF cardinality(v_ids) = cardinality(p_starts) THEN
+    IF cardinality(v_ids) = cardinality(v_starts) THEN
         RETURN;
     END IF;
 
     -- A new statement, so a fresh snapshot: even the loser of a race sees the winner.
+    -- In the way: a live booking whose [start, end + its buffer) meets
+    -- [s, e + this room's buffer). No booking spans a day and buffers are at
+    -- most 4 hours, so start_at > s - 28 hours bounds the index range.
     RETURN QUERY
     SELECT 'conflict', o.s, booking_json(v)
-      FROM unnest(p_starts, p_ends) AS o(s, e)
+      FROM unnest(v_starts, v_ends) AS o(s, e)
       JOIN booking_api v
         ON v.room_id = p_room AND v.live
-       AND v.start_at < o.e AND v.end_at > o.s
-       AND v.start_at > o.s - interval '1 day'   -- no booking spans a day: index range
+       AND v.start_at < plus_minutes(o.e, v_buffer)
+       AND plus_minutes(v.end_at, v.buffer_minutes) > o.s
+       AND v.start_at > o.s - interval '28 hours'
      WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
      ORDER BY o.s, v.start_at;
 
     SELECT o.s INTO v_start
-      FROM unnest(p_starts, p_ends) AS o(s, e)
+      FROM unnest(v_starts, v_ends) AS o(s, e)
      WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
      ORDER BY o.s LIMIT 1;
 
-    -- bookings_room_start: what the same room has in the 15 days from the first
-    -- taken interval (its next free slots are found in Python, by the rules).
+    -- bookings_room_start: what holds the room in the 15 days from the first
+    -- taken interval, each booking with the buffer after it (its next free
+    -- slots are found in Python, by the rules and the room's policy).
     RETURN QUERY
-    SELECT 'busy', v_start, json_build_object('start_at', b.start_at, 'end_at', b.end_at)
+    SELECT 'busy', v_start, json_build_object('start_at', b.start_at,
+                                              'end_at', plus_minutes(b.end_at, b.buffer_minutes))
       FROM bookings b
      WHERE b.room_id = p_room AND b.cancelled_at IS NULL
-       AND b.start_at > v_start - interval '1 day' AND b.start_at < v_start + interval '15 days'
-       AND b.end_at > v_start
+       AND b.start_at > v_start - interval '28 hours' AND b.start_at < v_start + interval '15 days'
+       AND plus_minutes(b.end_at, b.buffer_minutes) > v_start
      ORDER BY b.start_at;
+
+    -- bookings_user_start: the owner's bookings that count against this room's
+    -- quota, from the week before on (next free slots keep within it).
+    IF v_policy->'fields' ? 'quota' AND NOT p_admin THEN
+        RETURN QUERY
+        SELECT 'mine', v_start, json_build_object('room_id', b.room_id, 'start_at', b.start_at,
+                                                  'end_at', b.end_at)
+          FROM bookings b
+         WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
+           AND b.room_id = ANY (quota_rooms(p_room, v_policy))
+           AND b.start_at > v_start - interval '8 days' AND b.start_at < v_start + interval '22 days'
+         ORDER BY b.start_at;
+    END IF;
 END
 $$;
 
@@ -246,6 +395,10 @@ DECLARE
     v_earlier idempotency_keys;
     v_result jsonb;
     v_booked boolean;
+    v_admin boolean := coalesce((p_args->>'admin')::boolean, false);
+    v_overrides text[] := ARRAY(SELECT jsonb_array_elements_text(
+        CASE WHEN jsonb_typeof(p_args->'overrides') = 'array' THEN p_args->'overrides'
+             ELSE '[]' END));
     v_owner bigint := coalesce((p_args->>'owner')::bigint, p_user);
     v_invitees text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(p_args->'invitees',
                                                                           '[]')));
@@ -261,9 +414,11 @@ BEGIN
     VALUES (p_user, p_key, p_fingerprint, p_now)
     ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
+        -- Used before (and committed: the INSERT waited for that). A new
+        -- statement, so a new snapshot that sees it.
         SELECT * INTO v_earlier FROM idempotency_keys k
          WHERE k.user_id = p_user AND k.key = p_key;
-        IF NOT FOUND THEN
+        IF NOT FOUND THEN  -- deleted as expired in between: let the client retry
             RAISE EXCEPTION 'idempotency key vanished' USING ERRCODE = 'serialization_failure';
         END IF;
         RETURN QUERY SELECT true, v_earlier.fingerprint = p_fingerprint,
@@ -277,7 +432,7 @@ BEGIN
           FROM book((p_args->>'room')::integer, v_owner, p_args->>'title',
                     json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
                     NULL, false, p_user, (p_args->>'attendees')::integer, v_invitees,
-                    p_args->>'notes') b;
+                    p_args->>'notes', v_admin, nullif(v_overrides, '{}')) b;
         v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "created")');
     ELSIF p_kind = 'series' THEN
         SELECT jsonb_agg(to_jsonb(b)) INTO v_result
@@ -286,8 +441,8 @@ BEGIN
                            (p_args->>'minutes')::integer, (p_args->>'horizon')::timestamptz,
                            json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
                            (p_args->>'skip')::boolean, p_user,
-                           (p_args->>'attendees')::integer, v_invitees,
-                           p_args->>'notes') b;
+                           (p_args->>'attendees')::integer, v_invitees, p_args->>'notes',
+                           v_admin, nullif(v_overrides, '{}')) b;
         v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "series")');
     ELSIF p_kind = 'auto' THEN
         v_result := to_jsonb(auto_book(
@@ -296,7 +451,8 @@ BEGIN
             (p_args->>'people')::integer,
             ARRAY(SELECT jsonb_array_elements_text(p_args->'equipment')),
             p_args->>'building', (p_args->>'floor')::integer,
-            (p_args->>'not_before')::timestamptz, (p_args->>'until')::timestamptz));
+            (p_args->>'not_before')::timestamptz, (p_args->>'until')::timestamptz,
+            coalesce(p_args->'rules', '{}'), v_admin));
         v_booked := v_result->>'room_id' IS NOT NULL;
         IF v_booked THEN
             v_result := v_result || jsonb_build_object(
@@ -316,7 +472,7 @@ BEGIN
 END
 $_$;
 
-CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[]) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -326,18 +482,20 @@ BEGIN
     BEGIN
         INSERT INTO series (room_id, user_id, title, rrule, first_start, duration_minutes,
                             timezone, materialized_until, created_by, attendees, invitees,
-                            notes)
+                            notes, status)
         VALUES (p_room, p_user, p_title, p_rrule, p_first_start, p_duration_minutes,
                 p_timezone, p_materialized_until, coalesce(p_created_by, p_user), p_attendees,
-                coalesce(p_invitees, '{}'), p_notes)
+                coalesce(p_invitees, '{}'), p_notes,
+                new_booking_status(room_policy(p_room), NULL, p_admin))
         RETURNING * INTO v_series;
 
         SELECT coalesce(array_agg(b), '{}') INTO v_rows
           FROM book(p_room, p_user, p_title, p_starts, p_ends, v_series.id, p_skip_conflicts,
-                    p_created_by, p_attendees, p_invitees, p_notes) b;
+                    p_created_by, p_attendees, p_invitees, p_notes, p_admin, p_overrides) b;
 
-        IF NOT p_skip_conflicts
-           AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict') THEN
+        IF EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'refused')
+           OR (NOT p_skip_conflicts
+               AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict')) THEN
             RAISE EXCEPTION USING ERRCODE = 'BK409';   -- no series without its occurrences
         END IF;
 
@@ -367,13 +525,17 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.booking_status(p_status text, p_cancelled timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN ((p_cancelled IS NOT NULL) AND (p_status = ANY (ARRAY['confirmed'::text, 'pending'::text]))) THEN 'cancelled'::text ELSE p_status END;
+
 CREATE FUNCTION public.rfc3339(ts timestamp with time zone, tz text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ((to_char((ts AT TIME ZONE tz), 'YYYY-MM-DD"T"HH24:MI:SS'::text) || CASE WHEN ((ts AT TIME ZONE tz) < (ts AT TIME ZONE 'UTC'::text)) THEN '-'::text ELSE '+'::text END) || to_char(((abs(EXTRACT(epoch FROM ((ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'::text)))))::double precision * '00:00:01'::interval), 'HH24:MI'::text));
 
-CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text, p_attendees integer, p_created_by bigint) RETURNS json
+CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text, p_attendees integer, p_created_by bigint, p_status text) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz), 'attendees', p_attendees, 'created_by', p_created_by);
+    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'status', public.booking_status(p_status, p_cancelled), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz), 'attendees', p_attendees, 'created_by', p_created_by);
 
 CREATE TABLE public.bookings (
     id bigint NOT NULL,
@@ -393,10 +555,19 @@ CREATE TABLE public.bookings (
     sequence integer DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone,
     original_start timestamp with time zone,
+    status text DEFAULT 'confirmed'::text NOT NULL,
+    buffer_minutes integer DEFAULT 0 NOT NULL,
+    overrides text[],
+    decided_by bigint,
+    decided_at timestamp with time zone,
+    decision_reason text,
     CONSTRAINT bookings_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
+    CONSTRAINT bookings_buffer_minutes_check CHECK (((buffer_minutes >= 0) AND (buffer_minutes <= 240))),
+    CONSTRAINT bookings_decision_reason_check CHECK ((length(decision_reason) <= 500)),
     CONSTRAINT bookings_invitees_check CHECK ((cardinality(invitees) <= 50)),
     CONSTRAINT bookings_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),
     CONSTRAINT bookings_positive_length CHECK ((end_at > start_at)),
+    CONSTRAINT bookings_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'pending'::text, 'rejected'::text, 'expired'::text, 'released'::text]))),
     CONSTRAINT bookings_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
 );
 
@@ -413,11 +584,14 @@ CREATE TABLE public.rooms (
     active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    area_id integer,
+    policy jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT rooms_building_check CHECK ((length(building) <= 100)),
     CONSTRAINT rooms_capacity_check CHECK (((capacity >= 1) AND (capacity <= 10000))),
     CONSTRAINT rooms_floor_check CHECK (((floor >= '-50'::integer) AND (floor <= 500))),
     CONSTRAINT rooms_hours_check CHECK ((opens < closes)),
-    CONSTRAINT rooms_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+    CONSTRAINT rooms_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT rooms_policy_check CHECK ((jsonb_typeof(policy) = 'object'::text))
 );
 
 CREATE TABLE public.users (
@@ -464,7 +638,9 @@ CREATE VIEW public.booking_api AS
     b.notes,
     b.sequence,
     b.updated_at,
-    b.original_start
+    b.original_start,
+    b.status,
+    b.buffer_minutes
    FROM (((public.bookings b
      JOIN public.rooms r ON ((r.id = b.room_id)))
      JOIN public.users u ON ((u.id = b.user_id)))
@@ -472,21 +648,91 @@ CREATE VIEW public.booking_api AS
 
 CREATE FUNCTION public.booking_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone, (v).attendees, (v).created_by);
+    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone, (v).attendees, (v).created_by, (v).status);
 
 CREATE FUNCTION public.booking_detail_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN (((public.booking_json(v))::jsonb || jsonb_build_object('invitees', to_jsonb((v).invitees), 'notes', (v).notes, 'created_by_name', COALESCE((v).created_by_name, (v).user_name), 'updated_at', public.rfc3339((v).updated_at, (v).timezone), 'original_start_time', public.rfc3339((v).original_start, (v).timezone))))::json;
 
-CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text) RETURNS json
+CREATE FUNCTION public.decide_request(p_booking bigint, p_series bigint, p_actor bigint, p_decision text, p_reason text) RETURNS TABLE(outcome text, booking json)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_target bookings;
+    v_admin boolean;
+    v_groups bigint[];
+    v_done integer;
+BEGIN
+    IF p_series IS NOT NULL THEN
+        SELECT * INTO v_target FROM bookings b
+         WHERE b.series_id = p_series
+         ORDER BY b.status = 'pending' AND b.cancelled_at IS NULL DESC, b.start_at
+         LIMIT 1;
+    ELSE
+        SELECT * INTO v_target FROM bookings b WHERE b.id = p_booking;
+    END IF;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::json;
+        RETURN;
+    END IF;
+    SELECT u.role = 'admin',
+           ARRAY(SELECT m.group_id FROM group_members m WHERE m.user_id = u.id)
+      INTO v_admin, v_groups
+      FROM users u WHERE u.id = p_actor AND u.active;
+    IF NOT coalesce(may_approve(room_policy(v_target.room_id), v_admin, v_groups), false) THEN
+        RETURN QUERY SELECT 'forbidden', NULL::json;
+        RETURN;
+    END IF;
+    PERFORM set_config('booking.actor', p_actor::text, true);   -- the audit log's actor
+    WITH done AS (
+        UPDATE bookings b
+           SET status = p_decision, decided_by = p_actor, decided_at = now(),
+               decision_reason = p_reason,
+               cancelled_at = CASE WHEN p_decision = 'rejected' THEN now() END,
+               cancelled_by = CASE WHEN p_decision = 'rejected' THEN p_actor END
+         WHERE (b.id = v_target.id
+                OR (v_target.series_id IS NOT NULL AND b.series_id = v_target.series_id))
+           AND b.status = 'pending' AND b.cancelled_at IS NULL
+        RETURNING 1)
+    SELECT count(*) INTO v_done FROM done;
+    IF v_done = 0 THEN
+        RETURN QUERY SELECT 'not_pending', (SELECT booking_json(v) FROM booking_api v
+                                             WHERE v.id = v_target.id);
+        RETURN;
+    END IF;
+    UPDATE series s SET status = p_decision
+     WHERE s.id = v_target.series_id AND s.status = 'pending';
+    -- A new statement: its snapshot sees the update above.
+    RETURN QUERY SELECT 'done', (SELECT booking_json(v) FROM booking_api v
+                                  WHERE v.id = v_target.id);
+END
+$$;
+
+CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text, p_overrides text[] DEFAULT NULL::text[]) RETURNS json
     LANGUAGE plpgsql
     AS $$
 DECLARE
     v_old bookings;
+    v_owner bigint;
+    v_moved boolean := p_start IS NOT NULL OR p_end IS NOT NULL OR p_room IS NOT NULL;
+    v_policy jsonb;
+    v_quota jsonb;
     v_room integer;
     v_start timestamptz;
     v_end timestamptz;
+    v_status text;
+    v_overrides text[] := nullif(p_overrides, '{}');
 BEGIN
+    IF v_moved THEN
+        -- bookings_pkey, unlocked: the owner never changes. Their quota lock
+        -- first, then the row, as book() does (lock, then insert).
+        SELECT b.user_id, room_policy(coalesce(p_room, b.room_id)) INTO v_owner, v_policy
+          FROM bookings b WHERE b.id = p_id;
+        IF v_policy->'fields' ? 'quota' THEN
+            PERFORM quota_lock(v_owner);
+        END IF;
+    END IF;
+
     -- bookings_pkey
     SELECT * INTO v_old FROM bookings WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -508,6 +754,26 @@ BEGIN
     v_room := coalesce(p_room, v_old.room_id);
     v_start := coalesce(p_start, v_old.start_at);
     v_end := coalesce(p_end, v_old.end_at);
+    v_status := v_old.status;
+    IF v_moved THEN
+        -- The quota, counted without this booking (it moves, it does not add).
+        SELECT q.details INTO v_quota
+          FROM quota_refusals(v_room, v_old.user_id, v_policy, ARRAY[v_start], ARRAY[v_end],
+                              p_id) q
+         LIMIT 1;
+        IF v_quota IS NOT NULL THEN
+            IF NOT p_admin THEN
+                RETURN json_build_object('kind', 'refused', 'quota', v_quota);
+            END IF;
+            v_overrides := ARRAY(SELECT DISTINCT x FROM unnest(coalesce(v_overrides, '{}')
+                                                               || 'quota_exceeded'::text) x
+                                  ORDER BY x);
+        END IF;
+        IF v_room <> v_old.room_id THEN
+            v_status := new_booking_status(v_policy, NULL, p_admin);
+        END IF;
+    END IF;
+
     PERFORM set_config('booking.actor', p_actor::text, true);   -- the audit log's actor
     FOR attempt IN 1..5 LOOP
         BEGIN
@@ -521,7 +787,11 @@ BEGIN
                    updated_at = now(),
                    -- a series occurrence changed on its own: the series leaves it alone
                    original_start = CASE WHEN series_id IS NOT NULL
-                                         THEN coalesce(original_start, start_at) END
+                                         THEN coalesce(original_start, start_at) END,
+                   status = v_status,
+                   buffer_minutes = CASE WHEN v_moved THEN policy_buffer(v_policy)
+                                         ELSE buffer_minutes END,
+                   overrides = CASE WHEN v_moved THEN v_overrides ELSE overrides END
              WHERE id = p_id;
             RETURN json_build_object(
                 'kind', 'updated',
@@ -537,30 +807,55 @@ BEGIN
     -- New statements, fresh snapshots: the winner of a race is seen.
     RETURN json_build_object(
         'kind', 'conflict',
-        -- bookings_room_start
+        -- bookings_room_start: in the way, buffers included
         'conflicts', (SELECT coalesce(json_agg(booking_json(v) ORDER BY v.start_at), '[]')
                         FROM booking_api v
                        WHERE v.room_id = v_room AND v.live AND v.id <> p_id
-                         AND v.start_at < v_end AND v.end_at > v_start
-                         AND v.start_at > v_start - interval '1 day'),
-        'busy', (SELECT coalesce(json_agg(json_build_object('start_at', b.start_at,
-                                                            'end_at', b.end_at)
-                                          ORDER BY b.start_at), '[]')
+                         AND v.start_at < plus_minutes(v_end, policy_buffer(v_policy))
+                         AND plus_minutes(v.end_at, v.buffer_minutes) > v_start
+                         AND v.start_at > v_start - interval '28 hours'),
+        'busy', (SELECT coalesce(json_agg(json_build_object(
+                                     'start_at', b.start_at,
+                                     'end_at', plus_minutes(b.end_at, b.buffer_minutes))
+                                 ORDER BY b.start_at), '[]')
                    FROM bookings b
                   WHERE b.room_id = v_room AND b.cancelled_at IS NULL AND b.id <> p_id
-                    AND b.start_at > v_start - interval '1 day'
-                    AND b.start_at < v_start + interval '15 days' AND b.end_at > v_start));
+                    AND b.start_at > v_start - interval '28 hours'
+                    AND b.start_at < v_start + interval '15 days'
+                    AND plus_minutes(b.end_at, b.buffer_minutes) > v_start),
+        -- bookings_user_start: what counts against the target's quota
+        'mine', (SELECT coalesce(json_agg(json_build_object(
+                                     'room_id', b.room_id, 'start_at', b.start_at,
+                                     'end_at', b.end_at) ORDER BY b.start_at), '[]')
+                   FROM bookings b
+                  WHERE v_policy->'fields' ? 'quota' AND NOT p_admin
+                    AND b.user_id = v_old.user_id AND b.cancelled_at IS NULL
+                    AND b.status <> 'released' AND b.id <> p_id
+                    AND b.room_id = ANY (quota_rooms(v_room, v_policy))
+                    AND b.start_at > v_start - interval '8 days'
+                    AND b.start_at < v_start + interval '22 days'));
 END
 $$;
 
-CREATE FUNCTION public.edit_series(p_series bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_from timestamp with time zone, p_split boolean, p_room integer, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_attendees integer, p_invitees text[], p_notes text) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.edit_series(p_series bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_from timestamp with time zone, p_split boolean, p_room integer, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_attendees integer, p_invitees text[], p_notes text, p_overrides text[] DEFAULT NULL::text[]) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
     v_old series;
     v_new series;
+    v_owner bigint;
+    v_policy jsonb := room_policy(p_room);
+    v_status text;
     v_rows booking_result[] := '{}';
 BEGIN
+    -- series_pkey, unlocked: the owner never changes. Their quota lock first.
+    IF v_policy->'fields' ? 'quota' THEN
+        SELECT s.user_id INTO v_owner FROM series s WHERE s.id = p_series;
+        IF v_owner IS NOT NULL THEN
+            PERFORM quota_lock(v_owner);
+        END IF;
+    END IF;
+
     -- series_pkey
     SELECT * INTO v_old FROM series WHERE id = p_series FOR UPDATE;
     IF NOT FOUND THEN
@@ -573,10 +868,14 @@ BEGIN
         RETURN QUERY SELECT 'forbidden', NULL::timestamptz, NULL::json;
         RETURN;
     END IF;
-    IF v_old.cancelled_at IS NOT NULL OR v_old.cancelled_from <= p_from OR p_from < p_now THEN
+    IF v_old.cancelled_at IS NOT NULL OR v_old.cancelled_from <= p_from OR p_from < p_now
+       OR v_old.status IN ('rejected', 'expired') THEN
         RETURN QUERY SELECT 'not_editable', NULL::timestamptz, NULL::json;
         RETURN;
     END IF;
+    v_status := CASE WHEN p_room <> v_old.room_id
+                     THEN new_booking_status(v_policy, NULL, p_admin)
+                     ELSE v_old.status END;
 
     PERFORM set_config('booking.actor', p_actor::text, true);
     PERFORM set_config('booking.quiet_series', p_series::text, true);
@@ -584,10 +883,10 @@ BEGIN
         IF p_split THEN
             INSERT INTO series (room_id, user_id, title, rrule, first_start, duration_minutes,
                                 timezone, materialized_until, created_by, attendees,
-                                invitees, notes)
+                                invitees, notes, status)
             VALUES (p_room, v_old.user_id, p_title, p_rrule, p_first_start,
                     p_duration_minutes, p_timezone, p_materialized_until, p_actor,
-                    p_attendees, coalesce(p_invitees, '{}'), p_notes)
+                    p_attendees, coalesce(p_invitees, '{}'), p_notes, v_status)
             RETURNING * INTO v_new;
             UPDATE series
                SET cancelled_from = p_from, continued_by = v_new.id, sequence = sequence + 1
@@ -598,7 +897,7 @@ BEGIN
                    first_start = p_first_start, duration_minutes = p_duration_minutes,
                    timezone = p_timezone, materialized_until = p_materialized_until,
                    attendees = p_attendees, invitees = coalesce(p_invitees, '{}'),
-                   notes = p_notes, sequence = sequence + 1
+                   notes = p_notes, sequence = sequence + 1, status = v_status
              WHERE id = p_series
             RETURNING * INTO v_new;
             DELETE FROM series_skips WHERE series_id = p_series AND start_at >= p_from;
@@ -611,10 +910,12 @@ BEGIN
 
         SELECT coalesce(array_agg(b), '{}') INTO v_rows
           FROM book(p_room, v_old.user_id, p_title, p_starts, p_ends, v_new.id,
-                    p_skip_conflicts, p_actor, p_attendees, p_invitees, p_notes) b;
+                    p_skip_conflicts, p_actor, p_attendees, p_invitees, p_notes, p_admin,
+                    nullif(p_overrides, '{}')) b;
 
-        IF NOT p_skip_conflicts
-           AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict') THEN
+        IF EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'refused')
+           OR (NOT p_skip_conflicts
+               AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict')) THEN
             RAISE EXCEPTION USING ERRCODE = 'BK409';   -- undo it all
         END IF;
 
@@ -645,6 +946,36 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.expire_requests(p_now timestamp with time zone, p_after interval, p_batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    WITH due AS (
+        SELECT b.id, b.series_id FROM bookings b
+         WHERE b.status = 'pending' AND b.cancelled_at IS NULL
+           AND (b.created_at <= p_now - p_after OR b.start_at <= p_now)
+         ORDER BY b.created_at, b.id
+         LIMIT p_batch
+           FOR UPDATE SKIP LOCKED),
+    expired AS (
+        UPDATE bookings b
+           SET status = 'expired', cancelled_at = now(), decided_at = now()
+         WHERE (b.id IN (SELECT d.id FROM due d)
+                OR b.series_id IN (SELECT d.series_id FROM due d WHERE d.series_id IS NOT NULL))
+           AND b.status = 'pending' AND b.cancelled_at IS NULL
+        RETURNING b.id, b.series_id),
+    series_expired AS (
+        UPDATE series s SET status = 'expired'
+         WHERE s.id IN (SELECT e.series_id FROM expired e) AND s.status = 'pending'
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM expired) + 0 * (SELECT count(*) FROM series_expired)
+      INTO v_count;
+    RETURN v_count;
+END
+$$;
+
 CREATE FUNCTION public.extend_series(p_series bigint, p_from timestamp with time zone, p_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_rule_starts timestamp with time zone[], p_rule_ends timestamp with time zone[], p_rule_reasons text[]) RETURNS TABLE(booked integer, skipped integer)
     LANGUAGE plpgsql
     AS $$
@@ -655,6 +986,7 @@ DECLARE
 BEGIN
     UPDATE series SET materialized_until = p_until
      WHERE id = p_series AND materialized_until = p_from AND cancelled_at IS NULL
+       AND status IN ('confirmed', 'pending')
     RETURNING * INTO v_series;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 0, 0;
@@ -664,11 +996,14 @@ BEGIN
     WITH rows AS (
         SELECT * FROM book(v_series.room_id, v_series.user_id, v_series.title,
                            p_starts, p_ends, p_series, true, v_series.created_by,
-                           v_series.attendees, v_series.invitees, v_series.notes)),
+                           v_series.attendees, v_series.invitees, v_series.notes,
+                           false, NULL, true)),
     missed AS (
-        SELECT o.s, o.e, 'conflict' AS reason
+        SELECT o.s, o.e,
+               CASE WHEN o.s IN (SELECT requested_start FROM rows WHERE kind = 'over_quota')
+                    THEN 'quota_exceeded' ELSE 'conflict' END AS reason
           FROM unnest(p_starts, p_ends) AS o(s, e)
-         WHERE o.s IN (SELECT requested_start FROM rows WHERE kind = 'conflict')
+         WHERE o.s IN (SELECT requested_start FROM rows WHERE kind IN ('conflict', 'over_quota'))
         UNION ALL
         SELECT o.s, o.e, o.r FROM unnest(p_rule_starts, p_rule_ends, p_rule_reasons) AS o(s, e, r)),
     recorded AS (
@@ -737,6 +1072,10 @@ CREATE FUNCTION public.json_timestamps(a jsonb) RETURNS timestamp with time zone
     SELECT coalesce(array_agg(t.v::timestamptz ORDER BY t.n), '{}')
       FROM jsonb_array_elements_text(a) WITH ORDINALITY AS t(v, n)
 $$;
+
+CREATE FUNCTION public.may_approve(p_policy jsonb, p_admin boolean, p_groups bigint[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (p_admin OR (EXISTS (SELECT 1 FROM jsonb_array_elements_text(COALESCE((((may_approve.p_policy -> 'fields'::text) -> 'approvers'::text) -> 'value'::text), '[]'::jsonb)) g(value) WHERE ((g.value)::bigint = ANY (may_approve.p_groups)))));
 
 CREATE FUNCTION public.memo_auth_changed() RETURNS trigger
     LANGUAGE plpgsql
@@ -807,6 +1146,24 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.memo_members_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_LEVEL = 'STATEMENT' THEN
+        PERFORM memo_changed('auth', '*');
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM memo_changed('auth', 'user:' || OLD.user_id);
+    ELSE
+        PERFORM memo_changed('auth', 'user:' || NEW.user_id);
+        IF TG_OP = 'UPDATE' AND OLD.user_id <> NEW.user_id THEN
+            PERFORM memo_changed('auth', 'user:' || OLD.user_id);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.memo_overview_changed() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -832,17 +1189,58 @@ CREATE FUNCTION public.memo_version(p_name text) RETURNS bigint
     SELECT sum(n)::bigint FROM memo_versions WHERE name = p_name
 $$;
 
+CREATE FUNCTION public.policy_approval(p_policy jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN COALESCE(((((p_policy -> 'fields'::text) -> 'approval_required'::text) ->> 'value'::text))::boolean, false);
+
+CREATE TABLE public.series (
+    id bigint NOT NULL,
+    room_id integer NOT NULL,
+    user_id bigint NOT NULL,
+    title text NOT NULL,
+    rrule text NOT NULL,
+    first_start timestamp with time zone NOT NULL,
+    duration_minutes integer NOT NULL,
+    timezone text NOT NULL,
+    materialized_until timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancelled_by bigint,
+    cancelled_from timestamp with time zone,
+    attendees integer,
+    invitees text[] DEFAULT '{}'::text[] NOT NULL,
+    notes text,
+    created_by bigint,
+    sequence integer DEFAULT 0 NOT NULL,
+    continued_by bigint,
+    status text DEFAULT 'confirmed'::text NOT NULL,
+    CONSTRAINT series_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
+    CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
+    CONSTRAINT series_invitees_check CHECK ((cardinality(invitees) <= 50)),
+    CONSTRAINT series_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),
+    CONSTRAINT series_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'pending'::text, 'rejected'::text, 'expired'::text]))),
+    CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+CREATE FUNCTION public.new_booking_status(p_policy jsonb, p_series bigint, p_admin boolean) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN COALESCE((SELECT s.status FROM public.series s WHERE ((s.id = new_booking_status.p_series) AND (s.status = ANY (ARRAY['pending'::text, 'confirmed'::text])))), CASE WHEN ((NOT p_admin) AND public.policy_approval(p_policy)) THEN 'pending'::text ELSE 'confirmed'::text END);
+
 CREATE FUNCTION public.outbox_bookings_inserted() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    -- Occurrences (series_id set) are announced by their series.created.
+    -- Occurrences (series_id set) are announced by their series.created. The
+    -- actor is who made it (sql/020: the owner, a delegate or an admin).
     INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, payload)
-    SELECT 'booking.created', n.user_id, coalesce(n.created_by, n.user_id), n.room_id, n.id,
-           jsonb_build_object('booking', to_jsonb(n))
+    SELECT e.kind, n.user_id, coalesce(n.created_by, n.user_id), n.room_id, n.id,
+           CASE WHEN e.kind = 'approval.requested'
+                THEN jsonb_build_object('booking', to_jsonb(n), 'approvers', approver_ids(n.room_id))
+                ELSE jsonb_build_object('booking', to_jsonb(n)) END
       FROM new_rows n
-     WHERE n.series_id IS NULL
-     ORDER BY n.id;
+     CROSS JOIN LATERAL (VALUES ('booking.created', 1), ('approval.requested', 2)) AS e(kind, k)
+     WHERE n.series_id IS NULL AND (e.kind = 'booking.created' OR n.status = 'pending')
+     ORDER BY n.id, e.k;
     IF FOUND THEN
         PERFORM outbox_notify();
     END IF;
@@ -855,6 +1253,7 @@ CREATE FUNCTION public.outbox_bookings_updated() RETURNS trigger
     AS $$
 DECLARE
     v_quiet bigint := nullif(current_setting('booking.quiet_series', true), '')::bigint;
+    v_told boolean := false;
 BEGIN
     INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, series_id, payload)
     SELECT CASE WHEN n.series_id IS NULL THEN 'booking.cancelled' ELSE 'occurrence.cancelled' END,
@@ -864,7 +1263,7 @@ BEGIN
                               'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
-     WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+     WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL AND n.status = o.status
        AND (v_quiet IS NULL OR n.series_id IS DISTINCT FROM v_quiet)
        -- An occurrence cancelled together with its series is told by series.cancelled.
        AND NOT EXISTS (SELECT 1 FROM series s
@@ -877,8 +1276,37 @@ BEGIN
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
      WHERE n.cancelled_at IS NULL AND n.sequence > o.sequence
-     ORDER BY 5;
-    IF FOUND THEN
+    UNION ALL
+    SELECT 'approval.requested', n.user_id, audit_actor(), n.room_id, n.id, n.series_id,
+           jsonb_build_object('booking', to_jsonb(n), 'approvers', approver_ids(n.room_id))
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     WHERE n.cancelled_at IS NULL AND n.status = 'pending' AND o.status <> 'pending'
+       AND n.series_id IS NULL
+     ORDER BY 5, 1 DESC;
+    v_told := FOUND;
+
+    -- Decided or expired: once per booking, or once per series for its occurrences.
+    INSERT INTO outbox (kind, user_id, actor_id, room_id, booking_id, series_id, payload)
+    SELECT d.kind, d.user_id, d.decided_by, d.room_id, d.booking_id, d.series_id, d.payload
+      FROM (SELECT DISTINCT ON (coalesce(n.series_id, -n.id))
+                   CASE WHEN n.series_id IS NULL THEN 'booking.' ELSE 'series.' END
+                   || CASE n.status WHEN 'confirmed' THEN 'approved' ELSE n.status END AS kind,
+                   n.user_id, n.decided_by, n.room_id,
+                   CASE WHEN n.series_id IS NULL THEN n.id END AS booking_id, n.series_id,
+                   CASE WHEN n.series_id IS NULL THEN jsonb_build_object('booking', to_jsonb(n))
+                        ELSE jsonb_build_object('series', (SELECT to_jsonb(s) FROM series s
+                                                            WHERE s.id = n.series_id))
+                   END || jsonb_build_object('reason', n.decision_reason,
+                                             'decided_by', n.decided_by) AS payload,
+                   n.start_at
+              FROM new_rows n
+              JOIN old_rows o ON o.id = n.id
+             WHERE o.status = 'pending' AND n.status IN ('confirmed', 'rejected', 'expired')
+               AND n.decided_at IS DISTINCT FROM o.decided_at
+             ORDER BY coalesce(n.series_id, -n.id), n.start_at) d
+     ORDER BY d.start_at;
+    IF FOUND OR v_told THEN
         PERFORM outbox_notify();
     END IF;
     RETURN NULL;
@@ -894,10 +1322,14 @@ CREATE FUNCTION public.outbox_series_inserted() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO outbox (kind, user_id, actor_id, room_id, series_id, payload)
-    SELECT 'series.created', n.user_id, n.user_id, n.room_id, n.id,
-           jsonb_build_object('series', to_jsonb(n))
+    SELECT e.kind, n.user_id, coalesce(n.created_by, n.user_id), n.room_id, n.id,
+           CASE WHEN e.kind = 'approval.requested'
+                THEN jsonb_build_object('series', to_jsonb(n), 'approvers', approver_ids(n.room_id))
+                ELSE jsonb_build_object('series', to_jsonb(n)) END
       FROM new_rows n
-     ORDER BY n.id;
+     CROSS JOIN LATERAL (VALUES ('series.created', 1), ('approval.requested', 2)) AS e(kind, k)
+     WHERE e.kind = 'series.created' OR n.status = 'pending'
+     ORDER BY n.id, e.k;
     IF FOUND THEN
         PERFORM outbox_notify();
     END IF;
@@ -935,7 +1367,13 @@ BEGIN
                   WHEN n.sequence > o.sequence THEN 'series.updated'
                   END AS kind) e
      WHERE e.kind IS NOT NULL
-     ORDER BY n.id;
+    UNION ALL
+    SELECT 'approval.requested', n.user_id, audit_actor(), n.room_id, n.id,
+           jsonb_build_object('series', to_jsonb(n), 'approvers', approver_ids(n.room_id))
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     WHERE n.status = 'pending' AND o.status <> 'pending' AND n.cancelled_at IS NULL
+     ORDER BY 5;
     IF FOUND THEN
         PERFORM outbox_notify();
     END IF;
@@ -943,9 +1381,118 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.plus_minutes(t timestamp with time zone, m integer) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (t + make_interval(mins => m));
+
+CREATE FUNCTION public.policy_buffer(p_policy jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN COALESCE(((((p_policy -> 'fields'::text) -> 'buffer_minutes'::text) ->> 'value'::text))::integer, 0);
+
+CREATE FUNCTION public.policy_levels(p_room integer, p_area integer) RETURNS TABLE(depth integer, policy jsonb, source jsonb)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT 0, r.policy, jsonb_build_object('level', 'room', 'id', r.id, 'name', r.name)
+      FROM rooms r WHERE r.id = p_room
+    UNION ALL
+    SELECT c.depth, c.policy, jsonb_build_object('level', 'area', 'id', c.id, 'name', c.name)
+      FROM area_chain(coalesce((SELECT r.area_id FROM rooms r WHERE r.id = p_room), p_area)) c
+$$;
+
+CREATE FUNCTION public.quota_lock(p_user bigint) RETURNS void
+    LANGUAGE sql
+    AS $$
+    SELECT pg_advisory_xact_lock(hashtextextended('quota ' || p_user, 0))
+$$;
+
+CREATE FUNCTION public.quota_locked_refusals(p_room integer, p_user bigint, p_policy jsonb, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_exclude bigint DEFAULT NULL::bigint) RETURNS TABLE(requested_start timestamp with time zone, details jsonb)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT (p_policy->'fields' ? 'quota') THEN
+        RETURN;
+    END IF;
+    -- One person's bookings under a quota are decided one request at a time:
+    -- the count (a new statement, so a new snapshot) sees every booking of
+    -- theirs that committed before this lock was granted.
+    PERFORM quota_lock(p_user);
+    RETURN QUERY SELECT * FROM quota_refusals(p_room, p_user, p_policy, p_starts, p_ends,
+                                              p_exclude);
+END
+$$;
+
+CREATE FUNCTION public.quota_refusals(p_room integer, p_user bigint, p_policy jsonb, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_exclude bigint DEFAULT NULL::bigint) RETURNS TABLE(requested_start timestamp with time zone, details jsonb)
+    LANGUAGE sql STABLE
+    AS $$
+WITH q AS (
+    SELECT p_policy->'fields'->'quota'->'value' AS quota,
+           p_policy->'fields'->'quota'->'source' AS source,
+           quota_rooms(p_room, p_policy) AS rooms,
+           (SELECT r.timezone FROM rooms r WHERE r.id = p_room) AS tz),
+o AS (
+    SELECT o.s, o.e, o.n, d.day, d.day - (extract(isodow FROM d.day)::integer - 1) AS monday
+      FROM q, unnest(p_starts, p_ends) WITH ORDINALITY AS o(s, e, n)
+     CROSS JOIN LATERAL (SELECT (o.s AT TIME ZONE q.tz)::date AS day) d
+     WHERE q.quota IS NOT NULL),
+held AS (
+    SELECT o.*,
+           (SELECT count(*) FROM bookings b
+             WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
+               AND b.room_id = ANY (q.rooms) AND b.id IS DISTINCT FROM p_exclude
+               AND b.start_at >= o.day::timestamp AT TIME ZONE q.tz
+               AND b.start_at < (o.day + 1)::timestamp AT TIME ZONE q.tz) AS day_held,
+           w.week_held, w.week_minutes
+      FROM o CROSS JOIN q
+     CROSS JOIN LATERAL (
+           SELECT count(*) AS week_held,
+                  coalesce(sum(extract(epoch FROM b.end_at - b.start_at) / 60), 0) AS week_minutes
+             FROM bookings b
+            WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
+              AND b.room_id = ANY (q.rooms) AND b.id IS DISTINCT FROM p_exclude
+              AND b.start_at >= o.monday::timestamp AT TIME ZONE q.tz
+              AND b.start_at < (o.monday + 7)::timestamp AT TIME ZONE q.tz) w),
+counted AS (
+    -- Before this occurrence: what is held, and the earlier ones of this request.
+    SELECT h.*,
+           h.day_held + count(*) OVER (PARTITION BY h.day ORDER BY h.n
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS day_used,
+           h.week_held + count(*) OVER (PARTITION BY h.monday ORDER BY h.n
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS week_used,
+           h.week_minutes + coalesce(sum(extract(epoch FROM h.e - h.s) / 60)
+                                     OVER (PARTITION BY h.monday ORDER BY h.n
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS minutes_used
+      FROM held h),
+verdict AS (
+    SELECT c.s, c.e,
+           CASE WHEN c.day_used + 1 > (q.quota->>'bookings_per_day')::integer
+                THEN jsonb_build_object('quota', 'bookings_per_day', 'used', c.day_used,
+                                        'limit', (q.quota->>'bookings_per_day')::integer)
+                WHEN c.week_used + 1 > (q.quota->>'bookings_per_week')::integer
+                THEN jsonb_build_object('quota', 'bookings_per_week', 'used', c.week_used,
+                                        'limit', (q.quota->>'bookings_per_week')::integer)
+                WHEN c.minutes_used + extract(epoch FROM c.e - c.s) / 60
+                     > (q.quota->>'hours_per_week')::integer * 60
+                THEN jsonb_build_object('quota', 'hours_per_week',
+                                        'used', round(c.minutes_used / 60.0, 2),
+                                        'limit', (q.quota->>'hours_per_week')::integer)
+           END AS over
+      FROM counted c CROSS JOIN q)
+SELECT v.s, v.over || jsonb_build_object('code', 'quota_exceeded', 'source', q.source,
+                                         'start_time', rfc3339(v.s, q.tz),
+                                         'end_time', rfc3339(v.e, q.tz))
+  FROM verdict v CROSS JOIN q
+ WHERE v.over IS NOT NULL
+ ORDER BY v.s
+$$;
+
+CREATE FUNCTION public.quota_rooms(p_room integer, p_policy jsonb) RETURNS integer[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'level'::text) = 'area'::text) THEN ARRAY(SELECT public.area_rooms((((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'id'::text))::integer) AS area_rooms) ELSE ARRAY[p_room] END;
+
 CREATE FUNCTION public.room_json(r public.rooms) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active);
+    RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active, 'area_id', (r).area_id);
 
 CREATE FUNCTION public.wall_instant_near_change(p_local timestamp without time zone, p_tz text) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -968,44 +1515,61 @@ CREATE FUNCTION public.room_open(tz text, opens time without time zone, closes t
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ((e > s) AND (s >= public.wall_instant(((s AT TIME ZONE tz))::date, opens, tz)) AND (e <= public.wall_instant(((s AT TIME ZONE tz))::date, closes, tz)));
 
-CREATE FUNCTION public.room_suggestions(p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_days integer DEFAULT 7, p_limit integer DEFAULT 5) RETURNS json
+CREATE FUNCTION public.room_policy(p_room integer) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN public.resolve_policy(p_room, NULL::integer);
+
+CREATE FUNCTION public.room_suggestions(p_start timestamp with time zone, p_end timestamp with time zone, p_capacity integer, p_equipment text[], p_building text, p_floor integer, p_not_before timestamp with time zone, p_until timestamp with time zone, p_rules jsonb DEFAULT '{}'::jsonb, p_days integer DEFAULT 7, p_limit integer DEFAULT 5) RETURNS json
     LANGUAGE sql STABLE
     AS $$
 WITH fit AS (
     SELECT r.*,
            (p_building IS NULL OR lower(r.building) = lower(p_building)) AS in_building,
-           (p_floor IS NULL OR r.floor = p_floor) AS on_floor
+           (p_floor IS NULL OR r.floor = p_floor) AS on_floor,
+           coalesce((p_rules->(r.id::text)->>'buffer')::integer, 0) AS buffer,
+           p_rules->(r.id::text)->'hours' AS week_hours
       FROM rooms r
      WHERE r.active AND r.capacity >= p_capacity AND r.equipment @> p_equipment),
 day AS (
     -- Each fitting room's opening hours on the request's local day (in that
     -- room's zone) and the days after, and the same time of day as asked.
-    SELECT f.id, g.d, w.open_at, w.close_at, w.target
+    SELECT f.id, f.buffer, g.d,
+           wall_instant(l.local_start::date + g.d, h.opens, f.timezone) AS open_at,
+           wall_instant(l.local_start::date + g.d, h.closes, f.timezone) AS close_at,
+           (l.local_start + make_interval(days => g.d)) AT TIME ZONE f.timezone AS target
       FROM fit f
      CROSS JOIN generate_series(0, p_days) AS g(d)
      CROSS JOIN LATERAL (SELECT p_start AT TIME ZONE f.timezone AS local_start) l
      CROSS JOIN LATERAL (
-           SELECT (l.local_start::date + g.d + f.opens) AT TIME ZONE f.timezone AS open_at,
-                  (l.local_start::date + g.d + f.closes) AT TIME ZONE f.timezone AS close_at,
-                  (l.local_start + make_interval(days => g.d)) AT TIME ZONE f.timezone AS target) w),
+           SELECT CASE WHEN f.week_hours IS NULL THEN f.opens
+                       ELSE (f.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>0)::time
+                  END AS opens,
+                  CASE WHEN f.week_hours IS NULL THEN f.closes
+                       ELSE (f.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>1)::time
+                  END AS closes) h
+     WHERE h.opens IS NOT NULL),
 gap AS (
     -- The free stretches between live bookings inside the opening hours: each
     -- booking (and a zero-length sentinel at closing time) ends the gap that
-    -- began when everything before it had ended.
+    -- began when everything before it had ended, its buffer included; a gap
+    -- ends the room's own buffer before the next booking.
     SELECT day.id, day.d, day.target, x.gap_start, x.gap_end
       FROM day
      CROSS JOIN LATERAL (
            SELECT greatest(day.open_at,
                            max(b.e) OVER (ORDER BY b.s ROWS BETWEEN UNBOUNDED PRECEDING
                                                                AND 1 PRECEDING)) AS gap_start,
-                  b.s AS gap_end
-             FROM (SELECT k.start_at AS s, k.end_at AS e
+                  CASE WHEN b.sentinel THEN b.s ELSE b.s - make_interval(mins => day.buffer) END
+                      AS gap_end
+             FROM (SELECT k.start_at AS s, plus_minutes(k.end_at, k.buffer_minutes) AS e,
+                          false AS sentinel
                      FROM bookings k
                     WHERE k.room_id = day.id AND k.cancelled_at IS NULL
-                      AND k.start_at < day.close_at AND k.end_at > day.open_at
-                      AND k.start_at > day.open_at - interval '1 day'
+                      AND k.start_at < plus_minutes(day.close_at, day.buffer)
+                      AND plus_minutes(k.end_at, k.buffer_minutes) > day.open_at
+                      AND k.start_at > day.open_at - interval '28 hours'
                    UNION ALL
-                   SELECT day.close_at, day.close_at) b) x),
+                   SELECT day.close_at, day.close_at, true) b) x),
 slot AS (
     -- In each gap long enough, the start nearest the target time.
     SELECT gap.id, gap.d, c.start_at, abs(extract(epoch FROM c.start_at - gap.target)) AS distance
@@ -1029,56 +1593,31 @@ times AS (
            b.d, b.distance, b.start_at
       FROM best b JOIN rooms r ON r.id = b.id
      ORDER BY b.d, b.distance, b.start_at
-     LIMIT p_limit),
-almost AS (
-    SELECT room_json(r) AS room, m.missing[1] AS missing
-      FROM rooms r
-     CROSS JOIN LATERAL (
-           SELECT array_agg(t) AS missing FROM unnest(p_equipment) AS t
-            WHERE NOT t = ANY (r.equipment)) m
-     WHERE r.active AND r.capacity >= p_capacity AND cardinality(m.missing) = 1
-       AND room_open(r.timezone, r.opens, r.closes, p_start, p_end)
-       AND NOT EXISTS (
-           SELECT 1 FROM bookings b
-            WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-              AND b.start_at < p_end AND b.end_at > p_start
-              AND b.start_at > p_start - interval '1 day')
-     ORDER BY (p_building IS NULL OR lower(r.building) = lower(p_building)) DESC,
-              (p_floor IS NULL OR r.floor = p_floor) DESC, r.capacity, r.name, r.id
-     LIMIT p_limit)
+     LIMIT p_limit * 4)
 SELECT json_build_object(
     'times', coalesce((SELECT json_agg(t.j ORDER BY t.d, t.distance, t.start_at) FROM times t),
                       '[]'),
-    'rooms', coalesce((SELECT json_agg(json_build_object('room', a.room, 'missing', a.missing))
-                         FROM almost a), '[]'))
+    'rooms', coalesce((
+        SELECT json_agg(json_build_object('room', a.room, 'missing', a.missing))
+          FROM (SELECT room_json(r) AS room, m.missing[1] AS missing
+                  FROM rooms r
+                 CROSS JOIN LATERAL (
+                       SELECT array_agg(t) AS missing FROM unnest(p_equipment) AS t
+                        WHERE NOT t = ANY (r.equipment)) m
+                 WHERE r.active AND r.capacity >= p_capacity AND cardinality(m.missing) = 1
+                   AND (p_rules->(r.id::text)->'hours' IS NOT NULL
+                        OR room_open(r.timezone, r.opens, r.closes, p_start, p_end))
+                   AND NOT EXISTS (
+                       SELECT 1 FROM bookings b
+                        WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+                          AND b.start_at < plus_minutes(p_end, coalesce(
+                                  (p_rules->(r.id::text)->>'buffer')::integer, 0))
+                          AND plus_minutes(b.end_at, b.buffer_minutes) > p_start
+                          AND b.start_at > p_start - interval '28 hours')
+                 ORDER BY (p_building IS NULL OR lower(r.building) = lower(p_building)) DESC,
+                          (p_floor IS NULL OR r.floor = p_floor) DESC, r.capacity, r.name, r.id
+                 LIMIT p_limit * 4) a), '[]'))
 $$;
-
-CREATE TABLE public.series (
-    id bigint NOT NULL,
-    room_id integer NOT NULL,
-    user_id bigint NOT NULL,
-    title text NOT NULL,
-    rrule text NOT NULL,
-    first_start timestamp with time zone NOT NULL,
-    duration_minutes integer NOT NULL,
-    timezone text NOT NULL,
-    materialized_until timestamp with time zone NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    cancelled_at timestamp with time zone,
-    cancelled_by bigint,
-    cancelled_from timestamp with time zone,
-    attendees integer,
-    invitees text[] DEFAULT '{}'::text[] NOT NULL,
-    notes text,
-    created_by bigint,
-    sequence integer DEFAULT 0 NOT NULL,
-    continued_by bigint,
-    CONSTRAINT series_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
-    CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
-    CONSTRAINT series_invitees_check CHECK ((cardinality(invitees) <= 50)),
-    CONSTRAINT series_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),
-    CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
-);
 
 CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -1154,6 +1693,26 @@ ALTER TABLE public.api_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.areas (
+    id integer NOT NULL,
+    name text NOT NULL,
+    parent_id integer,
+    policy jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT areas_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT areas_policy_check CHECK ((jsonb_typeof(policy) = 'object'::text))
+);
+
+ALTER TABLE public.areas ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.areas_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.audit_log (
     id bigint NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
@@ -1217,6 +1776,27 @@ CREATE TABLE public.deliveries (
 
 ALTER TABLE public.deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.group_members (
+    group_id bigint NOT NULL,
+    user_id bigint NOT NULL
+);
+
+CREATE TABLE public.groups (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT groups_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+ALTER TABLE public.groups ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.groups_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -1379,6 +1959,9 @@ ALTER TABLE ONLY public.api_tokens
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
 
+ALTER TABLE ONLY public.areas
+    ADD CONSTRAINT areas_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
@@ -1386,7 +1969,7 @@ ALTER TABLE ONLY public.booking_invitations
     ADD CONSTRAINT booking_invitations_pkey PRIMARY KEY (booking_id, user_id);
 
 ALTER TABLE ONLY public.bookings
-    ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, end_at, '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
+    ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, public.plus_minutes(end_at, buffer_minutes), '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_pkey PRIMARY KEY (id);
@@ -1396,6 +1979,12 @@ ALTER TABLE ONLY public.delegates
 
 ALTER TABLE ONLY public.deliveries
     ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.group_members
+    ADD CONSTRAINT group_members_pkey PRIMARY KEY (group_id, user_id);
+
+ALTER TABLE ONLY public.groups
+    ADD CONSTRAINT groups_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key);
@@ -1435,6 +2024,10 @@ ALTER TABLE ONLY public.webhook_endpoints
 
 CREATE INDEX api_tokens_user ON public.api_tokens USING btree (user_id, id);
 
+CREATE UNIQUE INDEX areas_name_key ON public.areas USING btree (lower(name));
+
+CREATE INDEX areas_parent ON public.areas USING btree (parent_id) WHERE (parent_id IS NOT NULL);
+
 CREATE INDEX audit_log_actor ON public.audit_log USING btree (actor_id, at, id);
 
 CREATE INDEX audit_log_at ON public.audit_log USING btree (at, id);
@@ -1445,15 +2038,17 @@ CREATE INDEX audit_log_user ON public.audit_log USING btree (user_id, at, id);
 
 CREATE INDEX booking_invitations_user ON public.booking_invitations USING btree (user_id, start_at, booking_id) INCLUDE (end_at);
 
+CREATE INDEX bookings_pending ON public.bookings USING btree (created_at, id) WHERE ((status = 'pending'::text) AND (cancelled_at IS NULL));
+
 CREATE INDEX bookings_room_cancelled ON public.bookings USING btree (room_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at, attendees, created_by) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at, attendees, created_by, status, buffer_minutes) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX bookings_series ON public.bookings USING btree (series_id, start_at) WHERE (series_id IS NOT NULL);
 
 CREATE INDEX bookings_user_cancelled ON public.bookings USING btree (user_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at, attendees, created_by) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at, attendees, created_by, status) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX delegates_delegate ON public.delegates USING btree (delegate_id, user_id);
 
@@ -1462,6 +2057,10 @@ CREATE INDEX deliveries_due ON public.deliveries USING btree (next_attempt_at, i
 CREATE INDEX deliveries_failed ON public.deliveries USING btree (id) WHERE (status = 'failed'::text);
 
 CREATE INDEX deliveries_pending ON public.deliveries USING btree (id) WHERE (status = 'pending'::text);
+
+CREATE INDEX group_members_user ON public.group_members USING btree (user_id, group_id);
+
+CREATE UNIQUE INDEX groups_name_key ON public.groups USING btree (lower(name));
 
 CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
 
@@ -1472,6 +2071,8 @@ CREATE INDEX outbox_series ON public.outbox USING btree (series_id, id) WHERE (s
 CREATE INDEX outbox_undispatched ON public.outbox USING btree (id) WHERE (dispatched_at IS NULL);
 
 CREATE INDEX outbox_user ON public.outbox USING btree (user_id, id);
+
+CREATE INDEX rooms_area ON public.rooms USING btree (area_id) WHERE (area_id IS NOT NULL);
 
 CREATE UNIQUE INDEX rooms_name_key ON public.rooms USING btree (lower(name));
 
@@ -1503,6 +2104,16 @@ CREATE TRIGGER api_tokens_revoked_notify AFTER UPDATE OF revoked_at, user_id, to
 
 CREATE TRIGGER api_tokens_truncated_notify AFTER TRUNCATE ON public.api_tokens FOR EACH STATEMENT EXECUTE FUNCTION public.memo_auth_changed();
 
+CREATE TRIGGER areas_audit AFTER INSERT ON public.areas FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER areas_audit_update AFTER UPDATE ON public.areas FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER areas_board_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.areas FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
+
+CREATE TRIGGER areas_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.areas FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
+
+CREATE TRIGGER areas_no_cycle BEFORE INSERT OR UPDATE OF parent_id ON public.areas FOR EACH ROW EXECUTE FUNCTION public.areas_no_cycle();
+
 CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_refuse();
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_refuse();
@@ -1528,6 +2139,16 @@ CREATE TRIGGER bookings_outbox_update AFTER UPDATE ON public.bookings REFERENCIN
 CREATE TRIGGER bookings_updated_memo AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
 
 CREATE TRIGGER delegates_memo AFTER INSERT OR DELETE ON public.delegates FOR EACH ROW EXECUTE FUNCTION public.memo_delegates_changed();
+
+CREATE TRIGGER group_members_memo AFTER INSERT OR DELETE OR UPDATE ON public.group_members FOR EACH ROW EXECUTE FUNCTION public.memo_members_changed();
+
+CREATE TRIGGER group_members_truncated_memo AFTER TRUNCATE ON public.group_members FOR EACH STATEMENT EXECUTE FUNCTION public.memo_members_changed();
+
+CREATE TRIGGER groups_audit AFTER INSERT ON public.groups FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER groups_audit_update AFTER UPDATE ON public.groups FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
+
+CREATE TRIGGER groups_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.groups FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
 
 CREATE TRIGGER rooms_audit AFTER INSERT ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
@@ -1574,6 +2195,9 @@ CREATE TRIGGER users_truncated_notify AFTER TRUNCATE ON public.users FOR EACH ST
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.areas
+    ADD CONSTRAINT areas_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.areas(id);
+
 ALTER TABLE ONLY public.booking_invitations
     ADD CONSTRAINT booking_invitations_booking_id_fkey FOREIGN KEY (booking_id) REFERENCES public.bookings(id);
 
@@ -1585,6 +2209,9 @@ ALTER TABLE ONLY public.bookings
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);
@@ -1610,8 +2237,17 @@ ALTER TABLE ONLY public.deliveries
 ALTER TABLE ONLY public.deliveries
     ADD CONSTRAINT deliveries_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
 
+ALTER TABLE ONLY public.group_members
+    ADD CONSTRAINT group_members_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.groups(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.group_members
+    ADD CONSTRAINT group_members_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_area_id_fkey FOREIGN KEY (area_id) REFERENCES public.areas(id);
 
 ALTER TABLE ONLY public.series
     ADD CONSTRAINT series_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);

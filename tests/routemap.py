@@ -37,6 +37,9 @@ def writes(pages: bool) -> list[tuple[str, str]]:
 SNAPSHOT = {   # table: (what of a row, ordered by)
     "users": ("t", "t.id"),
     "rooms": ("t", "t.id"),
+    "areas": ("t", "t.id"),
+    "groups": ("t", "t.id"),
+    "group_members": ("t", "t.group_id, t.user_id"),
     "bookings": ("t", "t.id"),
     "series": ("t", "t.id"),
     "series_skips": ("t", "t.series_id, t.start_at"),

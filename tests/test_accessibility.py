@@ -53,6 +53,13 @@ PAGES = {
     "/admin/deliveries": "/admin/deliveries",
     "/reports": "/reports",
     "/api/docs": "/api/docs",
+    "/admin/areas": "/admin/areas",
+    "/admin/areas/<id:area_id>": "/admin/areas/{area_id}",
+    "/admin/groups": "/admin/groups",
+    "/admin/groups/<id:group_id>": "/admin/groups/{group_id}",
+    "/admin/rooms/<id:room_id>/policy": "/admin/rooms/{room_id}/policy",
+    "/approvals": "/approvals",
+    "/approvals/tap/<signed>": "/approvals/tap/{signed}",
 }
 # Variants of a page that show different things.
 MORE = ["/bookings/mine?view=week", "/find", "/nothing-here"]
@@ -88,9 +95,27 @@ def world(app, make, conn, api_as):
         "INSERT INTO webhook_endpoints (url, events, secret, created_by) "
         "VALUES ('https://93.184.215.14/hook', '{booking.created}', 'whsec_x', %s) "
         "RETURNING id", (admin["id"],)).fetchone()
+    # Issue 18: the room in an area with a policy naming a group; a request waiting
+    # for approval, and a one-tap link for it (signed as the live server signs).
+    group = conn.execute("INSERT INTO groups (name) VALUES ('Facilities') RETURNING id"
+                         ).fetchone()
+    conn.execute("INSERT INTO group_members VALUES (%s, %s)", (group["id"], admin["id"]))
+    area = conn.execute(
+        "INSERT INTO areas (name, policy) VALUES ('Campus', jsonb_build_object("
+        "'max_minutes', 120, 'buffer_minutes', 10, 'approvers', jsonb_build_array(%s::int), "
+        "'opening_hours', '{\"mon\": [\"08:00\", \"18:00\"]}'::jsonb)) RETURNING id",
+        (group["id"],)).fetchone()
+    conn.execute("UPDATE rooms SET area_id = %s WHERE id = %s", (area["id"], room["id"]))
+    waiting = make.booking(room, admin, at + timedelta(hours=3), at + timedelta(hours=4),
+                           title="Waiting")
+    conn.execute("UPDATE bookings SET status = 'pending' WHERE id = %s", (waiting["id"],))
+    from booking.approvals.service import tap_token
+    signed = tap_token({"SECRET_KEY": "live-test-secret"}, admin["id"], "reject",
+                       booking_id=waiting["id"])
     return {"admin": admin, "room_id": room["id"], "booking_id": booking["id"],
             "series_id": made["series"]["id"], "endpoint_id": endpoint["id"],
-            "day": tomorrow.isoformat()}
+            "day": tomorrow.isoformat(), "area_id": area["id"], "group_id": group["id"],
+            "signed": signed}
 
 
 def serious(page) -> list[dict]:

@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from booking import close, create_app, db
+from booking.approvals.service import tap_token
 from booking.auth import hash_token
 from conftest import NOW, PASSWORD, UTC, Browser, Factory
 from routemap import RULE_VARIABLE, SNAPSHOT, app_routes, state, url_for_rule
@@ -204,6 +205,50 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/reports"): Row(LOGIN, 403, 403, 200, LOGIN),
     ("GET", "/reports/utilisation.csv"): Row(LOGIN, 403, 403, 200, LOGIN),
     ("GET", "/api/reports/utilisation"): Row(401, 403, 403, 200, 401),
+    # -- areas, groups and policies: admins set them; anyone signed in reads a room's -------
+    ("GET", "/admin/areas"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/areas"): Row(LOGIN, 403, 403, 302, LOGIN,
+                                  body=lambda w: {"name": f"Matrix area {w['n']} new"}),
+    ("GET", "/admin/areas/<id:area_id>"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/areas/<id:area_id>"): Row(LOGIN, 403, 403, 302, LOGIN, body=lambda w: {
+        "name": f"Matrix area {w['n']} renamed", "set_buffer_minutes": "on",
+        "buffer_minutes": "10"}),
+    ("GET", "/admin/groups"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/groups"): Row(LOGIN, 403, 403, 302, LOGIN, body=lambda w: {
+        "name": f"Matrix group {w['n']}b", "members": "alice@example.com"}),
+    ("GET", "/admin/groups/<id:group_id>"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/groups/<id:group_id>"): Row(LOGIN, 403, 403, 302, LOGIN, body=lambda w: {
+        "name": f"Matrix group {w['n']}", "members": "bob@example.com"}),
+    ("GET", "/admin/rooms/<id:room_id>/policy"): Row(LOGIN, 403, 403, 200, LOGIN),
+    ("POST", "/admin/rooms/<id:room_id>/policy"): Row(LOGIN, 403, 403, 302, LOGIN,
+                                                      body=lambda w: {"area_id": w["area_id"]}),
+    ("GET", "/api/areas"): Row(401, 403, 403, 200, 401),
+    ("POST", "/api/areas"): Row(401, 403, 403, 201, 401, body=lambda w: {
+        "name": f"Matrix area {w['n']}b", "parent_id": w["area_id"],
+        "policy": {"max_minutes": 60}}),
+    ("GET", "/api/areas/<id:area_id>"): Row(401, 403, 403, 200, 401),
+    ("PATCH", "/api/areas/<id:area_id>"): Row(401, 403, 403, 200, 401,
+                                              body=lambda w: {"policy": {"buffer_minutes": 5}}),
+    ("GET", "/api/groups"): Row(401, 403, 403, 200, 401),
+    ("POST", "/api/groups"): Row(401, 403, 403, 201, 401, body=lambda w: {
+        "name": f"Matrix group {w['n']}b", "members": "alice@example.com"}),
+    ("GET", "/api/groups/<id:group_id>"): Row(401, 403, 403, 200, 401),
+    ("PATCH", "/api/groups/<id:group_id>"): Row(401, 403, 403, 200, 401,
+                                                body=lambda w: {"members": "bob@example.com"}),
+    # staff read a room's rules (to see why they were refused)
+    ("GET", "/api/rooms/<id:room_id>/policy"): Row(401, 200, 200, 200, 401),
+    # -- approvals: the room's approvers (here only the admin) decide; a one-tap link is
+    #    its own credential, for the approver it was mailed to --------------------------------
+    ("GET", "/approvals"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("GET", "/api/approvals"): Row(401, 200, 200, 200, 401),
+    ("POST", "/approvals/<id:booking_id>/approve"): Row(LOGIN, 403, 403, 302, LOGIN),
+    ("POST", "/approvals/<id:booking_id>/reject"): Row(LOGIN, 403, 403, 302, LOGIN,
+                                                       body=lambda w: {"reason": "No"}),
+    ("POST", "/api/bookings/<id:booking_id>/approve"): Row(401, 403, 403, 200, 401),
+    ("POST", "/api/bookings/<id:booking_id>/reject"): Row(401, 403, 403, 200, 401,
+                                                          body=lambda w: {"reason": "No"}),
+    ("GET", "/approvals/tap/<signed>"): Row(200, 200, 200, 200, 200),
+    ("POST", "/approvals/tap/<signed>"): Row(200, 200, 200, 200, 200),
     # -- the API's own description: public ------------------------------------------------------
     ("GET", "/api/openapi.json"): Row(200, 200, 200, 200, 200),
     ("GET", "/api/docs"): Row(200, 200, 200, 200, 200),
@@ -284,6 +329,13 @@ def world(matrix_app, matrix_url, people):
             "INSERT INTO deliveries (event_id, channel, user_id, status) "
             "SELECT id, 'mail', %s, 'failed' FROM outbox ORDER BY id DESC LIMIT 1 RETURNING id",
             (people["users"]["owner"]["id"],)).fetchone()
+        # Alice's booking waits for approval (the admin approves; others may not), in a
+        # room of this case's area; a group; the admin's one-tap link.
+        conn.execute("UPDATE bookings SET status = 'pending' WHERE id = %s", (booking["id"],))
+        area = conn.execute("INSERT INTO areas (name) VALUES (%s) RETURNING id",
+                            (f"Matrix area {n}",)).fetchone()
+        group = conn.execute("INSERT INTO groups (name) VALUES (%s) RETURNING id",
+                             (f"Matrix group {n}",)).fetchone()
     alice = {"Authorization": f"Bearer {people['tokens']['owner']}"}
     client = matrix_app.test_client()
     series = client.post("/api/bookings", headers=alice, json={
@@ -295,7 +347,10 @@ def world(matrix_app, matrix_url, people):
             "series_id": series.get_json()["series"]["id"],
             "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
             "token": feed.rsplit("/", 1)[1].removesuffix(".ics"), "user_id": person["id"],
-            "filename": "style.css", "n": n, **people}
+            "filename": "style.css", "n": n, "area_id": area["id"], "group_id": group["id"],
+            "signed": tap_token(matrix_app.config, people["users"]["admin"]["id"], "approve",
+                                booking_id=booking["id"]),
+            **people}
 
 
 def _caller(app, world, role, url):

@@ -44,7 +44,7 @@ def test_free_intervals_skip_the_past_and_short_gaps():
 def test_next_slots_follow_the_blocker_and_obey_the_rules():
     busy = [b(2, "10:30", "11:30"), b(2, "12:30", "17:00")]
     slots = availability.next_slots(ROOM, busy, b(2, "10:00", "10:00")[0], timedelta(hours=1),
-                                    NOW, rules.Limits(), count=5)
+                                    NOW, rules.Policy(), count=5)
     assert local(slots) == [("02 11:30", "02 12:30"), ("02 17:00", "02 18:00"),
                             ("03 09:00", "03 10:00"), ("03 10:00", "03 11:00"), ("03 11:00", "03 12:00")]
 
@@ -171,7 +171,7 @@ def test_hours_the_clocks_skip_or_repeat_read_alike_in_rules_free_time_sql_and_r
     free = api.get(f"/api/rooms/{room['id']}/availability?start={day}&min_minutes=1").get_json()
     assert [(f["start_time"], f["end_time"]) for f in free["free"]] == [(first_free, last_free)]
     start, end = datetime.fromisoformat(first_free), datetime.fromisoformat(last_free)
-    limits = rules.Limits(min_minutes=1, max_minutes=24 * 60, window_days=100000)
+    limits = rules.Policy(min_minutes=1, max_minutes=24 * 60, max_days_ahead=100000)
     shape = {"timezone": zone_name, "opens": opens, "closes": closes, "active": True}
     for s, e, ok in [(start, end, True), (start - timedelta(minutes=1), end, False),
                      (start, end + timedelta(minutes=1), False)]:

@@ -59,7 +59,7 @@ def test_the_twin_has_every_active_room_grouped_with_its_day_s_bookings(api_as, 
     assert spree["room"] == {"id": rooms["Spree"]["id"], "name": "Spree", "building": "HQ",
                              "floor": 1, "capacity": 6, "equipment": ["screen"],
                              "timezone": "Europe/Berlin", "opens": "09:00", "closes": "18:00",
-                             "active": True}
+                             "active": True, "area_id": None}
     assert spree["bookings"] == [
         {"id": spree["bookings"][0]["id"], "title": "Early", "user_name": "Bob",
          "start_time": "2027-03-02T09:00:00+01:00", "end_time": "2027-03-02T09:30:00+01:00"},
@@ -98,7 +98,7 @@ def test_a_kept_board_is_never_stale(app, api_as, alice, bob, rooms, make, conn)
     """The second ask gets the kept board (its statement sends none); a booking made
     by anyone (here straight in the database) or a renamed user shows at once."""
     api = api_as(alice)
-    key = (date(2027, 3, 2), None, None)
+    key = (date(2027, 3, 2), None, None, None)   # day, building, floor, area
     first = api.get(f"/api/board?date={DAY}")
     kept = memo.of(app).board.kept(key)
     again = api.get(f"/api/board?date={DAY}")

@@ -61,6 +61,16 @@ def test_demo_loads_once_and_then_refuses_politely(runner, conn, client):
                           "(SELECT count(DISTINCT timezone) FROM rooms) AS zones, "
                           "(SELECT count(*) FROM bookings) AS bookings").fetchone()
     assert counts["users"] >= 3 and counts["zones"] == 2 and counts["bookings"] > 50
+    # Issue 18: areas with policies, the boardroom needs approval by Facilities.
+    rules = conn.execute("""
+        SELECT (SELECT count(*) FROM areas) AS areas,
+               (SELECT count(*) FROM rooms WHERE area_id IS NULL) AS loose,
+               (SELECT room_policy(id) FROM rooms WHERE name = 'Museumsinsel') AS boardroom,
+               (SELECT room_policy(id) FROM rooms WHERE name = 'Spree') AS spree""").fetchone()
+    assert rules["areas"] == 3 and rules["loose"] == 0
+    assert rules["boardroom"]["fields"]["approval_required"]["value"] is True
+    assert rules["spree"]["fields"]["closed_dates"]["source"]["name"] == "Berlin"
+    assert rules["spree"]["fields"]["buffer_minutes"]["source"]["name"] == "Berlin HQ"
     again = runner.invoke(args=["demo"])
     assert again.exit_code != 0 and "already has data" in again.output
     quiet = runner.invoke(args=["demo", "--if-empty"])
@@ -94,6 +104,20 @@ def test_demo_large_at_a_small_scale_keeps_every_guarantee(app, conn):
                (SELECT count(*) FROM bookings) AS bookings""").fetchone()
     assert counts["zones"] == 3 and counts["heavy"] == 30 and counts["light"] == 3
     assert counts["bookings"] > 500
+    # Three areas, one per zone, each with its policy; the biggest Tokyo rooms need approval.
+    placed = conn.execute("""
+        SELECT a.name, count(*) AS rooms, min(r.timezone) AS zone, max(a.policy::text) AS policy
+          FROM rooms r JOIN areas a ON a.id = r.area_id
+         WHERE r.name LIKE 'Room %%' AND a.name LIKE '%% site'
+         GROUP BY a.name ORDER BY a.name""").fetchall()
+    assert [(p["name"], p["zone"]) for p in placed] == [
+        ("Berlin site", "Europe/Berlin"), ("New York site", "America/New_York"),
+        ("Tokyo site", "Asia/Tokyo")]
+    assert sum(p["rooms"] for p in placed) == 12
+    big = conn.execute("SELECT count(*) FILTER (WHERE policy ? 'approval_required') AS asks, "
+                       "count(*) AS n FROM rooms WHERE name LIKE 'Room %%' "
+                       "AND timezone = 'Asia/Tokyo' AND capacity >= 20").fetchone()
+    assert big["n"] > 0 and big["asks"] == big["n"]
     # The exclusion constraint is back and enforced.
     import psycopg
     with pytest.raises(psycopg.errors.ExclusionViolation):

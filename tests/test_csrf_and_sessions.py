@@ -15,7 +15,7 @@ JSON_WRITES = writes(pages=False)
 
 
 @pytest.fixture
-def world(make, alice, admin, berlin, conn, api_as):
+def world(app, make, alice, admin, berlin, conn, api_as):
     person = make.user("Person", email="person@example.com")
     series = api_as(admin).post("/api/bookings", json={
         "room_id": berlin["id"], "title": "Series", "recurrence": "FREQ=DAILY;COUNT=2",
@@ -34,9 +34,17 @@ def world(make, alice, admin, berlin, conn, api_as):
         "INSERT INTO deliveries (event_id, channel, user_id, status) "
         "SELECT id, 'mail', %s, 'failed' FROM outbox ORDER BY id DESC LIMIT 1 RETURNING id",
         (admin["id"],)).fetchone()
+    # A request waiting for approval (the admin may decide it, and cancel it), an
+    # area, a group, and a one-tap link for the admin.
+    conn.execute("UPDATE bookings SET status = 'pending' WHERE id = %s", (booking["id"],))
+    area = conn.execute("INSERT INTO areas (name) VALUES ('Campus') RETURNING id").fetchone()
+    group = conn.execute("INSERT INTO groups (name) VALUES ('Lab') RETURNING id").fetchone()
+    from booking.approvals.service import tap_token
     return {"room_id": berlin["id"], "booking_id": booking["id"], "token_id": token_id,
             "series_id": series.get_json()["series"]["id"], "endpoint_id": endpoint["id"],
-            "delivery_id": delivery["id"], "user_id": person["id"]}
+            "delivery_id": delivery["id"], "user_id": person["id"], "area_id": area["id"],
+            "group_id": group["id"],
+            "signed": tap_token(app.config, admin["id"], "approve", booking_id=booking["id"])}
 
 
 # Bodies that would succeed, so a refusal can only be the missing CSRF token.
@@ -55,6 +63,11 @@ FORM_BODIES = {
     "/account/home": {"home_building": ""},
     "/bookings/<id:booking_id>/edit": {"room_id": "{room_id}", "title": "Changed",
                                        "date": "2027-03-02", "start": "10:00", "end": "11:00"},
+    "/admin/areas": {"name": "Annex"},
+    "/admin/areas/<id:area_id>": {"name": "Campus West"},
+    "/admin/groups": {"name": "Facilities", "members": "admin@example.com"},
+    "/admin/groups/<id:group_id>": {"name": "Lab", "members": "admin@example.com"},
+    "/admin/rooms/<id:room_id>/policy": {"set_buffer_minutes": "on", "buffer_minutes": "10"},
 }
 JSON_BODIES = {
     "/api/bookings": {"room_id": "{room_id}", "title": "x", "start_time": "2027-03-02T14:00",
@@ -73,6 +86,11 @@ JSON_BODIES = {
                                       "end_time": "2027-03-02T15:00"}]},
     "/api/bookings/<id:booking_id>": {"title": "Changed"},
     "/api/series/<id:series_id>": {"title": "Changed"},
+    "/api/areas": {"name": "Annex", "policy": {"buffer_minutes": 10}},
+    "/api/areas/<id:area_id>": {"policy": {"max_minutes": 120}},
+    "/api/groups": {"name": "Facilities", "members": "admin@example.com"},
+    "/api/groups/<id:group_id>": {"members": "admin@example.com"},
+    "/api/bookings/<id:booking_id>/reject": {"reason": "No"},
 }
 # What a route needs in its query to succeed (the series' first occurrence: all of it).
 QUERIES = {"/api/series/<id:series_id>": "?from=2027-03-02T16:00"}

@@ -154,10 +154,10 @@ def test_overview_reads_each_rooms_now_and_today_by_index(big_db):
 def test_the_board_reads_each_rooms_day_by_index(big_db):
     """Issue 19: the board's bookings come from bookings_room_start, one short range
     per room, whatever the size of the table; with or without filters."""
-    for building, floor in ((None, None), ("", 0)):
+    for building, floor, area in ((None, None, None), ("", 0, None), (None, None, 1)):
         assert_by_index(big_db, board.BOARD_SQL, {"day": date(2027, 3, 2), "now": NOW,
                                                  "building": building, "floor": floor,
-                                                 "kept": -1},
+                                                 "area": area, "kept": -1},
                         "bookings", "bookings_room_start", "start_at")
 
 
@@ -241,17 +241,22 @@ def test_the_free_room_query_reads_each_candidate_by_index(big_db):
 
     start = datetime(2027, 3, 2, 10, tzinfo=UTC)
     need = finder.Need(start=start, end=start + timedelta(hours=1), people=4)
-    allowed = finder.Allowed(need, NOW, rules.Limits())
-    stale = finder.free_params(need, allowed)
+    stale = finder.free_params(need, finder.Search(need, NOW, {}))
     with db.connect(big_db) as conn:
         row = conn.execute(finder.FREE_SQL, stale).fetchone()
-    by_id = {room["id"]: room for room in row["rooms"]}
-    current = finder.free_params(need, allowed, row["rooms_version"], by_id)
+    by_id = {r["room"]["id"]: r["room"] for r in row["rooms"]}
+    current = finder.free_params(need, finder.Search(need, NOW, by_id), row["rooms_version"],
+                                 by_id)
     assert current["rooms"].count(",") + 1 == ROOMS // 2   # open at 11:00 in Berlin only
     for params in (stale, current):
-        # the overlap probe and the day's count, per candidate
-        assert_by_index(big_db, finder.FREE_SQL, params, "bookings", "bookings_room_start",
-                        "start_at", times=2)
+        params = {**params, "mine_user": HEAVY_USER, "want_mine": True}
+        # per candidate: the overlap probe, the day's count, the week's minutes; and
+        # the person's own bookings (for quotas) once
+        assert_by_index(big_db, finder.FREE_SQL, params, "bookings",
+                        {"bookings_room_start", "bookings_user_start"}, "start_at", times=4)
+        for mode, found in plans(big_db, finder.FREE_SQL, params).both():
+            assert [n.index for n in scans(found, "bookings")].count("bookings_user_start") \
+                == 1, mode
 
 
 def test_batch_availability_reads_each_check_by_index(big_db):
@@ -350,7 +355,10 @@ def finder_params(**changes):
     start = datetime(2027, 3, 2, 10, tzinfo=UTC)
     return {"start": start, "end": start + timedelta(hours=1), "people": 4, "equipment": [],
             "building": None, "floor": None, "not_before": NOW,
-            "until": NOW + timedelta(days=180), **changes}
+            "until": NOW + timedelta(days=180), "admin": False,
+            # a buffer and weekly hours for some rooms, as their policies set them
+            "rules": '{"1": {"buffer": 15}, "2": {"hours": [["08:00", "20:00"], null, null, '
+                     'null, null, null, null]}}', **changes}
 
 
 def nested_plans(url, sql, params):

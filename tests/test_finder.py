@@ -74,7 +74,15 @@ def campus(make, bob):
     return rooms
 
 
-def test_ranking_building_then_floor_then_smallest_then_quietest_then_name(api_as, alice, campus):
+@pytest.fixture
+def unbalanced(app):
+    """The ranking without balancing (ASSIGN_BALANCE_WEIGHT 0): building, floor, fit,
+    then that day's bookings and the name (tests/test_balance.py has the weight)."""
+    app.config["ASSIGN_BALANCE_WEIGHT"] = 0
+
+
+def test_ranking_building_then_floor_then_smallest_then_quietest_then_name(api_as, alice, campus,
+                                                                          unbalanced):
     r = free(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", capacity=8, building="b", floor=3,
              timezone="Europe/Berlin")
     rooms = r.get_json()["rooms"]
@@ -94,7 +102,8 @@ def test_scores_never_increase_down_the_list(api_as, alice, campus):
         assert scores == sorted(scores, reverse=True), params
 
 
-def test_without_preferences_the_smallest_room_that_fits_comes_first(api_as, alice, campus):
+def test_without_preferences_the_smallest_room_that_fits_comes_first(api_as, alice, campus,
+                                                                     unbalanced):
     names = free_names(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", capacity=3,
                        timezone="Europe/Berlin")
     assert names[:5] == ["Ash", "Cedar", "Fern", "Hazel", "Dune"]
@@ -105,9 +114,10 @@ def test_a_result_is_a_room_with_score_load_and_the_interval_in_its_zone(api_as,
     r = free(api_as(alice), "2027-03-02T10:00:00-05:00", "2027-03-02T11:00:00-05:00", capacity=5)
     (room,) = r.get_json()["rooms"]
     assert list(room) == ["id", "name", "building", "floor", "capacity", "equipment", "timezone",
-                          "opens", "closes", "active", "score", "bookings_that_day",
-                          "start_time", "end_time"]
-    assert room["score"] == 90.0   # 50 + 30 (nothing preferred) + 20 * 5 / 10
+                          "opens", "closes", "active", "area_id", "score", "bookings_that_day",
+                          "utilisation_this_week", "start_time", "end_time"]
+    # 50 + 30 (nothing preferred) + 20 * 5 / 10, + 5 for a room unused this week
+    assert room["score"] == 95.0 and room["utilisation_this_week"] == 0
     assert (room["start_time"], room["end_time"]) == ("2027-03-02T10:00:00-05:00",
                                                       "2027-03-02T11:00:00-05:00")
 
@@ -179,7 +189,7 @@ def test_inactive_rooms_are_not_offered(api_as, alice, make):
     assert free_names(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", timezone="Europe/Berlin") == []
 
 
-def test_fit_points_are_rounded_half_up(api_as, alice, make):
+def test_fit_points_are_rounded_half_up(api_as, alice, make, unbalanced):
     """20 x 3 / 400 = 0.15 points, which a float would round down to 0.1."""
     make.room("Hall", capacity=400, building="HQ", floor=1)
     r = free(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", capacity=3, building="Annex",
@@ -308,8 +318,8 @@ def test_the_sql_hours_filter_agrees_with_the_rules_at_every_edge(conn, make):
     for row in rows:
         start, end = intervals[row["n"] - 1]
         room = by_id[row["id"]]
-        codes = {v.code for v in rules.check(room, start, end, far_past, rules.Limits(
-            min_minutes=1, max_minutes=24 * 60, window_days=100000))}
+        codes = {v.code for v in rules.check(room, start, end, far_past, rules.Policy(
+            min_minutes=1, max_minutes=24 * 60, max_days_ahead=100000))}
         if row["open"] != (not codes & ROOM_DEPENDENT):
             disagree.append((room["name"], start.astimezone(zone(room["timezone"])), end, codes))
     assert len(rows) == len(intervals) * len(rooms)
@@ -413,7 +423,7 @@ def test_anonymous_writes_are_401(client, conn, url):
 
 # -- automatic assignment ------------------------------------------------------------
 
-def test_auto_books_the_best_room_201_with_location(api_as, alice, campus, conn):
+def test_auto_books_the_best_room_201_with_location(api_as, alice, campus, conn, unbalanced):
     r = auto(api_as(alice), f"{DAY}T10:00", f"{DAY}T11:00", attendees=8, building="B", floor=3,
              timezone="Europe/Berlin")
     assert r.status_code == 201, r.get_json()
@@ -441,7 +451,7 @@ def test_auto_booking_passes_the_booking_rules(api_as, alice, make, app):
     booking, room = r.get_json()["booking"], r.get_json()["room"]
     assert rules.check(room, datetime.fromisoformat(booking["start_time"]),
                        datetime.fromisoformat(booking["end_time"]), NOW,
-                       rules.Limits.from_config(app.config)) == []
+                       rules.Policy.from_config(app.config)) == []
 
 
 @pytest.mark.parametrize("body, field", [
@@ -473,8 +483,8 @@ def test_auto_takes_the_next_room_when_the_best_was_taken_meanwhile(api_as, alic
     exclusion constraint refuses it and the next candidate is booked."""
     ranked = service.free_rooms
 
-    def someone_is_faster(conn, need, now, limits):
-        rooms = ranked(conn, need, now, limits)
+    def someone_is_faster(conn, need, now, user):
+        rooms = ranked(conn, need, now, user)
         make.booking(campus["Cedar"], bob, need.start, need.end, title="Faster")
         return rooms
 
@@ -492,8 +502,8 @@ def test_when_every_candidate_is_taken_meanwhile_it_is_409_no_room(api_as, alice
     room = make.room("Only one", capacity=4)
     ranked = service.free_rooms
 
-    def someone_is_faster(conn, need, now, limits):
-        rooms = ranked(conn, need, now, limits)
+    def someone_is_faster(conn, need, now, user):
+        rooms = ranked(conn, need, now, user)
         make.booking(room, bob, need.start, need.end, title="Faster")
         return rooms
 

@@ -123,7 +123,9 @@ def test_other_rooms_on_a_conflict_are_ranked_as_the_finder_ranks(api_as, alice,
     other = r.get_json()["error"]["details"]["suggestions"]["other_rooms"]
     assert [o["name"] for o in other] == ["Fits, same floor", "Big, same floor",
                                           "Fits, other floor", "Other building"]
-    assert other[0]["score"] == 96.0
+    # 50 building + 30 floor + 16 fit (20 x 4/5) + 5 balance (ASSIGN_BALANCE_WEIGHT x
+    # (1 - utilisation 0)): the finder's score
+    assert other[0]["score"] == 101.0
     # without attendees, the party is the asked room's capacity (6): 5 seats no longer fit
     r = book(api_as(alice), room)
     assert [o["name"] for o in r.get_json()["error"]["details"]["suggestions"]["other_rooms"]] \

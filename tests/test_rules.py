@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from booking.rules import Limits, check, first_error
+from booking.rules import Policy, check, first_error
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = timezone.utc
-LIMITS = Limits(min_minutes=15, max_minutes=240, window_days=180)
+LIMITS = Policy(min_minutes=15, max_minutes=240, max_days_ahead=180)
 ROOM = {"timezone": "Europe/Berlin", "opens": "09:00", "closes": "18:00", "active": True}
 NY_ROOM = {**ROOM, "timezone": "America/New_York"}
 # Monday 1 March 2027, 08:00 Berlin: before opening, so the whole day is ahead.
@@ -131,7 +131,7 @@ def test_a_new_york_room_across_its_own_dst_change():
 
 
 def test_limits_are_settings():
-    strict = Limits(min_minutes=30, max_minutes=60, window_days=7)
+    strict = Policy(min_minutes=30, max_minutes=60, max_days_ahead=7)
     assert codes(berlin(2, "10:00"), berlin(2, "10:29"), limits=strict) == ["too_short"]
     assert codes(berlin(2, "10:00"), berlin(2, "11:01"), limits=strict) == ["too_long"]
     assert codes(berlin(9, "10:00"), berlin(9, "11:00"), limits=strict) == ["beyond_window"]
@@ -148,11 +148,13 @@ def test_every_violation_is_reported_first_one_as_the_code():
 
 def test_the_room_independent_rules_are_the_same_in_every_room():
     """What the finder answers with a 422 before looking at rooms is exactly what
-    every room would say about the interval."""
+    every room would say about the interval, whatever its policy."""
     from booking.rules import ROOM_INDEPENDENT, check_interval
 
     rooms = [ROOM, NY_ROOM, {**ROOM, "active": False},
              {**ROOM, "opens": "00:00", "closes": "23:59"}]
+    policies = [LIMITS, Policy(min_minutes=1, max_minutes=1440, max_days_ahead=3650,
+                               min_notice_minutes=600)]
     starts = [NOW - timedelta(minutes=1), NOW, berlin(2, "10:00"), berlin(2, "10:00", 30),
               berlin(2, "23:50"), NOW.astimezone(UTC) + timedelta(days=180, minutes=1)]
     lengths = [timedelta(minutes=m) for m in (-5, 0, 14, 15, 240, 241)] + [
@@ -160,9 +162,11 @@ def test_the_room_independent_rules_are_the_same_in_every_room():
     seen = set()
     for start in starts:
         for length in lengths:
-            expected = [v.code for v in check_interval(start, start + length, NOW, LIMITS)]
+            expected = [v.code for v in check_interval(start, start + length, NOW)]
             seen.update(expected)
             for room in rooms:
-                found = codes(start, start + length, room=room)
-                assert [c for c in found if c in ROOM_INDEPENDENT] == expected, (start, length)
+                for policy in policies:
+                    found = codes(start, start + length, room=room, limits=policy)
+                    assert [c for c in found if c in ROOM_INDEPENDENT] == expected, \
+                        (start, length)
     assert seen == ROOM_INDEPENDENT

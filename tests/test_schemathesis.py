@@ -177,6 +177,7 @@ def test_bodies_that_are_not_usable_json_are_400_and_change_nothing(app, token, 
     client = app.test_client()
     url = path.replace("{room_id}", "1").replace("{endpoint_id}", "1").replace("{user_id}", "1")
     url = url.replace("{booking_id}", "1").replace("{series_id}", "1")
+    url = url.replace("{area_id}", "1").replace("{group_id}", "1")
     before = state(conn)
     for content_type, body in NOT_JSON:
         r = client.open(url, method=method, data=body, content_type=content_type,

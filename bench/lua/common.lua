@@ -106,6 +106,18 @@ function free_rooms_request()
     "/api/rooms/free?start_time=%sT%02d:00&end_time=%sT%02d:00&capacity=%d&timezone=Europe/Berlin",
     day, hour, day, hour + 1, capacities[math.random(1, #capacities)]), auth(random_token()))
 end
+-- The finder over all three areas (any_timezone): every room's policy checked
+-- (Berlin's buffer and quota, New York's weekday hours and notice, Tokyo's
+-- holidays and approval rooms), on weekdays and weekends alike.
+function free_rooms_policies_request()
+  local day = random_day(0, 60)
+  local hour = math.random(7, 17)
+  local equipment = ({"", "&equipment=screen", "&equipment=video"})[math.random(1, 3)]
+  return wrk.format("GET", string.format(
+    "/api/rooms/free?start_time=%sT%02d:00&end_time=%sT%02d:30&capacity=%d&timezone=Europe/Berlin&any_timezone=true%s",
+    day, hour, day, hour + 1, capacities[math.random(1, #capacities)], equipment),
+    auth(random_token()))
+end
 function booking_request()
   return wrk.format("GET", "/api/bookings/" .. math.random(1, bench.max_booking_id), auth(random_token()))
 end

@@ -12,7 +12,8 @@ bp = Blueprint("board_api", __name__, url_prefix="/api")
 @bp.get("/board")
 @login_required
 def board():
-    """Every active room with its bookings on one day: ?date=&building=&floor=."""
+    """Every active room with its bookings on one day: ?date=&building=&floor=&area=."""
     args = request.args
-    found = service.board(args.get("date"), args.get("building"), args.get("floor"), now())
+    found = service.board(args.get("date"), args.get("building"), args.get("floor"), now(),
+                          args.get("area"))
     return found.answer.response(lambda data: data)

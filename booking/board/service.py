@@ -6,6 +6,8 @@ end_time}]}]} plus, for the page's filters, the buildings and floors there
 are. The rooms come grouped as the page draws them: by time zone (the zone
 with most rooms first), then building, floor and name.
 
+An `area` filter shows the rooms of that area and of the areas inside it.
+
 `date` is a day in each room's own zone: the board of 2 March shows 2 March
 in Berlin for the Berlin rooms and 2 March in New York for the New York
 ones. Without a date, today in the zone most active rooms are in.
@@ -27,7 +29,9 @@ from booking.memo.rooms import NONE
 from booking.times import parse_date
 
 # The board's version and, when it is not the kept one (or the day is today
-# by default, which depends on the clock), the board.
+# by default, which depends on the clock), the board. An area filter keeps the
+# rooms of that area and of the areas in it (area_rooms(), sql/040: areas_parent,
+# rooms_area); a change to the areas bumps the board's version (sql/040).
 #
 # Per room, one short range of bookings_room_start: an index-only scan (the
 # index includes end_at, id, user_id and title) for the room-local day; no
@@ -47,13 +51,17 @@ shown AS (
       FROM rooms r
      WHERE r.active
        AND (%(building)s::text IS NULL OR lower(r.building) = lower(%(building)s::text))
-       AND (%(floor)s::int IS NULL OR r.floor = %(floor)s::int))
+       AND (%(floor)s::int IS NULL OR r.floor = %(floor)s::int)
+       AND (%(area)s::int IS NULL OR r.id IN (SELECT area_rooms(%(area)s::int))))
 SELECT v.n AS version, d.day AS date,
        CASE WHEN v.n IS DISTINCT FROM %(kept)s THEN json_build_object(
          'buildings', (SELECT coalesce(json_agg(x.building ORDER BY x.building), '[]')
                          FROM (SELECT DISTINCT building FROM rooms WHERE active) x),
          'floors', (SELECT coalesce(json_agg(x.floor ORDER BY x.floor), '[]')
                       FROM (SELECT DISTINCT floor FROM rooms WHERE active) x),
+         'areas', (SELECT coalesce(json_agg(json_build_object('id', a.id, 'name', a.name)
+                                            ORDER BY lower(a.name), a.id), '[]')
+                     FROM areas a),
          'rooms', (SELECT coalesce(json_agg(json_build_object(
                      'room', room_json(s.r),
                      'bookings', (
@@ -84,6 +92,7 @@ class Board:
     buildings: list[str]
     floors: list[int]
     version: int
+    areas: list[dict[str, Any]] = field(default_factory=list)
     answer: SharedAnswer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,31 +103,33 @@ class Board:
         return {"date": self.date, "rooms": self.rooms}
 
 
-def filters(building: Any, floor: Any) -> tuple[str | None, int | None]:
+def filters(building: Any, floor: Any, area: Any = None
+            ) -> tuple[str | None, int | None, int | None]:
     """The board's filters; empty means all. 400 naming the field otherwise."""
     building = inputs.text(building, "building", low=0, high=100) if building else None
     floor = inputs.integer(floor, "floor", low=-50, high=500) if floor not in (None, "") else None
-    return building or None, floor
+    area = inputs.integer(area, "area") if area not in (None, "") else None
+    return building or None, floor, area
 
 
-def board(day_text: Any, building: Any, floor: Any, now: datetime) -> Board:
+def board(day_text: Any, building: Any, floor: Any, now: datetime, area: Any = None) -> Board:
     """The board of `day_text` (YYYY-MM-DD; today by default) for the rooms of
-    `building` and `floor` (all when empty): one statement, or none of its
+    `building`, `floor` and `area` (all when empty): one statement, or none of its
     bookings when this process has that board at the current version."""
     day = parse_date(day_text) if day_text else None
-    building, floor = filters(building, floor)
+    building, floor, area = filters(building, floor, area)
     kept_boards = memo.current().board
     # Today by default depends on the clock: kept per minute as well.
     minute = now.replace(second=0, microsecond=0) if day is None else None
-    key = (day, building.lower() if building else None, floor)
+    key = (day, building.lower() if building else None, floor, area)
     kept = kept_boards.kept(key)
     version = kept[0] if kept is not None and kept[1] == minute else NONE
     with db.connection() as conn:
         row = conn.execute(BOARD_SQL, {"day": day, "now": now, "building": building,
-                                       "floor": floor, "kept": version}).fetchone()
+                                       "floor": floor, "area": area, "kept": version}).fetchone()
     if row["board"] is None:
         return kept[2]   # the version is the kept one's: nothing changed
     made = row["board"]
     return kept_boards.keep(key, row["version"], minute, Board(
         date=row["date"].isoformat(), rooms=made["rooms"], buildings=made["buildings"],
-        floors=made["floors"], version=row["version"]))
+        floors=made["floors"], version=row["version"], areas=made["areas"]))

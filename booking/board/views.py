@@ -1,4 +1,4 @@
-"""The planning board page: /board?date=&building=&floor=.
+"""The planning board page: /board?date=&building=&floor=&area=.
 
 Rooms are rows, the day's hours run across, each booking is a bar and each
 free stretch a link to the booking form. The bars are placed by CSS from the
@@ -37,12 +37,14 @@ bp = Blueprint("board", __name__)
 @login_required
 def board():
     args = request.args
-    found = service.board(args.get("date"), args.get("building"), args.get("floor"), now())
-    building, floor = service.filters(args.get("building"), args.get("floor"))
+    found = service.board(args.get("date"), args.get("building"), args.get("floor"), now(),
+                          args.get("area"))
+    building, floor, area = service.filters(args.get("building"), args.get("floor"),
+                                            args.get("area"))
     moment = now()
     shown = date.fromisoformat(found.date)
     drawn = memo.current().board.drawn(
-        (found.date, (building or "").lower(), floor, found.version,
+        (found.date, (building or "").lower(), floor, area, found.version,
          moment.replace(second=0, microsecond=0), str(i18n.locale())),   # drawn per language
         lambda: Fragment(render_template("board/_board.html", zones=layout(found, moment),
                                          date=found.date, **link_bases())))
@@ -50,9 +52,9 @@ def board():
     # The drawn board goes in where the marker stands, already encoded and compressed.
     return spliced(render_template(
         "board/board.html", board=found, drawn=MARKER, building=building or "",
-        floor=floor, etag=f'"{found.answer.etag}"',
+        floor=floor, area=area, etag=f'"{found.answer.etag}"',
         refresh=url_for("board_api.board", date=args.get("date") or None,
-                        building=building, floor=floor),
+                        building=building, floor=floor, area=area),
         prev_day=(shown - timedelta(days=1)).isoformat(),
         next_day=(shown + timedelta(days=1)).isoformat(),
         today=not args.get("date")), MARKER, drawn)

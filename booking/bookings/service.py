@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from flask import current_app
 
 from booking import availability, db, idempotency, inputs, pagination, rules
+from booking import policy as policies
 from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
@@ -30,13 +31,16 @@ CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurr
                            "skip_conflicts", "booked_for"}) | inputs.PEOPLE_FIELDS
 EDIT_FIELDS = frozenset({"title", "start_time", "end_time", "room_id"}) | inputs.PEOPLE_FIELDS
 
-# book() under bookings_no_overlap; when it refused ('busy' rows: the room's
-# next days), the finder's query for other rooms, in the same statement.
+# book() (sql/042) under bookings_no_overlap: it reads the room's policy again in
+# the statement that books (buffer, approval, the owner's quota under their
+# lock); when the room was taken ('busy' rows: the room's next days), the
+# finder's query for other rooms, in the same statement.
 BOOK_SQL = f"""
 WITH b AS MATERIALIZED (
     SELECT kind, requested_start, data
       FROM book(%(room)s, %(owner)s, %(title)s, %(starts)s, %(ends)s, NULL, false,
-                %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text))
+                %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text,
+                %(admin)s, %(overrides)s::text[]))
 SELECT kind, requested_start, data FROM b
 UNION ALL
 SELECT 'alternatives', NULL, {Alternatives.sql("true")}
@@ -117,7 +121,7 @@ WITH done AS (
 SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.name, d.title,
                                         d.start_at, d.end_at, d.series_id, d.cancelled_at,
                                         d.created_at, r.timezone, d.attendees,
-                                        coalesce(d.created_by, d.user_id))
+                                        coalesce(d.created_by, d.user_id), d.status)
                    FROM done d JOIN rooms r ON r.id = d.room_id
                    JOIN users u ON u.id = d.user_id),
                 booking_json(b)) AS booking,
@@ -129,23 +133,30 @@ SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.na
  WHERE b.id = %(id)s"""
 
 # What an edit starts from: the booking as GET shows it (its ETag), its row,
-# its room and the room it moves to (bookings_pkey, rooms_pkey).
+# its room and the room it moves to, each with its effective policy
+# (bookings_pkey, rooms_pkey; room_policy(), sql/040: the area chain), so the
+# policy costs an edit no statement of its own.
 EDIT_READ_SQL = """
 SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.end_at,
        b.sequence, b.attendees, b.live,
-       (SELECT room_json(r) FROM rooms r WHERE r.id = b.room_id) AS room,
-       (SELECT room_json(t) FROM rooms t WHERE t.id = %(target)s::int) AS target
+       (SELECT json_build_object('room', room_json(r), 'policy', room_policy(r.id))
+          FROM rooms r WHERE r.id = b.room_id) AS room,
+       (SELECT json_build_object('room', room_json(t), 'policy', room_policy(t.id))
+          FROM rooms t WHERE t.id = %(target)s::int AND t.id <> b.room_id) AS target
   FROM booking_api b
  WHERE b.id = %(id)s"""
 
-# edit_booking() (sql/021) under bookings_no_overlap; when it refused, the
-# finder's query for other rooms, in the same statement.
+# edit_booking() (sql/044: the target room's buffer, approval and the owner's
+# quota without this booking, under their lock) under bookings_no_overlap;
+# when the room was taken, the finder's query for other rooms, in the same
+# statement.
 EDIT_SQL = f"""
 WITH e AS MATERIALIZED (
     SELECT edit_booking(%(id)s, %(actor)s, %(admin)s, %(now)s, %(sequence)s::int,
                         %(room)s::int, %(start)s::timestamptz, %(end)s::timestamptz,
                         %(title)s::text, %(set_attendees)s, %(attendees)s::int,
-                        %(invitees)s::text[], %(set_notes)s, %(notes)s::text) AS result)
+                        %(invitees)s::text[], %(set_notes)s, %(notes)s::text,
+                        %(overrides)s::text[]) AS result)
 SELECT e.result, {Alternatives.sql("e.result->>'kind' = 'conflict'")} AS alternatives
   FROM e"""
 
@@ -175,22 +186,24 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
                   else inputs.email(data["booked_for"], "booked_for"))
     if booked_for is not None and booked_for.lower() == user.email.lower():
         booked_for = None             # for oneself: an ordinary booking
-    limits = rules.Limits.from_config(current_app.config)
     if data.get("recurrence") not in (None, ""):
         return series.create(user, room_id, title, start_raw, end_raw, data["recurrence"],
-                             skip_conflicts, now, limits, key=key, request_data=data,
+                             skip_conflicts, now, key=key, request_data=data,
                              people=people, booked_for=booked_for)
 
     with db.connection() as conn:
         room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw,
                                                  booked_for, user)
-        error = rules.as_error(rules.check(room, start, end, now, limits)
-                               + rules.check_party(room, people["attendees"]))
+        owner = room.get("owner_id") or user.id
+        judged = rules.verdict(room, start, end, now, room["policy"], user.booker)
+        error = rules.as_error(judged.violations + rules.check_party(room, people["attendees"]))
         if error:
             raise error
-        alternatives = Alternatives(room, start, end, people["attendees"], now, limits)
-        args = {"room": room_id, "owner": room.get("owner_id") or user.id, "title": title,
-                "starts": [start], "ends": [end], "creator": user.id, **people}
+        alternatives = Alternatives(room, start, end, people["attendees"], now, user.booker,
+                                    owner)
+        args = {"room": room_id, "owner": owner, "title": title, "starts": [start],
+                "ends": [end], "creator": user.id, **people, "admin": user.is_admin,
+                "overrides": judged.overrides or None}
         if key is None:
             rows = conn.execute(BOOK_SQL, {**args, **alternatives.params()}).fetchall()
         else:
@@ -200,22 +213,25 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
     for row in rows:
         if row["kind"] == "created":
             return {"booking": row["data"]}
-    raise conflict(room, rows, start, end, now, limits, alternatives)
+        if row["kind"] == "refused":
+            raise rules.quota_refusal(row["data"])
+    raise conflict(room, rows, start, end, now, user.booker, alternatives)
 
 
 def conflict(room: Mapping[str, Any], rows: list[Mapping[str, Any]], start: datetime,
-             end: datetime, now: datetime, limits: rules.Limits,
+             end: datetime, now: datetime, booker: rules.Booker,
              alternatives: Alternatives) -> BookingError:
     """The 409 for a single booking refused by book(): the bookings in the way, and
-    what to book instead."""
+    what to book instead (nothing the rooms' policies or the owner's quotas
+    would refuse)."""
     other = next((r["data"] for r in rows if r["kind"] == "alternatives"), None)
     return BookingError(
         "conflict", _("%(room)s is already booked at that time.", room=room["name"]),
         field="start_time",
         details={"conflicts": [r["data"] for r in rows if r["kind"] == "conflict"],
                  "suggestions": availability.suggestions(
-                     room, availability.busy_rows(rows), start, end, now, limits,
-                     alternatives.ranked(other))})
+                     room, availability.busy_of(rows), start, end, now, room["policy"], booker,
+                     alternatives.ranked(other), availability.taken_of(rows))})
 
 
 def get(booking_id: int) -> dict[str, Any]:
@@ -354,11 +370,16 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
 
     Only start_time moves the booking and keeps its length; only end_time
     keeps its start; room_id alone keeps its times. New times or room pass
-    every rule of a new booking; a change of title or people alone needs none
-    (the room may have become inactive since). The change is one call of
-    edit_booking() under the exclusion constraint: 409 `conflict` (with
-    suggestions) leaves the booking exactly as it was. `if_match`: the ETag
-    of GET /api/bookings/<id>; 412 when the booking changed since.
+    every rule of a new booking under the target room's effective policy,
+    exactly as create applies it (rules.verdict(): closed, too_soon,
+    not_permitted, ...; an admin books past its limits, recorded); a change of
+    title or people alone needs none (the room may have become inactive
+    since). The change is one call of edit_booking() under the exclusion
+    constraint, which also keeps the room's buffer, counts the owner's quota
+    without this booking (422 quota_exceeded) and makes a booking moved into a
+    room that needs approval pending: 409 `conflict` (with suggestions that
+    the policies allow) leaves the booking exactly as it was. `if_match`: the
+    ETag of GET /api/bookings/<id>; 412 when the booking changed since.
     """
     inputs.only(data, EDIT_FIELDS)
     if not data:
@@ -369,22 +390,23 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     start_raw = parse_datetime(data["start_time"], "start_time") if "start_time" in data else None
     end_raw = parse_datetime(data["end_time"], "end_time") if "end_time" in data else None
     people = inputs.people(data, present_only=True)
-    limits = rules.Limits.from_config(current_app.config)
 
     with db.connection() as conn:
         row = conn.execute(EDIT_READ_SQL, {"id": booking_id, "target": room_id}).fetchone()
         if row is None:
             raise not_found(_("That booking does not exist."))
         _may_edit(user, row, now, if_match)
-        target = row["room"] if room_id in (None, row["room_id"]) else row["target"]
+        target = _with_policy(row["room"] if room_id in (None, row["room_id"])
+                              else row["target"])
         if target is None:
             raise BookingError("not_found", _("That room does not exist."), field="room_id")
         start, end = _new_times(row, zone(target["timezone"]), start_raw, end_raw)
         moved = (start, end, target["id"]) != (row["start_at"], row["end_at"], row["room_id"])
         attendees = people["attendees"] if "attendees" in people else row["attendees"]
-        _check_change(row, target, start, end, attendees, moved, "attendees" in people, now,
-                      limits)
-        alternatives = Alternatives(target, start, end, attendees, now, limits)
+        overrides = _check_change(row, target, start, end, attendees, moved,
+                                  "attendees" in people, now, user.booker)
+        alternatives = Alternatives(target, start, end, attendees, now, user.booker,
+                                    row["user_id"], exclude=booking_id)
         answer = conn.execute(EDIT_SQL, {
             "id": booking_id, "actor": user.id, "admin": user.is_admin, "now": now,
             "sequence": row["sequence"] if if_match is not None else None,
@@ -392,19 +414,31 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
             "end": end if moved else None, "title": title,
             "set_attendees": "attendees" in people, "attendees": people.get("attendees"),
             "invitees": people.get("invitees"), "set_notes": "notes" in people,
-            "notes": people.get("notes"), **alternatives.params()}).fetchone()
+            "notes": people.get("notes"), "overrides": overrides or None,
+            **alternatives.params()}).fetchone()
     result = answer["result"]
     if result["kind"] == "updated":
         return result["booking"]
+    if result["kind"] == "refused":
+        raise rules.quota_refusal(result["quota"])
     if result["kind"] == "conflict":
         raise BookingError(
             "conflict", _("%(room)s is already booked at that time.", room=target["name"]),
             field="start_time",
             details={"conflicts": result["conflicts"],
                      "suggestions": availability.suggestions(
-                         target, result["busy"], start, end, now, limits,
-                         alternatives.ranked(answer["alternatives"]))})
+                         target, result["busy"], start, end, now, target["policy"],
+                         user.booker, alternatives.ranked(answer["alternatives"]),
+                         availability.taken_of(result["mine"]))})
     raise _refusal(result)
+
+
+def _with_policy(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """EDIT_READ_SQL's {room, policy} as the room with its effective policy
+    (booking.rules.Policy) as room["policy"], as rooms.for_booking() gives it."""
+    if found is None:
+        return None
+    return {**found["room"], "policy": policies.effective(found["policy"], current_app.config)}
 
 
 def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str | None) -> None:
@@ -472,20 +506,25 @@ def _new_times(row: Mapping[str, Any], tz, start_raw: datetime | None,
 
 def _check_change(row: Mapping[str, Any], target: Mapping[str, Any], start: datetime,
                   end: datetime, attendees: int | None, moved: bool, party_changed: bool,
-                  now: datetime, limits: rules.Limits) -> None:
-    """422 for new times or room that break a create rule, or a party the room cannot
-    seat. A start already passed that stays where it is (a meeting under way gets a
-    later end) is not "in the past"."""
+                  now: datetime, booker: rules.Booker) -> list[str]:
+    """422 (403 not_permitted) for new times or room that break a create rule of the
+    target room's effective policy, or a party the room cannot seat; otherwise the
+    policy limits an admin moves it past (recorded with the booking). A start
+    already passed that stays where it is (a meeting under way gets a later end)
+    is neither "in the past" nor "too soon"."""
     found: list[rules.Violation] = []
+    overrides: list[str] = []
     if moved:
-        found = rules.check(target, start, end, now, limits)
+        judged = rules.verdict(target, start, end, now, target["policy"], booker)
+        found, overrides = judged.violations, judged.overrides
         if start == row["start_at"]:
-            found = [v for v in found if v.code != "in_past"]
+            found = [v for v in found if v.code not in ("in_past", "too_soon")]
     if moved or party_changed:
         found += rules.check_party(target, attendees)
     error = rules.as_error(found)
     if error:
         raise error
+    return overrides
 
 
 def week_view(view: str | None, start: str | None = None) -> bool:

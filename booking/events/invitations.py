@@ -38,11 +38,16 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     (booking/events/worker.py).
     """
     kind = event["kind"]
-    method = "REQUEST" if kind.endswith((".created", ".updated")) else "CANCEL"
+    # Made, changed or approved: add (or update) it; cancelled, rejected, expired:
+    # remove it.
+    method = "REQUEST" if kind.endswith((".created", ".updated", ".approved")) else "CANCEL"
     booking = event["payload"].get("booking")
     if booking is not None and booking.get("series_id") is None:
         vevent = feeds.vevent(_booking_row(event))
         invitees = booking.get("invitees") or []
+        if kind == "booking.approved":
+            # after the TENTATIVE request it was made (or moved) as
+            vevent["sequence"] = int(vevent.get("sequence") or 0) + 1
     elif kind == "booking.updated":
         vevent = _occurrence_event(event)
         invitees = booking.get("invitees") or []
@@ -52,6 +57,9 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     if attendee and _taken_off(event, attendee[0]):
         method = "CANCEL"
         vevent["status"] = "CANCELLED"
+    elif _pending(event):
+        # Waiting for approval: in the calendar, but marked as not certain yet.
+        vevent["status"] = "TENTATIVE"
     vevent.add("organizer", _address(organizer), parameters={"CN": "Rooms"})
     named = {address.lower() for address in invitees}
     if attendee and attendee[0].lower() not in named:
@@ -101,6 +109,14 @@ def _occurrence_event(event: Mapping[str, Any]) -> Event:
                                                   "series_id": b["series_id"]}))
     vevent.add("status", "CONFIRMED")
     return vevent
+
+
+def _pending(event: Mapping[str, Any]) -> bool:
+    """A request made (or moved) into a room that needs approval, not decided yet."""
+    if not event["kind"].endswith((".created", ".updated")):
+        return False
+    row = event["payload"].get("booking") or event["payload"].get("series") or {}
+    return row.get("status") == "pending"
 
 
 def _address(text: str) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 from flask import render_template
 
 from booking.events import render
-from booking.events.invitations import _taken_off, invitation
+from booking.events.invitations import _pending, _taken_off, invitation
 from booking.i18n import _, in_language
 
 
@@ -53,7 +53,9 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
     message["Auto-Submitted"] = "auto-generated"
     context = {"event": event, "kind": event["kind"], "summary": summary, "data": data,
                "name": event["recipient_name"], "link": _link(event, data, config),
-               "taken_off": _taken_off(event, event["recipient_email"])}
+               "taken_off": _taken_off(event, event["recipient_email"]),
+               "pending": _pending(event),
+               **_tap_links(event, data, config)}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
     if event["kind"] in render.KINDS:
@@ -69,6 +71,8 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
 
 def _link(event: Mapping[str, Any], data: Mapping[str, Any], config: Mapping[str, Any]) -> str:
     base = config["PUBLIC_URL"].rstrip("/")
+    if event["kind"] == "approval.requested":
+        return f"{base}/approvals"
     if "booking" in data and not data["booking"].get("series_id"):
         return f"{base}/bookings/{data['booking']['id']}"
     if "booking" in data:
@@ -78,6 +82,22 @@ def _link(event: Mapping[str, Any], data: Mapping[str, Any], config: Mapping[str
     if event["kind"] == "endpoint.disabled":
         return f"{base}/admin/webhooks/{data.get('endpoint_id')}"
     return base + "/"
+
+
+def _tap_links(event: Mapping[str, Any], data: Mapping[str, Any],
+               config: Mapping[str, Any]) -> dict[str, str]:
+    """For an approver told of a request: one-tap approve and reject links, signed
+    for them and this request (booking/approvals/service.py)."""
+    if event["kind"] != "approval.requested":
+        return {}
+    from booking.approvals.service import tap_token
+
+    base = config["PUBLIC_URL"].rstrip("/")
+    which = ({"series_id": data["series"]["id"]} if "series" in data
+             else {"booking_id": data["booking"]["id"]})
+    return {f"{action}_link": f"{base}/approvals/tap/"
+            + tap_token(config, event["recipient_id"], action, **which)
+            for action in ("approve", "reject")}
 
 
 # -- sending ------------------------------------------------------------------------

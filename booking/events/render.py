@@ -18,15 +18,25 @@ from booking.times import UTC, rfc3339, zone
 
 KINDS = ("booking.created", "booking.updated", "booking.cancelled", "series.created",
          "series.updated", "series.cancelled", "occurrence.cancelled",
-         "series.occurrence_skipped")
+         "series.occurrence_skipped", "booking.approved", "booking.rejected", "booking.expired",
+         "series.approved", "series.rejected", "series.expired")
+# A decision on a request (sql/043): the requester is told, with the reason.
+DECISIONS = ("booking.approved", "booking.rejected", "booking.expired", "series.approved",
+             "series.rejected", "series.expired")
 # Told to the organiser only, not to invitees.
-ORGANISER_ONLY = ("series.occurrence_skipped",)
+ORGANISER_ONLY = ("series.occurrence_skipped",) + DECISIONS
 
 SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "room_inactive": lazy("the room is closed for booking"),
-                "outside_hours": lazy("it is outside the room's opening hours")}
-# Told to the owner only, never to webhooks.
-INTERNAL_KINDS = ("endpoint.disabled",)
+                "outside_hours": lazy("it is outside the room's opening hours"),
+                "closed": lazy("the room is closed that day"),
+                "too_short": lazy("it is shorter than the room allows"),
+                "too_long": lazy("it is longer than the room allows"),
+                "not_permitted": lazy("only some groups may book the room"),
+                "quota_exceeded": lazy("it would go over a quota")}
+# Never to webhooks: endpoint.disabled is told to whoever registered the endpoint,
+# approval.requested to the room's approvers (sql/043).
+INTERNAL_KINDS = ("endpoint.disabled", "approval.requested")
 
 
 def _moment(value: Any) -> datetime | None:
@@ -62,7 +72,9 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             out["before"] = _booking(before, event, tz) if before else None
             out["updated_by"] = ({"id": event.get("actor_id"), "name": event.get("actor_name")}
                                  if event.get("actor_id") else None)
-        elif kind != "booking.created":
+        elif kind in DECISIONS:
+            out.update(_decision(event))
+        elif kind not in ("booking.created", "approval.requested"):
             out.update(cancelled_by=actor, by_admin=bool(payload.get("by_admin")))
         return out
     if "series" in payload:
@@ -78,6 +90,8 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             "cancelled_from": _time(s.get("cancelled_from"), tz)}}
         out["series"].update(attendees=s.get("attendees"), invitees=s.get("invitees") or [],
                              notes=s.get("notes"), continued_by=s.get("continued_by"))
+        if kind in DECISIONS:
+            out.update(_decision(event))
         if kind == "series.cancelled":
             out.update(cancelled_from=_time(payload.get("from"), tz),
                        whole=bool(payload.get("whole")), cancelled_by=actor,
@@ -102,12 +116,27 @@ def _booking(b: Mapping[str, Any], event: Mapping[str, Any], tz: str | None) -> 
         "id": b["id"], "room_id": b["room_id"], "room_name": event.get("room_name"),
         "user_id": b["user_id"], "user_name": event.get("owner_name"), "title": b["title"],
         "start_time": _time(b["start_at"], tz), "end_time": _time(b["end_at"], tz),
-        "series_id": b.get("series_id"), "cancelled_at": _time(b.get("cancelled_at"), tz),
+        "status": _status(b), "series_id": b.get("series_id"), "cancelled_at": _time(b.get("cancelled_at"), tz),
         "created_at": _time(b.get("created_at"), tz), "attendees": b.get("attendees"),
         "created_by": creator, "created_by_name": creator_name,
         "invitees": b.get("invitees") or [], "notes": b.get("notes"),
         "updated_at": _time(b.get("updated_at"), tz),
         "original_start_time": _time(b.get("original_start"), tz)}
+
+
+def _status(booking: Mapping[str, Any]) -> str:
+    """A booking snapshot's status as its JSON says it (cancelled wins, sql/041)."""
+    status = booking.get("status") or "confirmed"
+    return "cancelled" if booking.get("cancelled_at") and status in ("confirmed", "pending") \
+        else status
+
+
+def _decision(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Who decided a request (None: it expired) and why."""
+    payload = event["payload"]
+    decided = payload.get("decided_by")
+    return {"decided_by": {"id": decided, "name": event.get("actor_name")}
+            if decided is not None else None, "reason": payload.get("reason")}
 
 
 def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,8 +165,12 @@ def summary(event: Mapping[str, Any]) -> str:
         b = d["booking"]
         what = _("“%(title)s” in %(room)s, %(when)s", title=b["title"], room=b["room_name"],
                  when=_when(b))
+        if kind == "booking.created" and b["status"] == "pending":
+            return _("Requested (waiting for approval): %(what)s", what=what)
         if kind == "booking.created":
             return _("Booked %(what)s", what=what)
+        if kind == "booking.updated" and b["status"] == "pending":
+            return _("Changed, waiting for approval: %(what)s", what=what)
         if kind == "booking.updated":
             return _("Changed: %(what)s", what=what)
         if kind == "booking.cancelled":
@@ -146,14 +179,26 @@ def summary(event: Mapping[str, Any]) -> str:
         if kind == "occurrence.cancelled":
             return (_("One occurrence cancelled by %(name)s: %(what)s", name=by, what=what) if by
                     else _("One occurrence cancelled: %(what)s", what=what))
+        if kind == "approval.requested":
+            return _("%(name)s asks to book %(what)s", name=event.get("owner_name"), what=what)
+        if kind == "booking.approved":
+            return _("Approved: %(what)s", what=what)
+        if kind == "booking.rejected":
+            return _("Not approved: %(what)s", what=what)
+        if kind == "booking.expired":
+            return _("Expired without a decision: %(what)s", what=what)
         raise KeyError(kind)
     if "series" in d:
         s = d["series"]
         what = _("“%(title)s” in %(room)s, repeating (%(rule)s)", title=s["title"],
                  room=s["room_name"], rule=describe(s["recurrence"]))
+        since = day_and_time(s["first_start"])
+        pending = (event["payload"].get("series") or {}).get("status") == "pending"
+        if kind == "series.created" and pending:
+            return _("Requested (waiting for approval): %(what)s from %(first)s", what=what,
+                     first=since)
         if kind == "series.created":
-            return _("Booked %(what)s from %(first)s", what=what,
-                     first=day_and_time(s["first_start"]))
+            return _("Booked %(what)s from %(first)s", what=what, first=since)
         if kind == "series.occurrence_skipped":
             o = d["occurrence"]
             reason = str(SKIP_REASONS.get(o["reason"], o["reason"]))
@@ -163,8 +208,17 @@ def summary(event: Mapping[str, Any]) -> str:
             return _("Changed from %(day)s on (it continues as a new repeating booking): "
                      "%(what)s", day=day(d["split_from"]), what=what)
         if kind == "series.updated":
-            return _("Changed: %(what)s from %(first)s", what=what,
-                     first=day_and_time(s["first_start"]))
+            return _("Changed: %(what)s from %(first)s", what=what, first=since)
+        if kind == "approval.requested":
+            return _("%(name)s asks to book %(what)s from %(first)s",
+                     name=event.get("owner_name"), what=what, first=since)
+        if kind == "series.approved":
+            return _("Approved: %(what)s from %(first)s", what=what, first=since)
+        if kind == "series.rejected":
+            return _("Not approved: %(what)s from %(first)s", what=what, first=since)
+        if kind == "series.expired":
+            return _("Expired without a decision: %(what)s from %(first)s", what=what,
+                     first=since)
         if d.get("whole"):
             return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by
                     else _("Cancelled: %(what)s", what=what))

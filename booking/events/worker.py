@@ -1,10 +1,13 @@
 """The delivery worker: `flask --app booking worker`.
 
-Each round, three short statements on a pooled connection and the network in
+Each round, four short statements on a pooled connection and the network in
 between, never both at once:
 
+0. expiry: requests for approval nobody decided in time (APPROVAL_EXPIRES_HOURS,
+   or their start) expire, which frees their slots and makes their events;
 1. fan-out: events not yet dispatched become deliveries (the owner's mail if
-   they want mail, a POST per subscribed webhook endpoint);
+   they want mail, the approvers' for a request, a POST per subscribed
+   webhook endpoint);
 2. claim: up to WORKER_BATCH due deliveries, `FOR UPDATE SKIP LOCKED`, leased
    by moving their next_attempt_at past the time sending can take, so a
    second worker process skips them and a crashed worker's lease runs out;
@@ -40,6 +43,8 @@ from booking.events import mail, render, webhook_sender
 log = logging.getLogger("booking.worker")
 
 # outbox_undispatched; the events are locked so two workers never fan out one twice.
+# A request for approval is mailed to the approvers its event names (sql/043),
+# everything else to the owner.
 FANOUT_SQL = """
 WITH ev AS (
     SELECT o.id, o.kind, o.user_id, o.payload FROM outbox o
@@ -52,6 +57,13 @@ mails AS (
     SELECT ev.id, 'mail', u.id, %(now)s
       FROM ev JOIN users u ON u.id = ev.user_id
      WHERE u.mail_enabled AND u.active AND ev.kind = ANY (%(mail_kinds)s)
+    UNION ALL
+    SELECT ev.id, 'mail', u.id, %(now)s
+      FROM ev
+     CROSS JOIN LATERAL jsonb_array_elements_text(ev.payload->'approvers') a
+      JOIN users u ON u.id = a.value::bigint
+     WHERE ev.kind = 'approval.requested' AND u.mail_enabled AND u.active
+       AND u.id <> ev.user_id
     RETURNING 1),
 -- Invitees (staff or not) get the invitation, each change and the cancellation
 -- at their address; an invitee taken off by a change gets its cancellation too.
@@ -97,7 +109,7 @@ claimed AS (
     UPDATE deliveries d SET attempts = d.attempts + 1, next_attempt_at = %(lease_until)s
       FROM due WHERE d.id = due.id
     RETURNING d.id, d.event_id, d.channel, d.user_id, d.email, d.endpoint_id, d.attempts)
-SELECT c.id, c.channel, c.attempts, c.endpoint_id,
+SELECT c.id, c.channel, c.attempts, c.endpoint_id, c.user_id AS recipient_id,
        o.id AS event_id, o.kind, o.payload, o.created_at, o.booking_id, o.series_id,
        coalesce(u.email, c.email) AS recipient_email,
        coalesce(u.name, c.email) AS recipient_name, u.language AS recipient_language,
@@ -196,12 +208,19 @@ SELECT min(d.next_attempt_at) AS due FROM deliveries d
    AND (d.endpoint_id IS NULL
         OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.active))"""
 
-MAIL_KINDS = list(render.KINDS + render.INTERNAL_KINDS)
+# Mailed to the owner: every kind but approval.requested (to the approvers).
+MAIL_KINDS = [k for k in render.KINDS + render.INTERNAL_KINDS if k != "approval.requested"]
+# Mailed to the invitees: what changes their calendars, not the organiser's own
+# news (render.ORGANISER_ONLY: approvals, decisions, skipped occurrences).
 INVITEE_KINDS = [kind for kind in render.KINDS if kind not in render.ORGANISER_ONLY]
 
 # The worker also keeps every series materialised a week past the booking
 # window (booking/series/service.py): at start, and at least this often.
 EXTEND_EVERY_SECONDS = 3600.0
+
+# Requests nobody decided in time (sql/043 expire_requests(): bookings_pending):
+# expired, their slots freed; the outbox tells the requesters (mailed this round).
+EXPIRE_SQL = "SELECT expire_requests(%(now)s, %(after)s, %(batch)s) AS expired"
 
 
 def backoff(attempt: int, base: float, most: float) -> float:
@@ -234,16 +253,20 @@ class Worker:
         now = self.clock()
         with self.app.app_context():
             with db.connection() as conn:
+                expired = conn.execute(EXPIRE_SQL, {
+                    "now": now, "batch": self.batch * 4,
+                    "after": timedelta(hours=float(self.config["APPROVAL_EXPIRES_HOURS"]))}
+                                       ).fetchone()["expired"]
                 fanned = conn.execute(FANOUT_SQL, {"batch": self.batch * 4, "now": now,
                                                    "mail_kinds": MAIL_KINDS,
                                                    "invitee_kinds": INVITEE_KINDS}).fetchone()
                 claimed = conn.execute(CLAIM_SQL, {"now": now, "batch": self.batch,
                                                    "lease_until": now + self._lease()}).fetchall()
             if not claimed:
-                return fanned["events"]
+                return fanned["events"] + expired
             results = self._send(claimed)
             self._record(claimed, results)
-        return fanned["events"] + len(claimed)
+        return fanned["events"] + len(claimed) + expired
 
     def _lease(self) -> timedelta:
         # Long enough to send the whole batch one by one at the timeout each.
@@ -312,7 +335,7 @@ class Worker:
         from booking.series import service as series
 
         with self.app.app_context():
-            totals = series.extend_all(self.clock(), rules.Limits.from_config(self.config))
+            totals = series.extend_all(self.clock(), self.config)
         if totals["series"]:
             log.info("series extended: %(series)s series, %(booked)s booked, "
                      "%(skipped)s skipped", totals)

@@ -3,30 +3,34 @@
 The ranking (the README documents it for users):
 
 - Hard constraints filter: the room is active, seats the party, has every
-  piece of equipment asked for, is open for the whole interval (inside its
-  hours on one local day of its own zone), and no live booking overlaps.
+  piece of equipment asked for, its effective policy allows the interval for
+  this person (booking.rules: length, hours of that weekday, closed dates,
+  notice, window, bookers; and their quota there), and nothing holds it (a
+  live booking, or the buffer after one, or the room's own buffer before the
+  next one).
 - Where the person is: rooms in another time zone than their building's are
   not offered unless asked (`any_timezone`). Their building is the one
   requested (`building`), or else their home building (booking.auth.User:
   chosen on /account, or where they booked most lately).
-- Soft preferences order what is left: that building first, then the
-  requested floor, then the smallest room that fits (don't put three people
-  in the boardroom), then the room with the fewest bookings that day (spread
-  the load), then the name.
-- `score` sums up the first three: 50 points for that building (or when
-  there is none), 30 for the requested floor (likewise), and up to 20 for
-  fit, 20 x party / capacity. The weights make each criterion outrank the
-  ones after it, so scores never increase down the list; rooms with equal
-  scores are ordered by that day's bookings (`bookings_that_day`), then name.
+- Soft preferences are weighted points, summed up in `score`: 50 for that
+  building (or when there is none), 30 for the requested floor (likewise),
+  up to 20 for fit (20 x party / capacity: don't put three people in the
+  boardroom), and up to ASSIGN_BALANCE_WEIGHT for balance (that weight x
+  (1 - the room's utilisation this week, its booked minutes over its open
+  minutes, Monday to Sunday in its zone)), so that among rooms equally good
+  otherwise the less used one wins. Highest score first; equal scores by that
+  day's bookings (`bookings_that_day`), then name.
 
 booking.rules stays the source of truth for the booking rules. The search
 chooses its candidates (`choose`, a pure function) from this process's copy
-of the rooms (booking/memo/rooms.py), checked with `rules.check`, and the
-database only says which of them are free. Suggestions filter in SQL with
-`room_open()` (sql/003_finder.sql), the same hours rule, and what they offer
-is checked with `rules.check` too. Rules that do not depend on the room
-(length, whole minutes, past, window) are answered with a 422 before any SQL
-runs.
+of the rooms and their policies (booking/memo/rooms.py), checked with
+`rules.check`, and the database only says which of them are free, how busy
+they are and what the person already holds (for quotas). Suggestions are
+found in SQL (room_suggestions(), with each room's buffer and weekly hours)
+and everything offered is checked with the same rules and quotas. Rules no
+room or policy can change (whole minutes, the past) are answered with a 422
+before any SQL runs; an interval that every room's policy refuses for the
+same reason (too long everywhere, say) is that 422 after the search.
 
 Times: RFC 3339. An offset makes an instant. Rooms searched may be in several
 zones, so a time without offset is read in the `timezone` given with the
@@ -37,15 +41,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from flask import current_app
 
-from booking import db, idempotency, inputs, memo, rules
+from booking import db, idempotency, inputs, memo, policy as policies, rules
 from booking.auth import User
 from booking.errors import BookingError, invalid
-from booking.times import UTC, localize, parse_datetime, zone
+from booking.times import UTC, localize, parse_datetime, wall_instant, zone
 from booking.i18n import _, and_list, ngettext
 
 FIND_FIELDS = frozenset({"start_time", "end_time", "capacity", "equipment", "building",
@@ -55,20 +61,39 @@ AUTO_FIELDS = frozenset({"title", "start_time", "end_time", "attendees", "equipm
 CHECK_FIELDS = frozenset({"room_id", "start_time", "end_time"})
 MAX_CHECKS = 500
 
-# The free rooms among the candidates, and each one's bookings that (room-local)
-# day, in one statement. The candidates are the rooms `choose` picked from this
-# process's copy of the rooms (booking/memo/rooms.py): per candidate, two short
-# ranges of bookings_room_start (index-only), the overlap probe (no booking
-# spans a day, so start_at > start - 1 day bounds it) and the count of that
-# day's bookings. When the copy's version is no longer the database's, the
-# statement also sends every room, and probes every active room that seats
-# the party and has the equipment instead (the rules then pick from those).
+# The ranking's documented weights (points of `score`); ASSIGN_BALANCE_WEIGHT
+# (booking/config.py) is the fourth.
+BUILDING_POINTS, FLOOR_POINTS, FIT_POINTS = 50, 30, 20
+
+# The free rooms among the candidates, each one's bookings that (room-local)
+# day and booked minutes that week, and the person's own bookings around the
+# interval (for quotas), in one statement. The candidates are the rooms
+# `choose` picked from this process's copy of the rooms (booking/memo/rooms.py),
+# each with its buffer: per candidate, short ranges of bookings_room_start
+# (index-only): the overlap probe (a booking holds its room to its end plus
+# its buffer; no booking spans a day and buffers are at most 4 hours, so
+# start_at > start - 28 hours bounds it), the count of that day's bookings and
+# the minutes of that week's. The person's bookings: one range of
+# bookings_user_start. When the copy's version is no longer the database's,
+# the statement also sends every room with its policy, and probes every
+# active room that seats the party and has the equipment instead (the rules
+# then pick from those).
 FREE_SQL = """
 SELECT v.n AS rooms_version,
        CASE WHEN v.n <> %(version)s THEN
-            (SELECT json_agg(room_json(r) ORDER BY r.id) FROM rooms r)
+            (SELECT json_agg(json_build_object('room', room_json(r), 'policy', room_policy(r.id))
+                             ORDER BY r.id) FROM rooms r)
        END AS rooms,
-       f.ids, f.loads
+       f.ids, f.loads, f.week_minutes,
+       CASE WHEN %(mine_user)s::bigint IS NOT NULL AND (v.n <> %(version)s OR %(want_mine)s) THEN
+            (SELECT coalesce(json_agg(json_build_object('id', b.id, 'room_id', b.room_id,
+                                                        'start_at', b.start_at,
+                                                        'end_at', b.end_at)), '[]')
+               FROM bookings b
+              WHERE b.user_id = %(mine_user)s AND b.cancelled_at IS NULL
+                AND b.status <> 'released'
+                AND b.start_at >= %(mine_from)s AND b.start_at < %(mine_until)s)
+       END AS mine
   FROM (SELECT memo_version('rooms') AS n) v
  CROSS JOIN LATERAL (
        SELECT coalesce(array_agg(c.id), '{}') AS ids,
@@ -77,57 +102,77 @@ SELECT v.n AS rooms_version,
                    WHERE b.room_id = c.id AND b.cancelled_at IS NULL
                      AND b.start_at >= d.day::timestamp AT TIME ZONE c.timezone
                      AND b.start_at < (d.day + 1)::timestamp AT TIME ZONE c.timezone)::int),
-                       '{}') AS loads
-         FROM (SELECT u.id, (%(zones)s::text[])[u.z] AS timezone
-                 FROM unnest(%(rooms)s::int[], %(zone_of)s::int[]) u(id, z)
+                       '{}') AS loads,
+              coalesce(array_agg((
+                  SELECT coalesce(sum(extract(epoch FROM b.end_at - b.start_at)) / 60, 0)
+                    FROM bookings b
+                   WHERE b.room_id = c.id AND b.cancelled_at IS NULL
+                     AND b.start_at >= d.monday::timestamp AT TIME ZONE c.timezone
+                     AND b.start_at < (d.monday + 7)::timestamp AT TIME ZONE c.timezone)::int),
+                       '{}') AS week_minutes
+         FROM (SELECT u.id, (%(zones)s::text[])[u.z] AS timezone, u.buffer
+                 FROM unnest(%(rooms)s::int[], %(zone_of)s::int[], %(buffers)s::int[])
+                      u(id, z, buffer)
                 WHERE v.n = %(version)s
                 UNION ALL
-               SELECT r.id, r.timezone FROM rooms r
+               SELECT r.id, r.timezone, policy_buffer(room_policy(r.id)) FROM rooms r
                 WHERE v.n <> %(version)s AND r.active AND r.capacity >= %(people)s
                   AND r.equipment @> %(equipment)s::text[]) c
-        CROSS JOIN LATERAL (SELECT (%(start)s AT TIME ZONE c.timezone)::date AS day) d
+        CROSS JOIN LATERAL (SELECT (%(start)s AT TIME ZONE c.timezone)::date AS local_day) l
+        CROSS JOIN LATERAL (
+              SELECT l.local_day AS day,
+                     l.local_day - (extract(isodow FROM l.local_day)::int - 1) AS monday) d
         WHERE NOT EXISTS (
               SELECT 1 FROM bookings b
                WHERE b.room_id = c.id AND b.cancelled_at IS NULL
-                 AND b.start_at < %(end)s AND b.end_at > %(start)s
-                 AND b.start_at > %(start)s - interval '1 day')) f"""
+                 AND b.start_at < plus_minutes(%(end)s, c.buffer)
+                 AND plus_minutes(b.end_at, b.buffer_minutes) > %(start)s
+                 AND b.start_at > %(start)s - interval '28 hours')) f"""
 
-# Nearest free times and near-miss rooms (sql/003_finder.sql): per fitting
-# room and day, one short range of bookings_room_start.
+# Nearest free times and near-miss rooms (sql/042 room_suggestions(), with the
+# rooms' buffers and weekly hours): per fitting room and day, one short range
+# of bookings_room_start.
 SUGGEST_SQL = """
 SELECT room_suggestions(%(start)s, %(end)s, %(people)s, %(equipment)s::text[],
-                        %(building)s::text, %(floor)s::int, %(not_before)s, %(until)s)
+                        %(building)s::text, %(floor)s::int, %(not_before)s, %(until)s,
+                        %(rules)s::jsonb)
        AS suggestions"""
 
-# Tries the ranked candidates in order, each with INSERT ... ON CONFLICT DO
-# NOTHING against bookings_no_overlap; suggestions when all are taken.
+# Tries the ranked candidates in order, each under its own policy (buffer,
+# approval, quota) with INSERT ... ON CONFLICT DO NOTHING against
+# bookings_no_overlap; suggestions when all are taken.
 AUTO_BOOK_SQL = """
 SELECT auto_book(%(rooms)s::int[], %(user)s, %(title)s, %(start)s, %(end)s,
                  %(people)s, %(equipment)s::text[], %(building)s::text, %(floor)s::int,
-                 %(not_before)s, %(until)s) AS result"""
+                 %(not_before)s, %(until)s, %(rules)s::jsonb, %(admin)s) AS result"""
 
 # Many (room, interval) checks, answered in input order. A time without offset
 # is wall-clock time in that check's room, so it is resolved here, where the
 # room's zone is known; `skipped` flags a wall-clock time the clocks skip.
-# Per check: rooms_pkey, then one short range of bookings_room_start.
+# Each room named once with its effective policy (rooms_pkey, the area chain);
+# per check one short range of bookings_room_start (a booking holds its room
+# to its end plus its buffer, and the room's buffer is kept before the next).
 AVAILABILITY_SQL = """
-SELECT c.n,
-       CASE WHEN r.id IS NULL THEN 'not_found'
-            WHEN NOT r.active OR NOT room_open(r.timezone, r.opens, r.closes, t.s, t.e)
-                 THEN 'closed'
-            WHEN EXISTS (
-                 SELECT 1 FROM bookings b
-                  WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-                    AND b.start_at < t.e AND b.end_at > t.s
-                    AND b.start_at > t.s - interval '1 day') THEN 'booked'
-       END AS reason,
+WITH c AS (
+    SELECT * FROM unnest(%(rooms)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
+                         %(local_starts)s::timestamp[], %(local_ends)s::timestamp[])
+           WITH ORDINALITY AS c(room_id, s_at, e_at, s_local, e_local, n)),
+r AS (
+    SELECT r.id, r.timezone, to_char(r.opens, 'HH24:MI') AS opens,
+           to_char(r.closes, 'HH24:MI') AS closes, r.active, room_policy(r.id) AS policy
+      FROM rooms r WHERE r.id IN (SELECT c.room_id FROM c))
+SELECT c.n, r.id AS found, r.timezone, r.opens, r.closes, r.active, r.policy, t.s, t.e,
+       r.id IS NOT NULL AND EXISTS (
+           SELECT 1 FROM bookings b
+            WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+              AND b.start_at < plus_minutes(t.e, policy_buffer(r.policy))
+              AND plus_minutes(b.end_at, b.buffer_minutes) > t.s
+              AND b.start_at > t.s - interval '28 hours') AS booked,
        t.e <= t.s AS backwards,
        c.s_local IS NOT NULL AND (t.s AT TIME ZONE r.timezone) <> c.s_local AS start_skipped,
        c.e_local IS NOT NULL AND (t.e AT TIME ZONE r.timezone) <> c.e_local AS end_skipped
-  FROM unnest(%(rooms)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
-              %(local_starts)s::timestamp[], %(local_ends)s::timestamp[])
-       WITH ORDINALITY AS c(room_id, s_at, e_at, s_local, e_local, n)
-  LEFT JOIN rooms r ON r.id = c.room_id
+  FROM c
+  LEFT JOIN r ON r.id = c.room_id
   LEFT JOIN LATERAL (
        SELECT coalesce(c.s_at, c.s_local AT TIME ZONE r.timezone) AS s,
               coalesce(c.e_at, c.e_local AT TIME ZONE r.timezone) AS e) t ON true
@@ -169,11 +214,15 @@ class Need:
                           if room["active"] and room["building"].lower() == place)
         return zones or None
 
-    def params(self, now: datetime, limits: rules.Limits) -> dict[str, Any]:
+    def params(self, now: datetime, search: "Search") -> dict[str, Any]:
+        """room_suggestions()'s and auto_book()'s parameters: the longest booking
+        window of any room bounds what is suggested (each offer is checked
+        against its own room's afterwards)."""
         return {"start": self.start, "end": self.end, "people": self.people,
                 "equipment": list(self.equipment), "building": self.place,
                 "floor": self.floor, "not_before": _next_quarter_hour(now),
-                "until": now + timedelta(days=limits.window_days)}
+                "until": now + timedelta(days=search.longest_window()),
+                "rules": search.suggestion_rules()}
 
     def describe(self) -> str:
         """"8 people with screen and video": for messages."""
@@ -190,18 +239,19 @@ def find(data: Mapping[str, Any], now: datetime, user: User | None = None) -> di
     """Free rooms that fit, best first: {"rooms": [...], "suggestions": ...}.
 
     `suggestions` is None when some room fits, otherwise what auto-assignment
-    would suggest (see `no_room`). `user`: whose home building is preferred.
+    would suggest (see `no_room`). `user`: whose home building is preferred,
+    whose groups and quotas the policies are checked against.
     """
     inputs.only(data, FIND_FIELDS)
-    limits = rules.Limits.from_config(current_app.config)
     need = parse_need(data, "capacity", people_required=False, user=user)
-    _check_interval(need, now, limits)
+    _check_interval(need, now)
     with db.connection() as conn:
-        rooms, zones = free_rooms(conn, need, now, limits)
+        rooms, search = free_rooms(conn, need, now, user)
         suggestions = None
         if not rooms:
-            row = conn.execute(SUGGEST_SQL, need.params(now, limits)).fetchone()
-            suggestions = _checked(row["suggestions"], need, now, limits, zones)
+            search.refuse_when_no_room_allows()
+            row = conn.execute(SUGGEST_SQL, need.params(now, search)).fetchone()
+            suggestions = _checked(row["suggestions"], need, search)
     return {"rooms": rooms, "suggestions": suggestions}
 
 
@@ -249,64 +299,230 @@ def _interval(data: Mapping[str, Any]) -> tuple[datetime, datetime]:
     return localize(start, tz, "start_time"), localize(end, tz, "end_time")
 
 
-def _check_interval(need: Need, now: datetime, limits: rules.Limits) -> None:
-    """422 for an interval no room allows (too short, in the past, ...)."""
-    error = rules.as_error(rules.check_interval(need.start, need.end, now, limits))
+def _check_interval(need: Need, now: datetime) -> None:
+    """422 for an interval no room and no policy allows (not on whole minutes, in
+    the past), before any SQL."""
+    error = rules.as_error(rules.check_interval(need.start, need.end, now))
     if error:
         raise error
 
 
-def free_rooms(conn, need: Need, now: datetime, limits: rules.Limits
-               ) -> tuple[list[dict], frozenset[str] | None]:
-    """The rooms free for `need` that the booking rules allow, best first (the
-    ranking in the module's docstring), each with `score`, `bookings_that_day`,
-    and `start_time` and `end_time`: the interval in the room's own zone; and
-    the time zones offered (None: any).
+# A room's rules read these fields and its effective policy, and nothing else of
+# it (see rules.check): rooms that share them are checked once.
+SHAPE_FIELDS = ("active", "timezone", "opens", "closes")
+
+
+def shape(room: Mapping[str, Any], policy: rules.Policy | None = None) -> tuple:
+    return tuple(room[name] for name in SHAPE_FIELDS) + (policy,)
+
+
+class Search:
+    """One search's view of the rooms: which shapes the rules allow for the need's
+    interval and this person (`shape_ok`, asked once per shape: hundreds of
+    rooms share a handful), the time zones offered (`zones`, None: any), and
+    the person's bookings for their quotas (`mine`, once the statement read them).
+    """
+
+    def __init__(self, need: Need, now: datetime, by_id: Mapping[int, Mapping[str, Any]],
+                 booker: rules.Booker | None = None, user_id: int | None = None,
+                 base: rules.Policy | None = None):
+        self.need, self.now = need, now
+        self.by_id = by_id
+        self.booker = booker or rules.Booker()
+        self.user_id = user_id
+        self.base = base or rules.Policy()
+        self.zones = need.zones_in(by_id)
+        self.mine: list[rules.Taken] = []
+        self._by_shape: dict[tuple, bool] = {}
+        self._quota: dict[tuple, bool] = {}
+
+    # -- the rooms' policies ----------------------------------------------------------
+
+    def policy(self, room_id: int) -> rules.Policy:
+        return getattr(self.by_id, "policies", {}).get(room_id, self.base)
+
+    def areas(self, room_id: int) -> tuple[int, ...]:
+        return getattr(self.by_id, "areas", {}).get(room_id, ())
+
+    def shape(self, room: Mapping[str, Any]) -> tuple:
+        return shape(room, self.policy(room["id"]))
+
+    @property
+    def groups(self) -> frozenset[int] | None:
+        return None if self.booker.admin else self.booker.groups
+
+    def shape_ok(self, each: tuple) -> bool:
+        ok = self._by_shape.get(each)
+        if ok is None:
+            room = dict(zip(SHAPE_FIELDS, each[:-1]))
+            ok = self._by_shape[each] = (
+                (self.zones is None or room["timezone"] in self.zones)
+                and not rules.check(room, self.need.start, self.need.end, self.now,
+                                    each[-1] or self.base, self.groups))
+        return ok
+
+    def __call__(self, room: Mapping[str, Any]) -> bool:
+        return self.shape_ok(self.shape(room))
+
+    # -- quotas -------------------------------------------------------------------------
+
+    @property
+    def counts_quotas(self) -> bool:
+        return self.user_id is not None and not self.booker.admin
+
+    def wants_mine(self) -> bool:
+        """Whether the statement must send the person's bookings: some room's policy
+        has a quota (a candidate's, or a suggestion's; an administrator books
+        past quotas)."""
+        return self.counts_quotas and any(
+            p.quota is not None for p in getattr(self.by_id, "policies", {}).values())
+
+    def mine_params(self) -> dict[str, Any]:
+        """The person and the range of their bookings the quotas of this search and
+        its suggestions can count: the week before the interval to the week after
+        the last day suggested."""
+        return {"mine_user": self.user_id if self.counts_quotas else None,
+                "mine_from": self.need.start - timedelta(days=8),
+                "mine_until": self.need.start + timedelta(days=16)}
+
+    def quota_ok(self, room: Mapping[str, Any], start: datetime | None = None,
+                 end: datetime | None = None) -> bool:
+        """Whether the room's quota takes a booking by this person (from the need's
+        interval by default)."""
+        if not self.counts_quotas:
+            return True
+        room_policy = self.policy(room["id"])
+        if room_policy.quota is None:
+            return True
+        start, end = start or self.need.start, end or self.need.end
+        key = (room_policy, room["timezone"], start, end,
+               room["id"] if room_policy.source("quota").level == "room" else None)
+        ok = self._quota.get(key)
+        if ok is None:
+            counts = rules.in_quota_scope(room_policy, room["id"], self.areas)
+            ok = self._quota[key] = rules.quota_violation(
+                room, start, end, room_policy, self.mine, counts) is None
+        return ok
+
+    def offered(self, room: Mapping[str, Any], start: datetime, end: datetime) -> bool:
+        """Whether a suggestion of `room` from `start` to `end` may be offered: its
+        policy allows it for this person, in a zone offered, within their quota."""
+        if self.zones is not None and room["timezone"] not in self.zones:
+            return False
+        return not rules.check(room, start, end, self.now, self.policy(room["id"]),
+                               self.groups) and self.quota_ok(room, start, end)
+
+    # -- what suggestions need ------------------------------------------------------
+
+    def longest_window(self) -> int:
+        found = [p.max_days_ahead for p in getattr(self.by_id, "policies", {}).values()]
+        return max(found + [self.base.max_days_ahead])
+
+    def suggestion_rules(self) -> str:
+        """room_suggestions()'s p_rules: the buffer and weekly hours of each room whose
+        policy sets them (JSON text), made once per copy of the rooms."""
+        import json
+
+        def make() -> str:
+            found = {}
+            for room_id, room_policy in getattr(self.by_id, "policies", {}).items():
+                entry: dict[str, Any] = {}
+                if room_policy.buffer_minutes:
+                    entry["buffer"] = room_policy.buffer_minutes
+                if room_policy.opening_hours is not None:
+                    entry["hours"] = [None if h is None else [h[0].strftime("%H:%M"),
+                                                              h[1].strftime("%H:%M")]
+                                      for h in room_policy.opening_hours]
+                if entry:
+                    found[str(room_id)] = entry
+            return json.dumps(found)
+
+        kept = memo.current().rooms
+        version, current = kept.current()
+        if current is self.by_id:
+            return kept.derived(version, "suggestion_rules", make)
+        return make()
+
+    def refuse_when_no_room_allows(self) -> None:
+        """422 when every active room (in the zones offered) refuses the interval by
+        the same rule of its policy: too short, too long, too soon or too far
+        ahead everywhere is that error, not an empty list."""
+        shapes = {self.shape(room) for room in self.by_id.values() if room["active"]
+                  and (self.zones is None or room["timezone"] in self.zones)}
+        if not shapes:
+            return
+        common = rules.every_room_refuses(
+            rules.check(dict(zip(SHAPE_FIELDS, each[:-1])), self.need.start, self.need.end,
+                        self.now, each[-1] or self.base, self.groups) for each in shapes)
+        if common is not None:
+            raise rules.as_error([common])
+
+
+def free_rooms(conn, need: Need, now: datetime, user: User | None
+               ) -> tuple[list[dict], Search]:
+    """The rooms free for `need` that the booking rules (and the person's quotas)
+    allow, best first (the ranking in the module's docstring), each with `score`,
+    `bookings_that_day`, `utilisation_this_week`, and `start_time` and
+    `end_time`: the interval in the room's own zone; and the search (the zones
+    offered, the policies read).
 
     One statement (FREE_SQL), whether this process's copy of the rooms is
     current or not.
     """
-    search = Search(need, now, limits)
-    row = conn.execute(FREE_SQL, search.params).fetchone()
-    return search.ranked(row), search.zones
+    probe = Probe(need, now, user.booker if user is not None else None,
+                  user.id if user is not None else None)
+    row = conn.execute(FREE_SQL, probe.params).fetchone()
+    return probe.ranked(row), probe.search
 
 
-class Search:
+class Probe:
     """One free-room search: FREE_SQL's parameters for `need` (the candidates from
-    this process's copy of the rooms), and its answer ranked. The finder runs it
-    as a statement of its own; a refused booking asks it inside the statement that
-    refused it (Alternatives)."""
+    this process's copy of the rooms, each under its policy for `booker`, and
+    `owner`'s quotas), and its answer ranked. The finder runs it as a statement
+    of its own; a refused booking asks it inside the statement that refused it
+    (Alternatives). `exclude`: a booking being moved, which counts against no
+    quota (it moves, it does not add)."""
 
-    def __init__(self, need: Need, now: datetime, limits: rules.Limits):
-        self.need, self.now, self.limits = need, now, limits
+    def __init__(self, need: Need, now: datetime, booker: rules.Booker | None,
+                 owner: int | None, exclude: int | None = None):
+        self.config = current_app.config
+        self.need, self.now = need, now
+        self.booker, self.owner, self.exclude = booker or rules.Booker(), owner, exclude
+        self.base = rules.Policy.from_config(self.config)
         self.kept = memo.current().rooms
         version, by_id = self.kept.current()
-        self.allowed = Allowed(need, now, limits, need.zones_in(by_id))
-        self.by_id = by_id
-        self.params = free_params(need, self.allowed, version, by_id, self.kept)
-
-    @property
-    def zones(self) -> frozenset[str] | None:
-        return self.allowed.zones
+        self.search = Search(need, now, by_id, self.booker, owner, self.base)
+        self.params = free_params(need, self.search, version, by_id, self.kept)
 
     def ranked(self, row: Mapping[str, Any]) -> list[dict]:
-        """FREE_SQL's row (rooms_version, rooms, ids, loads) as ranked rooms."""
-        by_id, free = self.by_id, zip(row["ids"], row["loads"])
+        """FREE_SQL's row (rooms_version, rooms, ids, loads, week_minutes, mine) as
+        ranked rooms."""
+        search = self.search
+        by_id = search.by_id
+        free = list(zip(row["ids"], row["loads"], row["week_minutes"]))
         if row["rooms"] is not None:
             # The copy was out of date: the rooms were picked by seats and equipment
             # alone, and the rules (and where the person is) pick from them now.
-            by_id = self.kept.replace(row["rooms_version"], row["rooms"])
-            self.allowed = Allowed(self.need, self.now, self.limits, self.need.zones_in(by_id))
-            free = [(room_id, load) for room_id, load in free if self.allowed(by_id[room_id])]
-        return _ranked(by_id, free, self.need)
+            by_id = keep_rooms(self.kept, row["rooms_version"], row["rooms"], self.config)
+            search = self.search = Search(self.need, self.now, by_id, self.booker, self.owner,
+                                          self.base)
+            free = [f for f in free if search(by_id[f[0]])]
+        search.mine = [rules.Taken(m["room_id"], datetime.fromisoformat(m["start_at"]),
+                                   datetime.fromisoformat(m["end_at"]))
+                       for m in row["mine"] or () if m.get("id") != self.exclude
+                       or self.exclude is None]
+        free = [f for f in free if search.quota_ok(by_id[f[0]])]
+        return _ranked(search, free, self.need, self.config["ASSIGN_BALANCE_WEIGHT"])
 
 
 class Alternatives:
     """Other rooms for a booking refused because its room is taken (`other_rooms` in
     every 409: create, series, edit), found and ranked exactly as the finder finds
-    and ranks (Search, _ranked): rooms in the requested room's time zone only, its
-    building first, then its floor, with every piece of its equipment, seating
-    `attendees` (or as many as the requested room), the smallest that fits first.
+    and ranks (Probe, _ranked), under each room's policy for this booker and the
+    owner's quotas there, so nothing offered is then refused: rooms in the
+    requested room's time zone only, its building first, then its floor, with
+    every piece of its equipment, seating `attendees` (or as many as the
+    requested room), the smallest that fits first.
 
     No statement of its own: `sql(gate)` is the finder's query as a scalar
     subquery that the refusing statement runs only when `gate` (SQL over that
@@ -317,15 +533,16 @@ class Alternatives:
     MOST = 5
 
     def __init__(self, room: Mapping[str, Any], start: datetime, end: datetime,
-                 attendees: int | None, now: datetime, limits: rules.Limits):
+                 attendees: int | None, now: datetime, booker: rules.Booker,
+                 owner: int, exclude: int | None = None):
         self.room_id = room["id"]
         need = Need(start=start, end=end, people=attendees or room["capacity"],
                     equipment=tuple(sorted(room["equipment"])), building=room["building"],
                     floor=room["floor"], zone=room["timezone"])
-        self.search = Search(need, now, limits)
+        self.probe = Probe(need, now, booker, owner, exclude)
 
     def params(self) -> dict[str, Any]:
-        return {self.PREFIX + name: value for name, value in self.search.params.items()}
+        return {self.PREFIX + name: value for name, value in self.probe.params.items()}
 
     @classmethod
     def sql(cls, gate: str) -> str:
@@ -335,45 +552,25 @@ class Alternatives:
     def ranked(self, answer: Mapping[str, Any] | None) -> list[dict]:
         if not answer:
             return []
-        rooms = self.search.ranked(answer)
+        rooms = self.probe.ranked(answer)
         return [room for room in rooms if room["id"] != self.room_id][:self.MOST]
 
 
-# A room's opening rules read these four fields and nothing else of it (see
-# rules.check): rooms that share them are checked once.
-SHAPE_FIELDS = ("active", "timezone", "opens", "closes")
-
-
-def shape(room: Mapping[str, Any]) -> tuple:
-    return tuple(room[name] for name in SHAPE_FIELDS)
-
-
-class Allowed:
-    """Whether rules.check lets a room be booked for the need's interval, and it is
-    in a time zone offered (`zones`, None: any), asked once per room shape:
-    hundreds of rooms share a handful of shapes."""
-
-    def __init__(self, need: Need, now: datetime, limits: rules.Limits,
-                 zones: frozenset[str] | None = None):
-        self.need, self.now, self.limits, self.zones = need, now, limits, zones
-        self._by_shape: dict[tuple, bool] = {}
-
-    def shape_ok(self, each: tuple) -> bool:
-        ok = self._by_shape.get(each)
-        if ok is None:
-            room = dict(zip(SHAPE_FIELDS, each))
-            ok = self._by_shape[each] = (
-                (self.zones is None or room["timezone"] in self.zones)
-                and not rules.check(room, self.need.start, self.need.end, self.now,
-                                    self.limits))
-        return ok
-
-    def __call__(self, room: Mapping[str, Any]) -> bool:
-        return self.shape_ok(shape(room))
+def keep_rooms(kept: memo.rooms.Rooms, version: int, rows: list[dict[str, Any]],
+               config: Mapping[str, Any]) -> memo.rooms.RoomsById:
+    """Keep the rooms the statement sent ({room, policy: room_policy()'s answer}) as
+    this process's copy, each room's effective policy and areas beside it."""
+    rooms, found, areas = [], {}, {}
+    for row in rows:
+        room, resolved = row["room"], row["policy"]
+        found[room["id"]] = policies.effective(resolved, config)
+        areas[room["id"]] = policies.areas_of(resolved)
+        rooms.append(room)
+    return kept.replace(version, rooms, found, areas)
 
 
 def choose(rooms: Iterable[Mapping[str, Any]], people: int, equipment: Iterable[str],
-           shapes: frozenset) -> list[Mapping[str, Any]]:
+           shapes: frozenset, shape_of=shape) -> list[Mapping[str, Any]]:
     """The rooms of an allowed shape that seat `people` and have all of `equipment`.
 
     Pure: the finder's candidates, whatever list of rooms it is given.
@@ -381,10 +578,10 @@ def choose(rooms: Iterable[Mapping[str, Any]], people: int, equipment: Iterable[
     wanted = frozenset(equipment)
     return [room for room in rooms
             if room["capacity"] >= people and wanted <= set(room["equipment"])
-            and shape(room) in shapes]
+            and shape_of(room) in shapes]
 
 
-def free_params(need: Need, allowed: Allowed, version: int = memo.rooms.NONE,
+def free_params(need: Need, search: Search, version: int = memo.rooms.NONE,
                 by_id: Mapping[int, Mapping[str, Any]] | None = None,
                 kept: memo.rooms.Rooms | None = None) -> dict[str, Any]:
     """FREE_SQL's parameters: the candidates `choose` picks from the rooms of the
@@ -394,66 +591,101 @@ def free_params(need: Need, allowed: Allowed, version: int = memo.rooms.NONE,
     def derived(key, make):
         return kept.derived(version, key, make) if kept is not None else make()
 
-    shapes = derived("shapes", lambda: frozenset(shape(r) for r in by_id.values()))
-    ok = frozenset(s for s in shapes if allowed.shape_ok(s))
-    ids, zone_of, zones = derived((ok, need.people, need.equipment), lambda: _as_arrays(
-        choose(by_id.values(), need.people, need.equipment, ok)))
+    shapes = derived("shapes", lambda: frozenset(search.shape(r) for r in by_id.values()))
+    ok = frozenset(s for s in shapes if search.shape_ok(s))
+    chosen, ids, zone_of, zones, buffers = derived(
+        (ok, need.people, need.equipment), lambda: _as_arrays(
+            choose(by_id.values(), need.people, need.equipment, ok, search.shape), search))
     return {"version": version, "rooms": ids, "zone_of": zone_of, "zones": zones,
-            "start": need.start, "end": need.end, "people": need.people,
-            "equipment": list(need.equipment)}
+            "buffers": buffers, "start": need.start, "end": need.end, "people": need.people,
+            "equipment": list(need.equipment), "want_mine": search.wants_mine(),
+            **search.mine_params()}
 
 
-def _as_arrays(rooms: list[Mapping[str, Any]]) -> tuple[str, str, list[str]]:
-    """Candidates as FREE_SQL takes them: their ids, and for each the position of its
-    zone in the list of zones (counted from 1), as int-array literals: psycopg writes
-    128 of them in a fifth of the time a list takes."""
+def _as_arrays(rooms: list[Mapping[str, Any]], search: Search
+               ) -> tuple[tuple[int, ...], str, str, list[str], str]:
+    """Candidates as FREE_SQL takes them: their ids, for each the position of its
+    zone in the list of zones (counted from 1), and each one's buffer, as
+    int-array literals: psycopg writes 128 of them in a fifth of the time a list
+    takes."""
     zones: dict[str, int] = {}
     zone_of = [zones.setdefault(room["timezone"], len(zones) + 1) for room in rooms]
-    return (_int_array([room["id"] for room in rooms]), _int_array(zone_of), list(zones))
+    ids = [room["id"] for room in rooms]
+    return (tuple(ids), _int_array(ids), _int_array(zone_of), list(zones),
+            _int_array([search.policy(r["id"]).buffer_minutes for r in rooms]))
 
 
 def _int_array(values: list[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def _ranked(by_id: Mapping[int, Mapping[str, Any]], free: Iterable[tuple[int, int]],
-            need: Need) -> list[dict]:
-    """The free rooms (id, that day's bookings) in their JSON shape, best first."""
+@lru_cache(maxsize=4096)
+def week_open_minutes(policy: rules.Policy, tz_name: str, opens: str, closes: str,
+                      monday: date) -> int:
+    """The minutes a room is open from `monday` to Sunday under its policy (real
+    minutes: a daylight-saving day counts what it has)."""
+    room = {"opens": opens, "closes": closes}
+    tz = zone(tz_name)
+    total = 0
+    for n in range(7):
+        day = monday + timedelta(days=n)
+        hours = policy.open_on(room, day)
+        if hours is not None:
+            total += int((wall_instant(day, hours[1], tz)
+                          - wall_instant(day, hours[0], tz)).total_seconds() // 60)
+    return total
+
+
+def points(need: Need, room: Mapping[str, Any], utilisation: Fraction,
+           balance_weight: float) -> Fraction:
+    """A room's score, exactly: 50 for the building, 30 for the floor, up to 20 for
+    fit, up to `balance_weight` for being little used this week."""
     building = need.place.lower() if need.place is not None else None
+    in_building = building is None or room["building"].lower() == building
+    on_floor = need.floor is None or room["floor"] == need.floor
+    return (BUILDING_POINTS * in_building + FLOOR_POINTS * on_floor
+            + Fraction(FIT_POINTS * need.people, room["capacity"])
+            + Fraction(str(balance_weight)) * (1 - min(utilisation, Fraction(1))))
+
+
+def _ranked(search: Search, free: Iterable[tuple[int, int, int]], need: Need,
+            balance_weight: float) -> list[dict]:
+    """The free rooms (id, that day's bookings, that week's booked minutes) in their
+    JSON shape, best first."""
+    by_id = search.by_id
     times: dict[str, tuple[str, str]] = {}
     found = []
-    for room_id, load in free:
+    for room_id, load, week_minutes in free:
         room = by_id[room_id]
-        in_building = building is None or room["building"].lower() == building
-        on_floor = need.floor is None or room["floor"] == need.floor
-        capacity = room["capacity"]
-        # Tenths of a point, rounded half up: 20 x party / capacity for fit.
-        tenths = 500 * in_building + 300 * on_floor + (400 * need.people + capacity) // (2 * capacity)
         tz = room["timezone"]
+        local_day = need.start.astimezone(zone(tz)).date()
+        open_minutes = week_open_minutes(search.policy(room_id), tz, room["opens"],
+                                         room["closes"],
+                                         local_day - timedelta(days=local_day.weekday()))
+        utilisation = Fraction(week_minutes, open_minutes) if open_minutes else Fraction(0)
+        exact = points(need, room, utilisation, balance_weight)
         interval = times.get(tz)
         if interval is None:
             interval = times[tz] = (need.start.astimezone(zone(tz)).isoformat(),
                                     need.end.astimezone(zone(tz)).isoformat())
-        found.append(((not in_building, not on_floor, capacity, load, room["name"], room_id),
-                      {**room, "score": tenths / 10, "bookings_that_day": load,
+        # Tenths of a point, rounded half up.
+        score = math.floor(exact * 10 + Fraction(1, 2)) / 10
+        found.append(((-exact, load, room["name"], room_id),
+                      {**room, "score": score, "bookings_that_day": load,
+                       "utilisation_this_week": round(float(min(utilisation, 1)), 3),
                        "start_time": interval[0], "end_time": interval[1]}))
     found.sort(key=lambda pair: pair[0])
     return [room for _, room in found]
 
 
-def _checked(suggestions: dict, need: Need, now: datetime, limits: rules.Limits,
-             zones: frozenset[str] | None = None) -> dict:
-    """Suggestions the booking rules allow, in the zones offered (None: any); at most
-    five of each kind."""
-    def here(room: Mapping[str, Any]) -> bool:
-        return zones is None or room["timezone"] in zones
-
+def _checked(suggestions: dict, need: Need, search: Search) -> dict:
+    """Suggestions the booking rules and the person's quotas allow, in the zones
+    offered; at most five of each kind."""
     times = [t for t in suggestions["times"]
-             if here(t["room"]) and not rules.check(
-                 t["room"], datetime.fromisoformat(t["start_time"]),
-                 datetime.fromisoformat(t["end_time"]), now, limits)]
+             if search.offered(t["room"], datetime.fromisoformat(t["start_time"]),
+                               datetime.fromisoformat(t["end_time"]))]
     rooms = [a for a in suggestions["rooms"]
-             if here(a["room"]) and not rules.check(a["room"], need.start, need.end, now, limits)]
+             if search.offered(a["room"], need.start, need.end)]
     return {"times": times[:5], "rooms": rooms[:5]}
 
 
@@ -463,13 +695,13 @@ def _next_quarter_hour(now: datetime) -> datetime:
     return datetime.fromtimestamp(math.ceil(seconds / 900) * 900, UTC)
 
 
-# What the finder page offers: the usual zone, the buildings there are and the
-# equipment in use (active rooms), in one statement.
-# Every room, and the version it is read at: this process's copy when it has
-# none yet (a page that offers rooms before any search).
+# Every room with its policy, and the version it is read at: this process's copy
+# when it has none yet (a page that offers rooms before any search).
 ROOMS_SQL = """
 SELECT memo_version('rooms') AS version,
-       coalesce((SELECT json_agg(room_json(r) ORDER BY r.id) FROM rooms r), '[]') AS rooms"""
+       coalesce((SELECT json_agg(json_build_object('room', room_json(r),
+                                                   'policy', room_policy(r.id))
+                                 ORDER BY r.id) FROM rooms r), '[]') AS rooms"""
 
 
 def rooms_copy() -> tuple[int, Mapping[int, Mapping[str, Any]]]:
@@ -480,7 +712,8 @@ def rooms_copy() -> tuple[int, Mapping[int, Mapping[str, Any]]]:
     if version == memo.rooms.NONE:
         with db.connection() as conn:
             row = conn.execute(ROOMS_SQL).fetchone()
-        version, by_id = row["version"], kept.replace(row["version"], row["rooms"])
+        version, by_id = row["version"], keep_rooms(kept, row["version"], row["rooms"],
+                                                    current_app.config)
     return version, by_id
 
 
@@ -511,10 +744,10 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     """Book the best free room that fits: {"booking", "room"}, or BookingError.
 
     Race-free: the candidates go, best first, to auto_book(), which inserts
-    against the exclusion constraint and moves to the next one when a room was
-    taken since it was ranked. Three statements at most, authentication
-    included: the ranking, then auto_book() (or the suggestions when nothing
-    fits at all).
+    against the exclusion constraint (each under its room's policy: buffer,
+    approval, quota) and moves to the next one when a room was taken since it
+    was ranked. Three statements at most, authentication included: the
+    ranking, then auto_book() (or the suggestions when nothing fits at all).
 
     `only_room` books that room or none ("Book this" on the finder page); when
     it is no longer free the 409 `conflict` lists the rooms still free.
@@ -524,38 +757,45 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     and its repeat must get that first answer, not a 409.
     """
     inputs.only(data, AUTO_FIELDS)
-    limits = rules.Limits.from_config(current_app.config)
     need = parse_need(data, "attendees", people_required=True, user=user)
     title = inputs.title(data.get("title"))
-    _check_interval(need, now, limits)
-    params = need.params(now, limits)
+    _check_interval(need, now)
 
     with db.connection() as conn:
-        rooms, zones = free_rooms(conn, need, now, limits)
+        rooms, search = free_rooms(conn, need, now, user)
+        params = need.params(now, search)
         candidates = [r for r in rooms if only_room is None or r["id"] == only_room]
         if key is not None:
             result = idempotency.book_once(
                 conn, key, user.id, now, "auto", {"data": data, "only_room": only_room},
                 {**params, "rooms": [r["id"] for r in candidates], "title": title,
+                 "admin": user.is_admin, "rules": _json(params["rules"]),
                  "room_json": {str(r["id"]): r for r in candidates}})
             if key.replayed or result["room_id"] is not None:
                 return {"booking": result["booking"], "room": result["room"]}
         elif not candidates:
             if only_room is not None:
                 raise _taken(only_room, rooms)
+            search.refuse_when_no_room_allows()
             row = conn.execute(SUGGEST_SQL, params).fetchone()
-            raise no_room(need, _checked(row["suggestions"], need, now, limits, zones))
+            raise no_room(need, _checked(row["suggestions"], need, search))
         else:
             result = conn.execute(AUTO_BOOK_SQL, {**params, "user": user.id, "title": title,
+                                                  "admin": user.is_admin,
                                                   "rooms": [r["id"] for r in candidates]}
                                   ).fetchone()["result"]
 
     if result["room_id"] is None:
         if only_room is not None:
             raise _taken(only_room, [r for r in rooms if r["id"] != only_room])
-        raise no_room(need, _checked(result["suggestions"], need, now, limits, zones))
+        raise no_room(need, _checked(result["suggestions"], need, search))
     room = next(r for r in rooms if r["id"] == result["room_id"])
     return {"booking": result["booking"], "room": room}
+
+
+def _json(text: str) -> Any:
+    import json
+    return json.loads(text)
 
 
 def no_room(need: Need, suggestions: dict) -> BookingError:
@@ -572,13 +812,19 @@ def _taken(room_id: int, still_free: list[dict]) -> BookingError:
 
 # -- batch availability -------------------------------------------------------------------
 
-def availability(data: Mapping[str, Any]) -> dict[str, Any]:
+# What makes a room "closed" for a check: not active, or not open for the whole
+# interval under its policy (hours of that weekday, closed dates, one day).
+CLOSED_BY = frozenset({"room_inactive", "closed", "outside_hours", "crosses_midnight"})
+
+
+def availability(data: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """{"results": [...]} for up to 500 (room, interval) checks, in one statement.
 
     Each result repeats the check's room_id, and its start_time and end_time as sent,
     with `available` and `reason`: null, "not_found" (no such room), "closed"
-    (inactive, or not open for the whole interval) or "booked" (a live booking
-    overlaps).
+    (inactive, or not open for the whole interval by its policy: weekday hours,
+    closed dates) or "booked" (a live booking, or the buffer around one, is in
+    the way).
     """
     inputs.only(data, {"checks"})
     checks = data.get("checks")
@@ -601,7 +847,9 @@ def availability(data: Mapping[str, Any]) -> dict[str, Any]:
     with db.connection() as conn:
         rows = conn.execute(AVAILABILITY_SQL, columns).fetchall()
 
+    config = current_app.config
     results = []
+    by_room: dict[int, rules.Policy] = {}
     for i, (check, room_id, row) in enumerate(zip(checks, columns["rooms"], rows)):
         for flag, field in (("start_skipped", "start_time"), ("end_skipped", "end_time")):
             if row[flag]:
@@ -611,10 +859,27 @@ def availability(data: Mapping[str, Any]) -> dict[str, Any]:
         if row["backwards"]:
             raise invalid(f"checks[{i}].end_time", _("%(field)s must be after its start_time.",
                                                       field=f"checks[{i}].end_time"))
+        reason = _reason(row, by_room, config)
         results.append({"room_id": room_id, "start_time": check["start_time"],
-                        "end_time": check["end_time"], "available": row["reason"] is None,
-                        "reason": row["reason"]})
+                        "end_time": check["end_time"], "available": reason is None,
+                        "reason": reason})
     return {"results": results}
+
+
+def _reason(row: Mapping[str, Any], by_room: dict[int, rules.Policy],
+            config: Mapping[str, Any]) -> str | None:
+    """not_found, closed, booked (checked in that order), or None: available."""
+    if row["found"] is None:
+        return "not_found"
+    room_policy = by_room.get(row["found"])
+    if room_policy is None:
+        room_policy = by_room[row["found"]] = policies.effective(row["policy"], config)
+    # Only the rules about the room being open are asked (the past, length and
+    # window are booking's): `now` does not matter to them.
+    found = rules.check(row, row["s"], row["e"], row["s"], room_policy)
+    if any(v.code in CLOSED_BY for v in found):
+        return "closed"
+    return "booked" if row["booked"] else None
 
 
 def _check(check: Any, where: str) -> tuple[int, datetime, datetime]:

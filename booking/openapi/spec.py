@@ -27,9 +27,19 @@ from booking.errors import STATUS
 from booking.events.render import INTERNAL_KINDS, KINDS
 
 RULE_CODES = ["too_short", "too_long", "outside_hours", "crosses_midnight", "in_past",
-              "beyond_window", "room_inactive", "not_whole_minutes"]
-# The rules that do not depend on the room (booking.rules.check_interval).
-INTERVAL_CODES = ["not_whole_minutes", "too_short", "too_long", "in_past", "beyond_window"]
+              "beyond_window", "room_inactive", "not_whole_minutes", "closed", "too_soon",
+              "not_permitted", "quota_exceeded"]
+# What the finder answers for an interval that every room's policy refuses alike
+# (booking.rules.INTERVAL_RULES; whole minutes and the past before any SQL).
+INTERVAL_CODES = ["not_whole_minutes", "too_short", "too_long", "in_past", "too_soon",
+                  "beyond_window"]
+BOOKING_STATUSES = ["confirmed", "pending", "rejected", "expired", "cancelled", "released"]
+SOURCE = {"type": "object", "properties": {
+    "level": {"type": "string", "enum": ["organisation", "area", "room"]},
+    "id": {"type": ["integer", "null"]}, "name": {"type": ["string", "null"]}},
+    "required": ["level", "id", "name"], "additionalProperties": False,
+    "description": "Where a policy value comes from: the organisation's defaults (the "
+                   "settings), an area, or the room itself."}
 MAX_ID = 2**31 - 1
 MAX_PATH_ID = 10**18 - 1  # <id:...> in booking/__init__.py: up to 18 digits
 
@@ -112,6 +122,45 @@ ROOM = {
     "opens": HM,
     "closes": HM,
     "active": {"type": "boolean"},
+    "area_id": nullable({"type": "integer", "description": "The area it is in."}),
+}
+
+# What a level's policy may set (booking/policy.py clean()).
+_MINUTES = lambda low, high, text_: {"anyOf": [whole(low, high), {"type": "null"}],  # noqa: E731
+                                     "description": text_}
+POLICY_INPUT = {
+    "min_minutes": _MINUTES(1, 1440, "Shortest booking."),
+    "max_minutes": _MINUTES(1, 1440, "Longest booking."),
+    "opening_hours": {"anyOf": [{"type": "object", "properties": {
+        day: {"anyOf": [{"type": "array", "items": HM, "minItems": 2, "maxItems": 2},
+                        {"type": "null"}]} for day in ("mon", "tue", "wed", "thu", "fri", "sat",
+                                                       "sun")},
+        "additionalProperties": False}, {"type": "null"}],
+        "description": "Per weekday [opens, closes] (room-local), null when closed; a day "
+                       "left out is closed."},
+    "closed_dates": {"anyOf": [{"type": "array", "items": {"type": "string"},
+                                "maxItems": 400}, {"type": "string"}, {"type": "null"}],
+                     "description": "Dates (2027-12-24) or yearly dates (12-25) it is closed, "
+                                    "in the room's zone."},
+    "max_days_ahead": _MINUTES(0, 3650, "How many days ahead a booking may start."),
+    "min_notice_minutes": _MINUTES(0, 525600, "How long before its start a booking must be "
+                                              "made."),
+    "buffer_minutes": _MINUTES(0, 240, "Time kept free after each booking (set-up, "
+                                       "clean-up); existing bookings keep theirs."),
+    "quota": {"anyOf": [{"type": "object", "properties": {
+        "bookings_per_day": whole(1, 1000), "bookings_per_week": whole(1, 1000),
+        "hours_per_week": whole(1, 168)}, "additionalProperties": False, "minProperties": 1},
+        {"type": "null"}],
+        "description": "Per person, counting their bookings in every room of the level that "
+                       "sets it."},
+    "approval_required": {"anyOf": [FLAG, {"type": "null"}],
+                          "description": "Bookings wait (pending) for an approver."},
+    "bookers": {"anyOf": [{"type": "array", "items": whole(), "maxItems": 100},
+                          {"type": "null"}],
+                "description": "Group ids that may book; empty: everyone."},
+    "approvers": {"anyOf": [{"type": "array", "items": whole(), "maxItems": 100},
+                            {"type": "null"}],
+                  "description": "Group ids that approve; empty: administrators."},
 }
 
 # The JSON shape of a series (series_json() in sql/002_recurrence.sql).
@@ -216,11 +265,26 @@ SCHEMAS: dict[str, Any] = {
                     "errors": {"type": "array", "items": {"type": "object"},
                                "description": "Every malformed field at once, each "
                                               "`{field, message}` (pages' forms)."},
+                    "source": {**SOURCE, "description": "A policy rule's refusal: the "
+                               "level its value comes from."},
+                    "quota": {"type": "string", "enum": ["bookings_per_day",
+                                                         "bookings_per_week",
+                                                         "hours_per_week"]},
+                    "used": {"type": "number", "description": "quota_exceeded: what the "
+                             "person holds already (bookings, or hours)."},
+                    "limit": {"type": "integer", "description": "quota_exceeded: the most."},
+                    "status": {"type": "string", "description": "not_pending: the "
+                               "booking's status now."},
+                    "groups": {"type": "array", "items": {"type": "integer"},
+                               "description": "unknown_group: the ids no group has."},
+                    "emails": {"type": "array", "items": {"type": "string"},
+                               "description": "unknown_user: the emails no account has."},
                 }},
         }),
     }, description="Every error has this shape (DESIGN.md, booking/errors.py)."),
     "Violation": obj({"code": {"type": "string", "enum": RULE_CODES + ["nonexistent_time"]},
-                      "message": {"type": "string"}, "field": {"type": "string"}}),
+                      "message": {"type": "string"}, "field": {"type": "string"},
+                      "source": SOURCE}, required=["code", "message", "field"]),
     "Booking": obj({
         "id": {"type": "integer"},
         "room_id": {"type": "integer"},
@@ -230,6 +294,10 @@ SCHEMAS: dict[str, Any] = {
         "title": {"type": "string"},
         "start_time": DATETIME,
         "end_time": DATETIME,
+        "status": {"type": "string", "enum": BOOKING_STATUSES,
+                   "description": "pending: waiting for approval, holding its time; "
+                                  "rejected, expired: not approved (in time); released: "
+                                  "cut short for want of a check-in."},
         "series_id": nullable({"type": "integer"}),
         "cancelled_at": nullable(DATETIME),
         "created_at": DATETIME,
@@ -261,12 +329,16 @@ SCHEMAS: dict[str, Any] = {
     }, description="A room with what is on now, what is next today, and today's count."),
     "FreeRoom": obj({
         **ROOM,
-        "score": {"type": "number", "minimum": 0, "maximum": 100},
+        "score": {"type": "number", "minimum": 0},
         "bookings_that_day": {"type": "integer", "minimum": 0},
+        "utilisation_this_week": {"type": "number", "minimum": 0, "maximum": 1,
+                                  "description": "Booked over open minutes, Monday to "
+                                                 "Sunday in the room's zone."},
         "start_time": DATETIME,
         "end_time": DATETIME,
     }, description="A room the finder offers: 50 points for the building, 30 for the floor, "
-                   "up to 20 for fit; the interval in the room's zone."),
+                   "up to 20 for fit, up to ASSIGN_BALANCE_WEIGHT (5) for being little used "
+                   "this week; the interval in the room's zone."),
     "Interval": obj({"start_time": DATETIME, "end_time": DATETIME}),
     "BoardBooking": obj({
         "id": {"type": "integer"},
@@ -356,8 +428,43 @@ SCHEMAS: dict[str, Any] = {
         "opens": {**HM, "pattern": r"^\s*([01]\d|2[0-3]):[0-5]\d\s*$"},
         "closes": {**HM, "pattern": r"^\s*([01]\d|2[0-3]):[0-5]\d\s*$"},
         "active": FLAG,
+        "area_id": {"anyOf": [whole(), {"type": "null"}],
+                    "description": "The area it is in; null: none."},
+        "policy": {**ref("PolicyInput"), "description": "The room's own policy fields."},
         "id": {"description": "Ignored (so a room read from the API can be sent back)."},
     }, required=[]),
+    "PolicyInput": obj(POLICY_INPUT, required=[], description=(
+        "The policy fields a level (an area, a room) sets; a field sent as null is unset "
+        "there (inherited from the level above). Those not sent stay as they are.")),
+    "EffectivePolicy": obj({name: obj({
+        "value": {"description": "The effective value."}, "source": SOURCE,
+        "text": {"type": "string", "description": "The value as the pages say it."}})
+        for name in POLICY_INPUT}, description="Every field's effective value, from the "
+        "nearest level that sets it (the room, its area, that area's parent, ..., the "
+        "organisation's defaults), and that level."),
+    "Area": obj({"id": {"type": "integer"}, "name": {"type": "string"},
+                 "parent_id": nullable({"type": "integer"}),
+                 "policy": {"type": "object", "description": "The fields it sets."}}),
+    "AreaListed": obj({"id": {"type": "integer"}, "name": {"type": "string"},
+                       "parent_id": nullable({"type": "integer"}),
+                       "policy": {"type": "object", "description": "The fields it sets."},
+                       "path": {"type": "array", "items": {"type": "string"},
+                                "description": "Its name and its ancestors', outermost "
+                                               "first."},
+                       "depth": {"type": "integer", "minimum": 0},
+                       "rooms": {"type": "integer", "minimum": 0,
+                                 "description": "Rooms directly in it."}}),
+    "Group": obj({"id": {"type": "integer"}, "name": {"type": "string"},
+                  "members": {"type": "array", "items": obj({
+                      "id": {"type": "integer"}, "email": {"type": "string"},
+                      "name": {"type": "string"}})}}),
+    "Request": obj({"booking": ref("Booking"), "series": nullable(ref("Series")),
+                    "occurrences": {"type": "integer", "minimum": 1,
+                                    "description": "Pending dates (a series is decided "
+                                                   "whole)."},
+                    "expires_at": DATETIME},
+                   description="A booking (or a series, by its first pending date) waiting "
+                               "for approval."),
     "Named": obj({"id": {"type": "integer"}, "name": nullable({"type": "string"})},
                  description="Someone or something by id, with its name (null when it no "
                              "longer exists)."),
@@ -671,7 +778,8 @@ PATHS: dict[str, dict[str, Any]] = {
                   operation_id="listRooms"),
         "post": op("Rooms", "Create a room (admin)",
                    {**ok(obj({"room": ref("Room")}), "Created", 201, "The new room."),
-                    **errors("forbidden", "conflict", "payload_too_large")},
+                    **errors("forbidden", "conflict", "payload_too_large", "unknown_area",
+                             "unknown_group")},
                    body=json_body({**ref("RoomInput"), "required": ["name", "capacity",
                                                                     "timezone"]},
                                   {"name": "Spree", "capacity": 6,
@@ -691,13 +799,136 @@ PATHS: dict[str, dict[str, Any]] = {
                                    "type": "integer", "minimum": 0,
                                    "description": "Live bookings from now on that the room's "
                                                   "hours no longer cover: they stay booked."}})),
-                     **errors("forbidden", "not_found", "conflict", "payload_too_large")},
+                     **errors("forbidden", "not_found", "conflict", "payload_too_large",
+                              "unknown_area", "unknown_group")},
                     parameters=[path_id("room_id", "room")],
                     body=json_body({**ref("RoomInput"), "minProperties": 1},
-                                   {"capacity": 8}),
+                                   {"capacity": 8, "area_id": 1,
+                                    "policy": {"buffer_minutes": 15, "max_minutes": None}}),
                     description="Only the fields sent change. Shortening the hours cancels "
                                 "nothing: `bookings_outside_hours` says how many bookings from "
-                                "now on lie outside them.", operation_id="updateRoom"),
+                                "now on lie outside them. `area_id` puts the room in an area; "
+                                "`policy` sets (or, with null, unsets) the room's own policy "
+                                "fields.", operation_id="updateRoom"),
+    },
+    "/api/rooms/{room_id}/policy": {
+        "get": op("Rules", "A room's effective policy, each value with where it comes from",
+                  {**ok(obj({"room_id": {"type": "integer"},
+                             "area_id": nullable({"type": "integer"}),
+                             "areas": {"type": "array", "items": {"type": "integer"},
+                                       "description": "Its areas, nearest first."},
+                             "own": {"type": "object", "description": "The fields the room "
+                                     "itself sets."},
+                             "policy": ref("EffectivePolicy")})), **errors("not_found")},
+                  parameters=[path_id("room_id", "room")], operation_id="roomPolicy"),
+    },
+    "/api/areas": {
+        "get": op("Rules", "Every area, parents before children (admin)",
+                  {**ok(obj({"areas": {"type": "array", "items": ref("AreaListed")}})),
+                   **errors("forbidden")}, operation_id="listAreas"),
+        "post": op("Rules", "Make an area (admin)",
+                   {**ok(obj({"area": ref("Area")}), "Created.", 201, "The area."),
+                    **errors("forbidden", "conflict", "payload_too_large", "unknown_area",
+                             "unknown_group", "area_cycle")},
+                   body=json_body(obj({"name": text(100),
+                                       "parent_id": {"anyOf": [whole(), {"type": "null"}]},
+                                       "policy": ref("PolicyInput")}, required=["name"]),
+                                  {"name": "Building B", "parent_id": None,
+                                   "policy": {"max_minutes": 240, "buffer_minutes": 15}}),
+                   operation_id="createArea"),
+    },
+    "/api/areas/{area_id}": {
+        "get": op("Rules", "An area, its effective policy and its rooms (admin)",
+                  {**ok(obj({"area": ref("Area"), "effective": ref("EffectivePolicy"),
+                             "rooms": {"type": "array", "items": ref("Room")}})),
+                   **errors("forbidden", "not_found")},
+                  parameters=[path_id("area_id", "area")], operation_id="getArea"),
+        "patch": op("Rules", "Change an area's name, parent or policy (admin)",
+                    {**ok(obj({"area": ref("Area"), "effective": ref("EffectivePolicy"),
+                               "rooms": {"type": "array", "items": ref("Room")}})),
+                     **errors("forbidden", "not_found", "conflict", "payload_too_large",
+                              "unknown_area", "unknown_group", "area_cycle")},
+                    parameters=[path_id("area_id", "area")],
+                    body=json_body(obj({"name": text(100),
+                                        "parent_id": {"anyOf": [whole(), {"type": "null"}]},
+                                        "policy": ref("PolicyInput")}, required=[])
+                                   | {"minProperties": 1},
+                                   {"policy": {"approval_required": True, "quota": None}}),
+                    description="Only the fields sent change; a policy field sent as null is "
+                                "inherited again. An area cannot be put inside itself or an "
+                                "area within it (422 `area_cycle`).",
+                    operation_id="updateArea"),
+    },
+    "/api/groups": {
+        "get": op("Rules", "Every group and its members (admin)",
+                  {**ok(obj({"groups": {"type": "array", "items": ref("Group")}})),
+                   **errors("forbidden")}, operation_id="listGroups"),
+        "post": op("Rules", "Make a group (admin)",
+                   {**ok(obj({"group": ref("Group")}), "Created.", 201, "The group."),
+                    **errors("forbidden", "conflict", "payload_too_large", "unknown_user")},
+                   body=json_body(obj({"name": text(100),
+                                       "members": {"anyOf": [
+                                           {"type": "array", "items": {"type": "string"},
+                                            "maxItems": 1000},
+                                           {"type": "string"}, {"type": "null"}],
+                                           "description": "Email addresses of accounts."}},
+                                      required=["name"]),
+                                  {"name": "Lab", "members": ["alice@example.com"]}),
+                   operation_id="createGroup"),
+    },
+    "/api/groups/{group_id}": {
+        "get": op("Rules", "A group and its members (admin)",
+                  {**ok(obj({"group": ref("Group")})), **errors("forbidden", "not_found")},
+                  parameters=[path_id("group_id", "group")], operation_id="getGroup"),
+        "patch": op("Rules", "Rename a group or replace its members (admin)",
+                    {**ok(obj({"group": ref("Group")})),
+                     **errors("forbidden", "not_found", "conflict", "payload_too_large",
+                              "unknown_user")},
+                    parameters=[path_id("group_id", "group")],
+                    body=json_body(obj({"name": text(100),
+                                        "members": {"anyOf": [
+                                            {"type": "array", "items": {"type": "string"},
+                                             "maxItems": 1000},
+                                            {"type": "string"}, {"type": "null"}]}},
+                                       required=[]) | {"minProperties": 1},
+                                   {"members": ["alice@example.com", "bob@example.com"]}),
+                    description="`members` replaces the whole list.",
+                    operation_id="updateGroup"),
+    },
+    "/api/approvals": {
+        "get": op("Bookings", "Requests waiting for my decision, oldest first",
+                  {**ok(obj({"requests": {"type": "array", "items": ref("Request")},
+                             "next_cursor": ref("Cursor")})), **errors()},
+                  parameters=[query("limit", query_int(1, 200), "Page size, 50 by default."),
+                              CURSOR],
+                  description="Administrators see every request; others those of rooms "
+                              "whose policy names one of their groups as approvers.",
+                  operation_id="listApprovals"),
+    },
+    "/api/bookings/{booking_id}/approve": {
+        "post": op("Bookings", "Approve a request (a series' date: the whole series)",
+                   {**ok(BOOKING, "Approved: confirmed."),
+                    **errors("forbidden", "not_found", "not_pending", "payload_too_large")},
+                   parameters=[path_id("booking_id", "booking")],
+                   body={"required": False, "content": {"application/json": {
+                       "schema": obj({"reason": {"anyOf": [text(500, low=0),
+                                                           {"type": "null"}]}},
+                                     required=[])}}},
+                   description="403 for anyone not an approver of the room; 409 "
+                               "`not_pending` for a booking not waiting for a decision.",
+                   operation_id="approveBooking"),
+    },
+    "/api/bookings/{booking_id}/reject": {
+        "post": op("Bookings", "Reject a request (a series' date: the whole series)",
+                   {**ok(BOOKING, "Rejected: its time is free again."),
+                    **errors("forbidden", "not_found", "not_pending", "payload_too_large")},
+                   parameters=[path_id("booking_id", "booking")],
+                   body={"required": False, "content": {"application/json": {
+                       "schema": obj({"reason": {"anyOf": [text(500, low=0),
+                                                           {"type": "null"}]}},
+                                     required=[])}}},
+                   description="The reason (optional) is mailed to the requester.",
+                   operation_id="rejectBooking"),
     },
     "/api/rooms/{room_id}/bookings": {
         "get": op("Rooms", "A room's live bookings on one day",
@@ -727,8 +958,11 @@ PATHS: dict[str, dict[str, Any]] = {
                       query("building", {"type": "string", "maxLength": 100},
                             "Only this building's rooms (any case); all when empty."),
                       query("floor", query_int(-50, 500), "Only this floor's rooms; all when "
-                            "empty.")],
-                  description="One SQL statement; a building no room is in gives no rooms.",
+                            "empty."),
+                      query("area", query_int(1, MAX_ID), "Only the rooms of this area and "
+                            "the areas in it; all when empty.")],
+                  description="One SQL statement; a building (or area) no room is in gives "
+                              "no rooms.",
                   operation_id="board"),
     },
     "/api/rooms/{room_id}/week": {
@@ -772,6 +1006,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     **errors("forbidden", "not_found", "conflict", "payload_too_large",
                              *RULE_CODES, "nonexistent_time", "invalid_recurrence",
                              "idempotency_mismatch", "over_capacity", "unknown_user")},
+                   # (not_permitted is a 403; quota_exceeded a 422 with quota, used, limit)
                    parameters=[IDEMPOTENCY_KEY],
                    body=json_body(BOOKING_INPUT, {
                        "room_id": 1, "title": "Planning", "start_time": "2027-03-02T10:00",
@@ -837,7 +1072,11 @@ PATHS: dict[str, dict[str, Any]] = {
                     description="Any of the fields; what is not sent stays. A new "
                                 "start_time alone keeps the length, end_time alone keeps "
                                 "the start, room_id alone keeps the times. New times or room "
-                                "pass every rule of a new booking; the change is one "
+                                "pass every rule of a new booking under the target room's "
+                                "effective policy (`closed`, `too_soon`, 403 "
+                                "`not_permitted`, `quota_exceeded` counted without this "
+                                "booking; its buffer is kept; moved into a room that needs "
+                                "approval it becomes `pending`); the change is one "
                                 "database call under the exclusion constraint, so a taken "
                                 "slot is a 409 `conflict` (with suggestions) and the "
                                 "booking keeps its old one, exactly as it was. The owner, "
@@ -1237,8 +1476,8 @@ def document() -> dict[str, Any]:
         "info": {"title": "booking", "version": "1", "description": DESCRIPTION},
         "servers": [{"url": "/"}],
         "tags": [{"name": name} for name in ("Rooms", "Bookings", "Series", "Finding rooms",
-                                               "Account", "Activity and webhooks", "Reports",
-                                               "People", "Audit", "About the API")],
+                                               "Rules", "Account", "Activity and webhooks",
+                                               "Reports", "People", "Audit", "About the API")],
         "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),

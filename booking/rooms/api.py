@@ -46,6 +46,14 @@ def update(room_id: int):
     return jsonify(room=room, bookings_outside_hours=outside)
 
 
+@bp.get("/rooms/<id:room_id>/policy")
+@login_required
+def policy(room_id: int):
+    """The room's effective policy: every field's value and the level it comes from."""
+    found = service.room_policy(room_id)
+    return jsonify({k: found[k] for k in ("room_id", "area_id", "areas", "own", "policy")})
+
+
 @bp.get("/rooms/<id:room_id>/bookings")
 @login_required
 def day(room_id: int):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from flask import current_app
 
-from booking import db, inputs, memo
+from booking import db, inputs, memo, policy
 from booking.http import SharedAnswer
 from booking.memo.overview import VERSION_SQL
 from booking.availability import as_json, free_intervals
@@ -24,7 +24,8 @@ from booking.i18n import _
 
 # The JSON shape of a room.
 ROOM_FIELDS = """r.id, r.name, r.building, r.floor, r.capacity, r.equipment, r.timezone,
-       to_char(r.opens, 'HH24:MI') AS opens, to_char(r.closes, 'HH24:MI') AS closes, r.active"""
+       to_char(r.opens, 'HH24:MI') AS opens, to_char(r.closes, 'HH24:MI') AS closes, r.active,
+       r.area_id"""
 
 # Each active room (all rooms for the admin page) with what is on now, what is next today, and how many
 # bookings it has today (room-local day). Three short index-only probes of
@@ -63,7 +64,7 @@ SELECT {ROOM_FIELDS},
                                                  b.title, b.start_at, b.end_at, b.series_id,
                                                  b.cancelled_at, b.created_at, r.timezone,
                                                  b.attendees,
-                                                 coalesce(b.created_by, b.user_id))
+                                                 coalesce(b.created_by, b.user_id), b.status)
                                  ORDER BY b.start_at)
                    FROM bookings b JOIN users u ON u.id = b.user_id
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
@@ -79,6 +80,11 @@ SELECT {ROOM_FIELDS},
  WHERE r.id = %(room)s"""
 
 ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
+
+# The room a booking names and its effective policy (room_policy(), sql/040:
+# rooms_pkey, then the area chain by areas_pkey), in the one statement that
+# reads the room, so the policy costs a booking no statement of its own.
+BOOKING_ROOM_SQL = f"SELECT {ROOM_FIELDS}, room_policy(r.id) AS policy FROM rooms r WHERE r.id = %s"
 
 # The rooms a booking form offers.
 CHOICES_SQL = f"""
@@ -149,6 +155,34 @@ def week(room_id: int, start_text: str | None, now: datetime) -> dict[str, Any]:
     return {"room": row, "days": days}
 
 
+# A room, its effective policy (room_policy(): every field it, its areas or
+# the organisation set, with the level that set it) and the groups' names:
+# rooms_pkey, the area chain by areas_pkey.
+# (With every area and group: the page's policy form offers them; areas.service.)
+POLICY_SQL = """
+SELECT {fields}, r.policy AS own, room_policy(r.id) AS effective, {choices}
+  FROM rooms r WHERE r.id = %(id)s"""
+
+
+def room_policy(room_id: int) -> dict[str, Any]:
+    """{"room_id", "area_id", "areas", "own": the fields the room itself sets,
+    "policy": every field's effective value, its source and how the pages say it}."""
+    from booking.areas.service import CHOICES
+
+    with db.connection() as conn:
+        row = conn.execute(POLICY_SQL.format(fields=ROOM_FIELDS, choices=CHOICES),
+                           {"id": room_id}).fetchone()
+    if row is None:
+        raise not_found(_("That room does not exist."))
+    all_areas, all_groups = row.pop("all_areas"), row.pop("all_groups")
+    names = {g["id"]: g["name"] for g in all_groups}
+    resolved, own = row.pop("effective"), row.pop("own")
+    effective = policy.effective(resolved, current_app.config)
+    return {"room_id": row["id"], "area_id": row["area_id"], "areas": resolved["areas"],
+            "own": own, "policy": policy.as_json(effective, row, names), "room": row,
+            "all_areas": all_areas, "all_groups": all_groups}
+
+
 # Every room, for the admin's list.
 ALL_ROOMS_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r ORDER BY r.active DESC, r.building, r.floor, r.name"
 
@@ -165,17 +199,22 @@ def choices() -> list[dict[str, Any]]:
         return conn.execute(CHOICES_SQL).fetchall()
 
 
-# A room and its live bookings between two bounds, each given either as an
-# instant or as room-local wall-clock time (resolved here, in the room's zone).
-# bookings_room_start: one index range.
+# A room, its effective policy, and what holds it between two bounds, each
+# given either as an instant or as room-local wall-clock time (resolved here,
+# in the room's zone). A booking holds the room to its end plus its buffer.
+# bookings_room_start: one index range (no booking spans a day and buffers are
+# at most 4 hours, so start_at > range start - 28 hours bounds it).
 AVAILABILITY_SQL = f"""
-SELECT {ROOM_FIELDS}, w.range_start, w.range_end,
-       coalesce((SELECT json_agg(json_build_object('start_at', b.start_at, 'end_at', b.end_at)
-                                 ORDER BY b.start_at)
+SELECT {ROOM_FIELDS}, room_policy(r.id) AS policy, w.range_start, w.range_end,
+       coalesce((SELECT json_agg(json_build_object(
+                            'start_at', b.start_at,
+                            'end_at', plus_minutes(b.end_at, b.buffer_minutes))
+                          ORDER BY b.start_at)
                    FROM bookings b
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-                    AND b.start_at > w.range_start - interval '1 day'
-                    AND b.start_at < w.range_end AND b.end_at > w.range_start), '[]') AS busy
+                    AND b.start_at > w.range_start - interval '28 hours'
+                    AND b.start_at < w.range_end
+                    AND plus_minutes(b.end_at, b.buffer_minutes) > w.range_start), '[]') AS busy
   FROM rooms r
  CROSS JOIN LATERAL (
        SELECT coalesce(%(start_at)s::timestamptz, %(start_local)s::timestamp AT TIME ZONE r.timezone,
@@ -193,12 +232,14 @@ MOST_DAYS = 31
 
 def availability(room_id: int, start_text: str | None, end_text: str | None,
                  min_minutes: Any, now: datetime) -> dict[str, Any]:
-    """The room's free intervals inside opening hours between start and end.
+    """The room's free intervals between start and end, as its effective policy
+    has them: inside the hours of each weekday, not on closed dates, not before
+    the notice, kept clear of bookings and their buffers.
 
     `start`/`end` are room-local dates (YYYY-MM-DD; end exclusive) or RFC 3339
     times; by default today. At most 31 days.
     """
-    shortest = (current_app.config["MIN_BOOKING_MINUTES"] if min_minutes in (None, "")
+    shortest = (None if min_minutes in (None, "")
                 else inputs.integer(min_minutes, "min_minutes", high=24 * 60))
     bounds = {**_bound(start_text, "start"), **_bound(end_text, "end"), "room": room_id,
               "now": now}
@@ -208,13 +249,16 @@ def availability(room_id: int, start_text: str | None, end_text: str | None,
     if row is None:
         raise not_found(_("That room does not exist."))
     start, end, busy = row.pop("range_start"), row.pop("range_end"), row.pop("busy")
+    room_policy = policy.effective(row.pop("policy"), current_app.config)
+    if shortest is None:       # by default, what the room's policy lets one book
+        shortest = room_policy.min_minutes
     if end <= start:
         raise invalid("end", _("end must be after start."))
     if end - start > timedelta(days=MOST_DAYS, hours=1):  # an hour for daylight saving
         raise invalid("end", _("Ask for at most %(most)d days at a time.", most=MOST_DAYS))
     free = free_intervals(row, [(datetime.fromisoformat(b["start_at"]),
                                  datetime.fromisoformat(b["end_at"])) for b in busy],
-                          start, end, now, shortest)
+                          start, end, now, shortest, room_policy)
     return {"room_id": row["id"], "room": row, "start_time": rfc3339(start, zone(row["timezone"])),
             "end_time": rfc3339(end, zone(row["timezone"])),
             "free": as_json(free, row["timezone"])}
@@ -246,7 +290,7 @@ def _refuse_long_range(bounds: dict[str, Any]) -> None:
 # rooms_pkey; users_email_key for the person booked for, delegates_delegate for
 # whether the caller may (an admin may book for anyone).
 ROOM_AND_OWNER_SQL = f"""
-SELECT {ROOM_FIELDS}, o.id AS owner_id,
+SELECT {ROOM_FIELDS}, room_policy(r.id) AS policy, o.id AS owner_id,
        (%(admin)s OR EXISTS (SELECT 1 FROM delegates d JOIN users x ON x.id = d.user_id
                               WHERE d.delegate_id = %(actor)s
                                 AND lower(x.email) = lower(%(email)s))) AS may_book_for
@@ -260,14 +304,15 @@ def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
                 ) -> tuple[dict[str, Any], ZoneInfo, datetime, datetime]:
     """The room a booking names, its zone, and the booking's start and end
     placed in that zone (times without an offset are the room's wall-clock
-    time). A room that does not exist is a 404 naming `room_id`.
+    time). A room that does not exist is a 404 naming `room_id`. The room
+    carries its effective policy as `room["policy"]` (booking.rules.Policy).
 
     With `booked_for` (an email), the same statement finds that person, and
     the room dict carries `owner_id`: the booking is theirs. Only an admin or
     a delegate they named may (403 otherwise, whether or not the address is
     someone's); an address of no active account is 422 unknown_user."""
     if booked_for is None:
-        room = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+        room = conn.execute(BOOKING_ROOM_SQL, (room_id,)).fetchone()
     else:
         room = conn.execute(ROOM_AND_OWNER_SQL, {"room": room_id, "email": booked_for,
                                                  "admin": actor.is_admin,
@@ -283,6 +328,7 @@ def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
             raise BookingError("unknown_user", _("No active account has the address "
                                                  "%(address)s.", address=booked_for),
                                field="booked_for")
+    room["policy"] = policy.effective(room["policy"], current_app.config)
     tz = zone(room["timezone"])
     return room, tz, localize(start_raw, tz, "start_time"), localize(end_raw, tz, "end_time")
 
@@ -298,20 +344,30 @@ def get(room_id: int) -> dict[str, Any]:
 # -- admin: create and edit ----------------------------------------------------------
 
 ROOM_COLUMNS = ("name", "building", "floor", "capacity", "equipment", "timezone",
-                "opens", "closes", "active")
+                "opens", "closes", "active", "area_id")
 
 # Both name the admin for the audit log (sql/007) in the same statement:
 # set_config(..., true) lasts until this statement's transaction ends, and the
 # audit trigger fires after the row is written.
 ACTOR = "(SELECT set_config('booking.actor', coalesce(%(actor)s::text, ''), true)) AS actor"
 
+# A room's own policy fields (sql/040) name groups by id: those that do not
+# exist are found in the writing statement, which then writes nothing.
+MISSING_GROUPS = """(SELECT array_agg(g) FROM unnest(%(groups)s::bigint[]) g
+          WHERE NOT EXISTS (SELECT 1 FROM groups x WHERE x.id = g))"""
+
 CREATE_SQL = f"""
-INSERT INTO rooms AS r (name, building, floor, capacity, equipment, timezone, opens, closes, active)
-SELECT %(name)s::text, %(building)s::text, %(floor)s::integer, %(capacity)s::integer,
-       %(equipment)s::text[], %(timezone)s::text, %(opens)s::time, %(closes)s::time,
-       %(active)s::boolean
-  FROM {ACTOR}
-RETURNING {ROOM_FIELDS}"""
+WITH made AS (
+    INSERT INTO rooms AS r (name, building, floor, capacity, equipment, timezone, opens, closes,
+                            active, area_id, policy)
+    SELECT %(name)s::text, %(building)s::text, %(floor)s::integer, %(capacity)s::integer,
+           %(equipment)s::text[], %(timezone)s::text, %(opens)s::time, %(closes)s::time,
+           %(active)s::boolean, %(area_id)s::integer, %(set)s::jsonb
+      FROM {ACTOR}
+     WHERE {MISSING_GROUPS} IS NULL
+    RETURNING r.*)
+SELECT {MISSING_GROUPS} AS missing_groups, {ROOM_FIELDS}
+  FROM (SELECT 1) one LEFT JOIN made r ON true"""
 
 
 def create(data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
@@ -319,10 +375,14 @@ def create(data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
     `actor`: the admin, for the audit log."""
     config = current_app.config
     values = clean_room(data, partial=False, defaults={
-        "building": "", "floor": 0, "equipment": [], "active": True,
+        "building": "", "floor": 0, "equipment": [], "active": True, "area_id": None,
         "opens": config["DEFAULT_OPENS"], "closes": config["DEFAULT_CLOSES"]})
+    own = policy.merged({}, values.pop("policy", {}))
     with _refusals_as_input_errors(), db.connection() as conn:
-        return conn.execute(CREATE_SQL, {**values, "actor": actor}).fetchone()
+        row = conn.execute(CREATE_SQL, {**values, "actor": actor, "set": _json(own),
+                                        "groups": policy.groups_named(own)}).fetchone()
+    _refuse_missing_groups(row)
+    return row
 
 
 # After a change, how many live bookings from now on lie outside the room's
@@ -340,17 +400,42 @@ def update(room_id: int, data: Mapping[str, Any], now: datetime,
     values = clean_room(data, partial=True)
     if not values:
         raise invalid("body", _("Send at least one room field to change."))
-    # Column names come from ROOM_COLUMNS, never from the client.
-    assignments = ", ".join(f"{column} = %({column})s" for column in values)
+    changes = values.pop("policy", {})
+    set_fields = {k: v for k, v in changes.items() if v is not None}
+    # Column names come from ROOM_COLUMNS, never from the client. A policy field
+    # sent as null is unset (inherited again); the others are set.
+    assignments = ", ".join([f"{column} = %({column})s" for column in values]
+                            + ["policy = (r.policy || %(set)s::jsonb) - %(unset)s::text[]"])
     sql = (f"WITH r AS (UPDATE rooms AS r SET {assignments}, updated_at = now() "
-           f"FROM {ACTOR} WHERE r.id = %(id)s RETURNING r.*) "
-           f"SELECT {ROOM_FIELDS}, {OUTSIDE_HOURS} AS outside_hours FROM r")
+           f"FROM {ACTOR} WHERE r.id = %(id)s AND {MISSING_GROUPS} IS NULL RETURNING r.*) "
+           f"SELECT {MISSING_GROUPS} AS missing_groups, "
+           f"(SELECT count(*) FROM rooms WHERE id = %(id)s) > 0 AS found, "
+           f"{ROOM_FIELDS}, {OUTSIDE_HOURS} AS outside_hours "
+           f"FROM (SELECT 1) one LEFT JOIN r ON true")
     with _refusals_as_input_errors(), db.connection() as conn:
-        row = conn.execute(sql, {**values, "id": room_id, "actor": actor, "now": now}
-                           ).fetchone()
-    if row is None:
+        row = conn.execute(sql, {**values, "id": room_id, "actor": actor, "now": now,
+                                 "set": _json(set_fields),
+                                 "unset": [k for k, v in changes.items() if v is None],
+                                 "groups": policy.groups_named(set_fields)}).fetchone()
+    if not row.pop("found"):
         raise not_found(_("That room does not exist."))
+    _refuse_missing_groups(row)
     return row, row.pop("outside_hours")
+
+
+def _json(value: Any) -> str:
+    import json
+    return json.dumps(value)
+
+
+def _refuse_missing_groups(row: dict[str, Any]) -> None:
+    """422 unknown_group for a policy naming groups that do not exist (nothing was
+    written); the row is the room otherwise."""
+    missing = row.pop("missing_groups", None)
+    if missing:
+        raise BookingError("unknown_group", _("No such group: %(groups)s.",
+                                              groups=", ".join(map(str, missing))),
+                           field="policy", details={"groups": missing})
 
 
 @contextmanager
@@ -369,9 +454,13 @@ def _refusals_as_input_errors() -> Iterator[None]:
 
 def clean_room(data: Mapping[str, Any], *, partial: bool,
                defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Validate room fields; unknown fields are refused so typos don't pass silently."""
-    inputs.only(data, frozenset(ROOM_COLUMNS) | {"id"})
+    """Validate room fields; unknown fields are refused so typos don't pass silently.
+    `policy` (the room's own policy fields, booking/policy.py) comes back as the
+    changes clean() makes of it."""
+    inputs.only(data, frozenset(ROOM_COLUMNS) | {"id", "policy"})
     values: dict[str, Any] = {}
+    if data.get("policy") is not None:
+        values["policy"] = policy.clean(data["policy"])
     for column in ROOM_COLUMNS:
         if column in data:
             values[column] = _CLEANERS[column](data[column])
@@ -405,4 +494,5 @@ _CLEANERS = {
     "opens": lambda v: parse_hm(v, "opens"),
     "closes": lambda v: parse_hm(v, "closes"),
     "active": lambda v: inputs.boolean(v, "active"),
+    "area_id": lambda v: None if v in (None, "") else inputs.integer(v, "area_id"),
 }

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from flask import current_app
 
-from booking import availability, db, idempotency, inputs, pagination, recurrence, rules
+from booking import availability, db, idempotency, inputs, pagination, policy, recurrence, rules
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.finder.service import Alternatives
@@ -31,18 +31,21 @@ AHEAD_DAYS = 7
 
 NO_PEOPLE = {"attendees": None, "invitees": [], "notes": None}
 
-# book_series() under bookings_no_overlap; when it refused (no series made),
-# the finder's query for other rooms at the first occurrence, in the same statement.
+# book_series() (sql/042) under bookings_no_overlap: the series and its
+# occurrences through book(), under the room's policy read in this statement
+# (buffer, approval, the owner's quota); when it refused (no series made), the
+# finder's query for other rooms at the first occurrence, in the same statement.
 BOOK_SERIES_SQL = f"""
 WITH b AS MATERIALIZED (
     SELECT kind, requested_start, data
       FROM book_series(%(room)s, %(owner)s, %(title)s, %(rrule)s, %(tz)s, %(first)s,
                        %(minutes)s, %(horizon)s, %(starts)s, %(ends)s, %(skip)s,
-                       %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text))
+                       %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text,
+                       %(admin)s, %(overrides)s::text[]))
 SELECT kind, requested_start, data FROM b
 UNION ALL
 SELECT 'alternatives', NULL, {Alternatives.sql("true")}
- WHERE NOT EXISTS (SELECT 1 FROM b WHERE kind = 'series')"""
+ WHERE NOT EXISTS (SELECT 1 FROM b WHERE kind IN ('series', 'refused'))"""
 
 # series_pkey; bookings_series for the live occurrences, keyset on (start_at, id)
 GET_SQL = """
@@ -96,12 +99,21 @@ SELECT t.user_id,
 # series_live_horizon: the series whose horizon lags behind, with their rooms,
 # of people still active: a deactivated person's series stop booking (what is
 # booked stays, unless an admin cancels it: booking/users/service.py).
+# The live series held less far than their room's horizon: series_live_horizon
+# bounds the range by the longest window any policy may set, and each series is
+# then compared with its own room's (room_policy(): a room whose window is
+# longer than the organisation's keeps its series held that far too).
 LAGGING_SQL = """
 SELECT s.id, s.rrule, s.first_start, s.duration_minutes, s.timezone, s.materialized_until,
-       s.cancelled_from, room_json(r) AS room
+       s.cancelled_from, room_json(r) AS room, p.policy,
+       u.role = 'admin' AS by_admin
   FROM series s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
+ CROSS JOIN LATERAL (SELECT room_policy(r.id) AS policy) p
  WHERE s.cancelled_at IS NULL AND s.materialized_until < %(horizon)s AND s.id > %(after)s
-   AND u.active
+   AND u.active AND s.status IN ('confirmed', 'pending')
+   AND s.materialized_until < %(now)s + make_interval(days => coalesce(
+           (p.policy->'fields'->'max_days_ahead'->>'value')::integer, %(window_days)s)
+           + %(ahead_days)s)
  ORDER BY s.id
  LIMIT %(batch)s"""
 
@@ -113,41 +125,49 @@ SELECT booked, skipped
 MOST_LISTED = 50  # rule breaks listed in a 422; the count says how many in all
 
 
-def horizon(now: datetime, limits: rules.Limits) -> datetime:
-    """Occurrences are materialised up to here: a week past the booking window."""
-    return now.astimezone(UTC) + timedelta(days=limits.window_days + AHEAD_DAYS)
+def horizon(now: datetime, policy: rules.Policy) -> datetime:
+    """Occurrences are materialised up to here: a week past the room's booking window."""
+    return now.astimezone(UTC) + timedelta(days=policy.max_days_ahead + AHEAD_DAYS)
 
 
-def ahead(limits: rules.Limits) -> rules.Limits:
-    """The limits a series' later occurrences are held to: the window reaches as far
+def ahead(policy: rules.Policy) -> rules.Policy:
+    """The policy a series' later occurrences are held to: the window reaches as far
     as the series is materialised (its first occurrence keeps the usual window)."""
-    return dataclasses.replace(limits, window_days=limits.window_days + AHEAD_DAYS)
+    return dataclasses.replace(policy, max_days_ahead=policy.max_days_ahead + AHEAD_DAYS)
 
 
 def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: datetime,
            rule_text: Any, skip_conflicts: bool, now: datetime,
-           limits: rules.Limits, key: idempotency.Key | None = None,
-           request_data: Any = None, people: Mapping[str, Any] | None = None,
+           key: idempotency.Key | None = None, request_data: Any = None,
+           people: Mapping[str, Any] | None = None,
            booked_for: str | None = None) -> dict[str, Any]:
-    """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError."""
+    """Book a recurring series: {"series", "bookings", "skipped"}, or BookingError.
+
+    Every occurrence passes the room's effective policy (rules.verdict); the
+    quota (the owner's) counts every occurrence, and where approval is
+    required the series asks once: it and all its occurrences are pending
+    until decided."""
     people = dict(people or NO_PEOPLE)
-    until = horizon(now, limits)
     with db.connection() as conn:
         room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw,
                                                  booked_for, user)
+        until = horizon(now, room["policy"])
         rule = recurrence.parse(rule_text, tz)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
         _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
         found = recurrence.occurrences(rule, first_local, length, tz, until)
-        _refuse_rule_breaks(room, found, now, limits)
+        overrides = _refuse_rule_breaks(room, found, now, user.booker)
         _refuse_party(room, people["attendees"])
-        alternatives = Alternatives(room, start, end, people["attendees"], now, limits)
-        args = {"room": room_id, "user": user.id, "owner": room.get("owner_id") or user.id,
+        owner = room.get("owner_id") or user.id
+        alternatives = Alternatives(room, start, end, people["attendees"], now, user.booker,
+                                    owner)
+        args = {"room": room_id, "user": user.id, "owner": owner,
                 "creator": user.id, "title": title, "rrule": rule.text,
                 "tz": tz.key, "first": start, "minutes": _minutes(start, end),
                 "horizon": until, "starts": [o.start for o in found],
-                "ends": [o.end for o in found], "skip": skip_conflicts, **people}
+                "ends": [o.end for o in found], "skip": skip_conflicts, **people,
+                "admin": user.is_admin, "overrides": overrides or None}
         if key is None:
             rows = conn.execute(BOOK_SERIES_SQL, {**args, **alternatives.params()}).fetchall()
         else:
@@ -156,7 +176,10 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
 
     series = next((r["data"] for r in rows if r["kind"] == "series"), None)
     if series is None:
-        raise _conflict(room, rows, length, now, limits, alternatives)
+        refused = next((r for r in rows if r["kind"] == "refused"), None)
+        if refused is not None:
+            raise _over_quota(refused["data"], len(found))
+        raise _conflict(room, rows, length, now, user.booker, alternatives)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
@@ -188,15 +211,19 @@ def _minutes(start: datetime, end: datetime) -> int:
 
 
 def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: datetime,
-                        limits: rules.Limits) -> None:
-    """422 listing each occurrence that breaks a rule, if any does."""
+                        booker: rules.Booker) -> list[str]:
+    """422 listing each occurrence that breaks a rule, if any does; otherwise the
+    policy limits an administrator books past (for the record)."""
     broken = []
+    overrides: set[str] = set()
     for n, occurrence in enumerate(found):
         # The first occurrence keeps the booking window; the later ones reach as far
         # as a series is held (horizon()).
-        for violation in _violations(room, occurrence, now, limits if n == 0 else ahead(limits)):
+        judged = _verdict(room, occurrence, now, booker, later=n > 0)
+        overrides.update(judged.overrides)
+        for violation in judged.violations:
             (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
-            broken.append({**times, "code": violation.code, "message": str(violation.message)})
+            broken.append({**times, **violation.as_json()})
     if broken:
         first = broken[0]
         raise BookingError(
@@ -207,22 +234,41 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
                      "%(start)s: %(message)s", len(broken),
                      start=first["start_time"][:16].replace("T", " "), message=first["message"]),
             field="recurrence", details={"occurrences": broken[:MOST_LISTED],
-                                         "count": len(broken)})
+                                         "count": len(broken),
+                                         **({"source": broken[0]["source"]}
+                                            if "source" in broken[0] else {})})
+    return sorted(overrides)
 
 
-def _violations(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
-                limits: rules.Limits) -> list[rules.Violation]:
+def _verdict(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
+             booker: rules.Booker, later: bool = False) -> rules.Verdict:
+    """The one rule engine for an occurrence, under the room's effective policy
+    (room["policy"]); `later`: not the first, so the window reaches as far as a
+    series is held."""
     if not occurrence.exists:
-        return [rules.Violation("nonexistent_time", lazy("The clocks skip this time on that day "
-                                                         "(daylight saving)."), "start_time")]
-    return rules.check(room, occurrence.start, occurrence.end, now, limits)
+        return rules.Verdict([rules.Violation(
+            "nonexistent_time", lazy("The clocks skip this time on that day (daylight saving)."),
+            "start_time")])
+    room_policy = ahead(room["policy"]) if later else room["policy"]
+    return rules.verdict(room, occurrence.start, occurrence.end, now, room_policy, booker)
+
+
+def _over_quota(details: Mapping[str, Any], count: int) -> BookingError:
+    """422 quota_exceeded for a series: the first occurrence its quota refuses."""
+    err = rules.quota_refusal(details)
+    err.message = _("This series of %(count)d would go over a quota on %(date)s: %(reason)s",
+                    count=count, date=details["start_time"][:10], reason=err.message)
+    err.details.update(field="recurrence", start_time=details["start_time"],
+                       end_time=details["end_time"])
+    return err
 
 
 def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: datetime,
-              limits: rules.Limits, alternatives: Alternatives) -> BookingError:
+              booker: rules.Booker, alternatives: Alternatives) -> BookingError:
     """409 with one entry per taken occurrence, the bookings in its way, and
     suggestions: the room's next free slots from the first taken occurrence, and
-    the other rooms free at the first occurrence (the time asked for)."""
+    the other rooms free at the first occurrence (the time asked for), nothing
+    that the rooms' policies or the owner's quotas would refuse."""
     tz = zone(room["timezone"])
     by_start: dict[datetime, list] = {}
     for row in rows:
@@ -240,8 +286,8 @@ def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: dateti
         first_end = localize(first.astimezone(tz).replace(tzinfo=None) + length, tz, "end_time")
         other = next((r["data"] for r in rows if r["kind"] == "alternatives"), None)
         details["suggestions"] = availability.suggestions(
-            room, availability.busy_rows(rows), first, first_end, now, limits,
-            alternatives.ranked(other))
+            room, availability.busy_of(rows), first, first_end, now, room["policy"], booker,
+            alternatives.ranked(other), availability.taken_of(rows))
     count = len(conflicts)
     return BookingError("conflict",
                         ngettext("%(num)d occurrence of this series is already taken in "
@@ -325,27 +371,36 @@ def _series_zone(series_id: int) -> str:
     return row["timezone"]
 
 
-def extend_all(now: datetime, limits: rules.Limits, batch: int = 200) -> dict[str, int]:
-    """Materialise every live series up to the current horizon. Safe to run again."""
-    until = horizon(now, limits)
+def extend_all(now: datetime, config: Mapping[str, Any], batch: int = 200) -> dict[str, int]:
+    """Materialise every live series up to its room's horizon. Safe to run again."""
+    base = rules.Policy.from_config(config)
+    longest = dataclasses.replace(base, max_days_ahead=max(base.max_days_ahead,
+                                                           policy.NUMBERS["max_days_ahead"][1]))
     totals = {"series": 0, "booked": 0, "skipped": 0}
     after = 0
     while True:
         with db.connection() as conn:
-            lagging = conn.execute(LAGGING_SQL, {"horizon": until, "after": after,
-                                                 "batch": batch}).fetchall()
+            lagging = conn.execute(LAGGING_SQL, {
+                "horizon": horizon(now, longest), "now": now, "after": after,
+                "window_days": base.max_days_ahead, "ahead_days": AHEAD_DAYS,
+                "batch": batch}).fetchall()
         if not lagging:
             return totals
         for series in lagging:
             after = series["id"]
-            booked, skipped = _extend_one(series, until, now, limits)
+            booked, skipped = _extend_one(series, now, config)
             totals["series"] += 1
             totals["booked"] += booked
             totals["skipped"] += skipped
 
 
-def _extend_one(series: Mapping, until: datetime, now: datetime,
-                limits: rules.Limits) -> tuple[int, int]:
+def _extend_one(series: Mapping, now: datetime, config: Mapping[str, Any]) -> tuple[int, int]:
+    """Book what entered this series' room's window: what its rules refuse is
+    recorded as skipped (so is what is taken, and what its quota refuses: sql/042)."""
+    room = {**series["room"], "policy": policy.effective(series["policy"], config)}
+    until = max(horizon(now, room["policy"]), series["materialized_until"])
+    # The owner's: an administrator's series keeps booking past the limits it passed.
+    booker = rules.Booker(admin=series["by_admin"])
     tz = zone(series["timezone"])
     rule = recurrence.parse(series["rrule"], tz)
     first_local = series["first_start"].astimezone(tz).replace(tzinfo=None)
@@ -360,7 +415,7 @@ def _extend_one(series: Mapping, until: datetime, now: datetime,
     for occurrence in found:
         if stop is not None and occurrence.start >= stop:
             continue
-        problems = _violations(series["room"], occurrence, now, ahead(limits))
+        problems = _verdict(room, occurrence, now, booker, later=True).violations
         (broken if problems else bookable).append((occurrence, problems))
     with db.connection() as conn:
         row = conn.execute(EXTEND_SQL, {
@@ -376,28 +431,33 @@ def _extend_one(series: Mapping, until: datetime, now: datetime,
 EDIT_FIELDS = frozenset({"title", "room_id", "start_time", "end_time", "recurrence",
                          "skip_conflicts"}) | inputs.PEOPLE_FIELDS
 
-# series_pkey and rooms_pkey; bookings_series for the occurrences changed on
-# their own (which the change leaves alone).
+# series_pkey and rooms_pkey, each room with its effective policy (room_policy(),
+# sql/040); bookings_series for the occurrences changed on their own (which the
+# change leaves alone).
 EDIT_READ_SQL = """
 SELECT s.id, s.user_id, s.room_id, s.title, s.rrule, s.first_start, s.duration_minutes,
        s.timezone, s.cancelled_at, s.cancelled_from, s.attendees, s.invitees, s.notes,
-       (SELECT room_json(r) FROM rooms r WHERE r.id = s.room_id) AS room,
-       (SELECT room_json(t) FROM rooms t WHERE t.id = %(target)s::int) AS target,
+       (SELECT json_build_object('room', room_json(r), 'policy', room_policy(r.id))
+          FROM rooms r WHERE r.id = s.room_id) AS room,
+       (SELECT json_build_object('room', room_json(t), 'policy', room_policy(t.id))
+          FROM rooms t WHERE t.id = %(target)s::int AND t.id <> s.room_id) AS target,
        ARRAY(SELECT b.original_start FROM bookings b
               WHERE b.series_id = s.id AND b.cancelled_at IS NULL
                 AND b.original_start IS NOT NULL) AS changed
   FROM series s
  WHERE s.id = %(id)s"""
 
-# edit_series() (sql/021) under bookings_no_overlap; when it refused, the
-# finder's query for other rooms at the new first occurrence.
+# edit_series() (sql/044: the target room's buffer, approval and the owner's
+# quota, counted after the replaced occurrences, under their lock) under
+# bookings_no_overlap; when it refused, the finder's query for other rooms at
+# the new first occurrence.
 EDIT_SQL = f"""
 WITH b AS MATERIALIZED (
     SELECT kind, requested_start, data
       FROM edit_series(%(id)s, %(actor)s, %(admin)s, %(now)s, %(from)s, %(split)s, %(room)s,
                        %(title)s, %(rrule)s, %(tz)s, %(first)s, %(minutes)s, %(horizon)s,
                        %(starts)s, %(ends)s, %(skip)s, %(attendees)s::int,
-                       %(invitees)s::text[], %(notes)s::text))
+                       %(invitees)s::text[], %(notes)s::text, %(overrides)s::text[]))
 SELECT kind, requested_start, data FROM b
 UNION ALL
 SELECT 'alternatives', NULL, {Alternatives.sql("true")}
@@ -429,7 +489,6 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
     end_raw = parse_datetime(data["end_time"], "end_time") if "end_time" in data else None
     skip_conflicts = inputs.boolean(data.get("skip_conflicts", False), "skip_conflicts")
     people = inputs.people(data, present_only=True)
-    limits = rules.Limits.from_config(current_app.config)
 
     with db.connection() as conn:
         row = conn.execute(EDIT_READ_SQL, {"id": series_id, "target": room_id}).fetchone()
@@ -438,24 +497,28 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
         if not user.acts_for(row["user_id"]):
             raise _edit_refusal("forbidden")
         plan = _plan(row, moment, room_id, title, start_raw, end_raw, data.get("recurrence"),
-                     people, now, limits)
+                     people, now, user.booker)
         alternatives = Alternatives(plan["room"], plan["first"], plan["first_end"],
-                                    plan["attendees"], now, limits)
+                                    plan["attendees"], now, user.booker, row["user_id"])
         rows = conn.execute(EDIT_SQL, {
             "id": series_id, "actor": user.id, "admin": user.is_admin, "now": now,
             "from": plan["from"], "split": plan["split"], "room": plan["room"]["id"],
             "title": plan["title"], "rrule": plan["rule"].text, "tz": plan["tz"].key,
             "first": plan["first"], "minutes": _minutes(plan["first"], plan["first_end"]),
-            "horizon": horizon(now, limits), "starts": [o.start for o in plan["found"]],
+            "horizon": plan["until"], "starts": [o.start for o in plan["found"]],
             "ends": [o.end for o in plan["found"]], "skip": skip_conflicts,
             "attendees": plan["attendees"], "invitees": plan["invitees"],
-            "notes": plan["notes"], **alternatives.params()}).fetchall()
+            "notes": plan["notes"], "overrides": plan["overrides"] or None,
+            **alternatives.params()}).fetchall()
 
     if len(rows) == 1 and rows[0]["kind"] in ("not_found", "forbidden", "not_editable"):
         raise _edit_refusal(rows[0]["kind"])
     series = next((r["data"] for r in rows if r["kind"] == "series"), None)
     if series is None:
-        raise _conflict(plan["room"], rows, plan["length"], now, limits, alternatives)
+        refused = next((r for r in rows if r["kind"] == "refused"), None)
+        if refused is not None:
+            raise _over_quota(refused["data"], len(plan["found"]))
+        raise _conflict(plan["room"], rows, plan["length"], now, user.booker, alternatives)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
@@ -475,17 +538,20 @@ def _edit_refusal(kind: str) -> BookingError:
 
 def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: str | None,
           start_raw: datetime | None, end_raw: datetime | None, rule_text: Any,
-          people: Mapping[str, Any], now: datetime, limits: rules.Limits) -> dict[str, Any]:
-    """What the change books: the room, the new first occurrence and rule, the
-    occurrences from it to the horizon (each checked by the rules), the people.
-    400/404/409/422 for what cannot be."""
+          people: Mapping[str, Any], now: datetime, booker: rules.Booker) -> dict[str, Any]:
+    """What the change books: the room (with its effective policy), the new first
+    occurrence and rule, the occurrences from it to the horizon (each checked by
+    the rules under the room's policy, as create checks them), the people, and
+    the policy limits an admin books past. 400/403/404/409/422 for what cannot
+    be."""
     series_tz = zone(row["timezone"])
     cut = localize(moment, series_tz, "from")
-    if cut > horizon(now, limits):
+    held = _with_policy(row["room"])["policy"]
+    if cut > horizon(now, held):
         # Not held yet, and expanding a rule to year 9999 to look for it would cost seconds.
         raise BookingError("beyond_window", _("Change a series from an occurrence within "
                                               "the next %(days)d days.",
-                                              days=limits.window_days + AHEAD_DAYS),
+                                              days=held.max_days_ahead + AHEAD_DAYS),
                            field="from")
     old_rule = recurrence.parse(row["rrule"], series_tz)
     old_first = row["first_start"].astimezone(series_tz).replace(tzinfo=None)
@@ -497,7 +563,7 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     if row["cancelled_at"] is not None or stopped or cut < now.replace(second=0, microsecond=0):
         raise _edit_refusal("not_editable")
 
-    room = row["room"] if room_id in (None, row["room_id"]) else row["target"]
+    room = _with_policy(row["room"] if room_id in (None, row["room_id"]) else row["target"])
     if room is None:
         raise BookingError("not_found", _("That room does not exist."), field="room_id")
     tz = zone(room["timezone"])
@@ -515,20 +581,29 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
         rule = recurrence.parse(rule_text, tz)
     else:
         rule = _remaining(old_rule, len(before) - 1, tz)
-    until = horizon(now, limits)
+    until = horizon(now, room["policy"])
     _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
     # An occurrence changed on its own stands for its day: the new rule books none beside it.
     kept_days = {c.astimezone(series_tz).date() for c in row["changed"] if c >= cut}
     found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until)
              if o.start.astimezone(series_tz).date() not in kept_days]
-    _refuse_rule_breaks(room, found, now, limits)
+    overrides = _refuse_rule_breaks(room, found, now, booker)
     attendees = people["attendees"] if "attendees" in people else row["attendees"]
     _refuse_party(room, attendees)
     return {"from": cut, "split": cut != row["first_start"], "room": room, "tz": tz,
             "title": title or row["title"], "rule": rule, "first": start, "first_end": end,
-            "length": length, "found": found, "attendees": attendees,
+            "length": length, "found": found, "attendees": attendees, "until": until,
+            "overrides": overrides,
             "invitees": people["invitees"] if "invitees" in people else list(row["invitees"]),
             "notes": people["notes"] if "notes" in people else row["notes"]}
+
+
+def _with_policy(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """EDIT_READ_SQL's {room, policy} as the room with its effective policy
+    (booking.rules.Policy) as room["policy"], as rooms.for_booking() gives it."""
+    if found is None:
+        return None
+    return {**found["room"], "policy": policy.effective(found["policy"], current_app.config)}
 
 
 def _remaining(rule: recurrence.Rule, used: int, tz) -> recurrence.Rule:

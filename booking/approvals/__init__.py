@@ -1,0 +1,1 @@
+"""Approvals: the requests waiting for a decision, deciding them, one-tap links."""

@@ -1,0 +1,1 @@
+"""Areas (sites, buildings, ...) that group rooms and carry policies; groups of people."""

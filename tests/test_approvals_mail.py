@@ -1,0 +1,210 @@
+"""Approvals through the delivery worker and a real SMTP server (issue 18): the
+approvers are mailed when a request arrives, with signed one-tap links; the
+requester on each outcome; a request nobody decides expires."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import icalendar
+import pytest
+
+from booking.events.worker import Worker
+from conftest import NOW
+from policykit import area, group, put_in
+from routemap import state
+from test_worker import SmtpServer, calendar_of, only_event
+
+DAY = "2027-03-02"
+
+
+@pytest.fixture
+def smtp(app):
+    server = SmtpServer().start()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def worker(app):
+    w = Worker(app)
+    yield w
+    w._senders.shutdown(wait=True)
+
+
+@pytest.fixture
+def fred(make):
+    return make.user("Fred")
+
+
+@pytest.fixture
+def approval_room(conn, berlin, fred):
+    facilities = group(conn, "Facilities", fred)
+    building = area(conn, "Building B", approval_required=True,
+                    approvers=[facilities["id"]])
+    put_in(conn, berlin, building)
+    return berlin
+
+
+def request(api, room, **extra):
+    r = api.post("/api/bookings", json={"room_id": room["id"], "title": "Offsite prep",
+                                        "start_time": f"{DAY}T10:00", "end_time": f"{DAY}T11:00",
+                                        **extra})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def made_now(conn):
+    """The requests as made at the app's frozen NOW (the database's now() is the real
+    clock's), so expiry is measured from there."""
+    conn.execute("UPDATE bookings SET created_at = %s", (NOW,))
+
+
+def to(smtp, address):
+    return [m for rcpt, m in smtp.messages if rcpt == [address]]
+
+
+def links(message):
+    text = message.get_body(("plain",)).get_content()
+    return dict(re.findall(r"(Approve|Reject): (http\S+)", text))
+
+
+def test_approvers_get_one_tap_links_and_the_requester_a_tentative_invitation(
+        app, api_as, alice, fred, approval_room, smtp, worker, conn, client):
+    booking = request(api_as(alice), approval_room)["booking"]
+    made_now(conn)
+    worker.run_until_idle()
+    (asked,) = to(smtp, fred["email"])
+    assert "Alice asks to book" in asked["Subject"]
+    assert not [p for p in asked.walk() if p.get_content_type() == "text/calendar"]
+    found = links(asked)
+    assert set(found) == {"Approve", "Reject"}
+    (told,) = to(smtp, alice["email"])
+    assert "waiting for approval" in told["Subject"]
+    event = only_event(calendar_of(told))
+    assert str(event["STATUS"]) == "TENTATIVE"
+
+    # Opening the link (a mail scanner would) changes nothing; the button decides.
+    path = found["Approve"].replace(app.config["PUBLIC_URL"], "")
+    before = state(conn)
+    page = client.get(path)
+    assert page.status_code == 200 and "Approve as Fred" in page.get_data(as_text=True)
+    assert state(conn) == before
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    done = client.post(path, data={"csrf_token": csrf})
+    assert done.status_code == 200 and "Approved, Fred" in done.get_data(as_text=True)
+    assert conn.execute("SELECT status, decided_by FROM bookings").fetchone() == {
+        "status": "confirmed", "decided_by": fred["id"]}
+    again = client.post(path, data={"csrf_token": csrf})
+    assert again.status_code == 409 and "no longer waiting" in again.get_data(as_text=True)
+
+    worker.run_until_idle()
+    (_, approved) = to(smtp, alice["email"])
+    assert "Approved:" in approved["Subject"]
+    assert "Fred approved it" in approved.get_body(("plain",)).get_content()
+    calendar = calendar_of(approved)
+    assert str(calendar["METHOD"]) == "REQUEST"
+    event = only_event(calendar)
+    assert str(event["UID"]) == f"booking-{booking['id']}@booking"
+    assert (event["SEQUENCE"], str(event["STATUS"])) == (1, "CONFIRMED")
+
+
+def test_a_rejection_by_link_is_mailed_with_its_reason(app, api_as, alice, fred, approval_room,
+                                                       smtp, worker, conn, client):
+    request(api_as(alice), approval_room)
+    made_now(conn)
+    worker.run_until_idle()
+    (asked,) = to(smtp, fred["email"])
+    path = links(asked)["Reject"].replace(app.config["PUBLIC_URL"], "")
+    page = client.get(path).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post(path, data={"csrf_token": csrf, "reason": "Board meeting"})
+    assert r.status_code == 200
+    worker.run_until_idle()
+    rejected = to(smtp, alice["email"])[-1]
+    assert "Not approved" in rejected["Subject"]
+    assert '"Board meeting"' in rejected.get_body(("plain",)).get_content()
+    assert str(calendar_of(rejected)["METHOD"]) == "CANCEL"
+
+
+def test_a_link_is_for_its_approver_and_no_one_else(app, api_as, alice, bob, fred, approval_room,
+                                                    smtp, worker, conn, client):
+    from booking.approvals.service import tap_token
+
+    booking = request(api_as(alice), approval_room)["booking"]
+    made_now(conn)
+    # Bob is no approver: a link signed for him decides nothing.
+    forged = tap_token(app.config, bob["id"], "approve", booking_id=booking["id"])
+    page = client.get(f"/approvals/tap/{forged}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    before = state(conn)
+    r = client.post(f"/approvals/tap/{forged}", data={"csrf_token": csrf})
+    assert r.status_code == 403
+    assert state(conn) == before
+    # Nor does a link with another secret, or a tampered one.
+    other = tap_token({"SECRET_KEY": "not ours"}, fred["id"], "approve", booking_id=booking["id"])
+    assert client.get(f"/approvals/tap/{other}").status_code == 404
+    good = tap_token(app.config, fred["id"], "approve", booking_id=booking["id"])
+    assert client.get(f"/approvals/tap/{good[:-2]}xx").status_code == 404
+
+
+def test_a_request_nobody_decides_expires_and_frees_its_slot(app, api_as, alice, bob, fred,
+                                                             approval_room, smtp, conn):
+    app.config["APPROVAL_EXPIRES_HOURS"] = 3
+    request(api_as(alice), approval_room, start_time="2027-03-03T10:00",
+            end_time="2027-03-03T11:00")
+    made_now(conn)
+    early = Worker(app, clock=lambda: NOW + timedelta(hours=2, minutes=59))
+    early.run_until_idle()
+    assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == "pending"
+    late = Worker(app, clock=lambda: NOW + timedelta(hours=3))
+    late.run_until_idle()
+    row = conn.execute("SELECT status, cancelled_at FROM bookings").fetchone()
+    assert row["status"] == "expired" and row["cancelled_at"] is not None
+    expired = to(smtp, alice["email"])[-1]
+    assert "Expired without a decision" in expired["Subject"]
+    assert str(calendar_of(expired)["METHOD"]) == "CANCEL"
+    r = api_as(bob).post("/api/bookings", json={
+        "room_id": approval_room["id"], "title": "Mine now", "start_time": "2027-03-03T10:00",
+        "end_time": "2027-03-03T11:00"})
+    assert r.status_code == 201
+    for w in (early, late):
+        w._senders.shutdown(wait=True)
+
+
+def test_a_request_expires_at_its_start_if_that_is_sooner(app, api_as, alice, approval_room,
+                                                          smtp, conn):
+    request(api_as(alice), approval_room)                 # tomorrow 10:00; 48 hours by default
+    made_now(conn)
+    start = NOW.replace(hour=9) + timedelta(days=1)       # 10:00 in Berlin on 2 March
+    before = Worker(app, clock=lambda: start - timedelta(minutes=1))
+    before.run_until_idle()
+    assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == "pending"
+    at_start = Worker(app, clock=lambda: start)
+    at_start.run_until_idle()
+    assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == "expired"
+    for w in (before, at_start):
+        w._senders.shutdown(wait=True)
+
+
+def test_a_series_asks_once_by_mail_and_its_link_decides_it_whole(
+        app, api_as, alice, fred, approval_room, smtp, worker, conn, client):
+    request(api_as(alice), approval_room, recurrence="FREQ=DAILY;COUNT=3")
+    made_now(conn)
+    worker.run_until_idle()
+    (asked,) = to(smtp, fred["email"])
+    assert "repeating" in asked["Subject"]
+    path = links(asked)["Approve"].replace(app.config["PUBLIC_URL"], "")
+    page = client.get(path).get_data(as_text=True)
+    assert "every date of the repeating booking" in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post(path, data={"csrf_token": csrf}).status_code == 200
+    statuses = [r["status"] for r in conn.execute("SELECT status FROM bookings")]
+    assert statuses == ["confirmed"] * 3
+    worker.run_until_idle()
+    approved = [m for m in to(smtp, alice["email"]) if "Approved" in m["Subject"]]
+    assert len(approved) == 1
+    event = only_event(calendar_of(approved[0]))
+    assert str(event["UID"]).startswith("series-") and "RRULE" in event

@@ -1,0 +1,252 @@
+"""Areas, groups and policies for administrators: the twins (/api/areas,
+/api/groups, /api/rooms/<id>/policy), the pages, and the board's area filter
+(issue 18)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from conftest import UTC
+from policykit import area, group, put_in
+from routemap import state
+
+DAY = "2027-03-02"
+
+
+def error(r):
+    return r.get_json()["error"]
+
+
+# -- areas ----------------------------------------------------------------------------
+
+def test_areas_nest_and_list_parents_first(api_as, admin, conn):
+    api = api_as(admin)
+    site = api.post("/api/areas", json={"name": "Campus",
+                                        "policy": {"max_minutes": 120}})
+    assert site.status_code == 201, site.get_json()
+    site = site.get_json()["area"]
+    assert site == {"id": site["id"], "name": "Campus", "parent_id": None,
+                    "policy": {"max_minutes": 120}}
+    b = api.post("/api/areas", json={"name": "Building B", "parent_id": site["id"]})
+    assert b.status_code == 201 and b.headers["Location"] == f"/api/areas/{b.get_json()['area']['id']}"
+    api.post("/api/areas", json={"name": "Annex"})
+    listed = api.get("/api/areas").get_json()["areas"]
+    assert [(a["name"], a["path"], a["depth"]) for a in listed] == [
+        ("Annex", ["Annex"], 0), ("Campus", ["Campus"], 0),
+        ("Building B", ["Campus", "Building B"], 1)]
+
+
+def test_an_area_cannot_be_inside_itself(api_as, admin, conn):
+    site = area(conn, "Campus")
+    building = area(conn, "Building B", parent=site)
+    api = api_as(admin)
+    for parent, target in ((building, site), (site, site)):
+        before = state(conn)
+        r = api.patch(f"/api/areas/{target['id']}", json={"parent_id": parent["id"]})
+        assert r.status_code == 422 and error(r)["code"] == "area_cycle", r.get_json()
+        assert error(r)["details"]["field"] == "parent_id"
+        assert state(conn) == before
+
+
+@pytest.mark.parametrize("body, status, code, field", [
+    ({"name": ""}, 400, "invalid", "name"),
+    ({"name": "X", "parent_id": 4242}, 422, "unknown_area", "parent_id"),
+    ({"name": "X", "policy": {"bookers": [4242]}}, 422, "unknown_group", "policy"),
+    ({"name": "X", "policy": {"max_minutes": 0}}, 400, "invalid", "policy.max_minutes"),
+    ({"name": "X", "policy": {"buffer_minutes": 241}}, 400, "invalid", "policy.buffer_minutes"),
+    ({"name": "X", "policy": {"opening_hours": {"mon": ["18:00", "09:00"]}}}, 400, "invalid",
+     "policy.opening_hours.mon"),
+    ({"name": "X", "policy": {"opening_hours": {"monday": ["09:00", "18:00"]}}}, 400,
+     "invalid", "monday"),
+    ({"name": "X", "policy": {"closed_dates": ["2027-02-30"]}}, 400, "invalid",
+     "policy.closed_dates"),
+    ({"name": "X", "policy": {"quota": {}}}, 400, "invalid", "policy.quota"),
+    ({"name": "X", "policy": {"quota": {"bookings_per_day": 0}}}, 400, "invalid",
+     "policy.quota.bookings_per_day"),
+    ({"name": "X", "policy": {"colour": "red"}}, 400, "invalid", "colour"),
+    ({"name": "X", "policy": []}, 400, "invalid", "policy"),
+    ({"name": "campus"}, 409, "conflict", "name"),
+])
+def test_bad_areas_are_refused_naming_the_field_and_change_nothing(api_as, admin, conn, body,
+                                                                  status, code, field):
+    area(conn, "Campus")
+    api = api_as(admin)
+    before = state(conn)
+    r = api.post("/api/areas", json=body)
+    assert (r.status_code, error(r)["code"]) == (status, code), r.get_json()
+    assert error(r)["details"].get("field") == field
+    assert state(conn) == before
+
+
+def test_a_policy_field_sent_as_null_is_inherited_again(api_as, admin, conn, berlin):
+    site = area(conn, "Campus", max_minutes=180)
+    building = area(conn, "Building B", parent=site, max_minutes=60, buffer_minutes=10)
+    put_in(conn, berlin, building)
+    api = api_as(admin)
+    r = api.patch(f"/api/areas/{building['id']}", json={"policy": {"max_minutes": None}})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["area"]["policy"] == {"buffer_minutes": 10}
+    assert (body["effective"]["max_minutes"]["value"],
+            body["effective"]["max_minutes"]["source"]["name"]) == (180, "Campus")
+    shown = api.get(f"/api/rooms/{berlin['id']}/policy").get_json()["policy"]
+    assert shown["max_minutes"]["source"]["name"] == "Campus"
+    # a room's own field, set and unset through PATCH /api/rooms/<id>
+    assert api.patch(f"/api/rooms/{berlin['id']}",
+                     json={"policy": {"max_minutes": 30}}).status_code == 200
+    shown = api.get(f"/api/rooms/{berlin['id']}/policy").get_json()["policy"]
+    assert (shown["max_minutes"]["value"], shown["max_minutes"]["source"]["level"]) == (30, "room")
+    assert api.patch(f"/api/rooms/{berlin['id']}",
+                     json={"policy": {"max_minutes": None}}).status_code == 200
+    shown = api.get(f"/api/rooms/{berlin['id']}/policy").get_json()["policy"]
+    assert shown["max_minutes"]["source"]["name"] == "Campus"
+
+
+def test_a_room_in_no_such_area_is_refused(api_as, admin, berlin, conn):
+    api = api_as(admin)
+    before = state(conn)
+    r = api.patch(f"/api/rooms/{berlin['id']}", json={"area_id": 4242})
+    assert (r.status_code, error(r)["code"]) == (422, "unknown_area")
+    assert state(conn) == before
+
+
+def test_policy_changes_are_audited(api_as, admin, conn):
+    api = api_as(admin)
+    made = api.post("/api/areas", json={"name": "Campus"}).get_json()["area"]
+    api.patch(f"/api/areas/{made['id']}", json={"policy": {"buffer_minutes": 15}})
+    rows = conn.execute("SELECT action, actor_id, before, after FROM audit_log "
+                        "WHERE target = %s ORDER BY id", (f"area {made['id']}",)).fetchall()
+    assert [r["action"] for r in rows] == ["area.create", "area.update"]
+    assert rows[1]["actor_id"] == admin["id"]
+    assert (rows[1]["before"]["policy"], rows[1]["after"]["policy"]) == ({}, {"buffer_minutes": 15})
+
+
+# -- groups -------------------------------------------------------------------------------
+
+def test_groups_name_their_members_by_email(api_as, admin, alice, bob, conn):
+    api = api_as(admin)
+    r = api.post("/api/groups", json={"name": "Lab", "members": ["ALICE@example.com"]})
+    assert r.status_code == 201, r.get_json()
+    made = r.get_json()["group"]
+    assert [m["email"] for m in made["members"]] == ["alice@example.com"]
+    r = api.patch(f"/api/groups/{made['id']}", json={"members": ["bob@example.com",
+                                                                 "admin@example.com"]})
+    assert [m["name"] for m in r.get_json()["group"]["members"]] == ["Ada", "Bob"]
+    assert api.get(f"/api/groups/{made['id']}").get_json()["group"] == r.get_json()["group"]
+    assert [g["name"] for g in api.get("/api/groups").get_json()["groups"]] == ["Lab"]
+    before = state(conn)
+    r = api.patch(f"/api/groups/{made['id']}", json={"members": ["nobody@example.com"]})
+    assert (r.status_code, error(r)["code"]) == (422, "unknown_user")
+    assert error(r)["details"]["emails"] == ["nobody@example.com"]
+    assert state(conn) == before
+    r = api.patch(f"/api/groups/{made['id']}", json={"name": "Labs"})
+    assert [m["name"] for m in r.get_json()["group"]["members"]] == ["Ada", "Bob"]
+
+
+def test_group_membership_is_read_with_the_user(api_as, alice, conn):
+    api = api_as(alice)
+    lab = group(conn, "Lab", alice)
+    r = api.get("/api/me")
+    assert r.status_code == 200
+    from booking.auth import USER_COLUMNS
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = %s",
+                       (alice["id"],)).fetchone()
+    assert row["groups"] == [lab["id"]]
+
+
+# -- the board's area filter -------------------------------------------------------------
+
+def test_the_board_filters_by_area_and_the_areas_inside_it(api_as, alice, make, conn):
+    site = area(conn, "Campus")
+    building = area(conn, "Building B", parent=site)
+    elsewhere = area(conn, "Annex")
+    rooms = {name: make.room(name) for name in ("Spree", "Havel", "Alster", "Loose")}
+    put_in(conn, rooms["Spree"], site)
+    put_in(conn, rooms["Havel"], building)
+    put_in(conn, rooms["Alster"], elsewhere)
+    api = api_as(alice)
+
+    def names(**query):
+        params = "&".join(f"{k}={v}" for k, v in query.items())
+        r = api.get(f"/api/board?date={DAY}&{params}")
+        assert r.status_code == 200, r.get_json()
+        return [entry["room"]["name"] for entry in r.get_json()["rooms"]]
+
+    assert names() == ["Alster", "Havel", "Loose", "Spree"]
+    assert names(area=site["id"]) == ["Havel", "Spree"]
+    assert names(area=building["id"]) == ["Havel"]
+    assert names(area=elsewhere["id"]) == ["Alster"]
+    assert names(area=4242) == []
+    # a room moved is on its new area's board at once (the board's version moved)
+    put_in(conn, rooms["Loose"], building)
+    assert names(area=site["id"]) == ["Havel", "Loose", "Spree"]
+    r = api.get("/api/board?area=x")
+    assert r.status_code == 400 and error(r)["details"]["field"] == "area"
+
+
+def test_the_board_page_offers_the_areas(browser_as, alice, make, conn):
+    site = area(conn, "Campus")
+    put_in(conn, make.room("Spree"), site)
+    page = browser_as(alice).get(f"/board?date={DAY}&area={site['id']}").get_data(as_text=True)
+    assert f'<option value="{site["id"]}" selected>Campus</option>' in page
+
+
+# -- the pages ---------------------------------------------------------------------------
+
+def test_the_area_page_shows_each_value_and_where_it_comes_from(browser_as, admin, conn,
+                                                                 berlin):
+    site = area(conn, "Campus", max_minutes=120)
+    building = area(conn, "Building B", parent=site, buffer_minutes=10)
+    put_in(conn, berlin, building)
+    b = browser_as(admin)
+    page = b.get(f"/admin/areas/{building['id']}").get_data(as_text=True)
+    assert "2 hours" in page and f'href="/admin/areas/{site["id"]}">Campus</a> (area)' in page
+    assert "10 minutes" in page and "the organisation's default" in page
+    # the parent offered: not the area itself
+    assert f'<option value="{building["id"]}"' not in page
+    room_page = b.get(f"/admin/rooms/{berlin['id']}/policy").get_data(as_text=True)
+    assert "Building B</a> (area)" in room_page and "Campus</a> (area)" in room_page
+    assert "09:00–18:00" in room_page         # its own hours, no level sets any
+
+
+def test_setting_and_unsetting_a_field_through_the_page(browser_as, admin, conn, berlin):
+    building = area(conn, "Building B", buffer_minutes=10)
+    b = browser_as(admin)
+    r = b.post(f"/admin/areas/{building['id']}", data={
+        "name": "Building B", "set_max_minutes": "on", "max_minutes": "90",
+        "set_opening_hours": "on", "hours_mon": "08:00-12:00", "hours_tue": "closed",
+        "set_approval_required": "on", "approval_required": "yes"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    policy = conn.execute("SELECT policy FROM areas WHERE id = %s",
+                          (building["id"],)).fetchone()["policy"]
+    # buffer_minutes was not ticked: unset; the others set as typed
+    assert policy == {"max_minutes": 90, "approval_required": True,
+                      "opening_hours": {"mon": ["08:00", "12:00"], "tue": None, "wed": None,
+                                        "thu": None, "fri": None, "sat": None, "sun": None}}
+    before = state(conn)
+    r = b.post(f"/admin/areas/{building['id']}", data={
+        "name": "Building B", "set_max_minutes": "on", "max_minutes": "many"})
+    assert r.status_code == 400
+    assert 'id="policy.max_minutes-error"' in r.get_data(as_text=True)
+    assert 'value="many"' in r.get_data(as_text=True)       # what was typed stays
+    assert state(conn) == before
+    r = b.post(f"/admin/rooms/{berlin['id']}/policy", data={
+        "area_id": str(building["id"]), "set_buffer_minutes": "on", "buffer_minutes": "5"})
+    assert r.status_code == 302
+    row = conn.execute("SELECT area_id, policy FROM rooms WHERE id = %s",
+                       (berlin["id"],)).fetchone()
+    assert (row["area_id"], row["policy"]) == (building["id"], {"buffer_minutes": 5})
+
+
+def test_the_groups_pages(browser_as, admin, alice, conn):
+    b = browser_as(admin)
+    r = b.post("/admin/groups", data={"name": "Lab", "members": "alice@example.com\n"})
+    assert r.status_code == 302
+    made = conn.execute("SELECT id FROM groups").fetchone()
+    page = b.get(f"/admin/groups/{made['id']}").get_data(as_text=True)
+    assert "alice@example.com" in page
+    r = b.post(f"/admin/groups/{made['id']}", data={"name": "Lab", "members": "who@x.org"})
+    assert r.status_code == 422 and "who@x.org" in r.get_data(as_text=True)
+    assert "Lab" in b.get("/admin/groups").get_data(as_text=True)

@@ -1,0 +1,188 @@
+"""Nothing offered is then refused, nothing refused is offered (issue 18): the
+finder, automatic assignment, a room's free time, batch availability and the
+suggestions all apply each room's effective policy, as booking does. Checked
+by booking what was offered, and trying what was not."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from conftest import UTC
+from policykit import area, area_policy, group, put_in, room_policy
+
+# NOW is Monday 1 March 2027, 09:00 in Berlin.
+INTERVALS = [("2027-03-02T09:00", "2027-03-02T10:00"),   # Tuesday
+             ("2027-03-02T10:20", "2027-03-02T11:20"),
+             ("2027-03-02T16:00", "2027-03-02T18:00"),
+             ("2027-03-03T12:00", "2027-03-03T13:00"),   # Wednesday: closed in one area
+             ("2027-03-06T10:00", "2027-03-06T11:00"),   # Saturday
+             ("2027-03-01T09:30", "2027-03-01T10:30")]   # today, within a room's notice
+
+
+@pytest.fixture
+def campus(conn, make, alice, bob):
+    """Six rooms, each with a rule that bites somewhere in INTERVALS."""
+    lab = group(conn, "Lab", bob)
+    rooms = {}
+    for name, policy in [
+            ("Plain", {}),
+            ("Buffered", {"buffer_minutes": 30}),
+            ("Weekdays", {"opening_hours": {d: ["09:00", "17:00"]
+                                            for d in ("mon", "tue", "wed", "thu", "fri")}}),
+            ("Closed Wednesday", {"closed_dates": ["2027-03-03"]}),
+            ("Lab only", {"bookers": [lab["id"]]}),
+            ("Notice", {"min_notice_minutes": 120, "max_minutes": 90})]:
+        room = make.room(name, capacity=6)
+        holder = area(conn, f"Area of {name}", **policy)
+        put_in(conn, room, holder)
+        rooms[name] = room
+    # A booking in the buffered room ending 10:00 on Tuesday: 10:20 is too close.
+    make.booking(rooms["Buffered"], bob, datetime(2027, 3, 2, 8, tzinfo=UTC),
+                 datetime(2027, 3, 2, 9, tzinfo=UTC))
+    conn.execute("UPDATE bookings SET buffer_minutes = 30")
+    return rooms
+
+
+def offered(api, start, end):
+    r = api.get("/api/rooms/free?" + urlencode({"start_time": start, "end_time": end,
+                                                "timezone": "Europe/Berlin", "capacity": 2}))
+    if r.status_code == 422:
+        return set(), r.get_json()["error"]["code"]
+    assert r.status_code == 200, r.get_json()
+    return {room["name"] for room in r.get_json()["rooms"]}, None
+
+
+def bookable(api, room, start, end):
+    """Whether booking goes through (and then the booking is cancelled again)."""
+    r = api.post("/api/bookings", json={"room_id": room["id"], "title": "Try",
+                                        "start_time": start, "end_time": end})
+    if r.status_code == 201:
+        assert api.delete(f"/api/bookings/{r.get_json()['booking']['id']}").status_code == 200
+        return True
+    assert r.status_code in (403, 409, 422), r.get_json()
+    return False
+
+
+def test_the_finder_offers_exactly_what_can_be_booked(api_as, alice, campus):
+    api = api_as(alice)
+    for start, end in INTERVALS:
+        found, code = offered(api, start, end)
+        can = {name for name, room in campus.items() if bookable(api, room, start, end)}
+        assert found == can, (start, end, code)
+
+
+def test_the_finder_for_someone_in_the_lab(api_as, bob, campus):
+    api = api_as(bob)
+    found, _ = offered(api, *INTERVALS[0])
+    assert "Lab only" in found and "Buffered" not in found
+
+
+def test_a_quota_reached_takes_its_rooms_out_of_the_offer(api_as, alice, campus, conn):
+    holder = conn.execute("SELECT area_id FROM rooms WHERE id = %s",
+                          (campus["Plain"]["id"],)).fetchone()["area_id"]
+    area_policy(conn, {"id": holder}, quota={"bookings_per_day": 1})
+    api = api_as(alice)
+    assert "Plain" in offered(api, *INTERVALS[1])[0]
+    assert bookable(api, campus["Plain"], *INTERVALS[0]) is True
+    api.post("/api/bookings", json={"room_id": campus["Plain"]["id"], "title": "Mine",
+                                    "start_time": INTERVALS[0][0], "end_time": INTERVALS[0][1]})
+    assert "Plain" not in offered(api, *INTERVALS[1])[0]
+    assert bookable(api, campus["Plain"], *INTERVALS[1]) is False
+    # the next day is another day
+    assert "Plain" in offered(api, *INTERVALS[3])[0]
+
+
+def test_automatic_assignment_books_only_what_the_policies_allow(api_as, alice, campus, conn):
+    api = api_as(alice)
+    for start, end in INTERVALS:
+        found, _ = offered(api, start, end)
+        r = api.post("/api/bookings/auto", json={"title": "Auto", "start_time": start,
+                                                 "end_time": end, "timezone": "Europe/Berlin",
+                                                 "attendees": 2})
+        if found:
+            assert r.status_code == 201, r.get_json()
+            assert r.get_json()["room"]["name"] in found
+            api.delete(f"/api/bookings/{r.get_json()['booking']['id']}")
+        else:
+            assert r.status_code in (409, 422), r.get_json()
+
+
+def test_a_rooms_free_time_is_bookable(api_as, alice, campus):
+    api = api_as(alice)
+    for name in ("Buffered", "Weekdays", "Closed Wednesday", "Notice"):
+        room = campus[name]
+        r = api.get(f"/api/rooms/{room['id']}/availability?start=2027-03-01&end=2027-03-08")
+        assert r.status_code == 200, r.get_json()
+        free = r.get_json()["free"]
+        assert free, name
+        for interval in free:
+            start = datetime.fromisoformat(interval["start_time"])
+            end = min(datetime.fromisoformat(interval["end_time"]), start + timedelta(minutes=60))
+            assert bookable(api, room, start.isoformat(), end.isoformat()), (name, interval)
+        days = {f["start_time"][:10] for f in free}
+        if name == "Weekdays":
+            assert not days & {"2027-03-06", "2027-03-07"}
+        if name == "Closed Wednesday":
+            assert "2027-03-03" not in days
+    buffered = api.get(f"/api/rooms/{campus['Buffered']['id']}/availability?start=2027-03-02"
+                       ).get_json()["free"]
+    assert buffered[0]["start_time"] == "2027-03-02T10:30:00+01:00"   # 10:00 + its buffer
+    notice = api.get(f"/api/rooms/{campus['Notice']['id']}/availability").get_json()["free"]
+    assert notice[0]["start_time"] == "2027-03-01T11:00:00+01:00"     # 09:00 + 2 hours
+
+
+def test_free_time_ends_the_rooms_buffer_before_the_next_booking(api_as, alice, bob, campus,
+                                                                  make):
+    room = campus["Buffered"]
+    make.booking(room, bob, datetime(2027, 3, 2, 13, tzinfo=UTC),
+                 datetime(2027, 3, 2, 14, tzinfo=UTC))          # 14:00-15:00 in Berlin
+    api = api_as(alice)
+    free = api.get(f"/api/rooms/{room['id']}/availability?start=2027-03-02").get_json()["free"]
+    assert [(f["start_time"][11:16], f["end_time"][11:16]) for f in free] == [
+        ("10:30", "13:30"), ("15:00", "18:00")]          # that booking was made with no buffer
+    assert bookable(api, room, "2027-03-02T12:30", "2027-03-02T13:30")
+    assert not bookable(api, room, "2027-03-02T12:31", "2027-03-02T13:31")
+
+
+def test_batch_availability_says_closed_by_the_policy(api_as, alice, campus):
+    checks = [{"room_id": campus["Closed Wednesday"]["id"], "start_time": INTERVALS[3][0],
+               "end_time": INTERVALS[3][1]},
+              {"room_id": campus["Weekdays"]["id"], "start_time": INTERVALS[4][0],
+               "end_time": INTERVALS[4][1]},
+              {"room_id": campus["Buffered"]["id"], "start_time": INTERVALS[1][0],
+               "end_time": INTERVALS[1][1]},
+              {"room_id": campus["Plain"]["id"], "start_time": INTERVALS[1][0],
+               "end_time": INTERVALS[1][1]}]
+    r = api_as(alice).post("/api/availability", json={"checks": checks})
+    assert [x["reason"] for x in r.get_json()["results"]] == ["closed", "closed", "booked", None]
+
+
+def test_suggestions_when_nothing_fits_are_bookable(api_as, alice, campus, conn):
+    api = api_as(alice)
+    r = api.get("/api/rooms/free?" + urlencode({
+        "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T11:00",
+        "timezone": "Europe/Berlin", "capacity": 2, "equipment": "screen"}))
+    assert r.get_json()["rooms"] == []
+    for name in ("Plain", "Buffered", "Weekdays", "Closed Wednesday", "Notice"):
+        conn.execute("UPDATE rooms SET equipment = '{screen}' WHERE id = %s",
+                     (campus[name]["id"],))
+    # every room with a screen is taken at 10:00-11:00 on Tuesday: suggestions only
+    for name in ("Plain", "Buffered", "Weekdays", "Closed Wednesday", "Notice", "Lab only"):
+        conn.execute("INSERT INTO bookings (room_id, user_id, title, start_at, end_at) "
+                     "VALUES (%s, (SELECT min(id) FROM users), 'Taken', %s, %s) "
+                     "ON CONFLICT DO NOTHING",
+                     (campus[name]["id"], datetime(2027, 3, 2, 9, tzinfo=UTC),
+                      datetime(2027, 3, 2, 10, tzinfo=UTC)))
+    r = api.get("/api/rooms/free?" + urlencode({
+        "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T11:00",
+        "timezone": "Europe/Berlin", "capacity": 2, "equipment": "screen"}))
+    body = r.get_json()
+    assert body["rooms"] == [] and body["suggestions"]["times"]
+    names = {room["name"]: room for room in campus.values()}
+    for time in body["suggestions"]["times"]:
+        assert time["room"]["name"] != "Lab only"
+        assert bookable(api, names[time["room"]["name"]], time["start_time"],
+                        time["end_time"]), time

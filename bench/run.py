@@ -159,15 +159,31 @@ DELETE FROM bookings WHERE title IN ('bench create', 'bench cancel', 'bench edit
                                      'bench taken', 'bench auto');
 DELETE FROM api_tokens WHERE name = 'bench';
 DELETE FROM sessions;
-INSERT INTO users (email, name) VALUES ('writer@example.com', 'Bench Writer')
-ON CONFLICT ((lower(email))) DO NOTHING;
+-- The writer books thousands of slots a day: as an administrator, past the
+-- large data's per-person quota and weekday hours (issue 18), as admins may;
+-- never past the constraint, so its slots leave the rooms' buffers free.
+INSERT INTO users (email, name, role) VALUES ('writer@example.com', 'Bench Writer', 'admin')
+ON CONFLICT ((lower(email))) DO UPDATE SET role = 'admin';
 """
 
 CANCELLABLE = 60_000
 EDITABLE = 30_000          # bookings the edit scenario moves, one each per request
 # Inside the 180-day window (a move or a create beyond it is a 422), after the
-# days create and auto use (83-168): edit 170-173, the taken hour 175.
-EDIT_DAY, TAKEN_DAY = 170, 175
+# days create and auto use (83-168): edit 170-175, the taken hour on the first
+# of days 176-179 that no site's policy closes (taken_day()).
+EDIT_DAY, EDIT_SLOTS = 170, 10     # 10 bookings a day per room, 08:00-17:00 on the hour
+TAKEN_DAYS = range(176, 180)
+
+
+def taken_day() -> int:
+    """A day (from today) when every site of the large data is open to staff: a
+    weekday (New York's hours) that is none of Tokyo's closed dates."""
+    closed = {day for _, policy in demo.LARGE_AREAS.values()
+              for day in policy.get("closed_dates", [])}
+    today = datetime.now(timezone.utc).date()
+    return next(d for d in TAKEN_DAYS
+                if (today + timedelta(days=d)).weekday() < 5
+                and f"{today + timedelta(days=d):%m-%d}" not in closed)
 
 # The servers' SECRET_KEY, so prepare() can sign the readers' session cookies.
 SECRET_KEY = "bench-secret-key-not-for-production"
@@ -235,9 +251,9 @@ def prepare(url: str, write_lua: bool = True) -> dict:
                 RETURNING id)
             SELECT min(id) AS first, max(id) AS last FROM made""",
                              {"lo": room_min, "hi": room_max, "writer": writer, "n": CANCELLABLE}).fetchone()
-        # Bookings to move (issue 16): 15 minutes at :00 and :30 of each room's local
-        # 09:00-16:30, from day EDIT_DAY on; the edit scenario moves booking k to
-        # its slot's :15 or :45, which nobody holds.
+        # Bookings to move (issue 16): 15 minutes on each hour of each room's local
+        # 08:00-17:00, from day EDIT_DAY on; the edit scenario moves booking k 20
+        # minutes later, which nobody holds and which keeps the rooms' buffers.
         rooms = room_max - room_min + 1
         edit = conn.execute("""
             WITH made AS (
@@ -246,15 +262,16 @@ def prepare(url: str, write_lua: bool = True) -> dict:
                   FROM generate_series(0, %(n)s - 1) k
                   JOIN rooms r ON r.id = %(lo)s + (k %% %(rooms)s)
                  CROSS JOIN LATERAL (
-                       SELECT ((current_date + %(day)s + (k / %(rooms)s) / 16)
-                               + make_time(9, 0, 0)
-                               + ((k / %(rooms)s) %% 16) * interval '30 minutes')
+                       SELECT ((current_date + %(day)s + (k / %(rooms)s) / %(slots)s)
+                               + make_time(8, 0, 0)
+                               + ((k / %(rooms)s) %% %(slots)s) * interval '1 hour')
                               AT TIME ZONE r.timezone AS t) x
                  ORDER BY k
                 RETURNING id)
             SELECT min(id) AS first, max(id) AS last FROM made""",
                             {"lo": room_min, "rooms": rooms, "writer": writer, "n": EDITABLE,
-                             "day": EDIT_DAY}).fetchone()
+                             "day": EDIT_DAY, "slots": EDIT_SLOTS}).fetchone()
+        taken = taken_day()
         # One taken hour per room (10:00-11:00 local on day TAKEN_DAY): the conflict
         # scenario books into it.
         conn.execute("""
@@ -264,7 +281,7 @@ def prepare(url: str, write_lua: bool = True) -> dict:
              CROSS JOIN LATERAL (SELECT ((current_date + %(day)s) + make_time(10, 0, 0))
                                         AT TIME ZONE r.timezone AS t) x
              WHERE r.id BETWEEN %(lo)s AND %(hi)s""",
-                     {"lo": room_min, "hi": room_max, "writer": writer, "day": TAKEN_DAY})
+                     {"lo": room_min, "hi": room_max, "writer": writer, "day": taken})
         max_id = conn.execute("SELECT max(id) AS m FROM bookings WHERE title <> 'bench cancel'").fetchone()["m"]
         conn.execute("VACUUM (ANALYZE) bookings")  # index-only scans need a fresh visibility map
     readers = [t for e, t in tokens.items() if e.startswith("user")]
@@ -276,7 +293,7 @@ def prepare(url: str, write_lua: bool = True) -> dict:
         "light_token": tokens["bob@example.com"], "writer_token": tokens["writer@example.com"],
         "cancel_first": first["first"], "cancel_count": first["last"] - first["first"] + 1,
         "edit_first": edit["first"], "edit_count": edit["last"] - edit["first"] + 1,
-        "edit_day": EDIT_DAY, "taken_day": TAKEN_DAY,
+        "edit_day": EDIT_DAY, "edit_slots": EDIT_SLOTS, "taken_day": taken,
         "max_booking_id": max_id,
     }
     if write_lua:
@@ -349,9 +366,9 @@ WRITE_SCRIPTS = {"create", "cancel", "mixed", "edit", "auto"}
 REARM_SQL = """
 DELETE FROM bookings WHERE title IN ('bench create', 'bench auto');
 UPDATE bookings SET cancelled_at = NULL WHERE title = 'bench cancel' AND cancelled_at IS NOT NULL;
-UPDATE bookings SET start_at = start_at - interval '15 minutes',
-                    end_at = end_at - interval '15 minutes'
- WHERE title = 'bench edit' AND extract(minute FROM start_at)::int % 30 = 15;
+UPDATE bookings SET start_at = start_at - interval '20 minutes',
+                    end_at = end_at - interval '20 minutes'
+ WHERE title = 'bench edit' AND extract(minute FROM start_at)::int = 20;
 """
 
 

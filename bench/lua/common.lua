@@ -123,14 +123,15 @@ function booking_request()
 end
 
 -- A free slot nobody else in this run asks for: days 83-168 ahead (past the
--- generated data), 15-minute slots 09:00-17:45, every room.
+-- generated data), 15-minute slots every half hour 09:00-17:30 (the gaps keep
+-- the rooms' buffers, issue 18), every room.
 function create_request()
   local k = next_unique()
   local rooms = bench.room_max - bench.room_min + 1
   local room = bench.room_min + (k % rooms)
   local rest = math.floor(k / rooms)
-  local day = os.date("!%Y-%m-%d", bench.today_epoch + (83 + math.floor(rest / 36) % 86) * 86400)
-  local minute = 9 * 60 + (rest % 36) * 15
+  local day = os.date("!%Y-%m-%d", bench.today_epoch + (83 + math.floor(rest / 18) % 86) * 86400)
+  local minute = 9 * 60 + (rest % 18) * 30
   local start = string.format("%sT%02d:%02d", day, math.floor(minute / 60), minute % 60)
   local finish = string.format("%sT%02d:%02d", day, math.floor((minute + 15) / 60), (minute + 15) % 60)
   local body = '{"room_id": ' .. room .. ', "title": "bench create", "start_time": "' .. start ..
@@ -144,15 +145,16 @@ function cancel_request()
   return wrk.format("DELETE", "/api/bookings/" .. id, auth(bench.writer_token))
 end
 
--- Issue 16. A bench edit booking moved 15 minutes later: booking k sits at the
--- :00 or :30 of its room's local 09:00-16:30 (bench/run.py prepare()), and
--- nobody holds the :15 or :45 after it. Times without offset: the room's own.
+-- Issue 16. A bench edit booking moved 20 minutes later: booking k sits on an
+-- hour of its room's local 08:00-17:00 (bench/run.py prepare()), and nobody
+-- holds :20-:35 after it (clear of the rooms' buffers). Times without offset:
+-- the room's own.
 function edit_request()
   local k = next_unique() % bench.edit_count
   local rooms = bench.room_max - bench.room_min + 1
   local slot = math.floor(k / rooms)
-  local day = os.date("!%Y-%m-%d", bench.today_epoch + (bench.edit_day + math.floor(slot / 16)) * 86400)
-  local minute = 9 * 60 + (slot % 16) * 30 + 15
+  local day = os.date("!%Y-%m-%d", bench.today_epoch + (bench.edit_day + math.floor(slot / bench.edit_slots)) * 86400)
+  local minute = (8 + slot % bench.edit_slots) * 60 + 20
   local start = string.format("%sT%02d:%02d", day, math.floor(minute / 60), minute % 60)
   local body = '{"start_time": "' .. start .. '"}'
   return wrk.format("PATCH", "/api/bookings/" .. (bench.edit_first + k),

@@ -139,6 +139,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     # issue 16: only the owner (or a delegate they named) or an admin changes a booking
     ("PATCH", "/api/bookings/<id:booking_id>"): Row(401, 200, 403, 200, 401, body=lambda w: {
         "title": "Matrix changed", "start_time": f"{DAY}T10:00"}),
+    # Check-in opens 10 minutes before the start (the booking is tomorrow: 409 for those
+    # who may), end early only once it has begun (409 not_started), extend now.
+    ("POST", "/api/bookings/<id:booking_id>/checkin"): Row(401, 409, 403, 409, 401),
+    ("POST", "/api/bookings/<id:booking_id>/end"): Row(401, 409, 403, 409, 401),
+    ("POST", "/api/bookings/<id:booking_id>/extend"): Row(401, 200, 403, 200, 401,
+                                                         body=lambda w: {"end_time": f"{DAY}T11:30"}),
     ("GET", "/bookings/<id:booking_id>/edit"): Row(LOGIN, 200, 403, 200, LOGIN),
     ("POST", "/bookings/<id:booking_id>/edit"): Row(LOGIN, 302, 403, 302, LOGIN, body=lambda w: {
         "room_id": w["room_id"], "title": "Matrix changed", "date": DAY, "start": "11:00",

@@ -56,7 +56,7 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
                "taken_off": _taken_off(event, event["recipient_email"])}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
-    if event["kind"] in render.KINDS:
+    if event["kind"] in render.KINDS and event["kind"] not in render.NO_CALENDAR:
         ics, method = invitation(event, config["MAIL_FROM"],
                                  (event["recipient_email"], event["recipient_name"]))
         message.add_alternative(ics, maintype="text", subtype="calendar",

@@ -18,9 +18,11 @@ from booking.times import UTC, rfc3339, zone
 
 KINDS = ("booking.created", "booking.updated", "booking.cancelled", "series.created",
          "series.updated", "series.cancelled", "occurrence.cancelled",
-         "series.occurrence_skipped")
+         "series.occurrence_skipped", "booking.released")
 # Told to the organiser only, not to invitees.
-ORGANISER_ONLY = ("series.occurrence_skipped",)
+ORGANISER_ONLY = ("series.occurrence_skipped", "booking.released")
+# Mail without a calendar: nothing in the organiser's calendar changes by it.
+NO_CALENDAR = ("booking.released",)
 
 SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "room_inactive": lazy("the room is closed for booking"),
@@ -62,6 +64,9 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             out["before"] = _booking(before, event, tz) if before else None
             out["updated_by"] = ({"id": event.get("actor_id"), "name": event.get("actor_name")}
                                  if event.get("actor_id") else None)
+        elif kind == "booking.released":
+            before = payload.get("before") or {}
+            out["before"] = _booking(before, event, tz) if before else None
         elif kind != "booking.created":
             out.update(cancelled_by=actor, by_admin=bool(payload.get("by_admin")))
         return out
@@ -107,7 +112,9 @@ def _booking(b: Mapping[str, Any], event: Mapping[str, Any], tz: str | None) -> 
         "created_by": creator, "created_by_name": creator_name,
         "invitees": b.get("invitees") or [], "notes": b.get("notes"),
         "updated_at": _time(b.get("updated_at"), tz),
-        "original_start_time": _time(b.get("original_start"), tz)}
+        "original_start_time": _time(b.get("original_start"), tz),
+        "checked_in_at": _time(b.get("checked_in_at"), tz),
+        "released_at": _time(b.get("released_at"), tz)}
 
 
 def envelope(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,6 +147,8 @@ def summary(event: Mapping[str, Any]) -> str:
             return _("Booked %(what)s", what=what)
         if kind == "booking.updated":
             return _("Changed: %(what)s", what=what)
+        if kind == "booking.released":
+            return _("Released, nobody checked in: %(what)s", what=what)
         if kind == "booking.cancelled":
             return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by
                     else _("Cancelled: %(what)s", what=what))

@@ -112,6 +112,9 @@ ROOM = {
     "opens": HM,
     "closes": HM,
     "active": {"type": "boolean"},
+    "checkin_required": {"type": "boolean", "description":
+        "Bookings here are released when nobody checks in by start + release_after_minutes."},
+    "release_after_minutes": {"type": "integer", "minimum": 1, "maximum": 60},
 }
 
 # The JSON shape of a series (series_json() in sql/002_recurrence.sql).
@@ -245,9 +248,13 @@ SCHEMAS: dict[str, Any] = {
         "original_start_time": nullable({**DATETIME, "description":
             "A series occurrence changed on its own: the start the series gave it (its "
             "RECURRENCE-ID); later changes to the series leave it alone."}),
+        "checked_in_at": nullable({**DATETIME, "description": "When someone checked in."}),
+        "released_at": nullable({**DATETIME, "description":
+            "When it was released because nobody checked in (its end was cut to the "
+            "release time)."}),
     }, required=["id", "room_id", "room_name", "user_id", "user_name", "title", "start_time",
                  "end_time", "series_id", "cancelled_at", "created_at", "attendees",
-                 "created_by"],
+                 "created_by", "checked_in_at", "released_at"],
         description="A booking (booking_json() in lists; one booking, and what create and "
                     "edit answer, also has invitees, notes, created_by_name, updated_at and "
                     "original_start_time: booking_detail_json()); times in the room's zone."),
@@ -356,6 +363,8 @@ SCHEMAS: dict[str, Any] = {
         "opens": {**HM, "pattern": r"^\s*([01]\d|2[0-3]):[0-5]\d\s*$"},
         "closes": {**HM, "pattern": r"^\s*([01]\d|2[0-3]):[0-5]\d\s*$"},
         "active": FLAG,
+        "checkin_required": FLAG,
+        "release_after_minutes": whole(1, 60),
         "id": {"description": "Ignored (so a room read from the API can be sent back)."},
     }, required=[]),
     "Named": obj({"id": {"type": "integer"}, "name": nullable({"type": "string"})},
@@ -851,6 +860,49 @@ PATHS: dict[str, dict[str, Any]] = {
                       **errors("forbidden", "not_found", "in_past")},
                      parameters=[path_id("booking_id", "booking")],
                      operation_id="cancelBooking"),
+    },
+    "/api/bookings/{booking_id}/checkin": {
+        "post": op("Bookings", "Check in to a booking",
+                   {**ok(BOOKING, "Checked in (again: nothing changes): the booking with "
+                                  "checked_in_at."),
+                    **errors("forbidden", "not_found", "checkin_not_open", "released",
+                             "not_editable")},
+                   parameters=[path_id("booking_id", "booking")],
+                   description="The owner, a delegate, a staff invitee, an admin, or the "
+                               "room's door panel. Check-in opens CHECKIN_OPENS_MINUTES "
+                               "before the start (earlier: 409 `checkin_not_open`, with "
+                               "`details.opens_at`) and closes at the release time, start "
+                               "(or creation, if later) + the room's release_after_minutes "
+                               "(then: 409 `released`). Cancelled or ended: 409 "
+                               "`not_editable`.",
+                   operation_id="checkInBooking"),
+    },
+    "/api/bookings/{booking_id}/end": {
+        "post": op("Bookings", "End a booking early",
+                   {**ok(BOOKING, "Ended: its end is now, rounded up to the minute."),
+                    **errors("forbidden", "not_found", "not_started", "not_editable")},
+                   parameters=[path_id("booking_id", "booking")],
+                   description="The owner, a delegate, an admin or the room's panel, while "
+                               "the booking is under way; the rest of its time is free at "
+                               "once. Before its start: 409 `not_started` (cancel it "
+                               "instead). Emits booking.updated.",
+                   operation_id="endBooking"),
+    },
+    "/api/bookings/{booking_id}/extend": {
+        "post": op("Bookings", "Extend a booking",
+                   {**ok(BOOKING, "Extended: the booking as GET shows it.",
+                         headers={"ETag": {"schema": {"type": "string"},
+                                           "description": "Its new ETag."}}),
+                    **errors("forbidden", "not_found", "conflict", "not_editable",
+                             "released", "payload_too_large", *RULE_CODES)},
+                   parameters=[path_id("booking_id", "booking")],
+                   body=json_body(obj({"end_time": DATETIME_IN}, required=["end_time"]),
+                                  {"end_time": "2027-03-02T15:00"}),
+                   description="A later end, if every rule of a booking holds and the room "
+                               "is free: a taken slot is 409 `conflict` with suggestions, and "
+                               "the booking stays as it was (the change path of PATCH "
+                               "/api/bookings/{id}). An end not later than now's: 400.",
+                   operation_id="extendBooking"),
     },
     "/api/series/{series_id}": {
         "get": op("Series", "A series with its live occurrences, keyset-paginated",

@@ -164,4 +164,5 @@ def _room_form() -> dict:
     if not fields.get("floor", "x").strip():
         del fields["floor"]
     fields["active"] = "active" in request.form
+    fields["checkin_required"] = "checkin_required" in request.form
     return fields

@@ -41,15 +41,30 @@ def only(data: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:
         raise invalid(unknown[0], _("Unknown field: %(field)s.", field=unknown[0]))
 
 
-def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
-    """Text with runs of whitespace folded to one space and no control characters."""
+def _string(value: Any, field: str) -> str:
+    """`value` if it is a str that can be written as UTF-8 (no lone surrogates)."""
     if not isinstance(value, str):
         raise invalid(field, _("%(field)s must be text.", field=field))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise invalid(field, _("%(field)s is not valid Unicode text.", field=field)) from None
-    value = " ".join(value.split())
+    return value
+
+
+def _no_hidden(value: str, field: str) -> str:
+    """`value` if it has none of the HIDDEN characters (400 naming the first)."""
+    hidden = next((ch for ch in value if ch in HIDDEN), None)
+    if hidden is not None:
+        raise invalid(field, _("%(field)s must not contain invisible or direction-changing "
+                               "characters (%(character)s).", field=field,
+                               character=f"U+{ord(hidden):04X}"))
+    return value
+
+
+def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
+    """Text with runs of whitespace folded to one space and no control characters."""
+    value = " ".join(_string(value, field).split())
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise invalid(field, _("%(field)s must not contain control characters.", field=field))
     if len(value) < low:
@@ -73,13 +88,7 @@ HIDDEN = frozenset("\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060
 def title(value: Any, field: str = "title", *, high: int = 200) -> str:
     """A booking's title: text(), and none of the HIDDEN characters, since a title
     goes to other people (day pages, mail, calendars)."""
-    value = text(value, field, high=high)
-    hidden = next((ch for ch in value if ch in HIDDEN), None)
-    if hidden is not None:
-        raise invalid(field, _("%(field)s must not contain invisible or direction-changing "
-                               "characters (%(character)s).", field=field,
-                               character=f"U+{ord(hidden):04X}"))
-    return value
+    return _no_hidden(text(value, field, high=high), field)
 
 
 def notes(value: Any, field: str = "notes", *, high: int = 2000) -> str | None:
@@ -88,21 +97,13 @@ def notes(value: Any, field: str = "notes", *, high: int = 2000) -> str | None:
     characters; empty or null is None (no notes)."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise invalid(field, f"{field} must be text.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise invalid(field, f"{field} is not valid Unicode text.") from None
-    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    value = _string(value, field).replace("\r\n", "\n").replace("\r", "\n").strip()
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-        raise invalid(field, f"{field} must not contain control characters.")
-    hidden = next((ch for ch in value if ch in HIDDEN), None)
-    if hidden is not None:
-        raise invalid(field, f"{field} must not contain invisible or direction-changing "
-                             f"characters (U+{ord(hidden):04X}).")
+        raise invalid(field, _("%(field)s must not contain control characters.", field=field))
+    _no_hidden(value, field)
     if len(value) > high:
-        raise invalid(field, f"{field} has at most {high} characters.")
+        raise invalid(field, _("%(field)s has at most %(high)d characters.", field=field,
+                               high=high))
     return value or None
 
 
@@ -115,10 +116,10 @@ _EMAIL = re.compile(r"[^\s@\"<>(),;:\\\[\]]+@[^\s@\"<>(),;:\\\[\]]+\.[^\s@\"<>()
 def email(value: Any, field: str) -> str:
     """One email address, trimmed; 400 naming `field` when it cannot be one."""
     if not isinstance(value, str):
-        raise invalid(field, f"{field} must be email addresses (text).")
+        raise invalid(field, _("%(field)s must be email addresses (text).", field=field))
     value = value.strip()
     if not 3 <= len(value) <= 254 or not _EMAIL.fullmatch(value) or not value.isprintable():
-        raise invalid(field, f"{value[:60]!r} is not an email address.")
+        raise invalid(field, _("%(value)s is not an email address.", value=repr(value[:60])))
     return value
 
 
@@ -128,7 +129,7 @@ def emails(value: Any, field: str, *, most: int = 50) -> list[str]:
     if isinstance(value, str):
         value = [part for part in re.split(r"[,;\s]+", value) if part]
     if not isinstance(value, list):
-        raise invalid(field, f"{field} is a list of email addresses.")
+        raise invalid(field, _("%(field)s is a list of email addresses.", field=field))
     found: list[str] = []
     seen: set[str] = set()
     for item in value:
@@ -137,7 +138,7 @@ def emails(value: Any, field: str, *, most: int = 50) -> list[str]:
             seen.add(address.lower())
             found.append(address)
     if len(found) > most:
-        raise invalid(field, f"At most {most} addresses in {field}.")
+        raise invalid(field, _("At most %(most)d addresses in %(field)s.", most=most, field=field))
     return found
 
 

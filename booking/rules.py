@@ -166,8 +166,10 @@ def check_party(room: Mapping, attendees: int | None) -> list[Violation]:
     `room` needs `capacity`; no attendees given breaks nothing."""
     if attendees is None or attendees <= room["capacity"]:
         return []
-    return [Violation("over_capacity", f"{room.get('name') or 'This room'} seats "
-                      f"{room['capacity']}; {attendees} people do not fit.", "attendees",
+    return [Violation("over_capacity", lazy_plural(
+        "%(room)s seats %(capacity)d; %(num)d person does not fit.",
+        "%(room)s seats %(capacity)d; %(num)d people do not fit.", attendees,
+        room=room.get("name") or lazy("This room"), capacity=room["capacity"]), "attendees",
                       {"capacity": room["capacity"]})]
 
 

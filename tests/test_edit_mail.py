@@ -95,7 +95,7 @@ def test_the_worker_extends_series_and_tells_of_an_occurrence_it_could_not_place
     mails = [m for to, m in smtp.messages if to == ["alice@example.com"]
              and "Not booked" in m["Subject"]]
     assert len(mails) == 1
-    assert "Tue 7 Sep 2027" in mails[0]["Subject"] and "a booking was there first" in mails[0]["Subject"]
+    assert "Tue 7 Sept 2027" in mails[0]["Subject"] and "a booking was there first" in mails[0]["Subject"]
     event = only_event(calendar_of(mails[0]))
     assert event["RECURRENCE-ID"].dt == datetime(2027, 9, 7, 8, tzinfo=UTC)
     assert str(calendar_of(mails[0])["METHOD"]) == "CANCEL"

@@ -274,23 +274,24 @@ saved AS (
        SET mail_enabled = coalesce(%(mail)s, u.mail_enabled),
            theme = coalesce(%(theme)s, u.theme),
            timezone = CASE WHEN %(set_zone)s THEN %(zone)s ELSE u.timezone END,
+           language = CASE WHEN %(set_language)s THEN %(language)s ELSE u.language END,
            home_building = CASE WHEN %(set_home)s THEN (SELECT building FROM chosen)
                                 ELSE u.home_building END
       FROM ok
      WHERE u.id = %(user)s AND ok.ok
-    RETURNING u.mail_enabled, u.theme, u.timezone, u.home_building)
+    RETURNING u.mail_enabled, u.theme, u.timezone, u.language, u.home_building)
 SELECT ok.ok,
        (SELECT coalesce(array_agg(email ORDER BY email), '{}') FROM missing) AS missing,
        (SELECT coalesce(json_agg(json_build_object('id', id, 'email', email, 'name', name)
                                  ORDER BY lower(email)), '[]') FROM found) AS delegates,
-       s.mail_enabled, s.theme, s.timezone, s.home_building
+       s.mail_enabled, s.theme, s.timezone, s.language, s.home_building
   FROM ok LEFT JOIN saved s ON true"""
 
 ACCOUNT_FIELDS = PREFERENCES | {"home_building", "delegates"}
 
 
 def update_account(user: User, data: Mapping[str, Any]) -> User:
-    """PATCH /api/me: any of mail_enabled, theme, timezone, home_building, delegates
+    """PATCH /api/me: any of mail_enabled, theme, timezone, language, home_building, delegates
     (the addresses of the staff who may book for this user, and change and cancel
     their bookings; the list replaces the one before, [] names none). Everything
     is checked, then written in one statement; a refusal changes nothing."""
@@ -306,17 +307,22 @@ def update_account(user: User, data: Mapping[str, Any]) -> User:
             "set_delegates": "delegates" in data, "set_home": "home_building" in data,
             "building": building}).fetchone()
     if row["missing"]:
-        raise BookingError("unknown_user", "No active account has the address "
-                           f"{', '.join(row['missing'])}.", field="delegates",
+        raise BookingError("unknown_user", _("No active account has the address "
+                                             "%(address)s.", address=", ".join(row["missing"])),
+                           field="delegates",
                            details={"emails": row["missing"]})
     if not row["ok"]:
-        raise BookingError("unknown_building", f"No room that can be booked is in a building "
-                           f"called {building}.", field="home_building")
-    user.mail_enabled, user.theme, user.timezone, user.home_building = (
-        row["mail_enabled"], row["theme"], row["timezone"], row["home_building"])
+        raise BookingError("unknown_building", _("No room that can be booked is in a "
+                                                 "building called %(building)s.",
+                                                 building=building), field="home_building")
+    user.mail_enabled, user.theme, user.timezone, user.language, user.home_building = (
+        row["mail_enabled"], row["theme"], row["timezone"], row["language"],
+        row["home_building"])
     if "delegates" in data:
         user.delegates = row["delegates"]
     forget(user_id=user.id)
+    if checked["set_language"]:
+        refresh()   # what this request says from now on, it says in the new language
     return user
 
 
@@ -324,5 +330,5 @@ def _delegate_addresses(user: User, value: Any) -> list[str]:
     """The delegates' addresses (400 for anything else, or for one's own)."""
     addresses = [] if value is None else inputs.emails(value, "delegates", most=MOST_DELEGATES)
     if any(a.lower() == user.email.lower() for a in addresses):
-        raise invalid("delegates", "You cannot be your own delegate.")
+        raise invalid("delegates", _("You cannot be your own delegate."))
     return addresses

@@ -134,7 +134,8 @@ def set_delegates():
     except BookingError as err:
         return _page(err.status, delegates_error=err, delegates_typed=typed)
     names = ", ".join(d["name"] for d in current_user.delegates)
-    flash(f"Your delegates: {names}." if names else "You have no delegates.", "success")
+    flash(_("Your delegates: %(names)s.", names=names) if names else _("You have no delegates."),
+          "success")
     return redirect(url_for("account.account"))
 
 

@@ -110,9 +110,18 @@ WITH done AS (
        AND (b.user_id = %(actor)s OR %(admin)s
             OR EXISTS (SELECT 1 FROM delegates d
                         WHERE d.user_id = b.user_id AND d.delegate_id = %(actor)s))
- RETURNING b.id, b.cancelled_at)
-SELECT booking_json(b) AS booking, b.timezone, b.live, b.end_at <= %(now)s AS ended,
-       done.cancelled_at AS cancelled_now,
+ RETURNING b.*)
+-- The booking as the UPDATE left it: when a move of it committed while this
+-- waited for its row, the statement's snapshot (booking_api) still shows the old
+-- times, the updated row the new ones.
+SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.name, d.title,
+                                        d.start_at, d.end_at, d.series_id, d.cancelled_at,
+                                        d.created_at, r.timezone, d.attendees,
+                                        coalesce(d.created_by, d.user_id))
+                   FROM done d JOIN rooms r ON r.id = d.room_id
+                   JOIN users u ON u.id = d.user_id),
+                booking_json(b)) AS booking,
+       b.timezone, b.live, b.end_at <= %(now)s AS ended, done.cancelled_at AS cancelled_now,
        (b.user_id = %(actor)s OR %(admin)s
         OR EXISTS (SELECT 1 FROM delegates d
                     WHERE d.user_id = b.user_id AND d.delegate_id = %(actor)s)) AS allowed
@@ -313,10 +322,7 @@ def cancel(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
         raise BookingError("forbidden", _("Only the person who booked it, someone they named "
                                           "as delegate, or an administrator can cancel this "
                                           "booking."))
-    if row["cancelled_now"] is not None:
-        # The statement's snapshot predates its own UPDATE: fill in the new state.
-        booking["cancelled_at"] = rfc3339(row["cancelled_now"], zone(row["timezone"]))
-    elif row["live"] and row["ended"]:
+    if row["cancelled_now"] is None and row["live"] and row["ended"]:
         raise BookingError("in_past", _("This booking has already ended; it stays on record."))
     return booking  # already cancelled: cancelling again changes nothing
 
@@ -360,8 +366,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     """
     inputs.only(data, EDIT_FIELDS)
     if not data:
-        raise invalid("body", "Send at least one field to change: title, start_time, "
-                              "end_time, room_id, attendees, invitees or notes.")
+        raise invalid("body", _("Send at least one field to change: title, start_time, "
+                                "end_time, room_id, attendees, invitees or notes."))
     title = inputs.title(data["title"]) if "title" in data else None
     room_id = inputs.integer(data["room_id"], "room_id") if "room_id" in data else None
     start_raw = parse_datetime(data["start_time"], "start_time") if "start_time" in data else None
@@ -372,12 +378,12 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     with db.connection() as conn:
         row = conn.execute(EDIT_READ_SQL, {"id": booking_id, "target": room_id}).fetchone()
         if row is None:
-            raise not_found("That booking")
+            raise not_found(_("That booking does not exist."))
         on_panel = panel_room is not None and panel_room == row["room_id"]
         _may_edit(user, row, now, if_match, on_panel)
         target = row["room"] if room_id in (None, row["room_id"]) else row["target"]
         if target is None:
-            raise BookingError("not_found", "That room does not exist.", field="room_id")
+            raise BookingError("not_found", _("That room does not exist."), field="room_id")
         start, end = _new_times(row, zone(target["timezone"]), start_raw, end_raw)
         if check is not None:
             check(row, end)
@@ -399,7 +405,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
         return result["booking"]
     if result["kind"] == "conflict":
         raise BookingError(
-            "conflict", f"{target['name']} is already booked at that time.", field="start_time",
+            "conflict", _("%(room)s is already booked at that time.", room=target["name"]),
+            field="start_time",
             details={"conflicts": result["conflicts"],
                      "suggestions": availability.suggestions(
                          target, result["busy"], start, end, now, limits,
@@ -422,17 +429,19 @@ def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str |
 def _refusal(result: Mapping[str, Any]) -> BookingError:
     kind = result["kind"]
     if kind == "not_found":
-        return not_found("That booking")
+        return not_found(_("That booking does not exist."))
     if kind == "forbidden":
-        return BookingError("forbidden", "Only the person who booked it, someone they named "
-                            "as delegate, or an administrator can change this booking.")
+        return BookingError("forbidden", _("Only the person who booked it, someone they named "
+                                           "as delegate, or an administrator can change this "
+                                           "booking."))
     if kind == "not_editable":
-        return BookingError("not_editable", "This booking was cancelled; it cannot be changed."
+        return BookingError("not_editable", _("This booking was cancelled; it cannot be changed.")
                             if result.get("cancelled") else
-                            "This booking has ended; it stays on record as it was.")
-    return BookingError("precondition_failed", "This booking changed since you read it "
-                        "(If-Match no longer matches its ETag): read it again and resend "
-                        "your change.", field="If-Match")
+                            _("This booking has ended; it stays on record as it was."))
+    return BookingError("precondition_failed", _("This booking changed since you read it "
+                                                 "(If-Match no longer matches its ETag): read "
+                                                 "it again and resend your change."),
+                        field="If-Match")
 
 
 def if_match(header: str | None) -> str | None:
@@ -441,8 +450,8 @@ def if_match(header: str | None) -> str | None:
     if header is None:
         return None
     if len(header) > 200 or not all(" " <= ch <= "~" for ch in header):
-        raise invalid("If-Match", "If-Match is the ETag GET /api/bookings/<id> sent "
-                                  "(at most 200 printable ASCII characters), or *.")
+        raise invalid("If-Match", _("If-Match is the ETag GET /api/bookings/<id> sent "
+                                    "(at most 200 printable ASCII characters), or *."))
     return header
 
 

@@ -19,7 +19,7 @@ from booking.http import local_path
 from booking.rooms import service as rooms
 from booking.times import parse_date, parse_hm, zone
 from booking.i18n import _, ngettext
-from booking.templating import hm
+from booking.templating import day as day_text, hm
 
 bp = Blueprint("bookings", __name__)
 
@@ -250,8 +250,9 @@ def update(booking_id: int):
         if err.code in ("forbidden", "not_found", "not_editable"):
             raise
         return _edit_page(booking_id, form, err), err.status
-    flash(f"Changed: {booking['room_name']}, {booking['start_time'][:10]} "
-          f"{booking['start_time'][11:16]}–{booking['end_time'][11:16]}.", "success")
+    flash(_("Changed: %(room)s, %(day)s %(start)s–%(end)s.", room=booking["room_name"],
+            day=day_text(booking["start_time"]), start=hm(booking["start_time"]),
+            end=hm(booking["end_time"])), "success")
     return redirect(url_for("bookings.show", booking_id=booking_id))
 
 

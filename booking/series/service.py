@@ -420,8 +420,8 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
     """
     inputs.only(data, EDIT_FIELDS)
     if from_text in (None, ""):
-        raise invalid("from", "from is required: the start of the first occurrence to change "
-                              "(RFC 3339).")
+        raise invalid("from", _("from is required: the start of the first occurrence to "
+                                "change (RFC 3339)."))
     moment = parse_datetime(from_text, "from")
     title = inputs.title(data["title"]) if "title" in data else None
     room_id = inputs.integer(data["room_id"], "room_id") if "room_id" in data else None
@@ -434,7 +434,7 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
     with db.connection() as conn:
         row = conn.execute(EDIT_READ_SQL, {"id": series_id, "target": room_id}).fetchone()
         if row is None:
-            raise not_found("That series")
+            raise not_found(_("That series does not exist."))
         if not user.acts_for(row["user_id"]):
             raise _edit_refusal("forbidden")
         plan = _plan(row, moment, room_id, title, start_raw, end_raw, data.get("recurrence"),
@@ -463,12 +463,14 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
 
 def _edit_refusal(kind: str) -> BookingError:
     if kind == "not_found":
-        return not_found("That series")
+        return not_found(_("That series does not exist."))
     if kind == "forbidden":
-        return BookingError("forbidden", "Only the person who booked this series, someone "
-                            "they named as delegate, or an administrator can change it.")
-    return BookingError("not_editable", "That occurrence has begun, or the series was "
-                        "cancelled from there on: it cannot be changed.", field="from")
+        return BookingError("forbidden", _("Only the person who booked this series, someone "
+                                           "they named as delegate, or an administrator can "
+                                           "change it."))
+    return BookingError("not_editable", _("That occurrence has begun, or the series was "
+                                          "cancelled from there on: it cannot be changed."),
+                        field="from")
 
 
 def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: str | None,
@@ -481,21 +483,23 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     cut = localize(moment, series_tz, "from")
     if cut > horizon(now, limits):
         # Not held yet, and expanding a rule to year 9999 to look for it would cost seconds.
-        raise BookingError("beyond_window", "Change a series from an occurrence within the "
-                           f"next {limits.window_days + AHEAD_DAYS} days.", field="from")
+        raise BookingError("beyond_window", _("Change a series from an occurrence within "
+                                              "the next %(days)d days.",
+                                              days=limits.window_days + AHEAD_DAYS),
+                           field="from")
     old_rule = recurrence.parse(row["rrule"], series_tz)
     old_first = row["first_start"].astimezone(series_tz).replace(tzinfo=None)
     cut_local = cut.astimezone(series_tz).replace(tzinfo=None)
     before = recurrence.starts(old_rule, old_first, cut_local)
     if not before or before[-1] != cut_local:
-        raise invalid("from", "from is not the start of an occurrence of this series.")
+        raise invalid("from", _("from is not the start of an occurrence of this series."))
     stopped = row["cancelled_from"] is not None and cut >= row["cancelled_from"]
     if row["cancelled_at"] is not None or stopped or cut < now.replace(second=0, microsecond=0):
         raise _edit_refusal("not_editable")
 
     room = row["room"] if room_id in (None, row["room_id"]) else row["target"]
     if room is None:
-        raise BookingError("not_found", "That room does not exist.", field="room_id")
+        raise BookingError("not_found", _("That room does not exist."), field="room_id")
     tz = zone(room["timezone"])
     old_length = timedelta(minutes=row["duration_minutes"])
     start = localize(start_raw, tz, "start_time") if start_raw is not None else None

@@ -96,6 +96,11 @@ def _register_blueprints(app: Flask) -> None:
         # another site's request.
         csrf.exempt(module.bp)
         app.register_blueprint(module.bp)
+    # The reminder's check-in link: its signed address is the credential (no session,
+    # so no CSRF token to check; booking/bookings/links.py).
+    from booking.bookings import links as checkin_links
+    csrf.exempt(checkin_links.bp)
+    app.register_blueprint(checkin_links.bp)
     app.before_request(_api_csrf)
 
 

@@ -131,6 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CHECKIN_OPENS_MINUTES", 10,
             "How long before a booking's start check-in opens (it closes at the release "
             "time).", int),
+    Setting("REMINDER_MINUTES", 15,
+            "How long before a booking's start its organiser is reminded by mail (0: no "
+            "reminders).", int),
     Setting("RELEASE_BATCH", 1000,
             "Bookings the worker's release sweep releases in one statement (it runs again "
             "at once while there are more).", int),

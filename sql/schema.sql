@@ -1309,6 +1309,11 @@ CREATE TABLE public.booking_invitations (
     end_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.booking_reminders (
+    booking_id bigint NOT NULL,
+    sent_at timestamp with time zone NOT NULL
+);
+
 ALTER TABLE public.bookings ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.bookings_id_seq
     START WITH 1
@@ -1519,6 +1524,9 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.booking_invitations
     ADD CONSTRAINT booking_invitations_pkey PRIMARY KEY (booking_id, user_id);
 
+ALTER TABLE ONLY public.booking_reminders
+    ADD CONSTRAINT booking_reminders_pkey PRIMARY KEY (booking_id);
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, end_at, '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
 
@@ -1718,6 +1726,9 @@ ALTER TABLE ONLY public.booking_invitations
 
 ALTER TABLE ONLY public.booking_invitations
     ADD CONSTRAINT booking_invitations_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.booking_reminders
+    ADD CONSTRAINT booking_reminders_booking_id_fkey FOREIGN KEY (booking_id) REFERENCES public.bookings(id);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);

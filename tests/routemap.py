@@ -52,6 +52,7 @@ SNAPSHOT = {   # table: (what of a row, ordered by)
     "delegates": ("t", "t.user_id, t.delegate_id"),
     "booking_invitations": ("t", "t.booking_id, t.user_id"),
     "release_sweeps": ("t", "t.id"),
+    "booking_reminders": ("t", "t.booking_id"),
 }
 STATE_SQL = "SELECT " + ",\n       ".join(
     f"(SELECT coalesce(md5(string_agg({row}::text, ',' ORDER BY {order})), '') FROM {table} t)"

@@ -139,6 +139,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     # issue 16: only the owner (or a delegate they named) or an admin changes a booking
     ("PATCH", "/api/bookings/<id:booking_id>"): Row(401, 200, 403, 200, 401, body=lambda w: {
         "title": "Matrix changed", "start_time": f"{DAY}T10:00"}),
+    # A reminder's check-in link: the signed address is the credential, whoever holds it;
+    # the booking is tomorrow, so check-in is not open yet (409).
+    ("GET", "/bookings/<id:booking_id>/checkin/<signed>"): Row(200, 200, 200, 200, 200),
+    ("POST", "/bookings/<id:booking_id>/checkin/<signed>"): Row(409, 409, 409, 409, 409),
     # Check-in opens 10 minutes before the start (the booking is tomorrow: 409 for those
     # who may), end early only once it has begun (409 not_started), extend now.
     ("POST", "/api/bookings/<id:booking_id>/checkin"): Row(401, 409, 403, 409, 401),
@@ -297,7 +301,11 @@ def world(matrix_app, matrix_url, people):
         "start_time": f"{DAY}T12:00", "end_time": f"{DAY}T13:00"})
     assert series.status_code == 201, series.get_json()
     feed = client.get("/api/me", headers=alice).get_json()["calendar_url"]
+    with matrix_app.app_context():
+        from booking.bookings import reminders
+        signed = reminders.checkin_token(booking["id"], people["users"]["owner"]["id"])
     return {"room_id": room["id"], "booking_id": booking["id"], "token_id": spare_id,
+            "signed": signed,
             "series_id": series.get_json()["series"]["id"],
             "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
             "token": feed.rsplit("/", 1)[1].removesuffix(".ics"), "user_id": person["id"],
@@ -377,6 +385,7 @@ def test_the_snapshot_covers_every_table(matrix_url):
     """A table added later is either in routemap.SNAPSHOT or named here as not
     application state."""
     not_state = {"memo_versions", "schema_migrations", "data_versions", "rooms_version"}
+    assert "booking_reminders" in SNAPSHOT
     with db.connect(matrix_url) as conn:
         tables = {r["table_name"] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables "

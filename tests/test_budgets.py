@@ -286,6 +286,10 @@ EDIT_CASES = [
     case("alice", "PATCH", "/api/bookings/{theirs}", {"title": "x"}, 403, 1),
     case("alice", "PATCH", "/api/bookings/4242", {"title": "x"}, 404, 1),
     case("alice", "PATCH", "/api/bookings/{mine}", {}, 400, 0),
+    # A reminder's check-in link: no sign-in, the signed address is the credential.
+    case("anonymous", "GET", "/bookings/{mine}/checkin/{signed}", None, 200, 1),
+    case("anonymous", "POST", "/bookings/{mine}/checkin/{signed}", None, 409, 1),
+    case("anonymous", "POST", "/bookings/{theirs}/checkin/{signed}", None, 404, 0),
     # Check-in and end early: one call that locks the row and decides (sql/050).
     case("alice", "POST", "/api/bookings/{mine}/checkin", None, 409, 1),
     case("alice", "POST", "/api/bookings/{theirs}/checkin", None, 403, 1),
@@ -401,6 +405,9 @@ def build(app, url: str, size: str) -> dict:
              "alice": alice_api, "bob": Api(app.test_client(), tokens["bob"]),
              "admin": Api(app.test_client(), tokens["admin"]),
              "page": _signed_in(app, alice), "admin_page": _signed_in(app, admin)}
+    with app.app_context():
+        from booking.bookings import reminders
+        world["signed"] = reminders.checkin_token(mine["id"], alice["id"])
     return world
 
 

@@ -51,6 +51,34 @@ def checkin(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
     raise _refusal(result)
 
 
+def checkin_as_organiser(booking_id: int, user_id: int, now: datetime) -> dict[str, Any]:
+    """Check in for the booking's organiser `user_id` (a reminder's signed link):
+    the same window and answers as checkin()."""
+    opens = timedelta(minutes=int(current_app.config["CHECKIN_OPENS_MINUTES"]))
+    with db.connection() as conn:
+        result = conn.execute(CHECKIN_SQL, {
+            "id": booking_id, "actor": user_id, "email": None, "admin": False, "panel": None,
+            "now": now, "opens": opens}).fetchone()["result"]
+    if result["kind"] == "checked_in":
+        return result["booking"]
+    raise _refusal(result)
+
+
+# bookings_pkey: the booking a check-in link names, if it is its organiser's.
+LINK_BOOKING_SQL = """
+SELECT booking_detail_json(b) AS booking FROM booking_api b
+ WHERE b.id = %(id)s AND b.user_id = %(user)s"""
+
+
+def link_booking(booking_id: int, user_id: int) -> dict[str, Any]:
+    """The booking a reminder's check-in link is for (404 when it no longer is theirs)."""
+    with db.connection() as conn:
+        row = conn.execute(LINK_BOOKING_SQL, {"id": booking_id, "user": user_id}).fetchone()
+    if row is None:
+        raise not_found(_("That booking does not exist."))
+    return row["booking"]
+
+
 def end(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
     """End a booking under way now: its end becomes now rounded up to the minute and
     the rest is free. Before its start: 409 not_started (cancel it instead)."""

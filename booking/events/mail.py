@@ -53,7 +53,8 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
     message["Auto-Submitted"] = "auto-generated"
     context = {"event": event, "kind": event["kind"], "summary": summary, "data": data,
                "name": event["recipient_name"], "link": _link(event, data, config),
-               "taken_off": _taken_off(event, event["recipient_email"])}
+               "taken_off": _taken_off(event, event["recipient_email"]),
+               "checkin_link": _checkin_link(event, data)}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
     if event["kind"] in render.KINDS and event["kind"] not in render.NO_CALENDAR:
@@ -78,6 +79,14 @@ def _link(event: Mapping[str, Any], data: Mapping[str, Any], config: Mapping[str
     if event["kind"] == "endpoint.disabled":
         return f"{base}/admin/webhooks/{data.get('endpoint_id')}"
     return base + "/"
+
+
+def _checkin_link(event: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+    """A reminder of a booking in a check-in room carries its one-tap check-in link."""
+    if event["kind"] != "booking.reminder" or not data.get("checkin_required"):
+        return None
+    from booking.bookings.reminders import checkin_link
+    return checkin_link(data["booking"]["id"], data["booking"]["user_id"])
 
 
 # -- sending ------------------------------------------------------------------------

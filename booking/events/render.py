@@ -28,7 +28,7 @@ SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "room_inactive": lazy("the room is closed for booking"),
                 "outside_hours": lazy("it is outside the room's opening hours")}
 # Told to the owner only, never to webhooks.
-INTERNAL_KINDS = ("endpoint.disabled",)
+INTERNAL_KINDS = ("endpoint.disabled", "booking.reminder")
 
 
 def _moment(value: Any) -> datetime | None:
@@ -64,6 +64,8 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             out["before"] = _booking(before, event, tz) if before else None
             out["updated_by"] = ({"id": event.get("actor_id"), "name": event.get("actor_name")}
                                  if event.get("actor_id") else None)
+        elif kind == "booking.reminder":
+            out["checkin_required"] = bool(payload.get("checkin_required"))
         elif kind == "booking.released":
             before = payload.get("before") or {}
             out["before"] = _booking(before, event, tz) if before else None
@@ -149,6 +151,8 @@ def summary(event: Mapping[str, Any]) -> str:
             return _("Changed: %(what)s", what=what)
         if kind == "booking.released":
             return _("Released, nobody checked in: %(what)s", what=what)
+        if kind == "booking.reminder":
+            return _("Soon: %(what)s", what=what)
         if kind == "booking.cancelled":
             return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by
                     else _("Cancelled: %(what)s", what=what))

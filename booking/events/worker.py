@@ -320,14 +320,17 @@ class Worker:
         return totals
 
     def release_due(self) -> int:
-        """Release the bookings nobody checked in to (booking/bookings/release.py): one
-        statement per batch; how many were released."""
-        from booking.bookings import release
+        """Release the bookings nobody checked in to (booking/bookings/release.py), then
+        announce the reminders that are due (booking/bookings/reminders.py): one
+        statement per batch each; how many were released."""
+        from booking.bookings import release, reminders
 
         with self.app.app_context():
             released = release.sweep(self.clock(), int(self.config["RELEASE_BATCH"]))
-        if released:
-            log.info("released %s bookings nobody checked in to", released)
+            reminded = reminders.send_due(self.clock())
+        if released or reminded:
+            log.info("released %s bookings nobody checked in to; %s reminders", released,
+                     reminded)
         return released
 
     def run_until_idle(self, rounds: int = 1000) -> int:

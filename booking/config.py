@@ -131,6 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CHECKIN_OPENS_MINUTES", 10,
             "How long before a booking's start check-in opens (it closes at the release "
             "time).", int),
+    Setting("PANEL_SHOW_TITLES", True,
+            "Whether door panels show bookings' titles and who booked (false: just "
+            "\"Booked\").", _bool),
     Setting("REMINDER_MINUTES", 15,
             "How long before a booking's start its organiser is reminded by mail (0: no "
             "reminders).", int),

@@ -543,6 +543,44 @@ BEGIN
 END
 $$;
 
+CREATE TABLE public.panel_tokens (
+    id bigint NOT NULL,
+    room_id integer NOT NULL,
+    user_id bigint NOT NULL,
+    token_hash bytea NOT NULL,
+    prefix text NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone
+);
+
+CREATE FUNCTION public.create_panel_token(p_room integer, p_actor bigint, p_hash bytea, p_prefix text) RETURNS public.panel_tokens
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_room rooms;
+    v_user bigint;
+    v_token panel_tokens;
+BEGIN
+    SELECT * INTO v_room FROM rooms WHERE id = p_room;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO users (email, name, role, password_hash, mail_enabled)
+    VALUES ('panel-' || p_room || '@panels.invalid', left('Panel · ' || v_room.name, 100),
+            'staff', NULL, false)
+    ON CONFLICT ((lower(email))) DO UPDATE SET active = true
+    RETURNING id INTO v_user;
+    INSERT INTO panel_tokens (room_id, user_id, token_hash, prefix, created_by)
+    VALUES (p_room, v_user, p_hash, p_prefix, p_actor)
+    RETURNING * INTO v_token;
+    INSERT INTO audit_log (actor_id, action, user_id, room_id, target, after)
+    VALUES (p_actor, 'panel.create', v_user, p_room, 'panel ' || v_token.id,
+            to_jsonb(v_token) - 'token_hash');
+    RETURN v_token;
+END
+$$;
+
 CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text) RETURNS json
     LANGUAGE plpgsql
     AS $$
@@ -1393,6 +1431,15 @@ ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+ALTER TABLE public.panel_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.panel_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.release_sweeps (
     id boolean DEFAULT true NOT NULL,
     last_at timestamp with time zone NOT NULL,
@@ -1548,6 +1595,12 @@ ALTER TABLE ONLY public.memo_versions
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_token_hash_key UNIQUE (token_hash);
+
 ALTER TABLE ONLY public.release_sweeps
     ADD CONSTRAINT release_sweeps_pkey PRIMARY KEY (id);
 
@@ -1618,6 +1671,8 @@ CREATE INDEX outbox_undispatched ON public.outbox USING btree (id) WHERE (dispat
 
 CREATE INDEX outbox_user ON public.outbox USING btree (user_id, id);
 
+CREATE INDEX panel_tokens_room ON public.panel_tokens USING btree (room_id, id);
+
 CREATE UNIQUE INDEX rooms_name_key ON public.rooms USING btree (lower(name));
 
 CREATE INDEX series_live_horizon ON public.series USING btree (materialized_until) WHERE (cancelled_at IS NULL);
@@ -1675,6 +1730,10 @@ CREATE TRIGGER bookings_outbox_update AFTER UPDATE ON public.bookings REFERENCIN
 CREATE TRIGGER bookings_updated_memo AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
 
 CREATE TRIGGER delegates_memo AFTER INSERT OR DELETE ON public.delegates FOR EACH ROW EXECUTE FUNCTION public.memo_delegates_changed();
+
+CREATE TRIGGER panel_tokens_deleted_notify AFTER DELETE ON public.panel_tokens FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER panel_tokens_revoked_notify AFTER UPDATE OF revoked_at ON public.panel_tokens FOR EACH ROW WHEN ((old.revoked_at IS DISTINCT FROM new.revoked_at)) EXECUTE FUNCTION public.memo_auth_changed();
 
 CREATE TRIGGER rooms_audit AFTER INSERT ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
@@ -1762,6 +1821,15 @@ ALTER TABLE ONLY public.deliveries
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.series
     ADD CONSTRAINT series_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);

@@ -53,6 +53,7 @@ SNAPSHOT = {   # table: (what of a row, ordered by)
     "booking_invitations": ("t", "t.booking_id, t.user_id"),
     "release_sweeps": ("t", "t.id"),
     "booking_reminders": ("t", "t.booking_id"),
+    "panel_tokens": ("t", "t.id"),
 }
 STATE_SQL = "SELECT " + ",\n       ".join(
     f"(SELECT coalesce(md5(string_agg({row}::text, ',' ORDER BY {order})), '') FROM {table} t)"

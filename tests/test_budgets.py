@@ -286,6 +286,13 @@ EDIT_CASES = [
     case("alice", "PATCH", "/api/bookings/{theirs}", {"title": "x"}, 403, 1),
     case("alice", "PATCH", "/api/bookings/4242", {"title": "x"}, 404, 1),
     case("alice", "PATCH", "/api/bookings/{mine}", {}, 400, 0),
+    # The door panel: the room, now and the rest of its day in one statement; Book now
+    # is the create path; panel tokens are one statement each (audited in it).
+    case("page", "GET", "/rooms/{room}/panel", None, 200, 1),
+    case("alice", "GET", "/api/rooms/{room}/panel", None, 200, 1),
+    case("page", "POST", "/rooms/{room}/panel", {"action": "book", "minutes": "30"}, 302, 2),
+    case("admin_page", "POST", "/admin/rooms/{room}/panels", None, 302, 1),
+    case("admin_page", "POST", "/admin/rooms/{room}/panels/{panel}/revoke", None, 302, 1),
     # A reminder's check-in link: no sign-in, the signed address is the credential.
     case("anonymous", "GET", "/bookings/{mine}/checkin/{signed}", None, 200, 1),
     case("anonymous", "POST", "/bookings/{mine}/checkin/{signed}", None, 409, 1),
@@ -408,6 +415,8 @@ def build(app, url: str, size: str) -> dict:
     with app.app_context():
         from booking.bookings import reminders
         world["signed"] = reminders.checkin_token(mine["id"], alice["id"])
+        from booking.panels import service as panels
+        world["panel"] = panels.create_token(berlin["id"], admin["id"])[0]["id"]
     return world
 
 

@@ -40,7 +40,10 @@ def world(make, alice, admin, berlin, conn, api_as):
         (admin["id"],)).fetchone()
     return {"room_id": berlin["id"], "booking_id": booking["id"], "token_id": token_id,
             "series_id": series.get_json()["series"]["id"], "endpoint_id": endpoint["id"],
-            "delivery_id": delivery["id"], "user_id": person["id"]}
+            "delivery_id": delivery["id"], "user_id": person["id"],
+            "panel_id": conn.execute(
+                "SELECT id FROM create_panel_token(%s, %s, '\\x01', 'bkp_x')",
+                (berlin["id"], admin["id"])).fetchone()["id"]}
 
 
 # Bodies that would succeed, so a refusal can only be the missing CSRF token.
@@ -57,6 +60,7 @@ FORM_BODIES = {
     "/admin/webhooks/<id:endpoint_id>": {"active": "false"},
     "/admin/users/<id:user_id>": {"active": "false"},
     "/account/home": {"home_building": ""},
+    "/rooms/<id:room_id>/panel": {"action": "book", "minutes": "30"},
     "/bookings/<id:booking_id>/edit": {"room_id": "{room_id}", "title": "Changed",
                                        "date": "2027-03-02", "start": "10:00", "end": "11:00"},
 }
@@ -77,9 +81,13 @@ JSON_BODIES = {
                                       "end_time": "2027-03-02T15:00"}]},
     "/api/bookings/<id:booking_id>": {"title": "Changed"},
     "/api/series/<id:series_id>": {"title": "Changed"},
+    "/api/bookings/<id:booking_id>/extend": {"end_time": "2027-03-02T11:30"},
 }
 # What a route needs in its query to succeed (the series' first occurrence: all of it).
 QUERIES = {"/api/series/<id:series_id>": "?from=2027-03-02T16:00"}
+# When a route can succeed: check-in and end early while the booking is under way.
+CLOCKS = {"/api/bookings/<id:booking_id>/checkin": datetime(2027, 3, 2, 9, tzinfo=UTC),
+          "/api/bookings/<id:booking_id>/end": datetime(2027, 3, 2, 9, 5, tzinfo=UTC)}
 
 
 def fill(body, world):
@@ -107,8 +115,9 @@ def test_every_form_needs_its_csrf_token(browser_as, admin, world, conn, method,
 
 
 @pytest.mark.parametrize("method, rule", JSON_WRITES, ids=[f"{m} {r}" for m, r in JSON_WRITES])
-def test_cookie_authenticated_json_writes_need_the_csrf_header(browser_as, admin, world, conn,
-                                                               method, rule):
+def test_cookie_authenticated_json_writes_need_the_csrf_header(app, browser_as, admin, world,
+                                                               conn, method, rule):
+    app.config["NOW"] = CLOCKS.get(rule, app.config["NOW"])
     browser = browser_as(admin)
     url = url_for_rule(rule).format(**world) + QUERIES.get(rule, "")
     body = fill(JSON_BODIES.get(rule), world)
@@ -123,7 +132,8 @@ def test_cookie_authenticated_json_writes_need_the_csrf_header(browser_as, admin
 
 
 @pytest.mark.parametrize("method, rule", JSON_WRITES, ids=[f"{m} {r}" for m, r in JSON_WRITES])
-def test_bearer_token_writes_need_no_csrf(api_as, admin, world, method, rule):
+def test_bearer_token_writes_need_no_csrf(app, api_as, admin, world, method, rule):
+    app.config["NOW"] = CLOCKS.get(rule, app.config["NOW"])
     api = api_as(admin)
     url = url_for_rule(rule).format(**world) + QUERIES.get(rule, "")
     r = api.client.open(url, method=method, json=fill(JSON_BODIES.get(rule), world),

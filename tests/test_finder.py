@@ -105,7 +105,8 @@ def test_a_result_is_a_room_with_score_load_and_the_interval_in_its_zone(api_as,
     r = free(api_as(alice), "2027-03-02T10:00:00-05:00", "2027-03-02T11:00:00-05:00", capacity=5)
     (room,) = r.get_json()["rooms"]
     assert list(room) == ["id", "name", "building", "floor", "capacity", "equipment", "timezone",
-                          "opens", "closes", "active", "score", "bookings_that_day",
+                          "opens", "closes", "active", "checkin_required",
+                          "release_after_minutes", "score", "bookings_that_day",
                           "start_time", "end_time"]
     assert room["score"] == 90.0   # 50 + 30 (nothing preferred) + 20 * 5 / 10
     assert (room["start_time"], room["end_time"]) == ("2027-03-02T10:00:00-05:00",

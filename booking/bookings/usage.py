@@ -100,15 +100,25 @@ def extend(user: User, booking_id: int, data: Mapping[str, Any], now: datetime
     if "end_time" not in data:
         raise invalid("end_time", _("Send end_time: the new, later end."))
 
-    def later_and_not_released(row: Mapping[str, Any], end_at: datetime) -> None:
-        if row["booking"].get("released_at"):
-            raise _refusal({"kind": "released"})
-        if end_at <= row["end_at"]:
-            raise invalid("end_time", _("An extension ends later than the booking does now; "
-                                        "to end it sooner, end it early."))
-
     return service.edit(user, booking_id, {"end_time": data["end_time"]}, now,
-                        check=later_and_not_released, panel_room=panel_room(user))
+                        check=_later_and_not_released, panel_room=panel_room(user))
+
+
+def _later_and_not_released(row: Mapping[str, Any], end_at: datetime) -> None:
+    """An extension's own refusals, before anything is written: a released booking
+    stays released (409), and the new end must be later (400)."""
+    if row["booking"].get("released_at"):
+        raise _refusal({"kind": "released"})
+    if end_at <= row["end_at"]:
+        raise invalid("end_time", _("An extension ends later than the booking does now; "
+                                    "to end it sooner, end it early."))
+
+
+def extend_by(user: User, booking_id: int, minutes: int, now: datetime) -> dict[str, Any]:
+    """Extend by `minutes` from the booking's current end (the panel's button), on
+    the same path and with the same refusals as extend()."""
+    return service.edit(user, booking_id, {}, now, check=_later_and_not_released,
+                        panel_room=panel_room(user), later_by=timedelta(minutes=minutes))
 
 
 def ceil_minute(moment: datetime) -> datetime:

@@ -260,6 +260,12 @@ SCHEMAS: dict[str, Any] = {
                     "original_start_time: booking_detail_json()); times in the room's zone."),
     "Room": obj(ROOM, description="A room (ROOM_FIELDS in booking/rooms/service.py); "
                                    "opening hours are room-local."),
+    "PanelBooking": obj({
+        "id": {"type": "integer"}, "title": nullable({"type": "string"}),
+        "user_name": nullable({"type": "string"}), "start_time": DATETIME,
+        "end_time": DATETIME, "checked_in_at": nullable(DATETIME),
+        "may_check_in": {"type": "boolean"}, "under_way": {"type": "boolean"}},
+        description="A booking as a door panel shows it."),
     "RoomNow": obj({
         **ROOM,
         "current_booking": nullable(ref("Booking")),
@@ -739,6 +745,26 @@ PATHS: dict[str, dict[str, Any]] = {
                             "empty.")],
                   description="One SQL statement; a building no room is in gives no rooms.",
                   operation_id="board"),
+    },
+    "/api/rooms/{room_id}/panel": {
+        "get": op("Rooms", "A room's door panel: its state, now and next, Book now",
+                  {**ok(obj({
+                      "room": ref("Room"),
+                      "status": {"type": "string", "enum": ["free", "awaiting", "in_use"],
+                                 "description": "free; booked and awaiting check-in; in use."},
+                      "today": {"type": "string", "format": "date"},
+                      "current": nullable(ref("PanelBooking")),
+                      "next": {"type": "array", "items": ref("PanelBooking"), "maxItems": 3},
+                      "book_now": {"type": "array", "items": obj({
+                          "minutes": {"type": "integer", "enum": [15, 30, 60]},
+                          "start_time": DATETIME, "end_time": DATETIME})}}),
+                        "With an ETag: the panel polls with If-None-Match every 15 s."),
+                   **errors("forbidden", "not_found")},
+                  parameters=[path_id("room_id", "room")],
+                  description="Signed in, or a panel token of this room (403 for any other "
+                              "room or route). Titles and names are null when "
+                              "PANEL_SHOW_TITLES is false.",
+                  operation_id="roomPanel"),
     },
     "/api/rooms/{room_id}/week": {
         "get": op("Rooms", "A room's live bookings on each day of one week",

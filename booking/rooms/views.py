@@ -127,10 +127,12 @@ def admin_create():
 @bp.get("/admin/rooms/<id:room_id>")
 @admin_required
 def admin_edit(room_id: int):
+    from booking.panels import service as panels
+
     room = service.get(room_id)
     form = {**room, "equipment": ", ".join(room["equipment"])}
     return render_template("rooms/edit.html", room=room, form=form, zones=COMMON_ZONES,
-                           error=None)
+                           error=None, panels=panels.tokens(room_id))
 
 
 @bp.post("/admin/rooms/<id:room_id>")

@@ -41,6 +41,7 @@ PAGES = {
     "/bookings/mine": "/bookings/mine",
     "/bookings/<id:booking_id>": "/bookings/{booking_id}",
     "/bookings/<id:booking_id>/edit": "/bookings/{booking_id}/edit",
+    "/rooms/<id:room_id>/panel": "/rooms/{room_id}/panel",
     "/bookings/<id:booking_id>/checkin/<signed>": "/bookings/{booking_id}/checkin/{signed}",
     "/series/<id:series_id>": "/series/{series_id}",
     "/account": "/account",

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from booking import inputs
 from booking.auth import PANEL_COOKIE, admin_required, login_required
-from booking.bookings import usage
+from booking.bookings import service as bookings, usage
 from booking.clock import now
 from booking.errors import BookingError, invalid
 from booking.i18n import _
@@ -15,8 +15,8 @@ from booking.panels import service
 
 bp = Blueprint("panels", __name__)
 
-# What each button does to the booking it names.
-ACTIONS = {"checkin": usage.checkin, "end": usage.end}
+# The buttons that act on a booking (Book now makes one).
+ACTIONS = ("checkin", "end")
 
 
 @bp.get("/rooms/<id:room_id>/panel")
@@ -70,10 +70,19 @@ def _act_on(action: str, booking_id: int) -> None:
     if action == "extend":
         booking = usage.extend_by(current_user, booking_id, 15, now())
         flash(_("Extended until %(time)s.", time=booking["end_time"][11:16]), "success")
+    elif action == "end":
+        try:
+            usage.end(current_user, booking_id, now())
+        except BookingError as err:
+            # A walk-in starts on the next minute: ended before then, it is cancelled
+            # (the panel's own booking; anyone else's stays, 403).
+            if err.code != "not_started":
+                raise
+            bookings.cancel(current_user, booking_id, now())
+        flash(_("Ended: the room is free."), "success")
     else:
-        ACTIONS[action](current_user, booking_id, now())
-        flash(_("Checked in.") if action == "checkin" else _("Ended: the room is free."),
-              "success")
+        usage.checkin(current_user, booking_id, now())
+        flash(_("Checked in."), "success")
 
 
 # -- the admin's panel tokens, on the room's admin page ------------------------------------

@@ -400,6 +400,7 @@ CREATE TABLE public.bookings (
     original_start timestamp with time zone,
     checked_in_at timestamp with time zone,
     released_at timestamp with time zone,
+    end_before_release timestamp with time zone,
     CONSTRAINT bookings_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
     CONSTRAINT bookings_invitees_check CHECK ((cardinality(invitees) <= 50)),
     CONSTRAINT bookings_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),

@@ -39,7 +39,8 @@ WITH due AS (
        FOR UPDATE OF b SKIP LOCKED),
 released AS (
     UPDATE bookings b
-       SET released_at = %(now)s, end_at = least(b.end_at, due.release_at)
+       SET released_at = %(now)s, end_at = least(b.end_at, due.release_at),
+           end_before_release = b.end_at          -- the booked time, for the report
       FROM due
      WHERE b.id = due.id
     RETURNING b.id),

@@ -189,6 +189,13 @@ UTILISATION = {
                                      "description": "From booking to start."}),
     "made_last_hour": {"type": "integer", "minimum": 0},
     "made_last_24h": {"type": "integer", "minimum": 0},
+    "used_minutes": {"type": "number", "minimum": 0,
+                     "description": "Booked minutes of bookings someone checked in to."},
+    "released_minutes": {"type": "number", "minimum": 0,
+                         "description": "Minutes releases gave back (no check-in)."},
+    "ghost_minutes": {"type": "number", "minimum": 0,
+                      "description": "Booked minutes never used: released, or over in a "
+                                     "check-in room without a check-in (as booked)."},
 }
 
 SCHEMAS: dict[str, Any] = {

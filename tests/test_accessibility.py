@@ -43,6 +43,7 @@ PAGES = {
     "/bookings/<id:booking_id>/edit": "/bookings/{booking_id}/edit",
     "/rooms/<id:room_id>/panel": "/rooms/{room_id}/panel",
     "/bookings/<id:booking_id>/checkin/<signed>": "/bookings/{booking_id}/checkin/{signed}",
+    "/series/<id:series_id>/cancel/<offer>": "/series/{series_id}/cancel/{offer}",
     "/series/<id:series_id>": "/series/{series_id}",
     "/account": "/account",
     "/activity": "/activity",
@@ -93,9 +94,11 @@ def world(app, make, conn, api_as):
     from itsdangerous import URLSafeSerializer   # signed as the live server signs it
     signed = URLSafeSerializer("live-test-secret", salt="booking.checkin-link").dumps(
         [booking["id"], admin["id"]])
+    offer = URLSafeSerializer("live-test-secret", salt="booking.cancel-series").dumps(
+        [made["series"]["id"], admin["id"]])
     return {"admin": admin, "room_id": room["id"], "booking_id": booking["id"],
             "series_id": made["series"]["id"], "endpoint_id": endpoint["id"],
-            "day": tomorrow.isoformat(), "signed": signed}
+            "day": tomorrow.isoformat(), "signed": signed, "offer": offer}
 
 
 def serious(page) -> list[dict]:

@@ -152,6 +152,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     # the booking is tomorrow, so check-in is not open yet (409).
     ("GET", "/bookings/<id:booking_id>/checkin/<signed>"): Row(200, 200, 200, 200, 200),
     ("POST", "/bookings/<id:booking_id>/checkin/<signed>"): Row(409, 409, 409, 409, 409),
+    # A release-streak mail's offer to cancel the rest of a series: likewise a capability.
+    ("GET", "/series/<id:series_id>/cancel/<offer>"): Row(200, 200, 200, 200, 200),
+    ("POST", "/series/<id:series_id>/cancel/<offer>"): Row(200, 200, 200, 200, 200),
     # Check-in opens 10 minutes before the start (the booking is tomorrow: 409 for those
     # who may), end early only once it has begun (409 not_started), extend now.
     ("POST", "/api/bookings/<id:booking_id>/checkin"): Row(401, 409, 403, 409, 401),
@@ -315,8 +318,12 @@ def world(matrix_app, matrix_url, people):
         from booking.panels import service as panels
         signed = reminders.checkin_token(booking["id"], people["users"]["owner"]["id"])
         panel, panel_token = panels.create_token(room["id"], people["users"]["admin"]["id"])
+    with matrix_app.app_context():
+        offer = reminders.cancel_series_token(series.get_json()["series"]["id"],
+                                              people["users"]["owner"]["id"])
     return {"room_id": room["id"], "booking_id": booking["id"], "token_id": spare_id,
             "signed": signed, "panel_id": panel["id"], "panel_token": panel_token,
+            "offer": offer,
             "series_id": series.get_json()["series"]["id"],
             "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
             "token": feed.rsplit("/", 1)[1].removesuffix(".ics"), "user_id": person["id"],

@@ -230,7 +230,8 @@ PAGE_CASES = [
     case("admin_page", "POST", "/admin/rooms", {"name": "Y", "capacity": "2", "timezone": "UTC",
                                             "opens": "09:00", "closes": "17:00"}, 302, 1),
     case("admin_page", "POST", "/admin/rooms", {"name": "", "capacity": "2", "timezone": "UTC"}, 400, 1),
-    case("admin_page", "GET", "/admin/rooms/{room}", None, 200, 1),
+    # The room, and its door panel tokens (panel_tokens_room).
+    case("admin_page", "GET", "/admin/rooms/{room}", None, 200, 2),
     case("admin_page", "GET", "/admin/audit", None, 200, 2),
     case("admin_page", "GET", "/admin/audit?room={room}&from=2026-01-01", None, 200, 2),
     case("page", "GET", "/series/{series}", None, 200, 1),
@@ -297,6 +298,8 @@ EDIT_CASES = [
     case("anonymous", "GET", "/bookings/{mine}/checkin/{signed}", None, 200, 1),
     case("anonymous", "POST", "/bookings/{mine}/checkin/{signed}", None, 409, 1),
     case("anonymous", "POST", "/bookings/{theirs}/checkin/{signed}", None, 404, 0),
+    case("anonymous", "GET", "/series/{series}/cancel/{offer}", None, 200, 1),
+    case("anonymous", "POST", "/series/{series}/cancel/{offer}", None, 200, 1),
     # Check-in and end early: one call that locks the row and decides (sql/050).
     case("alice", "POST", "/api/bookings/{mine}/checkin", None, 409, 1),
     case("alice", "POST", "/api/bookings/{theirs}/checkin", None, 403, 1),
@@ -415,6 +418,7 @@ def build(app, url: str, size: str) -> dict:
     with app.app_context():
         from booking.bookings import reminders
         world["signed"] = reminders.checkin_token(mine["id"], alice["id"])
+        world["offer"] = reminders.cancel_series_token(world["series"], alice["id"])
         from booking.panels import service as panels
         world["panel"] = panels.create_token(berlin["id"], admin["id"])[0]["id"]
     return world

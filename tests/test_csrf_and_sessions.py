@@ -12,8 +12,9 @@ from routemap import state, url_for_rule, writes
 
 # A reminder's check-in link carries its own credential in the address (booking/bookings/
 # links.py): no session, so no CSRF token; tests/test_reminders.py shows a forged or
-# another booking's address is a 404.
-CAPABILITY_ROUTES = {"/bookings/<id:booking_id>/checkin/<signed>"}
+# another booking's address is a 404 (the series' cancel offer: tests/test_release_streak.py).
+CAPABILITY_ROUTES = {"/bookings/<id:booking_id>/checkin/<signed>",
+                     "/series/<id:series_id>/cancel/<offer>"}
 FORM_WRITES = [(m, r) for m, r in writes(pages=True) if r not in CAPABILITY_ROUTES]
 JSON_WRITES = writes(pages=False)
 

@@ -94,3 +94,29 @@ def read_token(booking_id: int, signed: str) -> int | None:
     if signed_booking != booking_id or not isinstance(user_id, int):
         return None
     return user_id
+
+
+def _series_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="booking.cancel-series")
+
+
+def cancel_series_token(series_id: int, user_id: int) -> str:
+    """The capability in a release-streak mail: cancel the rest of this series as its
+    organiser, nothing else."""
+    return _series_signer().dumps([series_id, user_id])
+
+
+def cancel_series_link(series_id: int, user_id: int) -> str:
+    return (current_app.config["PUBLIC_URL"].rstrip("/")
+            + f"/series/{series_id}/cancel/{cancel_series_token(series_id, user_id)}")
+
+
+def read_series_token(series_id: int, signed: str) -> int | None:
+    """The organiser a cancel link was signed for, if it is for this series."""
+    try:
+        signed_series, user_id = _series_signer().loads(signed)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if signed_series != series_id or not isinstance(user_id, int):
+        return None
+    return user_id

@@ -74,6 +74,9 @@ def _link(event: Mapping[str, Any], data: Mapping[str, Any], config: Mapping[str
         return f"{base}/bookings/{data['booking']['id']}"
     if "booking" in data:
         return f"{base}/series/{data['booking']['series_id']}"
+    if event["kind"] == "series.release_streak":
+        from booking.bookings.reminders import cancel_series_link
+        return cancel_series_link(data["series"]["id"], data["series"]["user_id"])
     if "series" in data:
         return f"{base}/series/{data['series']['id']}"
     if event["kind"] == "endpoint.disabled":

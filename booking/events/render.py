@@ -28,7 +28,7 @@ SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "room_inactive": lazy("the room is closed for booking"),
                 "outside_hours": lazy("it is outside the room's opening hours")}
 # Told to the owner only, never to webhooks.
-INTERNAL_KINDS = ("endpoint.disabled", "booking.reminder")
+INTERNAL_KINDS = ("endpoint.disabled", "booking.reminder", "series.release_streak")
 
 
 def _moment(value: Any) -> datetime | None:
@@ -167,6 +167,8 @@ def summary(event: Mapping[str, Any]) -> str:
         if kind == "series.created":
             return _("Booked %(what)s from %(first)s", what=what,
                      first=day_and_time(s["first_start"]))
+        if kind == "series.release_streak":
+            return _("Nobody came three times in a row: %(what)s", what=what)
         if kind == "series.occurrence_skipped":
             o = d["occurrence"]
             reason = str(SKIP_REASONS.get(o["reason"], o["reason"]))

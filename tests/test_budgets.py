@@ -293,6 +293,10 @@ EDIT_CASES = [
     case("alice", "GET", "/api/rooms/{room}/panel", None, 200, 1),
     case("page", "POST", "/rooms/{room}/panel", {"action": "book", "minutes": "30"}, 302, 2),
     case("admin_page", "POST", "/admin/rooms/{room}/panels", None, 302, 1),
+    case("admin", "GET", "/api/rooms/{room}/panels", None, 200, 1),
+    case("admin", "POST", "/api/rooms/{room}/panels", None, 201, 2),
+    case("admin", "DELETE", "/api/rooms/{room}/panels/{panel}", None, 200, 1),
+    case("alice", "GET", "/api/rooms/{room}/panels", None, 403, 0),
     case("admin_page", "POST", "/admin/rooms/{room}/panels/{panel}/revoke", None, 302, 1),
     # A reminder's check-in link: no sign-in, the signed address is the credential.
     case("anonymous", "GET", "/bookings/{mine}/checkin/{signed}", None, 200, 1),

@@ -179,3 +179,19 @@ def test_revoked_panel_tokens_sign_in_nothing(app, browser_as, admin, berlin, pa
 def test_staff_cannot_make_panel_tokens(browser_as, alice, berlin):
     page = browser_as(alice)
     assert page.post(f"/admin/rooms/{berlin['id']}/panels").status_code == 403
+
+
+def test_admins_make_list_and_revoke_panel_tokens_through_the_api(app, api_as, admin, berlin):
+    from conftest import Api
+    api = api_as(admin)
+    made = api.post(f"/api/rooms/{berlin['id']}/panels")
+    assert made.status_code == 201
+    token, panel_id = made.json["token"], made.json["panel"]["id"]
+    tablet = Api(app.test_client(), token)
+    assert tablet.get(f"/api/rooms/{berlin['id']}/panel").status_code == 200
+    listed = api.get(f"/api/rooms/{berlin['id']}/panels").json["panels"]
+    assert [p["id"] for p in listed] == [panel_id] and listed[0]["revoked_at"] is None
+    assert token not in str(listed)
+    assert api.delete(f"/api/rooms/{berlin['id']}/panels/{panel_id}").status_code == 200
+    assert tablet.get(f"/api/rooms/{berlin['id']}/panel").status_code == 401
+    assert api.delete(f"/api/rooms/{berlin['id']}/panels/{panel_id}").status_code == 404

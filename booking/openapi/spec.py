@@ -267,6 +267,10 @@ SCHEMAS: dict[str, Any] = {
                     "original_start_time: booking_detail_json()); times in the room's zone."),
     "Room": obj(ROOM, description="A room (ROOM_FIELDS in booking/rooms/service.py); "
                                    "opening hours are room-local."),
+    "PanelToken": obj({
+        "id": {"type": "integer"}, "prefix": {"type": "string"}, "created_at": DATETIME,
+        "revoked_at": nullable(DATETIME), "created_by_name": nullable({"type": "string"})},
+        description="A door panel token (never the token itself, except once on creation)."),
     "PanelBooking": obj({
         "id": {"type": "integer"}, "title": nullable({"type": "string"}),
         "user_name": nullable({"type": "string"}), "start_time": DATETIME,
@@ -772,6 +776,28 @@ PATHS: dict[str, dict[str, Any]] = {
                               "room or route). Titles and names are null when "
                               "PANEL_SHOW_TITLES is false.",
                   operation_id="roomPanel"),
+    },
+    "/api/rooms/{room_id}/panels": {
+        "get": op("Rooms", "A room's door panel tokens (admin)",
+                  {**ok(obj({"panels": {"type": "array", "items": ref("PanelToken")}})),
+                   **errors("forbidden")},
+                  parameters=[path_id("room_id", "room")], operation_id="listPanelTokens"),
+        "post": op("Rooms", "Make a door panel token for a room (admin)",
+                   {**ok(obj({"panel": ref("PanelToken"),
+                              "token": {"type": "string", "description":
+                                        "The token, shown only now: open "
+                                        "/rooms/{id}/panel?key=<token> on the tablet."}}),
+                         "Made.", status=201),
+                    **errors("forbidden", "not_found")},
+                   parameters=[path_id("room_id", "room")], operation_id="createPanelToken"),
+    },
+    "/api/rooms/{room_id}/panels/{panel_id}": {
+        "delete": op("Rooms", "Revoke a door panel token (admin)",
+                     {**ok(obj({"revoked": {"type": "integer"}}), "Revoked: the tablet is "
+                                                                   "signed out at once."),
+                      **errors("forbidden", "not_found")},
+                     parameters=[path_id("room_id", "room"), path_id("panel_id", "panel token")],
+                     operation_id="revokePanelToken"),
     },
     "/api/rooms/{room_id}/week": {
         "get": op("Rooms", "A room's live bookings on each day of one week",

@@ -69,6 +69,8 @@ SCENARIOS = [
      "`any_timezone=true`: 500 rooms checked against their policies, the searcher's quota "
      "bookings read)", "app", True),
     ("booking", "booking", "one booking by id", "app", True),
+    ("panel", "panel", "a room's door panel page (`GET /rooms/<id>/panel`), signed in with the "
+     "room's panel token (issue 17: p99 under 100 ms)", "app", True),
     ("create", "create", "create a booking in a free slot", "app", False),
     ("edit", "edit", "move a booking 15 minutes later (`PATCH /api/bookings/<id>`, issue 16)",
      "app", False),
@@ -282,6 +284,16 @@ def prepare(url: str, write_lua: bool = True) -> dict:
                                         AT TIME ZONE r.timezone AS t) x
              WHERE r.id BETWEEN %(lo)s AND %(hi)s""",
                      {"lo": room_min, "hi": room_max, "writer": writer, "day": taken})
+        # A door panel token for every room (issue 17), derived from the room's id like
+        # the tokens above: the panel scenario signs in as the room's panel.
+        conn.execute("""
+            SELECT create_panel_token(r.id, NULL,
+                                      sha256(convert_to('bkp_bench-room-' || r.id, 'UTF8')),
+                                      'bkp_bench')
+              FROM rooms r
+             WHERE r.id BETWEEN %(lo)s AND %(hi)s
+               AND NOT EXISTS (SELECT 1 FROM panel_tokens p WHERE p.room_id = r.id)""",
+                     {"lo": room_min, "hi": room_max})
         max_id = conn.execute("SELECT max(id) AS m FROM bookings WHERE title <> 'bench cancel'").fetchone()["m"]
         conn.execute("VACUUM (ANALYZE) bookings")  # index-only scans need a fresh visibility map
     readers = [t for e, t in tokens.items() if e.startswith("user")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_login import current_user
 from flask import Flask, request, session
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
@@ -99,7 +100,28 @@ def _register_blueprints(app: Flask) -> None:
         # another site's request.
         csrf.exempt(module.bp)
         app.register_blueprint(module.bp)
+    # The reminder's check-in link: its signed address is the credential (no session,
+    # so no CSRF token to check; booking/bookings/links.py).
+    from booking.panels import api as panels_api, views as panels_views
+    app.register_blueprint(panels_views.bp)
+    csrf.exempt(panels_api.bp)
+    app.register_blueprint(panels_api.bp)
+    app.before_request(_panel_fence)
+    from booking.bookings import links as checkin_links
+    csrf.exempt(checkin_links.bp)
+    app.register_blueprint(checkin_links.bp)
     app.before_request(_api_csrf)
+
+
+def _panel_fence() -> None:
+    """A door panel's token reaches only the panel's routes, for its own room (403
+    elsewhere). Looked at only when the request carries a panel's credential, so
+    no other request loads its caller for it."""
+    from booking.auth import panel_credential
+    from booking.panels import service as panels
+
+    if panel_credential(request) is not None:
+        panels.fence(current_user, request.endpoint, request.view_args)
 
 
 def _api_csrf() -> None:

@@ -75,6 +75,7 @@ class User:
     groups: list[int] | None = None   # the groups they are in (policies' bookers, approvers)
     session_token: str | None = None  # set for browser sessions
     token_id: int | None = None       # set for API token requests
+    panel_room: int | None = None     # set for a door panel: the one room it serves
 
     is_authenticated = True
     is_active = True
@@ -180,6 +181,29 @@ SELECT {USER_COLUMNS}, t.id AS token_id,
  WHERE u.active"""
 
 
+# panel_tokens_token_hash_key: a door panel's token, as its room's panel account
+# (sql/052_panels.sql), remembered like an API token.
+USER_BY_PANEL = f"""
+SELECT {USER_COLUMNS}, p.room_id AS panel_room, 60.0::float8 AS seconds_left
+  FROM panel_tokens p JOIN users u ON u.id = p.user_id
+ WHERE p.token_hash = %s AND p.revoked_at IS NULL AND u.active"""
+
+PANEL_PREFIX = "bkp_"
+PANEL_COOKIE = "booking_panel"
+
+
+def panel_credential(req) -> str | None:
+    """A door panel's token in this request (bearer header, or the panel's cookie when
+    no header is sent), or None."""
+    header = req.headers.get("Authorization")
+    if header is not None:
+        scheme, _space, token = header.partition(" ")
+        token = token.strip()
+        return token if scheme.lower() == "bearer" and token.startswith(PANEL_PREFIX) else None
+    token = req.cookies.get(PANEL_COOKIE, "")
+    return token if token.startswith(PANEL_PREFIX) else None
+
+
 def _cache() -> memo.users.Users:
     return memo.current().users
 
@@ -217,6 +241,13 @@ def _load_from_session(session_token: str) -> User | None:
 
 @login_manager.request_loader
 def _load_from_header(req) -> User | None:
+    panel = panel_credential(req)
+    if panel is not None:
+        row = _user_row(USER_BY_PANEL, panel)
+        if row is None:
+            return None
+        g.auth_method = "panel"
+        return User(**row)
     header = req.headers.get("Authorization", "")
     scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip().startswith(TOKEN_PREFIX):

@@ -13,6 +13,7 @@ db_cli = AppGroup("db", help="The database schema.")
 users_cli = AppGroup("users", help="User accounts.")
 tokens_cli = AppGroup("tokens", help="Personal API tokens.")
 series_cli = AppGroup("series", help="Recurring bookings.")
+panels_cli = AppGroup("panels", help="Door panels: tokens bound to one room.")
 
 
 def _fail(err: BookingError) -> None:
@@ -103,6 +104,21 @@ def worker_command(once: bool):
     worker.run()
 
 
+@panels_cli.command("create")
+@click.option("--room", "room_id", required=True, type=int, help="The room's id.")
+def panels_create(room_id: int):
+    """Make a door panel token for a room; the token is printed alone on the last line."""
+    from booking.panels import service
+
+    try:
+        row, plain = service.create_token(room_id, None)
+    except BookingError as err:
+        _fail(err)
+    click.echo(f"Panel token {row['prefix']}… for room {room_id}; open "
+               f"/rooms/{room_id}/panel?key=<token> on the tablet. It is shown only now:")
+    click.echo(plain)
+
+
 def init_app(app: Flask) -> None:
-    for command in (db_cli, users_cli, tokens_cli, series_cli, demo_command, worker_command):
+    for command in (db_cli, users_cli, tokens_cli, series_cli, panels_cli, demo_command, worker_command):
         app.cli.add_command(command)

@@ -144,6 +144,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKER_RETRY_BASE_SECONDS", 30.0,
             "Wait before the first retry; it doubles each time (with jitter).", float),
     Setting("WORKER_RETRY_MAX_SECONDS", 21600.0, "Longest wait between two attempts.", float),
+    Setting("CHECKIN_OPENS_MINUTES", 10,
+            "How long before a booking's start check-in opens (it closes at the release "
+            "time).", int),
+    Setting("PANEL_SHOW_TITLES", True,
+            "Whether door panels show bookings' titles and who booked (false: just "
+            "\"Booked\").", _bool),
+    Setting("REMINDER_MINUTES", 15,
+            "How long before a booking's start its organiser is reminded by mail (0: no "
+            "reminders).", int),
+    Setting("RELEASE_BATCH", 1000,
+            "Bookings the worker's release sweep releases in one statement (it runs again "
+            "at once while there are more).", int),
 )
 
 def load(environ: dict[str, str] | None = None, overrides: dict[str, Any] | None = None

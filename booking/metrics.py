@@ -20,6 +20,7 @@ import threading
 import time
 
 from flask import Blueprint, Response, abort, current_app, request
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess)
 
@@ -106,4 +107,29 @@ def metrics():
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry) + generate_latest(_sweep_registry()),
+                    mimetype=CONTENT_TYPE_LATEST)
+
+
+def _sweep_registry() -> CollectorRegistry:
+    """The worker's release sweep as the database records it (the worker is another
+    process, perhaps on another machine): when the last one succeeded, and how many
+    bookings the sweeps released. Alert when the first is old (README, Monitoring)."""
+    from booking.bookings import release
+
+    state = release.state()
+    registry = CollectorRegistry()
+
+    class Sweeps:
+        def collect(self):
+            last = GaugeMetricFamily(
+                "booking_release_sweep_last_success_timestamp_seconds",
+                "When the worker's last release sweep succeeded (Unix time; 0: never).")
+            last.add_metric([], state["last_at"].timestamp() if state else 0.0)
+            released = CounterMetricFamily(
+                "booking_bookings_released", "Bookings released because nobody checked in.")
+            released.add_metric([], float(state["released"]) if state else 0.0)
+            return [last, released]
+
+    registry.register(Sweeps())
+    return registry

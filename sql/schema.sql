@@ -133,19 +133,17 @@ CREATE FUNCTION public.audit_bookings_update() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
-    SELECT CASE WHEN e.decided THEN n.decided_by
-                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
-                THEN coalesce(n.cancelled_by, audit_actor()) ELSE audit_actor() END,
-           CASE WHEN e.decided AND n.status = 'confirmed' THEN 'booking.approve'
-                WHEN e.decided AND n.status = 'rejected' THEN 'booking.reject'
-                WHEN e.decided AND n.status = 'expired' THEN 'booking.expire'
-                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
-                THEN 'booking.cancel' ELSE 'booking.update' END,
+    SELECT CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+                THEN coalesce(n.cancelled_by, audit_actor())
+                WHEN o.released_at IS NULL AND n.released_at IS NOT NULL THEN NULL
+                ELSE audit_actor() END,
+           CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL THEN 'booking.cancel'
+                WHEN o.released_at IS NULL AND n.released_at IS NOT NULL THEN 'booking.release'
+                WHEN o.checked_in_at IS NULL AND n.checked_in_at IS NOT NULL
+                     THEN 'booking.checkin'
+                ELSE 'booking.update' END,
            n.user_id, n.room_id, 'booking ' || n.id, to_jsonb(o), to_jsonb(n)
       FROM old_rows o JOIN new_rows n ON n.id = o.id
-     -- A decision, not a move out of a room that needs approval (sql/044).
-     CROSS JOIN LATERAL (SELECT o.status = 'pending' AND n.status <> 'pending'
-                                AND n.decided_at IS DISTINCT FROM o.decided_at AS decided) e
      WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
      ORDER BY n.id;
     RETURN NULL;
@@ -533,9 +531,9 @@ CREATE FUNCTION public.rfc3339(ts timestamp with time zone, tz text) RETURNS tex
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN ((to_char((ts AT TIME ZONE tz), 'YYYY-MM-DD"T"HH24:MI:SS'::text) || CASE WHEN ((ts AT TIME ZONE tz) < (ts AT TIME ZONE 'UTC'::text)) THEN '-'::text ELSE '+'::text END) || to_char(((abs(EXTRACT(epoch FROM ((ts AT TIME ZONE tz) - (ts AT TIME ZONE 'UTC'::text)))))::double precision * '00:00:01'::interval), 'HH24:MI'::text));
 
-CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text, p_attendees integer, p_created_by bigint, p_status text) RETURNS json
+CREATE FUNCTION public.booking_json_of(p_id bigint, p_room_id integer, p_room_name text, p_user_id bigint, p_user_name text, p_title text, p_start timestamp with time zone, p_end timestamp with time zone, p_series bigint, p_cancelled timestamp with time zone, p_created timestamp with time zone, p_tz text, p_attendees integer, p_created_by bigint, p_status text, p_checked_in timestamp with time zone, p_released timestamp with time zone) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'status', public.booking_status(p_status, p_cancelled), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz), 'attendees', p_attendees, 'created_by', p_created_by);
+    RETURN json_build_object('id', p_id, 'room_id', p_room_id, 'room_name', p_room_name, 'user_id', p_user_id, 'user_name', p_user_name, 'title', p_title, 'start_time', public.rfc3339(p_start, p_tz), 'end_time', public.rfc3339(p_end, p_tz), 'series_id', p_series, 'cancelled_at', public.rfc3339(p_cancelled, p_tz), 'created_at', public.rfc3339(p_created, p_tz), 'attendees', p_attendees, 'created_by', p_created_by, 'status', public.booking_status(p_status, p_cancelled), 'checked_in_at', public.rfc3339(p_checked_in, p_tz), 'released_at', public.rfc3339(p_released, p_tz));
 
 CREATE TABLE public.bookings (
     id bigint NOT NULL,
@@ -561,6 +559,9 @@ CREATE TABLE public.bookings (
     decided_by bigint,
     decided_at timestamp with time zone,
     decision_reason text,
+    checked_in_at timestamp with time zone,
+    released_at timestamp with time zone,
+    end_before_release timestamp with time zone,
     CONSTRAINT bookings_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
     CONSTRAINT bookings_buffer_minutes_check CHECK (((buffer_minutes >= 0) AND (buffer_minutes <= 240))),
     CONSTRAINT bookings_decision_reason_check CHECK ((length(decision_reason) <= 500)),
@@ -586,12 +587,15 @@ CREATE TABLE public.rooms (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     area_id integer,
     policy jsonb DEFAULT '{}'::jsonb NOT NULL,
+    checkin_required boolean DEFAULT false NOT NULL,
+    release_after_minutes integer DEFAULT 15 NOT NULL,
     CONSTRAINT rooms_building_check CHECK ((length(building) <= 100)),
     CONSTRAINT rooms_capacity_check CHECK (((capacity >= 1) AND (capacity <= 10000))),
     CONSTRAINT rooms_floor_check CHECK (((floor >= '-50'::integer) AND (floor <= 500))),
     CONSTRAINT rooms_hours_check CHECK ((opens < closes)),
     CONSTRAINT rooms_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT rooms_policy_check CHECK ((jsonb_typeof(policy) = 'object'::text))
+    CONSTRAINT rooms_policy_check CHECK ((jsonb_typeof(policy) = 'object'::text)),
+    CONSTRAINT rooms_release_after_check CHECK (((release_after_minutes >= 1) AND (release_after_minutes <= 60)))
 );
 
 CREATE TABLE public.users (
@@ -640,7 +644,9 @@ CREATE VIEW public.booking_api AS
     b.updated_at,
     b.original_start,
     b.status,
-    b.buffer_minutes
+    b.buffer_minutes,
+    b.checked_in_at,
+    b.released_at
    FROM (((public.bookings b
      JOIN public.rooms r ON ((r.id = b.room_id)))
      JOIN public.users u ON ((u.id = b.user_id)))
@@ -648,11 +654,102 @@ CREATE VIEW public.booking_api AS
 
 CREATE FUNCTION public.booking_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone, (v).attendees, (v).created_by, (v).status);
+    RETURN public.booking_json_of((v).id, (v).room_id, (v).room_name, (v).user_id, (v).user_name, (v).title, (v).start_at, (v).end_at, (v).series_id, (v).cancelled_at, (v).created_at, (v).timezone, (v).attendees, (v).created_by, (v).status, (v).checked_in_at, (v).released_at);
 
 CREATE FUNCTION public.booking_detail_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN (((public.booking_json(v))::jsonb || jsonb_build_object('invitees', to_jsonb((v).invitees), 'notes', (v).notes, 'created_by_name', COALESCE((v).created_by_name, (v).user_name), 'updated_at', public.rfc3339((v).updated_at, (v).timezone), 'original_start_time', public.rfc3339((v).original_start, (v).timezone))))::json;
+
+CREATE FUNCTION public.checkin_booking(p_id bigint, p_actor bigint, p_actor_email text, p_admin boolean, p_panel_room integer, p_now timestamp with time zone, p_opens interval) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v bookings;
+    v_room rooms;
+    v_release timestamptz;
+BEGIN
+    -- bookings_pkey, rooms_pkey
+    SELECT * INTO v FROM bookings WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN json_build_object('kind', 'not_found');
+    END IF;
+    SELECT * INTO v_room FROM rooms WHERE id = v.room_id;
+    -- coalesce: a NULL (no panel, no address) must refuse, not slip through IF NOT NULL.
+    IF NOT coalesce(
+            v.room_id = p_panel_room
+            OR (p_panel_room IS NULL
+                AND (v.user_id = p_actor OR p_admin
+                     OR EXISTS (SELECT 1 FROM delegates d
+                                 WHERE d.user_id = v.user_id AND d.delegate_id = p_actor)
+                     OR lower(p_actor_email) = ANY (SELECT lower(a) FROM unnest(v.invitees) a))),
+            false)
+    THEN
+        RETURN json_build_object('kind', 'forbidden');
+    END IF;
+    IF v.cancelled_at IS NOT NULL THEN
+        RETURN json_build_object('kind', 'cancelled');
+    END IF;
+    IF v.released_at IS NOT NULL THEN
+        RETURN json_build_object('kind', 'released');
+    END IF;
+    IF v.checked_in_at IS NULL THEN
+        IF p_now < v.start_at - p_opens THEN
+            RETURN json_build_object('kind', 'not_open',
+                                     'opens_at', rfc3339(v.start_at - p_opens, v_room.timezone));
+        END IF;
+        v_release := release_time(v.start_at, v.created_at, v_room.release_after_minutes);
+        IF v_room.checkin_required AND p_now >= v_release THEN
+            RETURN json_build_object('kind', 'released');
+        END IF;
+        IF p_now >= v.end_at THEN
+            RETURN json_build_object('kind', 'ended');
+        END IF;
+        PERFORM set_config('booking.actor', p_actor::text, true);   -- the audit log's actor
+        UPDATE bookings SET checked_in_at = p_now WHERE id = p_id;
+    END IF;
+    RETURN json_build_object(
+        'kind', 'checked_in', 'changed', v.checked_in_at IS NULL,
+        'booking', (SELECT booking_detail_json(a) FROM booking_api a WHERE a.id = p_id));
+END
+$$;
+
+CREATE TABLE public.panel_tokens (
+    id bigint NOT NULL,
+    room_id integer NOT NULL,
+    user_id bigint NOT NULL,
+    token_hash bytea NOT NULL,
+    prefix text NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone
+);
+
+CREATE FUNCTION public.create_panel_token(p_room integer, p_actor bigint, p_hash bytea, p_prefix text) RETURNS public.panel_tokens
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_room rooms;
+    v_user bigint;
+    v_token panel_tokens;
+BEGIN
+    SELECT * INTO v_room FROM rooms WHERE id = p_room;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO users (email, name, role, password_hash, mail_enabled)
+    VALUES ('panel-' || p_room || '@panels.invalid', left('Panel · ' || v_room.name, 100),
+            'staff', NULL, false)
+    ON CONFLICT ((lower(email))) DO UPDATE SET active = true
+    RETURNING id INTO v_user;
+    INSERT INTO panel_tokens (room_id, user_id, token_hash, prefix, created_by)
+    VALUES (p_room, v_user, p_hash, p_prefix, p_actor)
+    RETURNING * INTO v_token;
+    INSERT INTO audit_log (actor_id, action, user_id, room_id, target, after)
+    VALUES (p_actor, 'panel.create', v_user, p_room, 'panel ' || v_token.id,
+            to_jsonb(v_token) - 'token_hash');
+    RETURN v_token;
+END
+$$;
 
 CREATE FUNCTION public.decide_request(p_booking bigint, p_series bigint, p_actor bigint, p_decision text, p_reason text) RETURNS TABLE(outcome text, booking json)
     LANGUAGE plpgsql
@@ -943,6 +1040,46 @@ BEGIN
          WHERE k.series_id = v_new.id AND k.start_at >= p_from
          ORDER BY k.start_at;
     END IF;
+END
+$$;
+
+CREATE FUNCTION public.end_booking(p_id bigint, p_actor bigint, p_admin boolean, p_panel_room integer, p_now timestamp with time zone, p_end timestamp with time zone) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v bookings;
+BEGIN
+    -- bookings_pkey
+    SELECT * INTO v FROM bookings WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN json_build_object('kind', 'not_found');
+    END IF;
+    IF NOT coalesce(
+            v.room_id = p_panel_room
+            OR (p_panel_room IS NULL
+                AND (v.user_id = p_actor OR p_admin
+                     OR EXISTS (SELECT 1 FROM delegates d
+                                 WHERE d.user_id = v.user_id AND d.delegate_id = p_actor))),
+            false)
+    THEN
+        RETURN json_build_object('kind', 'forbidden');
+    END IF;
+    IF v.cancelled_at IS NOT NULL OR v.end_at <= p_now THEN
+        RETURN json_build_object('kind', 'not_editable', 'cancelled', v.cancelled_at IS NOT NULL);
+    END IF;
+    IF p_now < v.start_at THEN
+        RETURN json_build_object('kind', 'not_started');
+    END IF;
+    PERFORM set_config('booking.actor', p_actor::text, true);
+    UPDATE bookings
+       SET end_at = least(end_at, greatest(p_end, start_at + interval '1 minute')),
+           sequence = sequence + 1, updated_at = now(),
+           original_start = CASE WHEN series_id IS NOT NULL
+                                 THEN coalesce(original_start, start_at) END
+     WHERE id = p_id;
+    RETURN json_build_object(
+        'kind', 'updated',
+        'booking', (SELECT booking_detail_json(a) FROM booking_api a WHERE a.id = p_id));
 END
 $$;
 
@@ -1248,6 +1385,48 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.outbox_bookings_released() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO outbox (kind, user_id, room_id, booking_id, series_id, payload)
+    SELECT 'booking.released', n.user_id, n.room_id, n.id, n.series_id,
+           jsonb_build_object('booking', to_jsonb(n), 'before', to_jsonb(o))
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     WHERE o.released_at IS NULL AND n.released_at IS NOT NULL
+     ORDER BY n.id;
+    IF FOUND THEN
+        PERFORM outbox_notify();
+    END IF;
+
+    -- bookings_series: each released occurrence's series, its latest occurrences up
+    -- to this one; a streak of exactly three released ones ending here is told.
+    INSERT INTO outbox (kind, user_id, room_id, series_id, payload)
+    SELECT 'series.release_streak', s.user_id, s.room_id, s.id,
+           jsonb_build_object('series', to_jsonb(s), 'released', 3,
+                              'last_start', n.start_at)
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+      JOIN series s ON s.id = n.series_id AND s.cancelled_at IS NULL
+     WHERE o.released_at IS NULL AND n.released_at IS NOT NULL
+       AND (SELECT count(*) FILTER (WHERE x.released_at IS NOT NULL)
+                   || '/' || count(*)
+              FROM (SELECT b.released_at FROM bookings b
+                     WHERE b.series_id = n.series_id AND b.cancelled_at IS NULL
+                       AND b.start_at <= n.start_at
+                     ORDER BY b.start_at DESC LIMIT 4) x)
+           IN ('3/3', '3/4')
+       AND (SELECT bool_and(y.released_at IS NOT NULL)
+              FROM (SELECT b.released_at FROM bookings b
+                     WHERE b.series_id = n.series_id AND b.cancelled_at IS NULL
+                       AND b.start_at <= n.start_at
+                     ORDER BY b.start_at DESC LIMIT 3) y)
+     ORDER BY s.id;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.outbox_bookings_updated() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -1490,9 +1669,13 @@ CREATE FUNCTION public.quota_rooms(p_room integer, p_policy jsonb) RETURNS integ
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN CASE WHEN (((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'level'::text) = 'area'::text) THEN ARRAY(SELECT public.area_rooms((((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'id'::text))::integer) AS area_rooms) ELSE ARRAY[p_room] END;
 
+CREATE FUNCTION public.release_time(p_start timestamp with time zone, p_created timestamp with time zone, p_minutes integer) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (p_created <= p_start) THEN (p_start + ((p_minutes)::double precision * '00:01:00'::interval)) ELSE date_trunc('minute'::text, ((p_created + ((p_minutes)::double precision * '00:01:00'::interval)) + '00:00:59.999999'::interval)) END;
+
 CREATE FUNCTION public.room_json(r public.rooms) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active, 'area_id', (r).area_id);
+    RETURN json_build_object('id', (r).id, 'name', (r).name, 'building', (r).building, 'floor', (r).floor, 'capacity', (r).capacity, 'equipment', (r).equipment, 'timezone', (r).timezone, 'opens', to_char(((r).opens)::interval, 'HH24:MI'::text), 'closes', to_char(((r).closes)::interval, 'HH24:MI'::text), 'active', (r).active, 'area_id', (r).area_id, 'checkin_required', (r).checkin_required, 'release_after_minutes', (r).release_after_minutes);
 
 CREATE FUNCTION public.wall_instant_near_change(p_local timestamp without time zone, p_tz text) RETURNS timestamp with time zone
     LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -1741,6 +1924,11 @@ CREATE TABLE public.booking_invitations (
     end_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.booking_reminders (
+    booking_id bigint NOT NULL,
+    sent_at timestamp with time zone NOT NULL
+);
+
 ALTER TABLE public.bookings ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.bookings_id_seq
     START WITH 1
@@ -1839,6 +2027,22 @@ ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+ALTER TABLE public.panel_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.panel_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.release_sweeps (
+    id boolean DEFAULT true NOT NULL,
+    last_at timestamp with time zone NOT NULL,
+    released bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT release_sweeps_id_check CHECK (id)
 );
 
 ALTER TABLE public.rooms ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1968,6 +2172,9 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.booking_invitations
     ADD CONSTRAINT booking_invitations_pkey PRIMARY KEY (booking_id, user_id);
 
+ALTER TABLE ONLY public.booking_reminders
+    ADD CONSTRAINT booking_reminders_pkey PRIMARY KEY (booking_id);
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, public.plus_minutes(end_at, buffer_minutes), '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));
 
@@ -1994,6 +2201,15 @@ ALTER TABLE ONLY public.memo_versions
 
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_token_hash_key UNIQUE (token_hash);
+
+ALTER TABLE ONLY public.release_sweeps
+    ADD CONSTRAINT release_sweeps_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.rooms
     ADD CONSTRAINT rooms_pkey PRIMARY KEY (id);
@@ -2042,13 +2258,13 @@ CREATE INDEX bookings_pending ON public.bookings USING btree (created_at, id) WH
 
 CREATE INDEX bookings_room_cancelled ON public.bookings USING btree (room_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at, attendees, created_by, status, buffer_minutes) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_room_start ON public.bookings USING btree (room_id, start_at) INCLUDE (end_at, id, user_id, title, series_id, created_at, cancelled_at, attendees, created_by, status, buffer_minutes, checked_in_at, released_at) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX bookings_series ON public.bookings USING btree (series_id, start_at) WHERE (series_id IS NOT NULL);
 
 CREATE INDEX bookings_user_cancelled ON public.bookings USING btree (user_id, start_at) WHERE (cancelled_at IS NOT NULL);
 
-CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at, attendees, created_by, status) WHERE (cancelled_at IS NULL);
+CREATE INDEX bookings_user_start ON public.bookings USING btree (user_id, start_at, id) INCLUDE (end_at, room_id, title, series_id, created_at, cancelled_at, attendees, created_by, status, checked_in_at, released_at) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX delegates_delegate ON public.delegates USING btree (delegate_id, user_id);
 
@@ -2071,6 +2287,8 @@ CREATE INDEX outbox_series ON public.outbox USING btree (series_id, id) WHERE (s
 CREATE INDEX outbox_undispatched ON public.outbox USING btree (id) WHERE (dispatched_at IS NULL);
 
 CREATE INDEX outbox_user ON public.outbox USING btree (user_id, id);
+
+CREATE INDEX panel_tokens_room ON public.panel_tokens USING btree (room_id, id);
 
 CREATE INDEX rooms_area ON public.rooms USING btree (area_id) WHERE (area_id IS NOT NULL);
 
@@ -2134,6 +2352,8 @@ CREATE TRIGGER bookings_invitations_update AFTER UPDATE ON public.bookings REFER
 
 CREATE TRIGGER bookings_outbox_insert AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_inserted();
 
+CREATE TRIGGER bookings_outbox_released AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_released();
+
 CREATE TRIGGER bookings_outbox_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.outbox_bookings_updated();
 
 CREATE TRIGGER bookings_updated_memo AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
@@ -2149,6 +2369,10 @@ CREATE TRIGGER groups_audit AFTER INSERT ON public.groups FOR EACH ROW EXECUTE F
 CREATE TRIGGER groups_audit_update AFTER UPDATE ON public.groups FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
 
 CREATE TRIGGER groups_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.groups FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
+
+CREATE TRIGGER panel_tokens_deleted_notify AFTER DELETE ON public.panel_tokens FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
+
+CREATE TRIGGER panel_tokens_revoked_notify AFTER UPDATE OF revoked_at ON public.panel_tokens FOR EACH ROW WHEN ((old.revoked_at IS DISTINCT FROM new.revoked_at)) EXECUTE FUNCTION public.memo_auth_changed();
 
 CREATE TRIGGER rooms_audit AFTER INSERT ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
@@ -2204,6 +2428,9 @@ ALTER TABLE ONLY public.booking_invitations
 ALTER TABLE ONLY public.booking_invitations
     ADD CONSTRAINT booking_invitations_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.booking_reminders
+    ADD CONSTRAINT booking_reminders_booking_id_fkey FOREIGN KEY (booking_id) REFERENCES public.bookings(id);
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_cancelled_by_fkey FOREIGN KEY (cancelled_by) REFERENCES public.users(id);
 
@@ -2245,6 +2472,15 @@ ALTER TABLE ONLY public.group_members
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id);
+
+ALTER TABLE ONLY public.panel_tokens
+    ADD CONSTRAINT panel_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id);
 
 ALTER TABLE ONLY public.rooms
     ADD CONSTRAINT rooms_area_id_fkey FOREIGN KEY (area_id) REFERENCES public.areas(id);

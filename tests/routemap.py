@@ -54,6 +54,9 @@ SNAPSHOT = {   # table: (what of a row, ordered by)
     "webhook_attempts": ("t", "t.id"),
     "delegates": ("t", "t.user_id, t.delegate_id"),
     "booking_invitations": ("t", "t.booking_id, t.user_id"),
+    "release_sweeps": ("t", "t.id"),
+    "booking_reminders": ("t", "t.booking_id"),
+    "panel_tokens": ("t", "t.id"),
 }
 STATE_SQL = "SELECT " + ",\n       ".join(
     f"(SELECT coalesce(md5(string_agg({row}::text, ',' ORDER BY {order})), '') FROM {table} t)"

@@ -41,6 +41,9 @@ PAGES = {
     "/bookings/mine": "/bookings/mine",
     "/bookings/<id:booking_id>": "/bookings/{booking_id}",
     "/bookings/<id:booking_id>/edit": "/bookings/{booking_id}/edit",
+    "/rooms/<id:room_id>/panel": "/rooms/{room_id}/panel",
+    "/bookings/<id:booking_id>/checkin/<signed>": "/bookings/{booking_id}/checkin/{signed}",
+    "/series/<id:series_id>/cancel/<offer>": "/series/{series_id}/cancel/{offer}",
     "/series/<id:series_id>": "/series/{series_id}",
     "/account": "/account",
     "/activity": "/activity",
@@ -59,7 +62,7 @@ PAGES = {
     "/admin/groups/<id:group_id>": "/admin/groups/{group_id}",
     "/admin/rooms/<id:room_id>/policy": "/admin/rooms/{room_id}/policy",
     "/approvals": "/approvals",
-    "/approvals/tap/<signed>": "/approvals/tap/{signed}",
+    "/approvals/tap/<tapped>": "/approvals/tap/{tapped}",
 }
 # Variants of a page that show different things.
 MORE = ["/bookings/mine?view=week", "/find", "/nothing-here"]
@@ -110,12 +113,18 @@ def world(app, make, conn, api_as):
                            title="Waiting")
     conn.execute("UPDATE bookings SET status = 'pending' WHERE id = %s", (waiting["id"],))
     from booking.approvals.service import tap_token
-    signed = tap_token({"SECRET_KEY": "live-test-secret"}, admin["id"], "reject",
+    tapped = tap_token({"SECRET_KEY": "live-test-secret"}, admin["id"], "reject",
                        booking_id=waiting["id"])
+    # Issue 17: a reminder's check-in link and a release streak's offer.
+    from itsdangerous import URLSafeSerializer   # signed as the live server signs it
+    signed = URLSafeSerializer("live-test-secret", salt="booking.checkin-link").dumps(
+        [booking["id"], admin["id"]])
+    offer = URLSafeSerializer("live-test-secret", salt="booking.cancel-series").dumps(
+        [made["series"]["id"], admin["id"]])
     return {"admin": admin, "room_id": room["id"], "booking_id": booking["id"],
             "series_id": made["series"]["id"], "endpoint_id": endpoint["id"],
             "day": tomorrow.isoformat(), "area_id": area["id"], "group_id": group["id"],
-            "signed": signed}
+            "tapped": tapped, "signed": signed, "offer": offer}
 
 
 def serious(page) -> list[dict]:

@@ -140,6 +140,31 @@ MATRIX: dict[tuple[str, str], Row] = {
     # issue 16: only the owner (or a delegate they named) or an admin changes a booking
     ("PATCH", "/api/bookings/<id:booking_id>"): Row(401, 200, 403, 200, 401, body=lambda w: {
         "title": "Matrix changed", "start_time": f"{DAY}T10:00"}),
+    # Door panels: anyone signed in may look at a room's panel page and use its buttons
+    # (Book now here: 09:01-09:31 is free); admins make and revoke panel tokens.
+    ("GET", "/rooms/<id:room_id>/panel"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("POST", "/rooms/<id:room_id>/panel"): Row(LOGIN, 302, 302, 302, LOGIN,
+                                               body=lambda w: {"action": "book", "minutes": "30"}),
+    ("GET", "/api/rooms/<id:room_id>/panel"): Row(401, 200, 200, 200, 401),
+    ("GET", "/api/rooms/<id:room_id>/panels"): Row(401, 403, 403, 200, 401),
+    ("POST", "/api/rooms/<id:room_id>/panels"): Row(401, 403, 403, 201, 401),
+    ("DELETE", "/api/rooms/<id:room_id>/panels/<id:panel_id>"): Row(401, 403, 403, 200, 401),
+    ("POST", "/admin/rooms/<id:room_id>/panels"): Row(LOGIN, 403, 403, 302, LOGIN),
+    ("POST", "/admin/rooms/<id:room_id>/panels/<id:panel_id>/revoke"): Row(LOGIN, 403, 403, 302,
+                                                                           LOGIN),
+    # A reminder's check-in link: the signed address is the credential, whoever holds it;
+    # the booking is tomorrow, so check-in is not open yet (409).
+    ("GET", "/bookings/<id:booking_id>/checkin/<signed>"): Row(200, 200, 200, 200, 200),
+    ("POST", "/bookings/<id:booking_id>/checkin/<signed>"): Row(409, 409, 409, 409, 409),
+    # A release-streak mail's offer to cancel the rest of a series: likewise a capability.
+    ("GET", "/series/<id:series_id>/cancel/<offer>"): Row(200, 200, 200, 200, 200),
+    ("POST", "/series/<id:series_id>/cancel/<offer>"): Row(200, 200, 200, 200, 200),
+    # Check-in opens 10 minutes before the start (the booking is tomorrow: 409 for those
+    # who may), end early only once it has begun (409 not_started), extend now.
+    ("POST", "/api/bookings/<id:booking_id>/checkin"): Row(401, 409, 403, 409, 401),
+    ("POST", "/api/bookings/<id:booking_id>/end"): Row(401, 409, 403, 409, 401),
+    ("POST", "/api/bookings/<id:booking_id>/extend"): Row(401, 200, 403, 200, 401,
+                                                         body=lambda w: {"end_time": f"{DAY}T11:30"}),
     ("GET", "/bookings/<id:booking_id>/edit"): Row(LOGIN, 200, 403, 200, LOGIN),
     ("POST", "/bookings/<id:booking_id>/edit"): Row(LOGIN, 302, 403, 302, LOGIN, body=lambda w: {
         "room_id": w["room_id"], "title": "Matrix changed", "date": DAY, "start": "11:00",
@@ -247,8 +272,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/bookings/<id:booking_id>/approve"): Row(401, 403, 403, 200, 401),
     ("POST", "/api/bookings/<id:booking_id>/reject"): Row(401, 403, 403, 200, 401,
                                                           body=lambda w: {"reason": "No"}),
-    ("GET", "/approvals/tap/<signed>"): Row(200, 200, 200, 200, 200),
-    ("POST", "/approvals/tap/<signed>"): Row(200, 200, 200, 200, 200),
+    ("GET", "/approvals/tap/<tapped>"): Row(200, 200, 200, 200, 200),
+    ("POST", "/approvals/tap/<tapped>"): Row(200, 200, 200, 200, 200),
     # -- the API's own description: public ------------------------------------------------------
     ("GET", "/api/openapi.json"): Row(200, 200, 200, 200, 200),
     ("GET", "/api/docs"): Row(200, 200, 200, 200, 200),
@@ -343,12 +368,22 @@ def world(matrix_app, matrix_url, people):
         "start_time": f"{DAY}T12:00", "end_time": f"{DAY}T13:00"})
     assert series.status_code == 201, series.get_json()
     feed = client.get("/api/me", headers=alice).get_json()["calendar_url"]
+    with matrix_app.app_context():
+        from booking.bookings import reminders
+        from booking.panels import service as panels
+        signed = reminders.checkin_token(booking["id"], people["users"]["owner"]["id"])
+        panel, panel_token = panels.create_token(room["id"], people["users"]["admin"]["id"])
+    with matrix_app.app_context():
+        offer = reminders.cancel_series_token(series.get_json()["series"]["id"],
+                                              people["users"]["owner"]["id"])
     return {"room_id": room["id"], "booking_id": booking["id"], "token_id": spare_id,
+            "signed": signed, "panel_id": panel["id"], "panel_token": panel_token,
+            "offer": offer,
             "series_id": series.get_json()["series"]["id"],
             "endpoint_id": endpoint["id"], "delivery_id": delivery["id"],
             "token": feed.rsplit("/", 1)[1].removesuffix(".ics"), "user_id": person["id"],
             "filename": "style.css", "n": n, "area_id": area["id"], "group_id": group["id"],
-            "signed": tap_token(matrix_app.config, people["users"]["admin"]["id"], "approve",
+            "tapped": tap_token(matrix_app.config, people["users"]["admin"]["id"], "approve",
                                 booking_id=booking["id"]),
             **people}
 
@@ -426,6 +461,7 @@ def test_the_snapshot_covers_every_table(matrix_url):
     """A table added later is either in routemap.SNAPSHOT or named here as not
     application state."""
     not_state = {"memo_versions", "schema_migrations", "data_versions", "rooms_version"}
+    assert "booking_reminders" in SNAPSHOT
     with db.connect(matrix_url) as conn:
         tables = {r["table_name"] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables "
@@ -436,3 +472,45 @@ def test_the_snapshot_covers_every_table(matrix_url):
 def test_every_row_of_the_matrix_is_a_route():
     stale = sorted(set(MATRIX) - set(ROUTES))
     assert not stale, f"MATRIX rows for routes that no longer exist: {stale}"
+
+
+# What a door panel's token gets on every route: the panel's own actions on its own
+# room, and 403 for everything else (its room's page and twin, Book now, and the
+# booking of its room: check-in not open yet and not started, 409; extended, 200).
+PANEL_ALLOWED = {
+    ("GET", "/rooms/<id:room_id>/panel"): 200,
+    ("POST", "/rooms/<id:room_id>/panel"): 302,
+    ("GET", "/api/rooms/<id:room_id>/panel"): 200,
+    ("POST", "/api/bookings/<id:booking_id>/checkin"): 409,
+    ("POST", "/api/bookings/<id:booking_id>/end"): 409,
+    ("POST", "/api/bookings/<id:booking_id>/extend"): 200,
+    ("GET", "/static/<path:filename>"): 200,
+}
+
+
+@pytest.mark.parametrize("method, rule", ROUTES, ids=[f"{m} {r}" for m, r in ROUTES])
+def test_a_panel_token_does_only_the_panels_actions(matrix_app, matrix_url, world, method,
+                                                    rule):
+    row = MATRIX[(method, rule)]
+    url = (url_for_rule(rule) + row.query).format(**world)
+    body = row.body(world) if row.body else None
+    expected = PANEL_ALLOWED.get((method, rule), 403)
+    client = matrix_app.test_client()
+    if url.startswith("/api/"):
+        send = lambda: client.open(url, method=method, json=body,   # noqa: E731
+                                   headers={"Authorization": f"Bearer {world['panel_token']}"})
+    else:
+        client.get(f"/rooms/{world['room_id']}/panel?key={world['panel_token']}")
+        page = client.get(f"/rooms/{world['room_id']}/panel").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        send = lambda: (client.get(url) if method == "GET" else   # noqa: E731
+                        client.open(url, method=method, data={**(body or {}),
+                                                              "csrf_token": csrf}))
+    with db.connect(matrix_url) as conn:
+        before = state(conn)
+        response = send()
+        after = state(conn)
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if expected >= 400:
+        changed = [t for t in before if before[t] != after[t]]
+        assert not changed, f"refused, yet these tables changed: {changed}"

@@ -59,7 +59,8 @@ def test_the_twin_has_every_active_room_grouped_with_its_day_s_bookings(api_as, 
     assert spree["room"] == {"id": rooms["Spree"]["id"], "name": "Spree", "building": "HQ",
                              "floor": 1, "capacity": 6, "equipment": ["screen"],
                              "timezone": "Europe/Berlin", "opens": "09:00", "closes": "18:00",
-                             "active": True, "area_id": None}
+                             "active": True, "area_id": None, "checkin_required": False,
+                             "release_after_minutes": 15}
     assert spree["bookings"] == [
         {"id": spree["bookings"][0]["id"], "title": "Early", "user_name": "Bob",
          "start_time": "2027-03-02T09:00:00+01:00", "end_time": "2027-03-02T09:30:00+01:00"},

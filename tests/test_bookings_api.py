@@ -22,7 +22,8 @@ def test_booking_is_201_with_location_and_the_documented_shape(api_as, alice, be
     assert set(booking) == {"id", "room_id", "room_name", "user_id", "user_name", "title",
                             "start_time", "end_time", "status", "series_id", "cancelled_at",
                             "created_at", "attendees", "created_by", "created_by_name",
-                            "invitees", "notes", "updated_at", "original_start_time"}
+                            "invitees", "notes", "updated_at", "original_start_time",
+                            "checked_in_at", "released_at"}
     assert booking["start_time"] == "2027-03-02T10:00:00+01:00"
     assert booking["end_time"] == "2027-03-02T11:00:00+01:00"
     assert (booking["room_name"], booking["user_name"]) == ("Spree", "Alice")

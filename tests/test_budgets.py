@@ -256,7 +256,8 @@ PAGE_CASES = [
     case("admin_page", "POST", "/admin/rooms", {"name": "Y", "capacity": "2", "timezone": "UTC",
                                             "opens": "09:00", "closes": "17:00"}, 302, 1),
     case("admin_page", "POST", "/admin/rooms", {"name": "", "capacity": "2", "timezone": "UTC"}, 400, 1),
-    case("admin_page", "GET", "/admin/rooms/{room}", None, 200, 1),
+    # The room, and its door panel tokens (panel_tokens_room).
+    case("admin_page", "GET", "/admin/rooms/{room}", None, 200, 2),
     case("admin_page", "GET", "/admin/audit", None, 200, 2),
     case("admin_page", "GET", "/admin/audit?room={room}&from=2026-01-01", None, 200, 2),
     case("page", "GET", "/series/{series}", None, 200, 1),
@@ -312,6 +313,30 @@ EDIT_CASES = [
     case("alice", "PATCH", "/api/bookings/{theirs}", {"title": "x"}, 403, 1),
     case("alice", "PATCH", "/api/bookings/4242", {"title": "x"}, 404, 1),
     case("alice", "PATCH", "/api/bookings/{mine}", {}, 400, 0),
+    # The door panel: the room, now and the rest of its day in one statement; Book now
+    # is the create path; panel tokens are one statement each (audited in it).
+    case("page", "GET", "/rooms/{room}/panel", None, 200, 1),
+    case("alice", "GET", "/api/rooms/{room}/panel", None, 200, 1),
+    case("page", "POST", "/rooms/{room}/panel", {"action": "book", "minutes": "30"}, 302, 2),
+    case("admin_page", "POST", "/admin/rooms/{room}/panels", None, 302, 1),
+    case("admin", "GET", "/api/rooms/{room}/panels", None, 200, 1),
+    case("admin", "POST", "/api/rooms/{room}/panels", None, 201, 2),
+    case("admin", "DELETE", "/api/rooms/{room}/panels/{panel}", None, 200, 1),
+    case("alice", "GET", "/api/rooms/{room}/panels", None, 403, 0),
+    case("admin_page", "POST", "/admin/rooms/{room}/panels/{panel}/revoke", None, 302, 1),
+    # A reminder's check-in link: no sign-in, the signed address is the credential.
+    case("anonymous", "GET", "/bookings/{mine}/checkin/{signed}", None, 200, 1),
+    case("anonymous", "POST", "/bookings/{mine}/checkin/{signed}", None, 409, 1),
+    case("anonymous", "POST", "/bookings/{theirs}/checkin/{signed}", None, 404, 0),
+    case("anonymous", "GET", "/series/{series}/cancel/{offer}", None, 200, 1),
+    case("anonymous", "POST", "/series/{series}/cancel/{offer}", None, 200, 1),
+    # Check-in and end early: one call that locks the row and decides (sql/050).
+    case("alice", "POST", "/api/bookings/{mine}/checkin", None, 409, 1),
+    case("alice", "POST", "/api/bookings/{theirs}/checkin", None, 403, 1),
+    case("alice", "POST", "/api/bookings/{mine}/end", None, 409, 1),
+    # Extend is the edit path: read, then edit_booking().
+    case("alice", "POST", "/api/bookings/{mine}/extend", {"end_time": f"{DAY}T14:30"}, 200, 2),
+    case("alice", "POST", "/api/bookings/{mine}/extend", {"end_time": f"{DAY}T12:30"}, 400, 1),
     case("alice", "PATCH", "/api/series/{series}?from=2027-03-10T10:00", {"title": "x"}, 200, 2),
     case("alice", "PATCH", "/api/series/{series}?from=2027-03-10T10:00",
          {"start_time": "2027-03-10T15:30", "end_time": "2027-03-10T16:30"}, 200, 2),
@@ -348,7 +373,8 @@ MORE_CASES = [
     case("stranger_page", "POST", "/login", {"email": "alice@example.com",
                                              "password": "wrong"}, 401, 2),
     case("anonymous", "GET", "/api/docs", None, 200, 0),
-    case("anonymous", "GET", "/metrics", None, 200, 0),
+    # The worker's last release sweep, as the database recorded it.
+    case("anonymous", "GET", "/metrics", None, 200, 1),
     case("anonymous", "GET", "/static/style.css", None, 200, 0),
     case("anonymous", "GET", "/calendar/not-a-token.ics", None, 404, 0),   # signature: no SQL
     case("alice", "GET", "/api/bookings/{mine}", None, 200, 1),
@@ -454,6 +480,12 @@ def build(app, url: str, size: str) -> dict:
              "alice": alice_api, "bob": Api(app.test_client(), tokens["bob"]),
              "admin": Api(app.test_client(), tokens["admin"]),
              "page": _signed_in(app, alice), "admin_page": _signed_in(app, admin)}
+    with app.app_context():
+        from booking.bookings import reminders
+        world["signed"] = reminders.checkin_token(mine["id"], alice["id"])
+        world["offer"] = reminders.cancel_series_token(world["series"], alice["id"])
+        from booking.panels import service as panels
+        world["panel"] = panels.create_token(berlin["id"], admin["id"])[0]["id"]
     return world
 
 

@@ -114,7 +114,8 @@ def test_a_result_is_a_room_with_score_load_and_the_interval_in_its_zone(api_as,
     r = free(api_as(alice), "2027-03-02T10:00:00-05:00", "2027-03-02T11:00:00-05:00", capacity=5)
     (room,) = r.get_json()["rooms"]
     assert list(room) == ["id", "name", "building", "floor", "capacity", "equipment", "timezone",
-                          "opens", "closes", "active", "area_id", "score", "bookings_that_day",
+                          "opens", "closes", "active", "area_id", "checkin_required",
+                          "release_after_minutes", "score", "bookings_that_day",
                           "utilisation_this_week", "start_time", "end_time"]
     # 50 + 30 (nothing preferred) + 20 * 5 / 10, + 5 for a room unused this week
     assert room["score"] == 95.0 and room["utilisation_this_week"] == 0

@@ -561,9 +561,11 @@ def test_a_delivery_waiting_for_a_disabled_endpoint_lets_the_worker_sleep(
         slept.append(seconds)
         worker.stop()
     worker._sleep = sleep
-    app.config["WORKER_POLL_SECONDS"] = 30.0
+    # (Under the release sweep's 30 s, which caps every sleep: test_a_worker_sleeps_at_most_
+    # until_the_next_release_sweep.)
+    app.config["WORKER_POLL_SECONDS"] = 20.0
     worker.run()
-    assert (len(rounds), slept) == (1, [30.0])   # one round finds nothing, then a full poll
+    assert (len(rounds), slept) == (1, [20.0])   # one round finds nothing, then a full poll
     # Enabled again, the waiting delivery goes out (and the change wakes sleeping workers).
     conn.execute("LISTEN booking_outbox")
     assert admin_api.patch(f"/api/webhooks/{eid}", json={"active": True}).status_code == 200
@@ -885,3 +887,21 @@ def test_the_worker_command_stops_cleanly_on_sigterm(database_url, tmp_path, ali
             process.kill()
     assert process.returncode == 0, output
     assert "worker stopped" in output
+
+
+def test_a_worker_sleeps_at_most_until_the_next_release_sweep(worker, app):
+    """Issue 17: the release sweep runs at least every 30 s, however long the poll."""
+    from booking.bookings.release import SWEEP_EVERY_SECONDS
+
+    sweeps, slept = [], []
+    release_due = worker.release_due
+    worker.release_due = lambda: sweeps.append(1) or release_due()
+
+    def sleep(listener, seconds):
+        slept.append(seconds)
+        worker.stop()
+    worker._sleep = sleep
+    app.config["WORKER_POLL_SECONDS"] = 600.0
+    worker.run()
+    assert sweeps == [1]                                  # at start
+    assert len(slept) == 1 and 0 < slept[0] <= SWEEP_EVERY_SECONDS == 30.0

@@ -196,3 +196,9 @@ function done(summary, latency, requests)
     latency.max / 1000, errors.connect, errors.read, errors.write, errors.timeout, errors.status,
     unexpected))
 end
+
+-- The door panel (issue 17): a random room's panel page, as that room's tablet asks.
+function panel_request()
+  local room = random_room()
+  return wrk.format("GET", "/rooms/" .. room .. "/panel", auth("bkp_bench-room-" .. room))
+end

@@ -50,17 +50,17 @@ def _decide(booking_id: int, action: str):
     return redirect(url_for("approvals.pending"))
 
 
-@bp.get("/approvals/tap/<signed>")
-def tap(signed: str):
+@bp.get("/approvals/tap/<tapped>")
+def tap(tapped: str):
     """What a mailed link decides, with one button: opening the link changes nothing
     (mail scanners open links too)."""
-    return render_template("approvals/tap.html", token=signed, done=None, error=None,
-                           **service.tap_view(signed))
+    return render_template("approvals/tap.html", token=tapped, done=None, error=None,
+                           **service.tap_view(tapped))
 
 
-@bp.post("/approvals/tap/<signed>")
-def tap_decide(signed: str):
-    token = signed
+@bp.post("/approvals/tap/<tapped>")
+def tap_decide(tapped: str):
+    token = tapped
     view = service.tap_view(token)
     try:
         reason = service.reason_of({"reason": request.form.get("reason", "")})

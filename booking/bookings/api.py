@@ -6,7 +6,7 @@ from flask_login import current_user
 from booking import idempotency, inputs
 from booking.clock import now
 from booking.auth import login_required
-from booking.bookings import service
+from booking.bookings import service, usage
 from booking.http import twin_etag
 
 bp = Blueprint("bookings_api", __name__, url_prefix="/api")
@@ -64,4 +64,28 @@ def edit(booking_id: int):
     If-Match makes it conditional (412 when it changed since)."""
     booking = service.edit(current_user, booking_id, inputs.json_body(), now(),
                            service.if_match(request.headers.get("If-Match")))
+    return jsonify(booking=booking), 200, {"ETag": twin_etag(booking=booking)}
+
+
+@bp.post("/bookings/<id:booking_id>/checkin")
+@login_required
+def checkin(booking_id: int):
+    """Check in (owner, delegate, staff invitee, admin, the room's panel): 200 with the
+    booking and its checked_in_at; a second check-in is the same 200."""
+    return jsonify(booking=usage.checkin(current_user, booking_id, now()))
+
+
+@bp.post("/bookings/<id:booking_id>/end")
+@login_required
+def end(booking_id: int):
+    """End a booking under way: its end becomes now, rounded up to the minute."""
+    return jsonify(booking=usage.end(current_user, booking_id, now()))
+
+
+@bp.post("/bookings/<id:booking_id>/extend")
+@login_required
+def extend(booking_id: int):
+    """A later end {"end_time"}, if every rule holds and the room is free (409
+    conflict with suggestions otherwise, the booking unchanged)."""
+    booking = usage.extend(current_user, booking_id, inputs.json_body(), now())
     return jsonify(booking=booking), 200, {"ETag": twin_etag(booking=booking)}

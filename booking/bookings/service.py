@@ -121,7 +121,8 @@ WITH done AS (
 SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.name, d.title,
                                         d.start_at, d.end_at, d.series_id, d.cancelled_at,
                                         d.created_at, r.timezone, d.attendees,
-                                        coalesce(d.created_by, d.user_id), d.status)
+                                        coalesce(d.created_by, d.user_id), d.status,
+                                        d.checked_in_at, d.released_at)
                    FROM done d JOIN rooms r ON r.id = d.room_id
                    JOIN users u ON u.id = d.user_id),
                 booking_json(b)) AS booking,
@@ -364,7 +365,8 @@ def edit_refusal(user: User, booking: Mapping[str, Any], now: datetime) -> Booki
 # -- change and move ---------------------------------------------------------------------
 
 def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
-         if_match: str | None = None) -> dict[str, Any]:
+         if_match: str | None = None, check=None, panel_room: int | None = None,
+         later_by: timedelta | None = None) -> dict[str, Any]:
     """Change a booking: any of title, start_time, end_time, room_id, attendees,
     invitees, notes. The booking as GET shows it, or BookingError.
 
@@ -380,9 +382,14 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     room that needs approval pending: 409 `conflict` (with suggestions that
     the policies allow) leaves the booking exactly as it was. `if_match`: the
     ETag of GET /api/bookings/<id>; 412 when the booking changed since.
+    `check(row, end)`: a caller's own refusal before anything is written
+    (extend, booking/bookings/usage.py); `panel_room`: a door panel's room,
+    whose bookings it may change as an admin may; `later_by`: the new end is
+    the current one plus this (a panel's "Extend 15 min", without a statement
+    to read the end first).
     """
     inputs.only(data, EDIT_FIELDS)
-    if not data:
+    if not data and later_by is None:
         raise invalid("body", _("Send at least one field to change: title, start_time, "
                                 "end_time, room_id, attendees, invitees or notes."))
     title = inputs.title(data["title"]) if "title" in data else None
@@ -395,12 +402,17 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
         row = conn.execute(EDIT_READ_SQL, {"id": booking_id, "target": room_id}).fetchone()
         if row is None:
             raise not_found(_("That booking does not exist."))
-        _may_edit(user, row, now, if_match)
+        on_panel = panel_room is not None and panel_room == row["room_id"]
+        _may_edit(user, row, now, if_match, on_panel)
         target = _with_policy(row["room"] if room_id in (None, row["room_id"])
                               else row["target"])
         if target is None:
             raise BookingError("not_found", _("That room does not exist."), field="room_id")
+        if later_by is not None:
+            end_raw = row["end_at"] + later_by
         start, end = _new_times(row, zone(target["timezone"]), start_raw, end_raw)
+        if check is not None:
+            check(row, end)
         moved = (start, end, target["id"]) != (row["start_at"], row["end_at"], row["room_id"])
         attendees = people["attendees"] if "attendees" in people else row["attendees"]
         overrides = _check_change(row, target, start, end, attendees, moved,
@@ -408,7 +420,7 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
         alternatives = Alternatives(target, start, end, attendees, now, user.booker,
                                     row["user_id"], exclude=booking_id)
         answer = conn.execute(EDIT_SQL, {
-            "id": booking_id, "actor": user.id, "admin": user.is_admin, "now": now,
+            "id": booking_id, "actor": user.id, "admin": user.is_admin or on_panel, "now": now,
             "sequence": row["sequence"] if if_match is not None else None,
             "room": target["id"] if moved else None, "start": start if moved else None,
             "end": end if moved else None, "title": title,
@@ -441,10 +453,11 @@ def _with_policy(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {**found["room"], "policy": policies.effective(found["policy"], current_app.config)}
 
 
-def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str | None) -> None:
+def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str | None,
+              on_panel: bool = False) -> None:
     """403, 409 not_editable or 412 before anything is written (edit_booking() decides
     each again on the locked row)."""
-    if not user.acts_for(row["user_id"]):
+    if not (on_panel or user.acts_for(row["user_id"])):
         raise _refusal({"kind": "forbidden"})
     if not row["live"] or row["end_at"] <= now:
         raise _refusal({"kind": "not_editable", "cancelled": not row["live"]})

@@ -55,10 +55,11 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
                "name": event["recipient_name"], "link": _link(event, data, config),
                "taken_off": _taken_off(event, event["recipient_email"]),
                "pending": _pending(event),
+               "checkin_link": _checkin_link(event, data),
                **_tap_links(event, data, config)}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
-    if event["kind"] in render.KINDS:
+    if event["kind"] in render.KINDS and event["kind"] not in render.NO_CALENDAR:
         ics, method = invitation(event, config["MAIL_FROM"],
                                  (event["recipient_email"], event["recipient_name"]))
         message.add_alternative(ics, maintype="text", subtype="calendar",
@@ -77,6 +78,9 @@ def _link(event: Mapping[str, Any], data: Mapping[str, Any], config: Mapping[str
         return f"{base}/bookings/{data['booking']['id']}"
     if "booking" in data:
         return f"{base}/series/{data['booking']['series_id']}"
+    if event["kind"] == "series.release_streak":
+        from booking.bookings.reminders import cancel_series_link
+        return cancel_series_link(data["series"]["id"], data["series"]["user_id"])
     if "series" in data:
         return f"{base}/series/{data['series']['id']}"
     if event["kind"] == "endpoint.disabled":
@@ -98,6 +102,14 @@ def _tap_links(event: Mapping[str, Any], data: Mapping[str, Any],
     return {f"{action}_link": f"{base}/approvals/tap/"
             + tap_token(config, event["recipient_id"], action, **which)
             for action in ("approve", "reject")}
+
+
+def _checkin_link(event: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+    """A reminder of a booking in a check-in room carries its one-tap check-in link."""
+    if event["kind"] != "booking.reminder" or not data.get("checkin_required"):
+        return None
+    from booking.bookings.reminders import checkin_link
+    return checkin_link(data["booking"]["id"], data["booking"]["user_id"])
 
 
 # -- sending ------------------------------------------------------------------------

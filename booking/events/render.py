@@ -19,12 +19,14 @@ from booking.times import UTC, rfc3339, zone
 KINDS = ("booking.created", "booking.updated", "booking.cancelled", "series.created",
          "series.updated", "series.cancelled", "occurrence.cancelled",
          "series.occurrence_skipped", "booking.approved", "booking.rejected", "booking.expired",
-         "series.approved", "series.rejected", "series.expired")
+         "series.approved", "series.rejected", "series.expired", "booking.released")
 # A decision on a request (sql/043): the requester is told, with the reason.
 DECISIONS = ("booking.approved", "booking.rejected", "booking.expired", "series.approved",
              "series.rejected", "series.expired")
 # Told to the organiser only, not to invitees.
-ORGANISER_ONLY = ("series.occurrence_skipped",) + DECISIONS
+ORGANISER_ONLY = ("series.occurrence_skipped", "booking.released") + DECISIONS
+# Mail without a calendar: nothing in the organiser's calendar changes by it.
+NO_CALENDAR = ("booking.released",)
 
 SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "room_inactive": lazy("the room is closed for booking"),
@@ -35,8 +37,10 @@ SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "not_permitted": lazy("only some groups may book the room"),
                 "quota_exceeded": lazy("it would go over a quota")}
 # Never to webhooks: endpoint.disabled is told to whoever registered the endpoint,
-# approval.requested to the room's approvers (sql/043).
-INTERNAL_KINDS = ("endpoint.disabled", "approval.requested")
+# approval.requested to the room's approvers (sql/043), a reminder and the
+# release-streak offer to the organiser alone.
+INTERNAL_KINDS = ("endpoint.disabled", "approval.requested", "booking.reminder",
+                  "series.release_streak")
 
 
 def _moment(value: Any) -> datetime | None:
@@ -74,6 +78,11 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
                                  if event.get("actor_id") else None)
         elif kind in DECISIONS:
             out.update(_decision(event))
+        elif kind == "booking.reminder":
+            out["checkin_required"] = bool(payload.get("checkin_required"))
+        elif kind == "booking.released":
+            before = payload.get("before") or {}
+            out["before"] = _booking(before, event, tz) if before else None
         elif kind not in ("booking.created", "approval.requested"):
             out.update(cancelled_by=actor, by_admin=bool(payload.get("by_admin")))
         return out
@@ -121,7 +130,9 @@ def _booking(b: Mapping[str, Any], event: Mapping[str, Any], tz: str | None) -> 
         "created_by": creator, "created_by_name": creator_name,
         "invitees": b.get("invitees") or [], "notes": b.get("notes"),
         "updated_at": _time(b.get("updated_at"), tz),
-        "original_start_time": _time(b.get("original_start"), tz)}
+        "original_start_time": _time(b.get("original_start"), tz),
+        "checked_in_at": _time(b.get("checked_in_at"), tz),
+        "released_at": _time(b.get("released_at"), tz)}
 
 
 def _status(booking: Mapping[str, Any]) -> str:
@@ -173,6 +184,10 @@ def summary(event: Mapping[str, Any]) -> str:
             return _("Changed, waiting for approval: %(what)s", what=what)
         if kind == "booking.updated":
             return _("Changed: %(what)s", what=what)
+        if kind == "booking.released":
+            return _("Released, nobody checked in: %(what)s", what=what)
+        if kind == "booking.reminder":
+            return _("Soon: %(what)s", what=what)
         if kind == "booking.cancelled":
             return (_("Cancelled by %(name)s: %(what)s", name=by, what=what) if by
                     else _("Cancelled: %(what)s", what=what))
@@ -199,6 +214,8 @@ def summary(event: Mapping[str, Any]) -> str:
                      first=since)
         if kind == "series.created":
             return _("Booked %(what)s from %(first)s", what=what, first=since)
+        if kind == "series.release_streak":
+            return _("Nobody came three times in a row: %(what)s", what=what)
         if kind == "series.occurrence_skipped":
             o = d["occurrence"]
             reason = str(SKIP_REASONS.get(o["reason"], o["reason"]))

@@ -38,6 +38,7 @@ import psycopg
 from flask import Flask
 
 from booking import clock as booking_clock, db
+from booking.bookings.release import SWEEP_EVERY_SECONDS
 from booking.events import mail, render, webhook_sender
 
 log = logging.getLogger("booking.worker")
@@ -341,6 +342,20 @@ class Worker:
                      "%(skipped)s skipped", totals)
         return totals
 
+    def release_due(self) -> int:
+        """Release the bookings nobody checked in to (booking/bookings/release.py), then
+        announce the reminders that are due (booking/bookings/reminders.py): one
+        statement per batch each; how many were released."""
+        from booking.bookings import release, reminders
+
+        with self.app.app_context():
+            released = release.sweep(self.clock(), int(self.config["RELEASE_BATCH"]))
+            reminded = reminders.send_due(self.clock())
+        if released or reminded:
+            log.info("released %s bookings nobody checked in to; %s reminders", released,
+                     reminded)
+        return released
+
     def run_until_idle(self, rounds: int = 1000) -> int:
         """Rounds until nothing is due (tests, and `worker --once`)."""
         total = 0
@@ -360,18 +375,23 @@ class Worker:
         log.info("worker started (batch %s, %s sender threads, poll %ss)", self.batch,
                  self.config["WORKER_THREADS"], poll)
         next_extend = time.monotonic()      # at start, then hourly
+        next_sweep = time.monotonic()       # at start, then every SWEEP_EVERY_SECONDS
         while not self.stopping.is_set():
             try:
                 if time.monotonic() >= next_extend:
                     self.extend_series()
                     next_extend = time.monotonic() + EXTEND_EVERY_SECONDS
+                if time.monotonic() >= next_sweep:
+                    self.release_due()
+                    next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
                 if listener is None or listener.closed:
                     listener = db.connect(self.config["LISTEN_DATABASE_URL"],
                                           application_name="booking-worker")
                     listener.execute("LISTEN booking_outbox")
                 if self.run_once():
                     continue            # there may be more
-                self._sleep(listener, self._seconds_to_next_due(poll))
+                self._sleep(listener, min(self._seconds_to_next_due(poll),
+                                          max(0.0, next_sweep - time.monotonic())))
             except psycopg.OperationalError as exc:
                 log.warning("database unavailable (%s); retrying in %ss", exc, poll)
                 if listener is not None:

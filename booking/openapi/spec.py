@@ -123,6 +123,9 @@ ROOM = {
     "closes": HM,
     "active": {"type": "boolean"},
     "area_id": nullable({"type": "integer", "description": "The area it is in."}),
+    "checkin_required": {"type": "boolean", "description":
+        "Bookings here are released when nobody checks in by start + release_after_minutes."},
+    "release_after_minutes": {"type": "integer", "minimum": 1, "maximum": 60},
 }
 
 # What a level's policy may set (booking/policy.py clean()).
@@ -235,6 +238,13 @@ UTILISATION = {
                                      "description": "From booking to start."}),
     "made_last_hour": {"type": "integer", "minimum": 0},
     "made_last_24h": {"type": "integer", "minimum": 0},
+    "used_minutes": {"type": "number", "minimum": 0,
+                     "description": "Booked minutes of bookings someone checked in to."},
+    "released_minutes": {"type": "number", "minimum": 0,
+                         "description": "Minutes releases gave back (no check-in)."},
+    "ghost_minutes": {"type": "number", "minimum": 0,
+                      "description": "Booked minutes never used: released, or over in a "
+                                     "check-in room without a check-in (as booked)."},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -313,14 +323,28 @@ SCHEMAS: dict[str, Any] = {
         "original_start_time": nullable({**DATETIME, "description":
             "A series occurrence changed on its own: the start the series gave it (its "
             "RECURRENCE-ID); later changes to the series leave it alone."}),
+        "checked_in_at": nullable({**DATETIME, "description": "When someone checked in."}),
+        "released_at": nullable({**DATETIME, "description":
+            "When it was released because nobody checked in (its end was cut to the "
+            "release time)."}),
     }, required=["id", "room_id", "room_name", "user_id", "user_name", "title", "start_time",
                  "end_time", "series_id", "cancelled_at", "created_at", "attendees",
-                 "created_by"],
+                 "created_by", "checked_in_at", "released_at"],
         description="A booking (booking_json() in lists; one booking, and what create and "
                     "edit answer, also has invitees, notes, created_by_name, updated_at and "
                     "original_start_time: booking_detail_json()); times in the room's zone."),
     "Room": obj(ROOM, description="A room (ROOM_FIELDS in booking/rooms/service.py); "
                                    "opening hours are room-local."),
+    "PanelToken": obj({
+        "id": {"type": "integer"}, "prefix": {"type": "string"}, "created_at": DATETIME,
+        "revoked_at": nullable(DATETIME), "created_by_name": nullable({"type": "string"})},
+        description="A door panel token (never the token itself, except once on creation)."),
+    "PanelBooking": obj({
+        "id": {"type": "integer"}, "title": nullable({"type": "string"}),
+        "user_name": nullable({"type": "string"}), "start_time": DATETIME,
+        "end_time": DATETIME, "checked_in_at": nullable(DATETIME),
+        "may_check_in": {"type": "boolean"}, "under_way": {"type": "boolean"}},
+        description="A booking as a door panel shows it."),
     "RoomNow": obj({
         **ROOM,
         "current_booking": nullable(ref("Booking")),
@@ -431,6 +455,8 @@ SCHEMAS: dict[str, Any] = {
         "area_id": {"anyOf": [whole(), {"type": "null"}],
                     "description": "The area it is in; null: none."},
         "policy": {**ref("PolicyInput"), "description": "The room's own policy fields."},
+        "checkin_required": FLAG,
+        "release_after_minutes": whole(1, 60),
         "id": {"description": "Ignored (so a room read from the API can be sent back)."},
     }, required=[]),
     "PolicyInput": obj(POLICY_INPUT, required=[], description=(
@@ -965,6 +991,48 @@ PATHS: dict[str, dict[str, Any]] = {
                               "no rooms.",
                   operation_id="board"),
     },
+    "/api/rooms/{room_id}/panel": {
+        "get": op("Rooms", "A room's door panel: its state, now and next, Book now",
+                  {**ok(obj({
+                      "room": ref("Room"),
+                      "status": {"type": "string", "enum": ["free", "awaiting", "in_use"],
+                                 "description": "free; booked and awaiting check-in; in use."},
+                      "today": {"type": "string", "format": "date"},
+                      "current": nullable(ref("PanelBooking")),
+                      "next": {"type": "array", "items": ref("PanelBooking"), "maxItems": 3},
+                      "book_now": {"type": "array", "items": obj({
+                          "minutes": {"type": "integer", "enum": [15, 30, 60]},
+                          "start_time": DATETIME, "end_time": DATETIME})}}),
+                        "With an ETag: the panel polls with If-None-Match every 15 s."),
+                   **errors("forbidden", "not_found")},
+                  parameters=[path_id("room_id", "room")],
+                  description="Signed in, or a panel token of this room (403 for any other "
+                              "room or route). Titles and names are null when "
+                              "PANEL_SHOW_TITLES is false.",
+                  operation_id="roomPanel"),
+    },
+    "/api/rooms/{room_id}/panels": {
+        "get": op("Rooms", "A room's door panel tokens (admin)",
+                  {**ok(obj({"panels": {"type": "array", "items": ref("PanelToken")}})),
+                   **errors("forbidden")},
+                  parameters=[path_id("room_id", "room")], operation_id="listPanelTokens"),
+        "post": op("Rooms", "Make a door panel token for a room (admin)",
+                   {**ok(obj({"panel": ref("PanelToken"),
+                              "token": {"type": "string", "description":
+                                        "The token, shown only now: open "
+                                        "/rooms/{id}/panel?key=<token> on the tablet."}}),
+                         "Made.", status=201),
+                    **errors("forbidden", "not_found")},
+                   parameters=[path_id("room_id", "room")], operation_id="createPanelToken"),
+    },
+    "/api/rooms/{room_id}/panels/{panel_id}": {
+        "delete": op("Rooms", "Revoke a door panel token (admin)",
+                     {**ok(obj({"revoked": {"type": "integer"}}), "Revoked: the tablet is "
+                                                                   "signed out at once."),
+                      **errors("forbidden", "not_found")},
+                     parameters=[path_id("room_id", "room"), path_id("panel_id", "panel token")],
+                     operation_id="revokePanelToken"),
+    },
     "/api/rooms/{room_id}/week": {
         "get": op("Rooms", "A room's live bookings on each day of one week",
                   {**ok(obj({"room": ref("Room"),
@@ -1090,6 +1158,49 @@ PATHS: dict[str, dict[str, Any]] = {
                       **errors("forbidden", "not_found", "in_past")},
                      parameters=[path_id("booking_id", "booking")],
                      operation_id="cancelBooking"),
+    },
+    "/api/bookings/{booking_id}/checkin": {
+        "post": op("Bookings", "Check in to a booking",
+                   {**ok(BOOKING, "Checked in (again: nothing changes): the booking with "
+                                  "checked_in_at."),
+                    **errors("forbidden", "not_found", "checkin_not_open", "released",
+                             "not_editable")},
+                   parameters=[path_id("booking_id", "booking")],
+                   description="The owner, a delegate, a staff invitee, an admin, or the "
+                               "room's door panel. Check-in opens CHECKIN_OPENS_MINUTES "
+                               "before the start (earlier: 409 `checkin_not_open`, with "
+                               "`details.opens_at`) and closes at the release time, start "
+                               "(or creation, if later) + the room's release_after_minutes "
+                               "(then: 409 `released`). Cancelled or ended: 409 "
+                               "`not_editable`.",
+                   operation_id="checkInBooking"),
+    },
+    "/api/bookings/{booking_id}/end": {
+        "post": op("Bookings", "End a booking early",
+                   {**ok(BOOKING, "Ended: its end is now, rounded up to the minute."),
+                    **errors("forbidden", "not_found", "not_started", "not_editable")},
+                   parameters=[path_id("booking_id", "booking")],
+                   description="The owner, a delegate, an admin or the room's panel, while "
+                               "the booking is under way; the rest of its time is free at "
+                               "once. Before its start: 409 `not_started` (cancel it "
+                               "instead). Emits booking.updated.",
+                   operation_id="endBooking"),
+    },
+    "/api/bookings/{booking_id}/extend": {
+        "post": op("Bookings", "Extend a booking",
+                   {**ok(BOOKING, "Extended: the booking as GET shows it.",
+                         headers={"ETag": {"schema": {"type": "string"},
+                                           "description": "Its new ETag."}}),
+                    **errors("forbidden", "not_found", "conflict", "not_editable",
+                             "released", "payload_too_large", *RULE_CODES)},
+                   parameters=[path_id("booking_id", "booking")],
+                   body=json_body(obj({"end_time": DATETIME_IN}, required=["end_time"]),
+                                  {"end_time": "2027-03-02T15:00"}),
+                   description="A later end, if every rule of a booking holds and the room "
+                               "is free: a taken slot is 409 `conflict` with suggestions, and "
+                               "the booking stays as it was (the change path of PATCH "
+                               "/api/bookings/{id}). An end not later than now's: 400.",
+                   operation_id="extendBooking"),
     },
     "/api/series/{series_id}": {
         "get": op("Series", "A series with its live occurrences, keyset-paginated",

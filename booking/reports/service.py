@@ -14,7 +14,12 @@ and optionally one building:
   their start, such as an admin's backfill, are left out);
 - a booking rate per room: bookings and series made in the last hour and the
   last 24 hours (from the outbox);
-- the busiest hours: booked over open minutes per room-local weekday x hour.
+- the busiest hours: booked over open minutes per room-local weekday x hour;
+- used, released and ghost minutes (issue 17): booked minutes of bookings
+  checked in; minutes a release gave back (from the release to the end as
+  booked); and "ghost" time, the booked minutes (as booked, before a release
+  cut them) of bookings released or, in a check-in room, over without a
+  check-in.
 
 No Python loop ever sees a booking: Python only checks the input and shapes
 the rows.
@@ -45,7 +50,7 @@ GROUPS = ("room", "building", "weekday_hour")
 # (date_part), not numeric (extract): a quarter has ~250,000 bookings.
 _ROOMS = """
 r AS (
-    SELECT r.id, r.name, r.building, r.timezone, r.opens, r.closes,
+    SELECT r.id, r.name, r.building, r.timezone, r.opens, r.closes, r.checkin_required,
            %(from)s::date::timestamp AT TIME ZONE r.timezone AS range_start,
            (%(to)s::date + 1)::timestamp AT TIME ZONE r.timezone AS range_end
       FROM rooms r
@@ -66,14 +71,22 @@ days AS MATERIALIZED (   -- placed once, not once per booking that uses them
 -- bookings_room_start: one index-only range per room
 live AS (
     SELECT b.room_id, b.user_id, b.start_at, b.end_at, b.created_at,
-           (b.start_at AT TIME ZONE r.timezone)::date AS day, r.timezone, r.opens, r.closes
+           (b.start_at AT TIME ZONE r.timezone)::date AS day, r.timezone, r.opens, r.closes,
+           b.checked_in_at, b.released_at, coalesce(b.end_before_release, b.end_at) AS booked_end,
+           -- ghost: released, or over in a check-in room without anyone checking in
+           b.released_at IS NOT NULL
+             OR (r.checkin_required AND b.checked_in_at IS NULL AND b.end_at <= %(now)s)
+             AS ghost
       FROM r JOIN bookings b
         ON b.room_id = r.id AND b.cancelled_at IS NULL
        AND b.start_at >= r.range_start AND b.start_at < r.range_end),
 clipped AS (
     SELECT l.*, d.open_at, d.close_at,
            greatest(0, date_part('epoch', least(l.end_at, d.close_at)
-                                          - greatest(l.start_at, d.open_at)) / 60) AS booked
+                                          - greatest(l.start_at, d.open_at)) / 60) AS booked,
+           -- as booked, before a release cut it
+           greatest(0, date_part('epoch', least(l.booked_end, d.close_at)
+                                          - greatest(l.start_at, d.open_at)) / 60) AS as_booked
       FROM live l JOIN days d ON d.room_id = l.room_id AND d.day = l.day)"""
 
 # Per room or building, and the total (GROUPING SETS): one statement.
@@ -97,17 +110,23 @@ made AS (
 facts AS (
     SELECT room_id, minutes AS open_m, NULL::float8 AS booked_m, NULL::bigint AS user_id,
            NULL::float8 AS length_m, NULL::float8 AS lead_m, 0 AS live, 0 AS gone,
-           0 AS hour_made, 0 AS day_made FROM open
+           0 AS hour_made, 0 AS day_made, NULL::float8 AS used_m, NULL::float8 AS released_m,
+           NULL::float8 AS ghost_m FROM open
     UNION ALL
     -- Lead: booking to start. A booking made after its start (an admin's
     -- backfill) had no lead at all, and is left out rather than counted negative.
+    -- Used: checked in; released: what a release gave back; ghost: booked, unused.
     SELECT room_id, NULL, booked, user_id, date_part('epoch', end_at - start_at) / 60,
            CASE WHEN created_at <= start_at THEN date_part('epoch', start_at - created_at) / 60
-           END, 1, 0, 0, 0 FROM clipped
+           END, 1, 0, 0, 0,
+           CASE WHEN checked_in_at IS NOT NULL THEN booked END,
+           CASE WHEN released_at IS NOT NULL THEN as_booked - booked END,
+           CASE WHEN ghost THEN as_booked END FROM clipped
     UNION ALL
-    SELECT room_id, NULL, NULL, NULL, NULL, NULL, 0, 1, 0, 0 FROM cancelled
+    SELECT room_id, NULL, NULL, NULL, NULL, NULL, 0, 1, 0, 0, NULL, NULL, NULL FROM cancelled
     UNION ALL
-    SELECT room_id, NULL, NULL, NULL, NULL, NULL, 0, 0, last_hour::int, 1 FROM made)
+    SELECT room_id, NULL, NULL, NULL, NULL, NULL, 0, 0, last_hour::int, 1, NULL, NULL, NULL
+      FROM made)
 SELECT grouping({key}) = 1 AS total, {columns},
        coalesce(sum(f.open_m), 0) AS open_minutes,
        coalesce(sum(f.booked_m), 0) AS booked_minutes,
@@ -118,6 +137,9 @@ SELECT grouping({key}) = 1 AS total, {columns},
        percentile_cont(0.5) WITHIN GROUP (ORDER BY f.lead_m) AS median_lead_minutes,
        sum(f.hour_made)::int AS made_last_hour,
        sum(f.day_made)::int AS made_last_24h,
+       coalesce(sum(f.used_m), 0) AS used_minutes,
+       coalesce(sum(f.released_m), 0) AS released_minutes,
+       coalesce(sum(f.ghost_m), 0) AS ghost_minutes,
        (%(building)s::text IS NULL
         OR EXISTS (SELECT 1 FROM rooms x WHERE x.building = %(building)s)) AS building_known
   FROM facts f JOIN r ON r.id = f.room_id
@@ -273,7 +295,10 @@ def _shape(group: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
             "cancelled": r["cancelled"], "cancellation_rate": _ratio(r["cancelled"], made),
             "median_lead_minutes": round(r["median_lead_minutes"], 2)
             if r["median_lead_minutes"] is not None else None,
-            "made_last_hour": r["made_last_hour"], "made_last_24h": r["made_last_24h"]})
+            "made_last_hour": r["made_last_hour"], "made_last_24h": r["made_last_24h"],
+            "used_minutes": round(r["used_minutes"], 2),
+            "released_minutes": round(r["released_minutes"], 2),
+            "ghost_minutes": round(r["ghost_minutes"], 2)})
         shaped.append((r["total"], item))
     return {"rows": [item for total, item in shaped if not total],
             "total": next((item for total, item in shaped if total), None)}
@@ -282,7 +307,8 @@ def _shape(group: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 COLUMNS = {
     "room": ["room_id", "room_name", "building", "open_minutes", "booked_minutes", "utilisation",
              "bookings", "bookers", "average_minutes", "cancelled", "cancellation_rate",
-             "median_lead_minutes", "made_last_hour", "made_last_24h"],
+             "median_lead_minutes", "made_last_hour", "made_last_24h", "used_minutes",
+             "released_minutes", "ghost_minutes"],
     "weekday_hour": ["weekday", "hour", "open_minutes", "booked_minutes", "utilisation",
                      "bookings"],
 }

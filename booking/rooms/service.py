@@ -25,7 +25,7 @@ from booking.i18n import _
 # The JSON shape of a room.
 ROOM_FIELDS = """r.id, r.name, r.building, r.floor, r.capacity, r.equipment, r.timezone,
        to_char(r.opens, 'HH24:MI') AS opens, to_char(r.closes, 'HH24:MI') AS closes, r.active,
-       r.area_id"""
+       r.area_id, r.checkin_required, r.release_after_minutes"""
 
 # Each active room (all rooms for the admin page) with what is on now, what is next today, and how many
 # bookings it has today (room-local day). Three short index-only probes of
@@ -64,7 +64,8 @@ SELECT {ROOM_FIELDS},
                                                  b.title, b.start_at, b.end_at, b.series_id,
                                                  b.cancelled_at, b.created_at, r.timezone,
                                                  b.attendees,
-                                                 coalesce(b.created_by, b.user_id), b.status)
+                                                 coalesce(b.created_by, b.user_id), b.status,
+                                                 b.checked_in_at, b.released_at)
                                  ORDER BY b.start_at)
                    FROM bookings b JOIN users u ON u.id = b.user_id
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
@@ -344,7 +345,8 @@ def get(room_id: int) -> dict[str, Any]:
 # -- admin: create and edit ----------------------------------------------------------
 
 ROOM_COLUMNS = ("name", "building", "floor", "capacity", "equipment", "timezone",
-                "opens", "closes", "active", "area_id")
+                "opens", "closes", "active", "area_id", "checkin_required",
+                "release_after_minutes")
 
 # Both name the admin for the audit log (sql/007) in the same statement:
 # set_config(..., true) lasts until this statement's transaction ends, and the
@@ -359,10 +361,11 @@ MISSING_GROUPS = """(SELECT array_agg(g) FROM unnest(%(groups)s::bigint[]) g
 CREATE_SQL = f"""
 WITH made AS (
     INSERT INTO rooms AS r (name, building, floor, capacity, equipment, timezone, opens, closes,
-                            active, area_id, policy)
+                            active, area_id, policy, checkin_required, release_after_minutes)
     SELECT %(name)s::text, %(building)s::text, %(floor)s::integer, %(capacity)s::integer,
            %(equipment)s::text[], %(timezone)s::text, %(opens)s::time, %(closes)s::time,
-           %(active)s::boolean, %(area_id)s::integer, %(set)s::jsonb
+           %(active)s::boolean, %(area_id)s::integer, %(set)s::jsonb,
+           %(checkin_required)s::boolean, %(release_after_minutes)s::integer
       FROM {ACTOR}
      WHERE {MISSING_GROUPS} IS NULL
     RETURNING r.*)
@@ -376,6 +379,7 @@ def create(data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
     config = current_app.config
     values = clean_room(data, partial=False, defaults={
         "building": "", "floor": 0, "equipment": [], "active": True, "area_id": None,
+        "checkin_required": False, "release_after_minutes": 15,
         "opens": config["DEFAULT_OPENS"], "closes": config["DEFAULT_CLOSES"]})
     own = policy.merged({}, values.pop("policy", {}))
     with _refusals_as_input_errors(), db.connection() as conn:
@@ -495,4 +499,7 @@ _CLEANERS = {
     "closes": lambda v: parse_hm(v, "closes"),
     "active": lambda v: inputs.boolean(v, "active"),
     "area_id": lambda v: None if v in (None, "") else inputs.integer(v, "area_id"),
+    "checkin_required": lambda v: inputs.boolean(v, "checkin_required"),
+    "release_after_minutes": lambda v: inputs.integer(v, "release_after_minutes", low=1,
+                                                      high=60),
 }

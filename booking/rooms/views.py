@@ -127,10 +127,12 @@ def admin_create():
 @bp.get("/admin/rooms/<id:room_id>")
 @admin_required
 def admin_edit(room_id: int):
+    from booking.panels import service as panels
+
     room = service.get(room_id)
     form = {**room, "equipment": ", ".join(room["equipment"])}
     return render_template("rooms/edit.html", room=room, form=form, zones=COMMON_ZONES,
-                           error=None)
+                           error=None, panels=panels.tokens(room_id))
 
 
 @bp.post("/admin/rooms/<id:room_id>")
@@ -164,4 +166,5 @@ def _room_form() -> dict:
     if not fields.get("floor", "x").strip():
         del fields["floor"]
     fields["active"] = "active" in request.form
+    fields["checkin_required"] = "checkin_required" in request.form
     return fields

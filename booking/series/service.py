@@ -363,6 +363,30 @@ def cancel(user: User, series_id: int, from_text: str | None, now: datetime) -> 
     return {"series": row["series"], "cancelled": row["cancelled"]}
 
 
+def cancel_as(owner_id: int, series_id: int, now: datetime) -> dict[str, Any]:
+    """Cancel the rest of a series (every occurrence from `now`) as its organiser: a
+    signed link in mail (booking/bookings/links.py) acts for them."""
+    with db.connection() as conn:
+        row = conn.execute(CANCEL_SQL, {"id": series_id, "actor": owner_id, "admin": False,
+                                        "from": now, "whole": True}).fetchone()
+    if row is None or row["series"] is None:
+        raise not_found(_("That series does not exist."))
+    return {"series": row["series"], "cancelled": row["cancelled"]}
+
+
+# series_pkey: a series as its organiser's signed link shows it.
+OWNED_SQL = "SELECT series_json(s) AS series FROM series s WHERE s.id = %s AND s.user_id = %s"
+
+
+def owned(series_id: int, owner_id: int) -> dict[str, Any]:
+    """The series a signed link names, if it is still that organiser's (404 otherwise)."""
+    with db.connection() as conn:
+        row = conn.execute(OWNED_SQL, (series_id, owner_id)).fetchone()
+    if row is None:
+        raise not_found(_("That series does not exist."))
+    return row["series"]
+
+
 def _series_zone(series_id: int) -> str:
     with db.connection() as conn:
         row = conn.execute("SELECT timezone FROM series WHERE id = %s", (series_id,)).fetchone()

@@ -1,0 +1,1 @@
+"""Door panels: a tablet beside a room's door (issue 17)."""

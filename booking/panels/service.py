@@ -1,0 +1,209 @@
+"""Door panels: their tokens, what a panel shows, and what it may do.
+
+A panel token is bound to one room (sql/052_panels.sql). It signs in as the
+room's panel account with `panel_room` set (booking/auth.py), and `fence()`
+lets such a caller reach only the panel's own routes for its own room; the
+statements that check in, end and extend decide the room again on the row
+(sql/050: p_panel_room).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import segno
+from flask import current_app
+
+from booking import db, rules
+from booking.auth import PANEL_PREFIX, User, hash_token
+from booking.bookings import service as bookings
+from booking.bookings.usage import ceil_minute
+from booking.errors import BookingError, invalid, not_found
+from booking.i18n import _
+from booking.rooms.service import ROOM_FIELDS
+from booking.times import rfc3339, zone
+
+BOOK_NOW_MINUTES = (15, 30, 60)
+WALK_IN = "Walk-in"
+
+# What only a panel may reach (endpoint names); a panel token anywhere else is 403.
+ENDPOINTS = frozenset({"panels.panel", "panels.act", "panels_api.panel",
+                       "bookings_api.checkin", "bookings_api.end", "bookings_api.extend",
+                       "static"})
+
+# rooms_pkey, then bookings_room_start: the booking under way now and the rest
+# of the room-local day's, in one statement.
+PANEL_SQL = f"""
+SELECT {ROOM_FIELDS},
+       coalesce((SELECT json_agg(json_build_object(
+                          'id', b.id, 'title', b.title, 'user_name', u.name,
+                          'start_time', rfc3339(b.start_at, r.timezone),
+                          'end_time', rfc3339(b.end_at, r.timezone),
+                          'checked_in_at', rfc3339(b.checked_in_at, r.timezone),
+                          'start_at', b.start_at, 'end_at', b.end_at,
+                          'created_at', b.created_at)
+                        ORDER BY b.start_at)
+                   FROM bookings b JOIN users u ON u.id = b.user_id
+                  WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+                    AND b.start_at > %(now)s - interval '1 day'
+                    AND b.start_at < d.day_end AND b.end_at > %(now)s),
+                '[]') AS bookings,
+       d.day_end
+  FROM rooms r
+ CROSS JOIN LATERAL (
+       SELECT ((%(now)s AT TIME ZONE r.timezone)::date + 1)::timestamp
+              AT TIME ZONE r.timezone AS day_end) d
+ WHERE r.id = %(room)s"""
+
+
+def state(room_id: int, now: datetime) -> dict[str, Any]:
+    """What the panel shows: the room, its state (free, awaiting check-in, in use),
+    the current and next bookings (titles hidden unless PANEL_SHOW_TITLES), and
+    the Book now lengths that fit up to the next booking and within the rules."""
+    with db.connection() as conn:
+        row = conn.execute(PANEL_SQL, {"room": room_id, "now": now}).fetchone()
+    if row is None:
+        raise not_found(_("That room does not exist."))
+    items = row.pop("bookings")
+    row.pop("day_end")
+    for item in items:
+        for key in ("start_at", "end_at", "created_at"):
+            item[key] = datetime.fromisoformat(item[key])
+    # A walk-in starts on the next whole minute: from the moment it is made, it is now's.
+    soon = ceil_minute(now)
+    current = next((b for b in items if b["start_at"] <= soon), None)
+    upcoming = [b for b in items if b["start_at"] > soon]
+    if current is None:
+        status = "free"
+    elif row["checkin_required"] and current["checked_in_at"] is None:
+        status = "awaiting"
+    else:
+        status = "in_use"
+    return {"room": row, "status": status,
+            "today": now.astimezone(zone(row["timezone"])).date().isoformat(),
+            "current": _shown(current, row, now) if current else None,
+            "next": [_shown(b, row, now) for b in upcoming[:3]],
+            "book_now": _book_now(row, current, upcoming, now)}
+
+
+def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A booking as the panel shows it: the title only when PANEL_SHOW_TITLES."""
+    show = bool(current_app.config["PANEL_SHOW_TITLES"])
+    release = (max(b["start_at"], b["created_at"])
+               + timedelta(minutes=room["release_after_minutes"]))
+    opens = b["start_at"] - timedelta(minutes=int(current_app.config["CHECKIN_OPENS_MINUTES"]))
+    return {"id": b["id"], "title": b["title"] if show else None,
+            "user_name": b["user_name"] if show else None,
+            "start_time": b["start_time"], "end_time": b["end_time"],
+            "checked_in_at": b["checked_in_at"],
+            "may_check_in": (room["checkin_required"] and b["checked_in_at"] is None
+                             and opens <= now < ceil_minute(release)),
+            "under_way": b["start_at"] <= now}
+
+
+def _book_now(room: dict[str, Any], current: dict | None, upcoming: list[dict],
+              now: datetime) -> list[dict[str, Any]]:
+    """The Book now lengths on offer: from now (on the next minute) up to the next
+    booking, each one passing every rule of a booking."""
+    if current is not None:
+        return []
+    start = ceil_minute(now)
+    limit = upcoming[0]["start_at"] if upcoming else None
+    limits = rules.Limits.from_config(current_app.config)
+    offers = []
+    for minutes in BOOK_NOW_MINUTES:
+        end = start + timedelta(minutes=minutes)
+        if limit is not None and end > limit:
+            break
+        if rules.check(room, start, end, now, limits):
+            continue
+        tz = zone(room["timezone"])
+        offers.append({"minutes": minutes, "start_time": rfc3339(start, tz),
+                       "end_time": rfc3339(end, tz)})
+    return offers
+
+
+def book_now(user: User, room_id: int, minutes: Any, now: datetime) -> dict[str, Any]:
+    """A walk-in booking from now for 15, 30 or 60 minutes, through the ordinary
+    create path (rules, the exclusion constraint); the panel's account owns it."""
+    try:
+        minutes = int(minutes)
+    except (TypeError, ValueError):
+        minutes = 0
+    if minutes not in BOOK_NOW_MINUTES:
+        raise invalid("minutes", _("Book now for 15, 30 or 60 minutes."))
+    start = ceil_minute(now)
+    return bookings.create(user, {
+        "room_id": room_id, "title": WALK_IN,
+        "start_time": start.isoformat(),
+        "end_time": (start + timedelta(minutes=minutes)).isoformat()}, now)
+
+
+def fence(user: Any, endpoint: str | None, view_args: dict | None) -> None:
+    """403 for a panel caller outside the panel's routes or its room."""
+    room = getattr(user, "panel_room", None)
+    if room is None:
+        return
+    other_room = view_args and "room_id" in view_args and view_args["room_id"] != room
+    if endpoint not in ENDPOINTS or other_room:
+        raise BookingError("forbidden", _("A door panel can only show and use its own room."))
+
+
+def qr_svg(url: str) -> str:
+    """The QR code of `url` as inline SVG (segno; made here, nothing fetched)."""
+    return segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff",
+                                                 title=_("Book this room on your phone"))
+
+
+# -- tokens ---------------------------------------------------------------------------
+
+# FROM, not SELECT (f()).*: that would call the function once per column.
+CREATE_SQL = "SELECT * FROM create_panel_token(%s, %s, %s, %s)"
+
+# panel_tokens_room
+LIST_SQL = """
+SELECT p.id, p.prefix, rfc3339(p.created_at, r.timezone) AS created_at,
+       rfc3339(p.revoked_at, r.timezone) AS revoked_at, c.name AS created_by_name
+  FROM panel_tokens p JOIN rooms r ON r.id = p.room_id
+  LEFT JOIN users c ON c.id = p.created_by
+ WHERE p.room_id = %s ORDER BY p.id DESC"""
+
+# panel_tokens_pkey; audited in the same statement.
+REVOKE_SQL = """
+WITH done AS (
+    UPDATE panel_tokens SET revoked_at = now()
+     WHERE id = %(id)s AND room_id = %(room)s AND revoked_at IS NULL
+    RETURNING *),
+logged AS (
+    INSERT INTO audit_log (actor_id, action, user_id, room_id, target, after)
+    SELECT %(actor)s, 'panel.revoke', user_id, room_id, 'panel ' || id,
+           to_jsonb(done) - 'token_hash'
+      FROM done
+    RETURNING 1)
+SELECT (SELECT count(*) FROM done)::int AS revoked"""
+
+
+def create_token(room_id: int, actor: int | None) -> tuple[dict[str, Any], str]:
+    """A new panel token for the room: (its row, the token, shown only now)."""
+    plain = PANEL_PREFIX + secrets.token_urlsafe(32)
+    with db.connection() as conn:
+        row = conn.execute(CREATE_SQL, (room_id, actor, hash_token(plain), plain[:10])
+                           ).fetchone()
+    if row is None or row["id"] is None:
+        raise not_found(_("That room does not exist."))
+    return row, plain
+
+
+def tokens(room_id: int) -> list[dict[str, Any]]:
+    with db.connection() as conn:
+        return conn.execute(LIST_SQL, (room_id,)).fetchall()
+
+
+def revoke(room_id: int, token_id: int, actor: int) -> None:
+    with db.connection() as conn:
+        done = conn.execute(REVOKE_SQL, {"id": token_id, "room": room_id, "actor": actor}
+                            ).fetchone()["revoked"]
+    if not done:
+        raise not_found(_("That panel token does not exist or was revoked already."))

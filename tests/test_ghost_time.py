@@ -1,0 +1,60 @@
+"""Ghost time in the utilisation report (issue 17): used, released and ghost minutes
+per room and per building, in the twin, the page and the CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+
+import pytest
+
+from booking.bookings import release
+from conftest import UTC
+
+DAY = datetime(2027, 2, 26, 9, 0, tzinfo=UTC)          # Friday, 10:00 in Berlin
+QUERY = "from=2027-02-26&to=2027-02-26"
+
+
+@pytest.fixture
+def world(app, make, alice, conn):
+    checkin = make.room("Spree", "Europe/Berlin", building="HQ")
+    plain = make.room("Havel", "Europe/Berlin", building="Annex")
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (checkin["id"],))
+    used = make.booking(checkin, alice, DAY, DAY + timedelta(hours=1))
+    conn.execute("UPDATE bookings SET checked_in_at = %s WHERE id = %s", (DAY, used["id"]))
+    released = make.booking(checkin, alice, DAY + timedelta(hours=2), DAY + timedelta(hours=3))
+    with app.app_context():
+        assert release.sweep(DAY + timedelta(hours=2, minutes=15), 100) == 1
+    # Over without a check-in, never swept (the worker was down): ghost all the same.
+    make.booking(checkin, alice, DAY + timedelta(hours=4), DAY + timedelta(hours=4, minutes=30))
+    make.booking(plain, alice, DAY, DAY + timedelta(hours=1))      # no check-in asked
+    return {"checkin": checkin, "plain": plain, "released": released}
+
+
+def test_used_released_and_ghost_minutes_per_room_and_building(api_as, admin, world):
+    api = api_as(admin)
+    rooms = api.get(f"/api/reports/utilisation?{QUERY}&group=room").json
+    by_name = {r["room_name"]: r for r in rooms["rows"]}
+    spree, havel = by_name["Spree"], by_name["Havel"]
+    assert (spree["used_minutes"], spree["released_minutes"], spree["ghost_minutes"]) == \
+        (60, 45, 90)
+    assert spree["booked_minutes"] == 60 + 15 + 30          # the released one as it is now
+    assert (havel["used_minutes"], havel["released_minutes"], havel["ghost_minutes"]) == (0, 0, 0)
+    assert rooms["total"]["ghost_minutes"] == 90
+    buildings = api.get(f"/api/reports/utilisation?{QUERY}&group=building").json
+    hq = next(r for r in buildings["rows"] if r["building"] == "HQ")
+    assert (hq["used_minutes"], hq["released_minutes"], hq["ghost_minutes"]) == (60, 45, 90)
+
+
+def test_the_csv_and_the_page_carry_them(browser_as, admin, world):
+    page = browser_as(admin)
+    text = page.get(f"/reports/utilisation.csv?{QUERY}&group=room").get_data(as_text=True)
+    rows = {r["room_name"] if r["room_id"] != "total" else "total": r
+            for r in csv.DictReader(io.StringIO(text))}
+    assert rows["Spree"]["ghost_minutes"] == "90.0" and rows["Spree"]["used_minutes"] == "60.0"
+    assert rows["total"]["released_minutes"] == "45.0"
+    html = page.get(f"/reports?{QUERY}").get_data(as_text=True)
+    assert "Ghost min" in html
+    assert "60 minutes checked in; 90 booked and never used (45 of them given back by " \
+           "releases)" in html

@@ -1,0 +1,197 @@
+"""Door panels (issue 17): tokens bound to one room, what they may do (only the
+panel's actions on their own room), the page and its twin, Book now, and the
+admin's make and revoke."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import re
+
+import pytest
+
+from booking.panels import service as panels
+from conftest import NOW
+
+START = NOW + timedelta(hours=1)           # 10:00 in Berlin (NOW is 09:00 there)
+
+
+@pytest.fixture
+def panel_token(app, berlin):
+    with app.app_context():
+        _row, plain = panels.create_token(berlin["id"], None)
+    return plain
+
+
+@pytest.fixture
+def panel(app, panel_token):
+    from conftest import Api
+    return Api(app.test_client(), panel_token)
+
+
+def test_the_cli_prints_the_token_on_its_last_line(runner, berlin, conn):
+    result = runner.invoke(args=["panels", "create", "--room", str(berlin["id"])])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("bkp_") and len(token) > 30
+    from booking.auth import hash_token
+    row = conn.execute("SELECT room_id FROM panel_tokens WHERE token_hash = %s",
+                       (hash_token(token),)).fetchone()
+    assert row == {"room_id": berlin["id"]}
+    missing = runner.invoke(args=["panels", "create", "--room", "424242"])
+    assert missing.exit_code != 0
+
+
+def test_a_panel_sees_its_room_and_nothing_else(panel, berlin, make, alice):
+    other = make.room("Havel", "Europe/Berlin")
+    assert panel.get(f"/api/rooms/{berlin['id']}/panel").status_code == 200
+    assert panel.get(f"/rooms/{berlin['id']}/panel").status_code == 200
+    for url in (f"/api/rooms/{other['id']}/panel", f"/rooms/{other['id']}/panel",
+                "/api/rooms", "/api/bookings/mine", "/", f"/rooms/{berlin['id']}",
+                "/api/me", "/admin/rooms"):
+        answer = panel.get(url)
+        assert answer.status_code == 403, (url, answer.status_code)
+    booked = panel.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "x", "start_time": "2027-03-01T11:00",
+        "end_time": "2027-03-01T12:00"})
+    assert booked.status_code == 403
+
+
+def test_a_panel_checks_in_ends_and_extends_in_its_room_only(app, panel, make, alice,
+                                                            berlin, conn):
+    other = make.room("Havel", "Europe/Berlin")
+    here = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    there = make.booking(other, alice, START, START + timedelta(hours=1))
+    app.config["NOW"] = START
+    assert panel.post(f"/api/bookings/{there['id']}/checkin").status_code == 403
+    assert panel.post(f"/api/bookings/{there['id']}/end").status_code == 403
+    assert panel.post(f"/api/bookings/{there['id']}/extend",
+                      json={"end_time": "2027-03-01T11:15"}).status_code == 403
+    assert panel.post(f"/api/bookings/{here['id']}/checkin").status_code == 200
+    extended = panel.post(f"/api/bookings/{here['id']}/extend",
+                          json={"end_time": "2027-03-01T11:15"})
+    assert extended.status_code == 200, extended.json
+    app.config["NOW"] = START + timedelta(minutes=10)
+    assert panel.post(f"/api/bookings/{here['id']}/end").status_code == 200
+    rows = conn.execute("SELECT id, end_at, checked_in_at FROM bookings ORDER BY id").fetchall()
+    assert rows[0]["end_at"] == START + timedelta(minutes=10)
+    assert rows[1]["end_at"] == START + timedelta(hours=1) and rows[1]["checked_in_at"] is None
+
+
+def test_the_twin_says_the_state_and_offers_book_now_up_to_the_next_booking(
+        app, panel, make, alice, berlin, conn):
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    make.booking(berlin, alice, NOW - timedelta(minutes=40), NOW - timedelta(minutes=10),
+                 title="Gone")
+    make.booking(berlin, alice, NOW + timedelta(minutes=30), START, title="Soon")
+    state = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert state["status"] == "free"
+    assert [o["minutes"] for o in state["book_now"]] == [15, 30]      # 60 runs into 09:30
+    assert [b["title"] for b in state["next"]] == ["Soon"]
+    app.config["NOW"] = NOW + timedelta(minutes=30)
+    state = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert state["status"] == "awaiting" and state["current"]["may_check_in"] is True
+    assert state["book_now"] == []
+    app.config["PANEL_SHOW_TITLES"] = False
+    hidden = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert hidden["current"]["title"] is None and hidden["current"]["user_name"] is None
+
+
+def tablet(client, room, token):
+    """A tablet signed in with the panel's cookie; returns its CSRF token."""
+    client.get(f"/rooms/{room['id']}/panel?key={token}")
+    html = client.get(f"/rooms/{room['id']}/panel").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_book_now_books_a_walk_in_from_the_next_minute(app, client, berlin, panel_token, conn):
+    app.config["NOW"] = NOW + timedelta(seconds=20)        # on the next minute: 09:01
+    csrf = tablet(client, berlin, panel_token)
+    made = client.post(f"/rooms/{berlin['id']}/panel",
+                       data={"action": "book", "minutes": "30", "csrf_token": csrf})
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    row = conn.execute("SELECT b.title, b.start_at, b.end_at, u.email FROM bookings b "
+                       "JOIN users u ON u.id = b.user_id").fetchone()
+    assert row == {"title": "Walk-in", "start_at": NOW + timedelta(minutes=1),
+                   "end_at": NOW + timedelta(minutes=31),
+                   "email": f"panel-{berlin['id']}@panels.invalid"}
+    page = client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    assert "Booked until 09:31" in page and "In use" in page
+    again = client.post(f"/rooms/{berlin['id']}/panel",
+                        data={"action": "book", "minutes": "30", "csrf_token": csrf})
+    assert again.status_code == 409                         # taken: said on the panel
+    odd = client.post(f"/rooms/{berlin['id']}/panel",
+                      data={"action": "book", "minutes": "45", "csrf_token": csrf})
+    assert odd.status_code == 400
+
+
+def test_the_panel_buttons_check_in_and_end_early(app, client, berlin, panel_token, make,
+                                                  alice, conn):
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    booking = make.booking(berlin, alice, NOW, START)
+    app.config["NOW"] = NOW + timedelta(minutes=3)
+    csrf = tablet(client, berlin, panel_token)
+    page = client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    assert "Booked: waiting for check-in" in page
+    for action in ("checkin", "extend", "end"):
+        done = client.post(f"/rooms/{berlin['id']}/panel", data={
+            "action": action, "booking_id": str(booking["id"]), "csrf_token": csrf})
+        assert done.status_code == 302, (action, done.get_data(as_text=True)[:500])
+    row = conn.execute("SELECT checked_in_at, end_at FROM bookings").fetchone()
+    assert row == {"checked_in_at": NOW + timedelta(minutes=3),
+                   "end_at": NOW + timedelta(minutes=3)}
+    assert "Free" in client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+
+
+def test_the_panel_token_cookie_signs_in_the_tablet(app, client, berlin, panel_token, make):
+    other = make.room("Havel", "Europe/Berlin")
+    answer = client.get(f"/rooms/{berlin['id']}/panel?key={panel_token}")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(
+        f"/rooms/{berlin['id']}/panel")
+    assert "HttpOnly" in answer.headers["Set-Cookie"]
+    page = client.get(f"/rooms/{berlin['id']}/panel")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Spree" in html and "<svg" in html
+    assert client.get(f"/rooms/{other['id']}/panel").status_code == 403
+    assert client.get("/bookings/mine").status_code == 403
+
+
+def test_revoked_panel_tokens_sign_in_nothing(app, browser_as, admin, berlin, panel, conn):
+    page = browser_as(admin)
+    listed = page.get(f"/admin/rooms/{berlin['id']}").get_data(as_text=True)
+    assert "bkp_" in listed
+    token_id = conn.execute("SELECT id FROM panel_tokens").fetchone()["id"]
+    revoked = page.post(f"/admin/rooms/{berlin['id']}/panels/{token_id}/revoke")
+    assert revoked.status_code == 302
+    assert panel.get(f"/api/rooms/{berlin['id']}/panel").status_code == 401
+    made = page.post(f"/admin/rooms/{berlin['id']}/panels")
+    assert made.status_code == 302
+    shown = page.get(f"/admin/rooms/{berlin['id']}").get_data(as_text=True)
+    assert "shown only now" in shown
+    assert conn.execute("SELECT count(*) AS n FROM panel_tokens WHERE revoked_at IS NULL"
+                        ).fetchone()["n"] == 1
+    actions = [r["action"] for r in conn.execute(
+        "SELECT action FROM audit_log WHERE action LIKE 'panel.%' ORDER BY id")]
+    assert actions == ["panel.create", "panel.revoke", "panel.create"]
+
+
+def test_staff_cannot_make_panel_tokens(browser_as, alice, berlin):
+    page = browser_as(alice)
+    assert page.post(f"/admin/rooms/{berlin['id']}/panels").status_code == 403
+
+
+def test_admins_make_list_and_revoke_panel_tokens_through_the_api(app, api_as, admin, berlin):
+    from conftest import Api
+    api = api_as(admin)
+    made = api.post(f"/api/rooms/{berlin['id']}/panels")
+    assert made.status_code == 201
+    token, panel_id = made.json["token"], made.json["panel"]["id"]
+    tablet = Api(app.test_client(), token)
+    assert tablet.get(f"/api/rooms/{berlin['id']}/panel").status_code == 200
+    listed = api.get(f"/api/rooms/{berlin['id']}/panels").json["panels"]
+    assert [p["id"] for p in listed] == [panel_id] and listed[0]["revoked_at"] is None
+    assert token not in str(listed)
+    assert api.delete(f"/api/rooms/{berlin['id']}/panels/{panel_id}").status_code == 200
+    assert tablet.get(f"/api/rooms/{berlin['id']}/panel").status_code == 401
+    assert api.delete(f"/api/rooms/{berlin['id']}/panels/{panel_id}").status_code == 404

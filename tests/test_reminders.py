@@ -1,0 +1,134 @@
+"""Reminders (issue 17): REMINDER_MINUTES before the start, once per booking even
+with two workers, with a one-tap check-in link in a check-in room that checks in
+only while check-in is open."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+
+from booking.bookings import reminders
+from booking.events.worker import Worker
+from conftest import NOW
+from test_worker import smtp  # noqa: F401  (a real SMTP server)
+
+START = NOW + timedelta(hours=1)          # 10:00 in Berlin
+END = START + timedelta(hours=1)
+
+
+def send(app, moment):
+    with app.app_context():
+        return reminders.send_due(moment)
+
+
+@pytest.fixture
+def booked(make, berlin, alice, conn):
+    booking = make.booking(berlin, alice, START, END, title="Planning")
+    conn.execute("UPDATE bookings SET created_at = %s WHERE id = %s",
+                 (NOW - timedelta(days=1), booking["id"]))
+    return booking
+
+
+def reminder_events(conn):
+    return conn.execute("SELECT booking_id, user_id FROM outbox "
+                        "WHERE kind = 'booking.reminder' ORDER BY id").fetchall()
+
+
+def test_a_reminder_is_due_exactly_reminder_minutes_before_the_start(app, booked, conn):
+    assert send(app, START - timedelta(minutes=15, seconds=1)) == 0
+    assert send(app, START - timedelta(minutes=15)) == 1
+    assert send(app, START - timedelta(minutes=5)) == 0          # once
+    assert reminder_events(conn) == [{"booking_id": booked["id"], "user_id": booked_user(conn)}]
+
+
+def booked_user(conn):
+    return conn.execute("SELECT user_id FROM bookings").fetchone()["user_id"]
+
+
+def test_none_once_started_none_when_booked_just_now_none_when_turned_off(
+        app, make, berlin, alice, conn):
+    late = make.booking(berlin, alice, START, END)
+    conn.execute("UPDATE bookings SET created_at = %s WHERE id = %s",
+                 (START - timedelta(minutes=10), late["id"]))
+    assert send(app, START - timedelta(minutes=5)) == 0       # booked inside the lead time
+    conn.execute("UPDATE bookings SET created_at = %s", (NOW - timedelta(days=1),))
+    assert send(app, START) == 0                              # started: too late
+    app.config["REMINDER_MINUTES"] = 0
+    assert send(app, START - timedelta(minutes=10)) == 0
+    app.config["REMINDER_MINUTES"] = 15
+    assert send(app, START - timedelta(minutes=10)) == 1
+
+
+def test_two_workers_at_once_remind_each_booking_once(app, make, alice, conn):
+    rooms = [make.room(f"Room {i}", "Europe/Berlin") for i in range(30)]
+    for r in rooms:
+        make.booking(r, alice, START, END)
+    conn.execute("UPDATE bookings SET created_at = %s", (NOW - timedelta(days=1),))
+    barrier = threading.Barrier(2)
+    counts = []
+
+    def one():
+        barrier.wait()
+        with app.app_context():
+            counts.append(reminders.send_due(START - timedelta(minutes=10), batch=4))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == 30
+    events = reminder_events(conn)
+    assert len(events) == 30 and len({e["booking_id"] for e in events}) == 30
+
+
+def test_the_reminder_mail_of_a_checkin_room_checks_in_with_one_tap(app, smtp, booked,
+                                                                   berlin, conn, client):
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    send(app, START - timedelta(minutes=15))
+    Worker(app, clock=lambda: START - timedelta(minutes=15)).run_until_idle()
+    mail = [m for to, m in smtp.messages if "Soon" in m["Subject"]]
+    assert len(mail) == 1
+    text = mail[0].get_body(("plain",)).get_content()
+    assert "Your booking starts at 10:00" in text
+    link = re.search(r"https?://\S+/bookings/\d+/checkin/\S+", text).group(0)
+    path = link.split("//", 1)[1].split("/", 1)[1]
+    path = "/" + path
+
+    app.config["NOW"] = START - timedelta(minutes=10, seconds=1)
+    page = client.get(path)
+    assert page.status_code == 200 and "Check in now" in page.get_data(as_text=True)
+    early = client.post(path)
+    assert early.status_code == 409
+    app.config["NOW"] = START - timedelta(minutes=10)
+    done = client.post(path)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert conn.execute("SELECT checked_in_at FROM bookings WHERE id = %s",
+                        (booked["id"],)).fetchone()["checked_in_at"] == app.config["NOW"]
+
+
+def test_the_link_is_for_that_booking_only_and_useless_after_the_release(
+        app, make, berlin, alice, booked, conn, client):
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    other = make.booking(berlin, alice, END, END + timedelta(hours=1))
+    with app.test_request_context():
+        token = reminders.checkin_token(booked["id"], alice["id"])
+    assert client.get(f"/bookings/{other['id']}/checkin/{token}").status_code == 404
+    assert client.post(f"/bookings/{other['id']}/checkin/{token}").status_code == 404
+    assert client.post(f"/bookings/{booked['id']}/checkin/{token}x").status_code == 404
+    app.config["NOW"] = START + timedelta(minutes=15)
+    late = client.post(f"/bookings/{booked['id']}/checkin/{token}")
+    assert late.status_code == 409
+    assert conn.execute("SELECT checked_in_at FROM bookings WHERE id = %s",
+                        (booked["id"],)).fetchone()["checked_in_at"] is None
+
+
+def test_a_reminder_without_checkin_has_no_link(app, smtp, booked):
+    send(app, START - timedelta(minutes=15))
+    Worker(app, clock=lambda: START - timedelta(minutes=15)).run_until_idle()
+    mail = [m for to, m in smtp.messages if "Soon" in m["Subject"]]
+    assert len(mail) == 1
+    assert "/checkin/" not in mail[0].get_body(("plain",)).get_content()

@@ -16,7 +16,7 @@ from typing import Any
 import segno
 from flask import current_app
 
-from booking import db, rules
+from booking import db, policy as policies, rules
 from booking.auth import PANEL_PREFIX, User, hash_token
 from booking.bookings import service as bookings
 from booking.bookings.usage import ceil_minute
@@ -50,7 +50,7 @@ SELECT {ROOM_FIELDS},
                     AND b.start_at > %(now)s - interval '1 day'
                     AND b.start_at < d.day_end AND b.end_at > %(now)s),
                 '[]') AS bookings,
-       d.day_end
+       d.day_end, room_policy(r.id) AS policy
   FROM rooms r
  CROSS JOIN LATERAL (
        SELECT ((%(now)s AT TIME ZONE r.timezone)::date + 1)::timestamp
@@ -68,6 +68,7 @@ def state(room_id: int, now: datetime) -> dict[str, Any]:
         raise not_found(_("That room does not exist."))
     items = row.pop("bookings")
     row.pop("day_end")
+    policy = policies.effective(row.pop("policy"), current_app.config)
     for item in items:
         for key in ("start_at", "end_at", "created_at"):
             item[key] = datetime.fromisoformat(item[key])
@@ -85,7 +86,7 @@ def state(room_id: int, now: datetime) -> dict[str, Any]:
             "today": now.astimezone(zone(row["timezone"])).date().isoformat(),
             "current": _shown(current, row, now) if current else None,
             "next": [_shown(b, row, now) for b in upcoming[:3]],
-            "book_now": _book_now(row, current, upcoming, now)}
+            "book_now": _book_now(row, policy, current, upcoming, now)}
 
 
 def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -103,21 +104,22 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, 
             "under_way": b["start_at"] <= now}
 
 
-def _book_now(room: dict[str, Any], current: dict | None, upcoming: list[dict],
-              now: datetime) -> list[dict[str, Any]]:
+def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
+              upcoming: list[dict], now: datetime) -> list[dict[str, Any]]:
     """The Book now lengths on offer: from now (on the next minute) up to the next
-    booking, each one passing every rule of a booking."""
+    booking less the room's buffer, each one passing every rule of the room's
+    effective policy (issue 18)."""
     if current is not None:
         return []
     start = ceil_minute(now)
     limit = upcoming[0]["start_at"] if upcoming else None
-    limits = rules.Limits.from_config(current_app.config)
+    buffer = timedelta(minutes=policy.buffer_minutes or 0)
     offers = []
     for minutes in BOOK_NOW_MINUTES:
         end = start + timedelta(minutes=minutes)
-        if limit is not None and end > limit:
+        if limit is not None and end + buffer > limit:
             break
-        if rules.check(room, start, end, now, limits):
+        if rules.check(room, start, end, now, policy):
             continue
         tz = zone(room["timezone"])
         offers.append({"minutes": minutes, "start_time": rfc3339(start, tz),

@@ -1014,7 +1014,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/rooms/{room_id}/panels": {
         "get": op("Rooms", "A room's door panel tokens (admin)",
                   {**ok(obj({"panels": {"type": "array", "items": ref("PanelToken")}})),
-                   **errors("forbidden")},
+                   **errors("forbidden", "not_found")},
                   parameters=[path_id("room_id", "room")], operation_id="listPanelTokens"),
         "post": op("Rooms", "Make a door panel token for a room (admin)",
                    {**ok(obj({"panel": ref("PanelToken"),

@@ -189,6 +189,8 @@ SELECT (SELECT count(*) FROM done)::int AS revoked"""
 
 def create_token(room_id: int, actor: int | None) -> tuple[dict[str, Any], str]:
     """A new panel token for the room: (its row, the token, shown only now)."""
+    if not 0 < room_id < 2**31:            # rooms.id is an integer: no such room
+        raise not_found(_("That room does not exist."))
     plain = PANEL_PREFIX + secrets.token_urlsafe(32)
     with db.connection() as conn:
         row = conn.execute(CREATE_SQL, (room_id, actor, hash_token(plain), plain[:10])

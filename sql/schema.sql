@@ -133,17 +133,24 @@ CREATE FUNCTION public.audit_bookings_update() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
-    SELECT CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+    SELECT CASE WHEN e.decided THEN n.decided_by
+                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
                 THEN coalesce(n.cancelled_by, audit_actor())
                 WHEN o.released_at IS NULL AND n.released_at IS NOT NULL THEN NULL
                 ELSE audit_actor() END,
-           CASE WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL THEN 'booking.cancel'
+           CASE WHEN e.decided AND n.status = 'confirmed' THEN 'booking.approve'
+                WHEN e.decided AND n.status = 'rejected' THEN 'booking.reject'
+                WHEN e.decided AND n.status = 'expired' THEN 'booking.expire'
+                WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL THEN 'booking.cancel'
                 WHEN o.released_at IS NULL AND n.released_at IS NOT NULL THEN 'booking.release'
                 WHEN o.checked_in_at IS NULL AND n.checked_in_at IS NOT NULL
                      THEN 'booking.checkin'
                 ELSE 'booking.update' END,
            n.user_id, n.room_id, 'booking ' || n.id, to_jsonb(o), to_jsonb(n)
       FROM old_rows o JOIN new_rows n ON n.id = o.id
+     -- A decision, not a move out of a room that needs approval (sql/044).
+     CROSS JOIN LATERAL (SELECT o.status = 'pending' AND n.status <> 'pending'
+                                AND n.decided_at IS DISTINCT FROM o.decided_at AS decided) e
      WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
      ORDER BY n.id;
     RETURN NULL;

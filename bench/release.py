@@ -41,7 +41,7 @@ SELECT r.id, u.id, 'bench', t, t + interval '15 minutes', t - interval '1 day',
 """
 
 RESET_SQL = """
-UPDATE bookings SET released_at = NULL, end_at = start_at + interval '15 minutes',
+UPDATE bookings SET released_at = NULL, status = 'confirmed', end_at = start_at + interval '15 minutes',
                     end_before_release = NULL
  WHERE released_at IS NOT NULL;
 DELETE FROM outbox; DELETE FROM release_sweeps;

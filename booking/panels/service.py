@@ -17,7 +17,7 @@ import segno
 from flask import current_app
 
 from booking import db, policy as policies, rules
-from booking.auth import PANEL_PREFIX, User, hash_token
+from booking.auth import PANEL_PREFIX, User, forget, hash_token
 from booking.bookings import service as bookings
 from booking.bookings.usage import ceil_minute
 from booking.errors import BookingError, invalid, not_found
@@ -184,7 +184,7 @@ logged AS (
            to_jsonb(done) - 'token_hash'
       FROM done
     RETURNING 1)
-SELECT (SELECT count(*) FROM done)::int AS revoked"""
+SELECT (SELECT count(*) FROM done)::int AS revoked, (SELECT user_id FROM done) AS user_id"""
 
 
 def create_token(room_id: int, actor: int | None) -> tuple[dict[str, Any], str]:
@@ -207,7 +207,9 @@ def tokens(room_id: int) -> list[dict[str, Any]]:
 
 def revoke(room_id: int, token_id: int, actor: int) -> None:
     with db.connection() as conn:
-        done = conn.execute(REVOKE_SQL, {"id": token_id, "room": room_id, "actor": actor}
-                            ).fetchone()["revoked"]
-    if not done:
+        row = conn.execute(REVOKE_SQL, {"id": token_id, "room": room_id, "actor": actor}
+                           ).fetchone()
+    if not row["revoked"]:
         raise not_found(_("That panel token does not exist or was revoked already."))
+    # This process forgets the panel at once; the others hear it on the memo channel.
+    forget(user_id=row["user_id"])

@@ -13,7 +13,7 @@ from flask import g, render_template
 
 from booking import create_app, recurrence, rules
 from booking.auth import User
-from booking.rooms.views import timeline
+from booking.rooms.views import day_grid
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOM = {"id": 1, "name": "Spree", "building": "HQ", "floor": 1, "capacity": 8,
@@ -72,7 +72,10 @@ def test_html_of_a_fifty_booking_day(benchmark, app):
 
         def render():
             return render_template("rooms/day.html", room=ROOM, date="2027-03-02", bookings=bookings,
-                                   timeline=timeline(ROOM, date(2027, 3, 2), bookings),
+                                   etag='"x"', refresh="/api/rooms/1/bookings?date=2027-03-02",
+                                   book_url="/bookings/new?room_id=1&date=2027-03-02",
+                                   grid=day_grid(ROOM, "2027-03-02", bookings,
+                                                 datetime(2027, 3, 1, 8, tzinfo=timezone.utc)),
                                    prev_day="2027-03-01", next_day="2027-03-03",
                                    today=date(2027, 3, 1))
         html = benchmark(render)

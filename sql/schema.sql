@@ -1719,47 +1719,63 @@ WITH fit AS (
            coalesce((p_rules->(r.id::text)->>'buffer')::integer, 0) AS buffer,
            p_rules->(r.id::text)->'hours' AS week_hours
       FROM rooms r
-     WHERE r.active AND r.capacity >= p_capacity AND r.equipment @> p_equipment),
-day AS (
+     WHERE r.active AND r.capacity >= p_capacity AND r.equipment @> p_equipment
+       AND (p_rules->'zones' IS NULL OR p_rules->'zones' ? r.timezone)),
+zone_day AS MATERIALIZED (
+    -- The opening and closing instants of each day asked about, once per time
+    -- zone and opening hours that fitting rooms have (a handful), not per room.
+    SELECT h.timezone, h.opens, h.closes, h.week_hours, g.d,
+           wall_instant(l.local_start::date + g.d, w.opens, h.timezone) AS open_at,
+           wall_instant(l.local_start::date + g.d, w.closes, h.timezone) AS close_at,
+           (l.local_start + make_interval(days => g.d)) AT TIME ZONE h.timezone AS target
+      FROM (SELECT DISTINCT f.timezone, f.opens, f.closes, f.week_hours FROM fit f) h
+     CROSS JOIN generate_series(0, p_days) AS g(d)
+     CROSS JOIN LATERAL (SELECT p_start AT TIME ZONE h.timezone AS local_start) l
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN h.week_hours IS NULL THEN h.opens
+                       ELSE (h.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>0)::time
+                  END AS opens,
+                  CASE WHEN h.week_hours IS NULL THEN h.closes
+                       ELSE (h.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>1)::time
+                  END AS closes) w
+     WHERE w.opens IS NOT NULL),
+day AS MATERIALIZED (
     -- Each fitting room's opening hours on the request's local day (in that
     -- room's zone) and the days after, and the same time of day as asked.
-    SELECT f.id, f.buffer, g.d,
-           wall_instant(l.local_start::date + g.d, h.opens, f.timezone) AS open_at,
-           wall_instant(l.local_start::date + g.d, h.closes, f.timezone) AS close_at,
-           (l.local_start + make_interval(days => g.d)) AT TIME ZONE f.timezone AS target
+    SELECT f.id, f.buffer, z.d, z.open_at, z.close_at, z.target,
+           plus_minutes(z.close_at, f.buffer) AS held_until
       FROM fit f
-     CROSS JOIN generate_series(0, p_days) AS g(d)
-     CROSS JOIN LATERAL (SELECT p_start AT TIME ZONE f.timezone AS local_start) l
-     CROSS JOIN LATERAL (
-           SELECT CASE WHEN f.week_hours IS NULL THEN f.opens
-                       ELSE (f.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>0)::time
-                  END AS opens,
-                  CASE WHEN f.week_hours IS NULL THEN f.closes
-                       ELSE (f.week_hours->(extract(isodow FROM l.local_start::date + g.d)::integer - 1)->>1)::time
-                  END AS closes) h
-     WHERE h.opens IS NOT NULL),
+      JOIN zone_day z ON z.timezone = f.timezone AND z.opens = f.opens AND z.closes = f.closes
+                     AND z.week_hours IS NOT DISTINCT FROM f.week_hours),
+held AS MATERIALIZED (
+    -- Each fitting room's live bookings over all those days, each held to its
+    -- end plus its buffer: one short range of bookings_room_start per room.
+    SELECT f.id, k.start_at AS s, plus_minutes(k.end_at, k.buffer_minutes) AS e
+      FROM fit f
+     CROSS JOIN LATERAL (SELECT min(z.open_at) AS first_open, max(z.close_at) AS last_close
+                           FROM zone_day z WHERE z.timezone = f.timezone) span
+      JOIN bookings k
+        ON k.room_id = f.id AND k.cancelled_at IS NULL
+       AND k.start_at < plus_minutes(span.last_close, f.buffer)
+       AND k.start_at > span.first_open - interval '28 hours'),
 gap AS (
     -- The free stretches between live bookings inside the opening hours: each
     -- booking (and a zero-length sentinel at closing time) ends the gap that
     -- began when everything before it had ended, its buffer included; a gap
     -- ends the room's own buffer before the next booking.
-    SELECT day.id, day.d, day.target, x.gap_start, x.gap_end
-      FROM day
-     CROSS JOIN LATERAL (
-           SELECT greatest(day.open_at,
-                           max(b.e) OVER (ORDER BY b.s ROWS BETWEEN UNBOUNDED PRECEDING
-                                                               AND 1 PRECEDING)) AS gap_start,
-                  CASE WHEN b.sentinel THEN b.s ELSE b.s - make_interval(mins => day.buffer) END
-                      AS gap_end
-             FROM (SELECT k.start_at AS s, plus_minutes(k.end_at, k.buffer_minutes) AS e,
-                          false AS sentinel
-                     FROM bookings k
-                    WHERE k.room_id = day.id AND k.cancelled_at IS NULL
-                      AND k.start_at < plus_minutes(day.close_at, day.buffer)
-                      AND plus_minutes(k.end_at, k.buffer_minutes) > day.open_at
-                      AND k.start_at > day.open_at - interval '28 hours'
-                   UNION ALL
-                   SELECT day.close_at, day.close_at, true) b) x),
+    SELECT b.id, b.d, b.target,
+           greatest(b.open_at, max(b.e) OVER (PARTITION BY b.id, b.d ORDER BY b.s
+                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
+               AS gap_start,
+           CASE WHEN b.sentinel THEN b.s ELSE b.s - make_interval(mins => b.buffer) END AS gap_end
+      FROM (SELECT day.id, day.d, day.target, day.open_at, day.buffer, k.s, k.e,
+                   false AS sentinel
+              FROM day
+              JOIN held k
+                ON k.id = day.id AND k.s < day.held_until AND k.e > day.open_at
+            UNION ALL
+            SELECT day.id, day.d, day.target, day.open_at, day.buffer, day.close_at, day.close_at, true
+              FROM day) b),
 slot AS (
     -- In each gap long enough, the start nearest the target time.
     SELECT gap.id, gap.d, c.start_at, abs(extract(epoch FROM c.start_at - gap.target)) AS distance
@@ -1794,7 +1810,9 @@ SELECT json_build_object(
                  CROSS JOIN LATERAL (
                        SELECT array_agg(t) AS missing FROM unnest(p_equipment) AS t
                         WHERE NOT t = ANY (r.equipment)) m
-                 WHERE r.active AND r.capacity >= p_capacity AND cardinality(m.missing) = 1
+                 WHERE cardinality(p_equipment) > 0
+                   AND r.active AND r.capacity >= p_capacity AND cardinality(m.missing) = 1
+                   AND (p_rules->'zones' IS NULL OR p_rules->'zones' ? r.timezone)
                    AND (p_rules->(r.id::text)->'hours' IS NOT NULL
                         OR room_open(r.timezone, r.opens, r.closes, p_start, p_end))
                    AND NOT EXISTS (

@@ -419,11 +419,12 @@ class Search:
         return max(found + [self.base.max_days_ahead])
 
     def suggestion_rules(self) -> str:
-        """room_suggestions()'s p_rules: the buffer and weekly hours of each room whose
-        policy sets them (JSON text), made once per copy of the rooms."""
+        """room_suggestions()'s p_rules (JSON text): the buffer and weekly hours of
+        each room whose policy sets them, made once per copy of the rooms, and the
+        time zones offered (sql/055: rooms elsewhere are not searched)."""
         import json
 
-        def make() -> str:
+        def make() -> dict[str, Any]:
             found = {}
             for room_id, room_policy in getattr(self.by_id, "policies", {}).items():
                 entry: dict[str, Any] = {}
@@ -435,13 +436,20 @@ class Search:
                                       for h in room_policy.opening_hours]
                 if entry:
                     found[str(room_id)] = entry
-            return json.dumps(found)
+            return found
+
+        def with_zones(found: dict[str, Any]) -> str:
+            if self.zones is None:
+                return json.dumps(found)
+            return json.dumps({**found, "zones": sorted(self.zones)})
 
         kept = memo.current().rooms
         version, current = kept.current()
         if current is self.by_id:
-            return kept.derived(version, "suggestion_rules", make)
-        return make()
+            return kept.derived(version, ("suggestion_rules", self.zones),
+                                lambda: with_zones(kept.derived(version, "suggestion_rules",
+                                                                make)))
+        return with_zones(make())
 
     def refuse_when_no_room_allows(self) -> None:
         """422 when every active room (in the zones offered) refuses the interval by

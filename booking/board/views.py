@@ -9,9 +9,9 @@ is for screen readers ("Spree, 10:00–11:00, Planning, Alice").
 
 Rooms are grouped by time zone, each group on its own local hours with its
 zone named, then by building and floor. The drawn board is the same for
-everyone who asks in the same minute and language, so it is drawn once per
-board, minute and language (booking/memo/board.py) and set into each
-person's page.
+everyone who asks in the same language (and, for today's, the same minute),
+so it is drawn once per board, language and clock (booking/memo/board.py)
+and set into each person's page.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def board():
     shown = date.fromisoformat(found.date)
     drawn = memo.current().board.drawn(
         (found.date, (building or "").lower(), floor, area, found.version,
-         moment.replace(second=0, microsecond=0), str(i18n.locale())),   # drawn per language
+         clock_of(found, moment), str(i18n.locale())),   # drawn per language
         lambda: Fragment(render_template("board/_board.html", zones=layout(found, moment),
                                          date=found.date, **link_bases())))
     found.answer.body()   # the twin's body, kept: its ETag, so the first refresh is a 304
@@ -61,7 +61,17 @@ def board():
 
 
 # Where the drawn board goes in the page: nothing a person could type renders so.
-MARKER = Markup("<!--board: drawn once per board and minute-->")
+MARKER = Markup("<!--board: drawn once per board, language and clock-->")
+
+
+def clock_of(found: service.Board, moment: datetime) -> tuple[int | None, ...]:
+    """What of the clock a drawn board shows: in each of its zones, the minute
+    when the day is today there, else only whether it is over (-1) or ahead
+    (None). A board of another day is drawn once, not once a minute: at each
+    new minute every process drew the boards of every day it was asked for,
+    and those drawings (500 rooms each) were the board's slowest answers."""
+    return tuple(timeline.now_minute(moment.astimezone(zone(tz)), found.date)
+                 for tz in found.zones)
 
 
 def link_bases() -> dict[str, str]:

@@ -10,9 +10,10 @@ carries the kept version and sends the board again only when it moved
 
 Beside each board are what is made from it once rather than per request:
 its twin's answer (encoded JSON, gzip, ETag: http.SharedAnswer) and the page's
-drawn board (HTML), which also depends on the minute (the "now" line, the
-stretches that are over) and the reader's language (its words, dates and
-times), and so is kept per minute and language.
+drawn board (HTML), which also depends on the clock where the day is today
+(the "now" line, the stretches that are over; booking/board/views.py
+clock_of) and the reader's language (its words, dates and times), and so is
+kept per minute for today's board, once for another day's, and per language.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Board:
     def __init__(self) -> None:
         # (day or None, building, floor) -> (version, minute or None, board)
         self._boards: Bounded[Hashable, tuple[int, Any, Any]] = Bounded(MOST_BOARDS)
-        # (board's identity, minute, language) -> drawn HTML
+        # (board's identity, its clock (views.clock_of), language) -> drawn HTML
         self._drawn: Bounded[Hashable, str] = Bounded(MOST_DRAWN)
 
     def kept(self, key: Hashable) -> tuple[int, Any, Any] | None:

@@ -195,3 +195,19 @@ def test_admins_make_list_and_revoke_panel_tokens_through_the_api(app, api_as, a
     assert api.delete(f"/api/rooms/{berlin['id']}/panels/{panel_id}").status_code == 200
     assert tablet.get(f"/api/rooms/{berlin['id']}/panel").status_code == 401
     assert api.delete(f"/api/rooms/{berlin['id']}/panels/{panel_id}").status_code == 404
+
+
+def test_the_qr_code_is_made_once_per_link_and_follows_the_day(app, panel, berlin, monkeypatch):
+    """The panel page's QR code links to the room's booking form for today: made once
+    per link (booking/memo/pages.py), made again when the day, and so the link, moves."""
+    made = []
+    real = panels.segno.make
+    monkeypatch.setattr(panels.segno, "make", lambda *a, **k: made.append(a[0]) or real(*a, **k))
+    first = panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    again = panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    svg = re.search(r"<svg.*?</svg>", first, re.S).group(0)
+    assert svg in again and len(made) == 1
+    assert made[0].endswith(f"/bookings/new?room_id={berlin['id']}&date=2027-03-01")
+    app.config["NOW"] = NOW + timedelta(days=1)
+    tomorrow = panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    assert len(made) == 2 and made[1].endswith("&date=2027-03-02") and svg not in tomorrow

@@ -1,5 +1,5 @@
 """What pages remember: checked session cookies, signed CSRF tokens, links alike on
-every page, the OpenAPI document.
+every page, the door panels' QR codes, the OpenAPI document.
 
 None of these depends on the database, so none needs the channel: each is
 a bounded map, and what it holds stays true until it expires.
@@ -12,6 +12,7 @@ from booking.memo.kept import Bounded, Kept
 MOST_COOKIES = 10_000
 MOST_TOKENS = 10_000
 MOST_LINKS = 1_000
+MOST_QR_CODES = 2_000     # a room's booking link changes daily: two days of 1,000 rooms
 
 
 class Pages:
@@ -23,5 +24,8 @@ class Pages:
         self.csrf_tokens: Bounded[str, str] = Bounded(MOST_TOKENS)
         # (script root, endpoint, filename) -> the URL: the menu's and static files' links.
         self.links: Bounded[tuple, str] = Bounded(MOST_LINKS)
+        # (URL, title) -> the QR code as inline SVG (booking/panels/service.py):
+        # encoding one took 6 of the panel page's 7 ms of Python.
+        self.qr_codes: Bounded[tuple[str, str], str] = Bounded(MOST_QR_CODES)
         # The OpenAPI document as JSON, with its gzip and ETag: made once.
         self.openapi: Kept = Kept()

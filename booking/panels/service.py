@@ -16,7 +16,7 @@ from typing import Any
 import segno
 from flask import current_app
 
-from booking import db, policy as policies, rules
+from booking import db, memo, policy as policies, rules
 from booking.auth import PANEL_PREFIX, User, forget, hash_token
 from booking.bookings import service as bookings
 from booking.bookings.usage import ceil_minute
@@ -154,9 +154,16 @@ def fence(user: Any, endpoint: str | None, view_args: dict | None) -> None:
 
 
 def qr_svg(url: str) -> str:
-    """The QR code of `url` as inline SVG (segno; made here, nothing fetched)."""
-    return segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff",
-                                                 title=_("Book this room on your phone"))
+    """The QR code of `url` as inline SVG (segno; made here, nothing fetched), made
+    once per link and language (booking/memo/pages.py): a panel asks every
+    minute, and the link changes once a day."""
+    title = _("Book this room on your phone")
+    codes = memo.current().pages.qr_codes
+    found = codes.get((url, title))
+    if found is None:
+        found = codes.put((url, title), segno.make(url, error="m").svg_inline(
+            scale=4, dark="#000", light="#fff", title=title))
+    return found
 
 
 # -- tokens ---------------------------------------------------------------------------

@@ -812,7 +812,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text, p_overrides text[] DEFAULT NULL::text[]) RETURNS json
+CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text, p_overrides text[] DEFAULT NULL::text[], p_panel_room integer DEFAULT NULL::integer) RETURNS json
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -842,7 +842,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN json_build_object('kind', 'not_found');
     END IF;
-    IF NOT (v_old.user_id = p_actor OR p_admin
+    IF NOT (v_old.user_id = p_actor OR p_admin OR v_old.room_id = p_panel_room
             OR EXISTS (SELECT 1 FROM delegates d
                         WHERE d.user_id = v_old.user_id AND d.delegate_id = p_actor)) THEN
         RETURN json_build_object('kind', 'forbidden');

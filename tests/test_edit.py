@@ -242,7 +242,7 @@ def test_if_match_is_checked_on_the_locked_row(app, api_as, alice, berlin, conn)
                 "id": booking["id"], "actor": alice["id"], "admin": False, "now": NOW,
                 "sequence": 7, "room": None, "start": None, "end": None, "title": "x",
                 "set_attendees": False, "attendees": None, "invitees": None,
-                "set_notes": False, "notes": None, "overrides": None,
+                "set_notes": False, "notes": None, "overrides": None, "panel": None,
                 **{k: None for k in ("alt_version", "alt_rooms", "alt_zone_of", "alt_zones",
                                      "alt_start", "alt_end", "alt_people", "alt_equipment",
                                      "alt_buffers", "alt_mine_from", "alt_mine_until",

@@ -211,3 +211,24 @@ def test_the_qr_code_is_made_once_per_link_and_follows_the_day(app, panel, berli
     app.config["NOW"] = NOW + timedelta(days=1)
     tomorrow = panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
     assert len(made) == 2 and made[1].endswith("&date=2027-03-02") and svg not in tomorrow
+
+
+def test_a_panel_extends_within_the_owner_s_quota_not_past_it(app, panel, make, alice, berlin,
+                                                               conn):
+    """The panel changes its room's bookings as the panel, not as an administrator
+    (sql/056): an extension the owner's quota refuses is refused on the panel too,
+    and one within it goes through."""
+    from policykit import room_policy
+    room_policy(conn, berlin, quota={"hours_per_week": 2})
+    here = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    make.booking(berlin, alice, START + timedelta(days=1), START + timedelta(days=1, hours=1))
+    app.config["NOW"] = START
+    past = panel.post(f"/api/bookings/{here['id']}/extend", json={"end_time": "2027-03-01T11:15"})
+    assert past.status_code == 422 and past.json["error"]["code"] == "quota_exceeded", past.json
+    assert conn.execute("SELECT end_at FROM bookings WHERE id = %s",
+                        (here["id"],)).fetchone()["end_at"] == START + timedelta(hours=1)
+    conn.execute("UPDATE bookings SET end_at = start_at + interval '45 minutes' "
+                 "WHERE id <> %s", (here["id"],))
+    within = panel.post(f"/api/bookings/{here['id']}/extend",
+                        json={"end_time": "2027-03-01T11:15"})
+    assert within.status_code == 200, within.json

@@ -147,7 +147,7 @@ SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.en
   FROM booking_api b
  WHERE b.id = %(id)s"""
 
-# edit_booking() (sql/044: the target room's buffer, approval and the owner's
+# edit_booking() (sql/044, 056: the target room's buffer, approval and the owner's
 # quota without this booking, under their lock) under bookings_no_overlap;
 # when the room was taken, the finder's query for other rooms, in the same
 # statement.
@@ -157,7 +157,7 @@ WITH e AS MATERIALIZED (
                         %(room)s::int, %(start)s::timestamptz, %(end)s::timestamptz,
                         %(title)s::text, %(set_attendees)s, %(attendees)s::int,
                         %(invitees)s::text[], %(set_notes)s, %(notes)s::text,
-                        %(overrides)s::text[]) AS result)
+                        %(overrides)s::text[], %(panel)s::int) AS result)
 SELECT e.result, {Alternatives.sql("e.result->>'kind' = 'conflict'")} AS alternatives
   FROM e"""
 
@@ -384,7 +384,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     ETag of GET /api/bookings/<id>; 412 when the booking changed since.
     `check(row, end)`: a caller's own refusal before anything is written
     (extend, booking/bookings/usage.py); `panel_room`: a door panel's room,
-    whose bookings it may change as an admin may; `later_by`: the new end is
+    whose bookings it may change (as the panel: every rule and the owner's
+    quota apply, as they do to the owner); `later_by`: the new end is
     the current one plus this (a panel's "Extend 15 min", without a statement
     to read the end first).
     """
@@ -420,7 +421,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
         alternatives = Alternatives(target, start, end, attendees, now, user.booker,
                                     row["user_id"], exclude=booking_id)
         answer = conn.execute(EDIT_SQL, {
-            "id": booking_id, "actor": user.id, "admin": user.is_admin or on_panel, "now": now,
+            "id": booking_id, "actor": user.id, "admin": user.is_admin,
+            "panel": row["room_id"] if on_panel else None, "now": now,
             "sequence": row["sequence"] if if_match is not None else None,
             "room": target["id"] if moved else None, "start": start if moved else None,
             "end": end if moved else None, "title": title,

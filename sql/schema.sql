@@ -60,19 +60,22 @@ CREATE FUNCTION public.area_chain(p_area integer) RETURNS TABLE(id integer, name
 $$;
 
 CREATE FUNCTION public.resolve_policy(p_room integer, p_area integer) RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
-    SELECT jsonb_build_object(
-        'fields', coalesce((
-            SELECT jsonb_object_agg(f.key, jsonb_build_object('value', f.value,
-                                                              'source', f.source))
-              FROM (SELECT DISTINCT ON (e.key) e.key, e.value, l.source
-                      FROM policy_levels(p_room, p_area) l
-                     CROSS JOIN LATERAL jsonb_each(l.policy) e
-                     ORDER BY e.key, l.depth) f), '{}'),
-        'areas', coalesce((
-            SELECT jsonb_agg((l.source->>'id')::integer ORDER BY l.depth)
-              FROM policy_levels(p_room, p_area) l WHERE l.depth > 0), '[]'))
+BEGIN
+    RETURN (
+        WITH l AS MATERIALIZED (SELECT * FROM policy_levels(p_room, p_area))
+        SELECT jsonb_build_object(
+            'fields', coalesce((
+                SELECT jsonb_object_agg(f.key, jsonb_build_object('value', f.value,
+                                                                  'source', f.source))
+                  FROM (SELECT DISTINCT ON (e.key) e.key, e.value, l.source
+                          FROM l CROSS JOIN LATERAL jsonb_each(l.policy) e
+                         ORDER BY e.key, l.depth) f), '{}'),
+            'areas', coalesce((
+                SELECT jsonb_agg((l.source->>'id')::integer ORDER BY l.depth)
+                  FROM l WHERE l.depth > 0), '[]')));
+END
 $$;
 
 CREATE FUNCTION public.area_policy(p_area integer) RETURNS jsonb

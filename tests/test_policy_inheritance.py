@@ -161,3 +161,41 @@ def test_moving_a_room_to_another_area_changes_what_it_inherits(api_as, admin, c
     assert r.get_json()["room"]["area_id"] == other["id"]
     shown = api.get(f"/api/rooms/{world['room']['id']}/policy").get_json()["policy"]
     assert (shown["max_minutes"]["value"], shown["max_minutes"]["source"]["name"]) == (45, "Annex")
+
+
+def test_resolve_policy_answers_as_sql_040_did(conn, make):
+    """sql/057 rewrote resolve_policy() (the area chain walked once, in PL/pgSQL),
+    not what it answers: sql/040's definition, loaded beside it, is asked about
+    every room and area of a random tree of areas with random policies."""
+    import json
+    import random
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "sql" / "040_areas_policies.sql").read_text()
+    old = re.search(r"CREATE FUNCTION resolve_policy\(.*?\n\$\$;", text, re.S).group(0)
+    conn.execute(old.replace("CREATE FUNCTION resolve_policy(", "CREATE FUNCTION resolve_policy_040(", 1))
+    rng = random.Random(57)
+    fields = [("min_minutes", lambda: rng.choice([15, 30])), ("buffer_minutes", lambda: rng.choice([0, 10])),
+              ("approval_required", lambda: rng.random() < 0.5),
+              ("quota", lambda: {"bookings_per_day": rng.randint(1, 5)}),
+              ("closed_dates", lambda: ["12-25"])]
+    def policy():
+        return json.dumps({name: make_value() for name, make_value in fields if rng.random() < 0.4})
+    areas = []
+    for i in range(12):
+        parent = rng.choice([None] + areas)
+        areas.append(conn.execute("INSERT INTO areas (name, parent_id, policy) VALUES (%s, %s, %s) "
+                                  "RETURNING id", (f"Area {i}", parent, policy())).fetchone()["id"])
+    rooms = []
+    for i in range(15):
+        room = make.room(f"Room {i}")
+        conn.execute("UPDATE rooms SET area_id = %s, policy = %s WHERE id = %s",
+                     (rng.choice([None] + areas), policy(), room["id"]))
+        rooms.append(room["id"])
+    asked = [(room, None) for room in rooms] + [(None, area) for area in areas]
+    differ = [(r, a) for r, a in asked
+              if conn.execute("SELECT resolve_policy(%s, %s) = resolve_policy_040(%s, %s) AS same",
+                              (r, a, r, a)).fetchone()["same"] is not True]
+    assert not differ
+    assert sum(len(conn.execute("SELECT resolve_policy(%s, %s) AS p", (r, a)).fetchone()["p"]
+                   ["fields"]) for r, a in asked) > 20   # the policies are not all empty

@@ -466,6 +466,9 @@ class Search:
             raise rules.as_error([common])
 
 
+NO_ZONES: frozenset[str] = frozenset()   # kept for "restricts nothing" (derived() keeps no None)
+
+
 def _zones_in(need: Need, by_id: Mapping[int, Mapping[str, Any]]) -> frozenset[str] | None:
     """need.zones_in(by_id), found once per copy of the rooms and place: looking
     through 500 rooms for the person's building was a tenth of a search's Python."""
@@ -477,9 +480,6 @@ def _zones_in(need: Need, by_id: Mapping[int, Mapping[str, Any]]) -> frozenset[s
         return need.zones_in(by_id)
     return kept.derived(version, ("zones", need.place.lower()),
                         lambda: need.zones_in(by_id) or NO_ZONES) or None
-
-
-NO_ZONES = frozenset()   # kept for "restricts nothing" (derived() keeps no None)
 
 
 def free_rooms(conn, need: Need, now: datetime, user: User | None

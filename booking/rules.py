@@ -146,6 +146,17 @@ class Booker:
     admin: bool = False
     groups: frozenset[int] | None = None
 
+    @classmethod
+    def for_owner(cls, actor: Any, owner_id: int | None,
+                  owner_groups: Iterable[int] | None) -> "Booker":
+        """Who the rules see when `actor` books or changes a booking that is
+        `owner_id`'s: the room's bookers rule asks about the person who will
+        hold it (a delegate may book a lab room for a lab member, and not for
+        someone outside the lab); an administrator stays one."""
+        if owner_id is None or owner_id == actor.id:
+            return actor.booker
+        return cls(admin=actor.is_admin, groups=frozenset(owner_groups or ()))
+
 
 @dataclass(frozen=True)
 class Violation:

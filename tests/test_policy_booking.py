@@ -390,3 +390,34 @@ def test_a_series_in_a_room_with_a_longer_window_is_held_that_far(app, api_as, a
     with app.app_context():
         series.extend_all(NOW + timedelta(days=1), app.config)
     assert held() == NOW + timedelta(days=208)
+
+
+def test_bookers_are_asked_about_the_person_the_booking_is_for(api_as, alice, bob, make, berlin,
+                                                                building, conn):
+    """A lab room booked for someone: the bookers rule asks about the person who will
+    hold it, not the delegate who books. Bob (in the lab) named Alice (not in it) his
+    delegate: she may book the lab room for him. Carol (not in the lab) named Bob: he
+    may not book it for her, though he may for himself. The same holds for a series
+    and for moving a booking into the room."""
+    carol = make.user("Carol")
+    lab = group(conn, "Lab", bob)
+    area_policy(conn, building, bookers=[lab["id"]])
+    conn.execute("INSERT INTO delegates (user_id, delegate_id) VALUES (%s, %s), (%s, %s)",
+                 (bob["id"], alice["id"], carol["id"], bob["id"]))
+    for_bob = book(api_as(alice), berlin, hm(10), hm(11), booked_for=bob["email"])
+    assert for_bob.status_code == 201, for_bob.json
+    for_carol = book(api_as(bob), berlin, hm(12), hm(13), booked_for=carol["email"])
+    assert for_carol.status_code == 403 and error(for_carol)["code"] == "not_permitted"
+    series = book(api_as(bob), berlin, hm(14), hm(15), booked_for=carol["email"],
+                  recurrence="FREQ=WEEKLY;COUNT=2")
+    assert series.status_code == 403 and error(series)["code"] == "not_permitted"
+    assert book(api_as(bob), berlin, hm(12), hm(13)).status_code == 201
+    # Carol's own booking elsewhere, moved into the lab room by her delegate Bob.
+    other = make.room("Havel", "Europe/Berlin")
+    hers = make.booking(other, carol, datetime(2027, 3, 2, 15, tzinfo=UTC),
+                        datetime(2027, 3, 2, 16, tzinfo=UTC))
+    moved = api_as(bob).patch(f"/api/bookings/{hers['id']}", json={"room_id": berlin["id"]})
+    assert moved.status_code == 403 and error(moved)["code"] == "not_permitted"
+    assert live(conn) == 3      # Alice's for Bob, Bob's own, Carol's still in Havel
+    assert conn.execute("SELECT room_id FROM bookings WHERE id = %s",
+                        (hers["id"],)).fetchone()["room_id"] == other["id"]

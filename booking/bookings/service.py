@@ -135,11 +135,14 @@ SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.na
 
 # What an edit starts from: the booking as GET shows it (its ETag), its row,
 # its room and the room it moves to, each with its effective policy
-# (bookings_pkey, rooms_pkey; room_policy(), sql/040: the area chain), so the
-# policy costs an edit no statement of its own.
+# (bookings_pkey, rooms_pkey; room_policy(), sql/040: the area chain), and the
+# owner's groups (group_members_user: the rules see the person who holds the
+# booking), so the policy costs an edit no statement of its own.
 EDIT_READ_SQL = """
 SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.end_at,
        b.sequence, b.attendees, b.live,
+       (SELECT coalesce(array_agg(m.group_id), '{}') FROM group_members m
+         WHERE m.user_id = b.user_id) AS owner_groups,
        (SELECT json_build_object('room', room_json(r), 'policy', room_policy(r.id))
           FROM rooms r WHERE r.id = b.room_id) AS room,
        (SELECT json_build_object('room', room_json(t), 'policy', room_policy(t.id))
@@ -196,12 +199,12 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
         room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw,
                                                  booked_for, user)
         owner = room.get("owner_id") or user.id
-        judged = rules.verdict(room, start, end, now, room["policy"], user.booker)
+        booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
+        judged = rules.verdict(room, start, end, now, room["policy"], booker)
         error = rules.as_error(judged.violations + rules.check_party(room, people["attendees"]))
         if error:
             raise error
-        alternatives = Alternatives(room, start, end, people["attendees"], now, user.booker,
-                                    owner)
+        alternatives = Alternatives(room, start, end, people["attendees"], now, booker, owner)
         args = {"room": room_id, "owner": owner, "title": title, "starts": [start],
                 "ends": [end], "creator": user.id, **people, "admin": user.is_admin,
                 "overrides": judged.overrides or None}
@@ -216,7 +219,7 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
             return {"booking": row["data"]}
         if row["kind"] == "refused":
             raise rules.quota_refusal(row["data"])
-    raise conflict(room, rows, start, end, now, user.booker, alternatives)
+    raise conflict(room, rows, start, end, now, booker, alternatives)
 
 
 def conflict(room: Mapping[str, Any], rows: list[Mapping[str, Any]], start: datetime,
@@ -416,9 +419,10 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
             check(row, end)
         moved = (start, end, target["id"]) != (row["start_at"], row["end_at"], row["room_id"])
         attendees = people["attendees"] if "attendees" in people else row["attendees"]
+        booker = rules.Booker.for_owner(user, row["user_id"], row["owner_groups"])
         overrides = _check_change(row, target, start, end, attendees, moved,
-                                  "attendees" in people, now, user.booker)
-        alternatives = Alternatives(target, start, end, attendees, now, user.booker,
+                                  "attendees" in people, now, booker)
+        alternatives = Alternatives(target, start, end, attendees, now, booker,
                                     row["user_id"], exclude=booking_id)
         answer = conn.execute(EDIT_SQL, {
             "id": booking_id, "actor": user.id, "admin": user.is_admin,
@@ -442,7 +446,7 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
             details={"conflicts": result["conflicts"],
                      "suggestions": availability.suggestions(
                          target, result["busy"], start, end, now, target["policy"],
-                         user.booker, alternatives.ranked(answer["alternatives"]),
+                         booker, alternatives.ranked(answer["alternatives"]),
                          availability.taken_of(result["mine"]))})
     raise _refusal(result)
 

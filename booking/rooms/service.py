@@ -289,9 +289,12 @@ def _refuse_long_range(bounds: dict[str, Any]) -> None:
 
 
 # rooms_pkey; users_email_key for the person booked for, delegates_delegate for
-# whether the caller may (an admin may book for anyone).
+# whether the caller may (an admin may book for anyone), group_members_user for
+# that person's groups (the room's bookers rule is about who holds the booking).
 ROOM_AND_OWNER_SQL = f"""
 SELECT {ROOM_FIELDS}, room_policy(r.id) AS policy, o.id AS owner_id,
+       (SELECT coalesce(array_agg(m.group_id), '{{}}') FROM group_members m
+         WHERE m.user_id = o.id) AS owner_groups,
        (%(admin)s OR EXISTS (SELECT 1 FROM delegates d JOIN users x ON x.id = d.user_id
                               WHERE d.delegate_id = %(actor)s
                                 AND lower(x.email) = lower(%(email)s))) AS may_book_for
@@ -309,7 +312,8 @@ def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
     carries its effective policy as `room["policy"]` (booking.rules.Policy).
 
     With `booked_for` (an email), the same statement finds that person, and
-    the room dict carries `owner_id`: the booking is theirs. Only an admin or
+    the room dict carries `owner_id` and `owner_groups`: the booking is theirs,
+    and the rules see them (rules.Booker.for_owner). Only an admin or
     a delegate they named may (403 otherwise, whether or not the address is
     someone's); an address of no active account is 422 unknown_user."""
     if booked_for is None:

@@ -157,11 +157,11 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
         _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
         found = recurrence.occurrences(rule, first_local, length, tz, until)
-        overrides = _refuse_rule_breaks(room, found, now, user.booker)
-        _refuse_party(room, people["attendees"])
         owner = room.get("owner_id") or user.id
-        alternatives = Alternatives(room, start, end, people["attendees"], now, user.booker,
-                                    owner)
+        booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
+        overrides = _refuse_rule_breaks(room, found, now, booker)
+        _refuse_party(room, people["attendees"])
+        alternatives = Alternatives(room, start, end, people["attendees"], now, booker, owner)
         args = {"room": room_id, "user": user.id, "owner": owner,
                 "creator": user.id, "title": title, "rrule": rule.text,
                 "tz": tz.key, "first": start, "minutes": _minutes(start, end),
@@ -179,7 +179,7 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         refused = next((r for r in rows if r["kind"] == "refused"), None)
         if refused is not None:
             raise _over_quota(refused["data"], len(found))
-        raise _conflict(room, rows, length, now, user.booker, alternatives)
+        raise _conflict(room, rows, length, now, booker, alternatives)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
@@ -456,11 +456,14 @@ EDIT_FIELDS = frozenset({"title", "room_id", "start_time", "end_time", "recurren
                          "skip_conflicts"}) | inputs.PEOPLE_FIELDS
 
 # series_pkey and rooms_pkey, each room with its effective policy (room_policy(),
-# sql/040); bookings_series for the occurrences changed on their own (which the
-# change leaves alone).
+# sql/040); the owner's groups (group_members_user: the rules see the person who
+# holds the series); bookings_series for the occurrences changed on their own
+# (which the change leaves alone).
 EDIT_READ_SQL = """
 SELECT s.id, s.user_id, s.room_id, s.title, s.rrule, s.first_start, s.duration_minutes,
        s.timezone, s.cancelled_at, s.cancelled_from, s.attendees, s.invitees, s.notes,
+       (SELECT coalesce(array_agg(m.group_id), '{}') FROM group_members m
+         WHERE m.user_id = s.user_id) AS owner_groups,
        (SELECT json_build_object('room', room_json(r), 'policy', room_policy(r.id))
           FROM rooms r WHERE r.id = s.room_id) AS room,
        (SELECT json_build_object('room', room_json(t), 'policy', room_policy(t.id))
@@ -520,10 +523,11 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
             raise not_found(_("That series does not exist."))
         if not user.acts_for(row["user_id"]):
             raise _edit_refusal("forbidden")
+        booker = rules.Booker.for_owner(user, row["user_id"], row["owner_groups"])
         plan = _plan(row, moment, room_id, title, start_raw, end_raw, data.get("recurrence"),
-                     people, now, user.booker)
+                     people, now, booker)
         alternatives = Alternatives(plan["room"], plan["first"], plan["first_end"],
-                                    plan["attendees"], now, user.booker, row["user_id"])
+                                    plan["attendees"], now, booker, row["user_id"])
         rows = conn.execute(EDIT_SQL, {
             "id": series_id, "actor": user.id, "admin": user.is_admin, "now": now,
             "from": plan["from"], "split": plan["split"], "room": plan["room"]["id"],
@@ -542,7 +546,7 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
         refused = next((r for r in rows if r["kind"] == "refused"), None)
         if refused is not None:
             raise _over_quota(refused["data"], len(plan["found"]))
-        raise _conflict(plan["room"], rows, plan["length"], now, user.booker, alternatives)
+        raise _conflict(plan["room"], rows, plan["length"], now, booker, alternatives)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}

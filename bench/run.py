@@ -187,7 +187,7 @@ SELECT 'writer' || coalesce(n::text, '') || '@example.com', 'Bench Writer ' || c
   FROM (SELECT NULL::int AS n UNION ALL SELECT generate_series(1, %(writers)s)) w
 ON CONFLICT ((lower(email))) DO UPDATE SET role = 'admin'"""
 
-WRITERS = 64               # people writing at once (FIXTURES_SQL)
+WRITERS = 64               # people writing at once (WRITERS_SQL)
 CANCELLABLE = 60_000
 EDITABLE = 30_000          # bookings the edit scenario moves, one each per request
 # Inside the 180-day window (a move or a create beyond it is a 422), after the

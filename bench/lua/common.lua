@@ -123,15 +123,15 @@ function booking_request()
   return wrk.format("GET", "/api/bookings/" .. math.random(1, bench.max_booking_id), auth(random_token()))
 end
 
--- A free slot nobody else in this run asks for: days 83-168 ahead (past the
--- generated data), 15-minute slots every half hour 09:00-17:30 (the gaps keep
--- the rooms' buffers, issue 18), every room.
 -- Writes come from many people at once (bench/run.py WRITERS): request k's is
 -- writer (k mod WRITERS + 1); the edit scenario's booking k is theirs.
 function writer_of(k)
   return bench.writer_tokens[1 + k % #bench.writer_tokens]
 end
 
+-- A free slot nobody else in this run asks for: days 83-168 ahead (past the
+-- generated data), 15-minute slots every half hour 09:00-17:30 (the gaps keep
+-- the rooms' buffers, issue 18), every room.
 function create_request()
   local k = next_unique()
   local rooms = bench.room_max - bench.room_min + 1

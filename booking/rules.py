@@ -145,6 +145,7 @@ class Booker:
     e.g. for a series already permitted when it was made)."""
     admin: bool = False
     groups: frozenset[int] | None = None
+    for_someone: bool = False      # the groups are the owner's, not the caller's
 
     @classmethod
     def for_owner(cls, actor: Any, owner_id: int | None,
@@ -155,7 +156,7 @@ class Booker:
         someone outside the lab); an administrator stays one."""
         if owner_id is None or owner_id == actor.id:
             return actor.booker
-        return cls(admin=actor.is_admin, groups=frozenset(owner_groups or ()))
+        return cls(admin=actor.is_admin, groups=frozenset(owner_groups or ()), for_someone=True)
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ class Verdict:
 def verdict(room: Mapping, start: datetime, end: datetime, now: datetime, policy: Policy,
             booker: Booker) -> Verdict:
     """The one entry point every path that books or moves a booking calls."""
-    found = check(room, start, end, now, policy, booker.groups)
+    found = check(room, start, end, now, policy, booker.groups, booker.for_someone)
     if not booker.admin:
         return Verdict(found)
     # Past a policy's shortest booking, yes; past "ends after it starts", never.
@@ -234,22 +235,24 @@ def verdict(room: Mapping, start: datetime, end: datetime, now: datetime, policy
 
 
 def check(room: Mapping, start: datetime, end: datetime, now: datetime, policy: Policy,
-          groups: frozenset[int] | None = None) -> list[Violation]:
+          groups: frozenset[int] | None = None, for_someone: bool = False) -> list[Violation]:
     """Every rule that booking `room` from `start` to `end` would break.
 
     `room` needs `timezone` (IANA name), `opens` and `closes` (time or "HH:MM",
     room-local; used when the policy sets no opening hours) and `active`.
     `start`, `end` and `now` are aware. `groups`: the booker's groups, checked
-    against the policy's bookers (None: not checked).
+    against the policy's bookers (None: not checked); `for_someone`: they are
+    the groups of the person the booking is for (the refusal says so).
     """
     found: list[Violation] = []
     if not room["active"]:
         found.append(Violation("room_inactive", lazy("This room is not available for booking."),
                                "room_id"))
     if groups is not None and policy.bookers and not (groups & policy.bookers):
-        found.append(Violation("not_permitted", lazy("Only some groups may book this room, and "
-                                                     "you are not in one of them."), "room_id",
-                               policy.source("bookers")))
+        message = (lazy("Only some groups may book this room, and the person it is for is "
+                        "not in one of them.") if for_someone else
+                   lazy("Only some groups may book this room, and you are not in one of them."))
+        found.append(Violation("not_permitted", message, "room_id", policy.source("bookers")))
     found += _minutes_and_length(start, end, policy)
     found += _day_and_hours(room, start, end, policy)
     found += _when(start, now, policy)

@@ -408,6 +408,7 @@ def test_bookers_are_asked_about_the_person_the_booking_is_for(api_as, alice, bo
     assert for_bob.status_code == 201, for_bob.json
     for_carol = book(api_as(bob), berlin, hm(12), hm(13), booked_for=carol["email"])
     assert for_carol.status_code == 403 and error(for_carol)["code"] == "not_permitted"
+    assert "the person it is for is not in one of them" in error(for_carol)["message"]
     series = book(api_as(bob), berlin, hm(14), hm(15), booked_for=carol["email"],
                   recurrence="FREQ=WEEKLY;COUNT=2")
     assert series.status_code == 403 and error(series)["code"] == "not_permitted"

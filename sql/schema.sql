@@ -881,6 +881,11 @@ BEGIN
         END IF;
     END IF;
 
+    IF v_moved THEN
+        -- Moves into one room one at a time (sql/058): the mover's new row then
+        -- meets only committed rows and new bookings' speculative inserts.
+        PERFORM pg_advisory_xact_lock(hashtextextended('room ' || v_room, 0));
+    END IF;
     PERFORM set_config('booking.actor', p_actor::text, true);   -- the audit log's actor
     FOR attempt IN 1..5 LOOP
         BEGIN

@@ -1,4 +1,6 @@
--- A door panel changes its room's bookings as the panel, not as an administrator.
+-- edit_booking() (sql/044) with two changes.
+--
+-- 1. A door panel changes its room's bookings as the panel, not as an administrator.
 --
 -- Issue 17's panel may end and extend the bookings of its own room, whoever
 -- made them. It did so by passing p_admin, which also let an extension past
@@ -7,6 +9,30 @@
 -- takes the panel's room, p_panel_room, which only permits the change: the
 -- quota, the buffer and approval apply as for anyone else, and the audit
 -- names the panel's account (p_actor) as before.
+--
+-- 2. Moves into one room are decided one at a time.
+--
+-- Two moves into one free slot each write their booking's new row, then check
+-- it against the exclusion constraint. Each finds the other's uncommitted row
+-- and waits for it: a deadlock, which PostgreSQL breaks only after
+-- deadlock_timeout (1 s) by failing one of them.
+--
+-- Twenty at once formed chains of such waits, broken one a second. Under load
+-- every move could run into statement_timeout, so all twenty got a 503; CI saw
+-- it once in tests/test_edit_races.py. New bookings do not have this problem:
+-- their INSERT ... ON CONFLICT DO NOTHING inserts speculatively and does not
+-- deadlock.
+--
+-- edit_booking() takes a transaction lock on the target room before it
+-- writes a move:
+--   * the first mover writes and commits;
+--   * the next one finds the winner committed, and gets an exclusion
+--     violation (409 conflict) at once.
+-- The lock is held only from the write to the commit. It is taken after the
+-- quota lock and the booking's row lock, and no one holding it waits for
+-- either, so moves cannot wait on one another in a cycle. A move and a new
+-- booking racing for one slot can still deadlock, rarely, as before; both
+-- retry. A change of title or people alone takes no lock.
 
 DROP FUNCTION edit_booking(bigint, bigint, boolean, timestamptz, integer, integer, timestamptz,
                            timestamptz, text, boolean, integer, text[], boolean, text, text[]);
@@ -82,6 +108,11 @@ BEGIN
         END IF;
     END IF;
 
+    IF v_moved THEN
+        -- Moves into one room one at a time (below): the mover's new row then
+        -- meets only committed rows and new bookings' speculative inserts.
+        PERFORM pg_advisory_xact_lock(hashtextextended('room ' || v_room, 0));
+    END IF;
     PERFORM set_config('booking.actor', p_actor::text, true);   -- the audit log's actor
     FOR attempt IN 1..5 LOOP
         BEGIN

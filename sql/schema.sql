@@ -882,7 +882,7 @@ BEGIN
     END IF;
 
     IF v_moved THEN
-        -- Moves into one room one at a time (sql/058): the mover's new row then
+        -- Moves into one room one at a time (below): the mover's new row then
         -- meets only committed rows and new bookings' speculative inserts.
         PERFORM pg_advisory_xact_lock(hashtextextended('room ' || v_room, 0));
     END IF;

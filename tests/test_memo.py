@@ -96,3 +96,23 @@ def test_bounded_stays_within_its_size_under_threads():
     for t in threads:
         t.join()
     assert len(kept) == 50
+
+
+def test_what_is_derived_from_the_rooms_is_kept_with_the_current_copy_only():
+    """memo.rooms.Rooms.derived_of: made once for the copy it holds, again after the
+    copy is replaced, and every time for rooms that are not the copy."""
+    from booking.memo.rooms import Rooms
+    kept, made = Rooms(), []
+
+    def make():
+        made.append(1)
+        return len(made)
+
+    copy = kept.replace(1, [{"id": 1}])
+    assert kept.derived_of(copy, "k", make) == 1
+    assert kept.derived_of(copy, "k", make) == 1          # kept
+    assert kept.derived_of({1: {"id": 1}}, "k", make) == 2  # equal, but not the copy
+    newer = kept.replace(2, [{"id": 1}, {"id": 2}])
+    assert kept.derived_of(copy, "k", make) == 3           # the old copy: no longer kept
+    assert kept.derived_of(newer, "k", make) == 4
+    assert kept.derived_of(newer, "k", make) == 4

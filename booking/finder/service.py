@@ -444,12 +444,8 @@ class Search:
             return json.dumps({**found, "zones": sorted(self.zones)})
 
         kept = memo.current().rooms
-        version, current = kept.current()
-        if current is self.by_id:
-            return kept.derived(version, ("suggestion_rules", self.zones),
-                                lambda: with_zones(kept.derived(version, "suggestion_rules",
-                                                                make)))
-        return with_zones(make())
+        return kept.derived_of(self.by_id, ("suggestion_rules", self.zones), lambda: with_zones(
+            kept.derived_of(self.by_id, "suggestion_rules", make)))
 
     def refuse_when_no_room_allows(self) -> None:
         """422 when every active room (in the zones offered) refuses the interval by
@@ -474,12 +470,8 @@ def _zones_in(need: Need, by_id: Mapping[int, Mapping[str, Any]]) -> frozenset[s
     through 500 rooms for the person's building was a tenth of a search's Python."""
     if need.zone is not None or need.any_zone or need.place is None:
         return need.zones_in(by_id)
-    kept = memo.current().rooms
-    version, current = kept.current()
-    if current is not by_id:
-        return need.zones_in(by_id)
-    return kept.derived(version, ("zones", need.place.lower()),
-                        lambda: need.zones_in(by_id) or NO_ZONES) or None
+    return memo.current().rooms.derived_of(
+        by_id, ("zones", need.place.lower()), lambda: need.zones_in(by_id) or NO_ZONES) or None
 
 
 def free_rooms(conn, need: Need, now: datetime, user: User | None

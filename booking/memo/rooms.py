@@ -71,6 +71,14 @@ class Rooms:
             found = self._derived.put((version, key), make())
         return found
 
+    def derived_of(self, rooms: Any, key: Hashable, make: Callable[[], Any]) -> Any:
+        """What `make()` derives from `rooms`: kept with the copy when `rooms` is
+        this process's current copy, made afresh for any other set of rooms."""
+        entry = self._kept.entry()
+        if entry is not None and entry[1] is rooms:
+            return self.derived(entry[0], key, make)
+        return make()
+
     def forget(self, detail: str = "*") -> None:
         self._kept.forget()
         self._derived.clear()

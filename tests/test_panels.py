@@ -232,3 +232,17 @@ def test_a_panel_extends_within_the_owner_s_quota_not_past_it(app, panel, make, 
     within = panel.post(f"/api/bookings/{here['id']}/extend",
                         json={"end_time": "2027-03-01T11:15"})
     assert within.status_code == 200, within.json
+
+
+def test_a_booking_ended_early_frees_the_panel_at_once(app, panel, make, alice, berlin):
+    """Ended at 10:10:30, a booking ends at 10:11 (to the minute): the panel says free
+    right away, and offers Book now from 10:11, the next whole minute. At 10:10:30
+    before the end it was in use."""
+    here = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    app.config["NOW"] = START + timedelta(minutes=10, seconds=30)
+    assert panel.post(f"/api/bookings/{here['id']}/checkin").status_code == 200
+    assert panel.get(f"/api/rooms/{berlin['id']}/panel").json["status"] == "in_use"
+    assert panel.post(f"/api/bookings/{here['id']}/end").status_code == 200
+    shown = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert shown["status"] == "free" and shown["current"] is None
+    assert shown["book_now"][0]["start_time"] == "2027-03-01T10:11:00+01:00"

@@ -74,7 +74,10 @@ def state(room_id: int, now: datetime) -> dict[str, Any]:
             item[key] = datetime.fromisoformat(item[key])
     # A walk-in starts on the next whole minute: from the moment it is made, it is now's.
     soon = ceil_minute(now)
-    current = next((b for b in items if b["start_at"] <= soon), None)
+    # Current: holds the room at that next whole minute. A booking ended early
+    # ends on the minute after now (end_booking() rounds up): from then on the
+    # room is free, as the panel already says (and offers Book now from there).
+    current = next((b for b in items if b["start_at"] <= soon < b["end_at"]), None)
     upcoming = [b for b in items if b["start_at"] > soon]
     if current is None:
         status = "free"
@@ -86,7 +89,8 @@ def state(room_id: int, now: datetime) -> dict[str, Any]:
             "today": now.astimezone(zone(row["timezone"])).date().isoformat(),
             "current": _shown(current, row, now) if current else None,
             "next": [_shown(b, row, now) for b in upcoming[:3]],
-            "book_now": _book_now(row, policy, current, upcoming, now)}
+            "book_now": _book_now(row, policy, current, upcoming, now,
+                                  [b for b in items if b["end_at"] <= soon])}
 
 
 def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -105,15 +109,17 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, 
 
 
 def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
-              upcoming: list[dict], now: datetime) -> list[dict[str, Any]]:
+              upcoming: list[dict], now: datetime, ended: list[dict] = ()
+              ) -> list[dict[str, Any]]:
     """The Book now lengths on offer: from now (on the next minute) up to the next
     booking less the room's buffer, each one passing every rule of the room's
     effective policy (issue 18)."""
     if current is not None:
         return []
-    start = ceil_minute(now)
-    limit = upcoming[0]["start_at"] if upcoming else None
     buffer = timedelta(minutes=policy.buffer_minutes or 0)
+    # After a booking just ended early, its buffer is kept before the walk-in.
+    start = max([ceil_minute(now)] + [b["end_at"] + buffer for b in ended])
+    limit = upcoming[0]["start_at"] if upcoming else None
     offers = []
     for minutes in BOOK_NOW_MINUTES:
         end = start + timedelta(minutes=minutes)

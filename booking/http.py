@@ -26,7 +26,7 @@ import struct
 import time
 import unicodedata
 import zlib
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -282,26 +282,42 @@ class Fragment:
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
-def spliced(page: str, marker: str, fragment: Fragment) -> Response:
-    """The HTML `page` with `fragment` where `marker` stands, gzipped when the client
-    takes gzip, with only the page's own start and end compressed now."""
-    head, _, tail = page.partition(marker)
-    head_raw, tail_raw = head.encode(), tail.encode()
-    etag = hashlib.sha1(head_raw + fragment.digest + tail_raw).hexdigest()
+def spliced(page: str, fragments: Mapping[str, Fragment]) -> Response:
+    """The HTML `page` with each fragment where its marker stands (in the page's
+    order), gzipped when the client takes gzip, with only the page's own parts
+    compressed now."""
+    own: list[bytes] = []   # the page's parts, before each fragment and after the last
+    rest = page
+    for marker in fragments:
+        head, found, rest = rest.partition(marker)
+        if not found:
+            raise ValueError(f"the page has no {marker!r}")
+        own.append(head.encode())
+    own.append(rest.encode())
+    parts: list[bytes | Fragment] = [own[0]]
+    for fragment, after in zip(fragments.values(), own[1:]):
+        parts += [fragment, after]
+    etag = hashlib.sha1(b"".join(
+        part.digest if isinstance(part, Fragment) else part for part in parts)).hexdigest()
     response = Response(mimetype="text/html")
     if "gzip" in request.headers.get("Accept-Encoding", ""):
-        start = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-        end = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-        crc = zlib.crc32(tail_raw, zlib.crc32(fragment.raw, zlib.crc32(head_raw)))
-        size = len(head_raw) + len(fragment.raw) + len(tail_raw)
-        response.set_data(b"".join((
-            GZIP_HEADER, start.compress(head_raw), start.flush(zlib.Z_SYNC_FLUSH),
-            fragment.deflated, end.compress(tail_raw), end.flush(zlib.Z_FINISH),
-            struct.pack("<II", crc, size & 0xFFFFFFFF))))
+        packed, crc, size = [GZIP_HEADER], 0, 0
+        for n, part in enumerate(parts, 1):
+            raw = part.raw if isinstance(part, Fragment) else part
+            crc, size = zlib.crc32(raw, crc), size + len(raw)
+            if isinstance(part, Fragment):
+                packed.append(part.deflated)
+            else:
+                packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+                packed += [packer.compress(part), packer.flush(
+                    zlib.Z_FINISH if n == len(parts) else zlib.Z_SYNC_FLUSH)]
+        packed.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+        response.set_data(b"".join(packed))
         response.headers["Content-Encoding"] = "gzip"
         response.set_etag(etag, weak=True)   # as _gzip() marks a gzipped body's
     else:
-        response.set_data(b"".join((head_raw, fragment.raw, tail_raw)))
+        response.set_data(b"".join(part.raw if isinstance(part, Fragment) else part
+                                   for part in parts))
         response.set_etag(etag)
     response.headers["Vary"] = "Accept-Encoding"
     return response

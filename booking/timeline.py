@@ -132,7 +132,7 @@ def _free(start: int, end: int, now: int | None, longest: int) -> list[Stretch]:
     elif now < 0:
         bookable = end
     else:
-        bookable = max(start, -(-now // QUARTER) * QUARTER)
+        bookable = max(start, drawn_now(now))
     found = []
     if bookable > start:
         found.append(Stretch("past", start, min(bookable, end)))
@@ -140,6 +140,13 @@ def _free(start: int, end: int, now: int | None, longest: int) -> list[Stretch]:
         found.append(Stretch("free", bookable, end, book_start=bookable,
                              book_end=min(end, bookable + longest)))
     return found
+
+
+def drawn_now(now: int | None) -> int | None:
+    """What of `now` (as stretches() takes it) the stretches depend on: free time
+    starts at the next quarter hour (at 10:00, 10:00; from 10:01, 10:15), so two
+    minutes with one drawn_now have the same stretches. -1 and None stay."""
+    return now if now is None or now < 0 else -(-now // QUARTER) * QUARTER
 
 
 def hour_span(rooms: Iterable[Mapping[str, Any]]) -> tuple[int, int]:

@@ -104,7 +104,7 @@ def test_a_kept_board_is_never_stale(app, api_as, alice, bob, rooms, make, conn)
     kept = memo.of(app).board.kept(key)
     again = api.get(f"/api/board?date={DAY}")
     assert again.get_json() == first.get_json() and statements(again) <= 2
-    assert memo.of(app).board.kept(key)[2] is kept[2]
+    assert memo.of(app).board.kept(key)[1] is kept[1]
     make.booking(rooms["Havel"], bob, at("15:00"), at("16:00"), title="Late")
     after = api.get(f"/api/board?date={DAY}").get_json()
     assert [b["title"] for b in after["rooms"][2]["bookings"]] == ["Late"]
@@ -113,6 +113,23 @@ def test_a_kept_board_is_never_stale(app, api_as, alice, bob, rooms, make, conn)
     assert renamed["rooms"][2]["bookings"][0]["user_name"] == "Robert"
     conn.execute("UPDATE rooms SET active = false WHERE id = %s", (rooms["Havel"]["id"],))
     assert "Havel" not in names(api.get(f"/api/board?date={DAY}").get_json())
+
+
+def test_today_s_board_is_kept_until_the_day_turns_where_it_is_counted(app, api_as, alice,
+                                                                       rooms):
+    """Without a date the board is today's in Berlin (most rooms): kept from one minute
+    to the next, read again when Berlin's midnight passes, not New York's."""
+    api = api_as(alice)
+    key = (None, None, None, None)
+    app.config["NOW"] = datetime(2027, 3, 1, 22, 58, tzinfo=UTC)   # 23:58 in Berlin
+    assert api.get("/api/board").get_json()["date"] == "2027-03-01"
+    kept = memo.of(app).board.kept(key)
+    app.config["NOW"] = datetime(2027, 3, 1, 22, 59, 59, tzinfo=UTC)   # 23:59:59
+    assert api.get("/api/board").get_json()["date"] == "2027-03-01"
+    assert memo.of(app).board.kept(key)[1] is kept[1]
+    app.config["NOW"] = datetime(2027, 3, 1, 23, 0, tzinfo=UTC)   # midnight in Berlin
+    assert api.get("/api/board").get_json()["date"] == "2027-03-02"
+    assert memo.of(app).board.kept(key)[1] is not kept[1]
 
 
 def test_the_board_answers_if_none_match_with_304(api_as, alice, rooms):
@@ -172,7 +189,9 @@ def test_today_has_a_now_line_and_the_stretch_already_over_is_no_link(app, brows
     app.config["NOW"] = datetime(2027, 3, 2, 9, 40, tzinfo=UTC)   # 10:40 in Berlin
     page = page_of(browser_as(alice), "?building=Annex")
     assert "now 10:40" in page
-    assert '<span class="now-line" style="left:18.52%" aria-hidden="true">' in page
+    # The zone's now line (each row's, placed by CSS) at 10:40 of 09:00-18:00.
+    assert '<div class="board has-now" style="--hours:9;--now-at:18.52%">' in page
+    assert page.count('<span class="now-line" aria-hidden="true">') == 1   # Annex: one room
     assert '<span class="bar past" style="left:0%;width:19.44%">' in page   # to 10:45
     assert f"start=10:45&amp;end=14:45" in page
     assert "now-line" not in page_of(browser_as(alice), "?date=2027-03-03&building=Annex")
@@ -211,19 +230,30 @@ def test_strangers_are_sent_to_sign_in(client, api_as):
     assert client.get("/api/board").status_code == 401
 
 
-def test_another_day_is_drawn_once_today_once_a_minute(app, browser_as, alice, rooms):
+def test_another_day_is_drawn_once_today_once_a_quarter_hour(app, browser_as, alice, rooms):
     """A drawn board is kept per clock (booking/board/views.py clock_of): tomorrow's
-    is the same at 10:40 and 10:41, today's now line moves with the minute."""
+    is the same at any minute; today's free time starts at the next quarter hour,
+    so 10:41 and 10:45 share a drawing (free from 10:45) and 10:46 draws it again
+    (free from 11:00), while the now line, outside the drawing, moves each minute."""
     browser = browser_as(alice)
     drawn = memo.of(app).board._drawn
-    app.config["NOW"] = datetime(2027, 3, 2, 9, 40, tzinfo=UTC)   # 10:40 in Berlin
+
+    def today_at(minute):
+        app.config["NOW"] = datetime(2027, 3, 2, 9, minute, tzinfo=UTC)   # 10:mm in Berlin
+        return page_of(browser, "?building=Annex")
+
+    app.config["NOW"] = datetime(2027, 3, 2, 9, 40, tzinfo=UTC)
     page_of(browser, "?date=2027-03-03&building=Annex")
-    assert "now 10:40" in page_of(browser, "?building=Annex")
+    assert len(drawn) == 1
+    at_41 = today_at(41)
+    assert "now 10:41" in at_41 and "start=10:45&amp;" in at_41 and "--now-at:18.7%" in at_41
     assert len(drawn) == 2
-    app.config["NOW"] = datetime(2027, 3, 2, 9, 41, tzinfo=UTC)
+    at_45 = today_at(45)
+    assert "now 10:45" in at_45 and "start=10:45&amp;" in at_45 and "--now-at:19.44%" in at_45
     page_of(browser, "?date=2027-03-03&building=Annex")
-    assert len(drawn) == 2            # tomorrow's: the same drawing
-    assert "now 10:41" in page_of(browser, "?building=Annex")
-    assert len(drawn) == 3            # today's: drawn again for the new minute
+    assert len(drawn) == 2            # tomorrow's and today's: the same drawings
+    at_46 = today_at(46)
+    assert "now 10:46" in at_46 and "start=11:00&amp;" in at_46
+    assert len(drawn) == 3            # today's: drawn again for the next quarter hour
     app.config["NOW"] = datetime(2027, 3, 3, 9, 41, tzinfo=UTC)   # that day has come
     assert "now 10:41" in page_of(browser, "?date=2027-03-03&building=Annex")

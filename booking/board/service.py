@@ -14,7 +14,9 @@ ones. Without a date, today in the zone most active rooms are in.
 
 A process keeps each board it read (booking/memo/board.py) with the version
 it was read at; the statement sends the board again only when the version
-moved, so a repeat costs one primary-key read.
+moved, so a repeat costs one primary-key read. Today's board by default is
+kept until the day turns in the zone it is counted in (`today_zone`), not
+read again at every minute.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 from booking import db, inputs, memo
 from booking.http import SharedAnswer
 from booking.memo.rooms import NONE
-from booking.times import parse_date
+from booking.times import parse_date, zone
 
 # The board's version and, when it is not the kept one (or the day is today
 # by default, which depends on the clock), the board. An area filter keeps the
@@ -41,11 +43,12 @@ from booking.times import parse_date
 # rooms are in.
 BOARD_SQL = """
 WITH v AS (SELECT memo_version('board') AS n),
-d AS (
-    SELECT coalesce(%(day)s::date,
-                    (SELECT (%(now)s AT TIME ZONE r.timezone)::date FROM rooms r WHERE r.active
+z AS (
+    SELECT coalesce((SELECT r.timezone FROM rooms r WHERE r.active
                       GROUP BY r.timezone ORDER BY count(*) DESC, r.timezone LIMIT 1),
-                    (%(now)s AT TIME ZONE 'UTC')::date) AS day),
+                    'UTC') AS today_zone),
+d AS (
+    SELECT coalesce(%(day)s::date, (%(now)s AT TIME ZONE z.today_zone)::date) AS day FROM z),
 shown AS (
     SELECT r, count(*) OVER (PARTITION BY r.timezone) AS in_zone
       FROM rooms r
@@ -53,7 +56,7 @@ shown AS (
        AND (%(building)s::text IS NULL OR lower(r.building) = lower(%(building)s::text))
        AND (%(floor)s::int IS NULL OR r.floor = %(floor)s::int)
        AND (%(area)s::int IS NULL OR r.id IN (SELECT area_rooms(%(area)s::int))))
-SELECT v.n AS version, d.day AS date,
+SELECT v.n AS version, d.day AS date, z.today_zone,
        CASE WHEN v.n IS DISTINCT FROM %(kept)s THEN json_build_object(
          'buildings', (SELECT coalesce(json_agg(x.building ORDER BY x.building), '[]')
                          FROM (SELECT DISTINCT building FROM rooms WHERE active) x),
@@ -81,7 +84,7 @@ SELECT v.n AS version, d.day AS date,
                               (s.r).name, (s.r).id), '[]')
                      FROM shown s))
        END AS board
-  FROM v, d"""
+  FROM v, z, d"""
 
 
 @dataclass
@@ -93,12 +96,17 @@ class Board:
     floors: list[int]
     version: int
     areas: list[dict[str, Any]] = field(default_factory=list)
+    today_zone: str = "UTC"   # where "today" is counted when no date is asked for
     answer: SharedAnswer = field(init=False)
     zones: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.answer = SharedAnswer(self.as_json())
         self.zones = tuple(dict.fromkeys(entry["room"]["timezone"] for entry in self.rooms))
+
+    def is_today(self, now: datetime) -> bool:
+        """Whether this board's day is still today where the default day is counted."""
+        return self.date == now.astimezone(zone(self.today_zone)).date().isoformat()
 
     def as_json(self) -> dict[str, Any]:
         """The twin's body: {"date", "rooms"}."""
@@ -121,17 +129,18 @@ def board(day_text: Any, building: Any, floor: Any, now: datetime, area: Any = N
     day = parse_date(day_text) if day_text else None
     building, floor, area = filters(building, floor, area)
     kept_boards = memo.current().board
-    # Today by default depends on the clock: kept per minute as well.
-    minute = now.replace(second=0, microsecond=0) if day is None else None
     key = (day, building.lower() if building else None, floor, area)
     kept = kept_boards.kept(key)
-    version = kept[0] if kept is not None and kept[1] == minute else NONE
+    if kept is not None and day is None and not kept[1].is_today(now):
+        kept = None   # today by default: the day has turned where it is counted
     with db.connection() as conn:
         row = conn.execute(BOARD_SQL, {"day": day, "now": now, "building": building,
-                                       "floor": floor, "area": area, "kept": version}).fetchone()
+                                       "floor": floor, "area": area,
+                                       "kept": kept[0] if kept is not None else NONE}).fetchone()
     if row["board"] is None:
-        return kept[2]   # the version is the kept one's: nothing changed
+        return kept[1]   # the version is the kept one's: nothing changed
     made = row["board"]
-    return kept_boards.keep(key, row["version"], minute, Board(
+    return kept_boards.keep(key, row["version"], Board(
         date=row["date"].isoformat(), rooms=made["rooms"], buildings=made["buildings"],
-        floors=made["floors"], version=row["version"], areas=made["areas"]))
+        floors=made["floors"], version=row["version"], areas=made["areas"],
+        today_zone=row["today_zone"]))

@@ -8,14 +8,16 @@ reading order (room by room, then by time), and each says in words what it
 is for screen readers ("Spree, 10:00–11:00, Planning, Alice").
 
 Rooms are grouped by time zone, each group on its own local hours with its
-zone named, then by building and floor. The drawn board is the same for
-everyone who asks in the same language (and, for today's, the same minute),
-so it is drawn once per board, language and clock (booking/memo/board.py)
-and set into each person's page.
+zone named, then by building and floor. The drawn rows are the same for
+everyone who asks in the same language (and, for today's, the same quarter
+hour), so they are drawn once per board, language and clock
+(booking/memo/board.py) and set into each person's page; the "now" line is
+placed per request by a CSS variable on the zone, outside the drawing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -37,41 +39,72 @@ bp = Blueprint("board", __name__)
 @login_required
 def board():
     args = request.args
-    found = service.board(args.get("date"), args.get("building"), args.get("floor"), now(),
+    moment = now()
+    found = service.board(args.get("date"), args.get("building"), args.get("floor"), moment,
                           args.get("area"))
     building, floor, area = service.filters(args.get("building"), args.get("floor"),
                                             args.get("area"))
-    moment = now()
     shown = date.fromisoformat(found.date)
+    clock = clock_of(found, moment)
     drawn = memo.current().board.drawn(
-        (found.date, (building or "").lower(), floor, area, found.version,
-         clock_of(found, moment), str(i18n.locale())),   # drawn per language
-        lambda: Fragment(render_template("board/_board.html", zones=layout(found, moment),
-                                         date=found.date, **link_bases())))
+        (found.date, (building or "").lower(), floor, area, found.version, clock,
+         str(i18n.locale())),   # drawn per language
+        lambda: draw(found, clock))
     found.answer.body()   # the twin's body, kept: its ETag, so the first refresh is a 304
-    # The drawn board goes in where the marker stands, already encoded and compressed.
+    # Each zone's drawn rows go in where its marker stands, already encoded and compressed.
     return spliced(render_template(
-        "board/board.html", board=found, drawn=MARKER, building=building or "",
-        floor=floor, area=area, etag=f'"{found.answer.etag}"',
+        "board/board.html", board=found, zones=[z.head(moment, found.date) for z in drawn],
+        building=building or "", floor=floor, area=area, etag=f'"{found.answer.etag}"',
         refresh=url_for("board_api.board", date=args.get("date") or None,
                         building=building, floor=floor, area=area),
         prev_day=(shown - timedelta(days=1)).isoformat(),
         next_day=(shown + timedelta(days=1)).isoformat(),
-        today=not args.get("date")), MARKER, drawn)
-
-
-# Where the drawn board goes in the page: nothing a person could type renders so.
-MARKER = Markup("<!--board: drawn once per board, language and clock-->")
+        today=not args.get("date")), {z.marker: z.rows for z in drawn})
 
 
 def clock_of(found: service.Board, moment: datetime) -> tuple[int | None, ...]:
-    """What of the clock a drawn board shows: in each of its zones, the minute
-    when the day is today there, else only whether it is over (-1) or ahead
-    (None). A board of another day is drawn once, not once a minute: at each
-    new minute every process drew the boards of every day it was asked for,
-    and those drawings (500 rooms each) were the board's slowest answers."""
-    return tuple(timeline.now_minute(moment.astimezone(zone(tz)), found.date)
+    """What of the clock a drawn board shows: in each of its zones, when the day is
+    today there, the quarter hour its free time starts from (timeline.drawn_now),
+    else only whether it is over (-1) or ahead (None). Today's board is drawn again
+    each quarter hour, another day's once; the "now" line is set per request
+    (DrawnZone.head). At each new minute every process drew the boards of every
+    day it was asked for, and those drawings (500 rooms each) were the board's
+    slowest answers."""
+    return tuple(timeline.drawn_now(timeline.now_minute(moment.astimezone(zone(tz)),
+                                                        found.date))
                  for tz in found.zones)
+
+
+@dataclass(frozen=True)
+class DrawnZone:
+    """One zone group of a drawn board: its scale (minutes) and its rows, drawn."""
+    zone: str
+    first: int
+    last: int
+    rows: Fragment
+    marker: Markup   # where the rows go in the page: nothing a person could type renders so
+
+    def head(self, moment: datetime, day: str) -> dict[str, Any]:
+        """What the page around the rows says of this zone at `moment`: its hours,
+        and "now" (in percent of the hours) while the day is today there and now is
+        within them."""
+        local_now = moment.astimezone(zone(self.zone))
+        minute = timeline.now_minute(local_now, day)
+        return {"zone": self.zone, "first": timeline.hm(self.first),
+                "last": timeline.hm(self.last), "hours": (self.last - self.first) // 60,
+                "now": (timeline.percent(minute, self.first, self.last)
+                        if minute is not None and self.first <= minute <= self.last else None),
+                "now_label": f"{local_now:%H:%M}", "marker": self.marker}
+
+
+def draw(found: service.Board, clock: tuple[int | None, ...]) -> list[DrawnZone]:
+    """Each zone group's rows, drawn once for its clock."""
+    bases = link_bases()
+    return [DrawnZone(z["zone"], z["first"], z["last"],
+                      Fragment(render_template("board/_board.html", z=z, date=found.date,
+                                               **bases)),
+                      Markup(f"<!--board zone {n}: drawn once per board, language and clock-->"))
+            for n, z in enumerate(layout(found, clock), 1)]
 
 
 def link_bases() -> dict[str, str]:
@@ -85,29 +118,26 @@ def link_bases() -> dict[str, str]:
             "book_base": url_for("bookings.new")}
 
 
-def layout(found: service.Board, moment: datetime) -> list[dict[str, Any]]:
-    """The board as the template draws it: zone groups, each with its hours, its
-    "now" (when the day is today there), and building/floor groups of rooms, each
-    room with its stretches placed in percent of the group's hours."""
+def layout(found: service.Board, clock: tuple[int | None, ...]) -> list[dict[str, Any]]:
+    """The board as the template draws it: zone groups, each with its hours and
+    building/floor groups of rooms, each room with its stretches placed in percent
+    of the group's hours. `clock` is clock_of()'s, one per zone."""
     longest = current_app.config["MAX_BOOKING_MINUTES"]
     zones = []
-    for tz, entries in groupby(found.rooms, key=lambda e: e["room"]["timezone"]):
+    for (tz, entries), now_minute in zip(
+            groupby(found.rooms, key=lambda e: e["room"]["timezone"]), clock):
         entries = list(entries)
         first, last = timeline.hour_span([e["room"] for e in entries])
-        local_now = moment.astimezone(zone(tz))
-        now_minute = timeline.now_minute(local_now, found.date)
         groups = []
         for (building, floor), members in groupby(
                 entries, key=lambda e: (e["room"]["building"], e["room"]["floor"])):
             groups.append({"building": building, "floor": floor, "rooms": [
                 _row(entry, found.date, now_minute, longest, first, last) for entry in members]})
         zones.append({
-            "zone": tz, "first": timeline.hm(first), "last": timeline.hm(last),
+            "zone": tz, "first": first, "last": last,
             "hours": [{"label": timeline.hm(h), "left": timeline.percent(h, first, last)}
                       for h in timeline.hours(first, last)],
-            "now": (timeline.percent(now_minute, first, last)
-                    if now_minute is not None and first <= now_minute <= last else None),
-            "now_label": f"{local_now:%H:%M}", "groups": groups})
+            "today": now_minute is not None and now_minute >= 0, "groups": groups})
     return zones
 
 

@@ -29,17 +29,17 @@ MOST_DRAWN = 64
 
 class Board:
     def __init__(self) -> None:
-        # (day or None, building, floor) -> (version, minute or None, board)
-        self._boards: Bounded[Hashable, tuple[int, Any, Any]] = Bounded(MOST_BOARDS)
+        # (day or None, building, floor, area) -> (version, board)
+        self._boards: Bounded[Hashable, tuple[int, Any]] = Bounded(MOST_BOARDS)
         # (board's identity, its clock (views.clock_of), language) -> drawn HTML
         self._drawn: Bounded[Hashable, str] = Bounded(MOST_DRAWN)
 
-    def kept(self, key: Hashable) -> tuple[int, Any, Any] | None:
-        """(version, minute, board) kept for `key`, or None."""
+    def kept(self, key: Hashable) -> tuple[int, Any] | None:
+        """(version, board) kept for `key`, or None."""
         return self._boards.get(key)
 
-    def keep(self, key: Hashable, version: int, minute: Any, board: Any) -> Any:
-        self._boards.put(key, (version, minute, board))
+    def keep(self, key: Hashable, version: int, board: Any) -> Any:
+        self._boards.put(key, (version, board))
         return board
 
     def drawn(self, key: Hashable, draw: Callable[[], str]) -> str:

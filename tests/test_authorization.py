@@ -143,6 +143,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     # Door panels: anyone signed in may look at a room's panel page and use its buttons
     # (Book now here: 09:01-09:31 is free); admins make and revoke panel tokens.
     ("GET", "/rooms/<id:room_id>/panel"): Row(LOGIN, 200, 200, 200, LOGIN),
+    ("GET", "/rooms/<id:room_id>/panel/qr.svg"): Row(LOGIN, 200, 200, 200, LOGIN,
+                                                    query=f"?date={DAY}"),
     ("POST", "/rooms/<id:room_id>/panel"): Row(LOGIN, 302, 302, 302, LOGIN,
                                                body=lambda w: {"action": "book", "minutes": "30"}),
     ("GET", "/api/rooms/<id:room_id>/panel"): Row(401, 200, 200, 200, 401),
@@ -479,6 +481,7 @@ def test_every_row_of_the_matrix_is_a_route():
 # booking of its room: check-in not open yet and not started, 409; extended, 200).
 PANEL_ALLOWED = {
     ("GET", "/rooms/<id:room_id>/panel"): 200,
+    ("GET", "/rooms/<id:room_id>/panel/qr.svg"): 200,
     ("POST", "/rooms/<id:room_id>/panel"): 302,
     ("GET", "/api/rooms/<id:room_id>/panel"): 200,
     ("POST", "/api/bookings/<id:booking_id>/checkin"): 409,

@@ -152,7 +152,10 @@ def test_the_panel_token_cookie_signs_in_the_tablet(app, client, berlin, panel_t
     page = client.get(f"/rooms/{berlin['id']}/panel")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Spree" in html and "<svg" in html
+    assert "Spree" in html and f'<img src="/rooms/{berlin["id"]}/panel/qr.svg?date=2027-03-01"' in html
+    qr = client.get(f"/rooms/{berlin['id']}/panel/qr.svg?date=2027-03-01")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
+    assert client.get(f"/rooms/{other['id']}/panel/qr.svg?date=2027-03-01").status_code == 403
     assert client.get(f"/rooms/{other['id']}/panel").status_code == 403
     assert client.get("/bookings/mine").status_code == 403
 
@@ -198,19 +201,30 @@ def test_admins_make_list_and_revoke_panel_tokens_through_the_api(app, api_as, a
 
 
 def test_the_qr_code_is_made_once_per_link_and_follows_the_day(app, panel, berlin, monkeypatch):
-    """The panel page's QR code links to the room's booking form for today: made once
-    per link (booking/memo/pages.py), made again when the day, and so the link, moves."""
+    """The panel page's QR code links to the room's booking form for today. It is an
+    image of its own whose address has the day, kept by the tablet for a day; made
+    once per link (booking/memo/pages.py), made again when the day, and so the link,
+    moves. A date that is no date is a 400."""
     made = []
     real = panels.segno.make
     monkeypatch.setattr(panels.segno, "make", lambda *a, **k: made.append(a[0]) or real(*a, **k))
-    first = panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
-    again = panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
-    svg = re.search(r"<svg.*?</svg>", first, re.S).group(0)
-    assert svg in again and len(made) == 1
+
+    def image_of(page):
+        src = re.search(r'<img src="([^"]+/qr\.svg\?date=[^"]+)"', page).group(1)
+        return panel.get(src.replace("&amp;", "&"))
+
+    first = image_of(panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True))
+    assert first.status_code == 200 and "max-age=86400" in first.headers["Cache-Control"]
+    again = image_of(panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True))
+    assert again.data == first.data and len(made) == 1
     assert made[0].endswith(f"/bookings/new?room_id={berlin['id']}&date=2027-03-01")
+    assert panel.get(f"/rooms/{berlin['id']}/panel/qr.svg?date=2027-03-01", headers={
+        "If-None-Match": first.headers["ETag"]}).status_code == 304
     app.config["NOW"] = NOW + timedelta(days=1)
-    tomorrow = panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
-    assert len(made) == 2 and made[1].endswith("&date=2027-03-02") and svg not in tomorrow
+    tomorrow = image_of(panel.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True))
+    assert len(made) == 2 and made[1].endswith("&date=2027-03-02") and tomorrow.data != first.data
+    bad = panel.get(f"/rooms/{berlin['id']}/panel/qr.svg?date=soon")
+    assert bad.status_code == 400 and len(made) == 2
 
 
 def test_a_panel_extends_within_the_owner_s_quota_not_past_it(app, panel, make, alice, berlin,

@@ -12,7 +12,7 @@ what makes it go:
 | checked session cookies (pages)     | an HMAC per request                | the cookie expires; bounded          |
 | signed CSRF tokens (pages)          | two HMACs per page                 | bounded                              |
 | links alike on every page (pages)   | url_for per menu link              | bounded                              |
-| a door panel's QR code (pages)      | encoding it: 6 ms of a 7 ms page   | bounded (the link changes daily)     |
+| a door panel's QR code (pages)      | encoding it: 6 ms per room and day | bounded (the link changes daily)     |
 | the OpenAPI document (pages)        | encoding, gzip and ETag of 100 KB  | never (it is code)                   |
 | Prometheus series (metric_series)   | three label lookups per request    | bounded                              |
 | planning boards (board)             | 500 index probes and the drawing   | `board` version moves; bounded       |

@@ -24,8 +24,8 @@ class Pages:
         self.csrf_tokens: Bounded[str, str] = Bounded(MOST_TOKENS)
         # (script root, endpoint, filename) -> the URL: the menu's and static files' links.
         self.links: Bounded[tuple, str] = Bounded(MOST_LINKS)
-        # (URL, title) -> the QR code as inline SVG (booking/panels/service.py):
-        # encoding one took 6 of the panel page's 7 ms of Python.
-        self.qr_codes: Bounded[tuple[str, str], str] = Bounded(MOST_QR_CODES)
+        # (URL, title) -> the QR code as an SVG image (booking/panels/service.py):
+        # encoding one takes 6 ms, and every panel of a room asks for it each day.
+        self.qr_codes: Bounded[tuple[str, str], bytes] = Bounded(MOST_QR_CODES)
         # The OpenAPI document as JSON, with its gzip and ETag: made once.
         self.openapi: Kept = Kept()

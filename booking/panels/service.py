@@ -9,6 +9,7 @@ statements that check in, end and extend decide the room again on the row
 
 from __future__ import annotations
 
+import io
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ BOOK_NOW_MINUTES = (15, 30, 60)
 WALK_IN = "Walk-in"
 
 # What only a panel may reach (endpoint names); a panel token anywhere else is 403.
-ENDPOINTS = frozenset({"panels.panel", "panels.act", "panels_api.panel",
+ENDPOINTS = frozenset({"panels.panel", "panels.qr", "panels.act", "panels_api.panel",
                        "bookings_api.checkin", "bookings_api.end", "bookings_api.extend",
                        "static"})
 
@@ -159,16 +160,18 @@ def fence(user: Any, endpoint: str | None, view_args: dict | None) -> None:
         raise BookingError("forbidden", _("A door panel can only show and use its own room."))
 
 
-def qr_svg(url: str) -> str:
-    """The QR code of `url` as inline SVG (segno; made here, nothing fetched), made
-    once per link and language (booking/memo/pages.py): a panel asks every
-    minute, and the link changes once a day."""
+def qr_svg(url: str) -> bytes:
+    """The QR code of `url` as an SVG image (segno; made here, nothing fetched),
+    made once per link and language (booking/memo/pages.py): every panel's page
+    shows it, and the link changes once a day."""
     title = _("Book this room on your phone")
     codes = memo.current().pages.qr_codes
     found = codes.get((url, title))
     if found is None:
-        found = codes.put((url, title), segno.make(url, error="m").svg_inline(
-            scale=4, dark="#000", light="#fff", title=title))
+        image = io.BytesIO()
+        segno.make(url, error="m").save(image, kind="svg", scale=4, dark="#000",
+                                         light="#fff", title=title)
+        found = codes.put((url, title), image.getvalue())
     return found
 
 

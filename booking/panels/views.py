@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user
 
 from booking import inputs
@@ -12,6 +13,7 @@ from booking.clock import now
 from booking.errors import BookingError, invalid
 from booking.i18n import _
 from booking.panels import service
+from booking.times import parse_date
 
 bp = Blueprint("panels", __name__)
 
@@ -38,9 +40,22 @@ def panel(room_id: int):
 @login_required
 def _show(room_id: int, error: BookingError | None = None, status: int = 200):
     shown = service.state(room_id, now())
-    qr = service.qr_svg(current_app.config["PUBLIC_URL"].rstrip("/")
-                        + url_for("bookings.new", room_id=room_id, date=shown["today"]))
-    return render_template("panels/panel.html", **shown, qr=qr, error=error), status
+    return render_template("panels/panel.html", **shown, error=error), status
+
+
+@bp.get("/rooms/<id:room_id>/panel/qr.svg")
+@login_required
+def qr(room_id: int):
+    """The panel's QR code: the room's booking form for `date` on a phone. An image
+    of its own, so the tablet fetches it once a day (its address has the day), not
+    with each reload of the page (every change, every minute)."""
+    day = parse_date(request.args.get("date"))
+    image = service.qr_svg(current_app.config["PUBLIC_URL"].rstrip("/")
+                           + url_for("bookings.new", room_id=room_id, date=day.isoformat()))
+    response = Response(image, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.post("/rooms/<id:room_id>/panel")

@@ -63,8 +63,10 @@ test: $(STAMP) translations chromium nginx
 
 # The benchmark suite (see bench/run.py): a million bookings, wrk against gunicorn,
 # figures and targets written to docs/performance.md. BENCH_SECONDS=20 per scenario.
+# Then the release sweep: 10,000 due bookings released (bench/release.py).
 bench: $(STAMP)
 	$(PY) -m bench.run
+	$(PY) -m bench.release
 
 # The browser test drives Debian's Chromium; install it when apt can.
 chromium:

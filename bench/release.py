@@ -6,7 +6,7 @@ A throwaway cluster (bench/throwaway.py: fsync on, production-like settings),
 `rooms` check-in rooms, and in each `due / rooms` bookings of 15 minutes that
 began earlier today and nobody checked in to, plus as many checked-in ones
 (which the sweep must pass over) and a day's worth of bookings in rooms
-without check-in. Each round restores the bookings and times
+without check-in. Each round restores the bookings, checkpoints, and times
 `release.sweep()` as the worker runs it (RELEASE_BATCH per statement, with
 the audit and outbox triggers), and, for comparison, one statement for all.
 Printed: each round's seconds and bookings released, and the median.
@@ -63,13 +63,17 @@ def main() -> int:
                          .replace("%(per)s", str(per)).replace("%(day)s", f"'{day.isoformat()}'"))
             conn.execute("VACUUM ANALYZE bookings")   # autocommit: outside a transaction
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "VAR_DIR": "/tmp"})
-        for label, batch in (("RELEASE_BATCH (1000) per statement", 1000),
+        batch = int(app.config["RELEASE_BATCH"])
+        for label, batch in ((f"RELEASE_BATCH ({batch}) per statement", batch),
                              ("one statement", args.due * 2)):
             seconds, released = [], 0
             for _ in range(args.rounds):
                 with db.connect(url) as conn:
                     conn.execute(RESET_SQL)
                     conn.execute("VACUUM ANALYZE bookings")
+                    # The reset's own writes would otherwise set off a checkpoint
+                    # during the next round, at a different moment in each.
+                    conn.execute("CHECKPOINT")
                 with app.app_context():
                     started = time.perf_counter()
                     released = release.sweep(NOW, batch)

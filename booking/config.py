@@ -153,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REMINDER_MINUTES", 15,
             "How long before a booking's start its organiser is reminded by mail (0: no "
             "reminders).", int),
-    Setting("RELEASE_BATCH", 1000,
+    Setting("RELEASE_BATCH", 2500,
             "Bookings the worker's release sweep releases in one statement (it runs again "
             "at once while there are more).", int),
 )

@@ -133,6 +133,8 @@ $$;
 
 CREATE FUNCTION public.audit_bookings_update() RETURNS trigger
     LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
+    SET jit TO 'off'
     AS $$
 BEGIN
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
@@ -1197,22 +1199,29 @@ $$;
 
 CREATE FUNCTION public.invitations_updated() RETURNS trigger
     LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
+    SET jit TO 'off'
     AS $$
 BEGIN
-    -- Only rows whose invitees, times or liveness changed.
     DELETE FROM booking_invitations i
-     USING old_rows o JOIN new_rows n ON n.id = o.id
-     WHERE i.booking_id = n.id
-       AND (o.invitees, o.start_at, o.end_at, o.cancelled_at IS NULL)
-           IS DISTINCT FROM (n.invitees, n.start_at, n.end_at, n.cancelled_at IS NULL);
+     WHERE i.booking_id = ANY (ARRAY(
+           SELECT n.id
+             FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE (o.invitees, o.start_at, o.end_at, o.cancelled_at IS NULL)
+                  IS DISTINCT FROM (n.invitees, n.start_at, n.end_at, n.cancelled_at IS NULL)));
     INSERT INTO booking_invitations (booking_id, user_id, start_at, end_at)
-    SELECT n.id, u.id, n.start_at, n.end_at
-      FROM old_rows o JOIN new_rows n ON n.id = o.id
-     CROSS JOIN LATERAL unnest(n.invitees) AS e(address)
-      JOIN users u ON lower(u.email) = lower(e.address) AND u.active AND u.id <> n.user_id
-     WHERE n.cancelled_at IS NULL AND cardinality(n.invitees) > 0
-       AND (o.invitees, o.start_at, o.end_at, o.cancelled_at IS NULL)
-           IS DISTINCT FROM (n.invitees, n.start_at, n.end_at, n.cancelled_at IS NULL)
+    SELECT x.booking_id, x.user_id, x.start_at, x.end_at
+      FROM (SELECT n.id AS booking_id, n.start_at, n.end_at,
+                   (SELECT u.id FROM users u
+                     WHERE lower(u.email) = lower(e.address) AND u.active
+                       AND u.id <> n.user_id) AS user_id
+              FROM old_rows o JOIN new_rows n ON n.id = o.id
+             CROSS JOIN LATERAL unnest(n.invitees) AS e(address)
+             WHERE n.cancelled_at IS NULL AND cardinality(n.invitees) > 0
+               AND (o.invitees, o.start_at, o.end_at, o.cancelled_at IS NULL)
+                   IS DISTINCT FROM (n.invitees, n.start_at, n.end_at, n.cancelled_at IS NULL)
+           ) x
+     WHERE x.user_id IS NOT NULL
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
@@ -1402,6 +1411,8 @@ $$;
 
 CREATE FUNCTION public.outbox_bookings_released() RETURNS trigger
     LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
+    SET jit TO 'off'
     AS $$
 BEGIN
     INSERT INTO outbox (kind, user_id, room_id, booking_id, series_id, payload)
@@ -1444,6 +1455,8 @@ $$;
 
 CREATE FUNCTION public.outbox_bookings_updated() RETURNS trigger
     LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_quiet bigint := nullif(current_setting('booking.quiet_series', true), '')::bigint;
@@ -1460,9 +1473,8 @@ BEGIN
      WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL AND n.status = o.status
        AND (v_quiet IS NULL OR n.series_id IS DISTINCT FROM v_quiet)
        -- An occurrence cancelled together with its series is told by series.cancelled.
-       AND NOT EXISTS (SELECT 1 FROM series s
-                        WHERE s.id = n.series_id AND s.cancelled_from IS NOT NULL
-                          AND n.start_at >= s.cancelled_from)
+       AND NOT coalesce((SELECT n.start_at >= s.cancelled_from FROM series s
+                          WHERE s.id = n.series_id), false)
     UNION ALL
     SELECT 'booking.updated', n.user_id, audit_actor(), n.room_id, n.id, n.series_id,
            jsonb_build_object('booking', to_jsonb(n), 'before', to_jsonb(o),
@@ -1533,6 +1545,8 @@ $$;
 
 CREATE FUNCTION public.outbox_series_updated() RETURNS trigger
     LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
+    SET jit TO 'off'
     AS $$
 BEGIN
     INSERT INTO outbox (kind, user_id, actor_id, room_id, series_id, payload)

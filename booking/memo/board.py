@@ -10,10 +10,11 @@ carries the kept version and sends the board again only when it moved
 
 Beside each board are what is made from it once rather than per request:
 its twin's answer (encoded JSON, gzip, ETag: http.SharedAnswer) and the page's
-drawn board (HTML), which also depends on the clock where the day is today
-(the "now" line, the stretches that are over; booking/board/views.py
-clock_of) and the reader's language (its words, dates and times), and so is
-kept per minute for today's board, once for another day's, and per language.
+drawn rows (HTML, one fragment per zone), which also depend on the clock where
+the day is today (the stretches that are over; booking/board/views.py
+clock_of) and the reader's language (its words, dates and times), and so are
+kept per quarter hour for today's board, once for another day's, and per
+language. The "now" line moves each minute outside them.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class Board:
     def __init__(self) -> None:
         # (day or None, building, floor, area) -> (version, board)
         self._boards: Bounded[Hashable, tuple[int, Any]] = Bounded(MOST_BOARDS)
-        # (board's identity, its clock (views.clock_of), language) -> drawn HTML
-        self._drawn: Bounded[Hashable, str] = Bounded(MOST_DRAWN)
+        # (board's identity, its clock (views.clock_of), language) -> drawn zones
+        self._drawn: Bounded[Hashable, Any] = Bounded(MOST_DRAWN)
 
     def kept(self, key: Hashable) -> tuple[int, Any] | None:
         """(version, board) kept for `key`, or None."""
@@ -42,7 +43,7 @@ class Board:
         self._boards.put(key, (version, board))
         return board
 
-    def drawn(self, key: Hashable, draw: Callable[[], str]) -> str:
+    def drawn(self, key: Hashable, draw: Callable[[], Any]) -> Any:
         """The HTML `draw()` makes for `key`, made once."""
         found = self._drawn.get(key)
         return found if found is not None else self._drawn.put(key, draw())

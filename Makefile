@@ -65,8 +65,7 @@ test: $(STAMP) translations chromium nginx
 # figures and targets written to docs/performance.md. BENCH_SECONDS=20 per scenario.
 # Then the release sweep: 10,000 due bookings released (bench/release.py).
 bench: $(STAMP)
-	$(PY) -m bench.run
-	$(PY) -m bench.release
+	$(PY) -m bench.run; status=$$?; $(PY) -m bench.release && exit $$status
 
 # The browser test drives Debian's Chromium; install it when apt can.
 chromium:

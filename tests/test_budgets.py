@@ -316,6 +316,7 @@ EDIT_CASES = [
     # The door panel: the room, now and the rest of its day in one statement; Book now
     # is the create path; panel tokens are one statement each (audited in it).
     case("page", "GET", "/rooms/{room}/panel", None, 200, 1),
+    case("page", "GET", "/rooms/{room}/panel/qr.svg?date=" + DAY, None, 200, 0),
     case("alice", "GET", "/api/rooms/{room}/panel", None, 200, 1),
     case("page", "POST", "/rooms/{room}/panel", {"action": "book", "minutes": "30"}, 302, 2),
     case("admin_page", "POST", "/admin/rooms/{room}/panels", None, 302, 1),

@@ -63,8 +63,8 @@ def main() -> int:
                          .replace("%(per)s", str(per)).replace("%(day)s", f"'{day.isoformat()}'"))
             conn.execute("VACUUM ANALYZE bookings")   # autocommit: outside a transaction
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "VAR_DIR": "/tmp"})
-        batch = int(app.config["RELEASE_BATCH"])
-        for label, batch in ((f"RELEASE_BATCH ({batch}) per statement", batch),
+        configured = int(app.config["RELEASE_BATCH"])
+        for label, batch in ((f"RELEASE_BATCH ({configured}) per statement", configured),
                              ("one statement", args.due * 2)):
             seconds, released = [], 0
             for _ in range(args.rounds):

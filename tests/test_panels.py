@@ -12,6 +12,7 @@ import pytest
 
 from booking.panels import service as panels
 from conftest import NOW
+from policykit import room_policy
 
 START = NOW + timedelta(hours=1)           # 10:00 in Berlin (NOW is 09:00 there)
 
@@ -260,3 +261,17 @@ def test_a_booking_ended_early_frees_the_panel_at_once(app, panel, make, alice, 
     shown = panel.get(f"/api/rooms/{berlin['id']}/panel").json
     assert shown["status"] == "free" and shown["current"] is None
     assert shown["book_now"][0]["start_time"] == "2027-03-01T10:11:00+01:00"
+
+
+def test_book_now_after_a_booking_ended_early_keeps_the_room_s_buffer(app, panel, make, alice,
+                                                                      berlin, conn):
+    """With a 10-minute buffer, a booking ended at 10:10:30 (so at 10:11) leaves the room
+    free on the panel, and Book now starts at 10:21, the buffer after it, not at 10:11."""
+    room_policy(conn, berlin, buffer_minutes=10)
+    here = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    app.config["NOW"] = START + timedelta(minutes=10, seconds=30)
+    assert panel.post(f"/api/bookings/{here['id']}/checkin").status_code == 200
+    assert panel.post(f"/api/bookings/{here['id']}/end").status_code == 200
+    shown = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert shown["status"] == "free"
+    assert shown["book_now"][0]["start_time"] == "2027-03-01T10:21:00+01:00"

@@ -110,7 +110,7 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, 
 
 
 def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
-              upcoming: list[dict], now: datetime, ended: list[dict] = ()
+              upcoming: list[dict], now: datetime, ended: list[dict]
               ) -> list[dict[str, Any]]:
     """The Book now lengths on offer: from now (on the next minute) up to the next
     booking less the room's buffer, each one passing every rule of the room's

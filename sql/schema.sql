@@ -48,19 +48,23 @@ CREATE FUNCTION public.approver_ids(p_room integer) RETURNS jsonb
 $$;
 
 CREATE FUNCTION public.area_chain(p_area integer) RETURNS TABLE(id integer, name text, policy jsonb, depth integer)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
+BEGIN
+    RETURN QUERY
     WITH RECURSIVE up AS (
         SELECT a.id, a.name, a.policy, a.parent_id, 1 AS depth FROM areas a WHERE a.id = p_area
         UNION ALL
         SELECT a.id, a.name, a.policy, a.parent_id, up.depth + 1
           FROM areas a JOIN up ON a.id = up.parent_id
          WHERE up.depth < 32)
-    SELECT up.id, up.name, up.policy, up.depth FROM up
+    SELECT up.id, up.name, up.policy, up.depth FROM up;
+END
 $$;
 
 CREATE FUNCTION public.resolve_policy(p_room integer, p_area integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
     RETURN (
@@ -83,14 +87,17 @@ CREATE FUNCTION public.area_policy(p_area integer) RETURNS jsonb
     RETURN public.resolve_policy(NULL::integer, p_area);
 
 CREATE FUNCTION public.area_rooms(p_area integer) RETURNS SETOF integer
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
+BEGIN
+    RETURN QUERY
     WITH RECURSIVE down AS (
         SELECT a.id, 1 AS depth FROM areas a WHERE a.id = p_area
         UNION ALL
         SELECT a.id, down.depth + 1 FROM areas a JOIN down ON a.parent_id = down.id
          WHERE down.depth < 32)
-    SELECT r.id FROM rooms r JOIN down ON r.area_id = down.id
+    SELECT r.id FROM rooms r JOIN down ON r.area_id = down.id;
+END
 $$;
 
 CREATE FUNCTION public.areas_no_cycle() RETURNS trigger
@@ -1345,47 +1352,29 @@ END
 $$;
 
 CREATE FUNCTION public.memo_version(p_name text) RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-    SELECT sum(n)::bigint FROM memo_versions WHERE name = p_name
+BEGIN
+    RETURN (SELECT sum(n)::bigint FROM memo_versions WHERE name = p_name);
+END
 $$;
 
-CREATE FUNCTION public.policy_approval(p_policy jsonb) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN COALESCE(((((p_policy -> 'fields'::text) -> 'approval_required'::text) ->> 'value'::text))::boolean, false);
-
-CREATE TABLE public.series (
-    id bigint NOT NULL,
-    room_id integer NOT NULL,
-    user_id bigint NOT NULL,
-    title text NOT NULL,
-    rrule text NOT NULL,
-    first_start timestamp with time zone NOT NULL,
-    duration_minutes integer NOT NULL,
-    timezone text NOT NULL,
-    materialized_until timestamp with time zone NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    cancelled_at timestamp with time zone,
-    cancelled_by bigint,
-    cancelled_from timestamp with time zone,
-    attendees integer,
-    invitees text[] DEFAULT '{}'::text[] NOT NULL,
-    notes text,
-    created_by bigint,
-    sequence integer DEFAULT 0 NOT NULL,
-    continued_by bigint,
-    status text DEFAULT 'confirmed'::text NOT NULL,
-    CONSTRAINT series_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
-    CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
-    CONSTRAINT series_invitees_check CHECK ((cardinality(invitees) <= 50)),
-    CONSTRAINT series_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),
-    CONSTRAINT series_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'pending'::text, 'rejected'::text, 'expired'::text]))),
-    CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
-);
-
 CREATE FUNCTION public.new_booking_status(p_policy jsonb, p_series bigint, p_admin boolean) RETURNS text
-    LANGUAGE sql STABLE
-    RETURN COALESCE((SELECT s.status FROM public.series s WHERE ((s.id = new_booking_status.p_series) AND (s.status = ANY (ARRAY['pending'::text, 'confirmed'::text])))), CASE WHEN ((NOT p_admin) AND public.policy_approval(p_policy)) THEN 'pending'::text ELSE 'confirmed'::text END);
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_status text;
+BEGIN
+    IF p_series IS NOT NULL THEN
+        SELECT s.status INTO v_status FROM series s
+         WHERE s.id = p_series AND s.status IN ('pending', 'confirmed');
+        IF FOUND THEN
+            RETURN v_status;
+        END IF;
+    END IF;
+    RETURN CASE WHEN NOT p_admin AND policy_approval(p_policy) THEN 'pending' ELSE 'confirmed' END;
+END
+$$;
 
 CREATE FUNCTION public.outbox_bookings_inserted() RETURNS trigger
     LANGUAGE plpgsql
@@ -1593,6 +1582,10 @@ CREATE FUNCTION public.plus_minutes(t timestamp with time zone, m integer) RETUR
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (t + make_interval(mins => m));
 
+CREATE FUNCTION public.policy_approval(p_policy jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN COALESCE(((((p_policy -> 'fields'::text) -> 'approval_required'::text) ->> 'value'::text))::boolean, false);
+
 CREATE FUNCTION public.policy_buffer(p_policy jsonb) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN COALESCE(((((p_policy -> 'fields'::text) -> 'buffer_minutes'::text) ->> 'value'::text))::integer, 0);
@@ -1615,6 +1608,7 @@ $$;
 
 CREATE FUNCTION public.quota_locked_refusals(p_room integer, p_user bigint, p_policy jsonb, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_exclude bigint DEFAULT NULL::bigint) RETURNS TABLE(requested_start timestamp with time zone, details jsonb)
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
     IF NOT (p_policy->'fields' ? 'quota') THEN
@@ -1695,8 +1689,15 @@ SELECT v.s, v.over || jsonb_build_object('code', 'quota_exceeded', 'source', q.s
 $$;
 
 CREATE FUNCTION public.quota_rooms(p_room integer, p_policy jsonb) RETURNS integer[]
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN CASE WHEN (((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'level'::text) = 'area'::text) THEN ARRAY(SELECT public.area_rooms((((((p_policy -> 'fields'::text) -> 'quota'::text) -> 'source'::text) ->> 'id'::text))::integer) AS area_rooms) ELSE ARRAY[p_room] END;
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    IF p_policy->'fields'->'quota'->'source'->>'level' = 'area' THEN
+        RETURN ARRAY(SELECT area_rooms((p_policy->'fields'->'quota'->'source'->>'id')::integer));
+    END IF;
+    RETURN ARRAY[p_room];
+END
+$$;
 
 CREATE FUNCTION public.release_time(p_start timestamp with time zone, p_created timestamp with time zone, p_minutes integer) RETURNS timestamp with time zone
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -1848,6 +1849,35 @@ SELECT json_build_object(
                           (p_floor IS NULL OR r.floor = p_floor) DESC, r.capacity, r.name, r.id
                  LIMIT p_limit * 4) a), '[]'))
 $$;
+
+CREATE TABLE public.series (
+    id bigint NOT NULL,
+    room_id integer NOT NULL,
+    user_id bigint NOT NULL,
+    title text NOT NULL,
+    rrule text NOT NULL,
+    first_start timestamp with time zone NOT NULL,
+    duration_minutes integer NOT NULL,
+    timezone text NOT NULL,
+    materialized_until timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancelled_by bigint,
+    cancelled_from timestamp with time zone,
+    attendees integer,
+    invitees text[] DEFAULT '{}'::text[] NOT NULL,
+    notes text,
+    created_by bigint,
+    sequence integer DEFAULT 0 NOT NULL,
+    continued_by bigint,
+    status text DEFAULT 'confirmed'::text NOT NULL,
+    CONSTRAINT series_attendees_check CHECK (((attendees >= 1) AND (attendees <= 10000))),
+    CONSTRAINT series_duration_minutes_check CHECK ((duration_minutes > 0)),
+    CONSTRAINT series_invitees_check CHECK ((cardinality(invitees) <= 50)),
+    CONSTRAINT series_notes_check CHECK (((length(notes) >= 1) AND (length(notes) <= 2000))),
+    CONSTRAINT series_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'pending'::text, 'rejected'::text, 'expired'::text]))),
+    CONSTRAINT series_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
 
 CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE

@@ -204,18 +204,21 @@ def choices() -> list[dict[str, Any]]:
 # given either as an instant or as room-local wall-clock time (resolved here,
 # in the room's zone). A booking holds the room to its end plus its buffer.
 # bookings_room_start: one index range (no booking spans a day and buffers are
-# at most 4 hours, so start_at > range start - 28 hours bounds it).
+# at most 4 hours, so start_at > range start - 28 hours bounds it). The end
+# plus the buffer written out, as in the finder's FREE_SQL (no SQL function
+# call per booking).
 AVAILABILITY_SQL = f"""
 SELECT {ROOM_FIELDS}, room_policy(r.id) AS policy, w.range_start, w.range_end,
        coalesce((SELECT json_agg(json_build_object(
                             'start_at', b.start_at,
-                            'end_at', plus_minutes(b.end_at, b.buffer_minutes))
+                            'end_at', b.end_at + make_interval(mins => b.buffer_minutes))
                           ORDER BY b.start_at)
                    FROM bookings b
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
                     AND b.start_at > w.range_start - interval '28 hours'
                     AND b.start_at < w.range_end
-                    AND plus_minutes(b.end_at, b.buffer_minutes) > w.range_start), '[]') AS busy
+                    AND b.end_at + make_interval(mins => b.buffer_minutes) > w.range_start),
+                '[]') AS busy
   FROM rooms r
  CROSS JOIN LATERAL (
        SELECT coalesce(%(start_at)s::timestamptz, %(start_local)s::timestamp AT TIME ZONE r.timezone,

@@ -1269,6 +1269,23 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.memo_board_rows_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Each branch names only the transition table its event has.
+    IF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT 1 FROM old_rows) THEN
+            RETURN NULL;
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
+    UPDATE memo_versions SET n = n + 1 WHERE name = 'board' AND slot = pg_backend_pid() % 16;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.memo_bookings_changed() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -2417,7 +2434,13 @@ CREATE TRIGGER bookings_audit_insert AFTER INSERT ON public.bookings REFERENCING
 
 CREATE TRIGGER bookings_audit_update AFTER UPDATE ON public.bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.audit_bookings_update();
 
-CREATE TRIGGER bookings_board_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.bookings FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
+CREATE TRIGGER bookings_board_memo_delete AFTER DELETE ON public.bookings REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_rows_changed();
+
+CREATE TRIGGER bookings_board_memo_insert AFTER INSERT ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_rows_changed();
+
+CREATE TRIGGER bookings_board_memo_truncate AFTER TRUNCATE ON public.bookings FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_changed();
+
+CREATE TRIGGER bookings_board_memo_update AFTER UPDATE ON public.bookings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_board_rows_changed();
 
 CREATE TRIGGER bookings_deleted_memo AFTER DELETE ON public.bookings REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.memo_bookings_changed();
 

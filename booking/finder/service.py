@@ -79,8 +79,8 @@ BUILDING_POINTS, FLOOR_POINTS, FIT_POINTS = 50, 30, 20
 # active room that seats the party and has the equipment instead (the rules
 # then pick from those). The end plus the buffer is written out, not
 # plus_minutes(): the constraint's index needs that function IMMUTABLE, so it
-# is never inlined, and a call per booking probed cost more than the probe
-# (0.7 ms of a refused booking's alternatives).
+# is never inlined: a refused booking's alternatives called it some 700
+# times, one SQL function call per booking probed.
 FREE_SQL = """
 SELECT v.n AS rooms_version,
        CASE WHEN v.n <> %(version)s THEN

@@ -266,3 +266,33 @@ def test_an_edits_409_offers_nothing_the_policies_refuse(api_as, alice, bob, ber
     # each offer is then accepted
     assert move(api, mine, room_id=open_room["id"], start_time=hm(16, 30)).status_code == 200
     assert move(api, mine, room_id=berlin["id"], start_time=slots[0]).status_code == 200
+
+
+def test_refusals_answered_from_the_kept_rooms_offer_nothing_the_policies_refuse(
+        api_as, alice, bob, berlin, building, make, conn):
+    """The first refusal brings this process's copy of the rooms up to date; later
+    ones are answered from it, and then the policies are applied to the rooms the
+    statement found free, after it (finder.Alternatives). Every time, for a new
+    booking and for a move: the Lab (only its bookers) and the quota room (full
+    that day) are free but not offered, the open room is."""
+    lab = group(conn, "Lab", bob)
+    lab_room = make.room("Lab", "Europe/Berlin", capacity=6)
+    room_policy(conn, lab_room, bookers=[lab["id"]])
+    quota_room = make.room("Quota", "Europe/Berlin", capacity=6)
+    make.room("Open", "Europe/Berlin", capacity=6)
+    api = api_as(alice)
+    book(api, quota_room, hm(12), hm(13))
+    room_policy(conn, quota_room, quota={"bookings_per_day": 1})
+    book(api_as(bob), berlin, hm(16), hm(17))
+    mine = book(api, berlin, hm(14), hm(14, 30), attendees=4)
+    for _ in range(3):
+        r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Retro",
+                                            "start_time": hm(16, 30), "end_time": hm(17),
+                                            "attendees": 4})
+        assert r.status_code == 409, r.get_json()
+        offered = error(r)["details"]["suggestions"]["other_rooms"]
+        assert [o["name"] for o in offered] == ["Open"]
+        r = move(api, mine, start_time=hm(16, 30))
+        assert r.status_code == 409, r.get_json()
+        offered = error(r)["details"]["suggestions"]["other_rooms"]
+        assert [o["name"] for o in offered] == ["Open"]

@@ -354,6 +354,12 @@ class Search:
     def groups(self) -> frozenset[int] | None:
         return None if self.booker.admin else self.booker.groups
 
+    def in_zone(self, each: tuple) -> bool:
+        """Whether rooms of this shape are active and in a zone the search offers
+        (what shape_ok asks before the rules)."""
+        active, timezone = each[0], each[1]
+        return bool(active) and (self.zones is None or timezone in self.zones)
+
     def shape_ok(self, each: tuple) -> bool:
         ok = self._by_shape.get(each)
         if ok is None:
@@ -503,15 +509,16 @@ class Probe:
     quota (it moves, it does not add)."""
 
     def __init__(self, need: Need, now: datetime, booker: rules.Booker | None,
-                 owner: int | None, exclude: int | None = None):
+                 owner: int | None, exclude: int | None = None, rules_later: bool = False):
         self.config = current_app.config
         self.need, self.now = need, now
         self.booker, self.owner, self.exclude = booker or rules.Booker(), owner, exclude
+        self.rules_later = rules_later
         self.base = rules.Policy.from_config(self.config)
         self.kept = memo.current().rooms
         version, by_id = self.kept.current()
         self.search = Search(need, now, by_id, self.booker, owner, self.base)
-        self.params = free_params(need, self.search, version, by_id, self.kept)
+        self.params = free_params(need, self.search, version, by_id, self.kept, rules_later)
 
     def ranked(self, row: Mapping[str, Any]) -> list[dict]:
         """FREE_SQL's row (rooms_version, rooms, ids, loads, week_minutes, mine) as
@@ -525,6 +532,8 @@ class Probe:
             by_id = keep_rooms(self.kept, row["rooms_version"], row["rooms"], self.config)
             search = self.search = Search(self.need, self.now, by_id, self.booker, self.owner,
                                           self.base)
+            free = [f for f in free if search(by_id[f[0]])]
+        elif self.rules_later:
             free = [f for f in free if search(by_id[f[0]])]
         search.mine = [rules.Taken(m["room_id"], datetime.fromisoformat(m["start_at"]),
                                    datetime.fromisoformat(m["end_at"]))
@@ -546,6 +555,10 @@ class Alternatives:
     No statement of its own: `sql(gate)` is the finder's query as a scalar
     subquery that the refusing statement runs only when `gate` (SQL over that
     statement's answer) says it was refused; `ranked(answer)` reads its JSON.
+    Most bookings are not refused, so the rules are applied after the
+    statement, to the free rooms only (Probe's `rules_later`): the candidates
+    are the rooms in the zone with the seats and equipment, and a booking
+    that succeeds checks no other room's rules at all.
     """
 
     PREFIX = "alt_"
@@ -558,7 +571,7 @@ class Alternatives:
         need = Need(start=start, end=end, people=attendees or room["capacity"],
                     equipment=tuple(sorted(room["equipment"])), building=room["building"],
                     floor=room["floor"], zone=room["timezone"])
-        self.probe = Probe(need, now, booker, owner, exclude)
+        self.probe = Probe(need, now, booker, owner, exclude, rules_later=True)
 
     def params(self) -> dict[str, Any]:
         return {self.PREFIX + name: value for name, value in self.probe.params.items()}
@@ -602,16 +615,22 @@ def choose(rooms: Iterable[Mapping[str, Any]], people: int, equipment: Iterable[
 
 def free_params(need: Need, search: Search, version: int = memo.rooms.NONE,
                 by_id: Mapping[int, Mapping[str, Any]] | None = None,
-                kept: memo.rooms.Rooms | None = None) -> dict[str, Any]:
+                kept: memo.rooms.Rooms | None = None,
+                rules_later: bool = False) -> dict[str, Any]:
     """FREE_SQL's parameters: the candidates `choose` picks from the rooms of the
     copy at `version`, remembered with that copy when `kept` is given. Without a
-    copy (version NONE), the statement sends the rooms."""
+    copy (version NONE), the statement sends the rooms. With `rules_later`, the
+    candidates are the active rooms in the zones offered, whatever their rules
+    say: the caller applies those to what the statement found free."""
     by_id = by_id or {}
     def derived(key, make):
         return kept.derived(version, key, make) if kept is not None else make()
 
     shapes = derived("shapes", lambda: frozenset(search.shape(r) for r in by_id.values()))
-    ok = frozenset(s for s in shapes if search.shape_ok(s))
+    if rules_later:
+        ok = frozenset(s for s in shapes if search.in_zone(s))
+    else:
+        ok = frozenset(s for s in shapes if search.shape_ok(s))
     chosen, ids, zone_of, zones, buffers = derived(
         (ok, need.people, need.equipment), lambda: _as_arrays(
             choose(by_id.values(), need.people, need.equipment, ok, search.shape), search))

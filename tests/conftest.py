@@ -295,7 +295,13 @@ class LiveServer:
                # flight at once make the race tests real races.
                "WORKER_CLASS": "gthread",
                "WEB_CONCURRENCY": str(workers), "THREADS": str(threads),
-               "POOL_MAX_SIZE": str(threads), **(extra_env or {})}
+               "POOL_MAX_SIZE": str(threads),
+               # Patient, unlike production's 2 s and 5 s: the race tests queue
+               # requests behind row locks (and the fault tests behind a table
+               # lock) on a machine that may be busy with other tests, and their
+               # answers must be the races' outcomes, not a 503 for waiting.
+               "POOL_TIMEOUT": "30", "STATEMENT_TIMEOUT_MS": "60000",
+               **(extra_env or {})}
         root = Path(__file__).resolve().parent.parent
         self.log = open(tmp_path / "gunicorn.log", "wb")
         self.process = subprocess.Popen(

@@ -6,7 +6,7 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from conftest import tomorrow_at
 
@@ -39,8 +39,11 @@ def test_twenty_moves_into_one_free_slot_leave_one_there_and_nineteen_where_they
     room = make.room("Contested", "Europe/Berlin", opens="00:00", closes="23:59")
     people = [make.user(f"Mover {i}") for i in range(20)]
     tokens = [make.token(p) for p in people]
-    base = tomorrow_at("Europe/Berlin", 0)
-    # Twenty bookings of half an hour, 00:00 to 10:00; 14:00-15:00 is free.
+    # Counted in UTC: on the night the clocks go forward, 02:00-03:00 Berlin time
+    # does not exist, and adding minutes to Berlin's wall clock would land there.
+    base = tomorrow_at("Europe/Berlin", 0).astimezone(timezone.utc)
+    # Twenty bookings of half an hour, 00:00 to 10:00 (11:00 when the clocks go
+    # forward that night); 14:00-15:00 is free.
     bookings = [make.booking(room, p, base + timedelta(minutes=30 * i),
                              base + timedelta(minutes=30 * i + 30))
                 for i, p in enumerate(people)]

@@ -19,6 +19,7 @@ from booking import auth, clock, config, db, errors, http, i18n, memo, metrics, 
 from booking.config import PROJECT_ROOT
 
 csrf = CSRFProtect()
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})   # flask-wtf's WTF_CSRF_METHODS
 
 
 class IdConverter(IntegerConverter):
@@ -50,6 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session is
         WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
+        WTF_CSRF_CHECK_DEFAULT=False,  # _csrf() below checks, and only writes
     )
     app.json.sort_keys = False  # field order as the API documents it
     app.url_map.converters["id"] = IdConverter
@@ -106,11 +108,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(panels_views.bp)
     csrf.exempt(panels_api.bp)
     app.register_blueprint(panels_api.bp)
-    app.before_request(_panel_fence)
     from booking.bookings import links as checkin_links
     csrf.exempt(checkin_links.bp)
     app.register_blueprint(checkin_links.bp)
-    app.before_request(_api_csrf)
+    app.before_request(_csrf)
+    app.before_request(_panel_fence)
 
 
 def _panel_fence() -> None:
@@ -124,9 +126,15 @@ def _panel_fence() -> None:
         panels.fence(current_user, request.endpoint, request.view_args)
 
 
-def _api_csrf() -> None:
-    if (request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS")
-            and "Authorization" not in request.headers and session.get("_user_id")):
+def _csrf() -> None:
+    """The CSRF token of a write: a page's form (flask-wtf's check, which skips the
+    exempt blueprints), and a JSON write authenticated by cookie. Reads are
+    let through before anything is looked up (most requests are reads)."""
+    if request.method not in WRITES:
+        return
+    csrf.protect(apply_exemptions=True)
+    if (request.path.startswith("/api/") and "Authorization" not in request.headers
+            and session.get("_user_id")):
         csrf.protect()
 
 

@@ -527,13 +527,13 @@ class Probe:
         by_id = search.by_id
         free = list(zip(row["ids"], row["loads"], row["week_minutes"]))
         if row["rooms"] is not None:
-            # The copy was out of date: the rooms were picked by seats and equipment
-            # alone, and the rules (and where the person is) pick from them now.
+            # The copy was out of date: the statement read the rooms again.
             by_id = keep_rooms(self.kept, row["rooms_version"], row["rooms"], self.config)
             search = self.search = Search(self.need, self.now, by_id, self.booker, self.owner,
                                           self.base)
-            free = [f for f in free if search(by_id[f[0]])]
-        elif self.rules_later:
+        if row["rooms"] is not None or self.rules_later:
+            # The rooms were picked by seats and equipment alone (and, from the copy,
+            # by zone): the rules (and where the person is) pick from the free ones now.
             free = [f for f in free if search(by_id[f[0]])]
         search.mine = [rules.Taken(m["room_id"], datetime.fromisoformat(m["start_at"]),
                                    datetime.fromisoformat(m["end_at"]))

@@ -264,12 +264,19 @@ def tomorrow_at(tz_name: str, hour: int, minute: int = 0) -> datetime:
 
 
 def free_port() -> int:
-    """A free TCP port below the range the kernel hands out for outgoing connections."""
+    """A free TCP port below the range the kernel hands out for outgoing connections,
+    from this xdist worker's own share of 20000-32000: a port is only checked free
+    here, and bound by a server a moment later, so two workers must never pick
+    the same one (nor one another worker counts on nobody listening at)."""
     import random
     import socket
 
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    share = 12000 // max(workers, 1)
+    low = 20000 + (worker % max(workers, 1)) * share
     for _ in range(100):
-        port = random.randint(20000, 32000)
+        port = random.randint(low, low + share - 1)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

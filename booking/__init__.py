@@ -19,7 +19,7 @@ from booking import auth, clock, config, db, errors, http, i18n, memo, metrics, 
 from booking.config import PROJECT_ROOT
 
 csrf = CSRFProtect()
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})   # flask-wtf's WTF_CSRF_METHODS
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})   # the methods CSRF is checked on
 
 
 class IdConverter(IntegerConverter):
@@ -52,6 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session is
         WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
         WTF_CSRF_CHECK_DEFAULT=False,  # _csrf() below checks, and only writes
+        WTF_CSRF_METHODS=WRITES,
     )
     app.json.sort_keys = False  # field order as the API documents it
     app.url_map.converters["id"] = IdConverter

@@ -356,7 +356,7 @@ class Search:
 
     def in_zone(self, each: tuple) -> bool:
         """Whether rooms of this shape are active and in a zone the search offers
-        (what shape_ok asks before the rules)."""
+        (shape_ok asks this before the rules, which refuse an inactive room too)."""
         active, timezone = each[0], each[1]
         return bool(active) and (self.zones is None or timezone in self.zones)
 
@@ -364,10 +364,9 @@ class Search:
         ok = self._by_shape.get(each)
         if ok is None:
             room = dict(zip(SHAPE_FIELDS, each[:-1]))
-            ok = self._by_shape[each] = (
-                (self.zones is None or room["timezone"] in self.zones)
-                and not rules.check(room, self.need.start, self.need.end, self.now,
-                                    each[-1] or self.base, self.groups))
+            ok = self._by_shape[each] = self.in_zone(each) and not rules.check(
+                room, self.need.start, self.need.end, self.now, each[-1] or self.base,
+                self.groups)
         return ok
 
     def __call__(self, room: Mapping[str, Any]) -> bool:

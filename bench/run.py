@@ -419,7 +419,16 @@ UPDATE bookings SET start_at = start_at - interval '20 minutes',
 _runs = 0
 
 
-def wrk(server: Server, script: str, connections: int, seconds: int) -> dict:
+def rearm(server: Server, script: str) -> None:
+    """Before a run that writes: free the slots earlier runs booked and make the
+    bookings they cancelled live again."""
+    if script in WRITE_SCRIPTS:
+        with db.connect(server.direct_url) as conn:
+            conn.execute(REARM_SQL)
+
+
+def wrk(server: Server, script: str, connections: int, seconds: int,
+        rearmed: bool = False) -> dict:
     """Run wrk; figures from the script's done() JSON line.
 
     Before a run that writes, the slots earlier runs booked are freed and the
@@ -427,12 +436,12 @@ def wrk(server: Server, script: str, connections: int, seconds: int) -> dict:
     free slots and cancellable bookings (a repeat would be a 409, an error).
     Requests still queued in gunicorn when wrk stops are answered after the
     next run's clean-up: consecutive runs take alternate halves of the slots
-    and cancellable bookings (WRK_OFFSET), so those stragglers never collide."""
+    and cancellable bookings (WRK_OFFSET), so those stragglers never collide.
+    `rearmed`: the caller just did the clean-up (rearm())."""
     global _runs
     _runs += 1
-    if script in WRITE_SCRIPTS:
-        with db.connect(server.direct_url) as conn:
-            conn.execute(REARM_SQL)
+    if not rearmed:
+        rearm(server, script)
     threads = THREADS if connections >= THREADS else 1
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", f"bench/lua/{script}.lua", server.base]

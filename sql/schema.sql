@@ -243,7 +243,7 @@ CREATE FUNCTION public.auto_book(p_rooms integer[], p_user bigint, p_title text,
     AS $$
 DECLARE
     v_room integer;
-    v_id bigint;
+    v_new bookings;
     v_policy jsonb;
     v_overrides text[];
 BEGIN
@@ -259,23 +259,21 @@ BEGIN
         END IF;
         FOR attempt IN 1..2 LOOP
             BEGIN
-                -- No row inserted (taken) leaves v_id NULL.
+                -- No row inserted (taken) leaves v_new NULL.
                 INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_by,
                                       attendees, status, buffer_minutes, overrides)
                 VALUES (v_room, p_user, p_title, p_start, p_end, p_user, p_capacity,
                         new_booking_status(v_policy, NULL, p_admin), policy_buffer(v_policy),
                         v_overrides)
                 ON CONFLICT DO NOTHING
-                RETURNING id INTO v_id;
+                RETURNING * INTO v_new;
                 EXIT;
             EXCEPTION WHEN deadlock_detected THEN
-                v_id := NULL;
+                v_new := NULL;
             END;
         END LOOP;
-        IF v_id IS NOT NULL THEN
-            RETURN json_build_object(
-                'room_id', v_room,
-                'booking', (SELECT booking_detail_json(v) FROM booking_api v WHERE v.id = v_id));
+        IF v_new.id IS NOT NULL THEN
+            RETURN json_build_object('room_id', v_room, 'booking', booking_detail_of(v_new));
         END IF;
     END LOOP;
     RETURN json_build_object(
@@ -287,6 +285,7 @@ $$;
 
 CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[], p_skip_over_quota boolean DEFAULT false) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_policy jsonb := room_policy(p_room);
@@ -298,7 +297,6 @@ DECLARE
     v_refused timestamptz[];
     v_first jsonb;
     v_ids bigint[] := '{}';
-    v_start timestamptz;
 BEGIN
     SELECT coalesce(array_agg(q.requested_start ORDER BY q.requested_start), '{}'),
            (array_agg(q.details ORDER BY q.requested_start))[1]
@@ -348,59 +346,16 @@ BEGIN
         END;
     END LOOP;
 
+    -- bookings_pkey
     RETURN QUERY
-    SELECT 'created', v.start_at, booking_detail_json(v)   -- as GET /api/bookings/<id> shows it
-      FROM booking_api v
-     WHERE v.id = ANY (v_ids)
-     ORDER BY v.start_at;
-
-    IF cardinality(v_ids) = cardinality(v_starts) THEN
-        RETURN;
-    END IF;
-
-    -- A new statement, so a fresh snapshot: even the loser of a race sees the winner.
-    -- In the way: a live booking whose [start, end + its buffer) meets
-    -- [s, e + this room's buffer). No booking spans a day and buffers are at
-    -- most 4 hours, so start_at > s - 28 hours bounds the index range.
-    RETURN QUERY
-    SELECT 'conflict', o.s, booking_json(v)
-      FROM unnest(v_starts, v_ends) AS o(s, e)
-      JOIN booking_api v
-        ON v.room_id = p_room AND v.live
-       AND v.start_at < plus_minutes(o.e, v_buffer)
-       AND plus_minutes(v.end_at, v.buffer_minutes) > o.s
-       AND v.start_at > o.s - interval '28 hours'
-     WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
-     ORDER BY o.s, v.start_at;
-
-    SELECT o.s INTO v_start
-      FROM unnest(v_starts, v_ends) AS o(s, e)
-     WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (v_ids) AND c.start_at = o.s)
-     ORDER BY o.s LIMIT 1;
-
-    -- bookings_room_start: what holds the room in the 15 days from the first
-    -- taken interval, each booking with the buffer after it (its next free
-    -- slots are found in Python, by the rules and the room's policy).
-    RETURN QUERY
-    SELECT 'busy', v_start, json_build_object('start_at', b.start_at,
-                                              'end_at', plus_minutes(b.end_at, b.buffer_minutes))
+    SELECT 'created', b.start_at, booking_detail_of(b)   -- as GET /api/bookings/<id> shows it
       FROM bookings b
-     WHERE b.room_id = p_room AND b.cancelled_at IS NULL
-       AND b.start_at > v_start - interval '28 hours' AND b.start_at < v_start + interval '15 days'
-       AND plus_minutes(b.end_at, b.buffer_minutes) > v_start
+     WHERE b.id = ANY (v_ids)
      ORDER BY b.start_at;
 
-    -- bookings_user_start: the owner's bookings that count against this room's
-    -- quota, from the week before on (next free slots keep within it).
-    IF v_policy->'fields' ? 'quota' AND NOT p_admin THEN
-        RETURN QUERY
-        SELECT 'mine', v_start, json_build_object('room_id', b.room_id, 'start_at', b.start_at,
-                                                  'end_at', b.end_at)
-          FROM bookings b
-         WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
-           AND b.room_id = ANY (quota_rooms(p_room, v_policy))
-           AND b.start_at > v_start - interval '8 days' AND b.start_at < v_start + interval '22 days'
-         ORDER BY b.start_at;
+    IF cardinality(v_ids) < cardinality(v_starts) THEN
+        RETURN QUERY SELECT * FROM book_refusal(p_room, p_user, v_starts, v_ends, v_ids,
+                                                v_buffer, v_policy, p_admin);
     END IF;
 END
 $$;
@@ -488,6 +443,59 @@ BEGIN
     RETURN QUERY SELECT false, true, v_result;
 END
 $_$;
+
+CREATE FUNCTION public.book_refusal(p_room integer, p_user bigint, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_ids bigint[], p_buffer integer, p_policy jsonb, p_admin boolean) RETURNS SETOF public.booking_result
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'auto'
+    AS $$
+DECLARE
+    v_start timestamptz;
+BEGIN
+    -- In the way: a live booking whose [start, end + its buffer) meets
+    -- [s, e + this room's buffer). No booking spans a day and buffers are at
+    -- most 4 hours, so start_at > s - 28 hours bounds the index range.
+    RETURN QUERY
+    SELECT 'conflict', o.s, booking_json(v)
+      FROM unnest(p_starts, p_ends) AS o(s, e)
+      JOIN booking_api v
+        ON v.room_id = p_room AND v.live
+       AND v.start_at < plus_minutes(o.e, p_buffer)
+       AND plus_minutes(v.end_at, v.buffer_minutes) > o.s
+       AND v.start_at > o.s - interval '28 hours'
+     WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (p_ids) AND c.start_at = o.s)
+     ORDER BY o.s, v.start_at;
+
+    SELECT o.s INTO v_start
+      FROM unnest(p_starts, p_ends) AS o(s, e)
+     WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (p_ids) AND c.start_at = o.s)
+     ORDER BY o.s LIMIT 1;
+
+    -- bookings_room_start: what holds the room in the 15 days from the first
+    -- taken interval, each booking with the buffer after it (its next free
+    -- slots are found in Python, by the rules and the room's policy).
+    RETURN QUERY
+    SELECT 'busy', v_start, json_build_object('start_at', b.start_at,
+                                              'end_at', plus_minutes(b.end_at, b.buffer_minutes))
+      FROM bookings b
+     WHERE b.room_id = p_room AND b.cancelled_at IS NULL
+       AND b.start_at > v_start - interval '28 hours' AND b.start_at < v_start + interval '15 days'
+       AND plus_minutes(b.end_at, b.buffer_minutes) > v_start
+     ORDER BY b.start_at;
+
+    -- bookings_user_start: the owner's bookings that count against this room's
+    -- quota, from the week before on.
+    IF p_policy->'fields' ? 'quota' AND NOT p_admin THEN
+        RETURN QUERY
+        SELECT 'mine', v_start, json_build_object('room_id', b.room_id, 'start_at', b.start_at,
+                                                  'end_at', b.end_at)
+          FROM bookings b
+         WHERE b.user_id = p_user AND b.cancelled_at IS NULL AND b.status <> 'released'
+           AND b.room_id = ANY (quota_rooms(p_room, p_policy))
+           AND b.start_at > v_start - interval '8 days' AND b.start_at < v_start + interval '22 days'
+         ORDER BY b.start_at;
+    END IF;
+END
+$$;
 
 CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[]) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
@@ -679,6 +687,26 @@ CREATE FUNCTION public.booking_detail_json(v public.booking_api) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN (((public.booking_json(v))::jsonb || jsonb_build_object('invitees', to_jsonb((v).invitees), 'notes', (v).notes, 'created_by_name', COALESCE((v).created_by_name, (v).user_name), 'updated_at', public.rfc3339((v).updated_at, (v).timezone), 'original_start_time', public.rfc3339((v).original_start, (v).timezone))))::json;
 
+CREATE FUNCTION public.booking_detail_of(b public.bookings) RETURNS json
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_room rooms;
+    v_user_name text;
+    v_creator_name text;
+BEGIN
+    SELECT * INTO v_room FROM rooms r WHERE r.id = b.room_id;
+    SELECT u.name INTO v_user_name FROM users u WHERE u.id = b.user_id;
+    SELECT u.name INTO v_creator_name FROM users u WHERE u.id = b.created_by;
+    RETURN booking_detail_json(ROW(
+        b.id, b.room_id, v_room.name, b.user_id, v_user_name, b.title, b.series_id,
+        b.start_at, b.end_at, b.cancelled_at, b.created_at, b.cancelled_at IS NULL,
+        v_room.timezone, b.attendees, coalesce(b.created_by, b.user_id), v_creator_name,
+        b.invitees, b.notes, b.sequence, b.updated_at, b.original_start, b.status,
+        b.buffer_minutes, b.checked_in_at, b.released_at)::booking_api);
+END
+$$;
+
 CREATE FUNCTION public.checkin_booking(p_id bigint, p_actor bigint, p_actor_email text, p_admin boolean, p_panel_room integer, p_now timestamp with time zone, p_opens interval) RETURNS json
     LANGUAGE plpgsql
     AS $$
@@ -826,6 +854,7 @@ $$;
 
 CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text, p_overrides text[] DEFAULT NULL::text[], p_panel_room integer DEFAULT NULL::integer) RETURNS json
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_old bookings;
@@ -838,6 +867,7 @@ DECLARE
     v_end timestamptz;
     v_status text;
     v_overrides text[] := nullif(p_overrides, '{}');
+    v_new bookings;
 BEGIN
     IF v_moved THEN
         -- bookings_pkey, unlocked: the owner never changes. Their quota lock
@@ -913,10 +943,9 @@ BEGIN
                    buffer_minutes = CASE WHEN v_moved THEN policy_buffer(v_policy)
                                          ELSE buffer_minutes END,
                    overrides = CASE WHEN v_moved THEN v_overrides ELSE overrides END
-             WHERE id = p_id;
-            RETURN json_build_object(
-                'kind', 'updated',
-                'booking', (SELECT booking_detail_json(v) FROM booking_api v WHERE v.id = p_id));
+             WHERE id = p_id
+            RETURNING * INTO v_new;
+            RETURN json_build_object('kind', 'updated', 'booking', booking_detail_of(v_new));
         EXCEPTION
             WHEN exclusion_violation THEN
                 EXIT;
@@ -925,36 +954,44 @@ BEGIN
         END;
     END LOOP;
 
-    -- New statements, fresh snapshots: the winner of a race is seen.
+    RETURN edit_refusal(p_id, v_old.user_id, v_room, v_start, v_end, v_policy, p_admin);
+END
+$$;
+
+CREATE FUNCTION public.edit_refusal(p_id bigint, p_owner bigint, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_policy jsonb, p_admin boolean) RETURNS json
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'auto'
+    AS $$
+BEGIN
     RETURN json_build_object(
         'kind', 'conflict',
         -- bookings_room_start: in the way, buffers included
         'conflicts', (SELECT coalesce(json_agg(booking_json(v) ORDER BY v.start_at), '[]')
                         FROM booking_api v
-                       WHERE v.room_id = v_room AND v.live AND v.id <> p_id
-                         AND v.start_at < plus_minutes(v_end, policy_buffer(v_policy))
-                         AND plus_minutes(v.end_at, v.buffer_minutes) > v_start
-                         AND v.start_at > v_start - interval '28 hours'),
+                       WHERE v.room_id = p_room AND v.live AND v.id <> p_id
+                         AND v.start_at < plus_minutes(p_end, policy_buffer(p_policy))
+                         AND plus_minutes(v.end_at, v.buffer_minutes) > p_start
+                         AND v.start_at > p_start - interval '28 hours'),
         'busy', (SELECT coalesce(json_agg(json_build_object(
                                      'start_at', b.start_at,
                                      'end_at', plus_minutes(b.end_at, b.buffer_minutes))
                                  ORDER BY b.start_at), '[]')
                    FROM bookings b
-                  WHERE b.room_id = v_room AND b.cancelled_at IS NULL AND b.id <> p_id
-                    AND b.start_at > v_start - interval '28 hours'
-                    AND b.start_at < v_start + interval '15 days'
-                    AND plus_minutes(b.end_at, b.buffer_minutes) > v_start),
+                  WHERE b.room_id = p_room AND b.cancelled_at IS NULL AND b.id <> p_id
+                    AND b.start_at > p_start - interval '28 hours'
+                    AND b.start_at < p_start + interval '15 days'
+                    AND plus_minutes(b.end_at, b.buffer_minutes) > p_start),
         -- bookings_user_start: what counts against the target's quota
         'mine', (SELECT coalesce(json_agg(json_build_object(
                                      'room_id', b.room_id, 'start_at', b.start_at,
                                      'end_at', b.end_at) ORDER BY b.start_at), '[]')
                    FROM bookings b
-                  WHERE v_policy->'fields' ? 'quota' AND NOT p_admin
-                    AND b.user_id = v_old.user_id AND b.cancelled_at IS NULL
+                  WHERE p_policy->'fields' ? 'quota' AND NOT p_admin
+                    AND b.user_id = p_owner AND b.cancelled_at IS NULL
                     AND b.status <> 'released' AND b.id <> p_id
-                    AND b.room_id = ANY (quota_rooms(v_room, v_policy))
-                    AND b.start_at > v_start - interval '8 days'
-                    AND b.start_at < v_start + interval '22 days'));
+                    AND b.room_id = ANY (quota_rooms(p_room, p_policy))
+                    AND b.start_at > p_start - interval '8 days'
+                    AND b.start_at < p_start + interval '22 days'));
 END
 $$;
 

@@ -66,3 +66,83 @@ def test_the_quota_count_and_the_policy_levels_keep_a_generic_plan(conn):
     assert set(settings) == {"quota_locked_refusals", "resolve_policy"}
     for name, config in settings.items():
         assert "plan_cache_mode=force_generic_plan" in (config or []), name
+
+
+def test_writes_keep_generic_plans_and_their_refusals_plan_for_their_values(conn):
+    """book() and edit_booking() planned each statement afresh on every call
+    (sql/061); what a refusal lists keeps being planned for its values, since a
+    generic plan there joins every user by hash."""
+    settings = {r["proname"]: r["proconfig"] or [] for r in conn.execute(
+        "SELECT proname, proconfig FROM pg_proc WHERE proname IN"
+        " ('book', 'edit_booking', 'book_refusal', 'edit_refusal')")}
+    assert set(settings) == {"book", "edit_booking", "book_refusal", "edit_refusal"}
+    for name in ("book", "edit_booking"):
+        assert "plan_cache_mode=force_generic_plan" in settings[name], name
+    for name in ("book_refusal", "edit_refusal"):
+        assert "plan_cache_mode=auto" in settings[name], name
+
+
+def test_a_written_booking_is_shown_as_the_view_shows_it(conn, make, alice, bob, admin):
+    """booking_detail_of() builds the JSON of a booking just written from its row;
+    GET reads it through booking_api. For every kind of booking they are the
+    same text: made for someone else, with people and notes, moved, cancelled,
+    in a series, in a room far from UTC."""
+    room = make.room("Hudson", "America/New_York")
+    series = conn.execute(
+        "INSERT INTO series (room_id, user_id, title, rrule, timezone, first_start,"
+        " duration_minutes, materialized_until)"
+        " VALUES (%s, %s, 'Weekly', 'FREQ=WEEKLY', 'America/New_York', %s, 60, %s)"
+        " RETURNING id", (room["id"], alice["id"], START, END)).fetchone()["id"]
+    ids = [r["id"] for r in conn.execute(
+        "INSERT INTO bookings (room_id, user_id, title, start_at, end_at, created_by,"
+        " attendees, invitees, notes, series_id)"
+        " VALUES (%(room)s, %(alice)s, 'For Alice', %(s)s, %(e)s, %(admin)s, 4,"
+        "         '{bob@example.com,guest@partner.example}', 'Bring the plans', NULL),"
+        "        (%(room)s, %(bob)s, 'Plain', %(s)s + interval '2 hours',"
+        "         %(e)s + interval '2 hours', NULL, NULL, '{}', NULL, NULL),"
+        "        (%(room)s, %(alice)s, 'Weekly', %(s)s + interval '7 days',"
+        "         %(e)s + interval '7 days', %(alice)s, NULL, '{}', NULL, %(series)s)"
+        " RETURNING id", {"room": room["id"], "alice": alice["id"], "bob": bob["id"],
+                          "admin": admin["id"], "s": START, "e": END, "series": series})]
+    conn.execute("UPDATE bookings SET start_at = start_at + interval '30 minutes',"
+                 " end_at = end_at + interval '30 minutes', sequence = sequence + 1,"
+                 " updated_at = now(), original_start = start_at WHERE id = %s", (ids[2],))
+    conn.execute("UPDATE bookings SET cancelled_at = now(), cancelled_by = %s WHERE id = %s",
+                 (bob["id"], ids[1]))
+    rows = conn.execute(
+        "SELECT booking_detail_of(b)::text AS built,"
+        "       (SELECT booking_detail_json(v)::text FROM booking_api v WHERE v.id = b.id)"
+        "         AS viewed"
+        "  FROM bookings b WHERE b.id = ANY (%s) ORDER BY b.id", (ids,)).fetchall()
+    assert len(rows) == 3
+    for row in rows:
+        assert row["built"] == row["viewed"]
+
+
+def test_what_a_write_answers_is_what_get_shows(api_as, alice, bob, admin, berlin):
+    """Made for someone else with people and notes, moved, assigned automatically:
+    each answer's booking is GET /api/bookings/<id>'s, field for field."""
+    api = api_as(admin)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Planning", "start_time": "2027-03-02T10:00",
+        "end_time": "2027-03-02T11:00", "booked_for": "alice@example.com", "attendees": 3,
+        "invitees": ["bob@example.com", "guest@partner.example"], "notes": "Bring the plans"})
+    assert made.status_code == 201, made.get_json()
+    booking = made.get_json()["booking"]
+    assert (booking["user_name"], booking["created_by_name"]) == ("Alice", admin["name"])
+    assert booking == api.get(f"/api/bookings/{booking['id']}").get_json()["booking"]
+
+    moved = api_as(alice).patch(f"/api/bookings/{booking['id']}",
+                                json={"start_time": "2027-03-02T12:00",
+                                      "end_time": "2027-03-02T13:00"})
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["booking"]["start_time"] == "2027-03-02T12:00:00+01:00"
+    assert moved.get_json()["booking"] == api.get(
+        f"/api/bookings/{booking['id']}").get_json()["booking"]
+
+    auto = api_as(bob).post("/api/bookings/auto", json={
+        "title": "Standup", "attendees": 2, "start_time": "2027-03-02T14:00",
+        "end_time": "2027-03-02T14:30", "timezone": "Europe/Berlin"})
+    assert auto.status_code == 201, auto.get_json()
+    assigned = auto.get_json()["booking"]
+    assert assigned == api.get(f"/api/bookings/{assigned['id']}").get_json()["booking"]

@@ -446,24 +446,34 @@ $_$;
 
 CREATE FUNCTION public.book_refusal(p_room integer, p_user bigint, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_ids bigint[], p_buffer integer, p_policy jsonb, p_admin boolean) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
-    SET plan_cache_mode TO 'auto'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
+    v_room rooms;
     v_start timestamptz;
 BEGIN
+    SELECT * INTO v_room FROM rooms r WHERE r.id = p_room;   -- rooms_pkey
+
     -- In the way: a live booking whose [start, end + its buffer) meets
     -- [s, e + this room's buffer). No booking spans a day and buffers are at
-    -- most 4 hours, so start_at > s - 28 hours bounds the index range.
+    -- most 4 hours, so start_at > s - 28 hours bounds the index range
+    -- (bookings_room_start); each one's owner by users_pkey. As booking_json()
+    -- of booking_api's row, written out so that its generic plan is those probes.
     RETURN QUERY
-    SELECT 'conflict', o.s, booking_json(v)
+    SELECT 'conflict', o.s,
+           booking_json_of(b.id, b.room_id, v_room.name, b.user_id,
+                           (SELECT u.name FROM users u WHERE u.id = b.user_id), b.title,
+                           b.start_at, b.end_at, b.series_id, b.cancelled_at, b.created_at,
+                           v_room.timezone, b.attendees, coalesce(b.created_by, b.user_id),
+                           b.status, b.checked_in_at, b.released_at)
       FROM unnest(p_starts, p_ends) AS o(s, e)
-      JOIN booking_api v
-        ON v.room_id = p_room AND v.live
-       AND v.start_at < plus_minutes(o.e, p_buffer)
-       AND plus_minutes(v.end_at, v.buffer_minutes) > o.s
-       AND v.start_at > o.s - interval '28 hours'
+      JOIN bookings b
+        ON b.room_id = p_room AND b.cancelled_at IS NULL
+       AND b.start_at < plus_minutes(o.e, p_buffer)
+       AND plus_minutes(b.end_at, b.buffer_minutes) > o.s
+       AND b.start_at > o.s - interval '28 hours'
      WHERE NOT EXISTS (SELECT 1 FROM bookings c WHERE c.id = ANY (p_ids) AND c.start_at = o.s)
-     ORDER BY o.s, v.start_at;
+     ORDER BY o.s, b.start_at;
 
     SELECT o.s INTO v_start
       FROM unnest(p_starts, p_ends) AS o(s, e)
@@ -960,18 +970,29 @@ $$;
 
 CREATE FUNCTION public.edit_refusal(p_id bigint, p_owner bigint, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_policy jsonb, p_admin boolean) RETURNS json
     LANGUAGE plpgsql
-    SET plan_cache_mode TO 'auto'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+DECLARE
+    v_room rooms;
 BEGIN
+    SELECT * INTO v_room FROM rooms r WHERE r.id = p_room;   -- rooms_pkey
     RETURN json_build_object(
         'kind', 'conflict',
-        -- bookings_room_start: in the way, buffers included
-        'conflicts', (SELECT coalesce(json_agg(booking_json(v) ORDER BY v.start_at), '[]')
-                        FROM booking_api v
-                       WHERE v.room_id = p_room AND v.live AND v.id <> p_id
-                         AND v.start_at < plus_minutes(p_end, policy_buffer(p_policy))
-                         AND plus_minutes(v.end_at, v.buffer_minutes) > p_start
-                         AND v.start_at > p_start - interval '28 hours'),
+        -- bookings_room_start: in the way, buffers included; each one's owner by
+        -- users_pkey (booking_json() of booking_api's row, written out as in
+        -- book_refusal())
+        'conflicts', (SELECT coalesce(json_agg(booking_json_of(
+                                 b.id, b.room_id, v_room.name, b.user_id,
+                                 (SELECT u.name FROM users u WHERE u.id = b.user_id), b.title,
+                                 b.start_at, b.end_at, b.series_id, b.cancelled_at,
+                                 b.created_at, v_room.timezone, b.attendees,
+                                 coalesce(b.created_by, b.user_id), b.status, b.checked_in_at,
+                                 b.released_at) ORDER BY b.start_at), '[]')
+                        FROM bookings b
+                       WHERE b.room_id = p_room AND b.cancelled_at IS NULL AND b.id <> p_id
+                         AND b.start_at < plus_minutes(p_end, policy_buffer(p_policy))
+                         AND plus_minutes(b.end_at, b.buffer_minutes) > p_start
+                         AND b.start_at > p_start - interval '28 hours'),
         'busy', (SELECT coalesce(json_agg(json_build_object(
                                      'start_at', b.start_at,
                                      'end_at', plus_minutes(b.end_at, b.buffer_minutes))

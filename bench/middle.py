@@ -10,9 +10,17 @@ log line written to a file), and prints the process CPU per request of
 - the day view's twin, `GET /api/rooms/<id>/bookings?date=` with a bearer
   token, remembered as after its first request,
 
-and, with `--profile`, the day view's top functions by cumulative time.
+and, with `--profile`, the day view's top functions by cumulative time
+(SORT=tottime, LINES=60 in the environment change the listing).
 
-    .venv/bin/python -m bench.middle [--requests 3000] [--profile]
+`--without PART` (log, gzip, metrics, csrf) measures what one part of the
+middle costs: rounds of the day view with the part and without it, taken in
+turn (a round each, twelve times), and the medians' difference. A part's
+cost inside a request is several times what it costs alone in a loop (the
+log line: 6 µs in a loop, ~50 µs in the request), so this is the figure to
+go by.
+
+    .venv/bin/python -m bench.middle [--requests 3000] [--profile] [--without log]
 
 Run `make bench` (or `python -m bench.run --only floor_plain`) once first:
 it builds the data and bench/out/data.lua.
@@ -70,6 +78,32 @@ def _drive(app, paths: list[str], headers: dict[str, str]) -> float:
     return (time.process_time() - started) / len(paths)
 
 
+def _switch(app, part: str):
+    """A function that turns `part` of the day view's middle off (True) or back on."""
+    import logging
+
+    import booking.http as http
+    import booking.metrics as metrics
+
+    hooks = list(app.before_request_funcs[None])
+    if part == "log":
+        logger = logging.getLogger("booking.request")
+        return lambda off: logger.setLevel(logging.ERROR if off else logging.NOTSET)
+    if part == "gzip":
+        kept = http._gzip
+        return lambda off: setattr(http, "_gzip", (lambda *a: None) if off else kept)
+    if part == "metrics":
+        kept_observe = metrics.observe
+        return lambda off: setattr(metrics, "observe",
+                                   (lambda *a, **k: None) if off else kept_observe)
+    if part == "csrf":
+        def switch(off):
+            app.before_request_funcs[None] = [
+                f for f in hooks if not off or f.__name__ not in ("_csrf", "_panel_fence")]
+        return switch
+    raise SystemExit(f"--without: log, gzip, metrics or csrf, not {part!r}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
@@ -77,6 +111,8 @@ def main() -> int:
     parser.add_argument("--only", choices=("floor", "day"),
                         help="drive one app once, nothing printed: for counting instructions "
                              "under valgrind (see docs/performance.md)")
+    parser.add_argument("--without", metavar="PART",
+                        help="what PART (log, gzip, metrics, csrf) costs the day view")
     args = parser.parse_args()
 
     from bench.run import SECRET_KEY, bench_cluster
@@ -100,6 +136,20 @@ def main() -> int:
         target, prefix, with_headers = ((floor_plain.app, "/plain", {}) if args.only == "floor"
                                         else (app, "/api", headers))
         _drive(target, paths(prefix), with_headers)
+        return 0
+    if args.without:
+        import statistics
+        switch = _switch(app, args.without)
+        _drive(app, paths("/api")[:500], headers)
+        rounds = {False: [], True: []}
+        for _ in range(12):
+            for off in (False, True):
+                switch(off)
+                rounds[off].append(_drive(app, paths("/api")[:600], headers))
+        switch(False)
+        with_it, without = (statistics.median(rounds[k]) * 1000 for k in (False, True))
+        print(f"day view JSON with {args.without} {with_it:.3f} ms, without {without:.3f} ms "
+              f"CPU per request: {args.without} costs {with_it - without:.3f} ms")
         return 0
     _drive(floor_plain.app, paths("/plain")[:300], {})        # warm up: pools, prepared plans
     _drive(app, paths("/api")[:300], headers)

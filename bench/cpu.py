@@ -7,7 +7,9 @@ processes count, so the figures hold even while the machine does other work
 Runs each named scenario (a Lua script in bench/lua) against gunicorn with the
 production config on the bench database, like `make bench` (run that once
 first: it builds the data and bench/out/data.lua), and reads the CPU time of
-every process from /proc before and after a 10-second wrk run:
+every process from /proc before and after a 10-second wrk run (after a
+4-second warm-up; a scenario that writes is re-armed in between, as `make
+bench` does, so that its writes are bookings and not 409s):
 
     .venv/bin/python -m bench.cpu floor day_json day_html free_rooms
 
@@ -18,8 +20,6 @@ gunicorn workers (Python) and in PostgreSQL. wrk's own CPU is not counted.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 
 from bench.run import APP_PORT, FLOOR_PORT, PLAIN_PORT, Server, bench_cluster, rearm, wrk

@@ -165,7 +165,8 @@ def main() -> int:
         _drive(app, paths("/api"), headers)
         profile.disable()
         out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("LINES", "60")))
+        pstats.Stats(profile, stream=out).sort_stats(os.environ.get("SORT", "cumulative")) \
+            .print_stats(int(os.environ.get("LINES", "60")))
         print(out.getvalue())
     return 0
 

@@ -51,6 +51,11 @@ class _LoginManager(LoginManager):
     def _session_protection_failed(self) -> bool:
         return False
 
+    # No "remember me" cookie is ever set (sign-in makes a server-side session,
+    # login_user without remember): nothing to refresh or clear after each request.
+    def _update_remember_cookie(self, response):
+        return response
+
 
 login_manager = _LoginManager()
 login_manager.session_protection = None

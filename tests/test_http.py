@@ -92,3 +92,16 @@ def test_json_orjson_cannot_write_goes_to_the_json_module(app):
         assert provider.loads(provider.dumps({"at": moment})) == {"at": "Tue, 02 Mar 2027 09:30:00 GMT"}
         # json.dumps options still work (the session cookie's serializer passes some).
         assert provider.dumps({"a": [1]}, separators=(",", ":")) == '{"a":[1]}'
+
+
+def test_every_view_and_request_hook_is_synchronous(app):
+    """The app's ensure_sync hands them over unwrapped (booking.App): an async view
+    would be called without being awaited."""
+    import inspect
+
+    hooks = [f for funcs in (app.before_request_funcs, app.after_request_funcs,
+                             app.teardown_request_funcs) for fs in funcs.values() for f in fs]
+    functions = [*app.view_functions.values(), *hooks, *app.teardown_appcontext_funcs]
+    assert len(functions) > 100
+    for function in functions:
+        assert not inspect.iscoroutinefunction(inspect.unwrap(function)), function

@@ -21,7 +21,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 def assert_safe_headers(response):
     for name, value in HEADERS.items():
-        assert response.headers.get(name) == value, (name, response.status_code)
+        # Once each: they are added as the response leaves (booking.http.LastHeaders).
+        assert response.headers.getlist(name) == [value], (name, response.status_code)
+    assert len(response.headers.getlist("Content-Security-Policy")) == 1
+    assert len(response.headers.getlist("Cache-Control")) <= 1
+    assert len(response.headers.getlist("Vary")) <= 1
     csp = dict(part.strip().split(" ", 1)
                for part in response.headers["Content-Security-Policy"].split(";"))
     assert csp["script-src"] == "'self'"          # no inline script, no eval, no CDN

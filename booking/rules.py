@@ -110,6 +110,22 @@ class Policy:
             object.__setattr__(self, "_hash", found)
         return found
 
+    # What check() reads of a policy (besides the sources its refusals name).
+    # Not among them: buffer_minutes (the constraint's), quota (quota_violation),
+    # approval_required and approvers (a booking's status, not whether it may be made).
+    CHECKED = ("min_minutes", "max_minutes", "max_days_ahead", "opening_hours",
+               "closed_dates", "min_notice_minutes", "bookers")
+
+    @property
+    def checked(self) -> tuple:
+        """The values check() reads: policies equal in these allow and refuse the
+        same bookings, whatever level set them and whoever approves."""
+        found = self.__dict__.get("_checked")
+        if found is None:
+            found = tuple(getattr(self, name) for name in self.CHECKED)
+            object.__setattr__(self, "_checked", found)
+        return found
+
     @classmethod
     def from_config(cls, config: Mapping) -> "Policy":
         """The organisation's defaults: the settings, and nothing else set."""

@@ -220,3 +220,30 @@ def test_every_room_refuses_only_what_every_room_refuses():
     some_allow = long_everywhere + [check(ROOM, start, start + timedelta(hours=5), NOW,
                                           Policy(max_minutes=600))]
     assert rules.every_room_refuses(some_allow) is None
+
+
+def test_check_reads_of_a_policy_only_what_policy_checked_names():
+    """The finder checks rooms whose policies are equal in Policy.checked once (and
+    believes the answer for all of them): a field check() reads must be in it."""
+    from dataclasses import fields, replace
+
+    not_read = {"buffer_minutes", "quota", "approval_required", "approvers", "sources"}
+    assert {f.name for f in fields(Policy)} == set(Policy.CHECKED) | not_read
+    strict = Policy(min_minutes=30, max_minutes=90, max_days_ahead=3, min_notice_minutes=60,
+                    opening_hours=tuple([(time(9), time(17))] * 5 + [None, None]),
+                    closed_dates=frozenset({"03-04"}), bookers=frozenset({5}))
+    others = [strict,
+              replace(strict, buffer_minutes=30, quota=Quota(bookings_per_day=1),
+                      approval_required=True, approvers=frozenset({9}),
+                      sources=(("max_minutes", AREA), ("bookers", Source("room", 1, "S"))))]
+    assert len({p.checked for p in others}) == 1
+    intervals = [(at(d, s), at(d, e)) for d in (1, 2, 4, 5, 6) for s, e in
+                 (("08:30", "09:30"), ("09:00", "09:29"), ("09:00", "10:30"),
+                  ("10:00", "11:31"), ("16:30", "17:00"), ("16:30", "17:01"))]
+    for start, end in intervals:
+        for groups in (None, frozenset(), frozenset({5})):
+            assert len({tuple(codes(start, end, p, groups=groups)) for p in others}) == 1
+    # and the intervals reach every rule it reads
+    seen = {c for start, end in intervals for c in codes(start, end, strict, groups=frozenset())}
+    assert {"too_short", "too_long", "too_soon", "beyond_window", "closed",
+            "outside_hours", "not_permitted"} <= seen

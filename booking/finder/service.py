@@ -336,16 +336,21 @@ class Search:
         self.base = base or rules.Policy()
         self.zones = _zones_in(need, by_id)
         self.mine: list[rules.Taken] = []
+        # An administrator books past quotas; without a person there are none to count.
+        self.counts_quotas = user_id is not None and not self.booker.admin
+        self._policies: Mapping[int, rules.Policy] = getattr(by_id, "policies", {})
+        self._areas: Mapping[int, tuple[int, ...]] = getattr(by_id, "areas", {})
         self._by_shape: dict[tuple, bool] = {}
+        self._by_rules: dict[tuple, bool] = {}
         self._quota: dict[tuple, bool] = {}
 
     # -- the rooms' policies ----------------------------------------------------------
 
     def policy(self, room_id: int) -> rules.Policy:
-        return getattr(self.by_id, "policies", {}).get(room_id, self.base)
+        return self._policies.get(room_id, self.base)
 
     def areas(self, room_id: int) -> tuple[int, ...]:
-        return getattr(self.by_id, "areas", {}).get(room_id, ())
+        return self._areas.get(room_id, ())
 
     def shape(self, room: Mapping[str, Any]) -> tuple:
         return shape(room, self.policy(room["id"]))
@@ -363,10 +368,17 @@ class Search:
     def shape_ok(self, each: tuple) -> bool:
         ok = self._by_shape.get(each)
         if ok is None:
-            room = dict(zip(SHAPE_FIELDS, each[:-1]))
-            ok = self._by_shape[each] = self.in_zone(each) and not rules.check(
-                room, self.need.start, self.need.end, self.now, each[-1] or self.base,
-                self.groups)
+            policy = each[-1] or self.base
+            # Shapes whose policies differ only in what check() does not read (where
+            # a value comes from, who approves) are checked once: a room that names
+            # its own approvers is a shape of its own.
+            alike = each[:-1] + (policy.checked,)
+            ok = self._by_rules.get(alike)
+            if ok is None:
+                room = dict(zip(SHAPE_FIELDS, each[:-1]))
+                ok = self._by_rules[alike] = self.in_zone(each) and not rules.check(
+                    room, self.need.start, self.need.end, self.now, policy, self.groups)
+            self._by_shape[each] = ok
         return ok
 
     def __call__(self, room: Mapping[str, Any]) -> bool:
@@ -374,16 +386,11 @@ class Search:
 
     # -- quotas -------------------------------------------------------------------------
 
-    @property
-    def counts_quotas(self) -> bool:
-        return self.user_id is not None and not self.booker.admin
-
     def wants_mine(self) -> bool:
         """Whether the statement must send the person's bookings: some room's policy
         has a quota (a candidate's, or a suggestion's; an administrator books
         past quotas)."""
-        return self.counts_quotas and any(
-            p.quota is not None for p in getattr(self.by_id, "policies", {}).values())
+        return self.counts_quotas and any(p.quota is not None for p in self._policies.values())
 
     def mine_params(self) -> dict[str, Any]:
         """The person and the range of their bookings the quotas of this search and
@@ -423,7 +430,7 @@ class Search:
     # -- what suggestions need ------------------------------------------------------
 
     def longest_window(self) -> int:
-        found = [p.max_days_ahead for p in getattr(self.by_id, "policies", {}).values()]
+        found = [p.max_days_ahead for p in self._policies.values()]
         return max(found + [self.base.max_days_ahead])
 
     def suggestion_rules(self) -> str:
@@ -434,7 +441,7 @@ class Search:
 
         def make() -> dict[str, Any]:
             found = {}
-            for room_id, room_policy in getattr(self.by_id, "policies", {}).items():
+            for room_id, room_policy in self._policies.items():
                 entry: dict[str, Any] = {}
                 if room_policy.buffer_minutes:
                     entry["buffer"] = room_policy.buffer_minutes
@@ -590,11 +597,17 @@ class Alternatives:
 def keep_rooms(kept: memo.rooms.Rooms, version: int, rows: list[dict[str, Any]],
                config: Mapping[str, Any]) -> memo.rooms.RoomsById:
     """Keep the rooms the statement sent ({room, policy: room_policy()'s answer}) as
-    this process's copy, each room's effective policy and areas beside it."""
+    this process's copy, each room's effective policy and areas beside it.
+
+    Rooms whose policies are equal (an area's rooms that set nothing of their
+    own) share one Policy object, so the searches' memos keyed by policy find
+    theirs by identity rather than comparing every field."""
     rooms, found, areas = [], {}, {}
+    alike: dict[rules.Policy, rules.Policy] = {}
     for row in rows:
         room, resolved = row["room"], row["policy"]
-        found[room["id"]] = policies.effective(resolved, config)
+        effective = policies.effective(resolved, config)
+        found[room["id"]] = alike.setdefault(effective, effective)
         areas[room["id"]] = policies.areas_of(resolved)
         rooms.append(room)
     return kept.replace(version, rooms, found, areas)
@@ -674,14 +687,15 @@ def week_open_minutes(policy: rules.Policy, tz_name: str, opens: str, closes: st
 
 
 def points(need: Need, room: Mapping[str, Any], week_minutes: int, open_minutes: int,
-           balance_weight: float) -> Fraction:
-    """A room's score, exactly: 50 for the building, 30 for the floor, up to 20 for
-    fit, up to `balance_weight` for being little used this week (its booked
-    minutes over its open minutes, at most all of them).
+           balance_weight: float) -> tuple[int, int]:
+    """A room's score, exactly, as (numerator, denominator) in lowest terms: 50 for
+    the building, 30 for the floor, up to 20 for fit, up to `balance_weight` for
+    being little used this week (its booked minutes over its open minutes, at
+    most all of them).
 
-    Worked out in integers over one common denominator and made a Fraction once:
-    the same value as adding Fractions, at a sixth of the cost (the finder
-    scores every free room of every search)."""
+    Worked out in integers over one common denominator: the finder scores every
+    free room of every search, and a Fraction per room (made, reduced, and read
+    back through its properties) cost more than the arithmetic."""
     building = need.place.lower() if need.place is not None else None
     in_building = building is None or room["building"].lower() == building
     on_floor = need.floor is None or room["floor"] == need.floor
@@ -690,10 +704,11 @@ def points(need: Need, room: Mapping[str, Any], week_minutes: int, open_minutes:
     if not open_minutes:   # never open this week: counts as unused
         open_minutes, spare = 1, 1
     denominator = capacity * open_minutes * weight.denominator
-    return Fraction(
-        (BUILDING_POINTS * in_building + FLOOR_POINTS * on_floor) * denominator
-        + FIT_POINTS * need.people * open_minutes * weight.denominator
-        + weight.numerator * capacity * spare, denominator)
+    numerator = ((BUILDING_POINTS * in_building + FLOOR_POINTS * on_floor) * denominator
+                 + FIT_POINTS * need.people * open_minutes * weight.denominator
+                 + weight.numerator * capacity * spare)
+    common = math.gcd(numerator, denominator)
+    return numerator // common, denominator // common
 
 
 @lru_cache(maxsize=16)
@@ -719,21 +734,20 @@ def _ranked(search: Search, free: Iterable[tuple[int, int, int]], need: Need,
                                 local_day - timedelta(days=local_day.weekday()))
         open_minutes = week_open_minutes(search.policy(room_id), tz, room["opens"],
                                          room["closes"], here[2])
-        exact = points(need, room, week_minutes, open_minutes, balance_weight)
+        numerator, denominator = points(need, room, week_minutes, open_minutes, balance_weight)
         # Tenths of a point, rounded half up: floor(10 x + 1/2) / 10, in integers.
-        score = (20 * exact.numerator + exact.denominator) // (2 * exact.denominator) / 10
+        score = (20 * numerator + denominator) // (2 * denominator) / 10
         utilisation = min(week_minutes / open_minutes, 1) if open_minutes else 0
-        found.append((exact, load, room["name"], room_id,
+        found.append((numerator, denominator, load, room["name"], room_id,
                       {**room, "score": score, "bookings_that_day": load,
                        "utilisation_this_week": round(utilisation, 3),
                        "start_time": here[0], "end_time": here[1]}))
     # Best first by the exact score: as integers over the scores' common
     # denominator, which compare as fast as any, where Fractions took as long
     # to sort as everything else the finder does in Python.
-    common = math.lcm(*(entry[0].denominator for entry in found)) if found else 1
-    found.sort(key=lambda entry: (-entry[0].numerator * (common // entry[0].denominator),
-                                  entry[1], entry[2], entry[3]))
-    return [entry[4] for entry in found]
+    common = math.lcm(*(entry[1] for entry in found)) if found else 1
+    found.sort(key=lambda entry: (-entry[0] * (common // entry[1]), entry[2], entry[3], entry[4]))
+    return [entry[5] for entry in found]
 
 
 def _checked(suggestions: dict, need: Need, search: Search) -> dict:

@@ -466,9 +466,10 @@ def init_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(LogFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    # Not in the format: the thread, the process, the caller's file and line
-    # (finding the caller walks the stack for every record).
-    logging.logThreads = logging.logMultiprocessing = logging.logProcesses = False
+    # Not in the format: the thread, the process name, the caller's file and line
+    # (finding the caller walks the stack for every record). The process id stays:
+    # gunicorn's own lines show it.
+    logging.logThreads = logging.logMultiprocessing = False
     logging._srcfile = None  # type: ignore[attr-defined]
 
 

@@ -34,12 +34,19 @@ control_socket_disable = True   # gunicorn 27 would share ~/.gunicorn/gunicorn.c
 # setting); gunicorn would otherwise take it from any local client.
 secure_scheme_headers = {}
 
+# Files written on every request live in memory where the system has it
+# (/dev/shm), not on a disk that journals each write: the workers' heartbeat
+# (gunicorn touches a file per request) and the metrics' memory-mapped files.
+_memory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+worker_tmp_dir = _memory
+
 # Prometheus figures from every worker meet in one directory (booking/metrics.py).
 # It must be set before a worker imports prometheus_client, and be fresh for
 # each server: figures of a previous run would be added in.
 _own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _own_metrics_dir:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="booking-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="booking-metrics-",
+                                                              dir=_memory)
 
 
 def on_starting(server):

@@ -321,9 +321,10 @@ def shape(room: Mapping[str, Any], policy: rules.Policy | None = None) -> tuple:
 
 class Search:
     """One search's view of the rooms: which shapes the rules allow for the need's
-    interval and this person (`shape_ok`, asked once per shape: hundreds of
-    rooms share a handful), the time zones offered (`zones`, None: any), and
-    the person's bookings for their quotas (`mine`, once the statement read them).
+    interval and this person (`shape_ok`, checked once per kind of shape:
+    hundreds of rooms share a handful), the time zones offered (`zones`, None:
+    any), and the person's bookings for their quotas (`mine`, once the statement
+    read them).
     """
 
     def __init__(self, need: Need, now: datetime, by_id: Mapping[int, Mapping[str, Any]],
@@ -340,7 +341,6 @@ class Search:
         self.counts_quotas = user_id is not None and not self.booker.admin
         self._policies: Mapping[int, rules.Policy] = getattr(by_id, "policies", {})
         self._areas: Mapping[int, tuple[int, ...]] = getattr(by_id, "areas", {})
-        self._by_shape: dict[tuple, bool] = {}
         self._by_rules: dict[tuple, bool] = {}
         self._quota: dict[tuple, bool] = {}
 
@@ -366,19 +366,16 @@ class Search:
         return bool(active) and (self.zones is None or timezone in self.zones)
 
     def shape_ok(self, each: tuple) -> bool:
-        ok = self._by_shape.get(each)
+        # Shapes whose policies differ only in what check() does not read (where a
+        # value comes from, who approves) are checked once: a room that names its
+        # own approvers is a shape of its own.
+        policy = each[-1] or self.base
+        alike = each[:-1] + (policy.checked,)
+        ok = self._by_rules.get(alike)
         if ok is None:
-            policy = each[-1] or self.base
-            # Shapes whose policies differ only in what check() does not read (where
-            # a value comes from, who approves) are checked once: a room that names
-            # its own approvers is a shape of its own.
-            alike = each[:-1] + (policy.checked,)
-            ok = self._by_rules.get(alike)
-            if ok is None:
-                room = dict(zip(SHAPE_FIELDS, each[:-1]))
-                ok = self._by_rules[alike] = self.in_zone(each) and not rules.check(
-                    room, self.need.start, self.need.end, self.now, policy, self.groups)
-            self._by_shape[each] = ok
+            room = dict(zip(SHAPE_FIELDS, each[:-1]))
+            ok = self._by_rules[alike] = self.in_zone(each) and not rules.check(
+                room, self.need.start, self.need.end, self.now, policy, self.groups)
         return ok
 
     def __call__(self, room: Mapping[str, Any]) -> bool:

@@ -105,3 +105,23 @@ def test_every_view_and_request_hook_is_synchronous(app):
     assert len(functions) > 100
     for function in functions:
         assert not inspect.iscoroutinefunction(inspect.unwrap(function)), function
+
+
+def test_gzip_is_quick_within_the_first_flight_and_thorough_beyond_it():
+    """Level 1 below GZIP_FAST_BELOW bytes (the answer leaves in TCP's first flight
+    either way), level 5 from there on; the same body back out of both."""
+    import zlib
+
+    def at(level, body):
+        bits = max(9, min(15, (len(body) - 1).bit_length()))
+        packer = zlib.compressobj(level, zlib.DEFLATED, 16 + bits, max(1, min(8, bits - 7)))
+        return packer.compress(body) + packer.flush()
+
+    words = b" ".join(b"room %d booked by person %d for stand-up %d" % (i, i * 7 % 13, i % 5)
+                      for i in range(2000))
+    below, edge = words[:http.GZIP_FAST_BELOW - 1], words[:http.GZIP_FAST_BELOW]
+    assert at(1, below) != at(5, below) and at(1, edge) != at(5, edge)
+    assert http.gzipped(below) == at(1, below)
+    assert http.gzipped(edge) == at(http.GZIP_LEVEL, edge)
+    assert gzip.decompress(http.gzipped(below)) == below
+    assert gzip.decompress(http.gzipped(edge)) == edge

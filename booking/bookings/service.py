@@ -16,12 +16,12 @@ from typing import Any, Mapping
 
 from flask import current_app
 
-from booking import availability, db, idempotency, inputs, pagination, rules
+from booking import availability, db, idempotency, inputs, memo, pagination, rules
 from booking import policy as policies
 from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
-from booking.finder.service import Alternatives
+from booking.finder.service import ROOMS_JSON, Alternatives, keep_rooms
 from booking.http import twin_etag
 from booking.rooms import service as rooms
 from booking.times import localize, parse_date, parse_datetime, rfc3339, zone
@@ -35,16 +35,30 @@ EDIT_FIELDS = frozenset({"title", "start_time", "end_time", "room_id"}) | inputs
 # the statement that books (buffer, approval, the owner's quota under their
 # lock); when the room was taken ('busy' rows: the room's next days), the
 # finder's query for other rooms, in the same statement.
+#
+# The rules were checked in Python against the room and policy of
+# `rooms_version` (this process's copy of the rooms, booking/memo/rooms.py), or,
+# with a NULL version, against what an earlier statement read. When the copy is
+# behind the database (an administrator changed a room, an area or a policy
+# since), nothing is booked (the gate is a one-time filter: book() does not
+# run), and whenever it is behind, or this process has none (`kept`: -1), the
+# rooms come back to be kept ('rooms').
 BOOK_SQL = f"""
-WITH b AS MATERIALIZED (
+WITH copy AS MATERIALIZED (SELECT memo_version('rooms') AS version),
+b AS MATERIALIZED (
     SELECT kind, requested_start, data
       FROM book(%(room)s, %(owner)s, %(title)s, %(starts)s, %(ends)s, NULL, false,
                 %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text,
-                %(admin)s, %(overrides)s::text[]))
+                %(admin)s, %(overrides)s::text[])
+     WHERE %(rooms_version)s::bigint IS NULL
+        OR %(rooms_version)s = (SELECT version FROM copy))
 SELECT kind, requested_start, data FROM b
 UNION ALL
 SELECT 'alternatives', NULL, {Alternatives.sql("true")}
- WHERE EXISTS (SELECT 1 FROM b WHERE kind = 'busy')"""
+ WHERE EXISTS (SELECT 1 FROM b WHERE kind = 'busy')
+UNION ALL
+SELECT 'rooms', NULL, json_build_object('version', copy.version, 'rooms', {ROOMS_JSON})
+  FROM copy WHERE copy.version <> %(kept)s::bigint"""
 
 # bookings_pkey
 GET_SQL = "SELECT booking_detail_json(b) AS booking FROM booking_api b WHERE b.id = %s"
@@ -195,24 +209,42 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
                              skip_conflicts, now, key=key, request_data=data,
                              people=people, booked_for=booked_for)
 
+    # The room and its policy from this process's copy of the rooms when it has
+    # one, checked by BOOK_SQL's gate; otherwise (and with an Idempotency-Key or
+    # booked_for, which read more) by a statement of their own.
+    copy = (rooms.kept_for_booking(room_id, start_raw, end_raw)
+            if key is None and booked_for is None else None)
+    gated = copy is not None
     with db.connection() as conn:
-        room, tz, start, end = rooms.for_booking(conn, room_id, start_raw, end_raw,
-                                                 booked_for, user)
-        owner = room.get("owner_id") or user.id
-        booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
-        judged = rules.verdict(room, start, end, now, room["policy"], booker)
-        error = rules.as_error(judged.violations + rules.check_party(room, people["attendees"]))
-        if error:
-            raise error
-        alternatives = Alternatives(room, start, end, people["attendees"], now, booker, owner)
-        args = {"room": room_id, "owner": owner, "title": title, "starts": [start],
-                "ends": [end], "creator": user.id, **people, "admin": user.is_admin,
-                "overrides": judged.overrides or None}
-        if key is None:
-            rows = conn.execute(BOOK_SQL, {**args, **alternatives.params()}).fetchall()
-        else:
-            rows = idempotency.rows(idempotency.book_once(
-                conn, key, user.id, now, "book", data, args, alternatives))
+        while True:
+            version, room, tz, start, end = copy or (None, *rooms.for_booking(
+                conn, room_id, start_raw, end_raw, booked_for, user))
+            owner = room.get("owner_id") or user.id
+            booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
+            judged = rules.verdict(room, start, end, now, room["policy"], booker)
+            error = rules.as_error(judged.violations + rules.check_party(room, people["attendees"]))
+            if error:
+                raise error
+            alternatives = Alternatives(room, start, end, people["attendees"], now, booker, owner)
+            args = {"room": room_id, "owner": owner, "title": title, "starts": [start],
+                    "ends": [end], "creator": user.id, **people, "admin": user.is_admin,
+                    "overrides": judged.overrides or None}
+            if key is not None:
+                rows = idempotency.rows(idempotency.book_once(
+                    conn, key, user.id, now, "book", data, args, alternatives))
+                break
+            rows = conn.execute(BOOK_SQL, {
+                **args, "rooms_version": version if gated else None,
+                "kept": version if version is not None else memo.current().rooms.current()[0],
+                **alternatives.params()}).fetchall()
+            if not _kept_rooms_sent(rows) or not gated:
+                break
+            # The copy was behind, and nothing was booked. Checked again against the
+            # rooms just read, the booking goes in without the gate, as it does
+            # after a statement of its own has read the room.
+            copy, gated = rooms.kept_for_booking(room_id, start_raw, end_raw), False
+            if copy is None:
+                raise BookingError("not_found", _("That room does not exist."), field="room_id")
 
     for row in rows:
         if row["kind"] == "created":
@@ -220,6 +252,18 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
         if row["kind"] == "refused":
             raise rules.quota_refusal(row["data"])
     raise conflict(room, rows, start, end, now, booker, alternatives)
+
+
+def _kept_rooms_sent(rows: list[dict[str, Any]]) -> bool:
+    """Keep the rooms BOOK_SQL sent ('rooms': this process's copy was behind or
+    missing) as the copy, and take that row out of `rows`; whether there was one."""
+    for i, row in enumerate(rows):
+        if row["kind"] == "rooms":
+            del rows[i]
+            keep_rooms(memo.current().rooms, row["data"]["version"], row["data"]["rooms"],
+                       current_app.config)
+            return True
+    return False
 
 
 def conflict(room: Mapping[str, Any], rows: list[Mapping[str, Any]], start: datetime,

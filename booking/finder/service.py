@@ -766,11 +766,10 @@ def _next_quarter_hour(now: datetime) -> datetime:
 
 # Every room with its policy, and the version it is read at: this process's copy
 # when it has none yet (a page that offers rooms before any search).
-ROOMS_SQL = """
-SELECT memo_version('rooms') AS version,
-       coalesce((SELECT json_agg(json_build_object('room', room_json(r),
-                                                   'policy', room_policy(r.id))
-                                 ORDER BY r.id) FROM rooms r), '[]') AS rooms"""
+ROOMS_JSON = """coalesce((SELECT json_agg(json_build_object('room', room_json(r),
+                                                    'policy', room_policy(r.id))
+                                  ORDER BY r.id) FROM rooms r), '[]')"""
+ROOMS_SQL = f"SELECT memo_version('rooms') AS version, {ROOMS_JSON} AS rooms"
 
 
 def rooms_copy() -> tuple[int, Mapping[int, Mapping[str, Any]]]:

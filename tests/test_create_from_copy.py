@@ -33,12 +33,22 @@ def live(conn) -> int:
 
 
 @pytest.fixture
-def api(api_as, alice):
+def api(api_as, alice, berlin, app, conn):
     """Alice's API client, already known to the process (asked twice: listening, then
-    kept), so that a request's statements are its own."""
+    kept), once the process has heard every notification sent so far (the
+    room's, from its fixture): a late one would make it forget its copy mid-test."""
     found = api_as(alice)
     for _ in range(2):
         assert found.get("/api/me").status_code == 200
+    heard: set[str] = set()
+    channel = memo.of(app).channel
+    channel.on("test", heard.add)
+    conn.execute("SELECT pg_notify('booking_memo', 'test:settled')")
+    deadline = time.monotonic() + 30          # for a failure only; it takes milliseconds
+    while "settled" not in heard:
+        assert channel.poll(), "the process is not listening"
+        assert time.monotonic() < deadline, "the marker was never heard"
+        time.sleep(0.002)
     return found
 
 
@@ -129,3 +139,25 @@ def test_the_gate_runs_no_book_when_the_version_differs(api, alice, berlin, app,
                                                "kept": asked}).fetchall()
         assert [r["kind"] for r in rows] == (["created"] if booked else ["rooms"])
         assert live(conn) == 1 + booked
+
+
+def test_an_edit_reads_the_policy_as_the_database_has_it_whatever_the_copy_says(
+        api, berlin, app, conn):
+    """An edit's first statement says whether the copy is current (and sends the rooms
+    when it is not): a move is judged by the policy of that moment."""
+    made = book(api, berlin, "10:00", "10:30")
+    assert made.status_code == 201
+    booking = made.get_json()["booking"]
+    moved = api.patch(f"/api/bookings/{booking['id']}", json={"end_time": f"{DAY}T11:00"})
+    assert moved.status_code == 200, moved.get_json()
+    assert statements(moved) == 2                        # the booking, then the change
+    stale(app, lambda: room_policy(conn, berlin, max_minutes=45))
+    r = api.patch(f"/api/bookings/{booking['id']}", json={"end_time": f"{DAY}T11:30"})
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"]["code"] == "too_long"
+    assert statements(r) == 1
+    kept = conn.execute("SELECT end_at FROM bookings WHERE id = %s", (booking["id"],)).fetchone()
+    assert kept["end_at"].isoformat() == "2027-03-02T10:00:00+00:00"      # 11:00 in Berlin
+    shorter = api.patch(f"/api/bookings/{booking['id']}", json={"end_time": f"{DAY}T10:45"})
+    assert shorter.status_code == 200, shorter.get_json()
+    assert statements(shorter) == 2

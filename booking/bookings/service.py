@@ -17,7 +17,6 @@ from typing import Any, Mapping
 from flask import current_app
 
 from booking import availability, db, idempotency, inputs, memo, pagination, rules
-from booking import policy as policies
 from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
@@ -147,21 +146,21 @@ SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.na
   FROM booking_api b LEFT JOIN done ON done.id = b.id
  WHERE b.id = %(id)s"""
 
-# What an edit starts from: the booking as GET shows it (its ETag), its row,
-# its room and the room it moves to, each with its effective policy
-# (bookings_pkey, rooms_pkey; room_policy(), sql/040: the area chain), and the
-# owner's groups (group_members_user: the rules see the person who holds the
-# booking), so the policy costs an edit no statement of its own.
-EDIT_READ_SQL = """
+# What an edit starts from: the booking as GET shows it (its ETag), its row
+# (bookings_pkey) and the owner's groups (group_members_user: the rules see the
+# person who holds the booking). The rooms and their policies come from this
+# process's copy (booking/memo/rooms.py), current as of this statement: when
+# the copy is behind or missing (`kept`: -1), every room comes with the answer
+# to be kept, so the policy costs an edit no statement of its own.
+EDIT_READ_SQL = f"""
 SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.end_at,
        b.sequence, b.attendees, b.live,
-       (SELECT coalesce(array_agg(m.group_id), '{}') FROM group_members m
+       (SELECT coalesce(array_agg(m.group_id), '{{}}') FROM group_members m
          WHERE m.user_id = b.user_id) AS owner_groups,
-       (SELECT json_build_object('room', room_json(r), 'policy', room_policy(r.id))
-          FROM rooms r WHERE r.id = b.room_id) AS room,
-       (SELECT json_build_object('room', room_json(t), 'policy', room_policy(t.id))
-          FROM rooms t WHERE t.id = %(target)s::int AND t.id <> b.room_id) AS target
+       v.version AS rooms_version,
+       CASE WHEN v.version <> %(kept)s::bigint THEN {ROOMS_JSON} END AS rooms
   FROM booking_api b
+ CROSS JOIN (SELECT memo_version('rooms') AS version) v
  WHERE b.id = %(id)s"""
 
 # edit_booking() (sql/044, 056: the target room's buffer, approval and the owner's
@@ -447,13 +446,16 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     people = inputs.people(data, present_only=True)
 
     with db.connection() as conn:
-        row = conn.execute(EDIT_READ_SQL, {"id": booking_id, "target": room_id}).fetchone()
+        row = conn.execute(EDIT_READ_SQL, {
+            "id": booking_id, "kept": memo.current().rooms.current()[0]}).fetchone()
         if row is None:
             raise not_found(_("That booking does not exist."))
+        if row["rooms"] is not None:
+            keep_rooms(memo.current().rooms, row["rooms_version"], row["rooms"],
+                       current_app.config)
         on_panel = panel_room is not None and panel_room == row["room_id"]
         _may_edit(user, row, now, if_match, on_panel)
-        target = _with_policy(row["room"] if room_id in (None, row["room_id"])
-                              else row["target"])
+        target = rooms.kept_room(row["room_id"] if room_id is None else room_id)
         if target is None:
             raise BookingError("not_found", _("That room does not exist."), field="room_id")
         if later_by is not None:
@@ -493,14 +495,6 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
                          booker, alternatives.ranked(answer["alternatives"]),
                          availability.taken_of(result["mine"]))})
     raise _refusal(result)
-
-
-def _with_policy(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """EDIT_READ_SQL's {room, policy} as the room with its effective policy
-    (booking.rules.Policy) as room["policy"], as rooms.for_booking() gives it."""
-    if found is None:
-        return None
-    return {**found["room"], "policy": policies.effective(found["policy"], current_app.config)}
 
 
 def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str | None,

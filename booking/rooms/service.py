@@ -341,19 +341,27 @@ def for_booking(conn: psycopg.Connection, room_id: int, start_raw: datetime,
     return room, tz, localize(start_raw, tz, "start_time"), localize(end_raw, tz, "end_time")
 
 
+def kept_room(room_id: int) -> dict[str, Any] | None:
+    """The room in its JSON shape with its effective policy as room["policy"]
+    (booking.rules.Policy), as for_booking() gives it, from this process's copy
+    of the rooms (booking/memo/rooms.py); None when the copy does not have it
+    (or there is none). The copy may be behind the database by an
+    administrator's change: the caller makes sure it is not (a version read
+    in its statement)."""
+    by_id = memo.current().rooms.current()[1]
+    kept = by_id.get(room_id)
+    return None if kept is None else {**kept, "policy": by_id.policies[room_id]}
+
+
 def kept_for_booking(room_id: int, start_raw: datetime, end_raw: datetime
                      ) -> tuple[int, dict[str, Any], ZoneInfo, datetime, datetime] | None:
-    """for_booking() without a statement: the room and its effective policy from
-    this process's copy of the rooms (booking/memo/rooms.py), and the version of
-    the copy; None when the copy does not have the room (or there is none).
-
-    The copy may be behind the database by an administrator's change: the
-    statement that books must check the version (bookings.service.BOOK_SQL)."""
-    version, by_id = memo.current().rooms.current()
-    kept = by_id.get(room_id)
-    if kept is None:
+    """for_booking() without a statement, from this process's copy of the rooms, and
+    the version of the copy (that the statement that books must check:
+    bookings.service.BOOK_SQL); None when the copy does not have the room."""
+    version = memo.current().rooms.current()[0]
+    room = kept_room(room_id)
+    if room is None:
         return None
-    room = {**kept, "policy": by_id.policies[room_id]}
     tz = zone(room["timezone"])
     return (version, room, tz, localize(start_raw, tz, "start_time"),
             localize(end_raw, tz, "end_time"))

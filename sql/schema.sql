@@ -32,19 +32,22 @@ END
 $$;
 
 CREATE FUNCTION public.approver_ids(p_room integer) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-    WITH named AS (
-        SELECT g.value::bigint AS group_id
-          FROM jsonb_array_elements_text(
-                   coalesce(room_policy(p_room)->'fields'->'approvers'->'value', '[]')) g)
-    SELECT coalesce(jsonb_agg(DISTINCT u.id), '[]')
-      FROM users u
-     WHERE u.active
-       AND CASE WHEN EXISTS (SELECT 1 FROM named)
-                THEN EXISTS (SELECT 1 FROM group_members m JOIN named n ON n.group_id = m.group_id
-                              WHERE m.user_id = u.id)
-                ELSE u.role = 'admin' END
+BEGIN
+    RETURN (
+        WITH named AS (
+            SELECT g.value::bigint AS group_id
+              FROM jsonb_array_elements_text(
+                       coalesce(room_policy(p_room)->'fields'->'approvers'->'value', '[]')) g),
+        chosen AS (
+            SELECT m.user_id AS id FROM group_members m JOIN named n ON n.group_id = m.group_id
+            UNION
+            SELECT u.id FROM users u WHERE u.role = 'admin' AND NOT EXISTS (SELECT 1 FROM named))
+        SELECT coalesce(jsonb_agg(u.id ORDER BY u.id), '[]')
+          FROM chosen c JOIN users u ON u.id = c.id
+         WHERE u.active);
+END
 $$;
 
 CREATE FUNCTION public.area_chain(p_area integer) RETURNS TABLE(id integer, name text, policy jsonb, depth integer)
@@ -2457,6 +2460,8 @@ CREATE INDEX sign_in_failures_email ON public.sign_in_failures USING btree (emai
 CREATE INDEX sign_in_failures_failed_at ON public.sign_in_failures USING btree (failed_at);
 
 CREATE INDEX sign_in_failures_group ON public.sign_in_failures USING btree (address_group, failed_at);
+
+CREATE INDEX users_admins ON public.users USING btree (id) WHERE (role = 'admin'::text);
 
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 

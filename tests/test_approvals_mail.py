@@ -208,3 +208,25 @@ def test_a_series_asks_once_by_mail_and_its_link_decides_it_whole(
     assert len(approved) == 1
     event = only_event(calendar_of(approved[0]))
     assert str(event["UID"]).startswith("series-") and "RRULE" in event
+
+
+def test_who_approves_a_rooms_requests(conn, make, berlin, new_york, fred):
+    """approver_ids(): the active members of the groups the room's policy names, each
+    once, in id order; the active administrators when it names none."""
+    gina, hal = make.user("Gina"), make.user("Hal")
+    boss = make.user("Boss", role="admin")
+    make.user("Gone", role="admin", active=False)
+    left = make.user("Left", active=False)
+    one = group(conn, "One", fred, gina, left)
+    two = group(conn, "Two", gina, hal)
+    group(conn, "Three", boss)
+    put_in(conn, berlin, area(conn, "Named", approvers=[two["id"], one["id"]]))
+
+    def approvers(room):
+        return conn.execute("SELECT approver_ids(%s) AS ids", (room["id"],)).fetchone()["ids"]
+
+    assert approvers(berlin) == sorted([fred["id"], gina["id"], hal["id"]])
+    admins = [u["id"] for u in conn.execute(
+        "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id")]
+    assert boss["id"] in admins
+    assert approvers(new_york) == admins

@@ -8,7 +8,8 @@ what makes it go:
 |-------------------------------------|------------------------------------|--------------------------------------|
 | who a session or token is (users)   | the sign-in statement per request  | `auth` heard on the channel; expiry  |
 | the rooms overview (overview)       | 3 index probes per room            | `overview` version moves; new minute |
-| every room, for the finder (rooms)  | reading 500 rooms per search       | `rooms` version moves                |
+| every room and its policy (rooms)   | reading 500 rooms per search; the  | `rooms` version moves                |
+|   (the finder, create, edit)        | room and policy of a booking       |                                      |
 | checked session cookies (pages)     | an HMAC per request                | the cookie expires; bounded          |
 | signed CSRF tokens (pages)          | two HMACs per page                 | bounded                              |
 | links alike on every page (pages)   | url_for per menu link              | bounded                              |

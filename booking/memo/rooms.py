@@ -1,4 +1,5 @@
-"""Every room, kept while no room changes: what the finder chooses candidates from.
+"""Every room, kept while no room changes: what the finder chooses candidates from,
+and the room and policy a booking is checked against.
 
 Each room comes with its effective policy (room_policy(), sql/040) and the
 areas it is in, kept beside it (`RoomsById.policies`, `.areas`): areas,
@@ -15,6 +16,13 @@ version; when it is no longer the database's, the statement sends the rooms
 again and the copy is replaced (booking/finder/service.py). The version is
 read in the same snapshot as the bookings, so an answer never mixes an old
 room with new bookings.
+
+A booking is checked against its room and policy in the copy too
+(rooms.service.kept_room): a create's statement books only while the copy's
+version is the database's, and sends the rooms otherwise (the gate in
+bookings.service.BOOK_SQL); an edit's first statement reads the version and
+sends the rooms when the copy is behind (EDIT_READ_SQL). A create made from
+a current copy is one statement.
 
 With the copy go what the finder derived from it (`derived`): the distinct
 room shapes the rules look at, and the candidates chosen per (shapes the rules

@@ -132,6 +132,26 @@ def test_other_rooms_on_a_conflict_are_ranked_as_the_finder_ranks(api_as, alice,
         == ["Big, same floor"]
 
 
+def test_other_rooms_stay_in_each_conflicts_own_zone_one_after_the_other(api_as, alice, bob,
+                                                                        make):
+    """The process remembers which rooms are in which zones with its copy of the rooms:
+    a Berlin conflict, then a New York one, then Berlin again, each offered its own."""
+    rooms = {}
+    for name, zone in [("Berlin asked", "Europe/Berlin"), ("Berlin other", "Europe/Berlin"),
+                       ("New York asked", "America/New_York"),
+                       ("New York other", "America/New_York")]:
+        rooms[name] = make.room(name, zone, capacity=4, opens="00:00", closes="23:59")
+    for name in ("Berlin asked", "New York asked"):
+        assert book(api_as(bob), rooms[name]).status_code == 201
+    api = api_as(alice)
+    for name, offered in [("Berlin asked", "Berlin other"), ("New York asked", "New York other"),
+                          ("Berlin asked", "Berlin other")]:
+        r = book(api, rooms[name])
+        assert r.status_code == 409, r.get_json()
+        other = r.get_json()["error"]["details"]["suggestions"]["other_rooms"]
+        assert [o["name"] for o in other] == [offered], name
+
+
 def test_feeds_carry_notes_attendees_invitees_and_the_sequence(api_as, alice, berlin):
     api = api_as(alice)
     booking = book(api, berlin, attendees=3, invitees=["guest@partner.example"],

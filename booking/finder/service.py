@@ -637,7 +637,10 @@ def free_params(need: Need, search: Search, version: int = memo.rooms.NONE,
 
     shapes = derived("shapes", lambda: frozenset(search.shape(r) for r in by_id.values()))
     if rules_later:
-        ok = frozenset(s for s in shapes if search.in_zone(s))
+        # Which shapes are in the zones offered depends on the zones alone: found
+        # once per copy, and the same object keys the candidates (its hash kept).
+        ok = derived(("in_zone", search.zones),
+                     lambda: frozenset(s for s in shapes if search.in_zone(s)))
     else:
         ok = frozenset(s for s in shapes if search.shape_ok(s))
     chosen, ids, zone_of, zones, buffers = derived(

@@ -161,3 +161,50 @@ def test_an_edit_reads_the_policy_as_the_database_has_it_whatever_the_copy_says(
     shorter = api.patch(f"/api/bookings/{booking['id']}", json={"end_time": f"{DAY}T10:45"})
     assert shorter.status_code == 200, shorter.get_json()
     assert statements(shorter) == 2
+
+
+def test_bookings_racing_a_policy_change_are_judged_by_the_policy_their_statement_saw(
+        api, api_as, alice, berlin, app, conn, database_url):
+    """Four people book hour-long meetings from the copy while an administrator
+    limits the room to 30 minutes: a booking whose statement began after the
+    change committed was judged by the new limit (refused); those before may stand."""
+    import threading
+    from datetime import date, timedelta
+
+    import psycopg
+
+    made = threading.Event()
+    done: list[int] = []
+    committed: list = []
+
+    def people(n: int) -> None:
+        client = api_as(alice)
+        for k in range(40):
+            day = date(2027, 3, 2) + timedelta(days=k)
+            r = client.post("/api/bookings", json={
+                "room_id": berlin["id"], "title": "Race",
+                "start_time": f"{day}T{9 + 2 * n:02d}:00", "end_time": f"{day}T{10 + 2 * n:02d}:00"})
+            assert r.status_code in (201, 422), r.get_json()
+            if r.status_code == 422:
+                assert r.get_json()["error"]["code"] == "too_long"
+            done.append(r.status_code)
+            if done.count(201) >= 8:
+                made.set()
+
+    def administrator() -> None:
+        made.wait(30)
+        with psycopg.connect(database_url, autocommit=True) as other:
+            room_policy(other, berlin, max_minutes=30)
+            committed.append(other.execute("SELECT clock_timestamp()").fetchone()[0])
+
+    threads = [threading.Thread(target=people, args=(n,)) for n in range(4)]
+    threads.append(threading.Thread(target=administrator))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(done) == 160 and committed
+    assert 201 in done and 422 in done                     # both sides of the change happened
+    late = conn.execute("SELECT count(*) AS n FROM bookings WHERE title = 'Race' "
+                        "AND created_at > %s", (committed[0],)).fetchone()["n"]
+    assert late == 0

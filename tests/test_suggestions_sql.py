@@ -125,3 +125,43 @@ def test_zones_search_only_those_rooms(world, conn):
         assert all(t["room"]["timezone"] in zones for t in new["times"])
         checked += len(new["times"])
     assert checked > 100
+
+
+def without_whole_week_fallback() -> str:
+    """sql/063's room_suggestions() that never falls back to all the days at once,
+    as room_suggestions_063_steps_only."""
+    text = (SQL / "063_suggestions_day_by_day.sql").read_text()
+    text = text.replace("CREATE OR REPLACE FUNCTION room_suggestions(",
+                        "CREATE FUNCTION room_suggestions_063_steps_only(", 1)
+    guard = "IF v_last - v_first < p_days AND cardinality(v_zones) > 1 AND EXISTS ("
+    assert text.count(guard) == 1, "sql/063 falls back when a time is on two local days"
+    return text.replace(guard, "IF false AND EXISTS (")
+
+
+def test_a_time_on_two_local_days_is_offered_as_before(conn, make):
+    """sql/063 searches the request's day, then the next two, then the rest. Rooms in
+    zones far apart can offer the same instant on different local days: here 16:30
+    in Berlin on the request's day is 00:30 the next day in Tokyo. The Tokyo room is
+    in the building asked for, so it offers that time, on its day, as sql/042 had
+    it; the steps alone would give it to the Berlin room on the first day."""
+    conn.execute(old_definition())
+    conn.execute(without_whole_week_fallback())
+    owner = make.user("Olga")
+    make.room("Spree", "Europe/Berlin", opens="09:00", closes="18:00", building="HQ")
+    fuji = make.room("Fuji", "Asia/Tokyo", opens="00:00", closes="23:59", building="Annex")
+    tokyo = ZoneInfo("Asia/Tokyo")
+    conn.execute("INSERT INTO bookings (room_id, user_id, title, start_at, end_at)"
+                 " VALUES (%s, %s, 'x', %s, %s)",
+                 (fuji["id"], owner["id"], datetime(2027, 3, 11, 1, 30, tzinfo=tokyo),
+                  datetime(2027, 3, 11, 23, 0, tzinfo=tokyo)))
+    start = datetime(2027, 3, 10, 15, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    ask = {"start": start, "end": start + timedelta(hours=1), "people": 1, "equipment": [],
+           "building": "Annex", "floor": None, "not_before": start + timedelta(hours=1),
+           "until": start + timedelta(days=30), "rules": "{}"}
+
+    new = suggestions(conn, "room_suggestions", ask)
+    assert new == suggestions(conn, "room_suggestions_042", ask)
+    at_half_past_four = [t["room"]["name"] for t in new["times"]
+                         if t["start_time"] == "2027-03-11T00:30:00+09:00"]
+    assert at_half_past_four == ["Fuji"]
+    assert suggestions(conn, "room_suggestions_063_steps_only", ask) != new

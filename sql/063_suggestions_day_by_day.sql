@@ -4,11 +4,11 @@
 -- The times it suggests are ordered by day first (the request's local day,
 -- then each day after), so the best p_limit * 4 are found on the first days
 -- whenever those have that many. It worked out the gaps of every fitting room
--- on all eight days before choosing: on `make bench`'s data, a search with no
--- free room and all 500 rooms fitting took 120-185 ms, and one search in ten
--- of the free_rooms_policies scenario asked for suggestions (the request's
--- hour after closing, or a closed day): 3.7 ms of PostgreSQL per search on
--- average, and the scenario's p99.
+-- on all eight days before choosing: on `make bench`'s data, 56 ms (median)
+-- to 177 ms with all 500 rooms fitting. One search in thirty of the
+-- free_rooms_policies scenario asks for suggestions (the hour after closing,
+-- a closed day), so they were half of its PostgreSQL time, and its p99
+-- (`python -m bench.suggestions`; docs/performance.md).
 --
 -- Now the days are searched in three steps (the request's day, the next two,
 -- then the rest), each the same query as before over fewer days, and it stops

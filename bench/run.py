@@ -326,7 +326,7 @@ def prepare(url: str, write_lua: bool = True) -> dict:
         # every run with new ids, so ids above the demo's have gaps (a 404 each).
         max_id = conn.execute("SELECT max(id) AS m FROM bookings "
                               "WHERE title NOT LIKE 'bench %%'").fetchone()["m"]
-        conn.execute(VACUUM_SQL)  # index-only scans need a fresh visibility map
+        conn.execute("VACUUM (ANALYZE) bookings")  # index-only scans need a fresh visibility map
     readers = [t for e, t in tokens.items() if e.startswith("user")]
     data = {
         "room_min": room_min, "room_max": room_max,
@@ -416,15 +416,6 @@ UPDATE bookings SET start_at = start_at - interval '20 minutes',
 """
 
 
-# The rows the writes made and the re-arming undid stay in bookings and its
-# indexes as dead rows until vacuumed: ~100,000 over one `make bench`, under
-# autovacuum's threshold (a fifth of the table), so none ran, and every later
-# probe stepped over them (create 465 against 524 req/s, free rooms 505
-# against 567, before and after one VACUUM, 2026-12-04). Vacuumed before each
-# run that writes, as prepare() does before the first, as a database whose
-# autovacuum keeps up would be.
-VACUUM_SQL = "VACUUM (ANALYZE) bookings"
-
 _runs = 0
 
 
@@ -434,7 +425,6 @@ def rearm(server: Server, script: str) -> None:
     if script in WRITE_SCRIPTS:
         with db.connect(server.direct_url) as conn:
             conn.execute(REARM_SQL)
-            conn.execute(VACUUM_SQL)
 
 
 def wrk(server: Server, script: str, connections: int, seconds: int,

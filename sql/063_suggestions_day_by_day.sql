@@ -70,7 +70,7 @@ BEGIN
                    wall_instant(l.local_start::date + g.d, w.closes, h.timezone) AS close_at,
                    (l.local_start + make_interval(days => g.d)) AT TIME ZONE h.timezone AS target
               FROM (SELECT DISTINCT f.timezone, f.opens, f.closes, f.week_hours FROM fit f) h
-             CROSS JOIN generate_series(v_first, least(v_last, p_days)) AS g(d)
+             CROSS JOIN generate_series(v_first, v_last) AS g(d)
              CROSS JOIN LATERAL (SELECT p_start AT TIME ZONE h.timezone AS local_start) l
              CROSS JOIN LATERAL (
                    SELECT CASE WHEN h.week_hours IS NULL THEN h.opens

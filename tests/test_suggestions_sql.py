@@ -1,9 +1,10 @@
-"""room_suggestions() as sql/055 rewrote it answers exactly as sql/042's did.
+"""room_suggestions() as sql/055 and sql/063 rewrote it answers exactly as sql/042's did.
 
 sql/055 changed how the suggestions are worked out (opening instants once per
-zone, one range of bookings per room, one window), not what they are. Here
-sql/042's definition is loaded beside it under another name and both are asked
-the same random questions over random rooms and bookings: buffers, weekly
+zone, one range of bookings per room, one window), and sql/063 when (the
+request's day first, later days only while times are missing), not what they
+are. Here sql/042's definition is loaded beside it under another name and both
+are asked the same random questions over random rooms and bookings: buffers, weekly
 hours with closed days, the clocks changing (Europe on 2027-03-28, the US on
 2027-03-14), cancelled bookings, rooms in three zones. The only new thing,
 `zones` in p_rules, answers as the old function did with the other zones'

@@ -41,10 +41,15 @@ DECLARE
     v_lasts integer[] := ARRAY[0, 2, p_days];
     v_first integer;
     v_last integer;
-    v_zones text[];
+    v_hours jsonb;            -- the fitting rooms' zones and hours, each kind once
+    v_zone_count integer;
     i integer := 1;
 BEGIN
-    SELECT array_agg(DISTINCT r.timezone) INTO v_zones
+    SELECT jsonb_agg(DISTINCT jsonb_build_object(
+               'timezone', r.timezone, 'opens', r.opens, 'closes', r.closes,
+               'week_hours', p_rules->(r.id::text)->'hours')),
+           count(DISTINCT r.timezone)
+      INTO v_hours, v_zone_count
       FROM rooms r
      WHERE r.active AND r.capacity >= p_capacity AND r.equipment @> p_equipment
        AND (p_rules->'zones' IS NULL OR p_rules->'zones' ? r.timezone);
@@ -146,16 +151,12 @@ BEGIN
                coalesce(array_agg(t.start_at), '{}')
           INTO v_step_times, v_step_starts
           FROM times t;
-        IF v_last - v_first < p_days AND cardinality(v_zones) > 1 AND EXISTS (
+        IF v_last - v_first < p_days AND v_zone_count > 1 AND EXISTS (
                -- Fitting rooms open at a time chosen here on a day of another step.
                SELECT 1
                  FROM unnest(v_step_starts) AS t(s)
-                CROSS JOIN (SELECT DISTINCT r.timezone, r.opens, r.closes,
-                                   p_rules->(r.id::text)->'hours' AS week_hours
-                              FROM rooms r
-                             WHERE r.active AND r.capacity >= p_capacity
-                               AND r.equipment @> p_equipment
-                               AND (p_rules->'zones' IS NULL OR p_rules->'zones' ? r.timezone)) h
+                CROSS JOIN jsonb_to_recordset(v_hours)
+                      AS h(timezone text, opens time, closes time, week_hours jsonb)
                 CROSS JOIN LATERAL (
                       SELECT (t.s AT TIME ZONE h.timezone)::date AS local_day,
                              (t.s AT TIME ZONE h.timezone)::date

@@ -134,7 +134,7 @@ def without_whole_week_fallback() -> str:
     text = (SQL / "063_suggestions_day_by_day.sql").read_text()
     text = text.replace("CREATE OR REPLACE FUNCTION room_suggestions(",
                         "CREATE FUNCTION room_suggestions_063_steps_only(", 1)
-    guard = "IF v_last - v_first < p_days AND cardinality(v_zones) > 1 AND EXISTS ("
+    guard = "IF v_last - v_first < p_days AND v_zone_count > 1 AND EXISTS ("
     assert text.count(guard) == 1, "sql/063 falls back when a time is on two local days"
     return text.replace(guard, "IF false AND EXISTS (")
 

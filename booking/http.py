@@ -114,7 +114,10 @@ def local_path(target: object) -> str | None:
         return None
     if any(unicodedata.category(ch)[0] in "CZ" for ch in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:   # "//[": an unclosed IPv6 address
+        return None
     if parts.scheme or parts.netloc or not parts.path.startswith("/") \
             or parts.path.startswith("//"):
         return None

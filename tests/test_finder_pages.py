@@ -183,6 +183,20 @@ def test_the_same_errors_on_booking_are_shown_by_the_search_fields(browser_as, a
     assert 'id="attendees-error"' in text(r)
 
 
+@pytest.mark.parametrize("title", ["Planning", ""])
+def test_booking_without_a_zone_is_that_field_s_error(browser_as, alice, bob, make, conn, title):
+    """Booking from the page checks the search's fields first, as the search does:
+    with no zone and times with an offset, nothing fitting (or no title) drew the
+    suggested times in no zone, a 500."""
+    studio = make.room("Studio", capacity=8)
+    make.booking(studio, bob, at("10:00"), at("11:00"))
+    r = browser_as(alice).post("/find", data={**SEARCH, "timezone": "", "start": "09:00Z",
+                                              "end": "10:00Z", "title": title, "room": "best"})
+    assert r.status_code == 400
+    assert 'id="timezone-error"' in text(r)
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
+
+
 def test_a_search_without_a_zone_asks_for_one_before_guessing(browser_as, alice, rooms):
     b = browser_as(alice)
     r = b.get(f"/find?date={DAY}&start=10:00&end=11:00")

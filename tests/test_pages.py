@@ -70,6 +70,8 @@ def test_sign_in_redirects_only_to_this_site(client, alice):
     ("%2F%2Fevil.example", "/"),           # decoded once by the query string: //evil.example
     ("https://evil.example/", "/"),
     ("/%E2%80%8B/evil.example", "/"),      # a zero-width space
+    ("//[", "/"),                          # an unclosed IPv6 address: was a 500
+    ("http://[::1", "/"),
     ("/bookings/mine?when=past", "/bookings/mine?when=past"),
     ("/rooms/1?date=2027-03-02%23top", "/rooms/1?date=2027-03-02#top"),
 ])
@@ -206,6 +208,18 @@ def test_my_bookings_page_and_cancel_button(browser_as, alice, berlin, make, con
     r = b.post(f"/bookings/{booking['id']}/cancel", data={"next": "/bookings/mine"})
     assert r.status_code == 302 and r.headers["Location"] == "/bookings/mine"
     assert "Cancelled “Mine to cancel”" in text(b.get("/bookings/mine"))
+    assert conn.execute("SELECT cancelled_at FROM bookings").fetchone()["cancelled_at"] is not None
+
+
+def test_a_cancel_that_names_an_address_unparsable_goes_back_to_the_booking(browser_as, alice,
+                                                                            berlin, make, conn):
+    """An unclosed IPv6 address in `next` made urlsplit raise: the cancel was done and
+    then answered 500."""
+    booking = make.booking(berlin, alice, datetime(2027, 3, 2, 9, 0, tzinfo=UTC),
+                           datetime(2027, 3, 2, 10, 0, tzinfo=UTC))
+    r = browser_as(alice).post(f"/bookings/{booking['id']}/cancel",
+                               data={"next": "http://[::1"})
+    assert r.status_code == 302 and r.headers["Location"] == f"/bookings/{booking['id']}"
     assert conn.execute("SELECT cancelled_at FROM bookings").fetchone()["cancelled_at"] is not None
 
 

@@ -580,6 +580,8 @@ def test_a_delivery_waiting_for_a_disabled_endpoint_lets_the_worker_sleep(
 @pytest.mark.parametrize("url, code", [
     ("ftp://example.com/hook", "invalid_url"),
     ("http:///nohost", "invalid_url"),
+    ("http://[::1", "invalid_url"),        # an unclosed IPv6 address: was a 500
+    ("https://[/hook", "invalid_url"),
     ("http://127.0.0.1:8080/hook", "unsafe_url"),
     ("http://localhost/hook", "unsafe_url"),
     ("http://[::1]/hook", "unsafe_url"),

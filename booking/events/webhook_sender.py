@@ -194,8 +194,11 @@ def resolve(url: Any, allow_private: bool) -> tuple[Any, list[str]]:
     safe (or allow_private); 422 invalid_url or unsafe_url otherwise. Deliveries
     connect to these addresses, not to what the name resolves to later."""
     url = inputs.text(url, "url", low=8, high=2000)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+    except ValueError:   # "http://[::1": an unclosed IPv6 address
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise BookingError("invalid_url", _("A webhook URL starts with http:// or https:// "
                                             "and names a host."), field="url")
     try:

@@ -103,6 +103,7 @@ def book():
     choice = request.form.get("room") or "best"
     try:
         form["idempotency_key"] = request.form.get(idempotency.FORM_FIELD, "")
+        _check_fields(form)   # as a search: a time zone the page can show times in
         key = idempotency.from_form(request.form)
         data = {**_search(form, "attendees"), "title": form["title"]}
         only_room = None if choice == "best" else inputs.integer(choice, "room_id")

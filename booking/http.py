@@ -37,8 +37,9 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.http import generate_etag, quote_etag
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from booking import clock, db, metrics
+from booking import clock, db, errors, metrics
 from booking.health import PROBE_PATHS
+from booking.i18n import _
 from booking.memo.kept import Bounded
 
 log = logging.getLogger("booking.request")
@@ -134,6 +135,20 @@ CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
                "HTTP_IF_UNMODIFIED_SINCE")
 
 
+def etag_listed(header: str, etag: str) -> bool:
+    """Whether an If-Match header names `etag`: * (any answer there is), or the tag
+    weak or strong (a gzipped answer's ETag is the same tag made weak)."""
+    wanted = etag.removeprefix("W/")
+    return any(tag == "*" or tag.removeprefix("W/") == wanted
+               for tag in (part.strip() for part in header.split(",")))
+
+
+def _precondition_failed() -> Response:
+    return errors.render(errors.BookingError(
+        "precondition_failed", _("This changed since you read it: If-Match no longer names "
+                                 "its ETag."), field="If-Match"))
+
+
 def _finish(response: Response) -> Response:
     """ETag and 304, gzip, the headers every answer carries, metrics and the log line.
 
@@ -153,7 +168,14 @@ def _finish(response: Response) -> Response:
             present["etag"] = quote_etag(hashlib.sha1(response.get_data()).hexdigest())
             headers.add("ETag", present["etag"])
         if any(name in req.environ for name in CONDITIONAL):
-            response.make_conditional(req)
+            environ = req.environ
+            if "HTTP_IF_MATCH" in environ:
+                # Judged here as a PATCH judges it: werkzeug's make_conditional
+                # refuses * and every weak tag, and answers its 412 with the body.
+                if not etag_listed(environ["HTTP_IF_MATCH"], present["etag"]):
+                    return _finish(_precondition_failed())
+                environ = {k: v for k, v in environ.items() if k != "HTTP_IF_MATCH"}
+            response.make_conditional(environ)
             status = response.status_code
     add: list[tuple[str, str]] = []
     vary: list[str] = []

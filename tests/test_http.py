@@ -41,6 +41,29 @@ def test_if_none_match_gets_304_with_either_tag(api_as, alice, berlin, make):
         assert again.data == b"" and "Content-Encoding" not in again.headers
 
 
+def test_if_match_on_a_read_is_judged_as_a_patch_judges_it(api_as, alice, berlin, make):
+    """* and the current tag, weak or strong, read the answer; another tag is a 412
+    in the error shape (werkzeug refused * and weak tags, with the answer as the 412's
+    body), and If-None-Match still gives its 304 once If-Match holds."""
+    _busy_day(make, alice, berlin)
+    api = api_as(alice)
+    url = f"/api/rooms/{berlin['id']}/bookings?date=2027-03-02"
+    tag = api.get(url).headers["ETag"]
+    for sent in ("*", tag, "W/" + tag, f'"other", {tag}'):
+        for encoding in ("gzip", "identity"):
+            r = api.get(url, headers={"If-Match": sent, "Accept-Encoding": encoding})
+            assert r.status_code == 200, (sent, encoding)
+    for sent in ('"other"', "W/\"other\"", "garbage"):
+        r = api.get(url, headers={"If-Match": sent})
+        assert r.status_code == 412, sent
+        error = r.get_json()["error"]
+        assert error["code"] == "precondition_failed" and error["details"]["field"] == "If-Match"
+        assert "ETag" not in r.headers
+    r = api.get(url, headers={"If-Match": tag, "If-None-Match": tag})
+    assert r.status_code == 304
+    assert api.open(url, "HEAD", headers={"If-Match": '"other"'}).status_code == 412
+
+
 def test_a_change_changes_the_tag(api_as, alice, berlin, make):
     _busy_day(make, alice, berlin)
     api = api_as(alice)

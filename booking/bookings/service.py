@@ -21,7 +21,7 @@ from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.finder.service import ROOMS_JSON, Alternatives, keep_rooms
-from booking.http import twin_etag
+from booking.http import etag_listed, twin_etag
 from booking.rooms import service as rooms
 from booking.times import localize, parse_date, parse_datetime, rfc3339, zone
 from booking.i18n import _
@@ -541,9 +541,7 @@ def if_match(header: str | None) -> str | None:
 def etag_matches(header: str, booking: Mapping[str, Any]) -> bool:
     """Whether If-Match names the booking as GET /api/bookings/<id> answers it now:
     its ETag, weak or strong (the gzipped answer's is the same tag made weak), or *."""
-    current = twin_etag(booking=booking)
-    return any(tag == "*" or tag.removeprefix("W/") == current
-               for tag in (part.strip() for part in header.split(",")))
+    return etag_listed(header, twin_etag(booking=booking))
 
 
 def _new_times(row: Mapping[str, Any], tz, start_raw: datetime | None,

@@ -18,7 +18,7 @@ rows down (the day and week views).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Iterable, Mapping
 
 DAY_MINUTES = 24 * 60
@@ -67,8 +67,19 @@ class Stretch:
         return hm(self.book_end) if self.book_end is not None else ""
 
 
+def opening(room: Mapping[str, Any], day: str, policy: Any) -> tuple[str, str] | None:
+    """The room's opening hours on `day` (YYYY-MM-DD, room-local) as ("HH:MM", "HH:MM")
+    under its effective policy (booking.rules.Policy: that weekday's hours, its
+    closed dates), as the rules read them; None when it is closed all day. Without
+    a policy, the room's own hours."""
+    if policy is None:
+        return room["opens"], room["closes"]
+    hours = policy.open_on(room, date.fromisoformat(day))
+    return None if hours is None else (f"{hours[0]:%H:%M}", f"{hours[1]:%H:%M}")
+
+
 def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str, Any]],
-              now: int | None, longest: int) -> list[Stretch]:
+              now: int | None, longest: int, closed: bool = False) -> list[Stretch]:
     """The room's day `day` (YYYY-MM-DD) from `opens` to `closes` ("HH:MM") as
     booked, free and past stretches, in order.
 
@@ -78,6 +89,8 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     whole and marked `outside_hours`, the time around it outside the hours is
     `closed`. `now` is the current wall-clock minute when `day` is today in the
     room's zone, -1 when the day is over, None when it is still ahead.
+    `closed`: the room is closed all day (a closed date, or closed that
+    weekday): `opens` to `closes` is only the scale, and nothing is free.
     """
     first, last = minutes(opens), minutes(closes)
     spans = [(start, end, booking) for booking in bookings
@@ -86,13 +99,13 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     cursor = min([first] + [start for start, _, _ in spans])
     for start, end, booking in spans:
         if start > cursor:
-            found += _unbooked(cursor, start, first, last, now, longest)
+            found += _unbooked(cursor, start, first, last, now, longest, closed)
         found.append(Stretch("booked", max(start, cursor), end, booking,
-                             outside_hours=start < first or end > last))
+                             outside_hours=closed or start < first or end > last))
         cursor = max(cursor, end)
     end_of_day = max([last] + [end for _, end, _ in spans])
     if cursor < end_of_day:
-        found += _unbooked(cursor, end_of_day, first, last, now, longest)
+        found += _unbooked(cursor, end_of_day, first, last, now, longest, closed)
     return found
 
 
@@ -104,8 +117,11 @@ def span(parts: list[Stretch], opens: str, closes: str) -> tuple[int, int]:
 
 
 def _unbooked(start: int, end: int, first: int, last: int, now: int | None,
-              longest: int) -> list[Stretch]:
-    """[start, end) with no booking: free inside the opening hours, closed outside."""
+              longest: int, closed: bool = False) -> list[Stretch]:
+    """[start, end) with no booking: free inside the opening hours, closed outside
+    (and all of it on a day the room is closed)."""
+    if closed:
+        return [Stretch("closed", start, end)]
     found = []
     if start < first:
         found.append(Stretch("closed", start, min(end, first)))

@@ -225,7 +225,8 @@ API_CASES = [
 
 PAGE_CASES = [
     case("page", "GET", "/", None, 200, 1, cold=3),
-    case("page", "GET", "/rooms/{room}?date=" + DAY, None, 200, 1),
+    # cold: + the rooms, for each room's hours that day under its policy, then kept
+    case("page", "GET", "/rooms/{room}?date=" + DAY, None, 200, 1, cold=3),
     case("page", "GET", "/bookings/new", None, 200, 1),
     case("page", "POST", "/bookings/new", {"room_id": "{room}", "title": "x", "date": DAY,
                                        "start": "10:00", "end": "11:00"}, 302, 2),
@@ -238,9 +239,10 @@ PAGE_CASES = [
     # cold: + the rooms, for the usual zone (no zone set), then kept (booking/memo/rooms.py)
     case("page", "GET", "/bookings/mine", None, 200, 1, cold=3),
     case("page", "GET", "/bookings/mine?view=week", None, 200, 1),
-    case("page", "GET", "/board", None, 200, 1),
-    case("page", "GET", "/board?date=" + DAY + "&building=HQ", None, 200, 1),
-    case("page", "GET", "/rooms/{room}/week", None, 200, 1),
+    # cold: + the rooms, for each room's hours that day under its policy, then kept
+    case("page", "GET", "/board", None, 200, 1, cold=3),
+    case("page", "GET", "/board?date=" + DAY + "&building=HQ", None, 200, 1, cold=3),
+    case("page", "GET", "/rooms/{room}/week", None, 200, 1, cold=3),
     case("page", "POST", "/account/preferences", {"theme": "dark", "timezone": ""}, 302, 1),
     case("page", "POST", "/account/home", {"home_building": "HQ"}, 302, 1),
     # refused: the page again (its tokens and buildings in one statement)

@@ -5,6 +5,7 @@ by booking what was offered, and trying what was not."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -186,3 +187,63 @@ def test_suggestions_when_nothing_fits_are_bookable(api_as, alice, campus, conn)
         assert time["room"]["name"] != "Lab only"
         assert bookable(api, names[time["room"]["name"]], time["start_time"],
                         time["end_time"]), time
+
+
+# A free stretch's "Book" link on the day and week pages and the board (booking/timeline.py).
+BOOK_LINK = re.compile(r'href="/bookings/new\?room_id=(\d+)&amp;date=([\d-]+)'
+                       r'&amp;start=([\d:]+)&amp;end=([\d:]+)"')
+
+
+def test_the_week_pages_draw_each_days_hours_under_the_policy(browser_as, api_as, alice,
+                                                              campus):
+    """The pages drew the room's own hours (09:00-18:00) every day: a free
+    Saturday in a room closed at weekends, 17:00-18:00 in one that closes at
+    17:00, a closed date, a two-hour link where 90 minutes is the most. Each day
+    is now drawn with the hours the policy gives it, and every link offered on
+    the days ahead is bookable (today's are the notice's business: the pages
+    draw hours, not notice, buffers or who may book)."""
+    b, api = browser_as(alice), api_as(alice)
+    for name in ("Plain", "Weekdays", "Closed Wednesday", "Notice"):
+        room = campus[name]
+        page = b.get(f"/rooms/{room['id']}/week?start=2027-03-01").get_data(as_text=True)
+        links = [(day, start, end) for room_id, day, start, end in BOOK_LINK.findall(page)
+                 if int(room_id) == room["id"] and day > "2027-03-01"]
+        days = {day for day, _, _ in links}
+        for day, start, end in links:
+            assert bookable(api, room, f"{day}T{start}", f"{day}T{end}"), (name, day, start, end)
+        if name == "Weekdays":
+            assert days == {"2027-03-02", "2027-03-03", "2027-03-04", "2027-03-05"}
+            assert all(end <= "17:00" for _, _, end in links)
+        elif name == "Closed Wednesday":
+            assert "2027-03-03" not in days and "2027-03-02" in days
+        else:
+            assert days == {f"2027-03-0{d}" for d in range(2, 8)}
+        if name == "Notice":
+            assert {(s, e) for _, s, e in links} == {("09:00", "10:30")}   # 90 minutes at most
+
+
+def test_a_closed_day_is_drawn_closed_on_the_day_page_and_the_board(browser_as, alice, bob,
+                                                                     campus, make):
+    room = campus["Closed Wednesday"]
+    make.booking(room, bob, datetime(2027, 3, 3, 9, tzinfo=UTC),
+                 datetime(2027, 3, 3, 10, tzinfo=UTC), title="Made before it closed")
+    b = browser_as(alice)
+    page = b.get(f"/rooms/{room['id']}?date=2027-03-03").get_data(as_text=True)
+    assert not BOOK_LINK.search(page)
+    assert "segment closed" in page and "Made before it closed" in page
+    assert "outside opening hours" in page          # the booking made before, shown whole
+    assert "open 09:00–18:00" not in page
+    tuesday = b.get(f"/rooms/{room['id']}?date=2027-03-02").get_data(as_text=True)
+    assert "open 09:00–18:00" in tuesday and BOOK_LINK.search(tuesday)
+
+    board = b.get("/board?date=2027-03-03").get_data(as_text=True)
+    rows = {name: row for name, row in re.findall(
+        r'<li class="board-row"><div class="board-room"><a [^>]*>([^<]+)</a>(.*?)</li>', board)}
+    assert 'class="bar closed"' in rows["Closed Wednesday"]
+    assert "Made before it closed" in rows["Closed Wednesday"]
+    assert 'class="bar free"' not in rows["Closed Wednesday"]
+    assert 'class="bar free"' in rows["Plain"] and 'class="bar closed"' not in rows["Plain"]
+    saturday = b.get("/board?date=2027-03-06").get_data(as_text=True)
+    rows = {name: row for name, row in re.findall(
+        r'<li class="board-row"><div class="board-room"><a [^>]*>([^<]+)</a>(.*?)</li>', saturday)}
+    assert 'class="bar closed"' in rows["Weekdays"] and 'class="bar free"' in rows["Plain"]

@@ -110,6 +110,15 @@ def test_closed_now_at_the_edges_of_opening_hours(hm, expected):
     assert timeline.closed_now("09:00", "18:00", now) == expected
 
 
+def test_a_closed_day_has_nothing_free_and_its_bookings_shown_whole():
+    parts = timeline.stretches("09:00", "18:00", DAY, [booking("08:30", "10:00")], None, 240,
+                               closed=True)
+    assert kinds(parts) == [("booked", "08:30", "10:00"), ("closed", "10:00", "18:00")]
+    assert parts[0].outside_hours
+    assert kinds(timeline.stretches("09:00", "18:00", DAY, [], 600, 240, closed=True)) == [
+        ("closed", "09:00", "18:00")]
+
+
 def test_hour_span_covers_every_room_in_whole_hours():
     rooms = [{"opens": "08:30", "closes": "17:00"}, {"opens": "09:00", "closes": "19:15"}]
     assert timeline.hour_span(rooms) == (8 * 60, 20 * 60)

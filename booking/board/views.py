@@ -29,6 +29,7 @@ from booking import i18n, memo, timeline
 from booking.auth import login_required
 from booking.board import service
 from booking.clock import now
+from booking.finder import service as finder
 from booking.http import Fragment, spliced
 from booking.times import zone
 
@@ -48,7 +49,8 @@ def board():
     clock = clock_of(found, moment)
     drawn = memo.current().board.drawn(
         (found.date, (building or "").lower(), floor, area, found.version, clock,
-         str(i18n.locale())),   # drawn per language
+         str(i18n.locale()),   # drawn per language
+         finder.rooms_copy()[0]),   # and per copy of the rooms' policies (their hours)
         lambda: draw(found, clock))
     found.answer.body()   # the twin's body, kept: its ETag, so the first refresh is a 304
     # Each zone's drawn rows go in where its marker stands, already encoded and compressed.
@@ -122,17 +124,24 @@ def layout(found: service.Board, clock: tuple[int | None, ...]) -> list[dict[str
     """The board as the template draws it: zone groups, each with its hours and
     building/floor groups of rooms, each room with its stretches placed in percent
     of the group's hours. `clock` is clock_of()'s, one per zone."""
-    longest = current_app.config["MAX_BOOKING_MINUTES"]
+    policies = finder.rooms_copy()[1].policies
     zones = []
     for (tz, entries), now_minute in zip(
             groupby(found.rooms, key=lambda e: e["room"]["timezone"]), clock):
         entries = list(entries)
-        first, last = timeline.hour_span([e["room"] for e in entries])
+        # Each room's hours that day under its effective policy (None: closed all day).
+        hours = {e["room"]["id"]: timeline.opening(e["room"], found.date,
+                                                   policies.get(e["room"]["id"]))
+                 for e in entries}
+        first, last = timeline.hour_span([{"opens": h[0], "closes": h[1]}
+                                          for h in hours.values() if h]
+                                         or [e["room"] for e in entries])
         groups = []
         for (building, floor), members in groupby(
                 entries, key=lambda e: (e["room"]["building"], e["room"]["floor"])):
             groups.append({"building": building, "floor": floor, "rooms": [
-                _row(entry, found.date, now_minute, longest, first, last) for entry in members]})
+                _row(entry, found.date, now_minute, hours[entry["room"]["id"]],
+                     policies.get(entry["room"]["id"]), first, last) for entry in members]})
         zones.append({
             "zone": tz, "first": first, "last": last,
             "hours": [{"label": timeline.hm(h), "left": timeline.percent(h, first, last)}
@@ -141,13 +150,17 @@ def layout(found: service.Board, clock: tuple[int | None, ...]) -> list[dict[str
     return zones
 
 
-def _row(entry: dict, day: str, now_minute: int | None, longest: int, first: int,
-         last: int) -> dict[str, Any]:
+def _row(entry: dict, day: str, now_minute: int | None, hours: tuple[str, str] | None,
+         policy: Any, first: int, last: int) -> dict[str, Any]:
+    """A room's bars: its bookings, free stretches within its hours that day (at most
+    the longest booking its policy allows), and a closed bar when it is closed all day."""
     room = entry["room"]
+    longest = policy.max_minutes if policy else current_app.config["MAX_BOOKING_MINUTES"]
+    opens, closes = hours or (timeline.hm(first), timeline.hm(last))
     bars = []
-    for part in timeline.stretches(room["opens"], room["closes"], day, entry["bookings"],
-                                   now_minute, longest):
-        if part.kind == "closed":
+    for part in timeline.stretches(opens, closes, day, entry["bookings"], now_minute, longest,
+                                   closed=hours is None):
+        if part.kind == "closed" and hours is not None:
             continue   # the board's scale is the opening hours; the bar itself shows
         bars.append({"kind": part.kind, "left": timeline.percent(part.start, first, last),
                      "width": timeline.percent(first + part.end - part.start, first, last),

@@ -13,6 +13,7 @@ from booking.clock import now
 from booking.http import twin_etag
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
+from booking.finder import service as finder
 from booking.rooms import api, service
 from booking.times import COMMON_ZONES, zone
 from booking.i18n import _, ngettext
@@ -73,7 +74,10 @@ def week(room_id: int):
                 "book_url": url_for("bookings.new", room_id=room_id, date=d["date"]),
                 "count": len(d["bookings"])} for d in data["days"]]
     today = moment.astimezone(zone(room["timezone"])).date().isoformat()
+    # The week's hours, when every open day has the same (each column shows its own).
+    hours = {(c["grid"]["opens"], c["grid"]["closes"]) for c in columns if c["grid"]["opens"]}
     return render_template("rooms/week.html", room=room, columns=columns, today=today,
+                           hours=hours.pop() if len(hours) == 1 else None,
                            prev_week=(monday - timedelta(days=7)).isoformat(),
                            next_week=(monday + timedelta(days=7)).isoformat(),
                            this_week=any(c["date"] == today for c in columns))
@@ -94,11 +98,21 @@ def availability(room_id: int):
 def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime) -> dict:
     """The room's day from opening to closing as booked, free and past stretches on
     5-minute grid rows, with its hour marks and the "now" mark (booking/timeline.py).
-    Free stretches link to the booking form with at most the longest booking."""
+
+    The hours are those its effective policy gives that day (the weekday's hours,
+    closed dates), from this process's copy of the rooms, so nothing drawn free
+    is then refused: a closed day is closed all through. Free stretches link to
+    the booking form with at most the longest booking the policy allows. The
+    grid says the day's hours (`opens`, `closes`; None when closed)."""
+    policy = finder.rooms_copy()[1].policies.get(room["id"])
+    hours = timeline.opening(room, day, policy)
+    opens, closes = hours or (room["opens"], room["closes"])
+    longest = policy.max_minutes if policy else current_app.config["MAX_BOOKING_MINUTES"]
     now_minute = timeline.now_minute(moment.astimezone(zone(room["timezone"])), day)
-    parts = timeline.stretches(room["opens"], room["closes"], day, bookings, now_minute,
-                               current_app.config["MAX_BOOKING_MINUTES"])
-    return timeline.grid(parts, room["opens"], room["closes"], now_minute)
+    parts = timeline.stretches(opens, closes, day, bookings, now_minute, longest,
+                               closed=hours is None)
+    return {**timeline.grid(parts, opens, closes, now_minute),
+            "opens": hours and opens, "closes": hours and closes}
 
 
 # -- admin ---------------------------------------------------------------------------

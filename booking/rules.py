@@ -296,7 +296,9 @@ def _minutes_and_length(start: datetime, end: datetime, policy: Policy) -> list[
                                else "end_time"))
 
     length = end - start
-    if length < timedelta(minutes=policy.min_minutes) or length <= timedelta(0):
+    if length <= timedelta(0):
+        found.append(Violation("too_short", lazy("A booking ends after it starts."), "end_time"))
+    elif length < timedelta(minutes=policy.min_minutes):
         found.append(Violation("too_short",
                                lazy("A booking lasts at least %(duration)s.",
                                     duration=_duration(policy.min_minutes)),

@@ -211,6 +211,21 @@ def test_the_area_page_shows_each_value_and_where_it_comes_from(browser_as, admi
     assert "09:00–18:00" in room_page         # its own hours, no level sets any
 
 
+def test_rules_and_weekdays_are_named_in_the_reader_s_language(browser_as, admin, conn):
+    """The list of areas named the rules an area sets by their keys (closed_dates), and
+    the opening hours' days were English (Mon) on German pages."""
+    site = area(conn, "Campus", closed_dates=["12-25"], buffer_minutes=10)
+    b = browser_as(admin)
+    listed = b.get("/admin/areas").get_data(as_text=True)
+    assert "<td>Closed dates, Buffer between bookings (minutes)</td>" in listed
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    listed = b.get("/admin/areas", headers=german).get_data(as_text=True)
+    assert "<td>Schließtage, Puffer zwischen Buchungen (Minuten)</td>" in listed
+    page = b.get(f"/admin/areas/{site['id']}", headers=german).get_data(as_text=True)
+    assert '<label for="hours_mon">Mo.</label>' in page
+    assert '<label for="hours_sun">So.</label>' in page
+
+
 def test_setting_and_unsetting_a_field_through_the_page(browser_as, admin, conn, berlin):
     building = area(conn, "Building B", buffer_minutes=10)
     b = browser_as(admin)

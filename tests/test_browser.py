@@ -246,3 +246,35 @@ def test_keyboard_from_the_first_free_stretch_to_a_filled_booking_form(live_serv
     page.wait_for_url(re.compile(r".*/bookings/\d+$"))
     expect(page.get_by_text(f"Booked {room_name}, 09:00–13:00.")).to_be_visible()
     context.close()
+
+
+WORDS_FIT = """table => [...table.querySelectorAll('td, th')].filter(cell => {
+    const style = getComputedStyle(cell);
+    const ruler = document.createElement('canvas').getContext('2d');
+    ruler.font = style.font;
+    const room = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const longest = Math.max(0, ...cell.innerText.split(/\\s+/).map(w => ruler.measureText(w).width));
+    return longest > room + 1;
+}).map(cell => cell.innerText)"""
+
+
+def test_a_table_on_a_phone_scrolls_rather_than_breaking_its_words(live_server, chromium, make,
+                                                                    conn):
+    """With overflow-wrap: anywhere on cells, a table on a phone shrank its columns to a
+    letter or two ("the organisati on's default"); it keeps whole words and scrolls
+    inside its own box instead."""
+    admin = make.user("Ada", role="admin", email="ada@example.com")
+    room = make.room("Museumsinsel", "Europe/Berlin")
+    site = conn.execute("INSERT INTO areas (name, policy) VALUES ('Headquarters Berlin', "
+                        "'{\"buffer_minutes\": 10, \"closed_dates\": [\"12-25\"]}') "
+                        "RETURNING id").fetchone()
+    conn.execute("UPDATE rooms SET area_id = %s WHERE id = %s", (site["id"], room["id"]))
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, live_server.url, admin)
+    page.goto(f"{live_server.url}/admin/rooms/{room['id']}/policy")
+    table = page.locator("table.data").first
+    expect(table).to_be_visible()
+    assert table.evaluate(WORDS_FIT) == []
+    assert not scrolls_sideways(page), page.evaluate("document.documentElement.scrollWidth")
+    context.close()

@@ -298,6 +298,29 @@ def test_a_request_is_pending_and_holds_its_slot(api_as, alice, bob, approval_ro
     assert [b["status"] for b in mine] == ["pending"]
 
 
+def test_a_request_made_on_the_page_says_it_waits_for_approval(browser_as, alice,
+                                                                approval_room):
+    """The page said "Booked …" of a request that waits for approval."""
+    b = browser_as(alice)
+    r = b.post("/bookings/new", data={"room_id": approval_room["id"], "title": "Planning",
+                                      "date": DAY, "start": "10:00", "end": "11:00"})
+    assert r.status_code == 302
+    page = b.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Asked for Spree, 10:00–11:00: it waits for approval." in page
+    assert "Booked Spree" not in page
+
+
+def test_a_booking_ends_after_it_starts(api_as, alice, berlin):
+    """An end before the start was told "A booking lasts at least 15 minutes"."""
+    for end in (hm(9), hm(10)):
+        r = book(api_as(alice), berlin, hm(10), end)
+        assert r.status_code == 422
+        assert error(r)["code"] == "too_short" and error(r)["details"]["field"] == "end_time"
+        assert error(r)["message"] == "A booking ends after it starts."
+    assert error(book(api_as(alice), berlin, hm(10), hm(10, 5)))["message"] == \
+        "A booking lasts at least 15 minutes."
+
+
 def test_approvers_list_approve_and_the_loser_gets_409_not_pending(api_as, alice, bob,
                                                                     approval_room, conn):
     booking = book(api_as(alice), approval_room, hm(10), hm(11)).get_json()["booking"]

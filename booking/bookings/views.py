@@ -50,8 +50,13 @@ def create():
               "success")
         return redirect(url_for("series.show", series_id=made["series"]["id"]))
     booking = made["booking"]
-    flash(_("Booked %(room)s, %(start)s–%(end)s.", room=booking["room_name"],
-            start=hm(booking["start_time"]), end=hm(booking["end_time"])), "success")
+    if booking["status"] == "pending":
+        flash(_("Asked for %(room)s, %(start)s–%(end)s: it waits for approval.",
+                room=booking["room_name"], start=hm(booking["start_time"]),
+                end=hm(booking["end_time"])), "success")
+    else:
+        flash(_("Booked %(room)s, %(start)s–%(end)s.", room=booking["room_name"],
+                start=hm(booking["start_time"]), end=hm(booking["end_time"])), "success")
     return redirect(url_for("bookings.show", booking_id=booking["id"]))
 
 

@@ -9,6 +9,7 @@ Everything is derived from today's date and a fixed seed, so every fresh
 from __future__ import annotations
 
 import random
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -91,9 +92,15 @@ def database_is_empty() -> bool:
 
 
 def week_of_bookings(rooms: list[dict], user_ids: list[int], today: date,
-                     seed: int = 7) -> list[tuple]:
-    """Non-overlapping weekday bookings inside 09:00-18:00, yesterday to a week ahead."""
+                     seed: int = 7, cap: int | None = None,
+                     held: Counter | None = None) -> list[tuple]:
+    """Non-overlapping weekday bookings inside 09:00-18:00, yesterday to a week ahead.
+
+    `cap`: at most that many a person a day (`held` counts them, (user, day), across
+    the rooms of one area), so the demo's people stay under their quota there and
+    can still book and move bookings; a slot nobody may take stays free."""
     rng = random.Random(seed)
+    held = Counter() if held is None else held
     rows = []
     for room in rooms:
         tz = zone(room["timezone"])
@@ -108,8 +115,12 @@ def week_of_bookings(rooms: list[dict], user_ids: list[int], today: date,
                 if minute + length > 18 * 60:
                     break
                 start = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tz)
-                rows.append((room["id"], rng.choice(user_ids), rng.choice(TITLES),
-                             start, start + timedelta(minutes=length)))
+                free = [u for u in user_ids if cap is None or held[u, day] < cap]
+                if free:
+                    owner = rng.choice(free)
+                    held[owner, day] += 1
+                    rows.append((room["id"], owner, rng.choice(TITLES),
+                                 start, start + timedelta(minutes=length)))
                 minute += length
     return rows
 
@@ -126,10 +137,16 @@ def load() -> str:
             "INSERT INTO rooms (name, building, floor, capacity, equipment, timezone) "
             "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, timezone", room).fetchone()
             for room in ROOMS]
+        # A person's bookings a day in an area with a daily quota: one under it.
+        caps = {name: policy["quota"]["bookings_per_day"] - 1 for name, _, policy in AREAS
+                if "bookings_per_day" in policy.get("quota", {})}
+        held: dict[str | None, Counter] = defaultdict(Counter)
         bookings = []
-        for room in rooms:
+        for room, (_, building, *_rest) in zip(rooms, ROOMS):
             today = now.astimezone(zone(room["timezone"])).date()
-            bookings += week_of_bookings([room], user_ids, today, seed=room["id"])
+            area = BUILDING_AREA.get(building)
+            bookings += week_of_bookings([room], user_ids, today, seed=room["id"],
+                                         cap=caps.get(area), held=held[area])
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO bookings (room_id, user_id, title, start_at, end_at) "
                             "VALUES (%s, %s, %s, %s, %s)", bookings)

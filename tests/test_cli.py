@@ -71,6 +71,14 @@ def test_demo_loads_once_and_then_refuses_politely(runner, conn, client):
     assert rules["boardroom"]["fields"]["approval_required"]["value"] is True
     assert rules["spree"]["fields"]["closed_dates"]["source"]["name"] == "Berlin"
     assert rules["spree"]["fields"]["buffer_minutes"]["source"]["name"] == "Berlin HQ"
+    # Everyone stays under Berlin HQ's 4 bookings a day, so each can still book and move
+    # one there (the week was made at the quota: no demo user could change a booking).
+    most = conn.execute("""
+        SELECT max(n) AS n FROM (
+            SELECT count(*) AS n FROM bookings b JOIN rooms r ON r.id = b.room_id
+             WHERE r.building = 'Berlin HQ'
+             GROUP BY b.user_id, (b.start_at AT TIME ZONE r.timezone)::date) x""").fetchone()
+    assert most["n"] <= 3
     again = runner.invoke(args=["demo"])
     assert again.exit_code != 0 and "already has data" in again.output
     quiet = runner.invoke(args=["demo", "--if-empty"])

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 
 import pytest
@@ -224,6 +226,35 @@ def test_rules_and_weekdays_are_named_in_the_reader_s_language(browser_as, admin
     page = b.get(f"/admin/areas/{site['id']}", headers=german).get_data(as_text=True)
     assert '<label for="hours_mon">Mo.</label>' in page
     assert '<label for="hours_sun">So.</label>' in page
+
+
+def test_a_rule_s_error_names_the_rule_at_its_field_and_is_summed_up_at_the_top(
+        browser_as, admin, conn):
+    """A policy form's errors read "policy.opening_hours.mon: …" (the API's field path),
+    a quota's was shown nowhere, and none was tied to its field or said at the top."""
+    building = area(conn, "Building B")
+    b = browser_as(admin)
+    before = state(conn)
+    for data, field, words, input_id in [
+            ({"set_opening_hours": "on", "hours_mon": "18:00-09:00"},
+             "policy.opening_hours.mon", "Opening hours, Mon: the room must close after it opens.",
+             "hours_mon"),
+            ({"set_closed_dates": "on", "closed_dates": "2027-13-45"}, "policy.closed_dates",
+             "'2027-13-45' in Closed dates is not a date", "closed_dates"),
+            ({"set_quota": "on", "quota_bookings_per_day": "0"},
+             "policy.quota.bookings_per_day", "Quota per person, Bookings a day", "quota_bookings_per_day")]:
+        r = b.post(f"/admin/areas/{building['id']}", data={"name": "Building B", **data})
+        assert r.status_code in (400, 422)
+        page = r.get_data(as_text=True)
+        error = re.search(rf'<p class="field-error" id="{re.escape(field)}-error" role="alert">([^<]+)</p>',
+                          page)
+        assert error and words in html.unescape(error.group(1)), page[page.index("Set here"):][:3000]
+        assert "policy." not in error.group(1)
+        assert re.search(rf'id="{input_id}"[^>]*aria-describedby="[^"]*{re.escape(field)}-error"'
+                         rf'[^>]*aria-invalid="true"', page)
+        assert f'<a href="#{field}-error">Nothing was saved' in page
+        assert page.index("Nothing was saved") < page.index('id="effective-policy"')
+    assert state(conn) == before
 
 
 def test_setting_and_unsetting_a_field_through_the_page(browser_as, admin, conn, berlin):

@@ -153,6 +153,7 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
                                                  booked_for, user)
         until = horizon(now, room["policy"])
         rule = recurrence.parse(rule_text, tz)
+        _refuse_a_past_start(start, end, now)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
         _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
@@ -183,6 +184,16 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
+
+
+def _refuse_a_past_start(start: datetime, end: datetime, now: datetime) -> None:
+    """The rules no room or role changes (in_past, whole minutes), for the first
+    occurrence, before the rule is expanded: from a start in 1900, a daily rule made
+    ~46,000 occurrences to the horizon, each checked, seconds of CPU to answer a
+    422 that the first one decides."""
+    error = rules.as_error(rules.check_interval(start, end, now))
+    if error is not None:
+        raise error
 
 
 def _refuse_party(room: Mapping[str, Any], attendees: int | None) -> None:
@@ -602,6 +613,7 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
         start = cut if end is None else end - old_length
     if end is None:
         end = start + old_length
+    _refuse_a_past_start(start, end, now)
     first_local = start.astimezone(tz).replace(tzinfo=None)
     length = end.astimezone(tz).replace(tzinfo=None) - first_local
 

@@ -149,6 +149,16 @@ class Policy:
         return bool(self.closed_dates) and (
             day.isoformat() in self.closed_dates or day.strftime("%m-%d") in self.closed_dates)
 
+    def week_hours(self, room: Mapping) -> Hours:
+        """The earliest opening and the latest closing of any weekday, None when it
+        is closed every day: what a form's time fields allow before a date is known."""
+        if self.opening_hours is None:
+            return as_time(room["opens"]), as_time(room["closes"])
+        days = [hours for hours in self.opening_hours if hours is not None]
+        if not days:
+            return None
+        return min(h[0] for h in days), max(h[1] for h in days)
+
     def open_on(self, room: Mapping, day: date) -> Hours:
         """The hours the room is open on `day`; None when it is closed all day."""
         return None if self.closed_date(day) else self.hours(room, day)

@@ -247,3 +247,23 @@ def test_a_closed_day_is_drawn_closed_on_the_day_page_and_the_board(browser_as, 
     rows = {name: row for name, row in re.findall(
         r'<li class="board-row"><div class="board-room"><a [^>]*>([^<]+)</a>(.*?)</li>', saturday)}
     assert 'class="bar closed"' in rows["Weekdays"] and 'class="bar free"' in rows["Plain"]
+
+
+def test_the_booking_form_allows_the_hours_the_policy_opens_the_room(browser_as, api_as,
+                                                                      alice, make, conn):
+    """The form's time fields (min, max) and its hint said the room's own 09:00-18:00
+    where its area opens it 08:00-19:00 on weekdays: a browser would not send 08:00,
+    which the rules allow."""
+    room = make.room("Hudson", capacity=6)
+    put_in(conn, room, area(conn, "New York", opening_hours={
+        d: ["08:00", "19:00"] for d in ("mon", "tue", "wed", "thu", "fri")}))
+    assert api_as(alice).get("/api/rooms/free?" + urlencode({
+        "start_time": "2027-03-02T08:00", "end_time": "2027-03-02T09:00",
+        "timezone": "Europe/Berlin"})).status_code == 200      # this process keeps the rooms
+    b = browser_as(alice)
+    page = b.get(f"/bookings/new?room_id={room['id']}").get_data(as_text=True)
+    assert re.search(r'id="start"[^>]* min="08:00" max="19:00"', page)
+    assert "open 08:00–19:00" in page and "open 09:00–18:00" not in page
+    r = b.post("/bookings/new", data={"room_id": room["id"], "title": "Early", "date": "2027-03-02",
+                                      "start": "08:00", "end": "09:00"})
+    assert r.status_code == 302

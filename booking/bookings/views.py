@@ -121,12 +121,26 @@ def _form(form, error: BookingError | None):
                                taken_room=taken, conflicts=conflicts, only_room=True,
                                suggestions=suggestions, series=series,
                                conflict_message=error.message)
-    choices = rooms.choices()
+    choices = _week_hours(rooms.choices())
     room = _chosen(choices, form.get("room_id"))
     return render_template("bookings/new.html",
                            form=_with_next_slot(form, room, choices) if error is None else form,
                            error=error, rooms=choices, room=room, conflicts=None,
                            only_room=False, suggestions=None, series=False)
+
+
+def _week_hours(choices: list[dict]) -> list[dict]:
+    """The rooms with the hours their policies open them on some weekday (the earliest
+    opening, the latest closing): the form's time fields, the hint and the first
+    slot offered, before a date is chosen. From this process's copy of the rooms
+    when it has one (no statement); the room's own hours otherwise."""
+    found = []
+    for room in choices:
+        kept = rooms.kept_room(room["id"])
+        hours = kept["policy"].week_hours(room) if kept is not None else None
+        found.append({**room, "opens": f"{hours[0]:%H:%M}", "closes": f"{hours[1]:%H:%M}"}
+                     if hours is not None else room)
+    return found
 
 
 def _chosen(choices: list[dict], room_id) -> dict | None:
@@ -276,9 +290,9 @@ def _edit_page(booking_id: int, form, error: BookingError | None):
     a conflict what is in the way and where it could go instead. The rooms offered
     are this process's copy (read once if it has none: finder.service.rooms_copy)."""
     _, by_id = finder.rooms_copy()
-    choices = sorted((r for r in by_id.values()
-                      if r["active"] or str(r["id"]) == form.get("room_id")),
-                     key=lambda r: (r["building"], r["floor"], r["name"]))
+    choices = _week_hours(sorted((r for r in by_id.values()
+                                  if r["active"] or str(r["id"]) == form.get("room_id")),
+                                 key=lambda r: (r["building"], r["floor"], r["name"])))
     conflicts = error.details.get("conflicts") if error else None
     return render_template("bookings/new.html", form=form, error=error, rooms=choices,
                            room=_chosen(choices, form.get("room_id")), editing=booking_id,

@@ -79,7 +79,8 @@ def opening(room: Mapping[str, Any], day: str, policy: Any) -> tuple[str, str] |
 
 
 def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str, Any]],
-              now: int | None, longest: int, closed: bool = False) -> list[Stretch]:
+              now: int | None, longest: int, closed: bool = False,
+              reach: tuple[int, int] | None = None) -> list[Stretch]:
     """The room's day `day` (YYYY-MM-DD) from `opens` to `closes` ("HH:MM") as
     booked, free and past stretches, in order.
 
@@ -91,19 +92,22 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     room's zone, -1 when the day is over, None when it is still ahead.
     `closed`: the room is closed all day (a closed date, or closed that
     weekday): `opens` to `closes` is only the scale, and nothing is free.
+    `reach` (minutes): draw at least this much of the day, closed where it is
+    outside the hours (the week view's days share one scale).
     """
     first, last = minutes(opens), minutes(closes)
     spans = [(start, end, booking) for booking in bookings
              for start, end in [_local_span(booking, day)] if end > start]
     found: list[Stretch] = []
-    cursor = min([first] + [start for start, _, _ in spans])
+    shown = reach or (first, last)
+    cursor = min([first, shown[0]] + [start for start, _, _ in spans])
     for start, end, booking in spans:
         if start > cursor:
             found += _unbooked(cursor, start, first, last, now, longest, closed)
         found.append(Stretch("booked", max(start, cursor), end, booking,
                              outside_hours=closed or start < first or end > last))
         cursor = max(cursor, end)
-    end_of_day = max([last] + [end for _, end, _ in spans])
+    end_of_day = max([last, shown[1]] + [end for _, end, _ in spans])
     if cursor < end_of_day:
         found += _unbooked(cursor, end_of_day, first, last, now, longest, closed)
     return found
@@ -208,6 +212,7 @@ def grid(parts: list[Stretch], opens: str, closes: str, now: int | None) -> dict
 
     marks = [first] + [h for h in range(-(-first // 60) * 60, last, 60) if h != first]
     return {
+        "first": first, "last": last,
         "rows": row(last) - 1,
         "stretches": [{"part": part, "row": row(part.start),
                        "span": max(1, -(-(part.end - part.start) // STEP))} for part in parts],

@@ -74,6 +74,22 @@ def test_the_week_page_has_seven_day_columns_linking_to_each_day(browser_as, ali
     assert 'rel="prev"' in page and "start=2027-02-22" in page and "start=2027-03-08" in page
 
 
+def test_the_week_s_days_share_one_scale(browser_as, alice, berlin, make):
+    """A day with a booking before opening started its column earlier (08:15), so the
+    hour lines no longer lined up across the week: every day now starts where the
+    week's earliest does, closed before its own hours."""
+    make.booking(berlin, alice, at(2, "08:15"), at(2, "09:30"), title="Early one")
+    page = text(browser_as(alice).get(f"/rooms/{berlin['id']}/week?start=2027-03-01"))
+    columns = page.split('<ol class="timeline"')[1:]
+    assert len(columns) == 7
+    for column in columns:
+        first = re.search(r'<li class="hour-mark"[^>]*style="grid-row: 1">([^<]+)</li>', column)
+        assert first and first.group(1) == "08:15", column[:400]
+    wednesday = columns[2]
+    assert re.search(r'class="segment closed"[^>]*>\s*<span class="seg-time">08:15–09:00', wednesday)
+    assert "Book 09:00–" in wednesday
+
+
 # -- my bookings ---------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -70,9 +70,15 @@ def week(room_id: int):
     data = service.week(room_id, request.args.get("start"), now())
     room, moment = data["room"], now()
     monday = date.fromisoformat(data["days"][0]["date"])
-    columns = [{"date": d["date"], "grid": day_grid(room, d["date"], d["bookings"], moment),
+    grids = [day_grid(room, d["date"], d["bookings"], moment) for d in data["days"]]
+    # One scale for the seven days, so their hours line up: a day with shorter hours,
+    # or a booking outside them, is drawn closed to the week's first and last minute.
+    reach = (min(g["first"] for g in grids), max(g["last"] for g in grids))
+    if any((g["first"], g["last"]) != reach for g in grids):
+        grids = [day_grid(room, d["date"], d["bookings"], moment, reach) for d in data["days"]]
+    columns = [{"date": d["date"], "grid": grid,
                 "book_url": url_for("bookings.new", room_id=room_id, date=d["date"]),
-                "count": len(d["bookings"])} for d in data["days"]]
+                "count": len(d["bookings"])} for d, grid in zip(data["days"], grids)]
     today = moment.astimezone(zone(room["timezone"])).date().isoformat()
     # The week's hours, when every open day has the same (each column shows its own).
     hours = {(c["grid"]["opens"], c["grid"]["closes"]) for c in columns if c["grid"]["opens"]}
@@ -95,7 +101,8 @@ def availability(room_id: int):
     return render_template("rooms/availability.html", **data, days=days, args=args)
 
 
-def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime) -> dict:
+def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime,
+             reach: tuple[int, int] | None = None) -> dict:
     """The room's day from opening to closing as booked, free and past stretches on
     5-minute grid rows, with its hour marks and the "now" mark (booking/timeline.py).
 
@@ -103,14 +110,15 @@ def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime) -> di
     closed dates), from this process's copy of the rooms, so nothing drawn free
     is then refused: a closed day is closed all through. Free stretches link to
     the booking form with at most the longest booking the policy allows. The
-    grid says the day's hours (`opens`, `closes`; None when closed)."""
+    grid says the day's hours (`opens`, `closes`; None when closed). `reach`:
+    minutes to draw at least (timeline.stretches)."""
     policy = finder.rooms_copy()[1].policies.get(room["id"])
     hours = timeline.opening(room, day, policy)
     opens, closes = hours or (room["opens"], room["closes"])
     longest = policy.max_minutes if policy else current_app.config["MAX_BOOKING_MINUTES"]
     now_minute = timeline.now_minute(moment.astimezone(zone(room["timezone"])), day)
     parts = timeline.stretches(opens, closes, day, bookings, now_minute, longest,
-                               closed=hours is None)
+                               closed=hours is None, reach=reach)
     return {**timeline.grid(parts, opens, closes, now_minute),
             "opens": hours and opens, "closes": hours and closes}
 

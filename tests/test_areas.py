@@ -211,6 +211,12 @@ def test_the_area_page_shows_each_value_and_where_it_comes_from(browser_as, admi
     room_page = b.get(f"/admin/rooms/{berlin['id']}/policy").get_data(as_text=True)
     assert "Building B</a> (area)" in room_page and "Campus</a> (area)" in room_page
     assert "09:00–18:00" in room_page         # its own hours, no level sets any
+    # ... which come from the room's own form, not from a rule set on it (unticked below)
+    assert (f'<a href="/admin/rooms/{berlin["id"]}">the room\'s own opening and closing '
+            f'times</a>') in html.unescape(room_page)
+    # An area's own rules are "this area", not a link to the page one is on.
+    assert "<td>this area</td>" in page
+    assert f'href="/admin/areas/{building["id"]}">Building B</a>' not in page
 
 
 def test_rules_and_weekdays_are_named_in_the_reader_s_language(browser_as, admin, conn):

@@ -267,3 +267,21 @@ def test_the_booking_form_allows_the_hours_the_policy_opens_the_room(browser_as,
     r = b.post("/bookings/new", data={"room_id": room["id"], "title": "Early", "date": "2027-03-02",
                                       "start": "08:00", "end": "09:00"})
     assert r.status_code == 302
+
+
+@pytest.mark.parametrize("now, says", [
+    (datetime(2027, 3, 6, 11, tzinfo=UTC), "Closed now</strong>, opens Mon 8 Mar 09:00"),   # Saturday
+    (datetime(2027, 3, 5, 16, 30, tzinfo=UTC), "Closed now</strong>, opens Mon 8 Mar 09:00"),  # Fri 17:30
+    (datetime(2027, 3, 5, 15, 59, tzinfo=UTC), "Free now"),                                  # Fri 16:59
+    (datetime(2027, 3, 4, 16, tzinfo=UTC), "Closed now</strong>, opens tomorrow 09:00")])    # Thu 17:00
+def test_the_overview_says_closed_by_the_policy_and_when_it_opens(app, browser_as, alice,
+                                                                   campus, now, says):
+    """A room its area closes at weekends (and at 17:00) showed "Free now" on a Saturday:
+    the overview read the room's own 09:00-18:00 every day."""
+    app.config["NOW"] = now
+    b = browser_as(alice)
+    assert b.get(f"/rooms/{campus['Plain']['id']}").status_code == 200   # keeps the rooms
+    page = b.get("/").get_data(as_text=True)
+    card = re.search(r'<li class="room-card[^"]*">\s*<h2><a [^>]*>Weekdays</a>.*?</li>', page,
+                     re.S).group(0)
+    assert says in card, card

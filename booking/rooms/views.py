@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.http import quote_etag
 
-from booking import timeline
+from booking import memo, timeline
 from booking.clock import now
 from booking.http import twin_etag
 from booking.auth import admin_required, login_required
@@ -32,18 +33,43 @@ def overview():
 
 
 def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
-    """Room id -> when it opens next, for the rooms closed now (a New York room at
-    03:00 is closed, not free). Worked out once per zone and opening hours."""
+    """Room id -> when it opens next, for the rooms closed now under their effective
+    policy (a New York room at 03:00, or on a Saturday or a closed date, is closed,
+    not free): "HH:MM" later today, "tomorrow HH:MM", "YYYY-MM-DD HH:MM" on a later
+    day, "" when not within two weeks. Worked out once per zone, hours and policy.
+
+    The policies are this process's copy of the rooms when it keeps one (every
+    search and booking keeps it current), read without a statement: the overview
+    stays one statement, and a process that has none yet goes by the rooms' own
+    hours."""
+    policies = memo.current().rooms.current()[1].policies
     by_shape: dict[tuple, str | None] = {}
     closed = {}
     for room in rooms:
-        shape = (room["timezone"], room["opens"], room["closes"])
+        policy = policies.get(room["id"])
+        shape = (room["timezone"], room["opens"], room["closes"], policy)
         if shape not in by_shape:
-            by_shape[shape] = timeline.closed_now(room["opens"], room["closes"],
-                                                  moment.astimezone(zone(room["timezone"])))
+            by_shape[shape] = opens_next(room, policy, moment.astimezone(zone(room["timezone"])))
         if by_shape[shape] is not None:
             closed[room["id"]] = by_shape[shape]
     return closed
+
+
+def opens_next(room: dict, policy: Any, local_now: datetime) -> str | None:
+    """None while the room is open at `local_now` (its zone's wall clock) under its
+    policy, else when it opens next (closed_rooms' forms)."""
+    today = local_now.date()
+    hours = timeline.opening(room, today.isoformat(), policy)
+    if hours is not None:
+        when = timeline.closed_now(hours[0], hours[1], local_now)
+        if when is None or not when.startswith("tomorrow "):
+            return when
+    for ahead in range(1, 15):
+        day = today + timedelta(days=ahead)
+        hours = timeline.opening(room, day.isoformat(), policy)
+        if hours is not None:
+            return f"tomorrow {hours[0]}" if ahead == 1 else f"{day.isoformat()} {hours[0]}"
+    return ""
 
 
 @bp.get("/rooms/<id:room_id>")

@@ -321,6 +321,28 @@ def test_a_booking_ends_after_it_starts(api_as, alice, berlin):
         "A booking lasts at least 15 minutes."
 
 
+def test_an_approver_decides_on_the_booking_s_own_page(api_as, browser_as, alice, admin,
+                                                      approval_room, conn):
+    """The booking's page offered approvers nothing: they had to find it on /approvals."""
+    booking = book(api_as(alice), approval_room, hm(10), hm(11)).get_json()["booking"]
+    url = f"/bookings/{booking['id']}"
+    assert "Approve" not in browser_as(alice).get(url).get_data(as_text=True)
+    fred_user = conn.execute("SELECT id, email, name, role FROM users WHERE name = 'Fred'").fetchone()
+    b = browser_as(fred_user)
+    page = b.get(url).get_data(as_text=True)
+    assert f'action="/approvals/{booking["id"]}/approve"' in page
+    assert f'action="/approvals/{booking["id"]}/reject"' in page
+    r = b.post(f"/approvals/{booking['id']}/approve", data={"next": url})
+    assert (r.status_code, r.headers["Location"]) == (302, url)
+    after = b.get(url).get_data(as_text=True)
+    assert "Approved “Planning” in Spree." in after and "Approve</button>" not in after
+    assert conn.execute("SELECT status FROM bookings WHERE id = %s",
+                        (booking["id"],)).fetchone()["status"] == "confirmed"
+    other = book(api_as(alice), approval_room, hm(14), hm(15)).get_json()["booking"]
+    assert f'/approvals/{other["id"]}/approve' in browser_as(admin).get(
+        f"/bookings/{other['id']}").get_data(as_text=True)
+
+
 def test_approvers_list_approve_and_the_loser_gets_409_not_pending(api_as, alice, bob,
                                                                     approval_room, conn):
     booking = book(api_as(alice), approval_room, hm(10), hm(11)).get_json()["booking"]

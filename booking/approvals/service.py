@@ -26,6 +26,7 @@ from booking import db, inputs, pagination
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.i18n import _
+from booking.rooms import service as rooms
 
 DEFAULT_PAGE, MOST = 50, 200
 DECISIONS = {"approve": "confirmed", "reject": "rejected"}
@@ -175,6 +176,19 @@ def expiry_of(booking: Mapping[str, Any], config: Mapping[str, Any]) -> datetime
     return min(created + timedelta(hours=config["APPROVAL_EXPIRES_HOURS"]), start)
 
 
+def may_decide(user: User, booking: Mapping[str, Any]) -> bool:
+    """Whether a pending booking's page offers `user` its approve and reject buttons:
+    administrators, and members of the room's approvers groups, from this process's
+    copy of the rooms (no statement; none kept yet: administrators only). The
+    decision itself is checked in its own statement (DECIDE_SQL)."""
+    if booking["status"] != "pending":
+        return False
+    if user.is_admin:
+        return True
+    kept = rooms.kept_room(booking["room_id"])
+    return kept is not None and bool(kept["policy"].approvers & frozenset(user.groups or ()))
+
+
 def may_decide_anything(user: User) -> bool:
     """Whether to show the approvals page in the menu: administrators, and people
     in a group (an approvers group is a group; which rooms it approves for is
@@ -182,4 +196,4 @@ def may_decide_anything(user: User) -> bool:
     return user.is_admin or bool(user.groups)
 
 
-__all__ = ["pending", "decide", "reason_of", "tap_token", "tap_view", "tap_decide", "invalid"]
+__all__ = ["pending", "decide", "may_decide", "reason_of", "tap_token", "tap_view", "tap_decide", "invalid"]

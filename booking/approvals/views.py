@@ -6,6 +6,7 @@ from flask_login import current_user
 from booking.approvals import service
 from booking.auth import login_required
 from booking.errors import BookingError
+from booking.http import local_path
 from booking.i18n import _
 
 bp = Blueprint("approvals", __name__)
@@ -47,7 +48,8 @@ def _decide(booking_id: int, action: str):
     else:
         flash(_("Rejected “%(title)s” in %(room)s.", title=booking["title"],
                 room=booking["room_name"]), "success")
-    return redirect(url_for("approvals.pending"))
+    # Back where the buttons were: the list, or the booking's own page.
+    return redirect(local_path(request.form.get("next")) or url_for("approvals.pending"))
 
 
 @bp.get("/approvals/tap/<tapped>")

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from booking import idempotency, inputs, recurrence, timeline
 from booking.clock import now
 from booking.auth import login_required
+from booking.approvals import service as approvals
 from booking.bookings import service
 from booking.errors import BookingError
 from booking.finder import service as finder
@@ -233,7 +234,8 @@ def by_day(items: list[dict]) -> list[dict]:
 def show(booking_id: int):
     booking = service.get(booking_id)
     return render_template("bookings/show.html", booking=booking,
-                           may_cancel=service.may_cancel(current_user, booking, now()))
+                           may_cancel=service.may_cancel(current_user, booking, now()),
+                           may_decide=approvals.may_decide(current_user, booking))
 
 
 @bp.post("/bookings/<id:booking_id>/cancel")

@@ -17,6 +17,10 @@ again and the copy is replaced (booking/finder/service.py). The version is
 read in the same snapshot as the bookings, so an answer never mixes an old
 room with new bookings.
 
+The pages draw from it too: each room's hours on a day under its policy (the
+day, week and board pages, the overview's "closed now", the booking form's
+time fields), so what a page offers is what the rules allow.
+
 A booking is checked against its room and policy in the copy too
 (rooms.service.kept_room): a create's statement books only while the copy's
 version is the database's, and sends the rooms otherwise (the gate in

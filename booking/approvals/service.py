@@ -196,4 +196,5 @@ def may_decide_anything(user: User) -> bool:
     return user.is_admin or bool(user.groups)
 
 
-__all__ = ["pending", "decide", "may_decide", "reason_of", "tap_token", "tap_view", "tap_decide", "invalid"]
+__all__ = ["pending", "decide", "may_decide", "reason_of", "tap_token", "tap_view",
+           "tap_decide", "invalid"]

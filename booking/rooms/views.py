@@ -83,7 +83,8 @@ def day(room_id: int):
                                            date=request.args.get("date") or None),
                            # "Book" links: this, plus the free slot's &start=&end=
                            book_url=url_for("bookings.new", room_id=room_id, date=data["date"]),
-                           grid=day_grid(data["room"], data["date"], data["bookings"], now()),
+                           grid=day_grid(data["room"], data["date"], data["bookings"], now(),
+                                         policy_of(room_id)),
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),
                            today=now().astimezone(zone(data["room"]["timezone"])).date())
@@ -96,12 +97,14 @@ def week(room_id: int):
     data = service.week(room_id, request.args.get("start"), now())
     room, moment = data["room"], now()
     monday = date.fromisoformat(data["days"][0]["date"])
-    grids = [day_grid(room, d["date"], d["bookings"], moment) for d in data["days"]]
+    policy = policy_of(room_id)
+    grids = [day_grid(room, d["date"], d["bookings"], moment, policy) for d in data["days"]]
     # One scale for the seven days, so their hours line up: a day with shorter hours,
     # or a booking outside them, is drawn closed to the week's first and last minute.
     reach = (min(g["first"] for g in grids), max(g["last"] for g in grids))
     if any((g["first"], g["last"]) != reach for g in grids):
-        grids = [day_grid(room, d["date"], d["bookings"], moment, reach) for d in data["days"]]
+        grids = [day_grid(room, d["date"], d["bookings"], moment, policy, reach)
+                 for d in data["days"]]
     columns = [{"date": d["date"], "grid": grid,
                 "book_url": url_for("bookings.new", room_id=room_id, date=d["date"]),
                 "count": len(d["bookings"])} for d, grid in zip(data["days"], grids)]
@@ -127,18 +130,24 @@ def availability(room_id: int):
     return render_template("rooms/availability.html", **data, days=days, args=args)
 
 
+def policy_of(room_id: int) -> Any:
+    """The room's effective policy (booking.rules.Policy) from this process's copy of
+    the rooms (read once if it has none: finder.service.rooms_copy); None for a room
+    the copy does not have yet."""
+    return finder.rooms_copy()[1].policies.get(room_id)
+
+
 def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime,
-             reach: tuple[int, int] | None = None) -> dict:
+             policy: Any = None, reach: tuple[int, int] | None = None) -> dict:
     """The room's day from opening to closing as booked, free and past stretches on
     5-minute grid rows, with its hour marks and the "now" mark (booking/timeline.py).
 
-    The hours are those its effective policy gives that day (the weekday's hours,
-    closed dates), from this process's copy of the rooms, so nothing drawn free
-    is then refused: a closed day is closed all through. Free stretches link to
-    the booking form with at most the longest booking the policy allows. The
-    grid says the day's hours (`opens`, `closes`; None when closed). `reach`:
-    minutes to draw at least (timeline.stretches)."""
-    policy = finder.rooms_copy()[1].policies.get(room["id"])
+    The hours are those its effective `policy` gives that day (the weekday's
+    hours, closed dates; without one, the room's own), so nothing drawn free is
+    then refused: a closed day is closed all through. Free stretches link to the
+    booking form with at most the longest booking the policy allows. The grid
+    says the day's hours (`opens`, `closes`; None when closed). `reach`: minutes
+    to draw at least (timeline.stretches)."""
     hours = timeline.opening(room, day, policy)
     opens, closes = hours or (room["opens"], room["closes"])
     longest = policy.max_minutes if policy else current_app.config["MAX_BOOKING_MINUTES"]

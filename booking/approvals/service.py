@@ -185,8 +185,8 @@ def may_decide(user: User, booking: Mapping[str, Any]) -> bool:
         return False
     if user.is_admin:
         return True
-    kept = rooms.kept_room(booking["room_id"])
-    return kept is not None and bool(kept["policy"].approvers & frozenset(user.groups or ()))
+    policy = rooms.kept_policy(booking["room_id"])
+    return policy is not None and bool(policy.approvers & frozenset(user.groups or ()))
 
 
 def may_decide_anything(user: User) -> bool:

@@ -137,8 +137,8 @@ def _week_hours(choices: list[dict]) -> list[dict]:
     when it has one (no statement); the room's own hours otherwise."""
     found = []
     for room in choices:
-        kept = rooms.kept_room(room["id"])
-        hours = kept["policy"].week_hours(room) if kept is not None else None
+        policy = rooms.kept_policy(room["id"])
+        hours = policy.week_hours(room) if policy is not None else None
         found.append({**room, "opens": f"{hours[0]:%H:%M}", "closes": f"{hours[1]:%H:%M}"}
                      if hours is not None else room)
     return found

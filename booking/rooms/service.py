@@ -353,6 +353,14 @@ def kept_room(room_id: int) -> dict[str, Any] | None:
     return None if kept is None else {**kept, "policy": by_id.policies[room_id]}
 
 
+def kept_policy(room_id: int) -> Any:
+    """The room's effective policy (booking.rules.Policy) from this process's copy of
+    the rooms, without a statement; None when the copy does not have it (or there
+    is none yet). For what a page only shows: a booking's check makes sure the
+    copy is current (kept_room)."""
+    return memo.current().rooms.current()[1].policies.get(room_id)
+
+
 def kept_for_booking(room_id: int, start_raw: datetime, end_raw: datetime
                      ) -> tuple[int, dict[str, Any], ZoneInfo, datetime, datetime] | None:
     """for_booking() without a statement, from this process's copy of the rooms, and

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from werkzeug.http import quote_etag
 
-from booking import memo, timeline
+from booking import timeline
 from booking.clock import now
 from booking.http import twin_etag
 from booking.auth import admin_required, login_required
@@ -42,11 +42,10 @@ def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
     search and booking keeps it current), read without a statement: the overview
     stays one statement, and a process that has none yet goes by the rooms' own
     hours."""
-    policies = memo.current().rooms.current()[1].policies
     by_shape: dict[tuple, str | None] = {}
     closed = {}
     for room in rooms:
-        policy = policies.get(room["id"])
+        policy = service.kept_policy(room["id"])
         shape = (room["timezone"], room["opens"], room["closes"], policy)
         if shape not in by_shape:
             by_shape[shape] = opens_next(room, policy, moment.astimezone(zone(room["timezone"])))

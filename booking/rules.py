@@ -184,6 +184,12 @@ class Booker:
             return actor.booker
         return cls(admin=actor.is_admin, groups=frozenset(owner_groups or ()), for_someone=True)
 
+    def may_book(self, policy: Policy) -> bool:
+        """Whether the policy's bookers rule lets them book (check()'s not_permitted):
+        an administrator books every room, and no bookers means everyone."""
+        return (self.admin or self.groups is None or not policy.bookers
+                or bool(self.groups & policy.bookers))
+
 
 @dataclass(frozen=True)
 class Violation:

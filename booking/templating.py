@@ -13,7 +13,8 @@
   shows goes through these, and they write it for the reader's language with
   Babel (booking/i18n.py): "Mo., 4. Mai 2026", "lun. 4 mai 2026". Times stay
   the room's wall-clock time, as the API rendered them.
-- Template globals besides: `lang` (what <html lang> says), `weekday_name`.
+- Template globals besides: `lang` (what <html lang> says), `weekday_name`,
+  `reason_words` and `held_words` (codes said in words), `role_name`.
 """
 
 from __future__ import annotations
@@ -223,6 +224,15 @@ def reason_words(code: str | None) -> str:
     return words.get(code or "", (code or "").replace("_", " "))
 
 
+def held_words() -> dict[str, str]:
+    """Why free time is held on a drawn day, by reason (booking/timeline.py Limits),
+    in the reader's language: translated once per drawing, not once per stretch."""
+    return {"buffer": _("kept free between bookings"), "notice": _("too soon to book"),
+            "window": _("too far ahead to book"), "short": _("too short to book"),
+            "not_permitted": _("only some groups may book this room"),
+            "inactive": _("not bookable")}
+
+
 def role_name(role: str) -> str:
     """"staff" or "admin" as the reader's language says it (the API keeps the code)."""
     return {"staff": _("staff"), "admin": _("administrator")}.get(role, role)
@@ -257,6 +267,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(i18n.language, "lang")
     app.add_template_global(weekday_name)
     app.add_template_global(reason_words)
+    app.add_template_global(held_words)
     app.add_template_global(role_name)
     app.add_template_filter(clock)
     app.add_template_filter(hm)

@@ -13,12 +13,19 @@ rows down (the day and week views).
 - The booking form a free stretch links to is pre-filled with at most the
   longest booking the rules allow (`longest` minutes), so an empty day does
   not offer 09:00-18:00 only to refuse it as too long.
+- What else of the room's policy would refuse a booking is `held`, not free
+  (`Limits`, worked out by `limits()` from the policy as booking.rules reads
+  it): the buffer kept after each booking and before the next, the time
+  before the policy's notice, a day beyond the booking window, a stretch
+  shorter than the shortest booking, a room this person may not book. So a
+  link the page offers is a booking the rules allow (the person's quota aside,
+  which depends on what else they booked).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 DAY_MINUTES = 24 * 60
@@ -37,12 +44,16 @@ def hm(value: int) -> str:
 
 @dataclass(frozen=True)
 class Stretch:
-    """A part of a room's day: `kind` is booked, free, past (free, but over) or closed
-    (outside the opening hours, shown only around a booking that lies there)."""
+    """A part of a room's day: `kind` is booked, free, past (free, but over), held
+    (free, but the policy would refuse a booking there: `reason` says why) or
+    closed (outside the opening hours, shown only around a booking that lies
+    there)."""
     kind: str
     start: int
     end: int
     booking: Mapping[str, Any] | None = None
+    # held: "buffer", "notice", "window", "short", "not_permitted" or "inactive".
+    reason: str | None = None
     # A booking made before the room's hours changed may lie outside them: shown
     # whole, and marked.
     outside_hours: bool = False
@@ -67,6 +78,62 @@ class Stretch:
         return hm(self.book_end) if self.book_end is not None else ""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What of a room's policy a drawn day applies besides its hours and longest
+    booking, in wall-clock minutes of that day (see `limits()`).
+
+    `shortest`: a free stretch shorter than this is held ("short"). `buffer`:
+    minutes held after each booking and before the next ("buffer"), as the
+    constraint keeps them. `earliest`: the first minute a booking may start that
+    day (the notice; None: no limit that day, 1440: none that day). `latest`:
+    the last minute it may start (the window; None: no limit, -1: none that
+    day). `refused`: every free minute is held for this reason ("not_permitted":
+    this person may not book the room; "inactive": nobody may)."""
+    shortest: int = 1
+    buffer: int = 0
+    earliest: int | None = None
+    latest: int | None = None
+    refused: str | None = None
+
+
+NO_LIMITS = Limits()
+
+
+def limits(policy: Any, day: str, local_now: datetime, refused: str | None = None) -> Limits:
+    """The Limits of `policy` (booking.rules.Policy) on `day` (YYYY-MM-DD, room-local)
+    at `local_now` (aware, in the room's zone), as booking.rules reads them: a
+    start at least the notice after the current minute, at most the window's
+    days after now, on the form's quarter hours. `refused`: Limits.refused
+    (booking.rooms.views.refusal)."""
+    if policy is None:
+        return Limits(refused=refused)
+    tz, utc_now = local_now.tzinfo, local_now.astimezone(timezone.utc)
+    this_minute = utc_now.replace(second=0, microsecond=0)
+    earliest = latest = None
+    if policy.min_notice_minutes:
+        at = (this_minute + timedelta(minutes=policy.min_notice_minutes)).astimezone(tz)
+        earliest = _minute_on(at, day, earlier=DAY_MINUTES, later=None)
+        if earliest is not None and earliest < DAY_MINUTES:
+            earliest = min(DAY_MINUTES, -(-earliest // QUARTER) * QUARTER)
+    window_end = (utc_now + timedelta(days=policy.max_days_ahead)).astimezone(tz)
+    latest = _minute_on(window_end, day, earlier=None, later=-1)
+    return Limits(shortest=policy.min_minutes, buffer=policy.buffer_minutes,
+                  earliest=earliest, latest=latest, refused=refused)
+
+
+def _minute_on(moment: datetime, day: str, earlier: int | None, later: int | None
+               ) -> int | None:
+    """`moment`'s wall-clock minute when it is on `day`; `earlier` when `day` comes
+    before its date, `later` when after. `moment` was reached by adding to an
+    instant, so a notice across the daylight-saving change lands on the right
+    wall clock."""
+    on = moment.date().isoformat()
+    if day == on:
+        return moment.hour * 60 + moment.minute
+    return earlier if day < on else later
+
+
 def opening(room: Mapping[str, Any], day: str, policy: Any) -> tuple[str, str] | None:
     """The room's opening hours on `day` (YYYY-MM-DD, room-local) as ("HH:MM", "HH:MM")
     under its effective policy (booking.rules.Policy: that weekday's hours, its
@@ -80,7 +147,8 @@ def opening(room: Mapping[str, Any], day: str, policy: Any) -> tuple[str, str] |
 
 def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str, Any]],
               now: int | None, longest: int, closed: bool = False,
-              reach: tuple[int, int] | None = None) -> list[Stretch]:
+              reach: tuple[int, int] | None = None,
+              limits: Limits = NO_LIMITS) -> list[Stretch]:
     """The room's day `day` (YYYY-MM-DD) from `opens` to `closes` ("HH:MM") as
     booked, free and past stretches, in order.
 
@@ -93,7 +161,8 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     `closed`: the room is closed all day (a closed date, or closed that
     weekday): `opens` to `closes` is only the scale, and nothing is free.
     `reach` (minutes): draw at least this much of the day, closed where it is
-    outside the hours (the week view's days share one scale).
+    outside the hours (the week view's days share one scale). `limits`: what
+    else of the policy holds free time (Limits).
     """
     first, last = minutes(opens), minutes(closes)
     spans = [(start, end, booking) for booking in bookings
@@ -101,15 +170,18 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     found: list[Stretch] = []
     shown = reach or (first, last)
     cursor = min([first, shown[0]] + [start for start, _, _ in spans])
+    after_booking = False
     for start, end, booking in spans:
         if start > cursor:
-            found += _unbooked(cursor, start, first, last, now, longest, closed)
+            found += _unbooked(cursor, start, first, last, now, longest, closed, limits,
+                               (limits.buffer if after_booking else 0, limits.buffer))
         found.append(Stretch("booked", max(start, cursor), end, booking,
                              outside_hours=closed or start < first or end > last))
-        cursor = max(cursor, end)
+        cursor, after_booking = max(cursor, end), True
     end_of_day = max([last, shown[1]] + [end for _, end, _ in spans])
     if cursor < end_of_day:
-        found += _unbooked(cursor, end_of_day, first, last, now, longest, closed)
+        found += _unbooked(cursor, end_of_day, first, last, now, longest, closed, limits,
+                           (limits.buffer if after_booking else 0, 0))
     return found
 
 
@@ -121,16 +193,27 @@ def span(parts: list[Stretch], opens: str, closes: str) -> tuple[int, int]:
 
 
 def _unbooked(start: int, end: int, first: int, last: int, now: int | None,
-              longest: int, closed: bool = False) -> list[Stretch]:
+              longest: int, closed: bool = False, limits: Limits = NO_LIMITS,
+              buffers: tuple[int, int] = (0, 0)) -> list[Stretch]:
     """[start, end) with no booking: free inside the opening hours, closed outside
-    (and all of it on a day the room is closed)."""
+    (and all of it on a day the room is closed). `buffers`: the minutes held at
+    its start (after a booking) and at its end (before one)."""
     if closed:
         return [Stretch("closed", start, end)]
     found = []
     if start < first:
         found.append(Stretch("closed", start, min(end, first)))
-    if max(start, first) < min(end, last):
-        found += _free(max(start, first), min(end, last), now, longest)
+    open_start, open_end = max(start, first), min(end, last)
+    if open_start < open_end:
+        # A buffer is held only where the open part touches the booking it keeps free.
+        held_after = min(open_end, open_start + buffers[0]) if open_start == start else open_start
+        held_before = max(held_after, open_end - buffers[1]) if open_end == end else open_end
+        if held_after > open_start:
+            found.append(Stretch("held", open_start, held_after, reason="buffer"))
+        if held_after < held_before:
+            found += _free(held_after, held_before, now, longest, limits)
+        if held_before < open_end:
+            found.append(Stretch("held", held_before, open_end, reason="buffer"))
     if end > last:
         found.append(Stretch("closed", max(start, last), end))
     return found
@@ -145,8 +228,12 @@ def _local_span(booking: Mapping[str, Any], day: str) -> tuple[int, int]:
     return start, end
 
 
-def _free(start: int, end: int, now: int | None, longest: int) -> list[Stretch]:
-    """A free stretch: the part before the next quarter hour after `now` is past."""
+def _free(start: int, end: int, now: int | None, longest: int,
+          limits: Limits = NO_LIMITS) -> list[Stretch]:
+    """A free stretch: the part before the next quarter hour after `now` is past; the
+    part before the notice allows a start is held, and all of it when the rest
+    may not be booked (beyond the window, shorter than the shortest booking, a
+    room this person may not book)."""
     if now is None:
         bookable = start
     elif now < 0:
@@ -156,7 +243,19 @@ def _free(start: int, end: int, now: int | None, longest: int) -> list[Stretch]:
     found = []
     if bookable > start:
         found.append(Stretch("past", start, min(bookable, end)))
-    if bookable < end:
+    if limits.earliest is not None and bookable < min(end, limits.earliest):
+        found.append(Stretch("held", bookable, min(end, limits.earliest), reason="notice"))
+        bookable = min(end, limits.earliest)
+    if bookable >= end:
+        return found
+    reason = limits.refused
+    if reason is None and limits.latest is not None and bookable > limits.latest:
+        reason = "window"
+    if reason is None and end - bookable < limits.shortest:
+        reason = "short"
+    if reason is not None:
+        found.append(Stretch("held", bookable, end, reason=reason))
+    else:
         found.append(Stretch("free", bookable, end, book_start=bookable,
                              book_end=min(end, bookable + longest)))
     return found

@@ -285,3 +285,81 @@ def test_the_overview_says_closed_by_the_policy_and_when_it_opens(app, browser_a
     card = re.search(r'<li class="room-card[^"]*">\s*<h2><a [^>]*>Weekdays</a>.*?</li>', page,
                      re.S).group(0)
     assert says in card, card
+
+
+def board_links(b, day):
+    return {(int(room_id), d, s, e) for room_id, d, s, e in
+            BOOK_LINK.findall(b.get(f"/board?date={day}").get_data(as_text=True))}
+
+
+def test_every_link_the_pages_offer_is_bookable_by_whoever_sees_it(browser_as, api_as, alice,
+                                                                   bob, campus, make):
+    """The pages drew hours only: a "Book" link right after a booking in a buffered
+    room, within a room's notice today, in a gap shorter than the shortest booking,
+    in the lab's room for someone outside the lab. What the policy would refuse is
+    now drawn held and says why, and every link on the week pages and the boards,
+    today's included, is a booking the rules allow for the person who sees it."""
+    plain = campus["Plain"]
+    # Tuesday 11:00-12:00 and 12:10-13:00 in Berlin: ten minutes between, 15 the shortest.
+    make.booking(plain, bob, datetime(2027, 3, 2, 10, tzinfo=UTC),
+                 datetime(2027, 3, 2, 11, tzinfo=UTC))
+    make.booking(plain, bob, datetime(2027, 3, 2, 11, 10, tzinfo=UTC),
+                 datetime(2027, 3, 2, 12, tzinfo=UTC))
+    by_id = {room["id"]: name for name, room in campus.items()}
+    for person in (alice, bob):
+        b, api = browser_as(person), api_as(person)
+        links = board_links(b, "2027-03-01") | board_links(b, "2027-03-02")
+        # The board is drawn once for everyone the rules treat alike, not for everyone.
+        assert any(by_id.get(room_id) == "Lab only" for room_id, *_ in links) == (person is bob)
+        for room in campus.values():
+            page = b.get(f"/rooms/{room['id']}/week?start=2027-03-01").get_data(as_text=True)
+            links |= {(int(room_id), day, s, e) for room_id, day, s, e in BOOK_LINK.findall(page)}
+        for room_id, day, start, end in sorted(links):
+            room = campus[by_id[room_id]]
+            assert bookable(api, room, f"{day}T{start}", f"{day}T{end}"), (
+                person["email"], by_id[room_id], day, start, end)
+        starts = {(by_id[room_id], day, s) for room_id, day, s, _ in links}
+        lab = {s for name, _, s in starts if name == "Lab only"}
+        assert bool(lab) == (person is bob)
+        # Bob's 09:00-10:00 in the buffered room holds it until 10:30.
+        assert ("Buffered", "2027-03-02", "10:30") in starts
+        assert not {s for name, d, s in starts
+                    if name == "Buffered" and d == "2027-03-02" and "10:00" <= s < "10:30"}
+        # Two hours' notice at 09:00: today from 11:00.
+        assert min(s for name, d, s in starts if name == "Notice" and d == "2027-03-01") == "11:00"
+        assert ("Plain", "2027-03-02", "12:00") not in starts
+
+    b = browser_as(alice)
+    tuesday = b.get(f"/rooms/{plain['id']}?date=2027-03-02").get_data(as_text=True)
+    assert re.search(r'segment held"[^>]*>\s*<span class="seg-time">12:00–12:10</span>\s*'
+                     r'<span>too short to book</span>', tuesday)
+    today = b.get(f"/rooms/{campus['Notice']['id']}?date=2027-03-01").get_data(as_text=True)
+    assert re.search(r'<span class="seg-time">09:00–11:00</span>\s*<span>too soon to book</span>',
+                     today)
+    buffered = b.get(f"/rooms/{campus['Buffered']['id']}?date=2027-03-02").get_data(as_text=True)
+    assert re.search(r'<span class="seg-time">10:00–10:30</span>\s*'
+                     r'<span>kept free between bookings</span>', buffered)
+    lab = b.get(f"/rooms/{campus['Lab only']['id']}?date=2027-03-02").get_data(as_text=True)
+    assert not BOOK_LINK.search(lab) and "only some groups may book this room" in lab
+    board = b.get("/board?date=2027-03-02").get_data(as_text=True)
+    rows = {name: row for name, row in re.findall(
+        r'<li class="board-row"><div class="board-room"><a [^>]*>([^<]+)</a>(.*?)</li>', board)}
+    assert 'class="bar held"' in rows["Lab only"] and 'class="bar free"' not in rows["Lab only"]
+    assert 'only some groups may book this room' in rows["Lab only"]
+
+
+def test_the_pages_offer_nothing_beyond_the_booking_window(browser_as, api_as, alice, make,
+                                                           conn):
+    """Two days ahead at most, at Monday 09:00: Wednesday from 09:00 (exactly the
+    window) is offered, and nothing after it."""
+    room = make.room("Soon only", capacity=4)
+    put_in(conn, room, area(conn, "Two days", max_days_ahead=2))
+    b, api = browser_as(alice), api_as(alice)
+    page = b.get(f"/rooms/{room['id']}/week?start=2027-03-01").get_data(as_text=True)
+    links = BOOK_LINK.findall(page)
+    assert {day for _, day, _, _ in links} == {"2027-03-01", "2027-03-02", "2027-03-03"}
+    assert [(s, e) for _, day, s, e in links if day == "2027-03-03"] == [("09:00", "13:00")]
+    for _, day, start, end in links:
+        assert bookable(api, room, f"{day}T{start}", f"{day}T{end}"), (day, start, end)
+    assert not bookable(api, room, "2027-03-03T09:15", "2027-03-03T10:00")
+    assert "too far ahead to book" in page

@@ -148,3 +148,110 @@ def test_grid_rows_hour_marks_and_the_now_mark():
         ("09:30", 1), ("10:00", 7), ("11:00", 19)]
     assert (grid["now"], grid["now_label"]) == (8, "10:07")
     assert timeline.grid(parts, "09:30", "12:00", 12 * 60)["now"] is None
+
+
+# -- what of the policy holds free time (timeline.Limits, issue 18) -----------------
+
+def held(parts):
+    return [(p.kind, p.start_hm, p.end_hm, p.reason) for p in parts if p.kind != "booked"]
+
+
+def test_a_buffer_is_held_after_each_booking_and_before_the_next():
+    limits = timeline.Limits(buffer=15)
+    parts = timeline.stretches("09:00", "18:00", DAY, [booking("10:00", "11:00")], None, 240,
+                               limits=limits)
+    assert held(parts) == [("free", "09:00", "09:45", None), ("held", "09:45", "10:00", "buffer"),
+                           ("held", "11:00", "11:15", "buffer"), ("free", "11:15", "18:00", None)]
+
+
+@pytest.mark.parametrize("gap_end, expected", [
+    # Exactly the buffer apart: nothing between them is free.
+    ("11:15", [("held", "11:00", "11:15", "buffer")]),
+    # Two buffers and the shortest booking (15) fit exactly: that is offered...
+    ("11:45", [("held", "11:00", "11:15", "buffer"), ("free", "11:15", "11:30", None),
+               ("held", "11:30", "11:45", "buffer")]),
+    # ... and a minute less is too short to book.
+    ("11:44", [("held", "11:00", "11:15", "buffer"), ("held", "11:15", "11:29", "short"),
+               ("held", "11:29", "11:44", "buffer")]),
+])
+def test_between_two_bookings_the_buffers_and_the_shortest_booking(gap_end, expected):
+    parts = timeline.stretches("09:00", "18:00", DAY,
+                               [booking("10:00", "11:00"), booking(gap_end, "17:30")], None, 240,
+                               limits=timeline.Limits(shortest=15, buffer=15))
+    between = [p for p in held(parts) if "11:00" <= p[1] < gap_end]
+    assert between == expected
+
+
+def test_no_buffer_is_held_at_opening_or_closing_time():
+    parts = timeline.stretches("09:00", "18:00", DAY, [], None, 240,
+                               limits=timeline.Limits(buffer=30))
+    assert held(parts) == [("free", "09:00", "18:00", None)]
+
+
+class Policy:
+    """What timeline.limits() reads of a booking.rules.Policy."""
+    def __init__(self, notice=0, days=180, shortest=15, buffer=0):
+        self.min_notice_minutes, self.max_days_ahead = notice, days
+        self.min_minutes, self.buffer_minutes = shortest, buffer
+
+
+@pytest.mark.parametrize("local, day, expected", [
+    ("2027-03-02 09:00", "2027-03-02", 11 * 60),        # two hours' notice, on a quarter
+    ("2027-03-02 09:00:59", "2027-03-02", 11 * 60),     # the current minute counts as now
+    ("2027-03-02 09:01", "2027-03-02", 11 * 60 + 15),   # 11:01: the form's next quarter
+    ("2027-03-02 23:00", "2027-03-02", 24 * 60),        # nothing left of today
+    ("2027-03-02 23:00", "2027-03-03", 60),             # tomorrow from 01:00
+    ("2027-03-02 09:00", "2027-03-03", None),           # tomorrow: no limit
+    ("2027-03-02 09:00", "2027-03-01", 24 * 60),        # a day gone by: none of it
+])
+def test_the_notice_is_the_first_minute_a_booking_may_start(local, day, expected):
+    fmt = "%Y-%m-%d %H:%M:%S" if local.count(":") == 2 else "%Y-%m-%d %H:%M"
+    now = datetime.strptime(local, fmt).replace(tzinfo=BERLIN)
+    assert timeline.limits(Policy(notice=120), day, now).earliest == expected
+
+
+def test_the_notice_across_the_october_change_counts_real_time():
+    """01:30 CEST plus two hours is 02:30 CET (the clocks go back at 03:00), not 03:30."""
+    now = datetime(2027, 10, 31, 1, 30, tzinfo=BERLIN)
+    assert now.utcoffset().total_seconds() == 7200
+    assert timeline.limits(Policy(notice=120), "2027-10-31", now).earliest == 2 * 60 + 30
+
+
+@pytest.mark.parametrize("day, expected", [
+    ("2027-03-04", None),          # inside the window
+    ("2027-03-05", 10 * 60 + 7),   # its last day: a start up to 10:07 (now + 3 days)
+    ("2027-03-06", -1),            # beyond it
+])
+def test_the_window_is_the_last_minute_a_booking_may_start(day, expected):
+    now = datetime(2027, 3, 2, 10, 7, 30, tzinfo=BERLIN)
+    assert timeline.limits(Policy(days=3), day, now).latest == expected
+
+
+@pytest.mark.parametrize("latest, expected", [
+    (9 * 60, [("free", "09:00", "18:00", None)]),          # a start at 09:00 is allowed
+    (8 * 60 + 59, [("held", "09:00", "18:00", "window")]),  # from 09:00 it is not
+    (-1, [("held", "09:00", "18:00", "window")]),
+])
+def test_a_day_at_the_end_of_the_window(latest, expected):
+    parts = timeline.stretches("09:00", "18:00", DAY, [], None, 240,
+                               limits=timeline.Limits(latest=latest))
+    assert held(parts) == expected
+
+
+def test_today_the_notice_is_held_after_the_past():
+    parts = timeline.stretches("09:00", "18:00", DAY, [booking("12:00", "13:00")], 10 * 60 + 1,
+                               240, limits=timeline.Limits(earliest=13 * 60 + 15))
+    assert held(parts) == [("past", "09:00", "10:15", None),
+                           ("held", "10:15", "12:00", "notice"),
+                           ("held", "13:00", "13:15", "notice"),
+                           ("free", "13:15", "18:00", None)]
+    assert [p.book_start_hm for p in parts if p.kind == "free"] == ["13:15"]
+
+
+def test_a_room_this_person_may_not_book_has_nothing_free():
+    parts = timeline.stretches("09:00", "18:00", DAY, [booking("12:00", "13:00")], None, 240,
+                               limits=timeline.limits(Policy(), "2027-03-03",
+                                                      datetime(2027, 3, 2, 9, tzinfo=BERLIN),
+                                                      "not_permitted"))
+    assert {p.kind for p in parts} == {"booked", "held"}
+    assert {p.reason for p in parts if p.kind == "held"} == {"not_permitted"}

@@ -23,6 +23,7 @@ from itertools import groupby
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask_login import current_user
 from markupsafe import Markup
 
 from booking import i18n, memo, timeline
@@ -47,11 +48,13 @@ def board():
                                             args.get("area"))
     shown = date.fromisoformat(found.date)
     clock = clock_of(found, moment)
+    limits = limits_of(found.date, moment)
     drawn = memo.current().board.drawn(
         (found.date, (building or "").lower(), floor, area, found.version, clock,
-         str(i18n.locale()),   # drawn per language
-         finder.rooms_copy()[0]),   # and per copy of the rooms' policies (their hours)
-        lambda: draw(found, clock))
+         str(i18n.locale()),           # drawn per language
+         finder.rooms_copy()[0],       # per copy of the rooms' policies (their hours)
+         tuple(limits.items())),       # and what else of them holds free time, for this person
+        lambda: draw(found, clock, limits))
     found.answer.body()   # the twin's body, kept: its ETag, so the first refresh is a 304
     # Each zone's drawn rows go in where its marker stands, already encoded and compressed.
     return spliced(render_template(
@@ -77,6 +80,22 @@ def clock_of(found: service.Board, moment: datetime) -> tuple[int | None, ...]:
                  for tz in found.zones)
 
 
+def limits_of(day: str, moment: datetime) -> dict[tuple, timeline.Limits]:
+    """(zone, policy) -> what of the policy holds free time on `day` at `moment` for the
+    signed-in person (timeline.limits), for every zone and policy the rooms have.
+    Worked out per pair, not per room, and part of a drawing's key: a board is
+    drawn again when a notice or the window moves on, or for someone the bookers
+    rule treats otherwise."""
+    version, by_id = finder.rooms_copy()
+    pairs = memo.current().rooms.derived(version, "zone_policies", lambda: {
+        (room["timezone"], by_id.policies[room_id])
+        for room_id, room in by_id.items() if room_id in by_id.policies})
+    booker = current_user.booker
+    return {(tz, policy): timeline.limits(policy, day, moment.astimezone(zone(tz)),
+                                          None if booker.may_book(policy) else "not_permitted")
+            for tz, policy in pairs}
+
+
 @dataclass(frozen=True)
 class DrawnZone:
     """One zone group of a drawn board: its scale (minutes) and its rows, drawn."""
@@ -99,14 +118,15 @@ class DrawnZone:
                 "now_label": f"{local_now:%H:%M}", "marker": self.marker}
 
 
-def draw(found: service.Board, clock: tuple[int | None, ...]) -> list[DrawnZone]:
-    """Each zone group's rows, drawn once for its clock."""
+def draw(found: service.Board, clock: tuple[int | None, ...],
+         limits: dict[tuple, timeline.Limits]) -> list[DrawnZone]:
+    """Each zone group's rows, drawn once for its clock and limits."""
     bases = link_bases()
     return [DrawnZone(z["zone"], z["first"], z["last"],
                       Fragment(render_template("board/_board.html", z=z, date=found.date,
                                                **bases)),
                       Markup(f"<!--board zone {n}: drawn once per board, language and clock-->"))
-            for n, z in enumerate(layout(found, clock), 1)]
+            for n, z in enumerate(layout(found, clock, limits), 1)]
 
 
 def link_bases() -> dict[str, str]:
@@ -120,10 +140,13 @@ def link_bases() -> dict[str, str]:
             "book_base": url_for("bookings.new")}
 
 
-def layout(found: service.Board, clock: tuple[int | None, ...]) -> list[dict[str, Any]]:
+def layout(found: service.Board, clock: tuple[int | None, ...],
+           limits: dict[tuple, timeline.Limits] | None = None) -> list[dict[str, Any]]:
     """The board as the template draws it: zone groups, each with its hours and
     building/floor groups of rooms, each room with its stretches placed in percent
-    of the group's hours. `clock` is clock_of()'s, one per zone."""
+    of the group's hours. `clock` is clock_of()'s, one per zone; `limits`
+    limits_of()'s."""
+    limits = limits or {}
     policies = finder.rooms_copy()[1].policies
     zones = []
     for (tz, entries), now_minute in zip(
@@ -141,7 +164,9 @@ def layout(found: service.Board, clock: tuple[int | None, ...]) -> list[dict[str
                 entries, key=lambda e: (e["room"]["building"], e["room"]["floor"])):
             groups.append({"building": building, "floor": floor, "rooms": [
                 _row(entry, found.date, now_minute, hours[entry["room"]["id"]],
-                     policies.get(entry["room"]["id"]), first, last) for entry in members]})
+                     policies.get(entry["room"]["id"]), first, last,
+                     limits.get((tz, policies.get(entry["room"]["id"])), timeline.NO_LIMITS))
+                for entry in members]})
         zones.append({
             "zone": tz, "first": first, "last": last,
             "hours": [{"label": timeline.hm(h), "left": timeline.percent(h, first, last)}
@@ -151,19 +176,22 @@ def layout(found: service.Board, clock: tuple[int | None, ...]) -> list[dict[str
 
 
 def _row(entry: dict, day: str, now_minute: int | None, hours: tuple[str, str] | None,
-         policy: Any, first: int, last: int) -> dict[str, Any]:
+         policy: Any, first: int, last: int,
+         limits: timeline.Limits = timeline.NO_LIMITS) -> dict[str, Any]:
     """A room's bars: its bookings, free stretches within its hours that day (at most
-    the longest booking its policy allows), and a closed bar when it is closed all day."""
+    the longest booking its policy allows), time its policy holds (`limits`), and
+    a closed bar when it is closed all day."""
     room = entry["room"]
     longest = policy.max_minutes if policy else current_app.config["MAX_BOOKING_MINUTES"]
     opens, closes = hours or (timeline.hm(first), timeline.hm(last))
     bars = []
     for part in timeline.stretches(opens, closes, day, entry["bookings"], now_minute, longest,
-                                   closed=hours is None):
+                                   closed=hours is None, limits=limits):
         if part.kind == "closed" and hours is not None:
             continue   # the board's scale is the opening hours; the bar itself shows
         bars.append({"kind": part.kind, "left": timeline.percent(part.start, first, last),
                      "width": timeline.percent(first + part.end - part.start, first, last),
                      "start": part.start_hm, "end": part.end_hm, "booking": part.booking,
+                     "reason": part.reason,
                      "book_start": part.book_start_hm, "book_end": part.book_end_hm})
     return {"room": room, "bars": bars}

@@ -77,13 +77,14 @@ def day(room_id: int):
     data = service.day(room_id, request.args.get("date"), now())
     etag = twin_etag(data)
     shown = date.fromisoformat(data["date"])
+    policy = policy_of(room_id)
     return render_template("rooms/day.html", **data, etag=etag,
                            refresh=url_for("rooms_api.day", room_id=room_id,
                                            date=request.args.get("date") or None),
                            # "Book" links: this, plus the free slot's &start=&end=
                            book_url=url_for("bookings.new", room_id=room_id, date=data["date"]),
                            grid=day_grid(data["room"], data["date"], data["bookings"], now(),
-                                         policy_of(room_id)),
+                                         policy, refusal(data["room"], policy)),
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),
                            today=now().astimezone(zone(data["room"]["timezone"])).date())
@@ -97,12 +98,14 @@ def week(room_id: int):
     room, moment = data["room"], now()
     monday = date.fromisoformat(data["days"][0]["date"])
     policy = policy_of(room_id)
-    grids = [day_grid(room, d["date"], d["bookings"], moment, policy) for d in data["days"]]
+    refused = refusal(room, policy)
+    grids = [day_grid(room, d["date"], d["bookings"], moment, policy, refused)
+             for d in data["days"]]
     # One scale for the seven days, so their hours line up: a day with shorter hours,
     # or a booking outside them, is drawn closed to the week's first and last minute.
     reach = (min(g["first"] for g in grids), max(g["last"] for g in grids))
     if any((g["first"], g["last"]) != reach for g in grids):
-        grids = [day_grid(room, d["date"], d["bookings"], moment, policy, reach)
+        grids = [day_grid(room, d["date"], d["bookings"], moment, policy, refused, reach)
                  for d in data["days"]]
     columns = [{"date": d["date"], "grid": grid,
                 "book_url": url_for("bookings.new", room_id=room_id, date=d["date"]),
@@ -136,23 +139,37 @@ def policy_of(room_id: int) -> Any:
     return finder.rooms_copy()[1].policies.get(room_id)
 
 
+def refusal(room: dict, policy: Any) -> str | None:
+    """Why the signed-in person may not book `room` at all (timeline.Limits.refused):
+    "inactive", "not_permitted" (not among its policy's bookers; an administrator
+    books every room), or None."""
+    if not room["active"]:
+        return "inactive"
+    return None if policy is None or current_user.booker.may_book(policy) else "not_permitted"
+
+
 def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime,
-             policy: Any = None, reach: tuple[int, int] | None = None) -> dict:
-    """The room's day from opening to closing as booked, free and past stretches on
-    5-minute grid rows, with its hour marks and the "now" mark (booking/timeline.py).
+             policy: Any = None, refused: str | None = None,
+             reach: tuple[int, int] | None = None) -> dict:
+    """The room's day from opening to closing as booked, free, held and past stretches
+    on 5-minute grid rows, with its hour marks and the "now" mark (booking/timeline.py).
 
     The hours are those its effective `policy` gives that day (the weekday's
-    hours, closed dates; without one, the room's own), so nothing drawn free is
-    then refused: a closed day is closed all through. Free stretches link to the
-    booking form with at most the longest booking the policy allows. The grid
-    says the day's hours (`opens`, `closes`; None when closed). `reach`: minutes
-    to draw at least (timeline.stretches)."""
+    hours, closed dates; without one, the room's own), and what else of it
+    would refuse a booking is held (its buffer, notice, window and shortest
+    booking; `refused`: refusal()), so nothing drawn free is then refused: a
+    closed day is closed all through. Free stretches link to the booking form
+    with at most the longest booking the policy allows. The grid says the day's
+    hours (`opens`, `closes`; None when closed). `reach`: minutes to draw at
+    least (timeline.stretches)."""
     hours = timeline.opening(room, day, policy)
     opens, closes = hours or (room["opens"], room["closes"])
     longest = policy.max_minutes if policy else current_app.config["MAX_BOOKING_MINUTES"]
-    now_minute = timeline.now_minute(moment.astimezone(zone(room["timezone"])), day)
+    local_now = moment.astimezone(zone(room["timezone"]))
+    now_minute = timeline.now_minute(local_now, day)
     parts = timeline.stretches(opens, closes, day, bookings, now_minute, longest,
-                               closed=hours is None, reach=reach)
+                               closed=hours is None, reach=reach,
+                               limits=timeline.limits(policy, day, local_now, refused))
     return {**timeline.grid(parts, opens, closes, now_minute),
             "opens": hours and opens, "closes": hours and closes}
 

@@ -335,13 +335,14 @@ def test_every_link_the_pages_offer_is_bookable_by_whoever_sees_it(browser_as, a
     b = browser_as(alice)
     tuesday = b.get(f"/rooms/{plain['id']}?date=2027-03-02").get_data(as_text=True)
     assert re.search(r'segment held"[^>]*>\s*<span class="seg-time">12:00–12:10</span>\s*'
-                     r'<span>too short to book</span>', tuesday)
+                     r'<span class="held-why"[^>]*>too short to book</span>', tuesday)
     today = b.get(f"/rooms/{campus['Notice']['id']}?date=2027-03-01").get_data(as_text=True)
-    assert re.search(r'<span class="seg-time">09:00–11:00</span>\s*<span>too soon to book</span>',
+    assert re.search(r'<span class="seg-time">09:00–11:00</span>\s*<span class="held-why"[^>]*>'
+                     r'too soon to book</span>',
                      today)
     buffered = b.get(f"/rooms/{campus['Buffered']['id']}?date=2027-03-02").get_data(as_text=True)
     assert re.search(r'<span class="seg-time">10:00–10:30</span>\s*'
-                     r'<span>kept free between bookings</span>', buffered)
+                     r'<span class="held-why"[^>]*>kept free between bookings</span>', buffered)
     lab = b.get(f"/rooms/{campus['Lab only']['id']}?date=2027-03-02").get_data(as_text=True)
     assert not BOOK_LINK.search(lab) and "only some groups may book this room" in lab
     board = b.get("/board?date=2027-03-02").get_data(as_text=True)

@@ -182,6 +182,20 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     if cursor < end_of_day:
         found += _unbooked(cursor, end_of_day, first, last, now, longest, closed, limits,
                            (limits.buffer if after_booking else 0, 0))
+    return _joined(found)
+
+
+def _joined(parts: list[Stretch]) -> list[Stretch]:
+    """`parts` with touching held stretches of one reason drawn as one (the buffers
+    after one booking and before the next)."""
+    found: list[Stretch] = []
+    for part in parts:
+        last = found[-1] if found else None
+        if (last is not None and part.kind == last.kind == "held"
+                and part.reason == last.reason and part.start == last.end):
+            found[-1] = Stretch("held", last.start, part.end, reason=part.reason)
+        else:
+            found.append(part)
     return found
 
 

@@ -167,6 +167,8 @@ def test_a_buffer_is_held_after_each_booking_and_before_the_next():
 @pytest.mark.parametrize("gap_end, expected", [
     # Exactly the buffer apart: nothing between them is free.
     ("11:15", [("held", "11:00", "11:15", "buffer")]),
+    # Less than two buffers apart: the two are held as one.
+    ("11:25", [("held", "11:00", "11:25", "buffer")]),
     # Two buffers and the shortest booking (15) fit exactly: that is offered...
     ("11:45", [("held", "11:00", "11:15", "buffer"), ("free", "11:15", "11:30", None),
                ("held", "11:30", "11:45", "buffer")]),

@@ -227,7 +227,8 @@ PAGE_CASES = [
     case("page", "GET", "/", None, 200, 1, cold=3),
     # cold: + the rooms, for each room's hours that day under its policy, then kept
     case("page", "GET", "/rooms/{room}?date=" + DAY, None, 200, 1, cold=3),
-    case("page", "GET", "/bookings/new", None, 200, 1),
+    # The rooms and their hours from this process's copy (cold: read once).
+    case("page", "GET", "/bookings/new", None, 200, 0, cold=2),
     case("page", "POST", "/bookings/new", {"room_id": "{room}", "title": "x", "date": DAY,
                                        "start": "10:00", "end": "11:00"}, 302, 2),
     case("page", "POST", "/bookings/new", {"room_id": "{room}", "title": "x", "date": DAY,
@@ -387,7 +388,9 @@ MORE_CASES = [
     case("alice", "GET", "/api/webhooks/{hook}", None, 403, 0),
     case("bob", "GET", "/api/bookings/mine", None, 200, 1),
     case("admin", "GET", "/api/rooms?include_inactive=true", None, 200, 1, cold=3),
-    case("page", "GET", "/bookings/{theirs}", None, 200, 1),
+    # Pending: whether to offer approve and reject reads the room's approvers from
+    # this process's copy of the rooms (cold: read once).
+    case("page", "GET", "/bookings/{theirs}", None, 200, 1, cold=3),
     case("page", "GET", "/bookings/mine?when=past", None, 200, 1, cold=3),
     case("admin_page", "GET", "/rooms/{room}/calendar.ics", None, 200, 1),
     # areas, groups, policies, approvals: pages (issue 18)

@@ -467,3 +467,17 @@ def test_bookers_are_asked_about_the_person_the_booking_is_for(api_as, alice, bo
     assert live(conn) == 3      # Alice's for Bob, Bob's own, Carol's still in Havel
     assert conn.execute("SELECT room_id FROM bookings WHERE id = %s",
                         (hers["id"],)).fetchone()["room_id"] == other["id"]
+
+
+def test_an_approver_sees_the_buttons_in_a_process_that_kept_no_rooms(app, api_as, browser_as,
+                                                                      alice, approval_room,
+                                                                      conn):
+    """The approvers were read from this process's copy of the rooms only when it had
+    one: after a restart, or after any room changed, an approver saw no buttons."""
+    from booking import memo
+
+    booking = book(api_as(alice), approval_room, hm(10), hm(11)).get_json()["booking"]
+    memo.of(app).rooms.forget()     # as a process that has not read the rooms yet
+    fred_user = conn.execute("SELECT id, email, name, role FROM users WHERE name = 'Fred'").fetchone()
+    page = browser_as(fred_user).get(f"/bookings/{booking['id']}").get_data(as_text=True)
+    assert f'action="/approvals/{booking["id"]}/approve"' in page

@@ -367,3 +367,17 @@ def test_the_pages_offer_nothing_beyond_the_booking_window(browser_as, api_as, a
         assert bookable(api, room, f"{day}T{start}", f"{day}T{end}"), (day, start, end)
     assert not bookable(api, room, "2027-03-03T09:15", "2027-03-03T10:00")
     assert "too far ahead to book" in page
+
+
+def test_the_booking_form_allows_the_policy_s_hours_in_a_process_that_kept_no_rooms(
+        app, browser_as, alice, make, conn):
+    """The form read the policies from this process's copy of the rooms only when it
+    had one (after a search): otherwise it allowed the room's own 09:00-18:00."""
+    from booking import memo
+
+    room = make.room("Hudson", capacity=6)
+    put_in(conn, room, area(conn, "New York", opening_hours={
+        d: ["08:00", "19:00"] for d in ("mon", "tue", "wed", "thu", "fri")}))
+    memo.of(app).rooms.forget()
+    page = browser_as(alice).get(f"/bookings/new?room_id={room['id']}").get_data(as_text=True)
+    assert re.search(r'id="start"[^>]* min="08:00" max="19:00"', page)

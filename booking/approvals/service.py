@@ -26,7 +26,7 @@ from booking import db, inputs, pagination
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
 from booking.i18n import _
-from booking.rooms import service as rooms
+from booking.finder import service as finder
 
 DEFAULT_PAGE, MOST = 50, 200
 DECISIONS = {"approve": "confirmed", "reject": "rejected"}
@@ -179,13 +179,13 @@ def expiry_of(booking: Mapping[str, Any], config: Mapping[str, Any]) -> datetime
 def may_decide(user: User, booking: Mapping[str, Any]) -> bool:
     """Whether a pending booking's page offers `user` its approve and reject buttons:
     administrators, and members of the room's approvers groups, from this process's
-    copy of the rooms (no statement; none kept yet: administrators only). The
-    decision itself is checked in its own statement (DECIDE_SQL)."""
+    copy of the rooms (read once if it has none). The decision itself is checked
+    in its own statement (DECIDE_SQL)."""
     if booking["status"] != "pending":
         return False
     if user.is_admin:
         return True
-    policy = rooms.kept_policy(booking["room_id"])
+    policy = finder.policy_of(booking["room_id"])
     return policy is not None and bool(policy.approvers & frozenset(user.groups or ()))
 
 

@@ -17,7 +17,6 @@ from booking.bookings import service
 from booking.errors import BookingError
 from booking.finder import service as finder
 from booking.http import local_path
-from booking.rooms import service as rooms
 from booking.times import parse_date, parse_hm, zone
 from booking.i18n import _, ngettext
 from booking.templating import day as day_text, hm
@@ -122,7 +121,7 @@ def _form(form, error: BookingError | None):
                                taken_room=taken, conflicts=conflicts, only_room=True,
                                suggestions=suggestions, series=series,
                                conflict_message=error.message)
-    choices = _week_hours(rooms.choices())
+    choices = _choices(lambda room: room["active"])
     room = _chosen(choices, form.get("room_id"))
     return render_template("bookings/new.html",
                            form=_with_next_slot(form, room, choices) if error is None else form,
@@ -130,14 +129,17 @@ def _form(form, error: BookingError | None):
                            only_room=False, suggestions=None, series=False)
 
 
-def _week_hours(choices: list[dict]) -> list[dict]:
-    """The rooms with the hours their policies open them on some weekday (the earliest
+def _choices(offered) -> list[dict]:
+    """The rooms a booking form offers (those `offered(room)` says), by building, floor
+    and name, each with the hours its policy opens it on some weekday (the earliest
     opening, the latest closing): the form's time fields, the hint and the first
     slot offered, before a date is chosen. From this process's copy of the rooms
-    when it has one (no statement); the room's own hours otherwise."""
+    and their policies (read once if it has none: finder.service.rooms_copy)."""
+    _, by_id = finder.rooms_copy()
     found = []
-    for room in choices:
-        policy = rooms.kept_policy(room["id"])
+    for room in sorted((r for r in by_id.values() if offered(r)),
+                       key=lambda r: (r["building"], r["floor"], r["name"])):
+        policy = by_id.policies.get(room["id"])
         hours = policy.week_hours(room) if policy is not None else None
         found.append({**room, "opens": f"{hours[0]:%H:%M}", "closes": f"{hours[1]:%H:%M}"}
                      if hours is not None else room)
@@ -291,10 +293,7 @@ def _edit_page(booking_id: int, form, error: BookingError | None):
     """The form to change a booking: what was typed kept, the error by its field, and on
     a conflict what is in the way and where it could go instead. The rooms offered
     are this process's copy (read once if it has none: finder.service.rooms_copy)."""
-    _, by_id = finder.rooms_copy()
-    choices = _week_hours(sorted((r for r in by_id.values()
-                                  if r["active"] or str(r["id"]) == form.get("room_id")),
-                                 key=lambda r: (r["building"], r["floor"], r["name"])))
+    choices = _choices(lambda room: room["active"] or str(room["id"]) == form.get("room_id"))
     conflicts = error.details.get("conflicts") if error else None
     return render_template("bookings/new.html", form=form, error=error, rooms=choices,
                            room=_chosen(choices, form.get("room_id")), editing=booking_id,

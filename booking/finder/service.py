@@ -788,6 +788,14 @@ def rooms_copy() -> tuple[int, Mapping[int, Mapping[str, Any]]]:
     return version, by_id
 
 
+def policy_of(room_id: int) -> Any:
+    """The room's effective policy (booking.rules.Policy) from this process's copy of
+    the rooms (read once if it has none); None for a room the copy does not have.
+    For what a page only shows: a booking's own check makes sure the copy is
+    current (rooms.service.kept_room)."""
+    return rooms_copy()[1].policies.get(room_id)
+
+
 def choices() -> dict[str, Any]:
     """{"timezone", "buildings", "equipment"}: the finder form's choices, and the zone
     most rooms are in (what a page shows times in for someone without a zone of

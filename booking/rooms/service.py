@@ -87,9 +87,6 @@ ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 # reads the room, so the policy costs a booking no statement of its own.
 BOOKING_ROOM_SQL = f"SELECT {ROOM_FIELDS}, room_policy(r.id) AS policy FROM rooms r WHERE r.id = %s"
 
-# The rooms a booking form offers.
-CHOICES_SQL = f"""
-SELECT {ROOM_FIELDS} FROM rooms r WHERE r.active ORDER BY r.building, r.floor, r.name"""
 
 def overview(now: datetime, include_inactive: bool = False) -> SharedAnswer:
     """Every active room with current_booking, next_booking and bookings_today.
@@ -192,12 +189,6 @@ def all_rooms() -> list[dict[str, Any]]:
     """Every room, active or not, without bookings: the admin's list."""
     with db.connection() as conn:
         return conn.execute(ALL_ROOMS_SQL).fetchall()
-
-
-def choices() -> list[dict[str, Any]]:
-    """Active rooms, without their bookings: what a booking form needs."""
-    with db.connection() as conn:
-        return conn.execute(CHOICES_SQL).fetchall()
 
 
 # A room, its effective policy, and what holds it between two bounds, each
@@ -351,14 +342,6 @@ def kept_room(room_id: int) -> dict[str, Any] | None:
     by_id = memo.current().rooms.current()[1]
     kept = by_id.get(room_id)
     return None if kept is None else {**kept, "policy": by_id.policies[room_id]}
-
-
-def kept_policy(room_id: int) -> Any:
-    """The room's effective policy (booking.rules.Policy) from this process's copy of
-    the rooms, without a statement; None when the copy does not have it (or there
-    is none yet). For what a page only shows: a booking's check makes sure the
-    copy is current (kept_room)."""
-    return memo.current().rooms.current()[1].policies.get(room_id)
 
 
 def kept_for_booking(room_id: int, start_raw: datetime, end_raw: datetime

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from werkzeug.http import quote_etag
 
-from booking import timeline
+from booking import memo, timeline
 from booking.clock import now
 from booking.http import twin_etag
 from booking.auth import admin_required, login_required
@@ -44,8 +44,9 @@ def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
     hours."""
     by_shape: dict[tuple, str | None] = {}
     closed = {}
+    policies = memo.current().rooms.current()[1].policies   # no statement: see above
     for room in rooms:
-        policy = service.kept_policy(room["id"])
+        policy = policies.get(room["id"])
         shape = (room["timezone"], room["opens"], room["closes"], policy)
         if shape not in by_shape:
             by_shape[shape] = opens_next(room, policy, moment.astimezone(zone(room["timezone"])))
@@ -77,7 +78,7 @@ def day(room_id: int):
     data = service.day(room_id, request.args.get("date"), now())
     etag = twin_etag(data)
     shown = date.fromisoformat(data["date"])
-    policy = policy_of(room_id)
+    policy = finder.policy_of(room_id)
     return render_template("rooms/day.html", **data, etag=etag,
                            refresh=url_for("rooms_api.day", room_id=room_id,
                                            date=request.args.get("date") or None),
@@ -97,7 +98,7 @@ def week(room_id: int):
     data = service.week(room_id, request.args.get("start"), now())
     room, moment = data["room"], now()
     monday = date.fromisoformat(data["days"][0]["date"])
-    policy = policy_of(room_id)
+    policy = finder.policy_of(room_id)
     refused = refusal(room, policy)
     grids = [day_grid(room, d["date"], d["bookings"], moment, policy, refused)
              for d in data["days"]]
@@ -130,13 +131,6 @@ def availability(room_id: int):
     for free in data["free"]:
         days.setdefault(free["start_time"][:10], []).append(free)
     return render_template("rooms/availability.html", **data, days=days, args=args)
-
-
-def policy_of(room_id: int) -> Any:
-    """The room's effective policy (booking.rules.Policy) from this process's copy of
-    the rooms (read once if it has none: finder.service.rooms_copy); None for a room
-    the copy does not have yet."""
-    return finder.rooms_copy()[1].policies.get(room_id)
 
 
 def refusal(room: dict, policy: Any) -> str | None:

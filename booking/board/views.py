@@ -163,10 +163,9 @@ def layout(found: service.Board, clock: tuple[int | None, ...],
         for (building, floor), members in groupby(
                 entries, key=lambda e: (e["room"]["building"], e["room"]["floor"])):
             groups.append({"building": building, "floor": floor, "rooms": [
-                _row(entry, found.date, now_minute, hours[entry["room"]["id"]],
-                     policies.get(entry["room"]["id"]), first, last,
-                     limits.get((tz, policies.get(entry["room"]["id"])), timeline.NO_LIMITS))
-                for entry in members]})
+                _row(entry, found.date, now_minute, hours[entry["room"]["id"]], policy,
+                     first, last, limits.get((tz, policy), timeline.NO_LIMITS))
+                for entry in members for policy in [policies.get(entry["room"]["id"])]]})
         zones.append({
             "zone": tz, "first": first, "last": last,
             "hours": [{"label": timeline.hm(h), "left": timeline.percent(h, first, last)}

@@ -2,7 +2,10 @@
 survive it, and a 304 decided before anything is compressed."""
 
 import gzip
+import zlib
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from booking import http
 
@@ -148,3 +151,14 @@ def test_gzip_is_quick_within_the_first_flight_and_thorough_beyond_it():
     assert http.gzipped(edge) == at(http.GZIP_LEVEL, edge)
     assert gzip.decompress(http.gzipped(below)) == below
     assert gzip.decompress(http.gzipped(edge)) == edge
+
+
+@pytest.mark.parametrize("before", [b"", b"<p>", bytes(range(256)) * 40])
+def test_a_fragment_s_crc_after_what_came_before_is_zlib_s(before):
+    """spliced() writes the gzip trailer's CRC-32 without reading a fragment again
+    (Fragment.crc_after); gzip.decompress checks that CRC too."""
+    fragment = http.Fragment("<li>Spree, 10:00–11:00</li>" * 500)
+    start = zlib.crc32(before)
+    assert fragment.crc_after(start) == zlib.crc32(before + fragment.raw)
+    for crc in (0, 1, 0x80000000, 0xFFFFFFFF, 0x1234ABCD):
+        assert fragment.crc_after(crc) == zlib.crc32(fragment.raw, crc)

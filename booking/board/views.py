@@ -81,19 +81,34 @@ def clock_of(found: service.Board, moment: datetime) -> tuple[int | None, ...]:
 
 
 def limits_of(day: str, moment: datetime) -> dict[tuple, timeline.Limits]:
-    """(zone, policy) -> what of the policy holds free time on `day` at `moment` for the
-    signed-in person (timeline.limits), for every zone and policy the rooms have.
-    Worked out per pair, not per room, and part of a drawing's key: a board is
-    drawn again when a notice or the window moves on, or for someone the bookers
-    rule treats otherwise."""
+    """What the rooms' policies hold of their free time on `day` at `moment` for the
+    signed-in person (timeline.limits), by kind of limits (limit_kind(): a
+    handful, where the rooms have dozens of policies). Part of a drawing's key:
+    a board is drawn again when a notice or the window moves on, or for someone
+    the bookers rule treats otherwise."""
     version, by_id = finder.rooms_copy()
-    pairs = memo.current().rooms.derived(version, "zone_policies", lambda: {
-        (room["timezone"], by_id.policies[room_id])
-        for room_id, room in by_id.items() if room_id in by_id.policies})
+    kinds = memo.current().rooms.derived(version, "board_limit_kinds",
+                                         lambda: _limit_kinds(by_id))
     booker = current_user.booker
-    return {(tz, policy): timeline.limits(policy, day, moment.astimezone(zone(tz)),
-                                          None if booker.may_book(policy) else "not_permitted")
-            for tz, policy in pairs}
+    return {kind: timeline.limits(policy, day, moment.astimezone(zone(kind[0])),
+                                  None if booker.may_book(policy) else "not_permitted")
+            for kind, policy in kinds.items()}
+
+
+def limit_kind(timezone: str, policy: Any) -> tuple:
+    """What timeline.limits reads of a room's zone and policy."""
+    return (timezone, policy.min_notice_minutes, policy.max_days_ahead, policy.min_minutes,
+            policy.buffer_minutes, policy.bookers)
+
+
+def _limit_kinds(by_id: Any) -> dict[tuple, Any]:
+    """The kinds of limits of the copy's rooms: kind -> a policy of that kind."""
+    kinds: dict[tuple, Any] = {}
+    for room_id, room in by_id.items():
+        policy = by_id.policies.get(room_id)
+        if policy is not None:
+            kinds.setdefault(limit_kind(room["timezone"], policy), policy)
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -164,7 +179,8 @@ def layout(found: service.Board, clock: tuple[int | None, ...],
                 entries, key=lambda e: (e["room"]["building"], e["room"]["floor"])):
             groups.append({"building": building, "floor": floor, "rooms": [
                 _row(entry, found.date, now_minute, hours[entry["room"]["id"]], policy,
-                     first, last, limits.get((tz, policy), timeline.NO_LIMITS))
+                     first, last, limits.get(limit_kind(tz, policy), timeline.NO_LIMITS)
+                     if policy is not None else timeline.NO_LIMITS)
                 for entry in members for policy in [policies.get(entry["room"]["id"])]]})
         zones.append({
             "zone": tz, "first": first, "last": last,
@@ -188,6 +204,9 @@ def _row(entry: dict, day: str, now_minute: int | None, hours: tuple[str, str] |
                                    closed=hours is None, limits=limits):
         if part.kind == "closed" and hours is not None:
             continue   # the board's scale is the opening hours; the bar itself shows
+        if part.reason == "buffer":
+            continue   # a gap between a booking and the free time beside it: the
+            # board's 3,000 bookings would each bring two bars saying so
         bars.append({"kind": part.kind, "left": timeline.percent(part.start, first, last),
                      "width": timeline.percent(first + part.end - part.start, first, last),
                      "start": part.start_hm, "end": part.end_hm, "booking": part.booking,

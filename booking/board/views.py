@@ -10,9 +10,12 @@ is for screen readers ("Spree, 10:00–11:00, Planning, Alice").
 Rooms are grouped by time zone, each group on its own local hours with its
 zone named, then by building and floor. The drawn rows are the same for
 everyone who asks in the same language (and, for today's, the same quarter
-hour), so they are drawn once per board, language and clock
-(booking/memo/board.py) and set into each person's page; the "now" line is
-placed per request by a CSS variable on the zone, outside the drawing.
+hour) and whom the rooms' policies treat alike (limits_of: who may book, the
+notice and the window as the clock moves on), so they are drawn once per
+board, language, clock and limits (booking/memo/board.py) and set into each
+person's page; the "now" line is placed per request by a CSS variable on the
+zone, outside the drawing. Time a policy holds is a grey bar that says why,
+except a buffer: the gap beside a booking.
 """
 
 from __future__ import annotations

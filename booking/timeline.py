@@ -150,7 +150,7 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
               reach: tuple[int, int] | None = None,
               limits: Limits = NO_LIMITS) -> list[Stretch]:
     """The room's day `day` (YYYY-MM-DD) from `opens` to `closes` ("HH:MM") as
-    booked, free and past stretches, in order.
+    booked, free, held and past stretches, in order.
 
     `bookings` are the API's bookings (start_time/end_time room-local RFC 3339),
     sorted by start. The day reaches past the opening hours as far as a booking

@@ -187,8 +187,7 @@ class Booker:
     def may_book(self, policy: Policy) -> bool:
         """Whether the policy's bookers rule lets them book (check()'s not_permitted):
         an administrator books every room, and no bookers means everyone."""
-        return (self.admin or self.groups is None or not policy.bookers
-                or bool(self.groups & policy.bookers))
+        return self.admin or bookers_allow(policy, self.groups)
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,7 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime, policy: 
     if not room["active"]:
         found.append(Violation("room_inactive", lazy("This room is not available for booking."),
                                "room_id"))
-    if groups is not None and policy.bookers and not (groups & policy.bookers):
+    if not bookers_allow(policy, groups):
         message = (lazy("Only some groups may book this room, and the person it is for is "
                         "not in one of them.") if for_someone else
                    lazy("Only some groups may book this room, and you are not in one of them."))
@@ -289,6 +288,12 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime, policy: 
     found += _day_and_hours(room, start, end, policy)
     found += _when(start, now, policy)
     return found
+
+
+def bookers_allow(policy: Policy, groups: frozenset[int] | None) -> bool:
+    """The bookers rule: no bookers means everyone; else someone in one of their
+    groups (`groups` None: not checked)."""
+    return groups is None or not policy.bookers or bool(groups & policy.bookers)
 
 
 def check_interval(start: datetime, end: datetime, now: datetime) -> list[Violation]:

@@ -99,6 +99,15 @@ class Limits:
 
 NO_LIMITS = Limits()
 
+# What limits() reads of a policy (besides who may book, its caller's `refused`):
+# policies equal in these hold the same time.
+LIMITS_READ = ("min_notice_minutes", "max_days_ahead", "min_minutes", "buffer_minutes")
+
+
+def limits_read(policy: Any) -> tuple:
+    """The values of LIMITS_READ in `policy`."""
+    return tuple(getattr(policy, name) for name in LIMITS_READ)
+
 
 def limits(policy: Any, day: str, local_now: datetime, refused: str | None = None) -> Limits:
     """The Limits of `policy` (booking.rules.Policy) on `day` (YYYY-MM-DD, room-local)

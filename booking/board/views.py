@@ -99,9 +99,8 @@ def limits_of(day: str, moment: datetime) -> dict[tuple, timeline.Limits]:
 
 
 def limit_kind(timezone: str, policy: Any) -> tuple:
-    """What timeline.limits reads of a room's zone and policy."""
-    return (timezone, policy.min_notice_minutes, policy.max_days_ahead, policy.min_minutes,
-            policy.buffer_minutes, policy.bookers)
+    """What timeline.limits reads of a room's zone and policy, and who may book."""
+    return (timezone, timeline.limits_read(policy), policy.bookers)
 
 
 def _limit_kinds(by_id: Any) -> dict[tuple, Any]:

@@ -381,3 +381,22 @@ def test_the_booking_form_allows_the_policy_s_hours_in_a_process_that_kept_no_ro
     memo.of(app).rooms.forget()
     page = browser_as(alice).get(f"/bookings/new?room_id={room['id']}").get_data(as_text=True)
     assert re.search(r'id="start"[^>]* min="08:00" max="19:00"', page)
+
+
+def test_the_overview_says_closed_by_the_policy_in_a_process_that_kept_no_rooms(
+        app, browser_as, alice, campus):
+    """A process that had not yet kept the rooms (after a restart, or once any room or
+    policy changed) drew the overview by the rooms' own hours: "Free now" on a
+    Saturday in a room its area closes at weekends. The overview's version
+    statement now brings the rooms, still in three statements."""
+    from booking import memo
+
+    app.config["NOW"] = datetime(2027, 3, 6, 11, tzinfo=UTC)   # a Saturday
+    b = browser_as(alice)
+    b.get("/")
+    memo.of(app).rooms.forget()
+    page = b.get("/").get_data(as_text=True)
+    card = re.search(r'<li class="room-card[^"]*">\s*<h2><a [^>]*>Weekdays</a>.*?</li>', page,
+                     re.S).group(0)
+    assert "Closed now</strong>, opens Mon 8 Mar 09:00" in card, card
+    assert memo.of(app).rooms.current()[1].policies

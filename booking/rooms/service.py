@@ -19,6 +19,7 @@ from booking.http import SharedAnswer
 from booking.memo.overview import VERSION_SQL
 from booking.availability import as_json, free_intervals
 from booking.errors import BookingError, from_database, invalid, not_found
+from booking.finder.service import ROOMS_JSON, keep_rooms
 from booking.times import localize, parse_date, parse_datetime, parse_hm, rfc3339, zone
 from booking.i18n import _
 
@@ -88,16 +89,35 @@ ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
 BOOKING_ROOM_SQL = f"SELECT {ROOM_FIELDS}, room_policy(r.id) AS policy FROM rooms r WHERE r.id = %s"
 
 
-def overview(now: datetime, include_inactive: bool = False) -> SharedAnswer:
+# The overview page's version statement: also every room and its policy when this
+# process's copy of the rooms (booking/memo/rooms.py) is not at the database's
+# version (`kept`), so the page draws "Closed now" by the rooms' policies at no
+# statement of its own.
+PAGE_VERSION_SQL = f"""
+SELECT memo_version('overview') AS version, v.rooms_version,
+       CASE WHEN v.rooms_version <> %(kept)s::bigint THEN {ROOMS_JSON} END AS rooms
+  FROM (SELECT memo_version('rooms') AS rooms_version) v"""
+
+
+def overview(now: datetime, include_inactive: bool = False,
+             with_rooms: bool = False) -> SharedAnswer:
     """Every active room with current_booking, next_booking and bookings_today.
 
     Everyone sees the same, so the answer is kept while no booking or room has
     changed and the minute is the same (booking/memo/overview.py): one cheap
-    statement instead of three index probes per room.
+    statement instead of three index probes per room. `with_rooms` (the page):
+    that statement also brings this process's copy of the rooms up to date.
     """
     minute = now.replace(second=0, microsecond=0)
     with db.connection() as conn:
-        version = conn.execute(VERSION_SQL).fetchone()["version"]
+        if with_rooms:
+            kept = memo.current().rooms
+            row = conn.execute(PAGE_VERSION_SQL, {"kept": kept.current()[0]}).fetchone()
+            if row["rooms"] is not None:
+                keep_rooms(kept, row["rooms_version"], row["rooms"], current_app.config)
+        else:
+            row = conn.execute(VERSION_SQL).fetchone()
+        version = row["version"]
         return memo.current().overview.get(include_inactive, (version, minute), lambda: conn.execute(
             OVERVIEW_SQL, {"now": minute, "everything": include_inactive}).fetchall())
 

@@ -26,7 +26,7 @@ bp = Blueprint("rooms", __name__)
 @login_required
 def overview():
     moment = now()
-    answer = service.overview(moment)
+    answer = service.overview(moment, with_rooms=True)   # "Closed now" reads their policies
     answer.body(api.overview_json)   # the twin's body (kept): its ETag, so the first refresh is a 304
     return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag),
                            closed=closed_rooms(answer.data, moment))
@@ -38,13 +38,11 @@ def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
     not free): "HH:MM" later today, "tomorrow HH:MM", "YYYY-MM-DD HH:MM" on a later
     day, "" when not within two weeks. Worked out once per zone, hours and policy.
 
-    The policies are this process's copy of the rooms when it keeps one (every
-    search and booking keeps it current), read without a statement: the overview
-    stays one statement, and a process that has none yet goes by the rooms' own
-    hours."""
+    The policies are this process's copy of the rooms, which the overview's
+    version statement brought up to date (rooms.service.overview)."""
     by_shape: dict[tuple, str | None] = {}
     closed = {}
-    policies = memo.current().rooms.current()[1].policies   # no statement: see above
+    policies = memo.current().rooms.current()[1].policies   # current: see above
     for room in rooms:
         policy = policies.get(room["id"])
         shape = (room["timezone"], room["opens"], room["closes"], policy)

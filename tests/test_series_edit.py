@@ -152,3 +152,31 @@ def test_from_must_be_an_occurrence_that_has_not_begun(app, api_as, alice, bob, 
     r = api.patch(f"/api/series/{series_id}?from=2027-03-09T10:00", json={"title": "x"})
     assert r.status_code == 200, r.get_json()
     assert api.patch("/api/series/4242?from=2027-03-09T10:00", json={}).status_code == 404
+
+
+def test_a_series_split_before_keeps_to_its_part_when_changed_again(api_as, alice, berlin, make,
+                                                                    conn):
+    """Daily 1-5 March, split from the 4th; then the first part changed from its first
+    occurrence (another room, an hour earlier) booked 1-5 March again: on the 4th
+    and 5th Alice held two rooms, the continuation's and this one's."""
+    other = make.room("Havel", capacity=10)
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-01T10:00", "2027-03-01T11:00",
+                       "FREQ=DAILY;COUNT=5")
+    first_id = made["series"]["id"]
+    r = api.patch(f"/api/series/{first_id}?from=2027-03-04T10:00", json={"title": "Part two"})
+    assert r.status_code == 200, r.get_json()
+    second_id = r.get_json()["series"]["id"]
+    r = api.patch(f"/api/series/{first_id}?from=2027-03-01T10:00",
+                  json={"room_id": other["id"], "start_time": "2027-03-01T09:00",
+                        "end_time": "2027-03-01T10:00"})
+    assert r.status_code == 200, r.get_json()
+    assert [b["start_time"] for b in r.get_json()["bookings"]] == [
+        "2027-03-01T09:00:00+01:00", "2027-03-02T09:00:00+01:00", "2027-03-03T09:00:00+01:00"]
+    assert [s.astimezone(BERLIN).day for s, _ in live(conn, first_id)] == [1, 2, 3]
+    assert [s.astimezone(BERLIN).day for s, _ in live(conn, second_id)] == [4, 5]
+    # A refusal counts this part's occurrences only.
+    bad = api.patch(f"/api/series/{first_id}?from=2027-03-01T09:00",
+                    json={"start_time": "2027-03-01T19:00", "end_time": "2027-03-01T20:00"})
+    assert bad.status_code == 422, bad.get_json()
+    assert bad.get_json()["error"]["details"]["count"] == 3

@@ -627,6 +627,11 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     kept_days = {c.astimezone(series_tz).date() for c in row["changed"] if c >= cut}
     found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until)
              if o.start.astimezone(series_tz).date() not in kept_days]
+    if row["cancelled_from"] is not None:
+        # Split before (or cancelled from there on): the days from that occurrence's
+        # on are the continuing series', whatever time or rule this part now has.
+        split_day = row["cancelled_from"].astimezone(series_tz).date()
+        found = [o for o in found if o.start.astimezone(series_tz).date() < split_day]
     overrides = _refuse_rule_breaks(room, found, now, booker)
     attendees = people["attendees"] if "attendees" in people else row["attendees"]
     _refuse_party(room, attendees)

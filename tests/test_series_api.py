@@ -100,6 +100,18 @@ def test_a_series_outside_opening_hours_lists_every_occurrence(api_as, alice, be
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
 
 
+def test_a_series_breaking_two_rules_each_time_counts_its_occurrences(api_as, alice, berlin, conn):
+    """Two occurrences, each outside the hours and too long, were "4 occurrences"."""
+    r = series(api_as(alice), berlin, "2027-03-02T17:00", "2027-03-02T21:30", "FREQ=DAILY;COUNT=2")
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["details"]["count"] == 2
+    assert error["message"].startswith("2 occurrences of this series break the booking rules")
+    assert [o["start_time"][:10] for o in error["details"]["occurrences"]] == [
+        "2027-03-02", "2027-03-02", "2027-03-03", "2027-03-03"]
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+
+
 def test_a_series_colliding_with_one_booking_is_409_and_books_nothing(api_as, alice, bob, berlin, make, conn):
     blocker = make.booking(berlin, bob, datetime(2027, 3, 16, 9, 15, tzinfo=UTC),
                            datetime(2027, 3, 16, 9, 45, tzinfo=UTC), title="Bob's")

@@ -122,7 +122,7 @@ SELECT booked, skipped
   FROM extend_series(%(id)s, %(from)s, %(until)s, %(starts)s, %(ends)s,
                      %(rule_starts)s, %(rule_ends)s, %(rule_reasons)s)"""
 
-MOST_LISTED = 50  # rule breaks listed in a 422; the count says how many in all
+MOST_LISTED = 50  # rule breaks listed in a 422; `count` says how many occurrences break one
 
 
 def horizon(now: datetime, policy: rules.Policy) -> datetime:
@@ -225,13 +225,15 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
                         booker: rules.Booker) -> list[str]:
     """422 listing each occurrence that breaks a rule, if any does; otherwise the
     policy limits an administrator books past (for the record)."""
-    broken = []
+    broken = []        # each rule an occurrence breaks
+    occurrences = 0    # the occurrences that break one
     overrides: set[str] = set()
     for n, occurrence in enumerate(found):
         # The first occurrence keeps the booking window; the later ones reach as far
         # as a series is held (horizon()).
         judged = _verdict(room, occurrence, now, booker, later=n > 0)
         overrides.update(judged.overrides)
+        occurrences += bool(judged.violations)
         for violation in judged.violations:
             (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
             broken.append({**times, **violation.as_json()})
@@ -242,10 +244,10 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
             ngettext("%(num)d occurrence of this series breaks the booking rules; the first, "
                      "%(start)s: %(message)s",
                      "%(num)d occurrences of this series break the booking rules; the first, "
-                     "%(start)s: %(message)s", len(broken),
+                     "%(start)s: %(message)s", occurrences,
                      start=first["start_time"][:16].replace("T", " "), message=first["message"]),
             field="recurrence", details={"occurrences": broken[:MOST_LISTED],
-                                         "count": len(broken),
+                                         "count": occurrences,
                                          **({"source": broken[0]["source"]}
                                             if "source" in broken[0] else {})})
     return sorted(overrides)

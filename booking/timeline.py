@@ -89,12 +89,17 @@ class Limits:
     day (the notice; None: no limit that day, 1440: none that day). `latest`:
     the last minute it may start (the window; None: no limit, -1: none that
     day). `refused`: every free minute is held for this reason ("not_permitted":
-    this person may not book the room; "inactive": nobody may)."""
+    this person may not book the room; "inactive": nobody may). `repeated`: the
+    wall-clock minutes the clocks go through twice that day (02:00-03:00 on the
+    October Sunday in Berlin), whose first pass a wall-clock time means
+    (booking.times.localize): a free stretch's link across them is that much
+    longer than its wall-clock length."""
     shortest: int = 1
     buffer: int = 0
     earliest: int | None = None
     latest: int | None = None
     refused: str | None = None
+    repeated: tuple[int, int] | None = None
 
 
 NO_LIMITS = Limits()
@@ -115,9 +120,10 @@ def limits(policy: Any, day: str, local_now: datetime, refused: str | None = Non
     start at least the notice after the current minute, at most the window's
     days after now, on the form's quarter hours. `refused`: Limits.refused
     (booking.rooms.views.refusal)."""
-    if policy is None:
-        return Limits(refused=refused)
     tz, utc_now = local_now.tzinfo, local_now.astimezone(timezone.utc)
+    repeated = _repeated(tz, day)
+    if policy is None:
+        return Limits(refused=refused, repeated=repeated)
     this_minute = utc_now.replace(second=0, microsecond=0)
     earliest = latest = None
     if policy.min_notice_minutes:
@@ -128,7 +134,28 @@ def limits(policy: Any, day: str, local_now: datetime, refused: str | None = Non
     window_end = (utc_now + timedelta(days=policy.max_days_ahead)).astimezone(tz)
     latest = _minute_on(window_end, day, earlier=None, later=-1)
     return Limits(shortest=policy.min_minutes, buffer=policy.buffer_minutes,
-                  earliest=earliest, latest=latest, refused=refused)
+                  earliest=earliest, latest=latest, refused=refused, repeated=repeated)
+
+
+def _repeated(tz: Any, day: str) -> tuple[int, int] | None:
+    """The wall-clock minutes `day` goes through twice in `tz` (the clocks go back),
+    or None: on most days midnight and the next have one UTC offset."""
+    first = datetime.combine(date.fromisoformat(day), datetime.min.time(), tz)
+    last = first + timedelta(days=1)          # wall-clock: the next midnight
+    before, after = first.utcoffset(), last.utcoffset()
+    if before is None or after is None or after >= before:
+        return None
+    low = first.astimezone(timezone.utc)
+    high = last.astimezone(timezone.utc)
+    while high - low > timedelta(minutes=1):  # the instant the offset changes
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    wall = high.astimezone(tz)
+    start = wall.hour * 60 + wall.minute
+    return start, min(DAY_MINUTES, start + int((before - after).total_seconds() // 60))
 
 
 def _minute_on(moment: datetime, day: str, earlier: int | None, later: int | None
@@ -279,9 +306,30 @@ def _free(start: int, end: int, now: int | None, longest: int,
     if reason is not None:
         found.append(Stretch("held", bookable, end, reason=reason))
     else:
-        found.append(Stretch("free", bookable, end, book_start=bookable,
-                             book_end=min(end, bookable + longest)))
+        book_start, book_end = _book_times(bookable, end, longest, limits.repeated)
+        found.append(Stretch("free", bookable, end, book_start=book_start, book_end=book_end))
     return found
+
+
+def _book_times(start: int, end: int, longest: int, repeated: tuple[int, int] | None
+                ) -> tuple[int, int]:
+    """A free stretch's booking-form times: from `start`, the latest wall-clock end
+    within `end` of a booking at most `longest` real minutes long. A wall-clock
+    span from before the end of `repeated` (entered on its first pass, as the
+    form reads it) to after it lasts that much longer; from a minute too near
+    its end for any wall-clock end to do, the link starts after it."""
+    found = min(end, start + longest)
+    if repeated is None:
+        return start, found
+    first, last = repeated
+    extra = last - first
+    if not start < last <= found or found - start + extra <= longest:
+        return start, found
+    if start + longest - extra >= last:
+        return start, start + longest - extra
+    if last - QUARTER > start:
+        return start, last - QUARTER       # an end within the first pass
+    return last, min(end, last + longest)
 
 
 def drawn_now(now: int | None) -> int | None:

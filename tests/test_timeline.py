@@ -257,3 +257,66 @@ def test_a_room_this_person_may_not_book_has_nothing_free():
                                                       "not_permitted"))
     assert {p.kind for p in parts} == {"booked", "held"}
     assert {p.reason for p in parts if p.kind == "held"} == {"not_permitted"}
+
+
+@pytest.mark.parametrize("zone_name, day, expected", [
+    ("Europe/Berlin", "2027-10-31", (120, 180)),      # 03:00 CEST back to 02:00 CET
+    ("America/New_York", "2027-11-07", (60, 120)),
+    ("Australia/Lord_Howe", "2027-04-04", (90, 120)),  # back half an hour
+    ("Europe/Berlin", "2027-10-30", None),
+    ("Europe/Berlin", "2027-11-01", None),
+    ("Europe/Berlin", "2027-03-28", None),            # forward: nothing twice
+    ("UTC", "2027-10-31", None),
+])
+def test_the_wall_clock_minutes_a_day_goes_through_twice(zone_name, day, expected):
+    now = datetime(2027, 3, 1, 9, tzinfo=zone(zone_name))
+    assert timeline.limits(Policy(days=400), day, now).repeated == expected
+    assert timeline.limits(None, day, now).repeated == expected
+
+
+@pytest.mark.parametrize("opens, longest, expected", [
+    ("01:00", 240, ("01:00", "04:00")),   # 01:00 CEST to 04:00 CET is four hours
+    ("00:00", 240, ("00:00", "03:00")),
+    ("03:00", 240, ("03:00", "07:00")),   # after the change: as on any day
+    ("02:30", 240, ("02:30", "05:30")),   # 02:30 is its first pass (CEST)
+    ("02:30", 60, ("02:30", "02:45")),    # an hour from 02:30 CEST ends at 02:30 CET
+    ("01:45", 60, ("01:45", "02:45")),
+])
+def test_a_link_across_the_october_change_lasts_at_most_the_longest_booking(opens, longest,
+                                                                          expected):
+    """The board offered 01:00-05:00 on the October Sunday with 4 hours the longest: five
+    real hours, refused as too long."""
+    day = "2027-10-31"
+    limits = timeline.limits(Policy(days=400), day, datetime(2027, 3, 1, 9, tzinfo=BERLIN))
+    parts = timeline.stretches(opens, "23:00", day, [], None, longest, limits=limits)
+    assert (parts[0].book_start_hm, parts[0].book_end_hm) == expected
+
+
+@pytest.mark.parametrize("zone_name, day", [("Europe/Berlin", "2027-10-31"),
+                                            ("America/New_York", "2027-11-07"),
+                                            ("Australia/Lord_Howe", "2027-04-04")])
+@pytest.mark.parametrize("longest", [15, 60, 90, 240])
+def test_every_link_on_the_day_the_clocks_go_back_lasts_at_most_the_longest(zone_name, day,
+                                                                            longest):
+    """From every quarter hour and every minute near the change: the link's times, read
+    as the booking form reads them (a repeated time is its first pass), last at
+    least a minute and at most `longest`."""
+    from datetime import date, timedelta, timezone
+
+    from booking.times import localize
+
+    tz = zone(zone_name)
+    limits = timeline.limits(Policy(days=400), day, datetime(2027, 3, 1, 9, tzinfo=tz))
+    starts = sorted(set(range(0, 23 * 60, 15)) | set(range(50, 200)))
+    for start in starts:
+        parts = timeline.stretches(timeline.hm(start), "23:59", day, [], None, longest,
+                                   limits=limits)
+        free = parts[0]
+        assert free.kind == "free" and start <= free.book_start < free.book_end
+        first = date.fromisoformat(day)
+        wall = [datetime.combine(first, datetime.min.time()) + timedelta(minutes=m)
+                for m in (free.book_start, free.book_end)]
+        begin, end = (localize(w, tz, "t") for w in wall)
+        # (aware times of one zone subtract as wall clocks: in UTC they do not)
+        lasts = (end.astimezone(timezone.utc) - begin.astimezone(timezone.utc)).total_seconds() / 60
+        assert 1 <= lasts <= longest, (timeline.hm(start), free.book_end_hm, lasts)

@@ -423,3 +423,33 @@ def next_slot(local_now, opens: str, closes: str, length: int = 60) -> tuple[str
             day += timedelta(days=1)
         start = first
     return day.isoformat(), hm(start), hm(start + length)
+
+
+def first_slot(room: Mapping[str, Any], policy: Any, local_now: datetime, length: int = 60,
+               days: int = 15) -> tuple[str, str, str] | None:
+    """The slot an empty booking form offers for `room` under its effective `policy`
+    (booking.rules.Policy), as next_slot gives it: a free stretch as the day page
+    draws an empty day, so nothing the policy refuses (the weekday's hours, closed
+    dates, notice, window, shortest and longest booking; the room's bookings
+    aside), `length` minutes (or the shortest booking, when longer). The first
+    day with room for that, working days first; else the first free stretch.
+    None when no day within `days` has one. `local_now`: the room's wall clock."""
+    want = min(max(length, policy.min_minutes), policy.max_minutes)
+    found = []
+    for n in range(days):
+        each = local_now.date() + timedelta(days=n)
+        day = each.isoformat()
+        hours = opening(room, day, policy)
+        if hours is None:
+            continue
+        free = [p for p in stretches(hours[0], hours[1], day, [], now_minute(local_now, day),
+                                     policy.max_minutes, limits=limits(policy, day, local_now))
+                if p.kind == "free" and p.book_start is not None and p.book_end is not None]
+        whole = next((p for p in free if p.book_end - p.book_start >= want), None)
+        if whole is not None or free:
+            found.append(((whole is None, each.weekday() not in WORKING_DAYS, n), day,
+                          whole or free[0]))
+    if not found:
+        return None
+    _, day, chosen = min(found, key=lambda f: f[0])
+    return day, hm(chosen.book_start), hm(min(chosen.book_end, chosen.book_start + want))

@@ -400,3 +400,21 @@ def test_the_overview_says_closed_by_the_policy_in_a_process_that_kept_no_rooms(
                      re.S).group(0)
     assert "Closed now</strong>, opens Mon 8 Mar 09:00" in card, card
     assert memo.of(app).rooms.current()[1].policies
+
+
+def test_an_empty_booking_form_starts_at_a_slot_the_policy_allows(app, browser_as, alice, make,
+                                                                  conn):
+    """Open 09:00-18:00 Monday to Saturday and 01:00-05:00 on Sundays: on a Saturday
+    evening the empty form offered Monday 01:00 (the week's earliest opening), refused
+    as outside that day's hours."""
+    app.config["NOW"] = datetime(2027, 3, 6, 18, tzinfo=UTC)   # Saturday 19:00 in Berlin
+    room = make.room("Spree", capacity=6)
+    week = {d: ["09:00", "18:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat")}
+    put_in(conn, room, area(conn, "Late Sundays", opening_hours={**week, "sun": ["01:00", "05:00"]}))
+    b = browser_as(alice)
+    page = b.get(f"/bookings/new?room_id={room['id']}").get_data(as_text=True)
+    found = {name: re.search(rf'name="{name}"[^>]* value="([^"]*)"', page).group(1)
+             for name in ("date", "start", "end")}
+    assert found == {"date": "2027-03-08", "start": "09:00", "end": "10:00"}
+    r = b.post("/bookings/new", data={"room_id": room["id"], "title": "As offered", **found})
+    assert r.status_code == 302

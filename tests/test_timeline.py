@@ -320,3 +320,52 @@ def test_every_link_on_the_day_the_clocks_go_back_lasts_at_most_the_longest(zone
         # (aware times of one zone subtract as wall clocks: in UTC they do not)
         lasts = (end.astimezone(timezone.utc) - begin.astimezone(timezone.utc)).total_seconds() / 60
         assert 1 <= lasts <= longest, (timeline.hm(start), free.book_end_hm, lasts)
+
+
+def hours_of(week):
+    """rules.Policy's opening_hours from {"mon": ("09:00", "18:00"), ...}."""
+    from datetime import time
+    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    return tuple(None if week.get(n) is None else
+                 (time.fromisoformat(week[n][0]), time.fromisoformat(week[n][1])) for n in names)
+
+
+ROOM = {"opens": "09:00", "closes": "18:00", "timezone": "Europe/Berlin", "active": True}
+
+
+@pytest.mark.parametrize("local, week, extra, expected", [
+    # Saturday evening; Monday opens at 10:00 (the room's own hours say 09:00)
+    ("2027-03-06 19:00", {"mon": ("10:00", "19:00"), "sun": ("01:00", "05:00")}, {},
+     ("2027-03-08", "10:00", "11:00")),
+    # Monday 18:00: today is over, Tuesday from its opening
+    ("2027-03-08 18:00", {"mon": ("10:00", "19:00"), "tue": ("07:00", "09:00")}, {},
+     ("2027-03-08", "18:00", "19:00")),
+    ("2027-03-08 18:01", {"mon": ("10:00", "19:00"), "tue": ("07:00", "09:00")}, {},
+     ("2027-03-09", "07:00", "08:00")),
+    # two hours' notice at 09:00: from 11:00
+    ("2027-03-08 09:00", {d: ("09:00", "18:00") for d in ("mon", "tue")},
+     {"min_notice_minutes": 120}, ("2027-03-08", "11:00", "12:00")),
+    # the shortest booking 90 minutes: the slot is that long
+    ("2027-03-08 09:00", {"mon": ("09:00", "18:00")}, {"min_minutes": 90},
+     ("2027-03-08", "09:00", "10:30")),
+    # closed on Monday the 8th: Tuesday
+    ("2027-03-07 12:00", {d: ("09:00", "18:00") for d in ("mon", "tue")},
+     {"closed_dates": frozenset({"2027-03-08"})}, ("2027-03-09", "09:00", "10:00")),
+    # open only at weekends: Saturday
+    ("2027-03-08 12:00", {"sat": ("10:00", "12:00")}, {}, ("2027-03-13", "10:00", "11:00")),
+])
+def test_the_first_slot_an_empty_form_offers_is_one_the_policy_allows(local, week, extra,
+                                                                      expected):
+    from booking.rules import Policy as RulesPolicy
+
+    policy = RulesPolicy(opening_hours=hours_of(week), **extra)
+    now = datetime.fromisoformat(local).replace(tzinfo=BERLIN)
+    assert timeline.first_slot(ROOM, policy, now) == expected
+
+
+def test_no_first_slot_when_the_window_has_no_open_day():
+    from booking.rules import Policy as RulesPolicy
+
+    policy = RulesPolicy(opening_hours=hours_of({"sat": ("10:00", "12:00")}), max_days_ahead=2)
+    now = datetime(2027, 3, 8, 12, tzinfo=BERLIN)   # a Monday: Saturday is beyond the window
+    assert timeline.first_slot(ROOM, policy, now) is None

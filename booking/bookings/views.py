@@ -152,11 +152,22 @@ def _chosen(choices: list[dict], room_id) -> dict | None:
 
 
 def _with_next_slot(form, room: dict | None, choices: list[dict]):
-    """An empty form starts at the next working slot (booking/timeline.py): in the
-    chosen room's zone and hours, else in the zone most rooms are in."""
+    """An empty form starts at the next working slot (booking/timeline.py): for the
+    chosen room, the first its policy allows this person (timeline.first_slot),
+    else in its zone and hours; without one, in the zone most rooms are in."""
     if any(form.get(field) for field in ("date", "start", "end")):
         return form
     config = current_app.config
+    slot = None
+    if room is not None:
+        policy = finder.policy_of(room["id"])
+        if policy is not None and current_user.booker.may_book(policy):
+            own = finder.rooms_copy()[1].get(room["id"], room)   # its own hours, not the week's
+            slot = timeline.first_slot(own, policy, now().astimezone(zone(room["timezone"])))
+    if slot is not None:
+        filled = MultiDict(form)
+        filled.update(dict(zip(("date", "start", "end"), slot)))
+        return filled
     if room is not None:
         tz_name, opens, closes = room["timezone"], room["opens"], room["closes"]
     else:

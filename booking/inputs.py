@@ -120,6 +120,11 @@ def email(value: Any, field: str) -> str:
     value = value.strip()
     if not 3 <= len(value) <= 254 or not _EMAIL.fullmatch(value) or not value.isprintable():
         raise invalid(field, _("%(value)s is not an email address.", value=repr(value[:60])))
+    if not value.isascii():
+        # Mail to it would need SMTPUTF8, which our outbox does not speak: refused
+        # here rather than failing in the outbox later.
+        raise invalid(field, _("%(value)s cannot be mailed: write it in ASCII (a domain with "
+                               "other letters in its xn-- form).", value=repr(value[:60])))
     return value
 
 

@@ -46,8 +46,14 @@ def clean(data: Any, field: str = "policy") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid(field, _("%(field)s must be an object of policy fields.", field=field))
     inputs.only(data, frozenset(FIELDS))
-    return {name: None if value is None else _CLEANERS[name](value, f"{field}.{name}")
-            for name, value in data.items()}
+    found = {name: None if value is None else _CLEANERS[name](value, f"{field}.{name}")
+             for name, value in data.items()}
+    shortest, longest = found.get("min_minutes"), found.get("max_minutes")
+    if shortest is not None and longest is not None and shortest > longest:
+        raise invalid(f"{field}.min_minutes", _("The shortest booking (%(min)d minutes) is "
+                                                "longer than the longest (%(max)d minutes).",
+                                                min=shortest, max=longest))
+    return found
 
 
 def merged(stored: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -301,8 +301,8 @@ def _free(start: int, end: int, now: int | None, longest: int,
     reason = limits.refused
     if reason is None and limits.latest is not None and bookable > limits.latest:
         reason = "window"
-    if reason is None and end - bookable < limits.shortest:
-        reason = "short"
+    if reason is None and min(end - bookable, longest) < limits.shortest:
+        reason = "short"    # (or the shortest booking is longer than the longest)
     if reason is not None:
         found.append(Stretch("held", bookable, end, reason=reason))
     else:

@@ -57,6 +57,8 @@ def test_an_area_cannot_be_inside_itself(api_as, admin, conn):
     ({"name": "X", "parent_id": 4242}, 422, "unknown_area", "parent_id"),
     ({"name": "X", "policy": {"bookers": [4242]}}, 422, "unknown_group", "policy"),
     ({"name": "X", "policy": {"max_minutes": 0}}, 400, "invalid", "policy.max_minutes"),
+    ({"name": "X", "policy": {"min_minutes": 61, "max_minutes": 60}}, 400, "invalid",
+     "policy.min_minutes"),
     ({"name": "X", "policy": {"buffer_minutes": 241}}, 400, "invalid", "policy.buffer_minutes"),
     ({"name": "X", "policy": {"opening_hours": {"mon": ["18:00", "09:00"]}}}, 400, "invalid",
      "policy.opening_hours.mon"),
@@ -302,3 +304,9 @@ def test_the_groups_pages(browser_as, admin, alice, conn):
     r = b.post(f"/admin/groups/{made['id']}", data={"name": "Lab", "members": "who@x.org"})
     assert r.status_code == 422 and "who@x.org" in r.get_data(as_text=True)
     assert "Lab" in b.get("/admin/groups").get_data(as_text=True)
+
+
+def test_the_shortest_booking_may_equal_the_longest(api_as, admin, conn):
+    r = api_as(admin).post("/api/areas", json={"name": "X", "policy": {"min_minutes": 60,
+                                                                      "max_minutes": 60}})
+    assert r.status_code == 201, r.get_json()

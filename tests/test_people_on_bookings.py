@@ -162,3 +162,16 @@ def test_feeds_carry_notes_attendees_invitees_and_the_sequence(api_as, alice, be
     assert event["SEQUENCE"] == 1
     assert "People: 3" in str(event["DESCRIPTION"]) and "for three" in str(event["DESCRIPTION"])
     assert str(event["ATTENDEE"]) == "mailto:guest@partner.example"
+
+
+def test_an_invitee_we_could_not_mail_is_400_and_books_nothing(api_as, alice, berlin, conn):
+    """ü@bücher.de was accepted, and every mail to it then failed in the outbox (an
+    ASCII-only header): refused when it is given, naming the field."""
+    for address in ("ü@bücher.de", "anna@bücher.de", "zoë@example.com"):
+        r = book(api_as(alice), berlin, invitees=["bob@example.com", address])
+        assert r.status_code == 400, r.get_json()
+        error = r.get_json()["error"]
+        assert error["code"] == "invalid" and error["details"]["field"] == "invitees"
+        assert "ASCII" in error["message"]
+    assert book(api_as(alice), berlin, invitees=["anna@xn--bcher-kva.de"]).status_code == 201
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1

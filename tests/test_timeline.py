@@ -369,3 +369,14 @@ def test_no_first_slot_when_the_window_has_no_open_day():
     policy = RulesPolicy(opening_hours=hours_of({"sat": ("10:00", "12:00")}), max_days_ahead=2)
     now = datetime(2027, 3, 8, 12, tzinfo=BERLIN)   # a Monday: Saturday is beyond the window
     assert timeline.first_slot(ROOM, policy, now) is None
+
+
+def test_nothing_is_free_where_the_shortest_booking_is_longer_than_the_longest():
+    """Inherited from two levels, 90 minutes the shortest and 60 the longest: every
+    link was refused as too short."""
+    parts = timeline.stretches("09:00", "18:00", DAY, [], None, 60,
+                               limits=timeline.Limits(shortest=90))
+    assert held(parts) == [("held", "09:00", "18:00", "short")]
+    parts = timeline.stretches("09:00", "18:00", DAY, [], None, 90,
+                               limits=timeline.Limits(shortest=90))
+    assert [p.kind for p in parts] == ["free"]

@@ -418,3 +418,29 @@ def test_an_empty_booking_form_starts_at_a_slot_the_policy_allows(app, browser_a
     assert found == {"date": "2027-03-08", "start": "09:00", "end": "10:00"}
     r = b.post("/bookings/new", data={"room_id": room["id"], "title": "As offered", **found})
     assert r.status_code == 302
+
+
+@pytest.mark.parametrize("now, name, says", [
+    (datetime(2027, 3, 4, 10, tzinfo=UTC), "Weekdays", "Times in Europe/Berlin (09:00–17:00)"),
+    (datetime(2027, 3, 6, 10, tzinfo=UTC), "Weekdays", "Times in Europe/Berlin (closed today)"),
+    (datetime(2027, 3, 3, 10, tzinfo=UTC), "Closed Wednesday",
+     "Times in Europe/Berlin (closed today)"),
+    (datetime(2027, 3, 3, 10, tzinfo=UTC), "Plain", "Times in Europe/Berlin (09:00–18:00)"),
+])
+def test_the_overview_gives_each_room_s_hours_today_by_its_policy(app, browser_as, alice, campus,
+                                                                  now, name, says):
+    """Every card said the room's own 09:00-18:00, beside "Closed now" on a Saturday."""
+    app.config["NOW"] = now
+    page = browser_as(alice).get("/").get_data(as_text=True)
+    card = re.search(rf'<li class="room-card[^"]*">\s*<h2><a [^>]*>{name}</a>.*?</li>', page,
+                     re.S).group(0)
+    assert says in card, card
+
+
+def test_the_overview_offers_to_book_only_the_rooms_this_person_may_book(browser_as, alice, bob,
+                                                                         campus):
+    """Alice, outside the lab, was offered "Book Lab only", and its form refused her."""
+    for person, offered in ((alice, False), (bob, True)):
+        page = browser_as(person).get("/").get_data(as_text=True)
+        assert ("Book Lab only" in page) is offered
+        assert "Book Plain" in page

@@ -29,7 +29,9 @@ def overview():
     answer = service.overview(moment, with_rooms=True)   # "Closed now" reads their policies
     answer.body(api.overview_json)   # the twin's body (kept): its ETag, so the first refresh is a 304
     return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag),
-                           closed=closed_rooms(answer.data, moment))
+                           closed=closed_rooms(answer.data, moment),
+                           hours=hours_today(answer.data, moment),
+                           not_theirs=not_bookable(answer.data))
 
 
 def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
@@ -51,6 +53,38 @@ def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
         if by_shape[shape] is not None:
             closed[room["id"]] = by_shape[shape]
     return closed
+
+
+def hours_today(rooms: list[dict], moment: datetime) -> dict[int, tuple[str, str] | None]:
+    """Room id -> its opening hours today in its zone under its effective policy
+    ("HH:MM", "HH:MM"), None when it is closed all day (closed_rooms' policies)."""
+    by_shape: dict[tuple, tuple[str, str] | None] = {}
+    found = {}
+    policies = memo.current().rooms.current()[1].policies
+    for room in rooms:
+        policy = policies.get(room["id"])
+        shape = (room["timezone"], room["opens"], room["closes"], policy)
+        if shape not in by_shape:
+            today = moment.astimezone(zone(room["timezone"])).date().isoformat()
+            by_shape[shape] = timeline.opening(room, today, policy)
+        found[room["id"]] = by_shape[shape]
+    return found
+
+
+def not_bookable(rooms: list[dict]) -> set[int]:
+    """The rooms the signed-in person may not book (their policy's bookers; refusal())."""
+    policies = memo.current().rooms.current()[1].policies
+    allowed: dict[Any, bool] = {}
+    found = set()
+    for room in rooms:
+        policy = policies.get(room["id"])
+        if policy is None:
+            continue
+        if policy not in allowed:
+            allowed[policy] = current_user.booker.may_book(policy)
+        if not allowed[policy]:
+            found.add(room["id"])
+    return found
 
 
 def opens_next(room: dict, policy: Any, local_now: datetime) -> str | None:

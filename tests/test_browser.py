@@ -278,3 +278,36 @@ def test_a_table_on_a_phone_scrolls_rather_than_breaking_its_words(live_server, 
     assert table.evaluate(WORDS_FIT) == []
     assert not scrolls_sideways(page), page.evaluate("document.documentElement.scrollWidth")
     context.close()
+
+
+WIDER = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+               && !e.closest('.table-scroll, .api-op, .board-scroll, .week-scroll, .api-example'))
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
+def test_the_admin_pages_the_api_reference_and_the_panel_fit_a_phone(live_server, chromium, make,
+                                                                     app):
+    """At 390 px the people page (698 px), the API reference (~600 px) and the door
+    panel (~480 px) scrolled sideways: a table outside a scroller, long paths in
+    headings, the panel's header and code."""
+    from booking.panels import service as panels
+
+    admin = make.user("Ada", role="admin", email="ada@example.com")
+    for n in range(3):
+        make.user(f"Person with a rather long name {n}", email=f"someone.long.{n}@example.com")
+    room = make.room("Museumsinsel Konferenzraum", "Europe/Berlin")
+    with app.app_context():
+        _row, token = panels.create_token(room["id"], None)
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    page = context.new_page()
+    sign_in(page, live_server.url, admin)
+    for path in ("/admin/users", "/api/docs", f"/admin/rooms/{room['id']}"):
+        page.goto(live_server.url + path)
+        assert not scrolls_sideways(page), (path, page.evaluate(WIDER))
+    context.close()
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    panel = context.new_page()
+    panel.goto(f"{live_server.url}/rooms/{room['id']}/panel?key={token}")
+    assert not scrolls_sideways(panel), panel.evaluate(WIDER)
+    context.close()

@@ -377,6 +377,10 @@ def test_a_rejection_frees_the_slot_and_keeps_the_reason(api_as, alice, bob, adm
     assert conn.execute("SELECT decision_reason FROM bookings").fetchone()["decision_reason"] \
         == "Board meeting"
     assert book(api_as(bob), approval_room, hm(10), hm(11)).status_code == 201
+    # Changing it says it was rejected, not cancelled.
+    again = api_as(alice).patch(f"/api/bookings/{booking['id']}", json={"title": "Please"})
+    assert again.status_code == 409 and error(again)["code"] == "not_editable"
+    assert "rejected" in error(again)["message"], error(again)["message"]
 
 
 def test_a_series_asks_once_and_is_decided_whole(api_as, alice, approval_room, conn):

@@ -405,7 +405,8 @@ def edit_refusal(user: User, booking: Mapping[str, Any], now: datetime) -> Booki
     """Why `user` may not change `booking` (may_edit said no): for the edit page."""
     if not user.acts_for(booking["user_id"]):
         return _refusal({"kind": "forbidden"})
-    return _refusal({"kind": "not_editable", "cancelled": booking["cancelled_at"] is not None})
+    return _refusal({"kind": "not_editable", "cancelled": booking["cancelled_at"] is not None,
+                     "status": booking.get("status")})
 
 
 # -- change and move ---------------------------------------------------------------------
@@ -504,7 +505,8 @@ def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str |
     if not (on_panel or user.acts_for(row["user_id"])):
         raise _refusal({"kind": "forbidden"})
     if not row["live"] or row["end_at"] <= now:
-        raise _refusal({"kind": "not_editable", "cancelled": not row["live"]})
+        raise _refusal({"kind": "not_editable", "cancelled": not row["live"],
+                        "status": row["booking"].get("status")})
     if if_match is not None and not etag_matches(if_match, row["booking"]):
         raise _refusal({"kind": "precondition_failed"})
 
@@ -518,9 +520,15 @@ def _refusal(result: Mapping[str, Any]) -> BookingError:
                                            "as delegate, or an administrator can change this "
                                            "booking."))
     if kind == "not_editable":
-        return BookingError("not_editable", _("This booking was cancelled; it cannot be changed.")
-                            if result.get("cancelled") else
-                            _("This booking has ended; it stays on record as it was."))
+        if not result.get("cancelled"):
+            return BookingError("not_editable", _("This booking has ended; it stays on record "
+                                                  "as it was."))
+        said = {"rejected": _("This booking request was rejected; it cannot be changed."),
+                "expired": _("This booking request expired unanswered; it cannot be changed."),
+                "released": _("This booking was released when nobody checked in; it cannot "
+                              "be changed.")}
+        return BookingError("not_editable", said.get(result.get("status") or "") or
+                            _("This booking was cancelled; it cannot be changed."))
     return BookingError("precondition_failed", _("This booking changed since you read it "
                                                  "(If-Match no longer matches its ETag): read "
                                                  "it again and resend your change."),

@@ -445,3 +445,20 @@ def test_the_series_page_says_its_rule_in_words(browser_as, api_as, alice, berli
         "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T10:30"}).get_json()
     page = text(browser_as(alice).get(f"/series/{made['series']['id']}"))
     assert "<dt>Repeats</dt><dd>Every weekday (Mon–Fri)</dd>" in page
+
+
+def test_pages_name_an_icon_that_is_there(client, browser_as, alice, app, make):
+    """Browsers asked for /favicon.ico on every page and got a 404 (a console error)."""
+    from booking.panels import service as panels
+
+    room = make.room("Spree")
+    with app.app_context():
+        _row, token = panels.create_token(room["id"], None)
+    pages = [client.get("/login"), browser_as(alice).get("/"),
+             client.get(f"/rooms/{room['id']}/panel?key={token}", follow_redirects=True)]
+    for page in pages:
+        assert page.status_code == 200
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', page.get_data(as_text=True))
+        assert icon, page.request.path
+        answer = client.get(icon.group(1))
+        assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"

@@ -930,6 +930,14 @@ BEGIN
         END IF;
         IF v_room <> v_old.room_id THEN
             v_status := new_booking_status(v_policy, NULL, p_admin);
+        ELSIF v_old.status = 'confirmed' AND policy_approval(v_policy) AND NOT p_admin
+              AND (v_start < v_old.start_at OR v_end > v_old.end_at)
+              AND v_old.start_at > p_now AND v_old.series_id IS NULL
+              AND p_panel_room IS NULL
+              AND NOT approver_ids(v_room) @> to_jsonb(p_actor) THEN
+            -- Approved for its old times: moved, or made longer, it asks again
+            -- (the outbox trigger asks the approvers: approval.requested).
+            v_status := 'pending';
         END IF;
     END IF;
 

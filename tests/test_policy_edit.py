@@ -236,6 +236,61 @@ def test_an_admin_moving_into_an_approval_room_books_it_confirmed(api_as, admin,
     assert r.status_code == 200 and r.get_json()["booking"]["status"] == "confirmed", r.get_json()
 
 
+def asked(conn, booking):
+    return conn.execute("SELECT count(*) AS n FROM outbox WHERE kind = 'approval.requested' "
+                        "AND booking_id = %s", (booking["id"],)).fetchone()["n"]
+
+
+@pytest.mark.parametrize("change, status", [
+    ({"start_time": hm(12), "end_time": hm(13)}, "pending"),      # other times
+    ({"end_time": hm(11, 15)}, "pending"),                        # a quarter longer
+    ({"start_time": hm(9, 45)}, "pending"),                       # starting earlier
+    ({"start_time": hm(10, 15), "end_time": hm(10, 45)}, "confirmed"),   # inside: shorter
+    ({"end_time": hm(11)}, "confirmed"),                          # the same times
+    ({"title": "Renamed"}, "confirmed"),
+])
+def test_an_approved_booking_moved_or_made_longer_asks_again(api_as, alice, admin, make, conn,
+                                                             change, status):
+    """Approval of 10:00-11:00 let its owner move it to any other time in the boardroom
+    without asking anyone."""
+    boardroom = make.room("Boardroom", "Europe/Berlin")
+    room_policy(conn, boardroom, approval_required=True)
+    mine = book(api_as(alice), boardroom, hm(10), hm(11))
+    assert mine["status"] == "pending"
+    assert api_as(admin).post(f"/api/bookings/{mine['id']}/approve").status_code == 200
+    r = move(api_as(alice), mine, **change)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["booking"]["status"] == status
+    assert asked(conn, mine) == (2 if status == "pending" else 1)
+
+
+def test_an_admin_or_an_approver_moving_an_approved_booking_keeps_it_confirmed(
+        api_as, alice, bob, admin, make, conn):
+    boardroom = make.room("Boardroom", "Europe/Berlin")
+    deciders = group(conn, "Facilities", bob)
+    room_policy(conn, boardroom, approval_required=True, approvers=[deciders["id"]])
+    for owner, mover, start in ((alice, admin, 10), (bob, bob, 14)):
+        made = book(api_as(owner), boardroom, hm(start), hm(start + 1))
+        assert api_as(bob).post(f"/api/bookings/{made['id']}/approve").status_code == 200
+        r = move(api_as(mover), made, start_time=hm(start + 2), end_time=hm(start + 3))
+        assert r.status_code == 200, (mover["email"], r.get_json())
+        assert r.get_json()["booking"]["status"] == "confirmed"
+
+
+def test_an_approved_booking_in_progress_is_extended_without_asking(app, api_as, alice, admin,
+                                                                    make, conn):
+    """Asked again, it would expire at its start, which has passed: taken off in use."""
+    from datetime import timedelta
+
+    boardroom = make.room("Boardroom", "Europe/Berlin")
+    room_policy(conn, boardroom, approval_required=True)
+    mine = book(api_as(alice), boardroom, hm(10), hm(11))
+    assert api_as(admin).post(f"/api/bookings/{mine['id']}/approve").status_code == 200
+    app.config["NOW"] = NOW + timedelta(days=1, hours=1, minutes=30)   # Tuesday 10:30
+    r = move(api_as(alice), mine, end_time=hm(11, 30))
+    assert r.status_code == 200 and r.get_json()["booking"]["status"] == "confirmed", r.get_json()
+
+
 # -- what a refused move offers -----------------------------------------------------------
 
 def test_an_edits_409_offers_nothing_the_policies_refuse(api_as, alice, bob, berlin, building,

@@ -137,6 +137,31 @@ def test_a_checked_in_booking_and_a_room_without_checkin_are_never_released(
     assert sweep(app, START + timedelta(hours=2)) == 0
 
 
+@pytest.mark.parametrize("swept_at, released", [
+    (END - timedelta(minutes=1), 1),     # 10:59: a minute of it is still to come
+    (END, 0),                            # 11:00: it is over, nothing to free
+    (END + timedelta(hours=5), 0),       # check-in turned on hours after it
+])
+def test_a_booking_that_is_over_is_never_released(app, alice, booked, conn, swept_at, released):
+    """Check-in turned on for a room released the day's long-past meetings and mailed
+    their owners that nobody had checked in."""
+    assert sweep(app, swept_at) == released
+    events = conn.execute("SELECT count(*) AS n FROM outbox WHERE kind = 'booking.released'"
+                          ).fetchone()["n"]
+    assert events == released
+
+
+@pytest.mark.parametrize("minutes, released", [(16, 1), (15, 0), (10, 0)])
+def test_a_booking_no_longer_than_its_grace_is_not_released(app, make, alice, room, conn,
+                                                            minutes, released):
+    """15 minutes' grace: a 15-minute booking would be "released" at its end."""
+    short = make.booking(room, alice, START, START + timedelta(minutes=minutes))
+    assert sweep(app, START + timedelta(minutes=15)) == released
+    assert conn.execute("SELECT status FROM bookings WHERE id = %s",
+                        (short["id"],)).fetchone()["status"] == (
+        "released" if released else "confirmed")
+
+
 def test_a_booking_made_after_its_start_has_the_grace_from_when_it_was_made(
         app, make, alice, room, conn):
     late = make.booking(room, alice, START, END)

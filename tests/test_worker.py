@@ -596,6 +596,14 @@ def test_a_delivery_waiting_for_a_disabled_endpoint_lets_the_worker_sleep(
     ("http://[::7f00:1]/hook", "unsafe_url"),                 # IPv4-compatible ::127.0.0.1
     ("http://[::ffff:0:c0a8:a]/hook", "unsafe_url"),          # IPv4-translated 192.168.0.10
     ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "unsafe_url"),   # Teredo
+    # Reserved, but global to Python 3.11's ipaddress
+    ("http://192.0.0.8/hook", "unsafe_url"),
+    ("http://192.0.0.200/hook", "unsafe_url"),
+    ("http://192.88.99.1/hook", "unsafe_url"),
+    ("http://[3fff::1]/hook", "unsafe_url"),
+    ("http://[5f00::1]/hook", "unsafe_url"),
+    ("http://198.18.0.1/hook", "unsafe_url"),
+    ("http://100.64.0.1/hook", "unsafe_url"),
 ])
 def test_unsafe_targets_are_refused_at_registration(api_as, admin, url, code):
     r = api_as(admin).post("/api/webhooks", json={"url": url})

@@ -229,6 +229,14 @@ _EMBEDDING = [ipaddress.ip_network(n) for n in (
     "64:ff9b::/96",         # NAT64, well-known prefix
     "64:ff9b:1::/48")]      # NAT64, local use
 
+# Special-purpose ranges that are not globally reachable (the IANA registries)
+# but that Python 3.11's ip.is_global calls global.
+_NOT_GLOBAL = [ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24",         # IETF protocol assignments
+    "192.88.99.0/24",       # 6to4 relay anycast (deprecated)
+    "3fff::/20",            # documentation (RFC 9637)
+    "5f00::/16")]           # SRv6 SIDs (RFC 9602)
+
 
 def unsafe(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Whether a webhook must not go to `ip`: not a global address, multicast, or an
@@ -242,4 +250,5 @@ def unsafe(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             inside.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         if any(unsafe(v4) for v4 in inside):
             return True
-    return not ip.is_global or ip.is_multicast
+    return (not ip.is_global or ip.is_multicast
+            or any(ip.version == net.version and ip in net for net in _NOT_GLOBAL))

@@ -120,3 +120,20 @@ def test_the_worker_extends_at_start(app, api_as, alice, berlin, conn):
     count = conn.execute("SELECT count(*) AS n FROM bookings WHERE series_id = %s",
                          (made["series"]["id"],)).fetchone()["n"]
     assert count == 29
+
+
+def test_a_staff_invitee_is_mailed_in_their_language_and_by_their_name(api_as, alice, bob,
+                                                                       berlin, smtp, worker):
+    """Bob reads French; as an invitee he was mailed in English, "Hello bob@example.com"."""
+    assert api_as(bob).patch("/api/me", json={"language": "fr"}).status_code == 200
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Planning", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "invitees": ["BOB@example.com", "guest@partner.example"]})
+    assert made.status_code == 201
+    worker.run_until_idle()
+    mails = {to[0].lower(): message for to, message in smtp.messages}
+    to_bob = mails["bob@example.com"]
+    text = to_bob.get_body(("plain",)).get_content()
+    assert bob["name"] in to_bob["To"] and "Bonjour" in text and bob["name"] in text, text
+    guest = mails["guest@partner.example"].get_body(("plain",)).get_content()
+    assert "Hello guest@partner.example" in guest

@@ -136,7 +136,14 @@ SELECT c.id, c.channel, c.attempts, c.endpoint_id, c.user_id AS recipient_id,
        END AS skipped
   FROM claimed c
   JOIN outbox o ON o.id = c.event_id
-  LEFT JOIN users u ON u.id = c.user_id
+  -- The recipient: the user it names, or the staff member an invitee's address is
+  -- (users_email_key), whose name and language the mail takes.
+  LEFT JOIN LATERAL (
+       (SELECT x.email, x.name, x.language FROM users x WHERE x.id = c.user_id)
+       UNION ALL
+       (SELECT x.email, x.name, x.language FROM users x
+         WHERE c.user_id IS NULL AND lower(x.email) = lower(c.email))
+       LIMIT 1) u ON true
   LEFT JOIN users owner ON owner.id = o.user_id
   LEFT JOIN users actor ON actor.id = o.actor_id
   LEFT JOIN rooms r ON r.id = o.room_id

@@ -73,22 +73,30 @@ def days(start, end):
         day += timedelta(days=1)
 
 
-def reference(data, start, end, building=None):
-    """The report, computed the plain way: loop over rooms, days and bookings."""
+def own_hours(room, day):
+    return room["opens"], room["closes"]
+
+
+def reference(data, start, end, building=None, hours_of=own_hours):
+    """The report, computed the plain way: loop over rooms, days and bookings.
+    `hours_of(room, day)`: its (opens, closes) that day, None when closed."""
     rooms = [r for r in data["rooms"] if r["active"] and building in (None, r["building"])]
     figures = {}
     for room in rooms:
         tz = room["tz"]
-        open_minutes = sum((local(d, room["closes"], tz) - local(d, room["opens"], tz)).total_seconds() / 60
-                           for d in days(start, end))
+        open_minutes = sum((local(d, h[1], tz) - local(d, h[0], tz)).total_seconds() / 60
+                           for d in days(start, end) if (h := hours_of(room, d)) is not None)
         mine = [b for b in data["bookings"] if b["room"]["id"] == room["id"]
                 and start <= b["start"].astimezone(tz).date() <= end]
         live = [b for b in mine if not b["cancelled"]]
         booked = 0.0
         for b in live:
             d = b["start"].astimezone(tz).date()
-            overlap = (min(b["end"], local(d, room["closes"], tz))
-                       - max(b["start"], local(d, room["opens"], tz))).total_seconds() / 60
+            hours = hours_of(room, d)
+            if hours is None:
+                continue
+            overlap = (min(b["end"], local(d, hours[1], tz))
+                       - max(b["start"], local(d, hours[0], tz))).total_seconds() / 60
             booked += max(0.0, overlap)
         figures[room["id"]] = {
             "open_minutes": open_minutes, "booked_minutes": booked, "bookings": len(live),
@@ -187,6 +195,66 @@ def test_the_weekday_hour_heatmap_matches_a_plain_computation(api_as, admin, dat
     for key, row in rows.items():
         assert row["open_minutes"] == pytest.approx(open_m[key]), key
         assert row["booked_minutes"] == pytest.approx(booked_m[key]), key
+
+
+WEEK = {"mon": ["08:00", "19:00"], "tue": ["08:00", "19:00"], "wed": ["08:00", "19:00"],
+        "thu": ["08:00", "19:00"], "fri": ["09:00", "13:00"], "sat": None, "sun": None}
+CLOSED = {"Spree": ["2027-03-17", "03-29"], "Hudson": ["2027-03-14", "2027-03-08"]}
+
+
+def policy_hours(room, day):
+    """What booking.rules' Policy.open_on gives for the policies set below."""
+    if day.isoformat() in CLOSED.get(room["name"], ()) or \
+            day.strftime("%m-%d") in CLOSED.get(room["name"], ()):
+        return None
+    if room["name"] != "Spree":
+        return room["opens"], room["closes"]
+    pair = WEEK[["mon", "tue", "wed", "thu", "fri", "sat", "sun"][day.weekday()]]
+    return None if pair is None else (time.fromisoformat(pair[0]), time.fromisoformat(pair[1]))
+
+
+def test_open_minutes_are_each_room_s_policy_s_days(api_as, admin, dataset, conn):
+    """Reports took every room's own hours every day: a closed date of its area, its
+    weekday hours (open longer, or closed at weekends) were not seen."""
+    from policykit import area, put_in
+
+    by_name = {room["name"]: room for room in dataset["rooms"]}
+    put_in(conn, by_name["Spree"], area(conn, "Short Fridays", opening_hours=WEEK,
+                                         closed_dates=CLOSED["Spree"]))
+    put_in(conn, by_name["Hudson"], area(conn, "Holidays", closed_dates=CLOSED["Hudson"]))
+    api = api_as(admin)
+    body = report(api, **{"from": START.isoformat(), "to": END.isoformat()})
+    expected = reference(dataset, START, END, hours_of=policy_hours)
+    for row in body["rows"]:
+        assert_row(row, expected[row["room_id"]])
+    assert_row(body["total"], combine(expected.values()))
+    spree = next(r for r in body["rows"] if r["room_name"] == "Spree")
+    assert spree["open_minutes"] != reference(dataset, START, END)[by_name["Spree"]["id"]][
+        "open_minutes"]
+    # One closed day alone: nothing open, its bookings counted with no minutes.
+    day = report(api, **{"from": "2027-03-17", "to": "2027-03-17"})
+    closed = next(r for r in day["rows"] if r["room_name"] == "Spree")
+    assert closed["open_minutes"] == 0 and closed["booked_minutes"] == 0
+    # The heatmap: Spree's Friday afternoons are closed, its Monday 08:00 open.
+    heat = {(r["weekday"], r["hour"]): r for r in report(api, **{
+        "from": "2027-03-08", "to": "2027-03-14", "group": "weekday_hour"})["rows"]}
+    expected_open = defaultdict(float)
+    for room in dataset["rooms"]:
+        if not room["active"]:
+            continue
+        for d in days(date(2027, 3, 8), date(2027, 3, 14)):
+            hours = policy_hours(room, d)
+            if hours is None:
+                continue
+            opens, closes = (local(d, h, room["tz"]) for h in hours)
+            for hour in range(24):
+                lo = max(local(d, time(hour), room["tz"]), opens)
+                hi = min(local(d + timedelta(days=1), time(0), room["tz"]) if hour == 23
+                         else local(d, time(hour + 1), room["tz"]), closes)
+                expected_open[(d.isoweekday(), hour)] += max(0.0, (hi - lo).total_seconds() / 60)
+    assert set(heat) == {k for k, v in expected_open.items() if v > 0}
+    for key, row in heat.items():
+        assert row["open_minutes"] == pytest.approx(expected_open[key]), key
 
 
 @pytest.mark.parametrize("query, status, code", [

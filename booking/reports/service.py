@@ -4,7 +4,8 @@ For a range of room-local days (`from` and `to`, both included, at most 366)
 and optionally one building:
 
 - open minutes: every active room's opening hours on every day of the range
-  (`generate_series` over days x rooms), in real time: the opening hours are
+  (`generate_series` over days x rooms) as its effective policy has them (that
+  weekday's hours, none on a closed date), in real time: the opening hours are
   placed in the room's zone day by day, so a daylight-saving day counts the
   minutes it really has;
 - booked minutes: each live booking's minutes inside its day's opening hours;
@@ -51,27 +52,46 @@ GROUPS = ("room", "building", "weekday_hour")
 _ROOMS = """
 r AS (
     SELECT r.id, r.name, r.building, r.timezone, r.opens, r.closes, r.checkin_required,
+           -- what of its effective policy sets its days (room_policy(), sql/040):
+           -- the hours of each weekday ({}: its own every day) and its closed dates
+           coalesce(p.fields->'opening_hours'->'value', '{}') AS week,
+           coalesce(p.fields->'closed_dates'->'value', '[]') AS closed,
            %(from)s::date::timestamp AT TIME ZONE r.timezone AS range_start,
            (%(to)s::date + 1)::timestamp AT TIME ZONE r.timezone AS range_end
       FROM rooms r
+     CROSS JOIN LATERAL (SELECT room_policy(r.id)->'fields' AS fields) p
      WHERE r.active AND (%(building)s::text IS NULL OR r.building = %(building)s)),
--- Each day's opening and closing instant, placed once per set of hours (rooms
+-- Each day's opening and closing instant, placed once per kind of days (rooms
 -- share a handful) rather than per room: wall_instant() (sql/017_wall_clock.sql)
 -- reads them as the rules do on the nights the clocks change, at ~1.4 us a call.
+-- A day the policy closes (its weekday, or a closed date) opens and closes at
+-- once: nothing of it is open, and a booking on it is counted, with no minutes.
 hours AS MATERIALIZED (
-    SELECT k.timezone, k.opens, k.closes, d::date AS day,
-           wall_instant(d::date, k.opens, k.timezone) AS open_at,
-           wall_instant(d::date, k.closes, k.timezone) AS close_at
-      FROM (SELECT DISTINCT timezone, opens, closes FROM r) k
+    SELECT k.timezone, k.opens, k.closes, k.week, k.closed, x.day, x.day_opens, x.day_closes,
+           wall_instant(x.day, x.day_opens, k.timezone) AS open_at,
+           wall_instant(x.day, x.day_closes, k.timezone) AS close_at
+      FROM (SELECT DISTINCT timezone, opens, closes, week, closed FROM r) k
      CROSS JOIN generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp,
-                                interval '1 day') d),
+                                interval '1 day') d
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN k.closed ? to_char(d, 'YYYY-MM-DD') OR k.closed ? to_char(d, 'MM-DD')
+                       THEN NULL
+                       WHEN k.week = '{}' THEN jsonb_build_array(k.opens, k.closes)
+                       ELSE nullif(k.week->((ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat',
+                                                   'sun'])[extract(isodow FROM d)::int]),
+                                   'null')
+                  END AS pair) w
+     CROSS JOIN LATERAL (
+           SELECT d::date AS day,
+                  coalesce((w.pair->>0)::time, k.opens) AS day_opens,
+                  coalesce((w.pair->>1)::time, k.opens) AS day_closes) x),
 days AS MATERIALIZED (   -- placed once, not once per booking that uses them
-    SELECT r.id AS room_id, h.day, h.open_at, h.close_at
-      FROM r JOIN hours h USING (timezone, opens, closes)),
+    SELECT r.id AS room_id, h.day, h.day_opens, h.day_closes, h.open_at, h.close_at
+      FROM r JOIN hours h USING (timezone, opens, closes, week, closed)),
 -- bookings_room_start: one index-only range per room
 live AS (
     SELECT b.room_id, b.user_id, b.start_at, b.end_at, b.created_at,
-           (b.start_at AT TIME ZONE r.timezone)::date AS day, r.timezone, r.opens, r.closes,
+           (b.start_at AT TIME ZONE r.timezone)::date AS day, r.timezone,
            b.checked_in_at, b.released_at, coalesce(b.end_before_release, b.end_at) AS booked_end,
            -- ghost: released, or over in a check-in room without anyone checking in
            b.released_at IS NOT NULL
@@ -81,7 +101,7 @@ live AS (
         ON b.room_id = r.id AND b.cancelled_at IS NULL
        AND b.start_at >= r.range_start AND b.start_at < r.range_end),
 clipped AS (
-    SELECT l.*, d.open_at, d.close_at,
+    SELECT l.*, d.open_at, d.close_at, d.day_opens, d.day_closes,
            greatest(0, date_part('epoch', least(l.end_at, d.close_at)
                                           - greatest(l.start_at, d.open_at)) / 60) AS booked,
            -- as booked, before a release cut it
@@ -163,7 +183,7 @@ BY_BUILDING_SQL = _FIGURES.format(
 BY_WEEKDAY_HOUR_SQL = """
 WITH {rooms},
 kinds AS (
-    SELECT timezone, opens, closes, count(*) AS rooms FROM r GROUP BY 1, 2, 3),
+    SELECT timezone, opens, closes, week, closed, count(*) AS rooms FROM r GROUP BY 1, 2, 3, 4, 5),
 open AS (
     SELECT extract(isodow FROM d.day)::int AS weekday, h AS hour,
            sum(k.rooms * greatest(0, date_part('epoch',
@@ -172,15 +192,16 @@ open AS (
                  - greatest((d.day + make_interval(hours => h)) AT TIME ZONE k.timezone,
                             d.open_at)) / 60)) AS minutes
       FROM kinds k
-      JOIN hours d USING (timezone, opens, closes)
-     CROSS JOIN generate_series(extract(hour FROM k.opens)::int,
-                                least(23, extract(hour FROM k.closes - interval '1 second')::int)) h
+      JOIN hours d USING (timezone, opens, closes, week, closed)
+     CROSS JOIN generate_series(extract(hour FROM d.day_opens)::int,
+                                least(23, extract(hour FROM d.day_closes - interval '1 second')::int)) h
+     WHERE d.day_closes > d.day_opens
      GROUP BY 1, 2),
 pieces AS MATERIALIZED (
     SELECT c.day, c.timezone, c.start_at,
            greatest(c.start_at, c.open_at) AS cs, least(c.end_at, c.close_at) AS ce,
-           c.open_at - (c.opens - time '00:00') AS base,
-           c.close_at - c.open_at = c.closes - c.opens AS stable
+           c.open_at - (c.day_opens - time '00:00') AS base,
+           c.close_at - c.open_at = c.day_closes - c.day_opens AS stable
       FROM clipped c
      WHERE c.booked > 0),
 slots AS (

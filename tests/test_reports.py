@@ -168,6 +168,9 @@ def test_figures_by_building_and_for_one_building(api_as, admin, dataset):
     expected = reference(dataset, date(2027, 3, 27), date(2027, 3, 29), "HQ")
     assert {r["room_id"] for r in only["rows"]} == set(expected)
     assert_row(only["total"], combine(expected.values()))
+    # A building's name in any case, as the finder and the account take it.
+    lower = report(api, **{"from": "2027-03-27", "to": "2027-03-29", "building": "hq"})
+    assert lower["rows"] == only["rows"] and lower["total"] == only["total"]
 
 
 def test_the_weekday_hour_heatmap_matches_a_plain_computation(api_as, admin, dataset):

@@ -60,7 +60,7 @@ r AS (
            (%(to)s::date + 1)::timestamp AT TIME ZONE r.timezone AS range_end
       FROM rooms r
      CROSS JOIN LATERAL (SELECT room_policy(r.id)->'fields' AS fields) p
-     WHERE r.active AND (%(building)s::text IS NULL OR r.building = %(building)s)),
+     WHERE r.active AND (%(building)s::text IS NULL OR lower(r.building) = lower(%(building)s))),
 -- Each day's opening and closing instant, placed once per kind of days (rooms
 -- share a handful) rather than per room: wall_instant() (sql/017_wall_clock.sql)
 -- reads them as the rules do on the nights the clocks change, at ~1.4 us a call.
@@ -161,7 +161,7 @@ SELECT grouping({key}) = 1 AS total, {columns},
        coalesce(sum(f.released_m), 0) AS released_minutes,
        coalesce(sum(f.ghost_m), 0) AS ghost_minutes,
        (%(building)s::text IS NULL
-        OR EXISTS (SELECT 1 FROM rooms x WHERE x.building = %(building)s)) AS building_known
+        OR EXISTS (SELECT 1 FROM rooms x WHERE lower(x.building) = lower(%(building)s))) AS building_known
   FROM facts f JOIN r ON r.id = f.room_id
  GROUP BY GROUPING SETS (({group_by}), ())
  ORDER BY total, {order}"""
@@ -226,7 +226,7 @@ booked AS (
 SELECT o.weekday, o.hour, o.minutes AS open_minutes,
        coalesce(b.minutes, 0) AS booked_minutes, coalesce(b.started, 0)::int AS bookings,
        (%(building)s::text IS NULL
-        OR EXISTS (SELECT 1 FROM rooms x WHERE x.building = %(building)s)) AS building_known
+        OR EXISTS (SELECT 1 FROM rooms x WHERE lower(x.building) = lower(%(building)s))) AS building_known
   FROM open o LEFT JOIN booked b USING (weekday, hour)
  WHERE o.minutes > 0
  ORDER BY o.weekday, o.hour""".format(rooms=_ROOMS)

@@ -75,6 +75,43 @@ def test_a_moved_occurrence_is_sent_as_its_recurrence_id_instance(api_as, alice,
     assert event["SEQUENCE"] >= 1
 
 
+def test_a_series_sent_again_carries_its_occurrences_changed_on_their_own(api_as, alice, berlin,
+                                                                          smtp, worker):
+    """A series REQUEST replaces what a calendar holds of it: sent with its rule alone,
+    the occurrence moved to 15:00 went back to 10:00 in the invitees' calendars."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=4",
+        "invitees": ["guest@partner.example"]}).get_json()
+    series_id = made["series"]["id"]
+    moved = made["bookings"][1]                        # 9 March, 10:00 Berlin
+    assert api.patch(f"/api/bookings/{moved['id']}",
+                     json={"start_time": "2027-03-09T15:00", "title": "Moved"}).status_code == 200
+    worker.run_until_idle()
+    smtp.messages.clear()
+    r = api.patch(f"/api/series/{series_id}?from={DAY}T10:00", json={"title": "Weekly, renamed"})
+    assert r.status_code == 200, r.get_json()
+    worker.run_until_idle()
+    mails = by_recipient(smtp.messages)
+    assert set(mails) == {"alice@example.com", "guest@partner.example"}
+    for message in mails.values():
+        calendar = calendar_of(message)
+        assert str(calendar["METHOD"]) == "REQUEST"
+        master, instance = calendar.walk("VEVENT")
+        assert "RRULE" in master and str(master["SUMMARY"]) == "Weekly, renamed"
+        assert str(instance["UID"]) == str(master["UID"]) == f"series-{series_id}@booking"
+        assert instance["SEQUENCE"] == master["SEQUENCE"] >= 1
+        assert instance["RECURRENCE-ID"].dt == datetime(2027, 3, 9, 9, tzinfo=UTC)
+        assert (instance["DTSTART"].dt, instance["DTEND"].dt) == (
+            datetime(2027, 3, 9, 14, tzinfo=UTC), datetime(2027, 3, 9, 15, tzinfo=UTC))
+        assert str(instance["SUMMARY"]) == "Moved"
+        assert str(instance["ORGANIZER"]) == str(master["ORGANIZER"])
+        assert str(instance.get("ATTENDEE")) == str(master.get("ATTENDEE"))
+    assert "guest@partner.example" in str(
+        calendar_of(mails["guest@partner.example"]).walk("VEVENT")[1].get("ATTENDEE"))
+
+
 def test_the_worker_extends_series_and_tells_of_an_occurrence_it_could_not_place(
         app, api_as, alice, bob, berlin, make, smtp, conn):
     made = api_as(alice).post("/api/bookings", json={

@@ -38,6 +38,7 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     (booking/events/worker.py).
     """
     kind = event["kind"]
+    extra: list[Event] = []   # a series' occurrences changed on their own
     # Made, changed or approved: add (or update) it; cancelled, rejected, expired:
     # remove it.
     method = "REQUEST" if kind.endswith((".created", ".updated", ".approved")) else "CANCEL"
@@ -54,6 +55,11 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     else:
         vevent, method = _series_event(event, method)
         invitees = ((event["payload"].get("series") or booking or {}).get("invitees") or [])
+        if method == "REQUEST" and "rrule" in vevent:
+            # The series sent again (made, changed, approved, cut short) with the
+            # occurrences changed on their own: a REQUEST of the series replaces
+            # what a calendar holds of it, and would put them back otherwise.
+            extra = [_override(event, vevent, o) for o in event.get("overrides") or ()]
     if attendee and _taken_off(event, attendee[0]):
         method = "CANCEL"
         vevent["status"] = "CANCELLED"
@@ -76,6 +82,12 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
     calendar.add_component(vevent)
+    for instance in extra:
+        for name in ("status", "organizer", "attendee"):   # as the series has them
+            found = vevent.get(name)
+            for value in found if isinstance(found, list) else [found] if found else []:
+                instance.add(name, value)
+        calendar.add_component(instance)
     calendar.add_missing_timezones()
     return calendar.to_ical(), method
 
@@ -108,6 +120,21 @@ def _occurrence_event(event: Mapping[str, Any]) -> Event:
     vevent.add("description", feeds.description({**b, "user_name": event.get("owner_name") or "",
                                                   "series_id": b["series_id"]}))
     vevent.add("status", "CONFIRMED")
+    return vevent
+
+
+def _override(event: Mapping[str, Any], series: Event, occurrence: Mapping[str, Any]) -> Event:
+    """An occurrence changed on its own, beside its series' VEVENT in one calendar: the
+    series' UID and SEQUENCE, the RECURRENCE-ID of the start the series gave it,
+    its own times and title."""
+    tz = series["dtstart"].dt.tzinfo
+    vevent = Event()
+    for name in ("uid", "dtstamp", "last-modified", "sequence", "location"):
+        vevent.add(name, series.decoded(name) if name != "uid" else str(series["uid"]))
+    vevent.add("recurrence-id", _when(occurrence["original_start"]).astimezone(tz))
+    vevent.add("dtstart", _when(occurrence["start_at"]).astimezone(tz))
+    vevent.add("dtend", _when(occurrence["end_at"]).astimezone(tz))
+    vevent.add("summary", occurrence["title"])
     return vevent
 
 

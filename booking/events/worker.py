@@ -133,7 +133,18 @@ SELECT c.id, c.channel, c.attempts, c.endpoint_id, c.user_id AS recipient_id,
                     AND b.series_id = o.series_id
                     AND b.cancelled_at IS NOT NULL
                     AND b.start_at < (o.payload->>'from')::timestamptz) x)
-       END AS skipped
+       END AS skipped,
+       -- The occurrences changed on their own, as they are now (bookings_series): a
+       -- series sent again carries them, or a calendar would put them back.
+       CASE WHEN o.kind IN ('series.created', 'series.updated', 'series.cancelled',
+                            'series.approved') THEN
+            (SELECT coalesce(json_agg(json_build_object(
+                        'original_start', b.original_start, 'start_at', b.start_at,
+                        'end_at', b.end_at, 'title', b.title) ORDER BY b.original_start), '[]')
+               FROM bookings b
+              WHERE b.series_id = o.series_id AND b.cancelled_at IS NULL
+                AND b.original_start IS NOT NULL)
+       END AS overrides
   FROM claimed c
   JOIN outbox o ON o.id = c.event_id
   -- The recipient: the user it names, or the staff member an invitee's address is

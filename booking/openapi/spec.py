@@ -257,8 +257,9 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "`field` names the input at fault. Rule breaks list every "
                                "`violations`; conflicts list `conflicts` and `suggestions`; "
-                               "a series' rule breaks list `occurrences` (each rule each occurrence breaks) "
-                               "and `count` (how many occurrences break one).",
+                               "a series' rule breaks list `occurrences` (each rule each "
+                               "occurrence breaks) and `count` (how many occurrences break "
+                               "one).",
                 "properties": {
                     "field": {"type": "string"},
                     "violations": {"type": "array", "items": ref("Violation")},

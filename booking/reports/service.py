@@ -161,7 +161,8 @@ SELECT grouping({key}) = 1 AS total, {columns},
        coalesce(sum(f.released_m), 0) AS released_minutes,
        coalesce(sum(f.ghost_m), 0) AS ghost_minutes,
        (%(building)s::text IS NULL
-        OR EXISTS (SELECT 1 FROM rooms x WHERE lower(x.building) = lower(%(building)s))) AS building_known
+        OR EXISTS (SELECT 1 FROM rooms x
+                    WHERE lower(x.building) = lower(%(building)s))) AS building_known
   FROM facts f JOIN r ON r.id = f.room_id
  GROUP BY GROUPING SETS (({group_by}), ())
  ORDER BY total, {order}"""
@@ -193,8 +194,9 @@ open AS (
                             d.open_at)) / 60)) AS minutes
       FROM kinds k
       JOIN hours d USING (timezone, opens, closes, week, closed)
-     CROSS JOIN generate_series(extract(hour FROM d.day_opens)::int,
-                                least(23, extract(hour FROM d.day_closes - interval '1 second')::int)) h
+     CROSS JOIN generate_series(
+           extract(hour FROM d.day_opens)::int,
+           least(23, extract(hour FROM d.day_closes - interval '1 second')::int)) h
      WHERE d.day_closes > d.day_opens
      GROUP BY 1, 2),
 pieces AS MATERIALIZED (
@@ -226,7 +228,8 @@ booked AS (
 SELECT o.weekday, o.hour, o.minutes AS open_minutes,
        coalesce(b.minutes, 0) AS booked_minutes, coalesce(b.started, 0)::int AS bookings,
        (%(building)s::text IS NULL
-        OR EXISTS (SELECT 1 FROM rooms x WHERE lower(x.building) = lower(%(building)s))) AS building_known
+        OR EXISTS (SELECT 1 FROM rooms x
+                    WHERE lower(x.building) = lower(%(building)s))) AS building_known
   FROM open o LEFT JOIN booked b USING (weekday, hour)
  WHERE o.minutes > 0
  ORDER BY o.weekday, o.hour""".format(rooms=_ROOMS)

@@ -462,3 +462,39 @@ def test_pages_name_an_icon_that_is_there(client, browser_as, alice, app, make):
         assert icon, page.request.path
         answer = client.get(icon.group(1))
         assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+
+
+def test_a_change_from_a_form_opened_before_another_is_refused_keeping_what_was_typed(
+        browser_as, alice, make, conn):
+    """Two tabs on one booking: the second save put the old title back, unseen."""
+    room = make.room("Spree")
+    booking = make.booking(room, alice, datetime(2027, 3, 2, 9, tzinfo=UTC),
+                           datetime(2027, 3, 2, 10, tzinfo=UTC), title="Two tabs")
+    b = browser_as(alice)
+    url = f"/bookings/{booking['id']}/edit"
+
+    def form_of(page):
+        html_text = page.get_data(as_text=True)
+        fields = dict(re.findall(r'<input[^>]* name="(version|title|date|start|end|room_id)"'
+                                 r'[^>]* value="([^"]*)"', html_text))
+        return {**{k: html.unescape(v) for k, v in fields.items()}, "room_id": room["id"]}
+
+    one, two = form_of(b.get(url)), form_of(b.get(url))
+    assert one["version"] and one == two
+    first = b.post(url, data={**one, "title": "Tab one title"})
+    assert first.status_code == 302, first.get_data(as_text=True)[-3000:]
+    stale = b.post(url, data={**two, "start": "15:00", "end": "16:00"})
+    assert stale.status_code == 412
+    page = stale.get_data(as_text=True)
+    assert "changed since you opened this form" in page and "Tab one title" in page
+    again = form_of(stale)
+    assert (again["start"], again["end"], again["title"]) == ("15:00", "16:00", "Two tabs")
+    row = conn.execute("SELECT title, start_at FROM bookings WHERE id = %s",
+                       (booking["id"],)).fetchone()
+    assert (row["title"], row["start_at"]) == ("Tab one title",
+                                               datetime(2027, 3, 2, 9, tzinfo=UTC))
+    # Seen, and saved again: it is what this tab says.
+    assert b.post(url, data=again).status_code == 302
+    row = conn.execute("SELECT title, start_at FROM bookings WHERE id = %s",
+                       (booking["id"],)).fetchone()
+    assert (row["title"], row["start_at"]) == ("Two tabs", datetime(2027, 3, 2, 14, tzinfo=UTC))

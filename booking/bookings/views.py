@@ -16,7 +16,7 @@ from booking.approvals import service as approvals
 from booking.bookings import service
 from booking.errors import BookingError
 from booking.finder import service as finder
-from booking.http import local_path
+from booking.http import local_path, twin_etag
 from booking.times import parse_date, parse_hm, zone
 from booking.i18n import _, ngettext
 from booking.templating import day as day_text, hm
@@ -273,16 +273,35 @@ def edit(booking_id: int):
     return _edit_page(booking_id, _form_of(booking), None)
 
 
+# The form carries the ETag of the booking it was filled in from (`version`), sent
+# back as If-Match: a save from a form opened before another change (another tab,
+# a delegate) is refused rather than undoing that change unseen.
+VERSION = "version"
+
+
 @bp.post("/bookings/<id:booking_id>/edit")
 @login_required
 def update(booking_id: int):
     form = request.form
     try:
         booking = service.edit(current_user, booking_id, _booking_from_form(form, repeat=False),
-                               now())
+                               now(), if_match=form.get(VERSION) or None)
     except BookingError as err:
         if err.code in ("forbidden", "not_found", "not_editable"):
             raise
+        if err.code == "precondition_failed":
+            # Changed since the form was opened: what was typed stays, beside the
+            # booking as it is now, and saving again (seen) goes through.
+            current = service.get(booking_id)
+            kept = MultiDict(form)
+            kept[VERSION] = twin_etag(booking=current)
+            err = BookingError(err.code, _(
+                "This booking was changed since you opened this form (it is now “%(title)s”, "
+                "%(day)s %(start)s–%(end)s, %(room)s). What you typed is below: save again "
+                "to make it so.", title=current["title"], day=day_text(current["start_time"]),
+                start=hm(current["start_time"]), end=hm(current["end_time"]),
+                room=current["room_name"]), status=err.status)
+            return _edit_page(booking_id, kept, err), err.status
         return _edit_page(booking_id, form, err), err.status
     flash(_("Changed: %(room)s, %(day)s %(start)s–%(end)s.", room=booking["room_name"],
             day=day_text(booking["start_time"]), start=hm(booking["start_time"]),
@@ -291,8 +310,9 @@ def update(booking_id: int):
 
 
 def _form_of(booking: dict) -> MultiDict:
-    """The booking as the form's fields."""
+    """The booking as the form's fields, and its version (VERSION)."""
     return MultiDict({
+        VERSION: twin_etag(booking=booking),
         "room_id": str(booking["room_id"]), "title": booking["title"],
         "date": booking["start_time"][:10], "start": booking["start_time"][11:16],
         "end": booking["end_time"][11:16],

@@ -317,3 +317,22 @@ def test_a_series_from_a_past_start_is_refused_before_its_rule_is_expanded(
                   json={"start_time": start, "end_time": end,
                         "recurrence": "FREQ=DAILY;UNTIL=29991231"})
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "in_past"
+
+
+@pytest.mark.parametrize("rule, status", [
+    ("FREQ=DAILY;UNTIL=20270301", 422),          # the day before the first
+    ("FREQ=DAILY;UNTIL=20270302T095959", 422),   # a second before the first start
+    ("FREQ=DAILY;UNTIL=20270302T100000", 201),   # the first start: that one alone
+    ("FREQ=DAILY;UNTIL=20270302", 201),          # its day: to the end of it
+    ("FREQ=DAILY;UNTIL=20270303", 201),
+])
+def test_a_series_ending_before_its_first_start_is_refused(api_as, alice, berlin, conn, rule,
+                                                           status):
+    """UNTIL before the first start booked the first start alone, and its page said it
+    repeats "until 1 Mar" and "never" ends."""
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", rule)
+    assert r.status_code == status, r.get_json()
+    if status == 422:
+        error = r.get_json()["error"]
+        assert (error["code"], error["details"]["part"]) == ("invalid_recurrence", "UNTIL")
+        assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0

@@ -207,7 +207,12 @@ def _refuse_never_matching(rule: recurrence.Rule, first_local: datetime,
     """422 `invalid` for a rule that matches no time in the booking window: its
     series would be the first start alone (RFC 5545 counts DTSTART whatever the
     rule says), which is not what anyone meant by FREQ=DAILY;INTERVAL=7;BYDAY=WE
-    from a Tuesday."""
+    from a Tuesday. A rule ending (UNTIL) before the first start is refused too:
+    it was the first start alone, "until" a day before it."""
+    if rule.until is not None and rule.until < first_local:
+        raise recurrence.invalid_recurrence("UNTIL", _(
+            "The series ends (%(until)s) before its first date (%(first)s).",
+            until=f"{rule.until:%Y-%m-%d}", first=f"{first_local:%Y-%m-%d}"))
     if not recurrence.matches(rule, first_local, last_local):
         raise BookingError(
             "invalid", _("This rule yields no occurrence in the booking window (from the first "

@@ -57,6 +57,15 @@
     }
   }
 
+  // A form sent back with errors: the keyboard starts at the first field at fault
+  // (or at the form's own error when no field is), not at the top of the page.
+  var wrong = document.querySelector("form [aria-invalid='true']");
+  if (!wrong) {
+    wrong = document.querySelector("main .form-error");
+    if (wrong) { wrong.setAttribute("tabindex", "-1"); }
+  }
+  if (wrong) { wrong.focus(); }
+
   // Ask before destructive buttons (cancel, revoke).
   document.addEventListener("submit", function (event) {
     var button = event.submitter;

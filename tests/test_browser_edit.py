@@ -71,3 +71,16 @@ def test_a_refused_change_keeps_what_was_typed_and_offers_where_to_go(live_serve
     row = conn.execute("SELECT title, notes FROM bookings WHERE id = %s",
                        (booking["id"],)).fetchone()
     assert (row["title"], row["notes"]) == ("Typed title", "Typed notes")
+
+
+def test_after_a_refused_form_the_keyboard_starts_at_the_field_at_fault(live_server, page, make):
+    """Errors were announced, but focus was on the page itself: a keyboard user tabbed
+    down from the top again to reach the field."""
+    alice = make.user("Alice")
+    room = make.room("Spree", "Europe/Berlin")
+    sign_in(page, live_server.url, alice)
+    page.goto(f"{live_server.url}/bookings/new?room_id={room['id']}")
+    page.get_by_label("What is it for?").fill("")
+    page.get_by_label("What is it for?").press("Enter")
+    expect(page.get_by_label("What is it for?")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("What is it for?")).to_be_focused()

@@ -444,3 +444,20 @@ def test_the_overview_offers_to_book_only_the_rooms_this_person_may_book(browser
         page = browser_as(person).get("/").get_data(as_text=True)
         assert ("Book Lab only" in page) is offered
         assert "Book Plain" in page
+
+
+def test_the_availability_page_gives_each_day_s_hours_and_bookable_links(browser_as, api_as,
+                                                                         alice, make, conn):
+    """It said the room's own "Open 09:00-18:00" and linked whole free stretches,
+    08:00-19:00, eleven hours where four is the most."""
+    room = make.room("Broadway", capacity=6)
+    put_in(conn, room, area(conn, "Long days", opening_hours={
+        d: ["08:00", "19:00"] for d in ("mon", "tue", "wed", "thu", "fri")}))
+    page = browser_as(alice).get(f"/rooms/{room['id']}/availability?start=2027-03-05"
+                                 f"&end=2027-03-09").get_data(as_text=True)
+    assert "09:00–18:00" not in page and page.count("open 08:00–19:00") == 2   # Fri and Mon
+    links = BOOK_LINK.findall(page)
+    assert ("2027-03-08", "08:00", "12:00") in {(d, s, e) for _, d, s, e in links}
+    api = api_as(alice)
+    for _, day, start, end in links:
+        assert bookable(api, room, f"{day}T{start}", f"{day}T{end}"), (day, start, end)

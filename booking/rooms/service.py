@@ -246,7 +246,7 @@ MOST_DAYS = 31
 
 
 def availability(room_id: int, start_text: str | None, end_text: str | None,
-                 min_minutes: Any, now: datetime) -> dict[str, Any]:
+                 min_minutes: Any, now: datetime, with_policy: bool = False) -> dict[str, Any]:
     """The room's free intervals between start and end, as its effective policy
     has them: inside the hours of each weekday, not on closed dates, not before
     the notice, kept clear of bookings and their buffers.
@@ -274,9 +274,13 @@ def availability(room_id: int, start_text: str | None, end_text: str | None,
     free = free_intervals(row, [(datetime.fromisoformat(b["start_at"]),
                                  datetime.fromisoformat(b["end_at"])) for b in busy],
                           start, end, now, shortest, room_policy)
-    return {"room_id": row["id"], "room": row, "start_time": rfc3339(start, zone(row["timezone"])),
-            "end_time": rfc3339(end, zone(row["timezone"])),
-            "free": as_json(free, row["timezone"])}
+    found = {"room_id": row["id"], "room": row,
+             "start_time": rfc3339(start, zone(row["timezone"])),
+             "end_time": rfc3339(end, zone(row["timezone"])),
+             "free": as_json(free, row["timezone"])}
+    if with_policy:   # the page's: each day's hours, its links' longest booking
+        found["policy"] = room_policy
+    return found
 
 
 def _bound(text: str | None, field: str) -> dict[str, Any]:

@@ -158,11 +158,18 @@ def week(room_id: int):
 def availability(room_id: int):
     args = request.args
     data = service.availability(room_id, args.get("start"), args.get("end"),
-                                args.get("min_minutes"), now())
+                                args.get("min_minutes"), now(), with_policy=True)
+    policy = data.pop("policy")
+    tz = zone(data["room"]["timezone"])
+    longest = timedelta(minutes=policy.max_minutes)
     days: dict[str, list] = {}
     for free in data["free"]:
-        days.setdefault(free["start_time"][:10], []).append(free)
-    return render_template("rooms/availability.html", **data, days=days, args=args)
+        # Its link offers at most the longest booking, in real time.
+        start = datetime.fromisoformat(free["start_time"])
+        end = min(datetime.fromisoformat(free["end_time"]), start + longest).astimezone(tz)
+        days.setdefault(free["start_time"][:10], []).append({**free, "book_end": f"{end:%H:%M}"})
+    hours = {day: timeline.opening(data["room"], day, policy) for day in days}
+    return render_template("rooms/availability.html", **data, days=days, hours=hours, args=args)
 
 
 def refusal(room: dict, policy: Any) -> str | None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask import Flask, request, session
-from flask_wtf.csrf import CSRFProtect
+from urllib.parse import urlsplit
+
+from flask import Flask, flash, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 from booking import auth, clock, config, db, errors, http, i18n, memo, metrics, templating
 from booking.config import PROJECT_ROOT
+from booking.i18n import _
 
 csrf = CSRFProtect()
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})   # the methods CSRF is checked on
@@ -133,16 +136,31 @@ def _panel_fence() -> None:
         panels.fence(current_user, request.endpoint, request.view_args)
 
 
-def _csrf() -> None:
+def _csrf() -> Any:
     """The CSRF token of a write: a page's form (flask-wtf's check, which skips the
     exempt blueprints), and a JSON write authenticated by cookie. Reads are
-    let through before anything is looked up (most requests are reads)."""
+    let through before anything is looked up (most requests are reads).
+
+    A form sent after its session ended (signed out in another tab, or timed
+    out) fails the check: that person is sent to sign in, and back to the page
+    the form was on, told that nothing was saved."""
     if request.method not in WRITES:
-        return
-    csrf.protect(apply_exemptions=True)
+        return None
+    try:
+        csrf.protect(apply_exemptions=True)
+    except CSRFError:
+        if request.path.startswith("/api/") or session.get("_user_id"):
+            raise
+        flash(_("Your session had ended, so nothing was saved: sign in and send it "
+                     "again."), "error")
+        referrer = urlsplit(request.referrer or "")
+        back = (http.local_path(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+                if referrer.netloc == request.host else None)
+        return redirect(url_for("account.login", next=back or "/"))
     if (request.path.startswith("/api/") and "Authorization" not in request.headers
             and session.get("_user_id")):
         csrf.protect()
+    return None
 
 
 def close(app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 import html
 import re
+from urllib.parse import quote
 from datetime import datetime
 
 import pytest
@@ -96,8 +97,35 @@ def test_forms_without_csrf_token_are_refused(client, alice, browser_as, berlin,
     b = browser_as(alice)
     r = client.post("/bookings/new", data={"room_id": berlin["id"], "title": "x",
                                            "date": "2027-03-02", "start": "10:00", "end": "11:00"})
-    assert r.status_code == 400
+    # Without a session: sent to sign in (a signed-in form without it: a 400,
+    # tests/test_csrf_and_sessions.py).
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+
+
+def test_a_form_sent_after_its_session_ended_goes_to_sign_in_and_back(app, alice, berlin, conn):
+    """Signed out in another tab, the form's Book button gave a bare 400 "The CSRF
+    tokens do not match", with no way on."""
+    b = Browser(app.test_client())
+    b.login(alice["email"])
+    form_page = f"/bookings/new?room_id={berlin['id']}"
+    b.get(form_page)
+    token = b.csrf
+    other_tab = Browser(b.client)
+    other_tab.csrf = token
+    assert other_tab.post("/logout").status_code == 302
+    r = b.client.post("/bookings/new", data={
+        "csrf_token": token, "room_id": berlin["id"], "title": "x", "date": "2027-03-02",
+        "start": "10:00", "end": "11:00"}, headers={"Referer": f"http://localhost{form_page}"})
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/login?next=" + quote(form_page, safe="/?")
+    login = b.client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Your session had ended, so nothing was saved" in login
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    # Another site's page is not where it goes back to.
+    r = b.client.post("/bookings/new", data={"csrf_token": token},
+                      headers={"Referer": "https://evil.example/bookings/new"})
+    assert r.headers["Location"] == "/login?next=/"
 
 
 def test_overview_page_shows_rooms_now_and_next(browser_as, alice, berlin, make):

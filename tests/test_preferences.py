@@ -1,5 +1,7 @@
 """The account's theme and time zone: /account/preferences and PATCH /api/me."""
 
+import re
+
 import pytest
 
 from routemap import state
@@ -47,4 +49,9 @@ def test_the_pages_wear_the_account_s_theme(browser_as, alice):
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
     assert "timezone must be an IANA zone" in text and 'value="Nowhere"' in text
+    # At the field, and named by it (it was only at the top of the form).
+    assert re.search(r'<input id="timezone"[^>]* aria-describedby="timezone-hint timezone-error"'
+                     r' aria-invalid="true"', text), text
+    assert re.search(r'<p class="field-error" id="timezone-error" role="alert">timezone must be '
+                     r'an IANA zone', text)
     assert '<html lang="en" data-theme="light">' in browser.get("/").get_data(as_text=True)

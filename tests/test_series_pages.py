@@ -78,7 +78,8 @@ def test_availability_page_lists_free_time_with_book_links(browser_as, alice, be
     assert r.status_code == 200
     page = text(r)
     assert "09:00</time>–<time" in page and "11:00</time>–<time" in page
-    assert f"/bookings/new?room_id={berlin['id']}&amp;date=2027-03-02&amp;start=11:00&amp;end=18:00" in page
+    # 11:00-18:00 is free; its link offers the longest booking, four hours
+    assert f"/bookings/new?room_id={berlin['id']}&amp;date=2027-03-02&amp;start=11:00&amp;end=15:00" in page
 
 
 def test_account_page_shows_the_calendar_address_and_makes_a_new_one(browser_as, alice):

@@ -4,6 +4,7 @@ import html
 import re
 from datetime import datetime
 
+import pytest
 from werkzeug.datastructures import MultiDict
 
 from conftest import UTC
@@ -32,11 +33,36 @@ def test_booking_a_weekly_series_through_the_form(browser_as, alice, berlin, con
 def test_a_bad_repeat_is_shown_in_the_repeat_section_keeping_the_input(browser_as, alice, berlin):
     b = browser_as(alice)
     r = b.post("/bookings/new", data={**FORM, "room_id": berlin["id"], "repeat": "weekly",
-                                      "weekdays": ["TU"], "ends": "after", "count": "0"})
+                                      "weekdays": ["TU"], "ends": "on", "until": "2027-03-01"})
     assert r.status_code == 422
     page = text(r)
-    assert 'id="recurrence-error"' in page and "COUNT" in page
-    assert 'value="TU" checked' in page and 'value="after" checked' in page
+    assert 'id="recurrence-error"' in page and "before its first date" in page
+    assert 'value="TU" checked' in page and 'value="on" checked' in page
+
+
+@pytest.mark.parametrize("fields, errors", [
+    ({"ends": "after", "count": "0", "every": "0"}, {"count": "End after 1 to 1000 occurrences.",
+                                                    "every": "Repeat every 1 to 999 days"}),
+    ({"ends": "after", "count": "1001"}, {"count": "End after 1 to 1000 occurrences."}),
+    ({"ends": "on", "until": ""}, {"until": "Choose the series&#39; last day."}),
+    ({"ends": "on", "until": "2027-02-30"}, {"until": "not a real date"}),
+])
+def test_the_repeat_fields_are_named_in_words_at_each_field(browser_as, alice, berlin, conn,
+                                                            fields, errors):
+    """"“UNTIL=” is not NAME=VALUE." and "COUNT must be between 1 and 1000." were said
+    of the whole Repeat section."""
+    r = browser_as(alice).post("/bookings/new", data={**FORM, "room_id": berlin["id"],
+                                                      "repeat": "daily", **fields})
+    assert r.status_code == 400
+    page = text(r)
+    for field, message in errors.items():
+        assert re.search(rf'id="{field}"[^>]* aria-describedby="[^"]*{field}-error"'
+                         r'[^>]* aria-invalid="true"', page), field
+        error = re.search(rf'<p class="field-error" id="{field}-error" role="alert">([^<]*)</p>',
+                          page)
+        assert error and message in error.group(1), (field, error and error.group(1))
+    assert "NAME=VALUE" not in page and "COUNT" not in page
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
 
 
 def test_a_series_outside_hours_lists_the_occurrences_on_the_form(browser_as, alice, berlin):

@@ -86,6 +86,8 @@ def _booking_from_form(form, repeat: bool = True) -> dict:
     people = check(inputs.people, {name: form.get(name, "") for name in inputs.PEOPLE_FIELDS})
     if form.get("booked_for", "").strip():
         check(inputs.email, form["booked_for"], "booked_for")
+    if repeat and (form.get("repeat") or "none") != "none":
+        _check_repeat(check, form)
     check.done()
     day = parse_date(form["date"], "date")
     data = {"room_id": form.get("room_id", ""), "title": form.get("title", ""),
@@ -100,6 +102,23 @@ def _booking_from_form(form, repeat: bool = True) -> dict:
         data["recurrence"] = rule
         data["skip_conflicts"] = "skip_conflicts" in form
     return data
+
+
+def _check_repeat(check: inputs.Collect, form) -> None:
+    """The Repeat section's own fields, each at its input, in the form's words (the
+    rule they make is then checked as the API checks it: recurrence.from_form)."""
+    every = (form.get("every") or "1").strip()
+    if form.get("repeat") != "weekdays" and not (every.isdigit() and 1 <= int(every) <= 999):
+        check.fail("every", _("Repeat every 1 to 999 days, weeks, months or years."))
+    ends = form.get("ends") or "never"
+    count = (form.get("count") or "").strip()
+    if ends == "after" and not (count.isdigit() and 1 <= int(count) <= 1000):
+        check.fail("count", _("End after 1 to 1000 occurrences."))
+    until = (form.get("until") or "").strip()
+    if ends == "on" and not until:
+        check.fail("until", _("Choose the series' last day."))
+    elif ends == "on":
+        check(parse_date, until, "until")
 
 
 def _form(form, error: BookingError | None):

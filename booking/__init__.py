@@ -9,10 +9,9 @@ What a process remembers between requests is all in `booking/memo/`.
 from __future__ import annotations
 
 from typing import Any
-
-from flask_login import current_user
 from urllib.parse import urlsplit
 
+from flask_login import current_user
 from flask import Flask, flash, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
@@ -152,7 +151,7 @@ def _csrf() -> Any:
         if request.path.startswith("/api/") or session.get("_user_id"):
             raise
         flash(_("Your session had ended, so nothing was saved: sign in and send it "
-                     "again."), "error")
+                "again."), "error")
         referrer = urlsplit(request.referrer or "")
         back = (http.local_path(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
                 if referrer.netloc == request.host else None)

@@ -458,6 +458,7 @@ def test_the_availability_page_gives_each_day_s_hours_and_bookable_links(browser
     assert "09:00–18:00" not in page and page.count("open 08:00–19:00") == 2   # Fri and Mon
     links = BOOK_LINK.findall(page)
     assert ("2027-03-08", "08:00", "12:00") in {(d, s, e) for _, d, s, e in links}
+    assert '<span class="visually-hidden"> 08:00–12:00</span>' in page   # what the link books
     api = api_as(alice)
     for _, day, start, end in links:
         assert bookable(api, room, f"{day}T{start}", f"{day}T{end}"), (day, start, end)

@@ -44,6 +44,8 @@ from booking.times import FIRST_DAY, LAST_DAY, UTC
 
 FREQS = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY, "MONTHLY": du.MONTHLY, "YEARLY": du.YEARLY}
 DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+MOST_INTERVAL, MOST_COUNT = 999, 1000   # INTERVAL and COUNT, from 1
+
 PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH",
          "BYSETPOS", "WKST")
 # [0-9], not \d: int() reads other scripts' digits ("COUNT=٣" would be 3), and
@@ -115,8 +117,8 @@ def parse(text: object, tz: ZoneInfo) -> Rule:
     if "COUNT" in parts and "UNTIL" in parts:
         raise invalid_recurrence("COUNT", _("Use COUNT or UNTIL, not both."))
 
-    interval = _number(parts, "INTERVAL", 1, 999, default=1)
-    count = _number(parts, "COUNT", 1, 1000, default=None)
+    interval = _number(parts, "INTERVAL", 1, MOST_INTERVAL, default=1)
+    count = _number(parts, "COUNT", 1, MOST_COUNT, default=None)
     until = _until(parts["UNTIL"], tz) if "UNTIL" in parts else None
     byday = tuple(_byday(v, freq, parts) for v in _list(parts, "BYDAY"))
     bymonthday = tuple(_int_in(v, "BYMONTHDAY", -31, 31) for v in _list(parts, "BYMONTHDAY"))

@@ -108,12 +108,14 @@ def _check_repeat(check: inputs.Collect, form) -> None:
     """The Repeat section's own fields, each at its input, in the form's words (the
     rule they make is then checked as the API checks it: recurrence.from_form)."""
     every = (form.get("every") or "1").strip()
-    if form.get("repeat") != "weekdays" and not (every.isdigit() and 1 <= int(every) <= 999):
-        check.fail("every", _("Repeat every 1 to 999 days, weeks, months or years."))
+    most = recurrence.MOST_INTERVAL
+    if form.get("repeat") != "weekdays" and not (every.isdigit() and 1 <= int(every) <= most):
+        check.fail("every", _("Repeat every 1 to %(most)d days, weeks, months or years.",
+                              most=most))
     ends = form.get("ends") or "never"
     count = (form.get("count") or "").strip()
-    if ends == "after" and not (count.isdigit() and 1 <= int(count) <= 1000):
-        check.fail("count", _("End after 1 to 1000 occurrences."))
+    if ends == "after" and not (count.isdigit() and 1 <= int(count) <= recurrence.MOST_COUNT):
+        check.fail("count", _("End after 1 to %(most)d occurrences.", most=recurrence.MOST_COUNT))
     until = (form.get("until") or "").strip()
     if ends == "on" and not until:
         check.fail("until", _("Choose the series' last day."))
@@ -179,9 +181,10 @@ def _with_next_slot(form, room: dict | None, choices: list[dict]):
     config = current_app.config
     slot = None
     if room is not None:
-        policy = finder.policy_of(room["id"])
+        by_id = finder.rooms_copy()[1]
+        policy = by_id.policies.get(room["id"])
         if policy is not None and current_user.booker.may_book(policy):
-            own = finder.rooms_copy()[1].get(room["id"], room)   # its own hours, not the week's
+            own = by_id.get(room["id"], room)   # its own hours, not the week's (_choices)
             slot = timeline.first_slot(own, policy, now().astimezone(zone(room["timezone"])))
     if slot is not None:
         filled = MultiDict(form)

@@ -28,63 +28,41 @@ def overview():
     moment = now()
     answer = service.overview(moment, with_rooms=True)   # "Closed now" reads their policies
     answer.body(api.overview_json)   # the twin's body (kept): its ETag, so the first refresh is a 304
+    today = rooms_today(answer.data, moment)
     return render_template("rooms/overview.html", rooms=answer.data, etag=quote_etag(answer.etag),
-                           closed=closed_rooms(answer.data, moment),
-                           hours=hours_today(answer.data, moment),
-                           not_theirs=not_bookable(answer.data))
+                           **today)
 
 
-def closed_rooms(rooms: list[dict], moment: datetime) -> dict[int, str]:
-    """Room id -> when it opens next, for the rooms closed now under their effective
-    policy (a New York room at 03:00, or on a Saturday or a closed date, is closed,
-    not free): "HH:MM" later today, "tomorrow HH:MM", "YYYY-MM-DD HH:MM" on a later
-    day, "" when not within two weeks. Worked out once per zone, hours and policy.
+def rooms_today(rooms: list[dict], moment: datetime) -> dict[str, Any]:
+    """What the overview's cards say of each room besides its bookings, under its
+    effective policy, worked out once per zone, hours and policy:
+
+    - `hours`: room id -> its opening hours today in its zone ("HH:MM", "HH:MM"),
+      None when it is closed all day;
+    - `closed`: room id -> when it opens next, for the rooms closed now (a New York
+      room at 03:00, or on a Saturday or a closed date, is closed, not free):
+      "HH:MM" later today, "tomorrow HH:MM", "YYYY-MM-DD HH:MM" on a later day, ""
+      when not within two weeks;
+    - `not_theirs`: the rooms the signed-in person may not book (refusal()).
 
     The policies are this process's copy of the rooms, which the overview's
     version statement brought up to date (rooms.service.overview)."""
-    by_shape: dict[tuple, str | None] = {}
-    closed = {}
-    policies = memo.current().rooms.current()[1].policies   # current: see above
-    for room in rooms:
-        policy = policies.get(room["id"])
-        shape = (room["timezone"], room["opens"], room["closes"], policy)
-        if shape not in by_shape:
-            by_shape[shape] = opens_next(room, policy, moment.astimezone(zone(room["timezone"])))
-        if by_shape[shape] is not None:
-            closed[room["id"]] = by_shape[shape]
-    return closed
-
-
-def hours_today(rooms: list[dict], moment: datetime) -> dict[int, tuple[str, str] | None]:
-    """Room id -> its opening hours today in its zone under its effective policy
-    ("HH:MM", "HH:MM"), None when it is closed all day (closed_rooms' policies)."""
-    by_shape: dict[tuple, tuple[str, str] | None] = {}
-    found = {}
+    by_shape: dict[tuple, tuple] = {}
+    hours, closed, not_theirs = {}, {}, set()
     policies = memo.current().rooms.current()[1].policies
     for room in rooms:
         policy = policies.get(room["id"])
         shape = (room["timezone"], room["opens"], room["closes"], policy)
         if shape not in by_shape:
-            today = moment.astimezone(zone(room["timezone"])).date().isoformat()
-            by_shape[shape] = timeline.opening(room, today, policy)
-        found[room["id"]] = by_shape[shape]
-    return found
-
-
-def not_bookable(rooms: list[dict]) -> set[int]:
-    """The rooms the signed-in person may not book (their policy's bookers; refusal())."""
-    policies = memo.current().rooms.current()[1].policies
-    allowed: dict[Any, bool] = {}
-    found = set()
-    for room in rooms:
-        policy = policies.get(room["id"])
-        if policy is None:
-            continue
-        if policy not in allowed:
-            allowed[policy] = current_user.booker.may_book(policy)
-        if not allowed[policy]:
-            found.add(room["id"])
-    return found
+            local_now = moment.astimezone(zone(room["timezone"]))
+            by_shape[shape] = (timeline.opening(room, local_now.date().isoformat(), policy),
+                               opens_next(room, policy, local_now))
+        hours[room["id"]], opens = by_shape[shape]
+        if opens is not None:
+            closed[room["id"]] = opens
+        if refusal(room, policy) is not None:
+            not_theirs.add(room["id"])
+    return {"hours": hours, "closed": closed, "not_theirs": not_theirs}
 
 
 def opens_next(room: dict, policy: Any, local_now: datetime) -> str | None:

@@ -46,6 +46,8 @@ APP_PORT, FLOOR_PORT, BOUNCER_PORT, PLAIN_PORT = 28201, 28202, 28203, 28204
 CONNECTIONS = 64
 SPIKE = 800
 THREADS = 2
+# gunicorn.conf.py's sync workers: two per core.
+WORKERS = 2 * (os.cpu_count() or 1)
 
 # name, lua script, what it measures, server ("app" or "floor"), read scenario?
 SCENARIOS = [
@@ -517,6 +519,17 @@ def run(args) -> int:
             for connections in (8, 32, 64, 128, 256, 512, 800):
                 figures = wrk(app, "day_json", connections, max(5, args.seconds // 2))
                 extra["curve"].append((connections, figures["p50_ms"], figures["p99_ms"], figures["rps"]))
+        if not only or "unqueued" in only:
+            # The write paths' latency targets, where nothing queues: one connection
+            # per worker. At 64 connections their p95 and p99 are mostly the queue.
+            extra["unqueued"] = []
+            for name in ("edit", "conflict", "auto"):
+                wrk(app, name, WORKERS, args.warmup)
+                figures = wrk(app, name, WORKERS, max(5, args.seconds // 2))
+                extra["unqueued"].append((name, figures["rps"], figures["p50_ms"],
+                                          figures["p95_ms"], figures["p99_ms"], _errors(figures)))
+                log(f"{name:13} at {WORKERS} connections {figures['rps']:6.0f} req/s  "
+                    f"p95 {figures['p95_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms")
         if not only or "memory" in only:
             extra["memory"] = _memory(app)
         extra["statements"] = _statements(app, data)
@@ -790,6 +803,8 @@ def write_doc(results, extra, checks, micro, args) -> None:
     if curve:
         _chart(curve)
     curve_rows = "\n".join(f"| {c} | {p50:.1f} | {p99:.1f} | {rps:,.0f} |" for c, p50, p99, rps in curve)
+    unqueued_rows = "\n".join(f"| {n} | {rps:,.0f} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {e} |"
+                               for n, rps, p50, p95, p99, e in extra.get("unqueued", []))
     memory = extra.get("memory", {})
     variant_rows = "\n".join(
         f"| {v['label']} | {v['day_json']['rps']:,.0f} | {v['day_json']['p99_ms']:.1f} | "
@@ -823,6 +838,16 @@ large` (500 rooms in 3 zones, 5,000 users, ~1,000,000 bookings, ~100,000 upcomin
 | connections | p50 ms | p99 ms | req/s |
 |---|---|---|---|
 {curve_rows}
+
+### The write paths without a queue
+
+The edit, conflict and auto scenarios at {WORKERS} connections, one per worker,
+{max(5, args.seconds // 2)} s each after a warm-up: the time a request takes when it does not wait
+behind others. Their targets are judged at 64 connections, above.
+
+| scenario | req/s | p50 ms | p95 ms | p99 ms | errors |
+|---|---|---|---|---|---|
+{unqueued_rows}
 
 ### Server settings compared
 
@@ -901,7 +926,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 20)))
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--only", help="comma-separated scenario names (also: spike, curve, memory, micro, overview_quiet)")
+    parser.add_argument("--only", help="comma-separated scenario names (also: spike, curve, unqueued, memory, micro, overview_quiet)")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     return run(parser.parse_args())
 

@@ -384,18 +384,23 @@ def _ends(form) -> list[str]:
 WORKING_WEEK = ["MO", "TU", "WE", "TH", "FR"]
 
 
-def describe(text: str) -> str:
+def describe(text: str, ends: bool = True) -> str:
     """An RRULE as a person says it, in the reader's language (booking/i18n.py):
     "FREQ=WEEKLY;BYDAY=TU;COUNT=8" -> "Weekly on Tuesday, 8 times" ("Wöchentlich am
     Dienstag, 8-mal", "Toutes les semaines le mardi, 8 fois"). What it cannot put in
     words it leaves as the rule itself, so nothing is ever hidden. Built from whole
     phrases with their slots ("%(rule)s on %(days)s"), each translated on its own;
-    weekday and month names and the lists' "and" are Babel's."""
+    weekday and month names and the lists' "and" are Babel's.
+
+    `ends=False`: without the rule's own end (COUNT, UNTIL), for a series that was
+    cut short, whose end is said apart from its rule."""
     body = text.strip()
     if body.upper().startswith("RRULE:"):
         body = body[6:]
     try:
         parts = dict(chunk.split("=", 1) for chunk in body.upper().split(";") if chunk)
+        if not ends:
+            parts = {k: v for k, v in parts.items() if k not in ("COUNT", "UNTIL")}
         return _describe(parts)
     except (KeyError, ValueError, IndexError):
         return text

@@ -238,10 +238,11 @@ def role_name(role: str) -> str:
     return {"staff": _("staff"), "admin": _("administrator")}.get(role, role)
 
 
-def rule_words(rule: str | None) -> str:
+def rule_words(rule: str | None, ends: bool = True) -> str:
     """An RRULE as words in the reader's language: "FREQ=WEEKLY;BYDAY=TU;COUNT=8" ->
-    "Weekly on Tuesday, 8 times" ("Wöchentlich am Dienstag, 8-mal")."""
-    return recurrence.describe(rule) if rule else ""
+    "Weekly on Tuesday, 8 times" ("Wöchentlich am Dienstag, 8-mal"); `ends=False`
+    leaves out its COUNT or UNTIL (a series cut short, whose end the page says)."""
+    return recurrence.describe(rule, ends) if rule else ""
 
 
 def init_app(app: Flask) -> None:

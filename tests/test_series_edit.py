@@ -180,3 +180,24 @@ def test_a_series_split_before_keeps_to_its_part_when_changed_again(api_as, alic
                     json={"start_time": "2027-03-01T19:00", "end_time": "2027-03-01T20:00"})
     assert bad.status_code == 422, bad.get_json()
     assert bad.get_json()["error"]["details"]["count"] == 3
+
+
+def test_a_series_cut_short_is_not_said_to_repeat_its_old_count(app, api_as, browser_as, alice,
+                                                                 berlin):
+    """Daily, 5 times, split from the 4th: its page said "Daily, 5 times" beside
+    its last occurrence on the 3rd. The rule is said without its end, which the
+    page gives on its own."""
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-01T10:00", "2027-03-01T11:00",
+                       "FREQ=DAILY;COUNT=5")
+    first_id = made["series"]["id"]
+    page = browser_as(alice).get(f"/series/{first_id}").get_data(as_text=True)
+    assert "Daily, 5 times" in page
+    r = api.patch(f"/api/series/{first_id}?from=2027-03-04T10:00", json={"title": "Part two"})
+    assert r.status_code == 200, r.get_json()
+    page = browser_as(alice).get(f"/series/{first_id}").get_data(as_text=True)
+    assert "5 times" not in page
+    assert "<dd>Daily</dd>" in page
+    assert "Wed 3 Mar 2027" in page      # its last occurrence, said as its end
+    continuation = browser_as(alice).get(f"/series/{r.get_json()['series']['id']}")
+    assert "Daily, 2 times" in continuation.get_data(as_text=True)

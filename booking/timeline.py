@@ -24,7 +24,7 @@ rows down (the day and week views).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
@@ -100,6 +100,9 @@ class Limits:
     latest: int | None = None
     refused: str | None = None
     repeated: tuple[int, int] | None = None
+    # The UTC offset (minutes) after the clocks went back: a booking with it that
+    # starts in `repeated` is on the second pass.
+    second_pass: int | None = None
 
 
 NO_LIMITS = Limits()
@@ -122,8 +125,9 @@ def limits(policy: Any, day: str, local_now: datetime, refused: str | None = Non
     (booking.rooms.views.refusal)."""
     tz, utc_now = local_now.tzinfo, local_now.astimezone(timezone.utc)
     repeated = _repeated(tz, day)
+    second_pass = _offset_after(tz, day) if repeated else None
     if policy is None:
-        return Limits(refused=refused, repeated=repeated)
+        return Limits(refused=refused, repeated=repeated, second_pass=second_pass)
     this_minute = utc_now.replace(second=0, microsecond=0)
     earliest = latest = None
     if policy.min_notice_minutes:
@@ -134,7 +138,15 @@ def limits(policy: Any, day: str, local_now: datetime, refused: str | None = Non
     window_end = (utc_now + timedelta(days=policy.max_days_ahead)).astimezone(tz)
     latest = _minute_on(window_end, day, earlier=None, later=-1)
     return Limits(shortest=policy.min_minutes, buffer=policy.buffer_minutes,
-                  earliest=earliest, latest=latest, refused=refused, repeated=repeated)
+                  earliest=earliest, latest=latest, refused=refused, repeated=repeated,
+                  second_pass=second_pass)
+
+
+def _offset_after(tz: Any, day: str) -> int:
+    """The UTC offset in minutes at the end of `day` (at the next midnight)."""
+    midnight = datetime.combine(date.fromisoformat(day) + timedelta(days=1),
+                                datetime.min.time(), tz)
+    return int(midnight.utcoffset().total_seconds() // 60)
 
 
 def _repeated(tz: Any, day: str) -> tuple[int, int] | None:
@@ -201,8 +213,9 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     else of the policy holds free time (Limits).
     """
     first, last = minutes(opens), minutes(closes)
-    spans = [(start, end, booking) for booking in bookings
-             for start, end in [_local_span(booking, day)] if end > start]
+    spans = sorted(((start, end, booking) for booking in bookings
+                    for start, end in [_local_span(booking, day, limits)]
+                    if end > start), key=lambda span: span[:2])
     found: list[Stretch] = []
     shown = reach or (first, last)
     cursor = min([first, shown[0]] + [start for start, _, _ in spans])
@@ -211,8 +224,22 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
         if start > cursor:
             found += _unbooked(cursor, start, first, last, now, longest, closed, limits,
                                (limits.buffer if after_booking else 0, limits.buffer))
-        found.append(Stretch("booked", max(start, cursor), end, booking,
-                             outside_hours=closed or start < first or end > last))
+        outside = closed or start < first or end > last
+        if end <= cursor:
+            # Its wall-clock minutes lie inside the booking drawn before it (the day
+            # the clocks go back has them twice): that one is cut around it, so both show.
+            before = found.pop()
+            start = max(start, before.start)
+            if end <= start:        # inside what is drawn before that one too: left to it
+                found.append(before)
+                continue
+            if before.start < start:
+                found.append(replace(before, end=start))
+            found.append(Stretch("booked", start, end, booking, outside_hours=outside))
+            if end < before.end:
+                found.append(replace(before, start=end))
+            continue
+        found.append(Stretch("booked", max(start, cursor), end, booking, outside_hours=outside))
         cursor, after_booking = max(cursor, end), True
     end_of_day = max([last, shown[1]] + [end for _, end, _ in spans])
     if cursor < end_of_day:
@@ -269,13 +296,44 @@ def _unbooked(start: int, end: int, first: int, last: int, now: int | None,
     return found
 
 
-def _local_span(booking: Mapping[str, Any], day: str) -> tuple[int, int]:
+def _local_span(booking: Mapping[str, Any], day: str,
+                limits: Limits = NO_LIMITS) -> tuple[int, int]:
     """A booking's wall-clock minutes on `day`: one that began the day before starts at
-    0, one that ends at the next midnight ends at 1440."""
+    0, one that ends at the next midnight ends at 1440.
+
+    On the day the clocks go back, the booking form reads a repeated time
+    (Limits.repeated) as its first pass, so a free stretch's link from there
+    to after them holds the whole second pass too. A booking the clocks went
+    back during (its end's UTC offset less than its start's) is drawn over all
+    the repeated minutes: 02:45 CEST to 02:15 CET is 02:00-03:00, which its
+    wall-clock times alone would leave free (or hide, its end being before its
+    start). One on the second pass is drawn to their end, so no link crosses it."""
     start_text, end_text = booking["start_time"], booking["end_time"]
     start = minutes(start_text[11:16]) if start_text[:10] == day else 0
     end = minutes(end_text[11:16]) if end_text[:10] == day else DAY_MINUTES
+    repeated = limits.repeated
+    went_back = _offset(start_text) - _offset(end_text)
+    if repeated is not None and went_back == 0 and start_text[:10] == day \
+            and repeated[0] <= start < repeated[1] \
+            and _offset(start_text) == limits.second_pass:
+        end = max(end, repeated[1])
+    elif went_back > 0:
+        if repeated is not None:
+            start, end = min(start, repeated[0]), max(end, repeated[1])
+        elif start_text[:10] == day == end_text[:10]:
+            # Not told which minutes repeat: at most its change's length either side.
+            start, end = (max(0, min(start, end) - went_back),
+                          min(DAY_MINUTES, max(start, end) + went_back))
     return start, end
+
+
+def _offset(text: str) -> int:
+    """An RFC 3339 time's UTC offset in minutes ("...+05:30" -> 330, "...Z" -> 0)."""
+    tail = text[19:].lstrip(".0123456789")
+    if tail in ("", "Z", "z"):
+        return 0
+    sign = -1 if tail[0] == "-" else 1
+    return sign * (int(tail[1:3]) * 60 + int(tail[4:6]))
 
 
 def _free(start: int, end: int, now: int | None, longest: int,

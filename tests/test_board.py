@@ -257,3 +257,19 @@ def test_another_day_is_drawn_once_today_once_a_quarter_hour(app, browser_as, al
     assert len(drawn) == 3            # today's: drawn again for the next quarter hour
     app.config["NOW"] = datetime(2027, 3, 3, 9, 41, tzinfo=UTC)   # that day has come
     assert "now 10:41" in page_of(browser, "?date=2027-03-03&building=Annex")
+
+
+def test_a_booking_the_clocks_go_back_during_is_on_every_page(browser_as, alice, make):
+    """QA, 2026-12-05: 02:45 CEST to 02:15 CET was in the JSON but on no page (board,
+    day, week), its time drawn free. It holds 02:00-03:00, its two passes."""
+    from datetime import timedelta
+    night = make.room("Night", "Europe/Berlin", opens="00:00", closes="23:59")
+    start = datetime(2027, 10, 31, 0, 45, tzinfo=UTC)          # 02:45 CEST
+    make.booking(night, alice, start, start + timedelta(minutes=30), title="Wrap")
+    browser = browser_as(alice)
+    day = "2027-10-31"
+    board = page_of(browser, f"?date={day}")
+    assert re.search(r'<span class="sr">Night, 02:00–03:00, Wrap, Alice</span>', board), board
+    for url in (f"/rooms/{night['id']}?date={day}", f"/rooms/{night['id']}/week?start=2027-10-25"):
+        page = browser.get(url).get_data(as_text=True)
+        assert "Wrap" in page, url

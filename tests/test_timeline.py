@@ -380,3 +380,85 @@ def test_nothing_is_free_where_the_shortest_booking_is_longer_than_the_longest()
     parts = timeline.stretches("09:00", "18:00", DAY, [], None, 90,
                                limits=timeline.Limits(shortest=90))
     assert [p.kind for p in parts] == ["free"]
+
+
+def _drawn_against_real_time(tz, day, bookings, longest=240):
+    """The day's stretches for `bookings` (real intervals, aware), with the checks every
+    drawing must pass: each booking shown, no link that meets a booking in real
+    time (a link's wall-clock times read as the form reads them), and stretches in
+    order."""
+    from datetime import date, timedelta, timezone
+
+    from booking.times import localize
+
+    texts = [{"start_time": s.astimezone(tz).isoformat(), "end_time": e.astimezone(tz).isoformat(),
+              "title": str(n)} for n, (s, e) in enumerate(bookings)]
+    limits = timeline.limits(Policy(days=400), day, datetime(2027, 3, 1, 9, tzinfo=tz))
+    parts = timeline.stretches("00:00", "23:59", day, texts, None, longest, limits=limits)
+    shown = {p.booking["title"] for p in parts if p.kind == "booked"}
+    assert shown == {t["title"] for t in texts}, (texts, kinds(parts))
+    assert all(p.start < p.end for p in parts), kinds(parts)
+    assert all(a.end <= b.start for a, b in zip(parts, parts[1:])), kinds(parts)
+    midnight = datetime.combine(date.fromisoformat(day), datetime.min.time())
+    for p in parts:
+        if p.kind != "free":
+            continue
+        begin, end = (localize(midnight + timedelta(minutes=m), tz, "t").astimezone(timezone.utc)
+                      for m in (p.book_start, p.book_end))
+        for s, e in bookings:
+            assert not (begin < e and s < end), (p.book_start_hm, p.book_end_hm, s, e)
+    return parts
+
+
+@pytest.mark.parametrize("zone_name, day", [("Europe/Berlin", "2027-10-31"),
+                                            ("America/New_York", "2027-11-07"),
+                                            ("Australia/Lord_Howe", "2027-04-04")])
+def test_a_booking_the_clocks_go_back_during_is_drawn_and_nothing_free_meets_it(zone_name, day):
+    """QA, 2026-12-05: 02:45 CEST to 02:15 CET (half an hour, in the repeated hour)
+    was left off the board, day and week pages, its time drawn free. Every booking
+    from every quarter hour of the night (in real time), 15 minutes to 2 hours
+    long, alone and after another."""
+    from datetime import date, timedelta, timezone
+
+    tz = zone(zone_name)
+    midnight = datetime.combine(date.fromisoformat(day), datetime.min.time(), tz)
+    origin = midnight.astimezone(timezone.utc)
+    for start in range(0, 6 * 60, 15):
+        for length in (15, 30, 60, 90, 120):
+            s = origin + timedelta(minutes=start)
+            e = s + timedelta(minutes=length)
+            _drawn_against_real_time(tz, day, [(s, e)])
+            # and one before it, ending 15 minutes before it starts
+            if start >= 45:
+                _drawn_against_real_time(tz, day, [(s - timedelta(minutes=45),
+                                                    s - timedelta(minutes=15)), (s, e)])
+
+
+def test_the_repeated_hour_s_two_passes_are_both_drawn():
+    """02:10-02:50 CEST and 02:20-02:40 CET: both show. A link from the first pass
+    to after the change would hold the whole second pass, so the second is drawn
+    to 03:00, after the first."""
+    day = "2027-10-31"
+    first = {"start_time": f"{day}T02:10:00+02:00", "end_time": f"{day}T02:50:00+02:00",
+             "title": "first pass"}
+    second = {"start_time": f"{day}T02:20:00+01:00", "end_time": f"{day}T02:40:00+01:00",
+              "title": "second pass"}
+    limits = timeline.limits(Policy(days=400), day, datetime(2027, 3, 1, 9, tzinfo=BERLIN))
+    parts = timeline.stretches("00:00", "23:59", day, [first, second], None, 240, limits=limits)
+    booked = [(p.booking["title"], p.start_hm, p.end_hm) for p in parts if p.kind == "booked"]
+    assert booked == [("first pass", "02:10", "02:50"), ("second pass", "02:50", "03:00")]
+    # Not told which minutes repeat (no limits), the second lies inside the first's
+    # minutes: the first is drawn around it.
+    parts = timeline.stretches("00:00", "23:59", day, [first, second], None, 240)
+    booked = [(p.booking["title"], p.start_hm, p.end_hm) for p in parts if p.kind == "booked"]
+    assert booked == [("first pass", "02:10", "02:20"), ("second pass", "02:20", "02:40"),
+                      ("first pass", "02:40", "02:50")]
+    crossing = {"start_time": f"{day}T02:45:00+02:00", "end_time": f"{day}T02:15:00+01:00",
+                "title": "across"}
+    parts = timeline.stretches("00:00", "23:59", day, [crossing], None, 240, limits=limits)
+    assert [(p.kind, p.start_hm, p.end_hm) for p in parts if p.kind == "booked"] == [
+        ("booked", "02:00", "03:00")]
+    # Not told which minutes repeat (no limits): at most the change either side.
+    parts = timeline.stretches("00:00", "23:59", day, [crossing], None, 240)
+    assert [(p.kind, p.start_hm, p.end_hm) for p in parts if p.kind == "booked"] == [
+        ("booked", "01:15", "03:45")]

@@ -269,9 +269,84 @@ def test_book_now_after_a_booking_ended_early_keeps_the_room_s_buffer(app, panel
     free on the panel, and Book now starts at 10:21, the buffer after it, not at 10:11."""
     room_policy(conn, berlin, buffer_minutes=10)
     here = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    # Booked under the policy: its buffer is kept with it (sql/040).
+    conn.execute("UPDATE bookings SET buffer_minutes = 10 WHERE id = %s", (here["id"],))
     app.config["NOW"] = START + timedelta(minutes=10, seconds=30)
     assert panel.post(f"/api/bookings/{here['id']}/checkin").status_code == 200
     assert panel.post(f"/api/bookings/{here['id']}/end").status_code == 200
     shown = panel.get(f"/api/rooms/{berlin['id']}/panel").json
     assert shown["status"] == "free"
     assert shown["book_now"][0]["start_time"] == "2027-03-01T10:21:00+01:00"
+
+
+def test_book_now_starts_where_the_panel_offered_it_all_through_the_buffer(app, client, make,
+                                                                         alice, berlin, conn):
+    """QA, 2026-12-05: a booking ended at 10:28 with a 5-minute buffer; the panel
+    offered Book now from 10:33, but the button booked from the next minute (409),
+    and a minute later the offer forgot the buffer (409 again). Both now start at
+    10:33, the end of the buffer the booking keeps; from 10:33 on, at the next
+    minute."""
+    with app.app_context():
+        _row, token = panels.create_token(berlin["id"], None)
+    here = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    conn.execute("UPDATE bookings SET end_at = %s, buffer_minutes = 5 WHERE id = %s",
+                 (START + timedelta(minutes=28), here["id"]))
+    free_from = START + timedelta(minutes=33)
+    csrf = None
+    for seconds_after in (10, 70, 4 * 60 + 59):
+        app.config["NOW"] = START + timedelta(minutes=28, seconds=seconds_after)
+        csrf = csrf or tablet(client, berlin, token)
+        shown = client.get(f"/api/rooms/{berlin['id']}/panel").json
+        assert shown["status"] == "free"
+        assert shown["book_now"][0]["start_time"] == "2027-03-01T10:33:00+01:00", seconds_after
+        page = client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+        offered = re.search(r'name="start_time" value="([^"]+)"', page).group(1)
+        assert offered == "2027-03-01T10:33:00+01:00"
+    made = client.post(f"/rooms/{berlin['id']}/panel", data={
+        "action": "book", "minutes": "15", "start_time": offered, "csrf_token": csrf})
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    walk_in = conn.execute("SELECT start_at, end_at FROM bookings WHERE title = 'Walk-in'"
+                           ).fetchone()
+    assert walk_in == {"start_at": free_from, "end_at": free_from + timedelta(minutes=15)}
+    # Once the buffer is over, the panel's offer is the next minute again.
+    conn.execute("DELETE FROM bookings WHERE title = 'Walk-in'")
+    app.config["NOW"] = free_from + timedelta(seconds=5)
+    assert client.get(f"/api/rooms/{berlin['id']}/panel").json["book_now"][0]["start_time"] \
+        == "2027-03-01T10:34:00+01:00"
+
+
+@pytest.mark.parametrize("offered", ["2027-03-01T09:00:00+01:00",   # before now: from now
+                                     "2027-03-01T14:40:00+01:00",   # beyond any buffer
+                                     "2027-03-01T10:33:00", "soon"])
+def test_book_now_from_an_offer_no_longer_ahead_or_odd_starts_on_the_next_minute(
+        app, client, berlin, panel_token, conn, offered):
+    app.config["NOW"] = START + timedelta(seconds=20)
+    csrf = tablet(client, berlin, panel_token)
+    made = client.post(f"/rooms/{berlin['id']}/panel", data={
+        "action": "book", "minutes": "15", "start_time": offered, "csrf_token": csrf})
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    row = conn.execute("SELECT start_at FROM bookings WHERE title = 'Walk-in'").fetchone()
+    assert row["start_at"] == START + timedelta(minutes=1)
+
+
+def test_end_early_is_offered_for_someone_s_booking_only_once_it_has_begun(
+        app, client, berlin, panel_token, make, alice):
+    """QA, 2026-12-05: in the minute before Alice's booking, the panel showed it under
+    Now with End early, and pressing it gave a 403 page. The panel's own walk-in
+    (which starts on the next minute) may still be ended at once."""
+    make.booking(berlin, alice, START, START + timedelta(hours=1))
+    app.config["NOW"] = START - timedelta(seconds=30)
+    csrf = tablet(client, berlin, panel_token)
+    shown = client.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert shown["current"]["may_end"] is False
+    assert "End early" not in client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    app.config["NOW"] = START
+    assert client.get(f"/api/rooms/{berlin['id']}/panel").json["current"]["may_end"] is True
+    assert "End early" in client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    # The panel's own walk-in, before it begins
+    app.config["NOW"] = START + timedelta(hours=1, seconds=10)
+    made = client.post(f"/rooms/{berlin['id']}/panel",
+                       data={"action": "book", "minutes": "15", "csrf_token": csrf})
+    assert made.status_code == 302
+    current = client.get(f"/api/rooms/{berlin['id']}/panel").json["current"]
+    assert current["under_way"] is False and current["may_end"] is True

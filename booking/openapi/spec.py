@@ -345,7 +345,8 @@ SCHEMAS: dict[str, Any] = {
         "id": {"type": "integer"}, "title": nullable({"type": "string"}),
         "user_name": nullable({"type": "string"}), "start_time": DATETIME,
         "end_time": DATETIME, "checked_in_at": nullable(DATETIME),
-        "may_check_in": {"type": "boolean"}, "under_way": {"type": "boolean"}},
+        "may_check_in": {"type": "boolean"}, "under_way": {"type": "boolean"},
+        "may_end": {"type": "boolean"}},
         description="A booking as a door panel shows it."),
     "RoomNow": obj({
         **ROOM,

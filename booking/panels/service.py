@@ -34,22 +34,24 @@ ENDPOINTS = frozenset({"panels.panel", "panels.qr", "panels.act", "panels_api.pa
                        "bookings_api.checkin", "bookings_api.end", "bookings_api.extend",
                        "static"})
 
-# rooms_pkey, then bookings_room_start: the booking under way now and the rest
-# of the room-local day's, in one statement.
+# rooms_pkey, then bookings_room_start: the booking under way now, the rest of
+# the room-local day's, and one that ended but whose buffer still holds the room.
 PANEL_SQL = f"""
 SELECT {ROOM_FIELDS},
        coalesce((SELECT json_agg(json_build_object(
-                          'id', b.id, 'title', b.title, 'user_name', u.name,
+                          'id', b.id, 'title', b.title, 'user_id', b.user_id,
+                          'user_name', u.name,
                           'start_time', rfc3339(b.start_at, r.timezone),
                           'end_time', rfc3339(b.end_at, r.timezone),
                           'checked_in_at', rfc3339(b.checked_in_at, r.timezone),
                           'start_at', b.start_at, 'end_at', b.end_at,
-                          'created_at', b.created_at)
+                          'buffer_minutes', b.buffer_minutes, 'created_at', b.created_at)
                         ORDER BY b.start_at)
                    FROM bookings b JOIN users u ON u.id = b.user_id
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
                     AND b.start_at > %(now)s - interval '1 day'
-                    AND b.start_at < d.day_end AND b.end_at > %(now)s),
+                    AND b.start_at < d.day_end
+                    AND plus_minutes(b.end_at, b.buffer_minutes) > %(now)s),
                 '[]') AS bookings,
        d.day_end, room_policy(r.id) AS policy
   FROM rooms r
@@ -59,10 +61,11 @@ SELECT {ROOM_FIELDS},
  WHERE r.id = %(room)s"""
 
 
-def state(room_id: int, now: datetime) -> dict[str, Any]:
+def state(room_id: int, now: datetime, viewer_id: int | None = None) -> dict[str, Any]:
     """What the panel shows: the room, its state (free, awaiting check-in, in use),
     the current and next bookings (titles hidden unless PANEL_SHOW_TITLES), and
-    the Book now lengths that fit up to the next booking and within the rules."""
+    the Book now lengths that fit up to the next booking and within the rules.
+    `viewer_id`: the panel's account, whose own walk-in it may end before it starts."""
     with db.connection() as conn:
         row = conn.execute(PANEL_SQL, {"room": room_id, "now": now}).fetchone()
     if row is None:
@@ -88,14 +91,17 @@ def state(room_id: int, now: datetime) -> dict[str, Any]:
         status = "in_use"
     return {"room": row, "status": status,
             "today": now.astimezone(zone(row["timezone"])).date().isoformat(),
-            "current": _shown(current, row, now) if current else None,
-            "next": [_shown(b, row, now) for b in upcoming[:3]],
+            "current": _shown(current, row, now, viewer_id) if current else None,
+            "next": [_shown(b, row, now, viewer_id) for b in upcoming[:3]],
             "book_now": _book_now(row, policy, current, upcoming, now,
                                   [b for b in items if b["end_at"] <= soon])}
 
 
-def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A booking as the panel shows it: the title only when PANEL_SHOW_TITLES."""
+def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
+           viewer_id: int | None = None) -> dict[str, Any]:
+    """A booking as the panel shows it: the title only when PANEL_SHOW_TITLES.
+    `may_end`: End early is on offer once it is under way (before, only the
+    panel's own walk-in, which is then cancelled: anyone else's is theirs)."""
     show = bool(current_app.config["PANEL_SHOW_TITLES"])
     release = (max(b["start_at"], b["created_at"])
                + timedelta(minutes=room["release_after_minutes"]))
@@ -106,20 +112,21 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime) -> dict[str, 
             "checked_in_at": b["checked_in_at"],
             "may_check_in": (room["checkin_required"] and b["checked_in_at"] is None
                              and opens <= now < ceil_minute(release)),
-            "under_way": b["start_at"] <= now}
+            "under_way": b["start_at"] <= now,
+            "may_end": b["start_at"] <= now or (viewer_id is not None
+                                                and b["user_id"] == viewer_id)}
 
 
 def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
               upcoming: list[dict], now: datetime, ended: list[dict]
               ) -> list[dict[str, Any]]:
-    """The Book now lengths on offer: from now (on the next minute) up to the next
-    booking less the room's buffer, each one passing every rule of the room's
-    effective policy (issue 18)."""
+    """The Book now lengths on offer: from now (on the next minute, or after the
+    buffer of a booking that has ended) up to the next booking less the room's
+    buffer, each one passing every rule of the room's effective policy (issue 18)."""
     if current is not None:
         return []
     buffer = timedelta(minutes=policy.buffer_minutes or 0)
-    # After a booking just ended early, its buffer is kept before the walk-in.
-    start = max([ceil_minute(now)] + [b["end_at"] + buffer for b in ended])
+    start = walk_in_start(now, ended)
     limit = upcoming[0]["start_at"] if upcoming else None
     offers = []
     for minutes in BOOK_NOW_MINUTES:
@@ -134,9 +141,25 @@ def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
     return offers
 
 
-def book_now(user: User, room_id: int, minutes: Any, now: datetime) -> dict[str, Any]:
-    """A walk-in booking from now for 15, 30 or 60 minutes, through the ordinary
-    create path (rules, the exclusion constraint); the panel's account owns it."""
+def walk_in_start(now: datetime, ended: list[dict]) -> datetime:
+    """Where a walk-in starts: the next whole minute, or later where a booking that
+    has ended still holds the room for its buffer (its own, as the constraint
+    keeps it: the policy's when it was booked)."""
+    return max([ceil_minute(now)] + [b["end_at"] + timedelta(minutes=b["buffer_minutes"])
+                                     for b in ended])
+
+
+# How far from now a Book now the panel offered may start: a buffer's most (bookings'
+# buffer_minutes CHECK), after a booking that has just ended.
+LATEST_OFFERED_START = timedelta(minutes=240)
+
+
+def book_now(user: User, room_id: int, minutes: Any, now: datetime,
+             offered_start: Any = None) -> dict[str, Any]:
+    """A walk-in booking for 15, 30 or 60 minutes, through the ordinary create path
+    (rules, the exclusion constraint); the panel's account owns it. It starts
+    where the panel offered it (`offered_start`, after an ended booking's buffer)
+    while that is still ahead, else on the next whole minute."""
     try:
         minutes = int(minutes)
     except (TypeError, ValueError):
@@ -144,6 +167,13 @@ def book_now(user: User, room_id: int, minutes: Any, now: datetime) -> dict[str,
     if minutes not in BOOK_NOW_MINUTES:
         raise invalid("minutes", _("Book now for 15, 30 or 60 minutes."))
     start = ceil_minute(now)
+    try:
+        offered = datetime.fromisoformat(str(offered_start)) if offered_start else None
+    except ValueError:
+        offered = None
+    if offered is not None and offered.tzinfo is not None \
+            and start < offered <= start + LATEST_OFFERED_START:
+        start = offered
     return bookings.create(user, {
         "room_id": room_id, "title": WALK_IN,
         "start_time": start.isoformat(),

@@ -39,7 +39,7 @@ def panel(room_id: int):
 
 @login_required
 def _show(room_id: int, error: BookingError | None = None, status: int = 200):
-    shown = service.state(room_id, now())
+    shown = service.state(room_id, now(), current_user.id)
     return render_template("panels/panel.html", **shown, error=error), status
 
 
@@ -66,7 +66,8 @@ def act(room_id: int):
     action = form.get("action")
     try:
         if action == "book":
-            booking = service.book_now(current_user, room_id, form.get("minutes"), now())
+            booking = service.book_now(current_user, room_id, form.get("minutes"), now(),
+                                       form.get("start_time"))
             flash(_("Booked until %(time)s.", time=booking["booking"]["end_time"][11:16]),
                   "success")
         elif action in ACTIONS or action == "extend":

@@ -294,7 +294,8 @@ SCHEMAS: dict[str, Any] = {
                 }},
         }),
     }, description="Every error has this shape (DESIGN.md, booking/errors.py)."),
-    "Violation": obj({"code": {"type": "string", "enum": RULE_CODES + ["nonexistent_time"]},
+    "Violation": obj({"code": {"type": "string",
+                               "enum": RULE_CODES + ["nonexistent_time", "over_capacity"]},
                       "message": {"type": "string"}, "field": {"type": "string"},
                       "source": SOURCE}, required=["code", "message", "field"]),
     "Booking": obj({
@@ -642,13 +643,17 @@ ERROR_TEXT = {
 }
 
 
-def errors(*extra: str) -> dict[str, Any]:
-    """The error responses of an operation that needs a signed-in caller: 400, 401 and
-    503 always, plus the codes in `extra` grouped by their status."""
-    codes = ["invalid", "unauthorized", "unavailable", *extra]
+def errors(*extra: str, unprocessable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The error responses of an operation that needs a signed-in caller: 400, 401, 403
+    (a door panel's token anywhere but its panel's routes) and 503 always, plus
+    the codes in `extra` grouped by their status. `unprocessable`: codes also
+    answered with 422 (`invalid` for a recurrence that yields no occurrence)."""
+    codes = dict.fromkeys(["invalid", "unauthorized", "forbidden", "unavailable", *extra])
     by_status: dict[int, list[str]] = {}
     for code in codes:
         by_status.setdefault(STATUS[code], []).append(code)
+    for code in unprocessable:
+        by_status.setdefault(422, []).append(code)
     responses = {}
     for status, group in sorted(by_status.items()):
         schema: dict[str, Any] = {"allOf": [ref("Error"), {"properties": {"error": {
@@ -1076,7 +1081,8 @@ PATHS: dict[str, dict[str, Any]] = {
                          "The booking, or the series.", REPLAYED),
                     **errors("forbidden", "not_found", "conflict", "payload_too_large",
                              *RULE_CODES, "nonexistent_time", "invalid_recurrence",
-                             "idempotency_mismatch", "over_capacity", "unknown_user")},
+                             "idempotency_mismatch", "over_capacity", "unknown_user",
+                             unprocessable=("invalid",))},
                    # (not_permitted is a 403; quota_exceeded a 422 with quota, used, limit)
                    parameters=[IDEMPOTENCY_KEY],
                    body=json_body(BOOKING_INPUT, {
@@ -1222,7 +1228,8 @@ PATHS: dict[str, dict[str, Any]] = {
                           "occurrences and those skipped."),
                      **errors("forbidden", "not_found", "conflict", "not_editable",
                               "payload_too_large", "over_capacity", *RULE_CODES,
-                              "nonexistent_time", "invalid_recurrence")},
+                              "nonexistent_time", "invalid_recurrence",
+                              unprocessable=("invalid",))},
                     parameters=[path_id("series_id", "series"),
                                 query("from", DATETIME_IN, "The start of the first occurrence "
                                       "to change (RFC 3339); the series' first: all of it.",

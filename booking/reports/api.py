@@ -16,5 +16,5 @@ def utilisation():
     room|building|weekday_hour."""
     params = service.parameters(request.args, now())
     report = service.utilisation(params)
-    table = report.pop(params["group"])
+    table = report.pop("tables")[params["group"]]
     return jsonify({**report, "group": params["group"], **table})

@@ -262,7 +262,8 @@ def parameters(args: Any, now: datetime) -> dict[str, Any]:
 
 
 def utilisation(params: dict[str, Any], groups: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The report for params["group"] (or each of `groups`), one statement each."""
+    """The report for params["group"] (or each of `groups`), one statement each: its
+    range and building filter, and each group's table in `tables`."""
     wanted = groups or (params["group"],)
     if len(wanted) == 1:
         found = {wanted[0]: _rows(wanted[0], params)}
@@ -274,14 +275,15 @@ def utilisation(params: dict[str, Any], groups: tuple[str, ...] | None = None) -
                    for group in wanted}
         found = {group: future.result() for group, future in futures.items()}
     report: dict[str, Any] = {"from": params["from"].isoformat(), "to": params["to"].isoformat(),
-                              "days": params["days"], "building": params["building"]}
+                              "days": params["days"], "building": params["building"],
+                              "tables": {}}
     for group, rows in found.items():
         if rows and not rows[0]["building_known"]:
             raise BookingError("unknown_building", _("There is no building called "
                                                      "“%(building)s”.",
                                                      building=params["building"]),
                                field="building")
-        report[group] = _shape(group, rows)
+        report["tables"][group] = _shape(group, rows)
     return report
 
 
@@ -358,7 +360,7 @@ def as_csv(report: dict[str, Any], group: str) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS[group], extrasaction="ignore",
                             lineterminator="\r\n")
     writer.writeheader()
-    table = report[group]
+    table = report["tables"][group]
     for row in table["rows"]:
         writer.writerow({key: _cell(value) for key, value in row.items()})
     if table.get("total"):

@@ -19,8 +19,8 @@ def report():
     by = "building" if params["group"] == "building" else "room"
     data = service.utilisation(params, groups=(by, "weekday_hour"))
     return render_template("reports/report.html", report=data, by=by, params=params,
-                           args=request.args, bars=charts.bars(data[by]["rows"], by),
-                           heatmap=charts.heatmap(data["weekday_hour"]["rows"]))
+                           args=request.args, bars=charts.bars(data["tables"][by]["rows"], by),
+                           heatmap=charts.heatmap(data["tables"]["weekday_hour"]["rows"]))
 
 
 @bp.get("/reports/utilisation.csv")

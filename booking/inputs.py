@@ -42,7 +42,10 @@ def only(data: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:
 
 
 def _string(value: Any, field: str) -> str:
-    """`value` if it is a str that can be written as UTF-8 (no lone surrogates)."""
+    """`value` if it is a str that can be written as UTF-8 (no lone surrogates).
+    Missing (None) is said as missing."""
+    if value is None:
+        raise invalid(field, _("%(field)s is required.", field=field))
     if not isinstance(value, str):
         raise invalid(field, _("%(field)s must be text.", field=field))
     try:

@@ -180,3 +180,23 @@ def test_titles_refuse_direction_changing_and_invisible_characters(api_as, alice
 def test_titles_keep_joiners_and_every_script(api_as, alice, berlin, title):
     r = api_as(alice).post("/api/bookings", json={"room_id": berlin["id"], "title": title, **SLOT})
     assert r.status_code == 201 and r.get_json()["booking"]["title"] == title
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"room_id": "{room}"}, "title"),
+    ({"room_id": "{room}", "title": None, "start_time": "2027-03-02T10:00",
+      "end_time": "2027-03-02T11:00"}, "title"),
+])
+def test_a_missing_text_field_is_said_to_be_missing(api_as, alice, berlin, conn, body, field):
+    """QA, 2026-12-05: {"room_id": 1} was "title must be text." (and in German and
+    French alike): the title is not of the wrong kind, it is missing."""
+    body = {k: berlin["id"] if v == "{room}" else v for k, v in body.items()}
+    before = conn.execute("SELECT count(*) AS n FROM bookings").fetchone()
+    r = api_as(alice).post("/api/bookings", json=body)
+    assert r.status_code == 400
+    error = r.get_json()["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid", field)
+    assert error["message"] == f"{field} is required."
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone() == before
+    wrong = api_as(alice).post("/api/bookings", json={**body, field: 5})
+    assert wrong.get_json()["error"]["message"] == f"{field} must be text."

@@ -286,7 +286,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[], p_skip_over_quota boolean DEFAULT false) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[], p_skip_over_quota boolean DEFAULT false, p_checked_in timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
@@ -327,10 +327,10 @@ BEGIN
             WITH ins AS (
                 INSERT INTO bookings (room_id, user_id, title, start_at, end_at, series_id,
                                       created_by, attendees, invitees, notes,
-                                      status, buffer_minutes, overrides)
+                                      status, buffer_minutes, overrides, checked_in_at)
                 SELECT p_room, p_user, p_title, o.s, o.e, p_series,
                        coalesce(p_created_by, p_user), p_attendees, coalesce(p_invitees, '{}'),
-                       p_notes, v_status, v_buffer, nullif(v_overrides, '{}')
+                       p_notes, v_status, v_buffer, nullif(v_overrides, '{}'), p_checked_in
                   FROM unnest(v_starts, v_ends) AS o(s, e)
                  ORDER BY o.s           -- one order for everyone: fewer lock waits
                 ON CONFLICT DO NOTHING

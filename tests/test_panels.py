@@ -350,3 +350,27 @@ def test_end_early_is_offered_for_someone_s_booking_only_once_it_has_begun(
     assert made.status_code == 302
     current = client.get(f"/api/rooms/{berlin['id']}/panel").json["current"]
     assert current["under_way"] is False and current["may_end"] is True
+
+
+def test_a_walk_in_is_checked_in_as_it_is_made_and_never_released(app, client, berlin,
+                                                                   panel_token, conn):
+    """QA, 2026-12-05: in a room that needs check-in, Book now made a booking awaiting
+    check-in; without a second press it was released while its people sat in the
+    room. A walk-in is checked in when the panel books it."""
+    from booking.bookings import release
+    conn.execute("UPDATE rooms SET checkin_required = true, release_after_minutes = 10 "
+                 "WHERE id = %s", (berlin["id"],))
+    app.config["NOW"] = START + timedelta(seconds=20)
+    csrf = tablet(client, berlin, panel_token)
+    made = client.post(f"/rooms/{berlin['id']}/panel",
+                       data={"action": "book", "minutes": "60", "csrf_token": csrf})
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    row = conn.execute("SELECT id, checked_in_at FROM bookings WHERE title = 'Walk-in'"
+                       ).fetchone()
+    assert row["checked_in_at"] == START + timedelta(seconds=20)
+    app.config["NOW"] = START + timedelta(minutes=30)
+    assert client.get(f"/api/rooms/{berlin['id']}/panel").json["status"] == "in_use"
+    with app.app_context():
+        assert release.sweep(START + timedelta(minutes=30), 100) == 0
+    assert conn.execute("SELECT released_at FROM bookings WHERE id = %s",
+                        (row["id"],)).fetchone()["released_at"] is None

@@ -48,7 +48,7 @@ b AS MATERIALIZED (
     SELECT kind, requested_start, data
       FROM book(%(room)s, %(owner)s, %(title)s, %(starts)s, %(ends)s, NULL, false,
                 %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text,
-                %(admin)s, %(overrides)s::text[])
+                %(admin)s, %(overrides)s::text[], false, %(checked_in)s::timestamptz)
      WHERE %(rooms_version)s::bigint IS NULL
         OR %(rooms_version)s = (SELECT version FROM copy))
 SELECT kind, requested_start, data FROM b
@@ -182,7 +182,8 @@ MAX_PAGE = 100
 
 
 def create(user: User, data: Mapping[str, Any], now: datetime,
-           key: idempotency.Key | None = None) -> dict[str, Any]:
+           key: idempotency.Key | None = None,
+           checked_in: datetime | None = None) -> dict[str, Any]:
     """Book a room: {"booking"}, or with `recurrence` a series: {"series", "bookings",
     "skipped"}. BookingError (400, 403, 404, 409, 422) otherwise.
 
@@ -191,6 +192,7 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
 
     With an idempotency `key`, a repeat of an earlier request that booked gets
     that request's answer again (and key.replayed is set) instead of a booking.
+    `checked_in`: the booking is made checked in then (a door panel's walk-in).
     """
     inputs.only(data, CREATE_FIELDS)
     room_id = inputs.integer(data.get("room_id"), "room_id")
@@ -233,7 +235,7 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
                     conn, key, user.id, now, "book", data, args, alternatives))
                 break
             rows = conn.execute(BOOK_SQL, {
-                **args, "rooms_version": version if gated else None,
+                **args, "checked_in": checked_in, "rooms_version": version if gated else None,
                 "kept": version if version is not None else memo.current().rooms.current()[0],
                 **alternatives.params()}).fetchall()
             if not _kept_rooms_sent(rows) or not gated:

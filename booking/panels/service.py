@@ -174,10 +174,12 @@ def book_now(user: User, room_id: int, minutes: Any, now: datetime,
     if offered is not None and offered.tzinfo is not None \
             and start < offered <= start + LATEST_OFFERED_START:
         start = offered
+    # Booked at the door: checked in as it is made (a room that needs check-in would
+    # otherwise release it while its people sit in it).
     return bookings.create(user, {
         "room_id": room_id, "title": WALK_IN,
         "start_time": start.isoformat(),
-        "end_time": (start + timedelta(minutes=minutes)).isoformat()}, now)
+        "end_time": (start + timedelta(minutes=minutes)).isoformat()}, now, checked_in=now)
 
 
 def fence(user: Any, endpoint: str | None, view_args: dict | None) -> None:

@@ -437,6 +437,30 @@ def test_every_rule_a_booking_breaks_is_shown_by_its_field(browser_as, alice, be
     assert "at most 4 hours" in end
 
 
+def test_the_rules_are_said_with_the_other_fields_errors_not_after_them(browser_as, alice,
+                                                                        berlin, conn):
+    """QA, 2026-12-05: with the title left empty, 07:00-12:00 said only "Say what the
+    booking is for."; put right, the next submit said the hours and the length.
+    Now one submit says all three, each by its field."""
+    r = browser_as(alice).post("/bookings/new", data={
+        "room_id": berlin["id"], "title": " ", "date": "2027-03-02", "start": "07:00",
+        "end": "12:00", "attendees": "40"})
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    for field, words in (("title", "Say what the booking is for."),
+                         ("start", "can be booked from 09:00 to 18:00"),
+                         ("end", "at most 4 hours"), ("attendees", "40 people do not fit")):
+        assert words in page[page.index(f'id="{field}-error"'):][:300], field
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    # Times that break nothing add nothing.
+    r = browser_as(alice).post("/bookings/new", data={
+        "room_id": berlin["id"], "title": " ", "date": "2027-03-02", "start": "10:00",
+        "end": "11:00"})
+    page = r.get_data(as_text=True)
+    assert 'id="title-error"' in page
+    assert 'id="start-error"' not in page and 'id="end-error"' not in page
+
+
 def test_repeat_options_are_a_section_of_their_own_and_every_weekday_is_offered(browser_as,
                                                                                 alice, berlin):
     page = text(browser_as(alice).get("/bookings/new"))

@@ -9,13 +9,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from booking import idempotency, inputs, recurrence, timeline
+from booking import idempotency, inputs, recurrence, rules, timeline
 from booking.clock import now
 from booking.auth import login_required
 from booking.approvals import service as approvals
 from booking.bookings import service
 from booking.errors import BookingError
 from booking.finder import service as finder
+from booking.rooms import service as rooms
 from booking.http import local_path, twin_etag
 from booking.times import parse_date, parse_hm, zone
 from booking.i18n import _, ngettext
@@ -88,6 +89,11 @@ def _booking_from_form(form, repeat: bool = True) -> dict:
         check(inputs.email, form["booked_for"], "booked_for")
     if repeat and (form.get("repeat") or "none") != "none":
         _check_repeat(check, form)
+    # A new booking of one's own (the edit form's change is judged with the booking
+    # it changes, and one for someone else by that person's groups).
+    if repeat and not form.get("booked_for", "").strip() and check.errors \
+            and not any(e["field"] in TIME_FIELDS for e in check.errors):
+        _check_rules(check, form, people.get("attendees") if people else None)
     check.done()
     day = parse_date(form["date"], "date")
     data = {"room_id": form.get("room_id", ""), "title": form.get("title", ""),
@@ -102,6 +108,32 @@ def _booking_from_form(form, repeat: bool = True) -> dict:
         data["recurrence"] = rule
         data["skip_conflicts"] = "skip_conflicts" in form
     return data
+
+
+# The form's fields that say which room and when; the rules' fields as the form names them.
+TIME_FIELDS = frozenset({"room_id", "date", "start", "end"})
+FORM_FIELD = {"start_time": "start", "end_time": "end"}
+
+
+def _check_rules(check: inputs.Collect, form, attendees: int | None) -> None:
+    """While another field is wrong, the room and times are also judged by the room's
+    rules (as booking them would, from this process's copy of the rooms, for the
+    person signed in), so the page says every error at once rather than the
+    rules' only after the rest is put right. The statement that books judges
+    them again."""
+    day = parse_date(form["date"], "date")
+    start = datetime.combine(day, parse_hm(form["start"], "start"))
+    end = datetime.combine(day, parse_hm(form["end"], "end"))
+    try:
+        found = rooms.kept_for_booking(int(form["room_id"]), start, end)
+    except BookingError:      # a time the clocks skip: said when it is booked
+        return
+    if found is None:
+        return
+    _version, room, _tz, start, end = found
+    judged = rules.verdict(room, start, end, now(), room["policy"], current_user.booker)
+    for violation in judged.violations + rules.check_party(room, attendees):
+        check.fail(FORM_FIELD.get(violation.field, violation.field), str(violation.message))
 
 
 def _check_repeat(check: inputs.Collect, form) -> None:

@@ -312,12 +312,14 @@ def _local_span(booking: Mapping[str, Any], day: str,
     start = minutes(start_text[11:16]) if start_text[:10] == day else 0
     end = minutes(end_text[11:16]) if end_text[:10] == day else DAY_MINUTES
     repeated = limits.repeated
+    if start_text[19:] == end_text[19:]:      # one UTC offset: most bookings, most days
+        if repeated is not None and start_text[:10] == day \
+                and repeated[0] <= start < repeated[1] \
+                and _offset(start_text) == limits.second_pass:
+            end = max(end, repeated[1])
+        return start, end
     went_back = _offset(start_text) - _offset(end_text)
-    if repeated is not None and went_back == 0 and start_text[:10] == day \
-            and repeated[0] <= start < repeated[1] \
-            and _offset(start_text) == limits.second_pass:
-        end = max(end, repeated[1])
-    elif went_back > 0:
+    if went_back > 0:
         if repeated is not None:
             start, end = min(start, repeated[0]), max(end, repeated[1])
         elif start_text[:10] == day == end_text[:10]:

@@ -132,7 +132,7 @@ def test_the_gate_runs_no_book_when_the_version_differs(api, alice, berlin, app,
     args = {"room": berlin["id"], "owner": alice["id"], "title": "x",
             "starts": [f"{DAY}T14:00+01:00"], "ends": [f"{DAY}T14:30+01:00"],
             "creator": alice["id"], "attendees": None, "invitees": [], "notes": None,
-            "admin": False, "overrides": None}
+            "admin": False, "overrides": None, "checked_in": None}
     no_alternatives = {name: None for name in re.findall(r"%\((alt_\w+)\)s", service.BOOK_SQL)}
     for asked, booked in ((version + 1, 0), (version, 1)):
         rows = conn.execute(service.BOOK_SQL, {**args, **no_alternatives, "rooms_version": asked,

@@ -3,21 +3,73 @@
 from __future__ import annotations
 
 import click
+import psycopg
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import PoolTimeout
 
 from booking import db
 from booking.errors import BookingError
 
-db_cli = AppGroup("db", help="The database schema.")
-users_cli = AppGroup("users", help="User accounts.")
-tokens_cli = AppGroup("tokens", help="Personal API tokens.")
-series_cli = AppGroup("series", help="Recurring bookings.")
-panels_cli = AppGroup("panels", help="Door panels: tokens bound to one room.")
+
+class Command(click.Command):
+    """A command that needs the database: when it cannot be reached, one line on
+    stderr and exit code 1, not a traceback.
+
+    The database is asked once, directly, before the command runs: so the line
+    gives psycopg's reason, which the pool only logs, retry after retry, before
+    it gives up with a bare PoolTimeout.
+    """
+
+    def invoke(self, ctx: click.Context):
+        url = ctx.ensure_object(ScriptInfo).load_app().config["DATABASE_URL"]
+        try:
+            own = "connect_timeout" in conninfo_to_dict(url)   # the URL's wins, as in the pool
+            db.connect(url, **({} if own else {"connect_timeout": db.CONNECT_TIMEOUT})).close()
+            return super().invoke(ctx)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            reason = str(exc).strip().partition("\n")[0]
+            # The setting is named, not its value: the URL may hold a password.
+            raise click.ClickException(f"Cannot reach the database (DATABASE_URL): {reason}"
+                                       ) from None
+
+
+class Group(AppGroup):
+    """Flask's command group (commands run in the app context), of Commands."""
+
+    command_class = Command
+
+
+db_cli = Group("db", help="The database schema.")
+users_cli = Group("users", help="User accounts.")
+tokens_cli = Group("tokens", help="Personal API tokens.")
+series_cli = Group("series", help="Recurring bookings.")
+panels_cli = Group("panels", help="Door panels: tokens bound to one room.")
 
 
 def _fail(err: BookingError) -> None:
     raise click.ClickException(err.message)
+
+
+def _not_blank(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A password of spaces passes the length rule, but nobody means it."""
+    if not value.strip():
+        raise click.BadParameter("must not be blank (empty or only spaces).")
+    return value
+
+
+def _may_have_a_token(user: dict) -> None:
+    """Refuse a personal token that could not sign in, or that would let a door
+    panel's account do more than the panel's actions."""
+    if user["panel_room"] is not None:
+        raise click.ClickException(
+            f"{user['email']} is the account of room {user['panel_room']}'s door panels; a "
+            f"panel token is made with: flask --app booking panels create --room "
+            f"{user['panel_room']}")
+    if not user["active"]:
+        raise click.ClickException(f"{user['email']} is deactivated: a token would not sign "
+                                   "in. An admin can reactivate it on /admin/users.")
 
 
 @db_cli.command("upgrade")
@@ -30,7 +82,7 @@ def db_upgrade():
 @users_cli.command("create")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--password", required=True)
+@click.option("--password", required=True, callback=_not_blank)
 @click.option("--admin", is_flag=True, help="Give the account the admin role.")
 def users_create(email: str, name: str, password: str, admin: bool):
     """Create an account that signs in with email and password."""
@@ -52,6 +104,7 @@ def tokens_create(email: str, name: str):
 
     try:
         user = service.user_by_email(email)
+        _may_have_a_token(user)
         row, plain = service.create_token(user["id"], name)
     except BookingError as err:
         _fail(err)
@@ -70,7 +123,7 @@ def series_extend():
                f"{totals['skipped']} skipped (recorded on each series).")
 
 
-@click.command("demo")
+@click.command("demo", cls=Command)
 @with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing (quietly) when data exists.")
 @click.option("--scale", type=click.Choice(["small", "large"]), default="small",
@@ -89,7 +142,7 @@ def demo_command(if_empty: bool, scale: str):
     click.echo(summary)
 
 
-@click.command("worker")
+@click.command("worker", cls=Command)
 @with_appcontext
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 def worker_command(once: bool):

@@ -33,6 +33,20 @@ def _bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+def _conninfo(text: str) -> str:
+    """A PostgreSQL URL libpq can read. Its parser's own message is not repeated:
+    it may quote the URL, password and all."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(text)
+    except psycopg.ProgrammingError:
+        raise ValueError("not a PostgreSQL URL (postgresql://user:password@host:port/database)"
+                         ) from None
+    return text
+
+
 def _threshold(text: str) -> int | None:
     if text.strip().lower() in ("none", "off", "never"):
         return None
@@ -45,7 +59,7 @@ def _threshold(text: str) -> int | None:
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None,
             "PostgreSQL connection URL. Unset: the private cluster under `var/pg` "
-            "(started by `make run`)."),
+            "(started by `make run`).", _conninfo),
     Setting("SECRET_KEY", None,
             "Signs session cookies and CSRF tokens. Unset: generated once and kept in "
             "`var/secret_key`."),
@@ -66,7 +80,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LISTEN_DATABASE_URL", None,
             "Where the processes that LISTEN connect (the auth cache in each app process, "
             "the delivery worker): PostgreSQL itself, not a transaction-mode pooler. "
-            "Unset: DATABASE_URL."),
+            "Unset: DATABASE_URL.", _conninfo),
     Setting("AUTH_CACHE_SECONDS", 30.0,
             "How long an app process may remember who a session or token belongs to; a "
             "sign-out, revocation or user change is forgotten at once, through NOTIFY "

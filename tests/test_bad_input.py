@@ -200,3 +200,27 @@ def test_a_missing_text_field_is_said_to_be_missing(api_as, alice, berlin, conn,
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone() == before
     wrong = api_as(alice).post("/api/bookings", json={**body, field: 5})
     assert wrong.get_json()["error"]["message"] == f"{field} must be text."
+
+
+@pytest.mark.parametrize("field, body", [
+    ("booked_for", {"booked_for": "panel-{room}@panels.invalid"}),
+    ("invitees", {"invitees": ["someone@example.invalid"]}),
+])
+def test_a_door_panel_s_account_is_no_one_to_book_for_or_invite(app, api_as, admin, berlin, conn,
+                                                                  field, body):
+    """QA, 2026-12-05: an admin booked for panel-1@panels.invalid (the room's door
+    panels' account), and alice named it her delegate. A .invalid address is
+    nobody's mailbox: 400 naming the field, nothing booked."""
+    from booking.panels import service as panels
+    with app.app_context():
+        panels.create_token(berlin["id"], None)
+    body = {k: (v.replace("{room}", str(berlin["id"])) if isinstance(v, str) else v)
+            for k, v in body.items()}
+    r = api_as(admin).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "x", "start_time": "2027-03-02T10:00",
+        "end_time": "2027-03-02T11:00", **body})
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["error"]["details"]["field"] == field
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    r = api_as(admin).patch("/api/me", json={"delegates": [f"panel-{berlin['id']}@panels.invalid"]})
+    assert r.status_code == 400 and r.get_json()["error"]["details"]["field"] == "delegates"

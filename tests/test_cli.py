@@ -131,3 +131,92 @@ def test_demo_large_at_a_small_scale_keeps_every_guarantee(app, conn):
     with pytest.raises(psycopg.errors.ExclusionViolation):
         conn.execute("INSERT INTO bookings (room_id, user_id, title, start_at, end_at) "
                      "SELECT room_id, user_id, 'dup', start_at, end_at FROM bookings LIMIT 1")
+
+
+# -- refusals: one clear line, nothing written ---------------------------------------
+
+@pytest.fixture
+def unreachable(tmp_path):
+    """A CLI runner for an app whose database (with a password in its URL) is not there."""
+    from booking import close, create_app
+
+    app = create_app({"DATABASE_URL": f"postgresql://postgres:s3cret@/nope?host={tmp_path}/no",
+                      "SECRET_KEY": "test-secret", "VAR_DIR": str(tmp_path),
+                      "POOL_MIN_SIZE": 1, "POOL_TIMEOUT": 0.5})
+    yield app.test_cli_runner()
+    close(app)
+
+
+@pytest.mark.parametrize("args", [
+    ["db", "upgrade"],
+    ["users", "create", "--email", "x@example.com", "--name", "X", "--password", "long enough"],
+    ["tokens", "create", "--email", "x@example.com"],
+    ["series", "extend"],
+    ["worker", "--once"],
+    ["demo"],
+    ["panels", "create", "--room", "1"],
+])
+def test_every_command_says_in_one_line_that_the_database_is_unreachable(unreachable, args):
+    result = unreachable.invoke(args=args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: Cannot reach the database (DATABASE_URL): connection ")
+    assert line.endswith("failed: No such file or directory")       # psycopg's reason
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("email", ["a@b", "ümlaut@exämple.com", "two@at@example.com",
+                                   "panel-9@panels.invalid"])
+def test_users_create_refuses_addresses_the_app_refuses_elsewhere(runner, conn, email):
+    """A door panel's address too: had room 9 a panel later, its account (and this
+    password) would be the panel's, signing in beyond the panel's actions."""
+    result = runner.invoke(args=["users", "create", "--email", email, "--name", "X",
+                                 "--password", "long enough"])
+    assert result.exit_code != 0 and "Error:" in result.output, result.output
+    assert any(words in result.output for words in ("email address", "ASCII", ".invalid"))
+    assert conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize("password", ["", "        ", " \t" * 5])
+def test_users_create_refuses_a_blank_password(runner, conn, password):
+    result = runner.invoke(args=["users", "create", "--email", "x@example.com", "--name", "X",
+                                 "--password", password])
+    assert result.exit_code != 0 and "blank" in result.output, result.output
+    assert conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 0
+
+
+def test_tokens_create_refuses_a_deactivated_account(runner, make, conn):
+    gone = make.user("Dee", active=False)
+    result = runner.invoke(args=["tokens", "create", "--email", gone["email"]])
+    assert result.exit_code != 0 and "deactivated" in result.output, result.output
+    assert "bk_" not in result.output
+    assert conn.execute("SELECT count(*) AS n FROM api_tokens").fetchone()["n"] == 0
+
+
+def test_tokens_create_refuses_a_door_panel_s_account(runner, berlin, conn):
+    assert runner.invoke(args=["panels", "create", "--room", str(berlin["id"])]).exit_code == 0
+    result = runner.invoke(args=["tokens", "create", "--email",
+                                 f"PANEL-{berlin['id']}@panels.invalid"])
+    assert result.exit_code != 0, result.output
+    assert f"flask --app booking panels create --room {berlin['id']}" in result.output
+    assert "bk_" not in result.output
+    assert conn.execute("SELECT count(*) AS n FROM api_tokens").fetchone()["n"] == 0
+
+
+def test_a_malformed_database_url_stops_every_command_in_one_line(tmp_path):
+    """libpq's own message may quote the URL, password and all: it is not repeated."""
+    import os
+    import subprocess
+    import sys
+
+    from booking.config import PROJECT_ROOT
+
+    for url in ("notaurl", "mysql://u:s3cret@h/x"):
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "booking", "tokens", "create",
+             "--email", "x@example.com"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            env={**os.environ, "DATABASE_URL": url, "VAR_DIR": str(tmp_path)})
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines() == [
+            "Bad value for DATABASE_URL: not a PostgreSQL URL "
+            "(postgresql://user:password@host:port/database)"]

@@ -89,6 +89,20 @@ def test_book_the_best(browser_as, alice, rooms, conn):
     assert "Booked Small, 10:00–11:00 (Europe/Berlin time)." in text(b.get(r.headers["Location"]))
 
 
+@pytest.mark.parametrize("room", ["best", "Small"])
+def test_people_left_empty_book_for_one_as_the_results_said(browser_as, alice, rooms, conn,
+                                                            room):
+    """QA, 2026-12-05: People empty (the page's default) listed rooms ("Fits 1 of 4
+    seats") with Book buttons that then said "attendees is required."."""
+    b = browser_as(alice)
+    assert "Fits 1 of 4 seats" in text(find(b, attendees=""))
+    choice = "best" if room == "best" else str(rooms[room]["id"])
+    r = b.post("/find", data={**SEARCH, "attendees": "", "title": "Planning", "room": choice})
+    assert r.status_code == 302, text(r)[:3000]
+    row = conn.execute("SELECT room_id, attendees FROM bookings").fetchone()
+    assert row == {"room_id": rooms["Small"]["id"], "attendees": 1}
+
+
 def test_book_this_books_that_room(browser_as, alice, rooms, conn):
     b = browser_as(alice)
     r = b.post("/find", data={**SEARCH, "title": "Planning", "room": str(rooms["Big"]["id"])})

@@ -106,6 +106,9 @@ def book():
         _check_fields(form)   # as a search: a time zone the page can show times in
         key = idempotency.from_form(request.form)
         data = {**_search(form, "attendees"), "title": form["title"]}
+        # People left empty: the search's party of one, as its results said ("Fits 1
+        # of 4 seats"); the API asks for the number.
+        data["attendees"] = data["attendees"] or "1"
         only_room = None if choice == "best" else inputs.integer(choice, "room_id")
         made = service.auto_assign(current_user, data, now(), only_room=only_room, key=key)
     except BookingError as err:

@@ -181,3 +181,28 @@ def test_hours_the_clocks_skip_or_repeat_read_alike_in_rules_free_time_sql_and_r
         assert ("outside_hours" not in broken) == in_sql == ok, (s, e)
     report = api.get(f"/api/reports/utilisation?from={day}&to={day}").get_json()
     assert report["rows"][0]["open_minutes"] == minutes == (end - start).total_seconds() / 60
+
+
+def test_nothing_is_offered_in_a_room_the_asker_may_not_book(api_as, browser_as, alice, bob,
+                                                               berlin, conn):
+    """QA, 2026-12-05: availability offered 09:00-18:00 with Book links in an inactive
+    room (then 422 room_inactive) and in a room for one group to someone outside
+    it (then 403 not_permitted). Nothing offered is then refused: no free time,
+    and the page says why."""
+    from policykit import group, room_policy
+    url = f"/rooms/{berlin['id']}/availability?start=2027-03-02&end=2027-03-03"
+    assert api_as(alice).get("/api" + url).get_json()["free"]
+    lab = group(conn, "Lab", bob)
+    room_policy(conn, berlin, bookers=[lab["id"]])
+    assert api_as(alice).get("/api" + url).get_json()["free"] == []
+    page = browser_as(alice).get(url).get_data(as_text=True)
+    assert "Only some groups may book this room, and you are not in one of them." in page
+    assert ">Book<" not in page
+    assert api_as(bob).get("/api" + url).get_json()["free"]          # in the group: offered
+    assert api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "x", "start_time": "2027-03-02T10:00",
+        "end_time": "2027-03-02T11:00"}).status_code == 403
+    conn.execute("UPDATE rooms SET active = false, policy = '{}' WHERE id = %s", (berlin["id"],))
+    assert api_as(bob).get("/api" + url).get_json()["free"] == []
+    page = browser_as(bob).get(url).get_data(as_text=True)
+    assert "This room is not available for booking." in page and ">Book<" not in page

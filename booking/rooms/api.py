@@ -73,4 +73,5 @@ def availability(room_id: int):
     """Free intervals inside opening hours: ?start=&end= (dates or RFC 3339), &min_minutes=."""
     args = request.args
     return jsonify(service.availability(room_id, args.get("start"), args.get("end"),
-                                        args.get("min_minutes"), now()))
+                                        args.get("min_minutes"), now(),
+                                        booker=current_user.booker))

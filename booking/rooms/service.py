@@ -246,10 +246,13 @@ MOST_DAYS = 31
 
 
 def availability(room_id: int, start_text: str | None, end_text: str | None,
-                 min_minutes: Any, now: datetime, with_policy: bool = False) -> dict[str, Any]:
+                 min_minutes: Any, now: datetime, with_policy: bool = False,
+                 booker: Any = None) -> dict[str, Any]:
     """The room's free intervals between start and end, as its effective policy
     has them: inside the hours of each weekday, not on closed dates, not before
-    the notice, kept clear of bookings and their buffers.
+    the notice, kept clear of bookings and their buffers. None for a room that
+    is inactive, or that `booker` (rules.Booker, the person asking) may not
+    book: nothing offered is then refused.
 
     `start`/`end` are room-local dates (YYYY-MM-DD; end exclusive) or RFC 3339
     times; by default today. At most 31 days.
@@ -271,15 +274,17 @@ def availability(room_id: int, start_text: str | None, end_text: str | None,
         raise invalid("end", _("end must be after start."))
     if end - start > timedelta(days=MOST_DAYS, hours=1):  # an hour for daylight saving
         raise invalid("end", _("Ask for at most %(most)d days at a time.", most=MOST_DAYS))
-    free = free_intervals(row, [(datetime.fromisoformat(b["start_at"]),
-                                 datetime.fromisoformat(b["end_at"])) for b in busy],
-                          start, end, now, shortest, room_policy)
+    refused = ("inactive" if not row["active"] else "not_permitted"
+               if booker is not None and not booker.may_book(room_policy) else None)
+    free = [] if refused else free_intervals(
+        row, [(datetime.fromisoformat(b["start_at"]), datetime.fromisoformat(b["end_at"]))
+              for b in busy], start, end, now, shortest, room_policy)
     found = {"room_id": row["id"], "room": row,
              "start_time": rfc3339(start, zone(row["timezone"])),
              "end_time": rfc3339(end, zone(row["timezone"])),
              "free": as_json(free, row["timezone"])}
-    if with_policy:   # the page's: each day's hours, its links' longest booking
-        found["policy"] = room_policy
+    if with_policy:   # the page's: each day's hours, its links' longest booking, and why none
+        found["policy"], found["refused"] = room_policy, refused
     return found
 
 

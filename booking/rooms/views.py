@@ -136,7 +136,8 @@ def week(room_id: int):
 def availability(room_id: int):
     args = request.args
     data = service.availability(room_id, args.get("start"), args.get("end"),
-                                args.get("min_minutes"), now(), with_policy=True)
+                                args.get("min_minutes"), now(), with_policy=True,
+                                booker=current_user.booker)
     policy = data.pop("policy")
     tz = zone(data["room"]["timezone"])
     longest = timedelta(minutes=policy.max_minutes)

@@ -183,7 +183,7 @@ def effective(resolved: Mapping[str, Any] | None, config: Mapping[str, Any]) -> 
         if name not in _CONVERT:
             continue
         values[name] = _CONVERT[name](entry["value"])
-        sources.append((name, _source(entry["source"])))
+        sources.append((name, source_of(entry["source"])))
     return Policy(**{**_defaults(base), **values}, sources=tuple(sorted(sources)))
 
 
@@ -192,7 +192,8 @@ def _defaults(base: Policy) -> dict[str, Any]:
             "max_days_ahead": base.max_days_ahead}
 
 
-def _source(data: Mapping[str, Any]) -> Source:
+def source_of(data: Mapping[str, Any]) -> Source:
+    """A value's source as room_policy() writes it ({"level", "id", "name"})."""
     return Source(data["level"], data.get("id"), data.get("name"))
 
 

@@ -290,6 +290,13 @@ def check(room: Mapping, start: datetime, end: datetime, now: datetime, policy: 
     return found
 
 
+def outside_hours(room: Mapping, start: datetime, end: datetime, policy: Policy) -> bool:
+    """Whether `start`-`end` lies outside the hours `policy` gives `room` that day, or
+    on a day it closes (check()'s outside_hours and closed)."""
+    return any(v.code in ("outside_hours", "closed")
+               for v in _day_and_hours(room, start, end, policy))
+
+
 def bookers_allow(policy: Policy, groups: frozenset[int] | None) -> bool:
     """The bookers rule: no bookers means everyone; else someone in one of their
     groups (`groups` None: not checked)."""

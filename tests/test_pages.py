@@ -550,3 +550,34 @@ def test_a_change_from_a_form_opened_before_another_is_refused_keeping_what_was_
     row = conn.execute("SELECT title, start_at FROM bookings WHERE id = %s",
                        (booking["id"],)).fetchone()
     assert (row["title"], row["start_at"]) == ("Two tabs", datetime(2027, 3, 2, 14, tzinfo=UTC))
+
+
+def test_a_room_whose_area_sets_its_hours_is_counted_and_told_by_them(browser_as, api_as,
+                                                                      admin, alice, make,
+                                                                      conn):
+    """QA, 2026-12-05: an area opens its rooms 08:00-19:00; a room's own 09:00-18:00 do
+    not count. Saving the room said a valid 08:00 booking fell "outside its hours
+    (09:00-18:00)" and told the admin to move it. The count is by the hours the
+    policy gives, and the form says its own hours do not count."""
+    from policykit import area, put_in
+    week = {d: ["08:00", "19:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    hq = area(conn, "HQ", opening_hours=week)
+    room = make.room("Hudson", "Europe/Berlin")
+    put_in(conn, room, hq)
+    make.booking(room, alice, datetime(2027, 3, 2, 7, 0, tzinfo=UTC),
+                 datetime(2027, 3, 2, 7, 45, tzinfo=UTC))          # 08:00-08:45, a Tuesday
+    make.booking(room, alice, datetime(2027, 3, 6, 9, 0, tzinfo=UTC),
+                 datetime(2027, 3, 6, 10, 0, tzinfo=UTC))          # Saturday: closed
+    r = api_as(admin).patch(f"/api/rooms/{room['id']}", json={"capacity": 6})
+    assert r.get_json()["bookings_outside_hours"] == 1            # Saturday's
+    page = browser_as(admin)
+    edit = text(page.get(f"/admin/rooms/{room['id']}"))
+    assert "Its policy's opening hours (from HQ) are the ones that count" in edit
+    assert re.search(r'id="opens"[^>]*aria-describedby="hours-hint"', edit)
+    form = {"name": "Hudson", "building": "HQ", "floor": "1", "capacity": "6", "equipment": "",
+            "timezone": "Europe/Berlin", "opens": "09:00", "closes": "18:00", "active": "on"}
+    assert page.post(f"/admin/rooms/{room['id']}", data=form).status_code == 302
+    told = text(page.get("/admin/rooms"))
+    assert ("1 future booking of Hudson falls outside the opening hours its policy gives "
+            "(from HQ), or on a day it is closed") in told
+    assert "(09:00–18:00)" not in told

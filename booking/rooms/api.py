@@ -43,7 +43,7 @@ def update(room_id: int):
     """The fields sent change; `bookings_outside_hours` counts the live bookings from now
     on that the room's hours no longer cover (they stay booked)."""
     room, outside = service.update(room_id, inputs.json_body(), now(), actor=current_user.id)
-    return jsonify(room=room, bookings_outside_hours=outside)
+    return jsonify(room=room, bookings_outside_hours=outside.count)
 
 
 @bp.get("/rooms/<id:room_id>/policy")

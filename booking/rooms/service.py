@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
 import psycopg
 from flask import current_app
 
-from booking import db, inputs, memo, policy
+from booking import db, inputs, memo, policy, rules
 from booking.http import SharedAnswer
 from booking.memo.overview import VERSION_SQL
 from booking.availability import as_json, free_intervals
@@ -82,6 +82,12 @@ SELECT {ROOM_FIELDS},
  WHERE r.id = %(room)s"""
 
 ROOM_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r WHERE r.id = %s"
+
+# The room and where its opening hours come from, for its admin page (room_policy(),
+# sql/040): its own opens and closes count only where no policy sets opening hours.
+ROOM_AND_HOURS_SQL = f"""
+SELECT {ROOM_FIELDS}, room_policy(r.id)->'fields'->'opening_hours'->'source' AS hours_from
+  FROM rooms r WHERE r.id = %s"""
 
 # The room a booking names and its effective policy (room_policy(), sql/040:
 # rooms_pkey, then the area chain by areas_pkey), in the one statement that
@@ -387,9 +393,9 @@ def kept_for_booking(room_id: int, start_raw: datetime, end_raw: datetime
             localize(end_raw, tz, "end_time"))
 
 
-def get(room_id: int) -> dict[str, Any]:
+def get(room_id: int, sql: str = ROOM_SQL) -> dict[str, Any]:
     with db.connection() as conn:
-        row = conn.execute(ROOM_SQL, (room_id,)).fetchone()
+        row = conn.execute(sql, (room_id,)).fetchone()
     if row is None:
         raise not_found(_("That room does not exist."))
     return row
@@ -442,16 +448,43 @@ def create(data: Mapping[str, Any], actor: int | None = None) -> dict[str, Any]:
     return row
 
 
-# After a change, how many live bookings from now on lie outside the room's
-# (new) hours: they stay booked, and the admin is told (bookings_room_start,
-# one range from now; room_open() reads the hours as the rules do).
-OUTSIDE_HOURS = """(SELECT count(*) FROM bookings b
-          WHERE b.room_id = r.id AND b.cancelled_at IS NULL AND b.start_at >= %(now)s
-            AND NOT room_open(r.timezone, r.opens, r.closes, b.start_at, b.end_at))::int"""
+# After a change, the live bookings from now on (bookings_room_start, one range
+# from now), the room's own policy and its area's as they now are: those outside
+# the hours its effective policy now gives stay booked, and the admin is told
+# (outside_hours()). (room_policy() would read the room as it was before this
+# statement.)
+AFTER_CHANGE = """(SELECT coalesce(json_agg(json_build_array(b.start_at, b.end_at)), '[]')
+          FROM bookings b
+         WHERE b.room_id = r.id AND b.cancelled_at IS NULL AND b.start_at >= %(now)s
+       ) AS future, r.policy AS own_policy, area_policy(r.area_id) AS area_policy"""
+
+
+class Outside(NamedTuple):
+    """After a change: how many future bookings lie outside the room's hours, and
+    where its opening hours come from (rules.Source; None: the room's own
+    opens and closes, no policy sets them)."""
+    count: int
+    hours_from: rules.Source | None
+
+
+def outside_hours(row: dict[str, Any], config: Mapping[str, Any]) -> Outside:
+    """How many of `row`'s future bookings (AFTER_CHANGE) lie outside the hours its
+    effective policy gives their day, or on a day it closes. The policy is the
+    area's, with the room's own fields nearest, as room_policy() resolves it."""
+    own, area = row.pop("own_policy") or {}, row.pop("area_policy") or {}
+    here = {"level": "room", "id": row["id"], "name": row["name"]}
+    fields = {**(area.get("fields") or {}),
+              **{name: {"value": value, "source": here} for name, value in own.items()}}
+    effective = policy.effective({"fields": fields}, config)
+    count = sum(rules.outside_hours(row, datetime.fromisoformat(start),
+                                    datetime.fromisoformat(end), effective)
+                for start, end in row.pop("future"))
+    return Outside(count, None if effective.opening_hours is None
+                   else effective.source("opening_hours"))
 
 
 def update(room_id: int, data: Mapping[str, Any], now: datetime,
-           actor: int | None = None) -> tuple[dict[str, Any], int]:
+           actor: int | None = None) -> tuple[dict[str, Any], Outside]:
     """Change the given fields of a room; the others stay as they are. Returns the
     room and how many of its bookings from `now` on fall outside its hours."""
     values = clean_room(data, partial=True)
@@ -467,7 +500,7 @@ def update(room_id: int, data: Mapping[str, Any], now: datetime,
            f"FROM {ACTOR} WHERE r.id = %(id)s AND {MISSING_GROUPS} IS NULL RETURNING r.*) "
            f"SELECT {MISSING_GROUPS} AS missing_groups, "
            f"(SELECT count(*) FROM rooms WHERE id = %(id)s) > 0 AS found, "
-           f"{ROOM_FIELDS}, {OUTSIDE_HOURS} AS outside_hours "
+           f"{ROOM_FIELDS}, {AFTER_CHANGE} "
            f"FROM (SELECT 1) one LEFT JOIN r ON true")
     with _refusals_as_input_errors(), db.connection() as conn:
         row = conn.execute(sql, {**values, "id": room_id, "actor": actor, "now": now,
@@ -477,7 +510,7 @@ def update(room_id: int, data: Mapping[str, Any], now: datetime,
     if not row.pop("found"):
         raise not_found(_("That room does not exist."))
     _refuse_missing_groups(row)
-    return row, row.pop("outside_hours")
+    return row, outside_hours(row, current_app.config)
 
 
 def _json(value: Any) -> str:

@@ -15,6 +15,7 @@ from booking.http import twin_etag
 from booking.auth import admin_required, login_required
 from booking.errors import BookingError
 from booking.finder import service as finder
+from booking.policy import source_of
 from booking.rooms import api, service
 from booking.times import COMMON_ZONES, zone
 from booking.i18n import _, ngettext
@@ -214,10 +215,12 @@ def admin_create():
 def admin_edit(room_id: int):
     from booking.panels import service as panels
 
-    room = service.get(room_id)
+    room = service.get(room_id, service.ROOM_AND_HOURS_SQL)
+    hours_from = room.pop("hours_from")
     form = {**room, "equipment": ", ".join(room["equipment"])}
     return render_template("rooms/edit.html", room=room, form=form, zones=COMMON_ZONES,
-                           error=None, panels=panels.tokens(room_id))
+                           error=None, panels=panels.tokens(room_id),
+                           hours_from=hours_from and source_of(hours_from))
 
 
 @bp.post("/admin/rooms/<id:room_id>")
@@ -231,14 +234,24 @@ def admin_update(room_id: int):
         return render_template("rooms/edit.html", room=service.get(room_id), form=request.form,
                                zones=COMMON_ZONES, error=err), err.status
     flash(_("Room %(name)s saved.", name=room["name"]), "success")
-    if outside:
+    if outside.count and outside.hours_from is not None:
+        flash(ngettext("%(num)d future booking of %(name)s falls outside the opening hours "
+                       "its policy gives (%(source)s), or on a day it is closed: still "
+                       "booked, and marked on its day pages. Move or cancel it if the room "
+                       "is not available then.",
+                       "%(num)d future bookings of %(name)s fall outside the opening hours "
+                       "its policy gives (%(source)s), or on a day it is closed: still "
+                       "booked, and marked on its day pages. Move or cancel them if the room "
+                       "is not available then.", outside.count, name=room["name"],
+                       source=outside.hours_from.describe()), "warning")
+    elif outside.count:
         flash(ngettext("%(num)d future booking of %(name)s falls outside its hours "
                        "(%(opens)s–%(closes)s): still booked, and marked on its day pages. "
                        "Move or cancel it if the room is not available then.",
                        "%(num)d future bookings of %(name)s fall outside its hours "
                        "(%(opens)s–%(closes)s): still booked, and marked on its day pages. "
                        "Move or cancel them if the room is not available then.",
-                       outside, name=room["name"], opens=clock(room["opens"]),
+                       outside.count, name=room["name"], opens=clock(room["opens"]),
                        closes=clock(room["closes"])), "warning")
     return redirect(url_for("rooms.admin"))
 

@@ -141,6 +141,27 @@ def test_attendees_over_capacity_is_422_naming_it(api_as, alice, berlin, conn):
     assert row(conn, booking["id"]) == before
 
 
+def test_a_room_that_seats_fewer_since_does_not_hold_a_booking_to_its_times(api_as, alice,
+                                                                           berlin, make, conn):
+    """QA, 2026-12-05: a booking for 6, then the room made to seat 4: renaming it
+    worked, but shortening or moving it was 422 over_capacity. The party is judged
+    when it or the room changes."""
+    api = api_as(alice)
+    booking = book(api, berlin, "10:00", "11:00", attendees=6)
+    conn.execute("UPDATE rooms SET capacity = 4 WHERE id = %s", (berlin["id"],))
+    r = api.patch(f"/api/bookings/{booking['id']}", json={"end_time": f"{DAY}T10:45"})
+    assert r.status_code == 200, r.get_json()
+    r = api.patch(f"/api/bookings/{booking['id']}", json={"start_time": f"{DAY}T13:00"})
+    assert r.status_code == 200, r.get_json()
+    before = row(conn, booking["id"])
+    r = api.patch(f"/api/bookings/{booking['id']}", json={"attendees": 5})
+    assert (r.status_code, error(r)["code"]) == (422, "over_capacity")
+    small = make.room("Havel", capacity=2)
+    r = api.patch(f"/api/bookings/{booking['id']}", json={"room_id": small["id"]})
+    assert (r.status_code, error(r)["code"]) == (422, "over_capacity")
+    assert row(conn, booking["id"]) == before
+
+
 def test_people_and_notes_are_in_the_booking(api_as, alice, bob, berlin):
     api = api_as(alice)
     booking = book(api, berlin, "10:00", "11:00", attendees=4,

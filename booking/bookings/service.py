@@ -576,7 +576,9 @@ def _check_change(row: Mapping[str, Any], target: Mapping[str, Any], start: date
     target room's effective policy, or a party the room cannot seat; otherwise the
     policy limits an admin moves it past (recorded with the booking). A start
     already passed that stays where it is (a meeting under way gets a later end)
-    is neither "in the past" nor "too soon"."""
+    is neither "in the past" nor "too soon". The party is judged when it or the
+    room changes: a room that seats fewer since does not hold the booking to
+    its old times."""
     found: list[rules.Violation] = []
     overrides: list[str] = []
     if moved:
@@ -584,7 +586,7 @@ def _check_change(row: Mapping[str, Any], target: Mapping[str, Any], start: date
         found, overrides = judged.violations, judged.overrides
         if start == row["start_at"]:
             found = [v for v in found if v.code not in ("in_past", "too_soon")]
-    if moved or party_changed:
+    if party_changed or target["id"] != row["room_id"]:
         found += rules.check_party(target, attendees)
     error = rules.as_error(found)
     if error:

@@ -175,3 +175,22 @@ def test_an_invitee_we_could_not_mail_is_400_and_books_nothing(api_as, alice, be
         assert "ASCII" in error["message"]
     assert book(api_as(alice), berlin, invitees=["anna@xn--bcher-kva.de"]).status_code == 201
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
+
+
+def test_a_delegate_no_longer_is_told_by_the_book_for_field(api_as, browser_as, alice, bob,
+                                                             berlin, conn):
+    """QA, 2026-12-05: Bob opened the form as Alice's delegate; she removed him; his
+    submit was a 403 page with no message anywhere (the Book for field, where it
+    shows, was no longer drawn)."""
+    assert api_as(alice).patch("/api/me", json={"delegates": [bob["email"]]}).status_code == 200
+    page = browser_as(bob)
+    assert 'name="booked_for"' in page.get("/bookings/new").get_data(as_text=True)
+    assert api_as(alice).patch("/api/me", json={"delegates": []}).status_code == 200
+    r = page.post("/bookings/new", data={"room_id": berlin["id"], "title": "For Alice",
+                                         "date": "2027-03-02", "start": "10:00", "end": "11:00",
+                                         "booked_for": alice["email"]})
+    assert r.status_code == 403
+    html = r.get_data(as_text=True)
+    assert 'id="booked_for-error"' in html and "named you their delegate" in html
+    assert f'value="{alice["email"]}"' in html
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0

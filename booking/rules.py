@@ -510,12 +510,14 @@ def quota_violation(room: Mapping, start: datetime, end: datetime, policy: Polic
     return None
 
 
-def quota_exceeded(name: str, used: float, limit: int, source: Source) -> Violation:
-    """The refusal for a quota, with details quota, used and limit."""
+def quota_exceeded(name: str, used: float, limit: int, source: Source,
+                   for_someone: bool = False) -> Violation:
+    """The refusal for a quota, with details quota, used and limit. `for_someone`: the
+    quota is the person's the booking is for, not the caller's (said so)."""
     used_shown = round(used, 2) if name == "hours_per_week" else int(used)
+    words = _quota_message_for_someone if for_someone else _quota_message
     return Violation("quota_exceeded",
-                     _quota_message(name, limit=limit, source=source.describe(),
-                                    used=f"{used_shown:g}"),
+                     words(name, limit=limit, source=source.describe(), used=f"{used_shown:g}"),
                      "start_time", source,
                      (("quota", name), ("used", used_shown), ("limit", limit)))
 
@@ -532,6 +534,18 @@ def _quota_message(name: str, **values) -> Any:
                 "you have %(used)s.", **values)
 
 
+def _quota_message_for_someone(name: str, **values) -> Any:
+    """_quota_message() of the person a booking is for (a delegate's, an admin's)."""
+    if name == "bookings_per_day":
+        return lazy("The person it is for may have at most %(limit)s bookings a day here "
+                    "(%(source)s); they have %(used)s.", **values)
+    if name == "bookings_per_week":
+        return lazy("The person it is for may have at most %(limit)s bookings a week here "
+                    "(%(source)s); they have %(used)s.", **values)
+    return lazy("The person it is for may have at most %(limit)s hours a week here "
+                "(%(source)s); they have %(used)s.", **values)
+
+
 def _duration(minutes: int) -> Any:
     """240 -> "4 hours", 90 -> "1 h 30 min", 45 -> "45 minutes" (lazy, like the messages)."""
     hours, rest = divmod(minutes, 60)
@@ -544,10 +558,10 @@ def _duration(minutes: int) -> Any:
     return lazy("%(hours)d h %(minutes)d min", hours=hours, minutes=rest)
 
 
-def quota_refusal(details: Mapping[str, Any]) -> BookingError:
+def quota_refusal(details: Mapping[str, Any], for_someone: bool = False) -> BookingError:
     """The 422 for a quota the database refused a booking by (quota_refusals()'s
-    details: quota, used, limit, source)."""
+    details: quota, used, limit, source); `for_someone` as quota_exceeded()."""
     source = details.get("source") or {}
     return quota_exceeded(details["quota"], details["used"], details["limit"],
                           Source(source.get("level", "organisation"), source.get("id"),
-                                 source.get("name"))).error()
+                                 source.get("name")), for_someone).error()

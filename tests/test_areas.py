@@ -310,3 +310,18 @@ def test_the_shortest_booking_may_equal_the_longest(api_as, admin, conn):
     r = api_as(admin).post("/api/areas", json={"name": "X", "policy": {"min_minutes": 60,
                                                                       "max_minutes": 60}})
     assert r.status_code == 201, r.get_json()
+
+
+def test_a_quota_set_here_with_no_figure_is_said_in_the_page_s_words(browser_as, admin, conn,
+                                                                     berlin):
+    """QA, 2026-12-05: "Set here" ticked for the quota with no figure filled in said the
+    API's "policy.quota sets at least one of bookings_per_day, ... (or send null to
+    inherit it)"."""
+    b = browser_as(admin)
+    before = state(conn)
+    r = b.post(f"/admin/rooms/{berlin['id']}/policy", data={"area_id": "", "set_quota": "on"})
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert "Fill in at least one quota, or untick “Set here”" in page
+    assert "send null" not in page
+    assert state(conn) == before

@@ -92,6 +92,23 @@ def test_who_may_check_in(app, api_as, make, alice, bob, admin, room, conn):
     assert api_as(alice).post("/api/bookings/999999/checkin").status_code == 404
 
 
+def test_an_invitee_checks_in_but_is_not_told_they_may_end_it(app, api_as, make, alice, room,
+                                                               conn):
+    """QA, 2026-12-05: an invitee ending a booking was refused with "Only the person who
+    booked it, ..., an invitee, ... can do this": invitees may check in, not end."""
+    booking = make.booking(room, alice, START, END)
+    conn.execute("UPDATE bookings SET invitees = '{carol@example.com}' WHERE id = %s",
+                 (booking["id"],))
+    carol = make.user("Carol")
+    at(app, START + timedelta(minutes=5))
+    ended = api_as(carol).post(f"/api/bookings/{booking['id']}/end")
+    assert ended.status_code == 403
+    assert "invitee" not in ended.json["error"]["message"]
+    assert "can end it" in ended.json["error"]["message"]
+    assert conn.execute("SELECT end_at FROM bookings WHERE id = %s",
+                        (booking["id"],)).fetchone()["end_at"] == END
+
+
 def test_release_happens_exactly_at_start_plus_release_after(app, api_as, alice, bob, booked,
                                                              conn):
     assert sweep(app, START + timedelta(minutes=15) - timedelta(seconds=1)) == 0

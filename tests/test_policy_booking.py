@@ -485,3 +485,17 @@ def test_an_approver_sees_the_buttons_in_a_process_that_kept_no_rooms(app, api_a
     fred_user = conn.execute("SELECT id, email, name, role FROM users WHERE name = 'Fred'").fetchone()
     page = browser_as(fred_user).get(f"/bookings/{booking['id']}").get_data(as_text=True)
     assert f'action="/approvals/{booking["id"]}/approve"' in page
+
+
+def test_a_delegate_over_the_owner_s_quota_is_told_it_is_theirs(api_as, alice, bob, berlin, conn):
+    """QA, 2026-12-05: Bob booking for Alice over her daily quota read "You may have at
+    most 1 bookings a day here ...; you have 1": the quota is Alice's."""
+    room_policy(conn, berlin, quota={"bookings_per_day": 1})
+    assert api_as(alice).patch("/api/me", json={"delegates": [bob["email"]]}).status_code == 200
+    assert book(api_as(alice), berlin, hm(10), hm(11)).status_code == 201
+    r = book(api_as(bob), berlin, hm(12), hm(13), booked_for=alice["email"])
+    assert (r.status_code, error(r)["code"]) == (422, "quota_exceeded")
+    assert error(r)["message"].startswith("The person it is for may have at most 1 bookings "
+                                          "a day here")
+    r = book(api_as(alice), berlin, hm(14), hm(15))
+    assert error(r)["message"].startswith("You may have at most 1 bookings a day here")

@@ -12,7 +12,7 @@ from booking import policy as policies
 from booking.areas import groups, service
 from booking.auth import admin_required
 from booking.clock import now
-from booking.errors import BookingError
+from booking.errors import BookingError, invalid
 from booking.rooms import service as rooms
 from booking.rules import WEEKDAYS
 from booking.i18n import _
@@ -142,6 +142,9 @@ def policy_from_form(form) -> dict[str, Any]:
         elif name == "quota":
             found[name] = {k: form.get(f"quota_{k}", "").strip()
                            for k in policies.QUOTA_FIELDS if form.get(f"quota_{k}", "").strip()}
+            if not found[name]:     # in the page's words, not the API's
+                raise invalid("policy.quota", _("Fill in at least one quota, or untick "
+                                                "“Set here” to take it from the level above."))
         elif name == "approval_required":
             found[name] = form.get(name) == "yes"
         else:

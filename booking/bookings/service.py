@@ -251,7 +251,7 @@ def create(user: User, data: Mapping[str, Any], now: datetime,
         if row["kind"] == "created":
             return {"booking": row["data"]}
         if row["kind"] == "refused":
-            raise rules.quota_refusal(row["data"])
+            raise rules.quota_refusal(row["data"], booker.for_someone)
     raise conflict(room, rows, start, end, now, booker, alternatives)
 
 
@@ -487,7 +487,7 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     if result["kind"] == "updated":
         return result["booking"]
     if result["kind"] == "refused":
-        raise rules.quota_refusal(result["quota"])
+        raise rules.quota_refusal(result["quota"], booker.for_someone)
     if result["kind"] == "conflict":
         raise BookingError(
             "conflict", _("%(room)s is already booked at that time.", room=target["name"]),

@@ -88,6 +88,10 @@ def end(user: User, booking_id: int, now: datetime) -> dict[str, Any]:
             "panel": panel_room(user), "now": now, "end": ceil_minute(now)}).fetchone()["result"]
     if result["kind"] == "updated":
         return result["booking"]
+    if result["kind"] == "forbidden":     # invitees check in, but do not end it
+        raise BookingError("forbidden", _("Only the person who booked it, someone they named "
+                                          "as delegate, an administrator or the room's panel "
+                                          "can end it."))
     raise _refusal(result)
 
 
@@ -134,7 +138,7 @@ def _refusal(result: Mapping[str, Any]) -> BookingError:
     if kind == "forbidden":
         return BookingError("forbidden", _("Only the person who booked it, someone they named "
                                            "as delegate, an invitee, an administrator or the "
-                                           "room's panel can do this."))
+                                           "room's panel can check in."))
     if kind == "not_open":
         return BookingError("checkin_not_open",
                             _("Check-in opens at %(time)s.", time=result["opens_at"][11:16]),

@@ -581,3 +581,22 @@ def test_a_room_whose_area_sets_its_hours_is_counted_and_told_by_them(browser_as
     assert ("1 future booking of Hudson falls outside the opening hours its policy gives "
             "(from HQ), or on a day it is closed") in told
     assert "(09:00–18:00)" not in told
+
+
+def test_a_room_made_inactive_says_how_many_future_bookings_it_keeps(browser_as, admin, alice,
+                                                                     berlin, make):
+    """QA, 2026-12-05: unticking "Can be booked" for a room with future bookings said
+    only "Room Spree saved."; its bookings stayed in a room nobody may book or move
+    them within."""
+    for day in (2, 3):
+        make.booking(berlin, alice, datetime(2027, 3, day, 9, 0, tzinfo=UTC),
+                     datetime(2027, 3, day, 10, 0, tzinfo=UTC))
+    page = browser_as(admin)
+    form = {"name": "Spree", "building": "HQ", "floor": "1", "capacity": "6", "equipment": "",
+            "timezone": "Europe/Berlin", "opens": "09:00", "closes": "18:00"}
+    assert page.post(f"/admin/rooms/{berlin['id']}", data=form).status_code == 302
+    told = text(page.get("/admin/rooms"))
+    assert "2 future bookings of Spree stay booked, but nobody can book the room now" in told
+    assert page.post(f"/admin/rooms/{berlin['id']}",
+                     data={**form, "active": "on"}).status_code == 302
+    assert "nobody can book the room now" not in text(page.get("/admin/rooms"))

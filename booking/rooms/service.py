@@ -462,9 +462,10 @@ AFTER_CHANGE = """(SELECT coalesce(json_agg(json_build_array(b.start_at, b.end_a
 class Outside(NamedTuple):
     """After a change: how many future bookings lie outside the room's hours, and
     where its opening hours come from (rules.Source; None: the room's own
-    opens and closes, no policy sets them)."""
+    opens and closes, no policy sets them); how many future bookings it has."""
     count: int
     hours_from: rules.Source | None
+    future: int = 0
 
 
 def outside_hours(row: dict[str, Any], config: Mapping[str, Any]) -> Outside:
@@ -476,11 +477,12 @@ def outside_hours(row: dict[str, Any], config: Mapping[str, Any]) -> Outside:
     fields = {**(area.get("fields") or {}),
               **{name: {"value": value, "source": here} for name, value in own.items()}}
     effective = policy.effective({"fields": fields}, config)
+    future = row.pop("future")
     count = sum(rules.outside_hours(row, datetime.fromisoformat(start),
                                     datetime.fromisoformat(end), effective)
-                for start, end in row.pop("future"))
+                for start, end in future)
     return Outside(count, None if effective.opening_hours is None
-                   else effective.source("opening_hours"))
+                   else effective.source("opening_hours"), len(future))
 
 
 def update(room_id: int, data: Mapping[str, Any], now: datetime,

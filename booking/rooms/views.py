@@ -234,7 +234,22 @@ def admin_update(room_id: int):
         return render_template("rooms/edit.html", room=service.get(room_id), form=request.form,
                                zones=COMMON_ZONES, error=err), err.status
     flash(_("Room %(name)s saved.", name=room["name"]), "success")
-    if outside.count and outside.hours_from is not None:
+    _warn_after_change(room, outside)
+    return redirect(url_for("rooms.admin"))
+
+
+def _warn_after_change(room: dict, outside: service.Outside) -> None:
+    """What a room's change leaves its future bookings in: a room nobody can book,
+    or hours (its policy's, or its own) they lie outside."""
+    if not room["active"] and outside.future:
+        flash(ngettext("%(num)d future booking of %(name)s stays booked, but nobody can book "
+                       "the room now, nor move a booking within it. Move it to another room "
+                       "or cancel it if the room is not to be used.",
+                       "%(num)d future bookings of %(name)s stay booked, but nobody can book "
+                       "the room now, nor move a booking within it. Move them to another "
+                       "room or cancel them if the room is not to be used.", outside.future,
+                       name=room["name"]), "warning")
+    elif outside.count and outside.hours_from is not None:
         flash(ngettext("%(num)d future booking of %(name)s falls outside the opening hours "
                        "its policy gives (%(source)s), or on a day it is closed: still "
                        "booked, and marked on its day pages. Move or cancel it if the room "
@@ -253,7 +268,6 @@ def admin_update(room_id: int):
                        "Move or cancel them if the room is not available then.",
                        outside.count, name=room["name"], opens=clock(room["opens"]),
                        closes=clock(room["closes"])), "warning")
-    return redirect(url_for("rooms.admin"))
 
 
 def _room_form() -> dict:

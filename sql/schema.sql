@@ -1852,6 +1852,7 @@ BEGIN
                    (p_building IS NULL OR lower(r.building) = lower(p_building)) AS in_building,
                    (p_floor IS NULL OR r.floor = p_floor) AS on_floor,
                    coalesce((p_rules->(r.id::text)->>'buffer')::integer, 0) AS buffer,
+                   coalesce((p_rules->(r.id::text)->>'notice')::integer, 0) AS notice,
                    p_rules->(r.id::text)->'hours' AS week_hours
               FROM rooms r
              WHERE r.active AND r.capacity >= p_capacity AND r.equipment @> p_equipment
@@ -1877,7 +1878,7 @@ BEGIN
         day AS MATERIALIZED (
             -- Each fitting room's opening hours on those days, in its zone, and
             -- the same time of day as asked.
-            SELECT f.id, f.buffer, z.d, z.open_at, z.close_at, z.target,
+            SELECT f.id, f.buffer, f.notice, z.d, z.open_at, z.close_at, z.target,
                    z.close_at + make_interval(mins => f.buffer) AS held_until
               FROM fit f
               JOIN zone_day z ON z.timezone = f.timezone AND z.opens = f.opens AND z.closes = f.closes
@@ -1898,26 +1899,27 @@ BEGIN
             -- each booking (and a zero-length sentinel at closing time) ends the
             -- gap that began when everything before it had ended, its buffer
             -- included; a gap ends the room's own buffer before the next booking.
-            SELECT b.id, b.d, b.target,
+            SELECT b.id, b.d, b.target, b.notice,
                    greatest(b.open_at, max(b.e) OVER (PARTITION BY b.id, b.d ORDER BY b.s
                                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
                        AS gap_start,
                    CASE WHEN b.sentinel THEN b.s ELSE b.s - make_interval(mins => b.buffer) END AS gap_end
-              FROM (SELECT day.id, day.d, day.target, day.open_at, day.buffer, k.s, k.e,
-                           false AS sentinel
+              FROM (SELECT day.id, day.d, day.target, day.open_at, day.buffer, day.notice,
+                           k.s, k.e, false AS sentinel
                       FROM day
                       JOIN held k
                         ON k.id = day.id AND k.s < day.held_until AND k.e > day.open_at
                     UNION ALL
-                    SELECT day.id, day.d, day.target, day.open_at, day.buffer, day.close_at,
-                           day.close_at, true
+                    SELECT day.id, day.d, day.target, day.open_at, day.buffer, day.notice,
+                           day.close_at, day.close_at, true
                       FROM day) b),
         slot AS (
             -- In each gap long enough, the start nearest the target time.
             SELECT gap.id, gap.d, c.start_at, abs(extract(epoch FROM c.start_at - gap.target)) AS distance
               FROM gap
              CROSS JOIN LATERAL (
-                   SELECT greatest(gap.gap_start, p_not_before) AS lo,
+                   SELECT greatest(gap.gap_start,
+                                   p_not_before + make_interval(mins => gap.notice)) AS lo,
                           gap.gap_end - (p_end - p_start) AS hi) bounds
              CROSS JOIN LATERAL (
                    SELECT least(greatest(gap.target, bounds.lo), bounds.hi) AS start_at) c

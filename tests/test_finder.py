@@ -576,6 +576,28 @@ def test_suggestions_are_not_in_the_past(api_as, alice, bob, make, app):
     assert times[0]["start_time"] == "2027-03-02T11:00:00+01:00"
 
 
+def test_suggestions_keep_the_room_s_notice_and_start_later_that_day(api_as, alice, make, app,
+                                                                       conn):
+    """QA, 2026-12-05: the only room seating 10 needs an hour's notice. At 09:00, asked
+    for 09:30-10:30, the first suggestion was the next day: 09:30 was too soon, and
+    the room, free from 10:00 that day, was not offered then."""
+    from policykit import room_policy
+    room = make.room("Museum", capacity=10)
+    make.room("Booth", capacity=2)          # free then, but too small
+    room_policy(conn, room, min_notice_minutes=60)
+    app.config["NOW"] = datetime(2027, 3, 2, 8, 0, tzinfo=UTC)   # 09:00 Berlin
+    r = auto(api_as(alice), f"{DAY}T09:30", f"{DAY}T10:30", attendees=10,
+             timezone="Europe/Berlin")
+    assert r.status_code == 409, r.get_json()
+    times = r.get_json()["error"]["details"]["suggestions"]["times"]
+    assert times[0]["start_time"] == "2027-03-02T10:00:00+01:00"
+    # and what is offered is then booked
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": room["id"], "title": "x", "start_time": times[0]["start_time"],
+        "end_time": times[0]["end_time"], "attendees": 10})
+    assert made.status_code == 201, made.get_json()
+
+
 def test_when_every_room_is_closed_the_suggestion_is_inside_opening_hours(api_as, alice, berlin):
     r = auto(api_as(alice), f"{DAY}T19:00", f"{DAY}T20:00", timezone="Europe/Berlin")
     assert r.status_code == 409

@@ -431,8 +431,8 @@ class Search:
         return max(found + [self.base.max_days_ahead])
 
     def suggestion_rules(self) -> str:
-        """room_suggestions()'s p_rules (JSON text): the buffer and weekly hours of
-        each room whose policy sets them, made once per copy of the rooms, and the
+        """room_suggestions()'s p_rules (JSON text): the buffer, notice and weekly hours
+        of each room whose policy sets them, made once per copy of the rooms, and the
         time zones offered (sql/055: rooms elsewhere are not searched)."""
         import json
 
@@ -442,6 +442,8 @@ class Search:
                 entry: dict[str, Any] = {}
                 if room_policy.buffer_minutes:
                     entry["buffer"] = room_policy.buffer_minutes
+                if room_policy.min_notice_minutes:
+                    entry["notice"] = room_policy.min_notice_minutes
                 if room_policy.opening_hours is not None:
                     entry["hours"] = [None if h is None else [h[0].strftime("%H:%M"),
                                                               h[1].strftime("%H:%M")]

@@ -56,7 +56,12 @@ SECURITY_HEADERS = {
 }
 
 
-SECRET_URL_ENDPOINTS = {"feeds.personal"}
+# Requests whose address holds a credential (a feed's secret, a signed link, a door
+# panel's token in ?key=): the log line has the route's pattern instead.
+SECRET_URL_ENDPOINTS = {"feeds.personal", "approvals.tap", "approvals.tap_decide",
+                        "checkin_links.checkin_link", "checkin_links.checkin_by_link",
+                        "checkin_links.cancel_series_link",
+                        "checkin_links.cancel_series_by_link", "panels.panel"}
 
 # Bodies with someone's data, wherever they are served: pages, calendar feeds,
 # report downloads (the /api/ paths besides).

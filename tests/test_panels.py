@@ -11,10 +11,12 @@ import re
 import pytest
 
 from booking.panels import service as panels
+from booking.times import zone
 from conftest import NOW
 from policykit import room_policy
 
 START = NOW + timedelta(hours=1)           # 10:00 in Berlin (NOW is 09:00 there)
+BERLIN_TZ = zone("Europe/Berlin")
 
 
 @pytest.fixture
@@ -374,3 +376,36 @@ def test_a_walk_in_is_checked_in_as_it_is_made_and_never_released(app, client, b
         assert release.sweep(START + timedelta(minutes=30), 100) == 0
     assert conn.execute("SELECT released_at FROM bookings WHERE id = %s",
                         (row["id"],)).fetchone()["released_at"] is None
+
+
+def test_no_credential_in_an_address_reaches_the_log(app, client, berlin, panel_token, caplog):
+    """QA, 2026-12-05: the request log had a panel's token (?key=), one-tap approval and
+    check-in links in full. They are logged by their route's pattern, as a calendar
+    feed's address already was."""
+    import logging
+    with caplog.at_level(logging.INFO, logger="booking.request"):
+        client.get(f"/rooms/{berlin['id']}/panel?key={panel_token}")
+        client.get("/approvals/tap/secret-approval-link")
+        client.get("/bookings/1/checkin/secret-checkin-link")
+        client.get("/series/1/cancel/secret-cancel-offer")
+    logged = [r.getMessage() for r in caplog.records if r.name == "booking.request"]
+    assert len(logged) == 4
+    assert not [line for line in logged if panel_token in line or "secret-" in line], logged
+    assert logged[0].split()[1] == "/rooms/<id:room_id>/panel"
+
+
+def test_book_now_sent_for_later_is_not_checked_in(app, client, berlin, panel_token, conn):
+    """QA, 2026-12-05: the form's start_time (the panel's offer) could name a start up
+    to four hours ahead, and the walk-in was checked in at once: never released.
+    Only a walk-in starting within the check-in window is checked in."""
+    app.config["NOW"] = START + timedelta(seconds=20)
+    csrf = tablet(client, berlin, panel_token)
+    for minutes_ahead, checked_in in ((11, False), (10, True)):
+        conn.execute("DELETE FROM bookings")
+        start = (START + timedelta(minutes=minutes_ahead)).astimezone(BERLIN_TZ).isoformat()
+        made = client.post(f"/rooms/{berlin['id']}/panel", data={
+            "action": "book", "minutes": "15", "start_time": start, "csrf_token": csrf})
+        assert made.status_code == 302, made.get_data(as_text=True)[:500]
+        row = conn.execute("SELECT start_at, checked_in_at FROM bookings").fetchone()
+        assert row["start_at"] == START + timedelta(minutes=minutes_ahead)
+        assert (row["checked_in_at"] is not None) is checked_in, minutes_ahead

@@ -335,6 +335,21 @@ def test_csv_cells_a_spreadsheet_would_run_are_defused(browser_as, admin, make):
     assert sorted(buildings) == sorted(["'@SUM(A1:A9)", "'-HQ", "'\rCR", "HQ=1"])
 
 
+def test_a_csv_cell_with_a_semicolon_stays_one_cell_where_excel_splits_on_it(browser_as, admin,
+                                                                            make):
+    """QA, 2026-12-05: German Excel splits CSV on ";": a room named ";=8 r13" came out
+    unquoted, and its second part a formula. Each part after a ";" is defused too."""
+    make.room(";=8 r13", building="HQ;@x")
+    text = browser_as(admin).get("/reports/utilisation.csv?group=room&from=2027-03-01"
+                                 "&to=2027-03-07").get_data(as_text=True)
+    assert ";'=8 r13,HQ;'@x," in text
+    # Read as German Excel reads it (";" between cells, '"' around them): no cell
+    # starts a formula.
+    cells = [cell for row in csv.reader(io.StringIO(text, newline=""), delimiter=";")
+             for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))], cells
+
+
 def test_the_page_draws_charts_with_tables_and_csv_in_three_statements(browser_as, admin, dataset):
     page = browser_as(admin)
     r = page.get(f"/reports?from={START}&to={END}")

@@ -175,11 +175,14 @@ def book_now(user: User, room_id: int, minutes: Any, now: datetime,
             and start < offered <= start + LATEST_OFFERED_START:
         start = offered
     # Booked at the door: checked in as it is made (a room that needs check-in would
-    # otherwise release it while its people sit in it).
+    # otherwise release it while its people sit in it), when it starts within the
+    # check-in window: a start the form was sent later than now is not checked in.
+    opens = timedelta(minutes=int(current_app.config["CHECKIN_OPENS_MINUTES"]))
     return bookings.create(user, {
         "room_id": room_id, "title": WALK_IN,
         "start_time": start.isoformat(),
-        "end_time": (start + timedelta(minutes=minutes)).isoformat()}, now, checked_in=now)
+        "end_time": (start + timedelta(minutes=minutes)).isoformat()}, now,
+        checked_in=now if start - now <= opens else None)
 
 
 def fence(user: Any, endpoint: str | None, view_args: dict | None) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextvars
 import csv
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -343,15 +344,20 @@ COLUMNS["building"] = [c for c in COLUMNS["room"] if c not in ("room_id", "room_
 
 # What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet splitting on ";" or tabs would start a cell with a formula.
+SPLIT_FORMULA = re.compile(r"([;\t])([=+\-@])")
 
 
 def _cell(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula, defused with a leading
-    apostrophe: a room named "=cmd|' /C calc'!A0" stays its name. Numbers are
-    left alone (a negative number is a number, not text)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    apostrophe: a room named "=cmd|' /C calc'!A0" stays its name. So is each
+    part after a ";" (or a tab): German Excel splits cells there, whatever the
+    quotes, so ";=8 r13" would be a cell "=8 r13". Numbers are left alone (a
+    negative number is a number, not text)."""
+    if not isinstance(value, str):
+        return value
+    value = SPLIT_FORMULA.sub(r"\1'\2", value)
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def as_csv(report: dict[str, Any], group: str) -> str:

@@ -325,3 +325,20 @@ def test_a_quota_set_here_with_no_figure_is_said_in_the_page_s_words(browser_as,
     assert "Fill in at least one quota, or untick “Set here”" in page
     assert "send null" not in page
     assert state(conn) == before
+
+
+def test_levels_that_combine_into_an_impossible_policy_are_said_on_its_pages(browser_as, admin,
+                                                                             conn, berlin):
+    """QA, 2026-12-05: an area's longest booking of 2 hours and the room's shortest of
+    200 minutes were each accepted: the room could not be booked, and no page said
+    so. Each level passes its own check; the pages of the policy in effect say it."""
+    from policykit import put_in, room_policy
+    campus = area(conn, "Campus West", max_minutes=120)
+    put_in(conn, berlin, campus)
+    b = browser_as(admin)
+    words = "is longer than the longest"
+    assert words not in b.get(f"/admin/rooms/{berlin['id']}/policy").get_data(as_text=True)
+    room_policy(conn, berlin, min_minutes=200)
+    page = b.get(f"/admin/rooms/{berlin['id']}/policy").get_data(as_text=True)
+    assert "The shortest booking (3 h 20 min) is longer than the longest (2 hours)" in page
+    assert words not in b.get(f"/admin/areas/{campus['id']}").get_data(as_text=True)

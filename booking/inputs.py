@@ -128,7 +128,7 @@ def email(value: Any, field: str) -> str:
         # here rather than failing in the outbox later.
         raise invalid(field, _("%(value)s cannot be mailed: write it in ASCII (a domain with "
                                "other letters in its xn-- form).", value=repr(value[:60])))
-    if value.lower().endswith(".invalid"):
+    if value.rpartition("@")[2].lower().endswith(".invalid"):
         # A name reserved never to exist (RFC 2606): the door panels' accounts
         # (panel-<room>@panels.invalid) have one, and are no person to book for.
         raise invalid(field, _("%(value)s cannot be mailed: .invalid is no real domain.",

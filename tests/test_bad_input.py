@@ -205,6 +205,7 @@ def test_a_missing_text_field_is_said_to_be_missing(api_as, alice, berlin, conn,
 @pytest.mark.parametrize("field, body", [
     ("booked_for", {"booked_for": "panel-{room}@panels.invalid"}),
     ("invitees", {"invitees": ["someone@example.invalid"]}),
+    ("invitees", {"invitees": ["someone@Example.INVALID"]}),   # any case
 ])
 def test_a_door_panel_s_account_is_no_one_to_book_for_or_invite(app, api_as, admin, berlin, conn,
                                                                   field, body):
@@ -224,3 +225,12 @@ def test_a_door_panel_s_account_is_no_one_to_book_for_or_invite(app, api_as, adm
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
     r = api_as(admin).patch("/api/me", json={"delegates": [f"panel-{berlin['id']}@panels.invalid"]})
     assert r.status_code == 400 and r.get_json()["error"]["details"]["field"] == "delegates"
+
+
+@pytest.mark.parametrize("address", ["someone@invalid.example.com", "invalid@example.com",
+                                     "a@x.notinvalid"])
+def test_an_address_merely_spelling_invalid_is_an_address(api_as, alice, berlin, address):
+    r = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "x", "start_time": "2027-03-02T10:00",
+        "end_time": "2027-03-02T11:00", "invitees": [address]})
+    assert r.status_code == 201, r.get_json()

@@ -318,7 +318,9 @@ def test_book_now_starts_where_the_panel_offered_it_all_through_the_buffer(app, 
 
 
 @pytest.mark.parametrize("offered", ["2027-03-01T09:00:00+01:00",   # before now: from now
-                                     "2027-03-01T14:40:00+01:00",   # beyond any buffer
+                                     "2027-03-01T10:01:00+01:00",   # the next minute itself
+                                     "2027-03-01T14:02:00+01:00",   # a minute past any buffer
+                                     "2027-03-01T14:40:00+01:00",
                                      "2027-03-01T10:33:00", "soon"])
 def test_book_now_from_an_offer_no_longer_ahead_or_odd_starts_on_the_next_minute(
         app, client, berlin, panel_token, conn, offered):
@@ -329,6 +331,19 @@ def test_book_now_from_an_offer_no_longer_ahead_or_odd_starts_on_the_next_minute
     assert made.status_code == 302, made.get_data(as_text=True)[:500]
     row = conn.execute("SELECT start_at FROM bookings WHERE title = 'Walk-in'").fetchone()
     assert row["start_at"] == START + timedelta(minutes=1)
+
+
+def test_book_now_from_an_offer_a_buffer_s_most_ahead_starts_there(app, client, berlin,
+                                                                   panel_token, conn):
+    """The edge of the bound above: 240 minutes (a buffer's most) after the next minute."""
+    app.config["NOW"] = START + timedelta(seconds=20)
+    csrf = tablet(client, berlin, panel_token)
+    made = client.post(f"/rooms/{berlin['id']}/panel", data={
+        "action": "book", "minutes": "15", "start_time": "2027-03-01T14:01:00+01:00",
+        "csrf_token": csrf})
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    row = conn.execute("SELECT start_at FROM bookings WHERE title = 'Walk-in'").fetchone()
+    assert row["start_at"] == START + timedelta(minutes=241)
 
 
 def test_end_early_is_offered_for_someone_s_booking_only_once_it_has_begun(

@@ -189,6 +189,28 @@ def test_suggestions_when_nothing_fits_are_bookable(api_as, alice, campus, conn)
                         time["end_time"]), time
 
 
+
+def test_a_day_at_its_quota_is_suggested_other_days(api_as, alice, make, conn):
+    """The finder judges the asked interval's quota and each suggested time's on
+    its own: a time on a day the person has used up is not offered, one on
+    another day is (the two must not share a verdict)."""
+    room = make.room("Quota room", capacity=6)
+    put_in(conn, room, area(conn, "Quota area", quota={"bookings_per_day": 1}))
+    api = api_as(alice)
+    assert bookable(api, room, "2027-03-02T09:00", "2027-03-02T10:00") is True
+    api.post("/api/bookings", json={"room_id": room["id"], "title": "Mine",
+                                    "start_time": "2027-03-02T09:00",
+                                    "end_time": "2027-03-02T10:00"})
+    r = api.get("/api/rooms/free?" + urlencode({
+        "start_time": "2027-03-02T14:00", "end_time": "2027-03-02T15:00",
+        "timezone": "Europe/Berlin", "capacity": 2}))
+    body = r.get_json()
+    assert body["rooms"] == [], body
+    times = body["suggestions"]["times"]
+    assert times and all(t["start_time"][:10] != "2027-03-02" for t in times), times
+    for time in times:
+        assert bookable(api, room, time["start_time"], time["end_time"]), time
+
 # A free stretch's "Book" link on the day and week pages and the board (booking/timeline.py).
 BOOK_LINK = re.compile(r'href="/bookings/new\?room_id=(\d+)&amp;date=([\d-]+)'
                        r'&amp;start=([\d:]+)&amp;end=([\d:]+)"')

@@ -381,6 +381,15 @@ class Search:
     def __call__(self, room: Mapping[str, Any]) -> bool:
         return self.shape_ok(self.shape(room))
 
+    def alike(self, shapes: Iterable[tuple]) -> tuple[tuple[tuple, frozenset], ...]:
+        """`shapes` grouped by what shape_ok reads of them: (one of them, all of them)
+        per group. The rooms' fifty-odd shapes are a dozen kinds, so a search asks
+        shape_ok a dozen times (kept with the copy of the rooms: free_params)."""
+        groups: dict[tuple, list[tuple]] = {}
+        for each in shapes:
+            groups.setdefault(each[:-1] + ((each[-1] or self.base).checked,), []).append(each)
+        return tuple((members[0], frozenset(members)) for members in groups.values())
+
     # -- quotas -------------------------------------------------------------------------
 
     def wants_mine(self) -> bool:
@@ -406,11 +415,14 @@ class Search:
         room_policy = self.policy(room["id"])
         if room_policy.quota is None:
             return True
-        start, end = start or self.need.start, end or self.need.end
-        key = (room_policy, room["timezone"], start, end,
-               room["id"] if room_policy.source("quota").level == "room" else None)
+        scope = room["id"] if room_policy.source("quota").level == "room" else None
+        # The need's own interval is left out of the key: hashing two zoned
+        # datetimes for each free room cost more than the count it saves.
+        key = ((room_policy, room["timezone"], scope) if start is None and end is None
+               else (room_policy, room["timezone"], scope, start, end))
         ok = self._quota.get(key)
         if ok is None:
+            start, end = start or self.need.start, end or self.need.end
             counts = rules.in_quota_scope(room_policy, room["id"], self.areas)
             ok = self._quota[key] = rules.quota_violation(
                 room, start, end, room_policy, self.mine, counts) is None
@@ -643,11 +655,18 @@ def free_params(need: Need, search: Search, version: int = memo.rooms.NONE,
         # once per copy, and the same object keys the candidates (its hash kept).
         ok = derived(("in_zone", search.zones),
                      lambda: frozenset(s for s in shapes if search.in_zone(s)))
+        key = ok
     else:
-        ok = frozenset(s for s in shapes if search.shape_ok(s))
+        # The kinds of shape the rules allow, by their place in the copy's list:
+        # a key that hashes cheaply, and the shapes themselves only on a miss.
+        kinds = derived("alike", lambda: search.alike(shapes))
+        key = tuple(n for n, (first, _) in enumerate(kinds) if search.shape_ok(first))
+        ok = None
     chosen, ids, zone_of, zones, buffers = derived(
-        (ok, need.people, need.equipment), lambda: _as_arrays(
-            choose(by_id.values(), need.people, need.equipment, ok, search.shape), search))
+        (key, need.people, need.equipment), lambda: _as_arrays(
+            choose(by_id.values(), need.people, need.equipment,
+                   ok if ok is not None else frozenset().union(*(kinds[n][1] for n in key)),
+                   search.shape), search))
     return {"version": version, "rooms": ids, "zone_of": zone_of, "zones": zones,
             "buffers": buffers, "start": need.start, "end": need.end, "people": need.people,
             "equipment": list(need.equipment), "want_mine": search.wants_mine(),
@@ -698,24 +717,32 @@ def points(need: Need, room: Mapping[str, Any], week_minutes: int, open_minutes:
     Worked out in integers over one common denominator: the finder scores every
     free room of every search, and a Fraction per room (made, reduced, and read
     back through its properties) cost more than the arithmetic."""
-    building = need.place.lower() if need.place is not None else None
-    in_building = building is None or room["building"].lower() == building
+    building = _lower(need.place)
+    in_building = building is None or _lower(room["building"]) == building
     on_floor = need.floor is None or room["floor"] == need.floor
-    weight = _weight(balance_weight)
+    weight, weight_of = _weight(balance_weight)
     capacity, spare = room["capacity"], max(open_minutes - week_minutes, 0)
     if not open_minutes:   # never open this week: counts as unused
         open_minutes, spare = 1, 1
-    denominator = capacity * open_minutes * weight.denominator
+    denominator = capacity * open_minutes * weight_of
     numerator = ((BUILDING_POINTS * in_building + FLOOR_POINTS * on_floor) * denominator
-                 + FIT_POINTS * need.people * open_minutes * weight.denominator
-                 + weight.numerator * capacity * spare)
+                 + FIT_POINTS * need.people * open_minutes * weight_of
+                 + weight * capacity * spare)
     common = math.gcd(numerator, denominator)
     return numerator // common, denominator // common
 
 
 @lru_cache(maxsize=16)
-def _weight(balance_weight: float) -> Fraction:
-    return Fraction(str(balance_weight))
+def _weight(balance_weight: float) -> tuple[int, int]:
+    """The weight as an exact fraction's numerator and denominator (0.25: 1, 4)."""
+    exact = Fraction(str(balance_weight))
+    return exact.numerator, exact.denominator
+
+
+@lru_cache(maxsize=1024)
+def _lower(name: str | None) -> str | None:
+    """A building's name for comparing: each search compares every free room's."""
+    return name.lower() if name is not None else None
 
 
 def _ranked(search: Search, free: Iterable[tuple[int, int, int]], need: Need,

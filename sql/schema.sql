@@ -1071,16 +1071,23 @@ BEGIN
     PERFORM set_config('booking.quiet_series', p_series::text, true);
     BEGIN
         IF p_split THEN
+            -- Split before an earlier split: the new part ends where the old one
+            -- did, and the series that continued it continues this one.
             INSERT INTO series (room_id, user_id, title, rrule, first_start, duration_minutes,
                                 timezone, materialized_until, created_by, attendees,
-                                invitees, notes, status)
+                                invitees, notes, status, cancelled_from, continued_by)
             VALUES (p_room, v_old.user_id, p_title, p_rrule, p_first_start,
                     p_duration_minutes, p_timezone, p_materialized_until, p_actor,
-                    p_attendees, coalesce(p_invitees, '{}'), p_notes, v_status)
+                    p_attendees, coalesce(p_invitees, '{}'), p_notes, v_status,
+                    v_old.cancelled_from, v_old.continued_by)
             RETURNING * INTO v_new;
             UPDATE series
                SET cancelled_from = p_from, continued_by = v_new.id, sequence = sequence + 1
              WHERE id = p_series;
+            -- The occurrences cancelled one by one from the cut on stay cancelled:
+            -- the new part's now.
+            UPDATE series_skips SET series_id = v_new.id
+             WHERE series_id = p_series AND start_at >= p_from AND reason = 'cancelled';
         ELSE
             UPDATE series
                SET room_id = p_room, title = p_title, rrule = p_rrule,
@@ -1090,7 +1097,10 @@ BEGIN
                    notes = p_notes, sequence = sequence + 1, status = v_status
              WHERE id = p_series
             RETURNING * INTO v_new;
-            DELETE FROM series_skips WHERE series_id = p_series AND start_at >= p_from;
+            -- What the new rule could not book is found again; what was cancelled
+            -- one by one stays cancelled.
+            DELETE FROM series_skips
+             WHERE series_id = p_series AND start_at >= p_from AND reason <> 'cancelled';
         END IF;
 
         -- bookings_series
@@ -1130,7 +1140,7 @@ BEGIN
                                  'end_time', rfc3339(k.end_at, p_timezone),
                                  'reason', k.reason)
           FROM series_skips k
-         WHERE k.series_id = v_new.id AND k.start_at >= p_from
+         WHERE k.series_id = v_new.id AND k.start_at >= p_from AND k.reason <> 'cancelled'
          ORDER BY k.start_at;
     END IF;
 END

@@ -201,3 +201,68 @@ def test_a_series_cut_short_is_not_said_to_repeat_its_old_count(app, api_as, bro
     assert "Wed 3 Mar 2027" in page      # its last occurrence, said as its end
     continuation = browser_as(alice).get(f"/series/{r.get_json()['series']['id']}")
     assert "Daily, 2 times" in continuation.get_data(as_text=True)
+
+
+def test_an_occurrence_cancelled_on_its_own_stays_cancelled_when_the_series_changes(
+        api_as, alice, berlin, conn):
+    """Daily 1-5 March, the 4th cancelled on its own: changing the series from the 3rd
+    (split) or from its first occurrence (in place, at another time) booked the
+    4th again."""
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-01T10:00", "2027-03-01T11:00",
+                       "FREQ=DAILY;COUNT=5")
+    series_id = made["series"]["id"]
+    assert api.delete(f"/api/bookings/{made['bookings'][3]['id']}").status_code == 200
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-01T10:00",
+                  json={"start_time": "2027-03-01T12:00", "end_time": "2027-03-01T13:00"})
+    assert r.status_code == 200, r.get_json()
+    assert [b["start_time"][:13] for b in r.get_json()["bookings"]] == [
+        "2027-03-01T12", "2027-03-02T12", "2027-03-03T12", "2027-03-05T12"]
+    assert r.get_json()["skipped"] == []       # cancelled, not "could not be booked"
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-03T12:00", json={"title": "Later"})
+    assert r.status_code == 200, r.get_json()
+    new_id = r.get_json()["series"]["id"]
+    assert [b["start_time"][:10] for b in r.get_json()["bookings"]] == [
+        "2027-03-03", "2027-03-05"]
+    assert [s.astimezone(BERLIN).day for s, _ in live(conn, series_id)] == [1, 2]
+    assert [s.astimezone(BERLIN).day for s, _ in live(conn, new_id)] == [3, 5]
+    # ... and the new part, changed again from its first occurrence, keeps the 4th free
+    r = api.patch(f"/api/series/{new_id}?from=2027-03-03T12:00", json={"title": "Again"})
+    assert [b["start_time"][:10] for b in r.get_json()["bookings"]] == [
+        "2027-03-03", "2027-03-05"]
+    assert api.get(f"/api/series/{new_id}").get_json()["skipped"] == []
+
+
+def test_a_split_before_an_earlier_split_ends_where_the_old_part_did(app, api_as, alice, berlin,
+                                                                      make, conn):
+    """Weekly without end, split from 31 March into another room; then split again
+    from 17 March: the middle part repeated without end (and was extended beside
+    the continuation, two rooms a week), and the first part's link to the
+    continuation was lost."""
+    from booking.series import service as series_service
+
+    other = make.room("Elbe", capacity=10)
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-03T16:00", "2027-03-03T16:30", "FREQ=WEEKLY")
+    first_id = made["series"]["id"]
+    r = api.patch(f"/api/series/{first_id}?from=2027-03-31T16:00",
+                  json={"room_id": other["id"], "start_time": "2027-03-31T17:00",
+                        "end_time": "2027-03-31T17:30"})
+    assert r.status_code == 200, r.get_json()
+    last_id = r.get_json()["series"]["id"]
+    r = api.patch(f"/api/series/{first_id}?from=2027-03-17T16:00", json={"title": "Middle"})
+    assert r.status_code == 200, r.get_json()
+    middle = r.get_json()["series"]
+    assert [b["start_time"][:10] for b in r.get_json()["bookings"]] == [
+        "2027-03-17", "2027-03-24"]
+    assert middle["cancelled_from"] == "2027-03-31T16:00:00+02:00"
+    assert middle["continued_by"] == last_id
+    assert api.get(f"/api/series/{first_id}").get_json()["series"]["continued_by"] == middle["id"]
+    assert api.get(f"/api/series/{middle['id']}").get_json()["series"]["last_start"] == \
+        "2027-03-24T16:00:00+01:00"
+    # Extended a month later, the middle part books nothing more
+    app.config["NOW"] = app.config["NOW"] + timedelta(days=30)
+    with app.app_context():
+        series_service.extend_all(app.config["NOW"], app.config)
+    assert len(live(conn, middle["id"])) == 2
+    assert len(live(conn, last_id)) > 1

@@ -127,7 +127,15 @@ WITH done AS (
        AND (b.user_id = %(actor)s OR %(admin)s
             OR EXISTS (SELECT 1 FROM delegates d
                         WHERE d.user_id = b.user_id AND d.delegate_id = %(actor)s))
- RETURNING b.*)
+ RETURNING b.*),
+-- A series occurrence cancelled on its own stays cancelled when the series is
+-- changed (sql/067): recorded at the start the series gave it.
+kept_off AS (
+    INSERT INTO series_skips (series_id, start_at, end_at, reason)
+    SELECT d.series_id, coalesce(d.original_start, d.start_at),
+           coalesce(d.original_start, d.start_at) + (d.end_at - d.start_at), 'cancelled'
+      FROM done d WHERE d.series_id IS NOT NULL
+    ON CONFLICT DO NOTHING)
 -- The booking as the UPDATE left it: when a move of it committed while this
 -- waited for its row, the statement's snapshot (booking_api) still shows the old
 -- times, the updated row the new ones.

@@ -62,7 +62,8 @@ SELECT series_json(s) AS series, r.name AS room_name, u.name AS user_name,
                         'start_time', rfc3339(k.start_at, s.timezone),
                         'end_time', rfc3339(k.end_at, s.timezone),
                         'reason', k.reason) ORDER BY k.start_at)
-                   FROM series_skips k WHERE k.series_id = s.id), '[]') AS skipped
+                   FROM series_skips k
+                  WHERE k.series_id = s.id AND k.reason <> 'cancelled'), '[]') AS skipped
   FROM series s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
  WHERE s.id = %(id)s"""
 
@@ -488,7 +489,9 @@ SELECT s.id, s.user_id, s.room_id, s.title, s.rrule, s.first_start, s.duration_m
           FROM rooms t WHERE t.id = %(target)s::int AND t.id <> s.room_id) AS target,
        ARRAY(SELECT b.original_start FROM bookings b
               WHERE b.series_id = s.id AND b.cancelled_at IS NULL
-                AND b.original_start IS NOT NULL) AS changed
+                AND b.original_start IS NOT NULL) AS changed,
+       ARRAY(SELECT k.start_at FROM series_skips k
+              WHERE k.series_id = s.id AND k.reason = 'cancelled') AS cancelled
   FROM series s
  WHERE s.id = %(id)s"""
 
@@ -630,8 +633,10 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
         rule = _remaining(old_rule, len(before) - 1, tz)
     until = horizon(now, room["policy"])
     _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
-    # An occurrence changed on its own stands for its day: the new rule books none beside it.
-    kept_days = {c.astimezone(series_tz).date() for c in row["changed"] if c >= cut}
+    # An occurrence changed on its own stands for its day, and one cancelled on its own
+    # keeps its day free: the new rule books none there.
+    kept_days = {c.astimezone(series_tz).date() for c in (*row["changed"], *row["cancelled"])
+                 if c >= cut}
     found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until)
              if o.start.astimezone(series_tz).date() not in kept_days]
     if row["cancelled_from"] is not None:

@@ -93,3 +93,25 @@ def test_odd_personal_feed_urls_are_404_without_sign_in(client, alice, token):
 
 def test_a_room_feed_needs_sign_in(client, berlin):
     assert client.get(f"/rooms/{berlin['id']}/calendar.ics").status_code == 302
+
+
+def test_a_request_waiting_for_approval_is_tentative_in_the_feeds(api_as, admin, alice, berlin,
+                                                                  conn):
+    from policykit import room_policy
+
+    room_policy(conn, berlin, approval_required=True)
+    api = api_as(alice)
+    r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Asked",
+                                        "start_time": "2027-03-02T10:00",
+                                        "end_time": "2027-03-02T11:00"})
+    assert r.get_json()["booking"]["status"] == "pending"
+    booking_id = r.get_json()["booking"]["id"]
+
+    def status():
+        calendar = icalendar.Calendar.from_ical(
+            api.get(f"/rooms/{berlin['id']}/calendar.ics").data)
+        return [str(e["STATUS"]) for e in calendar.walk("VEVENT")]
+
+    assert status() == ["TENTATIVE"]
+    assert api_as(admin).post(f"/api/bookings/{booking_id}/approve").status_code == 200
+    assert status() == ["CONFIRMED"]

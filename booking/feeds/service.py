@@ -32,7 +32,7 @@ PAST_DAYS = 30   # how far back a feed reaches; forward it reaches the booking w
 
 BOOKING_COLUMNS = """b.id, b.title, b.start_at, b.end_at, b.created_at, b.cancelled_at,
        b.series_id, u.name AS user_name, b.attendees, b.invitees, b.notes, b.sequence,
-       b.updated_at"""
+       b.updated_at, b.status"""
 
 # bookings_room_start and bookings_room_cancelled: live and cancelled bookings
 # of the room in the feed's range, each read from its own partial index.
@@ -147,7 +147,9 @@ def vevent(booking: Mapping[str, Any]) -> Event:
     event.add("last-modified", changed.astimezone(UTC))
     # One more with every change (edit_booking() counts them), and one more to cancel.
     event.add("sequence", sequence + (1 if cancelled else 0))
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    # A request waiting for approval holds its slot, but is not certain yet.
+    event.add("status", "CANCELLED" if cancelled
+              else "TENTATIVE" if booking.get("status") == "pending" else "CONFIRMED")
     event.add("dtstart", booking["start_at"].astimezone(tz))
     event.add("dtend", booking["end_at"].astimezone(tz))
     event.add("summary", booking["title"])

@@ -139,6 +139,13 @@ class Policy:
                 return source
         return ORGANISATION
 
+    def hours_source(self, room: Mapping) -> Source:
+        """Where a room's opening hours come from: the level that set them, or, set
+        nowhere, the room's own opening and closing (as booking/policy.py shows it)."""
+        if self.opening_hours is None and room.get("id") is not None:
+            return Source("room", room["id"], room.get("name"))
+        return self.source("opening_hours")
+
     def hours(self, room: Mapping, day: date) -> Hours:
         """Opening and closing on `day` (room-local), None when closed that weekday."""
         if self.opening_hours is None:
@@ -380,7 +387,7 @@ def _day_and_hours(room: Mapping, start: datetime, end: datetime,
                                     "(%(zone)s time).", opens=_hm(opens), closes=_hm(closes),
                                     zone=tz.key),
                                "start_time" if early else "end_time",
-                               policy.source("opening_hours")))
+                               policy.hours_source(room)))
     return found
 
 

@@ -63,6 +63,24 @@ def test_each_rule_refuses_with_its_code_and_source(api_as, alice, berlin, build
     assert live(conn) == 0
 
 
+def test_outside_the_rooms_own_hours_the_source_is_the_room(api_as, alice, berlin, conn):
+    """Hours set nowhere are the room's own (09:00-18:00): the refusal named the
+    organisation, where the room's policy page says the room."""
+    api = api_as(alice)
+    r = book(api, berlin, hm(17, 30), hm(18, 30))
+    assert (r.status_code, error(r)["code"]) == (422, "outside_hours"), r.get_json()
+    shown = api.get(f"/api/rooms/{berlin['id']}/policy").get_json()
+    assert error(r)["details"]["source"] == shown["policy"]["opening_hours"]["source"] == {
+        "level": "room", "id": berlin["id"], "name": berlin["name"]}
+    # hours an area sets: the area
+    hours = area(conn, "Hours B", opening_hours={"tue": ["08:00", "17:00"]})
+    put_in(conn, berlin, hours)
+    r = book(api, berlin, hm(16, 30), hm(17, 30))
+    assert (r.status_code, error(r)["code"]) == (422, "outside_hours"), r.get_json()
+    assert error(r)["details"]["source"] == {"level": "area", "id": hours["id"],
+                                             "name": "Hours B"}
+
+
 def test_the_same_booking_passes_once_the_rule_is_unset(api_as, alice, berlin, building, conn):
     area_policy(conn, building, max_minutes=60)
     assert book(api_as(alice), berlin, hm(10), hm(12)).status_code == 422

@@ -38,7 +38,7 @@ from dateutil import rrule as du
 
 from babel.dates import get_day_names, get_month_names
 
-from booking.errors import BookingError
+from booking.errors import BookingError, invalid
 from booking.i18n import _, and_list, locale, ngettext, pgettext
 from booking.times import FIRST_DAY, LAST_DAY, UTC
 
@@ -82,7 +82,10 @@ class Rule:
 
 
 def parse(text: object, tz: ZoneInfo) -> Rule:
-    """Read an RRULE (with or without the `RRULE:` prefix); 422 invalid_recurrence naming the part."""
+    """Read an RRULE (with or without the `RRULE:` prefix); 422 invalid_recurrence naming
+    the part, 400 invalid when it is not text at all (as every mistyped field)."""
+    if text is not None and not isinstance(text, str):
+        raise invalid("recurrence", _("%(field)s must be text.", field="recurrence"))
     if not isinstance(text, str) or not text.strip():
         raise invalid_recurrence("RRULE", _("recurrence must be an RRULE such as "
                                             "FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331."))

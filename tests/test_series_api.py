@@ -150,6 +150,21 @@ def test_unsupported_rules_are_422_invalid_recurrence_naming_the_part(api_as, al
     assert error["details"]["part"] in rule
 
 
+@pytest.mark.parametrize("rule", [5, True, [], {}, ["FREQ=DAILY"]])
+def test_a_recurrence_that_is_not_text_is_400_invalid_and_changes_nothing(api_as, alice, berlin,
+                                                                         conn, rule):
+    """As every mistyped field (QA: it was 422 invalid_recurrence); the series' change too."""
+    api = api_as(alice)
+    r = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", rule)
+    assert (r.status_code, r.get_json()["error"]["code"]) == (400, "invalid"), r.get_json()
+    assert r.get_json()["error"]["details"]["field"] == "recurrence"
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=2")
+    r = api.patch(f"/api/series/{made.get_json()['series']['id']}?from=2027-03-02T10:00",
+                  json={"recurrence": rule})
+    assert (r.status_code, r.get_json()["error"]["code"]) == (400, "invalid"), r.get_json()
+
+
 @pytest.mark.parametrize("rule", ["FREQ=DAILY;INTERVAL=7;BYDAY=WE",      # from a Tuesday
                                   "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",  # next in 2028
                                   "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYMONTH=1"])

@@ -11,7 +11,8 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from flask import request
+from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from booking.errors import BookingError, invalid
 from booking.i18n import _
@@ -30,8 +31,20 @@ def json_body() -> dict[str, Any]:
     except RecursionError:   # "[[[[..." nested thousands deep: Python's parser gives up
         raise invalid("body", _("The JSON body is nested too deeply.")) from None
     if not isinstance(data, dict):
+        _refuse_a_cut_body()
         raise invalid("body", _("The body must be a JSON object."))
     return data
+
+
+def _refuse_a_cut_body() -> None:
+    """413 for a body sent without Content-Length (chunked) that went past the limit:
+    werkzeug stops reading at MAX_CONTENT_LENGTH without a word, so the JSON read
+    was cut short, and "not a JSON object" would mislead."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and limit is not None \
+            and len(request.get_data(cache=True)) >= limit \
+            and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def only(data: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:

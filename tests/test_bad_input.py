@@ -42,6 +42,30 @@ def test_a_body_of_64_kb_is_read_and_one_byte_more_is_413(api_as, alice, berlin,
     assert state(conn) == before
 
 
+def test_a_chunked_body_over_the_limit_is_413_not_cut_short(api_as, alice, berlin, conn):
+    """Sent without Content-Length (chunked: gunicorn ends the stream, and says so in
+    wsgi.input_terminated), the body was read up to 64 KB and no further: the cut
+    JSON was answered 400 "must be a JSON object"."""
+    import io
+
+    api = api_as(alice)
+
+    def chunked(body):
+        return api.client.post("/api/bookings", input_stream=io.BytesIO(body),
+                               content_type="application/json",
+                               headers={**api.headers, "Transfer-Encoding": "chunked"},
+                               environ_overrides={"wsgi.input_terminated": True})
+
+    before = state(conn)
+    r = chunked(json_of_size(LIMIT + 1000, berlin["id"]))
+    assert (r.status_code, r.get_json()["error"]["code"]) == (413, "payload_too_large")
+    assert state(conn) == before
+    r = chunked(b'{"title": ')               # broken, and short: still 400
+    assert (r.status_code, r.get_json()["error"]["code"]) == (400, "invalid")
+    r = chunked(json_of_size(LIMIT, berlin["id"]))       # exactly the limit: read whole
+    assert r.status_code == 201, r.get_json()
+
+
 @pytest.mark.parametrize("method, url", [("POST", "/api/rooms"), ("PATCH", "/api/rooms/1"),
                                          ("POST", "/api/tokens")])
 def test_every_json_write_refuses_a_big_body(api_as, admin, berlin, conn, method, url):

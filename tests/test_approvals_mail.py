@@ -230,3 +230,38 @@ def test_who_approves_a_rooms_requests(conn, make, berlin, new_york, fred):
         "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id")]
     assert boss["id"] in admins
     assert approvers(new_york) == admins
+
+
+GUEST = "guest@partner.example"
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject", "expire"])
+def test_invitees_hear_the_decision_on_a_request(app, api_as, alice, fred, approval_room, smtp,
+                                                 worker, conn, decision):
+    """Found by testing from outside: invitees got the tentative invitation of a
+    request, and nothing when it was rejected or expired (the meeting stayed in
+    their calendars) or approved (it stayed tentative)."""
+    made = request(api_as(alice), approval_room, invitees=[GUEST])
+    booking_id = made["booking"]["id"]
+    made_now(conn)
+    worker.run_until_idle()
+    (invited,) = to(smtp, GUEST)
+    assert str(only_event(calendar_of(invited))["STATUS"]) == "TENTATIVE"
+    smtp.messages.clear()
+    if decision == "expire":
+        late = Worker(app, clock=lambda: NOW + timedelta(hours=48))
+        late.run_until_idle()
+        late._senders.shutdown(wait=True)
+    else:
+        r = api_as(fred).post(f"/api/bookings/{booking_id}/{decision}", json={"reason": "No"})
+        assert r.status_code == 200, r.get_json()
+    worker.run_until_idle()
+    (told,) = to(smtp, GUEST)
+    calendar = calendar_of(told)
+    event = only_event(calendar)
+    assert str(event["UID"]) == f"booking-{booking_id}@booking"
+    if decision == "approve":
+        assert (str(calendar["METHOD"]), str(event["STATUS"])) == ("REQUEST", "CONFIRMED")
+    else:
+        assert (str(calendar["METHOD"]), str(event["STATUS"])) == ("CANCEL", "CANCELLED")
+    assert "invited you" in told.get_body(("plain",)).get_content()

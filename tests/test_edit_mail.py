@@ -174,3 +174,162 @@ def test_a_staff_invitee_is_mailed_in_their_language_and_by_their_name(api_as, a
     assert bob["name"] in to_bob["To"] and "Bonjour" in text and bob["name"] in text, text
     guest = mails["guest@partner.example"].get_body(("plain",)).get_content()
     assert "Hello guest@partner.example" in guest
+
+
+# -- what an invitee's calendar holds of a series, against what is booked ---------------
+
+GUEST = "guest@partner.example"
+
+
+def invitee_calendar(smtp, calendars):
+    """Apply each mail the guest got, in order, to `calendars` (UID -> VCALENDAR), as a
+    calendar client does: a REQUEST replaces what it holds of that UID (the series
+    and its instances), a CANCEL with a RECURRENCE-ID removes that instance, one
+    without removes the UID."""
+    import icalendar
+
+    for to, message in smtp.messages:
+        if to != [GUEST]:
+            continue
+        calendar = calendar_of(message)
+        events = calendar.walk("VEVENT")
+        uid = str(events[0]["UID"])
+        if str(calendar["METHOD"]) == "REQUEST":
+            if "RECURRENCE-ID" in events[0] and "RRULE" not in events[0] and uid in calendars:
+                held = calendars[uid]
+                rid = events[0]["RECURRENCE-ID"].dt
+                keep = [e for e in held.walk("VEVENT")
+                        if "RECURRENCE-ID" not in e or e["RECURRENCE-ID"].dt != rid]
+                fresh = icalendar.Calendar()
+                for e in keep + events:
+                    fresh.add_component(e)
+                calendars[uid] = fresh
+            else:
+                calendars[uid] = calendar
+        elif "RECURRENCE-ID" in events[0] and uid in calendars:
+            master = [e for e in calendars[uid].walk("VEVENT") if "RRULE" in e][0]
+            master.add("exdate", events[0]["RECURRENCE-ID"].dt)
+        else:
+            calendars.pop(uid, None)
+    smtp.messages.clear()
+    return calendars
+
+
+def shown(calendars):
+    """Every meeting the calendars show: (start, end, title, where), as UTC."""
+    import recurring_ical_events
+    from datetime import date
+
+    found = []
+    for calendar in calendars.values():
+        for e in recurring_ical_events.of(calendar).between(date(2027, 1, 1), date(2028, 1, 1)):
+            if str(e.get("STATUS")) != "CANCELLED":
+                found.append((e["DTSTART"].dt.astimezone(UTC), e["DTEND"].dt.astimezone(UTC),
+                              str(e["SUMMARY"]), str(e["LOCATION"]).split(",")[0]))
+    return sorted(found)
+
+
+def booked(conn, series_ids):
+    return sorted((r["start_at"], r["end_at"], r["title"], r["name"]) for r in conn.execute(
+        "SELECT b.start_at, b.end_at, b.title, r.name FROM bookings b JOIN rooms r "
+        "ON r.id = b.room_id WHERE b.series_id = ANY(%s) AND b.cancelled_at IS NULL",
+        (series_ids,)))
+
+
+def test_an_invitees_calendar_holds_exactly_what_the_series_books(api_as, alice, berlin, make,
+                                                                  smtp, worker, conn):
+    """Found by testing from outside: a series changed after an occurrence was
+    cancelled, changed on its own or moved to another room, or split twice, left
+    the invitee's calendar with occurrences nobody booked (the rule's, on days the
+    series holds none; an instance whose RECURRENCE-ID the rule no longer has; a
+    middle part without end), or the moved one in the series' room."""
+    other = make.room("Havel", capacity=10)
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Daily", "start_time": "2027-03-01T10:00",
+        "end_time": "2027-03-01T10:30", "recurrence": "FREQ=DAILY;COUNT=10",
+        "invitees": [GUEST]}).get_json()
+    ids = [made["series"]["id"]]
+    occurrences = made["bookings"]
+    calendars = {}
+
+    def check(step):
+        worker.run_until_idle()
+        invitee_calendar(smtp, calendars)
+        assert shown(calendars) == booked(conn, ids), step
+
+    check("made")
+    assert api.delete(f"/api/bookings/{occurrences[3]['id']}").status_code == 200   # 4 March
+    check("one cancelled")
+    assert api.patch(f"/api/bookings/{occurrences[5]['id']}",                      # 6 March
+                     json={"start_time": "2027-03-06T15:00", "end_time": "2027-03-06T15:30",
+                           "room_id": other["id"], "title": "Moved"}).status_code == 200
+    check("one moved to another room")
+    r = api.patch(f"/api/series/{ids[0]}?from=2027-03-01T10:00",
+                  json={"start_time": "2027-03-01T12:00", "end_time": "2027-03-01T12:30"})
+    assert r.status_code == 200, r.get_json()
+    check("changed in place, at another time")
+    r = api.patch(f"/api/series/{ids[0]}?from=2027-03-08T12:00", json={"title": "Later"})
+    assert r.status_code == 200, r.get_json()
+    ids.append(r.get_json()["series"]["id"])
+    check("split")
+    r = api.patch(f"/api/series/{ids[0]}?from=2027-03-03T12:00", json={"title": "Middle"})
+    assert r.status_code == 200, r.get_json()
+    ids.append(r.get_json()["series"]["id"])
+    check("split again, before the first split")
+    r = api.patch(f"/api/series/{ids[2]}?from=2027-03-03T12:00", json={"invitees": []})
+    assert r.status_code == 200, r.get_json()
+    worker.run_until_idle()
+    invitee_calendar(smtp, calendars)
+    assert shown(calendars) == booked(conn, ids[:2]), "taken off the middle part"
+
+
+def test_mail_of_a_series_cut_short_does_not_repeat_its_old_count(api_as, alice, berlin, smtp,
+                                                                    worker):
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Daily", "start_time": "2027-03-01T10:00",
+        "end_time": "2027-03-01T11:00", "recurrence": "FREQ=DAILY;COUNT=5"}).get_json()
+    worker.run_until_idle()
+    assert "Daily, 5 times" in smtp.messages[0][1]["Subject"]
+    smtp.messages.clear()
+    r = api.patch(f"/api/series/{made['series']['id']}?from=2027-03-04T10:00",
+                  json={"title": "Part two"})
+    assert r.status_code == 200, r.get_json()
+    worker.run_until_idle()
+    subjects = sorted(str(message["Subject"]) for _, message in smtp.messages)
+    assert len(subjects) == 2 and not any("5 times" in s for s in subjects), subjects
+    assert any(s.endswith("repeating (Daily)") and "Changed from" in s for s in subjects), subjects
+    assert any("(Daily, 2 times)" in s for s in subjects), subjects
+    smtp.messages.clear()
+    assert api.delete(f"/api/series/{made['series']['id']}?from=2027-03-03T10:00").status_code \
+        == 200
+    worker.run_until_idle()
+    (subject,) = [str(m["Subject"]) for _, m in smtp.messages]
+    assert "Cancelled from" in subject and "(Daily)" in subject, subject
+
+
+def test_an_invitee_hears_of_an_occurrence_the_worker_could_not_place(
+        app, api_as, alice, bob, berlin, make, smtp, conn):
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY", "invitees": [GUEST]}).get_json()
+    make.booking(berlin, bob, datetime(2027, 9, 7, 8, tzinfo=UTC),
+                 datetime(2027, 9, 7, 9, tzinfo=UTC))
+    app.config["NOW"] = NOW + timedelta(days=7)
+    worker = Worker(app)
+    try:
+        worker.run_until_idle()
+        smtp.messages.clear()
+        worker.extend_series()
+        worker.run_until_idle()
+    finally:
+        worker._senders.shutdown(wait=True)
+    (told,) = [m for to, m in smtp.messages if to == [GUEST]]
+    calendar = calendar_of(told)
+    event = only_event(calendar)
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(event["UID"]) == f"series-{made['series']['id']}@booking"
+    assert event["RECURRENCE-ID"].dt == datetime(2027, 9, 7, 8, tzinfo=UTC)
+    text = told.get_body(("plain",)).get_content()
+    assert "the other dates stay booked" in text and "your repeating booking" not in text

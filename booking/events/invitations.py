@@ -53,13 +53,8 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
         vevent = _occurrence_event(event)
         invitees = booking.get("invitees") or []
     else:
-        vevent, method = _series_event(event, method)
+        vevent, method, extra = _series_event(event, method)
         invitees = ((event["payload"].get("series") or booking or {}).get("invitees") or [])
-        if method == "REQUEST" and "rrule" in vevent:
-            # The series sent again (made, changed, approved, cut short) with the
-            # occurrences changed on their own: a REQUEST of the series replaces
-            # what a calendar holds of it, and would put them back otherwise.
-            extra = [_override(event, vevent, o) for o in event.get("overrides") or ()]
     if attendee and _taken_off(event, attendee[0]):
         method = "CANCEL"
         vevent["status"] = "CANCELLED"
@@ -93,11 +88,13 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
 
 
 def _taken_off(event: Mapping[str, Any], address: str) -> bool:
-    """Whether this mail goes to an invitee the change took off the booking."""
-    if not event.get("invitee_email") or event["kind"] != "booking.updated":
+    """Whether this mail goes to an invitee the change took off the booking (or the
+    series)."""
+    if not event.get("invitee_email") or event["kind"] not in ("booking.updated",
+                                                               "series.updated"):
         return False
-    now = {a.lower() for a in event["payload"]["booking"].get("invitees") or []}
-    return address.lower() not in now
+    row = event["payload"].get("booking") or event["payload"].get("series") or {}
+    return address.lower() not in {a.lower() for a in row.get("invitees") or []}
 
 
 def _occurrence_event(event: Mapping[str, Any]) -> Event:
@@ -123,15 +120,20 @@ def _occurrence_event(event: Mapping[str, Any]) -> Event:
     return vevent
 
 
-def _override(event: Mapping[str, Any], series: Event, occurrence: Mapping[str, Any]) -> Event:
+def _override(series: Event, occurrence: Mapping[str, Any], instance: datetime) -> Event:
     """An occurrence changed on its own, beside its series' VEVENT in one calendar: the
-    series' UID and SEQUENCE, the RECURRENCE-ID of the start the series gave it,
-    its own times and title."""
+    series' UID and SEQUENCE, the RECURRENCE-ID of the `instance` of the series it
+    stands for, its own times, title and room."""
     tz = series["dtstart"].dt.tzinfo
     vevent = Event()
-    for name in ("uid", "dtstamp", "last-modified", "sequence", "location"):
+    for name in ("uid", "dtstamp", "last-modified", "sequence"):
         vevent.add(name, series.decoded(name) if name != "uid" else str(series["uid"]))
-    vevent.add("recurrence-id", _when(occurrence["original_start"]).astimezone(tz))
+    if occurrence.get("room_name"):
+        vevent.add("location", occurrence["room_name"] + (
+            f", {occurrence['building']}" if occurrence.get("building") else ""))
+    else:
+        vevent.add("location", series.decoded("location"))
+    vevent.add("recurrence-id", instance)
     vevent.add("dtstart", _when(occurrence["start_at"]).astimezone(tz))
     vevent.add("dtend", _when(occurrence["end_at"]).astimezone(tz))
     vevent.add("summary", occurrence["title"])
@@ -168,8 +170,9 @@ def _booking_row(event: Mapping[str, Any]) -> dict[str, Any]:
             "updated_at": _when(b["updated_at"]) if b.get("updated_at") else None}
 
 
-def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
-    """The series' VEVENT for this event, and the METHOD it goes with."""
+def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str, list[Event]]:
+    """The series' VEVENT for this event, the METHOD it goes with, and (sent as a
+    REQUEST) the VEVENTs of its occurrences changed on their own."""
     kind, payload = event["kind"], event["payload"]
     changed = _when(event["created_at"]).astimezone(UTC)
     vevent = Event()
@@ -191,7 +194,7 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
         vevent.add("dtend", _when(payload["end_at"]).astimezone(tz))
         vevent.add("summary", s["title"])
         vevent.add("status", "CANCELLED")
-        return vevent, "CANCEL"
+        return vevent, "CANCEL", []
 
     if kind == "occurrence.cancelled":
         b = payload["booking"]
@@ -202,7 +205,7 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
         vevent.add("dtend", end)
         vevent.add("summary", b["title"])
         vevent.add("status", "CANCELLED")
-        return vevent, method
+        return vevent, method, []
 
     s = payload["series"]
     tz = zone(s["timezone"])
@@ -212,13 +215,17 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
     vevent.add("description", feeds.description({**s, "series_id": s["id"],
                                                   "user_name": event.get("owner_name") or ""}))
     rule = recurrence.parse(s["rrule"], tz)
-    last = None
+    last = cut = None
     split = kind == "series.updated" and payload.get("from")
     if (kind == "series.cancelled" and not payload.get("whole")) or split:
         # "This and following": the series again, ending at its last occurrence
         # before the cut, as a REQUEST with a higher SEQUENCE, which every client
         # applies. Nothing left before the cut: the whole series is cancelled.
         cut = _when(payload["from"])
+    elif method == "REQUEST" and s.get("cancelled_from"):
+        # A part of a series split twice: it ends where the next part begins.
+        cut = _when(s["cancelled_from"])
+    if cut is not None:
         kept = [o.start for o in recurrence.occurrences(
             rule, first.replace(tzinfo=None), length, tz, cut) if o.start < cut]
         if kept:
@@ -227,11 +234,45 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str]:
     vevent.add("dtstart", first)
     vevent.add("dtend", (first.astimezone(UTC) + length).astimezone(tz))
     vevent.add("rrule", _rrule(rule, tz, last))
-    skipped = [_when(moment).astimezone(tz) for moment in event.get("skipped") or []]
-    if skipped:
-        vevent.add("exdate", skipped)
+    extra: list[Event] = []
+    if method == "REQUEST" and event.get("held") is not None:
+        # The series sent again (made, changed, approved, cut short): a REQUEST of
+        # the series replaces what a calendar holds of it, so it says exactly
+        # which of its occurrences are held.
+        extra = _exceptions(event, vevent, rule, first, length, tz,
+                            last or _when(s["materialized_until"]))
+    else:
+        skipped = [_when(moment).astimezone(tz) for moment in event.get("skipped") or []]
+        if skipped:
+            vevent.add("exdate", skipped)
     vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    return vevent, method
+    return vevent, method, extra
+
+
+def _exceptions(event: Mapping[str, Any], vevent: Event, rule, first: datetime,
+                length: timedelta, tz, until: datetime) -> list[Event]:
+    """A series' exceptions, up to `until` (its last occurrence, or as far as it is
+    booked): an EXDATE for each occurrence of its rule on a day it holds none of
+    (skipped, cancelled on its own, left to one changed on its own when the
+    series changed), and a VEVENT for each occurrence changed on its own, named
+    by the occurrence of the rule on its original day (RFC 5545 3.8.4.4), or by an
+    RDATE of its own when the rule has none that day (the series changed, or was
+    cut short, after it was)."""
+    by_day = {o.start.date(): o.start for o in recurrence.occurrences(
+        rule, first.replace(tzinfo=None), length, tz, until)}
+    held = {_when(moment).astimezone(tz).date() for moment in event["held"]}
+    missing = [start for day, start in sorted(by_day.items()) if day not in held]
+    if missing:
+        vevent.add("exdate", missing)
+    extra = []
+    for occurrence in event.get("overrides") or ():
+        original = _when(occurrence["original_start"]).astimezone(tz)
+        instance = by_day.get(original.date())
+        if instance is None:
+            instance = original
+            vevent.add("rdate", original)
+        extra.append(_override(vevent, occurrence, instance))
+    return extra
 
 
 def _rrule(rule, tz, last: datetime | None = None) -> vRecur:

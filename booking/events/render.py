@@ -23,8 +23,10 @@ KINDS = ("booking.created", "booking.updated", "booking.cancelled", "series.crea
 # A decision on a request (sql/043): the requester is told, with the reason.
 DECISIONS = ("booking.approved", "booking.rejected", "booking.expired", "series.approved",
              "series.rejected", "series.expired")
-# Told to the organiser only, not to invitees.
-ORGANISER_ONLY = ("series.occurrence_skipped", "booking.released") + DECISIONS
+# Told to the organiser only, not to invitees (their calendars keep the meeting,
+# to its end: nobody checked in). Decisions and skipped occurrences change what
+# the invitees' calendars hold: they are told too.
+ORGANISER_ONLY = ("booking.released",)
 # Mail without a calendar: nothing in the organiser's calendar changes by it.
 NO_CALENDAR = ("booking.released",)
 
@@ -205,8 +207,11 @@ def summary(event: Mapping[str, Any]) -> str:
         raise KeyError(kind)
     if "series" in d:
         s = d["series"]
+        # Cut short (from one occurrence on, or a part of a series split twice), its
+        # rule's own end (COUNT, UNTIL) is no longer where it ends.
+        cut = bool(s.get("cancelled_from")) and not d.get("whole")
         what = _("“%(title)s” in %(room)s, repeating (%(rule)s)", title=s["title"],
-                 room=s["room_name"], rule=describe(s["recurrence"]))
+                 room=s["room_name"], rule=describe(s["recurrence"], ends=not cut))
         since = day_and_time(s["first_start"])
         pending = (event["payload"].get("series") or {}).get("status") == "pending"
         if kind == "series.created" and pending:

@@ -79,7 +79,7 @@ invited AS (
                       '[]')) AS address
            UNION ALL
            SELECT jsonb_array_elements_text(coalesce(ev.payload->'before'->'invitees', '[]'))
-            WHERE ev.kind = 'booking.updated') a
+            WHERE ev.kind IN ('booking.updated', 'series.updated')) a
      WHERE ev.kind = ANY (%(invitee_kinds)s)
        AND NOT EXISTS (SELECT 1 FROM users u
                         WHERE lower(u.email) = lower(a.address)
@@ -134,17 +134,29 @@ SELECT c.id, c.channel, c.attempts, c.endpoint_id, c.user_id AS recipient_id,
                     AND b.cancelled_at IS NOT NULL
                     AND b.start_at < (o.payload->>'from')::timestamptz) x)
        END AS skipped,
-       -- The occurrences changed on their own, as they are now (bookings_series): a
-       -- series sent again carries them, or a calendar would put them back.
+       -- The occurrences changed on their own, as they are now (bookings_series, and
+       -- each one's room by rooms_pkey): a series sent again carries them, or a
+       -- calendar would put them back.
        CASE WHEN o.kind IN ('series.created', 'series.updated', 'series.cancelled',
                             'series.approved') THEN
             (SELECT coalesce(json_agg(json_build_object(
                         'original_start', b.original_start, 'start_at', b.start_at,
-                        'end_at', b.end_at, 'title', b.title) ORDER BY b.original_start), '[]')
-               FROM bookings b
+                        'end_at', b.end_at, 'title', b.title, 'room_name', x.name,
+                        'building', x.building) ORDER BY b.original_start), '[]')
+               FROM bookings b JOIN rooms x ON x.id = b.room_id
               WHERE b.series_id = o.series_id AND b.cancelled_at IS NULL
                 AND b.original_start IS NOT NULL)
-       END AS overrides
+       END AS overrides,
+       -- Where the series' occurrences are held, each by the start the series gave
+       -- it (bookings_series): every occurrence of its rule on a day none holds is
+       -- sent as an EXDATE (skipped, cancelled on its own, left to one changed on
+       -- its own when the series changed).
+       CASE WHEN o.kind IN ('series.created', 'series.updated', 'series.cancelled',
+                            'series.approved') THEN
+            (SELECT coalesce(array_agg(coalesce(b.original_start, b.start_at)), '{}')
+               FROM bookings b
+              WHERE b.series_id = o.series_id AND b.cancelled_at IS NULL)
+       END AS held
   FROM claimed c
   JOIN outbox o ON o.id = c.event_id
   -- The recipient: the user it names, or the staff member an invitee's address is
@@ -229,8 +241,8 @@ SELECT min(d.next_attempt_at) AS due FROM deliveries d
 
 # Mailed to the owner: every kind but approval.requested (to the approvers).
 MAIL_KINDS = [k for k in render.KINDS + render.INTERNAL_KINDS if k != "approval.requested"]
-# Mailed to the invitees: what changes their calendars, not the organiser's own
-# news (render.ORGANISER_ONLY: approvals, decisions, skipped occurrences).
+# Mailed to the invitees: what changes their calendars (decisions and skipped
+# occurrences among them), not the organiser's own news (render.ORGANISER_ONLY).
 INVITEE_KINDS = [kind for kind in render.KINDS if kind not in render.ORGANISER_ONLY]
 
 # The worker also keeps every series materialised a week past the booking

@@ -865,7 +865,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text, p_overrides text[] DEFAULT NULL::text[], p_panel_room integer DEFAULT NULL::integer) RETURNS json
+CREATE FUNCTION public.edit_booking(p_id bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_sequence integer, p_room integer, p_start timestamp with time zone, p_end timestamp with time zone, p_title text, p_set_attendees boolean, p_attendees integer, p_invitees text[], p_set_notes boolean, p_notes text, p_overrides text[] DEFAULT NULL::text[], p_panel_room integer DEFAULT NULL::integer, p_fingerprint text DEFAULT NULL::text) RETURNS json
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
@@ -906,7 +906,13 @@ BEGIN
         RETURN json_build_object('kind', 'not_editable',
                                  'cancelled', v_old.cancelled_at IS NOT NULL);
     END IF;
-    IF p_sequence IS NOT NULL AND v_old.sequence <> p_sequence THEN
+    -- If-Match, judged on the locked row: the sequence counts the changes of the
+    -- booking itself; the fingerprint (md5 of the booking's JSON as the request
+    -- read it) also sees a check-in or an approval, which change what GET shows
+    -- without being changes of the meeting.
+    IF (p_sequence IS NOT NULL AND v_old.sequence <> p_sequence)
+       OR (p_fingerprint IS NOT NULL
+           AND md5(booking_detail_of(v_old)::text) <> p_fingerprint) THEN
         RETURN json_build_object('kind', 'precondition_failed');
     END IF;
 

@@ -264,6 +264,7 @@ def test_if_match_is_checked_on_the_locked_row(app, api_as, alice, berlin, conn)
                 "sequence": 7, "room": None, "start": None, "end": None, "title": "x",
                 "set_attendees": False, "attendees": None, "invitees": None,
                 "set_notes": False, "notes": None, "overrides": None, "panel": None,
+                "fingerprint": None,
                 **{k: None for k in ("alt_version", "alt_rooms", "alt_zone_of", "alt_zones",
                                      "alt_start", "alt_end", "alt_people", "alt_equipment",
                                      "alt_buffers", "alt_mine_from", "alt_mine_until",
@@ -285,3 +286,53 @@ def test_a_change_is_audited_and_told_as_booking_updated(api_as, alice, berlin, 
     audit = conn.execute("SELECT action, actor_id FROM audit_log ORDER BY id DESC LIMIT 1"
                          ).fetchone()
     assert (audit["action"], audit["actor_id"]) == ("booking.update", alice["id"])
+
+
+@pytest.mark.parametrize("between", ["approval", "checkin"])
+def test_if_match_read_before_a_checkin_or_an_approval_is_412(app, api_as, admin, alice, berlin,
+                                                              conn, between):
+    """Found by testing from outside: a check-in or an approval that committed while a
+    PATCH waited for the row changes what GET shows (its ETag) but not the
+    booking's sequence, and the PATCH went through with its stale If-Match. The
+    edit now compares the booking's whole JSON on the locked row: here the PATCH
+    is read, then the other change lands, then it writes."""
+    from policykit import room_policy
+    from booking.bookings import service
+
+    if between == "approval":
+        room_policy(conn, berlin, approval_required=True)
+    api = api_as(alice)
+    r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Planning",
+                                        "start_time": "2027-03-01T09:00",   # NOW, in Berlin
+                                        "end_time": "2027-03-01T10:00"})
+    booking = r.get_json()["booking"]
+    etag = api.get(f"/api/bookings/{booking['id']}").headers["ETag"]
+    landed = []
+
+    def in_between(row, end):      # after the edit's read, before its write; committed
+        if between == "approval":
+            landed.append(conn.execute(
+                "SELECT outcome FROM decide_request(%s, NULL, %s, 'confirmed', NULL)",
+                (booking["id"], admin["id"])).fetchone()["outcome"])
+        else:
+            landed.append(conn.execute(
+                "SELECT checkin_booking(%s, %s, %s, false, NULL, %s, interval '10 minutes') "
+                "->> 'kind' AS outcome", (booking["id"], alice["id"], alice["email"], NOW)
+            ).fetchone()["outcome"])
+
+    r = api.patch(f"/api/bookings/{booking['id']}", json={"title": "Fresh"},
+                  headers={"If-Match": etag})
+    assert r.status_code == 200, r.get_json()      # nothing in between: the tag holds
+    etag = api.get(f"/api/bookings/{booking['id']}").headers["ETag"]
+    original = service.edit
+    try:
+        service.edit = lambda *a, **k: original(*a, **{**k, "check": in_between})
+        r = api.patch(f"/api/bookings/{booking['id']}", json={"title": "Stale"},
+                      headers={"If-Match": etag})
+    finally:
+        service.edit = original
+    assert landed == ["done" if between == "approval" else "checked_in"]
+    assert (r.status_code, r.get_json()["error"]["code"]) == (412, "precondition_failed")
+    row = conn.execute("SELECT title, status, checked_in_at FROM bookings WHERE id = %s",
+                       (booking["id"],)).fetchone()
+    assert row["title"] == "Fresh"

@@ -163,6 +163,8 @@ SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.na
 EDIT_READ_SQL = f"""
 SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.end_at,
        b.sequence, b.attendees, b.live,
+       -- With If-Match: what edit_booking() compares on the locked row (sql/068).
+       CASE WHEN %(if_match)s THEN md5(booking_detail_json(b)::text) END AS fingerprint,
        (SELECT coalesce(array_agg(m.group_id), '{{}}') FROM group_members m
          WHERE m.user_id = b.user_id) AS owner_groups,
        v.version AS rooms_version,
@@ -181,7 +183,8 @@ WITH e AS MATERIALIZED (
                         %(room)s::int, %(start)s::timestamptz, %(end)s::timestamptz,
                         %(title)s::text, %(set_attendees)s, %(attendees)s::int,
                         %(invitees)s::text[], %(set_notes)s, %(notes)s::text,
-                        %(overrides)s::text[], %(panel)s::int) AS result)
+                        %(overrides)s::text[], %(panel)s::int, %(fingerprint)s::text)
+           AS result)
 SELECT e.result, {Alternatives.sql("e.result->>'kind' = 'conflict'")} AS alternatives
   FROM e"""
 
@@ -458,7 +461,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
 
     with db.connection() as conn:
         row = conn.execute(EDIT_READ_SQL, {
-            "id": booking_id, "kept": memo.current().rooms.current()[0]}).fetchone()
+            "id": booking_id, "kept": memo.current().rooms.current()[0],
+            "if_match": if_match is not None}).fetchone()
         if row is None:
             raise not_found(_("That booking does not exist."))
         if row["rooms"] is not None:
@@ -485,6 +489,7 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
             "id": booking_id, "actor": user.id, "admin": user.is_admin,
             "panel": row["room_id"] if on_panel else None, "now": now,
             "sequence": row["sequence"] if if_match is not None else None,
+            "fingerprint": row["fingerprint"],
             "room": target["id"] if moved else None, "start": start if moved else None,
             "end": end if moved else None, "title": title,
             "set_attendees": "attendees" in people, "attendees": people.get("attendees"),

@@ -836,7 +836,16 @@ BEGIN
            ARRAY(SELECT m.group_id FROM group_members m WHERE m.user_id = u.id)
       INTO v_admin, v_groups
       FROM users u WHERE u.id = p_actor AND u.active;
-    IF NOT coalesce(may_approve(room_policy(v_target.room_id), v_admin, v_groups), false) THEN
+    -- Whoever decides a series decides every occurrence still asking, so they must
+    -- approve for each room those are in (one may have been moved elsewhere).
+    IF NOT coalesce(may_approve(room_policy(v_target.room_id), v_admin, v_groups), false)
+       OR (v_target.series_id IS NOT NULL AND EXISTS (
+               SELECT 1
+                 FROM (SELECT DISTINCT b.room_id FROM bookings b
+                        WHERE b.series_id = v_target.series_id AND b.status = 'pending'
+                          AND b.cancelled_at IS NULL) r
+                WHERE NOT coalesce(may_approve(room_policy(r.room_id), v_admin, v_groups),
+                                   false))) THEN
         RETURN QUERY SELECT 'forbidden', NULL::json;
         RETURN;
     END IF;
@@ -1201,7 +1210,10 @@ BEGIN
     WITH due AS (
         SELECT b.id, b.series_id FROM bookings b
          WHERE b.status = 'pending' AND b.cancelled_at IS NULL
-           AND (b.created_at <= p_now - p_after OR b.start_at <= p_now)
+           -- Asking since it was made, or since it last changed (a move that asks
+           -- again: sql/064): updated_at.
+           AND (coalesce(b.updated_at, b.created_at) <= p_now - p_after
+                OR b.start_at <= p_now)
          ORDER BY b.created_at, b.id
          LIMIT p_batch
            FOR UPDATE SKIP LOCKED),

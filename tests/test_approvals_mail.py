@@ -265,3 +265,54 @@ def test_invitees_hear_the_decision_on_a_request(app, api_as, alice, fred, appro
     else:
         assert (str(calendar["METHOD"]), str(event["STATUS"])) == ("CANCEL", "CANCELLED")
     assert "invited you" in told.get_body(("plain",)).get_content()
+
+
+def test_an_approver_decides_a_series_only_if_they_approve_every_room_it_asks_in(
+        api_as, admin, alice, bob, fred, approval_room, make, conn):
+    """Found by testing from outside: an occurrence moved into a room Bob approves
+    for let Bob approve the whole series, also its occurrences in the room only
+    Fred's group approves."""
+    other = make.room("Havel", capacity=10)
+    put_in(conn, other, area(conn, "Building C", approval_required=True,
+                             approvers=[group(conn, "Lab", bob)["id"]]))
+    made = request(api_as(alice), approval_room, recurrence="FREQ=WEEKLY;COUNT=3")
+    moved = made["bookings"][1]
+    r = api_as(alice).patch(f"/api/bookings/{moved['id']}", json={"room_id": other["id"]})
+    assert r.status_code == 200 and r.get_json()["booking"]["status"] == "pending"
+    def statuses():
+        return [r["status"] for r in conn.execute("SELECT status FROM bookings ORDER BY id")]
+
+    for approver in (bob, fred):
+        for booking in made["bookings"]:
+            r = api_as(approver).post(f"/api/bookings/{booking['id']}/approve")
+            assert (r.status_code, r.get_json()["error"]["code"]) == (403, "forbidden")
+    assert statuses() == ["pending"] * 3
+    r = api_as(admin).post(f"/api/bookings/{moved['id']}/approve")
+    assert r.status_code == 200
+    assert [r["status"] for r in conn.execute("SELECT status FROM bookings ORDER BY start_at")
+            ] == ["confirmed"] * 3
+
+
+def test_a_request_asking_again_after_a_move_waits_its_full_time(app, api_as, alice, fred,
+                                                                  approval_room, conn):
+    """Found by testing from outside: an approved booking moved (so it asks again)
+    days after it was made expired at the worker's next round: its time was
+    counted from when it was made."""
+    app.config["APPROVAL_EXPIRES_HOURS"] = 48
+    made = request(api_as(alice), approval_room, start_time="2027-03-10T10:00",
+                   end_time="2027-03-10T11:00")
+    made_now(conn)
+    booking_id = made["booking"]["id"]
+    assert api_as(fred).post(f"/api/bookings/{booking_id}/approve").status_code == 200
+    moved_at = NOW + timedelta(days=3)
+    app.config["NOW"] = moved_at
+    r = api_as(alice).patch(f"/api/bookings/{booking_id}",
+                            json={"start_time": "2027-03-10T09:00"})
+    assert r.get_json()["booking"]["status"] == "pending", r.get_json()
+    conn.execute("UPDATE bookings SET updated_at = %s", (moved_at,))   # as the app's clock
+    for after, status in ((timedelta(hours=47, minutes=59), "pending"),
+                          (timedelta(hours=48), "expired")):
+        w = Worker(app, clock=lambda: moved_at + after)
+        w.run_until_idle()
+        w._senders.shutdown(wait=True)
+        assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == status

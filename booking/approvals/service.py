@@ -43,7 +43,8 @@ SELECT booking_json(v) AS booking, v.created_at, v.id,
             (SELECT count(*) FROM bookings o
               WHERE o.series_id = v.series_id AND o.status = 'pending'
                 AND o.cancelled_at IS NULL)::int END AS occurrences,
-       rfc3339(least(v.created_at + %(after)s, v.start_at), v.timezone) AS expires_at
+       rfc3339(least(coalesce(v.updated_at, v.created_at) + %(after)s, v.start_at),
+               v.timezone) AS expires_at
   FROM booking_api v
  WHERE v.status = 'pending' AND v.cancelled_at IS NULL
    AND (v.created_at, v.id) > (%(after_at)s, %(after_id)s)
@@ -170,8 +171,9 @@ def tap_decide(token: str, reason: str | None) -> dict[str, Any]:
 
 
 def expiry_of(booking: Mapping[str, Any], config: Mapping[str, Any]) -> datetime:
-    """When a request made at created_at and starting at start_time expires."""
-    created = datetime.fromisoformat(booking["created_at"])
+    """When a request starting at start_time expires: APPROVAL_EXPIRES_HOURS after it was
+    made, or last changed (a move asks again), or at its start if that is sooner."""
+    created = datetime.fromisoformat(booking.get("updated_at") or booking["created_at"])
     start = datetime.fromisoformat(booking["start_time"])
     return min(created + timedelta(hours=config["APPROVAL_EXPIRES_HOURS"]), start)
 

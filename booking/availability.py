@@ -67,7 +67,10 @@ def free_intervals(room: Mapping, busy: Iterable[Interval], start: datetime, end
             cursor = max(cursor, booked_end)
         if stop - cursor >= shortest:
             found.append((cursor, stop))
-    return found
+    # A booking may start at most max_days_ahead ahead (rules: beyond_window): a
+    # stretch that starts later offers nothing that could be booked.
+    latest = now.astimezone(UTC) + timedelta(days=policy.max_days_ahead)
+    return [stretch for stretch in found if stretch[0] <= latest]
 
 
 QuotaCheck = Callable[[datetime, datetime], "rules.Violation | None"]

@@ -391,6 +391,26 @@ def test_the_pages_offer_nothing_beyond_the_booking_window(browser_as, api_as, a
     assert "too far ahead to book" in page
 
 
+def test_a_rooms_free_time_ends_at_the_booking_window(api_as, alice, make, conn):
+    """Found by testing from outside: a room's free time (API and page) offered the
+    days past its window, which booking then refused as beyond_window. Two days
+    ahead at Monday 09:00: Wednesday's stretch from 09:00 (exactly the window) is
+    offered, Thursday's not."""
+    room = make.room("Two days ahead", capacity=4)
+    put_in(conn, room, area(conn, "Window of two", max_days_ahead=2))
+    api = api_as(alice)
+    r = api.get(f"/api/rooms/{room['id']}/availability?start=2027-03-01&end=2027-03-05")
+    assert r.status_code == 200, r.get_json()
+    free = r.get_json()["free"]
+    assert {f["start_time"][:10] for f in free} == {"2027-03-01", "2027-03-02", "2027-03-03"}
+    assert [f["start_time"] for f in free if f["start_time"].startswith("2027-03-03")] == [
+        "2027-03-03T09:00:00+01:00"]
+    for interval in free:
+        start = datetime.fromisoformat(interval["start_time"])
+        assert bookable(api, room, start.isoformat(),
+                        (start + timedelta(minutes=30)).isoformat()), interval
+    assert not bookable(api, room, "2027-03-04T09:00", "2027-03-04T09:30")
+
 def test_the_booking_form_allows_the_policy_s_hours_in_a_process_that_kept_no_rooms(
         app, browser_as, alice, make, conn):
     """The form read the policies from this process's copy of the rooms only when it

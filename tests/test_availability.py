@@ -165,7 +165,8 @@ def test_hours_the_clocks_skip_or_repeat_read_alike_in_rules_free_time_sql_and_r
     """Issue 15 #11: the rules (wall-clock) let a booking start at 03:00 in a room opening
     at 02:30 on the spring-forward night, while free time and the reports (AT TIME
     ZONE, zoneinfo) had it open from 03:30."""
-    app.config["NOW"] = datetime(2027, 3, 1, tzinfo=UTC)
+    # a month before: within the booking window (free time ends there)
+    app.config["NOW"] = datetime.fromisoformat(day).replace(tzinfo=UTC) - timedelta(days=30)
     room = make.room("Night", zone_name, opens=opens, closes=closes)
     api = api_as(admin)
     free = api.get(f"/api/rooms/{room['id']}/availability?start={day}&min_minutes=1").get_json()

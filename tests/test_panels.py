@@ -424,3 +424,34 @@ def test_book_now_sent_for_later_is_not_checked_in(app, client, berlin, panel_to
         row = conn.execute("SELECT start_at, checked_in_at FROM bookings").fetchone()
         assert row["start_at"] == START + timedelta(minutes=minutes_ahead)
         assert (row["checked_in_at"] is not None) is checked_in, minutes_ahead
+
+
+@pytest.mark.parametrize("rule", ["bookers", "approval"])
+def test_book_now_is_offered_only_where_the_panel_may_book_outright(app, client, panel, berlin,
+                                                                    panel_token, conn, rule):
+    """Found by testing from outside: in a room only some groups may book, the panel
+    offered Book now and then refused it (403); in a room that needs approval,
+    Book now made a walk-in that only asked, and expired at its start."""
+    from policykit import group
+
+    csrf = tablet(client, berlin, panel_token)
+    if rule == "bookers":
+        room_policy(conn, berlin, bookers=[group(conn, "Lab")["id"]])
+    else:
+        room_policy(conn, berlin, approval_required=True)
+    assert panel.get(f"/api/rooms/{berlin['id']}/panel").json["book_now"] == []
+    r = client.post(f"/rooms/{berlin['id']}/panel",
+                    data={"action": "book", "minutes": "30", "csrf_token": csrf})
+    assert r.status_code == 403
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    # the panel's account in the group: offered, and booked outright
+    if rule == "bookers":
+        conn.execute("INSERT INTO group_members (group_id, user_id) SELECT g.id, u.id "
+                     "FROM groups g, users u WHERE g.name = 'Lab' AND u.email = %s",
+                     (f"panel-{berlin['id']}@panels.invalid",))
+        assert [o["minutes"] for o in panel.get(
+            f"/api/rooms/{berlin['id']}/panel").json["book_now"]] == [15, 30, 60]
+        r = client.post(f"/rooms/{berlin['id']}/panel",
+                        data={"action": "book", "minutes": "30", "csrf_token": csrf})
+        assert r.status_code == 302
+        assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == "confirmed"

@@ -16,7 +16,7 @@ bp = Blueprint("panels_api", __name__, url_prefix="/api")
 def panel(room_id: int):
     """The room, its state, current and next bookings, and the Book now lengths on
     offer; with an ETag, so the panel's 15-second poll is mostly a 304."""
-    return jsonify(service.state(room_id, now(), current_user.id))
+    return jsonify(service.state(room_id, now(), current_user.id, current_user.booker))
 
 
 # -- the admin's panel tokens (twin of the room's admin page) ------------------------------

@@ -61,11 +61,13 @@ SELECT {ROOM_FIELDS},
  WHERE r.id = %(room)s"""
 
 
-def state(room_id: int, now: datetime, viewer_id: int | None = None) -> dict[str, Any]:
+def state(room_id: int, now: datetime, viewer_id: int | None = None,
+          booker: rules.Booker | None = None) -> dict[str, Any]:
     """What the panel shows: the room, its state (free, awaiting check-in, in use),
     the current and next bookings (titles hidden unless PANEL_SHOW_TITLES), and
     the Book now lengths that fit up to the next booking and within the rules.
-    `viewer_id`: the panel's account, whose own walk-in it may end before it starts."""
+    `viewer_id`: the panel's account, whose own walk-in it may end before it starts;
+    `booker`: who Book now books as (its groups meet the room's bookers rule)."""
     with db.connection() as conn:
         row = conn.execute(PANEL_SQL, {"room": room_id, "now": now}).fetchone()
     if row is None:
@@ -94,7 +96,8 @@ def state(room_id: int, now: datetime, viewer_id: int | None = None) -> dict[str
             "current": _shown(current, row, now, viewer_id) if current else None,
             "next": [_shown(b, row, now, viewer_id) for b in upcoming[:3]],
             "book_now": _book_now(row, policy, current, upcoming, now,
-                                  [b for b in items if b["end_at"] <= soon])}
+                                  [b for b in items if b["end_at"] <= soon],
+                                  booker or rules.Booker())}
 
 
 def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
@@ -118,12 +121,14 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
 
 
 def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
-              upcoming: list[dict], now: datetime, ended: list[dict]
-              ) -> list[dict[str, Any]]:
+              upcoming: list[dict], now: datetime, ended: list[dict],
+              booker: rules.Booker) -> list[dict[str, Any]]:
     """The Book now lengths on offer: from now (on the next minute, or after the
     buffer of a booking that has ended) up to the next booking less the room's
-    buffer, each one passing every rule of the room's effective policy (issue 18)."""
-    if current is not None:
+    buffer, each one passing every rule of the room's effective policy (issue 18)
+    for the panel's account. None in a room whose bookings need approval: a
+    walk-in would only ask, and expire at its start."""
+    if current is not None or walk_in_waits(policy, booker):
         return []
     buffer = timedelta(minutes=policy.buffer_minutes or 0)
     start = walk_in_start(now, ended)
@@ -133,12 +138,18 @@ def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
         end = start + timedelta(minutes=minutes)
         if limit is not None and end + buffer > limit:
             break
-        if rules.check(room, start, end, now, policy):
+        if rules.check(room, start, end, now, policy,
+                       None if booker.admin else booker.groups):
             continue
         tz = zone(room["timezone"])
         offers.append({"minutes": minutes, "start_time": rfc3339(start, tz),
                        "end_time": rfc3339(end, tz)})
     return offers
+
+
+def walk_in_waits(policy: rules.Policy | None, booker: rules.Booker) -> bool:
+    """Whether a walk-in here would wait for approval (new_booking_status(), sql/043)."""
+    return policy is not None and policy.approval_required and not booker.admin
 
 
 def walk_in_start(now: datetime, ended: list[dict]) -> datetime:
@@ -166,6 +177,10 @@ def book_now(user: User, room_id: int, minutes: Any, now: datetime,
         minutes = 0
     if minutes not in BOOK_NOW_MINUTES:
         raise invalid("minutes", _("Book now for 15, 30 or 60 minutes."))
+    from booking.finder.service import policy_of
+    if walk_in_waits(policy_of(room_id), user.booker):
+        raise BookingError("forbidden", _("Bookings of this room need approval: book it "
+                                          "on the booking pages, not at the door."))
     start = ceil_minute(now)
     try:
         offered = datetime.fromisoformat(str(offered_start)) if offered_start else None

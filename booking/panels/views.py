@@ -39,7 +39,7 @@ def panel(room_id: int):
 
 @login_required
 def _show(room_id: int, error: BookingError | None = None, status: int = 200):
-    shown = service.state(room_id, now(), current_user.id)
+    shown = service.state(room_id, now(), current_user.id, current_user.booker)
     return render_template("panels/panel.html", **shown, error=error), status
 
 

@@ -132,3 +132,18 @@ def test_a_reminder_without_checkin_has_no_link(app, smtp, booked):
     mail = [m for to, m in smtp.messages if "Soon" in m["Subject"]]
     assert len(mail) == 1
     assert "/checkin/" not in mail[0].get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("grace", [1, 15])
+def test_the_reminder_says_when_the_room_is_released(app, smtp, booked, berlin, conn, grace):
+    """Found by testing from outside: the reminder asked for a check-in "by 10:00",
+    the start, where the room is released only after its grace."""
+    conn.execute("UPDATE rooms SET checkin_required = true, release_after_minutes = %s "
+                 "WHERE id = %s", (grace, berlin["id"]))
+    send(app, START - timedelta(minutes=15))
+    w = Worker(app, clock=lambda: START - timedelta(minutes=15))
+    w.run_until_idle()
+    w._senders.shutdown(wait=True)
+    (mail,) = [m for to, m in smtp.messages if "Soon" in m["Subject"]]
+    for part in ("plain", "html"):
+        assert f"needs a check-in by 10:{grace:02d}" in mail.get_body((part,)).get_content()

@@ -25,7 +25,8 @@ from booking import db
 REMIND_SQL = """
 WITH due AS (
     SELECT b.id, b.user_id, b.room_id, b.series_id, to_jsonb(b) AS snapshot,
-           r.checkin_required
+           r.checkin_required,
+           release_time(b.start_at, b.created_at, r.release_after_minutes) AS checkin_until
       FROM rooms r
       JOIN bookings b ON b.room_id = r.id
      WHERE b.cancelled_at IS NULL
@@ -42,7 +43,8 @@ claimed AS (
 told AS (
     INSERT INTO outbox (kind, user_id, room_id, booking_id, series_id, payload)
     SELECT 'booking.reminder', d.user_id, d.room_id, d.id, d.series_id,
-           jsonb_build_object('booking', d.snapshot, 'checkin_required', d.checkin_required)
+           jsonb_build_object('booking', d.snapshot, 'checkin_required', d.checkin_required,
+                              'checkin_until', d.checkin_until)
       FROM due d JOIN claimed c ON c.booking_id = d.id
      ORDER BY d.id
     RETURNING 1),

@@ -82,6 +82,8 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             out.update(_decision(event))
         elif kind == "booking.reminder":
             out["checkin_required"] = bool(payload.get("checkin_required"))
+            # when it is released if nobody checks in (release_time(), sql/050)
+            out["checkin_until"] = _time(payload.get("checkin_until") or b["start_at"], tz)
         elif kind == "booking.released":
             before = payload.get("before") or {}
             out["before"] = _booking(before, event, tz) if before else None

@@ -917,3 +917,19 @@ def test_a_worker_sleeps_at_most_until_the_next_release_sweep(worker, app):
     worker.run()
     assert sweeps == [1]                                  # at start
     assert len(slept) == 1 and 0 < slept[0] <= SWEEP_EVERY_SECONDS == 30.0
+
+
+def test_a_subject_keeps_every_space_however_long_the_title(api_as, alice, berlin, smtp, worker):
+    """Found by testing from outside: folded at 78 characters, a subject of encoded
+    words lost the space between two of them ("“expire me”" read "“expireme”"),
+    at some lengths."""
+    api = api_as(alice)
+    titles = ["x" * j + " " + "y" * k + " expire me" for j in (1, 2, 5) for k in (25, 56, 57)]
+    for n, title in enumerate(titles):
+        book(api, berlin, start=f"2027-03-{2 + n // 8:02d}T{9 + n % 8:02d}:00",
+             end=f"2027-03-{2 + n // 8:02d}T{9 + n % 8:02d}:30", title=title)
+    worker.run_until_idle()
+    subjects = [str(m["Subject"]) for _, m in smtp.messages]
+    assert len(subjects) == len(titles)
+    for title in titles:
+        assert any(f"“{title}”" in s for s in subjects), title

@@ -752,6 +752,10 @@ BEGIN
     IF v.released_at IS NOT NULL THEN
         RETURN json_build_object('kind', 'released');
     END IF;
+    IF v.status = 'pending' THEN
+        -- Waiting for approval: not held for certain, so nobody is in it yet.
+        RETURN json_build_object('kind', 'pending');
+    END IF;
     IF v.checked_in_at IS NULL THEN
         IF p_now < v.start_at - p_opens THEN
             RETURN json_build_object('kind', 'not_open',
@@ -1187,6 +1191,12 @@ BEGIN
     END IF;
     IF p_now < v.start_at THEN
         RETURN json_build_object('kind', 'not_started');
+    END IF;
+    IF least(v.end_at, greatest(p_end, v.start_at + interval '1 minute')) = v.end_at THEN
+        -- Ended already (twice in one minute): nothing changes, nothing is told again.
+        RETURN json_build_object(
+            'kind', 'updated',
+            'booking', (SELECT booking_detail_json(a) FROM booking_api a WHERE a.id = p_id));
     END IF;
     PERFORM set_config('booking.actor', p_actor::text, true);
     UPDATE bookings

@@ -411,3 +411,37 @@ def test_booking_released_is_a_webhook_event(app, api_as, admin):
                                                        "events": ["booking.released"]})
     assert answer.status_code == 201, answer.json
     assert answer.json["endpoint"]["events"] == ["booking.released"]
+
+
+def test_a_booking_waiting_for_approval_cannot_be_checked_in(app, api_as, admin, alice, booked,
+                                                             room, conn):
+    """Found by testing from outside: a request was checked in, and the panel said "In
+    use" until it expired at its start."""
+    conn.execute("UPDATE bookings SET status = 'pending' WHERE id = %s", (booked["id"],))
+    at(app, START - timedelta(minutes=5))
+    r = api_as(alice).post(f"/api/bookings/{booked['id']}/checkin")
+    assert (r.status_code, r.json["error"]["code"]) == (409, "not_editable")
+    assert "approv" in r.json["error"]["message"]
+    assert conn.execute("SELECT checked_in_at FROM bookings WHERE id = %s",
+                        (booked["id"],)).fetchone()["checked_in_at"] is None
+    conn.execute("UPDATE bookings SET status = 'confirmed' WHERE id = %s", (booked["id"],))
+    assert api_as(alice).post(f"/api/bookings/{booked['id']}/checkin").status_code == 200
+
+
+def test_ending_twice_in_a_minute_tells_once(app, api_as, alice, booked, conn):
+    """Found by testing from outside: the second end wrote the same end again, and
+    sent a second "Changed" mail, booking.updated event and audit row."""
+    at(app, START + timedelta(minutes=20, seconds=10))
+    api = api_as(alice)
+
+    def told():
+        return conn.execute("SELECT count(*) AS n FROM outbox WHERE kind = 'booking.updated'"
+                            ).fetchone()["n"]
+
+    first = api.post(f"/api/bookings/{booked['id']}/end")
+    assert first.status_code == 200 and told() == 1
+    at(app, START + timedelta(minutes=20, seconds=40))
+    second = api.post(f"/api/bookings/{booked['id']}/end")
+    assert second.status_code == 200 and told() == 1
+    assert second.json["booking"]["end_time"] == first.json["booking"]["end_time"] == \
+        "2027-03-01T10:21:00+01:00"

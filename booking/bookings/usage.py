@@ -146,6 +146,9 @@ def _refusal(result: Mapping[str, Any]) -> BookingError:
     if kind == "released":
         return BookingError("released", _("This booking was released because nobody checked "
                                           "in; its room is free for others."))
+    if kind == "pending":
+        return BookingError("not_editable", _("This booking is waiting for approval: it can be "
+                                              "checked in once it is approved."))
     if kind == "not_started":
         return BookingError("not_started", _("This booking has not started yet; cancel it "
                                              "instead."))

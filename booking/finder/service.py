@@ -739,9 +739,8 @@ def _weight(balance_weight: float) -> tuple[int, int]:
     return exact.numerator, exact.denominator
 
 
-@lru_cache(maxsize=1024)
 def _lower(name: str | None) -> str | None:
-    """A building's name for comparing: each search compares every free room's."""
+    """A building's name for comparing."""
     return name.lower() if name is not None else None
 
 

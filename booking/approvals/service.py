@@ -16,7 +16,7 @@ fetch every link in a mail to look at it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Mapping
 
 from flask import current_app
@@ -168,14 +168,6 @@ def tap_decide(token: str, reason: str | None) -> dict[str, Any]:
     data = read_token(token)
     return decide(data["u"], data["a"], booking_id=data["b"], series_id=data["s"],
                   reason=reason)
-
-
-def expiry_of(booking: Mapping[str, Any], config: Mapping[str, Any]) -> datetime:
-    """When a request starting at start_time expires: APPROVAL_EXPIRES_HOURS after it was
-    made, or last changed (a move asks again), or at its start if that is sooner."""
-    created = datetime.fromisoformat(booking.get("updated_at") or booking["created_at"])
-    start = datetime.fromisoformat(booking["start_time"])
-    return min(created + timedelta(hours=config["APPROVAL_EXPIRES_HOURS"]), start)
 
 
 def may_decide(user: User, booking: Mapping[str, Any]) -> bool:

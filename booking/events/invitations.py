@@ -26,7 +26,7 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
 
     Single bookings keep the feeds' UID `booking-<id>@booking`; a change is a
     REQUEST with the same UID and a higher SEQUENCE. A series is one recurring
-    VEVENT `series-<id>@booking` (RRULE, EXDATE for skipped occurrences); one
+    VEVENT `series-<id>@booking` (RRULE, EXDATE for each occurrence it does not hold); one
     of its occurrences changed on its own is that UID with the RECURRENCE-ID
     of the start the series gave it, and cancelling one (or one that could not
     be placed) names it the same way. "This and following" (a cancellation, or
@@ -235,16 +235,12 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str, li
     vevent.add("dtend", (first.astimezone(UTC) + length).astimezone(tz))
     vevent.add("rrule", _rrule(rule, tz, last))
     extra: list[Event] = []
-    if method == "REQUEST" and event.get("held") is not None:
+    if method == "REQUEST":
         # The series sent again (made, changed, approved, cut short): a REQUEST of
         # the series replaces what a calendar holds of it, so it says exactly
         # which of its occurrences are held.
         extra = _exceptions(event, vevent, rule, first, length, tz,
                             last or _when(s["materialized_until"]))
-    else:
-        skipped = [_when(moment).astimezone(tz) for moment in event.get("skipped") or []]
-        if skipped:
-            vevent.add("exdate", skipped)
     vevent.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     return vevent, method, extra
 
@@ -260,7 +256,7 @@ def _exceptions(event: Mapping[str, Any], vevent: Event, rule, first: datetime,
     cut short, after it was)."""
     by_day = {o.start.date(): o.start for o in recurrence.occurrences(
         rule, first.replace(tzinfo=None), length, tz, until)}
-    held = {_when(moment).astimezone(tz).date() for moment in event["held"]}
+    held = {_when(moment).astimezone(tz).date() for moment in event.get("held") or ()}
     missing = [start for day, start in sorted(by_day.items()) if day not in held]
     if missing:
         vevent.add("exdate", missing)

@@ -121,19 +121,6 @@ SELECT c.id, c.channel, c.attempts, c.endpoint_id, c.user_id AS recipient_id,
        CASE WHEN o.series_id IS NOT NULL THEN
             (SELECT count(*) FROM outbox x WHERE x.series_id = o.series_id AND x.id < o.id)::int
        END AS sequence,
-       -- EXDATEs of the series a mail sends: the occurrences skipped, and when it is
-       -- sent again with a new end ("this and following"), those cancelled one by one
-       -- before that end (bookings_series).
-       CASE WHEN o.kind IN ('series.created', 'series.cancelled', 'series.updated') THEN
-            (SELECT coalesce(array_agg(x.start_at ORDER BY x.start_at), '{}') FROM (
-                 SELECT k.start_at FROM series_skips k WHERE k.series_id = o.series_id
-                 UNION
-                 SELECT b.start_at FROM bookings b
-                  WHERE o.kind IN ('series.cancelled', 'series.updated')
-                    AND b.series_id = o.series_id
-                    AND b.cancelled_at IS NOT NULL
-                    AND b.start_at < (o.payload->>'from')::timestamptz) x)
-       END AS skipped,
        -- The occurrences changed on their own, as they are now (bookings_series, and
        -- each one's room by rooms_pkey): a series sent again carries them, or a
        -- calendar would put them back.

@@ -2070,7 +2070,7 @@ CREATE TABLE public.series (
 
 CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone), 'attendees', (s).attendees, 'invitees', to_jsonb((s).invitees), 'notes', (s).notes, 'created_by', COALESCE((s).created_by, (s).user_id), 'continued_by', (s).continued_by);
+    RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone), 'attendees', (s).attendees, 'invitees', to_jsonb((s).invitees), 'notes', (s).notes, 'created_by', COALESCE((s).created_by, (s).user_id), 'continued_by', (s).continued_by, 'status', public.booking_status((s).status, (s).cancelled_at));
 
 CREATE FUNCTION public.sign_in_claim(p_email text, p_address text, p_group text, p_now timestamp with time zone, p_window interval, p_most integer, p_longest interval) RETURNS TABLE(attempt_id bigint, throttled_until timestamp with time zone)
     LANGUAGE plpgsql

@@ -316,3 +316,34 @@ def test_a_request_asking_again_after_a_move_waits_its_full_time(app, api_as, al
         w.run_until_idle()
         w._senders.shutdown(wait=True)
         assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == status
+
+
+@pytest.mark.parametrize("decision, status, words", [
+    (None, "pending", "waiting for approval"),
+    ("approve", "confirmed", None),
+    ("reject", "rejected", "not approved"),
+    ("expire", "expired", "expired without a decision"),
+])
+def test_a_series_says_where_its_approval_stands(app, api_as, alice, fred, approval_room, conn,
+                                                 browser_as, decision, status, words):
+    """Found by testing from outside: a rejected or expired series read, in its JSON
+    and on its page, like one that simply had nothing booked (and still offered
+    to cancel it)."""
+    made = request(api_as(alice), approval_room, recurrence="FREQ=DAILY;COUNT=3")
+    series_id = made["series"]["id"]
+    assert made["series"]["status"] == "pending"
+    made_now(conn)
+    if decision == "expire":
+        late = Worker(app, clock=lambda: NOW + timedelta(hours=48))
+        late.run_until_idle()
+        late._senders.shutdown(wait=True)
+    elif decision:
+        r = api_as(fred).post(f"/api/bookings/{made['bookings'][0]['id']}/{decision}")
+        assert r.status_code == 200, r.get_json()
+    r = api_as(alice).get(f"/api/series/{series_id}")
+    assert r.get_json()["series"]["status"] == status
+    page = browser_as(alice).get(f"/series/{series_id}").get_data(as_text=True)
+    heading = re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
+    assert (words in heading) if words else ("badge\">repeats" in heading
+                                             and heading.count("badge") == 1)
+    assert ("Cancel the whole series" in page) == (status in ("pending", "confirmed"))

@@ -166,7 +166,7 @@ POLICY_INPUT = {
                   "description": "Group ids that approve; empty: administrators."},
 }
 
-# The JSON shape of a series (series_json() in sql/002_recurrence.sql).
+# The JSON shape of a series (series_json() in sql/schema.sql).
 SERIES = {
     "id": {"type": "integer"},
     "room_id": {"type": "integer"},
@@ -186,6 +186,11 @@ SERIES = {
                                                      "theirs or an admin."},
     "continued_by": nullable({"type": "integer", "description": "The series a \"this and "
                               "following\" change split this one into (it ends before it)."}),
+    "status": {"type": "string", "enum": ["confirmed", "pending", "rejected", "expired",
+                                          "cancelled"],
+               "description": "pending while an approver decides (the series asks once "
+                              "and is approved or rejected whole); cancelled once the whole "
+                              "series is."},
 }
 
 # A booking's people, as create, edit and a series take them.

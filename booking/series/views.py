@@ -20,7 +20,9 @@ def show(series_id: int):
     owner = current_user.acts_for(data["series"]["user_id"])
     moment = now()
     return render_template("series/show.html", **data,
-                           may_cancel=owner and data["series"]["cancelled_at"] is None,
+                           # A rejected or expired series holds nothing left to cancel.
+                           may_cancel=owner and data["series"]["status"] in ("confirmed",
+                                                                             "pending"),
                            upcoming=lambda b: datetime.fromisoformat(b["start_time"]) >= moment)
 
 

@@ -1085,6 +1085,19 @@ BEGIN
     v_status := CASE WHEN p_room <> v_old.room_id
                      THEN new_booking_status(v_policy, NULL, p_admin)
                      ELSE v_old.status END;
+    -- Approved for its old times: moved, made longer or on other days, it asks
+    -- again, as a booking does (sql/064); each occurrence within a time the
+    -- series holds approved keeps it. bookings_series.
+    IF v_status = 'confirmed' AND p_room = v_old.room_id AND policy_approval(v_policy)
+       AND NOT p_admin AND NOT approver_ids(p_room) @> to_jsonb(p_actor)
+       AND EXISTS (SELECT 1 FROM unnest(p_starts, p_ends) AS o(s, e)
+                    WHERE NOT EXISTS (
+                          SELECT 1 FROM bookings b
+                           WHERE b.series_id = p_series AND b.cancelled_at IS NULL
+                             AND b.status = 'confirmed' AND b.start_at >= p_from
+                             AND b.start_at <= o.s AND b.end_at >= o.e)) THEN
+        v_status := 'pending';
+    END IF;
 
     PERFORM set_config('booking.actor', p_actor::text, true);
     PERFORM set_config('booking.quiet_series', p_series::text, true);

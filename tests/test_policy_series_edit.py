@@ -5,6 +5,8 @@ that needs approval asks its approvers once, whole."""
 
 from __future__ import annotations
 
+import pytest
+
 from policykit import room_policy
 from test_series_edit import live, make_series, state
 
@@ -76,3 +78,30 @@ def test_a_series_edit_onto_a_closed_date_names_the_occurrence(api_as, alice, be
     assert [o["start_time"][:10] for o in err["details"]["occurrences"]] == ["2027-03-09"]
     assert {b["room_id"] for b in api.get(f"/api/series/{sid}").get_json()["bookings"]} == {
         berlin["id"]}
+
+
+@pytest.mark.parametrize("change, asks", [
+    ({"start_time": "2027-03-02T09:00", "end_time": "2027-03-02T10:00"}, True),  # moved
+    ({"start_time": "2027-03-02T10:00", "end_time": "2027-03-02T11:30"}, True),  # longer
+    ({"recurrence": "FREQ=DAILY;COUNT=3"}, True),                                # other days
+    ({"start_time": "2027-03-02T10:00", "end_time": "2027-03-02T10:30"}, False), # shorter
+    ({"title": "Renamed"}, False),
+])
+def test_an_approved_series_changed_in_its_room_asks_again_unless_within_its_times(
+        api_as, alice, admin, berlin, conn, change, asks):
+    """Found by testing from outside: an approved booking moved or made longer asks
+    again (sql/064), but an approved series moved within its room kept its approval
+    for times nobody approved."""
+    room_policy(conn, berlin, approval_required=True)
+    made = make_series(api_as(alice), berlin, FIRST, "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=3")
+    sid = made["series"]["id"]
+    r = api_as(admin).post(f"/api/bookings/{made['bookings'][0]['id']}/approve")
+    assert r.status_code == 200, r.get_json()
+    r = patch(api_as(alice), sid, **change)
+    assert r.status_code == 200, r.get_json()
+    wanted = "pending" if asks else "confirmed"
+    assert r.get_json()["series"]["status"] == wanted
+    assert {b["status"] for b in r.get_json()["bookings"]} == {wanted}
+    asked = conn.execute("SELECT count(*) AS n FROM outbox WHERE kind = 'approval.requested' "
+                         "AND series_id = %s", (sid,)).fetchone()["n"]
+    assert asked == (2 if asks else 1)

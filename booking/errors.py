@@ -148,6 +148,8 @@ CONSTRAINTS = {
                                  lazy("attendees must be between 1 and 10000.")),
     "delegates_not_self": ("invalid", "delegates", lazy("You cannot be your own delegate.")),
     "bookings_no_overlap": ("conflict", None, lazy("The room is already booked at that time.")),
+    "bookings_owner_active": ("forbidden", None,
+                              lazy("That account has been deactivated: nothing was booked.")),
     "users_theme_check": ("invalid", "theme", lazy("theme is auto, light or dark.")),
     "users_timezone_check": ("invalid", "timezone", lazy("timezone must be an IANA zone.")),
     "users_language_check": ("invalid", "language",

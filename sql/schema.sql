@@ -250,6 +250,14 @@ DECLARE
     v_policy jsonb;
     v_overrides text[];
 BEGIN
+    -- The owner's row, locked as the insert's foreign key locks it: a
+    -- deactivation (set_person_active()) waits for this booking to commit, or
+    -- this one waits for it and then finds them inactive.
+    PERFORM 1 FROM users u WHERE u.id = p_user AND u.active FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % is not active', p_user
+              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
+    END IF;
     FOREACH v_room IN ARRAY p_rooms LOOP
         v_policy := room_policy(v_room);
         v_overrides := NULL;
@@ -301,6 +309,14 @@ DECLARE
     v_first jsonb;
     v_ids bigint[] := '{}';
 BEGIN
+    -- The owner's row, locked as the insert's foreign key locks it: a
+    -- deactivation (set_person_active()) waits for this booking to commit, or
+    -- this one waits for it and then finds them inactive.
+    PERFORM 1 FROM users u WHERE u.id = p_user AND u.active FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % is not active', p_user
+              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
+    END IF;
     SELECT coalesce(array_agg(q.requested_start ORDER BY q.requested_start), '{}'),
            (array_agg(q.details ORDER BY q.requested_start))[1]
       INTO v_refused, v_first
@@ -2084,6 +2100,42 @@ CREATE TABLE public.series (
 CREATE FUNCTION public.series_json(s public.series) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN json_build_object('id', (s).id, 'room_id', (s).room_id, 'user_id', (s).user_id, 'title', (s).title, 'recurrence', (s).rrule, 'timezone', (s).timezone, 'first_start', public.rfc3339((s).first_start, (s).timezone), 'duration_minutes', (s).duration_minutes, 'materialized_until', public.rfc3339((s).materialized_until, (s).timezone), 'cancelled_at', public.rfc3339((s).cancelled_at, (s).timezone), 'cancelled_from', public.rfc3339((s).cancelled_from, (s).timezone), 'attendees', (s).attendees, 'invitees', to_jsonb((s).invitees), 'notes', (s).notes, 'created_by', COALESCE((s).created_by, (s).user_id), 'continued_by', (s).continued_by, 'status', public.booking_status((s).status, (s).cancelled_at));
+
+CREATE FUNCTION public.set_person_active(p_id bigint, p_active boolean, p_cancel boolean, p_actor bigint, p_now timestamp with time zone) RETURNS TABLE(id bigint, email text, name text, role text, active boolean, home_building text, created_at text, cancelled bigint[], series_cancelled integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_cancelled bigint[] := '{}';
+    v_series integer := 0;
+BEGIN
+    PERFORM set_config('booking.actor', p_actor::text, true);   -- for the audit log
+    -- users_pkey. Waits for the bookings being made for them (above).
+    PERFORM 1 FROM users u WHERE u.id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE users u SET active = coalesce(p_active, u.active) WHERE u.id = p_id;
+    IF p_cancel THEN
+        -- series_user
+        UPDATE series s
+           SET cancelled_from = least(coalesce(s.cancelled_from, 'infinity'), p_now),
+               cancelled_at = coalesce(s.cancelled_at, now()),
+               cancelled_by = p_actor
+         WHERE s.user_id = p_id AND s.cancelled_at IS NULL;
+        GET DIAGNOSTICS v_series = ROW_COUNT;
+        -- bookings_user_start: their live bookings from now on.
+        WITH done AS (
+            UPDATE bookings b SET cancelled_at = now(), cancelled_by = p_actor
+             WHERE b.user_id = p_id AND b.cancelled_at IS NULL AND b.start_at >= p_now
+            RETURNING b.id)
+        SELECT coalesce(array_agg(d.id ORDER BY d.id), '{}') INTO v_cancelled FROM done d;
+    END IF;
+    RETURN QUERY
+    SELECT u.id, u.email, u.name, u.role, u.active, u.home_building,
+           rfc3339(u.created_at, 'UTC'), v_cancelled, v_series
+      FROM users u WHERE u.id = p_id;
+END
+$$;
 
 CREATE FUNCTION public.sign_in_claim(p_email text, p_address text, p_group text, p_now timestamp with time zone, p_window interval, p_most integer, p_longest interval) RETURNS TABLE(attempt_id bigint, throttled_until timestamp with time zone)
     LANGUAGE plpgsql

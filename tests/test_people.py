@@ -2,8 +2,10 @@
 deactivating offers to cancel what they booked, and reactivating brings back
 neither their old sessions nor their old tokens."""
 
+import threading
 from datetime import datetime, timedelta
 
+from booking import db
 from conftest import NOW, PASSWORD, UTC, Browser
 
 
@@ -108,3 +110,75 @@ def test_only_admins_and_not_on_themselves(api_as, browser_as, alice, admin, con
     assert conn.execute("SELECT bool_and(active) AS all FROM users").fetchone()["all"]
     assert "Deactivate<span class=\"visually-hidden\"> Ada" not in \
         text(browser_as(admin).get("/admin/users"))
+
+
+BOOK_FOR = ("SELECT kind FROM book(%s, %s, 'Raced', ARRAY[%s::timestamptz], "
+            "ARRAY[%s::timestamptz])")
+
+
+def test_a_deactivation_waits_for_a_booking_being_made_and_cancels_it(
+        api_as, admin, alice, berlin, database_url, conn):
+    """Found by testing from outside: a booking committed while the deactivation ran
+    was not in its snapshot and stayed, booked for someone inactive. Now the
+    deactivation waits for it (the owner's row), then cancels it too."""
+    booker = db.connect(database_url)
+    start = NOW + timedelta(days=1)
+    answer = {}
+    try:
+        booker.execute("BEGIN")
+        kind = booker.execute(BOOK_FOR, (berlin["id"], alice["id"], start,
+                                         start + timedelta(hours=1))).fetchone()["kind"]
+        assert kind == "created"
+        api = api_as(admin)
+
+        def deactivate():
+            answer["r"] = api.patch(f"/api/users/{alice['id']}",
+                                    json={"active": False, "cancel_future_bookings": True})
+
+        thread = threading.Thread(target=deactivate)
+        thread.start()
+        while thread.is_alive() and not conn.execute(
+                "SELECT count(*) > 0 AS waiting FROM pg_stat_activity WHERE "
+                "wait_event_type = 'Lock' AND datname = current_database() AND pid <> %s",
+                (booker.info.backend_pid,)).fetchone()["waiting"]:
+            pass
+        booker.execute("COMMIT")
+        thread.join()
+    finally:
+        booker.close()
+    assert answer["r"].status_code == 200, answer["r"].get_json()
+    assert len(answer["r"].get_json()["cancelled"]) == 1
+    assert live(conn, alice) == 0
+
+
+def test_a_booking_made_while_a_deactivation_commits_is_refused(api_as, admin, alice, berlin,
+                                                                 database_url, conn):
+    """The other order: the deactivation holds the owner's row; the booking waits
+    for it, then finds its owner inactive (403 forbidden) and books nothing."""
+    admin_conn = db.connect(database_url)
+    api = api_as(alice)
+    answer = {}
+    try:
+        admin_conn.execute("BEGIN")
+        admin_conn.execute("SELECT * FROM set_person_active(%s, false, true, %s, %s)",
+                           (alice["id"], admin["id"], NOW))
+
+        def book():
+            answer["r"] = api.post("/api/bookings", json={
+                "room_id": berlin["id"], "title": "Raced", "start_time": "2027-03-02T10:00",
+                "end_time": "2027-03-02T11:00"})
+
+        thread = threading.Thread(target=book)
+        thread.start()
+        while thread.is_alive() and not conn.execute(
+                "SELECT count(*) > 0 AS waiting FROM pg_stat_activity WHERE "
+                "wait_event_type = 'Lock' AND datname = current_database() AND pid <> %s",
+                (admin_conn.info.backend_pid,)).fetchone()["waiting"]:
+            pass
+        admin_conn.execute("COMMIT")
+        thread.join()
+    finally:
+        admin_conn.close()
+    r = answer["r"]
+    assert (r.status_code, r.get_json()["error"]["code"]) == (403, "forbidden")
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0

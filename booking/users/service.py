@@ -6,7 +6,8 @@ neither; their series stop booking further occurrences (`series extend`
 skips inactive owners). What they already booked stays booked unless the
 admin asks to cancel it too: then every booking of theirs from now on is
 cancelled and their series with it, in the same statement, recorded as
-cancelled by that admin.
+cancelled by that admin: also a booking being made for them at that moment
+(the statement waits for it), and one asked for after it is refused.
 """
 
 from __future__ import annotations
@@ -38,35 +39,11 @@ SELECT u.id, u.email, u.name, u.role, u.active, u.home_building,
  LIMIT %(limit)s"""
 
 # One statement: the change, and (when asked) the cancellations, so they
-# commit or fail together; the admin is named for the audit log (sql/007).
-# bookings_user_start for the person's live bookings from now on.
+# commit or fail together, after every booking being made for the person has
+# committed (set_person_active() in sql/schema.sql); the admin is named for
+# the audit log.
 UPDATE_SQL = """
-WITH target AS (
-    SELECT u.id, set_config('booking.actor', %(actor)s::text, true)
-      FROM users u WHERE u.id = %(id)s),
-changed AS (
-    UPDATE users u SET active = coalesce(%(active)s, u.active)
-      FROM target t WHERE u.id = t.id
-    RETURNING u.id, u.email, u.name, u.role, u.active, u.home_building,
-              rfc3339(u.created_at, 'UTC') AS created_at),
-series_done AS (
-    UPDATE series s
-       SET cancelled_from = least(coalesce(s.cancelled_from, 'infinity'), %(now)s),
-           cancelled_at = coalesce(s.cancelled_at, now()),
-           cancelled_by = %(actor)s
-      FROM changed c
-     WHERE %(cancel)s AND s.user_id = c.id AND s.cancelled_at IS NULL
-    RETURNING s.id),
-bookings_done AS (
-    UPDATE bookings b SET cancelled_at = now(), cancelled_by = %(actor)s
-      FROM changed c
-     WHERE %(cancel)s AND b.user_id = c.id AND b.cancelled_at IS NULL
-       AND b.start_at >= %(now)s
-    RETURNING b.id)
-SELECT c.*,
-       (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM bookings_done) AS cancelled,
-       (SELECT count(*) FROM series_done)::int AS series_cancelled
-  FROM changed c"""
+SELECT * FROM set_person_active(%(id)s, %(active)s, %(cancel)s, %(actor)s, %(now)s)"""
 
 FIELDS = frozenset({"active", "cancel_future_bookings"})
 

@@ -23,7 +23,7 @@ from booking.errors import BookingError, invalid, not_found
 from booking.finder.service import ROOMS_JSON, Alternatives, keep_rooms
 from booking.http import etag_listed, twin_etag
 from booking.rooms import service as rooms
-from booking.times import localize, parse_date, parse_datetime, rfc3339, zone
+from booking.times import UTC, localize, parse_date, parse_datetime, rfc3339, zone
 from booking.i18n import _
 
 CREATE_FIELDS = frozenset({"room_id", "title", "start_time", "end_time", "recurrence",
@@ -574,7 +574,9 @@ def _new_times(row: Mapping[str, Any], tz, start_raw: datetime | None,
     start = localize(start_raw, tz, "start_time") if start_raw is not None else None
     end = localize(end_raw, tz, "end_time") if end_raw is not None else None
     if start is not None and end is None:
-        end = start + (row["end_at"] - row["start_at"])
+        # In UTC: an aware datetime plus a timedelta adds wall-clock time, an hour
+        # off across a change of the clocks.
+        end = start.astimezone(UTC) + (row["end_at"] - row["start_at"])
     if start is None:
         start = row["start_at"]
     if end is None:

@@ -338,7 +338,8 @@ VERSION = "version"
 def update(booking_id: int):
     form = request.form
     try:
-        booking = service.edit(current_user, booking_id, _booking_from_form(form, repeat=False),
+        booking = service.edit(current_user, booking_id,
+                               _times_kept(_booking_from_form(form, repeat=False), form),
                                now(), if_match=form.get(VERSION) or None)
     except BookingError as err:
         if err.code in ("forbidden", "not_found", "not_editable"):
@@ -363,10 +364,24 @@ def update(booking_id: int):
     return redirect(url_for("bookings.show", booking_id=booking_id))
 
 
+def _times_kept(data: dict, form) -> dict:
+    """A time left as the form showed it, in the same room, is the booking's own
+    (with its UTC offset): the wall clock alone names the first of the two
+    02:30s of the night the clocks go back, and saving a new title would move a
+    booking in the second an hour earlier."""
+    if form.get("room_id") == form.get("was_room"):
+        for key, was in (("start_time", form.get("was_start")), ("end_time", form.get("was_end"))):
+            if was and data[key] == was[:16]:
+                data[key] = was
+    return data
+
+
 def _form_of(booking: dict) -> MultiDict:
-    """The booking as the form's fields, and its version (VERSION)."""
+    """The booking as the form's fields, and its version (VERSION) and times as
+    they are (`_times_kept`)."""
     return MultiDict({
-        VERSION: twin_etag(booking=booking),
+        VERSION: twin_etag(booking=booking), "was_room": str(booking["room_id"]),
+        "was_start": booking["start_time"], "was_end": booking["end_time"],
         "room_id": str(booking["room_id"]), "title": booking["title"],
         "date": booking["start_time"][:10], "start": booking["start_time"][11:16],
         "end": booking["end_time"][11:16],

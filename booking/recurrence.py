@@ -333,6 +333,10 @@ def occurrences(rule: Rule, first_local: datetime, duration: timedelta, tz: Zone
         if start > horizon or (after is not None and start <= after):
             continue
         exists = start.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local_start
+        if not exists:
+            # Skipped, and said so with the time it would have had: its length
+            # from where the old offset puts its start (never an end before it).
+            end = start.astimezone(UTC) + duration
         result.append(Occurrence(start, end, exists))
     return result
 

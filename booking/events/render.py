@@ -37,7 +37,8 @@ SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "too_short": lazy("it is shorter than the room allows"),
                 "too_long": lazy("it is longer than the room allows"),
                 "not_permitted": lazy("only some groups may book the room"),
-                "quota_exceeded": lazy("it would go over a quota")}
+                "quota_exceeded": lazy("it would go over a quota"),
+                "nonexistent_time": lazy("the clocks skip this time")}
 # Never to webhooks: endpoint.disabled is told to whoever registered the endpoint,
 # approval.requested to the room's approvers (sql/043), a reminder and the
 # release-streak offer to the organiser alone.

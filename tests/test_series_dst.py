@@ -1,0 +1,46 @@
+"""A series' occurrence on a time the clocks skip (found by testing from outside):
+recorded, shown and mailed as a real interval, its reason in words."""
+
+from datetime import timedelta
+
+import icalendar
+import pytest
+
+from booking.events.worker import Worker
+from conftest import NOW
+from test_series_api import series
+from test_worker import SmtpServer, calendar_of, only_event
+
+
+@pytest.fixture
+def smtp(app):
+    server = SmtpServer().start()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{server.port}"
+    yield server
+    server.stop()
+
+
+def test_an_occurrence_the_clocks_skip_is_told_as_a_real_interval(app, api_as, alice, make,
+                                                                 runner, conn, smtp):
+    """Sundays 02:30-03:00 in New York from 21 March 2027; half a year on, extending
+    reaches 12 March 2028, when 02:00-03:00 does not exist there."""
+    room = make.room("Late night", timezone="America/New_York", opens="00:00", closes="23:59")
+    r = series(api_as(alice), room, "2027-03-21T02:30", "2027-03-21T03:00",
+               "FREQ=WEEKLY;BYDAY=SU")   # (the Sundays before the later NOW: in_past)
+    assert r.status_code == 201, r.get_json()
+    series_id = r.get_json()["series"]["id"]
+    app.config["NOW"] = NOW + timedelta(days=200)
+    assert runner.invoke(args=["series", "extend"]).exit_code == 0
+    skipped = api_as(alice).get(f"/api/series/{series_id}").get_json()["skipped"]
+    (s,) = [s for s in skipped if s["reason"] == "nonexistent_time"]
+    assert s["start_time"].startswith("2028-03-12") and s["end_time"] > s["start_time"]
+    worker = Worker(app, clock=lambda: NOW + timedelta(days=200))
+    try:
+        worker.run_until_idle()
+    finally:
+        worker._senders.shutdown(wait=True)
+    (told,) = [m for _, m in smtp.messages
+               if "Not booked" in m["Subject"] and "12 Mar 2028" in m["Subject"]]
+    assert "the clocks skip this time" in told["Subject"], told["Subject"]
+    event = only_event(calendar_of(told))
+    assert event.decoded("DTEND") > event.decoded("DTSTART")

@@ -207,3 +207,18 @@ def test_nothing_is_offered_in_a_room_the_asker_may_not_book(api_as, browser_as,
     assert api_as(bob).get("/api" + url).get_json()["free"] == []
     page = browser_as(bob).get(url).get_data(as_text=True)
     assert "This room is not available for booking." in page and ">Book<" not in page
+
+
+def test_a_room_local_time_the_clocks_skip_is_400_as_when_booking(api_as, alice, make):
+    """Found by testing from outside: 02:30 on Berlin's spring-forward night was
+    quietly read as 03:30 here, and refused everywhere else."""
+    room = make.room("All night", opens="00:00", closes="23:59")
+    api = api_as(alice)
+    base = f"/api/rooms/{room['id']}/availability"
+    r = api.get(f"{base}?start=2027-03-28T02:30&end=2027-03-28T05:00")
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["error"]["details"]["field"] == "start"
+    r = api.get(f"{base}?start=2027-03-28T01:00&end=2027-03-28T02:59")
+    assert (r.status_code, r.get_json()["error"]["details"]["field"]) == (400, "end")
+    r = api.get(f"{base}?start=2027-03-28T01:59&end=2027-03-28T03:00")
+    assert r.status_code == 200 and r.get_json()["start_time"] == "2027-03-28T01:59:00+01:00"

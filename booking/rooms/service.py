@@ -273,6 +273,8 @@ def availability(room_id: int, start_text: str | None, end_text: str | None,
     if row is None:
         raise not_found(_("That room does not exist."))
     start, end, busy = row.pop("range_start"), row.pop("range_end"), row.pop("busy")
+    _refuse_skipped_time(start_text, "start", row["timezone"])
+    _refuse_skipped_time(end_text, "end", row["timezone"])
     room_policy = policy.effective(row.pop("policy"), current_app.config)
     if shortest is None:       # by default, what the room's policy lets one book
         shortest = room_policy.min_minutes
@@ -305,6 +307,16 @@ def _bound(text: str | None, field: str) -> dict[str, Any]:
         moment = parse_datetime(text, field)
         values[f"{field}_at" if moment.tzinfo else f"{field}_local"] = moment
     return values
+
+
+def _refuse_skipped_time(text: str | None, field: str, tz_name: str) -> None:
+    """400 for a room-local time the clocks skip (PostgreSQL would move it on
+    quietly), as booking refuses it (times.localize); a date means its day's start."""
+    if text in (None, "") or len(text.strip()) == 10:
+        return
+    moment = parse_datetime(text, field)
+    if moment.tzinfo is None:
+        localize(moment, zone(tz_name), field)
 
 
 def _refuse_long_range(bounds: dict[str, Any]) -> None:

@@ -115,3 +115,23 @@ def test_a_request_waiting_for_approval_is_tentative_in_the_feeds(api_as, admin,
     assert status() == ["TENTATIVE"]
     assert api_as(admin).post(f"/api/bookings/{booking_id}/approve").status_code == 200
     assert status() == ["CONFIRMED"]
+
+
+def test_the_feeds_hold_bookings_as_far_ahead_as_a_room_s_window_lets_them_be(
+        api_as, alice, make, conn):
+    """Found by testing from outside: the feeds stopped at the organisation's 180
+    days, so a booking in a room whose policy allows 400 was in neither feed."""
+    from policykit import room_policy
+    room = make.room("Far ahead")
+    room_policy(conn, room, max_days_ahead=400)
+    api = api_as(alice)
+    r = api.post("/api/bookings", json={"room_id": room["id"], "title": "Next winter",
+                                        "start_time": "2028-01-11T10:00",
+                                        "end_time": "2028-01-11T11:00"})
+    assert r.status_code == 201, r.get_json()
+    personal = api.get("/api/me").get_json()["calendar_url"].replace("http://localhost", "")
+    for url in (f"/rooms/{room['id']}/calendar.ics", personal):
+        ics = api.get(url).data
+        summaries = [str(e["SUMMARY"]) for e in events_between(ics, date(2028, 1, 1),
+                                                                date(2028, 2, 1))]
+        assert summaries == ["Next winter"], url

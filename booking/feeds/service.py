@@ -28,7 +28,10 @@ from booking.i18n import _
 
 _FEED_USER = re.compile(r"[0-9]{1,18}")
 
-PAST_DAYS = 30   # how far back a feed reaches; forward it reaches the booking window
+# How far back a feed reaches. Forward it holds every booking: a room's policy may
+# reach further than the organisation's window, a series a week past it, and an
+# admin books past every limit.
+PAST_DAYS = 30
 
 BOOKING_COLUMNS = """b.id, b.title, b.start_at, b.end_at, b.created_at, b.cancelled_at,
        b.series_id, u.name AS user_name, b.attendees, b.invitees, b.notes, b.sequence,
@@ -42,11 +45,11 @@ SELECT r.name AS room_name, r.timezone, r.building, x.*
   LEFT JOIN LATERAL (
        SELECT {BOOKING_COLUMNS} FROM bookings b JOIN users u ON u.id = b.user_id
         WHERE b.room_id = r.id AND b.cancelled_at IS NULL
-          AND b.start_at >= %(since)s AND b.start_at < %(until)s
+          AND b.start_at >= %(since)s
        UNION ALL
        SELECT {BOOKING_COLUMNS} FROM bookings b JOIN users u ON u.id = b.user_id
         WHERE b.room_id = r.id AND b.cancelled_at IS NOT NULL
-          AND b.start_at >= %(since)s AND b.start_at < %(until)s) x ON true
+          AND b.start_at >= %(since)s) x ON true
  WHERE r.id = %(room)s
  ORDER BY x.start_at"""
 
@@ -58,12 +61,12 @@ SELECT me.name AS owner_name, me.calendar_salt, x.*
        SELECT {BOOKING_COLUMNS}, r.name AS room_name, r.timezone, r.building
          FROM bookings b JOIN users u ON u.id = b.user_id JOIN rooms r ON r.id = b.room_id
         WHERE b.user_id = me.id AND b.cancelled_at IS NULL
-          AND b.start_at >= %(since)s AND b.start_at < %(until)s
+          AND b.start_at >= %(since)s
        UNION ALL
        SELECT {BOOKING_COLUMNS}, r.name AS room_name, r.timezone, r.building
          FROM bookings b JOIN users u ON u.id = b.user_id JOIN rooms r ON r.id = b.room_id
         WHERE b.user_id = me.id AND b.cancelled_at IS NOT NULL
-          AND b.start_at >= %(since)s AND b.start_at < %(until)s) x ON true
+          AND b.start_at >= %(since)s) x ON true
  WHERE me.id = %(user)s AND me.active
  ORDER BY x.start_at"""
 
@@ -72,8 +75,7 @@ UPDATE users SET calendar_salt = gen_random_uuid()::text WHERE id = %s RETURNING
 
 
 def _range(now: datetime) -> dict[str, datetime]:
-    days = current_app.config["BOOKING_WINDOW_DAYS"]
-    return {"since": now - timedelta(days=PAST_DAYS), "until": now + timedelta(days=days + 1)}
+    return {"since": now - timedelta(days=PAST_DAYS)}
 
 
 def room_feed(room_id: int, now: datetime) -> bytes:

@@ -80,6 +80,14 @@ def parse_datetime(value: object, field: str) -> datetime:
     return moment
 
 
+def for_calendar(moment: datetime, tz: ZoneInfo) -> datetime:
+    """`moment` in `tz` for an iCalendar DTSTART or DTEND, or in UTC where that
+    zone's clock shows the same time twice and this is the second (the night the
+    clocks go back): a time with TZID names the first (RFC 5545 3.3.5)."""
+    local = moment.astimezone(tz)
+    return local.astimezone(UTC) if local.fold else local
+
+
 def localize(moment: datetime, tz: ZoneInfo, field: str) -> datetime:
     """Read a naive time as wall-clock time in `tz`; leave an instant alone.
 

@@ -135,3 +135,27 @@ def test_the_feeds_hold_bookings_as_far_ahead_as_a_room_s_window_lets_them_be(
         summaries = [str(e["SUMMARY"]) for e in events_between(ics, date(2028, 1, 1),
                                                                 date(2028, 2, 1))]
         assert summaries == ["Next winter"], url
+
+
+def test_a_booking_in_the_second_of_two_repeated_hours_is_where_it_is_in_the_feed(
+        api_as, alice, make, conn):
+    """Found by testing from outside: 02:15 at +01:00 on 31 October 2027 was written
+    as 02:15 with TZID Europe/Berlin, which names the first 02:15 (+02:00), an
+    hour early. Such a time is written in UTC; every other time keeps its zone."""
+    from policykit import room_policy
+    room = make.room("Night shift", opens="00:00", closes="23:59")
+    room_policy(conn, room, max_days_ahead=400)
+    api = api_as(alice)
+    for start, end in (("2027-10-31T02:15:00+01:00", "2027-10-31T02:45:00+01:00"),
+                       ("2027-10-31T02:15:00+02:00", "2027-10-31T02:45:00+02:00")):
+        r = api.post("/api/bookings", json={"room_id": room["id"], "title": start,
+                                            "start_time": start, "end_time": end})
+        assert r.status_code == 201, r.get_json()
+    calendar = icalendar.Calendar.from_ical(api.get(f"/rooms/{room['id']}/calendar.ics").data)
+    events = {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
+    # As instants: under PEP 495 an ambiguous local time compares unequal to any other zone.
+    for title, event in events.items():
+        start, end = (event.decoded(n).timestamp() for n in ("DTSTART", "DTEND"))
+        assert start == datetime.fromisoformat(title).timestamp(), title
+        assert end - start == 30 * 60
+    assert "TZID" in events["2027-10-31T02:15:00+02:00"]["DTSTART"].params

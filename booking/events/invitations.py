@@ -16,7 +16,7 @@ from icalendar import Calendar, Event, vRecur
 
 from booking import recurrence
 from booking.feeds import service as feeds
-from booking.times import UTC, zone
+from booking.times import UTC, for_calendar, zone
 from booking.i18n import _
 
 
@@ -109,8 +109,8 @@ def _occurrence_event(event: Mapping[str, Any]) -> Event:
     vevent.add("last-modified", changed)
     vevent.add("sequence", event.get("sequence") or 0)
     vevent.add("recurrence-id", _when(b.get("original_start") or b["start_at"]).astimezone(tz))
-    vevent.add("dtstart", _when(b["start_at"]).astimezone(tz))
-    vevent.add("dtend", _when(b["end_at"]).astimezone(tz))
+    vevent.add("dtstart", for_calendar(_when(b["start_at"]), tz))
+    vevent.add("dtend", for_calendar(_when(b["end_at"]), tz))
     vevent.add("summary", b["title"])
     vevent.add("location", (event.get("room_name") or "") + (
         f", {event['building']}" if event.get("building") else ""))
@@ -134,8 +134,8 @@ def _override(series: Event, occurrence: Mapping[str, Any], instance: datetime) 
     else:
         vevent.add("location", series.decoded("location"))
     vevent.add("recurrence-id", instance)
-    vevent.add("dtstart", _when(occurrence["start_at"]).astimezone(tz))
-    vevent.add("dtend", _when(occurrence["end_at"]).astimezone(tz))
+    vevent.add("dtstart", for_calendar(_when(occurrence["start_at"]), tz))
+    vevent.add("dtend", for_calendar(_when(occurrence["end_at"]), tz))
     vevent.add("summary", occurrence["title"])
     return vevent
 
@@ -198,11 +198,10 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str, li
 
     if kind == "occurrence.cancelled":
         b = payload["booking"]
-        start, end = _when(b["start_at"]).astimezone(tz), _when(b["end_at"]).astimezone(tz)
         # An occurrence changed on its own is named by the start the series gave it.
         vevent.add("recurrence-id", _when(b.get("original_start") or b["start_at"]).astimezone(tz))
-        vevent.add("dtstart", start)
-        vevent.add("dtend", end)
+        vevent.add("dtstart", for_calendar(_when(b["start_at"]), tz))
+        vevent.add("dtend", for_calendar(_when(b["end_at"]), tz))
         vevent.add("summary", b["title"])
         vevent.add("status", "CANCELLED")
         return vevent, method, []

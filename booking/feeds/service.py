@@ -23,7 +23,7 @@ from icalendar import Calendar, Event
 from booking import db
 from booking.auth import User, forget
 from booking.errors import not_found
-from booking.times import UTC, zone
+from booking.times import UTC, for_calendar, zone
 from booking.i18n import _
 
 _FEED_USER = re.compile(r"[0-9]{1,18}")
@@ -152,8 +152,8 @@ def vevent(booking: Mapping[str, Any]) -> Event:
     # A request waiting for approval holds its slot, but is not certain yet.
     event.add("status", "CANCELLED" if cancelled
               else "TENTATIVE" if booking.get("status") == "pending" else "CONFIRMED")
-    event.add("dtstart", booking["start_at"].astimezone(tz))
-    event.add("dtend", booking["end_at"].astimezone(tz))
+    event.add("dtstart", for_calendar(booking["start_at"], tz))
+    event.add("dtend", for_calendar(booking["end_at"], tz))
     event.add("summary", booking["title"])
     where = booking["room_name"] + (f", {booking['building']}" if booking.get("building") else "")
     event.add("location", where)

@@ -1377,6 +1377,10 @@ CREATE FUNCTION public.json_timestamps(a jsonb) RETURNS timestamp with time zone
       FROM jsonb_array_elements_text(a) WITH ORDINALITY AS t(v, n)
 $$;
 
+CREATE FUNCTION public.local_hour_start(p_day timestamp without time zone, p_hour integer, p_tz text) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN LEAST(((p_day + make_interval(hours => p_hour)) AT TIME ZONE p_tz), (((p_day + make_interval(hours => (p_hour - 1))) AT TIME ZONE p_tz) + '01:00:00'::interval));
+
 CREATE FUNCTION public.may_approve(p_policy jsonb, p_admin boolean, p_groups bigint[]) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (p_admin OR (EXISTS (SELECT 1 FROM jsonb_array_elements_text(COALESCE((((may_approve.p_policy -> 'fields'::text) -> 'approvers'::text) -> 'value'::text), '[]'::jsonb)) g(value) WHERE ((g.value)::bigint = ANY (may_approve.p_groups)))));

@@ -370,3 +370,24 @@ def test_the_page_draws_charts_with_tables_and_csv_in_three_statements(browser_a
     assert heat.get_data(as_text=True).startswith("weekday,hour,open_minutes")
     by_building = page.get(f"/reports?from={START}&to={END}&group=building")
     assert by_building.status_code == 200 and "<title>NY: " in by_building.get_data(as_text=True)
+
+
+def test_the_busiest_hours_count_both_passes_of_a_repeated_hour_in_it(api_as, admin, make,
+                                                                      conn):
+    """Found by testing from outside: on the night Berlin's clocks go back, the
+    first pass of 02:00-03:00 was counted in hour 1 (its 60 open minutes and a
+    booking in it). Hour 1 is open 60 minutes, hour 2 120, and both bookings
+    between 02:00 and 03:00 are in hour 2."""
+    from policykit import room_policy
+    room = make.room("Night desk", opens="00:00", closes="23:59", building="Nights")
+    room_policy(conn, room, max_days_ahead=400)
+    for start, end in (("2027-10-31T02:15:00+02:00", "2027-10-31T02:45:00+02:00"),
+                       ("2027-10-31T02:15:00+01:00", "2027-10-31T03:00:00+01:00")):
+        r = api_as(admin).post("/api/bookings", json={"room_id": room["id"], "title": "Night",
+                                                      "start_time": start, "end_time": end})
+        assert r.status_code == 201, r.get_json()
+    heat = {r["hour"]: r for r in report(api_as(admin), **{
+        "from": "2027-10-31", "to": "2027-10-31", "group": "weekday_hour",
+        "building": "Nights"})["rows"]}
+    assert [(heat[h]["open_minutes"], heat[h]["booked_minutes"], heat[h]["bookings"])
+            for h in (1, 2, 3)] == [(60, 0, 0), (120, 75, 2), (60, 0, 0)]

@@ -181,7 +181,8 @@ BY_BUILDING_SQL = _FIGURES.format(
 # touches. On a day whose opening hours hold no clock change ("stable", all
 # but a few nights a year), local hour h begins at the day's opening instant
 # minus the opening time plus h hours, with no time zone lookups; otherwise
-# each hour's start is placed in the zone.
+# each hour's start is placed in the zone (local_hour_start(): where the clock
+# first shows it, so both passes of a repeated hour count in it).
 BY_WEEKDAY_HOUR_SQL = """
 WITH {rooms},
 kinds AS (
@@ -189,9 +190,9 @@ kinds AS (
 open AS (
     SELECT extract(isodow FROM d.day)::int AS weekday, h AS hour,
            sum(k.rooms * greatest(0, date_part('epoch',
-                   least((d.day + make_interval(hours => h + 1)) AT TIME ZONE k.timezone,
+                   least(local_hour_start(d.day, h + 1, k.timezone),
                          d.close_at)
-                 - greatest((d.day + make_interval(hours => h)) AT TIME ZONE k.timezone,
+                 - greatest(local_hour_start(d.day, h, k.timezone),
                             d.open_at)) / 60)) AS minutes
       FROM kinds k
       JOIN hours d USING (timezone, opens, closes, week, closed)
@@ -210,9 +211,9 @@ pieces AS MATERIALIZED (
 slots AS (
     SELECT p.day, p.start_at, p.cs, p.ce, h,
            CASE WHEN p.stable THEN p.base + h * interval '1 hour'
-                ELSE (p.day + make_interval(hours => h)) AT TIME ZONE p.timezone END AS s0,
+                ELSE local_hour_start(p.day, h, p.timezone) END AS s0,
            CASE WHEN p.stable THEN p.base + (h + 1) * interval '1 hour'
-                ELSE (p.day + make_interval(hours => h + 1)) AT TIME ZONE p.timezone END AS s1
+                ELSE local_hour_start(p.day, h + 1, p.timezone) END AS s1
       FROM pieces p
      CROSS JOIN LATERAL generate_series(
            CASE WHEN p.stable THEN floor(date_part('epoch', p.cs - p.base) / 3600)::int

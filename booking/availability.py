@@ -68,9 +68,11 @@ def free_intervals(room: Mapping, busy: Iterable[Interval], start: datetime, end
         if stop - cursor >= shortest:
             found.append((cursor, stop))
     # A booking may start at most max_days_ahead ahead (rules: beyond_window): a
-    # stretch that starts later offers nothing that could be booked.
+    # stretch that starts later offers nothing that could be booked, and one
+    # under way then reaches only as far as the longest booking started then.
     latest = now.astimezone(UTC) + timedelta(days=policy.max_days_ahead)
-    return [stretch for stretch in found if stretch[0] <= latest]
+    reach = latest + timedelta(minutes=policy.max_minutes)
+    return [(s, min(e, reach)) for s, e in found if s <= latest]
 
 
 QuotaCheck = Callable[[datetime, datetime], "rules.Violation | None"]

@@ -365,9 +365,13 @@ def _free(start: int, end: int, now: int | None, longest: int,
         reason = "short"    # (or the shortest booking is longer than the longest)
     if reason is not None:
         found.append(Stretch("held", bookable, end, reason=reason))
-    else:
-        book_start, book_end = _book_times(bookable, end, longest, limits.repeated)
-        found.append(Stretch("free", bookable, end, book_start=book_start, book_end=book_end))
+        return found
+    book_start, book_end = _book_times(bookable, end, longest, limits.repeated)
+    # The window ends within: free as far as the longest booking started by then.
+    reach = end if limits.latest is None else min(end, limits.latest + longest)
+    found.append(Stretch("free", bookable, reach, book_start=book_start, book_end=book_end))
+    if reach < end:
+        found.append(Stretch("held", reach, end, reason="window"))
     return found
 
 

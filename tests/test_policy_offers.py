@@ -504,3 +504,23 @@ def test_the_availability_page_gives_each_day_s_hours_and_bookable_links(browser
     api = api_as(alice)
     for _, day, start, end in links:
         assert bookable(api, room, f"{day}T{start}", f"{day}T{end}"), (day, start, end)
+
+
+def test_free_time_on_the_window_s_last_day_reaches_as_far_as_a_booking_started_in_it(
+        browser_as, api_as, alice, make, conn):
+    """Found by testing from outside: on the day the window ends (Wednesday 09:00,
+    two days ahead at Monday 09:00), the whole day was free (API) and drawn free
+    (pages), but a booking from 10:00 is refused. Free time now ends where a
+    booking starting at 09:00 can reach (four hours, the longest), and the rest
+    of the day is drawn held for the window."""
+    room = make.room("Two days more", capacity=4)
+    put_in(conn, room, area(conn, "Window of two days", max_days_ahead=2))
+    api = api_as(alice)
+    r = api.get(f"/api/rooms/{room['id']}/availability?start=2027-03-03&end=2027-03-04")
+    assert [(f["start_time"], f["end_time"]) for f in r.get_json()["free"]] == [
+        ("2027-03-03T09:00:00+01:00", "2027-03-03T13:00:00+01:00")]
+    assert not bookable(api, room, "2027-03-03T10:00", "2027-03-03T11:00")
+    page = browser_as(alice).get(f"/rooms/{room['id']}?date=2027-03-03").get_data(as_text=True)
+    assert "too far ahead to book" in page
+    assert [(day, s, e) for _, day, s, e in BOOK_LINK.findall(page)] == [
+        ("2027-03-03", "09:00", "13:00")]

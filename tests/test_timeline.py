@@ -230,7 +230,9 @@ def test_the_window_is_the_last_minute_a_booking_may_start(day, expected):
 
 
 @pytest.mark.parametrize("latest, expected", [
-    (9 * 60, [("free", "09:00", "18:00", None)]),          # a start at 09:00 is allowed
+    # a start at 09:00 is allowed, and reaches 13:00 (the longest, 240 minutes)
+    (9 * 60, [("free", "09:00", "13:00", None), ("held", "13:00", "18:00", "window")]),
+    (14 * 60, [("free", "09:00", "18:00", None)]),         # reaches past the closing
     (8 * 60 + 59, [("held", "09:00", "18:00", "window")]),  # from 09:00 it is not
     (-1, [("held", "09:00", "18:00", "window")]),
 ])

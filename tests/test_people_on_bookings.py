@@ -1,7 +1,14 @@
 """Attendees, invitees, notes, booking for someone else and delegates, and the other
 rooms a 409 offers, ranked the way the finder ranks (issue 16)."""
 
+import html
+import re
+from datetime import datetime
+
 import icalendar
+import pytest
+
+from conftest import UTC
 
 DAY = "2027-03-02"
 
@@ -194,3 +201,47 @@ def test_a_delegate_no_longer_is_told_by_the_book_for_field(api_as, browser_as, 
     assert 'id="booked_for-error"' in html and "named you their delegate" in html
     assert f'value="{alice["email"]}"' in html
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+
+
+def _forms_of(page: str) -> list[dict]:
+    """The one-click forms on a page, each as the fields a browser would send."""
+    found = []
+    for form in re.findall(r'<form method="post" action="/bookings/new" class="inline">(.*?)'
+                           r'</form>', page, re.S):
+        found.append({name: html.unescape(value) for name, value in
+                      re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"',
+                                 form)})
+    return found
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_a_one_click_choice_after_a_conflict_keeps_who_it_is_for_and_the_people(
+        api_as, browser_as, alice, bob, berlin, make, conn, repeat):
+    """Found by testing from outside: "Book one of these instead" sent only room,
+    title and times, so a booking made for Bob by his delegate became Alice's,
+    without its invitees, notes or party size (and a series' "other dates" the same)."""
+    assert api_as(bob).patch("/api/me", json={"delegates": [alice["email"]]}).status_code == 200
+    make.booking(berlin, bob, datetime(2027, 3, 2, 9, tzinfo=UTC),
+                 datetime(2027, 3, 2, 10, tzinfo=UTC), title="In the way")
+    make.room("Havel", capacity=10)
+    page = browser_as(alice)
+    typed = {"room_id": berlin["id"], "title": "Bob sync", "date": "2027-03-02",
+             "start": "10:00", "end": "11:00", "attendees": "3",
+             "invitees": "guest@partner.example", "notes": "Line one\nLine two",
+             "booked_for": bob["email"]}
+    if repeat:
+        typed.update(repeat="weekly", ends="after", count="3")
+    r = page.post("/bookings/new", data=typed)
+    assert r.status_code == 409, r.get_data(as_text=True)[-2000:]
+    forms = _forms_of(r.get_data(as_text=True))
+    assert forms
+    for form in forms:
+        assert {k: form.get(k) for k in ("attendees", "invitees", "notes", "booked_for")} == {
+            "attendees": "3", "invitees": "guest@partner.example", "notes": "Line one\nLine two",
+            "booked_for": bob["email"]}, form
+    chosen = page.post("/bookings/new", data=forms[0])
+    assert chosen.status_code == 302, chosen.get_data(as_text=True)[-2000:]
+    made = conn.execute("SELECT user_id, created_by, attendees, invitees, notes FROM bookings "
+                        "WHERE title = 'Bob sync' ORDER BY id LIMIT 1").fetchone()
+    assert made == {"user_id": bob["id"], "created_by": alice["id"], "attendees": 3,
+                    "invitees": ["guest@partner.example"], "notes": "Line one\nLine two"}

@@ -1613,7 +1613,10 @@ BEGIN
            n.user_id, n.cancelled_by, n.room_id, n.id, n.series_id,
            jsonb_build_object('booking', to_jsonb(n),
                               'cancelled_by', n.cancelled_by,
-                              'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
+                              'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id
+                                     AND EXISTS (SELECT 1 FROM users a   -- users_admins
+                                                  WHERE a.id = n.cancelled_by
+                                                    AND a.role = 'admin'))
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
      WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL AND n.status = o.status
@@ -1707,7 +1710,10 @@ BEGIN
                                    'from', n.cancelled_from,
                                    'whole', n.cancelled_at IS NOT NULL,
                                    'cancelled_by', n.cancelled_by,
-                                   'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id)
+                                   'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id
+                                     AND EXISTS (SELECT 1 FROM users a   -- users_admins
+                                                  WHERE a.id = n.cancelled_by
+                                                    AND a.role = 'admin'))
            END
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id

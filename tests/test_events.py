@@ -167,3 +167,20 @@ def test_workers_are_notified_at_commit_only(database_url, alice, berlin, conn):
                           NOW + timedelta(days=1, hours=1)))
             assert list(listener.notifies(timeout=0.05, stop_after=1)) == []
         assert [n.channel for n in listener.notifies(timeout=5, stop_after=1)] == ["booking_outbox"]
+
+
+def test_a_delegate_s_cancel_is_not_an_administrator_s(api_as, alice, bob, admin, berlin,
+                                                       conn):
+    """Found by testing from outside: by_admin was "cancelled by anyone but the
+    owner", so a delegate's cancel was told as an administrator's (mail and
+    webhooks). A delegate is named, not called an administrator."""
+    from booking.events import render
+    assert api_as(alice).patch("/api/me", json={"delegates": [bob["email"]]}).status_code == 200
+    for who, day in ((bob, "2027-03-02"), (admin, "2027-03-03")):
+        made = book(api_as(alice), berlin, f"{day}T10:00", f"{day}T11:00").get_json()["booking"]
+        assert api_as(who).delete(f"/api/bookings/{made['id']}").status_code == 200
+    by_bob, by_admin = [e for e in events(conn) if e["kind"] == "booking.cancelled"]
+    assert (by_bob["payload"]["by_admin"], by_admin["payload"]["by_admin"]) == (False, True)
+    said = render.summary({**by_bob, "actor_name": "Bob", "room_name": "Spree",
+                           "timezone": "Europe/Berlin", "owner_name": "Alice"})
+    assert said.startswith("Cancelled by Bob: ")

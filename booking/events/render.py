@@ -174,8 +174,10 @@ def summary(event: Mapping[str, Any]) -> str:
     (the recipient's) and on the activity page (the reader's)."""
     from booking.templating import day, day_and_time
     kind, d = event["kind"], data(event)
+    # Cancelled by someone else than the owner (an admin, or a delegate): named.
     by = None
-    if d.get("by_admin") and d.get("cancelled_by"):
+    owner = (d.get("booking") or d.get("series") or {}).get("user_id")
+    if d.get("cancelled_by") and d["cancelled_by"].get("id") not in (None, owner):
         by = d["cancelled_by"]["name"]
     if "booking" in d:
         b = d["booking"]

@@ -347,3 +347,17 @@ def test_a_series_says_where_its_approval_stands(app, api_as, alice, fred, appro
     assert (words in heading) if words else ("badge\">repeats" in heading
                                              and heading.count("badge") == 1)
     assert ("Cancel the whole series" in page) == (status in ("pending", "confirmed"))
+
+
+def test_a_series_asked_for_through_the_form_says_it_waits(browser_as, alice, approval_room,
+                                                           conn):
+    """Found by testing from outside: the form said "Booked 3 occurrences." of a
+    series that waits for approval."""
+    page = browser_as(alice)
+    r = page.post("/bookings/new", data={
+        "room_id": approval_room["id"], "title": "Daily prep", "date": DAY, "start": "10:00",
+        "end": "11:00", "repeat": "daily", "ends": "after", "count": "3"})
+    assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
+    shown = page.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Asked for 3 occurrences: the repeating booking waits for approval." in shown
+    assert "Booked 3" not in shown

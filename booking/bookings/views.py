@@ -44,6 +44,12 @@ def create():
     # A second submit of the same form (key.replayed) lands on the same page.
     if "series" in made:
         count, skipped = len(made["bookings"]), len(made["skipped"])
+        if made["series"]["status"] == "pending":
+            flash(ngettext("Asked for %(num)d occurrence: the repeating booking waits for "
+                           "approval.",
+                           "Asked for %(num)d occurrences: the repeating booking waits for "
+                           "approval.", count), "success")
+            return redirect(url_for("series.show", series_id=made["series"]["id"]))
         flash(ngettext("Booked %(num)d occurrence; %(skipped)d taken and skipped.",
                        "Booked %(num)d occurrences; %(skipped)d taken and skipped.", count,
                        skipped=skipped) if skipped else

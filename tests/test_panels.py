@@ -100,6 +100,23 @@ def test_the_twin_says_the_state_and_offers_book_now_up_to_the_next_booking(
     assert hidden["current"]["title"] is None and hidden["current"]["user_name"] is None
 
 
+def heard_so_far(app, conn) -> None:
+    """Until this process has heard every notification sent so far (a change made
+    here through `conn` reaches the app's listening connection a moment later):
+    a marker sent after them is heard after them."""
+    import time
+    from booking import memo
+    heard: set[str] = set()
+    channel = memo.of(app).channel
+    channel.on("test", heard.add)
+    conn.execute("SELECT pg_notify('booking_memo', 'test:marker')")
+    deadline = time.monotonic() + 30          # for a failure only; it takes milliseconds
+    while "marker" not in heard:
+        assert channel.poll(), "the process is not listening"
+        assert time.monotonic() < deadline, "the marker was never heard"
+        time.sleep(0.002)
+
+
 def tablet(client, room, token):
     """A tablet signed in with the panel's cookie; returns its CSRF token."""
     client.get(f"/rooms/{room['id']}/panel?key={token}")
@@ -449,9 +466,68 @@ def test_book_now_is_offered_only_where_the_panel_may_book_outright(app, client,
         conn.execute("INSERT INTO group_members (group_id, user_id) SELECT g.id, u.id "
                      "FROM groups g, users u WHERE g.name = 'Lab' AND u.email = %s",
                      (f"panel-{berlin['id']}@panels.invalid",))
+        heard_so_far(app, conn)
         assert [o["minutes"] for o in panel.get(
             f"/api/rooms/{berlin['id']}/panel").json["book_now"]] == [15, 30, 60]
         r = client.post(f"/rooms/{berlin['id']}/panel",
                         data={"action": "book", "minutes": "30", "csrf_token": csrf})
         assert r.status_code == 302
         assert conn.execute("SELECT status FROM bookings").fetchone()["status"] == "confirmed"
+
+
+def test_the_panel_s_own_walk_in_waiting_for_its_buffer_can_be_ended(app, client, make, alice,
+                                                                     berlin, conn):
+    """Found by testing from outside: a walk-in that starts after a buffer is under
+    Next, where the panel drew no End early although the twin said may_end."""
+    with app.app_context():
+        _row, token = panels.create_token(berlin["id"], None)
+    here = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    conn.execute("UPDATE bookings SET end_at = %s, buffer_minutes = 5 WHERE id = %s",
+                 (START + timedelta(minutes=28), here["id"]))
+    app.config["NOW"] = START + timedelta(minutes=28, seconds=10)
+    csrf = tablet(client, berlin, token)
+    made = client.post(f"/rooms/{berlin['id']}/panel", data={
+        "action": "book", "minutes": "15", "start_time": "2027-03-01T10:33:00+01:00",
+        "csrf_token": csrf})
+    assert made.status_code == 302
+    (walk_in,) = client.get(f"/api/rooms/{berlin['id']}/panel").json["next"]
+    assert walk_in["may_end"] is True
+    page = client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    nexts = page[page.index('id="next-heading"'):]
+    assert f'name="booking_id" value="{walk_in["id"]}"' in nexts and "End early" in nexts
+    done = client.post(f"/rooms/{berlin['id']}/panel", data={
+        "action": "end", "booking_id": str(walk_in["id"]), "csrf_token": csrf})
+    assert done.status_code == 302
+    assert conn.execute("SELECT cancelled_at IS NOT NULL AS gone FROM bookings WHERE id = %s",
+                        (walk_in["id"],)).fetchone()["gone"]
+
+
+@pytest.mark.parametrize("minutes, next_after, offered", [
+    (45, None, True),    # 45 + 15 = 60, the longest
+    (46, None, False),   # 61: too long
+    (30, 15, True),      # the next booking exactly 15 minutes after its end
+    (30, 14, False),
+])
+def test_extend_is_offered_only_when_it_would_go_through(app, client, make, alice, berlin,
+                                                         conn, minutes, next_after, offered):
+    """Found by testing from outside: the panel offered Extend 15 min to a booking
+    already the longest the room allows, and then refused it."""
+    with app.app_context():
+        _row, token = panels.create_token(berlin["id"], None)
+    room_policy(conn, berlin, max_minutes=60)
+    end = START + timedelta(minutes=minutes)
+    make.booking(berlin, alice, START, end)
+    if next_after is not None:
+        later = end + timedelta(minutes=next_after)
+        make.booking(berlin, alice, later, later + timedelta(minutes=15))
+    app.config["NOW"] = START + timedelta(minutes=5)
+    csrf = tablet(client, berlin, token)
+    current = client.get(f"/api/rooms/{berlin['id']}/panel").json["current"]
+    assert current["may_extend"] is offered
+    page = client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+    assert ("Extend 15 min" in page) is offered
+    done = client.post(f"/rooms/{berlin['id']}/panel", data={
+        "action": "extend", "booking_id": str(current["id"]), "csrf_token": csrf})
+    extended = conn.execute("SELECT end_at FROM bookings WHERE id = %s",
+                            (current["id"],)).fetchone()["end_at"] > end
+    assert extended is offered, done.get_data(as_text=True)[:300]

@@ -352,7 +352,10 @@ SCHEMAS: dict[str, Any] = {
         "user_name": nullable({"type": "string"}), "start_time": DATETIME,
         "end_time": DATETIME, "checked_in_at": nullable(DATETIME),
         "may_check_in": {"type": "boolean"}, "under_way": {"type": "boolean"},
-        "may_end": {"type": "boolean"}},
+        "may_end": {"type": "boolean"},
+        "may_extend": {"type": "boolean", "description": "Extending the current booking by "
+                       "15 minutes would go through (the owner's quota aside); false for "
+                       "the next ones."}},
         description="A booking as a door panel shows it."),
     "RoomNow": obj({
         **ROOM,

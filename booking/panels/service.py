@@ -91,9 +91,12 @@ def state(room_id: int, now: datetime, viewer_id: int | None = None,
         status = "awaiting"
     else:
         status = "in_use"
+    shown = _shown(current, row, now, viewer_id) if current else None
+    if shown is not None:
+        shown["may_extend"] = _may_extend(row, policy, current, upcoming, now)
     return {"room": row, "status": status,
             "today": now.astimezone(zone(row["timezone"])).date().isoformat(),
-            "current": _shown(current, row, now, viewer_id) if current else None,
+            "current": shown,
             "next": [_shown(b, row, now, viewer_id) for b in upcoming[:3]],
             "book_now": _book_now(row, policy, current, upcoming, now,
                                   [b for b in items if b["end_at"] <= soon],
@@ -104,7 +107,8 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
            viewer_id: int | None = None) -> dict[str, Any]:
     """A booking as the panel shows it: the title only when PANEL_SHOW_TITLES.
     `may_end`: End early is on offer once it is under way (before, only the
-    panel's own walk-in, which is then cancelled: anyone else's is theirs)."""
+    panel's own walk-in, which is then cancelled: anyone else's is theirs);
+    `may_extend`: Extend 15 min, on the current booking only (_may_extend)."""
     show = bool(current_app.config["PANEL_SHOW_TITLES"])
     release = (max(b["start_at"], b["created_at"])
                + timedelta(minutes=room["release_after_minutes"]))
@@ -117,7 +121,24 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
                              and opens <= now < ceil_minute(release)),
             "under_way": b["start_at"] <= now,
             "may_end": b["start_at"] <= now or (viewer_id is not None
-                                                and b["user_id"] == viewer_id)}
+                                                and b["user_id"] == viewer_id),
+            "may_extend": False}   # the current one's: state()
+
+
+EXTEND_MINUTES = 15   # the panel's "Extend 15 min"
+
+
+def _may_extend(room: dict[str, Any], policy: rules.Policy, current: dict[str, Any],
+                upcoming: list[dict], now: datetime) -> bool:
+    """Whether "Extend 15 min" would go through (the owner's quota aside): the next
+    booking is that and the buffer away, and the longer booking passes every rule
+    of the room's policy but its start's (it has begun)."""
+    end = current["end_at"] + timedelta(minutes=EXTEND_MINUTES)
+    buffer = timedelta(minutes=policy.buffer_minutes or 0)
+    if upcoming and end + buffer > upcoming[0]["start_at"]:
+        return False
+    return not [v for v in rules.check(room, current["start_at"], end, now, policy)
+                if v.code not in ("in_past", "too_soon")]
 
 
 def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,

@@ -84,7 +84,7 @@ def act(room_id: int):
 
 def _act_on(action: str, booking_id: int) -> None:
     if action == "extend":
-        booking = usage.extend_by(current_user, booking_id, 15, now())
+        booking = usage.extend_by(current_user, booking_id, service.EXTEND_MINUTES, now())
         flash(_("Extended until %(time)s.", time=booking["end_time"][11:16]), "success")
     elif action == "end":
         try:

@@ -645,6 +645,7 @@ CREATE TABLE public.rooms (
     policy jsonb DEFAULT '{}'::jsonb NOT NULL,
     checkin_required boolean DEFAULT false NOT NULL,
     release_after_minutes integer DEFAULT 15 NOT NULL,
+    checkin_since timestamp with time zone,
     CONSTRAINT rooms_building_check CHECK ((length(building) <= 100)),
     CONSTRAINT rooms_capacity_check CHECK (((capacity >= 1) AND (capacity <= 10000))),
     CONSTRAINT rooms_floor_check CHECK (((floor >= '-50'::integer) AND (floor <= 500))),
@@ -777,7 +778,8 @@ BEGIN
             RETURN json_build_object('kind', 'not_open',
                                      'opens_at', rfc3339(v.start_at - p_opens, v_room.timezone));
         END IF;
-        v_release := release_time(v.start_at, v.created_at, v_room.release_after_minutes);
+        v_release := release_time(v.start_at, greatest(v.created_at, v_room.checkin_since),
+                              v_room.release_after_minutes);
         IF v_room.checkin_required AND p_now >= v_release THEN
             RETURN json_build_object('kind', 'released');
         END IF;
@@ -2267,7 +2269,8 @@ CREATE TABLE public.booking_invitations (
 
 CREATE TABLE public.booking_reminders (
     booking_id bigint NOT NULL,
-    sent_at timestamp with time zone NOT NULL
+    sent_at timestamp with time zone NOT NULL,
+    start_at timestamp with time zone NOT NULL
 );
 
 ALTER TABLE public.bookings ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2514,7 +2517,7 @@ ALTER TABLE ONLY public.booking_invitations
     ADD CONSTRAINT booking_invitations_pkey PRIMARY KEY (booking_id, user_id);
 
 ALTER TABLE ONLY public.booking_reminders
-    ADD CONSTRAINT booking_reminders_pkey PRIMARY KEY (booking_id);
+    ADD CONSTRAINT booking_reminders_pkey PRIMARY KEY (booking_id, start_at);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, public.plus_minutes(end_at, buffer_minutes), '[)'::text) WITH &&) WHERE ((cancelled_at IS NULL));

@@ -445,3 +445,36 @@ def test_ending_twice_in_a_minute_tells_once(app, api_as, alice, booked, conn):
     assert second.status_code == 200 and told() == 1
     assert second.json["booking"]["end_time"] == first.json["booking"]["end_time"] == \
         "2027-03-01T10:21:00+01:00"
+
+
+def test_turning_check_in_on_gives_a_meeting_under_way_its_grace_from_then(
+        app, api_as, make, alice, admin, conn):
+    """Found by testing from outside: turning check-in on released the meeting
+    already in the room at the sweep's next round, its end cut to before check-in
+    was required. Its grace (15 minutes here) now counts from the switch: released
+    at 10:35 if nobody checks in, and checking in until then keeps it."""
+    plain = make.room("Havel", "Europe/Berlin")
+    booking = make.booking(plain, alice, START, END, title="Under way")
+    at(app, START + timedelta(minutes=20))
+    r = api_as(admin).patch(f"/api/rooms/{plain['id']}", json={"checkin_required": True})
+    assert r.status_code == 200, r.get_json()
+    assert sweep(app, START + timedelta(minutes=34, seconds=59)) == 0
+    at(app, START + timedelta(minutes=34))
+    shown = api_as(alice).get(f"/api/bookings/{booking['id']}").get_json()
+    assert shown["booking"]["status"] == "confirmed"
+    assert sweep(app, START + timedelta(minutes=35)) == 1
+    row = conn.execute("SELECT end_at FROM bookings WHERE id = %s", (booking["id"],)).fetchone()
+    assert row["end_at"] == START + timedelta(minutes=35)
+
+
+def test_a_meeting_under_way_checks_in_after_check_in_was_turned_on(app, api_as, make, alice,
+                                                                   admin, conn):
+    plain = make.room("Alster", "Europe/Berlin")
+    booking = make.booking(plain, alice, START, END, title="Under way")
+    at(app, START + timedelta(minutes=20))
+    assert api_as(admin).patch(f"/api/rooms/{plain['id']}",
+                               json={"checkin_required": True}).status_code == 200
+    at(app, START + timedelta(minutes=34, seconds=59))
+    r = api_as(alice).post(f"/api/bookings/{booking['id']}/checkin")
+    assert r.status_code == 200, r.get_json()
+    assert sweep(app, START + timedelta(minutes=40)) == 0

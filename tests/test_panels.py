@@ -531,3 +531,19 @@ def test_extend_is_offered_only_when_it_would_go_through(app, client, make, alic
     extended = conn.execute("SELECT end_at FROM bookings WHERE id = %s",
                             (current["id"],)).fetchone()["end_at"] > end
     assert extended is offered, done.get_data(as_text=True)[:300]
+
+
+def test_a_request_waiting_for_approval_is_not_offered_a_check_in(app, client, make, alice,
+                                                                   berlin, panel_token, conn):
+    """Found by testing from outside: the panel offered Check in to a pending booking,
+    and the check-in was then refused (409, sql/070)."""
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    booking = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    app.config["NOW"] = START - timedelta(minutes=5)
+    tablet(client, berlin, panel_token)
+    for status, offered in (("pending", False), ("confirmed", True)):
+        conn.execute("UPDATE bookings SET status = %s WHERE id = %s", (status, booking["id"]))
+        (shown,) = client.get(f"/api/rooms/{berlin['id']}/panel").json["next"]
+        assert shown["may_check_in"] is offered, status
+        page = client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
+        assert ("Check in" in page) is offered, status

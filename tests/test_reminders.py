@@ -147,3 +147,32 @@ def test_the_reminder_says_when_the_room_is_released(app, smtp, booked, berlin, 
     (mail,) = [m for to, m in smtp.messages if "Soon" in m["Subject"]]
     for part in ("plain", "html"):
         assert f"needs a check-in by 10:{grace:02d}" in mail.get_body((part,)).get_content()
+
+
+def test_a_booking_moved_after_its_reminder_is_reminded_of_its_new_start(app, api_as, booked,
+                                                                          alice, conn):
+    """Found by testing from outside: reminders were recorded per booking, so one moved
+    after its reminder was never reminded of its new time."""
+    assert send(app, START - timedelta(minutes=15)) == 1
+    app.config["NOW"] = START - timedelta(minutes=14)
+    r = api_as(alice).patch(f"/api/bookings/{booked['id']}",
+                            json={"start_time": "2027-03-02T10:00"})   # a day later
+    assert r.status_code == 200, r.get_json()
+    later = START + timedelta(days=1)
+    assert send(app, later - timedelta(minutes=15, seconds=1)) == 0
+    assert send(app, later - timedelta(minutes=15)) == 1
+    assert send(app, later - timedelta(minutes=5)) == 0       # once for that start too
+    assert len(reminder_events(conn)) == 2
+
+
+def test_a_request_waiting_for_approval_is_reminded_without_a_check_in(app, smtp, booked,
+                                                                       berlin, conn):
+    """Found by testing from outside: the reminder of a pending booking in a check-in
+    room offered a one-tap check-in, which is then refused (sql/070)."""
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    conn.execute("UPDATE bookings SET status = 'pending'")
+    send(app, START - timedelta(minutes=15))
+    Worker(app, clock=lambda: START - timedelta(minutes=15)).run_until_idle()
+    (mail,) = [m for to, m in smtp.messages if "Soon" in m["Subject"]]
+    text = mail.get_body(("plain",)).get_content()
+    assert "/checkin/" not in text and "Check in" not in text

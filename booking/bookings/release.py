@@ -26,19 +26,22 @@ SWEEP_EVERY_SECONDS = 30.0
 # room's grace, on a whole minute.
 RELEASE_SQL = """
 WITH due AS (
-    SELECT b.id, release_time(b.start_at, b.created_at, r.release_after_minutes) AS release_at
+    SELECT b.id, release_time(b.start_at, greatest(b.created_at, r.checkin_since),
+                        r.release_after_minutes) AS release_at
       FROM rooms r
       JOIN bookings b ON b.room_id = r.id
      WHERE r.checkin_required
        AND b.cancelled_at IS NULL AND b.status = 'confirmed'
        AND b.start_at > %(now)s - interval '1 day' AND b.start_at <= %(now)s
        AND b.checked_in_at IS NULL AND b.released_at IS NULL
-       AND release_time(b.start_at, b.created_at, r.release_after_minutes) <= %(now)s
+       AND release_time(b.start_at, greatest(b.created_at, r.checkin_since),
+                        r.release_after_minutes) <= %(now)s
        -- Only time still to come is freed: not a booking over by now (check-in
        -- turned on after it, or a sweep that did not run), nor one shorter than
        -- its grace.
        AND b.end_at > %(now)s
-       AND release_time(b.start_at, b.created_at, r.release_after_minutes) < b.end_at
+       AND release_time(b.start_at, greatest(b.created_at, r.checkin_since),
+                        r.release_after_minutes) < b.end_at
      ORDER BY b.id
      LIMIT %(batch)s
        FOR UPDATE OF b SKIP LOCKED),

@@ -21,23 +21,26 @@ from booking import db
 
 # rooms, then bookings_room_start per room: live bookings starting within the
 # lead time, not made within it (who just booked needs no reminder), not
-# reminded yet (booking_reminders_pkey).
+# reminded of that start yet (booking_reminders_pkey: moved, it is reminded again).
 REMIND_SQL = """
 WITH due AS (
-    SELECT b.id, b.user_id, b.room_id, b.series_id, to_jsonb(b) AS snapshot,
-           r.checkin_required,
-           release_time(b.start_at, b.created_at, r.release_after_minutes) AS checkin_until
+    SELECT b.id, b.start_at, b.user_id, b.room_id, b.series_id, to_jsonb(b) AS snapshot,
+           -- a request waiting for approval cannot be checked in (sql/070)
+           r.checkin_required AND b.status = 'confirmed' AS checkin_required,
+           release_time(b.start_at, greatest(b.created_at, r.checkin_since),
+                        r.release_after_minutes) AS checkin_until
       FROM rooms r
       JOIN bookings b ON b.room_id = r.id
      WHERE b.cancelled_at IS NULL
        AND b.start_at > %(now)s AND b.start_at <= %(now)s + %(lead)s
        AND b.created_at <= b.start_at - %(lead)s
-       AND NOT EXISTS (SELECT 1 FROM booking_reminders m WHERE m.booking_id = b.id)
+       AND NOT EXISTS (SELECT 1 FROM booking_reminders m
+                        WHERE m.booking_id = b.id AND m.start_at = b.start_at)
      ORDER BY b.start_at, b.id
      LIMIT %(batch)s),
 claimed AS (
-    INSERT INTO booking_reminders (booking_id, sent_at)
-    SELECT id, %(now)s FROM due
+    INSERT INTO booking_reminders (booking_id, start_at, sent_at)
+    SELECT id, start_at, %(now)s FROM due
     ON CONFLICT DO NOTHING
     RETURNING booking_id),
 told AS (

@@ -45,7 +45,9 @@ SELECT {ROOM_FIELDS},
                           'end_time', rfc3339(b.end_at, r.timezone),
                           'checked_in_at', rfc3339(b.checked_in_at, r.timezone),
                           'start_at', b.start_at, 'end_at', b.end_at,
-                          'buffer_minutes', b.buffer_minutes, 'created_at', b.created_at)
+                          'buffer_minutes', b.buffer_minutes, 'status', b.status,
+                          -- release_time()'s "made": also when check-in was turned on
+                          'checkin_from', greatest(b.created_at, r.checkin_since))
                         ORDER BY b.start_at)
                    FROM bookings b JOIN users u ON u.id = b.user_id
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
@@ -76,7 +78,7 @@ def state(room_id: int, now: datetime, viewer_id: int | None = None,
     row.pop("day_end")
     policy = policies.effective(row.pop("policy"), current_app.config)
     for item in items:
-        for key in ("start_at", "end_at", "created_at"):
+        for key in ("start_at", "end_at", "checkin_from"):
             item[key] = datetime.fromisoformat(item[key])
     # A walk-in starts on the next whole minute: from the moment it is made, it is now's.
     soon = ceil_minute(now)
@@ -110,7 +112,7 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
     panel's own walk-in, which is then cancelled: anyone else's is theirs);
     `may_extend`: Extend 15 min, on the current booking only (_may_extend)."""
     show = bool(current_app.config["PANEL_SHOW_TITLES"])
-    release = (max(b["start_at"], b["created_at"])
+    release = (max(b["start_at"], b["checkin_from"])
                + timedelta(minutes=room["release_after_minutes"]))
     opens = b["start_at"] - timedelta(minutes=int(current_app.config["CHECKIN_OPENS_MINUTES"]))
     return {"id": b["id"], "title": b["title"] if show else None,
@@ -118,6 +120,7 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
             "start_time": b["start_time"], "end_time": b["end_time"],
             "checked_in_at": b["checked_in_at"],
             "may_check_in": (room["checkin_required"] and b["checked_in_at"] is None
+                             and b["status"] == "confirmed"
                              and opens <= now < ceil_minute(release)),
             "under_way": b["start_at"] <= now,
             "may_end": b["start_at"] <= now or (viewer_id is not None

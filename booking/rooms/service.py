@@ -508,7 +508,10 @@ def update(room_id: int, data: Mapping[str, Any], now: datetime,
     set_fields = {k: v for k, v in changes.items() if v is not None}
     # Column names come from ROOM_COLUMNS, never from the client. A policy field
     # sent as null is unset (inherited again); the others are set.
-    assignments = ", ".join([f"{column} = %({column})s" for column in values]
+    # Check-in turned on: a booking's grace counts from now (release_time()'s callers).
+    since = (["checkin_since = CASE WHEN %(checkin_required)s AND NOT r.checkin_required "
+              "THEN %(now)s ELSE r.checkin_since END"] if "checkin_required" in values else [])
+    assignments = ", ".join([f"{column} = %({column})s" for column in values] + since
                             + ["policy = (r.policy || %(set)s::jsonb) - %(unset)s::text[]"])
     sql = (f"WITH r AS (UPDATE rooms AS r SET {assignments}, updated_at = now() "
            f"FROM {ACTOR} WHERE r.id = %(id)s AND {MISSING_GROUPS} IS NULL RETURNING r.*) "

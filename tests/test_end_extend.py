@@ -208,3 +208,23 @@ def test_an_extension_and_a_new_booking_racing_for_one_slot_one_wins(live_server
                      "id <> %s", (room["id"], booking["id"]))
         conn.execute("UPDATE bookings SET end_at = %s WHERE id = %s",
                      (start + timedelta(hours=1), booking["id"]))
+
+
+def test_an_extension_past_the_release_time_is_409_released_before_the_sweep(
+        app, api_as, alice, booked, berlin, conn):
+    """Found by testing from outside: at the release time, before the sweep ran, an
+    extension was accepted (mails, webhooks) and then undone by the sweep; and
+    extending a released booking was 409 not_editable, not released."""
+    from test_checkin import sweep
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    body = {"end_time": "2027-03-01T11:30"}
+    at(app, START + timedelta(minutes=14, seconds=59))
+    extended = api_as(alice).post(f"/api/bookings/{booked['id']}/extend", json=body)
+    assert extended.status_code == 200, extended.json     # within the grace
+    at(app, START + timedelta(minutes=15))
+    for _ in ("before the sweep", "after it"):
+        answer = api_as(alice).post(f"/api/bookings/{booked['id']}/extend",
+                                    json={"end_time": "2027-03-01T11:45"})
+        assert (answer.status_code, answer.json["error"]["code"]) == (409, "released")
+        assert sweep(app, START + timedelta(minutes=15)) in (0, 1)
+    assert row(conn, booked)["end_at"] == START + timedelta(minutes=15)

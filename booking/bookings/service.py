@@ -163,6 +163,12 @@ SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.na
 EDIT_READ_SQL = f"""
 SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.end_at,
        b.sequence, b.attendees, b.live,
+       -- Not checked in where check-in is required: released from then (sql/076).
+       (SELECT release_time(b.start_at, greatest(b.created_at, r.checkin_since),
+                            r.release_after_minutes)
+          FROM rooms r
+         WHERE r.id = b.room_id AND r.checkin_required AND b.checked_in_at IS NULL
+       ) AS release_at,
        -- With If-Match: what edit_booking() compares on the locked row (sql/068).
        CASE WHEN %(if_match)s THEN md5(booking_detail_json(b)::text) END AS fingerprint,
        (SELECT coalesce(array_agg(m.group_id), '{{}}') FROM group_members m
@@ -426,7 +432,7 @@ def edit_refusal(user: User, booking: Mapping[str, Any], now: datetime) -> Booki
 
 def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
          if_match: str | None = None, check=None, panel_room: int | None = None,
-         later_by: timedelta | None = None) -> dict[str, Any]:
+         later_by: timedelta | None = None, extending: bool = False) -> dict[str, Any]:
     """Change a booking: any of title, start_time, end_time, room_id, attendees,
     invitees, notes. The booking as GET shows it, or BookingError.
 
@@ -447,7 +453,8 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     whose bookings it may change (as the panel: every rule and the owner's
     quota apply, as they do to the owner); `later_by`: the new end is
     the current one plus this (a panel's "Extend 15 min", without a statement
-    to read the end first).
+    to read the end first); `extending`: an extension, which a booking released,
+    or past its release time and not checked in, refuses as 409 `released`.
     """
     inputs.only(data, EDIT_FIELDS)
     if not data and later_by is None:
@@ -469,7 +476,7 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
             keep_rooms(memo.current().rooms, row["rooms_version"], row["rooms"],
                        current_app.config)
         on_panel = panel_room is not None and panel_room == row["room_id"]
-        _may_edit(user, row, now, if_match, on_panel)
+        _may_edit(user, row, now, if_match, on_panel, extending)
         target = rooms.kept_room(row["room_id"] if room_id is None else room_id)
         if target is None:
             raise BookingError("not_found", _("That room does not exist."), field="room_id")
@@ -514,16 +521,26 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
 
 
 def _may_edit(user: User, row: Mapping[str, Any], now: datetime, if_match: str | None,
-              on_panel: bool = False) -> None:
-    """403, 409 not_editable or 412 before anything is written (edit_booking() decides
-    each again on the locked row)."""
+              on_panel: bool = False, extending: bool = False) -> None:
+    """403, 409 not_editable (`released` for an extension) or 412 before anything is
+    written (edit_booking() decides each again on the locked row)."""
     if not (on_panel or user.acts_for(row["user_id"])):
         raise _refusal({"kind": "forbidden"})
+    if extending and (row["booking"].get("released_at") or (
+            row["release_at"] is not None and now >= row["release_at"])):
+        raise _refusal({"kind": "released"})
     if not row["live"] or row["end_at"] <= now:
         raise _refusal({"kind": "not_editable", "cancelled": not row["live"],
                         "status": row["booking"].get("status")})
     if if_match is not None and not etag_matches(if_match, row["booking"]):
         raise _refusal({"kind": "precondition_failed"})
+
+
+def released() -> BookingError:
+    """409 released: a check-in or extension of a booking released because nobody
+    checked in, or past its release time (booking/bookings/usage.py too)."""
+    return BookingError("released", _("This booking was released because nobody checked "
+                                      "in; its room is free for others."))
 
 
 def _refusal(result: Mapping[str, Any]) -> BookingError:
@@ -534,6 +551,8 @@ def _refusal(result: Mapping[str, Any]) -> BookingError:
         return BookingError("forbidden", _("Only the person who booked it, someone they named "
                                            "as delegate, or an administrator can change this "
                                            "booking."))
+    if kind == "released":
+        return released()
     if kind == "not_editable":
         if not result.get("cancelled"):
             return BookingError("not_editable", _("This booking has ended; it stays on record "

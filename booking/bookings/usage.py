@@ -105,14 +105,13 @@ def extend(user: User, booking_id: int, data: Mapping[str, Any], now: datetime
         raise invalid("end_time", _("Send end_time: the new, later end."))
 
     return service.edit(user, booking_id, {"end_time": data["end_time"]}, now,
-                        check=_later_and_not_released, panel_room=panel_room(user))
+                        check=_later, panel_room=panel_room(user), extending=True)
 
 
-def _later_and_not_released(row: Mapping[str, Any], end_at: datetime) -> None:
-    """An extension's own refusals, before anything is written: a released booking
-    stays released (409), and the new end must be later (400)."""
-    if row["booking"].get("released_at"):
-        raise _refusal({"kind": "released"})
+def _later(row: Mapping[str, Any], end_at: datetime) -> None:
+    """An extension's own refusal, before anything is written: the new end must be
+    later (400). (A released booking, or one past its release time, is refused by
+    bookings.service.edit as 409 released.)"""
     if end_at <= row["end_at"]:
         raise invalid("end_time", _("An extension ends later than the booking does now; "
                                     "to end it sooner, end it early."))
@@ -121,8 +120,9 @@ def _later_and_not_released(row: Mapping[str, Any], end_at: datetime) -> None:
 def extend_by(user: User, booking_id: int, minutes: int, now: datetime) -> dict[str, Any]:
     """Extend by `minutes` from the booking's current end (the panel's button), on
     the same path and with the same refusals as extend()."""
-    return service.edit(user, booking_id, {}, now, check=_later_and_not_released,
-                        panel_room=panel_room(user), later_by=timedelta(minutes=minutes))
+    return service.edit(user, booking_id, {}, now, check=_later,
+                        panel_room=panel_room(user), later_by=timedelta(minutes=minutes),
+                        extending=True)
 
 
 def ceil_minute(moment: datetime) -> datetime:
@@ -144,8 +144,7 @@ def _refusal(result: Mapping[str, Any]) -> BookingError:
                             _("Check-in opens at %(time)s.", time=result["opens_at"][11:16]),
                             details={"opens_at": result["opens_at"]})
     if kind == "released":
-        return BookingError("released", _("This booking was released because nobody checked "
-                                          "in; its room is free for others."))
+        return service.released()
     if kind == "pending":
         return BookingError("not_editable", _("This booking is waiting for approval: it can be "
                                               "checked in once it is approved."))

@@ -478,3 +478,18 @@ def test_a_meeting_under_way_checks_in_after_check_in_was_turned_on(app, api_as,
     r = api_as(alice).post(f"/api/bookings/{booking['id']}/checkin")
     assert r.status_code == 200, r.get_json()
     assert sweep(app, START + timedelta(minutes=40)) == 0
+
+
+def test_a_released_booking_keeps_no_buffer(app, api_as, bob, booked, room, conn):
+    """Found by testing from outside: a booking released in a room with a 10-minute
+    buffer held the room 10 more minutes, although nobody used it; "the rest of
+    its time is free for anyone at once"."""
+    from policykit import room_policy
+    room_policy(conn, room, buffer_minutes=10)
+    conn.execute("UPDATE bookings SET buffer_minutes = 10 WHERE id = %s", (booked["id"],))
+    assert sweep(app, START + timedelta(minutes=15)) == 1
+    at(app, START + timedelta(minutes=15, seconds=30))
+    r = api_as(bob).post("/api/bookings", json={
+        "room_id": room["id"], "title": "Right after", "start_time": "2027-03-01T10:16",
+        "end_time": "2027-03-01T10:45"})
+    assert r.status_code == 201, r.get_json()

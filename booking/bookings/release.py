@@ -49,7 +49,8 @@ released AS (
     UPDATE bookings b
        SET released_at = %(now)s, status = 'released',
            end_at = least(b.end_at, due.release_at),
-           end_before_release = b.end_at          -- the booked time, for the report
+           end_before_release = b.end_at,         -- the booked time, for the report
+           buffer_minutes = 0                     -- nobody used it: nothing to clear
       FROM due
      WHERE b.id = due.id
     RETURNING b.id),

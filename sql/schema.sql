@@ -951,6 +951,15 @@ BEGIN
     v_start := coalesce(p_start, v_old.start_at);
     v_end := coalesce(p_end, v_old.end_at);
     v_status := v_old.status;
+    IF v_room = v_old.room_id AND v_start = v_old.start_at AND v_end = v_old.end_at
+       AND coalesce(p_title, v_old.title) = v_old.title
+       AND (NOT p_set_attendees OR p_attendees IS NOT DISTINCT FROM v_old.attendees)
+       AND coalesce(p_invitees, v_old.invitees) IS NOT DISTINCT FROM v_old.invitees
+       AND (NOT p_set_notes OR p_notes IS NOT DISTINCT FROM v_old.notes) THEN
+        -- A change to what it already is: nothing written, told or audited, as
+        -- end_booking() (sql/070); the answer is the booking as it is.
+        RETURN json_build_object('kind', 'updated', 'booking', booking_detail_of(v_old));
+    END IF;
     IF v_moved THEN
         -- The quota, counted without this booking (it moves, it does not add).
         SELECT q.details INTO v_quota

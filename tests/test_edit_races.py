@@ -103,3 +103,29 @@ def test_a_move_and_a_cancel_of_one_booking_racing_end_consistently(live_server,
         else:
             assert (move_status, move["error"]["code"]) == (409, "not_editable")
             assert row["start_at"] == base + timedelta(hours=i)
+
+
+def test_twenty_identical_moves_at_once_change_the_booking_once(live_server, make, conn):
+    """Found by testing from outside: twenty identical PATCHes racing each answered 200,
+    and each bumped the sequence and sent a booking.updated event (twenty "Changed"
+    mails for one move). The first moves it; the others find it there already and
+    write nothing."""
+    room = make.room("Once", "Europe/Berlin", opens="00:00", closes="23:59")
+    owner = make.user("Mover")
+    token = make.token(owner)
+    start = tomorrow_at("Europe/Berlin", 9)
+    booking = make.booking(room, owner, start, start + timedelta(minutes=30))
+    target = tomorrow_at("Europe/Berlin", 14)
+    body = {"start_time": target.isoformat(),
+            "end_time": (target + timedelta(minutes=30)).isoformat(), "title": "Moved"}
+    results = at_once([(f"{live_server.url}/api/bookings/{booking['id']}", token, "PATCH", body)
+                       for _ in range(20)])
+    assert sorted(status for status, _ in results) == [200] * 20
+    assert {answer["booking"]["start_time"] for _, answer in results} == {
+        target.isoformat(timespec="seconds")}
+    row = conn.execute("SELECT sequence, title FROM bookings WHERE id = %s",
+                       (booking["id"],)).fetchone()
+    assert row == {"sequence": 1, "title": "Moved"}
+    told = conn.execute("SELECT count(*) AS n FROM outbox WHERE kind = 'booking.updated'"
+                        ).fetchone()["n"]
+    assert told == 1

@@ -94,6 +94,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/bookings/<id:booking_id>"): Row(LOGIN, 200, 200, 200, LOGIN),
     # only the owner or an admin cancels
     ("POST", "/bookings/<id:booking_id>/cancel"): Row(LOGIN, 302, 403, 302, LOGIN),
+    # check in, end early, extend from the booking's page: the owner's (or an admin's);
+    # a refusal of the owner's (not open yet, not started) is said on the page (302)
+    ("POST", "/bookings/<id:booking_id>/checkin"): Row(LOGIN, 302, 403, 302, LOGIN),
+    ("POST", "/bookings/<id:booking_id>/end"): Row(LOGIN, 302, 403, 302, LOGIN),
+    ("POST", "/bookings/<id:booking_id>/extend"): Row(LOGIN, 302, 403, 302, LOGIN,
+                                                      body=lambda w: {"date": DAY,
+                                                                      "end": "17:00"}),
     ("GET", "/account"): Row(LOGIN, 200, 200, 200, LOGIN),
     # everyone their own theme and time zone
     ("POST", "/account/preferences"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {

@@ -493,3 +493,40 @@ def test_a_released_booking_keeps_no_buffer(app, api_as, bob, booked, room, conn
         "room_id": room["id"], "title": "Right after", "start_time": "2027-03-01T10:16",
         "end_time": "2027-03-01T10:45"})
     assert r.status_code == 201, r.get_json()
+
+
+def test_the_booking_page_checks_in_extends_and_ends_early(app, browser_as, alice, bob, booked,
+                                                           conn):
+    """Found by testing from outside: /bookings/<id> offered none of check in, end
+    early and extend (the README's table says it does); only the panel and the
+    reminder's link did."""
+    page = browser_as(alice)
+    url = f"/bookings/{booked['id']}"
+    at(app, START - timedelta(minutes=11))
+    shown = page.get(url).get_data(as_text=True)
+    assert "Check in</button>" not in shown and "End early" not in shown
+    at(app, START - timedelta(minutes=10))
+    shown = page.get(url).get_data(as_text=True)
+    assert "Check in</button>" in shown and "check-in by 10:15" in shown
+    assert "End early" not in shown                       # not under way yet
+    assert "Check in</button>" not in browser_as(bob).get(url).get_data(as_text=True)
+    done = page.post(f"{url}/checkin")
+    assert done.status_code == 302
+    assert "Checked in." in page.get(url).get_data(as_text=True)
+    at(app, START + timedelta(minutes=5))
+    shown = page.get(url).get_data(as_text=True)
+    assert "Check in</button>" not in shown               # done
+    assert "End early" in shown and 'name="end" type="time" step="60" value="11:15"' in shown
+    assert page.post(f"{url}/extend", data={"date": "2027-03-01", "end": "11:30"}
+                     ).status_code == 302
+    assert row_of(conn, booked)["end_at"] == END + timedelta(minutes=30)
+    refused = page.post(f"{url}/extend", data={"date": "2027-03-01", "end": "10:30"})
+    assert refused.status_code == 302
+    assert "ends later than the booking does now" in page.get(url).get_data(as_text=True)
+    assert page.post(f"{url}/end").status_code == 302
+    assert row_of(conn, booked)["end_at"] == START + timedelta(minutes=5)
+    assert browser_as(bob).post(f"{url}/end").status_code == 403
+
+
+def row_of(conn, booking):
+    return conn.execute("SELECT end_at FROM bookings WHERE id = %s", (booking["id"],)).fetchone()

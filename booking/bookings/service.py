@@ -62,6 +62,17 @@ SELECT 'rooms', NULL, json_build_object('version', copy.version, 'rooms', {ROOMS
 # bookings_pkey
 GET_SQL = "SELECT booking_detail_json(b) AS booking FROM booking_api b WHERE b.id = %s"
 
+# The booking's page: the booking, and until when it may be checked in where its
+# room requires check-in and nobody has yet (release_time(), sql/076).
+PAGE_SQL = """
+SELECT booking_detail_json(b) AS booking,
+       (SELECT release_time(b.start_at, greatest(b.created_at, r.checkin_since),
+                            r.release_after_minutes)
+          FROM rooms r
+         WHERE r.id = b.room_id AND r.checkin_required AND b.checked_in_at IS NULL
+           AND b.status = 'confirmed') AS checkin_until
+  FROM booking_api b WHERE b.id = %s"""
+
 # bookings_pkey, one index probe per id; answered in the order asked
 GET_MANY_SQL = """
 SELECT booking_detail_json(b) AS booking FROM booking_api b
@@ -306,6 +317,15 @@ def get(booking_id: int) -> dict[str, Any]:
     if row is None:
         raise not_found(_("That booking does not exist."))
     return row["booking"]
+
+
+def for_page(booking_id: int) -> tuple[dict[str, Any], datetime | None]:
+    """The booking, and until when it may be checked in (None: nothing to check in)."""
+    with db.connection() as conn:
+        row = conn.execute(PAGE_SQL, (booking_id,)).fetchone()
+    if row is None:
+        raise not_found(_("That booking does not exist."))
+    return row["booking"], row["checkin_until"]
 
 
 def get_many(ids_text: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from booking import idempotency, inputs, recurrence, rules, timeline
 from booking.clock import now
 from booking.auth import login_required
 from booking.approvals import service as approvals
-from booking.bookings import service
+from booking.bookings import service, usage
 from booking.errors import BookingError
 from booking.finder import service as finder
 from booking.rooms import service as rooms
@@ -305,10 +305,63 @@ def by_day(items: list[dict]) -> list[dict]:
 @bp.get("/bookings/<id:booking_id>")
 @login_required
 def show(booking_id: int):
-    booking = service.get(booking_id)
-    return render_template("bookings/show.html", booking=booking,
-                           may_cancel=service.may_cancel(current_user, booking, now()),
-                           may_decide=approvals.may_decide(current_user, booking))
+    booking, checkin_until = service.for_page(booking_id)
+    moment = now()
+    mine = service.may_cancel(current_user, booking, moment)
+    start = datetime.fromisoformat(booking["start_time"])
+    end = datetime.fromisoformat(booking["end_time"])
+    opens = timedelta(minutes=int(current_app.config["CHECKIN_OPENS_MINUTES"]))
+    # End early and extend (a new end) once under way.
+    under_way = mine and booking["status"] == "confirmed" and start <= moment < end
+    return render_template(
+        "bookings/show.html", booking=booking, may_cancel=mine,
+        may_decide=approvals.may_decide(current_user, booking),
+        # Check in within the window its room gives it.
+        may_check_in=(mine and checkin_until is not None
+                      and start - opens <= moment < checkin_until),
+        checkin_until=checkin_until and checkin_until.astimezone(start.tzinfo).isoformat(),
+        may_end=under_way,
+        later_end=(end + timedelta(minutes=15)).astimezone(end.tzinfo).strftime("%H:%M"))
+
+
+@bp.post("/bookings/<id:booking_id>/checkin")
+@login_required
+def checkin(booking_id: int):
+    return _use(booking_id, lambda: usage.checkin(current_user, booking_id, now()),
+                _("Checked in."))
+
+
+@bp.post("/bookings/<id:booking_id>/end")
+@login_required
+def end(booking_id: int):
+    return _use(booking_id, lambda: usage.end(current_user, booking_id, now()),
+                _("Ended: the rest of its time is free for others."))
+
+
+@bp.post("/bookings/<id:booking_id>/extend")
+@login_required
+def extend(booking_id: int):
+    """A new end ("HH:MM", `end`) on the booking's day (`date`, from its page)."""
+    def extended():
+        day = parse_date(request.form.get("date", ""), "date")
+        new_end = parse_hm(request.form.get("end", ""), "end")
+        return usage.extend(current_user, booking_id, {
+            "end_time": f"{day.isoformat()}T{new_end:%H:%M}"}, now())
+    return _use(booking_id, extended, _("Extended."))
+
+
+def _use(booking_id: int, act, done: str):
+    """Check in, end or extend from the booking's page: back to it, saying what was
+    done or why not (403 and 404 as pages of their own)."""
+    try:
+        act()
+    except BookingError as err:
+        if err.code in ("forbidden", "not_found"):
+            raise
+        flash(err.message, "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("bookings.show", booking_id=booking_id))
 
 
 @bp.post("/bookings/<id:booking_id>/cancel")

@@ -25,6 +25,7 @@ sends it: `in_language(code)`.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import date
 from typing import Iterator
 
 from babel import Locale
@@ -32,11 +33,11 @@ from babel.lists import format_list
 from babel.support import NullTranslations
 from flask import Flask, has_request_context, request
 from flask.globals import _cv_app
-from flask_babel import (Babel, force_locale, get_locale, get_translations, lazy_gettext,
-                         lazy_ngettext, refresh)
+from flask_babel import (Babel, LazyString, force_locale, get_locale, get_translations,
+                         lazy_gettext, lazy_ngettext, refresh)
 from flask_login import current_user
 
-__all__ = ["LANGUAGES", "NAMES", "_", "lazy", "lazy_plural", "ngettext", "pgettext",
+__all__ = ["LANGUAGES", "NAMES", "_", "lazy", "lazy_plural", "lazy_day", "ngettext", "pgettext",
            "language", "locale", "and_list", "in_language", "refresh", "init_app"]
 
 LANGUAGES = ("en", "de", "fr")
@@ -50,6 +51,15 @@ FORMATS = {"en": "en_GB", "de": "de_DE", "fr": "fr_FR"}
 
 lazy = lazy_gettext
 lazy_plural = lazy_ngettext
+
+
+def lazy_day(value: date) -> LazyString:
+    """`value` as the pages write a day ("Fri 24 Dec 2027", "Fr., 24. Dez. 2027"), in
+    the language of whoever reads it: a date in a lazy message."""
+    def written() -> str:
+        from booking.templating import day   # (templating imports this module)
+        return day(value.isoformat())
+    return LazyString(written)
 
 
 # -- the catalogue of this request, found once -----------------------------------------

@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 from booking.errors import BookingError
-from booking.i18n import lazy, lazy_plural
+from booking.i18n import lazy, lazy_day, lazy_plural
 from booking.times import UTC, wall_instant, zone
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -364,7 +364,7 @@ def _day_and_hours(room: Mapping, start: datetime, end: datetime,
 
     if policy.closed_date(day):
         found.append(Violation("closed", lazy("This room is closed on %(date)s.",
-                                              date=day.isoformat()),
+                                              date=lazy_day(day)),
                                "start_time", policy.source("closed_dates")))
         return found
     hours = policy.hours(room, day)

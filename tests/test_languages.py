@@ -301,3 +301,22 @@ def test_a_request_s_catalogue_follows_a_mail_in_another_language_and_back(app):
             assert i18n.ngettext("%(num)d person", "%(num)d people", 3) == "3 personnes"
         assert i18n._("closed") == "geschlossen"
         assert i18n.locale().language == "de"
+
+
+def test_a_closed_day_is_written_in_the_reader_s_language(app, api_as, alice, berlin, conn):
+    """Found by testing from outside: "Dieser Raum ist am 2027-03-02 geschlossen":
+    the date of a closed-day refusal was ISO, in every language."""
+    from policykit import room_policy
+    room_policy(conn, berlin, closed_dates=["2027-03-02"])
+    api = api_as(alice)
+    said = {}
+    for language in ("en", "de", "fr"):
+        r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Closed",
+                                            "start_time": "2027-03-02T10:00",
+                                            "end_time": "2027-03-02T11:00"},
+                     headers={"Accept-Language": language})
+        assert r.status_code == 422, r.get_json()
+        said[language] = r.get_json()["error"]["message"]
+    assert said["en"] == "This room is closed on Tue 2 Mar 2027."
+    assert "2027-03-02" not in said["de"] and "Mär" in said["de"]
+    assert "2027-03-02" not in said["fr"] and "mars" in said["fr"]

@@ -213,3 +213,14 @@ def test_the_python_check_catches_unmarked_messages():
     assert unmarked_messages('flash("Saved." if ok else "Not saved.", "success")') != []
     assert unmarked_messages('raise invalid("title", _("Say what it is for."))') == []
     assert unmarked_messages('check.fail("title", lazy("Say it."))') == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_product_s_name_is_translated_where_a_message_begins_with_it(language):
+    """Found by testing from outside: mail footers to invitees began "Rooms." in German
+    and French, where every other mail says the product's name in the language."""
+    messages = catalogue(language)
+    name = messages["Rooms"].string
+    for message in messages:
+        if isinstance(message.id, str) and message.id.startswith("Rooms. "):
+            assert message.string.startswith(f"{name}. "), (language, message.id)

@@ -12,7 +12,7 @@ occurrence taken by then is recorded as skipped and its organiser told.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from flask import current_app
@@ -23,7 +23,7 @@ from booking.errors import BookingError, invalid, not_found
 from booking.finder.service import Alternatives
 from booking.rooms import service as rooms
 from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
-from booking.i18n import _, lazy, ngettext
+from booking.i18n import _, lazy, lazy_day, ngettext
 
 # How far past the booking window a series holds its occurrences: a week, so
 # the hourly extension has days to spare before a day enters the window.
@@ -276,7 +276,8 @@ def _over_quota(details: Mapping[str, Any], count: int) -> BookingError:
     """422 quota_exceeded for a series: the first occurrence its quota refuses."""
     err = rules.quota_refusal(details)
     err.message = _("This series of %(count)d would go over a quota on %(date)s: %(reason)s",
-                    count=count, date=details["start_time"][:10], reason=err.message)
+                    count=count, date=lazy_day(date.fromisoformat(details["start_time"][:10])),
+                    reason=err.message)
     err.details.update(field="recurrence", start_time=details["start_time"],
                        end_time=details["end_time"])
     return err

@@ -4,14 +4,30 @@
 -- ran was not in its snapshot and stayed, booked for someone inactive.
 --
 -- * set_person_active() locks the person's row FOR UPDATE first, which waits
---   for every transaction that is inserting a booking of theirs (the foreign
+--   for every transaction that has inserted a booking of theirs (the foreign
 --   key holds FOR KEY SHARE on it until commit); its next statements see those
 --   bookings and cancel them.
--- * book() and auto_book() take that FOR KEY SHARE lock first, on an active
---   owner only: after a deactivation they find the owner inactive and raise
---   bookings_owner_active (403 forbidden).
+-- * book() and auto_book(), once they have inserted (and so waited for a
+--   deactivation holding the row), ask whether the owner is still active
+--   (owner_still_active()) and otherwise undo it all: bookings_owner_active
+--   (403 forbidden). A booking refused by a conflict asks nothing.
 --
 -- The rest of book() is as sql/065 left it, of auto_book() as sql/061 did.
+
+CREATE FUNCTION owner_still_active(p_user bigint, p_booked boolean) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Asked after the insert, whose foreign key holds the owner's row FOR KEY SHARE
+    -- to commit: a deactivation (set_person_active(), FOR UPDATE) either waited
+    -- for that and sees this booking, or committed first, and a new statement
+    -- sees them inactive here. users_pkey. Nothing booked, nothing to ask.
+    IF p_booked AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = p_user AND u.active) THEN
+        RAISE EXCEPTION 'user % is not active', p_user
+              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
+    END IF;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION book(p_room integer, p_user bigint, p_title text, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_series bigint DEFAULT NULL::bigint, p_skip_conflicts boolean DEFAULT false, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[], p_skip_over_quota boolean DEFAULT false, p_checked_in timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
@@ -28,14 +44,6 @@ DECLARE
     v_first jsonb;
     v_ids bigint[] := '{}';
 BEGIN
-    -- The owner's row, locked as the insert's foreign key locks it: a
-    -- deactivation (set_person_active()) waits for this booking to commit, or
-    -- this one waits for it and then finds them inactive.
-    PERFORM 1 FROM users u WHERE u.id = p_user AND u.active FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'user % is not active', p_user
-              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
-    END IF;
     SELECT coalesce(array_agg(q.requested_start ORDER BY q.requested_start), '{}'),
            (array_agg(q.details ORDER BY q.requested_start))[1]
       INTO v_refused, v_first
@@ -83,6 +91,7 @@ BEGIN
                 IF attempt = 3 THEN RAISE; END IF;
         END;
     END LOOP;
+    PERFORM owner_still_active(p_user, cardinality(v_ids) > 0);
 
     -- bookings_pkey
     RETURN QUERY
@@ -107,14 +116,6 @@ DECLARE
     v_policy jsonb;
     v_overrides text[];
 BEGIN
-    -- The owner's row, locked as the insert's foreign key locks it: a
-    -- deactivation (set_person_active()) waits for this booking to commit, or
-    -- this one waits for it and then finds them inactive.
-    PERFORM 1 FROM users u WHERE u.id = p_user AND u.active FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'user % is not active', p_user
-              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
-    END IF;
     FOREACH v_room IN ARRAY p_rooms LOOP
         v_policy := room_policy(v_room);
         v_overrides := NULL;
@@ -141,6 +142,7 @@ BEGIN
             END;
         END LOOP;
         IF v_new.id IS NOT NULL THEN
+            PERFORM owner_still_active(p_user, true);
             RETURN json_build_object('room_id', v_room, 'booking', booking_detail_of(v_new));
         END IF;
     END LOOP;
@@ -163,7 +165,8 @@ DECLARE
     v_series integer := 0;
 BEGIN
     PERFORM set_config('booking.actor', p_actor::text, true);   -- for the audit log
-    -- users_pkey. Waits for the bookings being made for them (above).
+    -- users_pkey. Waits for every booking being made for them (the insert's
+    -- foreign key holds their row FOR KEY SHARE to commit).
     PERFORM 1 FROM users u WHERE u.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;

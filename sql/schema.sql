@@ -250,14 +250,6 @@ DECLARE
     v_policy jsonb;
     v_overrides text[];
 BEGIN
-    -- The owner's row, locked as the insert's foreign key locks it: a
-    -- deactivation (set_person_active()) waits for this booking to commit, or
-    -- this one waits for it and then finds them inactive.
-    PERFORM 1 FROM users u WHERE u.id = p_user AND u.active FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'user % is not active', p_user
-              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
-    END IF;
     FOREACH v_room IN ARRAY p_rooms LOOP
         v_policy := room_policy(v_room);
         v_overrides := NULL;
@@ -284,6 +276,7 @@ BEGIN
             END;
         END LOOP;
         IF v_new.id IS NOT NULL THEN
+            PERFORM owner_still_active(p_user, true);
             RETURN json_build_object('room_id', v_room, 'booking', booking_detail_of(v_new));
         END IF;
     END LOOP;
@@ -309,14 +302,6 @@ DECLARE
     v_first jsonb;
     v_ids bigint[] := '{}';
 BEGIN
-    -- The owner's row, locked as the insert's foreign key locks it: a
-    -- deactivation (set_person_active()) waits for this booking to commit, or
-    -- this one waits for it and then finds them inactive.
-    PERFORM 1 FROM users u WHERE u.id = p_user AND u.active FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'user % is not active', p_user
-              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
-    END IF;
     SELECT coalesce(array_agg(q.requested_start ORDER BY q.requested_start), '{}'),
            (array_agg(q.details ORDER BY q.requested_start))[1]
       INTO v_refused, v_first
@@ -364,6 +349,7 @@ BEGIN
                 IF attempt = 3 THEN RAISE; END IF;
         END;
     END LOOP;
+    PERFORM owner_still_active(p_user, cardinality(v_ids) > 0);
 
     -- bookings_pkey
     RETURN QUERY
@@ -1752,6 +1738,21 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.owner_still_active(p_user bigint, p_booked boolean) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Asked after the insert, whose foreign key holds the owner's row FOR KEY SHARE
+    -- to commit: a deactivation (set_person_active(), FOR UPDATE) either waited
+    -- for that and sees this booking, or committed first, and a new statement
+    -- sees them inactive here. users_pkey. Nothing booked, nothing to ask.
+    IF p_booked AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = p_user AND u.active) THEN
+        RAISE EXCEPTION 'user % is not active', p_user
+              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION public.plus_minutes(t timestamp with time zone, m integer) RETURNS timestamp with time zone
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (t + make_interval(mins => m));
@@ -2130,7 +2131,8 @@ DECLARE
     v_series integer := 0;
 BEGIN
     PERFORM set_config('booking.actor', p_actor::text, true);   -- for the audit log
-    -- users_pkey. Waits for the bookings being made for them (above).
+    -- users_pkey. Waits for every booking being made for them (the insert's
+    -- foreign key holds their row FOR KEY SHARE to commit).
     PERFORM 1 FROM users u WHERE u.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;

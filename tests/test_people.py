@@ -151,12 +151,15 @@ def test_a_deactivation_waits_for_a_booking_being_made_and_cancels_it(
     assert live(conn, alice) == 0
 
 
-def test_a_booking_made_while_a_deactivation_commits_is_refused(api_as, admin, alice, berlin,
+def test_a_booking_made_while_a_deactivation_commits_is_refused(alice, admin, berlin,
                                                                  database_url, conn):
-    """The other order: the deactivation holds the owner's row; the booking waits
-    for it, then finds its owner inactive (403 forbidden) and books nothing."""
+    """The other order: the deactivation holds the owner's lock; book() waits for it,
+    then finds its owner inactive (bookings_owner_active: 403 forbidden) and books
+    nothing."""
+    import psycopg
     admin_conn = db.connect(database_url)
-    api = api_as(alice)
+    booker = db.connect(database_url)
+    start = NOW + timedelta(days=1)
     answer = {}
     try:
         admin_conn.execute("BEGIN")
@@ -164,21 +167,26 @@ def test_a_booking_made_while_a_deactivation_commits_is_refused(api_as, admin, a
                            (alice["id"], admin["id"], NOW))
 
         def book():
-            answer["r"] = api.post("/api/bookings", json={
-                "room_id": berlin["id"], "title": "Raced", "start_time": "2027-03-02T10:00",
-                "end_time": "2027-03-02T11:00"})
+            try:
+                answer["kind"] = booker.execute(BOOK_FOR, (
+                    berlin["id"], alice["id"], start, start + timedelta(hours=1))
+                ).fetchone()["kind"]
+            except psycopg.errors.CheckViolation as exc:
+                answer["refused"] = exc.diag.constraint_name
 
         thread = threading.Thread(target=book)
         thread.start()
         while thread.is_alive() and not conn.execute(
                 "SELECT count(*) > 0 AS waiting FROM pg_stat_activity WHERE "
-                "wait_event_type = 'Lock' AND datname = current_database() AND pid <> %s",
-                (admin_conn.info.backend_pid,)).fetchone()["waiting"]:
+                "wait_event_type = 'Lock' AND datname = current_database() AND pid = %s",
+                (booker.info.backend_pid,)).fetchone()["waiting"]:
             pass
         admin_conn.execute("COMMIT")
         thread.join()
     finally:
         admin_conn.close()
-    r = answer["r"]
-    assert (r.status_code, r.get_json()["error"]["code"]) == (403, "forbidden")
+        booker.close()
+    assert answer == {"refused": "bookings_owner_active"}
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    from booking.errors import CONSTRAINTS
+    assert CONSTRAINTS["bookings_owner_active"][0] == "forbidden"

@@ -37,8 +37,9 @@ from flask_babel import (Babel, LazyString, force_locale, get_locale, get_transl
                          lazy_gettext, lazy_ngettext, refresh)
 from flask_login import current_user
 
-__all__ = ["LANGUAGES", "NAMES", "_", "lazy", "lazy_plural", "lazy_day", "ngettext", "pgettext",
-           "language", "locale", "and_list", "in_language", "refresh", "init_app"]
+__all__ = ["LANGUAGES", "NAMES", "_", "lazy", "lazy_plural", "lazy_day", "field_name",
+           "ngettext", "pgettext", "language", "locale", "and_list", "in_language", "refresh",
+           "init_app"]
 
 LANGUAGES = ("en", "de", "fr")
 DEFAULT = "en"
@@ -51,6 +52,22 @@ FORMATS = {"en": "en_GB", "de": "de_DE", "fr": "fr_FR"}
 
 lazy = lazy_gettext
 lazy_plural = lazy_ngettext
+
+
+# The fields people fill in on the pages, by their API names: an error on a German
+# page says "Titel ist erforderlich", not "title". In English the name is the text.
+FIELD_NAMES = {"title": lazy("title"), "name": lazy("name"), "timezone": lazy("timezone"),
+               "date": lazy("date"), "start": lazy("start"), "end": lazy("end"),
+               "start_time": lazy("start_time"), "end_time": lazy("end_time"),
+               "capacity": lazy("capacity"), "floor": lazy("floor"),
+               "building": lazy("building"), "opens": lazy("opens"), "closes": lazy("closes"),
+               "email": lazy("email"), "attendees": lazy("attendees"), "notes": lazy("notes"),
+               "invitees": lazy("invitees")}
+
+
+def field_name(field: str) -> str:
+    """How a message names `field` in the reader's language (its API name in English)."""
+    return str(FIELD_NAMES.get(field, field))
 
 
 def lazy_day(value: date) -> LazyString:

@@ -15,7 +15,7 @@ from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from booking.errors import BookingError, invalid
-from booking.i18n import _
+from booking.i18n import _, field_name
 
 MAX_ID = 2**31 - 1
 _INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
@@ -58,13 +58,13 @@ def _string(value: Any, field: str) -> str:
     """`value` if it is a str that can be written as UTF-8 (no lone surrogates).
     Missing (None) is said as missing."""
     if value is None:
-        raise invalid(field, _("%(field)s is required.", field=field))
+        raise invalid(field, _("%(field)s is required.", field=field_name(field)))
     if not isinstance(value, str):
-        raise invalid(field, _("%(field)s must be text.", field=field))
+        raise invalid(field, _("%(field)s must be text.", field=field_name(field)))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise invalid(field, _("%(field)s is not valid Unicode text.", field=field)) from None
+        raise invalid(field, _("%(field)s is not valid Unicode text.", field=field_name(field))) from None
     return value
 
 
@@ -73,7 +73,7 @@ def _no_hidden(value: str, field: str) -> str:
     hidden = next((ch for ch in value if ch in HIDDEN), None)
     if hidden is not None:
         raise invalid(field, _("%(field)s must not contain invisible or direction-changing "
-                               "characters (%(character)s).", field=field,
+                               "characters (%(character)s).", field=field_name(field),
                                character=f"U+{ord(hidden):04X}"))
     return value
 
@@ -82,12 +82,12 @@ def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
     """Text with runs of whitespace folded to one space and no control characters."""
     value = " ".join(_string(value, field).split())
     if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise invalid(field, _("%(field)s must not contain control characters.", field=field))
+        raise invalid(field, _("%(field)s must not contain control characters.", field=field_name(field)))
     if len(value) < low:
-        raise invalid(field, _("%(field)s is required.", field=field) if low == 1
-                      else _("%(field)s has at least %(low)d characters.", field=field, low=low))
+        raise invalid(field, _("%(field)s is required.", field=field_name(field)) if low == 1
+                      else _("%(field)s has at least %(low)d characters.", field=field_name(field), low=low))
     if len(value) > high:
-        raise invalid(field, _("%(field)s has at most %(high)d characters.", field=field,
+        raise invalid(field, _("%(field)s has at most %(high)d characters.", field=field_name(field),
                                high=high))
     return value
 
@@ -115,10 +115,10 @@ def notes(value: Any, field: str = "notes", *, high: int = 2000) -> str | None:
         return None
     value = _string(value, field).replace("\r\n", "\n").replace("\r", "\n").strip()
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-        raise invalid(field, _("%(field)s must not contain control characters.", field=field))
+        raise invalid(field, _("%(field)s must not contain control characters.", field=field_name(field)))
     _no_hidden(value, field)
     if len(value) > high:
-        raise invalid(field, _("%(field)s has at most %(high)d characters.", field=field,
+        raise invalid(field, _("%(field)s has at most %(high)d characters.", field=field_name(field),
                                high=high))
     return value or None
 
@@ -132,7 +132,7 @@ _EMAIL = re.compile(r"[^\s@\"<>(),;:\\\[\]]+@[^\s@\"<>(),;:\\\[\]]+\.[^\s@\"<>()
 def email(value: Any, field: str) -> str:
     """One email address, trimmed; 400 naming `field` when it cannot be one."""
     if not isinstance(value, str):
-        raise invalid(field, _("%(field)s must be email addresses (text).", field=field))
+        raise invalid(field, _("%(field)s must be email addresses (text).", field=field_name(field)))
     value = value.strip()
     if not 3 <= len(value) <= 254 or not _EMAIL.fullmatch(value) or not value.isprintable():
         raise invalid(field, _("%(value)s is not an email address.", value=repr(value[:60])))
@@ -155,7 +155,7 @@ def emails(value: Any, field: str, *, most: int = 50) -> list[str]:
     if isinstance(value, str):
         value = [part for part in re.split(r"[,;\s]+", value) if part]
     if not isinstance(value, list):
-        raise invalid(field, _("%(field)s is a list of email addresses.", field=field))
+        raise invalid(field, _("%(field)s is a list of email addresses.", field=field_name(field)))
     found: list[str] = []
     seen: set[str] = set()
     for item in value:
@@ -164,7 +164,7 @@ def emails(value: Any, field: str, *, most: int = 50) -> list[str]:
             seen.add(address.lower())
             found.append(address)
     if len(found) > most:
-        raise invalid(field, _("At most %(most)d addresses in %(field)s.", most=most, field=field))
+        raise invalid(field, _("At most %(most)d addresses in %(field)s.", most=most, field=field_name(field)))
     return found
 
 
@@ -173,9 +173,9 @@ def integer(value: Any, field: str, *, low: int = 1, high: int = MAX_ID) -> int:
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(field, _("%(field)s must be a whole number.", field=field))
+        raise invalid(field, _("%(field)s must be a whole number.", field=field_name(field)))
     if not low <= value <= high:
-        raise invalid(field, _("%(field)s must be between %(low)d and %(high)d.", field=field,
+        raise invalid(field, _("%(field)s must be between %(low)d and %(high)d.", field=field_name(field),
                                low=low, high=high))
     return value
 
@@ -183,7 +183,7 @@ def integer(value: Any, field: str, *, low: int = 1, high: int = MAX_ID) -> int:
 def id_list(value: Any, field: str = "ids", *, most: int = 100) -> list[int]:
     """"1,2,3" -> [1, 2, 3]; at most `most` ids, duplicates dropped."""
     if not isinstance(value, str) or not value.strip():
-        raise invalid(field, _("%(field)s must be a comma-separated list of ids.", field=field))
+        raise invalid(field, _("%(field)s must be a comma-separated list of ids.", field=field_name(field)))
     parts = [p for p in value.split(",") if p.strip()]
     if len(parts) > most:
         raise invalid(field, _("At most %(most)d ids at a time.", most=most))
@@ -202,7 +202,7 @@ def boolean(value: Any, field: str) -> bool:
         return True
     if value in ("off", "false", "0", "no", ""):
         return False
-    raise invalid(field, _("%(field)s must be true or false.", field=field))
+    raise invalid(field, _("%(field)s must be true or false.", field=field_name(field)))
 
 
 def equipment(value: Any) -> list[str]:

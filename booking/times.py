@@ -13,7 +13,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from booking.errors import invalid
-from booking.i18n import _
+from booking.i18n import _, field_name
 
 UTC = timezone.utc
 # [0-9], not \d: \d also matches other scripts' digits ("0٩:00"), which the
@@ -60,7 +60,7 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 def _in_range(day: date, field: str) -> None:
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise invalid(field, _("%(field)s must be between %(first)s and %(last)s.", field=field,
+        raise invalid(field, _("%(field)s must be between %(first)s and %(last)s.", field=field_name(field),
                                first=FIRST_DAY.year, last=LAST_DAY.year))
 
 
@@ -68,14 +68,14 @@ def parse_datetime(value: object, field: str) -> datetime:
     """An RFC 3339 date-time; naive when the client gave no offset."""
     if not isinstance(value, str) or not _DATETIME.fullmatch(value.strip()):
         raise invalid(field, _("%(field)s must be a date and time like 2026-05-04T14:00 "
-                               "or 2026-05-04T14:00:00+02:00.", field=field))
+                               "or 2026-05-04T14:00:00+02:00.", field=field_name(field)))
     text = value.strip()
     if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise invalid(field, _("%(field)s is not a real date and time.", field=field)) from None
+        raise invalid(field, _("%(field)s is not a real date and time.", field=field_name(field))) from None
     _in_range(moment.date(), field)
     return moment
 
@@ -106,11 +106,11 @@ def localize(moment: datetime, tz: ZoneInfo, field: str) -> datetime:
 
 def parse_date(value: object, field: str = "date") -> date:
     if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
-        raise invalid(field, _("%(field)s must be a date like 2026-05-04.", field=field))
+        raise invalid(field, _("%(field)s must be a date like 2026-05-04.", field=field_name(field)))
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
-        raise invalid(field, _("%(field)s is not a real date.", field=field)) from None
+        raise invalid(field, _("%(field)s is not a real date.", field=field_name(field))) from None
     _in_range(day, field)
     return day
 
@@ -140,7 +140,7 @@ def date_range(start: object, end: object = None, *, most_days: int = 31,
 def parse_hm(value: object, field: str) -> time:
     """A wall-clock time of day, "HH:MM"."""
     if not isinstance(value, str) or not _HM.fullmatch(value.strip()):
-        raise invalid(field, _("%(field)s must be a time of day like 09:00.", field=field))
+        raise invalid(field, _("%(field)s must be a time of day like 09:00.", field=field_name(field)))
     return time.fromisoformat(value.strip())
 
 

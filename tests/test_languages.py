@@ -320,3 +320,17 @@ def test_a_closed_day_is_written_in_the_reader_s_language(app, api_as, alice, be
     assert said["en"] == "This room is closed on Tue 2 Mar 2027."
     assert "2027-03-02" not in said["de"] and "Mär" in said["de"]
     assert "2027-03-02" not in said["fr"] and "mars" in said["fr"]
+
+
+def test_an_error_names_the_field_in_the_reader_s_language(api_as, alice, berlin):
+    """Found by testing from outside: "title ist erforderlich" on German pages, "name
+    est obligatoire" on French ones. In English the API's name is the text."""
+    said = {}
+    for language in ("en", "de", "fr"):
+        r = api_as(alice).post("/api/bookings", json={
+            "room_id": berlin["id"], "title": "   ", "start_time": "2027-03-02T10:00",
+            "end_time": "2027-03-02T11:00"}, headers={"Accept-Language": language})
+        assert r.status_code == 400 and r.get_json()["error"]["details"]["field"] == "title"
+        said[language] = r.get_json()["error"]["message"]
+    assert said == {"en": "title is required.", "de": "Titel ist erforderlich.",
+                    "fr": "Titre est obligatoire."}

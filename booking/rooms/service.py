@@ -21,7 +21,7 @@ from booking.availability import as_json, free_intervals
 from booking.errors import BookingError, from_database, invalid, not_found
 from booking.finder.service import ROOMS_JSON, keep_rooms
 from booking.times import localize, parse_date, parse_datetime, parse_hm, rfc3339, zone
-from booking.i18n import _
+from booking.i18n import _, field_name
 
 # The JSON shape of a room.
 ROOM_FIELDS = """r.id, r.name, r.building, r.floor, r.capacity, r.equipment, r.timezone,
@@ -577,7 +577,7 @@ def clean_room(data: Mapping[str, Any], *, partial: bool,
                 if column in ("opens", "closes"):
                     values[column] = parse_hm(values[column], column)
             else:
-                raise invalid(column, _("%(field)s is required.", field=column))
+                raise invalid(column, _("%(field)s is required.", field=field_name(column)))
     opens, closes = values.get("opens"), values.get("closes")
     if opens is not None and closes is not None and opens >= closes:
         raise invalid("closes", _("A room must close after it opens."))

@@ -600,3 +600,25 @@ def test_a_room_made_inactive_says_how_many_future_bookings_it_keeps(browser_as,
     assert page.post(f"/admin/rooms/{berlin['id']}",
                      data={**form, "active": "on"}).status_code == 302
     assert "nobody can book the room now" not in text(page.get("/admin/rooms"))
+
+
+def test_the_room_form_says_every_field_s_error_at_once(browser_as, api_as, admin, berlin,
+                                                        conn):
+    """Found by testing from outside: a room form with three bad fields flagged only
+    the first; fixing it met the next on the next submit. The API names them all
+    in details.errors, the first as the error's field, and nothing changes."""
+    before = conn.execute("SELECT r::text AS t FROM rooms r WHERE id = %s",
+                          (berlin["id"],)).fetchone()["t"]
+    form = {"name": "  ", "building": "B", "floor": "2", "capacity": "0", "equipment": "",
+            "timezone": "Europe/Berlin", "opens": "18:00", "closes": "09:00"}
+    page = browser_as(admin).post(f"/admin/rooms/{berlin['id']}", data=form)
+    assert page.status_code == 400
+    for field in ("name", "capacity", "closes"):
+        assert f'id="{field}-error"' in text(page), field
+    r = api_as(admin).patch(f"/api/rooms/{berlin['id']}", json={
+        "name": "  ", "capacity": 0, "opens": "18:00", "closes": "09:00"})
+    error = r.get_json()["error"]
+    assert (r.status_code, error["details"]["field"]) == (400, "name")
+    assert [e["field"] for e in error["details"]["errors"]] == ["name", "capacity", "closes"]
+    assert conn.execute("SELECT r::text AS t FROM rooms r WHERE id = %s",
+                        (berlin["id"],)).fetchone()["t"] == before

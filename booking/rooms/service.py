@@ -566,21 +566,23 @@ def clean_room(data: Mapping[str, Any], *, partial: bool,
     changes clean() makes of it."""
     inputs.only(data, frozenset(ROOM_COLUMNS) | {"id", "policy"})
     values: dict[str, Any] = {}
+    check = inputs.Collect()   # every field's error at once (the admin's form shows each)
     if data.get("policy") is not None:
-        values["policy"] = policy.clean(data["policy"])
+        values["policy"] = check(policy.clean, data["policy"])
     for column in ROOM_COLUMNS:
         if column in data:
-            values[column] = _CLEANERS[column](data[column])
+            values[column] = check(_CLEANERS[column], data[column])
         elif not partial:
             if defaults and column in defaults:
                 values[column] = defaults[column]
                 if column in ("opens", "closes"):
                     values[column] = parse_hm(values[column], column)
             else:
-                raise invalid(column, _("%(field)s is required.", field=field_name(column)))
+                check.fail(column, _("%(field)s is required.", field=field_name(column)))
     opens, closes = values.get("opens"), values.get("closes")
     if opens is not None and closes is not None and opens >= closes:
-        raise invalid("closes", _("A room must close after it opens."))
+        check.fail("closes", _("A room must close after it opens."))
+    check.done()
     return values
 
 

@@ -24,24 +24,28 @@ SWEEP_EVERY_SECONDS = 30.0
 # that started within the last day (none lasts longer). release_time() is
 # sql/050's: the start (or the creation, for a booking made late) plus the
 # room's grace, on a whole minute.
-RELEASE_SQL = """
+# When booking `b` in room `r` is released if nobody checks in: its grace from the
+# latest of its start, its making and check-in being turned on for the room
+# (release_time(), sql/050; rooms.checkin_since, sql/076). Every statement that
+# asks says it this way (reminders, the edit's read, the booking's page).
+RELEASE_AT = ("release_time(b.start_at, greatest(b.created_at, r.checkin_since), "
+              "r.release_after_minutes)")
+
+RELEASE_SQL = f"""
 WITH due AS (
-    SELECT b.id, release_time(b.start_at, greatest(b.created_at, r.checkin_since),
-                        r.release_after_minutes) AS release_at
+    SELECT b.id, {RELEASE_AT} AS release_at
       FROM rooms r
       JOIN bookings b ON b.room_id = r.id
      WHERE r.checkin_required
        AND b.cancelled_at IS NULL AND b.status = 'confirmed'
        AND b.start_at > %(now)s - interval '1 day' AND b.start_at <= %(now)s
        AND b.checked_in_at IS NULL AND b.released_at IS NULL
-       AND release_time(b.start_at, greatest(b.created_at, r.checkin_since),
-                        r.release_after_minutes) <= %(now)s
+       AND {RELEASE_AT} <= %(now)s
        -- Only time still to come is freed: not a booking over by now (check-in
        -- turned on after it, or a sweep that did not run), nor one shorter than
        -- its grace.
        AND b.end_at > %(now)s
-       AND release_time(b.start_at, greatest(b.created_at, r.checkin_since),
-                        r.release_after_minutes) < b.end_at
+       AND {RELEASE_AT} < b.end_at
      ORDER BY b.id
      LIMIT %(batch)s
        FOR UPDATE OF b SKIP LOCKED),

@@ -18,17 +18,17 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from booking import db
+from booking.bookings.release import RELEASE_AT
 
 # rooms, then bookings_room_start per room: live bookings starting within the
 # lead time, not made within it (who just booked needs no reminder), not
 # reminded of that start yet (booking_reminders_pkey: moved, it is reminded again).
-REMIND_SQL = """
+REMIND_SQL = f"""
 WITH due AS (
     SELECT b.id, b.start_at, b.user_id, b.room_id, b.series_id, to_jsonb(b) AS snapshot,
            -- a request waiting for approval cannot be checked in (sql/070)
            r.checkin_required AND b.status = 'confirmed' AS checkin_required,
-           release_time(b.start_at, greatest(b.created_at, r.checkin_since),
-                        r.release_after_minutes) AS checkin_until
+           {RELEASE_AT} AS checkin_until
       FROM rooms r
       JOIN bookings b ON b.room_id = r.id
      WHERE b.cancelled_at IS NULL

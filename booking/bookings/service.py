@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from flask import current_app
 
 from booking import availability, db, idempotency, inputs, memo, pagination, rules
+from booking.bookings.release import RELEASE_AT
 from booking.series import service as series
 from booking.auth import User
 from booking.errors import BookingError, invalid, not_found
@@ -64,10 +65,9 @@ GET_SQL = "SELECT booking_detail_json(b) AS booking FROM booking_api b WHERE b.i
 
 # The booking's page: the booking, and until when it may be checked in where its
 # room requires check-in and nobody has yet (release_time(), sql/076).
-PAGE_SQL = """
+PAGE_SQL = f"""
 SELECT booking_detail_json(b) AS booking,
-       (SELECT release_time(b.start_at, greatest(b.created_at, r.checkin_since),
-                            r.release_after_minutes)
+       (SELECT {RELEASE_AT}
           FROM rooms r
          WHERE r.id = b.room_id AND r.checkin_required AND b.checked_in_at IS NULL
            AND b.status = 'confirmed') AS checkin_until
@@ -174,12 +174,12 @@ SELECT coalesce((SELECT booking_json_of(d.id, d.room_id, r.name, d.user_id, u.na
 EDIT_READ_SQL = f"""
 SELECT booking_detail_json(b) AS booking, b.user_id, b.room_id, b.start_at, b.end_at,
        b.sequence, b.attendees, b.live,
-       -- Not checked in where check-in is required: released from then (sql/076).
-       (SELECT release_time(b.start_at, greatest(b.created_at, r.checkin_since),
-                            r.release_after_minutes)
+       -- An extension's: not checked in where check-in is required, released from
+       -- then (sql/076). Other edits do not ask.
+       (SELECT {RELEASE_AT}
           FROM rooms r
-         WHERE r.id = b.room_id AND r.checkin_required AND b.checked_in_at IS NULL
-       ) AS release_at,
+         WHERE %(extending)s AND r.id = b.room_id AND r.checkin_required
+           AND b.checked_in_at IS NULL) AS release_at,
        -- With If-Match: what edit_booking() compares on the locked row (sql/068).
        CASE WHEN %(if_match)s THEN md5(booking_detail_json(b)::text) END AS fingerprint,
        (SELECT coalesce(array_agg(m.group_id), '{{}}') FROM group_members m
@@ -489,7 +489,7 @@ def edit(user: User, booking_id: int, data: Mapping[str, Any], now: datetime,
     with db.connection() as conn:
         row = conn.execute(EDIT_READ_SQL, {
             "id": booking_id, "kept": memo.current().rooms.current()[0],
-            "if_match": if_match is not None}).fetchone()
+            "if_match": if_match is not None, "extending": extending}).fetchone()
         if row is None:
             raise not_found(_("That booking does not exist."))
         if row["rooms"] is not None:

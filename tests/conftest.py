@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -346,3 +347,23 @@ def live_server(database_url, tmp_path):
     server = LiveServer(database_url, tmp_path)
     yield server
     server.stop()
+
+
+_MARKERS = itertools.count()
+
+
+def heard_so_far(app, conn) -> None:
+    """Until this process has heard every notification sent so far (a change made
+    here through `conn` reaches the app's listening connection a moment later):
+    a marker sent after them is heard after them (each call its own marker)."""
+    from booking import memo
+    heard: set[str] = set()
+    marker = f"marker-{next(_MARKERS)}"
+    channel = memo.of(app).channel
+    channel.on("test", heard.add)
+    conn.execute("SELECT pg_notify('booking_memo', %s)", (f"test:{marker}",))
+    deadline = time.monotonic() + 30          # for a failure only; it takes milliseconds
+    while marker not in heard:
+        assert channel.poll(), "the process is not listening"
+        assert time.monotonic() < deadline, "the marker was never heard"
+        time.sleep(0.002)

@@ -12,6 +12,7 @@ import pytest
 from booking import memo
 from booking.bookings import service
 from booking.memo.rooms import NONE
+from conftest import heard_so_far
 from policykit import room_policy
 
 DAY = "2027-03-02"      # Tuesday; NOW is Monday 1 March 2027, 09:00 in Berlin
@@ -40,15 +41,7 @@ def api(api_as, alice, berlin, app, conn):
     found = api_as(alice)
     for _ in range(2):
         assert found.get("/api/me").status_code == 200
-    heard: set[str] = set()
-    channel = memo.of(app).channel
-    channel.on("test", heard.add)
-    conn.execute("SELECT pg_notify('booking_memo', 'test:settled')")
-    deadline = time.monotonic() + 30          # for a failure only; it takes milliseconds
-    while "settled" not in heard:
-        assert channel.poll(), "the process is not listening"
-        assert time.monotonic() < deadline, "the marker was never heard"
-        time.sleep(0.002)
+    heard_so_far(app, conn)
     return found
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from booking.panels import service as panels
 from booking.times import zone
-from conftest import NOW
+from conftest import NOW, heard_so_far
 from policykit import room_policy
 
 START = NOW + timedelta(hours=1)           # 10:00 in Berlin (NOW is 09:00 there)
@@ -98,23 +98,6 @@ def test_the_twin_says_the_state_and_offers_book_now_up_to_the_next_booking(
     app.config["PANEL_SHOW_TITLES"] = False
     hidden = panel.get(f"/api/rooms/{berlin['id']}/panel").json
     assert hidden["current"]["title"] is None and hidden["current"]["user_name"] is None
-
-
-def heard_so_far(app, conn) -> None:
-    """Until this process has heard every notification sent so far (a change made
-    here through `conn` reaches the app's listening connection a moment later):
-    a marker sent after them is heard after them."""
-    import time
-    from booking import memo
-    heard: set[str] = set()
-    channel = memo.of(app).channel
-    channel.on("test", heard.add)
-    conn.execute("SELECT pg_notify('booking_memo', 'test:marker')")
-    deadline = time.monotonic() + 30          # for a failure only; it takes milliseconds
-    while "marker" not in heard:
-        assert channel.poll(), "the process is not listening"
-        assert time.monotonic() < deadline, "the marker was never heard"
-        time.sleep(0.002)
 
 
 def tablet(client, room, token):

@@ -180,6 +180,16 @@ def test_a_booking_mails_its_owner_an_invitation(api_as, alice, berlin, smtp, wo
     assert len(smtp.messages) == 1
 
 
+def test_a_mail_names_the_time_zone_its_times_are_in(api_as, alice, new_york, smtp, worker):
+    """An invitee may read it in another zone: 10:00 is the room's 10:00, and says so."""
+    book(api_as(alice), new_york)
+    worker.run_until_idle()
+    ((_to, message),) = smtp.messages
+    said = "Times are the room's local time (America/New_York)."
+    assert said in message.get_body(("plain",)).get_content()
+    assert f"<p>{said}</p>" in message.get_body(("html",)).get_content()
+
+
 def test_an_admin_cancelling_tells_the_owner_with_a_cancel(api_as, alice, admin, berlin, smtp, worker):
     booking = book(api_as(alice), berlin)["booking"]
     worker.run_until_idle()

@@ -63,6 +63,7 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
                "taken_off": _taken_off(event, event["recipient_email"]),
                "pending": _pending(event),
                "checkin_link": _checkin_link(event, data),
+               "zone": _zone(event, data),
                **_tap_links(event, data, config)}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
@@ -109,6 +110,14 @@ def _tap_links(event: Mapping[str, Any], data: Mapping[str, Any],
     return {f"{action}_link": f"{base}/approvals/tap/"
             + tap_token(config, event["recipient_id"], action, **which)
             for action in ("approve", "reject")}
+
+
+def _zone(event: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+    """The room's time zone, which every time in a booking's or series' mail is in
+    (an invitee may read it elsewhere); None for mail about no room."""
+    if "booking" not in data and "series" not in data:
+        return None
+    return event.get("timezone")
 
 
 def _checkin_link(event: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:

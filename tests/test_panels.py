@@ -530,3 +530,34 @@ def test_a_request_waiting_for_approval_is_not_offered_a_check_in(app, client, m
         assert shown["may_check_in"] is offered, status
         page = client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
         assert ("Check in" in page) is offered, status
+
+
+@pytest.mark.parametrize("late", [
+    pytest.param(None, id="booked-ahead"),
+    pytest.param("created", id="booked-after-its-start"),
+    pytest.param("checkin_since", id="check-in-turned-on-after-its-start"),
+])
+def test_check_in_is_offered_up_to_the_release_time_and_not_at_it(app, client, make, alice,
+                                                                   berlin, panel_token, conn,
+                                                                   late):
+    """The panel's offer is the release time the sweep and the check-in use (one SQL
+    fragment): offered a second before it, and the check-in then goes through; not at it."""
+    conn.execute("UPDATE rooms SET checkin_required = true, release_after_minutes = 10 "
+                 "WHERE id = %s", (berlin["id"],))
+    booking = make.booking(berlin, alice, START, START + timedelta(hours=1))
+    release = START + timedelta(minutes=10)
+    if late is not None:     # 3 min 20 s after the start: the grace from then, on a whole minute
+        moment = START + timedelta(minutes=3, seconds=20)
+        table, key = ("bookings", booking["id"]) if late == "created" else ("rooms", berlin["id"])
+        conn.execute(f"UPDATE {table} SET {late if late == 'checkin_since' else 'created_at'}"
+                     " = %s WHERE id = %s", (moment, key))
+        release = START + timedelta(minutes=14)
+    tablet(client, berlin, panel_token)
+    for now, offered in ((release - timedelta(seconds=1), True), (release, False)):
+        app.config["NOW"] = now
+        shown = client.get(f"/api/rooms/{berlin['id']}/panel").json["current"]
+        assert shown["may_check_in"] is offered, now
+    app.config["NOW"] = release - timedelta(seconds=1)
+    done = client.post(f"/api/bookings/{booking['id']}/checkin",
+                       headers={"Authorization": f"Bearer {panel_token}"})
+    assert done.status_code == 200, done.get_json()

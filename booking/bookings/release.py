@@ -27,7 +27,8 @@ SWEEP_EVERY_SECONDS = 30.0
 # When booking `b` in room `r` is released if nobody checks in: its grace from the
 # latest of its start, its making and check-in being turned on for the room
 # (release_time(), sql/050; rooms.checkin_since, sql/076). Every statement that
-# asks says it this way (reminders, the edit's read, the booking's page).
+# asks says it this way (reminders, the edit's read, the booking's page, the door
+# panel; checkin_booking() too).
 RELEASE_AT = ("release_time(b.start_at, greatest(b.created_at, r.checkin_since), "
               "r.release_after_minutes)")
 

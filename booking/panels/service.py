@@ -20,6 +20,7 @@ from flask import current_app
 from booking import db, memo, policy as policies, rules
 from booking.auth import PANEL_PREFIX, User, forget, hash_token
 from booking.bookings import service as bookings
+from booking.bookings.release import RELEASE_AT
 from booking.bookings.usage import ceil_minute
 from booking.errors import BookingError, invalid, not_found
 from booking.i18n import _
@@ -46,8 +47,7 @@ SELECT {ROOM_FIELDS},
                           'checked_in_at', rfc3339(b.checked_in_at, r.timezone),
                           'start_at', b.start_at, 'end_at', b.end_at,
                           'buffer_minutes', b.buffer_minutes, 'status', b.status,
-                          -- release_time()'s "made": also when check-in was turned on
-                          'checkin_from', greatest(b.created_at, r.checkin_since))
+                          'release_at', {RELEASE_AT})
                         ORDER BY b.start_at)
                    FROM bookings b JOIN users u ON u.id = b.user_id
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
@@ -78,7 +78,7 @@ def state(room_id: int, now: datetime, viewer_id: int | None = None,
     row.pop("day_end")
     policy = policies.effective(row.pop("policy"), current_app.config)
     for item in items:
-        for key in ("start_at", "end_at", "checkin_from"):
+        for key in ("start_at", "end_at", "release_at"):
             item[key] = datetime.fromisoformat(item[key])
     # A walk-in starts on the next whole minute: from the moment it is made, it is now's.
     soon = ceil_minute(now)
@@ -112,8 +112,6 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
     panel's own walk-in, which is then cancelled: anyone else's is theirs);
     `may_extend`: Extend 15 min, on the current booking only (_may_extend)."""
     show = bool(current_app.config["PANEL_SHOW_TITLES"])
-    release = (max(b["start_at"], b["checkin_from"])
-               + timedelta(minutes=room["release_after_minutes"]))
     opens = b["start_at"] - timedelta(minutes=int(current_app.config["CHECKIN_OPENS_MINUTES"]))
     return {"id": b["id"], "title": b["title"] if show else None,
             "user_name": b["user_name"] if show else None,
@@ -121,7 +119,7 @@ def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
             "checked_in_at": b["checked_in_at"],
             "may_check_in": (room["checkin_required"] and b["checked_in_at"] is None
                              and b["status"] == "confirmed"
-                             and opens <= now < ceil_minute(release)),
+                             and opens <= now < b["release_at"]),
             "under_way": b["start_at"] <= now,
             "may_end": b["start_at"] <= now or (viewer_id is not None
                                                 and b["user_id"] == viewer_id),

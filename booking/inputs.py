@@ -243,7 +243,10 @@ class Collect:
         except BookingError as err:
             if err.code != "invalid":
                 raise
-            self.fail(err.field or "", err.message)
+            # A check that collects its own (a policy inside a room) gives each of them.
+            for each in err.details.get("errors") or [{"field": err.field,
+                                                       "message": err.message}]:
+                self.fail(each["field"] or "", each["message"])
             return None
 
     def fail(self, field: str, message: str) -> None:

@@ -42,17 +42,20 @@ _YEARLY = re.compile(r"[0-9]{2}-[0-9]{2}")
 
 def clean(data: Any, field: str = "policy") -> dict[str, Any]:
     """The fields `data` sets or unsets: {name: value} with None meaning "unset here"
-    (inherit). 400 naming `policy.<name>` for anything malformed."""
+    (inherit). 400 naming `policy.<name>` for anything malformed (the first; every
+    field's in details.errors)."""
     if not isinstance(data, dict):
         raise invalid(field, _("%(field)s must be an object of policy fields.", field=field))
     inputs.only(data, frozenset(FIELDS))
-    found = {name: None if value is None else _CLEANERS[name](value, f"{field}.{name}")
+    check = inputs.Collect()     # every field's error at once (the policy form shows each)
+    found = {name: None if value is None else check(_CLEANERS[name], value, f"{field}.{name}")
              for name, value in data.items()}
     shortest, longest = found.get("min_minutes"), found.get("max_minutes")
     if shortest is not None and longest is not None and shortest > longest:
-        raise invalid(f"{field}.min_minutes", _("The shortest booking (%(min)d minutes) is "
-                                                "longer than the longest (%(max)d minutes).",
-                                                min=shortest, max=longest))
+        check.fail(f"{field}.min_minutes", _("The shortest booking (%(min)d minutes) is "
+                                             "longer than the longest (%(max)d minutes).",
+                                             min=shortest, max=longest))
+    check.done()
     return found
 
 

@@ -327,6 +327,30 @@ def test_a_quota_set_here_with_no_figure_is_said_in_the_page_s_words(browser_as,
     assert state(conn) == before
 
 
+def test_the_policy_form_reports_every_bad_field_at_once(browser_as, api_as, admin, conn,
+                                                          berlin):
+    """QA, 2026-12-06: the policy form reported only its first bad field; fixing it showed
+    the next. Each is now said beside its field, and nothing is saved."""
+    b, api = browser_as(admin), api_as(admin)
+    before = state(conn)
+    r = b.post(f"/admin/rooms/{berlin['id']}/policy", data={
+        "area_id": "", "set_min_minutes": "on", "min_minutes": "many",
+        "set_closed_dates": "on", "closed_dates": "2027-02-30",
+        "set_opening_hours": "on", "hours_mon": "18:00-09:00",
+        "set_quota": "on"})
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    for field in ("min_minutes", "closed_dates", "opening_hours.mon", "quota"):
+        assert f'id="policy.{field}-error"' in page, field
+    assert "Fill in at least one quota" in page and "2027-02-30" in page
+    assert state(conn) == before
+    body = api.patch(f"/api/rooms/{berlin['id']}", json={"policy": {
+        "min_minutes": 90, "max_minutes": 30, "buffer_minutes": -1}}).get_json()
+    assert [e["field"] for e in body["error"]["details"]["errors"]] == [
+        "policy.buffer_minutes", "policy.min_minutes"], body
+    assert state(conn) == before
+
+
 def test_levels_that_combine_into_an_impossible_policy_are_said_on_its_pages(browser_as, admin,
                                                                              conn, berlin):
     """QA, 2026-12-05: an area's longest booking of 2 hours and the room's shortest of

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from booking import policy as policies
+from booking import inputs, policy as policies
 from booking.areas import groups, service
 from booking.auth import admin_required
 from booking.clock import now
-from booking.errors import BookingError, invalid
+from booking.errors import BookingError
 from booking.rooms import service as rooms
 from booking.rules import WEEKDAYS
 from booking.i18n import _
@@ -127,7 +127,16 @@ def _room_page(room_id: int, form, error: BookingError | None):
 def policy_from_form(form) -> dict[str, Any]:
     """The policy fields of a page's form, as the API takes them: a field whose
     "set here" box is ticked is set to what the form says; the others are unset
-    (inherited from the level above)."""
+    (inherited from the level above). 400 with every field's error at once (the
+    page's own and the policy's, details.errors) before anything is saved."""
+    check = inputs.Collect()
+    found = _policy_fields(form, check)
+    check(policies.clean, found)
+    check.done()
+    return found
+
+
+def _policy_fields(form, check: inputs.Collect) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name in policies.FIELDS:
         if f"set_{name}" not in form:
@@ -143,8 +152,9 @@ def policy_from_form(form) -> dict[str, Any]:
             found[name] = {k: form.get(f"quota_{k}", "").strip()
                            for k in policies.QUOTA_FIELDS if form.get(f"quota_{k}", "").strip()}
             if not found[name]:     # in the page's words, not the API's
-                raise invalid("policy.quota", _("Fill in at least one quota, or untick "
-                                                "“Set here” to take it from the level above."))
+                check.fail("policy.quota", _("Fill in at least one quota, or untick "
+                                             "“Set here” to take it from the level above."))
+                del found[name]
         elif name == "approval_required":
             found[name] = form.get(name) == "yes"
         else:

@@ -219,11 +219,11 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
     found: list[Stretch] = []
     shown = reach or (first, last)
     cursor = min([first, shown[0]] + [start for start, _, _ in spans])
-    after_booking = False
+    held_after = 0      # the buffer after the booking drawn last (none before the first)
     for start, end, booking in spans:
         if start > cursor:
             found += _unbooked(cursor, start, first, last, now, longest, closed, limits,
-                               (limits.buffer if after_booking else 0, limits.buffer))
+                               (held_after, limits.buffer))
         outside = closed or start < first or end > last
         if end <= cursor:
             # Its wall-clock minutes lie inside the booking drawn before it (the day
@@ -240,11 +240,11 @@ def stretches(opens: str, closes: str, day: str, bookings: Iterable[Mapping[str,
                 found.append(replace(before, start=end))
             continue
         found.append(Stretch("booked", max(start, cursor), end, booking, outside_hours=outside))
-        cursor, after_booking = max(cursor, end), True
+        cursor, held_after = end, _buffer_after(booking, limits)
     end_of_day = max([last, shown[1]] + [end for _, end, _ in spans])
     if cursor < end_of_day:
         found += _unbooked(cursor, end_of_day, first, last, now, longest, closed, limits,
-                           (limits.buffer if after_booking else 0, 0))
+                           (held_after, 0))
     return _joined(found)
 
 
@@ -294,6 +294,13 @@ def _unbooked(start: int, end: int, first: int, last: int, now: int | None,
     if end > last:
         found.append(Stretch("closed", max(start, last), end))
     return found
+
+
+def _buffer_after(booking: Mapping[str, Any], limits: Limits) -> int:
+    """The minutes held after `booking`: the room's buffer, but none after a released
+    one (nobody used it; the release set its buffer to 0, as the constraint and the
+    free-time API then read it)."""
+    return 0 if booking.get("status") == "released" else limits.buffer
 
 
 def _local_span(booking: Mapping[str, Any], day: str,

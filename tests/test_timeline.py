@@ -184,6 +184,18 @@ def test_between_two_bookings_the_buffers_and_the_shortest_booking(gap_end, expe
     assert between == expected
 
 
+def test_no_buffer_is_held_after_a_released_booking():
+    """Found by testing from outside: the pages held the buffer after a booking nobody
+    checked in to, where its release had set it to 0 and the free-time API and the
+    constraint let the next booking start at once. Before it the buffer still holds."""
+    released = {**booking("10:00", "10:10"), "status": "released"}
+    parts = timeline.stretches("09:00", "18:00", DAY, [released, booking("11:00", "12:00")],
+                               None, 240, limits=timeline.Limits(buffer=15))
+    assert held(parts) == [("free", "09:00", "09:45", None), ("held", "09:45", "10:00", "buffer"),
+                           ("free", "10:10", "10:45", None), ("held", "10:45", "11:00", "buffer"),
+                           ("held", "12:00", "12:15", "buffer"), ("free", "12:15", "18:00", None)]
+
+
 def test_no_buffer_is_held_at_opening_or_closing_time():
     parts = timeline.stretches("09:00", "18:00", DAY, [], None, 240,
                                limits=timeline.Limits(buffer=30))

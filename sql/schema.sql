@@ -419,7 +419,11 @@ BEGIN
                            json_timestamps(p_args->'starts'), json_timestamps(p_args->'ends'),
                            (p_args->>'skip')::boolean, p_user,
                            (p_args->>'attendees')::integer, v_invitees, p_args->>'notes',
-                           v_admin, nullif(v_overrides, '{}')) b;
+                           v_admin, nullif(v_overrides, '{}'),
+                           json_timestamps(coalesce(p_args->'rule_starts', '[]')),
+                           json_timestamps(coalesce(p_args->'rule_ends', '[]')),
+                           ARRAY(SELECT jsonb_array_elements_text(
+                                 coalesce(p_args->'rule_reasons', '[]')))) b;
         v_booked := jsonb_path_exists(v_result, '$[*] ? (@.kind == "series")');
     ELSIF p_kind = 'auto' THEN
         v_result := to_jsonb(auto_book(
@@ -512,7 +516,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[]) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.book_series(p_room integer, p_user bigint, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_created_by bigint DEFAULT NULL::bigint, p_attendees integer DEFAULT NULL::integer, p_invitees text[] DEFAULT '{}'::text[], p_notes text DEFAULT NULL::text, p_admin boolean DEFAULT false, p_overrides text[] DEFAULT NULL::text[], p_rule_starts timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_ends timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_reasons text[] DEFAULT '{}'::text[]) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -543,6 +547,13 @@ BEGIN
         SELECT v_series.id, o.s, o.e, 'conflict'
           FROM unnest(p_starts, p_ends) AS o(s, e)
          WHERE o.s IN (SELECT r.requested_start FROM unnest(v_rows) r WHERE r.kind = 'conflict');
+        -- What the room's calendar refuses on its own day (skip_conflicts: a closed
+        -- date or weekday, that day's hours, a time the clocks skip), as the
+        -- series' extension records it (sql/079).
+        INSERT INTO series_skips (series_id, start_at, end_at, reason)
+        SELECT v_series.id, o.s, o.e, o.r
+          FROM unnest(p_rule_starts, p_rule_ends, p_rule_reasons) AS o(s, e, r)
+        ON CONFLICT DO NOTHING;
     EXCEPTION
         WHEN SQLSTATE 'BK409' THEN
             v_series := NULL;
@@ -1059,7 +1070,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.edit_series(p_series bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_from timestamp with time zone, p_split boolean, p_room integer, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_attendees integer, p_invitees text[], p_notes text, p_overrides text[] DEFAULT NULL::text[]) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.edit_series(p_series bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_from timestamp with time zone, p_split boolean, p_room integer, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_attendees integer, p_invitees text[], p_notes text, p_overrides text[] DEFAULT NULL::text[], p_rule_starts timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_ends timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_reasons text[] DEFAULT '{}'::text[]) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -1168,6 +1179,11 @@ BEGIN
         SELECT v_new.id, o.s, o.e, 'conflict'
           FROM unnest(p_starts, p_ends) AS o(s, e)
          WHERE o.s IN (SELECT r.requested_start FROM unnest(v_rows) r WHERE r.kind = 'conflict')
+        ON CONFLICT DO NOTHING;
+        -- What the room's calendar refuses on its own day, as book_series() records it.
+        INSERT INTO series_skips (series_id, start_at, end_at, reason)
+        SELECT v_new.id, o.s, o.e, o.r
+          FROM unnest(p_rule_starts, p_rule_ends, p_rule_reasons) AS o(s, e, r)
         ON CONFLICT DO NOTHING;
     EXCEPTION
         WHEN SQLSTATE 'BK409' THEN

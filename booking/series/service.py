@@ -41,7 +41,8 @@ WITH b AS MATERIALIZED (
       FROM book_series(%(room)s, %(owner)s, %(title)s, %(rrule)s, %(tz)s, %(first)s,
                        %(minutes)s, %(horizon)s, %(starts)s, %(ends)s, %(skip)s,
                        %(creator)s, %(attendees)s::int, %(invitees)s::text[], %(notes)s::text,
-                       %(admin)s, %(overrides)s::text[]))
+                       %(admin)s, %(overrides)s::text[], %(rule_starts)s::timestamptz[],
+                       %(rule_ends)s::timestamptz[], %(rule_reasons)s::text[]))
 SELECT kind, requested_start, data FROM b
 UNION ALL
 SELECT 'alternatives', NULL, {Alternatives.sql("true")}
@@ -161,15 +162,14 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         found = recurrence.occurrences(rule, first_local, length, tz, until)
         owner = room.get("owner_id") or user.id
         booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
-        overrides = _refuse_rule_breaks(room, found, now, booker)
+        judged = _refuse_rule_breaks(room, found, now, booker, skip=skip_conflicts)
         _refuse_party(room, people["attendees"])
         alternatives = Alternatives(room, start, end, people["attendees"], now, booker, owner)
         args = {"room": room_id, "user": user.id, "owner": owner,
                 "creator": user.id, "title": title, "rrule": rule.text,
                 "tz": tz.key, "first": start, "minutes": _minutes(start, end),
-                "horizon": until, "starts": [o.start for o in found],
-                "ends": [o.end for o in found], "skip": skip_conflicts, **people,
-                "admin": user.is_admin, "overrides": overrides or None}
+                "horizon": until, "skip": skip_conflicts, **people,
+                "admin": user.is_admin, **judged.params()}
         if key is None:
             rows = conn.execute(BOOK_SERIES_SQL, {**args, **alternatives.params()}).fetchall()
         else:
@@ -227,22 +227,60 @@ def _minutes(start: datetime, end: datetime) -> int:
     return int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
 
 
+# What skip_conflicts skips besides a taken time: an occurrence the room's calendar
+# refuses on its own day (a closed date or weekday, that weekday's hours, a time the
+# clocks skip), as the series' extension records it. A rule every occurrence breaks
+# alike (too long, not permitted, the notice of the first) still refuses the series.
+DAY_REASONS = frozenset({"closed", "outside_hours", "nonexistent_time"})
+
+
+@dataclasses.dataclass
+class Sorted:
+    """A series' occurrences after the rules: those to book, those skipped for their
+    day (with the reason), and the policy limits an administrator books past."""
+    bookable: list[recurrence.Occurrence]
+    skipped: list[tuple[recurrence.Occurrence, str]]
+    overrides: list[str]
+
+    def params(self) -> dict[str, Any]:
+        """book_series()' and edit_series()' arguments for them (sql/079)."""
+        return {"starts": [o.start for o in self.bookable],
+                "ends": [o.end for o in self.bookable],
+                "rule_starts": [o.start for o, _ in self.skipped],
+                "rule_ends": [o.end for o, _ in self.skipped],
+                "rule_reasons": [reason for _, reason in self.skipped],
+                "overrides": self.overrides or None}
+
+
 def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: datetime,
-                        booker: rules.Booker) -> list[str]:
-    """422 listing each occurrence that breaks a rule, if any does; otherwise the
-    policy limits an administrator books past (for the record)."""
+                        booker: rules.Booker, skip: bool = False) -> Sorted:
+    """422 listing each occurrence that breaks a rule, if any does (with `skip`,
+    skip_conflicts: any but those refused only for their day, DAY_REASONS, which
+    are skipped, unless that is all of them); otherwise what to book."""
     broken = []        # each rule an occurrence breaks
     occurrences = 0    # the occurrences that break one
     overrides: set[str] = set()
+    bookable, skipped, held_back = [], [], []
     for n, occurrence in enumerate(found):
         # The first occurrence keeps the booking window; the later ones reach as far
         # as a series is held (horizon()).
         judged = _verdict(room, occurrence, now, booker, later=n > 0)
         overrides.update(judged.overrides)
-        occurrences += bool(judged.violations)
-        for violation in judged.violations:
-            (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
-            broken.append({**times, **violation.as_json()})
+        codes = {violation.code for violation in judged.violations}
+        if not codes:
+            bookable.append(occurrence)
+            continue
+        (times,) = availability.as_json([(occurrence.start, occurrence.end)], room["timezone"])
+        refusals = [{**times, **violation.as_json()} for violation in judged.violations]
+        if skip and codes <= DAY_REASONS:
+            skipped.append((occurrence, judged.violations[0].code))
+            held_back += refusals
+            continue
+        occurrences += 1
+        broken += refusals
+    if skip and not bookable and not broken:
+        # Every day refused: nothing to book, said as without skip_conflicts.
+        broken, occurrences = held_back, len(skipped)
     if broken:
         first = broken[0]
         raise BookingError(
@@ -256,7 +294,7 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
                                          "count": occurrences,
                                          **({"source": broken[0]["source"]}
                                             if "source" in broken[0] else {})})
-    return sorted(overrides)
+    return Sorted(bookable, skipped, sorted(overrides))
 
 
 def _verdict(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
@@ -506,7 +544,9 @@ WITH b AS MATERIALIZED (
       FROM edit_series(%(id)s, %(actor)s, %(admin)s, %(now)s, %(from)s, %(split)s, %(room)s,
                        %(title)s, %(rrule)s, %(tz)s, %(first)s, %(minutes)s, %(horizon)s,
                        %(starts)s, %(ends)s, %(skip)s, %(attendees)s::int,
-                       %(invitees)s::text[], %(notes)s::text, %(overrides)s::text[]))
+                       %(invitees)s::text[], %(notes)s::text, %(overrides)s::text[],
+                       %(rule_starts)s::timestamptz[], %(rule_ends)s::timestamptz[],
+                       %(rule_reasons)s::text[]))
 SELECT kind, requested_start, data FROM b
 UNION ALL
 SELECT 'alternatives', NULL, {Alternatives.sql("true")}
@@ -547,7 +587,7 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
             raise _edit_refusal("forbidden")
         booker = rules.Booker.for_owner(user, row["user_id"], row["owner_groups"])
         plan = _plan(row, moment, room_id, title, start_raw, end_raw, data.get("recurrence"),
-                     people, now, booker)
+                     people, now, booker, skip_conflicts)
         alternatives = Alternatives(plan["room"], plan["first"], plan["first_end"],
                                     plan["attendees"], now, booker, row["user_id"])
         rows = conn.execute(EDIT_SQL, {
@@ -555,10 +595,9 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
             "from": plan["from"], "split": plan["split"], "room": plan["room"]["id"],
             "title": plan["title"], "rrule": plan["rule"].text, "tz": plan["tz"].key,
             "first": plan["first"], "minutes": _minutes(plan["first"], plan["first_end"]),
-            "horizon": plan["until"], "starts": [o.start for o in plan["found"]],
-            "ends": [o.end for o in plan["found"]], "skip": skip_conflicts,
+            "horizon": plan["until"], "skip": skip_conflicts,
             "attendees": plan["attendees"], "invitees": plan["invitees"],
-            "notes": plan["notes"], "overrides": plan["overrides"] or None,
+            "notes": plan["notes"], **plan["judged"].params(),
             **alternatives.params()}).fetchall()
 
     if len(rows) == 1 and rows[0]["kind"] in ("not_found", "forbidden", "not_editable"):
@@ -588,7 +627,8 @@ def _edit_refusal(kind: str) -> BookingError:
 
 def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: str | None,
           start_raw: datetime | None, end_raw: datetime | None, rule_text: Any,
-          people: Mapping[str, Any], now: datetime, booker: rules.Booker) -> dict[str, Any]:
+          people: Mapping[str, Any], now: datetime, booker: rules.Booker,
+          skip: bool = False) -> dict[str, Any]:
     """What the change books: the room (with its effective policy), the new first
     occurrence and rule, the occurrences from it to the horizon (each checked by
     the rules under the room's policy, as create checks them), the people, and
@@ -645,13 +685,13 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
         # on are the continuing series', whatever time or rule this part now has.
         split_day = row["cancelled_from"].astimezone(series_tz).date()
         found = [o for o in found if o.start.astimezone(series_tz).date() < split_day]
-    overrides = _refuse_rule_breaks(room, found, now, booker)
+    judged = _refuse_rule_breaks(room, found, now, booker, skip)
     attendees = people["attendees"] if "attendees" in people else row["attendees"]
     _refuse_party(room, attendees)
     return {"from": cut, "split": cut != row["first_start"], "room": room, "tz": tz,
             "title": title or row["title"], "rule": rule, "first": start, "first_end": end,
             "length": length, "found": found, "attendees": attendees, "until": until,
-            "overrides": overrides,
+            "judged": judged,
             "invitees": people["invitees"] if "invitees" in people else list(row["invitees"]),
             "notes": people["notes"] if "notes" in people else row["notes"]}
 

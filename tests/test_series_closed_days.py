@@ -34,6 +34,8 @@ def test_skip_conflicts_skips_a_closed_date_and_books_the_rest(api_as, alice, be
     before = state(conn)
     refused = book(api, berlin)
     assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "closed"
+    # The date as the pages write it (QA: "2027-03-09 10:00" in every language).
+    assert "the first, Tue 9 Mar 2027, 10:00: " in refused.get_json()["error"]["message"]
     assert state(conn) == before
     headers = {"Idempotency-Key": key} if key else {}
     r = api.post("/api/bookings", headers=headers, json={

@@ -24,6 +24,7 @@ from booking.finder.service import Alternatives
 from booking.rooms import service as rooms
 from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
 from booking.i18n import _, lazy, lazy_day, ngettext
+from booking.templating import day_and_time
 
 # How far past the booking window a series holds its occurrences: a week, so
 # the hourly extension has days to spare before a day enters the window.
@@ -289,7 +290,7 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
                      "%(start)s: %(message)s",
                      "%(num)d occurrences of this series break the booking rules; the first, "
                      "%(start)s: %(message)s", occurrences,
-                     start=first["start_time"][:16].replace("T", " "), message=first["message"]),
+                     start=day_and_time(first["start_time"]), message=first["message"]),
             field="recurrence", details={"occurrences": broken[:MOST_LISTED],
                                          "count": occurrences,
                                          **({"source": broken[0]["source"]}

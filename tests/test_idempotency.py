@@ -194,6 +194,30 @@ def test_a_double_submitted_booking_form_books_once(browser_as, alice, berlin, c
     assert "Booked" in landed and "already booked" not in landed
 
 
+def test_a_form_used_again_after_going_back_says_so_and_then_books(browser_as, alice, berlin,
+                                                                    conn):
+    """Found by testing from outside: Back after booking restored the form with the
+    same key; changed and sent, it was refused (idempotency_mismatch) on a page that
+    said nothing, every time. Now the page says why, booked nothing, keeps what was
+    typed, and carries a new key: Book again books it."""
+    browser = browser_as(alice)
+    form = {"room_id": berlin["id"], "title": "First", "date": DAY, "start": "10:00",
+            "end": "11:00", "idempotency_key": "went-back"}
+    assert browser.post("/bookings/new", data=form).status_code == 302
+    changed = {**form, "title": "Second", "start": "12:00", "end": "13:00"}
+    page = browser.post("/bookings/new", data=changed)
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert "This form already made a booking" in html
+    assert 'value="Second"' in html
+    key = KEY_INPUT.search(html).group(1)
+    assert key != "went-back"
+    assert live_bookings(conn) == 1
+    again = browser.post("/bookings/new", data={**changed, "idempotency_key": key})
+    assert again.status_code == 302, again.get_data(as_text=True)[:300]
+    assert live_bookings(conn) == 2
+
+
 def test_a_form_that_comes_back_with_an_error_keeps_its_key(browser_as, alice, berlin):
     browser = browser_as(alice)
     form = {"room_id": berlin["id"], "title": "", "date": DAY, "start": "10:00",

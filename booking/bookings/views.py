@@ -40,6 +40,8 @@ def create():
         key = idempotency.from_form(form)
         made = service.create(current_user, _booking_from_form(form), now(), key=key)
     except BookingError as err:
+        if err.code == "idempotency_mismatch":
+            return _form_used_before(form, err)
         return _form(form, err), err.status
     # A second submit of the same form (key.replayed) lands on the same page.
     if "series" in made:
@@ -65,6 +67,19 @@ def create():
         flash(_("Booked %(room)s, %(start)s–%(end)s.", room=booking["room_name"],
                 start=hm(booking["start_time"]), end=hm(booking["end_time"])), "success")
     return redirect(url_for("bookings.show", booking_id=booking["id"]))
+
+
+def _form_used_before(form, err: BookingError):
+    """The form came back (the browser's Back) holding the key of a booking it made,
+    with something changed: nothing new is booked under that key. Said on the page,
+    and the form, as typed, gets a new key, so pressing Book again books this."""
+    fresh = form.copy()
+    fresh[idempotency.FORM_FIELD] = idempotency.new_key()
+    said = BookingError(err.code, _("This form already made a booking (you went back to "
+                                    "it, perhaps), so nothing new was booked. Check the "
+                                    "details and press Book again to make this one too."),
+                        status=err.status)
+    return _form(fresh, said), said.status
 
 
 def _booking_from_form(form, repeat: bool = True) -> dict:

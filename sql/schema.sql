@@ -2665,6 +2665,8 @@ CREATE INDEX rooms_area ON public.rooms USING btree (area_id) WHERE (area_id IS 
 
 CREATE UNIQUE INDEX rooms_name_key ON public.rooms USING btree (lower(name));
 
+CREATE INDEX series_continued_by ON public.series USING btree (continued_by) WHERE (continued_by IS NOT NULL);
+
 CREATE INDEX series_live_horizon ON public.series USING btree (materialized_until) WHERE (cancelled_at IS NULL);
 
 CREATE INDEX series_user ON public.series USING btree (user_id, id);

@@ -3,6 +3,8 @@ first occurrence; occurrences changed on their own are left alone."""
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from booking.times import zone
 from conftest import UTC
 
@@ -127,6 +129,34 @@ def test_an_occurrence_changed_on_its_own_is_left_alone(api_as, alice, berlin, c
                         (third["id"],)).fetchone()
     assert (kept["start_at"], kept["series_id"], kept["cancelled_at"]) == (
         datetime(2027, 3, 16, 15, tzinfo=UTC), series_id, None)
+
+
+@pytest.mark.parametrize("hour", ["09", "15"])
+def test_an_occurrence_changed_on_its_own_is_left_alone_by_a_second_split(api_as, alice,
+                                                                          berlin, conn, hour):
+    """Found by testing from outside: the changed occurrence stays in the first part;
+    changing the second part again booked its day a second time (09:00), or was
+    refused by the changed occurrence itself (15:00, beside its 16:00)."""
+    api = api_as(alice)
+    made = make_series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+                       "FREQ=WEEKLY;COUNT=4")
+    third = made["bookings"][2]                           # 16 March, moved to 16:00
+    assert api.patch(f"/api/bookings/{third['id']}",
+                     json={"start_time": "2027-03-16T16:00"}).status_code == 200
+    r = api.patch(f"/api/series/{made['series']['id']}?from=2027-03-09T10:00",
+                  json={"start_time": "2027-03-09T12:00", "end_time": "2027-03-09T13:00"})
+    assert r.status_code == 200, r.get_json()
+    second = r.get_json()["series"]["id"]
+    r = api.patch(f"/api/series/{second}?from=2027-03-09T12:00",
+                  json={"start_time": f"2027-03-09T{hour}:00",
+                        "end_time": f"2027-03-09T{int(hour) + 1}:00"})
+    assert r.status_code == 200, r.get_json()
+    assert [b["start_time"][:10] for b in r.get_json()["bookings"]] == ["2027-03-09",
+                                                                       "2027-03-23"]
+    on_the_16th = conn.execute(
+        "SELECT id FROM bookings WHERE cancelled_at IS NULL AND start_at >= '2027-03-16' "
+        "AND start_at < '2027-03-17'").fetchall()
+    assert [row["id"] for row in on_the_16th] == [third["id"]]
 
 
 def test_from_must_be_an_occurrence_that_has_not_begun(app, api_as, alice, bob, berlin, conn):

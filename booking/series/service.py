@@ -517,7 +517,8 @@ EDIT_FIELDS = frozenset({"title", "room_id", "start_time", "end_time", "recurren
 # series_pkey and rooms_pkey, each room with its effective policy (room_policy(),
 # sql/040); the owner's groups (group_members_user: the rules see the person who
 # holds the series); bookings_series for the occurrences changed on their own
-# (which the change leaves alone).
+# (which the change leaves alone), also those of the parts this one continues (a
+# changed occurrence stays in the part it was changed in; series_continued_by, sql/080).
 EDIT_READ_SQL = """
 SELECT s.id, s.user_id, s.room_id, s.title, s.rrule, s.first_start, s.duration_minutes,
        s.timezone, s.cancelled_at, s.cancelled_from, s.attendees, s.invitees, s.notes,
@@ -527,9 +528,12 @@ SELECT s.id, s.user_id, s.room_id, s.title, s.rrule, s.first_start, s.duration_m
           FROM rooms r WHERE r.id = s.room_id) AS room,
        (SELECT json_build_object('room', room_json(t), 'policy', room_policy(t.id))
           FROM rooms t WHERE t.id = %(target)s::int AND t.id <> s.room_id) AS target,
-       ARRAY(SELECT b.original_start FROM bookings b
-              WHERE b.series_id = s.id AND b.cancelled_at IS NULL
-                AND b.original_start IS NOT NULL) AS changed,
+       ARRAY(WITH RECURSIVE part(id) AS (
+                  SELECT s.id
+                  UNION
+                  SELECT x.id FROM series x JOIN part ON x.continued_by = part.id)
+             SELECT b.original_start FROM part JOIN bookings b ON b.series_id = part.id
+              WHERE b.cancelled_at IS NULL AND b.original_start IS NOT NULL) AS changed,
        ARRAY(SELECT k.start_at FROM series_skips k
               WHERE k.series_id = s.id AND k.reason = 'cancelled') AS cancelled
   FROM series s

@@ -25,6 +25,6 @@ def day(room_id: int):
         pool.open(wait=False)
     with pool.connection() as conn:
         row = conn.execute(DAY_SQL, {"room": room_id, "day": date.fromisoformat(request.args["date"]),
-                                     "now": None}).fetchone()
+                                     "now": None, "buffers": False}).fetchone()
     bookings = row.pop("bookings")
     return jsonify(room=row, date=row.pop("date").isoformat(), bookings=bookings)

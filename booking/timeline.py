@@ -297,9 +297,12 @@ def _unbooked(start: int, end: int, first: int, last: int, now: int | None,
 
 
 def _buffer_after(booking: Mapping[str, Any], limits: Limits) -> int:
-    """The minutes held after `booking`: the room's buffer, but none after a released
-    one (nobody used it; the release set its buffer to 0, as the constraint and the
-    free-time API then read it)."""
+    """The minutes held after `booking`: its own buffer when the page read it
+    (`buffer_minutes`: the room's when it was booked, 0 once released), as the
+    constraint and the free-time API read it; otherwise the room's buffer, none
+    after a released booking."""
+    if booking.get("buffer_minutes") is not None:
+        return booking["buffer_minutes"]
     return 0 if booking.get("status") == "released" else limits.buffer
 
 

@@ -524,3 +524,26 @@ def test_free_time_on_the_window_s_last_day_reaches_as_far_as_a_booking_started_
     assert "too far ahead to book" in page
     assert [(day, s, e) for _, day, s, e in BOOK_LINK.findall(page)] == [
         ("2027-03-03", "09:00", "13:00")]
+
+
+@pytest.mark.parametrize("room_buffer_now", [0, 60])
+def test_the_pages_hold_after_a_booking_the_buffer_it_was_made_with(browser_as, api_as, alice,
+                                                                    campus, conn,
+                                                                    room_buffer_now):
+    """Found by testing from outside: after the room's buffer changed, the day and week
+    pages held the new buffer after bookings made with the old one. Lowered, they
+    offered 10:00 where the constraint refuses it; raised, they held back time the
+    free-time API, the finder and booking give out. A booking keeps its own buffer
+    (Bob's 09:00-10:00 was made with 30 minutes): the pages now hold that."""
+    room = campus["Buffered"]
+    holder = conn.execute("SELECT area_id AS id FROM rooms WHERE id = %s", (room["id"],)).fetchone()
+    area_policy(conn, holder, buffer_minutes=room_buffer_now)
+    free = api_as(alice).get(f"/api/rooms/{room['id']}/availability?start=2027-03-02"
+                             "&end=2027-03-03").get_json()["free"]
+    assert free[0]["start_time"] == "2027-03-02T10:30:00+01:00"
+    b = browser_as(alice)
+    for url in (f"/rooms/{room['id']}?date=2027-03-02",
+                f"/rooms/{room['id']}/week?start=2027-03-02"):
+        page = b.get(url).get_data(as_text=True)
+        starts = sorted(s for _, day, s, _ in BOOK_LINK.findall(page) if day == "2027-03-02")
+        assert min(s for s in starts if s >= "10:00") == "10:30", (url, starts)

@@ -54,6 +54,16 @@ SELECT {ROOM_FIELDS},
  WHERE r.active OR %(everything)s
  ORDER BY r.active DESC, r.building, r.floor, r.name"""
 
+# For the pages only (%(buffers)s): each booking's own buffer, in the bookings'
+# order. A booking keeps the buffer it was made with (the room's may have changed
+# since; a release sets it to 0), and the pages hold that much after it, as the
+# constraint does. Not in the twin, whose bookings have the API's fields.
+BUFFERS = """CASE WHEN %(buffers)s THEN
+         (SELECT json_agg(b.buffer_minutes ORDER BY b.start_at) FROM bookings b
+           WHERE b.room_id = r.id AND b.cancelled_at IS NULL
+             AND b.start_at >= {start} - interval '1 day'
+             AND b.start_at < {end} AND b.end_at > {start}) END AS buffers"""
+
 # One room and its live bookings on one local day (today in the room's zone
 # when no date is given), in one statement. The room is at hand, so each
 # booking joins only its owner (booking_json_of(), sql/016).
@@ -72,7 +82,8 @@ SELECT {ROOM_FIELDS},
                   WHERE b.room_id = r.id AND b.cancelled_at IS NULL
                     AND b.start_at >= d.day_start - interval '1 day'
                     AND b.start_at < d.day_end AND b.end_at > d.day_start),
-                '[]') AS bookings
+                '[]') AS bookings,
+       {BUFFERS.format(start="d.day_start", end="d.day_end")}
   FROM rooms r
  CROSS JOIN LATERAL (
        SELECT coalesce(%(day)s::date, (%(now)s AT TIME ZONE r.timezone)::date) AS day) dd
@@ -128,15 +139,19 @@ def overview(now: datetime, include_inactive: bool = False,
             OVERVIEW_SQL, {"now": minute, "everything": include_inactive}).fetchall())
 
 
-def day(room_id: int, day_text: str | None, now: datetime) -> dict[str, Any]:
-    """A room and its live bookings on one room-local day (today by default)."""
+def day(room_id: int, day_text: str | None, now: datetime,
+        buffers: bool = False) -> dict[str, Any]:
+    """A room and its live bookings on one room-local day (today by default).
+    `buffers` (the page): also "buffers", each booking's own (BUFFERS)."""
     day_value = parse_date(day_text) if day_text else None
     with db.connection() as conn:
-        row = conn.execute(DAY_SQL, {"room": room_id, "day": day_value, "now": now}).fetchone()
+        row = conn.execute(DAY_SQL, {"room": room_id, "day": day_value, "now": now,
+                                     "buffers": buffers}).fetchone()
     if row is None:
         raise not_found(_("That room does not exist."))
-    bookings = row.pop("bookings")
-    return {"room": row, "date": row.pop("date").isoformat(), "bookings": bookings}
+    bookings, held = row.pop("bookings"), row.pop("buffers")
+    found = {"room": row, "date": row.pop("date").isoformat(), "bookings": bookings}
+    return {**found, "buffers": held or []} if buffers else found
 
 
 # One room and its live bookings over one room-local week, Monday to Sunday
@@ -150,7 +165,8 @@ SELECT {ROOM_FIELDS},
                   WHERE b.room_id = r.id AND b.live
                     AND b.start_at >= w.week_start - interval '1 day'
                     AND b.start_at < w.week_end AND b.end_at > w.week_start),
-                '[]') AS bookings
+                '[]') AS bookings,
+       {BUFFERS.format(start="w.week_start", end="w.week_end")}
   FROM rooms r
  CROSS JOIN LATERAL (
        SELECT coalesce(%(day)s::date, (%(now)s AT TIME ZONE r.timezone)::date) AS day) dd
@@ -162,20 +178,27 @@ SELECT {ROOM_FIELDS},
  WHERE r.id = %(room)s"""
 
 
-def week(room_id: int, start_text: str | None, now: datetime) -> dict[str, Any]:
+def week(room_id: int, start_text: str | None, now: datetime,
+         buffers: bool = False) -> dict[str, Any]:
     """A room and its live bookings on each day of one room-local week, Monday first:
     {"room", "days": [{"date", "bookings"}]}. `start` is any day of the week (this
-    week by default); the week is the Monday-to-Sunday one it is in."""
+    week by default); the week is the Monday-to-Sunday one it is in. `buffers` (the
+    page): each day also has "buffers", its bookings' own (BUFFERS)."""
     day_value = parse_date(start_text, "start") if start_text else None
     with db.connection() as conn:
-        row = conn.execute(WEEK_SQL, {"room": room_id, "day": day_value, "now": now}).fetchone()
+        row = conn.execute(WEEK_SQL, {"room": room_id, "day": day_value, "now": now,
+                                      "buffers": buffers}).fetchone()
     if row is None:
         raise not_found(_("That room does not exist."))
-    bookings, monday = row.pop("bookings"), row.pop("monday")
-    days = [{"date": (monday + timedelta(days=n)).isoformat(), "bookings": []} for n in range(7)]
+    bookings, monday, held = row.pop("bookings"), row.pop("monday"), row.pop("buffers")
+    days = [{"date": (monday + timedelta(days=n)).isoformat(), "bookings": [],
+             **({"buffers": []} if buffers else {})} for n in range(7)]
     by_date = {d["date"]: d for d in days}
-    for booking in bookings:
-        by_date.get(booking["start_time"][:10], days[0])["bookings"].append(booking)
+    for booking, minutes in zip(bookings, held or [None] * len(bookings)):
+        day_of = by_date.get(booking["start_time"][:10], days[0])
+        day_of["bookings"].append(booking)
+        if buffers:
+            day_of["buffers"].append(minutes)
     return {"room": row, "days": days}
 
 

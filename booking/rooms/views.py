@@ -86,7 +86,8 @@ def opens_next(room: dict, policy: Any, local_now: datetime) -> str | None:
 @bp.get("/rooms/<id:room_id>")
 @login_required
 def day(room_id: int):
-    data = service.day(room_id, request.args.get("date"), now())
+    data = service.day(room_id, request.args.get("date"), now(), buffers=True)
+    held = with_buffers(data["bookings"], data.pop("buffers"))
     etag = twin_etag(data)
     shown = date.fromisoformat(data["date"])
     policy = finder.policy_of(room_id)
@@ -95,7 +96,7 @@ def day(room_id: int):
                                            date=request.args.get("date") or None),
                            # "Book" links: this, plus the free slot's &start=&end=
                            book_url=url_for("bookings.new", room_id=room_id, date=data["date"]),
-                           grid=day_grid(data["room"], data["date"], data["bookings"], now(),
+                           grid=day_grid(data["room"], data["date"], held, now(),
                                          policy, refusal(data["room"], policy)),
                            prev_day=(shown - timedelta(days=1)).isoformat(),
                            next_day=(shown + timedelta(days=1)).isoformat(),
@@ -106,19 +107,20 @@ def day(room_id: int):
 @login_required
 def week(room_id: int):
     """Seven columns of the day timeline, Monday to Sunday, with links to each day."""
-    data = service.week(room_id, request.args.get("start"), now())
+    data = service.week(room_id, request.args.get("start"), now(), buffers=True)
     room, moment = data["room"], now()
     monday = date.fromisoformat(data["days"][0]["date"])
     policy = finder.policy_of(room_id)
     refused = refusal(room, policy)
-    grids = [day_grid(room, d["date"], d["bookings"], moment, policy, refused)
-             for d in data["days"]]
+    held = [with_buffers(d["bookings"], d.pop("buffers")) for d in data["days"]]
+    grids = [day_grid(room, d["date"], h, moment, policy, refused)
+             for d, h in zip(data["days"], held)]
     # One scale for the seven days, so their hours line up: a day with shorter hours,
     # or a booking outside them, is drawn closed to the week's first and last minute.
     reach = (min(g["first"] for g in grids), max(g["last"] for g in grids))
     if any((g["first"], g["last"]) != reach for g in grids):
-        grids = [day_grid(room, d["date"], d["bookings"], moment, policy, refused, reach)
-                 for d in data["days"]]
+        grids = [day_grid(room, d["date"], h, moment, policy, refused, reach)
+                 for d, h in zip(data["days"], held)]
     columns = [{"date": d["date"], "grid": grid,
                 "book_url": url_for("bookings.new", room_id=room_id, date=d["date"]),
                 "count": len(d["bookings"])} for d, grid in zip(data["days"], grids)]
@@ -150,6 +152,12 @@ def availability(room_id: int):
         days.setdefault(free["start_time"][:10], []).append({**free, "book_end": f"{end:%H:%M}"})
     hours = {day: timeline.opening(data["room"], day, policy) for day in days}
     return render_template("rooms/availability.html", **data, days=days, hours=hours, args=args)
+
+
+def with_buffers(bookings: list[dict], buffers: list[int]) -> list[dict]:
+    """The bookings as the timeline reads them: each with its own buffer, which it
+    holds the room for after it (service.BUFFERS)."""
+    return [{**b, "buffer_minutes": minutes} for b, minutes in zip(bookings, buffers)]
 
 
 def refusal(room: dict, policy: Any) -> str | None:

@@ -105,7 +105,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     # everyone their own theme and time zone
     ("POST", "/account/preferences"): Row(LOGIN, 302, 302, 302, LOGIN, body=lambda w: {
         "theme": "dark", "timezone": "Europe/Berlin"}),
-    ("POST", "/account/tokens"): Row(LOGIN, 201, 201, 201, LOGIN,
+    ("POST", "/account/tokens"): Row(LOGIN, 302, 302, 302, LOGIN,
                                      body=lambda w: {"name": "matrix"}),
     # a token is its owner's alone: to anyone else it does not exist
     ("POST", "/account/tokens/<id:token_id>/revoke"): Row(LOGIN, 302, 404, 404, LOGIN),

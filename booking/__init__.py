@@ -126,13 +126,15 @@ def _register_blueprints(app: Flask) -> None:
 
 def _panel_fence() -> None:
     """A door panel's token reaches only the panel's routes, for its own room (403
-    elsewhere). Looked at only when the request carries a panel's credential, so
-    no other request loads its caller for it."""
-    from booking.auth import panel_credential
+    elsewhere), and the routes that need no sign-in, which answer it as they answer
+    anyone (the API's document, the probes). Looked at only when the request
+    carries a panel's credential, so no other request loads its caller for it."""
+    from booking.auth import needs_sign_in, panel_credential
     from booking.panels import service as panels
 
     if panel_credential(request) is not None:
-        panels.fence(current_user, request.endpoint, request.view_args)
+        panels.fence(current_user, request.endpoint, request.view_args,
+                     public=not needs_sign_in(request.endpoint))
 
 
 def _csrf() -> Any:

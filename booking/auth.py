@@ -285,7 +285,16 @@ def login_required(view):
         if not current_user.is_authenticated:
             return current_app.login_manager.unauthorized()
         return view(*args, **kwargs)
+    wrapper.needs_sign_in = True   # (admin_required's wrapper keeps it: functools.wraps)
     return wrapper
+
+
+def needs_sign_in(endpoint: str | None) -> bool:
+    """Whether the route `endpoint` asks who is calling (login_required or
+    admin_required); False for the ones open to anyone (the probes, the API's
+    document, signing in, a link that is its own credential) and for no route."""
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, "needs_sign_in", False)
 
 
 def admin_required(view):

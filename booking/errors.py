@@ -25,7 +25,7 @@ from psycopg_pool import PoolTimeout, TooManyRequests
 from werkzeug.exceptions import HTTPException
 
 from booking import metrics
-from booking.i18n import _, lazy
+from booking.i18n import FIELD_NAMES, _, lazy
 
 log = logging.getLogger("booking.errors")
 
@@ -151,7 +151,8 @@ CONSTRAINTS = {
     "bookings_owner_active": ("forbidden", None,
                               lazy("That account has been deactivated: nothing was booked.")),
     "users_theme_check": ("invalid", "theme", lazy("theme is auto, light or dark.")),
-    "users_timezone_check": ("invalid", "timezone", lazy("timezone must be an IANA zone.")),
+    "users_timezone_check": ("invalid", "timezone", lazy("%(field)s must be an IANA zone.",
+                                                         field=FIELD_NAMES["timezone"])),
     "users_language_check": ("invalid", "language",
                              lazy("language is en, de or fr, or empty for the browser's.")),
     "areas_name_key": ("conflict", "name", lazy("An area with this name already exists.")),

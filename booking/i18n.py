@@ -55,14 +55,16 @@ lazy_plural = lazy_ngettext
 
 
 # The fields people fill in on the pages, by their API names: an error on a German
-# page says "Titel ist erforderlich", not "title". In English the name is the text.
+# page says "Titel ist erforderlich", not "title". In English the name is the text
+# (the API's English messages name the field as the API does). A message naming a
+# field takes it as a placeholder, `field_name(field)`, never in its msgid.
 FIELD_NAMES = {"title": lazy("title"), "name": lazy("name"), "timezone": lazy("timezone"),
                "date": lazy("date"), "start": lazy("start"), "end": lazy("end"),
                "start_time": lazy("start_time"), "end_time": lazy("end_time"),
                "capacity": lazy("capacity"), "floor": lazy("floor"),
                "building": lazy("building"), "opens": lazy("opens"), "closes": lazy("closes"),
                "email": lazy("email"), "attendees": lazy("attendees"), "notes": lazy("notes"),
-               "invitees": lazy("invitees")}
+               "invitees": lazy("invitees"), "min_minutes": lazy("min_minutes")}
 
 
 def field_name(field: str) -> str:

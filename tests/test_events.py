@@ -184,3 +184,44 @@ def test_a_delegate_s_cancel_is_not_an_administrator_s(api_as, alice, bob, admin
     said = render.summary({**by_bob, "actor_name": "Bob", "room_name": "Spree",
                            "timezone": "Europe/Berlin", "owner_name": "Alice"})
     assert said.startswith("Cancelled by Bob: ")
+
+
+def test_series_events_carry_the_series_status_and_who_made_it(api_as, alice, bob, admin,
+                                                                berlin, conn):
+    """QA: series.* webhook payloads had neither `status` (a request waiting for approval
+    could not be told from a confirmed series; booking.* payloads say it) nor
+    `created_by`. They say both now, as GET /api/series/<id> does."""
+    from policykit import group, room_policy
+    facilities = group(conn, "Facilities", admin)
+    room_policy(conn, berlin, approval_required=True, approvers=[facilities["id"]])
+    assert api_as(alice).patch("/api/me", json={"delegates": [bob["email"]]}).status_code == 200
+    r = book(api_as(bob), berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+             recurrence="FREQ=DAILY;COUNT=3", booked_for=alice["email"])
+    assert r.status_code == 201, r.get_json()
+    made = r.get_json()
+    sid = made["series"]["id"]
+    assert made["series"]["status"] == "pending"
+    assert api_as(admin).post(f"/api/bookings/{made['bookings'][0]['id']}/approve"
+                              ).status_code == 200
+    assert api_as(alice).delete(f"/api/series/{sid}").status_code == 200
+    said = {e["type"]: e["data"]["series"]
+            for e in api_as(admin).get("/api/activity").get_json()["events"]
+            if e["series_id"] == sid and e["type"].startswith("series.")}
+    assert {kind: (s["status"], s["created_by"]) for kind, s in said.items()} == {
+        "series.created": ("pending", bob["id"]), "series.approved": ("confirmed", bob["id"]),
+        "series.cancelled": ("cancelled", bob["id"])}
+    # As the series' own JSON says them.
+    now = api_as(alice).get(f"/api/series/{sid}").get_json()["series"]
+    assert (now["status"], now["created_by"]) == ("cancelled", bob["id"])
+    # A series made by its owner names them (as booking.* payloads do); rejected.
+    mine = book(api_as(alice), berlin, "2027-03-09T10:00", "2027-03-09T11:00",
+                recurrence="FREQ=DAILY;COUNT=2").get_json()
+    assert api_as(admin).post(f"/api/bookings/{mine['bookings'][0]['id']}/reject",
+                              json={"reason": "Closed"}).status_code == 200
+    said = {e["type"]: e["data"]["series"]
+            for e in api_as(alice).get("/api/activity").get_json()["events"]
+            if e["series_id"] == mine["series"]["id"] and e["type"].startswith("series.")}
+    assert {kind: (s["status"], s["created_by"], s["created_by_name"])
+            for kind, s in said.items()} == {
+        "series.created": ("pending", alice["id"], "Alice"),
+        "series.rejected": ("rejected", alice["id"], "Alice")}

@@ -11,6 +11,7 @@ every string is translated is tests/test_translations.py.
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -334,3 +335,69 @@ def test_an_error_names_the_field_in_the_reader_s_language(api_as, alice, berlin
         said[language] = r.get_json()["error"]["message"]
     assert said == {"en": "title is required.", "de": "Titel ist erforderlich.",
                     "fr": "Titre est obligatoire."}
+
+
+# QA: German and French pages said "timezone muss ...", "end muss nach start liegen.",
+# "min_minutes muss eine ganze Zahl sein.": the field's API name, in English. English
+# keeps it (the API's messages are a contract).
+FIND = {"date": DAY, "start": "10:00", "end": "11:00", "attendees": "2"}
+NAMED_FIELDS = [
+    ("find", {"timezone": "Mars/X"}, {
+        "en": "timezone must be an IANA zone like Europe/Berlin.",
+        "de": "Zeitzone muss eine IANA-Zeitzone wie Europe/Berlin sein.",
+        "fr": "Fuseau horaire doit être un fuseau IANA comme Europe/Paris."}),
+    ("availability", {"start": "2027-03-14", "end": "2027-03-01"}, {
+        "en": "end must be after start.",
+        "de": "Ende muss nach Beginn liegen.",
+        "fr": "Fin doit être après Début."}),
+    ("availability", {"min_minutes": "abc"}, {
+        "en": "min_minutes must be a whole number.",
+        "de": "Mindestdauer muss eine ganze Zahl sein.",
+        "fr": "Durée minimale doit être un nombre entier."}),
+    ("account", {"timezone": "Mars/Olympus"}, {
+        "en": "timezone must be an IANA zone like Europe/Berlin, or empty for the zone most "
+              "rooms are in.",
+        "de": "Zeitzone muss eine IANA-Zeitzone wie Europe/Berlin sein, oder leer für die "
+              "Zeitzone der meisten Räume.",
+        "fr": "Fuseau horaire doit être un fuseau IANA comme Europe/Paris, ou vide pour "
+              "le fuseau de la plupart des salles."}),
+]
+
+
+@pytest.mark.parametrize("page, sent, said", NAMED_FIELDS,
+                         ids=[f"{p}-{'-'.join(s)}" for p, s, _said in NAMED_FIELDS])
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_a_page_s_error_names_the_field_in_the_reader_s_language(signed_in, berlin, page,
+                                                                 sent, said, language):
+    headers = {"Accept-Language": language}
+    if page == "find":
+        r = signed_in.get("/find", query_string={**FIND, **sent}, headers=headers)
+    elif page == "availability":
+        r = signed_in.get(f"/rooms/{berlin['id']}/availability", query_string=sent,
+                          headers=headers)
+    else:
+        r = signed_in.post("/account/preferences", data={"theme": "auto", "language": "",
+                                                         **sent}, headers=headers)
+    assert r.status_code == 400 and lang(r) == language
+    assert said[language] in html.unescape(text(r)), html.unescape(text(r))
+
+
+@pytest.mark.parametrize("url, field, english", [
+    ("/api/rooms/free?start_time=2027-03-02T10:00&end_time=2027-03-02T11:00&timezone=Mars/X",
+     "timezone", "timezone must be an IANA zone like Europe/Berlin."),
+    ("/api/rooms/{room}/availability?start=2027-03-14&end=2027-03-01", "end",
+     "end must be after start."),
+    ("/api/rooms/{room}/availability?min_minutes=abc", "min_minutes",
+     "min_minutes must be a whole number."),
+])
+def test_the_api_s_english_messages_keep_the_field_s_api_name(api_as, alice, berlin, url,
+                                                              field, english):
+    api = api_as(alice)
+    r = api.get(url.format(room=berlin["id"]))
+    assert r.status_code == 400 and error(r)["details"]["field"] == field
+    assert error(r)["message"] == english
+    german = api.get(url.format(room=berlin["id"]), headers=GERMAN)
+    assert error(german)["details"]["field"] == field and field not in error(german)["message"]
+    r = api.patch("/api/me", json={"timezone": "Mars/Olympus"})
+    assert error(r)["message"] == ("timezone must be an IANA zone like Europe/Berlin, or empty "
+                                   "for the zone most rooms are in.")

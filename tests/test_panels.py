@@ -60,6 +60,26 @@ def test_a_panel_sees_its_room_and_nothing_else(panel, berlin, make, alice):
     assert booked.status_code == 403
 
 
+def test_public_routes_answer_a_panel_as_they_answer_anyone(app, panel, panel_token, client):
+    """QA: with a panel's token, GET /api/openapi.json and /api/docs were 403 (a wrong
+    bearer gets 200: security: []), and /healthz a 403 page. Routes that need no
+    sign-in answer a panel as anyone, by header or by the tablet's cookie."""
+    for url in ("/api/openapi.json", "/api/docs", "/healthz", "/readyz",
+                "/static/style.css"):
+        anyone = client.get(url)
+        assert anyone.status_code == 200, url
+        assert panel.get(url).status_code == 200, url
+        assert client.get(url, headers={"Authorization": "Bearer bkp_nothing"}
+                          ).status_code == 200, url
+    tablet = app.test_client()
+    tablet.set_cookie("booking_panel", panel_token)
+    assert tablet.get("/healthz").status_code == 200
+    assert tablet.get("/api/openapi.json").status_code == 200
+    # Routes for the signed in stay fenced, as before; and signing in on the tablet.
+    assert tablet.get("/").status_code == 403 and panel.get("/api/me").status_code == 403
+    assert tablet.get("/login").status_code == 403
+
+
 def test_a_panel_checks_in_ends_and_extends_in_its_room_only(app, panel, make, alice,
                                                             berlin, conn):
     other = make.room("Havel", "Europe/Berlin")

@@ -2,6 +2,7 @@
 use recorded without a write on every request."""
 
 import hashlib
+import re
 
 from booking import memo
 from booking.auth import hash_token
@@ -145,3 +146,43 @@ def test_sixty_token_requests_at_once_make_exactly_the_five_left(live_server, ma
     live = conn.execute("SELECT count(*) AS n FROM api_tokens WHERE user_id = %s AND "
                         "revoked_at IS NULL", (alice["id"],)).fetchone()["n"]
     assert live == 50
+
+
+# -- QA: reloading the page after making a token made a second one ------------------------
+
+NEW_TOKEN = re.compile(r'<code class="token" id="new-token">([^<]+)</code>')
+
+
+def test_the_token_form_redirects_and_the_page_shows_the_secret_once(browser_as, alice,
+                                                                     client, conn):
+    """POST /account/tokens answered the page itself (201), so a reload sent the form
+    again and made a second token. Now it redirects (Post/Redirect/Get); the account
+    page shows the secret on the one view after, and the secret is in no address."""
+    b = browser_as(alice)
+    made = b.post("/account/tokens", data={"name": "Door panel"})
+    assert made.status_code == 302
+    assert made.headers["Location"] == "/account" and "bk_" not in made.headers["Location"]
+    page = b.get("/account")
+    secret = NEW_TOKEN.search(page.get_data(as_text=True)).group(1)
+    assert "Your new token “Door panel”." in page.get_data(as_text=True)
+    assert "no-store" in page.headers["Cache-Control"]   # no cache keeps the secret either
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {secret}"}
+                      ).status_code == 200
+    # Reloading the page (a GET now) makes nothing and shows the secret no more.
+    again = b.get("/account").get_data(as_text=True)
+    assert secret not in again and not NEW_TOKEN.search(again) and "Door panel" in again
+    assert conn.execute("SELECT count(*) AS n FROM api_tokens WHERE user_id = %s",
+                        (alice["id"],)).fetchone()["n"] == 1
+
+
+def test_a_refused_token_shows_the_form_with_the_error_and_what_was_typed(browser_as, alice,
+                                                                           conn):
+    b = browser_as(alice)
+    typed = "x" * 101
+    page = b.post("/account/tokens", data={"name": typed})
+    assert page.status_code == 400
+    body = page.get_data(as_text=True)
+    assert 'id="name-error"' in body and f'value="{typed}"' in body
+    assert not NEW_TOKEN.search(body)
+    assert conn.execute("SELECT count(*) AS n FROM api_tokens WHERE user_id = %s",
+                        (alice["id"],)).fetchone()["n"] == 0

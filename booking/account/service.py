@@ -11,7 +11,7 @@ import psycopg
 from booking import db, inputs, pagination
 from booking.auth import TOKEN_PREFIX, User, forget, hash_password, hash_token
 from booking.errors import BookingError, from_database, invalid, not_found
-from booking.i18n import LANGUAGES, _, refresh
+from booking.i18n import LANGUAGES, _, field_name, refresh
 from booking.times import zone
 
 TOKEN_FIELDS = """t.id, t.name, t.prefix, rfc3339(t.created_at, 'UTC') AS created_at,
@@ -188,8 +188,9 @@ def checked_preferences(data: Mapping[str, Any]) -> dict[str, Any]:
         try:
             zone_name = zone(zone_name).key
         except ValueError:
-            raise invalid("timezone", _("timezone must be an IANA zone like Europe/Berlin, "
-                                        "or empty for the zone most rooms are in.")) from None
+            raise invalid("timezone", _("%(field)s must be an IANA zone like Europe/Berlin, "
+                                        "or empty for the zone most rooms are in.",
+                                        field=field_name("timezone"))) from None
     language = data.get("language")
     if language not in (None, "", *LANGUAGES):
         raise invalid("language", _("language is en, de or fr, or empty for the browser's."))

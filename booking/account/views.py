@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from booking import auth
@@ -15,6 +15,11 @@ from booking.times import COMMON_ZONES
 from booking.i18n import NAMES, _
 
 bp = Blueprint("account", __name__)
+
+# A token just made, kept in the session until the account page has shown it once
+# (like a flashed message): the form redirects (Post/Redirect/Get), so reloading
+# the page makes no second token, and the secret is in no address.
+NEW_TOKEN = "new_token"
 
 
 def _safe_next(target: str | None) -> str:
@@ -54,7 +59,7 @@ def _page(status: int = 200, cursor: str | None = None, **shown):
     """The account page: tokens (a page of them), preferences, home building, and
     whatever this answer shows besides (a new token, an error by its form)."""
     values = {"new_secret": None, "error": None, "preferences": None, "delegates_error": None,
-              "delegates_typed": None, **shown}
+              "delegates_typed": None, "token_typed": None, **shown}
     return render_template("account/account.html",
                            **service.account_page(current_user, cursor), zones=COMMON_ZONES,
                            languages=NAMES, **values), status
@@ -63,18 +68,27 @@ def _page(status: int = 200, cursor: str | None = None, **shown):
 @bp.get("/account")
 @login_required
 def account():
-    return _page(cursor=request.args.get("cursor"))
+    new = session.pop(NEW_TOKEN, None)
+    if new is None:
+        return _page(cursor=request.args.get("cursor"))
+    page, status = _page(cursor=request.args.get("cursor"), new_secret=new["secret"],
+                         new_token=new)
+    # Shown this once: no cache (nor the browser's history) keeps the secret.
+    return page, status, {"Cache-Control": "no-store"}
 
 
 @bp.post("/account/tokens")
 @login_required
 def create_token():
+    typed = request.form.get("name", "")
     try:
-        row, plain = service.create_token(current_user.id, request.form.get("name", ""))
+        row, plain = service.create_token(current_user.id, typed)
     except BookingError as err:
-        return _page(err.status, error=err)
-    # Shown on this response only: the plain token is not stored anywhere.
-    return _page(201, new_secret=plain, new_token=row)
+        return _page(err.status, error=err, token_typed=typed)
+    # The plain token is stored nowhere else: the session keeps it for the one view
+    # of the account page that shows it (account() takes it out).
+    session[NEW_TOKEN] = {"name": row["name"], "secret": plain}
+    return redirect(url_for("account.account"))
 
 
 @bp.post("/account/calendar")

@@ -23,6 +23,11 @@ KINDS = ("booking.created", "booking.updated", "booking.cancelled", "series.crea
 # A decision on a request (sql/043): the requester is told, with the reason.
 DECISIONS = ("booking.approved", "booking.rejected", "booking.expired", "series.approved",
              "series.rejected", "series.expired")
+# The status a decision leaves a series in. Its event is written by the trigger on
+# the occurrences (sql/043), whose snapshot of the series is taken before decide()
+# and expire_requests() set the series' own status: the kind says it.
+DECIDED_STATUS = {"series.approved": "confirmed", "series.rejected": "rejected",
+                  "series.expired": "expired"}
 # Told to the organiser only, not to invitees (their calendars keep the meeting,
 # to its end: nobody checked in). Decisions and skipped occurrences change what
 # the invitees' calendars hold: they are told too.
@@ -104,6 +109,11 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
             "cancelled_from": _time(s.get("cancelled_from"), tz)}}
         out["series"].update(attendees=s.get("attendees"), invitees=s.get("invitees") or [],
                              notes=s.get("notes"), continued_by=s.get("continued_by"))
+        # As series_json() says them (and booking.* payloads): pending until approved,
+        # cancelled once cancelled; who made it (a delegate, or the owner).
+        creator, creator_name = _creator(s, event)
+        out["series"].update(status=DECIDED_STATUS.get(kind) or _status(s), created_by=creator,
+                             created_by_name=creator_name)
         if kind in DECISIONS:
             out.update(_decision(event))
         if kind == "series.cancelled":
@@ -123,9 +133,7 @@ def data(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _booking(b: Mapping[str, Any], event: Mapping[str, Any], tz: str | None) -> dict[str, Any]:
     """A booking snapshot (to_jsonb of its row) in the booking JSON's shape."""
-    creator = b.get("created_by") or b["user_id"]
-    creator_name = (event.get("owner_name") if creator == b["user_id"]
-                    else event.get("actor_name") if creator == event.get("actor_id") else None)
+    creator, creator_name = _creator(b, event)
     return {
         "id": b["id"], "room_id": b["room_id"], "room_name": event.get("room_name"),
         "user_id": b["user_id"], "user_name": event.get("owner_name"), "title": b["title"],
@@ -140,8 +148,18 @@ def _booking(b: Mapping[str, Any], event: Mapping[str, Any], tz: str | None) -> 
         "released_at": _time(b.get("released_at"), tz)}
 
 
+def _creator(row: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[int, str | None]:
+    """Who made a booking or series snapshot (its owner when nobody else is named),
+    and their name when the event has it joined (the owner's, or the actor's)."""
+    creator = row.get("created_by") or row["user_id"]
+    name = (event.get("owner_name") if creator == row["user_id"]
+            else event.get("actor_name") if creator == event.get("actor_id") else None)
+    return creator, name
+
+
 def _status(booking: Mapping[str, Any]) -> str:
-    """A booking snapshot's status as its JSON says it (cancelled wins, sql/041)."""
+    """A booking or series snapshot's status as its JSON says it (cancelled wins,
+    sql/041, booking_status())."""
     status = booking.get("status") or "confirmed"
     return "cancelled" if booking.get("cancelled_at") and status in ("confirmed", "pending") \
         else status

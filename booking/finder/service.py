@@ -52,7 +52,7 @@ from booking import db, idempotency, inputs, memo, policy as policies, rules
 from booking.auth import User
 from booking.errors import BookingError, invalid
 from booking.times import UTC, localize, parse_datetime, wall_instant, zone
-from booking.i18n import _, and_list, ngettext
+from booking.i18n import _, and_list, field_name, ngettext
 
 FIND_FIELDS = frozenset({"start_time", "end_time", "capacity", "equipment", "building",
                          "floor", "timezone", "any_timezone"})
@@ -298,7 +298,8 @@ def _interval(data: Mapping[str, Any]) -> tuple[datetime, datetime]:
     try:
         tz = zone(tz_name)
     except ValueError:
-        raise invalid("timezone", _("timezone must be an IANA zone like Europe/Berlin.")) from None
+        raise invalid("timezone", _("%(field)s must be an IANA zone like Europe/Berlin.",
+                                    field=field_name("timezone"))) from None
     return localize(start, tz, "start_time"), localize(end, tz, "end_time")
 
 

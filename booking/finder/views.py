@@ -20,7 +20,7 @@ from booking.auth import login_required
 from booking.errors import BookingError
 from booking.finder import service
 from booking.times import COMMON_ZONES, parse_date, parse_hm, zone
-from booking.i18n import _, ngettext
+from booking.i18n import _, field_name, ngettext
 from booking.templating import hm
 
 bp = Blueprint("finder", __name__)
@@ -88,7 +88,8 @@ def _check_fields(form: dict[str, str]) -> None:
     try:
         zone(form["timezone"])
     except ValueError:
-        check.fail("timezone", _("timezone must be an IANA zone like Europe/Berlin."))
+        check.fail("timezone", _("%(field)s must be an IANA zone like Europe/Berlin.",
+                                 field=field_name("timezone")))
     if form["attendees"]:
         check(inputs.integer, form["attendees"], "attendees", high=10000)
     if form["floor"]:

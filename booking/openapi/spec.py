@@ -533,7 +533,8 @@ SCHEMAS: dict[str, Any] = {
         "booking_id": nullable({"type": "integer"}),
         "series_id": nullable({"type": "integer"}),
         "data": {"type": "object", "description": "What webhooks receive as `data`: "
-                 "`{booking}` or `{series}` (cancellations add `cancelled_by`, `by_admin`; "
+                 "`{booking}` or `{series}`, each with its `status` (`pending` until "
+                 "approved) and `created_by` (cancellations add `cancelled_by`, `by_admin`; "
                  "a series' also `cancelled_from`, `whole`)."},
     }, description="Something that happened (the outbox), newest first; `user` is whose "
                    "booking it is, `actor` who did it."),

@@ -30,10 +30,14 @@ from booking.times import rfc3339, zone
 BOOK_NOW_MINUTES = (15, 30, 60)
 WALK_IN = "Walk-in"
 
-# What only a panel may reach (endpoint names); a panel token anywhere else is 403.
+# What a panel may reach (endpoint names), for its own room; a panel token anywhere
+# else is 403, but on the routes that need no sign-in (fence(), `public`).
 ENDPOINTS = frozenset({"panels.panel", "panels.qr", "panels.act", "panels_api.panel",
                        "bookings_api.checkin", "bookings_api.end", "bookings_api.extend",
                        "static"})
+# Open to anyone, yet not to a panel: a tablet on a wall is no place to sign in as a
+# person (their session would stay on it after they walk away).
+SIGNING_IN = frozenset({"account.login", "account.login_submit", "account.logout"})
 
 # rooms_pkey, then bookings_room_start: the booking under way now, the rest of
 # the room-local day's, and one that ended but whose buffer still holds the room.
@@ -222,8 +226,14 @@ def book_now(user: User, room_id: int, minutes: Any, now: datetime,
         checked_in=now if start - now <= opens else None)
 
 
-def fence(user: Any, endpoint: str | None, view_args: dict | None) -> None:
-    """403 for a panel caller outside the panel's routes or its room."""
+def fence(user: Any, endpoint: str | None, view_args: dict | None,
+          public: bool = False) -> None:
+    """403 for a panel caller outside the panel's routes or its room. A `public`
+    route (one that needs no sign-in: the API's document, the probes, a link that
+    is its own credential) answers a panel as it answers anyone, without loading
+    the caller; signing in is not for panels (SIGNING_IN)."""
+    if public and endpoint not in ENDPOINTS and endpoint not in SIGNING_IN:
+        return
     room = getattr(user, "panel_room", None)
     if room is None:
         return

@@ -302,7 +302,8 @@ def availability(room_id: int, start_text: str | None, end_text: str | None,
     if shortest is None:       # by default, what the room's policy lets one book
         shortest = room_policy.min_minutes
     if end <= start:
-        raise invalid("end", _("end must be after start."))
+        raise invalid("end", _("%(end)s must be after %(start)s.", end=field_name("end"),
+                                 start=field_name("start")))
     if end - start > timedelta(days=MOST_DAYS, hours=1):  # an hour for daylight saving
         raise invalid("end", _("Ask for at most %(most)d days at a time.", most=MOST_DAYS))
     refused = ("inactive" if not row["active"] else "not_permitted"
@@ -613,7 +614,8 @@ def _timezone(value: Any) -> str:
     try:
         return zone(value).key
     except ValueError:
-        raise invalid("timezone", _("timezone must be an IANA zone like Europe/Berlin.")) from None
+        raise invalid("timezone", _("%(field)s must be an IANA zone like Europe/Berlin.",
+                                    field=field_name("timezone"))) from None
 
 
 _CLEANERS = {

@@ -65,8 +65,9 @@ PAGES = {
     "/approvals": "/approvals",
     "/approvals/tap/<tapped>": "/approvals/tap/{tapped}",
 }
-# Variants of a page that show different things.
-MORE = ["/bookings/mine?view=week", "/find", "/nothing-here"]
+# Variants of a page that show different things (tomorrow's board: a booking waiting
+# for approval among the others).
+MORE = ["/bookings/mine?view=week", "/find", "/nothing-here", "/board?date={day}"]
 NOT_PAGES = {"/healthz", "/readyz", "/metrics", "/static/<path:filename>",
              "/rooms/<id:room_id>/calendar.ics", "/calendar/<token>.ics",
              "/reports/utilisation.csv", "/rooms/<id:room_id>/panel/qr.svg"}
@@ -149,7 +150,8 @@ def test_axe_finds_nothing_serious_on_any_page(live_server, chromium, world, sch
     assert page.locator("html").get_attribute("lang") == locale[:2]
     found["/login"] = serious(page)
     (sign_in_in_german if locale == "de-DE" else sign_in)(page, live_server.url, world["admin"])
-    urls = [url.format(**world) for rule, url in PAGES.items() if rule != "/login"] + MORE
+    urls = [url.format(**world) for rule, url in PAGES.items() if rule != "/login"] + [
+        url.format(**world) for url in MORE]
     for url in urls:
         page.goto(live_server.url + url)
         assert page.locator("html").get_attribute("lang") == locale[:2], url

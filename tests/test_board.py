@@ -63,9 +63,11 @@ def test_the_twin_has_every_active_room_grouped_with_its_day_s_bookings(api_as, 
                              "release_after_minutes": 15}
     assert spree["bookings"] == [
         {"id": spree["bookings"][0]["id"], "title": "Early", "user_name": "Bob",
-         "start_time": "2027-03-02T09:00:00+01:00", "end_time": "2027-03-02T09:30:00+01:00"},
+         "start_time": "2027-03-02T09:00:00+01:00", "end_time": "2027-03-02T09:30:00+01:00",
+         "status": "confirmed"},
         {"id": spree["bookings"][1]["id"], "title": "Planning", "user_name": "Alice",
-         "start_time": "2027-03-02T10:00:00+01:00", "end_time": "2027-03-02T11:00:00+01:00"}]
+         "start_time": "2027-03-02T10:00:00+01:00", "end_time": "2027-03-02T11:00:00+01:00",
+         "status": "confirmed"}]
     assert board["rooms"][4]["bookings"][0]["start_time"] == "2027-03-02T10:00:00-05:00"
     assert statements(r) <= 2
 
@@ -168,6 +170,32 @@ def test_bars_say_in_words_what_they_are_and_are_placed_by_the_server(browser_as
                     r'href="/bookings/(\d+)"><span class="sr">([^<]+)</span>', page)
     assert bar.groups()[:2] == ("11.11", "11.11")   # an hour into 09:00-18:00, an hour wide
     assert bar.group(4) == "Spree, 10:00–11:00, Planning, Alice"
+
+
+def test_a_booking_waiting_for_approval_says_so_on_the_board_and_in_its_twin(
+        api_as, browser_as, alice, bob, rooms, make, conn):
+    """QA: the day and week pages said "waiting for approval"; the board drew a pending
+    booking as any other (class "bar booked", the same words for screen readers)."""
+    make.booking(rooms["Spree"], alice, at("10:00"), at("11:00"), title="Planning")
+    waiting = make.booking(rooms["Spree"], bob, at("13:00"), at("14:00"), title="Offsite")
+    conn.execute("UPDATE bookings SET status = 'pending' WHERE id = %s", (waiting["id"],))
+    page = page_of(browser_as(alice))
+    bars = re.findall(r'<a class="(bar booked[^"]*)" style="[^"]*"(?: title="([^"]*)")? '
+                      r'href="/bookings/(\d+)"><span class="sr">([^<]+)</span>', page)
+    assert [(cls, title, text) for cls, title, _, text in bars] == [
+        ("bar booked", "", "Spree, 10:00–11:00, Planning, Alice"),
+        ("bar booked pending", "waiting for approval",
+         "Spree, 13:00–14:00, Offsite, Bob, waiting for approval")]
+    # Drawn apart from a confirmed booking (not by colour alone), in both themes.
+    css = open("static/style.css", encoding="utf-8").read()
+    assert re.search(r"\.board-track \.bar\.pending \{[^}]*border-style: dashed", css)
+    for theme in (":root {", "@media (prefers-color-scheme: dark)", ':root[data-theme="dark"]'):
+        block = css[css.index(theme):]
+        assert "--pending-bg:" in block[:block.index("}")], theme
+    # The twin says it too.
+    board = api_as(alice).get(f"/api/board?date={DAY}&building=HQ&floor=1").get_json()
+    assert [(b["title"], b["status"]) for b in board["rooms"][0]["bookings"]] == [
+        ("Planning", "confirmed"), ("Offsite", "pending")]
 
 
 def test_free_stretches_link_to_the_form_with_at_most_the_longest_booking(browser_as, alice,

@@ -124,6 +124,39 @@ def test_book_this_when_someone_was_faster_lists_the_rooms_still_free(browser_as
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
 
 
+@pytest.mark.parametrize("with_key", [True, False])
+def test_book_this_when_that_room_was_the_last_free_shows_what_the_search_would(
+        browser_as, alice, bob, make, conn, with_key):
+    """QA: "Book this" on the only room listed, which someone else had just taken, said
+    "Nothing close either" although the same search, reloaded, listed free times;
+    and the typed title was gone. The page now lists what the search lists, and
+    the links to those times carry the title."""
+    spree = make.room("Spree", capacity=8)
+    b = browser_as(alice)
+    page = text(find(b))
+    assert re.findall(r"<h3>(\w+)</h3>", page) == ["Spree"]
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    make.booking(spree, bob, at("10:00"), at("11:00"))
+    data = {**SEARCH, "title": "Retro", "room": str(spree["id"])}
+    if with_key:
+        data["idempotency_key"] = key
+    r = b.post("/find", data=data)
+    assert r.status_code == 409
+    page = text(r)
+    assert ('class="form-error" role="alert">That room is no longer free for this request, '
+            'and no other room that fits is free then.') in page
+    assert "Nothing close either" not in page
+    links = re.findall(r'<li><a href="(/find\?[^"]+)">([^<]+)</a> — (\w+)', page)
+    searched = re.findall(r'<li><a href="(/find\?[^"]+)">([^<]+)</a> — (\w+)', text(find(b)))
+    assert links and [(url.replace("&amp;title=Retro", ""), when, room)
+                      for url, when, room in links] == searched
+    # The typed title goes along to the time chosen, and is kept for a new search.
+    assert all("title=Retro" in url for url, _, _ in links)
+    assert '<input type="hidden" name="title" value="Retro">' in page
+    assert "Retro" in text(b.get(links[0][0].replace("&amp;", "&")))
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1
+
+
 def test_a_missing_title_is_shown_by_the_title_field_with_the_results_kept(browser_as, alice,
                                                                            rooms, conn):
     r = browser_as(alice).post("/find", data={**SEARCH, "title": " ", "room": "best"})

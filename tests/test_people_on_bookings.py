@@ -4,6 +4,7 @@ rooms a 409 offers, ranked the way the finder ranks (issue 16)."""
 import html
 import re
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 import icalendar
 import pytest
@@ -245,3 +246,55 @@ def test_a_one_click_choice_after_a_conflict_keeps_who_it_is_for_and_the_people(
                         "WHERE title = 'Bob sync' ORDER BY id LIMIT 1").fetchone()
     assert made == {"user_id": bob["id"], "created_by": alice["id"], "attendees": 3,
                     "invitees": ["guest@partner.example"], "notes": "Line one\nLine two"}
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_a_refused_new_booking_offers_every_room_and_starts_again_with_all_that_was_typed(
+        api_as, browser_as, alice, bob, berlin, new_york, make, repeat):
+    """Found by testing from outside: when the slot was taken, the form's room list held
+    only the taken room (no other was free), its zone hint lost the room's zone, and
+    "choose another room" started the form again with the title and times only: the
+    people, invitees, notes, "Book for" and the Repeat section were gone."""
+    assert api_as(bob).patch("/api/me", json={"delegates": [alice["email"]]}).status_code == 200
+    havel = make.room("Havel", capacity=10)
+    for room in (berlin, havel):   # no other room in Berlin is free then
+        make.booking(room, bob, datetime(2027, 3, 2, 9, tzinfo=UTC),
+                     datetime(2027, 3, 2, 11, tzinfo=UTC), title="In the way")
+    page = browser_as(alice)
+    typed = {"room_id": str(berlin["id"]), "title": "Bob sync", "date": DAY,
+             "start": "10:30", "end": "11:30", "attendees": "3",
+             "invitees": "guest@partner.example", "notes": "Line one\nLine two",
+             "booked_for": bob["email"]}
+    if repeat:
+        typed.update(repeat="weekly", weekdays="TU", every="2", ends="after", count="3")
+    # The Repeat section's defaults, as a browser sends them, are not worth carrying.
+    defaults = {} if repeat else {"repeat": "none", "every": "1", "monthly": "day",
+                                  "ends": "never", "count": "10"}
+    r = page.post("/bookings/new", data={**typed, **defaults})
+    assert r.status_code == 409
+    body = r.get_data(as_text=True)
+    select = body[body.index('<select id="room_id"'):]
+    select = select[:select.index("</select>")]
+    assert sorted(re.findall(r'<option value="(\d+)"', select)) == sorted(
+        str(room["id"]) for room in (berlin, havel, new_york))
+    assert f'<option value="{berlin["id"]}" selected' in select
+    hint = re.search(r'<p class="hint" id="room-zone"[^>]*>([^<]*)</p>', body).group(1)
+    assert html.unescape(hint) == ("Times in Europe/Berlin (the room's time zone), "
+                                   "open 09:00–18:00.")
+    link = html.unescape(re.search(r'<a href="([^"]+)">choose another room</a>', body).group(1))
+    assert link.startswith("/bookings/new?")
+    again = parse_qs(urlsplit(link).query)
+    assert again == {name: [value] for name, value in typed.items() if name != "room_id"}
+    # Followed, the form is filled in with all of it (the room left to choose).
+    form = page.get(link).get_data(as_text=True)
+    for shown in ('value="Bob sync"', 'value="10:30"', 'value="11:30"', 'name="attendees"',
+                  'value="guest@partner.example"', ">Line one\nLine two</textarea>",
+                  f'value="{bob["email"]}"'):
+        assert shown in form, shown
+    assert 'id="attendees" name="attendees" type="number" min="1" max="10000" class="short" ' \
+           'value="3"' in form
+    if repeat:
+        assert '<option value="weekly" selected>' in form
+        assert 'name="weekdays" value="TU" checked' in form
+        assert 'id="every" name="every" type="number" min="1" max="999" value="2"' in form
+        assert 'name="ends" value="after" checked' in form

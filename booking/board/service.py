@@ -2,7 +2,7 @@
 
 `board()` answers the page (/board) and its twin (/api/board) alike:
 {"date", "rooms": [{"room", "bookings": [{id, title, user_name, start_time,
-end_time}]}]} plus, for the page's filters, the buildings and floors there
+end_time, status}]}]} plus, for the page's filters, the buildings and floors there
 are. The rooms come grouped as the page draws them: by time zone (the zone
 with most rooms first), then building, floor and name.
 
@@ -36,7 +36,7 @@ from booking.times import parse_date, zone
 # rooms_area); a change to the areas bumps the board's version (sql/040).
 #
 # Per room, one short range of bookings_room_start: an index-only scan (the
-# index includes end_at, id, user_id and title) for the room-local day; no
+# index includes end_at, id, user_id, title and status) for the room-local day; no
 # booking spans a day, so start_at > day start - 1 day bounds it. users_pkey
 # for each owner's name (a subquery per booking, so the planner never hashes
 # every user once per room). The default day is today in the zone most active
@@ -72,7 +72,8 @@ SELECT v.n AS version, d.day AS date, z.today_zone,
                                 'id', b.id, 'title', b.title,
                                 'user_name', (SELECT u.name FROM users u WHERE u.id = b.user_id),
                                 'start_time', rfc3339(b.start_at, (s.r).timezone),
-                                'end_time', rfc3339(b.end_at, (s.r).timezone))
+                                'end_time', rfc3339(b.end_at, (s.r).timezone),
+                                'status', b.status)
                                 ORDER BY b.start_at), '[]')
                          FROM bookings b
                         WHERE b.room_id = (s.r).id AND b.cancelled_at IS NULL

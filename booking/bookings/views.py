@@ -180,9 +180,10 @@ def _form(form, error: BookingError | None):
     conflicts = error.details.get("conflicts") if error else None
     if conflicts:
         # The room is taken: offer it (other times), and the rooms the conflict
-        # found free then, as choices and as one-click suggestions. Listing
-        # every room here would cost a fourth SQL statement ("choose another
-        # room" links to the form with all of them).
+        # found free then as one-click suggestions. The form below still offers
+        # every room, as the edit form's does (from this process's copy, which
+        # booking just read: no statement more), with the chosen room's hours
+        # and zone beside the times.
         blocker = conflicts[0]["bookings"][0] if "bookings" in conflicts[0] else conflicts[0]
         taken = {"id": blocker["room_id"], "name": blocker["room_name"]}
         suggestions = error.details.get("suggestions") or {}
@@ -190,17 +191,36 @@ def _form(form, error: BookingError | None):
         # The page's own words wherever the message shows (above and by the field).
         error = BookingError(error.code, _conflict_message(error, taken, series),
                              status=error.status, details=error.details)
-        return render_template("bookings/new.html", form=form, error=error,
-                               rooms=[taken] + list(suggestions.get("other_rooms") or []),
-                               taken_room=taken, conflicts=conflicts, only_room=True,
-                               suggestions=suggestions, series=series,
-                               conflict_message=error.message)
+        choices = _choices(lambda room: room["active"]
+                           or str(room["id"]) == str(form.get("room_id", "")).strip())
+        return render_template("bookings/new.html", form=form, error=error, rooms=choices,
+                               room=_chosen(choices, form.get("room_id")), taken_room=taken,
+                               conflicts=conflicts, only_room=False, suggestions=suggestions,
+                               series=series, conflict_message=error.message,
+                               typed=_typed(form))
     choices = _choices(lambda room: room["active"])
     room = _chosen(choices, form.get("room_id"))
     return render_template("bookings/new.html",
                            form=_with_next_slot(form, room, choices) if error is None else form,
                            error=error, rooms=choices, room=room, conflicts=None,
                            only_room=False, suggestions=None, series=False)
+
+
+# What a person types into the booking form, but the room: "choose another room"
+# starts the form again with all of it (people, "Book for", the Repeat section).
+TYPED_FIELDS = ("title", "date", "start", "end", "attendees", "invitees", "notes",
+                "booked_for", "repeat", "every", "weekdays", "monthly", "ends", "count",
+                "until", "skip_conflicts")
+
+
+def _typed(form) -> dict[str, list[str]]:
+    """The form's fields as typed, but the room, for a link to the form (url_for repeats
+    a field with several values, as the weekdays are). The Repeat section's
+    defaults are left out of a booking that does not repeat."""
+    fields = TYPED_FIELDS if (form.get("repeat") or "none") != "none" else \
+        TYPED_FIELDS[:TYPED_FIELDS.index("repeat")]
+    return {name: values for name in fields
+            if (values := [v for v in form.getlist(name) if v.strip()])}
 
 
 def _choices(offered) -> list[dict]:

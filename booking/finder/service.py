@@ -858,7 +858,8 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
     ranking, then auto_book() (or the suggestions when nothing fits at all).
 
     `only_room` books that room or none ("Book this" on the finder page); when
-    it is no longer free the 409 `conflict` lists the rooms still free.
+    it is no longer free the 409 `conflict` lists the rooms still free, and when
+    none is, the suggestions the search would now give (as `no_room` does).
 
     With an idempotency `key` the booking goes through book_once(), even when
     no room is free now: the room a first request booked is no longer free,
@@ -882,11 +883,14 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
             if key.replayed or result["room_id"] is not None:
                 return {"booking": result["booking"], "room": result["room"]}
         elif not candidates:
-            if only_room is not None:
+            if only_room is not None and rooms:
                 raise _taken(only_room, rooms)
             search.refuse_when_no_room_allows()
             row = conn.execute(SUGGEST_SQL, params).fetchone()
-            raise no_room(need, _checked(row["suggestions"], need, search))
+            suggestions = _checked(row["suggestions"], need, search)
+            if only_room is not None:
+                raise _taken(only_room, [], suggestions)
+            raise no_room(need, suggestions)
         else:
             result = conn.execute(AUTO_BOOK_SQL, {**params, "user": user.id, "title": title,
                                                   "admin": user.is_admin,
@@ -895,7 +899,9 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
 
     if result["room_id"] is None:
         if only_room is not None:
-            raise _taken(only_room, [r for r in rooms if r["id"] != only_room])
+            still_free = [r for r in rooms if r["id"] != only_room]
+            raise _taken(only_room, still_free, None if still_free else
+                         _checked(result["suggestions"], need, search))
         raise no_room(need, _checked(result["suggestions"], need, search))
     room = next(r for r in rooms if r["id"] == result["room_id"])
     return {"booking": result["booking"], "room": room}
@@ -912,10 +918,18 @@ def no_room(need: Need, suggestions: dict) -> BookingError:
                         details={"suggestions": suggestions})
 
 
-def _taken(room_id: int, still_free: list[dict]) -> BookingError:
-    return BookingError("conflict", _("That room is no longer free for this request; "
-                                      "the rooms still free are listed."), field="room_id",
-                        details={"room_id": room_id, "rooms": still_free})
+def _taken(room_id: int, still_free: list[dict],
+           suggestions: dict | None = None) -> BookingError:
+    """The 409 for "Book this" on a room taken since: the rooms still free, and when
+    there are none, what a search would suggest instead (other times, rooms
+    missing one thing), so the page can show what the search now shows."""
+    message = (_("That room is no longer free for this request; the rooms still free are "
+                 "listed.") if still_free else
+               _("That room is no longer free for this request, and no other room that fits "
+                 "is free then."))
+    return BookingError("conflict", message, field="room_id",
+                        details={"room_id": room_id, "rooms": still_free,
+                                 "suggestions": suggestions})
 
 
 # -- batch availability -------------------------------------------------------------------

@@ -145,7 +145,8 @@ def _result_after(err: BookingError, form: dict[str, str]) -> dict | None:
     if err.code == "no_room":
         return {"rooms": [], "suggestions": err.details["suggestions"]}
     if err.code == "conflict" and "rooms" in err.details:
-        return {"rooms": err.details["rooms"], "suggestions": None}
+        # The rooms still free; when none is, what the search would suggest.
+        return {"rooms": err.details["rooms"], "suggestions": err.details.get("suggestions")}
     if err.field == "title":
         # Checked before any SQL ran: the rooms are still there to choose from.
         try:

@@ -382,6 +382,9 @@ SCHEMAS: dict[str, Any] = {
         "user_name": {"type": "string"},
         "start_time": DATETIME,
         "end_time": DATETIME,
+        "status": {"type": "string", "enum": BOOKING_STATUSES,
+                   "description": "pending: waiting for approval, holding its time (the "
+                                  "board marks it so)."},
     }, description="A booking as the planning board draws it; times in the room's zone."),
     "Day": obj({"date": {"type": "string", "format": "date"},
                 "bookings": {"type": "array", "items": ref("Booking")}},

@@ -64,10 +64,10 @@ def test_the_twin_has_every_active_room_grouped_with_its_day_s_bookings(api_as, 
     assert spree["bookings"] == [
         {"id": spree["bookings"][0]["id"], "title": "Early", "user_name": "Bob",
          "start_time": "2027-03-02T09:00:00+01:00", "end_time": "2027-03-02T09:30:00+01:00",
-         "status": "confirmed"},
+         "status": "confirmed", "buffer_minutes": 0},
         {"id": spree["bookings"][1]["id"], "title": "Planning", "user_name": "Alice",
          "start_time": "2027-03-02T10:00:00+01:00", "end_time": "2027-03-02T11:00:00+01:00",
-         "status": "confirmed"}]
+         "status": "confirmed", "buffer_minutes": 0}]
     assert board["rooms"][4]["bookings"][0]["start_time"] == "2027-03-02T10:00:00-05:00"
     assert statements(r) <= 2
 

@@ -534,7 +534,8 @@ def test_the_pages_hold_after_a_booking_the_buffer_it_was_made_with(browser_as, 
     pages held the new buffer after bookings made with the old one. Lowered, they
     offered 10:00 where the constraint refuses it; raised, they held back time the
     free-time API, the finder and booking give out. A booking keeps its own buffer
-    (Bob's 09:00-10:00 was made with 30 minutes): the pages now hold that."""
+    (Bob's 09:00-10:00 was made with 30 minutes): the pages and the board now hold
+    that."""
     room = campus["Buffered"]
     holder = conn.execute("SELECT area_id AS id FROM rooms WHERE id = %s", (room["id"],)).fetchone()
     area_policy(conn, holder, buffer_minutes=room_buffer_now)
@@ -543,7 +544,8 @@ def test_the_pages_hold_after_a_booking_the_buffer_it_was_made_with(browser_as, 
     assert free[0]["start_time"] == "2027-03-02T10:30:00+01:00"
     b = browser_as(alice)
     for url in (f"/rooms/{room['id']}?date=2027-03-02",
-                f"/rooms/{room['id']}/week?start=2027-03-02"):
+                f"/rooms/{room['id']}/week?start=2027-03-02", "/board?date=2027-03-02"):
         page = b.get(url).get_data(as_text=True)
-        starts = sorted(s for _, day, s, _ in BOOK_LINK.findall(page) if day == "2027-03-02")
+        starts = sorted(s for room_id, day, s, _ in BOOK_LINK.findall(page)
+                        if day == "2027-03-02" and int(room_id) == room["id"])
         assert min(s for s in starts if s >= "10:00") == "10:30", (url, starts)

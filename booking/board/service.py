@@ -73,7 +73,9 @@ SELECT v.n AS version, d.day AS date, z.today_zone,
                                 'user_name', (SELECT u.name FROM users u WHERE u.id = b.user_id),
                                 'start_time', rfc3339(b.start_at, (s.r).timezone),
                                 'end_time', rfc3339(b.end_at, (s.r).timezone),
-                                'status', b.status)
+                                'status', b.status,
+                                -- held after it (the board draws it so): its own
+                                'buffer_minutes', b.buffer_minutes)
                                 ORDER BY b.start_at), '[]')
                          FROM bookings b
                         WHERE b.room_id = (s.r).id AND b.cancelled_at IS NULL

@@ -385,6 +385,10 @@ SCHEMAS: dict[str, Any] = {
         "status": {"type": "string", "enum": BOOKING_STATUSES,
                    "description": "pending: waiting for approval, holding its time (the "
                                   "board marks it so)."},
+        "buffer_minutes": {"type": "integer", "minimum": 0,
+                           "description": "Minutes the room stays held after it (set-up and "
+                                          "clean-up): the room's buffer when it was booked, "
+                                          "0 once released."},
     }, description="A booking as the planning board draws it; times in the room's zone."),
     "Day": obj({"date": {"type": "string", "format": "date"},
                 "bookings": {"type": "array", "items": ref("Booking")}},

@@ -1826,7 +1826,9 @@ o AS (
     SELECT o.s, o.e, o.n, d.day, d.day - (extract(isodow FROM d.day)::integer - 1) AS monday
       FROM q, unnest(p_starts, p_ends) WITH ORDINALITY AS o(s, e, n)
      CROSS JOIN LATERAL (SELECT (o.s AT TIME ZONE q.tz)::date AS day) d
-     WHERE q.quota IS NOT NULL),
+     WHERE q.quota IS NOT NULL
+       -- A door panel's walk-ins: its account stands for whoever walks in.
+       AND NOT EXISTS (SELECT 1 FROM panel_tokens t WHERE t.user_id = p_user)),
 held AS (
     SELECT o.*,
            (SELECT count(*) FROM bookings b
@@ -2660,6 +2662,8 @@ CREATE INDEX outbox_undispatched ON public.outbox USING btree (id) WHERE (dispat
 CREATE INDEX outbox_user ON public.outbox USING btree (user_id, id);
 
 CREATE INDEX panel_tokens_room ON public.panel_tokens USING btree (room_id, id);
+
+CREATE INDEX panel_tokens_user ON public.panel_tokens USING btree (user_id);
 
 CREATE INDEX rooms_area ON public.rooms USING btree (area_id) WHERE (area_id IS NOT NULL);
 

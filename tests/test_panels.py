@@ -581,3 +581,29 @@ def test_check_in_is_offered_up_to_the_release_time_and_not_at_it(app, client, m
     done = client.post(f"/api/bookings/{booking['id']}/checkin",
                        headers={"Authorization": f"Bearer {panel_token}"})
     assert done.status_code == 200, done.get_json()
+
+
+def test_walk_ins_count_against_no_quota_while_a_person_s_still_do(app, client, api_as, alice,
+                                                                   berlin, panel_token, conn):
+    """Found by testing from outside: with a quota of one booking a day, the panel's
+    second walk-in of the day was refused (its one account made the first) while
+    the panel went on offering Book now. The panel's account stands for whoever
+    walks in: its walk-ins count against no quota; a person's bookings still do."""
+    room_policy(conn, berlin, quota={"bookings_per_day": 1})
+    csrf = tablet(client, berlin, panel_token)
+    for minutes_later in (0, 30):                     # 09:00-09:15, then 09:30-09:45
+        app.config["NOW"] = NOW + timedelta(minutes=minutes_later)
+        state = client.get(f"/api/rooms/{berlin['id']}/panel").json
+        assert [o["minutes"] for o in state["book_now"]][:1] == [15], state["book_now"]
+        made = client.post(f"/rooms/{berlin['id']}/panel",
+                           data={"action": "book", "minutes": "15", "csrf_token": csrf})
+        assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    walk_ins = conn.execute("SELECT count(*) AS n FROM bookings WHERE room_id = %s "
+                            "AND cancelled_at IS NULL", (berlin["id"],)).fetchone()["n"]
+    assert walk_ins == 2
+    api = api_as(alice)
+    for hour, status in (("11", 201), ("13", 422)):
+        r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Mine",
+                                            "start_time": f"2027-03-01T{hour}:00",
+                                            "end_time": f"2027-03-01T{hour}:30"})
+        assert r.status_code == status, r.get_json()

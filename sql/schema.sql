@@ -40,13 +40,17 @@ BEGIN
             SELECT g.value::bigint AS group_id
               FROM jsonb_array_elements_text(
                        coalesce(room_policy(p_room)->'fields'->'approvers'->'value', '[]')) g),
+        members AS (
+            SELECT m.user_id AS id
+              FROM group_members m JOIN named n ON n.group_id = m.group_id
+              JOIN users u ON u.id = m.user_id
+             WHERE u.active),
         chosen AS (
-            SELECT m.user_id AS id FROM group_members m JOIN named n ON n.group_id = m.group_id
+            SELECT id FROM members
             UNION
-            SELECT u.id FROM users u WHERE u.role = 'admin' AND NOT EXISTS (SELECT 1 FROM named))
-        SELECT coalesce(jsonb_agg(u.id ORDER BY u.id), '[]')
-          FROM chosen c JOIN users u ON u.id = c.id
-         WHERE u.active);
+            SELECT u.id FROM users u
+             WHERE u.role = 'admin' AND u.active AND NOT EXISTS (SELECT 1 FROM members))
+        SELECT coalesce(jsonb_agg(c.id ORDER BY c.id), '[]') FROM chosen c);
 END
 $$;
 

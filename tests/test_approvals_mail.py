@@ -232,6 +232,33 @@ def test_who_approves_a_rooms_requests(conn, make, berlin, new_york, fred):
     assert approvers(new_york) == admins
 
 
+def test_a_room_whose_approver_groups_have_nobody_active_asks_the_administrators(
+        app, api_as, alice, admin, conn, make, berlin, smtp, worker):
+    """Found by testing from outside: the room named an approver group with no
+    members; the request was mailed to nobody and expired unseen. Nobody active in
+    the groups named is as if none were named: the administrators are asked."""
+    empty = group(conn, "Empty")
+    gone = make.user("Gone")
+    nobody = group(conn, "Nobody active", gone)
+    conn.execute("UPDATE users SET active = false WHERE id = %s", (gone["id"],))
+    put_in(conn, berlin, area(conn, "Strict", approval_required=True,
+                              approvers=[empty["id"], nobody["id"]]))
+    admins = [u["id"] for u in conn.execute(
+        "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY id")]
+    assert admins
+    assert conn.execute("SELECT approver_ids(%s) AS ids", (berlin["id"],)).fetchone()["ids"] \
+        == admins
+    r = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Asked", "start_time": "2027-03-02T10:00",
+        "end_time": "2027-03-02T11:00"})
+    assert r.status_code == 201 and r.get_json()["booking"]["status"] == "pending"
+    worker.run_until_idle()
+    asked = {tuple(to) for to, message in smtp.messages if "asks to book" in message["Subject"]}
+    emails = [u["email"] for u in conn.execute(
+        "SELECT email FROM users WHERE role = 'admin' AND active ORDER BY id")]
+    assert asked == {(email,) for email in emails}
+
+
 GUEST = "guest@partner.example"
 
 

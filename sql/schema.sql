@@ -877,6 +877,10 @@ BEGIN
         UPDATE bookings b
            SET status = p_decision, decided_by = p_actor, decided_at = now(),
                decision_reason = p_reason,
+               -- Approved: a change calendars must take (TENTATIVE to CONFIRMED), so
+               -- the feeds say it as the approval's invitation does.
+               sequence = b.sequence + CASE WHEN p_decision = 'confirmed' THEN 1 ELSE 0 END,
+               updated_at = CASE WHEN p_decision = 'confirmed' THEN now() ELSE b.updated_at END,
                cancelled_at = CASE WHEN p_decision = 'rejected' THEN now() END,
                cancelled_by = CASE WHEN p_decision = 'rejected' THEN p_actor END
          WHERE (b.id = v_target.id
@@ -1648,6 +1652,10 @@ BEGIN
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
      WHERE n.cancelled_at IS NULL AND n.sequence > o.sequence
+       -- A decision and a release count as changes (sql/083) but are told as
+       -- themselves: booking.approved below, booking.released by the sweep.
+       AND NOT (o.status = 'pending' AND n.decided_at IS DISTINCT FROM o.decided_at)
+       AND NOT (o.released_at IS NULL AND n.released_at IS NOT NULL)
     UNION ALL
     SELECT 'approval.requested', n.user_id, audit_actor(), n.room_id, n.id, n.series_id,
            jsonb_build_object('booking', to_jsonb(n), 'approvers', approver_ids(n.room_id))

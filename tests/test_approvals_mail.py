@@ -259,6 +259,56 @@ def test_a_room_whose_approver_groups_have_nobody_active_asks_the_administrators
     assert asked == {(email,) for email in emails}
 
 
+def test_an_approval_and_a_release_are_changes_the_feeds_and_later_mail_count(
+        app, api_as, admin, alice, berlin, conn, smtp, worker):
+    """Found by testing from outside: approved, the feed kept SEQUENCE 0 and the
+    request's DTSTAMP while the approval's invitation said 1, and a later move said
+    1 again; released (its end cut), the feed kept both. Each is now a change the
+    feeds count; neither is told as booking.updated (they are told as themselves)."""
+    from policykit import room_policy
+
+    room_policy(conn, berlin, approval_required=True)
+    api = api_as(alice)
+
+    def feed():
+        (event,) = icalendar.Calendar.from_ical(
+            api.get(f"/rooms/{berlin['id']}/calendar.ics").data).walk("VEVENT")
+        return event["SEQUENCE"], event["DTSTAMP"].dt, event["DTEND"].dt
+
+    r = api.post("/api/bookings", json={"room_id": berlin["id"], "title": "Asked",
+                                        "start_time": "2027-03-01T11:00",
+                                        "end_time": "2027-03-01T12:00"})
+    booking_id = r.get_json()["booking"]["id"]
+    conn.execute("UPDATE bookings SET created_at = created_at - interval '1 minute'")
+    asked = feed()
+    assert asked[0] == 0
+    assert api_as(admin).post(f"/api/bookings/{booking_id}/approve").status_code == 200
+    approved = feed()
+    assert approved[0] == 1 and approved[1] > asked[1]
+    worker.run_until_idle()
+    mailed = [only_event(calendar_of(m))["SEQUENCE"] for to, m in smtp.messages
+              if to == [alice["email"]] and "Approved" in m["Subject"]]
+    assert mailed == [1]
+    r = api.patch(f"/api/bookings/{booking_id}", json={"title": "Asked, renamed"})
+    assert r.status_code == 200, r.get_json()
+    worker.run_until_idle()
+    changed = [only_event(calendar_of(m))["SEQUENCE"] for to, m in smtp.messages
+               if to == [alice["email"]] and "Changed" in m["Subject"]]
+    assert changed == [2] and feed()[0] == 2
+    # Released: nobody checked in (check-in turned on before the booking was made).
+    conn.execute("UPDATE rooms SET checkin_required = true, release_after_minutes = 10, "
+                 "checkin_since = %s WHERE id = %s", (NOW - timedelta(days=1), berlin["id"]))
+    app.config["NOW"] = NOW + timedelta(hours=2, minutes=11)         # 11:11 in Berlin
+    from booking.bookings import release
+    with app.app_context():
+        assert release.sweep(app.config["NOW"], 100) == 1
+    released = feed()
+    assert released[0] == 3 and released[2] < approved[2]
+    told = [r["kind"] for r in conn.execute(
+        "SELECT kind FROM outbox WHERE booking_id = %s ORDER BY id", (booking_id,))]
+    assert told.count("booking.updated") == 1, told          # the rename only
+
+
 GUEST = "guest@partner.example"
 
 

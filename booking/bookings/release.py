@@ -55,7 +55,9 @@ released AS (
        SET released_at = %(now)s, status = 'released',
            end_at = least(b.end_at, due.release_at),
            end_before_release = b.end_at,         -- the booked time, for the report
-           buffer_minutes = 0                     -- nobody used it: nothing to clear
+           buffer_minutes = 0,                    -- nobody used it: nothing to clear
+           -- its end moved: a change the feeds say (SEQUENCE, DTSTAMP), as an edit's
+           sequence = b.sequence + 1, updated_at = now()
       FROM due
      WHERE b.id = due.id
     RETURNING b.id),

@@ -44,11 +44,9 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     method = "REQUEST" if kind.endswith((".created", ".updated", ".approved")) else "CANCEL"
     booking = event["payload"].get("booking")
     if booking is not None and booking.get("series_id") is None:
+        # (An approval counts in its sequence, after the TENTATIVE request: sql/083.)
         vevent = feeds.vevent(_booking_row(event))
         invitees = booking.get("invitees") or []
-        if kind == "booking.approved":
-            # after the TENTATIVE request it was made (or moved) as
-            vevent["sequence"] = int(vevent.get("sequence") or 0) + 1
     elif kind == "booking.updated":
         vevent = _occurrence_event(event)
         invitees = booking.get("invitees") or []

@@ -69,8 +69,11 @@ def free_intervals(room: Mapping, busy: Iterable[Interval], start: datetime, end
             found.append((cursor, stop))
     # A booking may start at most max_days_ahead ahead (rules: beyond_window): a
     # stretch that starts later offers nothing that could be booked, and one
-    # under way then reaches only as far as the longest booking started then.
-    latest = now.astimezone(UTC) + timedelta(days=policy.max_days_ahead)
+    # under way then reaches only as far as the longest booking started then. A
+    # start is a whole minute: the last one is the window's end on its minute (an
+    # end with seconds would be a time no booking may have).
+    latest = (now.astimezone(UTC) + timedelta(days=policy.max_days_ahead)).replace(
+        second=0, microsecond=0)
     reach = latest + timedelta(minutes=policy.max_minutes)
     return [(s, min(e, reach)) for s, e in found if s <= latest]
 

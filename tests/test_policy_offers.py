@@ -526,6 +526,23 @@ def test_free_time_on_the_window_s_last_day_reaches_as_far_as_a_booking_started_
         ("2027-03-03", "09:00", "13:00")]
 
 
+def test_free_time_at_the_window_s_end_ends_on_a_whole_minute(app, api_as, alice, make,
+                                                              conn):
+    """Found by testing from outside: asked at 09:00:20, the window's last free
+    stretch ended at 13:00:20, a time no booking may have (not_whole_minutes). The
+    last start is the window's end on its minute: 09:00, reaching 13:00; and a
+    booking from there goes through."""
+    from conftest import NOW
+    app.config["NOW"] = NOW + timedelta(seconds=20)
+    room = make.room("Two days more", capacity=4)
+    put_in(conn, room, area(conn, "Window of two days", max_days_ahead=2))
+    api = api_as(alice)
+    r = api.get(f"/api/rooms/{room['id']}/availability?start=2027-03-03&end=2027-03-04")
+    assert [(f["start_time"], f["end_time"]) for f in r.get_json()["free"]] == [
+        ("2027-03-03T09:00:00+01:00", "2027-03-03T13:00:00+01:00")]
+    assert bookable(api, room, "2027-03-03T09:00", "2027-03-03T13:00")
+
+
 @pytest.mark.parametrize("room_buffer_now", [0, 60])
 def test_the_pages_hold_after_a_booking_the_buffer_it_was_made_with(browser_as, api_as, alice,
                                                                     campus, conn,

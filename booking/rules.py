@@ -529,28 +529,41 @@ def quota_exceeded(name: str, used: float, limit: int, source: Source,
                      (("quota", name), ("used", used_shown), ("limit", limit)))
 
 
-def _quota_message(name: str, **values) -> Any:
-    """One whole sentence per quota, so each language can say it its own way."""
+def _quota_message(name: str, limit: int, **values) -> Any:
+    """One whole sentence per quota, so each language can say it its own way (and
+    count its limit: "at most 1 booking a day")."""
     if name == "bookings_per_day":
-        return lazy("You may have at most %(limit)s bookings a day here (%(source)s); "
-                    "you have %(used)s.", **values)
+        return lazy_plural("You may have at most %(num)d booking a day here (%(source)s); "
+                           "you have %(used)s.",
+                           "You may have at most %(num)d bookings a day here (%(source)s); "
+                           "you have %(used)s.", limit, **values)
     if name == "bookings_per_week":
-        return lazy("You may have at most %(limit)s bookings a week here (%(source)s); "
-                    "you have %(used)s.", **values)
-    return lazy("You may have at most %(limit)s hours a week here (%(source)s); "
-                "you have %(used)s.", **values)
+        return lazy_plural("You may have at most %(num)d booking a week here (%(source)s); "
+                           "you have %(used)s.",
+                           "You may have at most %(num)d bookings a week here (%(source)s); "
+                           "you have %(used)s.", limit, **values)
+    return lazy_plural("You may have at most %(num)d hour a week here (%(source)s); "
+                       "you have %(used)s.",
+                       "You may have at most %(num)d hours a week here (%(source)s); "
+                       "you have %(used)s.", limit, **values)
 
 
-def _quota_message_for_someone(name: str, **values) -> Any:
+def _quota_message_for_someone(name: str, limit: int, **values) -> Any:
     """_quota_message() of the person a booking is for (a delegate's, an admin's)."""
     if name == "bookings_per_day":
-        return lazy("The person it is for may have at most %(limit)s bookings a day here "
-                    "(%(source)s); they have %(used)s.", **values)
+        return lazy_plural("The person it is for may have at most %(num)d booking a day "
+                           "here (%(source)s); they have %(used)s.",
+                           "The person it is for may have at most %(num)d bookings a day "
+                           "here (%(source)s); they have %(used)s.", limit, **values)
     if name == "bookings_per_week":
-        return lazy("The person it is for may have at most %(limit)s bookings a week here "
-                    "(%(source)s); they have %(used)s.", **values)
-    return lazy("The person it is for may have at most %(limit)s hours a week here "
-                "(%(source)s); they have %(used)s.", **values)
+        return lazy_plural("The person it is for may have at most %(num)d booking a week "
+                           "here (%(source)s); they have %(used)s.",
+                           "The person it is for may have at most %(num)d bookings a week "
+                           "here (%(source)s); they have %(used)s.", limit, **values)
+    return lazy_plural("The person it is for may have at most %(num)d hour a week here "
+                       "(%(source)s); they have %(used)s.",
+                       "The person it is for may have at most %(num)d hours a week here "
+                       "(%(source)s); they have %(used)s.", limit, **values)
 
 
 def _duration(minutes: int) -> Any:

@@ -513,7 +513,22 @@ def test_a_delegate_over_the_owner_s_quota_is_told_it_is_theirs(api_as, alice, b
     assert book(api_as(alice), berlin, hm(10), hm(11)).status_code == 201
     r = book(api_as(bob), berlin, hm(12), hm(13), booked_for=alice["email"])
     assert (r.status_code, error(r)["code"]) == (422, "quota_exceeded")
-    assert error(r)["message"].startswith("The person it is for may have at most 1 bookings "
+    assert error(r)["message"].startswith("The person it is for may have at most 1 booking "
                                           "a day here")
     r = book(api_as(alice), berlin, hm(14), hm(15))
-    assert error(r)["message"].startswith("You may have at most 1 bookings a day here")
+    assert error(r)["message"].startswith("You may have at most 1 booking a day here")
+
+
+@pytest.mark.parametrize("limit, english, german", [
+    (1, "at most 1 booking a day", "höchstens 1 Buchung pro Tag"),
+    (2, "at most 2 bookings a day", "höchstens 2 Buchungen pro Tag"),
+])
+def test_a_quota_counts_its_limit_in_words(api_as, alice, berlin, conn, limit, english, german):
+    """QA, 2026-12-06: "at most 1 bookings a day", "höchstens 1 Buchungen pro Tag"."""
+    room_policy(conn, berlin, quota={"bookings_per_day": limit})
+    api = api_as(alice)
+    for n in range(limit):
+        assert book(api, berlin, hm(9 + n), hm(10 + n)).status_code == 201
+    assert english in error(book(api, berlin, hm(14), hm(15)))["message"]
+    assert api.patch("/api/me", json={"language": "de"}).status_code == 200
+    assert german in error(book(api, berlin, hm(14), hm(15)))["message"]

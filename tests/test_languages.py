@@ -382,6 +382,26 @@ def test_a_page_s_error_names_the_field_in_the_reader_s_language(signed_in, berl
     assert said[language] in html.unescape(text(r)), html.unescape(text(r))
 
 
+@pytest.mark.parametrize("language, said", [
+    ("en", "Choose a date."), ("de", "Wählen Sie ein Datum."), ("fr", "Choisissez une date.")])
+@pytest.mark.parametrize("path", ["/bookings/new", "/find"])
+def test_an_empty_date_is_asked_for_in_the_reader_s_language(signed_in, berlin, path,
+                                                              language, said):
+    """QA, 2026-12-06: "Choose a date." was English on German and French pages."""
+    headers = {"Accept-Language": language}
+    if path == "/find":
+        r = signed_in.get("/find", query_string={**FIND, "date": "", "timezone": "Europe/Berlin"},
+                          headers=headers)
+    else:
+        page = signed_in.get(path, headers=headers).get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        r = signed_in.post(path, headers=headers, data={
+            "csrf_token": csrf, "room_id": berlin["id"], "title": "x", "date": "",
+            "start": "10:00", "end": "11:00"})
+    assert r.status_code == 400 and lang(r) == language
+    assert said in html.unescape(text(r))
+
+
 @pytest.mark.parametrize("url, field, english", [
     ("/api/rooms/free?start_time=2027-03-02T10:00&end_time=2027-03-02T11:00&timezone=Mars/X",
      "timezone", "timezone must be an IANA zone like Europe/Berlin."),

@@ -97,8 +97,8 @@ def _booking_from_form(form, repeat: bool = True) -> dict:
         check.fail("title", _("Say what the booking is for."))
     else:
         check(inputs.text, form["title"], "title", high=200)
-    for field, message in (("date", "Choose a date."), ("start", "Choose a start time."),
-                           ("end", "Choose an end time.")):
+    for field, message in (("date", _("Choose a date.")), ("start", _("Choose a start time.")),
+                           ("end", _("Choose an end time."))):
         if not form.get(field, "").strip():
             check.fail(field, message)
         elif field == "date":

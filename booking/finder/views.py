@@ -77,8 +77,8 @@ def _check_fields(form: dict[str, str]) -> None:
     """Every field the search needs, checked at once: the page shows each field's
     error beside it instead of one per submit."""
     check = inputs.Collect()
-    for field, message in (("date", "Choose a date."), ("start", "Choose a start time."),
-                           ("end", "Choose an end time.")):
+    for field, message in (("date", _("Choose a date.")), ("start", _("Choose a start time.")),
+                           ("end", _("Choose an end time."))):
         if not form[field]:
             check.fail(field, message)
         elif field == "date":

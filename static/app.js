@@ -32,6 +32,7 @@
     }
     var room = bookingForm.querySelector("#room_id");
     var zoneNote = bookingForm.querySelector("#room-zone");
+    var lengthsNote = bookingForm.querySelector("#time-hint");
     if (room) {
       room.addEventListener("change", function () {
         var option = room.options[room.selectedIndex];
@@ -52,6 +53,11 @@
             ? zoneNote.dataset.withRoom.replace("{zone}", option.dataset.timezone)
                 .replace("{opens}", option.dataset.opens).replace("{closes}", option.dataset.closes)
             : zoneNote.dataset.withoutRoom;
+        }
+        if (lengthsNote) {
+          // How long a booking may be there (its policy), said in the page's language.
+          lengthsNote.textContent = option && option.dataset.lengths
+            ? option.dataset.lengths : lengthsNote.dataset.withoutRoom;
         }
       });
     }

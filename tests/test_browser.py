@@ -311,3 +311,21 @@ def test_the_admin_pages_the_api_reference_and_the_panel_fit_a_phone(live_server
     panel.goto(f"{live_server.url}/rooms/{room['id']}/panel?key={token}")
     assert not scrolls_sideways(panel), panel.evaluate(WIDER)
     context.close()
+
+
+def test_the_booking_form_s_length_hint_follows_the_room_chosen(live_server, page, make, conn):
+    """The hint says how long a booking may be in the chosen room, by its policy, and
+    again when another room is chosen (static/app.js, from the option's data)."""
+    from policykit import room_policy
+    alice = make.user("Alice")
+    long_meetings = make.room("Long meetings", "Europe/Berlin")
+    plain = make.room("Plain", "Europe/Berlin")
+    room_policy(conn, long_meetings, min_minutes=90, max_minutes=120)
+    sign_in(page, live_server.url, alice)
+    page.goto(f"{live_server.url}/bookings/new?room_id={long_meetings['id']}")
+    hint = page.locator("#time-hint")
+    expect(hint).to_have_text("Bookings last 1 h 30 min to 2 hours, within opening hours.")
+    page.get_by_label("Room").select_option(str(plain["id"]))
+    expect(hint).to_have_text("Bookings last 15 minutes to 4 hours, within opening hours.")
+    page.get_by_label("Room").select_option(str(long_meetings["id"]))
+    expect(hint).to_have_text("Bookings last 1 h 30 min to 2 hours, within opening hours.")

@@ -191,6 +191,28 @@ def test_booking_form_prefills_from_the_link(browser_as, alice, berlin):
     assert 'value="2027-03-02"' in page and 'value="10:00"' in page and 'value="11:00"' in page
 
 
+def test_the_booking_form_says_how_long_a_booking_may_be_in_the_chosen_room(
+        browser_as, alice, berlin, new_york, conn):
+    """QA, 2026-12-06: the hint always said the organisation's "15 minutes to 4 hours",
+    in a room whose policy asks 90 minutes at least. It says the chosen room's; each
+    room's rides on its option (static/app.js says it when another is chosen)."""
+    from policykit import room_policy
+    room_policy(conn, berlin, min_minutes=90, max_minutes=120)
+    b = browser_as(alice)
+    hint = re.compile(r'<p class="hint" id="time-hint"[^>]*>([^<]*)</p>')
+    chosen = text(b.get(f"/bookings/new?room_id={berlin['id']}"))
+    assert hint.search(chosen).group(1) == ("Bookings last 1 h 30 min to 2 hours, within "
+                                            "opening hours.")
+    assert re.search(rf'<option value="{new_york["id"]}"[^>]* data-lengths="Bookings last '
+                     r'15 minutes to 4 hours, within opening hours\."', chosen)
+    assert hint.search(text(b.get("/bookings/new"))).group(1) == (
+        "Bookings last 15 minutes to 4 hours, within opening hours.")
+    german = text(b.get(f"/bookings/new?room_id={berlin['id']}",
+                        headers={"Accept-Language": "de"}))
+    assert hint.search(german).group(1) == ("Buchungen dauern 1 Std. 30 Min. bis 2 Stunden, "
+                                            "innerhalb der Öffnungszeiten.")
+
+
 def test_booking_through_the_form(browser_as, alice, berlin, conn):
     b = browser_as(alice)
     r = b.post("/bookings/new", data={"room_id": berlin["id"], "title": "Planning",

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from booking import idempotency, inputs, recurrence, rules, timeline
+from booking import idempotency, inputs, policy as policies, recurrence, rules, timeline
 from booking.clock import now
 from booking.auth import login_required
 from booking.approvals import service as approvals
@@ -235,9 +235,26 @@ def _choices(offered) -> list[dict]:
                        key=lambda r: (r["building"], r["floor"], r["name"])):
         policy = by_id.policies.get(room["id"])
         hours = policy.week_hours(room) if policy is not None else None
-        found.append({**room, "opens": f"{hours[0]:%H:%M}", "closes": f"{hours[1]:%H:%M}"}
-                     if hours is not None else room)
+        shown = ({**room, "opens": f"{hours[0]:%H:%M}", "closes": f"{hours[1]:%H:%M}"}
+                 if hours is not None else dict(room))
+        shown["lengths"] = lengths_hint(policy)
+        found.append(shown)
     return found
+
+
+@bp.context_processor
+def _hints() -> dict:
+    return {"lengths_hint": lengths_hint}
+
+
+def lengths_hint(policy: rules.Policy | None) -> str:
+    """How long a booking may be in a room under its effective `policy` (the
+    organisation's defaults without one), as the form's hint says it."""
+    if policy is None:
+        policy = rules.Policy.from_config(current_app.config)
+    return _("Bookings last %(shortest)s to %(longest)s, within opening hours.",
+             shortest=policies.describe("min_minutes", policy.min_minutes),
+             longest=policies.describe("max_minutes", policy.max_minutes))
 
 
 def _chosen(choices: list[dict], room_id) -> dict | None:

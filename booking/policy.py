@@ -252,6 +252,43 @@ def as_json(policy: Policy, room: Mapping[str, Any] | None = None,
     return out
 
 
+def problems(effective: Mapping[str, Any]) -> list[str]:
+    """What makes a policy in effect (as_json()) book nothing at all, in words: levels
+    that each passed their own check can combine into it, so the policy pages say
+    it rather than refuse it. Empty when something can be booked."""
+    def value(name: str) -> Any:
+        return (effective.get(name) or {}).get("value")
+
+    found = []
+    shortest, longest = value("min_minutes"), value("max_minutes")
+    if shortest and longest and shortest > longest:
+        found.append(_("The shortest booking (%(shortest)s) is longer than the longest "
+                       "(%(longest)s): nothing can be booked here until one of them changes.",
+                       shortest=describe("min_minutes", shortest),
+                       longest=describe("max_minutes", longest)))
+    hours = value("opening_hours")
+    if isinstance(hours, dict):
+        open_days = [pair for pair in hours.values() if pair]
+        if not open_days:
+            found.append(_("It is closed every day of the week: nothing can be booked here."))
+        elif shortest and all(_minutes_between(*pair) < shortest for pair in open_days):
+            found.append(_("No day's opening hours are as long as the shortest booking "
+                           "(%(shortest)s): nothing can be booked here.",
+                           shortest=describe("min_minutes", shortest)))
+    notice, days = value("min_notice_minutes"), value("max_days_ahead")
+    if notice and days is not None and notice > days * 24 * 60:
+        found.append(_("The notice (%(notice)s) is longer than the booking window "
+                       "(%(window)s): nothing can be booked here.",
+                       notice=describe("min_notice_minutes", notice),
+                       window=describe("max_days_ahead", days)))
+    return found
+
+
+def _minutes_between(opens: str, closes: str) -> int:
+    """ "09:00", "09:30" -> 30."""
+    return (int(closes[:2]) * 60 + int(closes[3:5])) - (int(opens[:2]) * 60 + int(opens[3:5]))
+
+
 def describe(name: str, value: Any) -> str:
     """A value as the policy sections show it, in the reader's language: "4 hours",
     "Mon 09:00–18:00; ...", ..."""

@@ -351,6 +351,35 @@ def test_the_policy_form_reports_every_bad_field_at_once(browser_as, api_as, adm
     assert state(conn) == before
 
 
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@pytest.mark.parametrize("policy, said", [
+    ({"opening_hours": {day: None for day in WEEK}}, "It is closed every day of the week"),
+    ({"opening_hours": {**{day: None for day in WEEK}, "tue": ["09:00", "09:30"]},
+      "min_minutes": 45},
+     "No day's opening hours are as long as the shortest booking (45 minutes)"),
+    ({"min_notice_minutes": 2880, "max_days_ahead": 1},
+     "The notice (48 hours) is longer than the booking window (1 day)"),
+    ({"opening_hours": {**{day: None for day in WEEK}, "tue": ["09:00", "09:45"]},
+      "min_minutes": 45, "min_notice_minutes": 1380, "max_days_ahead": 1}, None),
+])
+def test_a_policy_that_books_nothing_is_said_on_its_page(browser_as, admin, conn, berlin,
+                                                         policy, said):
+    """QA, 2026-12-06: only a shortest booking longer than the longest was said; a room
+    closed every day, open shorter than the shortest booking, or with a notice
+    longer than its window, books nothing, and no page said so. Near their edges
+    (45 minutes open, a notice an hour short of the window) something can be booked."""
+    from policykit import room_policy
+    room_policy(conn, berlin, **policy)
+    page = browser_as(admin).get(f"/admin/rooms/{berlin['id']}/policy").get_data(as_text=True)
+    shown = html.unescape(page)
+    if said is None:
+        assert "nothing can be booked here" not in shown
+    else:
+        assert said in shown and "nothing can be booked here" in shown
+
+
 def test_levels_that_combine_into_an_impossible_policy_are_said_on_its_pages(browser_as, admin,
                                                                              conn, berlin):
     """QA, 2026-12-05: an area's longest booking of 2 hours and the room's shortest of

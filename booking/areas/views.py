@@ -80,6 +80,11 @@ def _area_page(area_id: int, form, error: BookingError | None):
                            own=area["policy"], weekdays=WEEKDAYS)
 
 
+@bp.context_processor
+def _policy_pages() -> dict:
+    return {"policy_problems": policies.problems}
+
+
 def _ancestors(area: dict, every: list[dict]) -> set[int]:
     """The ids of the areas `area` is inside (to offer no parent that would make a cycle)."""
     by_id = {a["id"]: a for a in every}

@@ -140,12 +140,17 @@ def _panel_fence() -> None:
 def _csrf() -> Any:
     """The CSRF token of a write: a page's form (flask-wtf's check, which skips the
     exempt blueprints), and a JSON write authenticated by cookie. Reads are
-    let through before anything is looked up (most requests are reads).
+    let through before anything is looked up (most requests are reads), and so
+    is a write that carries Authorization (a token, a door panel's on its form).
 
     A form sent after its session ended (signed out in another tab, or timed
     out) fails the check: that person is sent to sign in, and back to the page
     the form was on, told that nothing was saved."""
     if request.method not in WRITES:
+        return None
+    if "Authorization" in request.headers:
+        # Judged by its header alone (a session cookie sent with it is not read:
+        # booking/auth.py), which no other site can make a browser send.
         return None
     try:
         csrf.protect(apply_exemptions=True)

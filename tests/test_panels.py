@@ -607,3 +607,18 @@ def test_walk_ins_count_against_no_quota_while_a_person_s_still_do(app, client, 
                                             "start_time": f"2027-03-01T{hour}:00",
                                             "end_time": f"2027-03-01T{hour}:30"})
         assert r.status_code == status, r.get_json()
+
+
+def test_book_now_with_the_panel_token_as_a_bearer_header(app, client, berlin, panel_token,
+                                                          conn):
+    """Found by testing from outside: an integration sending the panel's token as
+    Authorization: Bearer (as the README says it may) was sent to sign in by Book now:
+    the form's CSRF check, which a request judged by its header does not need."""
+    app.config["NOW"] = NOW + timedelta(seconds=20)
+    made = client.post(f"/rooms/{berlin['id']}/panel", data={"action": "book", "minutes": "15"},
+                       headers={"Authorization": f"Bearer {panel_token}"})
+    assert made.status_code == 302, made.get_data(as_text=True)[:300]
+    assert "/login" not in made.headers["Location"]
+    booked = conn.execute("SELECT count(*) AS n FROM bookings WHERE room_id = %s "
+                          "AND cancelled_at IS NULL", (berlin["id"],)).fetchone()["n"]
+    assert booked == 1

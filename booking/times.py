@@ -169,5 +169,7 @@ def wall_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
 
 
 def rfc3339(moment: datetime, tz: ZoneInfo) -> str:
-    """The same rendering as SQL's rfc3339(): room-local, with its offset, to the second."""
-    return moment.astimezone(tz).replace(microsecond=0).isoformat()
+    """The same rendering as SQL's rfc3339(): room-local, with its offset, to the second.
+    Through UTC: a wall-clock time the clocks skip, already in `tz` (an occurrence's),
+    is written as the zone says that instant (03:30+02:00, not 02:30+01:00)."""
+    return moment.astimezone(UTC).astimezone(tz).replace(microsecond=0).isoformat()

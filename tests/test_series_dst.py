@@ -44,3 +44,39 @@ def test_an_occurrence_the_clocks_skip_is_told_as_a_real_interval(app, api_as, a
     assert "the clocks skip this time" in told["Subject"], told["Subject"]
     event = only_event(calendar_of(told))
     assert event.decoded("DTEND") > event.decoded("DTSTART")
+
+
+def test_a_taken_occurrence_ending_in_the_skipped_hour_is_a_409(api_as, alice, bob, make):
+    """Found by testing from outside: daily 01:45-02:15 in New York across 14 March
+    2027 (02:00-03:00 does not exist), the 14th taken: the answer was 400 invalid,
+    "02:15 does not exist", where the same occurrence with skip_conflicts is
+    skipped as taken. It is 409 conflict, the occurrence ending where the zone
+    puts 02:15 (03:15-04:00)."""
+    room = make.room("Night desk", timezone="America/New_York", opens="00:00", closes="23:59")
+    r = series(api_as(bob), room, "2027-03-13T01:45", "2027-03-13T02:15", "FREQ=DAILY;COUNT=3")
+    assert r.status_code == 201, r.get_json()
+    r = series(api_as(alice), room, "2027-03-12T01:45", "2027-03-12T02:15", "FREQ=DAILY;COUNT=3")
+    assert r.status_code == 409, r.get_json()
+    conflicts = r.get_json()["error"]["details"]["conflicts"]
+    assert [(c["start_time"], c["end_time"]) for c in conflicts] == [
+        ("2027-03-13T01:45:00-05:00", "2027-03-13T02:15:00-05:00"),
+        ("2027-03-14T01:45:00-05:00", "2027-03-14T03:15:00-04:00")]
+
+
+def test_an_occurrence_the_clocks_skip_is_written_as_the_zone_says_it(api_as, alice, make):
+    """Found by testing from outside: the 422 for a weekly 02:30 in Berlin across 28
+    March 2027 wrote that occurrence 02:30+01:00, a time the zone never shows; with
+    skip_conflicts it was 03:30+02:00. Both now say 03:30+02:00-04:00+02:00."""
+    room = make.room("Small hours", timezone="Europe/Berlin", opens="00:00", closes="23:59")
+    api = api_as(alice)
+    r = series(api, room, "2027-03-21T02:30", "2027-03-21T03:00", "FREQ=WEEKLY;COUNT=3")
+    assert r.status_code == 422, r.get_json()
+    (o,) = r.get_json()["error"]["details"]["occurrences"]
+    assert (o["start_time"], o["end_time"]) == ("2027-03-28T03:30:00+02:00",
+                                                "2027-03-28T04:00:00+02:00")
+    r = series(api, room, "2027-03-21T02:30", "2027-03-21T03:00", "FREQ=WEEKLY;COUNT=3",
+               skip_conflicts=True)
+    assert r.status_code == 201, r.get_json()
+    (s,) = r.get_json()["skipped"]
+    assert (s["start_time"], s["end_time"]) == ("2027-03-28T03:30:00+02:00",
+                                                "2027-03-28T04:00:00+02:00")

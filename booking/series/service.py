@@ -182,7 +182,7 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         refused = next((r for r in rows if r["kind"] == "refused"), None)
         if refused is not None:
             raise _over_quota(refused["data"], len(found))
-        raise _conflict(room, rows, length, now, booker, alternatives)
+        raise _conflict(room, rows, judged.bookable, now, booker, alternatives)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
@@ -322,27 +322,29 @@ def _over_quota(details: Mapping[str, Any], count: int) -> BookingError:
     return err
 
 
-def _conflict(room: Mapping, rows: list[Mapping], length: timedelta, now: datetime,
-              booker: rules.Booker, alternatives: Alternatives) -> BookingError:
-    """409 with one entry per taken occurrence, the bookings in its way, and
-    suggestions: the room's next free slots from the first taken occurrence, and
-    the other rooms free at the first occurrence (the time asked for), nothing
-    that the rooms' policies or the owner's quotas would refuse."""
+def _conflict(room: Mapping, rows: list[Mapping], asked: list[recurrence.Occurrence],
+              now: datetime, booker: rules.Booker, alternatives: Alternatives) -> BookingError:
+    """409 with one entry per taken occurrence (of those `asked`), the bookings in its
+    way, and suggestions: the room's next free slots from the first taken
+    occurrence, and the other rooms free at the first occurrence (the time asked
+    for), nothing that the rooms' policies or the owner's quotas would refuse."""
     tz = zone(room["timezone"])
+    # Each occurrence's end as it was asked for (one ending in a time the clocks
+    # skip ends where the zone puts it: its wall-clock end is no time at all).
+    ends = {o.start.astimezone(UTC): o.end.astimezone(UTC) for o in asked}
     by_start: dict[datetime, list] = {}
     for row in rows:
         if row["kind"] == "conflict":
             by_start.setdefault(row["requested_start"], []).append(row["data"])
     conflicts = []
     for start, blockers in sorted(by_start.items()):
-        local = start.astimezone(tz)
-        end = localize(local.replace(tzinfo=None) + length, tz, "end_time")
-        conflicts.append({**availability.as_json([(start, end)], tz.key)[0],
+        conflicts.append({**availability.as_json([(start, ends[start.astimezone(UTC)])],
+                                                 tz.key)[0],
                           "bookings": blockers})
     details: dict[str, Any] = {"conflicts": conflicts}
     if by_start:
         first = min(by_start)
-        first_end = localize(first.astimezone(tz).replace(tzinfo=None) + length, tz, "end_time")
+        first_end = ends[first.astimezone(UTC)]
         other = next((r["data"] for r in rows if r["kind"] == "alternatives"), None)
         details["suggestions"] = availability.suggestions(
             room, availability.busy_of(rows), first, first_end, now, room["policy"], booker,
@@ -612,7 +614,7 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
         refused = next((r for r in rows if r["kind"] == "refused"), None)
         if refused is not None:
             raise _over_quota(refused["data"], len(plan["found"]))
-        raise _conflict(plan["room"], rows, plan["length"], now, booker, alternatives)
+        raise _conflict(plan["room"], rows, plan["judged"].bookable, now, booker, alternatives)
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}

@@ -1078,7 +1078,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.edit_series(p_series bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_from timestamp with time zone, p_split boolean, p_room integer, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_attendees integer, p_invitees text[], p_notes text, p_overrides text[] DEFAULT NULL::text[], p_rule_starts timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_ends timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_reasons text[] DEFAULT '{}'::text[]) RETURNS SETOF public.booking_result
+CREATE FUNCTION public.edit_series(p_series bigint, p_actor bigint, p_admin boolean, p_now timestamp with time zone, p_from timestamp with time zone, p_split boolean, p_room integer, p_title text, p_rrule text, p_timezone text, p_first_start timestamp with time zone, p_duration_minutes integer, p_materialized_until timestamp with time zone, p_starts timestamp with time zone[], p_ends timestamp with time zone[], p_skip_conflicts boolean, p_attendees integer, p_invitees text[], p_notes text, p_overrides text[] DEFAULT NULL::text[], p_rule_starts timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_ends timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[], p_rule_reasons text[] DEFAULT '{}'::text[], p_sequence integer DEFAULT NULL::integer) RETURNS SETOF public.booking_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -1112,6 +1112,12 @@ BEGIN
     IF v_old.cancelled_at IS NOT NULL OR v_old.cancelled_from <= p_from OR p_from < p_now
        OR v_old.status IN ('rejected', 'expired') THEN
         RETURN QUERY SELECT 'not_editable', NULL::timestamptz, NULL::json;
+        RETURN;
+    END IF;
+    -- Planned from the series as it was read: another change of it committed since
+    -- (a split, say) makes the plan stale; the caller plans again (sql/084).
+    IF p_sequence IS NOT NULL AND v_old.sequence <> p_sequence THEN
+        RETURN QUERY SELECT 'stale', NULL::timestamptz, NULL::json;
         RETURN;
     END IF;
     v_status := CASE WHEN p_room <> v_old.room_id
@@ -1172,6 +1178,28 @@ BEGIN
          WHERE series_id = p_series AND cancelled_at IS NULL AND start_at >= p_from
            AND original_start IS NULL;
 
+        -- An occurrence changed or cancelled on its own since the plan was made (its
+        -- change committed before the rows above were locked, which waited for it)
+        -- keeps its day, which the plan would book again: stale, planned again.
+        -- The parts this one continues: series_continued_by (sql/080).
+        IF EXISTS (
+               WITH RECURSIVE part(id) AS (
+                   SELECT p_series
+                   UNION
+                   SELECT x.id FROM series x JOIN part ON x.continued_by = part.id),
+               kept AS (
+                   SELECT b.original_start AS at FROM part JOIN bookings b ON b.series_id = part.id
+                    WHERE b.cancelled_at IS NULL AND b.original_start >= p_from
+                   UNION ALL
+                   SELECT k.start_at FROM part JOIN series_skips k ON k.series_id = part.id
+                    WHERE k.reason = 'cancelled' AND k.start_at >= p_from)
+               SELECT 1 FROM kept
+                WHERE (kept.at AT TIME ZONE v_old.timezone)::date
+                      IN (SELECT (o.s AT TIME ZONE v_old.timezone)::date
+                            FROM unnest(p_starts) AS o(s))) THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK412';   -- undo it all: stale
+        END IF;
+
         SELECT coalesce(array_agg(b), '{}') INTO v_rows
           FROM book(p_room, v_old.user_id, p_title, p_starts, p_ends, v_new.id,
                     p_skip_conflicts, p_actor, p_attendees, p_invitees, p_notes, p_admin,
@@ -1196,6 +1224,9 @@ BEGIN
     EXCEPTION
         WHEN SQLSTATE 'BK409' THEN
             v_new := NULL;
+        WHEN SQLSTATE 'BK412' THEN
+            RETURN QUERY SELECT 'stale', NULL::timestamptz, NULL::json;
+            RETURN;
     END;
 
     IF v_new.id IS NOT NULL THEN

@@ -524,6 +524,7 @@ EDIT_FIELDS = frozenset({"title", "room_id", "start_time", "end_time", "recurren
 EDIT_READ_SQL = """
 SELECT s.id, s.user_id, s.room_id, s.title, s.rrule, s.first_start, s.duration_minutes,
        s.timezone, s.cancelled_at, s.cancelled_from, s.attendees, s.invitees, s.notes,
+       s.sequence,
        (SELECT coalesce(array_agg(m.group_id), '{}') FROM group_members m
          WHERE m.user_id = s.user_id) AS owner_groups,
        (SELECT json_build_object('room', room_json(r), 'policy', room_policy(r.id))
@@ -553,7 +554,7 @@ WITH b AS MATERIALIZED (
                        %(starts)s, %(ends)s, %(skip)s, %(attendees)s::int,
                        %(invitees)s::text[], %(notes)s::text, %(overrides)s::text[],
                        %(rule_starts)s::timestamptz[], %(rule_ends)s::timestamptz[],
-                       %(rule_reasons)s::text[]))
+                       %(rule_reasons)s::text[], %(sequence)s::int))
 SELECT kind, requested_start, data FROM b
 UNION ALL
 SELECT 'alternatives', NULL, {Alternatives.sql("true")}
@@ -586,26 +587,26 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
     skip_conflicts = inputs.boolean(data.get("skip_conflicts", False), "skip_conflicts")
     people = inputs.people(data, present_only=True)
 
-    with db.connection() as conn:
-        row = conn.execute(EDIT_READ_SQL, {"id": series_id, "target": room_id}).fetchone()
-        if row is None:
-            raise not_found(_("That series does not exist."))
-        if not user.acts_for(row["user_id"]):
-            raise _edit_refusal("forbidden")
-        booker = rules.Booker.for_owner(user, row["user_id"], row["owner_groups"])
-        plan = _plan(row, moment, room_id, title, start_raw, end_raw, data.get("recurrence"),
-                     people, now, booker, skip_conflicts)
-        alternatives = Alternatives(plan["room"], plan["first"], plan["first_end"],
-                                    plan["attendees"], now, booker, row["user_id"])
-        rows = conn.execute(EDIT_SQL, {
-            "id": series_id, "actor": user.id, "admin": user.is_admin, "now": now,
-            "from": plan["from"], "split": plan["split"], "room": plan["room"]["id"],
-            "title": plan["title"], "rrule": plan["rule"].text, "tz": plan["tz"].key,
-            "first": plan["first"], "minutes": _minutes(plan["first"], plan["first_end"]),
-            "horizon": plan["until"], "skip": skip_conflicts,
-            "attendees": plan["attendees"], "invitees": plan["invitees"],
-            "notes": plan["notes"], **plan["judged"].params(),
-            **alternatives.params()}).fetchall()
+    for _attempt in range(STALE_TRIES):
+        with db.connection() as conn:
+            row = conn.execute(EDIT_READ_SQL, {"id": series_id, "target": room_id}).fetchone()
+            if row is None:
+                raise not_found(_("That series does not exist."))
+            if not user.acts_for(row["user_id"]):
+                raise _edit_refusal("forbidden")
+            booker = rules.Booker.for_owner(user, row["user_id"], row["owner_groups"])
+            plan = _plan(row, moment, room_id, title, start_raw, end_raw,
+                         data.get("recurrence"), people, now, booker, skip_conflicts)
+            alternatives = Alternatives(plan["room"], plan["first"], plan["first_end"],
+                                        plan["attendees"], now, booker, row["user_id"])
+            rows = _change(conn, series_id, user, now, plan, skip_conflicts, row["sequence"],
+                           alternatives)
+        if not (len(rows) == 1 and rows[0]["kind"] == "stale"):
+            break
+    else:
+        raise BookingError("conflict", _("The series changed while this change was being "
+                                         "made, again and again; nothing was changed. Try "
+                                         "again."), details={"conflicts": []})
 
     if len(rows) == 1 and rows[0]["kind"] in ("not_found", "forbidden", "not_editable"):
         raise _edit_refusal(rows[0]["kind"])
@@ -618,6 +619,25 @@ def edit(user: User, series_id: int, from_text: str | None, data: Mapping[str, A
     return {"series": series,
             "bookings": [r["data"] for r in rows if r["kind"] == "created"],
             "skipped": [r["data"] for r in rows if r["kind"] == "skipped"]}
+
+
+# How often a change planned from a series another change altered meanwhile is
+# planned again (edit_series() answers 'stale', sql/084) before giving up.
+STALE_TRIES = 3
+
+
+def _change(conn, series_id: int, user: User, now: datetime, plan: Mapping[str, Any],
+            skip_conflicts: bool, sequence: int, alternatives: Alternatives) -> list:
+    """edit_series()' rows for `plan`, made from the series at `sequence`."""
+    return conn.execute(EDIT_SQL, {
+        "id": series_id, "actor": user.id, "admin": user.is_admin, "now": now,
+        "from": plan["from"], "split": plan["split"], "room": plan["room"]["id"],
+        "title": plan["title"], "rrule": plan["rule"].text, "tz": plan["tz"].key,
+        "first": plan["first"], "minutes": _minutes(plan["first"], plan["first_end"]),
+        "horizon": plan["until"], "skip": skip_conflicts, "sequence": sequence,
+        "attendees": plan["attendees"], "invitees": plan["invitees"],
+        "notes": plan["notes"], **plan["judged"].params(),
+        **alternatives.params()}).fetchall()
 
 
 def _edit_refusal(kind: str) -> BookingError:

@@ -9,6 +9,12 @@
 -- own cancellations wait for such a change to commit); the caller reads and
 -- plans again.
 --
+-- Also found then: a split left the old part listing, as skipped, the dates
+-- from the cut on (the new part's now); and a split at the first date the
+-- series holds, its earlier dates all skipped, left an empty old part (in a
+-- room that asks for approval, waiting for a decision nobody could make): the
+-- series now changes in place.
+--
 -- The rest is as sql/079 left it.
 
 DROP FUNCTION edit_series(bigint, bigint, boolean, timestamp with time zone, timestamp with time zone, boolean, integer, text, text, text, timestamp with time zone, integer, timestamp with time zone, timestamp with time zone[], timestamp with time zone[], boolean, integer, text[], text, text[], timestamp with time zone[], timestamp with time zone[], text[]);
@@ -23,6 +29,7 @@ DECLARE
     v_policy jsonb := room_policy(p_room);
     v_status text;
     v_rows booking_result[] := '{}';
+    v_held_nothing_before boolean := false;
 BEGIN
     -- series_pkey, unlocked: the owner never changes. Their quota lock first.
     IF v_policy->'fields' ? 'quota' THEN
@@ -72,6 +79,16 @@ BEGIN
         v_status := 'pending';
     END IF;
 
+    -- Nothing held before the cut (its first dates skipped, or cancelled one by
+    -- one): a split would leave an empty part (waiting for approval, in a room
+    -- that asks, that nobody can decide). The series changes in place.
+    IF p_split AND NOT EXISTS (SELECT 1 FROM bookings b      -- bookings_series
+                                WHERE b.series_id = p_series AND b.cancelled_at IS NULL
+                                  AND b.start_at < p_from) THEN
+        p_split := false;
+        v_held_nothing_before := true;
+    END IF;
+
     PERFORM set_config('booking.actor', p_actor::text, true);
     PERFORM set_config('booking.quiet_series', p_series::text, true);
     BEGIN
@@ -90,9 +107,12 @@ BEGIN
                SET cancelled_from = p_from, continued_by = v_new.id, sequence = sequence + 1
              WHERE id = p_series;
             -- The occurrences cancelled one by one from the cut on stay cancelled:
-            -- the new part's now.
+            -- the new part's now. What the old part could not place from there on is
+            -- no longer its (the new part records its own).
             UPDATE series_skips SET series_id = v_new.id
              WHERE series_id = p_series AND start_at >= p_from AND reason = 'cancelled';
+            DELETE FROM series_skips
+             WHERE series_id = p_series AND start_at >= p_from AND reason <> 'cancelled';
         ELSE
             UPDATE series
                SET room_id = p_room, title = p_title, rrule = p_rrule,
@@ -106,6 +126,10 @@ BEGIN
             -- one by one stays cancelled.
             DELETE FROM series_skips
              WHERE series_id = p_series AND start_at >= p_from AND reason <> 'cancelled';
+            IF v_held_nothing_before THEN
+                -- What it could not place before the cut lies before its new first date.
+                DELETE FROM series_skips WHERE series_id = p_series AND start_at < p_from;
+            END IF;
         END IF;
 
         -- bookings_series

@@ -107,3 +107,42 @@ def test_this_and_following_with_skip_skips_a_closed_date_in_the_new_room(api_as
     assert [(b["start_time"][:10], b["room_id"]) for b in body["bookings"]] == [
         ("2027-03-02", closed["id"]), ("2027-03-16", closed["id"])]
     assert skipped_days(body) == [("2027-03-09", "closed")]
+
+
+def test_a_split_leaves_the_old_part_no_skipped_date_of_the_new_one(api_as, alice, berlin,
+                                                                     conn):
+    """Found by testing from outside: after "this and following", the old part still
+    listed as skipped the closed date after the cut, which the new part lists too."""
+    room_policy(conn, berlin, closed_dates=["2027-03-16"])
+    api = api_as(alice)
+    made = book(api, berlin, rule="FREQ=WEEKLY;COUNT=4", skip_conflicts=True).get_json()
+    assert skipped_days(made) == [("2027-03-16", "closed")]
+    old = made["series"]["id"]
+    r = api.patch(f"/api/series/{old}?from=2027-03-09T10:00",
+                  json={"start_time": "2027-03-09T12:00", "end_time": "2027-03-09T13:00",
+                        "skip_conflicts": True})
+    assert r.status_code == 200, r.get_json()
+    assert skipped_days(r.get_json()) == [("2027-03-16", "closed")]
+    assert api.get(f"/api/series/{old}").get_json()["skipped"] == []
+
+
+def test_a_change_from_the_first_date_a_series_holds_changes_it_in_place(api_as, alice,
+                                                                         berlin, conn):
+    """Found by testing from outside: a series whose first date was skipped (closed),
+    changed from its first held date, was split, leaving an empty old part that in a
+    room asking for approval waited for a decision nobody could make. Nothing held
+    before the cut: the series changes in place."""
+    room_policy(conn, berlin, closed_dates=["2027-03-02"], approval_required=True)
+    api = api_as(alice)
+    made = book(api, berlin, skip_conflicts=True).get_json()
+    assert skipped_days(made) == [("2027-03-02", "closed")]
+    sid = made["series"]["id"]
+    r = api.patch(f"/api/series/{sid}?from=2027-03-09T10:00",
+                  json={"start_time": "2027-03-09T11:00", "end_time": "2027-03-09T12:00"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["series"]["id"] == sid and body["series"]["continued_by"] is None
+    assert [b["start_time"][11:16] for b in body["bookings"]] == ["11:00", "11:00"]
+    series = conn.execute("SELECT id, status FROM series").fetchall()
+    assert [s["id"] for s in series] == [sid]
+    assert api.get(f"/api/series/{sid}").get_json()["skipped"] == []

@@ -58,3 +58,15 @@ def test_the_csv_and_the_page_carry_them(browser_as, admin, world):
     assert "Ghost min" in html
     assert "60 minutes checked in; 90 booked and never used (45 of them given back by " \
            "releases)" in html
+
+
+def test_one_minute_checked_in_is_said_in_the_singular(browser_as, admin, alice, make, conn):
+    """QA, 2026-12-06: the report said "1 minutes checked in"."""
+    room = make.room("Spree", "Europe/Berlin", building="HQ")
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (room["id"],))
+    used = make.booking(room, alice, DAY, DAY + timedelta(minutes=15))
+    # checked in, then ended early a minute after its start
+    conn.execute("UPDATE bookings SET checked_in_at = start_at, end_at = start_at + "
+                 "interval '1 minute' WHERE id = %s", (used["id"],))
+    html = browser_as(admin).get(f"/reports?{QUERY}").get_data(as_text=True)
+    assert "1 minute checked in; 0 booked and never used" in html

@@ -7,6 +7,8 @@ skip) is skipped and listed with its reason, as the series' extension records it
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from policykit import room_policy
@@ -146,3 +148,19 @@ def test_a_change_from_the_first_date_a_series_holds_changes_it_in_place(api_as,
     series = conn.execute("SELECT id, status FROM series").fetchall()
     assert [s["id"] for s in series] == [sid]
     assert api.get(f"/api/series/{sid}").get_json()["skipped"] == []
+
+
+def test_the_form_says_dates_a_closed_day_skipped_could_not_be_booked(browser_as, alice,
+                                                                      berlin, conn):
+    """Found by testing from outside: "Booked 3 occurrences; 1 taken and skipped." for a
+    date skipped because the room was closed; nothing had taken it."""
+    room_policy(conn, berlin, closed_dates=["2027-03-09"])
+    b = browser_as(alice)
+    r = b.post("/bookings/new", data={
+        "room_id": berlin["id"], "title": "Weekly", "date": "2027-03-02", "start": "10:00",
+        "end": "11:00", "repeat": "weekly", "ends": "count", "count": "3",
+        "skip_conflicts": "on"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    page = b.get(r.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"Booked \d+ occurrences; 1 could not be booked\.", page)
+    assert "taken and skipped" not in page

@@ -52,11 +52,18 @@ def create():
                            "Asked for %(num)d occurrences: the repeating booking waits for "
                            "approval.", count), "success")
             return redirect(url_for("series.show", series_id=made["series"]["id"]))
-        flash(ngettext("Booked %(num)d occurrence; %(skipped)d taken and skipped.",
-                       "Booked %(num)d occurrences; %(skipped)d taken and skipped.", count,
-                       skipped=skipped) if skipped else
-              ngettext("Booked %(num)d occurrence.", "Booked %(num)d occurrences.", count),
-              "success")
+        taken = all(s["reason"] == "conflict" for s in made["skipped"])
+        if skipped and taken:
+            said = ngettext("Booked %(num)d occurrence; %(skipped)d taken and skipped.",
+                            "Booked %(num)d occurrences; %(skipped)d taken and skipped.", count,
+                            skipped=skipped)
+        elif skipped:   # a closed day, that day's hours: the series page says which, and why
+            said = ngettext("Booked %(num)d occurrence; %(skipped)d could not be booked.",
+                            "Booked %(num)d occurrences; %(skipped)d could not be booked.",
+                            count, skipped=skipped)
+        else:
+            said = ngettext("Booked %(num)d occurrence.", "Booked %(num)d occurrences.", count)
+        flash(said, "success")
         return redirect(url_for("series.show", series_id=made["series"]["id"]))
     booking = made["booking"]
     if booking["status"] == "pending":

@@ -271,6 +271,20 @@ def test_a_closed_day_is_drawn_closed_on_the_day_page_and_the_board(browser_as, 
     assert 'class="bar closed"' in rows["Weekdays"] and 'class="bar free"' in rows["Plain"]
 
 
+def test_a_closed_day_is_drawn_on_the_hours_the_room_keeps_in_its_week(browser_as, alice,
+                                                                        campus):
+    """Found by testing from outside: a day the policy closes was drawn on the room's
+    own hours (09:00-18:00) by the day page, and the week view stretched every day to
+    them, though the policy opens the room 09:00-17:00 on weekdays only."""
+    room = campus["Weekdays"]
+    b = browser_as(alice)
+    closed = re.compile(r'segment closed[^>]*>\s*<span class="seg-time">([^<]*)<')
+    saturday = b.get(f"/rooms/{room['id']}?date=2027-03-06").get_data(as_text=True)
+    assert closed.findall(saturday) == ["09:00–17:00"]
+    week = b.get(f"/rooms/{room['id']}/week?start=2027-03-01").get_data(as_text=True)
+    assert closed.findall(week) == ["09:00–17:00", "09:00–17:00"]      # Saturday, Sunday
+
+
 def test_the_booking_form_allows_the_hours_the_policy_opens_the_room(browser_as, api_as,
                                                                       alice, make, conn):
     """The form's time fields (min, max) and its hint said the room's own 09:00-18:00

@@ -184,7 +184,11 @@ def day_grid(room: dict, day: str, bookings: list[dict], moment: datetime,
     hours (`opens`, `closes`; None when closed). `reach`: minutes to draw at
     least (timeline.stretches)."""
     hours = timeline.opening(room, day, policy)
-    opens, closes = hours or (room["opens"], room["closes"])
+    # A closed day is drawn on the scale of the hours the room keeps in its week (as
+    # the week view draws it), not the room's own, which its policy may not use.
+    week = policy.week_hours(room) if policy is not None and hours is None else None
+    opens, closes = hours or (week and (f"{week[0]:%H:%M}", f"{week[1]:%H:%M}")) \
+        or (room["opens"], room["closes"])
     longest = policy.max_minutes if policy else current_app.config["MAX_BOOKING_MINUTES"]
     local_now = moment.astimezone(zone(room["timezone"]))
     now_minute = timeline.now_minute(local_now, day)

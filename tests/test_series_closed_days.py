@@ -164,3 +164,14 @@ def test_the_form_says_dates_a_closed_day_skipped_could_not_be_booked(browser_as
     page = b.get(r.headers["Location"]).get_data(as_text=True)
     assert re.search(r"Booked \d+ occurrences; 1 could not be booked\.", page)
     assert "taken and skipped" not in page
+
+
+def test_the_series_page_does_not_call_a_skipped_last_date_its_last_occurrence(
+        browser_as, api_as, alice, berlin, conn):
+    """Found by testing from outside: "Ends Tue 16 Mar 2027, 10:00 (the last
+    occurrence)", a date listed below as skipped (closed)."""
+    room_policy(conn, berlin, closed_dates=["2027-03-16"])
+    made = book(api_as(alice), berlin, skip_conflicts=True).get_json()
+    page = browser_as(alice).get(f"/series/{made['series']['id']}").get_data(as_text=True)
+    assert "(the last date of its rule, not booked: see below)" in page
+    assert "(the last occurrence)" not in page

@@ -306,6 +306,25 @@ def test_the_groups_pages(browser_as, admin, alice, conn):
     assert "Lab" in b.get("/admin/groups").get_data(as_text=True)
 
 
+def test_the_rooms_list_shows_the_hours_in_effect_and_where_they_come_from(browser_as, admin,
+                                                                           conn, make):
+    """QA, 2026-12-06: /admin/rooms showed each room's own 09:00-18:00 where its area's
+    policy opens it 08:00-19:00 on weekdays (and not at all at the weekend)."""
+    campus = area(conn, "Campus", opening_hours={
+        **{d: ["08:00", "19:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "sat": None, "sun": None})
+    shut = area(conn, "Shut", opening_hours={d: None for d in
+                                             ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
+    inside, closed, own = make.room("Inside"), make.room("Closed"), make.room("Own hours")
+    put_in(conn, inside, campus)
+    put_in(conn, closed, shut)
+    page = html.unescape(browser_as(admin).get("/admin/rooms").get_data(as_text=True))
+    rows = dict(re.findall(r'<th scope="row"><a [^>]*>([^<]+)</a></th>(.*?)</tr>', page, re.S))
+    assert "08:00–19:00" in rows["Inside"] and "(by policy, from Campus)" in rows["Inside"]
+    assert "closed every day" in rows["Closed"] and "(by policy, from Shut)" in rows["Closed"]
+    assert "09:00–18:00" in rows["Own hours"] and "by policy" not in rows["Own hours"]
+
+
 def test_the_shortest_booking_may_equal_the_longest(api_as, admin, conn):
     r = api_as(admin).post("/api/areas", json={"name": "X", "policy": {"min_minutes": 60,
                                                                       "max_minutes": 60}})

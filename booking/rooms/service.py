@@ -231,13 +231,29 @@ def room_policy(room_id: int) -> dict[str, Any]:
 
 
 # Every room, for the admin's list.
-ALL_ROOMS_SQL = f"SELECT {ROOM_FIELDS} FROM rooms r ORDER BY r.active DESC, r.building, r.floor, r.name"
+# With the opening hours its policy sets, if any does (room_policy(), sql/040):
+# where they are set, the room's own opens and closes are not used.
+ALL_ROOMS_SQL = f"""
+SELECT {ROOM_FIELDS}, room_policy(r.id)->'fields'->'opening_hours' AS policy_hours
+  FROM rooms r ORDER BY r.active DESC, r.building, r.floor, r.name"""
 
 
 def all_rooms() -> list[dict[str, Any]]:
-    """Every room, active or not, without bookings: the admin's list."""
+    """Every room, active or not, without bookings: the admin's list, each with
+    `hours` ("HH:MM", "HH:MM": the earliest opening and latest closing of its week;
+    None when closed every day) and `hours_from` (the level whose policy sets them,
+    None for the room's own opens and closes)."""
     with db.connection() as conn:
-        return conn.execute(ALL_ROOMS_SQL).fetchall()
+        rows = conn.execute(ALL_ROOMS_SQL).fetchall()
+    for row in rows:
+        set_by = row.pop("policy_hours")
+        if set_by is None:
+            row["hours"], row["hours_from"] = (row["opens"], row["closes"]), None
+            continue
+        days = [pair for pair in set_by["value"].values() if pair]
+        row["hours"] = (min(p[0] for p in days), max(p[1] for p in days)) if days else None
+        row["hours_from"] = set_by["source"]
+    return rows
 
 
 # A room, its effective policy, and what holds it between two bounds, each

@@ -238,13 +238,17 @@ def _choices(offered) -> list[dict]:
     and their policies (read once if it has none: finder.service.rooms_copy)."""
     _, by_id = finder.rooms_copy()
     found = []
+    hints: dict[tuple, str] = {}    # said once per pair of limits, not once per room
     for room in sorted((r for r in by_id.values() if offered(r)),
                        key=lambda r: (r["building"], r["floor"], r["name"])):
         policy = by_id.policies.get(room["id"])
         hours = policy.week_hours(room) if policy is not None else None
         shown = ({**room, "opens": f"{hours[0]:%H:%M}", "closes": f"{hours[1]:%H:%M}"}
                  if hours is not None else dict(room))
-        shown["lengths"] = lengths_hint(policy)
+        limits = (policy.min_minutes, policy.max_minutes) if policy is not None else None
+        if limits not in hints:
+            hints[limits] = lengths_hint(policy)
+        shown["lengths"] = hints[limits]
         found.append(shown)
     return found
 

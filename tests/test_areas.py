@@ -380,6 +380,14 @@ WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
      "No day's opening hours are as long as the shortest booking (45 minutes)"),
     ({"min_notice_minutes": 2880, "max_days_ahead": 1},
      "The notice (48 hours) is longer than the booking window (1 day)"),
+    # the edge: a notice of exactly the window is not said; a minute more is
+    ({"min_notice_minutes": 1440, "max_days_ahead": 1}, None),
+    ({"min_notice_minutes": 1441, "max_days_ahead": 1},
+     "The notice (24 h 1 min) is longer than the booking window (1 day)"),
+    # ... and hours exactly the shortest booking are long enough; a minute short are not
+    ({"opening_hours": {**{day: None for day in WEEK}, "tue": ["09:00", "09:44"]},
+      "min_minutes": 45},
+     "No day's opening hours are as long as the shortest booking (45 minutes)"),
     ({"opening_hours": {**{day: None for day in WEEK}, "tue": ["09:00", "09:45"]},
       "min_minutes": 45, "min_notice_minutes": 1380, "max_days_ahead": 1}, None),
 ])

@@ -295,3 +295,28 @@ def test_booking_from_the_page_needs_the_csrf_token(browser_as, alice, rooms, cl
 def test_the_nav_links_to_the_finder(browser_as, alice):
     page = text(browser_as(alice).get("/"))
     assert '<a href="/find" >Find a room</a>' in page
+
+
+def test_book_this_on_a_room_its_rules_now_refuse_names_the_rule(browser_as, alice, make,
+                                                                   conn):
+    """QA: "Book this" on a room whose quota the person used up after searching said
+    the room was no longer free; it is free, and booking it is refused by the
+    quota. The page now says so, as booking the room directly does."""
+    from policykit import area, put_in
+
+    spree = make.room("Spree", capacity=8)
+    other = make.room("Havel", capacity=8)
+    holder = area(conn, "Quota area", quota={"bookings_per_day": 1})
+    put_in(conn, spree, holder)
+    put_in(conn, other, holder)
+    b = browser_as(alice)
+    assert "<h3>Spree</h3>" in text(find(b))
+    # The one booking a day, made in another room of the area since the search.
+    make.booking(other, alice, at("14:00"), at("15:00"))
+    r = b.post("/find", data={**SEARCH, "title": "Retro", "room": str(spree["id"])})
+    assert r.status_code == 422
+    page = text(r)
+    assert "no longer free" not in page
+    assert ('id="start-error" role="alert">You may have at most 1 booking a day here (from '
+            'Quota area); you have 1.</p>') in page
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 1

@@ -429,6 +429,20 @@ class Search:
                 room, start, end, room_policy, self.mine, counts) is None
         return ok
 
+    def refusals(self, room: Mapping[str, Any]) -> list[rules.Violation]:
+        """What booking `room` for the need would be told by the rules: its policy
+        for this person, the party's size, their quota (empty when they allow it).
+        "Book this" on a room the rules refuse says why, not that it was taken."""
+        found = rules.check(room, self.need.start, self.need.end, self.now,
+                            self.policy(room["id"]), self.groups)
+        found += rules.check_party(room, self.need.people)
+        if not found and not self.quota_ok(room):
+            room_policy = self.policy(room["id"])
+            found.append(rules.quota_violation(
+                room, self.need.start, self.need.end, room_policy, self.mine,
+                rules.in_quota_scope(room_policy, room["id"], self.areas)))
+        return found
+
     def offered(self, room: Mapping[str, Any], start: datetime, end: datetime) -> bool:
         """Whether a suggestion of `room` from `start` to `end` may be offered: its
         policy allows it for this person, in a zone offered, within their quota."""
@@ -883,6 +897,8 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
             if key.replayed or result["room_id"] is not None:
                 return {"booking": result["booking"], "room": result["room"]}
         elif not candidates:
+            if only_room is not None:
+                _refused(search, only_room)
             if only_room is not None and rooms:
                 raise _taken(only_room, rooms)
             search.refuse_when_no_room_allows()
@@ -899,6 +915,7 @@ def auto_assign(user: User, data: Mapping[str, Any], now: datetime,
 
     if result["room_id"] is None:
         if only_room is not None:
+            _refused(search, only_room)
             still_free = [r for r in rooms if r["id"] != only_room]
             raise _taken(only_room, still_free, None if still_free else
                          _checked(result["suggestions"], need, search))
@@ -916,6 +933,17 @@ def no_room(need: Need, suggestions: dict) -> BookingError:
     return BookingError("no_room", _("No free room for %(need)s at that time.",
                                      need=need.describe()),
                         details={"suggestions": suggestions})
+
+
+def _refused(search: Search, room_id: int) -> None:
+    """Raise what the rules say of booking `room_id` for the search's need, when
+    they refuse it: "Book this" on a room refused by its policy, the party's size
+    or a quota (one used up since the search) names that rule, as booking the
+    room directly would, rather than calling the room taken."""
+    room = search.by_id.get(room_id)
+    refused = rules.as_error(search.refusals(room)) if room is not None else None
+    if refused is not None:
+        raise refused
 
 
 def _taken(room_id: int, still_free: list[dict],

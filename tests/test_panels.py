@@ -110,11 +110,12 @@ def test_the_twin_says_the_state_and_offers_book_now_up_to_the_next_booking(
     state = panel.get(f"/api/rooms/{berlin['id']}/panel").json
     assert state["status"] == "free"
     assert [o["minutes"] for o in state["book_now"]] == [15, 30]      # 60 runs into 09:30
+    assert state["book_now_reason"] is None
     assert [b["title"] for b in state["next"]] == ["Soon"]
     app.config["NOW"] = NOW + timedelta(minutes=30)
     state = panel.get(f"/api/rooms/{berlin['id']}/panel").json
     assert state["status"] == "awaiting" and state["current"]["may_check_in"] is True
-    assert state["book_now"] == []
+    assert state["book_now"] == [] and state["book_now_reason"] is None   # in use: says so
     app.config["PANEL_SHOW_TITLES"] = False
     hidden = panel.get(f"/api/rooms/{berlin['id']}/panel").json
     assert hidden["current"]["title"] is None and hidden["current"]["user_name"] is None
@@ -459,7 +460,14 @@ def test_book_now_is_offered_only_where_the_panel_may_book_outright(app, client,
         room_policy(conn, berlin, bookers=[group(conn, "Lab")["id"]])
     else:
         room_policy(conn, berlin, approval_required=True)
-    assert panel.get(f"/api/rooms/{berlin['id']}/panel").json["book_now"] == []
+    state = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert state["book_now"] == []
+    # The panel says why it offers nothing (found by testing from outside: no button
+    # and no word).
+    reason = {"bookers": "Only some groups may book this room",
+              "approval": "Bookings of this room need approval"}[rule]
+    assert state["book_now_reason"].startswith(reason)
+    assert reason in client.get(f"/rooms/{berlin['id']}/panel").get_data(as_text=True)
     r = client.post(f"/rooms/{berlin['id']}/panel",
                     data={"action": "book", "minutes": "30", "csrf_token": csrf})
     assert r.status_code == 403
@@ -470,8 +478,9 @@ def test_book_now_is_offered_only_where_the_panel_may_book_outright(app, client,
                      "FROM groups g, users u WHERE g.name = 'Lab' AND u.email = %s",
                      (f"panel-{berlin['id']}@panels.invalid",))
         heard_so_far(app, conn)
-        assert [o["minutes"] for o in panel.get(
-            f"/api/rooms/{berlin['id']}/panel").json["book_now"]] == [15, 30, 60]
+        state = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+        assert [o["minutes"] for o in state["book_now"]] == [15, 30, 60]
+        assert state["book_now_reason"] is None
         r = client.post(f"/rooms/{berlin['id']}/panel",
                         data={"action": "book", "minutes": "30", "csrf_token": csrf})
         assert r.status_code == 302
@@ -622,3 +631,20 @@ def test_book_now_with_the_panel_token_as_a_bearer_header(app, client, berlin, p
     booked = conn.execute("SELECT count(*) AS n FROM bookings WHERE room_id = %s "
                           "AND cancelled_at IS NULL", (berlin["id"],)).fetchone()["n"]
     assert booked == 1
+
+
+@pytest.mark.parametrize("minutes_free, offered", [(14, None), (15, [15])])
+def test_a_free_room_whose_next_booking_is_too_close_says_so(app, panel, make, alice, berlin,
+                                                              minutes_free, offered):
+    """The shortest walk-in is 15 minutes: with 14 free before the next booking the
+    panel offers nothing and says why; with 15 it offers 15."""
+    make.booking(berlin, alice, NOW + timedelta(minutes=minutes_free),
+                 NOW + timedelta(minutes=minutes_free + 60))
+    state = panel.get(f"/api/rooms/{berlin['id']}/panel").json
+    assert state["status"] == "free"
+    if offered is None:
+        assert state["book_now"] == []
+        assert state["book_now_reason"] == "The next booking starts too soon to book now."
+    else:
+        assert [o["minutes"] for o in state["book_now"]] == offered
+        assert state["book_now_reason"] is None

@@ -1026,7 +1026,12 @@ PATHS: dict[str, dict[str, Any]] = {
                       "next": {"type": "array", "items": ref("PanelBooking"), "maxItems": 3},
                       "book_now": {"type": "array", "items": obj({
                           "minutes": {"type": "integer", "enum": [15, 30, 60]},
-                          "start_time": DATETIME, "end_time": DATETIME})}}),
+                          "start_time": DATETIME, "end_time": DATETIME})},
+                      "book_now_reason": {
+                          "type": ["string", "null"],
+                          "description": "While the room is free and Book now offers "
+                                         "nothing: why (the rule a walk-in breaks, the "
+                                         "next booking too close, approval needed)."}}),
                         "With an ETag: the panel polls with If-None-Match every 15 s."),
                    **errors("forbidden", "not_found")},
                   parameters=[path_id("room_id", "room")],

@@ -104,9 +104,8 @@ def state(room_id: int, now: datetime, viewer_id: int | None = None,
             "today": now.astimezone(zone(row["timezone"])).date().isoformat(),
             "current": shown,
             "next": [_shown(b, row, now, viewer_id) for b in upcoming[:3]],
-            "book_now": _book_now(row, policy, current, upcoming, now,
-                                  [b for b in items if b["end_at"] <= soon],
-                                  booker or rules.Booker())}
+            **_book_now(row, policy, current, upcoming, now,
+                        [b for b in items if b["end_at"] <= soon], booker or rules.Booker())}
 
 
 def _shown(b: dict[str, Any], room: dict[str, Any], now: datetime,
@@ -148,29 +147,40 @@ def _may_extend(room: dict[str, Any], policy: rules.Policy, current: dict[str, A
 
 def _book_now(room: dict[str, Any], policy: rules.Policy, current: dict | None,
               upcoming: list[dict], now: datetime, ended: list[dict],
-              booker: rules.Booker) -> list[dict[str, Any]]:
-    """The Book now lengths on offer: from now (on the next minute, or after the
+              booker: rules.Booker) -> dict[str, Any]:
+    """`book_now`: the lengths on offer, from now (on the next minute, or after the
     buffer of a booking that has ended) up to the next booking less the room's
     buffer, each one passing every rule of the room's effective policy (issue 18)
     for the panel's account. None in a room whose bookings need approval: a
-    walk-in would only ask, and expire at its start."""
-    if current is not None or walk_in_waits(policy, booker):
-        return []
+    walk-in would only ask, and expire at its start.
+
+    `book_now_reason`: when the room is free and none is on offer, why (the rule
+    the shortest walk-in breaks, or the next booking too close), so the panel
+    says it rather than showing no button; otherwise null."""
+    if current is not None:
+        return {"book_now": [], "book_now_reason": None}
+    if walk_in_waits(policy, booker):
+        return {"book_now": [], "book_now_reason": _(
+            "Bookings of this room need approval: ask for one on the booking pages.")}
     buffer = timedelta(minutes=policy.buffer_minutes or 0)
     start = walk_in_start(now, ended)
     limit = upcoming[0]["start_at"] if upcoming else None
-    offers = []
+    offers: list[dict[str, Any]] = []
+    reason = None
     for minutes in BOOK_NOW_MINUTES:
         end = start + timedelta(minutes=minutes)
         if limit is not None and end + buffer > limit:
+            reason = reason or _("The next booking starts too soon to book now.")
             break
-        if rules.check(room, start, end, now, policy,
-                       None if booker.admin else booker.groups):
+        refused = rules.check(room, start, end, now, policy,
+                              None if booker.admin else booker.groups)
+        if refused:
+            reason = reason or str(refused[0].message)
             continue
         tz = zone(room["timezone"])
         offers.append({"minutes": minutes, "start_time": rfc3339(start, tz),
                        "end_time": rfc3339(end, tz)})
-    return offers
+    return {"book_now": offers, "book_now_reason": None if offers else reason}
 
 
 def walk_in_waits(policy: rules.Policy | None, booker: rules.Booker) -> bool:

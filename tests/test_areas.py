@@ -306,6 +306,39 @@ def test_the_groups_pages(browser_as, admin, alice, conn):
     assert "Lab" in b.get("/admin/groups").get_data(as_text=True)
 
 
+def test_the_group_form_shows_every_field_s_error_at_once(browser_as, api_as, admin, alice,
+                                                          conn):
+    """QA: the group form said one mistake a submit: a name another group has was only
+    mentioned once the unknown members were put right, an empty name before a
+    malformed member list."""
+    group(conn, "Lab", alice)
+
+    def groups_now():
+        return conn.execute("SELECT g.name, array_agg(m.user_id) AS members FROM groups g "
+                            "LEFT JOIN group_members m ON m.group_id = g.id "
+                            "GROUP BY g.id ORDER BY g.id").fetchall()
+    before = groups_now()
+    b = browser_as(admin)
+    r = b.post("/admin/groups", data={"name": "LAB", "members": "who@x.org"})
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert 'id="name-error" role="alert">A group with this name already exists.</p>' in page
+    assert 'id="members-error" role="alert">No account has this email: who@x.org.</p>' in page
+    r = b.post("/admin/groups", data={"name": " ", "members": "x" * 300})
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert 'id="name-error"' in page and 'id="members-error"' in page
+    lab = conn.execute("SELECT id FROM groups").fetchone()
+    r = api_as(admin).patch(f"/api/groups/{lab['id']}", json={"name": "", "members": [1]})
+    assert r.status_code == 400
+    assert [e["field"] for e in error(r)["details"]["errors"]] == ["name", "members"]
+    # its own name is not "taken"
+    r = api_as(admin).patch(f"/api/groups/{lab['id']}", json={"name": "lab",
+                                                              "members": ["who@x.org"]})
+    assert error(r)["code"] == "unknown_user" and "errors" not in error(r)["details"]
+    assert groups_now() == before
+
+
 def test_the_rooms_list_shows_the_hours_in_effect_and_where_they_come_from(browser_as, admin,
                                                                            conn, make):
     """QA, 2026-12-06: /admin/rooms showed each room's own 09:00-18:00 where its area's

@@ -41,6 +41,11 @@ NAMED_JSON = """coalesce((SELECT json_agg(json_build_object('id', n.id, 'email',
                                                          'name', n.name) ORDER BY n.name, n.id)
                  FROM (SELECT DISTINCT id, address, name FROM named) n), '[]')"""
 
+# Whether another group has the name (groups_name_key): said beside unknown members,
+# which keep the statement from writing (and so from meeting the key itself).
+NAME_TAKEN = """EXISTS (SELECT 1 FROM groups x WHERE lower(x.name) = lower(%(name)s::text)
+                                            AND x.id IS DISTINCT FROM %(id)s::bigint)"""
+
 CREATE_SQL = f"""
 WITH {NAMED},
 made AS (
@@ -52,8 +57,8 @@ joined AS (
     INSERT INTO group_members (group_id, user_id)
     SELECT DISTINCT made.id, n.id FROM made, named n
     ON CONFLICT DO NOTHING RETURNING 1)
-SELECT (SELECT array_agg(email) FROM missing) AS missing, made.id, made.name,
-       {NAMED_JSON} AS members
+SELECT (SELECT array_agg(email) FROM missing) AS missing, {NAME_TAKEN} AS name_taken,
+       made.id, made.name, {NAMED_JSON} AS members
   FROM (SELECT 1) one LEFT JOIN made ON true"""
 
 # The name, and the members when sent (the list replaces the old one), in one statement.
@@ -75,7 +80,7 @@ joined AS (
     INSERT INTO group_members (group_id, user_id)
     SELECT DISTINCT t.id, n.id FROM target t, named n WHERE %(replace)s
     ON CONFLICT DO NOTHING RETURNING 1)
-SELECT (SELECT array_agg(email) FROM missing) AS missing,
+SELECT (SELECT array_agg(email) FROM missing) AS missing, {NAME_TAKEN} AS name_taken,
        (SELECT count(*) FROM groups WHERE id = %(id)s) > 0 AS found, r.id, r.name,
        CASE WHEN %(replace)s THEN {NAMED_JSON}
             ELSE (SELECT {MEMBERS} FROM groups g WHERE g.id = r.id) END AS members
@@ -112,19 +117,36 @@ def _members(value: Any) -> list[str]:
 
 
 def _refuse_missing(row: Mapping[str, Any]) -> None:
+    """Members no account has (and, beside them, a name another group has: the
+    form shows both at once)."""
     if row["missing"]:
-        raise BookingError("unknown_user", _("No account has this email: %(emails)s.",
-                                             emails=", ".join(row["missing"])), field="members",
-                           details={"emails": row["missing"]})
+        message = _("No account has this email: %(emails)s.", emails=", ".join(row["missing"]))
+        details: dict[str, Any] = {"emails": row["missing"]}
+        if row["name_taken"]:
+            details["errors"] = [{"field": "members", "message": message},
+                                 {"field": "name",
+                                  "message": _("A group with this name already exists.")}]
+        raise BookingError("unknown_user", message, field="members", details=details)
+
+
+def _fields(data: Mapping[str, Any], creating: bool) -> tuple[str | None, list[str]]:
+    """The name and the members, every field's error at once. A change checks only
+    what it sends (name None, members [] when not sent)."""
+    check = inputs.Collect()
+    name = (check(inputs.text, data.get("name"), "name", high=100)
+            if creating or "name" in data else None)
+    members = (check(_members, data.get("members") or [])
+               if creating or "members" in data else [])
+    check.done()
+    return name, members
 
 
 def create(data: Mapping[str, Any], actor: int) -> dict[str, Any]:
     """A new group {name, members: [emails]}."""
     inputs.only(data, GROUP_FIELDS)
-    name = inputs.text(data.get("name"), "name", high=100)
-    members = _members(data.get("members") or [])
+    name, members = _fields(data, creating=True)
     with _refusals(), db.connection() as conn:
-        row = conn.execute(CREATE_SQL, {"name": name, "members": members,
+        row = conn.execute(CREATE_SQL, {"name": name, "members": members, "id": None,
                                         "actor": actor}).fetchone()
     _refuse_missing(row)
     return {"id": row["id"], "name": row["name"], "members": row["members"]}
@@ -135,9 +157,8 @@ def update(group_id: int, data: Mapping[str, Any], actor: int) -> dict[str, Any]
     inputs.only(data, GROUP_FIELDS)
     if not data:
         raise invalid("body", _("Send name or members."))
-    name = inputs.text(data["name"], "name", high=100) if "name" in data else None
     replace = "members" in data
-    members = _members(data.get("members") or []) if replace else []
+    name, members = _fields(data, creating=False)
     with _refusals(), db.connection() as conn:
         row = conn.execute(UPDATE_SQL, {"id": group_id, "name": name, "members": members,
                                         "replace": replace, "actor": actor}).fetchone()

@@ -306,6 +306,44 @@ def test_the_groups_pages(browser_as, admin, alice, conn):
     assert "Lab" in b.get("/admin/groups").get_data(as_text=True)
 
 
+def test_a_policy_change_says_how_many_bookings_ahead_fall_outside_it(browser_as, admin, conn,
+                                                                      make, alice, berlin):
+    """QA: closing an area's rooms on a day, or shortening their hours, said nothing
+    of the bookings already made then (the room's own page did; its policy page
+    did not either). They stay booked, and the admin is told how many."""
+    from zoneinfo import ZoneInfo
+    tz = ZoneInfo("Europe/Berlin")
+    site = area(conn, "Campus")
+    building = area(conn, "Building B", parent=site)
+    put_in(conn, berlin, building)
+
+    def at(day, hm):
+        return datetime(2027, 3, day, *map(int, hm.split(":")), tzinfo=tz)
+    make.booking(berlin, alice, at(8, "11:30"), at(8, "12:30"))     # ends at the new closing
+    make.booking(berlin, alice, at(15, "11:31"), at(15, "12:31"))   # a minute past it
+    make.booking(berlin, alice, at(2, "10:00"), at(2, "11:00"))     # a day now closed
+    gone = make.booking(berlin, alice, at(9, "10:00"), at(9, "11:00"))
+    conn.execute("UPDATE bookings SET cancelled_at = now() WHERE id = %s", (gone["id"],))
+    b = browser_as(admin)
+    r = b.post(f"/admin/areas/{site['id']}", data={
+        "name": "Campus", "set_opening_hours": "on", "hours_mon": "08:00-12:30",
+        "hours_tue": "closed"}, follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "Area saved." in page
+    assert ("2 future bookings in the rooms of this area fall outside the opening hours "
+            "their policy now gives") in page
+    assert conn.execute("SELECT count(*) AS n FROM bookings WHERE cancelled_at IS NULL"
+                        ).fetchone()["n"] == 3
+    # Saved again as it is: still said (they are still outside); opened again: not.
+    r = b.post(f"/admin/areas/{site['id']}", data={"name": "Campus"}, follow_redirects=True)
+    assert "fall outside" not in r.get_data(as_text=True)
+    r = b.post(f"/admin/rooms/{berlin['id']}/policy", data={
+        "area_id": str(building["id"]), "set_closed_dates": "on",
+        "closed_dates": "2027-03-08"}, follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "Policy saved." in page and "1 future booking of Spree falls outside" in page
+
+
 def test_the_group_form_shows_every_field_s_error_at_once(browser_as, api_as, admin, alice,
                                                           conn):
     """QA: the group form said one mistake a submit: a name another group has was only

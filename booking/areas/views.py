@@ -14,8 +14,9 @@ from booking.auth import admin_required
 from booking.clock import now
 from booking.errors import BookingError
 from booking.rooms import service as rooms
+from booking.rooms.views import warn_after_change
 from booking.rules import WEEKDAYS
-from booking.i18n import _
+from booking.i18n import _, ngettext
 
 bp = Blueprint("areas", __name__)
 
@@ -65,6 +66,16 @@ def update(area_id: int):
             raise
         return _area_page(area_id, form, err), err.status
     flash(_("Area saved."), "success")
+    outside = service.outside_hours(area_id, now())
+    if outside:
+        flash(ngettext("%(num)d future booking in the rooms of this area falls outside the "
+                       "opening hours their policy now gives, or on a day they are closed: "
+                       "still booked, and marked on its day pages. Move or cancel it if the "
+                       "room is not available then.",
+                       "%(num)d future bookings in the rooms of this area fall outside the "
+                       "opening hours their policy now gives, or on a day they are closed: "
+                       "still booked, and marked on their day pages. Move or cancel them if "
+                       "the rooms are not available then.", outside), "warning")
     return redirect(url_for("areas.edit", area_id=area_id))
 
 
@@ -109,14 +120,15 @@ def room_policy(room_id: int):
 def update_room_policy(room_id: int):
     form = request.form
     try:
-        rooms.update(room_id, {"area_id": form.get("area_id") or None,
-                               "policy": policy_from_form(form)}, now(),
-                     actor=current_user.id)
+        room, outside = rooms.update(room_id, {"area_id": form.get("area_id") or None,
+                                               "policy": policy_from_form(form)}, now(),
+                                     actor=current_user.id)
     except BookingError as err:
         if err.status == 404:
             raise
         return _room_page(room_id, form, err), err.status
     flash(_("Policy saved."), "success")
+    warn_after_change(room, outside)
     return redirect(url_for("areas.room_policy", room_id=room_id))
 
 

@@ -246,11 +246,11 @@ def admin_update(room_id: int):
         return render_template("rooms/edit.html", room=service.get(room_id), form=request.form,
                                zones=COMMON_ZONES, error=err), err.status
     flash(_("Room %(name)s saved.", name=room["name"]), "success")
-    _warn_after_change(room, outside)
+    warn_after_change(room, outside)
     return redirect(url_for("rooms.admin"))
 
 
-def _warn_after_change(room: dict, outside: service.Outside) -> None:
+def warn_after_change(room: dict, outside: service.Outside) -> None:
     """What a room's change leaves its future bookings in: a room nobody can book,
     or hours (its policy's, or its own) they lie outside."""
     if not room["active"] and outside.future:

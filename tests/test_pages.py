@@ -375,11 +375,17 @@ def test_admin_page_and_api_refuse_the_same_room_input(browser_as, api_as, admin
     assert api.get_json()["error"]["message"] in text(page)
 
 
-def test_tokens_page_shows_a_new_token_once_and_revokes(browser_as, alice, client, conn):
+def test_tokens_page_shows_a_new_token_once_and_revokes(app, browser_as, alice, client, conn):
     b = browser_as(alice)
     assert b.post("/account/tokens", data={"name": "Door panel"}).status_code == 302
+    # Found by testing from outside: the session cookie (signed, not encrypted) held
+    # the new token in plain text until the account page was shown.
+    cookie = b.client.get_cookie("booking_session").value
+    kept = app.session_interface.get_signing_serializer(app).loads(cookie)
     r = b.get("/account")
     token = re.search(r'<code class="token" id="new-token">([^<]+)</code>', text(r)).group(1)
+    assert kept["new_token"]["name"] == "Door panel"
+    assert token not in repr(kept) and token[3:20] not in cookie
     assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     page = text(b.get("/account"))
     assert "Door panel" in page and token not in page

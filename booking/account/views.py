@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+import hashlib
+import hmac
+import secrets
+
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_login import current_user
 
 from booking import auth
@@ -18,8 +23,36 @@ bp = Blueprint("account", __name__)
 
 # A token just made, kept in the session until the account page has shown it once
 # (like a flashed message): the form redirects (Post/Redirect/Get), so reloading
-# the page makes no second token, and the secret is in no address.
+# the page makes no second token, and the secret is in no address. The session
+# is a cookie Flask signs but does not encrypt: the secret goes in sealed
+# (_seal), so a copy of the cookie does not carry a working token.
 NEW_TOKEN = "new_token"
+
+
+def _pad(nonce: bytes) -> bytes:
+    """64 bytes only this server can make for `nonce`: HMAC-SHA512 under the
+    app's secret key, with a label of its own (a pseudorandom function; a fresh
+    random nonce each time, so no pad is used twice)."""
+    key = current_app.secret_key
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, b"booking new token\0" + nonce, hashlib.sha512).digest()
+
+
+def _seal(secret: str) -> dict[str, str]:
+    """`secret` XOR a pad (_pad) of a fresh nonce: unreadable without the secret key."""
+    data = secret.encode()
+    nonce = secrets.token_bytes(16)
+    pad = _pad(nonce)
+    assert len(data) <= len(pad), "a token longer than its pad"
+    return {"nonce": nonce.hex(), "sealed": bytes(a ^ b for a, b in zip(data, pad)).hex()}
+
+
+def _unseal(kept: dict[str, str]) -> str | None:
+    try:
+        nonce, data = bytes.fromhex(kept["nonce"]), bytes.fromhex(kept["sealed"])
+        return bytes(a ^ b for a, b in zip(data, _pad(nonce))).decode()
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _safe_next(target: str | None) -> str:
@@ -69,10 +102,11 @@ def _page(status: int = 200, cursor: str | None = None, **shown):
 @login_required
 def account():
     new = session.pop(NEW_TOKEN, None)
-    if new is None:
+    secret = _unseal(new) if isinstance(new, dict) else None
+    if secret is None:
         return _page(cursor=request.args.get("cursor"))
-    page, status = _page(cursor=request.args.get("cursor"), new_secret=new["secret"],
-                         new_token=new)
+    page, status = _page(cursor=request.args.get("cursor"), new_secret=secret,
+                         new_token={"name": new.get("name")})
     # Shown this once: no cache (nor the browser's history) keeps the secret.
     return page, status, {"Cache-Control": "no-store"}
 
@@ -85,9 +119,9 @@ def create_token():
         row, plain = service.create_token(current_user.id, typed)
     except BookingError as err:
         return _page(err.status, error=err, token_typed=typed)
-    # The plain token is stored nowhere else: the session keeps it for the one view
-    # of the account page that shows it (account() takes it out).
-    session[NEW_TOKEN] = {"name": row["name"], "secret": plain}
+    # The plain token is stored nowhere else: the session keeps it, sealed, for the
+    # one view of the account page that shows it (account() takes it out).
+    session[NEW_TOKEN] = {"name": row["name"], **_seal(plain)}
     return redirect(url_for("account.account"))
 
 

@@ -184,6 +184,29 @@ def test_day_page_for_unknown_room_is_404(browser_as, alice):
     assert r.status_code == 404 and "does not exist" in text(r)
 
 
+def test_the_booking_form_says_what_else_the_room_s_policy_asks(browser_as, alice, admin,
+                                                                berlin, new_york, conn):
+    """Quotas were not drawn anywhere: a person learnt of one, of a notice or of
+    approval only when a booking was refused (or left pending). The chosen room's
+    hint says them; an administrator, who books past them, is not told."""
+    from policykit import area, put_in, room_policy
+    holder = area(conn, "Building B", quota={"bookings_per_day": 2, "hours_per_week": 6})
+    put_in(conn, berlin, holder)
+    room_policy(conn, berlin, min_notice_minutes=60, approval_required=True)
+    hint = re.compile(r'<p class="hint" id="time-hint"[^>]*>([^<]*)</p>')
+    page = html.unescape(text(browser_as(alice).get(f"/bookings/new?room_id={berlin['id']}")))
+    assert hint.search(page).group(1) == (
+        "Bookings last 15 minutes to 4 hours, within opening hours. Book at least 1 hour "
+        "ahead. Each person at most 2 bookings a day, 6 hours a week here (from Building B). "
+        "Bookings of this room wait for an approver's decision.")
+    # another room, none of it: the lengths alone (on its option, for static/app.js)
+    assert re.search(rf'<option value="{new_york["id"]}"[^>]* data-lengths="Bookings last '
+                     r'15 minutes to 4 hours, within opening hours\."', page)
+    page = text(browser_as(admin).get(f"/bookings/new?room_id={berlin['id']}"))
+    assert hint.search(page).group(1) == ("Bookings last 15 minutes to 4 hours, within "
+                                          "opening hours.")
+
+
 def test_booking_form_prefills_from_the_link(browser_as, alice, berlin):
     r = browser_as(alice).get(f"/bookings/new?room_id={berlin['id']}&date=2027-03-02&start=10:00&end=11:00")
     page = text(r)

@@ -245,9 +245,9 @@ def _choices(offered) -> list[dict]:
         hours = policy.week_hours(room) if policy is not None else None
         shown = ({**room, "opens": f"{hours[0]:%H:%M}", "closes": f"{hours[1]:%H:%M}"}
                  if hours is not None else dict(room))
-        limits = (policy.min_minutes, policy.max_minutes) if policy is not None else None
+        limits = _limits(policy)
         if limits not in hints:
-            hints[limits] = lengths_hint(policy)
+            hints[limits] = lengths_hint(policy, for_room=True)
         shown["lengths"] = hints[limits]
         found.append(shown)
     return found
@@ -258,14 +258,39 @@ def _hints() -> dict:
     return {"lengths_hint": lengths_hint}
 
 
-def lengths_hint(policy: rules.Policy | None) -> str:
+def _limits(policy: rules.Policy | None) -> tuple | None:
+    """What lengths_hint() says of a room's policy (rooms alike share one hint)."""
+    if policy is None:
+        return None
+    quota = policy.quota
+    return (policy.min_minutes, policy.max_minutes, policy.min_notice_minutes, quota,
+            policy.source("quota") if quota is not None else None, policy.approval_required)
+
+
+def lengths_hint(policy: rules.Policy | None, for_room: bool = False) -> str:
     """How long a booking may be in a room under its effective `policy` (the
-    organisation's defaults without one), as the form's hint says it."""
+    organisation's defaults without one), as the form's hint says it; for a room
+    (`for_room`), also what else its policy asks of this person before they try:
+    a notice, a quota, approval (an administrator books past the first two, and
+    without asking)."""
     if policy is None:
         policy = rules.Policy.from_config(current_app.config)
-    return _("Bookings last %(shortest)s to %(longest)s, within opening hours.",
-             shortest=policies.describe("min_minutes", policy.min_minutes),
-             longest=policies.describe("max_minutes", policy.max_minutes))
+    said = [_("Bookings last %(shortest)s to %(longest)s, within opening hours.",
+              shortest=policies.describe("min_minutes", policy.min_minutes),
+              longest=policies.describe("max_minutes", policy.max_minutes))]
+    if for_room and not current_user.is_admin:
+        if policy.min_notice_minutes:
+            said.append(_("Book at least %(notice)s ahead.", notice=policies.describe(
+                "min_notice_minutes", policy.min_notice_minutes)))
+        if policy.quota is not None:
+            set_ = {k: n for k in policies.QUOTA_FIELDS
+                    if (n := getattr(policy.quota, k)) is not None}
+            said.append(_("Each person at most %(quota)s here (%(source)s).",
+                          quota=policies.describe("quota", set_),
+                          source=policy.source("quota").describe()))
+        if policy.approval_required:
+            said.append(_("Bookings of this room wait for an approver's decision."))
+    return " ".join(str(each) for each in said)
 
 
 def _chosen(choices: list[dict], room_id) -> dict | None:

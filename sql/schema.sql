@@ -1690,10 +1690,13 @@ BEGIN
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
      WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL AND n.status = o.status
+       -- Cancelled by a change or a cut of its series (booking.quiet_series), or
+       -- with the whole series in this transaction: told by the series' own event.
+       -- One the old part of a split kept past the cut is told on its own.
        AND (v_quiet IS NULL OR n.series_id IS DISTINCT FROM v_quiet)
-       -- An occurrence cancelled together with its series is told by series.cancelled.
-       AND NOT coalesce((SELECT n.start_at >= s.cancelled_from FROM series s
-                          WHERE s.id = n.series_id), false)
+       AND NOT coalesce((SELECT n.start_at >= s.cancelled_from
+                                AND n.cancelled_at = s.cancelled_at
+                           FROM series s WHERE s.id = n.series_id), false)
     UNION ALL
     SELECT 'booking.updated', n.user_id, audit_actor(), n.room_id, n.id, n.series_id,
            jsonb_build_object('booking', to_jsonb(n), 'before', to_jsonb(o),

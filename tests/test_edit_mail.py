@@ -333,3 +333,47 @@ def test_an_invitee_hears_of_an_occurrence_the_worker_could_not_place(
     assert event["RECURRENCE-ID"].dt == datetime(2027, 9, 7, 8, tzinfo=UTC)
     text = told.get_body(("plain",)).get_content()
     assert "the other dates stay booked" in text and "your repeating booking" not in text
+
+
+def test_an_occurrence_the_old_part_kept_after_a_split_is_told_when_cancelled(
+        api_as, alice, berlin, smtp, worker, conn):
+    """Found by testing from outside: an occurrence changed on its own stays with the
+    old part when the series is split before it (its start lies past the cut).
+    Cancelling it later sent nothing: the trigger took it for one cancelled with
+    its series, which had told everyone already."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=4",
+        "invitees": [GUEST]}).get_json()
+    ids = [made["series"]["id"]]
+    third = made["bookings"][2]                        # 16 March, 10:00 Berlin
+    calendars = {}
+
+    def check(step):
+        worker.run_until_idle()
+        invitee_calendar(smtp, calendars)
+        assert shown(calendars) == booked(conn, ids), step
+
+    assert api.patch(f"/api/bookings/{third['id']}", json={
+        "start_time": "2027-03-16T14:00", "end_time": "2027-03-16T15:00"}).status_code == 200
+    check("moved")
+    r = api.patch(f"/api/series/{ids[0]}?from=2027-03-09T10:00", json={"title": "Part two"})
+    assert r.status_code == 200, r.get_json()
+    ids.append(r.get_json()["series"]["id"])
+    check("split")
+    assert api.get(f"/api/bookings/{third['id']}").get_json()["booking"]["series_id"] == ids[0]
+
+    assert api.delete(f"/api/bookings/{third['id']}").status_code == 200
+    (event,) = conn.execute("SELECT kind, booking_id FROM outbox ORDER BY id DESC LIMIT 1")
+    assert (event["kind"], event["booking_id"]) == ("occurrence.cancelled", third["id"])
+    worker.run_until_idle()
+    told = by_recipient(smtp.messages)
+    assert set(told) == {"alice@example.com", GUEST}
+    calendar = calendar_of(told[GUEST])
+    cancelled = only_event(calendar)
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(cancelled["UID"]) == f"series-{ids[0]}@booking"
+    assert cancelled["RECURRENCE-ID"].dt == datetime(2027, 3, 16, 9, tzinfo=UTC)
+    invitee_calendar(smtp, calendars)
+    assert shown(calendars) == booked(conn, ids), "cancelled"

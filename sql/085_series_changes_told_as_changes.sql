@@ -10,7 +10,14 @@
 -- names it there when that cuts it shorter (booking/series/service.py
 -- CANCEL_SQL: series.cancelled tells it), as edit_series() does for a split.
 --
--- The rest is as sql/083 left it.
+-- A split before an earlier split (the old part continued by another series
+-- already) was told as series.cancelled, its cancelled_from having moved
+-- earlier: mailed as a cancellation ("Cancelled from ... on") with a REQUEST
+-- attached. outbox_series_updated() now tells a new continued_by as a split,
+-- series.updated, whatever continued_by was before.
+--
+-- The rest is as sql/083 (outbox_bookings_updated) and sql/075
+-- (outbox_series_updated) left them.
 
 CREATE OR REPLACE FUNCTION outbox_bookings_updated() RETURNS trigger
     LANGUAGE plpgsql
@@ -82,6 +89,58 @@ BEGIN
              ORDER BY coalesce(n.series_id, -n.id), n.start_at) d
      ORDER BY d.start_at;
     IF FOUND OR v_told THEN
+        PERFORM outbox_notify();
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION outbox_series_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    SET enable_nestloop TO 'off'
+    SET jit TO 'off'
+    AS $$
+BEGIN
+    INSERT INTO outbox (kind, user_id, actor_id, room_id, series_id, payload)
+    SELECT e.kind, n.user_id, coalesce(audit_actor(), n.cancelled_by), n.room_id, n.id,
+           CASE WHEN e.kind = 'series.updated' THEN
+                jsonb_build_object('series', to_jsonb(n), 'before', to_jsonb(o),
+                                   'from', CASE WHEN n.continued_by IS NOT NULL
+                                                THEN n.cancelled_from END,
+                                   'continued_by', n.continued_by,
+                                   'updated_by', audit_actor())
+           ELSE jsonb_build_object('series', to_jsonb(n),
+                                   'from', n.cancelled_from,
+                                   'whole', n.cancelled_at IS NOT NULL,
+                                   'cancelled_by', n.cancelled_by,
+                                   'by_admin', n.cancelled_by IS DISTINCT FROM n.user_id
+                                     AND EXISTS (SELECT 1 FROM users a   -- users_admins
+                                                  WHERE a.id = n.cancelled_by
+                                                    AND a.role = 'admin'))
+           END
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     CROSS JOIN LATERAL (
+           SELECT CASE
+                  -- A split, the first or one before an earlier split (which moves
+                  -- cancelled_from earlier too): a change.
+                  WHEN n.continued_by IS DISTINCT FROM o.continued_by
+                       AND n.continued_by IS NOT NULL THEN 'series.updated'
+                  WHEN (n.cancelled_from IS NOT NULL
+                        AND (o.cancelled_from IS NULL OR n.cancelled_from < o.cancelled_from))
+                    OR (n.cancelled_at IS NOT NULL AND o.cancelled_at IS NULL)
+                       THEN 'series.cancelled'
+                  WHEN n.sequence > o.sequence THEN 'series.updated'
+                  END AS kind) e
+     WHERE e.kind IS NOT NULL
+    UNION ALL
+    SELECT 'approval.requested', n.user_id, audit_actor(), n.room_id, n.id,
+           jsonb_build_object('series', to_jsonb(n), 'approvers', approver_ids(n.room_id))
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+     WHERE n.status = 'pending' AND o.status <> 'pending' AND n.cancelled_at IS NULL
+     ORDER BY 5;
+    IF FOUND THEN
         PERFORM outbox_notify();
     END IF;
     RETURN NULL;

@@ -1796,7 +1796,10 @@ BEGIN
       JOIN old_rows o ON o.id = n.id
      CROSS JOIN LATERAL (
            SELECT CASE
-                  WHEN n.continued_by IS NOT NULL AND o.continued_by IS NULL THEN 'series.updated'
+                  -- A split, the first or one before an earlier split (which moves
+                  -- cancelled_from earlier too): a change.
+                  WHEN n.continued_by IS DISTINCT FROM o.continued_by
+                       AND n.continued_by IS NOT NULL THEN 'series.updated'
                   WHEN (n.cancelled_from IS NOT NULL
                         AND (o.cancelled_from IS NULL OR n.cancelled_from < o.cancelled_from))
                     OR (n.cancelled_at IS NOT NULL AND o.cancelled_at IS NULL)

@@ -377,3 +377,40 @@ def test_an_occurrence_the_old_part_kept_after_a_split_is_told_when_cancelled(
     assert cancelled["RECURRENCE-ID"].dt == datetime(2027, 3, 16, 9, tzinfo=UTC)
     invitee_calendar(smtp, calendars)
     assert shown(calendars) == booked(conn, ids), "cancelled"
+
+
+def test_a_second_split_before_the_first_is_told_as_a_change(api_as, alice, berlin, smtp,
+                                                            worker, conn):
+    """Found by testing from outside: a split before an earlier split was mailed as a
+    cancellation ("Cancelled from ... on", "The attached cancellation removes
+    it") with a REQUEST attached, and its event was series.cancelled. It is a
+    change, told as the first split is."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Daily", "start_time": "2027-03-01T10:00",
+        "end_time": "2027-03-01T10:30", "recurrence": "FREQ=DAILY;COUNT=10",
+        "invitees": [GUEST]}).get_json()
+    series_id = made["series"]["id"]
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-08T10:00", json={"title": "Later"})
+    assert r.status_code == 200, r.get_json()
+    worker.run_until_idle()
+    smtp.messages.clear()
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-04T10:00", json={"title": "Middle"})
+    assert r.status_code == 200, r.get_json()
+    middle = r.get_json()["series"]["id"]
+    rows = conn.execute("SELECT kind, series_id, payload FROM outbox ORDER BY id DESC LIMIT 2")
+    second, first = rows.fetchall()
+    assert (first["kind"], first["series_id"]) == ("series.created", middle)
+    assert (second["kind"], second["series_id"]) == ("series.updated", series_id)
+    assert second["payload"]["continued_by"] == middle
+    assert datetime.fromisoformat(second["payload"]["from"]) == datetime(2027, 3, 4, 9,
+                                                                         tzinfo=UTC)
+    worker.run_until_idle()
+    for to, message in smtp.messages:
+        if f"series-{series_id}@" not in str(calendar_of(message).walk("VEVENT")[0]["UID"]):
+            continue
+        text = message.get_body(("plain",)).get_content()
+        assert "Changed from" in message["Subject"], message["Subject"]
+        assert "Cancelled" not in message["Subject"] and "cancellation" not in text, text
+        assert "The attached invitation updates it in your calendar." in text
+        assert str(calendar_of(message)["METHOD"]) == "REQUEST"

@@ -414,3 +414,67 @@ def test_a_second_split_before_the_first_is_told_as_a_change(api_as, alice, berl
         assert "Cancelled" not in message["Subject"] and "cancellation" not in text, text
         assert "The attached invitation updates it in your calendar." in text
         assert str(calendar_of(message)["METHOD"]) == "REQUEST"
+
+
+def test_a_series_cancelled_tells_who_was_invited_to_one_occurrence_only(
+        api_as, alice, berlin, smtp, worker, conn):
+    """Found by testing from outside: someone invited to one occurrence (its own
+    invitees) got its REQUEST with RECURRENCE-ID, but nothing when the whole series
+    was cancelled. They get the cancellation of what they were sent."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=3"}).get_json()
+    series_id = made["series"]["id"]
+    second = made["bookings"][1]                       # 9 March, 10:00 Berlin
+    assert api.patch(f"/api/bookings/{second['id']}",
+                     json={"invitees": [GUEST]}).status_code == 200
+    worker.run_until_idle()
+    invite = calendar_of(by_recipient(smtp.messages)[GUEST])
+    assert str(invite["METHOD"]) == "REQUEST"
+    assert only_event(invite)["RECURRENCE-ID"].dt == datetime(2027, 3, 9, 9, tzinfo=UTC)
+    smtp.messages.clear()
+
+    assert api.delete(f"/api/series/{series_id}").status_code == 200
+    worker.run_until_idle()
+    told = by_recipient(smtp.messages)
+    assert set(told) == {"alice@example.com", GUEST}
+    calendar = calendar_of(told[GUEST])
+    assert str(calendar["METHOD"]) == "CANCEL"
+    (cancelled,) = calendar.walk("VEVENT")
+    assert str(cancelled["UID"]) == f"series-{series_id}@booking"
+    assert cancelled["RECURRENCE-ID"].dt == datetime(2027, 3, 9, 9, tzinfo=UTC)
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert "Cancelled" in told[GUEST]["Subject"]
+
+
+def test_a_series_cut_short_tells_who_was_invited_to_an_occurrence_after_the_cut(
+        api_as, alice, berlin, smtp, worker, conn):
+    """Cancelled from one occurrence on, the series is sent again ending before the
+    cut (a REQUEST, which would add the whole series to the calendar of someone
+    invited to one occurrence only): they get the cancellation of their occurrence,
+    and someone invited to one before the cut hears nothing."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=3",
+        "invitees": [GUEST]}).get_json()
+    series_id = made["series"]["id"]
+    first, third = made["bookings"][0], made["bookings"][2]
+    assert api.patch(f"/api/bookings/{first['id']}",
+                     json={"invitees": [GUEST, "early@partner.example"]}).status_code == 200
+    assert api.patch(f"/api/bookings/{third['id']}",
+                     json={"invitees": [GUEST, "late@partner.example"]}).status_code == 200
+    worker.run_until_idle()
+    smtp.messages.clear()
+
+    assert api.delete(f"/api/series/{series_id}?from=2027-03-09T10:00").status_code == 200
+    worker.run_until_idle()
+    told = by_recipient(smtp.messages)
+    assert set(told) == {"alice@example.com", GUEST, "late@partner.example"}
+    assert str(calendar_of(told[GUEST])["METHOD"]) == "REQUEST"     # the series, cut short
+    calendar = calendar_of(told["late@partner.example"])
+    assert str(calendar["METHOD"]) == "CANCEL"
+    (cancelled,) = calendar.walk("VEVENT")
+    assert str(cancelled["UID"]) == f"series-{series_id}@booking"
+    assert cancelled["RECURRENCE-ID"].dt == datetime(2027, 3, 16, 9, tzinfo=UTC)

@@ -197,7 +197,15 @@ DECLARE
     v_target text;
 BEGIN
     IF TG_TABLE_NAME = 'series' THEN
-        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create' ELSE 'series.cancel' END;
+        -- A split moves cancelled_from too, but is a change (edit_series()).
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create'
+                         WHEN NEW.cancelled_at IS NOT NULL AND OLD.cancelled_at IS NULL
+                              THEN 'series.cancel'
+                         WHEN NEW.continued_by IS DISTINCT FROM OLD.continued_by
+                              THEN 'series.update'
+                         WHEN NEW.cancelled_from IS DISTINCT FROM OLD.cancelled_from
+                              THEN 'series.cancel'
+                         ELSE 'series.update' END;
         v_actor := coalesce(v_actor, NEW.cancelled_by, NEW.user_id);
         v_user := NEW.user_id; v_room := NEW.room_id; v_target := 'series ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'rooms' THEN

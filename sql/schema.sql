@@ -197,7 +197,15 @@ DECLARE
     v_target text;
 BEGIN
     IF TG_TABLE_NAME = 'series' THEN
-        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create' ELSE 'series.cancel' END;
+        -- A split moves cancelled_from too, but is a change (edit_series()).
+        v_action := CASE WHEN TG_OP = 'INSERT' THEN 'series.create'
+                         WHEN NEW.cancelled_at IS NOT NULL AND OLD.cancelled_at IS NULL
+                              THEN 'series.cancel'
+                         WHEN NEW.continued_by IS DISTINCT FROM OLD.continued_by
+                              THEN 'series.update'
+                         WHEN NEW.cancelled_from IS DISTINCT FROM OLD.cancelled_from
+                              THEN 'series.cancel'
+                         ELSE 'series.update' END;
         v_actor := coalesce(v_actor, NEW.cancelled_by, NEW.user_id);
         v_user := NEW.user_id; v_room := NEW.room_id; v_target := 'series ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'rooms' THEN
@@ -1690,10 +1698,13 @@ BEGIN
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
      WHERE o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL AND n.status = o.status
+       -- Cancelled by a change or a cut of its series (booking.quiet_series), or
+       -- with the whole series in this transaction: told by the series' own event.
+       -- One the old part of a split kept past the cut is told on its own.
        AND (v_quiet IS NULL OR n.series_id IS DISTINCT FROM v_quiet)
-       -- An occurrence cancelled together with its series is told by series.cancelled.
-       AND NOT coalesce((SELECT n.start_at >= s.cancelled_from FROM series s
-                          WHERE s.id = n.series_id), false)
+       AND NOT coalesce((SELECT n.start_at >= s.cancelled_from
+                                AND n.cancelled_at = s.cancelled_at
+                           FROM series s WHERE s.id = n.series_id), false)
     UNION ALL
     SELECT 'booking.updated', n.user_id, audit_actor(), n.room_id, n.id, n.series_id,
            jsonb_build_object('booking', to_jsonb(n), 'before', to_jsonb(o),
@@ -1793,7 +1804,10 @@ BEGIN
       JOIN old_rows o ON o.id = n.id
      CROSS JOIN LATERAL (
            SELECT CASE
-                  WHEN n.continued_by IS NOT NULL AND o.continued_by IS NULL THEN 'series.updated'
+                  -- A split, the first or one before an earlier split (which moves
+                  -- cancelled_from earlier too): a change.
+                  WHEN n.continued_by IS DISTINCT FROM o.continued_by
+                       AND n.continued_by IS NOT NULL THEN 'series.updated'
                   WHEN (n.cancelled_from IS NOT NULL
                         AND (o.cancelled_from IS NULL OR n.cancelled_from < o.cancelled_from))
                     OR (n.cancelled_at IS NOT NULL AND o.cancelled_at IS NULL)

@@ -188,3 +188,26 @@ def test_bad_filters_are_400s_naming_the_field(api_as, browser_as, admin, query,
 
 def test_31_days_is_fine(api_as, admin):
     assert api_as(admin).get("/api/audit?from=2027-03-01&to=2027-03-31").status_code == 200
+
+
+def test_a_series_changed_is_audited_as_an_update_and_cancelled_as_a_cancel(api_as, alice,
+                                                                              berlin, conn):
+    """Found by testing from outside: every change of a series (in place, or "this and
+    following") was audited as series.cancel; series.update never appeared."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={"room_id": berlin["id"], **ONE,
+                                           "recurrence": "FREQ=DAILY;COUNT=4"}).get_json()
+    series_id = made["series"]["id"]
+    r = api.patch(f"/api/series/{series_id}?from={DAY}T10:00",
+                  json={"invitees": ["guest@partner.example"]})
+    assert r.status_code == 200, r.get_json()
+    [changed] = log(conn, "series.update")
+    assert changed["actor_id"] == alice["id"] and changed["target"] == f"series {series_id}"
+    assert changed["after"]["invitees"] == ["guest@partner.example"]
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-04T10:00", json={"title": "Later"})
+    assert r.status_code == 200, r.get_json()
+    assert [e["target"] for e in log(conn, "series.update")] == [f"series {series_id}"] * 2
+    assert log(conn, "series.cancel") == []
+    assert api.delete(f"/api/series/{series_id}").status_code == 200
+    [cancel] = log(conn, "series.cancel")
+    assert cancel["target"] == f"series {series_id}" and cancel["after"]["cancelled_at"]

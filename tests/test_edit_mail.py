@@ -333,3 +333,148 @@ def test_an_invitee_hears_of_an_occurrence_the_worker_could_not_place(
     assert event["RECURRENCE-ID"].dt == datetime(2027, 9, 7, 8, tzinfo=UTC)
     text = told.get_body(("plain",)).get_content()
     assert "the other dates stay booked" in text and "your repeating booking" not in text
+
+
+def test_an_occurrence_the_old_part_kept_after_a_split_is_told_when_cancelled(
+        api_as, alice, berlin, smtp, worker, conn):
+    """Found by testing from outside: an occurrence changed on its own stays with the
+    old part when the series is split before it (its start lies past the cut).
+    Cancelling it later sent nothing: the trigger took it for one cancelled with
+    its series, which had told everyone already."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=4",
+        "invitees": [GUEST]}).get_json()
+    ids = [made["series"]["id"]]
+    third = made["bookings"][2]                        # 16 March, 10:00 Berlin
+    calendars = {}
+
+    def check(step):
+        worker.run_until_idle()
+        invitee_calendar(smtp, calendars)
+        assert shown(calendars) == booked(conn, ids), step
+
+    assert api.patch(f"/api/bookings/{third['id']}", json={
+        "start_time": "2027-03-16T14:00", "end_time": "2027-03-16T15:00"}).status_code == 200
+    check("moved")
+    r = api.patch(f"/api/series/{ids[0]}?from=2027-03-09T10:00", json={"title": "Part two"})
+    assert r.status_code == 200, r.get_json()
+    ids.append(r.get_json()["series"]["id"])
+    check("split")
+    assert api.get(f"/api/bookings/{third['id']}").get_json()["booking"]["series_id"] == ids[0]
+
+    assert api.delete(f"/api/bookings/{third['id']}").status_code == 200
+    (event,) = conn.execute("SELECT kind, booking_id FROM outbox ORDER BY id DESC LIMIT 1")
+    assert (event["kind"], event["booking_id"]) == ("occurrence.cancelled", third["id"])
+    worker.run_until_idle()
+    told = by_recipient(smtp.messages)
+    assert set(told) == {"alice@example.com", GUEST}
+    calendar = calendar_of(told[GUEST])
+    cancelled = only_event(calendar)
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(cancelled["UID"]) == f"series-{ids[0]}@booking"
+    assert cancelled["RECURRENCE-ID"].dt == datetime(2027, 3, 16, 9, tzinfo=UTC)
+    invitee_calendar(smtp, calendars)
+    assert shown(calendars) == booked(conn, ids), "cancelled"
+
+
+def test_a_second_split_before_the_first_is_told_as_a_change(api_as, alice, berlin, smtp,
+                                                            worker, conn):
+    """Found by testing from outside: a split before an earlier split was mailed as a
+    cancellation ("Cancelled from ... on", "The attached cancellation removes
+    it") with a REQUEST attached, and its event was series.cancelled. It is a
+    change, told as the first split is."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Daily", "start_time": "2027-03-01T10:00",
+        "end_time": "2027-03-01T10:30", "recurrence": "FREQ=DAILY;COUNT=10",
+        "invitees": [GUEST]}).get_json()
+    series_id = made["series"]["id"]
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-08T10:00", json={"title": "Later"})
+    assert r.status_code == 200, r.get_json()
+    worker.run_until_idle()
+    smtp.messages.clear()
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-04T10:00", json={"title": "Middle"})
+    assert r.status_code == 200, r.get_json()
+    middle = r.get_json()["series"]["id"]
+    rows = conn.execute("SELECT kind, series_id, payload FROM outbox ORDER BY id DESC LIMIT 2")
+    second, first = rows.fetchall()
+    assert (first["kind"], first["series_id"]) == ("series.created", middle)
+    assert (second["kind"], second["series_id"]) == ("series.updated", series_id)
+    assert second["payload"]["continued_by"] == middle
+    assert datetime.fromisoformat(second["payload"]["from"]) == datetime(2027, 3, 4, 9,
+                                                                         tzinfo=UTC)
+    worker.run_until_idle()
+    for to, message in smtp.messages:
+        if f"series-{series_id}@" not in str(calendar_of(message).walk("VEVENT")[0]["UID"]):
+            continue
+        text = message.get_body(("plain",)).get_content()
+        assert "Changed from" in message["Subject"], message["Subject"]
+        assert "Cancelled" not in message["Subject"] and "cancellation" not in text, text
+        assert "The attached invitation updates it in your calendar." in text
+        assert str(calendar_of(message)["METHOD"]) == "REQUEST"
+
+
+def test_a_series_cancelled_tells_who_was_invited_to_one_occurrence_only(
+        api_as, alice, berlin, smtp, worker, conn):
+    """Found by testing from outside: someone invited to one occurrence (its own
+    invitees) got its REQUEST with RECURRENCE-ID, but nothing when the whole series
+    was cancelled. They get the cancellation of what they were sent."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=3"}).get_json()
+    series_id = made["series"]["id"]
+    second = made["bookings"][1]                       # 9 March, 10:00 Berlin
+    assert api.patch(f"/api/bookings/{second['id']}",
+                     json={"invitees": [GUEST]}).status_code == 200
+    worker.run_until_idle()
+    invite = calendar_of(by_recipient(smtp.messages)[GUEST])
+    assert str(invite["METHOD"]) == "REQUEST"
+    assert only_event(invite)["RECURRENCE-ID"].dt == datetime(2027, 3, 9, 9, tzinfo=UTC)
+    smtp.messages.clear()
+
+    assert api.delete(f"/api/series/{series_id}").status_code == 200
+    worker.run_until_idle()
+    told = by_recipient(smtp.messages)
+    assert set(told) == {"alice@example.com", GUEST}
+    calendar = calendar_of(told[GUEST])
+    assert str(calendar["METHOD"]) == "CANCEL"
+    (cancelled,) = calendar.walk("VEVENT")
+    assert str(cancelled["UID"]) == f"series-{series_id}@booking"
+    assert cancelled["RECURRENCE-ID"].dt == datetime(2027, 3, 9, 9, tzinfo=UTC)
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert "Cancelled" in told[GUEST]["Subject"]
+
+
+def test_a_series_cut_short_tells_who_was_invited_to_an_occurrence_after_the_cut(
+        api_as, alice, berlin, smtp, worker, conn):
+    """Cancelled from one occurrence on, the series is sent again ending before the
+    cut (a REQUEST, which would add the whole series to the calendar of someone
+    invited to one occurrence only): they get the cancellation of their occurrence,
+    and someone invited to one before the cut hears nothing."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "recurrence": "FREQ=WEEKLY;COUNT=3",
+        "invitees": [GUEST]}).get_json()
+    series_id = made["series"]["id"]
+    first, third = made["bookings"][0], made["bookings"][2]
+    assert api.patch(f"/api/bookings/{first['id']}",
+                     json={"invitees": [GUEST, "early@partner.example"]}).status_code == 200
+    assert api.patch(f"/api/bookings/{third['id']}",
+                     json={"invitees": [GUEST, "late@partner.example"]}).status_code == 200
+    worker.run_until_idle()
+    smtp.messages.clear()
+
+    assert api.delete(f"/api/series/{series_id}?from=2027-03-09T10:00").status_code == 200
+    worker.run_until_idle()
+    told = by_recipient(smtp.messages)
+    assert set(told) == {"alice@example.com", GUEST, "late@partner.example"}
+    assert str(calendar_of(told[GUEST])["METHOD"]) == "REQUEST"     # the series, cut short
+    calendar = calendar_of(told["late@partner.example"])
+    assert str(calendar["METHOD"]) == "CANCEL"
+    (cancelled,) = calendar.walk("VEVENT")
+    assert str(cancelled["UID"]) == f"series-{series_id}@booking"
+    assert cancelled["RECURRENCE-ID"].dt == datetime(2027, 3, 16, 9, tzinfo=UTC)

@@ -84,6 +84,9 @@ def test_deactivating_on_the_page_offers_to_cancel_what_they_booked(
                            ).fetchall()
     assert len(cancels) == 3 and {c["actor_id"] for c in cancels} == {admin["id"]}
     assert live(conn, bob) == 1                                   # nobody else's
+    # The series' occurrences went with it: its own event tells them (sql/085).
+    told = conn.execute("SELECT kind FROM outbox WHERE series_id IS NOT NULL ORDER BY id")
+    assert [r["kind"] for r in told] == ["series.created", "series.cancelled"]
 
 
 def test_a_deactivated_persons_bookings_can_be_cancelled_later(api_as, alice, admin, berlin,

@@ -53,6 +53,12 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     else:
         vevent, method, extra = _series_event(event, method)
         invitees = ((event["payload"].get("series") or booking or {}).get("invitees") or [])
+        theirs = _cancelled_with_the_series(event, attendee[0], invitees) if attendee else []
+        if theirs:
+            # Invited to some occurrences only: the series (cut short, a REQUEST) was
+            # never theirs; those instances are what they were sent.
+            (vevent, *extra), method = theirs, "CANCEL"
+            vevent.add("status", "CANCELLED")
     if attendee and _taken_off(event, attendee[0]):
         method = "CANCEL"
         vevent["status"] = "CANCELLED"
@@ -116,6 +122,35 @@ def _occurrence_event(event: Mapping[str, Any]) -> Event:
                                                   "series_id": b["series_id"]}))
     vevent.add("status", "CONFIRMED")
     return vevent
+
+
+def _cancelled_with_the_series(event: Mapping[str, Any], address: str,
+                               series_invitees: list[str]) -> list[Event]:
+    """For someone a series cancelled did not invite but some of the occurrences it
+    cancelled did (their own invitees): each of those as the CANCEL of the
+    RECURRENCE-ID instance they were sent (booking.updated). Empty for anyone
+    else, and for any other event."""
+    if event["kind"] != "series.cancelled" or address.lower() in {
+            a.lower() for a in series_invitees}:
+        return []
+    tz = zone(event.get("timezone") or "UTC")
+    changed = _when(event["created_at"]).astimezone(UTC)
+    found = []
+    for occurrence in event.get("cut") or ():
+        if address.lower() not in {a.lower() for a in occurrence.get("invitees") or ()}:
+            continue
+        vevent = Event()
+        vevent.add("uid", f"series-{event['series_id']}@booking")
+        vevent.add("dtstamp", changed)
+        vevent.add("last-modified", changed)
+        vevent.add("sequence", event.get("sequence") or 0)
+        vevent.add("recurrence-id", _when(occurrence.get("original_start")
+                                          or occurrence["start_at"]).astimezone(tz))
+        vevent.add("dtstart", for_calendar(_when(occurrence["start_at"]), tz))
+        vevent.add("dtend", for_calendar(_when(occurrence["end_at"]), tz))
+        vevent.add("summary", occurrence["title"])
+        found.append(vevent)
+    return found
 
 
 def _override(series: Event, occurrence: Mapping[str, Any], instance: datetime) -> Event:

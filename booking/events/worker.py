@@ -48,7 +48,7 @@ log = logging.getLogger("booking.worker")
 # everything else to the owner.
 FANOUT_SQL = """
 WITH ev AS (
-    SELECT o.id, o.kind, o.user_id, o.payload FROM outbox o
+    SELECT o.id, o.kind, o.user_id, o.series_id, o.payload, o.created_at FROM outbox o
      WHERE o.dispatched_at IS NULL
      ORDER BY o.id
      LIMIT %(batch)s
@@ -69,6 +69,9 @@ mails AS (
 -- Invitees (staff or not) get the invitation, each change and the cancellation
 -- at their address; an invitee taken off by a change gets its cancellation too.
 -- Staff who turned mail off get none; the organiser is told as the organiser.
+-- A series cancelled tells those invited to an occurrence it cancelled too (its
+-- own invitees: they were sent that occurrence), the occurrences cancelled in the
+-- same transaction as the event (bookings_series).
 invited AS (
     INSERT INTO deliveries (event_id, channel, email, next_attempt_at)
     SELECT DISTINCT ON (ev.id, lower(a.address)) ev.id, 'mail', a.address, %(now)s
@@ -79,7 +82,11 @@ invited AS (
                       '[]')) AS address
            UNION ALL
            SELECT jsonb_array_elements_text(coalesce(ev.payload->'before'->'invitees', '[]'))
-            WHERE ev.kind IN ('booking.updated', 'series.updated')) a
+            WHERE ev.kind IN ('booking.updated', 'series.updated')
+           UNION ALL
+           SELECT unnest(b.invitees) FROM bookings b
+            WHERE ev.kind = 'series.cancelled' AND b.series_id = ev.series_id
+              AND b.cancelled_at = ev.created_at) a
      WHERE ev.kind = ANY (%(invitee_kinds)s)
        AND NOT EXISTS (SELECT 1 FROM users u
                         WHERE lower(u.email) = lower(a.address)
@@ -143,7 +150,19 @@ SELECT c.id, c.channel, c.attempts, c.endpoint_id, c.user_id AS recipient_id,
             (SELECT coalesce(array_agg(coalesce(b.original_start, b.start_at)), '{}')
                FROM bookings b
               WHERE b.series_id = o.series_id AND b.cancelled_at IS NULL)
-       END AS held
+       END AS held,
+       -- To an invitee of a series cancelled: the occurrences cancelled with it
+       -- (in its transaction) and who each invited (bookings_series), so someone
+       -- invited to some of them only gets the cancellation of those.
+       CASE WHEN o.kind = 'series.cancelled' AND c.email IS NOT NULL THEN
+            (SELECT coalesce(json_agg(json_build_object(
+                        'original_start', b.original_start, 'start_at', b.start_at,
+                        'end_at', b.end_at, 'title', b.title, 'invitees', b.invitees)
+                        ORDER BY b.start_at), '[]')
+               FROM bookings b
+              WHERE b.series_id = o.series_id AND b.cancelled_at = o.created_at
+                AND cardinality(b.invitees) > 0)
+       END AS cut
   FROM claimed c
   JOIN outbox o ON o.id = c.event_id
   -- The recipient: the user it names, or the staff member an invitee's address is

@@ -70,9 +70,16 @@ SELECT series_json(s) AS series, r.name AS room_name, u.name AS user_name,
  WHERE s.id = %(id)s"""
 
 # One statement: who may is decided inside, so a refused cancel changes nothing.
+# Cut shorter, the series tells it (series.cancelled): the occurrences it cancels
+# are quiet (sql/085). Not cut shorter (from past where a split already ended it),
+# there is no such event: an occurrence changed on its own that the old part kept
+# past its cut is told as itself.
 CANCEL_SQL = """
 WITH target AS (  -- names the actor for the audit log (sql/007)
-    SELECT s.id, s.user_id, set_config('booking.actor', %(actor)s::text, true)
+    SELECT s.id, s.user_id, set_config('booking.actor', %(actor)s::text, true),
+           set_config('booking.quiet_series',
+                      CASE WHEN %(from)s < coalesce(s.cancelled_from, 'infinity')
+                           THEN s.id::text ELSE '' END, true)
       FROM series s WHERE s.id = %(id)s),
 allowed AS (
     SELECT t.id FROM target t

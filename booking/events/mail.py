@@ -67,7 +67,7 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
                **_tap_links(event, data, config)}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
-    if event["kind"] in render.KINDS and event["kind"] not in render.NO_CALENDAR:
+    if event["kind"] in render.KINDS:
         ics, method = invitation(event, config["MAIL_FROM"],
                                  (event["recipient_email"], event["recipient_name"]))
         message.add_alternative(ics, maintype="text", subtype="calendar",

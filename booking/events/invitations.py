@@ -62,7 +62,9 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     elif _pending(event):
         # Waiting for approval: in the calendar, but marked as not certain yet.
         vevent["status"] = "TENTATIVE"
-    vevent.add("organizer", _address(organizer), parameters={"CN": "Rooms"})
+    # The recipient's language (the mail is composed in it, booking/events/mail.py),
+    # as the mail's subject names it: "[Räume] ...".
+    vevent.add("organizer", _address(organizer), parameters={"CN": _("Rooms")})
     named = {address.lower() for address in invitees}
     if attendee and attendee[0].lower() not in named:
         vevent.add("attendee", f"mailto:{attendee[0]}",

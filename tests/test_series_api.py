@@ -389,6 +389,10 @@ def test_skip_conflicts_with_every_occurrence_taken_is_the_409_without_it(api_as
     assert error["details"] == plain.get_json()["error"]["details"]
     assert [c["start_time"][:10] for c in error["details"]["conflicts"]] == [
         "2027-03-02", "2027-03-03"]
+    # Skipping the taken ones would leave none: not offered (with or without it).
+    assert error["message"] == plain.get_json()["error"]["message"] == (
+        "2 occurrences of this series are already taken in Spree, and no other is left "
+        "to book.")
     assert written(conn) == before
     # A key whose request booked nothing is not kept: the same key may try again.
     assert conn.execute("SELECT count(*) AS n FROM idempotency_keys").fetchone()["n"] == 0

@@ -549,9 +549,14 @@ BEGIN
           FROM book(p_room, p_user, p_title, p_starts, p_ends, v_series.id, p_skip_conflicts,
                     p_created_by, p_attendees, p_invitees, p_notes, p_admin, p_overrides) b;
 
+        -- A taken occurrence refuses the series, unless skip_conflicts; with it,
+        -- one is still needed free: every occurrence taken (the rest, if any,
+        -- skipped for their day) refuses it as without it (sql/087).
         IF EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'refused')
-           OR (NOT p_skip_conflicts
-               AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict')) THEN
+           OR (EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict')
+               AND (NOT p_skip_conflicts
+                    OR NOT EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'created')))
+        THEN
             RAISE EXCEPTION USING ERRCODE = 'BK409';   -- no series without its occurrences
         END IF;
 
@@ -1231,9 +1236,14 @@ BEGIN
                     p_skip_conflicts, p_actor, p_attendees, p_invitees, p_notes, p_admin,
                     nullif(p_overrides, '{}')) b;
 
+        -- A taken occurrence refuses the change, unless skip_conflicts; with it,
+        -- one is still needed free: every occurrence taken (the rest, if any,
+        -- skipped for their day) refuses it as without it (sql/087).
         IF EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'refused')
-           OR (NOT p_skip_conflicts
-               AND EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict')) THEN
+           OR (EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'conflict')
+               AND (NOT p_skip_conflicts
+                    OR NOT EXISTS (SELECT 1 FROM unnest(v_rows) r WHERE r.kind = 'created')))
+        THEN
             RAISE EXCEPTION USING ERRCODE = 'BK409';   -- undo it all
         END IF;
 

@@ -389,8 +389,16 @@ def test_metrics_show_the_last_sweep_and_the_bookings_released(app, client, book
 from test_worker import smtp  # noqa: E402,F401  (a real SMTP server)
 
 
-def test_the_release_mails_the_organiser_once_without_a_calendar(app, smtp, booked, conn):
+def test_the_release_updates_the_organiser_s_and_the_invitees_calendars(app, api_as, smtp,
+                                                                         alice, booked, conn):
+    """Found by testing: the organiser's "Released" mail had no calendar and the invitees
+    got none, so their calendars kept 10:00-11:00 (the feeds said 10:15). Now both get
+    the update, as ending early sends it: a REQUEST of the same UID, ending at the
+    release, one SEQUENCE up."""
+    import icalendar
+
     from booking.events.worker import Worker
+    from test_worker import calendar_of, only_event
 
     conn.execute("UPDATE bookings SET invitees = '{guest@example.org}' WHERE id = %s",
                  (booked["id"],))
@@ -398,12 +406,56 @@ def test_the_release_mails_the_organiser_once_without_a_calendar(app, smtp, book
     worker = Worker(app, clock=lambda: START + timedelta(minutes=15))
     worker.run_until_idle()
     sent = [(to, m) for to, m in smtp.messages if "Released" in m["Subject"]]
-    assert [to for to, _ in sent] == [["alice@example.com"]]   # the organiser, not the guest
-    message = sent[0][1]
-    assert "Released, nobody checked in" in message["Subject"]
-    assert "Nobody checked in by 10:15" in message.get_body(("plain",)).get_content()
-    assert not [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert sorted(to for to, _ in sent) == [["alice@example.com"], ["guest@example.org"]]
+    for to, message in sent:
+        assert "Released, nobody checked in" in message["Subject"]
+        text = message.get_body(("plain",)).get_content()
+        assert "Nobody checked in by 10:15" in text
+        assert "The attached invitation updates it in your calendar." in text
+        calendar = calendar_of(message)
+        assert str(calendar["METHOD"]) == "REQUEST"
+        event = only_event(calendar)
+        assert str(event["UID"]) == f"booking-{booked['id']}@booking"
+        assert event["SEQUENCE"] == 1                # the booking as made was 0
+        assert str(event["STATUS"]) == "CONFIRMED"
+        assert (event["DTSTART"].dt, event["DTEND"].dt) == (START, START + timedelta(minutes=15))
+    # As the feed has it.
+    feed = icalendar.Calendar.from_ical(api_as(alice).get(
+        f"/rooms/{row_room(conn, booked)}/calendar.ics").data)
+    (fed,) = feed.walk("VEVENT")
+    assert (fed["SEQUENCE"], fed["DTEND"].dt) == (1, START + timedelta(minutes=15))
     assert worker.run_until_idle() == 0
+
+
+def test_a_released_occurrence_updates_its_series_in_the_invitees_calendars(
+        app, api_as, smtp, alice, room, conn):
+    """An occurrence of a series released: the series' UID with that occurrence's
+    RECURRENCE-ID, its end at the release, SEQUENCE above the series' invitation."""
+    from booking.events.worker import Worker
+    from test_worker import calendar_of, only_event
+
+    made = api_as(alice).post("/api/bookings", json={
+        "room_id": room["id"], "title": "Daily", "start_time": "2027-03-01T10:00",
+        "end_time": "2027-03-01T11:00", "recurrence": "FREQ=DAILY;COUNT=2",
+        "invitees": ["guest@example.org"]})
+    assert made.status_code == 201, made.get_json()
+    series_id = made.get_json()["series"]["id"]
+    worker = Worker(app, clock=lambda: START + timedelta(minutes=15))
+    worker.run_until_idle()
+    (invited,) = [m for to, m in smtp.messages if to == ["guest@example.org"]]
+    first = only_event(calendar_of(invited))["SEQUENCE"]
+    sweep(app, START + timedelta(minutes=15))
+    worker.run_until_idle()
+    sent = [(to, m) for to, m in smtp.messages if "Released" in m["Subject"]]
+    assert sorted(to for to, _ in sent) == [["alice@example.com"], ["guest@example.org"]]
+    for _to, message in sent:
+        calendar = calendar_of(message)
+        assert str(calendar["METHOD"]) == "REQUEST"
+        event = only_event(calendar)
+        assert str(event["UID"]) == f"series-{series_id}@booking"
+        assert event["RECURRENCE-ID"].dt == START
+        assert (event["DTSTART"].dt, event["DTEND"].dt) == (START, START + timedelta(minutes=15))
+        assert event["SEQUENCE"] > first
 
 
 def test_booking_released_is_a_webhook_event(app, api_as, admin):

@@ -176,6 +176,48 @@ def test_a_staff_invitee_is_mailed_in_their_language_and_by_their_name(api_as, a
     assert "Hello guest@partner.example" in guest
 
 
+def test_the_calendar_of_a_mail_speaks_its_recipient_s_language(api_as, alice, bob, berlin,
+                                                                smtp, worker, conn):
+    """Found by testing: a German recipient's mail was German, its calendar English
+    ("Booked by Alice\nPeople: 4", ORGANIZER;CN=Rooms). A booking, an occurrence
+    changed on its own and a series, each in the language of whoever reads it; the
+    feeds keep English."""
+    assert api_as(bob).patch("/api/me", json={"language": "de"}).status_code == 200
+    conn.execute("UPDATE users SET language = 'fr' WHERE id = %s", (alice["id"],))
+    api = api_as(alice)
+    booking = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Planning", "start_time": f"{DAY}T10:00",
+        "end_time": f"{DAY}T11:00", "invitees": ["bob@example.com", "guest@partner.example"],
+        "attendees": 4, "notes": "Agenda"}).get_json()["booking"]
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Weekly", "start_time": f"{DAY}T14:00",
+        "end_time": f"{DAY}T15:00", "recurrence": "FREQ=WEEKLY;COUNT=2",
+        "invitees": ["bob@example.com"], "attendees": 4}).get_json()
+    moved = made["bookings"][1]
+    assert api.patch(f"/api/bookings/{moved['id']}",
+                     json={"start_time": "2027-03-09T16:00",
+                           "end_time": "2027-03-09T17:00"}).status_code == 200
+    worker.run_until_idle()
+    said = {"alice@example.com": ("Réservé par Alice", "Personnes : 4", "Salles"),
+            "bob@example.com": ("Gebucht von Alice", "Personen: 4", "Räume"),
+            "guest@partner.example": ("Booked by Alice", "People: 4", "Rooms")}
+    seen = set()
+    for (to,), message in smtp.messages:
+        # (A series sent again carries its moved occurrence beside it: no description.)
+        event, *moved = calendar_of(message).walk("VEVENT")
+        booked_by, people, rooms = said[to]
+        for each in (event, *moved):
+            assert str(each["ORGANIZER"].params["CN"]) == rooms, (to, message["Subject"])
+        description = str(event["DESCRIPTION"])
+        assert description.startswith(booked_by) and people in description, (to, description)
+        seen.add((to, str(event["UID"])))
+    assert seen >= {("bob@example.com", f"booking-{booking['id']}@booking"),
+                    ("bob@example.com", f"series-{made['series']['id']}@booking"),
+                    ("alice@example.com", f"series-{made['series']['id']}@booking")}
+    feed = api_as(bob).get(f"/rooms/{berlin['id']}/calendar.ics").get_data(as_text=True)
+    assert "Booked by Alice" in feed and "Gebucht" not in feed
+
+
 # -- what an invitee's calendar holds of a series, against what is booked ---------------
 
 GUEST = "guest@partner.example"

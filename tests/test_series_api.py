@@ -351,3 +351,102 @@ def test_a_series_ending_before_its_first_start_is_refused(api_as, alice, berlin
         error = r.get_json()["error"]
         assert (error["code"], error["details"]["part"]) == ("invalid_recurrence", "UNTIL")
         assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0
+
+
+# -- skip_conflicts with nothing left to book -----------------------------------------
+
+def written(conn):
+    """Everything a refused request must leave alone: the bookings, the series, their
+    skipped dates, and the outbox (no event, so no mail)."""
+    return conn.execute(
+        "SELECT (SELECT md5(string_agg(b::text, ',' ORDER BY id)) FROM bookings b) AS b,"
+        " (SELECT md5(string_agg(s::text, ',' ORDER BY id)) FROM series s) AS s,"
+        " (SELECT count(*) FROM series_skips) AS k, (SELECT count(*) FROM outbox) AS o"
+        ).fetchone()
+
+
+@pytest.mark.parametrize("key", [None, "every-date-taken"])
+def test_skip_conflicts_with_every_occurrence_taken_is_the_409_without_it(api_as, alice, bob,
+                                                                          berlin, conn, key):
+    """Found by testing: with skip_conflicts, a series whose every occurrence was taken
+    was booked (201, "bookings": [], both dates skipped) and its organiser mailed
+    "Booked ... repeating" with a calendar whose every date was an EXDATE."""
+    taken = series(api_as(bob), berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+                   "FREQ=DAILY;COUNT=2")
+    assert taken.status_code == 201, taken.get_json()
+    api = api_as(alice)
+    before = written(conn)
+    plain = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=DAILY;COUNT=2")
+    assert plain.status_code == 409, plain.get_json()
+    headers = {"Idempotency-Key": key} if key else {}
+    r = api.post("/api/bookings", headers=headers, json={
+        "room_id": berlin["id"], "title": "Weekly sync", "start_time": "2027-03-02T10:00",
+        "end_time": "2027-03-02T11:00", "recurrence": "FREQ=DAILY;COUNT=2",
+        "skip_conflicts": True})
+    assert r.status_code == 409, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "conflict"
+    assert error["details"] == plain.get_json()["error"]["details"]
+    assert [c["start_time"][:10] for c in error["details"]["conflicts"]] == [
+        "2027-03-02", "2027-03-03"]
+    # Skipping the taken ones would leave none: not offered (with or without it).
+    assert error["message"] == plain.get_json()["error"]["message"] == (
+        "2 occurrences of this series are already taken in Spree, and no other is left "
+        "to book.")
+    assert written(conn) == before
+    # A key whose request booked nothing is not kept: the same key may try again.
+    assert conn.execute("SELECT count(*) AS n FROM idempotency_keys").fetchone()["n"] == 0
+
+
+def test_skip_conflicts_with_every_date_taken_or_closed_is_refused(api_as, alice, bob, berlin,
+                                                                   conn):
+    """The same when what is not taken is skipped for its day: nothing would be booked."""
+    from policykit import room_policy
+
+    room_policy(conn, berlin, closed_dates=["2027-03-03"])
+    assert series(api_as(bob), berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+                  "FREQ=DAILY;COUNT=1").status_code == 201
+    before = written(conn)
+    r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00",
+               "FREQ=DAILY;COUNT=2", skip_conflicts=True)
+    assert r.status_code == 409, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "conflict"
+    assert [c["start_time"][:10] for c in error["details"]["conflicts"]] == ["2027-03-02"]
+    assert "same_room" in error["details"]["suggestions"]
+    assert written(conn) == before
+
+
+@pytest.mark.parametrize("closed", [None, "2027-03-09"])
+def test_a_series_change_with_skip_conflicts_leaving_no_occurrence_is_refused(
+        api_as, alice, bob, berlin, make, conn, closed):
+    """PATCH /api/series/<id> with skip_conflicts onto times every one of which is taken
+    (or, the other, closed) kept the series with no occurrence left."""
+    from policykit import room_policy
+
+    api = api_as(alice)
+    made = series(api, berlin, "2027-03-02T10:00", "2027-03-02T11:00", "FREQ=WEEKLY;COUNT=2")
+    assert made.status_code == 201, made.get_json()
+    sid = made.get_json()["series"]["id"]
+    make.booking(berlin, bob, datetime(2027, 3, 2, 13, tzinfo=UTC),
+                 datetime(2027, 3, 2, 14, tzinfo=UTC))
+    if closed:
+        room_policy(conn, berlin, closed_dates=[closed])
+    else:
+        make.booking(berlin, bob, datetime(2027, 3, 9, 13, tzinfo=UTC),
+                     datetime(2027, 3, 9, 14, tzinfo=UTC))
+    before = written(conn)
+    change = {"start_time": "2027-03-02T14:00", "end_time": "2027-03-02T15:00"}
+    plain = api.patch(f"/api/series/{sid}?from=2027-03-02T10:00", json=change)
+    r = api.patch(f"/api/series/{sid}?from=2027-03-02T10:00",
+                  json={**change, "skip_conflicts": True})
+    assert r.status_code == 409, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "conflict"
+    taken = ["2027-03-02"] if closed else ["2027-03-02", "2027-03-09"]
+    assert [c["start_time"][:10] for c in error["details"]["conflicts"]] == taken
+    if not closed:
+        assert error["details"] == plain.get_json()["error"]["details"]
+    assert written(conn) == before
+    assert live_starts(conn, sid) == [datetime(2027, 3, 2, 9, tzinfo=UTC),
+                                      datetime(2027, 3, 9, 9, tzinfo=UTC)]

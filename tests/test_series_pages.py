@@ -201,3 +201,24 @@ def test_a_series_conflict_offers_the_series_elsewhere_and_says_so_in_page_words
     assert r.status_code == 302
     series_page = text(b.get(r.headers["Location"]))
     assert "Booked 3 occurrences; 1 taken and skipped." in series_page
+
+
+def test_the_form_with_every_date_taken_does_not_offer_to_skip_them(browser_as, alice, bob,
+                                                                    berlin, make, conn):
+    """Asked with "skip the taken dates" and every date taken, the page offered "Book the
+    other dates in Spree (skip the 2 taken)", which books nothing (a 409 again)."""
+    make.booking(berlin, bob, datetime(2027, 3, 2, 9, tzinfo=UTC), datetime(2027, 3, 2, 10, tzinfo=UTC))
+    make.booking(berlin, bob, datetime(2027, 3, 9, 9, tzinfo=UTC), datetime(2027, 3, 9, 10, tzinfo=UTC))
+    make.room("Tiergarten", capacity=8)
+    b = browser_as(alice)
+    r = b.post("/bookings/new", data={**FORM, "start": "10:00", "end": "11:00",
+                                      "room_id": berlin["id"], "repeat": "weekly",
+                                      "weekdays": ["TU"], "ends": "after", "count": "2",
+                                      "skip_conflicts": "on"})
+    assert r.status_code == 409
+    page = html.unescape(text(r))
+    assert ("2 dates of this series are already taken in Spree, and no other is left to "
+            "book there.") in page
+    assert "Book the other dates in Spree" not in page
+    assert "Book the series in Tiergarten" in page
+    assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0

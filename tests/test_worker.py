@@ -180,6 +180,24 @@ def test_a_booking_mails_its_owner_an_invitation(api_as, alice, berlin, smtp, wo
     assert len(smtp.messages) == 1
 
 
+def test_the_calendar_part_names_its_charset_as_the_text_parts_do(api_as, alice, berlin, smtp,
+                                                                   worker):
+    """Found by testing: "Content-Type: text/calendar; method="REQUEST"", base64 of UTF-8
+    with no charset, which a client may read as ASCII or Latin-1 ("MÃ¼ller")."""
+    book(api_as(alice), berlin, title="Planung Müller", notes="Überblick")
+    worker.run_until_idle()
+    ((_to, message),) = smtp.messages
+    parts = {p.get_content_type(): p for p in message.walk() if not p.get_filename()
+             and p.get_content_maintype() == "text"}
+    assert set(parts) == {"text/plain", "text/html", "text/calendar"}
+    for part in parts.values():
+        assert part.get_content_charset() == "utf-8", part["Content-Type"]
+    calendar = parts["text/calendar"]
+    assert calendar.get_param("method") == "REQUEST"
+    assert "SUMMARY:Planung Müller" in calendar.get_content()
+    assert icalendar.Calendar.from_ical(calendar.get_content())["METHOD"] == "REQUEST"
+
+
 def test_a_mail_names_the_time_zone_its_times_are_in(api_as, alice, new_york, smtp, worker):
     """An invitee may read it in another zone: 10:00 is the room's 10:00, and says so."""
     book(api_as(alice), new_york)

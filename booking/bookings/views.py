@@ -195,8 +195,11 @@ def _form(form, error: BookingError | None):
         taken = {"id": blocker["room_id"], "name": blocker["room_name"]}
         suggestions = error.details.get("suggestions") or {}
         series = (form.get("repeat") or "none") != "none"
+        # Refused with the taken dates skipped: none was left to book (sql/087), so
+        # booking "the other dates" is not offered again.
+        nothing_left = series and bool(form.get("skip_conflicts"))
         # The page's own words wherever the message shows (above and by the field).
-        error = BookingError(error.code, _conflict_message(error, taken, series),
+        error = BookingError(error.code, _conflict_message(error, taken, series, nothing_left),
                              status=error.status, details=error.details)
         choices = _choices(lambda room: room["active"]
                            or str(room["id"]) == str(form.get("room_id", "")).strip())
@@ -204,7 +207,7 @@ def _form(form, error: BookingError | None):
                                room=_chosen(choices, form.get("room_id")), taken_room=taken,
                                conflicts=conflicts, only_room=False, suggestions=suggestions,
                                series=series, conflict_message=error.message,
-                               typed=_typed(form))
+                               nothing_left=nothing_left, typed=_typed(form))
     choices = _choices(lambda room: room["active"])
     room = _chosen(choices, form.get("room_id"))
     return render_template("bookings/new.html",
@@ -328,11 +331,21 @@ def _with_next_slot(form, room: dict | None, choices: list[dict]):
     return filled
 
 
-def _conflict_message(error: BookingError, taken: dict, series: bool) -> str:
+def _conflict_message(error: BookingError, taken: dict, series: bool,
+                      nothing_left: bool = False) -> str:
     """The 409 for people: a series' conflict names the form's checkbox, not the API's
-    `skip_conflicts` field the JSON answer speaks of."""
+    `skip_conflicts` field the JSON answer speaks of. `nothing_left`: asked with the
+    taken dates skipped, and every other was taken (or closed) too."""
     if not series:
         return error.message
+    if nothing_left:
+        return ngettext("%(num)d date of this series is already taken in %(room)s, and no "
+                        "other is left to book there. Book the series in another room, or "
+                        "change it below.",
+                        "%(num)d dates of this series are already taken in %(room)s, and no "
+                        "other is left to book there. Book the series in another room, or "
+                        "change it below.",
+                        len(error.details["conflicts"]), room=taken["name"])
     return ngettext("%(num)d date of this series is already taken in %(room)s. Book the "
                     "other dates there (the taken one is skipped), book the series in "
                     "another room, or change it below.",

@@ -39,15 +39,18 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     """
     kind = event["kind"]
     extra: list[Event] = []   # a series' occurrences changed on their own
-    # Made, changed or approved: add (or update) it; cancelled, rejected, expired:
-    # remove it.
-    method = "REQUEST" if kind.endswith((".created", ".updated", ".approved")) else "CANCEL"
+    # Made, changed, approved or released: add (or update) it; cancelled, rejected,
+    # expired: remove it. A released booking stays, ending at the release time (the
+    # feeds' DTEND), as one ended early does: an update, one SEQUENCE up (the sweep
+    # counts it, booking/bookings/release.py).
+    method = ("REQUEST" if kind.endswith((".created", ".updated", ".approved", ".released"))
+              else "CANCEL")
     booking = event["payload"].get("booking")
     if booking is not None and booking.get("series_id") is None:
         # (An approval counts in its sequence, after the TENTATIVE request: sql/083.)
         vevent = feeds.vevent(_booking_row(event))
         invitees = booking.get("invitees") or []
-    elif kind == "booking.updated":
+    elif kind in ("booking.updated", "booking.released"):
         vevent = _occurrence_event(event)
         invitees = booking.get("invitees") or []
     else:
@@ -65,7 +68,9 @@ def invitation(event: Mapping[str, Any], organizer: str, attendee: tuple[str, st
     elif _pending(event):
         # Waiting for approval: in the calendar, but marked as not certain yet.
         vevent["status"] = "TENTATIVE"
-    vevent.add("organizer", _address(organizer), parameters={"CN": "Rooms"})
+    # The recipient's language (the mail is composed in it, booking/events/mail.py),
+    # as the mail's subject names it: "[Räume] ...".
+    vevent.add("organizer", _address(organizer), parameters={"CN": _("Rooms")})
     named = {address.lower() for address in invitees}
     if attendee and attendee[0].lower() not in named:
         vevent.add("attendee", f"mailto:{attendee[0]}",

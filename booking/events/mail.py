@@ -67,11 +67,14 @@ def _compose(event: Mapping[str, Any], config: Mapping[str, Any]) -> Outgoing:
                **_tap_links(event, data, config)}
     message.set_content(render_template("mail/event.txt", **context))
     message.add_alternative(render_template("mail/event.html", **context), subtype="html")
-    if event["kind"] in render.KINDS and event["kind"] not in render.NO_CALENDAR:
+    if event["kind"] in render.KINDS:
         ics, method = invitation(event, config["MAIL_FROM"],
                                  (event["recipient_email"], event["recipient_name"]))
+        # Its bytes as icalendar wrote them (base64 keeps their CRLFs), UTF-8, and
+        # named so, as the text and HTML parts are: without a charset a client may
+        # read a title "Müller" as ASCII or Latin-1.
         message.add_alternative(ics, maintype="text", subtype="calendar",
-                                params={"method": method})
+                                params={"method": method, "charset": "utf-8"})
         message.make_mixed()
         message.add_attachment(ics, maintype="application", subtype="ics",
                                filename="invite.ics")

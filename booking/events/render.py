@@ -28,12 +28,6 @@ DECISIONS = ("booking.approved", "booking.rejected", "booking.expired", "series.
 # and expire_requests() set the series' own status: the kind says it.
 DECIDED_STATUS = {"series.approved": "confirmed", "series.rejected": "rejected",
                   "series.expired": "expired"}
-# Told to the organiser only, not to invitees (their calendars keep the meeting,
-# to its end: nobody checked in). Decisions and skipped occurrences change what
-# the invitees' calendars hold: they are told too.
-ORGANISER_ONLY = ("booking.released",)
-# Mail without a calendar: nothing in the organiser's calendar changes by it.
-NO_CALENDAR = ("booking.released",)
 
 SKIP_REASONS = {"conflict": lazy("a booking was there first"),
                 "room_inactive": lazy("the room is closed for booking"),

@@ -247,9 +247,11 @@ SELECT min(d.next_attempt_at) AS due FROM deliveries d
 
 # Mailed to the owner: every kind but approval.requested (to the approvers).
 MAIL_KINDS = [k for k in render.KINDS + render.INTERNAL_KINDS if k != "approval.requested"]
-# Mailed to the invitees: what changes their calendars (decisions and skipped
-# occurrences among them), not the organiser's own news (render.ORGANISER_ONLY).
-INVITEE_KINDS = [kind for kind in render.KINDS if kind not in render.ORGANISER_ONLY]
+# Mailed to the invitees: every kind that changes their calendars, decisions,
+# skipped occurrences and releases among them (a release ends the meeting at the
+# release time, as ending it early does; it was the organiser's alone, and the
+# invitees' calendars kept the old end).
+INVITEE_KINDS = list(render.KINDS)
 
 # The worker also keeps every series materialised a week past the booking
 # window (booking/series/service.py): at start, and at least this often.

@@ -24,7 +24,7 @@ from booking import db
 from booking.auth import User, forget
 from booking.errors import not_found
 from booking.times import UTC, for_calendar, zone
-from booking.i18n import _
+from booking.i18n import _, in_language
 
 _FEED_USER = re.compile(r"[0-9]{1,18}")
 
@@ -123,14 +123,19 @@ def _digest(user_id: int, salt: str) -> str:
 
 
 def build(name: str, bookings: Iterable[Mapping[str, Any]]) -> bytes:
-    """A VCALENDAR with one VEVENT per booking and a VTIMEZONE per zone used."""
+    """A VCALENDAR with one VEVENT per booking and a VTIMEZONE per zone used.
+
+    Its words (description()) are English: a feed is one calendar for every client
+    that fetches it (one ETag, whatever a client's Accept-Language says). A mail's
+    calendar is in its recipient's language (booking/events/invitations.py)."""
     calendar = Calendar()
     calendar.add("prodid", "-//booking//meeting rooms//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", name)
-    for booking in bookings:
-        calendar.add_component(vevent(booking))
+    with in_language(None):
+        for booking in bookings:
+            calendar.add_component(vevent(booking))
     calendar.add_missing_timezones()
     return calendar.to_ical()
 
@@ -165,11 +170,13 @@ def vevent(booking: Mapping[str, Any]) -> Event:
 
 
 def description(booking: Mapping[str, Any]) -> str:
-    """Who booked, how many come, and the notes: a calendar's description."""
-    lines = [f"Booked by {booking['user_name']}"
-             + (" (repeating)" if booking.get("series_id") else "")]
+    """Who booked, how many come, and the notes: a calendar's description, in the
+    language of the mail it goes in (in_language(); the feeds' is English)."""
+    name = booking["user_name"]
+    lines = [_("Booked by %(name)s (repeating)", name=name) if booking.get("series_id")
+             else _("Booked by %(name)s", name=name)]
     if booking.get("attendees"):
-        lines.append(f"People: {booking['attendees']}")
+        lines.append(_("People: %(n)s", n=booking["attendees"]))
     if booking.get("notes"):
         lines += ["", booking["notes"]]
     return "\n".join(lines)

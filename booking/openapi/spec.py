@@ -733,7 +733,9 @@ BOOKING_INPUT = obj({
                                   "WKST. Books a series; empty or null books one booking.",
                    "examples": ["FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331"]},
     "skip_conflicts": {**FLAG, "description": "With recurrence: book the free occurrences "
-                                              "and report the taken ones as skipped."},
+                                              "and report the taken ones as skipped (and "
+                                              "those refused only for their day); with none "
+                                              "left to book, the 409 or 422 without it."},
     "booked_for": {"anyOf": [{"type": "string", "format": "email"}, {"type": "null"}],
                    "description": "The email of the staff member the booking is for (its "
                                   "owner; the caller is `created_by`): admins, and delegates "

@@ -357,6 +357,16 @@ def _conflict(room: Mapping, rows: list[Mapping], asked: list[recurrence.Occurre
             room, availability.busy_of(rows), first, first_end, now, room["policy"], booker,
             alternatives.ranked(other), availability.taken_of(rows))
     count = len(conflicts)
+    if count == len(asked):
+        # Every occurrence to book is taken (with skip_conflicts too: sql/087):
+        # skipping them leaves nothing, so the message offers no skip_conflicts.
+        return BookingError("conflict",
+                            ngettext("%(num)d occurrence of this series is already taken in "
+                                     "%(room)s, and no other is left to book.",
+                                     "%(num)d occurrences of this series are already taken "
+                                     "in %(room)s, and no other is left to book.",
+                                     count, room=room["name"]),
+                            field="start_time", details=details)
     return BookingError("conflict",
                         ngettext("%(num)d occurrence of this series is already taken in "
                                  "%(room)s. Book with skip_conflicts to book the others.",

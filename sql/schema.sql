@@ -917,6 +917,7 @@ DECLARE
     v_status text;
     v_overrides text[] := nullif(p_overrides, '{}');
     v_new bookings;
+    v_owner_active boolean := true;
 BEGIN
     IF v_moved THEN
         -- bookings_pkey, unlocked: the owner never changes. Their quota lock
@@ -926,6 +927,10 @@ BEGIN
         IF v_policy->'fields' ? 'quota' THEN
             PERFORM quota_lock(v_owner);
         END IF;
+        -- users_pkey: the owner's row, held to commit as an insert's foreign key
+        -- holds it, so a deactivation waits for this move, or this move for it
+        -- (and then reads it committed: FOR KEY SHARE reads the latest row).
+        SELECT u.active INTO v_owner_active FROM users u WHERE u.id = v_owner FOR KEY SHARE;
     END IF;
 
     -- bookings_pkey
@@ -964,6 +969,13 @@ BEGIN
         -- A change to what it already is: nothing written, told or audited, as
         -- end_booking() (sql/070); the answer is the booking as it is.
         RETURN json_build_object('kind', 'updated', 'booking', booking_detail_of(v_old));
+    END IF;
+    IF v_moved AND NOT coalesce(v_owner_active, false)
+       AND (v_room <> v_old.room_id OR v_start <> v_old.start_at OR v_end <> v_old.end_at) THEN
+        -- A new time or room for someone deactivated: refused as book() refuses
+        -- a booking for them (owner_still_active(), sql/073).
+        RAISE EXCEPTION 'user % is not active', v_old.user_id
+              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
     END IF;
     IF v_moved THEN
         -- The quota, counted without this booking (it moves, it does not add).

@@ -2300,6 +2300,15 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.users_deactivated_new_feed_url() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.calendar_salt := gen_random_uuid()::text;
+    RETURN NEW;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
@@ -2867,6 +2876,8 @@ CREATE TRIGGER users_board_memo AFTER UPDATE OF name ON public.users FOR EACH ST
 CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.theme IS DISTINCT FROM new.theme)) OR (old.timezone IS DISTINCT FROM new.timezone)) OR (old.home_building IS DISTINCT FROM new.home_building)) OR (old.language IS DISTINCT FROM new.language))) EXECUTE FUNCTION public.memo_auth_changed();
 
 CREATE TRIGGER users_deactivated AFTER UPDATE OF active ON public.users FOR EACH ROW WHEN ((old.active AND (NOT new.active))) EXECUTE FUNCTION public.users_deactivated();
+
+CREATE TRIGGER users_deactivated_new_feed_url BEFORE UPDATE OF active ON public.users FOR EACH ROW WHEN ((old.active AND (NOT new.active))) EXECUTE FUNCTION public.users_deactivated_new_feed_url();
 
 CREATE TRIGGER users_deleted_notify AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
 

@@ -78,6 +78,28 @@ def test_the_personal_feed_needs_no_session_and_can_be_revoked(api_as, alice, bo
     assert client.get(new_url.replace("http://localhost", "")).status_code == 200
 
 
+def test_reactivating_brings_back_no_old_personal_feed_url(api_as, admin, alice, conn,
+                                                           client):
+    """Found by a security tester: the personal feed's URL (its own credential) worked
+    again once its owner was reactivated, where deactivating revokes sessions and
+    tokens for good. Deactivating, by any path, makes the old URL dead for good;
+    the owner gets a new one on their account as anyone does."""
+    old = api_as(alice).get("/api/me").get_json()["calendar_url"].replace("http://localhost", "")
+    assert client.get(old).status_code == 200
+    assert api_as(admin).patch(f"/api/users/{alice['id']}", json={"active": False}
+                               ).status_code == 200
+    assert client.get(old).status_code == 404
+    conn.execute("UPDATE users SET active = true WHERE id = %s", (alice["id"],))
+    assert client.get(old).status_code == 404
+    conn.execute("UPDATE users SET active = false WHERE id = %s", (alice["id"],))   # plain SQL
+    conn.execute("UPDATE users SET active = true WHERE id = %s", (alice["id"],))
+    new = api_as(alice).get("/api/me").get_json()["calendar_url"].replace("http://localhost", "")
+    assert new != old and client.get(old).status_code == 404
+    assert client.get(new).status_code == 200
+    salts = conn.execute("SELECT count(DISTINCT calendar_salt) AS n FROM users").fetchone()["n"]
+    assert salts == 2                                        # nobody else's changed
+
+
 def test_a_forged_personal_feed_url_is_404(client, alice):
     for token in (f"{alice['id']}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "abc", "1-", "99999999999999999999-x"):
         assert client.get(f"/calendar/{token}.ics").status_code == 404

@@ -117,6 +117,37 @@ def test_a_room_feed_needs_sign_in(client, berlin):
     assert client.get(f"/rooms/{berlin['id']}/calendar.ics").status_code == 302
 
 
+def test_a_room_feed_with_a_bad_token_is_401_not_the_sign_in_page(app, alice, berlin, client,
+                                                                   make, conn):
+    """Found by a security tester: a calendar client sending a wrong or revoked
+    `Authorization: Bearer` was sent to the sign-in page (302 to HTML), which it
+    takes for a feed gone wrong, not for a failed sign-in. It is 401 unauthorized in
+    the API's JSON shape, as the API answers a bad bearer; a browser without one
+    is still sent to sign in."""
+    token = make.token(alice)
+    feed = f"/rooms/{berlin['id']}/calendar.ics"
+    assert client.get(feed, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    conn.execute("UPDATE api_tokens SET revoked_at = now()")
+    for header in (f"Bearer {token}", "Bearer bk_nothing", "Bearer bkp_nothing", "Basic eA==",
+                   "Bearer"):
+        answer = client.get(feed, headers={"Authorization": header})
+        assert answer.status_code == 401, (header, answer.status_code)
+        assert answer.mimetype == "application/json"
+        assert answer.get_json()["error"]["code"] == "unauthorized"
+        api = client.get(f"/api/rooms/{berlin['id']}", headers={"Authorization": header})
+        assert api.get_json()["error"] == answer.get_json()["error"]
+    # The personal feed's URL is its own credential, whatever a header says.
+    with app.test_request_context():
+        from booking.auth import User
+        from booking.feeds.service import calendar_url
+        salt = conn.execute("SELECT calendar_salt FROM users WHERE id = %s",
+                            (alice["id"],)).fetchone()["calendar_salt"]
+        personal = calendar_url(User(id=alice["id"], email="", name="", role="staff",
+                                     calendar_salt=salt)).replace("http://localhost", "")
+    assert client.get(personal, headers={"Authorization": "Bearer bk_nothing"}
+                      ).status_code == 200
+
+
 def test_a_request_waiting_for_approval_is_tentative_in_the_feeds(api_as, admin, alice, berlin,
                                                                   conn):
     from policykit import room_policy

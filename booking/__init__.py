@@ -163,10 +163,19 @@ def _csrf() -> Any:
         back = (http.local_path(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
                 if referrer.netloc == request.host else None)
         return redirect(url_for("account.login", next=back or "/"))
-    if (request.path.startswith("/api/") and "Authorization" not in request.headers
-            and session.get("_user_id")):
+    if request.path.startswith("/api/") and _signed_in_by_cookie():
         csrf.protect()
     return None
+
+
+def _signed_in_by_cookie() -> bool:
+    """Whether a cookie signs this request in (no Authorization header here): a
+    person's session, or a door panel's cookie. Either rides along with another
+    site's form, so a JSON write with one needs the CSRF token (the tablet's page
+    carries one in its session like anyone's)."""
+    from booking.auth import panel_credential
+
+    return bool(session.get("_user_id")) or panel_credential(request) is not None
 
 
 def close(app: Flask) -> None:

@@ -39,7 +39,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from booking import clock, db, rules
 from booking import memo
-from booking.errors import BookingError, invalid, wants_json
+from booking.errors import BookingError, invalid, render, wants_json
 from booking.i18n import _, lazy, ngettext
 
 TOKEN_PREFIX = "bk_"
@@ -275,7 +275,28 @@ def _unauthorized():
     if wants_json():
         raise BookingError("unauthorized", _("Sign in, or send an API token "
                                              "(Authorization: Bearer ...)."))
+    if "Authorization" in request.headers and _for_clients(request.endpoint):
+        # A client's credential that failed (wrong, revoked): the API's answer, which
+        # it reports as a failed sign-in; the sign-in page is for browsers.
+        return render(BookingError("unauthorized", _("Sign in, or send an API token "
+                                                     "(Authorization: Bearer ...).")),
+                      as_json=True)
     return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
+
+
+def for_clients(view):
+    """A page that programs ask with a token as well as browsers with a session (a
+    room's calendar feed): a token that fails is 401 unauthorized in the API's
+    JSON shape, not a redirect to the sign-in page, which a calendar client
+    would take for a feed gone wrong. Without an Authorization header it is
+    sent to sign in as any page. Put it above login_required."""
+    view.for_clients = True
+    return view
+
+
+def _for_clients(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, "for_clients", False)
 
 
 def login_required(view):

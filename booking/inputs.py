@@ -69,20 +69,25 @@ def _string(value: Any, field: str) -> str:
 
 
 def _no_hidden(value: str, field: str) -> str:
-    """`value` if it has none of the HIDDEN characters (400 naming the first)."""
-    hidden = next((ch for ch in value if ch in HIDDEN), None)
-    if hidden is not None:
+    """`value` if it has no invisible or direction-changing character (hidden())
+    (400 naming the first)."""
+    found = hidden(value)
+    if found is not None:
         raise invalid(field, _("%(field)s must not contain invisible or direction-changing "
                                "characters (%(character)s).", field=field_name(field),
-                               character=f"U+{ord(hidden):04X}"))
+                               character=f"U+{ord(found):04X}"))
     return value
 
 
 def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
-    """Text with runs of whitespace folded to one space and no control characters."""
+    """Text with runs of whitespace folded to one space, and no control, invisible or
+    direction-changing characters (hidden()): every name and text people see
+    (titles, room, building, area, group and token names, reasons...) is read
+    here, and goes to other people's pages, mail and calendars."""
     value = " ".join(_string(value, field).split())
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise invalid(field, _("%(field)s must not contain control characters.", field=field_name(field)))
+    _no_hidden(value, field)
     if len(value) < low:
         raise invalid(field, _("%(field)s is required.", field=field_name(field)) if low == 1
                       else _("%(field)s has at least %(low)d characters.", field=field_name(field), low=low))
@@ -94,22 +99,80 @@ def text(value: Any, field: str, *, low: int = 1, high: int = 200) -> str:
 
 # Characters that change how the text around them is shown without showing
 # themselves: bidirectional controls (a title "\u202egnp.exe" reads "exe.png" in
-# a calendar) and zero-width characters (two titles that look alike, are not).
-# Zero-width joiner and non-joiner (U+200C, U+200D) stay: emoji sequences and
-# Persian, Hindi and other scripts need them.
-HIDDEN = frozenset("\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061"
-                   "\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff")
+# a calendar), zero-width and other invisible characters (two names that look
+# alike, are not; text hidden inside text, as tag characters carry it). That is
+# Unicode's format characters (Cf), private use (Co), and the rest of its
+# Default_Ignorable_Code_Point property (DerivedCoreProperties.txt): the
+# combining grapheme joiner, Hangul fillers, the Khmer inherent vowels,
+# variation selectors, the musical and shorthand format controls, the tag block
+# and the code points kept for more of them.
+DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF))
+
+# What ordinary text needs of them, and keeps:
+# - the zero-width joiner and non-joiner (U+200D, U+200C): emoji sequences
+#   (👩‍💻, families), Persian, Hindi and other scripts;
+# - variation selectors (U+FE00-FE0F, U+E0100-E01EF, Mongolian's U+180B-180D and
+#   U+180F): an emoji's look (❤️, keycaps), an ideograph's variant in a name;
+# - the visible format characters that sit before digits in Arabic and Syriac
+#   (Prepended_Concatenation_Mark: the number signs, the end of an ayah).
+# A joiner or a selector stands beside a character it joins or varies, one at a
+# time (a selector may be followed by a joiner, as in 🏳️‍🌈): a run of them shows
+# nothing and could carry hidden text.
+JOINERS = frozenset("\u200c\u200d")
+SELECTORS = frozenset([*map(chr, range(0xFE00, 0xFE10)), *map(chr, range(0xE0100, 0xE01F0)),
+                       "\u180b", "\u180c", "\u180d", "\u180f"])
+VISIBLE_FORMAT = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891"
+                           "\u08e2\U000110bd\U000110cd")
+
+# The tag characters spell the flags of England, Scotland and Wales after a black
+# flag (🏴 + "gbeng", "gbsct", "gbwls" in tags + the cancel tag), the only emoji
+# that use them; anywhere else they are text no one sees.
+_TAG_FLAGS = re.compile("\U0001f3f4(?:" + "|".join(
+    "".join(chr(0xE0000 + ord(letter)) for letter in code)
+    for code in ("gbeng", "gbsct", "gbwls")) + ")\U000e007f")
+
+
+def _invisible(ch: str) -> bool:
+    point = ord(ch)
+    if ch in JOINERS or ch in SELECTORS or ch in VISIBLE_FORMAT:
+        return False
+    return (unicodedata.category(ch) in ("Cf", "Co")
+            or any(low <= point <= high for low, high in DEFAULT_IGNORABLE))
+
+
+def hidden(value: str) -> str | None:
+    """The first invisible or direction-changing character in `value`, or None.
+
+    Fast for the usual text: only characters past ASCII are looked at."""
+    if value.isascii():
+        return None
+    value = _TAG_FLAGS.sub("\U0001f3f4", value)
+    before = None           # the character before: a joiner or selector needs one
+    for ch in value:
+        if ch in JOINERS or ch in SELECTORS:
+            if before is None or before in JOINERS or (
+                    before in SELECTORS and ch not in JOINERS):
+                return ch
+        elif ord(ch) > 0x7F and _invisible(ch):
+            return ch
+        before = ch
+    return None
 
 
 def title(value: Any, field: str = "title", *, high: int = 200) -> str:
-    """A booking's title: text(), and none of the HIDDEN characters, since a title
-    goes to other people (day pages, mail, calendars)."""
-    return _no_hidden(text(value, field, high=high), field)
+    """A booking's title: text() (which refuses what hidden() finds: a title goes to
+    other people: day pages, mail, calendars)."""
+    return text(value, field, high=high)
 
 
 def notes(value: Any, field: str = "notes", *, high: int = 2000) -> str | None:
     """A booking's notes: text of several lines (line breaks kept, \r\n read as \n,
-    other control characters and the HIDDEN ones refused), at most `high`
+    other control characters and hidden() ones refused), at most `high`
     characters; empty or null is None (no notes)."""
     if value is None:
         return None

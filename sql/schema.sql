@@ -930,6 +930,7 @@ DECLARE
     v_status text;
     v_overrides text[] := nullif(p_overrides, '{}');
     v_new bookings;
+    v_owner_active boolean := true;
 BEGIN
     IF v_moved THEN
         -- bookings_pkey, unlocked: the owner never changes. Their quota lock
@@ -939,6 +940,10 @@ BEGIN
         IF v_policy->'fields' ? 'quota' THEN
             PERFORM quota_lock(v_owner);
         END IF;
+        -- users_pkey: the owner's row, held to commit as an insert's foreign key
+        -- holds it, so a deactivation waits for this move, or this move for it
+        -- (and then reads it committed: FOR KEY SHARE reads the latest row).
+        SELECT u.active INTO v_owner_active FROM users u WHERE u.id = v_owner FOR KEY SHARE;
     END IF;
 
     -- bookings_pkey
@@ -977,6 +982,13 @@ BEGIN
         -- A change to what it already is: nothing written, told or audited, as
         -- end_booking() (sql/070); the answer is the booking as it is.
         RETURN json_build_object('kind', 'updated', 'booking', booking_detail_of(v_old));
+    END IF;
+    IF v_moved AND NOT coalesce(v_owner_active, false)
+       AND (v_room <> v_old.room_id OR v_start <> v_old.start_at OR v_end <> v_old.end_at) THEN
+        -- A new time or room for someone deactivated: refused as book() refuses
+        -- a booking for them (owner_still_active(), sql/073).
+        RAISE EXCEPTION 'user % is not active', v_old.user_id
+              USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_owner_active';
     END IF;
     IF v_moved THEN
         -- The quota, counted without this booking (it moves, it does not add).
@@ -2312,6 +2324,15 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.users_deactivated_new_feed_url() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.calendar_salt := gen_random_uuid()::text;
+    RETURN NEW;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
@@ -2879,6 +2900,8 @@ CREATE TRIGGER users_board_memo AFTER UPDATE OF name ON public.users FOR EACH ST
 CREATE TRIGGER users_changed_notify AFTER UPDATE ON public.users FOR EACH ROW WHEN (((((((((((old.active IS DISTINCT FROM new.active) OR (old.email IS DISTINCT FROM new.email)) OR (old.name IS DISTINCT FROM new.name)) OR (old.role IS DISTINCT FROM new.role)) OR (old.calendar_salt IS DISTINCT FROM new.calendar_salt)) OR (old.mail_enabled IS DISTINCT FROM new.mail_enabled)) OR (old.theme IS DISTINCT FROM new.theme)) OR (old.timezone IS DISTINCT FROM new.timezone)) OR (old.home_building IS DISTINCT FROM new.home_building)) OR (old.language IS DISTINCT FROM new.language))) EXECUTE FUNCTION public.memo_auth_changed();
 
 CREATE TRIGGER users_deactivated AFTER UPDATE OF active ON public.users FOR EACH ROW WHEN ((old.active AND (NOT new.active))) EXECUTE FUNCTION public.users_deactivated();
+
+CREATE TRIGGER users_deactivated_new_feed_url BEFORE UPDATE OF active ON public.users FOR EACH ROW WHEN ((old.active AND (NOT new.active))) EXECUTE FUNCTION public.users_deactivated_new_feed_url();
 
 CREATE TRIGGER users_deleted_notify AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.memo_auth_changed();
 

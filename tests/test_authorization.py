@@ -207,7 +207,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/availability"): Row(401, 200, 200, 200, 401, body=lambda w: {"checks": [
         {"room_id": w["room_id"], "start_time": f"{DAY}T14:00", "end_time": f"{DAY}T15:00"}]}),
     # -- calendar feeds: a room's for staff; the personal one's URL is its own key -----------
-    ("GET", "/rooms/<id:room_id>/calendar.ics"): Row(LOGIN, 200, 200, 200, LOGIN),
+    # (a calendar client's revoked token: 401, which it reports; not the sign-in page)
+    ("GET", "/rooms/<id:room_id>/calendar.ics"): Row(LOGIN, 200, 200, 200, 401),
     ("GET", "/calendar/<token>.ics"): Row(200, 200, 200, 200, 200),
     ("POST", "/account/calendar"): Row(LOGIN, 302, 302, 302, LOGIN),
     ("POST", "/api/me/calendar"): Row(401, 200, 200, 200, 401),

@@ -78,6 +78,28 @@ def test_the_personal_feed_needs_no_session_and_can_be_revoked(api_as, alice, bo
     assert client.get(new_url.replace("http://localhost", "")).status_code == 200
 
 
+def test_reactivating_brings_back_no_old_personal_feed_url(api_as, admin, alice, conn,
+                                                           client):
+    """Found by a security tester: the personal feed's URL (its own credential) worked
+    again once its owner was reactivated, where deactivating revokes sessions and
+    tokens for good. Deactivating, by any path, makes the old URL dead for good;
+    the owner gets a new one on their account as anyone does."""
+    old = api_as(alice).get("/api/me").get_json()["calendar_url"].replace("http://localhost", "")
+    assert client.get(old).status_code == 200
+    assert api_as(admin).patch(f"/api/users/{alice['id']}", json={"active": False}
+                               ).status_code == 200
+    assert client.get(old).status_code == 404
+    conn.execute("UPDATE users SET active = true WHERE id = %s", (alice["id"],))
+    assert client.get(old).status_code == 404
+    conn.execute("UPDATE users SET active = false WHERE id = %s", (alice["id"],))   # plain SQL
+    conn.execute("UPDATE users SET active = true WHERE id = %s", (alice["id"],))
+    new = api_as(alice).get("/api/me").get_json()["calendar_url"].replace("http://localhost", "")
+    assert new != old and client.get(old).status_code == 404
+    assert client.get(new).status_code == 200
+    salts = conn.execute("SELECT count(DISTINCT calendar_salt) AS n FROM users").fetchone()["n"]
+    assert salts == 2                                        # nobody else's changed
+
+
 def test_a_forged_personal_feed_url_is_404(client, alice):
     for token in (f"{alice['id']}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "abc", "1-", "99999999999999999999-x"):
         assert client.get(f"/calendar/{token}.ics").status_code == 404
@@ -93,6 +115,37 @@ def test_odd_personal_feed_urls_are_404_without_sign_in(client, alice, token):
 
 def test_a_room_feed_needs_sign_in(client, berlin):
     assert client.get(f"/rooms/{berlin['id']}/calendar.ics").status_code == 302
+
+
+def test_a_room_feed_with_a_bad_token_is_401_not_the_sign_in_page(app, alice, berlin, client,
+                                                                   make, conn):
+    """Found by a security tester: a calendar client sending a wrong or revoked
+    `Authorization: Bearer` was sent to the sign-in page (302 to HTML), which it
+    takes for a feed gone wrong, not for a failed sign-in. It is 401 unauthorized in
+    the API's JSON shape, as the API answers a bad bearer; a browser without one
+    is still sent to sign in."""
+    token = make.token(alice)
+    feed = f"/rooms/{berlin['id']}/calendar.ics"
+    assert client.get(feed, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    conn.execute("UPDATE api_tokens SET revoked_at = now()")
+    for header in (f"Bearer {token}", "Bearer bk_nothing", "Bearer bkp_nothing", "Basic eA==",
+                   "Bearer"):
+        answer = client.get(feed, headers={"Authorization": header})
+        assert answer.status_code == 401, (header, answer.status_code)
+        assert answer.mimetype == "application/json"
+        assert answer.get_json()["error"]["code"] == "unauthorized"
+        api = client.get(f"/api/rooms/{berlin['id']}", headers={"Authorization": header})
+        assert api.get_json()["error"] == answer.get_json()["error"]
+    # The personal feed's URL is its own credential, whatever a header says.
+    with app.test_request_context():
+        from booking.auth import User
+        from booking.feeds.service import calendar_url
+        salt = conn.execute("SELECT calendar_salt FROM users WHERE id = %s",
+                            (alice["id"],)).fetchone()["calendar_salt"]
+        personal = calendar_url(User(id=alice["id"], email="", name="", role="staff",
+                                     calendar_salt=salt)).replace("http://localhost", "")
+    assert client.get(personal, headers={"Authorization": "Bearer bk_nothing"}
+                      ).status_code == 200
 
 
 def test_a_request_waiting_for_approval_is_tentative_in_the_feeds(api_as, admin, alice, berlin,

@@ -648,3 +648,35 @@ def test_a_free_room_whose_next_booking_is_too_close_says_so(app, panel, make, a
     else:
         assert [o["minutes"] for o in state["book_now"]] == offered
         assert state["book_now_reason"] is None
+
+
+@pytest.mark.parametrize("action", ["checkin", "end", "extend"])
+def test_the_tablet_s_cookie_writes_to_the_api_only_with_the_csrf_token(
+        app, client, berlin, panel_token, make, alice, conn, action):
+    """Found by a security tester: the panel's cookie alone (no X-CSRFToken) ended a
+    meeting through POST /api/bookings/<id>/end from another site's form, since the
+    API checked the token only for a signed-in person's session. Every cookie-
+    authenticated JSON write needs the CSRF token; the token as a bearer header
+    needs none."""
+    booking = make.booking(berlin, alice, NOW, START)
+    app.config["NOW"] = NOW + timedelta(minutes=3)
+    csrf = tablet(client, berlin, panel_token)
+    url = f"/api/bookings/{booking['id']}/{action}"
+    body = {"end_time": "2027-03-01T10:15"} if action == "extend" else None
+    refused = client.post(url, data={"x": "1"},
+                          headers={"Origin": "https://wiki.example.com"})
+    assert refused.status_code == 400, refused.get_data(as_text=True)[:300]
+    assert refused.json["error"]["code"] == "invalid"
+    assert refused.json["error"]["message"] == "The CSRF token is missing."
+    assert client.post(url, json=body).status_code == 400
+    row = conn.execute("SELECT checked_in_at, end_at FROM bookings").fetchone()
+    assert row == {"checked_in_at": None, "end_at": START}
+    done = client.post(url, json=body, headers={"X-CSRFToken": csrf})
+    assert done.status_code == 200, done.get_data(as_text=True)[:300]
+    # The same token as a bearer header needs no CSRF token (its answer is the
+    # action's own: a second check-in changes nothing, a second end is too late).
+    later = {"end_time": "2027-03-01T10:30"} if action == "extend" else None
+    bearer = app.test_client().post(url, json=later,
+                                    headers={"Authorization": f"Bearer {panel_token}"})
+    assert "CSRF" not in bearer.get_data(as_text=True), bearer.get_data(as_text=True)[:300]
+    assert bearer.status_code in (200, 409), bearer.get_data(as_text=True)[:300]

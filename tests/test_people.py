@@ -193,3 +193,131 @@ def test_a_booking_made_while_a_deactivation_commits_is_refused(alice, admin, be
     assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
     from booking.errors import CONSTRAINTS
     assert CONSTRAINTS["bookings_owner_active"][0] == "forbidden"
+
+
+def test_a_deactivated_person_s_booking_is_not_moved_by_their_delegate(
+        api_as, make, alice, admin, berlin, conn):
+    """Found by a security tester: Carol's delegate moved her booking to another time
+    and room after Carol was deactivated (200: new time held for an inactive
+    account), where a series edit or booked_for is refused. A new time or room is
+    refused as the series edit refuses it; a new title and a cancel stay allowed."""
+    carol = make.user("Carol")
+    other = make.room("Havel", "Europe/Berlin")
+    carol_api = api_as(carol)
+    assert carol_api.patch("/api/me", json={"delegates": [alice["email"]]}).status_code == 200
+    made = carol_api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Carol's", "start_time": "2027-03-02T10:00",
+        "end_time": "2027-03-02T11:00"})
+    assert made.status_code == 201, made.get_json()
+    booking_id = made.get_json()["booking"]["id"]
+    assert api_as(admin).patch(f"/api/users/{carol['id']}", json={"active": False}
+                               ).status_code == 200
+    delegate, boss = api_as(alice), api_as(admin)
+    for change in ({"start_time": "2027-03-02T14:00", "end_time": "2027-03-02T15:00",
+                    "room_id": other["id"]},
+                   {"room_id": other["id"]}, {"end_time": "2027-03-02T12:00"}):
+        for who in (delegate, boss):
+            moved = who.patch(f"/api/bookings/{booking_id}", json=change)
+            assert moved.status_code == 403, (change, moved.get_json())
+            assert moved.get_json()["error"] == {
+                "code": "forbidden", "details": {},
+                "message": "That account has been deactivated: nothing was booked."}
+    extended = delegate.post(f"/api/bookings/{booking_id}/extend",
+                             json={"end_time": "2027-03-02T11:30"})
+    assert extended.status_code == 403, extended.get_json()
+    row = conn.execute("SELECT room_id, start_at, end_at, sequence FROM bookings WHERE id = %s",
+                       (booking_id,)).fetchone()
+    assert row == {"room_id": berlin["id"], "start_at": datetime(2027, 3, 2, 9, tzinfo=UTC),
+                   "end_at": datetime(2027, 3, 2, 10, tzinfo=UTC), "sequence": 0}
+    # The same times sent again with a new title change only the title.
+    retitled = delegate.patch(f"/api/bookings/{booking_id}", json={
+        "title": "Renamed", "start_time": "2027-03-02T10:00", "end_time": "2027-03-02T11:00",
+        "room_id": berlin["id"]})
+    assert retitled.status_code == 200, retitled.get_json()
+    assert delegate.delete(f"/api/bookings/{booking_id}").status_code == 200
+    assert live(conn, carol) == 0
+
+
+EDIT_MOVE = ("SELECT edit_booking(%s, %s, false, %s, NULL, %s, %s, %s, NULL, false, NULL, "
+             "NULL, false, NULL)->>'kind' AS kind")
+
+
+def test_a_move_waiting_for_a_deactivation_is_refused(alice, bob, admin, berlin, make,
+                                                      database_url, conn):
+    """Under concurrency as book() is (sql/073): the deactivation holds the owner's
+    row; a delegate's move waits for it, then finds the owner inactive
+    (bookings_owner_active: 403 forbidden) and moves nothing."""
+    import psycopg
+    conn.execute("INSERT INTO delegates (user_id, delegate_id) VALUES (%s, %s)",
+                 (alice["id"], bob["id"]))
+    start = NOW + timedelta(days=1)
+    booking = make.booking(berlin, alice, start, start + timedelta(hours=1))
+    admin_conn = db.connect(database_url)
+    mover = db.connect(database_url)
+    answer = {}
+    try:
+        admin_conn.execute("BEGIN")
+        admin_conn.execute("SELECT * FROM set_person_active(%s, false, false, %s, %s)",
+                           (alice["id"], admin["id"], NOW))
+
+        def move():
+            try:
+                answer["kind"] = mover.execute(EDIT_MOVE, (
+                    booking["id"], bob["id"], NOW, berlin["id"], start + timedelta(hours=2),
+                    start + timedelta(hours=3))).fetchone()["kind"]
+            except psycopg.errors.CheckViolation as exc:
+                answer["refused"] = exc.diag.constraint_name
+
+        thread = threading.Thread(target=move)
+        thread.start()
+        while thread.is_alive() and not conn.execute(
+                "SELECT count(*) > 0 AS waiting FROM pg_stat_activity WHERE "
+                "wait_event_type = 'Lock' AND datname = current_database() AND pid = %s",
+                (mover.info.backend_pid,)).fetchone()["waiting"]:
+            pass
+        admin_conn.execute("COMMIT")
+        thread.join()
+    finally:
+        admin_conn.close()
+        mover.close()
+    assert answer == {"refused": "bookings_owner_active"}
+    assert conn.execute("SELECT start_at FROM bookings WHERE id = %s", (booking["id"],)
+                        ).fetchone()["start_at"] == start
+
+
+def test_a_deactivation_waits_for_a_move_being_made_and_cancels_it(
+        alice, bob, admin, berlin, make, database_url, conn):
+    """The other order: a move not yet committed holds the owner's row; the
+    deactivation waits for it and then cancels the booking at its new time."""
+    conn.execute("INSERT INTO delegates (user_id, delegate_id) VALUES (%s, %s)",
+                 (alice["id"], bob["id"]))
+    start = NOW + timedelta(days=1)
+    booking = make.booking(berlin, alice, start, start + timedelta(hours=1))
+    admin_conn = db.connect(database_url)
+    mover = db.connect(database_url)
+    answer = {}
+    try:
+        mover.execute("BEGIN")
+        assert mover.execute(EDIT_MOVE, (
+            booking["id"], bob["id"], NOW, berlin["id"], start + timedelta(hours=2),
+            start + timedelta(hours=3))).fetchone()["kind"] == "updated"
+
+        def deactivate():
+            answer["cancelled"] = admin_conn.execute(
+                "SELECT cancelled FROM set_person_active(%s, false, true, %s, %s)",
+                (alice["id"], admin["id"], NOW)).fetchone()["cancelled"]
+
+        thread = threading.Thread(target=deactivate)
+        thread.start()
+        while thread.is_alive() and not conn.execute(
+                "SELECT count(*) > 0 AS waiting FROM pg_stat_activity WHERE "
+                "wait_event_type = 'Lock' AND datname = current_database() AND pid = %s",
+                (admin_conn.info.backend_pid,)).fetchone()["waiting"]:
+            pass
+        mover.execute("COMMIT")
+        thread.join()
+    finally:
+        admin_conn.close()
+        mover.close()
+    assert answer == {"cancelled": [booking["id"]]}
+    assert live(conn, alice) == 0

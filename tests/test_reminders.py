@@ -126,6 +126,26 @@ def test_the_link_is_for_that_booking_only_and_useless_after_the_release(
                         (booked["id"],)).fetchone()["checked_in_at"] is None
 
 
+def test_the_link_of_a_deactivated_organiser_checks_in_nothing(
+        app, berlin, alice, booked, conn, client):
+    """Found by a security tester: a reminder's one-tap check-in still checked in
+    (anonymous POST: 200) after its organiser was deactivated, where an approver's
+    one-tap links are refused then. It is refused the same way: 404, nothing done."""
+    conn.execute("UPDATE rooms SET checkin_required = true WHERE id = %s", (berlin["id"],))
+    with app.test_request_context():
+        token = reminders.checkin_token(booked["id"], alice["id"])
+    app.config["NOW"] = START - timedelta(minutes=5)
+    conn.execute("UPDATE users SET active = false WHERE id = %s", (alice["id"],))
+    for answer in (client.get(f"/bookings/{booked['id']}/checkin/{token}"),
+                   client.post(f"/bookings/{booked['id']}/checkin/{token}")):
+        assert answer.status_code == 404, answer.get_data(as_text=True)[:300]
+        assert "This check-in link is not valid." in answer.get_data(as_text=True)
+    assert conn.execute("SELECT checked_in_at FROM bookings WHERE id = %s",
+                        (booked["id"],)).fetchone()["checked_in_at"] is None
+    conn.execute("UPDATE users SET active = true WHERE id = %s", (alice["id"],))
+    assert client.post(f"/bookings/{booked['id']}/checkin/{token}").status_code == 200
+
+
 def test_a_reminder_without_checkin_has_no_link(app, smtp, booked):
     send(app, START - timedelta(minutes=15))
     Worker(app, clock=lambda: START - timedelta(minutes=15)).run_until_idle()

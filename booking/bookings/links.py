@@ -4,7 +4,7 @@ came to three times in a row (/series/<id>/cancel/<signed>).
 
 The signed part is the credential (booking/bookings/reminders.py): it checks
 in to that booking as its organiser, nothing else, and only while check-in
-is open. GET shows the booking and one button; the check-in itself is the
+is open and the organiser's account is active (as an approver's one-tap link). GET shows the booking and one button; the check-in itself is the
 POST, because mail scanners follow the links in mail (a GET that checked in
 would check in for whoever's scanner looked). The form carries no CSRF
 token: another site could only submit the capability it already holds.
@@ -26,7 +26,7 @@ bp = Blueprint("checkin_links", __name__)
 def _organiser(booking_id: int, signed: str) -> int:
     user_id = reminders.read_token(booking_id, signed)
     if user_id is None:
-        raise not_found(_("This check-in link is not valid."))
+        raise usage.link_void()
     return user_id
 
 

@@ -56,27 +56,48 @@ def checkin_as_organiser(booking_id: int, user_id: int, now: datetime) -> dict[s
     the same window and answers as checkin()."""
     opens = timedelta(minutes=int(current_app.config["CHECKIN_OPENS_MINUTES"]))
     with db.connection() as conn:
-        result = conn.execute(CHECKIN_SQL, {
+        result = conn.execute(CHECKIN_LINK_SQL, {
             "id": booking_id, "actor": user_id, "email": None, "admin": False, "panel": None,
             "now": now, "opens": opens}).fetchone()["result"]
     if result["kind"] == "checked_in":
         return result["booking"]
+    if result["kind"] == "inactive":
+        raise link_void()
     raise _refusal(result)
 
 
-# bookings_pkey: the booking a check-in link names, if it is its organiser's.
+# A check-in link's: only while its organiser's account is active (users_pkey), as
+# an approver's one-tap link is; deactivating someone voids the links in their mail.
+CHECKIN_LINK_SQL = """
+SELECT CASE WHEN EXISTS (SELECT 1 FROM users u WHERE u.id = %(actor)s AND u.active)
+            THEN checkin_booking(%(id)s, %(actor)s, %(email)s, %(admin)s, %(panel)s::int,
+                                 %(now)s, %(opens)s)
+            ELSE json_build_object('kind', 'inactive') END AS result"""
+
+# bookings_pkey: the booking a check-in link names, if it is its organiser's, and
+# whether that organiser's account is still active (users_pkey).
 LINK_BOOKING_SQL = """
-SELECT booking_detail_json(b) AS booking FROM booking_api b
+SELECT booking_detail_json(b) AS booking,
+       EXISTS (SELECT 1 FROM users u WHERE u.id = b.user_id AND u.active) AS active
+  FROM booking_api b
  WHERE b.id = %(id)s AND b.user_id = %(user)s"""
 
 
 def link_booking(booking_id: int, user_id: int) -> dict[str, Any]:
-    """The booking a reminder's check-in link is for (404 when it no longer is theirs)."""
+    """The booking a reminder's check-in link is for (404 when it no longer is theirs,
+    or their account was deactivated)."""
     with db.connection() as conn:
         row = conn.execute(LINK_BOOKING_SQL, {"id": booking_id, "user": user_id}).fetchone()
     if row is None:
         raise not_found(_("That booking does not exist."))
+    if not row["active"]:
+        raise link_void()
     return row["booking"]
+
+
+def link_void() -> BookingError:
+    """404 for a check-in link that is not (or no longer) a credential."""
+    return not_found(_("This check-in link is not valid."))
 
 
 def end(user: User, booking_id: int, now: datetime) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from flask import Blueprint, Response
 
 from booking.clock import now
-from booking.auth import login_required
+from booking.auth import for_clients, login_required
 from booking.feeds import service
 
 bp = Blueprint("feeds", __name__)
@@ -14,6 +14,7 @@ ICS = "text/calendar; charset=utf-8"
 
 
 @bp.get("/rooms/<id:room_id>/calendar.ics")
+@for_clients       # a calendar client's bad token: 401, not the sign-in page
 @login_required
 def room(room_id: int):
     return Response(service.room_feed(room_id, now()), content_type=ICS)

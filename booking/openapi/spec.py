@@ -101,12 +101,13 @@ TIMEZONE = {"type": "string", "minLength": 1, "maxLength": 64,
 
 
 def text(high: int, low: int = 1, description: str | None = None) -> dict[str, Any]:
-    """Text as booking.inputs.text() reads it: whitespace runs fold to one space, control
-    characters are refused, then the length must be in [low, high]."""
+    """Text as booking.inputs.text() reads it: whitespace runs fold to one space, control,
+    invisible and direction-changing characters are refused, then the length must be
+    in [low, high]."""
     schema: dict[str, Any] = {"type": "string", "minLength": low, "maxLength": high}
     schema["description"] = (description + " " if description else "") + (
         f"{low} to {high} characters after runs of whitespace are folded; "
-        "no control characters.")
+        "no control, invisible or direction-changing characters.")
     return schema
 
 

@@ -1,8 +1,8 @@
 """People, for admins: who has an account, deactivating and reactivating them.
 
 Deactivating someone (sql/012_people.sql) ends their sessions and revokes
-their tokens in the same transaction, so reactivating them later brings back
-neither; their series stop booking further occurrences (`series extend`
+their tokens in the same transaction, and gives them a new personal feed URL
+(sql/090), so reactivating them later brings back none of them; their series stop booking further occurrences (`series extend`
 skips inactive owners). What they already booked stays booked unless the
 admin asks to cancel it too: then every booking of theirs from now on is
 cancelled and their series with it, in the same statement, recorded as

@@ -1,5 +1,5 @@
 """Migrations that bring data written by earlier releases up to what later ones
-assume (sql/091), checked on a database upgraded in two steps: every migration
+assume (sql/088), checked on a database upgraded in two steps: every migration
 before it, rows as the earlier releases wrote them, then the rest. Found by
 upgrading a populated database; every other test starts from an empty one."""
 
@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 
 from booking import db
 
-FIX = "091_data_from_before"
+FIX = "088_data_from_before"
 LATER = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
 
 

@@ -136,11 +136,22 @@ $$;
 CREATE FUNCTION public.audit_bookings_insert() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    v_quiet bigint := nullif(current_setting('booking.quiet_series', true), '')::bigint;
+    v_parts bigint[] := '{}';
 BEGIN
+    -- A series change books its new rule in itself, or, split, in the part that
+    -- continues it (made in this transaction).
+    IF v_quiet IS NOT NULL AND series_changed_at(v_quiet, now()) THEN
+        v_parts := ARRAY[v_quiet] || ARRAY(SELECT s.continued_by FROM series s
+                                            WHERE s.id = v_quiet AND s.continued_by IS NOT NULL);
+    END IF;
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, after)
     SELECT coalesce(audit_actor(), n.created_by, n.user_id), 'booking.create', n.user_id,
            n.room_id, 'booking ' || n.id, to_jsonb(n)
-      FROM new_rows n ORDER BY n.id;
+      FROM new_rows n
+     WHERE NOT coalesce(n.series_id = ANY (v_parts), false)
+     ORDER BY n.id;
     RETURN NULL;
 END
 $$;
@@ -150,7 +161,14 @@ CREATE FUNCTION public.audit_bookings_update() RETURNS trigger
     SET enable_nestloop TO 'off'
     SET jit TO 'off'
     AS $$
+DECLARE
+    v_quiet bigint := nullif(current_setting('booking.quiet_series', true), '')::bigint;
+    v_replacing bigint;
 BEGIN
+    -- The occurrences a change of this series replaces (edit_series()).
+    IF v_quiet IS NOT NULL AND series_changed_at(v_quiet, now()) THEN
+        v_replacing := v_quiet;
+    END IF;
     INSERT INTO audit_log (actor_id, action, user_id, room_id, target, before, after)
     SELECT CASE WHEN e.decided THEN n.decided_by
                 WHEN o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
@@ -171,6 +189,8 @@ BEGIN
      CROSS JOIN LATERAL (SELECT o.status = 'pending' AND n.status <> 'pending'
                                 AND n.decided_at IS DISTINCT FROM o.decided_at AS decided) e
      WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
+       AND NOT coalesce(o.cancelled_at IS NULL AND n.cancelled_at IS NOT NULL
+                        AND n.series_id = v_replacing, false)
      ORDER BY n.id;
     RETURN NULL;
 END
@@ -2205,6 +2225,23 @@ BEGIN
 END
 $$;
 
+CREATE TABLE public.outbox (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    user_id bigint,
+    actor_id bigint,
+    room_id integer,
+    booking_id bigint,
+    series_id bigint,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    dispatched_at timestamp with time zone
+);
+
+CREATE FUNCTION public.series_changed_at(p_series bigint, p_at timestamp with time zone) RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN (EXISTS (SELECT 1 FROM public.outbox o WHERE ((o.series_id = series_changed_at.p_series) AND (o.kind = 'series.updated'::text) AND (o.created_at = series_changed_at.p_at))));
+
 CREATE TABLE public.series (
     id bigint NOT NULL,
     room_id integer NOT NULL,
@@ -2484,19 +2521,6 @@ CREATE TABLE public.memo_versions (
     name text NOT NULL,
     slot integer NOT NULL,
     n bigint DEFAULT 0 NOT NULL
-);
-
-CREATE TABLE public.outbox (
-    id bigint NOT NULL,
-    kind text NOT NULL,
-    user_id bigint,
-    actor_id bigint,
-    room_id integer,
-    booking_id bigint,
-    series_id bigint,
-    payload jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    dispatched_at timestamp with time zone
 );
 
 ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (

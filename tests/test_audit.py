@@ -211,3 +211,97 @@ def test_a_series_changed_is_audited_as_an_update_and_cancelled_as_a_cancel(api_
     assert api.delete(f"/api/series/{series_id}").status_code == 200
     [cancel] = log(conn, "series.cancel")
     assert cancel["target"] == f"series {series_id}" and cancel["after"]["cancelled_at"]
+
+
+def test_a_series_change_is_one_series_update_not_a_cancel_and_create_per_occurrence(
+        api_as, alice, admin, berlin, conn):
+    """Found by testing from outside: renaming a series (in place, or "this and
+    following") wrote series.update, then booking.cancel and booking.create for
+    every occurrence the change re-made. One occurrence cancelled or changed on
+    its own, and a series cancelled, are still told per occurrence."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={"room_id": berlin["id"], **ONE,
+                                           "recurrence": "FREQ=DAILY;COUNT=4",
+                                           "skip_conflicts": True}).get_json()
+    series_id = made["series"]["id"]
+    first = len(log(conn))
+    r = api.patch(f"/api/series/{series_id}?from={DAY}T10:00", json={"title": "Retro 2"})
+    assert r.status_code == 200, r.get_json()
+    assert [e["action"] for e in log(conn)[first:]] == ["series.update"]
+    split = len(log(conn))
+    r = api.patch(f"/api/series/{series_id}?from=2027-03-04T10:00", json={"title": "Later"})
+    assert r.status_code == 200, r.get_json()
+    assert sorted(e["action"] for e in log(conn)[split:]) == ["series.create", "series.update"]
+
+    one = len(log(conn))
+    occurrence = api.get(f"/api/series/{series_id}").get_json()["bookings"][0]
+    assert api.delete(f"/api/bookings/{occurrence['id']}").status_code == 200
+    assert [(e["action"], e["target"]) for e in log(conn)[one:]] == [
+        ("booking.cancel", f"booking {occurrence['id']}")]
+    whole = len(log(conn))
+    assert api.delete(f"/api/series/{series_id}").status_code == 200
+    assert sorted(e["action"] for e in log(conn)[whole:]) == ["booking.cancel", "series.cancel"]
+
+
+def test_group_membership_changes_are_recorded(api_as, admin, alice, bob, conn):
+    """Found by testing from outside: membership grants booking and approving, yet
+    a group's members were in no entry and a change of them wrote none."""
+    api = api_as(admin)
+    made = api.post("/api/groups", json={"name": "Lab", "members": ["alice@example.com"]}
+                    ).get_json()["group"]
+    [created] = log(conn, "group.create")
+    assert created["actor_id"] == admin["id"]
+    assert [m["email"] for m in created["after"]["members"]] == ["alice@example.com"]
+    r = api.patch(f"/api/groups/{made['id']}", json={"members": ["bob@example.com"]})
+    assert r.status_code == 200, r.get_json()
+    [changed] = log(conn, "group.update")
+    assert changed["actor_id"] == admin["id"] and changed["target"] == f"group {made['id']}"
+    assert [m["email"] for m in changed["before"]["members"]] == ["alice@example.com"]
+    assert [m["email"] for m in changed["after"]["members"]] == ["bob@example.com"]
+    # The same members again, or a rename alone, say only what changed.
+    api.patch(f"/api/groups/{made['id']}", json={"members": ["BOB@example.com"]})
+    assert len(log(conn, "group.update")) == 1
+    api.patch(f"/api/groups/{made['id']}", json={"name": "Labs"})
+    renamed = log(conn, "group.update")[-1]
+    assert (renamed["before"]["name"], renamed["after"]["name"]) == ("Lab", "Labs")
+    assert renamed["before"]["members"] == renamed["after"]["members"]
+
+
+def test_a_door_panel_s_account_is_made_by_the_admin_who_made_the_panel(api_as, admin, berlin,
+                                                                      conn):
+    """Found by testing from outside: the panel.create entry named the admin, the
+    user.create of its "Panel · <room>" account beside it nobody."""
+    r = api_as(admin).post(f"/api/rooms/{berlin['id']}/panels")
+    assert r.status_code == 201, r.get_json()
+    [account] = [e for e in log(conn, "user.create") if "panels.invalid" in e["after"]["email"]]
+    assert account["actor_id"] == admin["id"]
+    assert log(conn, "panel.create")[0]["actor_id"] == admin["id"]
+
+
+def test_a_token_made_from_the_command_line_has_no_actor(runner, alice, conn):
+    """README: actor is NULL for changes made from the command line; a token made
+    with `flask tokens create` was recorded as made by its owner."""
+    result = runner.invoke(args=["tokens", "create", "--email", alice["email"]])
+    assert result.exit_code == 0, result.output
+    [made] = log(conn, "token.create")
+    assert made["actor_id"] is None and made["user_id"] == alice["id"]
+
+
+def test_a_failed_sign_in_records_the_email_as_typed(client, alice, conn):
+    """README: a failed sign-in records the email as typed; it was lowercased."""
+    from conftest import CSRF_INPUT
+    page = client.get("/login").get_data(as_text=True)
+    client.post("/login", data={"email": "Alice@Example.COM", "password": "wrong",
+                                "csrf_token": CSRF_INPUT.search(page).group(1)})
+    [failure] = log(conn, "sign_in.failure")
+    assert failure["after"]["email"] == "Alice@Example.COM"
+    assert failure["user_id"] == alice["id"]
+
+
+def test_to_alone_is_refused_saying_what_is_missing(api_as, admin):
+    """Found by testing from outside: ?to= alone was blamed on `from` as if it were
+    malformed ("from must be a date like ...")."""
+    error = api_as(admin).get("/api/audit?to=2027-03-01").get_json()["error"]
+    assert error["code"] == "invalid" and error["details"]["field"] == "from"
+    assert "must be a date like" not in error["message"]
+    assert "to" in error["message"]

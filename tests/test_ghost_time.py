@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from booking.bookings import release
-from conftest import UTC
+from conftest import NOW, UTC
 
 DAY = datetime(2027, 2, 26, 9, 0, tzinfo=UTC)          # Friday, 10:00 in Berlin
 QUERY = "from=2027-02-26&to=2027-02-26"
@@ -70,3 +70,24 @@ def test_one_minute_checked_in_is_said_in_the_singular(browser_as, admin, alice,
                  "interval '1 minute' WHERE id = %s", (used["id"],))
     html = browser_as(admin).get(f"/reports?{QUERY}").get_data(as_text=True)
     assert "1 minute checked in; 0 booked and never used" in html
+
+
+def test_only_bookings_held_while_check_in_was_required_are_ghost_time(app, api_as, admin,
+                                                                      alice, make):
+    """Found by testing from outside: turning check-in on for a room made every past
+    booking nobody checked in to ghost time (past weeks' ghost_minutes 60 -> 150),
+    turning it off took them back. Only what was booked while check-in was
+    required (rooms.checkin_since) and never used is ghost time."""
+    room = make.room("Spree", "Europe/Berlin", building="HQ")
+    before = make.booking(room, alice, DAY - timedelta(days=1),
+                          DAY - timedelta(days=1, minutes=-90))     # Thursday, 90 min
+    after = make.booking(room, alice, DAY, DAY + timedelta(hours=1))  # Friday, 60 min
+    assert before and after
+    api = api_as(admin)
+    app.config["NOW"] = DAY - timedelta(hours=12)        # check-in on from Thursday night
+    assert api.patch(f"/api/rooms/{room['id']}",
+                     json={"checkin_required": True}).status_code == 200
+    app.config["NOW"] = NOW
+    query = "from=2027-02-25&to=2027-02-26&group=room"
+    row = api.get(f"/api/reports/utilisation?{query}").json["rows"][0]
+    assert row["ghost_minutes"] == 60

@@ -391,3 +391,81 @@ def test_the_busiest_hours_count_both_passes_of_a_repeated_hour_in_it(api_as, ad
         "building": "Nights"})["rows"]}
     assert [(heat[h]["open_minutes"], heat[h]["booked_minutes"], heat[h]["bookings"])
             for h in (1, 2, 3)] == [(60, 0, 0), (120, 75, 2), (60, 0, 0)]
+
+
+def test_a_series_changed_counts_no_cancellation(api_as, admin, alice, berlin):
+    """Found by testing from outside: renaming a series re-made its occurrences,
+    and the report counted the rows it replaced as cancelled (rate 0.5 for a
+    rename). Cancelling one occurrence still counts, once."""
+    api = api_as(alice)
+    made = api.post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "W", "start_time": "2027-03-02T17:00",
+        "end_time": "2027-03-02T17:30", "recurrence": "FREQ=DAILY;COUNT=3",
+        "skip_conflicts": True}).get_json()
+    assert len(made["bookings"]) == 3
+    series_id = made["series"]["id"]
+    assert api.patch(f"/api/series/{series_id}?from=2027-03-02T17:00",
+                     json={"title": "W2"}).status_code == 200
+    assert api.patch(f"/api/series/{series_id}?from=2027-03-03T17:00",
+                     json={"title": "W3"}).status_code == 200
+    window = {"from": "2027-03-02", "to": "2027-03-06"}
+    row = report(api_as(admin), **window)["rows"][0]
+    assert (row["bookings"], row["cancelled"], row["cancellation_rate"]) == (3, 0, 0)
+    first = api.get(f"/api/series/{series_id}").get_json()["bookings"][0]
+    assert api.delete(f"/api/bookings/{first['id']}").status_code == 200
+    row = report(api_as(admin), **window)["rows"][0]
+    assert (row["bookings"], row["cancelled"], row["cancellation_rate"]) == (2, 1, 0.3333)
+
+
+def test_rejected_and_expired_requests_are_not_cancellations(api_as, admin, alice, berlin,
+                                                             make, conn):
+    """Found by testing from outside: a request rejected, or expired undecided, has
+    cancelled_at set, and counted in `cancelled` and the cancellation rate."""
+    at = datetime(2027, 3, 2, 9, tzinfo=UTC)
+    kept = make.booking(berlin, alice, at, at + timedelta(hours=1))
+    rejected = make.booking(berlin, alice, at + timedelta(hours=2), at + timedelta(hours=3))
+    expired = make.booking(berlin, alice, at + timedelta(hours=4), at + timedelta(hours=5))
+    make.booking(berlin, alice, at + timedelta(hours=6), at + timedelta(hours=7), cancelled=True)
+    conn.execute("UPDATE bookings SET status = 'rejected', cancelled_at = now(), "
+                 "cancelled_by = %s, decided_at = now() WHERE id = %s",
+                 (admin["id"], rejected["id"]))
+    conn.execute("UPDATE bookings SET status = 'expired', cancelled_at = now(), "
+                 "decided_at = now() WHERE id = %s", (expired["id"],))
+    assert kept
+    total = report(api_as(admin), **{"from": "2027-03-02", "to": "2027-03-02"})["total"]
+    assert (total["bookings"], total["cancelled"], total["cancellation_rate"]) == (1, 1, 0.5)
+
+
+@pytest.mark.parametrize("group", ["room", "building", "weekday_hour"])
+def test_an_unknown_building_is_422_in_every_group(api_as, browser_as, admin, berlin, group):
+    """Found by testing from outside: group=weekday_hour answered 200 {"rows": []}
+    (and an empty CSV) for a building no room is in."""
+    query = {"group": group, "building": "Nowhere"}
+    r = api_as(admin).get("/api/reports/utilisation", query_string=query)
+    assert (r.status_code, r.get_json()["error"]["code"]) == (422, "unknown_building")
+    assert r.get_json()["error"]["details"]["field"] == "building"
+    csv_answer = browser_as(admin).get("/reports/utilisation.csv", query_string=query)
+    assert csv_answer.status_code == 422
+
+
+def test_a_building_with_a_nul_is_a_400_naming_the_field(api_as, admin, berlin):
+    r = api_as(admin).get("/api/reports/utilisation?building=%00")
+    assert r.status_code == 400
+    error = r.get_json()["error"]
+    assert error["code"] == "invalid" and error["details"]["field"] == "building"
+
+
+def test_bookers_leave_out_the_door_panel_s_account(app, api_as, admin, alice, berlin, make):
+    """Found by testing from outside: `bookers` (distinct people) counted a door
+    panel's pseudo-account ("Panel · Spree") as a person."""
+    from booking.panels import service as panels
+    with app.app_context():
+        panels.create_token(berlin["id"], admin["id"])
+    at = datetime(2027, 3, 2, 9, tzinfo=UTC)
+    make.booking(berlin, alice, at, at + timedelta(hours=1))
+    # The panel's account owns the walk-ins it books.
+    account = make.conn.execute("SELECT id FROM users WHERE email LIKE 'panel-%%'").fetchone()
+    make.booking(berlin, account, at + timedelta(hours=2), at + timedelta(hours=3),
+                 title="Walk-in")
+    row = report(api_as(admin), **{"from": "2027-03-02", "to": "2027-03-02"})["rows"][0]
+    assert (row["bookings"], row["bookers"]) == (2, 1)

@@ -116,11 +116,16 @@ WITH {rooms},
 open AS (
     SELECT room_id, sum(date_part('epoch', close_at - open_at) / 60) AS minutes
       FROM days GROUP BY room_id),
--- bookings_room_cancelled
+-- bookings_room_cancelled. Cancelled by someone: a request rejected, or expired
+-- undecided, is no cancellation (both set cancelled_at), and neither is an
+-- occurrence a change of its series replaced (cancelled and booked anew in the
+-- change's transaction: series_changed_at(), sql/093).
 cancelled AS (
     SELECT b.room_id FROM r JOIN bookings b
         ON b.room_id = r.id AND b.cancelled_at IS NOT NULL
-       AND b.start_at >= r.range_start AND b.start_at < r.range_end),
+       AND b.start_at >= r.range_start AND b.start_at < r.range_end
+     WHERE b.status NOT IN ('rejected', 'expired')
+       AND NOT (b.series_id IS NOT NULL AND series_changed_at(b.series_id, b.cancelled_at))),
 -- outbox_created (BRIN): what was booked lately, whatever its date
 made AS (
     SELECT o.room_id, o.created_at > %(now)s - interval '1 hour' AS last_hour

@@ -20,7 +20,7 @@ and optionally one building:
   checked in; minutes a release gave back (from the release to the end as
   booked); and "ghost" time, the booked minutes (as booked, before a release
   cut them) of bookings released or, in a check-in room, over without a
-  check-in.
+  check-in while check-in was required (since rooms.checkin_since).
 
 No Python loop ever sees a booking: Python only checks the input and shapes
 the rows.
@@ -53,6 +53,7 @@ GROUPS = ("room", "building", "weekday_hour")
 _ROOMS = """
 r AS (
     SELECT r.id, r.name, r.building, r.timezone, r.opens, r.closes, r.checkin_required,
+           r.checkin_since,
            -- what of its effective policy sets its days (room_policy(), sql/040):
            -- the hours of each weekday ({}: its own every day) and its closed dates
            coalesce(p.fields->'opening_hours'->'value', '{}') AS week,
@@ -94,9 +95,12 @@ live AS (
     SELECT b.room_id, b.user_id, b.start_at, b.end_at, b.created_at,
            (b.start_at AT TIME ZONE r.timezone)::date AS day, r.timezone,
            b.checked_in_at, b.released_at, coalesce(b.end_before_release, b.end_at) AS booked_end,
-           -- ghost: released, or over in a check-in room without anyone checking in
+           -- ghost: released, or over in a check-in room without anyone checking in,
+           -- held while check-in was required (a booking over before it was turned
+           -- on had nothing to check in to: rooms.checkin_since, sql/076)
            b.released_at IS NOT NULL
-             OR (r.checkin_required AND b.checked_in_at IS NULL AND b.end_at <= %(now)s)
+             OR (r.checkin_required AND b.checked_in_at IS NULL AND b.end_at <= %(now)s
+                 AND b.end_at > coalesce(r.checkin_since, '-infinity'))
              AS ghost
       FROM r JOIN bookings b
         ON b.room_id = r.id AND b.cancelled_at IS NULL

@@ -236,13 +236,15 @@ booked AS (
            count(*) FILTER (WHERE start_at >= s0 AND start_at < s1) AS started
       FROM slots
      GROUP BY 1, 2)
+-- One row at least, hours or none (weekday NULL), to say whether the building is
+-- known: a building no room is in has no hours at all.
 SELECT o.weekday, o.hour, o.minutes AS open_minutes,
        coalesce(b.minutes, 0) AS booked_minutes, coalesce(b.started, 0)::int AS bookings,
-       (%(building)s::text IS NULL
-        OR EXISTS (SELECT 1 FROM rooms x
-                    WHERE lower(x.building) = lower(%(building)s))) AS building_known
-  FROM open o LEFT JOIN booked b USING (weekday, hour)
- WHERE o.minutes > 0
+       k.building_known
+  FROM (SELECT %(building)s::text IS NULL
+               OR EXISTS (SELECT 1 FROM rooms x
+                           WHERE lower(x.building) = lower(%(building)s)) AS building_known) k
+  LEFT JOIN (open o LEFT JOIN booked b USING (weekday, hour)) ON o.minutes > 0
  ORDER BY o.weekday, o.hour""".format(rooms=_ROOMS)
 
 SQL = {"room": BY_ROOM_SQL, "building": BY_BUILDING_SQL, "weekday_hour": BY_WEEKDAY_HOUR_SQL}
@@ -316,7 +318,8 @@ def _shape(group: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
                           "open_minutes": round(r["open_minutes"], 2),
                           "booked_minutes": round(r["booked_minutes"], 2),
                           "utilisation": _ratio(r["booked_minutes"], r["open_minutes"]),
-                          "bookings": r["bookings"]} for r in rows]}
+                          "bookings": r["bookings"]}
+                         for r in rows if r["weekday"] is not None]}
     shaped = []
     for r in rows:
         made = r["bookings"] + r["cancelled"]

@@ -9,7 +9,8 @@ and optionally one building:
   placed in the room's zone day by day, so a daylight-saving day counts the
   minutes it really has;
 - booked minutes: each live booking's minutes inside its day's opening hours;
-- utilisation = booked / open; bookings, distinct bookers, average length,
+- utilisation = booked / open; bookings, distinct bookers (people: not a door
+  panel's account), average length,
   cancelled bookings and the cancellation rate (cancelled / all made for the
   range), the median lead time (from booking to start; bookings made after
   their start, such as an admin's backfill, are left out);
@@ -36,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from booking import db
+from booking import db, inputs
 from booking.errors import BookingError, invalid
 from booking.times import UTC, parse_date
 from booking.i18n import _
@@ -146,7 +147,10 @@ facts AS (
     -- Lead: booking to start. A booking made after its start (an admin's
     -- backfill) had no lead at all, and is left out rather than counted negative.
     -- Used: checked in; released: what a release gave back; ghost: booked, unused.
-    SELECT room_id, NULL, booked, user_id, date_part('epoch', end_at - start_at) / 60,
+    -- A booker is a person: a door panel's account (its walk-ins) is none.
+    SELECT room_id, NULL, booked,
+           CASE WHEN user_id NOT IN (SELECT p.user_id FROM panel_tokens p) THEN user_id END,
+           date_part('epoch', end_at - start_at) / 60,
            CASE WHEN created_at <= start_at THEN date_part('epoch', start_at - created_at) / 60
            END, 1, 0, 0, 0,
            CASE WHEN checked_in_at IS NOT NULL THEN booked END,
@@ -267,6 +271,8 @@ def parameters(args: Any, now: datetime) -> dict[str, Any]:
     building = args.get("building") or None
     if building is not None and len(building) > 100:
         raise invalid("building", _("A building name has at most 100 characters."))
+    if building is not None:   # as room buildings are read (a NUL is a 400 naming it)
+        building = inputs.text(building, "building", low=0, high=100) or None
     group = args.get("group") or "room"
     if group not in GROUPS:
         raise invalid("group", _("group is room, building or weekday_hour."))

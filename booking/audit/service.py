@@ -11,6 +11,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from booking import db, inputs, pagination
+from booking.errors import invalid
+from booking.i18n import _
 from booking.times import UTC, date_range, rfc3339
 
 DEFAULT_PAGE = 50
@@ -63,6 +65,10 @@ def entries(args: Any) -> dict[str, Any]:
         params["room"] = inputs.integer(args.get("room"), "room")
         used.append("room")
     if args.get("from") not in (None, "") or args.get("to") not in (None, ""):
+        if args.get("from") in (None, ""):
+            # `to` is the last day of a range: alone it has no first (README).
+            raise invalid("from", _("%(last)s needs %(first)s, the first day.", last="to",
+                                    first="from"))
         first, last = date_range(args.get("from"), args.get("to"))
         params["since"] = datetime.combine(first, time(), UTC)
         params["until"] = datetime.combine(last + timedelta(days=1), time(), UTC)

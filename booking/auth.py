@@ -359,15 +359,15 @@ SELECT c.attempt_id, c.throttled_until, u.password_hash, {USER_COLUMNS}
                      %(longest)s) c
   LEFT JOIN users u ON lower(u.email) = lower(%(email)s) AND u.active"""
 
-# The claimed attempt was a failure (the audit log records it now), and a few
-# expired rows go (sign_in_failures_failed_at), so the table holds about one
-# window's worth.
+# The claimed attempt was a failure (the audit log records it now, with the
+# email as typed: sql/094), and a few expired rows go
+# (sign_in_failures_failed_at), so the table holds about one window's worth.
 RECORD_FAILURE = """
 WITH expired AS (
     DELETE FROM sign_in_failures WHERE id IN (
         SELECT id FROM sign_in_failures WHERE failed_at <= %(now)s - %(window)s
          ORDER BY failed_at LIMIT 10 FOR UPDATE SKIP LOCKED))
-UPDATE sign_in_failures SET pending = false WHERE id = %(attempt)s"""
+UPDATE sign_in_failures SET pending = false, email = %(email)s WHERE id = %(attempt)s"""
 
 # Start the session. Also forgets this account's attempts from this address
 # group, the claimed one with them (the owner's own typos; attempts from

@@ -237,20 +237,32 @@ BEGIN
     ELSIF TG_TABLE_NAME = 'groups' THEN
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'group.create' ELSE 'group.update' END;
         v_target := 'group ' || NEW.id;
+        -- Its members, now and, for a change, as the changing statement found them.
+        v_new := v_new || jsonb_build_object('members', group_members_json(NEW.id));
+        IF TG_OP = 'UPDATE' THEN
+            v_old := v_old || jsonb_build_object('members', coalesce(
+                         nullif(current_setting('booking.group_members_before', true),
+                                '')::jsonb -> NEW.id::text,
+                         v_new->'members'));
+            IF v_old = v_new THEN
+                RETURN NULL;   -- nothing changed: no entry
+            END IF;
+        END IF;
     ELSIF TG_TABLE_NAME = 'users' THEN
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'user.create' ELSE 'user.update' END;
         v_old := v_old - 'password_hash' - 'calendar_salt';
         v_new := v_new - 'password_hash' - 'calendar_salt';
         v_user := NEW.id; v_target := 'user ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'api_tokens' THEN
+        -- The actor as named (NULL from the command line), not the owner assumed.
         v_action := CASE WHEN TG_OP = 'INSERT' THEN 'token.create' ELSE 'token.revoke' END;
         v_old := v_old - 'token_hash';
         v_new := v_new - 'token_hash';
-        v_actor := coalesce(v_actor, NEW.user_id);
         v_user := NEW.user_id; v_target := 'token ' || NEW.id;
     ELSIF TG_TABLE_NAME = 'sign_in_failures' THEN
         v_action := 'sign_in.failure';
-        v_new := jsonb_build_object('email', NEW.email_key, 'address', NEW.address);
+        v_new := jsonb_build_object('email', coalesce(NEW.email, NEW.email_key),
+                                    'address', NEW.address);
         v_user := (SELECT u.id FROM users u WHERE lower(u.email) = NEW.email_key);
         v_target := 'email ' || NEW.email_key;
     END IF;
@@ -264,11 +276,13 @@ CREATE FUNCTION public.audit_sign_in_failure() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    -- The email as typed (README); the lowercased key where none was kept.
     INSERT INTO audit_log (actor_id, action, user_id, target, after)
     VALUES (NULL, 'sign_in.failure',
             (SELECT u.id FROM users u WHERE lower(u.email) = NEW.email_key),
             'email ' || NEW.email_key,
-            jsonb_build_object('email', NEW.email_key, 'address', NEW.address));
+            jsonb_build_object('email', coalesce(NEW.email, NEW.email_key),
+                               'address', NEW.address));
     RETURN NULL;
 END
 $$;
@@ -1445,6 +1459,15 @@ BEGIN
 END
 $$;
 
+CREATE TABLE public.group_members (
+    group_id bigint NOT NULL,
+    user_id bigint NOT NULL
+);
+
+CREATE FUNCTION public.group_members_json(p_group bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name) ORDER BY u.name, u.id), '[]'::jsonb) AS "coalesce" FROM (public.group_members m JOIN public.users u ON ((u.id = m.user_id))) WHERE (m.group_id = group_members_json.p_group));
+
 CREATE FUNCTION public.invitations_inserted() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -2487,11 +2510,6 @@ ALTER TABLE public.deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
-CREATE TABLE public.group_members (
-    group_id bigint NOT NULL,
-    user_id bigint NOT NULL
-);
-
 CREATE TABLE public.groups (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -2592,7 +2610,8 @@ CREATE TABLE public.sign_in_failures (
     address text NOT NULL,
     failed_at timestamp with time zone NOT NULL,
     address_group text NOT NULL,
-    pending boolean DEFAULT false NOT NULL
+    pending boolean DEFAULT false NOT NULL,
+    email text
 );
 
 ALTER TABLE public.sign_in_failures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2881,7 +2900,7 @@ CREATE TRIGGER group_members_truncated_memo AFTER TRUNCATE ON public.group_membe
 
 CREATE TRIGGER groups_audit AFTER INSERT ON public.groups FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
-CREATE TRIGGER groups_audit_update AFTER UPDATE ON public.groups FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.audit_row();
+CREATE TRIGGER groups_audit_update AFTER UPDATE ON public.groups FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 
 CREATE TRIGGER groups_memo AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.groups FOR EACH STATEMENT EXECUTE FUNCTION public.memo_rooms_changed();
 

@@ -113,7 +113,7 @@ def test_a_failed_sign_in_is_recorded(client, alice, conn):
                                 "csrf_token": CSRF_INPUT.search(page).group(1)})
     [failure] = log(conn, "sign_in.failure")
     assert failure["actor_id"] is None and failure["user_id"] == alice["id"]
-    assert failure["after"]["email"] == alice["email"].lower()
+    assert failure["after"]["email"] == alice["email"].upper()     # as typed
     assert "password" not in str(failure["after"])
 
 

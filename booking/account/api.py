@@ -49,7 +49,8 @@ def tokens():
 def create_token():
     data = inputs.json_body()
     inputs.only(data, {"name"})
-    row, plain = service.create_token(current_user.id, data.get("name"))
+    row, plain = service.create_token(current_user.id, data.get("name"),
+                                      actor=current_user.id)
     return jsonify(token=row, secret=plain), 201
 
 

@@ -30,9 +30,12 @@ SELECT id, email, name, role, active,
        substring(lower(email) FROM '^panel-([0-9]+)@panels[.]invalid$') AS panel_room
   FROM users WHERE lower(email) = lower(%s)"""
 
+# Who made it is the audit log's actor (sql/094): the owner on /account and its
+# twin, nobody (NULL) from the command line.
 CREATE_TOKEN_SQL = f"""
 INSERT INTO api_tokens AS t (user_id, name, token_hash, prefix)
-VALUES (%(user)s, %(name)s, %(hash)s, %(prefix)s)
+SELECT %(user)s, %(name)s, %(hash)s, %(prefix)s
+  FROM (SELECT set_config('booking.actor', coalesce(%(actor)s::text, ''), true)) AS actor
 RETURNING {TOKEN_FIELDS}"""
 
 # api_tokens_user, read backward from the cursor: newest first, every token
@@ -59,6 +62,7 @@ TOKENS_PAGE = 50
 
 REVOKE_TOKEN_SQL = f"""
 UPDATE api_tokens t SET revoked_at = coalesce(t.revoked_at, now())
+  FROM (SELECT set_config('booking.actor', %(user)s::text, true)) AS actor
  WHERE t.id = %(id)s AND t.user_id = %(user)s
 RETURNING {TOKEN_FIELDS}"""
 
@@ -86,13 +90,16 @@ def user_by_email(email: str) -> dict[str, Any]:
     return row
 
 
-def create_token(user_id: int, name: Any) -> tuple[dict[str, Any], str]:
-    """A new token: its row, and the plain token (shown once, never stored)."""
+def create_token(user_id: int, name: Any, actor: int | None = None
+                 ) -> tuple[dict[str, Any], str]:
+    """A new token: its row, and the plain token (shown once, never stored).
+    `actor`: who made it, for the audit log (None from the command line)."""
     label = inputs.text(name if name is not None else "", "name", low=0, high=100)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
         with db.connection() as conn:
             row = conn.execute(CREATE_TOKEN_SQL, {"user": user_id, "name": label,
+                                                  "actor": actor,
                                                   "hash": hash_token(plain),
                                                   "prefix": plain[:len(TOKEN_PREFIX) + 6]}
                                ).fetchone()

@@ -116,7 +116,7 @@ def account():
 def create_token():
     typed = request.form.get("name", "")
     try:
-        row, plain = service.create_token(current_user.id, typed)
+        row, plain = service.create_token(current_user.id, typed, actor=current_user.id)
     except BookingError as err:
         return _page(err.status, error=err, token_typed=typed)
     # The plain token is stored nowhere else: the session keeps it, sealed, for the

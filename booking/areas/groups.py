@@ -1,7 +1,8 @@
 """Groups of people: who may book a room (a policy's `bookers`) and who approves
 its requests (`approvers`). Administrators make them; members are named by
 email. A membership change is forgotten at once by every process that
-remembers the member (sql/040), so the next request sees it.
+remembers the member (sql/040), so the next request sees it, and is audited
+(group.create and group.update carry the members, before and after: sql/094).
 """
 
 from __future__ import annotations
@@ -64,8 +65,13 @@ SELECT (SELECT array_agg(email) FROM missing) AS missing, {NAME_TAKEN} AS name_t
 # The name, and the members when sent (the list replaces the old one), in one statement.
 UPDATE_SQL = f"""
 WITH {NAMED},
+-- The members as they were, for the audit log's group.update (sql/094): the
+-- group's row is updated whatever changed, and its trigger writes the entry.
 target AS (
-    SELECT g.id FROM groups g, {ACTOR}
+    SELECT g.id, set_config('booking.group_members_before',
+                            jsonb_build_object(g.id::text, group_members_json(g.id))::text,
+                            true) AS members_before
+      FROM groups g, {ACTOR}
      WHERE g.id = %(id)s AND NOT EXISTS (SELECT 1 FROM missing)),
 renamed AS (
     UPDATE groups g SET name = coalesce(%(name)s::text, g.name)

@@ -269,8 +269,14 @@ def qr_svg(url: str) -> bytes:
 
 # -- tokens ---------------------------------------------------------------------------
 
-# FROM, not SELECT (f()).*: that would call the function once per column.
-CREATE_SQL = "SELECT * FROM create_panel_token(%s, %s, %s, %s)"
+# FROM, not SELECT (f()).*: that would call the function once per column. The
+# admin is named as the audit log's actor first (LATERAL: before the function
+# runs), for the panel's account it may make (user.create); NULL from the
+# command line.
+CREATE_SQL = """
+SELECT p.* FROM set_config('booking.actor', coalesce(%(actor)s::text, ''), true) AS a(actor)
+ CROSS JOIN LATERAL create_panel_token(%(room)s, nullif(a.actor, '')::bigint, %(hash)s,
+                                       %(prefix)s) p"""
 
 # panel_tokens_room
 LIST_SQL = """
@@ -301,7 +307,8 @@ def create_token(room_id: int, actor: int | None) -> tuple[dict[str, Any], str]:
         raise not_found(_("That room does not exist."))
     plain = PANEL_PREFIX + secrets.token_urlsafe(32)
     with db.connection() as conn:
-        row = conn.execute(CREATE_SQL, (room_id, actor, hash_token(plain), plain[:10])
+        row = conn.execute(CREATE_SQL, {"room": room_id, "actor": actor,
+                                        "hash": hash_token(plain), "prefix": plain[:10]}
                            ).fetchone()
     if row is None or row["id"] is None:
         raise not_found(_("That room does not exist."))

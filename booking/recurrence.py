@@ -319,17 +319,26 @@ class Occurrence:
 
 
 def occurrences(rule: Rule, first_local: datetime, duration: timedelta, tz: ZoneInfo,
-                horizon: datetime, after: datetime | None = None) -> list[Occurrence]:
+                horizon: datetime, after: datetime | None = None,
+                first: tuple[datetime, datetime] | None = None) -> list[Occurrence]:
     """The occurrences starting no later than `horizon` (aware), and after `after` if given.
 
     `first_local` is the naive wall-clock first start; each occurrence keeps
-    that wall-clock time and lasts `duration` of wall-clock time.
+    that wall-clock time and lasts `duration` of wall-clock time. `first`, the
+    first occurrence's start and end as instants (aware), is that occurrence
+    as they say: a start in the hour the clocks repeat (the autumn night) is
+    the one asked for, 02:30+01:00 in Berlin, which its wall-clock time alone
+    cannot tell from 02:30+02:00. The later occurrences there mean the first
+    of the two, as a wall-clock time without an offset does (booking.times).
     """
     local_horizon = horizon.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
     result = []
-    for local_start in starts(rule, first_local, local_horizon):
-        start = local_start.replace(tzinfo=tz, fold=0)
-        end = (local_start + duration).replace(tzinfo=tz, fold=0)
+    for n, local_start in enumerate(starts(rule, first_local, local_horizon)):
+        if n == 0 and first is not None:
+            start, end = first
+        else:
+            start = local_start.replace(tzinfo=tz, fold=0)
+            end = (local_start + duration).replace(tzinfo=tz, fold=0)
         if start > horizon or (after is not None and start <= after):
             continue
         exists = start.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local_start

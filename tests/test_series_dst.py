@@ -80,3 +80,31 @@ def test_an_occurrence_the_clocks_skip_is_written_as_the_zone_says_it(api_as, al
     (s,) = r.get_json()["skipped"]
     assert (s["start_time"], s["end_time"]) == ("2027-03-28T03:30:00+02:00",
                                                 "2027-03-28T04:00:00+02:00")
+
+
+@pytest.mark.parametrize("room_zone, start, end, rule, later", [
+    # Berlin repeats 02:00-03:00 on 31 October 2027; 02:30+01:00 is the second 02:30.
+    ("Europe/Berlin", "2027-10-31T02:30:00+01:00", "2027-10-31T03:30:00+01:00",
+     "FREQ=WEEKLY;COUNT=1", []),
+    # New York repeats 01:00-02:00 on 7 November 2027; 01:15-05:00 is the second 01:15.
+    ("America/New_York", "2027-11-07T01:15:00-05:00", "2027-11-07T01:45:00-05:00",
+     "FREQ=WEEKLY;COUNT=2", [("2027-11-14T01:15:00-05:00", "2027-11-14T01:45:00-05:00")]),
+])
+def test_a_first_start_in_the_repeated_hour_is_the_instant_sent(app, api_as, alice, make,
+                                                                 room_zone, start, end, rule,
+                                                                 later):
+    """Found by testing from outside: a series starting in the second of the hours the
+    clocks repeat was booked in the first (an hour early) and twice as long (Berlin),
+    or at the earlier 01:15 (New York), where the same times alone are booked as
+    sent. With an offset a time is an instant: the first occurrence is that one,
+    as long as asked; the later ones keep its wall-clock time."""
+    app.config["NOW"] = NOW + timedelta(days=200)
+    room = make.room("Night owl", timezone=room_zone, opens="00:00", closes="23:59")
+    r = series(api_as(alice), room, start, end, rule)
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["series"]["first_start"] == start
+    assert [(b["start_time"], b["end_time"]) for b in body["bookings"]] == \
+        [(start, end), *later]
+    got = api_as(alice).get(f"/api/series/{body['series']['id']}").get_json()["series"]
+    assert got["last_start"] == (later[-1][0] if later else start)

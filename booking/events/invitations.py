@@ -264,7 +264,8 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str, li
         cut = _when(s["cancelled_from"])
     if cut is not None:
         kept = [o.start for o in recurrence.occurrences(
-            rule, first.replace(tzinfo=None), length, tz, cut) if o.start < cut]
+            rule, first.replace(tzinfo=None), length, tz, cut,
+            first=(first, first.astimezone(UTC) + length)) if o.start < cut]
         if kept:
             last, method = kept[-1], "REQUEST"
 
@@ -292,7 +293,8 @@ def _exceptions(event: Mapping[str, Any], vevent: Event, rule, first: datetime,
     RDATE of its own when the rule has none that day (the series changed, or was
     cut short, after it was)."""
     by_day = {o.start.date(): o.start for o in recurrence.occurrences(
-        rule, first.replace(tzinfo=None), length, tz, until)}
+        rule, first.replace(tzinfo=None), length, tz, until,
+        first=(first, first.astimezone(UTC) + length))}
     held = {_when(moment).astimezone(tz).date() for moment in event.get("held") or ()}
     missing = [start for day, start in sorted(by_day.items()) if day not in held]
     if missing:

@@ -167,7 +167,8 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
         _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
-        found = recurrence.occurrences(rule, first_local, length, tz, until)
+        found = recurrence.occurrences(rule, first_local, length, tz, until,
+                                       first=(start, end))
         owner = room.get("owner_id") or user.id
         booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
         judged = _refuse_rule_breaks(room, found, now, booker, skip=skip_conflicts)
@@ -412,6 +413,8 @@ def last_start(series: Mapping[str, Any]) -> str | None:
     found = recurrence.starts(rule, first_local, limit) if limit >= first_local else []
     if not found:
         return None   # cancelled from its first occurrence on: nothing is left
+    if len(found) == 1:
+        return rfc3339(first, tz)   # the instant it was made with (in a repeated hour too)
     return rfc3339(found[-1].replace(tzinfo=tz, fold=0), tz)
 
 
@@ -511,7 +514,8 @@ def _extend_one(series: Mapping, now: datetime, config: Mapping[str, Any]) -> tu
     first_end = (series["first_start"].astimezone(UTC) + length).astimezone(tz)
     wall_length = first_end.replace(tzinfo=None) - first_local
     found = recurrence.occurrences(rule, first_local, wall_length, tz, until,
-                                   after=series["materialized_until"])
+                                   after=series["materialized_until"],
+                                   first=(series["first_start"], first_end))
     stop = series["cancelled_from"]
     bookable, broken = [], []
     for occurrence in found:
@@ -691,7 +695,9 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     old_first = row["first_start"].astimezone(series_tz).replace(tzinfo=None)
     cut_local = cut.astimezone(series_tz).replace(tzinfo=None)
     before = recurrence.starts(old_rule, old_first, cut_local)
-    if not before or before[-1] != cut_local:
+    # The first occurrence is the instant the series was made with (it may be the
+    # second of two same wall-clock times, the autumn night): named by that instant.
+    if not before or before[-1] != cut_local or (len(before) == 1 and cut != row["first_start"]):
         raise invalid("from", _("from is not the start of an occurrence of this series."))
     stopped = row["cancelled_from"] is not None and cut >= row["cancelled_from"]
     if row["cancelled_at"] is not None or stopped or cut < now.replace(second=0, microsecond=0):
@@ -722,7 +728,8 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     # keeps its day free: the new rule books none there.
     kept_days = {c.astimezone(series_tz).date() for c in (*row["changed"], *row["cancelled"])
                  if c >= cut}
-    found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until)
+    found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until,
+                                               first=(start, end))
              if o.start.astimezone(series_tz).date() not in kept_days]
     if row["cancelled_from"] is not None:
         # Split before (or cancelled from there on): the days from that occurrence's

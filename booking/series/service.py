@@ -721,7 +721,7 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     if rule_text not in (None, ""):
         rule = recurrence.parse(rule_text, tz)
     else:
-        rule = _remaining(old_rule, len(before) - 1, tz)
+        rule = _remaining(old_rule, old_first, len(before) - 1, tz)
     until = horizon(now, room["policy"])
     _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
     # An occurrence changed on its own stands for its day, and one cancelled on its own
@@ -755,12 +755,26 @@ def _with_policy(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {**found["room"], "policy": policy.effective(found["policy"], current_app.config)}
 
 
-def _remaining(rule: recurrence.Rule, used: int, tz) -> recurrence.Rule:
+def _remaining(rule: recurrence.Rule, first_local: datetime, used: int,
+               tz) -> recurrence.Rule:
     """The rule for what is left of a series after `used` occurrences: the same, with
-    COUNT reduced by them (UNTIL stays)."""
-    if rule.count is None:
+    COUNT reduced by them, and UNTIL as the date of its last occurrence.
+
+    An UNTIL that is a time (20270426T150000Z, 17:00 in Berlin) bounds the old
+    times: a series at 17:00 moved to 18:00 would lose its last date to it. What
+    the old rule meant is its dates, so the bound is carried as the last of them.
+    Every occurrence has the first start's wall-clock time, so that date is
+    UNTIL's own day if that time is not past UNTIL's, else the day before."""
+    if rule.count is not None:
+        left = max(rule.count - used, 1)
+        replace = ("COUNT=", f"COUNT={left}")
+    elif rule.until is not None and "T" in rule.parts["UNTIL"]:
+        last_day = rule.until.date()
+        if first_local.time() > rule.until.time():
+            last_day -= timedelta(days=1)
+        replace = ("UNTIL=", f"UNTIL={last_day:%Y%m%d}")
+    else:
         return rule
-    left = max(rule.count - used, 1)
-    parts = [part if not part.startswith("COUNT=") else f"COUNT={left}"
-             for part in rule.text.split(";")]
-    return recurrence.parse(";".join(parts), tz)
+    name, part = replace
+    return recurrence.parse(";".join(part if chunk.startswith(name) else chunk
+                                     for chunk in rule.text.split(";")), tz)

@@ -2,9 +2,12 @@
 
 We accept the part of RFC 5545 a meeting room needs: FREQ DAILY, WEEKLY,
 MONTHLY or YEARLY, INTERVAL, COUNT, UNTIL, BYDAY (ordinals such as 2TU, -1FR
-with MONTHLY and YEARLY), BYMONTHDAY, BYMONTH, BYSETPOS (MONTHLY, YEARLY),
-WKST. Anything else is refused naming the part, so nobody books a series that
-means something other than they think.
+with MONTHLY and YEARLY), BYMONTHDAY (not with WEEKLY: RFC 5545 forbids it),
+BYMONTH, BYSETPOS (MONTHLY, YEARLY), WKST. Anything else is refused naming the
+part, so nobody books a series that means something other than they think; and
+the rule is stored as written (upper case, its parts in order), which is what
+mail sends to calendars: nothing it holds is left out of the expansion (an empty
+list item, BYDAY=TU,,TH, is refused, not skipped).
 
 Expansion is python-dateutil's, on naive wall-clock times: a weekly 09:00
 meeting stays at 09:00 when the clocks change. As in RFC 5545, the first
@@ -140,7 +143,16 @@ def parse(text: object, tz: ZoneInfo) -> Rule:
 
 
 def _list(parts: dict, name: str) -> list[str]:
-    return [v for v in parts.get(name, "").split(",") if v] if name in parts else []
+    """A part's comma-separated items. An empty one (BYDAY=TU,,TH) is refused: left
+    out here it would stay in the rule, and a calendar (and our mail) cannot read it."""
+    if name not in parts:
+        return []
+    items = parts[name].split(",")
+    if not all(items):
+        raise invalid_recurrence(name, _("%(name)s=%(value)s has an empty item: separate its "
+                                         "values with one comma each.", name=name,
+                                         value=parts[name]))
+    return items
 
 
 def _number(parts: dict, name: str, low: int, high: int, default):
@@ -214,6 +226,11 @@ def _until(value: str, tz: ZoneInfo) -> datetime:
 
 
 def _refuse_impossible(rule: Rule) -> None:
+    if rule.bymonthday and rule.freq == "WEEKLY":
+        # RFC 5545 3.3.10: "The BYMONTHDAY rule part MUST NOT be specified when the
+        # FREQ rule part is set to WEEKLY."
+        raise invalid_recurrence("BYMONTHDAY", _("BYMONTHDAY cannot be used with "
+                                                 "FREQ=WEEKLY."))
     if rule.bysetpos and rule.freq not in ("MONTHLY", "YEARLY"):
         raise invalid_recurrence("BYSETPOS", _("BYSETPOS is supported with FREQ=MONTHLY or "
                                                "YEARLY."))

@@ -222,3 +222,16 @@ def test_the_form_with_every_date_taken_does_not_offer_to_skip_them(browser_as, 
     assert "Book the other dates in Spree" not in page
     assert "Book the series in Tiergarten" in page
     assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0
+
+
+def test_a_series_starting_beyond_the_window_says_so_on_the_form(browser_as, alice, berlin):
+    """It said "This rule yields no occurrence in the booking window … check its weekdays"."""
+    from datetime import timedelta
+
+    from conftest import NOW
+    day = (NOW + timedelta(days=200)).date().isoformat()
+    r = browser_as(alice).post("/bookings/new", data={**FORM, "date": day,
+                                                      "room_id": berlin["id"],
+                                                      "repeat": "weekly"})
+    assert r.status_code == 422
+    assert "at most 180 days ahead" in text(r) and "check its weekdays" not in text(r)

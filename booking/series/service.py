@@ -166,11 +166,12 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         _refuse_a_past_start(start, end, now)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
+        owner = room.get("owner_id") or user.id
+        booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
+        _refuse_a_far_start(room, start, end, now, booker)
         _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
         found = recurrence.occurrences(rule, first_local, length, tz, until,
                                        first=(start, end))
-        owner = room.get("owner_id") or user.id
-        booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
         judged = _refuse_rule_breaks(room, found, now, booker, skip=skip_conflicts)
         _refuse_party(room, people["attendees"])
         alternatives = Alternatives(room, start, end, people["attendees"], now, booker, owner)
@@ -202,6 +203,17 @@ def _refuse_a_past_start(start: datetime, end: datetime, now: datetime) -> None:
     ~46,000 occurrences to the horizon, each checked, seconds of CPU to answer a
     422 that the first one decides."""
     error = rules.as_error(rules.check_interval(start, end, now))
+    if error is not None:
+        raise error
+
+
+def _refuse_a_far_start(room: Mapping[str, Any], start: datetime, end: datetime,
+                       now: datetime, booker: rules.Booker) -> None:
+    """422 beyond_window for a first start past the booking window, as the same times
+    alone are refused, before the rule is looked at: the booking window holds no
+    occurrence of it then, whatever its weekdays (an administrator books past it)."""
+    judged = rules.verdict(room, start, end, now, room["policy"], booker)
+    error = rules.as_error([v for v in judged.violations if v.code == "beyond_window"])
     if error is not None:
         raise error
 
@@ -723,6 +735,7 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     else:
         rule = _remaining(old_rule, old_first, len(before) - 1, tz)
     until = horizon(now, room["policy"])
+    _refuse_a_far_start(room, start, end, now, booker)
     _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
     # An occurrence changed on its own stands for its day, and one cancelled on its own
     # keeps its day free: the new rule books none there.

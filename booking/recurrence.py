@@ -382,7 +382,11 @@ def from_form(form, first: date) -> str | None:
     repeat = (form.get("repeat") or "none").lower()
     if repeat == "none":
         return None
-    if repeat == "weekdays":   # every weekday, Monday to Friday
+    if repeat == "weekdays":   # every weekday, Monday to Friday, each week
+        if (form.get("every") or "1").strip() != "1":   # said at its field (bookings/views.py)
+            raise invalid_recurrence("INTERVAL", _("“Every weekday” repeats each week: leave "
+                                                   "Every at 1, or choose Weekly and tick the "
+                                                   "days."))
         return ";".join(["FREQ=WEEKLY", "BYDAY=" + ",".join(WORKING_WEEK), *_ends(form)])
     if repeat not in ("daily", "weekly", "monthly", "yearly"):
         raise invalid_recurrence("FREQ", _("Choose how the booking repeats."))

@@ -292,6 +292,9 @@ def test_a_rule_in_words(rule, words):
 
 
 def test_the_form_s_every_weekday_is_monday_to_friday():
-    form = Form({"repeat": "weekdays", "every": "3", "ends": "after", "count": "10"})
+    form = Form({"repeat": "weekdays", "every": "1", "ends": "after", "count": "10"})
     assert recurrence.from_form(form, date(2027, 3, 2)) == \
         "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10"
+    # Each week: another Every is not left out silently (the form says it at the field).
+    with pytest.raises(BookingError):
+        recurrence.from_form({**form, "every": "3"}, date(2027, 3, 2))

@@ -41,7 +41,9 @@ def test_an_occurrence_the_clocks_skip_is_told_as_a_real_interval(app, api_as, a
         worker._senders.shutdown(wait=True)
     (told,) = [m for _, m in smtp.messages
                if "Not booked" in m["Subject"] and "12 Mar 2028" in m["Subject"]]
-    assert "the clocks skip this time" in told["Subject"], told["Subject"]
+    # Said as the wall-clock time that does not exist (it was "the clocks skip this time",
+    # after 03:30-04:00: the time the zone writes it as).
+    assert "(the clocks skip 02:30 that day)" in told["Subject"], told["Subject"]
     event = only_event(calendar_of(told))
     assert event.decoded("DTEND") > event.decoded("DTSTART")
 
@@ -108,3 +110,35 @@ def test_a_first_start_in_the_repeated_hour_is_the_instant_sent(app, api_as, ali
         [(start, end), *later]
     got = api_as(alice).get(f"/api/series/{body['series']['id']}").get_json()["series"]
     assert got["last_start"] == (later[-1][0] if later else start)
+
+
+def test_an_occurrence_the_clocks_skip_names_the_wall_clock_time_that_does_not_exist(
+        api_as, browser_as, alice, make):
+    """Found by testing from outside: the 422 said "Sun 28 Mar 2027, 03:30: The clocks skip
+    this time", while 03:30 exists; it is 02:30 that does not (Berlin, 28 March 2027).
+    The times stay as the zone writes them (03:30+02:00), the words name 02:30: in the
+    422, on the form, and on the series page for one skipped."""
+    room = make.room("Small hours", timezone="Europe/Berlin", opens="00:00", closes="23:59")
+    api = api_as(alice)
+    r = series(api, room, "2027-03-21T02:30", "2027-03-21T03:00", "FREQ=WEEKLY;COUNT=3")
+    assert r.status_code == 422, r.get_json()
+    error = r.get_json()["error"]
+    said = "02:30 does not exist on Sun 28 Mar 2027 (the clocks skip it)."
+    assert error["code"] == "nonexistent_time"
+    (o,) = error["details"]["occurrences"]
+    assert (o["code"], o["start_time"], o["message"]) == (
+        "nonexistent_time", "2027-03-28T03:30:00+02:00", said)
+    assert error["message"].endswith(said) and "03:30" not in error["message"]
+
+    page = browser_as(alice).post("/bookings/new", data={
+        "room_id": room["id"], "title": "Night", "date": "2027-03-21", "start": "02:30",
+        "end": "03:00", "repeat": "weekly", "ends": "after", "count": "3"})
+    assert page.status_code == 422
+    assert said in page.get_data(as_text=True) and "03:30" not in page.get_data(as_text=True)
+
+    r = series(api, room, "2027-03-21T02:30", "2027-03-21T03:00", "FREQ=WEEKLY;COUNT=3",
+               skip_conflicts=True)
+    assert r.status_code == 201, r.get_json()
+    shown = browser_as(alice).get(f"/series/{r.get_json()['series']['id']}").get_data(
+        as_text=True)
+    assert "the clocks skip 02:30 that day" in shown

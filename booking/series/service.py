@@ -23,8 +23,8 @@ from booking.errors import BookingError, invalid, not_found
 from booking.finder.service import Alternatives
 from booking.rooms import service as rooms
 from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
-from booking.i18n import _, lazy, lazy_day, ngettext
-from booking.templating import day_and_time
+from booking.i18n import LazyString, _, lazy, lazy_day, ngettext
+from booking.templating import clock, day_and_time
 
 # How far past the booking window a series holds its occurrences: a week, so
 # the hourly extension has days to spare before a day enters the window.
@@ -304,17 +304,24 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
         broken, occurrences = held_back, len(skipped)
     if broken:
         first = broken[0]
-        raise BookingError(
-            first["code"],
-            ngettext("%(num)d occurrence of this series breaks the booking rules; the first, "
-                     "%(start)s: %(message)s",
-                     "%(num)d occurrences of this series break the booking rules; the first, "
-                     "%(start)s: %(message)s", occurrences,
-                     start=day_and_time(first["start_time"]), message=first["message"]),
-            field="recurrence", details={"occurrences": broken[:MOST_LISTED],
-                                         "count": occurrences,
-                                         **({"source": broken[0]["source"]}
-                                            if "source" in broken[0] else {})})
+        if first["code"] == "nonexistent_time":
+            # Its message names its day and the wall-clock time that does not exist.
+            message = ngettext("%(num)d occurrence of this series breaks the booking rules; "
+                               "the first: %(message)s",
+                               "%(num)d occurrences of this series break the booking rules; "
+                               "the first: %(message)s", occurrences,
+                               message=first["message"])
+        else:
+            message = ngettext(
+                "%(num)d occurrence of this series breaks the booking rules; the first, "
+                "%(start)s: %(message)s",
+                "%(num)d occurrences of this series break the booking rules; the first, "
+                "%(start)s: %(message)s", occurrences,
+                start=day_and_time(first["start_time"]), message=first["message"])
+        raise BookingError(first["code"], message, field="recurrence",
+                           details={"occurrences": broken[:MOST_LISTED], "count": occurrences,
+                                    **({"source": broken[0]["source"]}
+                                       if "source" in broken[0] else {})})
     return Sorted(bookable, skipped, sorted(overrides))
 
 
@@ -324,8 +331,13 @@ def _verdict(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
     (room["policy"]); `later`: not the first, so the window reaches as far as a
     series is held."""
     if not occurrence.exists:
+        # Said as the wall-clock time asked for (02:30), which does not exist: its
+        # start_time is where the zone puts it (03:30+02:00), a time that does.
+        wall = occurrence.start.replace(tzinfo=None)
         return rules.Verdict([rules.Violation(
-            "nonexistent_time", lazy("The clocks skip this time on that day (daylight saving)."),
+            "nonexistent_time",
+            lazy("%(time)s does not exist on %(day)s (the clocks skip it).",
+                 time=LazyString(lambda: clock(f"{wall:%H:%M}")), day=lazy_day(wall.date())),
             "start_time")])
     room_policy = ahead(room["policy"]) if later else room["policy"]
     return rules.verdict(room, occurrence.start, occurrence.end, now, room_policy, booker)

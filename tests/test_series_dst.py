@@ -142,3 +142,33 @@ def test_an_occurrence_the_clocks_skip_names_the_wall_clock_time_that_does_not_e
     shown = browser_as(alice).get(f"/series/{r.get_json()['series']['id']}").get_data(
         as_text=True)
     assert "the clocks skip 02:30 that day" in shown
+
+
+def test_an_occurrence_the_clock_change_makes_shorter_is_its_own_length_in_the_calendar(
+        app, api_as, alice, make, smtp):
+    """Daily 01:30-03:30 in Berlin across 28 March 2027: that night 02:00-03:00 does not
+    exist, so the booking lasts an hour. The series' VEVENT has one exact length for
+    every instance (RFC 5545 3.8.5.3: DTSTART to DTEND), which put that night's in
+    calendars until 04:30; it is sent as an instance of its own, ending at 03:30."""
+    room = make.room("Night shift", timezone="Europe/Berlin", opens="00:00", closes="23:59")
+    r = series(api_as(alice), room, "2027-03-27T01:30", "2027-03-27T03:30",
+               "FREQ=DAILY;COUNT=3")
+    assert r.status_code == 201, r.get_json()
+    assert [(b["start_time"], b["end_time"]) for b in r.get_json()["bookings"]] == [
+        ("2027-03-27T01:30:00+01:00", "2027-03-27T03:30:00+01:00"),
+        ("2027-03-28T01:30:00+01:00", "2027-03-28T03:30:00+02:00"),
+        ("2027-03-29T01:30:00+02:00", "2027-03-29T03:30:00+02:00")]
+    worker = Worker(app, clock=lambda: NOW)
+    try:
+        worker.run_until_idle()
+    finally:
+        worker._senders.shutdown(wait=True)
+    (message,) = [m for _, m in smtp.messages if "Booked" in m["Subject"]]
+    events = calendar_of(message).walk("VEVENT")
+    (main,) = [e for e in events if "RRULE" in e]
+    assert main.decoded("DTEND") - main.decoded("DTSTART") == timedelta(hours=2)
+    (night,) = [e for e in events if "RECURRENCE-ID" in e]
+    assert str(night["UID"]) == str(main["UID"])
+    assert night.decoded("RECURRENCE-ID").isoformat() == "2027-03-28T01:30:00+01:00"
+    assert (night.decoded("DTSTART").isoformat(), night.decoded("DTEND").isoformat()) == (
+        "2027-03-28T01:30:00+01:00", "2027-03-28T03:30:00+02:00")

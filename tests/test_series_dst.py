@@ -172,3 +172,23 @@ def test_an_occurrence_the_clock_change_makes_shorter_is_its_own_length_in_the_c
     assert night.decoded("RECURRENCE-ID").isoformat() == "2027-03-28T01:30:00+01:00"
     assert (night.decoded("DTSTART").isoformat(), night.decoded("DTEND").isoformat()) == (
         "2027-03-28T01:30:00+01:00", "2027-03-28T03:30:00+02:00")
+
+
+@pytest.mark.parametrize("cut", ["2027-10-31T02:30", "2027-10-31T02:30:00+01:00"])
+def test_a_first_start_in_the_repeated_hour_is_changed_from_itself(app, api_as, alice, make,
+                                                                   cut):
+    """"This and following" from the first occurrence of such a series, named by its
+    wall-clock time or its instant, changes the whole series in place (no split)."""
+    app.config["NOW"] = NOW + timedelta(days=200)
+    room = make.room("Night owl", timezone="Europe/Berlin", opens="00:00", closes="23:59")
+    api = api_as(alice)
+    made = series(api, room, "2027-10-31T02:30:00+01:00", "2027-10-31T03:30:00+01:00",
+                  "FREQ=WEEKLY;COUNT=2").get_json()
+    r = api.patch(f"/api/series/{made['series']['id']}", query_string={"from": cut},
+                  json={"title": "Renamed"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["series"]["id"] == made["series"]["id"]
+    assert [(b["start_time"], b["end_time"], b["title"]) for b in body["bookings"]] == [
+        ("2027-10-31T02:30:00+01:00", "2027-10-31T03:30:00+01:00", "Renamed"),
+        ("2027-11-07T02:30:00+01:00", "2027-11-07T03:30:00+01:00", "Renamed")]

@@ -719,9 +719,12 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     old_first = row["first_start"].astimezone(series_tz).replace(tzinfo=None)
     cut_local = cut.astimezone(series_tz).replace(tzinfo=None)
     before = recurrence.starts(old_rule, old_first, cut_local)
-    # The first occurrence is the instant the series was made with (it may be the
-    # second of two same wall-clock times, the autumn night): named by that instant.
-    if not before or before[-1] != cut_local or (len(before) == 1 and cut != row["first_start"]):
+    if before == [cut_local] == [old_first]:
+        # The first occurrence is the instant the series was made with, which may be
+        # the second of two same wall-clock times (the autumn night): its wall-clock
+        # time without an offset names it too.
+        cut = row["first_start"]
+    if not before or before[-1] != cut_local:
         raise invalid("from", _("from is not the start of an occurrence of this series."))
     stopped = row["cancelled_from"] is not None and cut >= row["cancelled_from"]
     if row["cancelled_at"] is not None or stopped or cut < now.replace(second=0, microsecond=0):

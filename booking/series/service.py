@@ -786,7 +786,7 @@ def _with_policy(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def _remaining(rule: recurrence.Rule, first_local: datetime, used: int,
                tz) -> recurrence.Rule:
     """The rule for what is left of a series after `used` occurrences: the same, with
-    COUNT reduced by them, and UNTIL as the date of its last occurrence.
+    COUNT reduced by them, and an UNTIL time as the date of its last occurrence.
 
     An UNTIL that is a time (20270426T150000Z, 17:00 in Berlin) bounds the old
     times: a series at 17:00 moved to 18:00 would lose its last date to it. What

@@ -2,9 +2,12 @@
 
 We accept the part of RFC 5545 a meeting room needs: FREQ DAILY, WEEKLY,
 MONTHLY or YEARLY, INTERVAL, COUNT, UNTIL, BYDAY (ordinals such as 2TU, -1FR
-with MONTHLY and YEARLY), BYMONTHDAY, BYMONTH, BYSETPOS (MONTHLY, YEARLY),
-WKST. Anything else is refused naming the part, so nobody books a series that
-means something other than they think.
+with MONTHLY and YEARLY), BYMONTHDAY (not with WEEKLY: RFC 5545 forbids it),
+BYMONTH, BYSETPOS (MONTHLY, YEARLY), WKST. Anything else is refused naming the
+part, so nobody books a series that means something other than they think; and
+the rule is stored as written (upper case, its parts in order), which is what
+mail sends to calendars: nothing it holds is left out of the expansion (an empty
+list item, BYDAY=TU,,TH, is refused, not skipped).
 
 Expansion is python-dateutil's, on naive wall-clock times: a weekly 09:00
 meeting stays at 09:00 when the clocks change. As in RFC 5545, the first
@@ -140,7 +143,16 @@ def parse(text: object, tz: ZoneInfo) -> Rule:
 
 
 def _list(parts: dict, name: str) -> list[str]:
-    return [v for v in parts.get(name, "").split(",") if v] if name in parts else []
+    """A part's comma-separated items. An empty one (BYDAY=TU,,TH) is refused: left
+    out here it would stay in the rule, and a calendar (and our mail) cannot read it."""
+    if name not in parts:
+        return []
+    items = parts[name].split(",")
+    if not all(items):
+        raise invalid_recurrence(name, _("%(name)s=%(value)s has an empty item: separate its "
+                                         "values with one comma each.", name=name,
+                                         value=parts[name]))
+    return items
 
 
 def _number(parts: dict, name: str, low: int, high: int, default):
@@ -214,6 +226,11 @@ def _until(value: str, tz: ZoneInfo) -> datetime:
 
 
 def _refuse_impossible(rule: Rule) -> None:
+    if rule.bymonthday and rule.freq == "WEEKLY":
+        # RFC 5545 3.3.10: "The BYMONTHDAY rule part MUST NOT be specified when the
+        # FREQ rule part is set to WEEKLY."
+        raise invalid_recurrence("BYMONTHDAY", _("BYMONTHDAY cannot be used with "
+                                                 "FREQ=WEEKLY."))
     if rule.bysetpos and rule.freq not in ("MONTHLY", "YEARLY"):
         raise invalid_recurrence("BYSETPOS", _("BYSETPOS is supported with FREQ=MONTHLY or "
                                                "YEARLY."))
@@ -319,17 +336,26 @@ class Occurrence:
 
 
 def occurrences(rule: Rule, first_local: datetime, duration: timedelta, tz: ZoneInfo,
-                horizon: datetime, after: datetime | None = None) -> list[Occurrence]:
+                horizon: datetime, after: datetime | None = None,
+                first: tuple[datetime, datetime] | None = None) -> list[Occurrence]:
     """The occurrences starting no later than `horizon` (aware), and after `after` if given.
 
     `first_local` is the naive wall-clock first start; each occurrence keeps
-    that wall-clock time and lasts `duration` of wall-clock time.
+    that wall-clock time and lasts `duration` of wall-clock time. `first`, the
+    first occurrence's start and end as instants (aware), is that occurrence
+    as they say: a start in the hour the clocks repeat (the autumn night) is
+    the one asked for, 02:30+01:00 in Berlin, which its wall-clock time alone
+    cannot tell from 02:30+02:00. The later occurrences there mean the first
+    of the two, as a wall-clock time without an offset does (booking.times).
     """
     local_horizon = horizon.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
     result = []
-    for local_start in starts(rule, first_local, local_horizon):
-        start = local_start.replace(tzinfo=tz, fold=0)
-        end = (local_start + duration).replace(tzinfo=tz, fold=0)
+    for n, local_start in enumerate(starts(rule, first_local, local_horizon)):
+        if n == 0 and first is not None:
+            start, end = first
+        else:
+            start = local_start.replace(tzinfo=tz, fold=0)
+            end = (local_start + duration).replace(tzinfo=tz, fold=0)
         if start > horizon or (after is not None and start <= after):
             continue
         exists = start.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local_start
@@ -356,7 +382,11 @@ def from_form(form, first: date) -> str | None:
     repeat = (form.get("repeat") or "none").lower()
     if repeat == "none":
         return None
-    if repeat == "weekdays":   # every weekday, Monday to Friday
+    if repeat == "weekdays":   # every weekday, Monday to Friday, each week
+        if (form.get("every") or "1").strip() != "1":   # said at its field (bookings/views.py)
+            raise invalid_recurrence("INTERVAL", _("“Every weekday” repeats each week: leave "
+                                                   "Every at 1, or choose Weekly and tick the "
+                                                   "days."))
         return ";".join(["FREQ=WEEKLY", "BYDAY=" + ",".join(WORKING_WEEK), *_ends(form)])
     if repeat not in ("daily", "weekly", "monthly", "yearly"):
         raise invalid_recurrence("FREQ", _("Choose how the booking repeats."))

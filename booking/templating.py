@@ -33,7 +33,7 @@ from flask_wtf.csrf import generate_csrf
 
 from booking import i18n, memo, recurrence
 from booking.i18n import _
-from booking.times import UTC, zone
+from booking.times import UTC, skipped_wall_clock, zone
 
 
 class TemplateEnvironment(templating.Environment):
@@ -212,8 +212,14 @@ def percent(share: Any) -> str:
     return format_percent(share, _percent_pattern(str(locale)), locale=locale)
 
 
-def reason_words(code: str | None) -> str:
-    """Why an occurrence was skipped, from its code ("conflict", "in_past", ...)."""
+def reason_words(code: str | None, start_time: str | None = None,
+                 zone_name: str | None = None) -> str:
+    """Why an occurrence was skipped, from its code ("conflict", "in_past", ...). With
+    its start (RFC 3339) and zone, one the clocks skip names the wall-clock time that
+    does not exist (02:30), not the time the zone writes it as (03:30+02:00)."""
+    if code == "nonexistent_time" and start_time and zone_name:
+        wall = skipped_wall_clock(datetime.fromisoformat(start_time), zone(zone_name))
+        return _("the clocks skip %(time)s that day", time=clock(f"{wall:%H:%M}"))
     words = {"conflict": _("already taken"), "in_past": _("in the past"),
              "outside_hours": _("outside opening hours"), "too_short": _("too short"),
              "too_long": _("too long"), "crosses_midnight": _("crosses midnight"),

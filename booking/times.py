@@ -104,6 +104,15 @@ def localize(moment: datetime, tz: ZoneInfo, field: str) -> datetime:
     return aware
 
 
+def skipped_wall_clock(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The wall-clock time (naive) that a time the clocks skip was asked as, from where
+    the zone puts it (`moment`, read with the offset before the change): 03:30+02:00
+    on 28 March 2027 in Berlin was asked as 02:30. A gap lasts an hour or two, and
+    changes are months apart: three hours earlier the zone had the offset before it."""
+    before = (moment.astimezone(UTC) - timedelta(hours=3)).astimezone(tz).utcoffset()
+    return (moment.astimezone(UTC) + before).replace(tzinfo=None)
+
+
 def parse_date(value: object, field: str = "date") -> date:
     if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
         raise invalid(field, _("%(field)s must be a date like 2026-05-04.", field=field_name(field)))

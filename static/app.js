@@ -19,14 +19,22 @@
   }
 
   // The booking form: the repeat options only once "Repeats" says it repeats
-  // (all shown without JavaScript), and the chosen room's opening hours as the
-  // time fields' limits, its zone named beside them.
+  // (all shown without JavaScript), "Every" not for "Every weekday" (each week:
+  // disabled, so it is neither sent nor reached with Tab), and the chosen
+  // room's opening hours as the time fields' limits, its zone named beside them.
   var bookingForm = document.getElementById("booking-form");
   if (bookingForm) {
     var repeat = bookingForm.querySelector("#repeat");
     var details = bookingForm.querySelector(".repeat-details");
+    var everyField = bookingForm.querySelector("#every-field");
+    var every = bookingForm.querySelector("#every");
     if (repeat && details) {
-      var showRepeat = function () { details.hidden = repeat.value === "none"; };
+      var showRepeat = function () {
+        details.hidden = repeat.value === "none";
+        if (everyField && every) {
+          everyField.hidden = every.disabled = repeat.value === "weekdays";
+        }
+      };
       repeat.addEventListener("change", showRepeat);
       showRepeat();
     }

@@ -329,3 +329,22 @@ def test_the_booking_form_s_length_hint_follows_the_room_chosen(live_server, pag
     expect(hint).to_have_text("Bookings last 15 minutes to 4 hours, within opening hours.")
     page.get_by_label("Room").select_option(str(long_meetings["id"]))
     expect(hint).to_have_text("Bookings last 1 h 30 min to 2 hours, within opening hours.")
+
+
+def test_every_weekday_takes_the_every_field_away(live_server, page, make, conn):
+    """"Every weekday (Mon–Fri)" is each week: its Every field is hidden and disabled
+    (not sent, not reached with Tab), and back for the other choices (static/app.js)."""
+    alice = make.user("Alice")
+    room = make.room("Daily desk", "Europe/Berlin")
+    sign_in(page, live_server.url, alice)
+    page.goto(f"{live_server.url}/bookings/new?room_id={room['id']}")
+    every = page.locator("#every")
+    page.get_by_label("Repeats").select_option("weekly")
+    expect(every).to_be_visible()
+    expect(every).to_be_enabled()
+    page.get_by_label("Repeats").select_option("weekdays")
+    expect(every).to_be_hidden()
+    expect(every).to_be_disabled()
+    page.get_by_label("Repeats").select_option("daily")
+    expect(every).to_be_visible()
+    expect(every).to_be_enabled()

@@ -132,6 +132,12 @@ def test_an_occurrence_the_clocks_skip_is_marked():
     ("FREQ=DAILY;BYMONTH=4,6;BYMONTHDAY=31", "BYMONTHDAY"),
     ("FREQ=DAILY;BYSETPOS=2", "BYSETPOS"), ("FREQ=WEEKLY;BYDAY=MO;BYSETPOS=1", "BYSETPOS"),
     ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "BYSETPOS"),
+    # An empty item in a list (mail could not read the rule: ValueError in the worker).
+    ("FREQ=WEEKLY;BYDAY=TU,,TH;COUNT=3", "BYDAY"), ("FREQ=YEARLY;BYMONTH=1,,2", "BYMONTH"),
+    ("FREQ=MONTHLY;BYMONTHDAY=,1", "BYMONTHDAY"), ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1,", "BYSETPOS"),
+    # RFC 5545 3.3.10: BYMONTHDAY MUST NOT be used with FREQ=WEEKLY.
+    ("FREQ=WEEKLY;BYMONTHDAY=15;COUNT=2", "BYMONTHDAY"),
+    ("FREQ=YEARLY;BYYEARDAY=100", "BYYEARDAY"), ("FREQ=YEARLY;BYWEEKNO=20", "BYWEEKNO"),
 ])
 def test_unsupported_or_impossible_rules_name_the_part(text, part):
     with pytest.raises(BookingError) as caught:
@@ -199,6 +205,35 @@ def test_a_month_interval_that_never_reaches_bymonth_is_refused():
     assert caught.value.details["part"] == "BYMONTH"
 
 
+# Every shape of rule parse() accepts: the rule stored is the one mail sends
+# (booking/events/invitations.py), and what a calendar reads back means the same.
+ACCEPTED = [
+    "FREQ=DAILY", "freq=daily;count=3", "RRULE:FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270331",
+    "FREQ=WEEKLY;INTERVAL=02;BYDAY=MO,WE,FR;WKST=su", "FREQ=WEEKLY;BYDAY=TU;",
+    "FREQ=DAILY;UNTIL=20270331T120000Z", "FREQ=DAILY;UNTIL=20270331T120000",
+    "FREQ=MONTHLY;BYDAY=+2TU;COUNT=+6", "FREQ=MONTHLY;BYDAY=-01FR", "FREQ=MONTHLY;BYMONTHDAY=+5",
+    "FREQ=MONTHLY;BYMONTHDAY=-1,15", "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-2",
+    "FREQ=MONTHLY;INTERVAL=2;BYMONTH=01,3", "FREQ=YEARLY;BYMONTH=6,7;COUNT=10",
+    "FREQ=YEARLY;BYMONTH=3;BYDAY=-2SU", "FREQ=YEARLY;BYDAY=20MO", "FREQ=DAILY;BYMONTH=1,2",
+    "FREQ=MONTHLY;BYMONTHDAY=13;BYDAY=FR", " FREQ = WEEKLY ; COUNT = 4 ",
+]
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_the_rule_stored_is_the_rule_mail_sends(text):
+    from icalendar.prop import vRecur
+
+    from booking.events.invitations import _rrule
+
+    first, until = datetime(2027, 3, 1, 10), datetime(2029, 1, 1)
+    rule = recurrence.parse(text, BERLIN)
+    assert recurrence.parse(rule.text, BERLIN) == rule
+    assert vRecur.from_ical(rule.text)     # as the worker reads it
+    sent = _rrule(rule, BERLIN).to_ical().decode()
+    read_back = recurrence.parse(sent, BERLIN)
+    assert recurrence.starts(read_back, first, until) == recurrence.starts(rule, first, until)
+
+
 def test_the_prefix_and_case_do_not_matter():
     assert recurrence.parse("rrule:freq=weekly;byday=tu,th", BERLIN).text == "FREQ=WEEKLY;BYDAY=TU,TH"
 
@@ -257,6 +292,9 @@ def test_a_rule_in_words(rule, words):
 
 
 def test_the_form_s_every_weekday_is_monday_to_friday():
-    form = Form({"repeat": "weekdays", "every": "3", "ends": "after", "count": "10"})
+    form = Form({"repeat": "weekdays", "every": "1", "ends": "after", "count": "10"})
     assert recurrence.from_form(form, date(2027, 3, 2)) == \
         "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10"
+    # Each week: another Every is not left out silently (the form says it at the field).
+    with pytest.raises(BookingError):
+        recurrence.from_form({**form, "every": "3"}, date(2027, 3, 2))

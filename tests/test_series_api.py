@@ -141,7 +141,13 @@ def test_skip_conflicts_books_the_rest_and_reports_the_skipped(api_as, alice, bo
     assert shown["skipped"] == body["skipped"]
 
 
-@pytest.mark.parametrize("rule", ["FREQ=HOURLY", "FREQ=WEEKLY;BYSECOND=1", "FREQ=WEEKLY;BYDAY=TU;BYWEEKNO=3"])
+@pytest.mark.parametrize("rule", [
+    "FREQ=HOURLY", "FREQ=WEEKLY;BYSECOND=1", "FREQ=WEEKLY;BYDAY=TU;BYWEEKNO=3",
+    # Found by testing from outside: an empty item was left out of the expansion but
+    # kept in the rule, which every mail about the series then failed to read.
+    "FREQ=WEEKLY;BYDAY=TU,,TH;COUNT=3", "FREQ=YEARLY;BYMONTH=1,,2", "FREQ=WEEKLY;BYDAY=TU,",
+    # RFC 5545: BYMONTHDAY MUST NOT be used with WEEKLY.
+    "FREQ=WEEKLY;BYMONTHDAY=15;COUNT=2"])
 def test_unsupported_rules_are_422_invalid_recurrence_naming_the_part(api_as, alice, berlin, rule):
     r = series(api_as(alice), berlin, "2027-03-02T10:00", "2027-03-02T11:00", rule)
     assert r.status_code == 422
@@ -450,3 +456,19 @@ def test_a_series_change_with_skip_conflicts_leaving_no_occurrence_is_refused(
     assert written(conn) == before
     assert live_starts(conn, sid) == [datetime(2027, 3, 2, 9, tzinfo=UTC),
                                       datetime(2027, 3, 9, 9, tzinfo=UTC)]
+
+
+def test_a_first_start_beyond_the_window_is_beyond_window(api_as, alice, berlin, conn):
+    """Found by testing from outside: a series starting 200 days ahead was 422 invalid,
+    "This rule yields no occurrence in the booking window … check its weekdays", where
+    the same times alone are 422 beyond_window: the first start is what is too far."""
+    day = (NOW + timedelta(days=200)).date().isoformat()
+    alone = api_as(alice).post("/api/bookings", json={
+        "room_id": berlin["id"], "title": "Far", "start_time": f"{day}T10:00",
+        "end_time": f"{day}T11:00"}).get_json()["error"]
+    r = series(api_as(alice), berlin, f"{day}T10:00", f"{day}T11:00", "FREQ=WEEKLY;COUNT=3")
+    assert r.status_code == 422, r.get_json()
+    error = r.get_json()["error"]
+    assert (error["code"], error["message"]) == ("beyond_window", alone["message"])
+    assert error["details"]["field"] == "start_time"
+    assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0

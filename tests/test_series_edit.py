@@ -296,3 +296,32 @@ def test_a_split_before_an_earlier_split_ends_where_the_old_part_did(app, api_as
         series_service.extend_all(app.config["NOW"], app.config)
     assert len(live(conn, middle["id"])) == 2
     assert len(live(conn, last_id)) > 1
+
+
+@pytest.mark.parametrize("cut, dates", [
+    ("2027-03-22T17:00:00+01:00", ["2027-03-22", "2027-03-29", "2027-04-05", "2027-04-12",
+                                   "2027-04-19", "2027-04-26"]),
+    ("2027-03-01T17:00:00+01:00", ["2027-03-01", "2027-03-08", "2027-03-15", "2027-03-22",
+                                   "2027-03-29", "2027-04-05", "2027-04-12", "2027-04-19",
+                                   "2027-04-26"]),
+])
+def test_an_hour_later_keeps_the_dates_of_an_until_in_utc(api_as, alice, make, cut, dates):
+    """Found by testing from outside: weekly at 17:00 until 26 April 15:00 UTC (17:00 in
+    Berlin), then from an occurrence on at 18:00: 26 April was dropped (18:00 is past
+    the instant UNTIL names), where with UNTIL a date it was kept. By default a change
+    keeps the old rule, whose last date was 26 April."""
+    api = api_as(alice)
+    room = make.room("Evening", opens="00:00", closes="23:59")
+    made = make_series(api, room, "2027-03-01T17:00", "2027-03-01T17:30",
+                       "FREQ=WEEKLY;UNTIL=20270426T150000Z")
+    assert len(made["bookings"]) == 9 and made["bookings"][-1]["start_time"].startswith(
+        "2027-04-26T17:00")
+    day = cut[:10]
+    r = api.patch(f"/api/series/{made['series']['id']}", query_string={"from": cut},
+                  json={"start_time": f"{day}T18:00", "end_time": f"{day}T18:30"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert [b["start_time"][:16] for b in body["bookings"]] == [f"{d}T18:00" for d in dates]
+    assert body["skipped"] == []
+    assert api.get(f"/api/series/{body['series']['id']}").get_json()["series"][
+        "last_start"].startswith("2027-04-26T18:00")

@@ -222,3 +222,39 @@ def test_the_form_with_every_date_taken_does_not_offer_to_skip_them(browser_as, 
     assert "Book the other dates in Spree" not in page
     assert "Book the series in Tiergarten" in page
     assert conn.execute("SELECT count(*) AS n FROM series").fetchone()["n"] == 0
+
+
+def test_a_series_starting_beyond_the_window_says_so_on_the_form(browser_as, alice, berlin):
+    """It said "This rule yields no occurrence in the booking window … check its weekdays"."""
+    from datetime import timedelta
+
+    from conftest import NOW
+    day = (NOW + timedelta(days=200)).date().isoformat()
+    r = browser_as(alice).post("/bookings/new", data={**FORM, "date": day,
+                                                      "room_id": berlin["id"],
+                                                      "repeat": "weekly"})
+    assert r.status_code == 422
+    assert "at most 180 days ahead" in text(r) and "check its weekdays" not in text(r)
+
+
+def test_every_weekday_with_every_2_is_refused_at_the_every_field(browser_as, alice, berlin,
+                                                                  conn):
+    """Found by testing from outside: "Every weekday (Mon–Fri)" with Every 2 booked every
+    week, the 2 ignored. static/app.js takes the Every field away for that choice;
+    without JavaScript the 2 is said to be wrong, by the field, and nothing is booked."""
+    b = browser_as(alice)
+    r = b.post("/bookings/new", data={**FORM, "room_id": berlin["id"], "repeat": "weekdays",
+                                      "every": "2", "ends": "after", "count": "5"})
+    assert r.status_code == 400, text(r)[:2000]
+    error = re.search(r'<p class="field-error" id="every-error" role="alert">([^<]*)</p>',
+                      text(r))
+    assert error and "Every weekday" in html.unescape(error.group(1))
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 0
+    r = b.post("/bookings/new", data={**FORM, "room_id": berlin["id"], "repeat": "weekdays",
+                                      "every": "1", "ends": "after", "count": "5"})
+    assert r.status_code == 302, text(r)[:2000]
+    r = b.post("/bookings/new", data={**FORM, "room_id": berlin["id"], "repeat": "weekdays",
+                                      "start": "11:00", "end": "11:30", "ends": "after",
+                                      "count": "5"})   # no Every sent (app.js disables it)
+    assert r.status_code == 302, text(r)[:2000]
+    assert conn.execute("SELECT count(*) AS n FROM bookings").fetchone()["n"] == 10

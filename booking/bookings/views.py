@@ -169,7 +169,13 @@ def _check_repeat(check: inputs.Collect, form) -> None:
     rule they make is then checked as the API checks it: recurrence.from_form)."""
     every = (form.get("every") or "1").strip()
     most = recurrence.MOST_INTERVAL
-    if form.get("repeat") != "weekdays" and not (every.isdigit() and 1 <= int(every) <= most):
+    if form.get("repeat") == "weekdays":
+        # Each week, Monday to Friday: static/app.js takes Every away for it; sent
+        # anyway (without JavaScript), anything but 1 is said, not ignored.
+        if every != "1":
+            check.fail("every", _("“Every weekday” repeats each week: leave Every at 1, or "
+                                  "choose Weekly and tick the days."))
+    elif not (every.isdigit() and 1 <= int(every) <= most):
         check.fail("every", _("Repeat every 1 to %(most)d days, weeks, months or years.",
                               most=most))
     ends = form.get("ends") or "never"

@@ -263,8 +263,7 @@ def _series_event(event: Mapping[str, Any], method: str) -> tuple[Event, str, li
         # A part of a series split twice: it ends where the next part begins.
         cut = _when(s["cancelled_from"])
     if cut is not None:
-        kept = [o.start for o in recurrence.occurrences(
-            rule, first.replace(tzinfo=None), length, tz, cut) if o.start < cut]
+        kept = [o.start for o in _occurrences(rule, first, length, tz, cut) if o.start < cut]
         if kept:
             last, method = kept[-1], "REQUEST"
 
@@ -291,21 +290,44 @@ def _exceptions(event: Mapping[str, Any], vevent: Event, rule, first: datetime,
     by the occurrence of the rule on its original day (RFC 5545 3.8.4.4), or by an
     RDATE of its own when the rule has none that day (the series changed, or was
     cut short, after it was)."""
-    by_day = {o.start.date(): o.start for o in recurrence.occurrences(
-        rule, first.replace(tzinfo=None), length, tz, until)}
+    found = _occurrences(rule, first, length, tz, until)
+    by_day = {o.start.date(): o.start for o in found}
     held = {_when(moment).astimezone(tz).date() for moment in event.get("held") or ()}
     missing = [start for day, start in sorted(by_day.items()) if day not in held]
     if missing:
         vevent.add("exdate", missing)
     extra = []
+    changed_days = set()
     for occurrence in event.get("overrides") or ():
         original = _when(occurrence["original_start"]).astimezone(tz)
+        changed_days.add(original.date())
         instance = by_day.get(original.date())
         if instance is None:
             instance = original
             vevent.add("rdate", original)
         extra.append(_override(vevent, occurrence, instance))
+    # Every instance of the VEVENT lasts exactly DTSTART to DTEND (RFC 5545 3.8.5.3),
+    # where an occurrence across a clock change keeps its wall-clock times and so
+    # lasts an hour more or less: each such one is sent as an instance of its own.
+    title = str(vevent["summary"])
+    for o in found:
+        day = o.start.date()
+        if day in held and day not in changed_days and \
+                o.end.astimezone(UTC) - o.start.astimezone(UTC) != length:
+            extra.append(_override(vevent, {"start_at": o.start, "end_at": o.end,
+                                            "title": title}, o.start))
     return extra
+
+
+def _occurrences(rule, first: datetime, length: timedelta, tz,
+                 until: datetime) -> list[recurrence.Occurrence]:
+    """The series' occurrences up to `until` as they are booked (booking/series/
+    service.py): the first the instant it was made with, lasting `length`; the others
+    at its wall-clock time, for its wall-clock length."""
+    first_end = first.astimezone(UTC) + length
+    wall_length = first_end.astimezone(tz).replace(tzinfo=None) - first.replace(tzinfo=None)
+    return recurrence.occurrences(rule, first.replace(tzinfo=None), wall_length, tz, until,
+                                  first=(first, first_end))
 
 
 def _rrule(rule, tz, last: datetime | None = None) -> vRecur:

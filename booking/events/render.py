@@ -241,6 +241,10 @@ def summary(event: Mapping[str, Any]) -> str:
         if kind == "series.occurrence_skipped":
             o = d["occurrence"]
             reason = str(SKIP_REASONS.get(o["reason"], o["reason"]))
+            if o["reason"] == "nonexistent_time" and s.get("timezone"):
+                # The wall-clock time that does not exist, not where the zone puts it.
+                from booking.templating import reason_words
+                reason = reason_words(o["reason"], o["start_time"], s["timezone"])
             return _("Not booked: “%(title)s” in %(room)s, %(when)s (%(reason)s)",
                      title=s["title"], room=s["room_name"], when=_when(o), reason=reason)
         if kind == "series.updated" and d.get("split_from"):

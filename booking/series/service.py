@@ -23,8 +23,8 @@ from booking.errors import BookingError, invalid, not_found
 from booking.finder.service import Alternatives
 from booking.rooms import service as rooms
 from booking.times import LAST_DAY, UTC, localize, parse_datetime, rfc3339, zone
-from booking.i18n import _, lazy, lazy_day, ngettext
-from booking.templating import day_and_time
+from booking.i18n import LazyString, _, lazy, lazy_day, ngettext
+from booking.templating import clock, day_and_time
 
 # How far past the booking window a series holds its occurrences: a week, so
 # the hourly extension has days to spare before a day enters the window.
@@ -166,10 +166,12 @@ def create(user: User, room_id: int, title: str, start_raw: datetime, end_raw: d
         _refuse_a_past_start(start, end, now)
         first_local = start.astimezone(tz).replace(tzinfo=None)
         length = end.astimezone(tz).replace(tzinfo=None) - first_local
-        _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
-        found = recurrence.occurrences(rule, first_local, length, tz, until)
         owner = room.get("owner_id") or user.id
         booker = rules.Booker.for_owner(user, owner, room.get("owner_groups"))
+        _refuse_a_far_start(room, start, end, now, booker)
+        _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
+        found = recurrence.occurrences(rule, first_local, length, tz, until,
+                                       first=(start, end))
         judged = _refuse_rule_breaks(room, found, now, booker, skip=skip_conflicts)
         _refuse_party(room, people["attendees"])
         alternatives = Alternatives(room, start, end, people["attendees"], now, booker, owner)
@@ -201,6 +203,17 @@ def _refuse_a_past_start(start: datetime, end: datetime, now: datetime) -> None:
     ~46,000 occurrences to the horizon, each checked, seconds of CPU to answer a
     422 that the first one decides."""
     error = rules.as_error(rules.check_interval(start, end, now))
+    if error is not None:
+        raise error
+
+
+def _refuse_a_far_start(room: Mapping[str, Any], start: datetime, end: datetime,
+                       now: datetime, booker: rules.Booker) -> None:
+    """422 beyond_window for a first start past the booking window, as the same times
+    alone are refused, before the rule is looked at: the booking window holds no
+    occurrence of it then, whatever its weekdays (an administrator books past it)."""
+    judged = rules.verdict(room, start, end, now, room["policy"], booker)
+    error = rules.as_error([v for v in judged.violations if v.code == "beyond_window"])
     if error is not None:
         raise error
 
@@ -291,17 +304,24 @@ def _refuse_rule_breaks(room: Mapping, found: list[recurrence.Occurrence], now: 
         broken, occurrences = held_back, len(skipped)
     if broken:
         first = broken[0]
-        raise BookingError(
-            first["code"],
-            ngettext("%(num)d occurrence of this series breaks the booking rules; the first, "
-                     "%(start)s: %(message)s",
-                     "%(num)d occurrences of this series break the booking rules; the first, "
-                     "%(start)s: %(message)s", occurrences,
-                     start=day_and_time(first["start_time"]), message=first["message"]),
-            field="recurrence", details={"occurrences": broken[:MOST_LISTED],
-                                         "count": occurrences,
-                                         **({"source": broken[0]["source"]}
-                                            if "source" in broken[0] else {})})
+        if first["code"] == "nonexistent_time":
+            # Its message names its day and the wall-clock time that does not exist.
+            message = ngettext("%(num)d occurrence of this series breaks the booking rules; "
+                               "the first: %(message)s",
+                               "%(num)d occurrences of this series break the booking rules; "
+                               "the first: %(message)s", occurrences,
+                               message=first["message"])
+        else:
+            message = ngettext(
+                "%(num)d occurrence of this series breaks the booking rules; the first, "
+                "%(start)s: %(message)s",
+                "%(num)d occurrences of this series break the booking rules; the first, "
+                "%(start)s: %(message)s", occurrences,
+                start=day_and_time(first["start_time"]), message=first["message"])
+        raise BookingError(first["code"], message, field="recurrence",
+                           details={"occurrences": broken[:MOST_LISTED], "count": occurrences,
+                                    **({"source": broken[0]["source"]}
+                                       if "source" in broken[0] else {})})
     return Sorted(bookable, skipped, sorted(overrides))
 
 
@@ -311,8 +331,13 @@ def _verdict(room: Mapping, occurrence: recurrence.Occurrence, now: datetime,
     (room["policy"]); `later`: not the first, so the window reaches as far as a
     series is held."""
     if not occurrence.exists:
+        # Said as the wall-clock time asked for (02:30), which does not exist: its
+        # start_time is where the zone puts it (03:30+02:00), a time that does.
+        wall = occurrence.start.replace(tzinfo=None)
         return rules.Verdict([rules.Violation(
-            "nonexistent_time", lazy("The clocks skip this time on that day (daylight saving)."),
+            "nonexistent_time",
+            lazy("%(time)s does not exist on %(day)s (the clocks skip it).",
+                 time=LazyString(lambda: clock(f"{wall:%H:%M}")), day=lazy_day(wall.date())),
             "start_time")])
     room_policy = ahead(room["policy"]) if later else room["policy"]
     return rules.verdict(room, occurrence.start, occurrence.end, now, room_policy, booker)
@@ -412,6 +437,8 @@ def last_start(series: Mapping[str, Any]) -> str | None:
     found = recurrence.starts(rule, first_local, limit) if limit >= first_local else []
     if not found:
         return None   # cancelled from its first occurrence on: nothing is left
+    if len(found) == 1:
+        return rfc3339(first, tz)   # the instant it was made with (in a repeated hour too)
     return rfc3339(found[-1].replace(tzinfo=tz, fold=0), tz)
 
 
@@ -511,7 +538,8 @@ def _extend_one(series: Mapping, now: datetime, config: Mapping[str, Any]) -> tu
     first_end = (series["first_start"].astimezone(UTC) + length).astimezone(tz)
     wall_length = first_end.replace(tzinfo=None) - first_local
     found = recurrence.occurrences(rule, first_local, wall_length, tz, until,
-                                   after=series["materialized_until"])
+                                   after=series["materialized_until"],
+                                   first=(series["first_start"], first_end))
     stop = series["cancelled_from"]
     bookable, broken = [], []
     for occurrence in found:
@@ -691,6 +719,11 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     old_first = row["first_start"].astimezone(series_tz).replace(tzinfo=None)
     cut_local = cut.astimezone(series_tz).replace(tzinfo=None)
     before = recurrence.starts(old_rule, old_first, cut_local)
+    if before == [cut_local] == [old_first]:
+        # The first occurrence is the instant the series was made with, which may be
+        # the second of two same wall-clock times (the autumn night): its wall-clock
+        # time without an offset names it too.
+        cut = row["first_start"]
     if not before or before[-1] != cut_local:
         raise invalid("from", _("from is not the start of an occurrence of this series."))
     stopped = row["cancelled_from"] is not None and cut >= row["cancelled_from"]
@@ -715,14 +748,16 @@ def _plan(row: Mapping[str, Any], moment: datetime, room_id: int | None, title: 
     if rule_text not in (None, ""):
         rule = recurrence.parse(rule_text, tz)
     else:
-        rule = _remaining(old_rule, len(before) - 1, tz)
+        rule = _remaining(old_rule, old_first, len(before) - 1, tz)
     until = horizon(now, room["policy"])
+    _refuse_a_far_start(room, start, end, now, booker)
     _refuse_never_matching(rule, first_local, until.astimezone(tz).replace(tzinfo=None))
     # An occurrence changed on its own stands for its day, and one cancelled on its own
     # keeps its day free: the new rule books none there.
     kept_days = {c.astimezone(series_tz).date() for c in (*row["changed"], *row["cancelled"])
                  if c >= cut}
-    found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until)
+    found = [o for o in recurrence.occurrences(rule, first_local, length, tz, until,
+                                               first=(start, end))
              if o.start.astimezone(series_tz).date() not in kept_days]
     if row["cancelled_from"] is not None:
         # Split before (or cancelled from there on): the days from that occurrence's
@@ -748,12 +783,26 @@ def _with_policy(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {**found["room"], "policy": policy.effective(found["policy"], current_app.config)}
 
 
-def _remaining(rule: recurrence.Rule, used: int, tz) -> recurrence.Rule:
+def _remaining(rule: recurrence.Rule, first_local: datetime, used: int,
+               tz) -> recurrence.Rule:
     """The rule for what is left of a series after `used` occurrences: the same, with
-    COUNT reduced by them (UNTIL stays)."""
-    if rule.count is None:
+    COUNT reduced by them, and an UNTIL time as the date of its last occurrence.
+
+    An UNTIL that is a time (20270426T150000Z, 17:00 in Berlin) bounds the old
+    times: a series at 17:00 moved to 18:00 would lose its last date to it. What
+    the old rule meant is its dates, so the bound is carried as the last of them.
+    Every occurrence has the first start's wall-clock time, so that date is
+    UNTIL's own day if that time is not past UNTIL's, else the day before."""
+    if rule.count is not None:
+        left = max(rule.count - used, 1)
+        replace = ("COUNT=", f"COUNT={left}")
+    elif rule.until is not None and "T" in rule.parts["UNTIL"]:
+        last_day = rule.until.date()
+        if first_local.time() > rule.until.time():
+            last_day -= timedelta(days=1)
+        replace = ("UNTIL=", f"UNTIL={last_day:%Y%m%d}")
+    else:
         return rule
-    left = max(rule.count - used, 1)
-    parts = [part if not part.startswith("COUNT=") else f"COUNT={left}"
-             for part in rule.text.split(";")]
-    return recurrence.parse(";".join(parts), tz)
+    name, part = replace
+    return recurrence.parse(";".join(part if chunk.startswith(name) else chunk
+                                     for chunk in rule.text.split(";")), tz)

@@ -360,7 +360,7 @@ SELECT c.attempt_id, c.throttled_until, u.password_hash, {USER_COLUMNS}
   LEFT JOIN users u ON lower(u.email) = lower(%(email)s) AND u.active"""
 
 # The claimed attempt was a failure (the audit log records it now, with the
-# email as typed: sql/094), and a few expired rows go
+# email as typed: sql/092), and a few expired rows go
 # (sign_in_failures_failed_at), so the table holds about one window's worth.
 RECORD_FAILURE = """
 WITH expired AS (

@@ -30,7 +30,7 @@ SELECT id, email, name, role, active,
        substring(lower(email) FROM '^panel-([0-9]+)@panels[.]invalid$') AS panel_room
   FROM users WHERE lower(email) = lower(%s)"""
 
-# Who made it is the audit log's actor (sql/094): the owner on /account and its
+# Who made it is the audit log's actor (sql/092): the owner on /account and its
 # twin, nobody (NULL) from the command line.
 CREATE_TOKEN_SQL = f"""
 INSERT INTO api_tokens AS t (user_id, name, token_hash, prefix)

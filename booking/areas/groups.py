@@ -2,7 +2,7 @@
 its requests (`approvers`). Administrators make them; members are named by
 email. A membership change is forgotten at once by every process that
 remembers the member (sql/040), so the next request sees it, and is audited
-(group.create and group.update carry the members, before and after: sql/094).
+(group.create and group.update carry the members, before and after: sql/092).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ SELECT (SELECT array_agg(email) FROM missing) AS missing, {NAME_TAKEN} AS name_t
 # The name, and the members when sent (the list replaces the old one), in one statement.
 UPDATE_SQL = f"""
 WITH {NAMED},
--- The members as they were, for the audit log's group.update (sql/094): the
+-- The members as they were, for the audit log's group.update (sql/092): the
 -- group's row is updated whatever changed, and its trigger writes the entry.
 target AS (
     SELECT g.id, set_config('booking.group_members_before',

@@ -124,7 +124,7 @@ open AS (
 -- bookings_room_cancelled. Cancelled by someone: a request rejected, or expired
 -- undecided, is no cancellation (both set cancelled_at), and neither is an
 -- occurrence a change of its series replaced (cancelled and booked anew in the
--- change's transaction: series_changed_at(), sql/093).
+-- change's transaction: series_changed_at(), sql/091).
 cancelled AS (
     SELECT b.room_id FROM r JOIN bookings b
         ON b.room_id = r.id AND b.cancelled_at IS NOT NULL
